@@ -1,0 +1,76 @@
+import type { Logger } from './logger.ts';
+import type { EntitySchema, RecordBatch, TransferApi, ApiPreference, ScalarValue } from './types.ts';
+
+/** What every stage of a run receives: a child logger, the run's abort signal and a clock. */
+export interface RunContext {
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly now: () => Date;
+}
+
+/**
+ * A filter the source may evaluate itself (pushed down), in AppFlow's terms: one field, one operator.
+ * Values are already typed by the flow compiler (datetimes as ISO strings, numbers as numbers).
+ * Several filters are ANDed; several `values` of one filter are ORed.
+ */
+export type FilterOperator =
+  | 'EQUAL_TO' | 'NOT_EQUAL_TO' | 'LESS_THAN' | 'LESS_THAN_OR_EQUAL_TO' | 'GREATER_THAN' | 'GREATER_THAN_OR_EQUAL_TO'
+  | 'CONTAINS' | 'BETWEEN';
+
+export interface PushdownFilter {
+  readonly field: string;
+  readonly operator: FilterOperator;
+  /** EQUAL_TO, NOT_EQUAL_TO, comparisons, CONTAINS: one or more values (ORed). BETWEEN: [lower, upper]. */
+  readonly values: readonly ScalarValue[];
+}
+
+export interface ReadRequest {
+  readonly entity: string;
+  /** Fields to read; undefined means every field of the entity (Map_all). */
+  readonly fields?: readonly string[];
+  /** Fields never to read (Map_all exclusions). */
+  readonly excludeFields?: readonly string[];
+  readonly filters?: readonly PushdownFilter[];
+  readonly includeDeleted?: boolean;
+  /** Incremental window on a datetime field: from (exclusive) .. to (inclusive), ISO strings. */
+  readonly window?: { readonly field: string; readonly from?: string; readonly to: string };
+  readonly apiPreference?: ApiPreference;
+}
+
+/** An opened read: what was decided before the first record, then the records. */
+export interface SourceStream {
+  readonly schema: EntitySchema;
+  /** Set by Salesforce sources; undefined for files. */
+  readonly api?: TransferApi;
+  readonly apiReason?: string;
+  readonly estimatedCount?: number;
+  readonly batches: AsyncIterable<RecordBatch>;
+}
+
+export interface Source {
+  open(request: ReadRequest, ctx: RunContext): Promise<SourceStream>;
+}
+
+/** A record that failed to write, with the reason Salesforce (or the writer) gave. */
+export interface RecordFailure {
+  /** Zero-based position of the record in the run's input. */
+  readonly index: number;
+  readonly record: Readonly<Record<string, unknown>>;
+  readonly errorCode: string;
+  readonly message: string;
+  readonly fields?: readonly string[];
+}
+
+export interface WriteResult {
+  readonly written: number;
+  readonly failed: readonly RecordFailure[];
+  readonly bytesWritten?: number;
+  readonly api?: TransferApi;
+  readonly apiReason?: string;
+  /** Keys or ids of what was written (files, job ids), for the run record. */
+  readonly outputs?: readonly string[];
+}
+
+export interface Destination {
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<WriteResult>;
+}

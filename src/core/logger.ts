@@ -1,0 +1,41 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths redacted in every log line. Secrets must never reach a log: tokens, client secrets,
+ * private keys, passwords and Authorization headers are censored wherever they appear.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken', 'clientSecret', '*.clientSecret',
+  'password', '*.password', 'privateKey', '*.privateKey', 'jwtToken', '*.jwtToken', 'token', '*.token',
+  'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'client_secret', '*.client_secret',
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', '*.headers.authorization',
+  'secret', '*.secret', 'SecretString', '*.SecretString', 'Plaintext', '*.Plaintext',
+];
+
+export interface RootLoggerOptions {
+  readonly level?: string;
+  /** Pretty, human-readable output (used on a TTY). */
+  readonly pretty?: boolean;
+  /** Where to write; stderr by default, so stdout stays for machine-readable output. */
+  readonly destination?: DestinationStream;
+}
+
+/** Create the root logger. Only the CLI (and tests) call this; library code receives children. */
+export function createRootLogger(options: RootLoggerOptions = {}): Logger {
+  const base: LoggerOptions = {
+    level: options.level ?? process.env['FORCEFLOW_LOG_LEVEL'] ?? 'info',
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    base: undefined,
+  };
+  if (options.pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+  }
+  return pino(base, options.destination ?? pino.destination(2));
+}
+
+/** A logger that discards everything, for library callers that pass none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,44 @@
+/**
+ * The data model shared by every stage of a run.
+ *
+ * Records move between stages as {@link RecordBatch}es inside an `AsyncIterable`. Values are the
+ * canonical record format: whichever API or file a record came from, the same value looks the same.
+ * - datetime: ISO-8601 UTC with milliseconds and `Z` (`2024-04-16T19:00:00.000Z`)
+ * - date: `YYYY-MM-DD`; time: `HH:mm:ss.SSSZ`
+ * - boolean, int, double, currency, percent: JSON booleans and numbers (no float noise)
+ * - null is distinct from the empty string
+ * - compound address and location fields: plain objects
+ */
+export type ScalarValue = string | number | boolean | null;
+export type CompoundValue = { readonly [key: string]: ScalarValue };
+export type FieldValue = ScalarValue | CompoundValue;
+export type Row = Record<string, FieldValue>;
+
+/** Salesforce field types as describe reports them, plus the types our file sources infer. */
+export type FieldType =
+  | 'id' | 'reference' | 'string' | 'textarea' | 'picklist' | 'multipicklist' | 'combobox' | 'phone' | 'url' | 'email'
+  | 'encryptedstring' | 'boolean' | 'int' | 'long' | 'double' | 'currency' | 'percent' | 'date' | 'datetime' | 'time'
+  | 'base64' | 'address' | 'location' | 'anyType' | 'complexvalue';
+
+export interface FieldSchema {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly label?: string;
+  readonly nillable?: boolean;
+  /** For components of a compound field: the compound's name (describe's compoundFieldName). */
+  readonly compoundFieldName?: string | null;
+}
+
+export interface EntitySchema {
+  readonly entity: string;
+  readonly fields: readonly FieldSchema[];
+}
+
+export interface RecordBatch {
+  readonly rows: readonly Row[];
+  readonly schema: EntitySchema;
+}
+
+/** The API a Salesforce side of a run used. */
+export type TransferApi = 'REST_SYNC' | 'BULKV2';
+export type ApiPreference = 'AUTOMATIC' | 'BULKV2' | 'REST_SYNC';

@@ -1,0 +1,3 @@
+import type { Router } from '../http.ts';
+
+export function registerAwsRoutes(_router: Router): void {}

@@ -1,0 +1,3 @@
+import type { Router } from '../http.ts';
+
+export function registerBulkRoutes(_router: Router): void {}

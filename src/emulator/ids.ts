@@ -1,0 +1,71 @@
+/**
+ * Salesforce record ids: 15 case-sensitive base-62 characters (3-char key prefix, 2-char pod,
+ * 1 reserved, 9-char counter) plus a 3-character case-insensitive checksum in the 18-char form.
+ */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const CHECKSUM_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+/** The pod part of every id the emulator mints ("5g" then the reserved "0"). */
+export const POD = '5g0';
+const ID_RE = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
+
+export function checksum(id15: string): string {
+  let suffix = '';
+  for (let i = 0; i < 3; i++) {
+    let bits = 0;
+    for (let j = 0; j < 5; j++) {
+      const c = id15.charCodeAt(i * 5 + j);
+      if (c >= 65 && c <= 90) bits |= 1 << j;
+    }
+    suffix += CHECKSUM_ALPHABET[bits];
+  }
+  return suffix;
+}
+
+export function to18(id: string): string {
+  return id.length === 18 ? id.slice(0, 15) + checksum(id.slice(0, 15)) : id + checksum(id);
+}
+
+/** True when the string has the shape of a 15- or 18-char id (and, for 18, a valid checksum). */
+export function isValidId(id: string): boolean {
+  if (!ID_RE.test(id)) return false;
+  if (id.length === 18) return checksum(id.slice(0, 15)).toUpperCase() === id.slice(15).toUpperCase();
+  return true;
+}
+
+/** Canonical 18-char form of an id given in 15 or 18 chars; undefined when malformed. */
+export function normalizeId(id: string): string | undefined {
+  return isValidId(id) ? to18(id.slice(0, 15)) : undefined;
+}
+
+export function encodeCounter(n: number, width = 9): string {
+  let s = '';
+  let v = Math.floor(n);
+  while (v > 0) {
+    s = BASE62[v % 62] + s;
+    v = Math.floor(v / 62);
+  }
+  if (s.length > width) throw new RangeError(`counter ${n} does not fit in ${width} base-62 digits`);
+  return s.padStart(width, '0');
+}
+
+export function decodeCounter(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const d = BASE62.indexOf(ch);
+    if (d < 0) return Number.NaN;
+    n = n * 62 + d;
+  }
+  return n;
+}
+
+/** The 18-char id for `counter` under a key prefix, e.g. makeId('001', 1) = '0015g000000000001AAA'-like. */
+export function makeId(keyPrefix: string, counter: number): string {
+  return to18(keyPrefix + POD + encodeCounter(counter));
+}
+
+/** The counter of an id minted by {@link makeId}, or undefined when the id is not of this org's pod. */
+export function idCounter(id: string): number | undefined {
+  if (id.length < 15 || id.slice(3, 6) !== POD) return undefined;
+  const n = decodeCounter(id.slice(6, 15));
+  return Number.isNaN(n) ? undefined : n;
+}

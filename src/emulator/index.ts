@@ -1,0 +1,113 @@
+import type { AddressInfo } from 'node:net';
+import { ForceflowError } from '../core/errors.ts';
+import { Org, type EmulatorOptions } from './org.ts';
+import { createEmulatorServer } from './server.ts';
+
+export type { EmulatorOptions } from './org.ts';
+export { Org } from './org.ts';
+
+/** An AppFlow CreateConnectorProfile request for the emulated org (with forceflow's local extensions). */
+export interface EmulatorConnectorProfile {
+  readonly connectorProfileName: string;
+  readonly connectorType: 'Salesforce';
+  readonly connectionMode: 'Public';
+  readonly connectorProfileConfig: {
+    readonly connectorProfileProperties: {
+      readonly Salesforce: { readonly instanceUrl: string; readonly isSandboxEnvironment: boolean; readonly loginUrl: string };
+    };
+    readonly connectorProfileCredentials: {
+      readonly Salesforce: {
+        readonly accessToken: string;
+        readonly refreshToken: string;
+        readonly oAuth2GrantType: 'AUTHORIZATION_CODE';
+        readonly clientId: string;
+        readonly clientSecret: string;
+      };
+    };
+  };
+}
+
+/** What a running emulator tells its users (the CLI prints it as one JSON line). */
+export interface EmulatorInfo {
+  readonly instanceUrl: string;
+  readonly loginUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly username: string;
+  readonly password: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly orgId: string;
+  readonly userId: string;
+  /** Base URL of the control endpoint (outside /services), for tests and tools. */
+  readonly controlUrl: string;
+  readonly connectorProfile: EmulatorConnectorProfile;
+}
+
+export interface RunningEmulator extends EmulatorInfo {
+  readonly org: Org;
+  close(): Promise<void>;
+}
+
+/**
+ * Start a local Salesforce org.
+ *
+ * @example
+ * const emu = await startEmulator({ generate: { Account: 1_000_000 } });
+ * const conn = new jsforce.Connection({ instanceUrl: emu.instanceUrl, accessToken: emu.accessToken });
+ * await emu.close();
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const org = new Org(options);
+  const server = createEmulatorServer(org);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new ForceflowError('EMULATOR_ERROR', `The emulator could not listen on ${host}:${options.port ?? 0}: ${error.code ?? error.message}. Choose another --port.`, { cause: error })),
+    );
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  org.baseUrl = `http://${hostForUrl}:${address.port}`;
+  const boot = org.auth.bootstrap();
+  const instanceUrl = org.baseUrl;
+  const connectorProfile: EmulatorConnectorProfile = {
+    connectorProfileName: 'forceflow-emulator',
+    connectorType: 'Salesforce',
+    connectionMode: 'Public',
+    connectorProfileConfig: {
+      connectorProfileProperties: { Salesforce: { instanceUrl, isSandboxEnvironment: false, loginUrl: instanceUrl } },
+      connectorProfileCredentials: {
+        Salesforce: {
+          accessToken: boot.accessToken,
+          refreshToken: boot.refreshToken,
+          oAuth2GrantType: 'AUTHORIZATION_CODE',
+          clientId: boot.clientId,
+          clientSecret: boot.clientSecret,
+        },
+      },
+    },
+  };
+  let closed = false;
+  return {
+    ...boot,
+    instanceUrl,
+    loginUrl: instanceUrl,
+    orgId: org.orgId,
+    userId: org.auth.defaultUser.userId,
+    controlUrl: `${instanceUrl}/__emulator`,
+    connectorProfile,
+    org,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      org.bulk.reset();
+      await org.persistence.flush();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import type { Router } from '../http.ts';
+
+export function registerRestRoutes(_router: Router): void {}

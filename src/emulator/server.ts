@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { SfHttpError, invalidSession, methodNotAllowed, notFound, sfError } from './errors.ts';
+import { Router, makeRequest, normalizePath, sendJson } from './http.ts';
+import type { Org } from './org.ts';
+import type { Session } from './oauth/service.ts';
+import { registerOAuthRoutes } from './oauth/routes.ts';
+import { registerRestRoutes } from './rest/routes.ts';
+import { registerBulkRoutes } from './bulk/routes.ts';
+import { registerControlRoutes } from './control.ts';
+import { registerAwsRoutes } from './aws/routes.ts';
+
+/** Lowest and highest REST API versions served; real Salesforce retired 21.0–30.0 (410 GONE). */
+export const MIN_API_VERSION = 31;
+export const MAX_API_VERSION = 62;
+
+/** Salesforce answers a URI over ~16 KB with 414. Node's own header limit is raised so we can answer it. */
+export const MAX_URI_LENGTH = 16_384;
+
+export function buildRouter(): Router {
+  const router = new Router();
+  registerOAuthRoutes(router);
+  registerRestRoutes(router);
+  registerBulkRoutes(router);
+  registerControlRoutes(router);
+  registerAwsRoutes(router);
+  return router;
+}
+
+function bearer(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  const h = req.headers['authorization'];
+  if (typeof h === 'string') {
+    const m = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(h.trim());
+    if (m?.[1]) return m[1].trim();
+  }
+  const legacy = req.headers['x-sfdc-session'];
+  if (typeof legacy === 'string' && legacy) return legacy;
+  const qp = query.get('oauth_token');
+  return qp ?? undefined;
+}
+
+function writeError(res: ServerResponse, error: SfHttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (error.status === 204 || error.status === 304) {
+    res.writeHead(error.status, error.headers);
+    res.end();
+    return;
+  }
+  const text = typeof error.body === 'string' ? error.body : JSON.stringify(error.body);
+  res.writeHead(error.status, { 'Content-Type': error.contentType, 'Content-Length': Buffer.byteLength(text), ...error.headers });
+  res.end(text);
+}
+
+/** The emulator's HTTP server: routing, auth, API limits, fault injection and Salesforce-shaped errors. */
+export function createEmulatorServer(org: Org, router: Router = buildRouter()): Server {
+  const handle = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawUrl = raw.url ?? '/';
+    if (rawUrl.length > MAX_URI_LENGTH) {
+      // What Salesforce's front end answers for an over-long URI.
+      res.writeHead(414, { 'Content-Type': 'text/html;charset=UTF-8' });
+      res.end('<html><head><title>414 URI Too Long</title></head><body><h1>URI Too Long</h1></body></html>');
+      return;
+    }
+    const { path, query } = normalizePath(rawUrl);
+    const method = (raw.method ?? 'GET').toUpperCase();
+    const matched = router.match(method, path);
+    if (!matched) throw notFound();
+    if ('allowed' in matched) throw methodNotAllowed(method, matched.allowed);
+    const { route, params } = matched;
+
+    if (route.versioned) {
+      const v = Number(params['version']);
+      if (v < MIN_API_VERSION) throw sfError(410, 'GONE', `API version ${params['version']} has been retired.`);
+      if (v > MAX_API_VERSION) throw notFound();
+    }
+
+    let session: Session | undefined;
+    if (route.auth) {
+      const token = bearer(raw, query);
+      session = token ? org.auth.authenticate(token) : undefined;
+      if (!session || org.faults.sessionExpired(session)) {
+        if (session) org.auth.expire(session.accessToken);
+        throw invalidSession();
+      }
+    }
+    org.countCall(`${route.method} ${route.pattern}`);
+    const req = makeRequest(raw, path, query, params, session);
+    if (await org.faults.intercept(route.group, req, res)) return;
+    if (route.countsAsApiCall) {
+      org.limits.consume();
+      res.setHeader('Sforce-Limit-Info', org.limits.header());
+    }
+    await route.handler(req, org.faults.wrapResponse(route.group, res), { org });
+  };
+
+  const server = createServer({ maxHeaderSize: 128 * 1024 }, (raw, res) => {
+    handle(raw, res).catch((error: unknown) => {
+      if (error instanceof SfHttpError) {
+        writeError(res, error);
+        return;
+      }
+      org.log?.error({ err: error, url: raw.url }, 'emulator handler failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, 500, [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 0-0 (emulator)' }]);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
