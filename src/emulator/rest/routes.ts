@@ -1,3 +1,14 @@
 import type { Router } from '../http.ts';
+import { registerMetaRoutes } from './meta.ts';
+import { registerQueryRoutes } from './query.ts';
+import { registerRecordRoutes } from './records.ts';
+import { registerCollectionRoutes } from './collections.ts';
 
-export function registerRestRoutes(_router: Router): void {}
+/** Every REST API route under /services/data. */
+export function registerRestRoutes(router: Router): void {
+  // Order matters where patterns overlap: collections and query before the generic sobject routes.
+  registerMetaRoutes(router);
+  registerQueryRoutes(router);
+  registerCollectionRoutes(router);
+  registerRecordRoutes(router);
+}
