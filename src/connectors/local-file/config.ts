@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { FileTypeSchema, OutputFormatConfigSchema } from '../s3/config.ts';
+
+/**
+ * forceflow's own LocalFile connector type, so a flow can be replayed from fixture files and tested
+ * without any cloud. Relative paths resolve from the flow file's folder.
+ */
+export const LocalFileSourcePropertiesSchema = z
+  .object({
+    /** A file, or a folder of files. */
+    path: z.string().min(1),
+    fileType: FileTypeSchema,
+  })
+  .strict();
+export type LocalFileSourceProperties = z.infer<typeof LocalFileSourcePropertiesSchema>;
+
+export const LocalFileDestinationPropertiesSchema = z
+  .object({
+    /** The folder that plays the role of the bucket. */
+    path: z.string().min(1),
+    outputFormatConfig: OutputFormatConfigSchema.optional(),
+  })
+  .strict();
+export type LocalFileDestinationProperties = z.infer<typeof LocalFileDestinationPropertiesSchema>;
