@@ -8,6 +8,7 @@ import { registerRestRoutes } from './rest/routes.ts';
 import { registerBulkRoutes } from './bulk/routes.ts';
 import { registerControlRoutes } from './control.ts';
 import { registerAwsRoutes } from './aws/routes.ts';
+import { registerFaultRoutes } from './faults.ts';
 
 /** Lowest and highest REST API versions served; real Salesforce retired 21.0–30.0 (410 GONE). */
 export const MIN_API_VERSION = 31;
@@ -21,6 +22,7 @@ export function buildRouter(): Router {
   registerOAuthRoutes(router);
   registerRestRoutes(router);
   registerBulkRoutes(router);
+  registerFaultRoutes(router);
   registerControlRoutes(router);
   registerAwsRoutes(router);
   return router;
