@@ -52,6 +52,7 @@ export const ERRORS = {
   // Runs
   RUN_CANCELED: { kind: 'fatal', summary: 'The run was cancelled (signal or Ctrl-C).' },
   RUN_SIZE_LIMIT: { kind: 'fatal', summary: 'The run moved more bytes than its size guard allows.' },
+  RECORD_VALIDATION_FAILED: { kind: 'fatal', summary: 'A Validate task whose action terminates the flow found a record that fails its check; the message names the record and field.' },
   DESTINATION_WRITE_FAILED: { kind: 'fatal', summary: 'A record failed to write and the flow fails on the first destination error.' },
   EMULATOR_ERROR: { kind: 'config', summary: 'The emulator could not start with the given options.' },
   INTERNAL: { kind: 'fatal', summary: 'A bug in forceflow; please report it with the log.' },
