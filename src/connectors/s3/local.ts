@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { ForceflowError } from '../../core/errors.ts';
+
+/**
+ * A local S3 (s3rver over real HTTP on the loopback interface) for tests, `forceflow emulator --s3` and the
+ * demo. Any process that sets {@link LocalS3.env} talks to it with the AWS SDK's default chain.
+ */
+export interface LocalS3Options {
+  /** Where objects are stored; a fresh temporary folder (removed on close) by default. */
+  readonly directory?: string;
+  /** The bucket created at start; `forceflow` by default. */
+  readonly bucket?: string;
+  /** 0 (any free port) by default. */
+  readonly port?: number;
+  /** 127.0.0.1 by default. */
+  readonly host?: string;
+}
+
+export interface LocalS3Env {
+  readonly AWS_ENDPOINT_URL_S3: string;
+  readonly AWS_ACCESS_KEY_ID: string;
+  readonly AWS_SECRET_ACCESS_KEY: string;
+  readonly AWS_REGION: string;
+  /**
+   * s3rver predates the SDK's default CRC32 "flexible checksums" (aws-chunked bodies with trailers), which it
+   * would store verbatim; these two make the SDK send plain bodies, as it did before 2025.
+   */
+  readonly AWS_REQUEST_CHECKSUM_CALCULATION: string;
+  readonly AWS_RESPONSE_CHECKSUM_VALIDATION: string;
+}
+
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly directory: string;
+  readonly env: LocalS3Env;
+  close(): Promise<void>;
+}
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+
+/** s3rver's fixed credentials (it accepts only these). */
+const ACCESS_KEY_ID = 'S3RVER';
+const SECRET_ACCESS_KEY = 'S3RVER';
+
+export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS3> {
+  let S3rver: S3rverConstructor;
+  try {
+    S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+  } catch (cause) {
+    throw new ForceflowError('EMULATOR_ERROR', 'The local S3 needs the s3rver package: run `npm install s3rver`.', { cause });
+  }
+  const bucket = options.bucket ?? 'forceflow';
+  const ownDirectory = options.directory === undefined;
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'forceflow-s3-')));
+  const server = new S3rver({
+    address: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    directory,
+    silent: true,
+    configureBuckets: [{ name: bucket }],
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.run();
+  } catch (cause) {
+    if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    throw new ForceflowError('EMULATOR_ERROR', `The local S3 could not listen on port ${options.port ?? 0}.`, { cause });
+  }
+  const endpoint = `http://${address.address}:${address.port}`;
+  return {
+    endpoint,
+    bucket,
+    directory,
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+      AWS_REGION: 'us-east-1',
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    },
+    async close(): Promise<void> {
+      await server.close();
+      if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
