@@ -1,0 +1,163 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { parse } from 'csv-parse';
+import { ForceflowError } from '../../core/errors.ts';
+import type { RunContext } from '../../core/connector.ts';
+import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
+import type { SalesforceClient } from './http.ts';
+import { rowFromBulk, type ReadPlan } from './read-plan.ts';
+
+export interface BulkReadOptions {
+  /** First poll delay; grows ×1.5 up to pollMaxMs. */
+  readonly pollInitialMs?: number;
+  readonly pollMaxMs?: number;
+  /** Overall deadline for the job to complete. */
+  readonly deadlineMs?: number;
+  /** Rows per results page (Salesforce's maxRecords); undefined lets Salesforce choose (large pages). */
+  readonly maxRecords?: number;
+  /** Rows per emitted batch. */
+  readonly batchRows?: number;
+  /** Attempts to re-read a results page whose body broke part-way. */
+  readonly pageRetries?: number;
+}
+
+interface JobInfo {
+  readonly id: string;
+  readonly state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted' | string;
+  readonly errorMessage?: string;
+  readonly numberRecordsProcessed?: number;
+}
+
+/** What the caller may want to know about the job (for the run record). */
+export interface BulkReadStats {
+  jobId?: string;
+  pages: number;
+}
+
+/**
+ * Read through a Bulk API 2.0 query job: create, poll with backoff under a deadline, then stream the
+ * result pages (`Sforce-Locator`) through csv-parse, never holding a whole page in memory. A page whose
+ * body breaks part-way is fetched again by its locator (Salesforce re-serves it) and the rows already
+ * emitted are skipped, so nothing is lost or duplicated. The job is aborted if the read fails or stops.
+ */
+export async function* readBulk(
+  client: SalesforceClient,
+  plan: ReadPlan,
+  schema: EntitySchema,
+  soql: string,
+  includeDeleted: boolean,
+  ctx: RunContext,
+  options: BulkReadOptions = {},
+  stats: BulkReadStats = { pages: 0 },
+): AsyncGenerator<RecordBatch> {
+  const object = plan.object.name;
+  const job = await client.json<JobInfo>({
+    method: 'POST',
+    path: '/jobs/query',
+    json: { operation: includeDeleted ? 'queryAll' : 'query', query: soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' },
+    // Creating a query job twice costs one extra job and changes no data: safe to retry.
+    idempotent: true,
+    call: `create Bulk query job for ${object}`,
+  });
+  stats.jobId = job.id;
+  ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
+  let finished = false;
+  try {
+    await waitForJob(client, job.id, object, ctx, options);
+    const batchRows = options.batchRows ?? 5000;
+    let locator: string | undefined;
+    for (;;) {
+      let skip = 0;
+      let attempt = 0;
+      let next: string | null = null;
+      for (;;) {
+        const res = await client.send({
+          method: 'GET',
+          path: `/jobs/query/${job.id}/results`,
+          query: { locator, maxRecords: options.maxRecords === undefined ? undefined : String(options.maxRecords) },
+          headers: { Accept: 'text/csv' },
+          call: `read Bulk query results of ${object}`,
+        });
+        next = res.headers.get('sforce-locator');
+        if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
+        const parser = parse({ bom: true, relax_quotes: false, skip_empty_lines: true });
+        const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+        const done = pipeline(source, parser);
+        let header: string[] | undefined;
+        let indexOf = new Map<string, number>();
+        let seen = 0;
+        let rows: Row[] = [];
+        try {
+          for await (const cells of parser as AsyncIterable<string[]>) {
+            if (!header) {
+              header = cells;
+              indexOf = new Map(cells.map((h, i) => [h, i]));
+              continue;
+            }
+            seen++;
+            if (seen <= skip) continue;
+            rows.push(rowFromBulk(plan, client.apiVersion, cells, indexOf));
+            if (rows.length >= batchRows) {
+              skip = seen;
+              const out = rows;
+              rows = [];
+              yield { schema, rows: out };
+              if (ctx.signal.aborted) return;
+            }
+          }
+          await done;
+        } catch (error) {
+          source.destroy();
+          if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+          if (error instanceof ForceflowError) throw error;
+          if (attempt++ >= (options.pageRetries ?? 5)) {
+            throw new ForceflowError('SF_UNAVAILABLE', `The Bulk results of job ${job.id} (${object}) kept breaking part-way (${(error as Error).message}). Run again later.`, { cause: error });
+          }
+          ctx.log.warn({ jobId: job.id, rowsAlreadyRead: skip, err: (error as Error).message }, 'bulk results page broke; fetching it again');
+          await sleep(Math.min(10_000, 250 * 2 ** attempt));
+          // rows buffered but not yet yielded are re-read from the page; `skip` counts only yielded ones.
+          continue;
+        }
+        if (rows.length > 0) yield { schema, rows };
+        stats.pages++;
+        break;
+      }
+      if (!next || next === 'null') break;
+      locator = next;
+    }
+    finished = true;
+  } finally {
+    if (!finished) {
+      // Best effort: a failed, cancelled or abandoned read aborts its job so it stops using org resources.
+      await client
+        .send({ method: 'PATCH', path: `/jobs/query/${job.id}`, json: { state: 'Aborted' }, call: `abort Bulk query job ${job.id}` })
+        .then(() => ctx.log.info({ jobId: job.id }, 'bulk query job aborted'))
+        .catch(() => undefined);
+    }
+  }
+}
+
+async function waitForJob(client: SalesforceClient, jobId: string, object: string, ctx: RunContext, options: BulkReadOptions): Promise<void> {
+  const deadline = Date.now() + (options.deadlineMs ?? 4 * 3600_000);
+  let delay = options.pollInitialMs ?? 250;
+  for (;;) {
+    const info = await client.json<JobInfo>({ method: 'GET', path: `/jobs/query/${jobId}`, call: `poll Bulk query job ${jobId}` });
+    if (info.state === 'JobComplete') return;
+    if (info.state === 'Failed' || info.state === 'Aborted') {
+      throw new ForceflowError('SF_BULK_JOB_FAILED', `The Bulk query job ${jobId} for ${object} ended ${info.state}${info.errorMessage ? `: ${info.errorMessage}` : ''}. Check the query and the org, then run again.`, {
+        details: { jobId, state: info.state, errorMessage: info.errorMessage ?? null },
+      });
+    }
+    if (Date.now() + delay > deadline) {
+      throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `The Bulk query job ${jobId} for ${object} did not complete before the deadline (state ${info.state}).`, { details: { jobId, state: info.state } });
+    }
+    try {
+      await sleep(delay, undefined, { signal: ctx.signal });
+    } catch {
+      throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    }
+    delay = Math.min(options.pollMaxMs ?? 10_000, Math.round(delay * 1.5));
+  }
+}

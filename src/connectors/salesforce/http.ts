@@ -1,0 +1,207 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ForceflowError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { SalesforceSession, TokenProvider } from './auth.ts';
+
+/**
+ * The HTTP layer of the Salesforce connector: auth → retry → error mapping → call counting.
+ *
+ * Why not jsforce's HTTP layer for data calls: it retries GETs on 5xx by itself (five times, 500 ms × 2^n)
+ * and never retries POSTs, invisibly to us, so we could neither count API calls nor apply one retry policy;
+ * its Bulk 2.0 helpers poll with a 30 s default timeout, do not retry job calls, and break on multi-page
+ * query results (jsforce#1546). jsforce still serves the OAuth grants (auth.ts).
+ */
+export interface RetryPolicy {
+  /** Attempts after the first one for retryable failures (429, 5xx, network). */
+  readonly retries: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 250, maxDelayMs: 15_000 };
+
+export interface SalesforceRequest {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** A path under the versioned base (`/query`) or an absolute server path (`/services/data/...`). */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly json?: unknown;
+  readonly body?: string | Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Safe to send again after a 5xx, 429 or network error (GETs are; say so for others). */
+  readonly idempotent?: boolean;
+  /** Human description for errors, e.g. "query Account". */
+  readonly call: string;
+}
+
+export interface ClientOptions {
+  readonly tokens: TokenProvider;
+  readonly apiVersion: string;
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+  readonly retry?: RetryPolicy;
+  /** Profile name, for messages. */
+  readonly profileName?: string;
+}
+
+interface SfErrorBody {
+  readonly errorCode?: string;
+  readonly message?: string;
+}
+
+export type SalesforceApiErrorDetails = {
+  readonly status: number;
+  readonly errorCode: string;
+  readonly sfMessage: string;
+};
+
+const RETRYABLE_STATUS = new Set([420, 429, 500, 502, 503, 504]);
+
+function parseSfError(text: string): SfErrorBody {
+  try {
+    const j = JSON.parse(text) as unknown;
+    const first = Array.isArray(j) ? (j[0] as SfErrorBody | undefined) : (j as SfErrorBody);
+    if (first && typeof first === 'object') return first;
+  } catch {
+    // not JSON (HTML from a proxy, empty body)
+  }
+  return { message: text.slice(0, 300) };
+}
+
+/** A thin, counted, retried HTTP client over one authenticated session. */
+export class SalesforceClient {
+  readonly apiVersion: string;
+  /** HTTP calls sent to Salesforce (every attempt counts, like the org's own counter). */
+  apiCalls = 0;
+  /** From the last `Sforce-Limit-Info` header. */
+  apiUsage: { used: number; max: number } | undefined;
+  private readonly tokens: TokenProvider;
+  private readonly log: Logger;
+  private readonly signal: AbortSignal | undefined;
+  private readonly retry: RetryPolicy;
+  private readonly profileName: string;
+
+  constructor(options: ClientOptions) {
+    this.tokens = options.tokens;
+    this.apiVersion = options.apiVersion;
+    this.log = options.log;
+    this.signal = options.signal;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.profileName = options.profileName ?? 'salesforce';
+  }
+
+  get basePath(): string {
+    return `/services/data/v${this.apiVersion}`;
+  }
+
+  async session(): Promise<SalesforceSession> {
+    return this.tokens.session();
+  }
+
+  /** Send a request; resolves to a 2xx Response (body unread) or throws a catalogued error. */
+  async send(req: SalesforceRequest): Promise<Response> {
+    let session = await this.tokens.session();
+    let refreshed = false;
+    const idempotent = req.idempotent ?? req.method === 'GET';
+    for (let attempt = 0; ; attempt++) {
+      this.throwIfAborted();
+      const url = this.url(session.instanceUrl, req);
+      let res: Response;
+      try {
+        this.apiCalls++;
+        res = await fetch(url, {
+          method: req.method,
+          headers: {
+            Authorization: `Bearer ${session.accessToken}`,
+            Accept: 'application/json',
+            ...(req.json !== undefined ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
+            ...req.headers,
+          },
+          ...(req.json !== undefined ? { body: JSON.stringify(req.json) } : req.body !== undefined ? { body: req.body } : {}),
+          ...(this.signal ? { signal: this.signal } : {}),
+        });
+      } catch (error) {
+        this.throwIfAborted();
+        if (idempotent && attempt < this.retry.retries) {
+          await this.backoff(attempt, req, `network error: ${(error as Error).message}`);
+          continue;
+        }
+        throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${(error as Error).message}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
+      }
+      const limit = res.headers.get('sforce-limit-info');
+      const m = limit ? /api-usage=(\d+)\/(\d+)/.exec(limit) : null;
+      if (m) this.apiUsage = { used: Number(m[1]), max: Number(m[2]) };
+      if (res.ok) return res;
+
+      const text = await res.text().catch(() => '');
+      const err = parseSfError(text);
+      if (res.status === 401 && !refreshed) {
+        refreshed = true;
+        this.log.debug({ call: req.call }, 'session expired; refreshing');
+        session = await this.tokens.refresh(session.accessToken);
+        attempt--;
+        continue;
+      }
+      if (RETRYABLE_STATUS.has(res.status) && idempotent && attempt < this.retry.retries) {
+        const retryAfter = Number(res.headers.get('retry-after'));
+        await this.backoff(attempt, req, `HTTP ${res.status} ${err.errorCode ?? ''}`.trim(), Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+        continue;
+      }
+      throw this.mapError(req, res.status, err, attempt + 1);
+    }
+  }
+
+  /** Send and parse a JSON response (empty body → undefined). */
+  async json<T>(req: SalesforceRequest): Promise<T> {
+    const res = await this.send(req);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private url(instanceUrl: string, req: SalesforceRequest): string {
+    const path = req.path.startsWith('/services/') ? req.path : `${this.basePath}${req.path}`;
+    const qs = req.query
+      ? Object.entries(req.query)
+          .filter((e): e is [string, string] => e[1] !== undefined)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .join('&')
+      : '';
+    return `${instanceUrl}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  private async backoff(attempt: number, req: SalesforceRequest, why: string, hintMs?: number): Promise<void> {
+    // Exponential backoff with full jitter; a Retry-After hint wins when larger.
+    const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
+    const delay = Math.max(hintMs ?? 0, Math.round(cap / 2 + (Math.random() * cap) / 2));
+    this.log.warn({ call: req.call, attempt: attempt + 1, delayMs: delay, why }, 'retrying Salesforce call');
+    try {
+      await sleep(delay, undefined, this.signal ? { signal: this.signal } : {});
+    } catch {
+      this.throwIfAborted();
+    }
+  }
+
+  private throwIfAborted(): void {
+    if (this.signal?.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+  }
+
+  private mapError(req: SalesforceRequest, status: number, err: SfErrorBody, attempts: number): ForceflowError {
+    const code = err.errorCode ?? `HTTP_${status}`;
+    const sfMessage = (err.message ?? '').trim();
+    const details: SalesforceApiErrorDetails = { status, errorCode: code, sfMessage };
+    const said = `Salesforce answered ${req.call} with ${status} ${code}${sfMessage ? `: ${sfMessage}` : ''}`;
+    if (status === 401) {
+      return new ForceflowError('SF_SESSION_INVALID', `${said}. The session stayed invalid after a refresh; re-authorise profile "${this.profileName}".`, { details });
+    }
+    if (code === 'REQUEST_LIMIT_EXCEEDED') {
+      return new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', `${said}. The org's daily API limit is spent; wait for it to reset (24 h rolling) or ask Salesforce to raise it.`, { details });
+    }
+    if (RETRYABLE_STATUS.has(status)) {
+      return new ForceflowError('SF_UNAVAILABLE', `${said} after ${attempts} attempt(s). Salesforce is busy or down; run again later.`, { details });
+    }
+    if (code === 'INVALID_FIELD' || code === 'MALFORMED_QUERY' || code === 'INVALID_TYPE' || code === 'INVALID_QUERY_FILTER_OPERATOR') {
+      return new ForceflowError('SF_QUERY_INVALID', `${said}. Check the flow's fields and filters against the object's describe.`, { details });
+    }
+    return new ForceflowError('SF_API_ERROR', `${said}.`, { details });
+  }
+}

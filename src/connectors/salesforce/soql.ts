@@ -1,0 +1,167 @@
+import { ForceflowError } from '../../core/errors.ts';
+import type { PushdownFilter } from '../../core/connector.ts';
+import type { ScalarValue } from '../../core/types.ts';
+import { canonicalDatetime } from '../../api-selection/normalize.ts';
+import type { SfField, SfObject } from './describe.ts';
+
+/**
+ * SOQL built from a projection, the flow's pushed-down filters and an incremental window.
+ *
+ * Safety: field names come only from the object's describe (never from filter values), and every value
+ * is rendered as a typed literal: numbers and booleans are validated and printed by us, dates and
+ * datetimes must parse, and strings are quoted with every SOQL escape applied. No filter value can
+ * change the shape of the query.
+ */
+
+/** Escape a string for a SOQL single-quoted literal. */
+export function escapeSoqlString(value: string): string {
+  return value.replace(/[\\'"\n\r\t\b\f]/g, (c) => {
+    switch (c) {
+      case '\\': return '\\\\';
+      case "'": return "\\'";
+      case '"': return '\\"';
+      case '\n': return '\\n';
+      case '\r': return '\\r';
+      case '\t': return '\\t';
+      case '\b': return '\\b';
+      default: return '\\f';
+    }
+  });
+}
+
+/** Escape LIKE wildcards too (for CONTAINS). */
+function escapeLike(value: string): string {
+  return escapeSoqlString(value).replace(/[%_]/g, (c) => `\\${c}`);
+}
+
+function invalid(field: SfField, value: unknown, expected: string): ForceflowError {
+  return new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${field.name}: ${JSON.stringify(value)} is not a valid ${field.type} value. Use ${expected}.`, {
+    details: { field: field.name, type: field.type },
+  });
+}
+
+function plainNumber(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) >= 1e21) return BigInt(n).toString();
+  const s = String(n);
+  if (!/e/i.test(s)) return s;
+  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** A typed SOQL literal for a value compared with `field`. */
+export function soqlLiteral(field: SfField, value: ScalarValue): string {
+  if (value === null) return 'null';
+  switch (field.type) {
+    case 'int':
+    case 'long':
+    case 'double':
+    case 'currency':
+    case 'percent': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n)) throw invalid(field, value, 'a number such as 42 or 1234.5');
+      return plainNumber(n);
+    }
+    case 'boolean': {
+      if (value === true || value === 'true' || value === 'TRUE') return 'true';
+      if (value === false || value === 'false' || value === 'FALSE') return 'false';
+      throw invalid(field, value, 'true or false');
+    }
+    case 'date': {
+      const s = typeof value === 'number' ? new Date(value).toISOString() : String(value);
+      const m = /^(\d{4}-\d{2}-\d{2})(?:$|T)/.exec(s);
+      if (!m?.[1] || Number.isNaN(Date.parse(m[1]))) throw invalid(field, value, 'a date YYYY-MM-DD');
+      return m[1];
+    }
+    case 'datetime': {
+      const d = typeof value === 'number' ? new Date(value) : new Date(String(value).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+      if (typeof value === 'boolean' || Number.isNaN(d.getTime())) throw invalid(field, value, 'an ISO-8601 datetime or epoch milliseconds');
+      return canonicalDatetime(d.toISOString());
+    }
+    case 'time': {
+      const s = String(value);
+      if (!/^\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z?$/.test(s)) throw invalid(field, value, 'a time HH:mm:ss.SSSZ');
+      return s.endsWith('Z') ? s : `${s}Z`;
+    }
+    default:
+      return `'${escapeSoqlString(String(value))}'`;
+  }
+}
+
+const COMPARISON: Record<string, string> = {
+  LESS_THAN: '<', LESS_THAN_OR_EQUAL_TO: '<=', GREATER_THAN: '>', GREATER_THAN_OR_EQUAL_TO: '>=',
+};
+
+const TEXT_TYPES = new Set(['string', 'textarea', 'picklist', 'multipicklist', 'combobox', 'phone', 'url', 'email', 'id', 'reference', 'encryptedstring']);
+
+/**
+ * One filter as a SOQL condition. Semantics (shared with the engine-side filters of src/mapping):
+ * EQUAL_TO with several values: any of them (IN); NOT_EQUAL_TO with several values: none of them (NOT IN);
+ * comparisons and CONTAINS with several values: any of them (OR); BETWEEN: lower < field < upper (exclusive,
+ * as AppFlow documents its bounds); CONTAINS: case-insensitive substring (SOQL LIKE).
+ */
+export function filterCondition(object: SfObject, filter: PushdownFilter): string {
+  const field = object.require(filter.field, 'filter');
+  if (!field.filterable) {
+    throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${field.name}: Salesforce cannot filter on this ${field.type} field. Remove the filter task or filter on another field.`, { details: { field: field.name } });
+  }
+  const name = field.name;
+  const values = filter.values;
+  if (values.length === 0) throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${name}: ${filter.operator} needs at least one value.`);
+  switch (filter.operator) {
+    case 'EQUAL_TO':
+    case 'NOT_EQUAL_TO': {
+      const neg = filter.operator === 'NOT_EQUAL_TO';
+      if (values.length === 1 || values.includes(null)) {
+        const parts = values.map((v) => `${name} ${neg ? '!=' : '='} ${soqlLiteral(field, v)}`);
+        return parts.length === 1 ? (parts[0] as string) : `(${parts.join(neg ? ' AND ' : ' OR ')})`;
+      }
+      return `${name} ${neg ? 'NOT IN' : 'IN'} (${values.map((v) => soqlLiteral(field, v)).join(', ')})`;
+    }
+    case 'LESS_THAN':
+    case 'LESS_THAN_OR_EQUAL_TO':
+    case 'GREATER_THAN':
+    case 'GREATER_THAN_OR_EQUAL_TO': {
+      const op = COMPARISON[filter.operator] as string;
+      const parts = values.map((v) => `${name} ${op} ${soqlLiteral(field, v)}`);
+      return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`;
+    }
+    case 'BETWEEN': {
+      if (values.length !== 2) throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${name}: BETWEEN needs LOWER_BOUND and UPPER_BOUND.`);
+      return `(${name} > ${soqlLiteral(field, values[0] ?? null)} AND ${name} < ${soqlLiteral(field, values[1] ?? null)})`;
+    }
+    case 'CONTAINS': {
+      if (!TEXT_TYPES.has(field.type)) {
+        throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${name}: CONTAINS works on text fields, and ${name} is ${field.type}. Use EQUAL_TO or a comparison.`);
+      }
+      const parts = values.map((v) => `${name} LIKE '%${escapeLike(String(v ?? ''))}%'`);
+      return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`;
+    }
+  }
+}
+
+export interface SelectSpec {
+  readonly object: SfObject;
+  readonly fields: readonly string[];
+  readonly filters?: readonly PushdownFilter[];
+  /** Incremental window: from (exclusive) .. to (inclusive). */
+  readonly window?: { readonly field: string; readonly from?: string; readonly to: string };
+  readonly orderById?: boolean;
+}
+
+export function whereClause(spec: Omit<SelectSpec, 'fields'>): string {
+  const conds = (spec.filters ?? []).map((f) => filterCondition(spec.object, f));
+  if (spec.window) {
+    const wf = spec.object.require(spec.window.field, 'incrementalPullConfig.datetimeTypeFieldName');
+    if (spec.window.from !== undefined) conds.push(`${wf.name} > ${soqlLiteral(wf, spec.window.from)}`);
+    conds.push(`${wf.name} <= ${soqlLiteral(wf, spec.window.to)}`);
+  }
+  return conds.length ? ` WHERE ${conds.join(' AND ')}` : '';
+}
+
+export function buildSelect(spec: SelectSpec): string {
+  const names = spec.fields.map((n) => spec.object.require(n, 'projection').name);
+  return `SELECT ${names.join(', ')} FROM ${spec.object.name}${whereClause(spec)}${spec.orderById ? ' ORDER BY Id' : ''}`;
+}
+
+export function buildCount(spec: Omit<SelectSpec, 'fields'>): string {
+  return `SELECT COUNT() FROM ${spec.object.name}${whereClause(spec)}`;
+}

@@ -1,0 +1,118 @@
+import type { ReadRequest, RunContext, Source, SourceStream } from '../../core/connector.ts';
+import type { RecordBatch } from '../../core/types.ts';
+import { ForceflowError } from '../../core/errors.ts';
+import { select } from '../../api-selection/select.ts';
+import type { SalesforceClient } from './http.ts';
+import { describeObject, type SfField, type SfObject } from './describe.ts';
+import { buildCount, buildSelect } from './soql.ts';
+import { planRead } from './read-plan.ts';
+import { MAX_REST_URL_LENGTH, readRest, readRestGroups, restQueryUrlLength } from './rest-source.ts';
+import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
+
+export interface SalesforceSourceOptions {
+  readonly bulk?: BulkReadOptions;
+}
+
+/** Facts about one read, for the run record. */
+export interface SalesforceReadStats extends BulkReadStats {
+  soql?: string;
+  count?: number;
+}
+
+/**
+ * The Salesforce source: describe (cached per source, i.e. per run), pick the API, build the SOQL,
+ * stream canonical records.
+ *
+ * @example
+ * const source = createSalesforceSource(client);
+ * const stream = await source.open({ entity: 'Account', fields: ['Id', 'Name'] }, ctx);
+ * for await (const batch of stream.batches) console.log(batch.rows.length);
+ */
+export function createSalesforceSource(client: SalesforceClient, options: SalesforceSourceOptions = {}): Source & { readonly stats: SalesforceReadStats; describe(object: string): Promise<SfObject> } {
+  const describes = new Map<string, Promise<SfObject>>();
+  const stats: SalesforceReadStats = { pages: 0 };
+  const describe = (object: string): Promise<SfObject> => {
+    const key = object.toLowerCase();
+    let d = describes.get(key);
+    if (!d) {
+      d = describeObject(client, object);
+      describes.set(key, d);
+    }
+    return d;
+  };
+
+  return {
+    stats,
+    describe,
+    async open(req: ReadRequest, ctx: RunContext): Promise<SourceStream> {
+      const object = await describe(req.entity);
+      const excluded = new Set((req.excludeFields ?? []).map((f) => f.toLowerCase()));
+      let output: SfField[];
+      if (req.fields) {
+        output = req.fields.map((n) => object.require(n, 'projection'));
+      } else {
+        // Map_all: every field of today's describe (so fields added since the flow was defined come along),
+        // minus exclusions. Compound components stay: they are real fields of the object.
+        output = object.fields.filter((f) => !excluded.has(f.name.toLowerCase()));
+      }
+      for (const x of excluded) object.require(x, 'EXCLUDE_SOURCE_FIELDS_LIST');
+      if (output.length === 0) throw new ForceflowError('FLOW_INVALID', `No fields left to read from ${object.name}: the projection is empty or every field is excluded.`);
+      const schema = object.schema(output.map((f) => f.name));
+      const spec = { object, filters: req.filters ?? [], ...(req.window ? { window: req.window } : {}) };
+      const includeDeleted = req.includeDeleted ?? false;
+      const preference = req.apiPreference ?? 'AUTOMATIC';
+
+      const restPlan = planRead(object, output, 'REST_SYNC');
+      const restSoql = buildSelect({ ...spec, fields: restPlan.select.map((f) => f.name) });
+      const restSingleQuery = restQueryUrlLength(client, restSoql) <= MAX_REST_URL_LENGTH;
+
+      let count: number | undefined;
+      if (preference === 'AUTOMATIC') {
+        const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: buildCount(spec) }, call: `count ${object.name}` });
+        count = res.totalSize;
+        stats.count = count;
+      }
+      const choice = select({ direction: 'source', preference, recordCount: count ?? 0, capabilities: { restSingleQuery } });
+      ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
+
+      let batches: AsyncIterable<RecordBatch>;
+      if (choice.api === 'BULKV2') {
+        const plan = planRead(object, output, 'BULKV2');
+        const soql = buildSelect({ ...spec, fields: plan.select.map((f) => f.name) });
+        stats.soql = soql;
+        batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, options.bulk, stats);
+      } else if (restSingleQuery) {
+        stats.soql = restSoql;
+        batches = readRest(client, restPlan, schema, restSoql, includeDeleted, ctx);
+      } else {
+        const groups = splitFieldGroups(client, restPlan.select, (fields) => buildSelect({ ...spec, fields: fields.map((f) => f.name), orderById: true }));
+        stats.soql = groups.map((g) => g.soql).join('\n');
+        batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
+      }
+      return { schema, api: choice.api, apiReason: choice.reason, ...(count === undefined ? {} : { estimatedCount: count }), batches };
+    },
+  };
+}
+
+/** Split the selected fields into groups whose REST query URLs each fit the URI limit (Id in every group). */
+function splitFieldGroups(
+  client: SalesforceClient,
+  fields: readonly SfField[],
+  build: (fields: readonly SfField[]) => string,
+): Array<{ soql: string; fields: readonly SfField[] }> {
+  const id = fields.find((f) => f.name === 'Id');
+  const rest = fields.filter((f) => f.name !== 'Id');
+  const groups: Array<{ soql: string; fields: readonly SfField[] }> = [];
+  let current: SfField[] = [];
+  for (const f of rest) {
+    const candidate = [...(id ? [id] : []), ...current, f];
+    if (current.length > 0 && restQueryUrlLength(client, build(candidate)) > MAX_REST_URL_LENGTH) {
+      const g = [...(id ? [id] : []), ...current];
+      groups.push({ soql: build(g), fields: g });
+      current = [f];
+    } else current.push(f);
+  }
+  const last = [...(id ? [id] : []), ...current];
+  groups.push({ soql: build(last), fields: last });
+  return groups;
+}
