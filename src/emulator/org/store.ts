@@ -1,5 +1,6 @@
 import { idCounter, makeId, normalizeId } from '../ids.ts';
 import type { ObjectSchema } from './schema.ts';
+import { Deriver } from './derived.ts';
 
 /**
  * Stored values use canonical field names and these representations:
@@ -61,9 +62,12 @@ export class MemoryTable implements Table {
   private deletedCount = 0;
   private counter: number;
   private readonly clock: () => number;
+  /** Formula fields, person Name, Opportunity stage fields: recomputed on every write. */
+  private readonly deriver: Deriver;
 
   constructor(schema: ObjectSchema, options: { clock: () => number; firstCounter?: number }) {
     this.schema = schema;
+    this.deriver = new Deriver(schema);
     this.clock = options.clock;
     this.counter = options.firstCounter ?? 1;
     for (const f of schema.fields) {
@@ -139,6 +143,7 @@ export class MemoryTable implements Table {
     this.setIfPresent(rec, 'CreatedById', userId);
     this.setIfPresent(rec, 'LastModifiedById', userId);
     if (this.schema.field('OwnerId') && (rec['OwnerId'] ?? null) === null) rec['OwnerId'] = userId;
+    this.deriver.apply(rec);
     this.put(id, rec);
     return rec;
   }
@@ -152,6 +157,7 @@ export class MemoryTable implements Table {
     this.setIfPresent(rec, 'LastModifiedDate', now);
     this.setIfPresent(rec, 'SystemModstamp', now);
     this.setIfPresent(rec, 'LastModifiedById', userId);
+    if (!this.deriver.empty) this.deriver.apply(rec, new Set(Object.keys(values)));
     this.unindex(key, old);
     this.put(key, rec);
     return rec;

@@ -1,0 +1,160 @@
+import type { DescribeField, ObjectSchema } from './schema.ts';
+import type { StoredValue } from './store.ts';
+
+/**
+ * Fields Salesforce computes itself: formula (calculated) fields, the person Name of Contact/Lead/User,
+ * and Opportunity's stage-driven fields. Applied on every write (MemoryTable, generated overlay) so that
+ * reads always see consistent values.
+ */
+
+type Num = number | null;
+type Expr = (rec: Readonly<Record<string, StoredValue>>) => Num;
+
+/** Compile a numeric formula (fields, numbers, + - * /, parentheses). Null operands give null (blank). */
+export function compileFormula(source: string, schema: ObjectSchema): Expr {
+  const tokens = source.match(/\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[-+*/()])/g)?.map((t) => t.trim()) ?? [];
+  let pos = 0;
+  const peek = (): string | undefined => tokens[pos];
+  const bin = (a: Expr, b: Expr, op: string): Expr => (r) => {
+    const x = a(r);
+    const y = b(r);
+    if (x === null || y === null) return null;
+    if (op === '+') return x + y;
+    if (op === '-') return x - y;
+    if (op === '*') return x * y;
+    return y === 0 ? null : x / y;
+  };
+  const primary = (): Expr => {
+    const t = tokens[pos++];
+    if (t === undefined) throw new Error(`formula ended early: ${source}`);
+    if (t === '(') {
+      const e = sum();
+      pos++; // ')'
+      return e;
+    }
+    if (t === '-') {
+      const e = primary();
+      return (r) => {
+        const v = e(r);
+        return v === null ? null : -v;
+      };
+    }
+    if (/^\d/.test(t)) {
+      const n = Number(t);
+      return () => n;
+    }
+    const field = schema.field(t);
+    if (!field) throw new Error(`formula of ${schema.name} names unknown field ${t}`);
+    const name = field.name;
+    return (r) => {
+      const v = r[name];
+      return typeof v === 'number' ? v : null;
+    };
+  };
+  const product = (): Expr => {
+    let e = primary();
+    while (peek() === '*' || peek() === '/') {
+      const op = tokens[pos++] as string;
+      e = bin(e, primary(), op);
+    }
+    return e;
+  };
+  const sum = (): Expr => {
+    let e = product();
+    while (peek() === '+' || peek() === '-') {
+      const op = tokens[pos++] as string;
+      e = bin(e, product(), op);
+    }
+    return e;
+  };
+  return sum();
+}
+
+function roundTo(v: number, scale: number): number {
+  const f = 10 ** scale;
+  return Math.round(v * f) / f;
+}
+
+const STAGE_INFO: Record<string, { probability: number; forecast: string; forecastName: string; closed: boolean; won: boolean }> = {
+  Prospecting: { probability: 10, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  Qualification: { probability: 10, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Needs Analysis': { probability: 20, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Value Proposition': { probability: 50, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Id. Decision Makers': { probability: 60, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Perception Analysis': { probability: 70, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Proposal/Price Quote': { probability: 75, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Negotiation/Review': { probability: 90, forecast: 'Pipeline', forecastName: 'Pipeline', closed: false, won: false },
+  'Closed Won': { probability: 100, forecast: 'Closed', forecastName: 'Closed', closed: true, won: true },
+  'Closed Lost': { probability: 0, forecast: 'Omitted', forecastName: 'Omitted', closed: true, won: false },
+};
+
+/** Per-object derivation, compiled once per schema. */
+export class Deriver {
+  private readonly steps: ((rec: Record<string, StoredValue>, changed: ReadonlySet<string> | undefined) => void)[] = [];
+
+  constructor(schema: ObjectSchema) {
+    const formulas: { field: DescribeField; expr: Expr }[] = [];
+    for (const f of schema.fields) {
+      if (f.calculated && f.calculatedFormula) {
+        try {
+          formulas.push({ field: f, expr: compileFormula(f.calculatedFormula, schema) });
+        } catch {
+          // Formulas the small evaluator does not understand stay as stored.
+        }
+      }
+    }
+    if (formulas.length > 0) {
+      this.steps.push((rec) => {
+        for (const { field, expr } of formulas) {
+          const v = expr(rec);
+          rec[field.name] = v === null || !Number.isFinite(v) ? null : roundTo(v, field.scale);
+        }
+      });
+    }
+    const nameField = schema.field('Name');
+    if (nameField?.extraTypeInfo === 'personname' && schema.field('LastName')) {
+      this.steps.push((rec, changed) => {
+        if (changed && !changed.has('FirstName') && !changed.has('LastName')) return;
+        const first = rec['FirstName'];
+        const last = rec['LastName'];
+        const parts = [first, last].filter((p): p is string => typeof p === 'string' && p !== '');
+        rec['Name'] = parts.length > 0 ? parts.join(' ') : null;
+      });
+    }
+    if (schema.name === 'Opportunity') {
+      this.steps.push((rec, changed) => {
+        const stage = rec['StageName'];
+        const info = typeof stage === 'string' ? STAGE_INFO[stage] : undefined;
+        if (info) {
+          if (!changed || changed.has('StageName')) {
+            if (!changed?.has('Probability') && (changed || rec['Probability'] === null || rec['Probability'] === undefined)) rec['Probability'] = info.probability;
+            rec['ForecastCategory'] = info.forecast;
+            if (!changed?.has('ForecastCategoryName')) rec['ForecastCategoryName'] = info.forecastName;
+          }
+          rec['IsClosed'] = info.closed;
+          rec['IsWon'] = info.won;
+        }
+        const amount = rec['Amount'];
+        const p = rec['Probability'];
+        rec['ExpectedRevenue'] = typeof amount === 'number' && typeof p === 'number' ? roundTo((amount * p) / 100, 2) : null;
+        const close = rec['CloseDate'];
+        if (typeof close === 'string' && /^\d{4}-\d{2}/.test(close)) {
+          const year = Number(close.slice(0, 4));
+          const q = Math.floor((Number(close.slice(5, 7)) - 1) / 3) + 1;
+          rec['FiscalYear'] = year;
+          rec['FiscalQuarter'] = q;
+          rec['Fiscal'] = `${year} ${q}`;
+        }
+      });
+    }
+  }
+
+  get empty(): boolean {
+    return this.steps.length === 0;
+  }
+
+  /** Recompute derived fields of `rec` in place. `changed`: field names written (undefined on insert). */
+  apply(rec: Record<string, StoredValue>, changed?: ReadonlySet<string>): void {
+    for (const step of this.steps) step(rec, changed);
+  }
+}
