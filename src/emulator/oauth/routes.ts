@@ -1,3 +1,68 @@
-import type { Router } from '../http.ts';
+import { z } from 'zod';
+import { sfError } from '../errors.ts';
+import { sendJson, type Router } from '../http.ts';
+import { handleAuthorize } from './authorize.ts';
+import { handleIdentity, handleIntrospect, handleKeys, handleOpenIdConfiguration, handleRevoke, handleUserInfo } from './identity.ts';
+import type { ConnectedApp } from './service.ts';
+import { handleSoap } from './soap.ts';
+import { handleToken } from './token.ts';
 
-export function registerOAuthRoutes(_router: Router): void {}
+/** Body of `POST /__emulator/connected-apps`. */
+export const ConnectedAppBody = z.strictObject({
+  name: z.string().min(1).max(255).optional(),
+  clientId: z.string().min(1).max(255).optional(),
+  clientSecret: z.string().min(8).max(255).optional(),
+  certificatePem: z.string().min(1).optional(),
+  redirectUris: z.array(z.string().min(1)).max(100).optional(),
+  scope: z.string().optional(),
+  refreshTokenRotation: z.boolean().optional(),
+  allowLocalhostRedirects: z.boolean().optional(),
+  runAs: z.string().optional(),
+});
+
+/** A connected app as the control endpoint shows it. */
+export function appJson(app: ConnectedApp): Record<string, unknown> {
+  return {
+    name: app.name,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    redirectUris: app.redirectUris,
+    scope: app.scope ?? null,
+    hasCertificate: app.certificatePem !== undefined,
+    refreshTokenRotation: app.refreshTokenRotation === true,
+    allowLocalhostRedirects: app.allowLocalhostRedirects === true,
+    runAs: app.runAs ?? null,
+  };
+}
+
+/** OAuth 2.0, OpenID Connect, identity and SOAP login routes, and connected-app registration. */
+export function registerOAuthRoutes(router: Router): void {
+  const oauth = { group: 'oauth', auth: false, countsAsApiCall: false } as const;
+  router.add('POST', '/services/oauth2/token', oauth, (req, res, { org }) => handleToken(req, res, org));
+  router.add(['GET', 'POST'], '/services/oauth2/authorize', oauth, (req, res, { org }) => handleAuthorize(req, res, org));
+  router.add(['POST', 'GET'], '/services/oauth2/revoke', oauth, (req, res, { org }) => handleRevoke(req, res, org));
+  router.add(['GET', 'POST'], '/services/oauth2/userinfo', oauth, (req, res, { org }) => handleUserInfo(req, res, org));
+  router.add('POST', '/services/oauth2/introspect', oauth, (req, res, { org }) => handleIntrospect(req, res, org));
+  router.add('GET', '/id/keys', oauth, (req, res, { org }) => handleKeys(req, res, org));
+  router.add('GET', '/id/:orgId/:userId', oauth, (req, res, { org }) => handleIdentity(req, res, org));
+  router.add('GET', '/.well-known/openid-configuration', oauth, (req, res, { org }) => handleOpenIdConfiguration(req, res, org));
+  router.add('POST', '/services/Soap/u/:apiVersion', oauth, (req, res, { org }) => handleSoap(req, res, org));
+  router.add('POST', '/services/Soap/u/:apiVersion/:orgId', oauth, (req, res, { org }) => handleSoap(req, res, org));
+
+  const control = { group: 'control', auth: false, countsAsApiCall: false } as const;
+  router.add('GET', '/__emulator/connected-apps', control, (_req, res, { org }) => sendJson(res, 200, org.auth.apps.map(appJson)));
+  router.add('POST', '/__emulator/connected-apps', control, async (req, res, { org }) => {
+    const parsed = ConnectedAppBody.safeParse(await req.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw sfError(400, 'INVALID_FIELD', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+    }
+    let app: ConnectedApp;
+    try {
+      app = org.auth.registerApp(parsed.data);
+    } catch (error) {
+      throw sfError(400, 'INVALID_FIELD', (error as Error).message);
+    }
+    sendJson(res, 201, appJson(app));
+  });
+}

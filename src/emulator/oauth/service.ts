@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Org } from '../org.ts';
+import type { StoredRecord } from '../org/store.ts';
+import { atHash, publicKeyFromPem, signRs256 } from './jwt.ts';
 
 /** An authenticated API session (one access token). */
 export interface Session {
@@ -23,6 +25,8 @@ export interface RefreshGrant {
   readonly username: string;
   readonly clientId: string;
   readonly scope: string;
+  /** Epoch ms. */
+  readonly issuedAt?: number;
   revoked: boolean;
 }
 
@@ -34,23 +38,114 @@ export interface ConnectedApp {
   /** PEM certificate for the JWT bearer flow (RS256 signatures are checked against it). */
   certificatePem?: string;
   readonly redirectUris: readonly string[];
+  /** Scopes the app may be granted (space-separated); {@link DEFAULT_SCOPE} when absent. */
+  readonly scope?: string;
+  /** Mint a new refresh token on every refresh_token grant (Salesforce's "refresh token rotation"). */
+  readonly refreshTokenRotation?: boolean;
+  /** Accept any http(s) callback on localhost / 127.0.0.1 / [::1] (true for the default app). */
+  readonly allowLocalhostRedirects?: boolean;
+  /** Username the client_credentials flow runs as (default: the org's default user). */
+  readonly runAs?: string;
+}
+
+/** What `POST /__emulator/connected-apps` and {@link AuthService.registerApp} accept. */
+export interface ConnectedAppInput {
+  readonly name?: string;
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  readonly certificatePem?: string;
+  readonly redirectUris?: readonly string[];
+  readonly scope?: string;
+  readonly refreshTokenRotation?: boolean;
+  readonly allowLocalhostRedirects?: boolean;
+  readonly runAs?: string;
 }
 
 export interface OrgUser {
   readonly userId: string;
   readonly username: string;
   readonly password: string;
+  /** Appended to the password by API clients that log in from an untrusted network. */
+  readonly securityToken?: string;
 }
+
+/** Profile details of a user (from the org's User records when they exist). */
+export interface UserProfile {
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly name: string;
+  readonly email: string;
+  readonly timezone: string;
+  readonly locale: string;
+  readonly language: string;
+  readonly userType: string;
+  readonly active: boolean;
+  /** ISO datetime. */
+  readonly lastModified: string;
+}
+
+/** An authorization code minted by the authorize page. */
+export interface AuthorizationCode {
+  readonly code: string;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly userId: string;
+  readonly scope: string;
+  readonly codeChallenge?: string;
+  readonly codeChallengeMethod?: 'S256' | 'plain';
+  readonly nonce?: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+}
+
+/** Introspection result (RFC 7662 as Salesforce shapes it). */
+export type Introspection =
+  | { active: false }
+  | {
+      active: true;
+      scope: string;
+      client_id: string;
+      username: string;
+      sub: string;
+      token_type: 'access_token' | 'refresh_token';
+      exp: number | null;
+      iat: number;
+      nbf: number;
+    };
 
 export const DEFAULT_CLIENT_ID = '3MVG9forceflow.Emulator.ConnectedApp.Client.Id.0000000000000000000000000000';
 export const DEFAULT_CLIENT_SECRET = 'FORCEFLOW0EMULATOR0CLIENT0SECRET0000000000000000000000000000000000';
 export const DEFAULT_USERNAME = 'admin@forceflow.emulator';
 export const DEFAULT_PASSWORD = 'forceflow-emulator';
+/** The default user's security token (password + token is accepted wherever the password is). */
+export const DEFAULT_SECURITY_TOKEN = 'FFEMUSECURITYTOKEN00000';
 export const DEFAULT_SCOPE = 'api refresh_token offline_access openid id profile email web';
+/** Authorization codes live 15 minutes, as on Salesforce. */
+export const CODE_TTL_MS = 15 * 60 * 1000;
+/** id_tokens are valid for 2 minutes after issue, as on Salesforce. */
+export const ID_TOKEN_TTL_SECONDS = 120;
+/** `kid` of the id_token signing key (Salesforce uses release numbers). */
+export const ID_TOKEN_KID = '238';
 
 /** Characters Salesforce uses after the `!` of an access token (the sf CLI checks `[.\w]*`). */
 function tokenTail(bytes: number): string {
   return randomBytes(bytes).toString('base64').replace(/\+/g, '.').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function text(record: StoredRecord | undefined, field: string): string | undefined {
+  const v = record?.[field];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Scope strings as a de-duplicated list. */
+export function scopeList(scope: string | undefined | null): string[] {
+  return [...new Set((scope ?? '').split(/[\s+]+/).filter((s) => s !== ''))];
 }
 
 /**
@@ -62,11 +157,23 @@ export class AuthService {
   readonly users: OrgUser[] = [];
   private readonly access = new Map<string, Session>();
   private readonly refresh = new Map<string, RefreshGrant>();
+  private readonly codes = new Map<string, AuthorizationCode>();
+  /** `clientId|userId` pairs whose user approved the app on the authorize page. */
+  private readonly approvals = new Set<string>();
+  /** Authorize-page tickets: a user who logged in and has yet to approve the app. */
+  private readonly tickets = new Map<string, { userId: string; clientId: string; expiresAt: number }>();
+  private signing: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
   private readonly org: Org;
 
   constructor(org: Org) {
     this.org = org;
-    this.apps.push({ name: 'forceflow', clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, redirectUris: [] });
+    this.apps.push({
+      name: 'forceflow',
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+      redirectUris: [],
+      allowLocalhostRedirects: true,
+    });
     const userTable = org.store.table('User');
     let userId = '';
     if (userTable) {
@@ -74,7 +181,7 @@ export class AuthService {
       if (found) userId = String(found['Id']);
     }
     if (!userId) userId = '005' + org.orgId.slice(3);
-    this.users.push({ userId, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD });
+    this.users.push({ userId, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD, securityToken: DEFAULT_SECURITY_TOKEN });
   }
 
   get defaultApp(): ConnectedApp {
@@ -89,14 +196,116 @@ export class AuthService {
     return this.apps.find((a) => a.clientId === clientId);
   }
 
+  /**
+   * Register a connected app (or replace the one with the same client id). Generates a client id and
+   * secret when absent. Throws an Error with a readable message when the certificate is not a PEM
+   * X.509 certificate or PEM RSA public key, or a redirect URI is not an absolute URL.
+   */
+  registerApp(input: ConnectedAppInput): ConnectedApp {
+    if (input.certificatePem !== undefined) {
+      try {
+        publicKeyFromPem(input.certificatePem);
+      } catch (error) {
+        throw new Error(`certificatePem is not a PEM X.509 certificate or RSA public key: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    for (const uri of input.redirectUris ?? []) {
+      if (!URL.canParse(uri)) throw new Error(`redirect URI is not an absolute URL: ${uri}`);
+    }
+    if (input.clientId !== undefined && !/^[\w.-]{1,255}$/.test(input.clientId)) throw new Error('clientId may only contain letters, digits, ".", "_" and "-"');
+    if (input.runAs !== undefined && !this.user(input.runAs)) throw new Error(`runAs user not found: ${input.runAs}`);
+    const clientId = input.clientId ?? `3MVG9${randomBytes(60).toString('base64url').replace(/[-_]/g, '.').slice(0, 80)}`;
+    const app: ConnectedApp = {
+      name: input.name ?? `App ${this.apps.length}`,
+      clientId,
+      clientSecret: input.clientSecret ?? randomBytes(32).toString('hex').toUpperCase(),
+      redirectUris: [...(input.redirectUris ?? [])],
+      ...(input.certificatePem === undefined ? {} : { certificatePem: input.certificatePem }),
+      ...(input.scope === undefined ? {} : { scope: scopeList(input.scope).join(' ') }),
+      ...(input.refreshTokenRotation === undefined ? {} : { refreshTokenRotation: input.refreshTokenRotation }),
+      ...(input.allowLocalhostRedirects === undefined ? {} : { allowLocalhostRedirects: input.allowLocalhostRedirects }),
+      ...(input.runAs === undefined ? {} : { runAs: input.runAs }),
+    };
+    const existing = this.apps.findIndex((a) => a.clientId === clientId);
+    if (existing >= 0) this.apps[existing] = app;
+    else this.apps.push(app);
+    return app;
+  }
+
+  /** True when the client secret matches the app's. */
+  checkSecret(app: ConnectedApp, secret: string): boolean {
+    return safeEqual(app.clientSecret, secret);
+  }
+
+  /** The scopes the app may be granted. */
+  appScopes(app: ConnectedApp): string[] {
+    return scopeList(app.scope ?? DEFAULT_SCOPE);
+  }
+
+  /** True when `uri` is an allowed callback of the app (registered exactly, or a localhost URL for apps allowing it). */
+  redirectAllowed(app: ConnectedApp, uri: string): boolean {
+    if (app.redirectUris.includes(uri)) return true;
+    if (!app.allowLocalhostRedirects || !URL.canParse(uri)) return false;
+    const u = new URL(uri);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && u.hash === '';
+  }
+
+  /**
+   * A user by username or id (15 or 18 chars). The default user, plus every active user of the org's
+   * User records (those log in with the default password).
+   */
   user(usernameOrId: string): OrgUser | undefined {
     const key = usernameOrId.toLowerCase();
-    return this.users.find((u) => u.username.toLowerCase() === key || u.userId.toLowerCase() === key);
+    const known = this.users.find((u) => u.username.toLowerCase() === key || u.userId.toLowerCase() === key || u.userId.slice(0, 15).toLowerCase() === key);
+    if (known) return known;
+    const table = this.org.store.table('User');
+    if (!table) return undefined;
+    let record: StoredRecord | undefined;
+    if (/^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$/.test(usernameOrId)) record = table.get(usernameOrId);
+    record ??= table.findBy('Username', usernameOrId)[0];
+    if (!record || record['IsActive'] === false) return undefined;
+    const username = text(record, 'Username');
+    if (!username) return undefined;
+    return { userId: String(record['Id']), username, password: DEFAULT_PASSWORD, securityToken: DEFAULT_SECURITY_TOKEN };
+  }
+
+  /** The user when the password (optionally followed by the security token) is right. */
+  checkPassword(username: string, password: string): OrgUser | undefined {
+    const user = this.user(username);
+    // Log-in is by username only, never by user id.
+    if (!user || user.username.toLowerCase() !== username.toLowerCase()) return undefined;
+    if (safeEqual(password, user.password)) return user;
+    if (user.securityToken !== undefined && safeEqual(password, user.password + user.securityToken)) return user;
+    return undefined;
+  }
+
+  /** Name, email, locale… of a user, from the User record when there is one. */
+  profile(user: OrgUser): UserProfile {
+    const record = this.org.store.table('User')?.get(user.userId);
+    const firstName = text(record, 'FirstName') ?? 'Admin';
+    const lastName = text(record, 'LastName') ?? 'User';
+    return {
+      firstName,
+      lastName,
+      name: text(record, 'Name') ?? `${firstName} ${lastName}`,
+      email: text(record, 'Email') ?? user.username,
+      timezone: text(record, 'TimeZoneSidKey') ?? 'America/Los_Angeles',
+      locale: text(record, 'LocaleSidKey') ?? 'en_US',
+      language: text(record, 'LanguageLocaleKey') ?? 'en_US',
+      userType: (text(record, 'UserType') ?? 'Standard').toUpperCase(),
+      active: record?.['IsActive'] !== false,
+      lastModified: text(record, 'LastModifiedDate') ?? new Date(0).toISOString(),
+    };
   }
 
   /** The identity URL of a user (`{base}/id/{org18}/{user18}`). */
   identityUrl(userId: string): string {
     return `${this.org.baseUrl}/id/${this.org.orgId}/${userId}`;
+  }
+
+  /** `signature` of a token response: base64 HMAC-SHA256(client secret, id + issued_at). */
+  signature(app: ConnectedApp, identityUrl: string, issuedAt: string): string {
+    return createHmac('sha256', app.clientSecret).update(identityUrl + issuedAt).digest('base64');
   }
 
   /** Mint an access token (and a refresh token when asked). */
@@ -110,7 +319,7 @@ export class AuthService {
     let refreshToken = options.fromRefresh;
     if (options.withRefresh) {
       refreshToken = `5Aep861${tokenTail(60)}`;
-      this.refresh.set(refreshToken, { refreshToken, userId: user.userId, username: user.username, clientId, scope, revoked: false });
+      this.refresh.set(refreshToken, { refreshToken, userId: user.userId, username: user.username, clientId, scope, issuedAt: now, revoked: false });
     }
     const session: Session = {
       accessToken: `${this.org.orgId.slice(0, 15)}!AQ${tokenTail(80)}`,
@@ -147,11 +356,21 @@ export class AuthService {
     return g && !g.revoked ? g : undefined;
   }
 
+  /**
+   * Exchange a refresh token for a new access token. With rotation, the old refresh token is revoked
+   * (with its access tokens) and a new one is returned.
+   */
+  redeemRefresh(grant: RefreshGrant, user: OrgUser, rotate: boolean): { session: Session; refreshToken?: string } {
+    if (!rotate) return this.issue(user, grant.clientId, { scope: grant.scope, fromRefresh: grant.refreshToken });
+    this.revoke(grant.refreshToken);
+    return this.issue(user, grant.clientId, { scope: grant.scope, withRefresh: true });
+  }
+
   /** Revoke an access token, or a refresh token and every access token minted from it. */
   revoke(token: string): boolean {
     if (this.access.delete(token)) return true;
     const g = this.refresh.get(token);
-    if (!g) return false;
+    if (!g || g.revoked) return false;
     g.revoked = true;
     for (const [k, s] of this.access) if (s.refreshToken === token) this.access.delete(k);
     return true;
@@ -165,6 +384,136 @@ export class AuthService {
   /** Expire every access token (refresh tokens stay valid). */
   expireAll(): void {
     this.access.clear();
+  }
+
+  /** RFC 7662 introspection of an access or refresh token, as seen by the app `clientId`. */
+  introspect(token: string, clientId: string, hint?: string): Introspection {
+    const asAccess = (): Introspection | undefined => {
+      const s = this.authenticate(token);
+      if (!s || s.clientId !== clientId) return undefined;
+      return {
+        active: true,
+        scope: s.scope,
+        client_id: s.clientId,
+        username: s.username,
+        sub: this.identityUrl(s.userId),
+        token_type: 'access_token',
+        exp: Math.floor(s.expiresAt / 1000),
+        iat: Math.floor(s.issuedAt / 1000),
+        nbf: Math.floor(s.issuedAt / 1000),
+      };
+    };
+    const asRefresh = (): Introspection | undefined => {
+      const g = this.refreshGrant(token);
+      if (!g || g.clientId !== clientId) return undefined;
+      const iat = Math.floor((g.issuedAt ?? this.org.clock()) / 1000);
+      return {
+        active: true,
+        scope: g.scope,
+        client_id: g.clientId,
+        username: g.username,
+        sub: this.identityUrl(g.userId),
+        token_type: 'refresh_token',
+        exp: null,
+        iat,
+        nbf: iat,
+      };
+    };
+    const found = hint === 'refresh_token' ? (asRefresh() ?? asAccess()) : (asAccess() ?? asRefresh());
+    return found ?? { active: false };
+  }
+
+  /** Mint a single-use authorization code (valid {@link CODE_TTL_MS}). */
+  createCode(details: Omit<AuthorizationCode, 'code' | 'expiresAt'>): string {
+    const code = `aPrx${randomBytes(48).toString('base64')}`;
+    this.codes.set(code, { ...details, code, expiresAt: this.org.clock() + CODE_TTL_MS });
+    return code;
+  }
+
+  /** Take a code out (codes are single-use: a second redemption finds nothing). */
+  consumeCode(code: string): AuthorizationCode | 'expired' | undefined {
+    const found = this.codes.get(code);
+    if (!found) return undefined;
+    this.codes.delete(code);
+    return found.expiresAt <= this.org.clock() ? 'expired' : found;
+  }
+
+  /** True when the PKCE verifier matches the code's challenge. */
+  static pkceMatches(code: AuthorizationCode, verifier: string): boolean {
+    if (code.codeChallenge === undefined) return true;
+    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
+    const computed = code.codeChallengeMethod === 'plain' ? verifier : createHash('sha256').update(verifier, 'ascii').digest('base64url');
+    return safeEqual(computed, code.codeChallenge);
+  }
+
+  /** A one-time ticket proving the user logged in on the authorize page (valid 10 minutes). */
+  createTicket(userId: string, clientId: string): string {
+    const now = this.org.clock();
+    for (const [k, t] of this.tickets) if (t.expiresAt <= now) this.tickets.delete(k);
+    const ticket = randomBytes(24).toString('base64url');
+    this.tickets.set(ticket, { userId, clientId, expiresAt: now + 10 * 60 * 1000 });
+    return ticket;
+  }
+
+  /** The user id of a live ticket for the app (single use). */
+  consumeTicket(ticket: string, clientId: string): string | undefined {
+    const t = this.tickets.get(ticket);
+    if (!t) return undefined;
+    this.tickets.delete(ticket);
+    return t.expiresAt > this.org.clock() && t.clientId === clientId ? t.userId : undefined;
+  }
+
+  hasApproved(clientId: string, userId: string): boolean {
+    return this.approvals.has(`${clientId}|${userId}`);
+  }
+
+  approve(clientId: string, userId: string): void {
+    this.approvals.add(`${clientId}|${userId}`);
+  }
+
+  /** The id_token signing key pair (RSA 2048, generated on first use). */
+  private signingKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
+    this.signing ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return this.signing;
+  }
+
+  /** The JWKS served at `/id/keys`. */
+  jwks(): { keys: Array<Record<string, string>> } {
+    const jwk = this.signingKeys().publicKey.export({ format: 'jwk' });
+    return { keys: [{ kty: 'RSA', e: String(jwk.e), use: 'sig', kid: ID_TOKEN_KID, alg: 'RS256', n: String(jwk.n) }] };
+  }
+
+  /** An OpenID Connect id_token for a session (RS256, kid {@link ID_TOKEN_KID}). */
+  idToken(session: Session, options: { nonce?: string } = {}): string {
+    const user = this.user(session.userId) ?? this.defaultUser;
+    const p = this.profile(user);
+    const iat = Math.floor(this.org.clock() / 1000);
+    const scopes = scopeList(session.scope);
+    const claims: Record<string, unknown> = {
+      at_hash: atHash(session.accessToken),
+      sub: this.identityUrl(session.userId),
+      aud: session.clientId,
+      iss: this.org.baseUrl,
+      exp: iat + ID_TOKEN_TTL_SECONDS,
+      iat,
+      auth_time: Math.floor(session.issuedAt / 1000),
+      ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+      ...(scopes.includes('profile')
+        ? {
+            name: p.name,
+            preferred_username: user.username,
+            nickname: user.username.split('@')[0],
+            given_name: p.firstName,
+            family_name: p.lastName,
+            zoneinfo: p.timezone,
+            locale: p.locale,
+            profile: `${this.org.baseUrl}/${session.userId}`,
+            updated_at: p.lastModified.replace(/\.\d{3}Z$/, 'Z'),
+          }
+        : {}),
+      ...(scopes.includes('email') ? { email: p.email, email_verified: true } : {}),
+    };
+    return signRs256(claims, this.signingKeys().privateKey, ID_TOKEN_KID);
   }
 
   /** Credentials printed on start-up: a ready session for the default user and app. */
