@@ -1,0 +1,137 @@
+import { Readable, pipeline } from 'node:stream';
+import { parse } from 'csv-parse';
+import { ForceflowError } from '../core/errors.ts';
+import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
+import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { valueToText } from './values.ts';
+
+/**
+ * CSV as forceflow writes and reads it.
+ *
+ * Writing: a header row with the field names, then one line per record, `\n` line endings, UTF-8 without BOM.
+ * Cells are quoted as RFC 4180 says (doubled quotes inside) when they hold a comma, a quote, CR or LF, and
+ * ALSO when they hold the empty string, so that null (an empty, unquoted cell) and "" (a quoted empty cell)
+ * stay different. Numbers use JavaScript's shortest round-trip form, booleans `true`/`false`, compound
+ * fields (address, location) their JSON text.
+ *
+ * Reading: the first row is the header (names must be present and unique); every value is a string, except
+ * an empty unquoted cell, which is null. A UTF-8 BOM is skipped; CRLF and LF both work. A malformed file
+ * (an unclosed quote, a row with a different number of cells) fails with INPUT_INVALID naming the file and line.
+ */
+const NEEDS_QUOTES = /[",\r\n]/;
+
+export function csvCell(value: FieldValue | undefined): string {
+  const text = valueToText(value);
+  if (text === null) return '';
+  if (text === '' ) return '""';
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export class CsvEncoder implements RecordEncoder {
+  readonly fileType = 'CSV' as const;
+  readonly schema: EntitySchema;
+  #size = 0;
+  #headerWritten = false;
+  readonly #names: readonly string[];
+
+  constructor(schema: EntitySchema) {
+    this.schema = schema;
+    this.#names = schema.fields.map((f) => f.name);
+  }
+
+  get estimatedSize(): number {
+    return this.#size;
+  }
+
+  encode(rows: readonly Row[]): Uint8Array | undefined {
+    let text = '';
+    if (!this.#headerWritten) {
+      this.#headerWritten = true;
+      text += `${this.#names.map((n) => csvCell(n)).join(',')}\n`;
+    }
+    for (const row of rows) {
+      let line = '';
+      for (let i = 0; i < this.#names.length; i += 1) {
+        if (i > 0) line += ',';
+        line += csvCell(row[this.#names[i] as string]);
+      }
+      text += `${line}\n`;
+    }
+    if (text === '') return undefined;
+    const bytes = Buffer.from(text, 'utf8');
+    this.#size += bytes.byteLength;
+    return bytes;
+  }
+
+  /** A file with no rows still gets its header. */
+  finish(): Uint8Array | undefined {
+    return this.#headerWritten ? undefined : this.encode([]);
+  }
+}
+
+interface CsvParseError extends Error {
+  readonly code?: string;
+  readonly lines?: number;
+}
+
+function inputInvalid(file: string, line: number | undefined, message: string, cause?: unknown): ForceflowError {
+  const where = line === undefined ? file : `${file} line ${line}`;
+  return new ForceflowError('INPUT_INVALID', `${where}: ${message}`, { details: { file, line }, cause });
+}
+
+/** Opens a CSV file: reads up to its header, then streams its rows in batches. */
+export async function openCsv(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
+  const batchSize = options.batchSize ?? 5000;
+  const parser = parse({
+    bom: true,
+    relax_column_count: false,
+    skip_empty_lines: true,
+    cast: (value, context) => (value === '' && !context.quoting ? null : value),
+  });
+  pipeline(Readable.from(file.stream()), parser, () => {
+    // Errors surface through the parser's iterator below.
+  });
+  const records = parser[Symbol.asyncIterator]() as AsyncIterator<(string | null)[]>;
+  const next = async (): Promise<IteratorResult<(string | null)[]>> => {
+    try {
+      return await records.next();
+    } catch (error) {
+      const e = error as CsvParseError;
+      if (e instanceof ForceflowError) throw e;
+      throw inputInvalid(file.name, e.lines, e.message.replace(/ on line \d+$/, ''), error);
+    }
+  };
+
+  const first = await next();
+  const header = first.done === true ? [] : first.value;
+  const seen = new Set<string>();
+  header.forEach((name, i) => {
+    if (name === null || name.trim() === '') throw inputInvalid(file.name, 1, `header column ${i + 1} has no name`);
+    if (seen.has(name)) throw inputInvalid(file.name, 1, `header names column "${name}" twice`);
+    seen.add(name);
+  });
+  const names = header as string[];
+  const schema: EntitySchema = { entity: options.entity, fields: names.map((name) => ({ name, type: 'string' as const, nillable: true })) };
+
+  async function* batches(): AsyncGenerator<{ rows: Row[]; schema: EntitySchema }> {
+    if (first.done === true) return;
+    let rows: Row[] = [];
+    try {
+      for (;;) {
+        const r = await next();
+        if (r.done === true) break;
+        const row: Row = {};
+        for (let i = 0; i < names.length; i += 1) row[names[i] as string] = r.value[i] ?? null;
+        rows.push(row);
+        if (rows.length >= batchSize) {
+          yield { rows, schema };
+          rows = [];
+        }
+      }
+      if (rows.length > 0) yield { rows, schema };
+    } finally {
+      parser.destroy();
+    }
+  }
+  return { schema, batches: batches() };
+}

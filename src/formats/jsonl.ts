@@ -1,0 +1,140 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { ForceflowError } from '../core/errors.ts';
+import type { EntitySchema, FieldSchema, FieldValue, RecordBatch, Row } from '../core/types.ts';
+import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { inferFieldType, toFieldValue } from './values.ts';
+
+/**
+ * JSON lines (what AppFlow's `JSON` file type is): one JSON object per record, `\n` after each.
+ *
+ * Writing: keys in the schema's field order, every field present (null written as null), compound fields
+ * (address, location) as nested objects, numbers and booleans as JSON numbers and booleans.
+ *
+ * Reading: blank lines are skipped; every other line must be a JSON object, else INPUT_INVALID names the file
+ * and line. Nested objects of scalars are compound values; deeper values (arrays, nested objects) are kept as
+ * their JSON text. The schema is the union of the keys in order of first appearance (inferred from the first
+ * batch, growing if later lines bring new keys); a key missing from a line is null in that row.
+ */
+export class JsonLinesEncoder implements RecordEncoder {
+  readonly fileType = 'JSON' as const;
+  readonly schema: EntitySchema;
+  #size = 0;
+  readonly #names: readonly string[];
+  readonly #keys: readonly string[];
+
+  constructor(schema: EntitySchema) {
+    this.schema = schema;
+    this.#names = schema.fields.map((f) => f.name);
+    this.#keys = this.#names.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stringify(n)}:`);
+  }
+
+  get estimatedSize(): number {
+    return this.#size;
+  }
+
+  encode(rows: readonly Row[]): Uint8Array | undefined {
+    if (rows.length === 0) return undefined;
+    let text = '';
+    for (const row of rows) {
+      let line = this.#names.length === 0 ? '{' : '';
+      for (let i = 0; i < this.#names.length; i += 1) {
+        line += this.#keys[i] as string;
+        line += JSON.stringify(row[this.#names[i] as string] ?? null);
+      }
+      text += `${line}}\n`;
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    this.#size += bytes.byteLength;
+    return bytes;
+  }
+
+  finish(): Uint8Array | undefined {
+    return undefined;
+  }
+}
+
+function inputInvalid(file: string, line: number, message: string, cause?: unknown): ForceflowError {
+  return new ForceflowError('INPUT_INVALID', `${file} line ${line}: ${message}`, { details: { file, line }, cause });
+}
+
+/** Opens a JSON lines file: reads its first batch to learn the columns, then streams the rest. */
+export async function openJsonLines(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
+  const batchSize = options.batchSize ?? 5000;
+  const input = Readable.from(file.stream());
+  const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  let lineNo = 0;
+
+  const fields: FieldSchema[] = [];
+  const known = new Set<string>();
+  let schema: EntitySchema = { entity: options.entity, fields: [] };
+
+  async function readBatch(): Promise<Row[]> {
+    const parsed: Record<string, unknown>[] = [];
+    while (parsed.length < batchSize) {
+      const r = await lines.next();
+      if (r.done === true) break;
+      lineNo += 1;
+      const text = r.value.trim();
+      if (text === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (cause) {
+        throw inputInvalid(file.name, lineNo, `not valid JSON (${(cause as Error).message})`, cause);
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw inputInvalid(file.name, lineNo, 'each line must be a JSON object');
+      }
+      parsed.push(value as Record<string, unknown>);
+    }
+    let grew = false;
+    const rows = parsed.map((obj) => {
+      const row: Row = {};
+      for (const [key, raw] of Object.entries(obj)) {
+        const value: FieldValue = toFieldValue(raw);
+        row[key] = value;
+        if (!known.has(key)) {
+          known.add(key);
+          fields.push({ name: key, type: inferFieldType(value), nillable: true });
+          grew = true;
+        } else if (value !== null && !firstTyped.has(key)) {
+          // A field first seen as null was typed string; its first real value decides.
+          const i = fields.findIndex((f) => f.name === key);
+          const f = fields[i];
+          if (f !== undefined && typeof value !== 'string') {
+            fields[i] = { ...f, type: inferFieldType(value) };
+            grew = true;
+          }
+        }
+        if (value !== null) firstTyped.add(key);
+      }
+      return row;
+    });
+    if (grew || schema.fields.length !== fields.length) schema = { entity: options.entity, fields: [...fields] };
+    for (const row of rows) for (const f of fields) if (!(f.name in row)) row[f.name] = null;
+    return rows;
+  }
+  const firstTyped = new Set<string>();
+
+  let firstRows: Row[];
+  try {
+    firstRows = await readBatch();
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
+
+  async function* batches(): AsyncGenerator<RecordBatch> {
+    try {
+      let rows = firstRows;
+      while (rows.length > 0) {
+        yield { rows, schema };
+        rows = await readBatch();
+      }
+    } finally {
+      input.destroy();
+    }
+  }
+  return { schema, batches: batches() };
+}

@@ -1,0 +1,50 @@
+import type { FileType } from '../connectors/s3/config.ts';
+import type { EntitySchema, RecordBatch, Row } from '../core/types.ts';
+
+export type { FileType };
+
+/**
+ * Turns rows into the bytes of one file. Encoders are synchronous and push-style: `encode` returns the
+ * bytes that are ready (possibly none: the Parquet encoder buffers up to one row group), `finish` returns
+ * the rest. The caller writes the bytes wherever the file goes (S3 multipart upload, local file).
+ */
+export interface RecordEncoder {
+  readonly fileType: FileType;
+  /** The columns of the file, fixed when the encoder was created. */
+  readonly schema: EntitySchema;
+  /** Bytes returned so far plus an estimate of what is buffered (for targetFileSize roll-over). */
+  readonly estimatedSize: number;
+  encode(rows: readonly Row[]): Uint8Array | undefined;
+  finish(): Uint8Array | undefined;
+}
+
+export interface EncoderOptions {
+  /** Parquet only: typed columns from the schema (true) or every value as a string (false, AppFlow's default). */
+  readonly preserveSourceDataTyping?: boolean;
+  /** Parquet only: rows per row group (default 50,000) and the buffered bytes that also close one (default 32 MiB). */
+  readonly rowGroupRows?: number;
+  readonly rowGroupBytes?: number;
+}
+
+/** A file a decoder reads: sequentially (CSV, JSON lines) or by ranges (Parquet). */
+export interface InputFile {
+  /** For messages: `s3://bucket/key` or a path. */
+  readonly name: string;
+  readonly size: number;
+  stream(): AsyncIterable<Uint8Array>;
+  /** Bytes [start, end). */
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+export interface DecodeOptions {
+  /** The entity name given to the schema. */
+  readonly entity: string;
+  /** Rows per batch (default 5,000; Parquet batches are row groups split to this size). */
+  readonly batchSize?: number;
+}
+
+/** An opened input file: its columns, known before the first row, then its rows. */
+export interface DecodedFile {
+  readonly schema: EntitySchema;
+  readonly batches: AsyncIterable<RecordBatch>;
+}
