@@ -158,7 +158,7 @@ describe('JSON lines', () => {
 describe('Parquet', () => {
   it('writes typed columns with preserveSourceDataTyping, read by hyparquet (not the writer)', async () => {
     const bytes = encodeAll('PARQUET', schema, rows, true);
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const meta = parquetMetadata(ab);
     expect(Number(meta.num_rows)).toBe(5);
     expect(meta.row_groups.length).toBe(2); // rowGroupRows: 4
@@ -182,7 +182,7 @@ describe('Parquet', () => {
 
   it('writes every column as a string without preserveSourceDataTyping (AppFlow default)', async () => {
     const bytes = encodeAll('PARQUET', schema, rows, false);
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const meta = parquetMetadata(ab);
     expect(meta.schema.slice(1).every((e) => e.type === 'BYTE_ARRAY' && e.converted_type === 'UTF8')).toBe(true);
     const objects = (await parquetReadObjects({ file: ab })) as Record<string, unknown>[];
