@@ -10,7 +10,7 @@ import { DEFAULT_SECURITY_TOKEN } from '../../src/emulator/oauth/service.ts';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 let emu: RunningEmulator;
-let now = Date.parse('2025-03-01T12:00:00.000Z');
+const now = Date.parse('2025-03-01T12:00:00.000Z');
 
 beforeAll(async () => {
   emu = await startEmulator({ clock: () => now, tokenTtlSeconds: 600 });
