@@ -1,0 +1,637 @@
+/**
+ * The emulator's one write engine, shared by the REST single-record routes, sObject Collections and
+ * Bulk API 2.0 ingest ("row validation is the same code as the REST path").
+ *
+ * ```ts
+ * applyWrites(org, {
+ *   operation: 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete',
+ *   object: 'Account',
+ *   externalIdField?: 'External_Id__c',   // upsert only; 'Id' works too
+ *   allOrNone?: false,
+ *   encoding: 'json' | 'csv',
+ *   rows: [{ ... }],                      // one per record, results come back in the same order
+ *   userId: session.userId,
+ *   header?: ['Name', 'Account.External_Id__c'], // csv: as uploaded; rows may then be string arrays
+ *   jsonText?: body,                      // json: the raw body (line/column of JSON_PARSER_ERROR)
+ * }): WriteOutcome[]                      // { success, id?, created? (upsert), errors: [{ statusCode, message, fields }] }
+ * ```
+ * - `encoding: 'json'`: REST JSON values, typed; `attributes` ignored; keys case-insensitive; a nested
+ *   `{"Account": {"External_Id__c": "X"}}` (with `attributes.type` for polymorphic lookups) sets the lookup by
+ *   external id. A value of the wrong JSON type throws Salesforce's whole-request 400 JSON_PARSER_ERROR
+ *   ({@link SfHttpError}) before anything is written.
+ * - `encoding: 'csv'`: strings as uploaded in a Bulk CSV. `#N/A` sets null; an empty string leaves the field
+ *   unchanged (insert: not set, so defaults apply). Relationship columns `Account.External_Id__c`,
+ *   `Account__r.External_Id__c`, polymorphic `Lead:Who.Email`.
+ * - Delete/hardDelete rows carry only `Id`. Deletes go to the recycle bin (queryAll sees them).
+ * - With `allOrNone`, any failure undoes every write of the call; the other rows report
+ *   ALL_OR_NONE_OPERATION_ROLLED_BACK.
+ * - Each row that would be written asks `org.faults.rowLock()`; true fails it with UNABLE_TO_LOCK_ROW.
+ *
+ * {@link applyMixedWrites} takes rows of several objects (collections create/delete); {@link checkColumns}
+ * finds the first CSV column an object does not have (Bulk fails the whole job on it).
+ * Only the {@link Table} interface is used (get/findBy, never a scan), so generated tables work too.
+ */
+import { SfHttpError, jsonParseError } from '../errors.ts';
+import { normalizeId } from '../ids.ts';
+import type { Org } from '../org.ts';
+import type { DescribeField, ObjectSchema } from './schema.ts';
+import { SYSTEM_FIELDS, type StoredRecord, type StoredValue, type Table } from './store.ts';
+import {
+  JsonTypeError,
+  checkValue,
+  coerceCsv,
+  coerceJson,
+  defaultOnCreate,
+  isRequiredOnCreate,
+  isRequiredOnUpdate,
+  isWritable,
+  noSuchColumnError,
+  notWritableError,
+  requiredMissingError,
+  writeError,
+  type WriteError,
+} from './validate.ts';
+
+export type { WriteError } from './validate.ts';
+
+export type WriteOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
+
+export interface WriteRequest {
+  readonly operation: WriteOperation;
+  readonly object: string;
+  /** Upsert: the external id (or idLookup) field that matches records; `Id` works too. */
+  readonly externalIdField?: string;
+  readonly allOrNone?: boolean;
+  readonly encoding: 'json' | 'csv';
+  /** One per record: an object keyed by field/column name, or (CSV) an array of values in `header` order. */
+  readonly rows: ReadonlyArray<WriteRow>;
+  readonly userId: string;
+  /** CSV: the header as uploaded; required for array rows, and gives column numbers in errors. */
+  readonly header?: readonly string[];
+  /** JSON: the raw request body, for the line/column of a JSON_PARSER_ERROR. */
+  readonly jsonText?: string;
+}
+
+export interface WriteOutcome {
+  success: boolean;
+  id?: string;
+  /** Upsert only: true when the row created a record. */
+  created?: boolean;
+  errors: WriteError[];
+}
+
+/** One row of a mixed-object write; `object` may be omitted for delete (taken from the id's key prefix). */
+export interface MixedWriteItem {
+  readonly object?: string;
+  readonly row: WriteRow;
+}
+
+export type WriteRow = Readonly<Record<string, unknown>> | readonly string[];
+
+export type MixedWriteRequest = Omit<WriteRequest, 'object' | 'rows'> & { readonly items: readonly MixedWriteItem[] };
+
+export const ROLLED_BACK: WriteError = {
+  statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+  message: 'Record rolled back because not all records were valid and the request was using AllOrNone header',
+  fields: [],
+};
+
+interface RefSpec {
+  readonly field: DescribeField;
+  readonly targets: readonly string[];
+  readonly extField: string;
+  readonly raw: unknown;
+}
+
+interface Plan {
+  table?: Table;
+  error?: WriteError;
+  /** Canonical field name → coerced value (the Id field excluded). */
+  values: Record<string, StoredValue>;
+  refs: RefSpec[];
+  /** The Id given in the row, as given (undefined when absent or empty). */
+  id?: string;
+}
+
+const SYSTEM = new Set<string>(SYSTEM_FIELDS.map((s) => s.toLowerCase()));
+
+/** Apply writes to one object; see the module comment. Results are in request order. */
+export function applyWrites(org: Org, request: WriteRequest): WriteOutcome[] {
+  const { rows, object, ...rest } = request;
+  return applyMixedWrites(org, { ...rest, items: rows.map((row) => ({ object, row })) });
+}
+
+/** Upsert key problems: undefined when `name` can match records of the object. */
+export function externalIdFieldError(schema: ObjectSchema, name: string): { unknown: boolean; error: WriteError } | undefined {
+  const f = schema.field(name);
+  if (!f) {
+    return { unknown: true, error: writeError('NOT_FOUND', `Provided external ID field does not exist or is not accessible: ${name}`) };
+  }
+  if (f.type === 'id' || f.externalId || f.idLookup) return undefined;
+  return {
+    unknown: false,
+    error: writeError('INVALID_FIELD', `Field name provided, ${f.name} is not an External ID or indexed field for ${schema.name}`),
+  };
+}
+
+/**
+ * The first CSV header column the object cannot take (plain field, or relationship column
+ * `[Type:]Rel.Field` whose parent field exists), as written; undefined when every column is known.
+ */
+export function checkColumns(org: Org, object: string, header: readonly string[], _operation: WriteOperation | string): string | undefined {
+  const table = org.store.table(object);
+  if (!table) return header[0];
+  for (const col of header) {
+    if (col.includes('.')) {
+      const ref = parseRelColumn(org, table.schema, col);
+      if ('error' in ref) return col;
+      continue;
+    }
+    if (!table.schema.field(col)) return col;
+  }
+  return undefined;
+}
+
+function parseRelColumn(org: Org, schema: ObjectSchema, col: string): { field: DescribeField; targets: string[]; extField: string } | { error: true } {
+  const m = /^(?:([^:.]+):)?([^:.]+)\.([^:.]+)$/.exec(col);
+  if (!m) return { error: true };
+  const [, typePrefix, relName, extField] = m as unknown as [string, string | undefined, string, string];
+  const field = schema.relationship(relName);
+  if (!field || field.type !== 'reference') return { error: true };
+  let targets = [...field.referenceTo];
+  if (typePrefix !== undefined) {
+    if (!field.polymorphicForeignKey && targets.length <= 1) return { error: true };
+    const t = targets.find((x) => x.toLowerCase() === typePrefix.toLowerCase());
+    if (!t) return { error: true };
+    targets = [t];
+  }
+  const known = targets.filter((t) => org.store.table(t)?.schema.field(extField));
+  if (known.length === 0) return { error: true };
+  return { field, targets: known, extField };
+}
+
+/** Line and column (1-based) of a key's value in a JSON text, as Jackson reports positions. */
+function jsonLocation(text: string | undefined, key: string, valueText: string): string {
+  if (!text) return 'at [line:1, column:1]';
+  const re = new RegExp(`"${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"\\s*:\\s*`, 'g');
+  let pos = -1;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const start = m.index + m[0].length;
+    pos = start;
+    if (text.startsWith(JSON.stringify(valueText), start) || text.startsWith(valueText, start)) break;
+  }
+  if (pos < 0) return 'at [line:1, column:1]';
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - before.lastIndexOf('\n');
+  return `at [line:${line}, column:${col}]`;
+}
+
+/** Parse one row into values and relationship specs (phase 1; may throw JsonTypeError). */
+function planRow(org: Org, request: MixedWriteRequest, item: MixedWriteItem): Plan {
+  const plan: Plan = { values: {}, refs: [] };
+  const entries: [string, unknown][] = isArrayRow(item.row)
+    ? item.row.map((v, i): [string, unknown] => [request.header?.[i] ?? `col${i}`, v])
+    : Object.entries(item.row);
+  const deleting = request.operation === 'delete' || request.operation === 'hardDelete';
+  const setError = (e: WriteError): void => {
+    plan.error ??= e;
+  };
+  // Id first (delete rows of mixed objects find their table from it).
+  for (const [key, value] of entries) {
+    if (key.toLowerCase() !== 'id') continue;
+    if (value === null || value === undefined || value === '' || value === '#N/A') continue;
+    if (typeof value !== 'string') {
+      if (request.encoding === 'json' && typeof value === 'object') {
+        const idField = org.store.table(item.object ?? '')?.schema.field('Id');
+        if (idField) throw new JsonTypeError(key, idField, Array.isArray(value) ? 'START_ARRAY' : 'START_OBJECT', Array.isArray(value) ? '[' : '{');
+      }
+      plan.id = String(value);
+    } else plan.id = value;
+  }
+  let table = item.object !== undefined ? org.store.table(item.object) : undefined;
+  if (!table && item.object === undefined && plan.id !== undefined) {
+    const id = normalizeId(plan.id);
+    table = id ? org.store.tableForId(id) : undefined;
+    if (!table) {
+      setError(malformedId(plan.id));
+      return plan;
+    }
+  }
+  if (!table) {
+    setError(
+      item.object === undefined
+        ? writeError('MISSING_ARGUMENT', 'Id not specified in a delete call')
+        : writeError('INVALID_TYPE', `sObject type '${item.object}' is not supported.`),
+    );
+    return plan;
+  }
+  plan.table = table;
+  if (deleting) return plan;
+  const schema = table.schema;
+  let index = -1;
+  for (const [key, value] of entries) {
+    index++;
+    const lower = key.toLowerCase();
+    if (lower === 'id') continue;
+    if (request.encoding === 'json') {
+      if (lower === 'attributes') continue;
+      const field = schema.field(key);
+      if (field) {
+        const c = coerceJson(field, value, key);
+        if (c.ok) plan.values[field.name] = c.value;
+        else setError(c.error);
+        continue;
+      }
+      const rel = schema.relationship(key);
+      if (rel && rel.type === 'reference' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        const nested = value as Record<string, unknown>;
+        const attrs = nested['attributes'];
+        const typeName = attrs && typeof attrs === 'object' ? (attrs as Record<string, unknown>)['type'] : undefined;
+        const entries = Object.entries(nested).filter(([k]) => k !== 'attributes');
+        const first = entries[0];
+        if (!first) {
+          setError(writeError('INVALID_FIELD', `Foreign key external ID: not specified for field ${key} in entity ${rel.referenceTo[0] ?? ''}`));
+          continue;
+        }
+        const targets = typeof typeName === 'string' ? rel.referenceTo.filter((t) => t.toLowerCase() === typeName.toLowerCase()) : [...rel.referenceTo];
+        plan.refs.push({ field: rel, targets: targets.length > 0 ? targets : [...rel.referenceTo], extField: first[0], raw: first[1] });
+        continue;
+      }
+      setError(noSuchColumnError(schema, key));
+      continue;
+    }
+    // CSV
+    const raw = value === null || value === undefined ? '' : String(value);
+    const colIndex = index;
+    if (key.includes('.')) {
+      const ref = parseRelColumn(org, schema, key);
+      if ('error' in ref) {
+        setError(noSuchColumnError(schema, key));
+        continue;
+      }
+      if (raw === '') continue;
+      if (raw === '#N/A') {
+        plan.values[ref.field.name] = null;
+        continue;
+      }
+      plan.refs.push({ field: ref.field, targets: ref.targets, extField: ref.extField, raw });
+      continue;
+    }
+    const field = schema.field(key);
+    if (!field) {
+      setError(noSuchColumnError(schema, key));
+      continue;
+    }
+    if (raw === '') continue;
+    if (raw === '#N/A') {
+      plan.values[field.name] = null;
+      continue;
+    }
+    const c = coerceCsv(field, raw, colIndex);
+    if (c.ok) plan.values[field.name] = c.value;
+    else setError(c.error);
+  }
+  return plan;
+}
+
+function isArrayRow(row: WriteRow): row is readonly string[] {
+  return Array.isArray(row);
+}
+
+function malformedId(raw: string): WriteError {
+  return writeError('MALFORMED_ID', `Record ID: id value of incorrect type: ${raw}`, ['Id']);
+}
+
+/** Apply writes whose rows may be of different objects; see the module comment. */
+export function applyMixedWrites(org: Org, request: MixedWriteRequest): WriteOutcome[] {
+  // Phase 1: parse every row; a JSON type error rejects the whole request before any write.
+  const plans: Plan[] = [];
+  for (const item of request.items) {
+    try {
+      plans.push(planRow(org, request, item));
+    } catch (error) {
+      if (error instanceof JsonTypeError) {
+        throw jsonParseError(`${error.message} ${jsonLocation(request.jsonText, error.key, error.valueText)}`);
+      }
+      throw error;
+    }
+  }
+  return new WriteRun(org, request).run(plans);
+}
+
+type Undo = () => void;
+
+class WriteRun {
+  private readonly org: Org;
+  private readonly request: MixedWriteRequest;
+  private readonly undo: Undo[] = [];
+  private readonly deferred: (() => void)[] = [];
+  private readonly pendingDeleted = new Set<string>();
+  private readonly touched = new Set<string>();
+
+  constructor(org: Org, request: MixedWriteRequest) {
+    this.org = org;
+    this.request = request;
+  }
+
+  run(plans: readonly Plan[]): WriteOutcome[] {
+    const outcomes = plans.map((p) => this.one(p));
+    const allOrNone = this.request.allOrNone === true;
+    if (allOrNone && outcomes.some((o) => !o.success)) {
+      for (const u of this.undo.reverse()) {
+        try {
+          u();
+        } catch {
+          // best effort: the record may already be gone
+        }
+      }
+      const creating = this.request.operation === 'insert';
+      for (const o of outcomes) {
+        if (!o.success) continue;
+        o.success = false;
+        o.errors = [{ ...ROLLED_BACK, fields: [] }];
+        delete o.created;
+        if (creating || this.request.operation === 'upsert') delete o.id;
+      }
+    } else {
+      for (const d of this.deferred) d();
+    }
+    for (const name of this.touched) this.org.persistence.markDirty(name);
+    return outcomes;
+  }
+
+  private fail(error: WriteError, id?: string): WriteOutcome {
+    return id === undefined ? { success: false, errors: [error] } : { id, success: false, errors: [error] };
+  }
+
+  /** Resolve an Id given for update/delete against the table. */
+  private target(table: Table, raw: string | undefined, operation: WriteOperation): { id: string; record: StoredRecord } | { error: WriteError; id?: string } {
+    if (raw === undefined) {
+      const verb = operation === 'update' ? 'update' : 'delete';
+      return { error: writeError('MISSING_ARGUMENT', `Id not specified in an ${verb} call`) };
+    }
+    const id = normalizeId(raw);
+    if (!id || id.slice(0, 3) !== table.schema.keyPrefix) return { error: malformedId(raw) };
+    const record = table.get(id, true);
+    if (!record) return { error: writeError('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id'), id };
+    if (record['IsDeleted'] === true || this.pendingDeleted.has(id)) {
+      return operation === 'hardDelete' && !this.pendingDeleted.has(id)
+        ? { id, record }
+        : { error: writeError('ENTITY_IS_DELETED', 'entity is deleted'), id };
+    }
+    return { id, record };
+  }
+
+  private one(plan: Plan): WriteOutcome {
+    const op = this.request.operation;
+    const table = plan.table;
+    if (!table) return this.fail(plan.error ?? writeError('INVALID_TYPE', 'sObject type is not supported.'));
+    const schema = table.schema;
+
+    if (op === 'delete' || op === 'hardDelete') {
+      if (plan.error) return this.fail(plan.error);
+      const t = this.target(table, plan.id, op);
+      if ('error' in t) return this.fail(t.error, t.id);
+      if (this.org.faults.rowLock()) return this.fail(lockError(t.id), t.id);
+      const id = t.id;
+      this.touched.add(schema.name);
+      if (this.request.allOrNone) {
+        this.pendingDeleted.add(id);
+        this.deferred.push(() => (op === 'delete' ? table.delete(id, this.request.userId) : table.hardDelete(id)));
+      } else {
+        try {
+          if (op === 'delete') table.delete(id, this.request.userId);
+          else table.hardDelete(id);
+        } catch (error) {
+          return this.fail(unknownError(error), id);
+        }
+      }
+      return { id, success: true, errors: [] };
+    }
+
+    // Decide insert or update (and which record).
+    let mode: 'create' | 'update';
+    let existing: StoredRecord | undefined;
+    let id: string | undefined;
+    let skipField: string | undefined;
+    if (op === 'insert') {
+      if (plan.error) return this.fail(plan.error);
+      if (plan.id !== undefined) {
+        return this.fail(writeError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id']));
+      }
+      mode = 'create';
+    } else if (op === 'update') {
+      const t = this.target(table, plan.id, op);
+      if ('error' in t) return this.fail(t.error, t.id);
+      if (plan.error) return this.fail(plan.error, t.id);
+      mode = 'update';
+      existing = t.record;
+      id = t.id;
+    } else {
+      const extName = this.request.externalIdField ?? 'Id';
+      const keyProblem = externalIdFieldError(schema, extName);
+      if (keyProblem) return this.fail(keyProblem.error);
+      if (plan.error) return this.fail(plan.error);
+      const extField = schema.field(extName) as DescribeField;
+      if (extField.type === 'id') {
+        if (plan.id === undefined) mode = 'create';
+        else {
+          const t = this.target(table, plan.id, 'update');
+          if ('error' in t) return this.fail(t.error, t.id);
+          mode = 'update';
+          existing = t.record;
+          id = t.id;
+        }
+      } else {
+        const key = plan.values[extField.name];
+        if (key === undefined || key === null || key === '') mode = 'create';
+        else {
+          const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+          if (matches.length > 1) {
+            return this.fail(
+              writeError(
+                'DUPLICATE_EXTERNAL_ID',
+                `${extField.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
+              ),
+            );
+          }
+          const match = matches[0];
+          if (match) {
+            mode = 'update';
+            existing = match;
+            id = String(match['Id']);
+            skipField = extField.name;
+          } else mode = 'create';
+        }
+      }
+    }
+
+    // Relationship columns / nested objects by external id.
+    const values: Record<string, StoredValue> = { ...plan.values };
+    for (const ref of plan.refs) {
+      const resolved = this.resolveRef(ref);
+      if ('error' in resolved) return this.fail(resolved.error, id);
+      values[ref.field.name] = resolved.id;
+    }
+    if (skipField !== undefined && existing) delete values[skipField];
+
+    // Read-only fields.
+    const notWritable = Object.keys(values).filter((name) => {
+      const f = schema.field(name);
+      return f !== undefined && !isWritable(f, mode);
+    });
+    if (notWritable.length > 0) return this.fail(notWritableError(notWritable), id);
+
+    // Defaults and required fields.
+    if (mode === 'create') {
+      for (const f of schema.fields) {
+        if (f.name in values || SYSTEM.has(f.name.toLowerCase())) continue;
+        const d = defaultOnCreate(f);
+        if (d !== undefined) values[f.name] = d;
+      }
+      if (schema.field('OwnerId') && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
+      const missing = schema.fields.filter((f) => isRequiredOnCreate(f) && (values[f.name] ?? null) === null).map((f) => f.name);
+      if (missing.length > 0) return this.fail(requiredMissingError(missing));
+    } else {
+      const missing = Object.keys(values).filter((name) => {
+        const f = schema.field(name);
+        return f !== undefined && values[name] === null && isRequiredOnUpdate(f);
+      });
+      if (missing.length > 0) return this.fail(requiredMissingError(missing), id);
+    }
+
+    // Field values: lengths, picklists, emails, numbers, references.
+    for (const name of Object.keys(values)) {
+      const f = schema.field(name);
+      const v = values[name] ?? null;
+      if (!f || v === null) continue;
+      const checked = checkValue(f, v);
+      if (!checked.ok) return this.fail(checked.error, id);
+      values[name] = checked.value;
+      if (f.type === 'reference') {
+        const r = this.checkReference(f, String(v));
+        if ('error' in r) return this.fail(r.error, id);
+        values[name] = r.id;
+      }
+    }
+
+    // Unique and external id fields.
+    for (const f of schema.fields) {
+      if (!(f.unique || f.externalId) || f.type === 'id') continue;
+      const v = values[f.name];
+      if (v === undefined || v === null || v === '') continue;
+      const dup = table.findBy(f.name, v).find((r) => String(r['Id']) !== id && !this.pendingDeleted.has(String(r['Id'])));
+      if (dup) {
+        return this.fail(
+          writeError('DUPLICATE_VALUE', `duplicate value found: ${f.name} duplicates value on record with id: ${String(dup['Id']).slice(0, 15)}`, [f.name]),
+          id,
+        );
+      }
+    }
+
+    if (this.org.faults.rowLock()) return this.fail(lockError(id ?? this.lockTarget(schema, values)), id);
+
+    const created = op === 'upsert' ? { created: mode === 'create' } : {};
+    try {
+      if (mode === 'create') {
+        const rec = table.insert(values, this.request.userId);
+        const newId = String(rec['Id']);
+        this.undo.push(() => table.hardDelete(newId));
+        this.touched.add(schema.name);
+        return { id: newId, success: true, errors: [], ...created };
+      }
+      const recId = id as string;
+      const before: Record<string, StoredValue> = {};
+      for (const name of Object.keys(values)) before[name] = existing?.[name] ?? null;
+      table.update(recId, values, this.request.userId);
+      this.undo.push(() => table.update(recId, before, this.request.userId));
+      this.touched.add(schema.name);
+      return { id: recId, success: true, errors: [], ...created };
+    } catch (error) {
+      return this.fail(unknownError(error), id);
+    }
+  }
+
+  /** A parent by external id: exactly one live match. */
+  private resolveRef(ref: RefSpec): { id: string } | { error: WriteError } {
+    const target = ref.targets[0] ?? '';
+    for (const t of ref.targets) {
+      const table = this.org.store.table(t);
+      const f = table?.schema.field(ref.extField);
+      if (!table || !f) continue;
+      if (!(f.type === 'id' || f.externalId || f.idLookup)) {
+        return { error: writeError('INVALID_FIELD', `Field name provided, ${f.name} is not an External ID or indexed field for ${table.schema.name}`) };
+      }
+      let key: StoredValue;
+      if (this.request.encoding === 'csv') {
+        const c = coerceCsv(f, String(ref.raw), 0);
+        if (!c.ok) return { error: c.error };
+        key = c.value;
+      } else {
+        const c = coerceJson(f, ref.raw, ref.extField);
+        if (!c.ok) return { error: c.error };
+        key = c.value;
+      }
+      if (key === null) continue;
+      const matches =
+        f.type === 'id'
+          ? [table.get(String(key))].filter((r): r is StoredRecord => r !== undefined)
+          : table.findBy(f.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+      if (matches.length > 1) {
+        return {
+          error: writeError(
+            'DUPLICATE_EXTERNAL_ID',
+            `${f.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
+          ),
+        };
+      }
+      const m = matches[0];
+      if (m) return { id: String(m['Id']) };
+    }
+    const extName = this.org.store.table(target)?.schema.field(ref.extField)?.name ?? ref.extField;
+    return {
+      error: writeError('INVALID_FIELD', `Foreign key external ID: ${String(ref.raw)} not found for field ${extName} in entity ${this.org.store.table(target)?.schema.name ?? target}`),
+    };
+  }
+
+  /** A lookup id must be an id of one of the field's referenceTo objects, and the record must exist. */
+  private checkReference(field: DescribeField, raw: string): { id: string } | { error: WriteError } {
+    const bad = (): { error: WriteError } => ({
+      error: writeError('MALFORMED_ID', `${field.label}: id value of incorrect type: ${raw}`, [field.name]),
+    });
+    const id = normalizeId(raw);
+    if (!id) return bad();
+    const targets = field.referenceTo.map((t) => this.org.store.table(t));
+    const table = this.org.store.tableForId(id);
+    const allKnown = targets.every((t) => t !== undefined);
+    if (!table || !field.referenceTo.some((t) => t.toLowerCase() === table.schema.name.toLowerCase())) {
+      // Objects the emulated org does not have cannot be checked: accept their ids.
+      return allKnown || table ? bad() : { id };
+    }
+    const rec = table.get(id, true);
+    if (!rec) return { error: writeError('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id') };
+    if (rec['IsDeleted'] === true || this.pendingDeleted.has(id)) {
+      return { error: writeError('ENTITY_IS_DELETED', 'entity is deleted', [field.name]) };
+    }
+    return { id };
+  }
+
+  /** The record an insert locks: its first parent, else its owner. */
+  private lockTarget(schema: ObjectSchema, values: Readonly<Record<string, StoredValue>>): string {
+    for (const f of schema.fields) {
+      if (f.type === 'reference' && f.name !== 'OwnerId' && typeof values[f.name] === 'string') return String(values[f.name]);
+    }
+    return String(values['OwnerId'] ?? this.request.userId);
+  }
+}
+
+function lockError(id: string): WriteError {
+  return writeError('UNABLE_TO_LOCK_ROW', `unable to obtain exclusive access to this record or 1 records: ${id}`);
+}
+
+function unknownError(error: unknown): WriteError {
+  if (error instanceof SfHttpError) return writeError('UNKNOWN_EXCEPTION', error.message);
+  return writeError('UNKNOWN_EXCEPTION', `An unexpected error occurred: ${error instanceof Error ? error.message : String(error)}`);
+}
