@@ -1,3 +1,266 @@
-import type { Router } from '../http.ts';
+import type { ServerResponse } from 'node:http';
+import { sfError, notFound } from '../errors.ts';
+import { sendEmpty, sendText, type EmuRequest, type Router } from '../http.ts';
+import type { Org } from '../org.ts';
+import { decodeLocator, encodeLocator, line, quote } from './csv.ts';
+import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
-export function registerBulkRoutes(_router: Router): void {}
+/** Rows in a Bulk query results page when the client gives no `maxRecords`. */
+export const DEFAULT_QUERY_PAGE_ROWS = 100_000;
+/** Result pages listed per `resultPages` response (Salesforce lists up to 5). */
+const RESULT_PAGES_PER_RESPONSE = 5;
+const CSV = 'text/csv';
+const BASE = '/services/data/:version/jobs';
+
+function sendJob(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = jobJson(body);
+  res.writeHead(status, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function userOf(req: EmuRequest, org: Org): string {
+  return req.session?.userId ?? org.auth.defaultUser.userId;
+}
+
+function minVersion(req: EmuRequest, min: number): void {
+  if (Number(req.version) < min) throw notFound();
+}
+
+/** Write text chunks as a chunked response, respecting backpressure; stops if the client goes away. */
+export async function streamText(res: ServerResponse, status: number, headers: Record<string, string>, chunks: Iterable<string>): Promise<void> {
+  res.writeHead(status, headers);
+  for (const chunk of chunks) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
+}
+
+/** Read an upload (chunked or not) up to `max` bytes; a larger one is drained and refused. */
+function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.raw.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.raw.on('end', () => {
+      if (over) {
+        reject(sfError(413, 'EXCEEDED_MAX_SIZE_REQUEST', `Exceeded max size limit of ${max} bytes for the job data (${size} bytes uploaded). Split the data into several jobs.`));
+        return;
+      }
+      resolve(Buffer.concat(chunks, size));
+    });
+    req.raw.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------- ingest results
+
+function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocessed', chunkBytes = 256 * 1024): Iterable<string> {
+  const d = job.dialect;
+  const origHeader = job.header.join(d.delimiter);
+  const rowText = (i: number): string => (job.rows[i] ?? []).map(quote).join(d.delimiter);
+  const sep = job.header.length > 0 ? d.delimiter : '';
+  let buf: string;
+  if (which === 'success') {
+    buf = `"sf__Id"${d.delimiter}"sf__Created"${sep}${origHeader}${d.eol}`;
+    for (const s of job.successes) {
+      buf += `${quote(s.id)}${d.delimiter}"${s.created ? 'true' : 'false'}"${sep}${rowText(s.row)}${d.eol}`;
+      if (buf.length >= chunkBytes) {
+        yield buf;
+        buf = '';
+      }
+    }
+  } else if (which === 'failed') {
+    buf = `"sf__Id"${d.delimiter}"sf__Error"${sep}${origHeader}${d.eol}`;
+    for (const f of job.failures) {
+      buf += `${quote(f.id)}${d.delimiter}${quote(f.error)}${sep}${rowText(f.row)}${d.eol}`;
+      if (buf.length >= chunkBytes) {
+        yield buf;
+        buf = '';
+      }
+    }
+  } else {
+    if (job.unparsed !== undefined) {
+      yield job.unparsed;
+      return;
+    }
+    buf = job.header.length > 0 ? origHeader + d.eol : '';
+    // Rows never reached: after an abort, a failure of the whole job, or still waiting.
+    const start = job.state === 'Failed' || job.state === 'Aborted' ? job.cursor : job.rows.length;
+    for (let i = start; i < job.rows.length; i++) {
+      buf += line(job.rows[i]?.map(quote) ?? [], d);
+      if (buf.length >= chunkBytes) {
+        yield buf;
+        buf = '';
+      }
+    }
+  }
+  if (buf) yield buf;
+}
+
+// ---------------------------------------------------------------- query results
+
+function pageSize(req: EmuRequest): number {
+  const raw = req.query.get('maxRecords');
+  if (raw === null || raw === '') return DEFAULT_QUERY_PAGE_ROWS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw sfError(400, 'INVALIDQUERYLOCATOR', `Invalid maxRecords: ${raw}. maxRecords must be a positive integer.`);
+  return n;
+}
+
+function offsetOf(req: EmuRequest): number {
+  const raw = req.query.get('locator');
+  if (raw === null || raw === '' || raw === 'null') return 0;
+  const n = decodeLocator(raw);
+  if (n === undefined) throw sfError(400, 'INVALIDQUERYLOCATOR', `Invalid query locator: ${raw}`);
+  return n;
+}
+
+function completedQuery(req: EmuRequest, org: Org): QueryJob {
+  const job = org.bulk.get(req.params['id'] ?? '', 'query');
+  org.bulk.checkResultsVersion(job, req.version);
+  if (job.state !== 'JobComplete') {
+    throw sfError(400, 'API_ERROR', `Job ${job.id} is not in JobComplete state (state: ${job.state}); results are available once the job has completed`);
+  }
+  return job;
+}
+
+export function registerBulkRoutes(router: Router): void {
+  // ------------------------------------------------------------ ingest
+  router.add('POST', `${BASE}/ingest`, { group: 'bulkIngest' }, async (req, res, { org }) => {
+    minVersion(req, 41);
+    const ct = String(req.headers['content-type'] ?? 'application/json');
+    if (/multipart\/form-data/i.test(ct)) throw sfError(400, 'API_ERROR', 'Multipart job creation is not supported by the emulator; upload the data with PUT …/batches');
+    const job = org.bulk.createIngest(await req.json(), req.version ?? '', userOf(req, org));
+    sendJob(res, 200, org.bulk.created(job));
+  });
+  router.add('GET', `${BASE}/ingest`, { group: 'bulkIngest' }, (req, res, { org }) => {
+    minVersion(req, 41);
+    const records = org.bulk.list('ingest').map((j) => JSON.parse(jobJson(org.bulk.info(j))) as unknown);
+    const text = JSON.stringify({ done: true, records, nextRecordsUrl: null }).replace(/"apiVersion":(\d+)(,|})/g, '"apiVersion":$1.0$2');
+    sendText(res, 200, 'application/json;charset=UTF-8', text);
+  });
+  router.add('PUT', `${BASE}/ingest/:id/batches`, { group: 'bulkIngest' }, async (req, res, { org }) => {
+    minVersion(req, 41);
+    const job = org.bulk.get(req.params['id'] ?? '', 'ingest');
+    if (job.state !== 'Open') {
+      req.raw.resume();
+      throw sfError(409, 'INVALIDJOBSTATE', `Job ${job.id} is not open for uploads. Its state is ${job.state}`);
+    }
+    const data = await readUpload(req, org.bulk.maxUploadBytes);
+    org.bulk.upload(job, data);
+    sendEmpty(res, 201);
+  });
+  router.add('GET', `${BASE}/ingest/:id`, { group: 'bulkIngest' }, (req, res, { org }) => {
+    minVersion(req, 41);
+    sendJob(res, 200, org.bulk.info(org.bulk.get(req.params['id'] ?? '', 'ingest')));
+  });
+  router.add('PATCH', `${BASE}/ingest/:id`, { group: 'bulkIngest' }, async (req, res, { org }) => {
+    minVersion(req, 41);
+    const job = org.bulk.get(req.params['id'] ?? '', 'ingest');
+    org.bulk.changeState(job, await req.json());
+    sendJob(res, 200, org.bulk.patched(job));
+  });
+  router.add('DELETE', `${BASE}/ingest/:id`, { group: 'bulkIngest' }, (req, res, { org }) => {
+    minVersion(req, 41);
+    org.bulk.delete(org.bulk.get(req.params['id'] ?? '', 'ingest'));
+    sendEmpty(res, 204);
+  });
+  const results = (which: 'success' | 'failed' | 'unprocessed') => async (req: EmuRequest, res: ServerResponse, { org }: { org: Org }) => {
+    minVersion(req, 41);
+    const job = org.bulk.get(req.params['id'] ?? '', 'ingest');
+    if (job.state === 'Open') throw sfError(400, 'INVALIDJOBSTATE', `Job ${job.id} is still Open: results are available once the upload is complete`);
+    await streamText(res, 200, { 'Content-Type': CSV }, ingestResults(job, which));
+  };
+  router.add('GET', `${BASE}/ingest/:id/successfulResults`, { group: 'bulkIngest' }, results('success'));
+  router.add('GET', `${BASE}/ingest/:id/failedResults`, { group: 'bulkIngest' }, results('failed'));
+  router.add('GET', `${BASE}/ingest/:id/unprocessedrecords`, { group: 'bulkIngest' }, results('unprocessed'));
+
+  // ------------------------------------------------------------ query
+  router.add('POST', `${BASE}/query`, { group: 'bulkQuery' }, async (req, res, { org }) => {
+    minVersion(req, 47);
+    const job = org.bulk.createQuery(await req.json(), req.version ?? '', userOf(req, org));
+    sendJob(res, 200, org.bulk.created(job));
+  });
+  router.add('GET', `${BASE}/query`, { group: 'bulkQuery' }, (req, res, { org }) => {
+    minVersion(req, 47);
+    const records = org.bulk.list('query').map((j) => JSON.parse(jobJson(org.bulk.info(j))) as unknown);
+    const text = JSON.stringify({ done: true, records, nextRecordsUrl: null }).replace(/"apiVersion":(\d+)(,|})/g, '"apiVersion":$1.0$2');
+    sendText(res, 200, 'application/json;charset=UTF-8', text);
+  });
+  router.add('GET', `${BASE}/query/:id`, { group: 'bulkQuery' }, (req, res, { org }) => {
+    minVersion(req, 47);
+    sendJob(res, 200, org.bulk.info(org.bulk.get(req.params['id'] ?? '', 'query')));
+  });
+  router.add('PATCH', `${BASE}/query/:id`, { group: 'bulkQuery' }, async (req, res, { org }) => {
+    minVersion(req, 47);
+    const job = org.bulk.get(req.params['id'] ?? '', 'query');
+    org.bulk.changeState(job, await req.json());
+    sendJob(res, 200, org.bulk.patched(job));
+  });
+  router.add('DELETE', `${BASE}/query/:id`, { group: 'bulkQuery' }, (req, res, { org }) => {
+    minVersion(req, 47);
+    org.bulk.delete(org.bulk.get(req.params['id'] ?? '', 'query'));
+    sendEmpty(res, 204);
+  });
+  router.add('GET', `${BASE}/query/:id/results`, { group: 'bulkQuery' }, async (req, res, { org }) => {
+    minVersion(req, 47);
+    const job = completedQuery(req, org);
+    const limit = pageSize(req);
+    const offset = offsetOf(req);
+    const source = job.source;
+    if (!source) throw notFound();
+    const total = source.count;
+    const start = Math.min(offset, total);
+    const n = Math.max(0, Math.min(limit, total - start));
+    const next = start + n < total ? encodeLocator(start + n) : 'null';
+    await streamText(
+      res,
+      200,
+      { 'Content-Type': CSV, 'Sforce-NumberOfRecords': String(n), 'Sforce-Locator': next },
+      source.page(start, n, job.dialect),
+    );
+  });
+  const resultPages = (req: EmuRequest, res: ServerResponse, { org }: { org: Org }): void => {
+    minVersion(req, 58);
+    const job = completedQuery(req, org);
+    const limit = pageSize(req);
+    const total = job.source?.count ?? 0;
+    const first = offsetOf(req);
+    const pages: { resultUrl: string }[] = [];
+    const base = `/services/data/v${req.version ?? ''}/jobs/query/${job.id}`;
+    let at = first;
+    for (let i = 0; i < RESULT_PAGES_PER_RESPONSE && (at < total || (total === 0 && i === 0 && at === 0)); i++) {
+      pages.push({ resultUrl: `${base}/results?locator=${encodeLocator(at)}&maxRecords=${limit}` });
+      at += limit;
+    }
+    const done = at >= total;
+    const body = {
+      resultPages: pages,
+      nextRecordsUrl: done ? null : `${base}/resultpages?locator=${encodeLocator(at)}&maxRecords=${limit}`,
+      done,
+    };
+    sendText(res, 200, 'application/json;charset=UTF-8', JSON.stringify(body));
+  };
+  router.add('GET', `${BASE}/query/:id/resultPages`, { group: 'bulkQuery' }, resultPages);
+}
+

@@ -1,0 +1,165 @@
+/**
+ * Where Bulk API 2.0 meets the org's shared engines: SOQL (src/emulator/soql) for query jobs and the
+ * write engine (src/emulator/org/dml.ts) for ingest jobs. Bulk adds no validation of its own: rows are
+ * checked by the same code as the REST path.
+ */
+import type { Org } from '../org.ts';
+import { sfError } from '../errors.ts';
+import { prepareQuery } from '../soql/index.ts';
+import type { PreparedQuery, QueryRow } from '../soql/types.ts';
+import { applyWrites, checkColumns } from '../org/dml.ts';
+import { quotedFormatter, type CsvDialect } from './csv.ts';
+import type { StoredValue } from '../org/store.ts';
+
+/** One processed ingest row. */
+export interface RowOutcome {
+  readonly success: boolean;
+  readonly id?: string;
+  readonly created?: boolean;
+  /** `sf__Error` text for failed rows. */
+  readonly error: string;
+}
+
+/** `sf__Error` as Salesforce formats it: `<STATUS_CODE>:<message>:<comma-separated fields> --`. */
+export function formatSfError(errors: readonly { statusCode: string; message: string; fields?: readonly string[] }[]): string {
+  return errors
+    .map((e) => {
+      const fields = e.fields ?? [];
+      return `${e.statusCode}:${e.message}:${fields.length > 0 ? `${fields.join(',')} ` : ''}--`;
+    })
+    .join(' ');
+}
+
+/** The first header column the object does not have (the whole job then fails), or undefined. */
+export function unknownColumn(
+  org: Org,
+  object: string,
+  header: readonly string[],
+  operation: string,
+  _externalIdField: string | undefined,
+): string | undefined {
+  return checkColumns(org, object, header, operation);
+}
+
+/** Write a chunk of CSV rows through the shared write engine. */
+export function runBulkWrites(
+  org: Org,
+  input: {
+    operation: 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
+    object: string;
+    header: readonly string[];
+    rows: readonly (readonly string[])[];
+    userId: string;
+    externalIdField?: string;
+  },
+): RowOutcome[] {
+  const outcomes = applyWrites(org, {
+    operation: input.operation,
+    object: input.object,
+    ...(input.externalIdField === undefined ? {} : { externalIdField: input.externalIdField }),
+    allOrNone: false,
+    encoding: 'csv',
+    header: input.header,
+    rows: input.rows,
+    userId: input.userId,
+  });
+  return outcomes.map((o) => ({
+    success: o.success,
+    ...(o.id === undefined ? {} : { id: o.id }),
+    created: input.operation === 'insert' ? o.success : input.operation === 'upsert' ? o.created === true : false,
+    error: o.success ? '' : formatSfError(o.errors),
+  }));
+}
+
+/** A Bulk query's result set: a snapshot for in-memory objects, re-streamed for generated ones. */
+export interface BulkQuerySource {
+  readonly object: string;
+  /** Header names (canonical paths, in SELECT order). */
+  readonly header: readonly string[];
+  /** Rows in the result (valid after complete()). */
+  readonly count: number;
+  /** Fix the result set (called once when the job completes). */
+  complete(): void;
+  /**
+   * CSV text of rows [offset, offset+limit), in chunks of roughly `chunkBytes`, header line first.
+   * Lazy: a generated object's rows are computed as the chunks are pulled.
+   */
+  page(offset: number, limit: number, d: CsvDialect, chunkBytes?: number): Iterable<string>;
+}
+
+function bulkQueryErrors(q: PreparedQuery): void {
+  if (q.hasSubquery) throw sfError(400, 'API_ERROR', 'Aggregate Relationships not supported in Bulk V2 Query with CSV content type');
+  if (q.columns.some((c) => c.compound)) throw sfError(400, 'API_ERROR', 'Selecting compound data not supported in Bulk Query');
+  if (q.isCount || q.hasAggregate || q.hasGroupBy) throw sfError(400, 'API_ERROR', 'Aggregate queries are not supported in Bulk V2 Query');
+  if (q.hasOffset) throw sfError(400, 'API_ERROR', 'OFFSET is not supported in Bulk V2 Query');
+  if (q.hasTypeof) throw sfError(400, 'API_ERROR', 'TYPEOF is not supported in Bulk V2 Query');
+}
+
+/** Prepare a Bulk query job's SOQL (throws Salesforce's errors at job creation). */
+export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): BulkQuerySource {
+  const q = prepareQuery(org.store, soql, { includeDeleted, now: org.clock() });
+  bulkQueryErrors(q);
+  const columns = q.columns;
+  const formatters = columns.map((c) => quotedFormatter(c.field));
+  const header = columns.map((c) => c.path);
+  const generated = q.table.generated;
+  let snapshot: QueryRow[] | undefined;
+  let count = 0;
+  /** The live iterator of a generated object's rows and its position, so consecutive pages continue. */
+  let cursor: { at: number; it: Iterator<QueryRow> } | undefined;
+
+  const rowsFrom = (offset: number): Iterator<QueryRow> => {
+    if (snapshot) return snapshot.slice(offset).values();
+    if (cursor && cursor.at === offset) {
+      const it = cursor.it;
+      cursor = undefined;
+      return it;
+    }
+    const it = q.rows()[Symbol.iterator]();
+    for (let i = 0; i < offset; i++) if (it.next().done) break;
+    return it;
+  };
+
+  const ncol = columns.length;
+  const formatRow = (row: QueryRow, delim: string, eol: string): string => {
+    let s = '';
+    for (let c = 0; c < ncol; c++) {
+      const v: StoredValue = q.value(row, columns[c] as (typeof columns)[number]);
+      s += c === 0 ? (formatters[c] as (v: StoredValue) => string)(v) : delim + (formatters[c] as (v: StoredValue) => string)(v);
+    }
+    return s + eol;
+  };
+
+  return {
+    object: q.object.name,
+    header,
+    get count() {
+      return count;
+    },
+    complete() {
+      if (generated) count = q.count();
+      else {
+        snapshot = [...q.rows()];
+        count = snapshot.length;
+      }
+    },
+    *page(offset: number, limit: number, d: CsvDialect, chunkBytes = 256 * 1024) {
+      const end = Math.min(count, offset + limit);
+      let buf = header.map((h) => `"${h}"`).join(d.delimiter) + d.eol;
+      const it = rowsFrom(offset);
+      let at = offset;
+      while (at < end) {
+        const n = it.next();
+        if (n.done) break;
+        buf += formatRow(n.value, d.delimiter, d.eol);
+        at++;
+        if (buf.length >= chunkBytes) {
+          yield buf;
+          buf = '';
+        }
+      }
+      if (!snapshot && at < count) cursor = { at, it };
+      if (buf) yield buf;
+    },
+  };
+}
