@@ -1,0 +1,1068 @@
+import {
+  parseQuery,
+  type Condition,
+  type FieldType,
+  type FunctionExp,
+  type HavingClause,
+  type OrderByClause,
+  type Query,
+  type Subquery,
+  type ValueQueryCondition,
+  type WhereClause,
+} from '@jetstreamapp/soql-parser-js';
+import { sfError, type SfHttpError } from '../errors.ts';
+import { normalizeId } from '../ids.ts';
+import type { DescribeField, ObjectSchema } from '../org/schema.ts';
+import type { OrgStore, StoredRecord, StoredValue, Table } from '../org/store.ts';
+import { attributes, compoundValue, restValue } from '../rest/format.ts';
+import {
+  MAX_SOQL_LENGTH,
+  SoqlText,
+  badChildRelationship,
+  badRelationship,
+  errorAt,
+  malformed,
+  noSuchColumn,
+  syntaxError,
+  unsupportedType,
+} from './errors.ts';
+import { dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
+import type {
+  AggregateFunction,
+  FieldPath,
+  PrepareOptions,
+  PreparedQuery,
+  QueryColumn,
+  QueryRow,
+  RelationshipStep,
+} from './types.ts';
+
+/** Salesforce's largest OFFSET. */
+export const MAX_OFFSET = 2000;
+
+type Predicate = (row: QueryRow) => boolean;
+type Kind = 'text' | 'id' | 'number' | 'boolean' | 'date' | 'datetime' | 'time' | 'multipicklist' | 'other';
+/** A comparable form of a value: lower-cased text, epoch ms for dates, numbers, booleans. */
+type Norm = string | number | boolean | null;
+type Lit = { readonly kind: 'null' } | { readonly kind: 'scalar'; readonly v: string | number | boolean } | { readonly kind: 'range'; readonly start: number; readonly end: number };
+
+const EMPTY_PARENTS: ReadonlyMap<string, StoredRecord | null> = new Map();
+const AGGREGATES = new Set<string>(['COUNT', 'COUNT_DISTINCT', 'SUM', 'AVG', 'MIN', 'MAX']);
+const PASSTHROUGH_FUNCTIONS = new Set(['TOLABEL', 'FORMAT', 'CONVERTCURRENCY']);
+
+function kindOf(field: DescribeField): Kind {
+  switch (field.type) {
+    case 'string': case 'textarea': case 'picklist': case 'combobox': case 'phone': case 'url': case 'email': case 'encryptedstring':
+      return 'text';
+    case 'id': case 'reference': return 'id';
+    case 'int': case 'long': case 'double': case 'currency': case 'percent': return 'number';
+    case 'boolean': return 'boolean';
+    case 'date': return 'date';
+    case 'datetime': return 'datetime';
+    case 'time': return 'time';
+    case 'multipicklist': return 'multipicklist';
+    default: return 'other';
+  }
+}
+
+function normalize(kind: Kind, value: StoredValue): Norm {
+  if (value === null) return null;
+  switch (kind) {
+    case 'text': case 'multipicklist': return String(value).toLowerCase();
+    case 'date': case 'datetime': return typeof value === 'string' ? storedMs(value) : Number(value);
+    default: return value;
+  }
+}
+
+function compareNorm(a: Norm, b: Norm): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The type name Salesforce uses in "must be of type X" messages. */
+function typeName(field: DescribeField): string {
+  if (field.type === 'int') return 'integer';
+  const soap = field.soapType.split(':')[1] ?? field.type;
+  return soap === 'ID' ? 'id' : soap;
+}
+
+function listOf<T>(x: T | readonly T[] | undefined): T[] {
+  if (x === undefined) return [];
+  return Array.isArray(x) ? [...(x as readonly T[])] : [x as T];
+}
+
+/** A row's parent record along `steps` (null when a lookup on the way is empty). */
+function resolveParent(store: OrgStore, row: QueryRow, steps: readonly RelationshipStep[], includeDeleted: boolean): StoredRecord | null {
+  let current: StoredRecord | null = row.record;
+  const cache = row.parents as Map<string, StoredRecord | null>;
+  for (const step of steps) {
+    if (cache.has(step.path)) {
+      current = cache.get(step.path) ?? null;
+    } else {
+      const id: StoredValue = current ? (current[step.field.name] ?? null) : null;
+      let parent: StoredRecord | null = null;
+      if (typeof id === 'string' && id !== '') {
+        const table: Table | undefined = step.table ?? store.tableForId(id);
+        parent = table?.get(id, includeDeleted) ?? null;
+      }
+      if (cache !== EMPTY_PARENTS) cache.set(step.path, parent);
+      current = parent;
+    }
+    if (current === null) return null;
+  }
+  return current;
+}
+
+interface CompileContext {
+  readonly store: OrgStore;
+  readonly text: SoqlText;
+  readonly options: PrepareOptions;
+}
+
+/** An output node of a REST record: a field, a nested parent, a subquery or a TYPEOF. */
+type OutNode =
+  | { readonly kind: 'field'; readonly column: QueryColumn; readonly key: string }
+  | { readonly kind: 'parent'; readonly step: RelationshipStep; readonly trail: readonly RelationshipStep[]; readonly children: OutNode[] }
+  | { readonly kind: 'subquery'; readonly column: QueryColumn }
+  | { readonly kind: 'typeof'; readonly step: RelationshipStep; readonly cases: ReadonlyMap<string, readonly DescribeField[]>; readonly otherwise: readonly DescribeField[] | undefined };
+
+interface AggregateSpec {
+  readonly column: QueryColumn;
+  readonly fn: AggregateFunction;
+  readonly arg: FieldPath | undefined;
+  readonly raw: string;
+}
+
+interface OrderSpec {
+  readonly key: (row: QueryRow) => Norm;
+  readonly desc: boolean;
+  readonly nullsFirst: boolean;
+}
+
+class CompiledQuery implements PreparedQuery {
+  readonly soql: string;
+  readonly object: ObjectSchema;
+  readonly table: Table;
+  readonly columns: QueryColumn[] = [];
+  readonly includeDeleted: boolean;
+  isCount = false;
+  hasAggregate = false;
+  hasSubquery = false;
+  hasOffset = false;
+  hasGroupBy = false;
+  hasTypeof = false;
+  hasOrderBy = false;
+  limit: number | undefined;
+  offset = 0;
+
+  private readonly ctx: CompileContext;
+  private readonly alias: string | undefined;
+  private filter: Predicate | undefined;
+  private having: ((values: Record<string, StoredValue>) => boolean) | undefined;
+  private order: OrderSpec[] = [];
+  private readonly out: OutNode[] = [];
+  private readonly selectSteps: RelationshipStep[][] = [];
+  private readonly groupBy: FieldPath[] = [];
+  private readonly aggregates: AggregateSpec[] = [];
+  private hasRelationships = false;
+  /** For a subquery: the child field that points to the parent (AccountId) and the child index. */
+  private parentLink: DescribeField | undefined;
+  private childIndex: Map<string, StoredRecord[]> | undefined;
+
+  constructor(ctx: CompileContext, table: Table, query: Query | Subquery, parentLink?: DescribeField) {
+    this.ctx = ctx;
+    this.soql = ctx.text.text;
+    this.table = table;
+    this.object = table.schema;
+    this.includeDeleted = ctx.options.includeDeleted;
+    this.alias = query.sObjectAlias;
+    this.parentLink = parentLink;
+    this.compileSelect(query);
+    if (query.where) this.filter = this.compileWhere(query.where);
+    this.compileGroupBy(query);
+    if (query.having) this.having = this.compileHaving(query.having);
+    this.compileOrderBy(query);
+    if (query.limit !== undefined) this.limit = query.limit;
+    if (query.offset !== undefined) {
+      this.hasOffset = true;
+      if (query.offset > MAX_OFFSET) throw sfError(400, 'NUMBER_OUTSIDE_VALID_RANGE', `Maximum SOQL offset allowed is ${MAX_OFFSET}`);
+      this.offset = query.offset;
+    }
+  }
+
+  // ---------------------------------------------------------------- SELECT
+
+  private pos(needle: string, from = 0): number {
+    return this.ctx.text.locate(needle, from);
+  }
+
+  /** Split a dotted path, dropping the FROM alias. */
+  private segments(raw: string): string[] {
+    const parts = raw.split('.');
+    if (parts.length > 1 && this.alias && parts[0]?.toLowerCase() === this.alias.toLowerCase()) parts.shift();
+    return parts;
+  }
+
+  resolvePath(segments: readonly string[], rawForPos: string, from = 0): FieldPath {
+    let current: ObjectSchema = this.object;
+    const steps: RelationshipStep[] = [];
+    const names: string[] = [];
+    for (let i = 0; i < segments.length - 1; i++) {
+      const seg = segments[i] as string;
+      const ref = current.relationship(seg);
+      const targetName = ref?.referenceTo.find((t) => this.ctx.store.table(t) !== undefined);
+      const targetTable = targetName ? this.ctx.store.table(targetName) : undefined;
+      if (!ref || !ref.relationshipName || !targetTable) throw badRelationship(this.ctx.text, this.pos(rawForPos, from), seg);
+      names.push(ref.relationshipName);
+      steps.push({
+        field: ref,
+        name: ref.relationshipName,
+        path: names.join('.'),
+        target: targetTable.schema,
+        table: ref.referenceTo.length === 1 ? targetTable : undefined,
+      });
+      current = targetTable.schema;
+    }
+    const last = segments[segments.length - 1] ?? '';
+    const field = current.field(last);
+    if (!field) throw noSuchColumn(this.ctx.text, this.pos(rawForPos, from), last, current.name);
+    return { path: [...names, field.name].join('.'), relationships: steps, field, object: current };
+  }
+
+  private addFieldColumn(ref: FieldPath, name?: string): QueryColumn {
+    const key = ref.path.toLowerCase();
+    if (this.columns.some((c) => c.kind === 'field' && c.path.toLowerCase() === key)) {
+      throw errorAt('INVALID_FIELD', this.ctx.text, this.pos(ref.field.name), `duplicate field selected: ${ref.path}`);
+    }
+    const column: QueryColumn = {
+      kind: 'field',
+      path: ref.path,
+      name: name ?? ref.field.name,
+      field: ref.field,
+      object: ref.object,
+      relationships: ref.relationships,
+      compound: ref.object.isCompound(ref.field),
+      aggregate: undefined,
+      subquery: undefined,
+    };
+    this.columns.push(column);
+    if (ref.relationships.length > 0) {
+      this.hasRelationships = true;
+      this.selectSteps.push([...ref.relationships]);
+    }
+    // Place it in the output tree, merging fields under the same parent relationship.
+    let nodes = this.out;
+    for (const [k, step] of ref.relationships.entries()) {
+      let parent = nodes.find((n): n is Extract<OutNode, { kind: 'parent' }> => n.kind === 'parent' && n.step.path === step.path);
+      if (!parent) {
+        parent = { kind: 'parent', step, trail: ref.relationships.slice(0, k + 1), children: [] };
+        nodes.push(parent);
+      }
+      nodes = parent.children;
+    }
+    nodes.push({ kind: 'field', column, key: ref.field.name });
+    return column;
+  }
+
+  private compileSelect(query: Query | Subquery): void {
+    const fields = query.fields ?? [];
+    if (fields.length === 0) throw malformed("unexpected token: 'FROM'");
+    let exprCounter = 0;
+    for (const item of fields) this.compileSelectItem(item, query, () => `expr${exprCounter++}`);
+    if (this.isCount && this.columns.length > 0) {
+      throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos('COUNT'), 'COUNT() and COUNT(fieldName) must be the only item in the SELECT list when used without GROUP BY');
+    }
+  }
+
+  private compileSelectItem(item: FieldType, query: Query | Subquery, nextExpr: () => string): void {
+    const text = this.ctx.text;
+    switch (item.type) {
+      case 'Field': {
+        if (item.alias) throw errorAt('MALFORMED_QUERY', text, this.pos(item.alias), `unexpected token: '${item.alias}'`);
+        const ref = this.resolvePath(this.segments(item.field), item.field);
+        this.addFieldColumn(ref);
+        return;
+      }
+      case 'FieldRelationship': {
+        const raw = item.rawValue ?? [...item.relationships, item.field].join('.');
+        const ref = this.resolvePath(this.segments([...item.relationships, item.field].join('.')), raw);
+        this.addFieldColumn(ref);
+        return;
+      }
+      case 'FieldFunctionExpression': {
+        const fn = item.functionName.toUpperCase();
+        const params = item.parameters.filter((p): p is string => typeof p === 'string');
+        if (fn === 'FIELDS') {
+          this.expandFields((params[0] ?? '').toUpperCase(), query);
+          return;
+        }
+        if (AGGREGATES.has(fn)) {
+          if (fn === 'COUNT' && params.length === 0) {
+            this.isCount = true;
+            return;
+          }
+          const arg = params[0] === undefined ? undefined : this.resolvePath(this.segments(params[0]), params[0]);
+          if (arg) this.checkAggregatable(fn as AggregateFunction, arg);
+          const name = item.alias ?? nextExpr();
+          const column: QueryColumn = {
+            kind: 'aggregate', path: name, name, field: arg?.field, object: arg?.object, relationships: arg?.relationships ?? [],
+            compound: false, aggregate: fn as AggregateFunction, subquery: undefined,
+          };
+          this.columns.push(column);
+          this.hasAggregate = true;
+          this.aggregates.push({ column, fn: fn as AggregateFunction, arg, raw: (item.rawValue ?? '').replace(/\s+/g, '').toLowerCase() });
+          if (arg && arg.relationships.length > 0) this.hasRelationships = true;
+          return;
+        }
+        if (PASSTHROUGH_FUNCTIONS.has(fn) && params.length === 1 && item.parameters.length === 1) {
+          const ref = this.resolvePath(this.segments(params[0] as string), params[0] as string);
+          this.addFieldColumn(ref, item.alias);
+          return;
+        }
+        throw errorAt('MALFORMED_QUERY', text, this.pos(item.functionName), `unexpected token: '${item.functionName}'`);
+      }
+      case 'FieldSubquery': {
+        this.compileSubquery(item.subquery);
+        return;
+      }
+      case 'FieldTypeof': {
+        this.compileTypeof(item.field, item.conditions);
+        return;
+      }
+      default:
+        throw malformed('unexpected token in SELECT');
+    }
+  }
+
+  private expandFields(which: string, query: Query | Subquery): void {
+    if (which !== 'ALL' && which !== 'STANDARD' && which !== 'CUSTOM') {
+      throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos('FIELDS'), `unexpected token: '${which}'`);
+    }
+    if (which !== 'STANDARD' && (query.limit === undefined || query.limit > 200)) {
+      throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos('FIELDS'), 'The SOQL FIELDS function must have a LIMIT of at most 200');
+    }
+    for (const f of this.object.fields) {
+      if (which === 'STANDARD' && f.custom) continue;
+      if (which === 'CUSTOM' && !f.custom) continue;
+      if (this.columns.some((c) => c.kind === 'field' && c.path === f.name)) continue;
+      this.addFieldColumn({ path: f.name, relationships: [], field: f, object: this.object });
+    }
+  }
+
+  private checkAggregatable(fn: AggregateFunction, arg: FieldPath): void {
+    const kind = kindOf(arg.field);
+    const ok =
+      fn === 'SUM' || fn === 'AVG'
+        ? kind === 'number'
+        : fn === 'MIN' || fn === 'MAX'
+          ? kind !== 'boolean' && kind !== 'other' && kind !== 'multipicklist'
+          : kind !== 'other';
+    if (!ok || !arg.field.aggregatable) {
+      throw errorAt('INVALID_FIELD', this.ctx.text, this.pos(arg.field.name), `field ${arg.field.name} does not support aggregate operator ${fn}`);
+    }
+  }
+
+  private compileSubquery(sub: Subquery): void {
+    const text = this.ctx.text;
+    const relName = sub.relationshipName;
+    const rel = this.object.describe.childRelationships.find((r) => r.relationshipName?.toLowerCase() === relName.toLowerCase());
+    const childTable = rel ? this.ctx.store.table(rel.childSObject) : undefined;
+    const link = rel ? childTable?.schema.field(rel.field) : undefined;
+    if (!rel || !childTable || !link || !rel.relationshipName) throw badChildRelationship(text, this.pos(relName), relName);
+    const child = new CompiledQuery(this.ctx, childTable, sub, link);
+    if (child.hasSubquery || child.hasAggregate || child.isCount) {
+      throw errorAt('MALFORMED_QUERY', text, this.pos(relName), 'Nesting of semi join sub-selects is not supported');
+    }
+    const column: QueryColumn = {
+      kind: 'subquery', path: rel.relationshipName, name: rel.relationshipName, field: undefined, object: childTable.schema,
+      relationships: [], compound: false, aggregate: undefined, subquery: child,
+    };
+    this.columns.push(column);
+    this.hasSubquery = true;
+    this.out.push({ kind: 'subquery', column });
+  }
+
+  private compileTypeof(fieldName: string, conditions: readonly { type: string; objectType?: string; fieldList: string[] }[]): void {
+    const text = this.ctx.text;
+    const ref = this.object.relationship(fieldName);
+    if (!ref || !ref.relationshipName) throw badRelationship(text, this.pos(fieldName), fieldName);
+    const targetName = ref.referenceTo.find((t) => this.ctx.store.table(t) !== undefined);
+    const targetTable = targetName ? this.ctx.store.table(targetName) : undefined;
+    if (!targetTable) throw badRelationship(text, this.pos(fieldName), fieldName);
+    const step: RelationshipStep = { field: ref, name: ref.relationshipName, path: ref.relationshipName, target: targetTable.schema, table: undefined };
+    const cases = new Map<string, DescribeField[]>();
+    let otherwise: DescribeField[] | undefined;
+    for (const cond of conditions) {
+      const schema = cond.type === 'WHEN' ? this.ctx.store.table(cond.objectType ?? '')?.schema : targetTable.schema;
+      if (!schema) throw unsupportedType(text, this.pos(cond.objectType ?? fieldName), cond.objectType ?? '');
+      const list: DescribeField[] = [];
+      for (const name of cond.fieldList) {
+        const f = schema.field(name);
+        if (!f) throw noSuchColumn(text, this.pos(name), name, schema.name);
+        list.push(f);
+      }
+      if (cond.type === 'WHEN') cases.set(schema.name.toLowerCase(), list);
+      else otherwise = list;
+    }
+    const column: QueryColumn = {
+      kind: 'typeof', path: ref.relationshipName, name: ref.relationshipName, field: ref, object: this.object, relationships: [step],
+      compound: false, aggregate: undefined, subquery: undefined,
+    };
+    this.columns.push(column);
+    this.hasTypeof = true;
+    this.hasRelationships = true;
+    this.selectSteps.push([step]);
+    this.out.push({ kind: 'typeof', step, cases, otherwise });
+  }
+
+  // ---------------------------------------------------------------- WHERE
+
+  /** Build a predicate tree from the parser's flat condition list (parentheses are counts on conditions). */
+  private buildTree<T>(where: WhereClause | HavingClause, leaf: (cond: Condition | ValueQueryCondition) => (x: T) => boolean): (x: T) => boolean {
+    type Tok = { t: '(' } | { t: ')' } | { t: 'AND' } | { t: 'OR' } | { t: 'NOT' } | { t: 'leaf'; p: (x: T) => boolean };
+    const toks: Tok[] = [];
+    let node: WhereClause | HavingClause | undefined = where;
+    while (node) {
+      const left = node.left as (Condition & { openParen?: number; closeParen?: number }) | null;
+      if (left) {
+        for (let i = 0; i < (left.openParen ?? 0); i++) toks.push({ t: '(' });
+        if ('field' in left || 'fn' in left) toks.push({ t: 'leaf', p: leaf(left as Condition) });
+        for (let i = 0; i < (left.closeParen ?? 0); i++) toks.push({ t: ')' });
+      }
+      const op = 'operator' in node ? node.operator : undefined;
+      if (op === 'AND' || op === 'OR' || op === 'NOT') toks.push({ t: op });
+      node = 'right' in node ? (node.right as WhereClause | HavingClause) : undefined;
+    }
+    let i = 0;
+    const text = this.ctx.text;
+    const fail = (what: string): SfHttpError => errorAt('MALFORMED_QUERY', text, this.pos(what, Math.max(0, text.keyword('where'))), `unexpected token: '${what}'`);
+    const expr = (): ((x: T) => boolean) => {
+      const parts = [term()];
+      let joiner: 'AND' | 'OR' | undefined;
+      while (i < toks.length && (toks[i]?.t === 'AND' || toks[i]?.t === 'OR')) {
+        const op = (toks[i] as { t: 'AND' | 'OR' }).t;
+        if (joiner && joiner !== op) throw fail(op);
+        joiner = op;
+        i++;
+        parts.push(term());
+      }
+      if (parts.length === 1) return parts[0] as (x: T) => boolean;
+      return joiner === 'AND' ? (x) => parts.every((p) => p(x)) : (x) => parts.some((p) => p(x));
+    };
+    const term = (): ((x: T) => boolean) => {
+      const tok = toks[i++];
+      if (!tok) throw fail('<EOF>');
+      if (tok.t === 'NOT') {
+        const inner = term();
+        return (x) => !inner(x);
+      }
+      if (tok.t === '(') {
+        const inner = expr();
+        if (toks[i++]?.t !== ')') throw fail('(');
+        return inner;
+      }
+      if (tok.t === 'leaf') return tok.p;
+      throw fail(tok.t);
+    };
+    const result = expr();
+    if (i < toks.length) throw fail(toks[i]?.t === 'leaf' ? 'AND' : (toks[i] as { t: string }).t);
+    return result;
+  }
+
+  private compileWhere(where: WhereClause): Predicate {
+    const whereAt = Math.max(0, this.ctx.text.keyword('where'));
+    return this.buildTree<QueryRow>(where, (cond) => {
+      if ('fn' in cond) {
+        throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos(cond.fn.functionName ?? '', whereAt), `unexpected token: '${cond.fn.functionName ?? ''}'`);
+      }
+      const fieldCond = cond as Condition & { field: string };
+      const ref = this.resolvePath(this.segments(fieldCond.field), fieldCond.field, whereAt);
+      const at = this.pos(fieldCond.field, whereAt);
+      if (!ref.field.filterable || ref.object.isCompound(ref.field)) {
+        throw errorAt('INVALID_FIELD', this.ctx.text, at, `field '${ref.field.name}' can not be filtered in a query call`);
+      }
+      if (ref.relationships.length > 0) this.hasRelationships = true;
+      const kind = kindOf(ref.field);
+      const getter = this.normGetter(ref, kind);
+      if ('valueQuery' in cond && cond.valueQuery) return this.semiJoin(cond as ValueQueryCondition, ref, kind, getter, at);
+      return this.comparison(cond as Condition & { operator: string; value: string | string[]; literalType?: string | string[] }, ref, kind, getter, at);
+    });
+  }
+
+  private normGetter(ref: FieldPath, kind: Kind): (row: QueryRow) => Norm {
+    const name = ref.field.name;
+    if (ref.relationships.length === 0) return (row) => normalize(kind, row.record[name] ?? null);
+    const { store } = this.ctx;
+    const steps = ref.relationships;
+    const inc = this.includeDeleted;
+    return (row) => {
+      const parent = resolveParent(store, row, steps, inc);
+      return parent ? normalize(kind, parent[name] ?? null) : null;
+    };
+  }
+
+  private literal(ref: FieldPath, kind: Kind, rawValue: string, literalType: string | undefined, at: number, forLike = false): Lit {
+    const text = this.ctx.text;
+    const f = ref.field;
+    const type = (literalType ?? '').toUpperCase();
+    if (type === 'NULL') return { kind: 'null' };
+    const typeError = (quoted: boolean): SfHttpError =>
+      errorAt('INVALID_FIELD', text, at, `value of filter criterion for field '${f.name}' must be of type ${typeName(f)} and should ${quoted ? '' : 'not '}be enclosed in quotes`);
+    switch (kind) {
+      case 'text': case 'multipicklist': case 'time': case 'other': {
+        if (type !== 'STRING') throw typeError(true);
+        const s = unquote(rawValue, forLike);
+        if (s === undefined) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: ${rawValue}`);
+        return { kind: 'scalar', v: kind === 'time' ? s : s.toLowerCase() };
+      }
+      case 'id': {
+        if (type !== 'STRING') throw typeError(true);
+        const s = unquote(rawValue, forLike);
+        if (s === undefined) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: ${rawValue}`);
+        if (forLike) return { kind: 'scalar', v: s };
+        const id = normalizeId(s);
+        if (!id) throw errorAt('INVALID_QUERY_FILTER_OPERATOR', text, at, `invalid ID field: ${s}`);
+        return { kind: 'scalar', v: id };
+      }
+      case 'number': {
+        if (!['INTEGER', 'DECIMAL', 'INTEGER_WITH_CURRENCY_PREFIX', 'DECIMAL_WITH_CURRENCY_PREFIX'].includes(type)) throw typeError(false);
+        const n = Number(rawValue.replace(/^[A-Za-z]{3}/, ''));
+        if (!Number.isFinite(n)) throw typeError(false);
+        return { kind: 'scalar', v: n };
+      }
+      case 'boolean': {
+        if (type !== 'BOOLEAN') throw typeError(false);
+        return { kind: 'scalar', v: rawValue.toUpperCase() === 'TRUE' };
+      }
+      case 'date': case 'datetime': {
+        if (type === 'DATE_LITERAL' || type === 'DATE_N_LITERAL') {
+          const [name, nRaw] = rawValue.split(':');
+          const range = dateLiteralRange(name ?? '', this.ctx.options.now, Number(nRaw ?? 0));
+          if (!range) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: ${rawValue}`);
+          return { kind: 'range', start: range.start, end: range.end };
+        }
+        const ms = kind === 'date' && type === 'DATE' ? parseDateLiteral(rawValue) : kind === 'datetime' && type === 'DATETIME' ? parseDateTimeLiteral(rawValue) : undefined;
+        if (ms === undefined) {
+          if ((kind === 'date' && type === 'DATE') || (kind === 'datetime' && type === 'DATETIME')) {
+            throw errorAt('INVALID_FIELD', text, at, `value of filter criterion for field '${f.name}' must be a valid ${kind === 'date' ? 'date' : 'dateTime'}: ${rawValue}`);
+          }
+          throw typeError(false);
+        }
+        return { kind: 'scalar', v: ms };
+      }
+    }
+  }
+
+  private comparison(
+    cond: { operator: string; value: string | string[]; literalType?: string | string[] },
+    ref: FieldPath,
+    kind: Kind,
+    get: (row: QueryRow) => Norm,
+    at: number,
+  ): Predicate {
+    const text = this.ctx.text;
+    const op = cond.operator.toUpperCase();
+    const values = listOf(cond.value);
+    const types = listOf(cond.literalType);
+    const typeAt = (i: number): string | undefined => (types.length === 1 ? types[0] : types[i]);
+
+    if (op === 'IN' || op === 'NOT IN' || op === 'INCLUDES' || op === 'EXCLUDES') {
+      if ((op === 'INCLUDES' || op === 'EXCLUDES') && kind !== 'multipicklist') {
+        throw errorAt('INVALID_QUERY_FILTER_OPERATOR', text, at, 'includes or excludes operator only valid on multipicklist field');
+      }
+      const lits = values.map((v, i) => this.literal(ref, kind, v, typeAt(i), at));
+      if (op === 'INCLUDES' || op === 'EXCLUDES') {
+        const wanted = lits.map((l) => (l.kind === 'scalar' ? String(l.v).split(';').map((s) => s.trim()).filter(Boolean) : []));
+        const includes = (row: QueryRow): boolean => {
+          const v = get(row);
+          if (v === null) return false;
+          const have = new Set(String(v).split(';').map((s) => s.trim()));
+          return wanted.some((set) => set.length > 0 && set.every((w) => have.has(w)));
+        };
+        return op === 'INCLUDES' ? includes : (row) => !includes(row);
+      }
+      const eqs = lits.map((l) => this.equals(l, kind));
+      const isIn = (row: QueryRow): boolean => {
+        const v = get(row);
+        return eqs.some((eq) => eq(v));
+      };
+      return op === 'IN' ? isIn : (row) => !isIn(row);
+    }
+    if (values.length !== 1) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '('`);
+    const raw = values[0] as string;
+    if (op === 'LIKE') {
+      if (kind !== 'text' && kind !== 'id' && kind !== 'multipicklist') {
+        throw errorAt('INVALID_FIELD', text, at, `invalid operator on field '${ref.field.name}'`);
+      }
+      const lit = this.literal(ref, kind === 'id' ? 'text' : kind, raw, typeAt(0), at, true);
+      if (lit.kind !== 'scalar') return () => false;
+      const match = likeMatcher(String(lit.v));
+      return (row) => {
+        const v = get(row);
+        return v !== null && match(String(v));
+      };
+    }
+    const lit = this.literal(ref, kind, raw, typeAt(0), at);
+    const eq = this.equals(lit, kind);
+    switch (op) {
+      case '=': return (row) => eq(get(row));
+      case '!=': case '<>': return (row) => !eq(get(row));
+      case '<': case '<=': case '>': case '>=': {
+        if (lit.kind === 'null') return () => false;
+        if (kind === 'multipicklist' || kind === 'boolean') {
+          throw errorAt('INVALID_FIELD', text, at, `invalid operator on field '${ref.field.name}'`);
+        }
+        const lo = lit.kind === 'range' ? lit.start : lit.v;
+        const hi = lit.kind === 'range' ? lit.end : undefined;
+        return (row) => {
+          const v = get(row);
+          if (v === null) return false;
+          if (hi !== undefined) {
+            if (typeof v !== 'number') return false;
+            if (op === '<') return v < (lo as number);
+            if (op === '<=') return v < hi;
+            if (op === '>') return v >= hi;
+            return v >= (lo as number);
+          }
+          if (op === '<') return v < lo;
+          if (op === '<=') return v <= lo;
+          if (op === '>') return v > lo;
+          return v >= lo;
+        };
+      }
+      default:
+        throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.operator}'`);
+    }
+  }
+
+  private equals(lit: Lit, kind: Kind): (v: Norm) => boolean {
+    if (lit.kind === 'null') return (v) => v === null;
+    if (lit.kind === 'range') return (v) => typeof v === 'number' && v >= lit.start && v < lit.end;
+    if (kind === 'multipicklist') {
+      const want = String(lit.v).split(';').map((s) => s.trim()).filter(Boolean).sort().join(';');
+      return (v) => v !== null && String(v).split(';').map((s) => s.trim()).filter(Boolean).sort().join(';') === want;
+    }
+    const target = lit.v;
+    return (v) => v === target;
+  }
+
+  private semiJoin(cond: ValueQueryCondition, ref: FieldPath, kind: Kind, get: (row: QueryRow) => Norm, at: number): Predicate {
+    const text = this.ctx.text;
+    const op = cond.operator.toUpperCase();
+    if (op !== 'IN' && op !== 'NOT IN') throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.operator}'`);
+    const inner = compileTop(this.ctx, cond.valueQuery);
+    const only = inner.columns[0];
+    if (inner.columns.length !== 1 || only?.kind !== 'field' || !only.field) {
+      throw errorAt('MALFORMED_QUERY', text, at, 'The selected field in a semi join sub-select must be an Id or reference');
+    }
+    let set: Set<Norm> | undefined;
+    const innerKind = kindOf(only.field);
+    const contains = (v: Norm): boolean => {
+      if (!set) {
+        set = new Set();
+        for (const r of inner.rows()) set.add(normalize(innerKind, inner.value(r, only)));
+      }
+      return v !== null && set.has(v);
+    };
+    void kind;
+    return op === 'IN' ? (row) => contains(get(row)) : (row) => !contains(get(row));
+  }
+
+  // ---------------------------------------------------------------- GROUP BY / HAVING / ORDER BY
+
+  private compileGroupBy(query: Query | Subquery): void {
+    const text = this.ctx.text;
+    const groupAt = Math.max(0, text.keyword('group'));
+    for (const g of listOf(query.groupBy)) {
+      if (!('field' in g)) throw errorAt('MALFORMED_QUERY', text, groupAt, 'unexpected token: GROUP BY function');
+      const ref = this.resolvePath(this.segments(g.field), g.field, groupAt);
+      if (!ref.field.groupable) {
+        throw errorAt('INVALID_FIELD', text, this.pos(ref.field.name, groupAt), `field '${ref.field.name}' can not be grouped in a query call`);
+      }
+      this.groupBy.push(ref);
+      this.hasGroupBy = true;
+    }
+    if (this.hasGroupBy && this.isCount) {
+      // COUNT() with GROUP BY behaves as COUNT(Id) per group in the count of groups; keep it simple: count groups.
+    }
+    if (this.hasAggregate || this.hasGroupBy) {
+      if (this.hasSubquery) throw errorAt('MALFORMED_QUERY', text, groupAt, 'Aggregate query does not support sub-select');
+      for (const c of this.columns) {
+        if (c.kind !== 'field') continue;
+        if (!this.groupBy.some((g) => g.path.toLowerCase() === c.path.toLowerCase())) {
+          throw errorAt('MALFORMED_QUERY', text, this.pos(c.field?.name ?? c.path), `Field must be grouped or aggregated: ${c.path}`);
+        }
+      }
+      this.hasAggregate = true;
+    }
+  }
+
+  private aggregateFor(fn: FunctionExp): AggregateSpec {
+    const raw = (fn.rawValue ?? '').replace(/\s+/g, '').toLowerCase();
+    let spec = this.aggregates.find((a) => a.raw === raw);
+    if (!spec) {
+      // An aggregate used only in HAVING / ORDER BY: compute it, without an output column.
+      const name = (fn.functionName ?? '').toUpperCase();
+      if (!AGGREGATES.has(name)) throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos(fn.functionName ?? ''), `unexpected token: '${fn.functionName ?? ''}'`);
+      const p = fn.parameters?.[0];
+      const arg = typeof p === 'string' ? this.resolvePath(this.segments(p), p) : undefined;
+      if (arg) this.checkAggregatable(name as AggregateFunction, arg);
+      const hidden = `__hidden${this.aggregates.length}`;
+      const column: QueryColumn = {
+        kind: 'aggregate', path: hidden, name: hidden, field: arg?.field, object: arg?.object, relationships: arg?.relationships ?? [],
+        compound: false, aggregate: name as AggregateFunction, subquery: undefined,
+      };
+      spec = { column, fn: name as AggregateFunction, arg, raw };
+      this.aggregates.push(spec);
+    }
+    return spec;
+  }
+
+  private compileHaving(having: HavingClause): (values: Record<string, StoredValue>) => boolean {
+    if (!this.hasAggregate) throw malformed('HAVING is only allowed in aggregate queries');
+    return this.buildTree<Record<string, StoredValue>>(having, (cond) => {
+      const c = cond as Condition & { fn?: FunctionExp; field?: string; operator: string; value: string | string[]; literalType?: string | string[] };
+      let key: string;
+      let ref: FieldPath;
+      if (c.fn) {
+        const spec = this.aggregateFor(c.fn);
+        key = spec.column.name;
+        ref = spec.arg ?? { path: 'Id', relationships: [], field: this.object.field('Id') as DescribeField, object: this.object };
+        if (spec.fn === 'COUNT' || spec.fn === 'COUNT_DISTINCT' || spec.fn === 'SUM' || spec.fn === 'AVG') {
+          ref = { ...ref, field: { ...ref.field, type: 'double', soapType: 'xsd:double' } };
+        }
+      } else {
+        const path = this.resolvePath(this.segments(c.field ?? ''), c.field ?? '');
+        const g = this.groupBy.find((x) => x.path.toLowerCase() === path.path.toLowerCase());
+        if (!g) throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos(c.field ?? ''), `Field must be grouped or aggregated: ${path.path}`);
+        key = `__group${this.groupBy.indexOf(g)}`;
+        ref = g;
+      }
+      const kind = kindOf(ref.field);
+      const pred = this.comparison(c, ref, kind, (row) => normalize(kind, row.record[key] ?? null), 0);
+      return (values) => pred({ record: values, parents: EMPTY_PARENTS, aggregate: true });
+    });
+  }
+
+  private compileOrderBy(query: Query | Subquery): void {
+    const text = this.ctx.text;
+    const orderAt = Math.max(0, text.keyword('order'));
+    const clauses = listOf<OrderByClause>(query.orderBy);
+    for (const clause of clauses) {
+      const desc = clause.order === 'DESC';
+      const nullsFirst = clause.nulls ? clause.nulls === 'FIRST' : !desc;
+      if ('fn' in clause) {
+        if (!this.hasAggregate) throw errorAt('MALFORMED_QUERY', text, this.pos(clause.fn.functionName ?? '', orderAt), `unexpected token: '${clause.fn.functionName ?? ''}'`);
+        const spec = this.aggregateFor(clause.fn);
+        const key = spec.column.name;
+        this.order.push({ key: (row) => normalize('number', row.record[key] ?? null), desc, nullsFirst });
+        continue;
+      }
+      const ref = this.resolvePath(this.segments(clause.field), clause.field, orderAt);
+      if (!ref.field.sortable || ref.object.isCompound(ref.field)) {
+        throw errorAt('INVALID_FIELD', text, this.pos(ref.field.name, orderAt), `field '${ref.field.name}' can not be sorted in a query call`);
+      }
+      const kind = kindOf(ref.field);
+      if (this.hasAggregate) {
+        const gi = this.groupBy.findIndex((g) => g.path.toLowerCase() === ref.path.toLowerCase());
+        if (gi < 0) throw errorAt('MALFORMED_QUERY', text, this.pos(ref.field.name, orderAt), `Ordered field must be grouped or aggregated: ${ref.path}`);
+        const key = `__group${gi}`;
+        this.order.push({ key: (row) => normalize(kind, row.record[key] ?? null), desc, nullsFirst });
+        continue;
+      }
+      if (ref.relationships.length > 0) this.hasRelationships = true;
+      this.order.push({ key: this.normGetter(ref, kind), desc, nullsFirst });
+    }
+    this.hasOrderBy = this.order.length > 0;
+    // ORDER BY Id (ascending) is the scan order: no sort needed.
+    const only = clauses[0];
+    if (clauses.length === 1 && only && 'field' in only && only.order !== 'DESC' && !this.hasAggregate) {
+      const ref = this.resolvePath(this.segments(only.field), only.field);
+      if (ref.relationships.length === 0 && ref.field.type === 'id') this.order = [];
+    }
+  }
+
+  // ---------------------------------------------------------------- evaluation
+
+  private makeRow(record: StoredRecord): QueryRow {
+    return { record, parents: this.hasRelationships ? new Map() : EMPTY_PARENTS, aggregate: false };
+  }
+
+  private *matched(source: Iterable<StoredRecord>): Generator<QueryRow> {
+    const filter = this.filter;
+    for (const record of source) {
+      const row = this.makeRow(record);
+      if (!filter || filter(row)) yield row;
+    }
+  }
+
+  private sortRows(rows: QueryRow[]): QueryRow[] {
+    const order = this.order;
+    if (order.length === 0) return rows;
+    const keyed = rows.map((row) => ({ row, keys: order.map((o) => o.key(row)) }));
+    keyed.sort((a, b) => {
+      for (let i = 0; i < order.length; i++) {
+        const o = order[i] as OrderSpec;
+        const x = a.keys[i] ?? null;
+        const y = b.keys[i] ?? null;
+        if (x === y) continue;
+        if (x === null) return o.nullsFirst ? -1 : 1;
+        if (y === null) return o.nullsFirst ? 1 : -1;
+        const c = compareNorm(x, y);
+        if (c !== 0) return o.desc ? -c : c;
+      }
+      return 0;
+    });
+    return keyed.map((k) => k.row);
+  }
+
+  private *window(rows: Iterable<QueryRow>): Generator<QueryRow> {
+    let skip = this.offset;
+    let left = this.limit ?? Number.POSITIVE_INFINITY;
+    if (left <= 0) return;
+    for (const row of rows) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      this.prefetchParents(row);
+      yield row;
+      if (--left <= 0) return;
+    }
+  }
+
+  private prefetchParents(row: QueryRow): void {
+    for (const steps of this.selectSteps) resolveParent(this.ctx.store, row, steps, this.includeDeleted);
+  }
+
+  /** Rows drawn from a source of records (the table, or a parent's children for a subquery). */
+  private rowsFrom(source: Iterable<StoredRecord>): Iterable<QueryRow> {
+    if (this.hasAggregate) return this.aggregateRows(source);
+    if (this.order.length === 0) return this.window(this.matched(source));
+    return this.window(this.sortRows([...this.matched(source)]));
+  }
+
+  rows(): Iterable<QueryRow> {
+    if (this.isCount) return [];
+    return this.rowsFrom(this.table.scan(this.includeDeleted));
+  }
+
+  count(): number {
+    let n: number;
+    if (this.hasAggregate) {
+      n = 0;
+      for (const _ of this.aggregateRows(this.table.scan(this.includeDeleted), false)) n++;
+      return n;
+    }
+    if (!this.filter) {
+      n = this.table.count(this.includeDeleted);
+    } else {
+      n = 0;
+      for (const _ of this.matched(this.table.scan(this.includeDeleted))) n++;
+    }
+    n = Math.max(0, n - this.offset);
+    return this.limit === undefined ? n : Math.min(n, this.limit);
+  }
+
+  private *aggregateRows(source: Iterable<StoredRecord>, windowed = true): Generator<QueryRow> {
+    interface Acc { count: number; distinct: Set<Norm>; sum: number; min: StoredValue; max: StoredValue; minN: Norm; maxN: Norm }
+    const groups = new Map<string, { keys: StoredValue[]; accs: Acc[] }>();
+    const groupKinds = this.groupBy.map((g) => kindOf(g.field));
+    const groupGetters = this.groupBy.map((g) => this.rawGetter(g));
+    const aggGetters = this.aggregates.map((a) => (a.arg ? this.rawGetter(a.arg) : () => null));
+    const aggKinds = this.aggregates.map((a) => (a.arg ? kindOf(a.arg.field) : 'other'));
+    const fresh = (): Acc[] => this.aggregates.map(() => ({ count: 0, distinct: new Set(), sum: 0, min: null, max: null, minN: null, maxN: null }));
+    for (const row of this.matched(source)) {
+      const keys = groupGetters.map((g) => g(row));
+      const id = JSON.stringify(keys.map((k, i) => normalize(groupKinds[i] as Kind, k)));
+      let group = groups.get(id);
+      if (!group) groups.set(id, (group = { keys, accs: fresh() }));
+      this.aggregates.forEach((a, i) => {
+        const acc = group.accs[i] as Acc;
+        if (!a.arg) {
+          acc.count++;
+          return;
+        }
+        const v = (aggGetters[i] as (r: QueryRow) => StoredValue)(row);
+        if (v === null) return;
+        acc.count++;
+        const n = normalize(aggKinds[i] as Kind, v);
+        if (a.fn === 'COUNT_DISTINCT') acc.distinct.add(n);
+        if (typeof v === 'number') acc.sum += v;
+        if (acc.minN === null || compareNorm(n, acc.minN) < 0) {
+          acc.minN = n;
+          acc.min = v;
+        }
+        if (acc.maxN === null || compareNorm(n, acc.maxN) > 0) {
+          acc.maxN = n;
+          acc.max = v;
+        }
+      });
+    }
+    if (groups.size === 0 && this.groupBy.length === 0) groups.set('[]', { keys: [], accs: fresh() });
+    const out: QueryRow[] = [];
+    for (const { keys, accs } of groups.values()) {
+      const values: Record<string, StoredValue> = {};
+      keys.forEach((k, i) => (values[`__group${i}`] = k));
+      this.aggregates.forEach((a, i) => {
+        const acc = accs[i] as Acc;
+        let v: StoredValue;
+        switch (a.fn) {
+          case 'COUNT': v = acc.count; break;
+          case 'COUNT_DISTINCT': v = acc.distinct.size; break;
+          case 'SUM': v = acc.count === 0 ? null : acc.sum; break;
+          case 'AVG': v = acc.count === 0 ? null : acc.sum / acc.count; break;
+          case 'MIN': v = acc.min; break;
+          case 'MAX': v = acc.max; break;
+        }
+        values[a.column.name] = v;
+      });
+      if (this.having && !this.having(values)) continue;
+      out.push({ record: values, parents: EMPTY_PARENTS, aggregate: true });
+    }
+    const sorted = this.sortRows(out);
+    if (!windowed) {
+      yield* sorted;
+      return;
+    }
+    const end = this.limit === undefined ? undefined : this.offset + this.limit;
+    yield* sorted.slice(this.offset, end);
+  }
+
+  private rawGetter(ref: FieldPath): (row: QueryRow) => StoredValue {
+    const name = ref.field.name;
+    if (ref.relationships.length === 0) return (row) => row.record[name] ?? null;
+    const { store } = this.ctx;
+    const inc = this.includeDeleted;
+    return (row) => resolveParent(store, row, ref.relationships, inc)?.[name] ?? null;
+  }
+
+  value(row: QueryRow, column: QueryColumn): StoredValue {
+    if (row.aggregate) {
+      if (column.kind === 'aggregate') return row.record[column.name] ?? null;
+      const gi = this.groupBy.findIndex((g) => g.path.toLowerCase() === column.path.toLowerCase());
+      return gi < 0 ? null : (row.record[`__group${gi}`] ?? null);
+    }
+    if (column.kind !== 'field' || !column.field || column.compound) return null;
+    if (column.relationships.length === 0) return row.record[column.field.name] ?? null;
+    return resolveParent(this.ctx.store, row, column.relationships, this.includeDeleted)?.[column.field.name] ?? null;
+  }
+
+  toRest(row: QueryRow, version: string): Record<string, unknown> {
+    if (row.aggregate) {
+      const out: Record<string, unknown> = { attributes: { type: 'AggregateResult' } };
+      for (const c of this.columns) {
+        const v = this.value(row, c);
+        out[c.name] = c.field && v !== null && c.aggregate !== 'COUNT' && c.aggregate !== 'COUNT_DISTINCT' ? restValue(c.field, v) : v;
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = { attributes: attributes(this.object.name, row.record['Id'] ?? null, version) };
+    this.writeNodes(out, this.out, row.record, this.object, row, version);
+    return out;
+  }
+
+  private writeNodes(out: Record<string, unknown>, nodes: readonly OutNode[], record: StoredRecord, schema: ObjectSchema, row: QueryRow, version: string): void {
+    for (const node of nodes) {
+      switch (node.kind) {
+        case 'field': {
+          const f = node.column.field as DescribeField;
+          out[node.key] = node.column.compound ? compoundValue(schema, f, record) : restValue(f, record[f.name] ?? null);
+          break;
+        }
+        case 'parent': {
+          const parent = resolveParent(this.ctx.store, row, node.trail, this.includeDeleted);
+          if (!parent) {
+            out[node.step.name] = null;
+            break;
+          }
+          const id = parent['Id'] ?? null;
+          const type = node.step.table ? node.step.target : (this.ctx.store.tableForId(String(id))?.schema ?? node.step.target);
+          const nested: Record<string, unknown> = { attributes: attributes(type.name, id, version) };
+          this.writeNodes(nested, node.children, parent, type, row, version);
+          out[node.step.name] = nested;
+          break;
+        }
+        case 'subquery': {
+          const children = this.children(row, node.column);
+          const child = node.column.subquery as CompiledQuery;
+          out[node.column.name] = children.length === 0 ? null : { totalSize: children.length, done: true, records: children.map((c) => child.toRest(c, version)) };
+          break;
+        }
+        case 'typeof': {
+          const parent = resolveParent(this.ctx.store, row, [node.step], this.includeDeleted);
+          if (!parent) {
+            out[node.step.name] = null;
+            break;
+          }
+          const id = parent['Id'] ?? null;
+          const type = this.ctx.store.tableForId(String(id))?.schema ?? node.step.target;
+          const fields = node.cases.get(type.name.toLowerCase()) ?? node.otherwise ?? [];
+          const nested: Record<string, unknown> = { attributes: attributes(type.name, id, version) };
+          for (const f of fields) {
+            const own = type.field(f.name);
+            nested[f.name] = own ? (type.isCompound(own) ? compoundValue(type, own, parent) : restValue(own, parent[own.name] ?? null)) : null;
+          }
+          out[node.step.name] = nested;
+          break;
+        }
+      }
+    }
+  }
+
+  children(row: QueryRow, column: QueryColumn): QueryRow[] {
+    const child = column.subquery as CompiledQuery | undefined;
+    if (!child || row.aggregate) return [];
+    const id = row.record['Id'];
+    if (typeof id !== 'string') return [];
+    return [...child.rowsFrom(child.childRecords(id))];
+  }
+
+  /** The child records pointing at a parent id (index built once, on first use). */
+  private childRecords(parentId: string): readonly StoredRecord[] {
+    const link = this.parentLink;
+    if (!link) return [];
+    if (!this.childIndex) {
+      const index = new Map<string, StoredRecord[]>();
+      for (const r of this.table.scan(this.includeDeleted)) {
+        const p = r[link.name];
+        if (typeof p !== 'string') continue;
+        let list = index.get(p);
+        if (!list) index.set(p, (list = []));
+        list.push(r);
+      }
+      this.childIndex = index;
+    }
+    return this.childIndex.get(parentId) ?? [];
+  }
+}
+
+function compileTop(ctx: CompileContext, query: Query): CompiledQuery {
+  const name = query.sObject ?? '';
+  const table = ctx.store.table(name);
+  if (!table) {
+    const fromAt = ctx.text.keyword('from');
+    throw unsupportedType(ctx.text, ctx.text.locate(name, Math.max(0, fromAt)), name);
+  }
+  return new CompiledQuery(ctx, table, query);
+}
+
+/**
+ * Parse and compile a SOQL statement against the org's schemas. Throws `SfHttpError` (400) shaped as
+ * Salesforce answers: MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_FILTER_OPERATOR,
+ * NUMBER_OUTSIDE_VALID_RANGE.
+ */
+export function prepareQuery(store: OrgStore, soql: string, options: PrepareOptions): PreparedQuery {
+  if (soql.length > MAX_SOQL_LENGTH) throw malformed('SOQL statements cannot be longer than 100,000 characters');
+  const text = new SoqlText(soql);
+  if (soql.trim() === '') throw malformed('unexpected token: <EOF>');
+  let query: Query;
+  try {
+    query = parseQuery(soql, { allowApexBindVariables: false });
+  } catch (error) {
+    throw syntaxError(text, error instanceof Error ? error.message : String(error));
+  }
+  return compileTop({ store, text, options }, query);
+}
