@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { ForceflowError } from '../core/errors.ts';
 import { Org, type EmulatorOptions } from './org.ts';
 import { createEmulatorServer } from './server.ts';
+import { AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY } from './aws/state.ts';
 
 export type { EmulatorOptions } from './org.ts';
 export { Org } from './org.ts';
@@ -42,6 +43,10 @@ export interface EmulatorInfo {
   /** Base URL of the control endpoint (outside /services), for tests and tools. */
   readonly controlUrl: string;
   readonly connectorProfile: EmulatorConnectorProfile;
+  /** Emulated KMS and Secrets Manager (AWS JSON protocol on the same port; any SigV4 signature is accepted). */
+  readonly aws: { readonly kmsEndpoint: string; readonly secretsManagerEndpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Environment that points the AWS SDK's default chain at the emulated services. */
+  readonly env: { readonly AWS_ENDPOINT_URL_KMS: string; readonly AWS_ENDPOINT_URL_SECRETS_MANAGER: string; readonly AWS_REGION: string; readonly AWS_ACCESS_KEY_ID: string; readonly AWS_SECRET_ACCESS_KEY: string };
 }
 
 export interface RunningEmulator extends EmulatorInfo {
@@ -98,6 +103,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     userId: org.auth.defaultUser.userId,
     controlUrl: `${instanceUrl}/__emulator`,
     connectorProfile,
+    aws: { kmsEndpoint: instanceUrl, secretsManagerEndpoint: instanceUrl, region: AWS_REGION, accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY },
+    env: { AWS_ENDPOINT_URL_KMS: instanceUrl, AWS_ENDPOINT_URL_SECRETS_MANAGER: instanceUrl, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY },
     org,
     async close() {
       if (closed) return;

@@ -6,6 +6,7 @@ import { BulkService } from './bulk/service.ts';
 import { buildStore, type StorePersistence } from './org/seed.ts';
 import type { OrgStore } from './org/store.ts';
 import { makeId } from './ids.ts';
+import { AwsState } from './aws/state.ts';
 
 export interface EmulatorOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -43,6 +44,8 @@ export class Org {
   readonly auth: AuthService;
   readonly faults: FaultInjector;
   readonly bulk: BulkService;
+  /** Emulated AWS KMS keys and Secrets Manager secrets (src/emulator/aws). */
+  readonly aws: AwsState;
   /** Calls served, by "METHOD /route-pattern". */
   readonly callCounts = new Map<string, number>();
   /** Set once the server listens: `http://127.0.0.1:PORT`. */
@@ -60,6 +63,7 @@ export class Org {
     this.auth = new AuthService(this);
     this.faults = new FaultInjector(this, options.faults);
     this.bulk = new BulkService(this);
+    this.aws = new AwsState({ ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }), clock: this.clock });
   }
 
   countCall(key: string): void {
