@@ -1,0 +1,333 @@
+import { createHash } from 'node:crypto';
+import { basename, extname, resolve } from 'node:path';
+import type { PushdownFilter, ReadRequest } from '../core/connector.ts';
+import type { ApiPreference, EntitySchema, FieldType } from '../core/types.ts';
+import type { LocalFileDestinationProperties, LocalFileSourceProperties } from '../connectors/local-file/config.ts';
+import type { OutputFormatConfig, S3DestinationProperties, S3SourceProperties } from '../connectors/s3/config.ts';
+import { compileTasks } from '../mapping/compile.ts';
+import type { AnalyzedTasks, BatchTransform } from '../mapping/compile.ts';
+import type { ErrorHandlingConfig, FlowDefinition, SalesforceSourceProperties, Timestamp } from './schema.ts';
+import { checkFlow, flowInvalid } from './validate.ts';
+
+/**
+ * compileFlow: a validated definition becomes a plain plan the runner executes. Everything that can be
+ * decided from the definition is decided here, once: connector settings with defaults applied, LocalFile
+ * paths made absolute, the read request (fields, Map_all exclusions, the filters Salesforce evaluates in
+ * SOQL), the engine-side batch transform, output fields, partition keys and the schema version.
+ */
+
+export interface SalesforceSourcePlan {
+  readonly connectorType: 'Salesforce';
+  readonly connectorProfileName?: string;
+  readonly apiVersion?: string;
+  readonly object: string;
+  readonly apiPreference: ApiPreference;
+  readonly includeDeletedRecords: boolean;
+  readonly enableDynamicFieldUpdate: boolean;
+  readonly properties: SalesforceSourceProperties;
+}
+export interface S3SourcePlan {
+  readonly connectorType: 'S3';
+  readonly properties: S3SourceProperties;
+}
+export interface LocalFileSourcePlan {
+  readonly connectorType: 'LocalFile';
+  /** `path` is absolute (resolved from the flow file's folder). */
+  readonly properties: LocalFileSourceProperties;
+}
+export type SourcePlan = SalesforceSourcePlan | S3SourcePlan | LocalFileSourcePlan;
+
+/** outputFormatConfig with AppFlow's defaults applied. */
+export interface ResolvedOutputFormat {
+  readonly fileType: 'CSV' | 'JSON' | 'PARQUET';
+  readonly prefixConfig: NonNullable<OutputFormatConfig['prefixConfig']>;
+  readonly aggregationConfig: { readonly aggregationType: 'None' | 'SingleFile'; readonly targetFileSize?: number };
+  /** Parquet only (false: every column a string); ignored for CSV and JSON. */
+  readonly preserveSourceDataTyping: boolean;
+}
+
+export interface S3DestinationPlan {
+  readonly connectorType: 'S3';
+  readonly bucketName: string;
+  readonly bucketPrefix?: string;
+  readonly outputFormat: ResolvedOutputFormat;
+  readonly properties: S3DestinationProperties;
+}
+export interface LocalFileDestinationPlan {
+  readonly connectorType: 'LocalFile';
+  /** Absolute folder that plays the role of the bucket. */
+  readonly path: string;
+  readonly outputFormat: ResolvedOutputFormat;
+  readonly properties: LocalFileDestinationProperties;
+}
+export interface SalesforceDestinationPlan {
+  readonly connectorType: 'Salesforce';
+  readonly connectorProfileName?: string;
+  readonly apiVersion?: string;
+  readonly object: string;
+  readonly writeOperationType: 'INSERT' | 'UPSERT' | 'UPDATE' | 'DELETE';
+  /** UPSERT: the external ID field; UPDATE/DELETE: the ID field (default Id). */
+  readonly idFieldNames: readonly string[];
+  readonly apiPreference: ApiPreference;
+}
+export type DestinationPlan = S3DestinationPlan | LocalFileDestinationPlan | SalesforceDestinationPlan;
+
+export interface SchedulePlan {
+  readonly expression: string;
+  /** rate(...) in seconds; undefined for cron(...). */
+  readonly rateSeconds?: number;
+  readonly cron?: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly timezone?: string;
+  readonly offsetSeconds: number;
+  readonly firstExecutionFrom?: string;
+  readonly flowErrorDeactivationThreshold?: number;
+}
+
+export interface TriggerPlan {
+  readonly triggerType: 'OnDemand' | 'Scheduled' | 'Event';
+  readonly dataPullMode: 'Complete' | 'Incremental';
+  readonly schedule?: SchedulePlan;
+}
+
+export interface IncrementalPlan {
+  /** The datetime field bounding the window (incrementalPullConfig.datetimeTypeFieldName, default LastModifiedDate). */
+  readonly field: string;
+  /** Start of the first run's window (ISO); AppFlow's default is 30 days before the first run. */
+  readonly firstExecutionFrom?: string;
+  readonly offsetSeconds: number;
+}
+
+export interface FlowPlan {
+  readonly flowName: string;
+  readonly description?: string;
+  readonly trigger: TriggerPlan;
+  readonly source: SourcePlan;
+  readonly destination: DestinationPlan;
+  /** What to ask the source for. The runner adds `window` for incremental runs. */
+  readonly read: ReadRequest;
+  /** The filters in `read.filters` (Salesforce evaluates them in SOQL); empty for file sources. */
+  readonly pushedDownFilters: readonly PushdownFilter[];
+  /** How many Filter tasks the engine evaluates (file sources). */
+  readonly engineFilterCount: number;
+  readonly incremental?: IncrementalPlan;
+  /** Pure, synchronous; compiled once. Pass `{ firstIndex }` (records already read) for error positions. */
+  readonly transform: BatchTransform;
+  /** The destination schema for a given source schema (names and types, for Parquet typing). */
+  readonly outputSchema: (input: EntitySchema) => EntitySchema;
+  /** Destination fields known from the definition; with Map_all the source's fields are added at run time. */
+  readonly outputFields: readonly { readonly name: string; readonly type?: FieldType }[];
+  readonly mapAll: boolean;
+  readonly partitionKeys: readonly string[];
+  /** The destination's errorHandlingConfig with failOnFirstDestinationError defaulted to true (the console's default). */
+  readonly errorHandling: ErrorHandlingConfig & { readonly failOnFirstDestinationError: boolean };
+  /** AppFlow's schemaVersion when the definition carries one (describe-flow), else derived from mappings, types and partition keys. */
+  readonly schemaVersion: number;
+  /** Hex fingerprint of mappings, types and partition keys: changes exactly when the schema version should. */
+  readonly schemaFingerprint: string;
+  /** The compiled step order, for logs and `forceflow validate`. */
+  readonly steps: readonly string[];
+  readonly metadataCatalog?: { readonly roleArn: string; readonly databaseName: string; readonly tablePrefix: string };
+}
+
+export interface CompileOptions {
+  /** The folder of the flow file: relative LocalFile paths resolve from it (default: the working directory). */
+  readonly flowFileDir?: string;
+}
+
+function iso(t: Timestamp | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  return new Date(typeof t === 'number' ? t * 1000 : Date.parse(t)).toISOString();
+}
+
+function rateSeconds(expression: string): number | undefined {
+  const m = /^rate\(\s*(\d+)\s*(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression);
+  if (!m) return undefined;
+  const unit = (m[2] ?? '').replace(/s$/, '');
+  return Number(m[1]) * (unit === 'minute' ? 60 : unit === 'hour' ? 3600 : 86400);
+}
+
+function resolveOutputFormat(cfg: OutputFormatConfig | undefined): ResolvedOutputFormat {
+  return {
+    fileType: cfg?.fileType ?? 'JSON',
+    prefixConfig: cfg?.prefixConfig ?? {},
+    aggregationConfig: {
+      aggregationType: cfg?.aggregationConfig?.aggregationType ?? 'None',
+      ...(cfg?.aggregationConfig?.targetFileSize !== undefined ? { targetFileSize: cfg.aggregationConfig.targetFileSize } : {}),
+    },
+    preserveSourceDataTyping: cfg?.fileType === 'PARQUET' ? (cfg.preserveSourceDataTyping ?? false) : false,
+  };
+}
+
+function fingerprint(a: AnalyzedTasks): string {
+  const shape = {
+    maps: a.maps.map((m) => [m.source, m.destination, m.destinationType ?? null]),
+    passthroughs: a.passthroughs.map((p) => [p.source, p.destination]),
+    merges: a.merges.map((m) => [m.fields, m.destination, m.parts]),
+    arithmetics: a.arithmetics.map((x) => [x.operation, x.left, x.right, x.destination]),
+    mapAll: a.mapAll ? [...a.mapAll.exclude].sort() : null,
+    partition: a.partition?.keys ?? [],
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
+}
+
+function stepSummary(a: AnalyzedTasks, pushdown: boolean): string[] {
+  const steps: string[] = [];
+  const idx = (xs: readonly { index: number }[]): string => xs.map((x) => `tasks[${x.index}]`).join(', ');
+  if (a.projections.length) steps.push(`read: ${idx(a.projections)} (PROJECTION)`);
+  if (a.predicates.length) steps.push(`${pushdown ? 'filter at the source (SOQL WHERE)' : 'filter in the engine'}: ${idx(a.predicates)}`);
+  const pre = a.validations.filter((v) => !v.fields.some((f) => [...a.merges, ...a.arithmetics].some((c) => c.destination === f)));
+  const post = a.validations.filter((v) => !pre.includes(v));
+  if (pre.length) steps.push(`validate: ${idx(pre)}`);
+  if (a.masks.length) steps.push(`mask: ${idx(a.masks)}`);
+  if (a.truncates.length) steps.push(`truncate: ${idx(a.truncates)}`);
+  if (a.merges.length) steps.push(`merge: ${idx(a.merges)}`);
+  if (a.arithmetics.length) steps.push(`arithmetic: ${idx(a.arithmetics)}`);
+  if (post.length) steps.push(`validate computed fields: ${idx(post)}`);
+  const outs = [...a.maps, ...a.passthroughs, ...(a.mapAll ? [a.mapAll] : [])].sort((x, y) => x.index - y.index);
+  if (outs.length) steps.push(`map: ${idx(outs)}`);
+  if (a.partition) steps.push(`partition by ${a.partition.keys.join(', ')}: tasks[${a.partition.index}]`);
+  return steps;
+}
+
+/** Compiles a flow definition into a plan. Throws FLOW_INVALID if the definition has problems. */
+export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): FlowPlan {
+  const checked = checkFlow(def);
+  if (!checked.ok || !checked.flow || !checked.tasks) throw flowInvalid(checked.problems);
+  const flow = checked.flow;
+  const analyzed = checked.tasks;
+  const baseDir = resolve(options.flowFileDir ?? process.cwd());
+
+  const src = flow.sourceFlowConfig;
+  let source: SourcePlan;
+  let entity: string;
+  switch (src.connectorType) {
+    case 'Salesforce': {
+      const p = src.sourceConnectorProperties.Salesforce as SalesforceSourceProperties;
+      entity = p.object;
+      source = {
+        connectorType: 'Salesforce', object: p.object, apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
+        includeDeletedRecords: p.includeDeletedRecords ?? false, enableDynamicFieldUpdate: p.enableDynamicFieldUpdate ?? false,
+        properties: p,
+        ...(src.connectorProfileName !== undefined ? { connectorProfileName: src.connectorProfileName } : {}),
+        ...(src.apiVersion !== undefined ? { apiVersion: src.apiVersion } : {}),
+      };
+      break;
+    }
+    case 'S3': {
+      const p = src.sourceConnectorProperties.S3 as S3SourceProperties;
+      entity = (p.bucketPrefix ?? '').split('/').filter(Boolean).pop() ?? p.bucketName;
+      source = { connectorType: 'S3', properties: p };
+      break;
+    }
+    default: {
+      const p = src.sourceConnectorProperties.LocalFile as LocalFileSourceProperties;
+      const path = resolve(baseDir, p.path);
+      entity = basename(path, extname(path)) || 'LocalFile';
+      source = { connectorType: 'LocalFile', properties: { ...p, path } };
+    }
+  }
+
+  const d = flow.destinationFlowConfigList[0];
+  if (d === undefined) throw flowInvalid([{ path: 'destinationFlowConfigList', message: 'is empty. Add one destination.' }]);
+  let destination: DestinationPlan;
+  let ehc: ErrorHandlingConfig | undefined;
+  switch (d.connectorType) {
+    case 'S3': {
+      const p = d.destinationConnectorProperties.S3;
+      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.S3', message: 'is missing. Add the S3 properties.' }]);
+      const { errorHandlingConfig, ...properties } = p;
+      ehc = errorHandlingConfig;
+      destination = {
+        connectorType: 'S3', bucketName: p.bucketName, outputFormat: resolveOutputFormat(p.s3OutputFormatConfig), properties,
+        ...(p.bucketPrefix !== undefined ? { bucketPrefix: p.bucketPrefix } : {}),
+      };
+      break;
+    }
+    case 'LocalFile': {
+      const p = d.destinationConnectorProperties.LocalFile;
+      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.LocalFile', message: 'is missing. Add the LocalFile properties.' }]);
+      const path = resolve(baseDir, p.path);
+      destination = { connectorType: 'LocalFile', path, outputFormat: resolveOutputFormat(p.outputFormatConfig), properties: { ...p, path } };
+      break;
+    }
+    default: {
+      const p = d.destinationConnectorProperties.Salesforce;
+      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce', message: 'is missing. Add the Salesforce properties.' }]);
+      ehc = p.errorHandlingConfig;
+      const op = p.writeOperationType ?? 'INSERT';
+      destination = {
+        connectorType: 'Salesforce', object: p.object, writeOperationType: op,
+        idFieldNames: p.idFieldNames && p.idFieldNames.length > 0 ? p.idFieldNames : op === 'UPDATE' || op === 'DELETE' ? ['Id'] : [],
+        apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
+        ...(d.connectorProfileName !== undefined ? { connectorProfileName: d.connectorProfileName } : {}),
+        ...(d.apiVersion !== undefined ? { apiVersion: d.apiVersion } : {}),
+      };
+    }
+  }
+
+  const pushdown = source.connectorType === 'Salesforce';
+  const compiled = compileTasks(analyzed, { pushdown, entity });
+
+  const read: ReadRequest = {
+    entity,
+    ...(compiled.readFields ? { fields: compiled.readFields } : {}),
+    ...(compiled.excludeFields.length > 0 ? { excludeFields: compiled.excludeFields } : {}),
+    ...(compiled.pushdown.length > 0 ? { filters: compiled.pushdown } : {}),
+    ...(source.connectorType === 'Salesforce' ? { includeDeleted: source.includeDeletedRecords, apiPreference: source.apiPreference } : {}),
+  };
+
+  const sched = flow.triggerConfig.triggerProperties?.Scheduled;
+  const dataPullMode = flow.triggerConfig.triggerType === 'Scheduled' ? (sched?.dataPullMode ?? 'Complete') : 'Complete';
+  let schedule: SchedulePlan | undefined;
+  if (sched && flow.triggerConfig.triggerType === 'Scheduled') {
+    const rate = rateSeconds(sched.scheduleExpression);
+    const start = iso(sched.scheduleStartTime);
+    const end = iso(sched.scheduleEndTime);
+    const first = iso(sched.firstExecutionFrom);
+    schedule = {
+      expression: sched.scheduleExpression,
+      ...(rate !== undefined ? { rateSeconds: rate } : { cron: sched.scheduleExpression.slice(5, -1).trim() }),
+      ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}), ...(first ? { firstExecutionFrom: first } : {}),
+      ...(sched.timezone !== undefined ? { timezone: sched.timezone } : {}),
+      offsetSeconds: sched.scheduleOffset ?? 0,
+      ...(sched.flowErrorDeactivationThreshold !== undefined ? { flowErrorDeactivationThreshold: sched.flowErrorDeactivationThreshold } : {}),
+    };
+  }
+  const incremental: IncrementalPlan | undefined = dataPullMode === 'Incremental'
+    ? {
+        field: src.incrementalPullConfig?.datetimeTypeFieldName ?? 'LastModifiedDate',
+        offsetSeconds: schedule?.offsetSeconds ?? 0,
+        ...(schedule?.firstExecutionFrom ? { firstExecutionFrom: schedule.firstExecutionFrom } : {}),
+      }
+    : undefined;
+
+  const print = fingerprint(analyzed);
+  const schemaVersion = flow.schemaVersion !== undefined && flow.schemaVersion > 0
+    ? flow.schemaVersion
+    : (Number.parseInt(print.slice(0, 8), 16) % 999_999_999) + 1;
+  const glue = flow.metadataCatalogConfig?.glueDataCatalog;
+
+  return {
+    flowName: flow.flowName,
+    ...(flow.description !== undefined ? { description: flow.description } : {}),
+    trigger: { triggerType: flow.triggerConfig.triggerType, dataPullMode, ...(schedule ? { schedule } : {}) },
+    source,
+    destination,
+    read,
+    pushedDownFilters: compiled.pushdown,
+    engineFilterCount: compiled.engineFilters.length,
+    ...(incremental ? { incremental } : {}),
+    transform: compiled.transform,
+    outputSchema: compiled.outputSchema,
+    outputFields: compiled.staticOutputFields,
+    mapAll: analyzed.mapAll !== undefined,
+    partitionKeys: compiled.partitionKeys,
+    errorHandling: { ...ehc, failOnFirstDestinationError: ehc?.failOnFirstDestinationError ?? true },
+    schemaVersion,
+    schemaFingerprint: print,
+    steps: stepSummary(analyzed, pushdown),
+    ...(glue ? { metadataCatalog: glue } : {}),
+  };
+}

@@ -1,0 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { ForceflowError } from '../core/errors.ts';
+import { compileFlow } from './compile.ts';
+import type { FlowPlan } from './compile.ts';
+import type { FlowDefinition } from './schema.ts';
+import { parseJsonText, validateFlow } from './validate.ts';
+
+export interface LoadedFlow {
+  readonly file: string;
+  /** The flow file's folder: relative LocalFile paths resolve from it. */
+  readonly flowFileDir: string;
+  readonly flow: FlowDefinition;
+  readonly plan: FlowPlan;
+}
+
+/**
+ * Reads, validates and compiles a flow file (what `forceflow run` and `forceflow validate` do).
+ * Throws FILE_NOT_FOUND when the file is missing and FLOW_INVALID (message names the file and every
+ * problem's JSON path) when it is not a valid flow.
+ */
+export async function loadFlowFile(file: string): Promise<LoadedFlow> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') {
+      throw new ForceflowError('FILE_NOT_FOUND', `Flow file ${file} does not exist. Check the path.`, { details: { file: path }, cause: error });
+    }
+    throw new ForceflowError('CONFIG_INVALID', `Flow file ${file} cannot be read: ${(error as Error).message}.`, { details: { file: path }, cause: error });
+  }
+  const flow = validateFlow(parseJsonText(text.replace(/^\uFEFF/, ''), file), { source: file });
+  const flowFileDir = dirname(path);
+  return { file: path, flowFileDir, flow, plan: compileFlow(flow, { flowFileDir }) };
+}

@@ -1,0 +1,87 @@
+import type { ForceflowError } from '../core/errors.ts';
+import type { TransferApi } from '../core/types.ts';
+
+/** AppFlow's execution statuses. */
+export type ExecutionStatus = 'InProgress' | 'Successful' | 'Error' | 'CancelStarted' | 'Canceled';
+
+/**
+ * The record of one run: AppFlow's ExecutionRecord fields (DescribeFlowExecutionRecords), plus what
+ * AppFlow leaves out: which Salesforce API each side used and why, filtered and dropped counts, the files
+ * written, the error file, and API calls. Timestamps are ISO-8601 UTC strings. Never holds a secret.
+ */
+export interface ExecutionRecord {
+  readonly flowName: string;
+  readonly executionId: string;
+  executionStatus: ExecutionStatus;
+  readonly startedAt: string;
+  lastUpdatedAt: string;
+  /** The incremental window actually used (null for full transfers). */
+  dataPullStartTime: string | null;
+  dataPullEndTime: string | null;
+  readonly executionResult: {
+    errorInfo: { putFailuresCount: number; executionMessage: string | null };
+    recordsProcessed: number;
+    bytesProcessed: number;
+    bytesWritten: number;
+    numParallelProcesses: number;
+    maxPageSize: number;
+    /** Records removed by Filter tasks evaluated in the engine. */
+    recordsFiltered: number;
+    /** Records removed by Validate tasks with DropRecord. */
+    recordsDropped: number;
+    /** Records accepted by the destination. */
+    recordsWritten: number;
+  };
+  /** REST_SYNC or BULKV2 when the source is Salesforce, else null. */
+  sourceDataTransferApi: TransferApi | null;
+  sourceDataTransferApiReason: string | null;
+  destinationDataTransferApi: TransferApi | null;
+  destinationDataTransferApiReason: string | null;
+  /** Files or objects written (S3 keys as s3://bucket/key, local paths). */
+  outputs: string[];
+  /** Where failed records were written, if any. */
+  errorFile: string | null;
+  /** HTTP calls made to Salesforce by each side. */
+  apiCalls: { source: number; destination: number };
+  /** The catalogued error that ended the run, if any. */
+  error: { code: string; kind: string; message: string } | null;
+}
+
+export function newExecutionRecord(flowName: string, executionId: string, startedAt: Date): ExecutionRecord {
+  const iso = startedAt.toISOString();
+  return {
+    flowName,
+    executionId,
+    executionStatus: 'InProgress',
+    startedAt: iso,
+    lastUpdatedAt: iso,
+    dataPullStartTime: null,
+    dataPullEndTime: null,
+    executionResult: {
+      errorInfo: { putFailuresCount: 0, executionMessage: null },
+      recordsProcessed: 0,
+      bytesProcessed: 0,
+      bytesWritten: 0,
+      numParallelProcesses: 1,
+      maxPageSize: 0,
+      recordsFiltered: 0,
+      recordsDropped: 0,
+      recordsWritten: 0,
+    },
+    sourceDataTransferApi: null,
+    sourceDataTransferApiReason: null,
+    destinationDataTransferApi: null,
+    destinationDataTransferApiReason: null,
+    outputs: [],
+    errorFile: null,
+    apiCalls: { source: 0, destination: 0 },
+    error: null,
+  };
+}
+
+export function failRecord(record: ExecutionRecord, error: ForceflowError, now: Date): void {
+  record.executionStatus = error.code === 'RUN_CANCELED' ? 'Canceled' : 'Error';
+  record.executionResult.errorInfo.executionMessage = error.message.slice(0, 2048);
+  record.error = { code: error.code, kind: error.kind, message: error.message };
+  record.lastUpdatedAt = now.toISOString();
+}

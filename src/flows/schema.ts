@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { S3DestinationPropertiesSchema, S3SourcePropertiesSchema } from '../connectors/s3/config.ts';
+import { LocalFileDestinationPropertiesSchema, LocalFileSourcePropertiesSchema } from '../connectors/local-file/config.ts';
+
+/**
+ * The flow definition: AppFlow's CreateFlow JSON (API member names, camelCase), as `aws appflow
+ * create-flow --cli-input-json` takes it and `aws appflow describe-flow` prints it, plus forceflow's
+ * own `LocalFile` connector type.
+ *
+ * Every object is strict: an unknown or misspelled key is an error (validate.ts adds a "did you mean").
+ * Fields only AppFlow's service sets (ARNs, status, timestamps, tags, ...) are accepted and ignored, so
+ * describe-flow output validates as is. Cross-field rules (properties key matching connectorType, the
+ * projection requirement, task properties) live in validate.ts and src/mapping, not here, so that each
+ * problem gets its own path and sentence. docs/flows.md documents every field.
+ */
+
+/** AppFlow's ConnectorType values that forceflow runs. */
+export const SOURCE_CONNECTOR_TYPES = ['Salesforce', 'S3', 'LocalFile'] as const;
+export const DESTINATION_CONNECTOR_TYPES = ['S3', 'Salesforce', 'LocalFile'] as const;
+export type SourceConnectorType = (typeof SOURCE_CONNECTOR_TYPES)[number];
+export type DestinationConnectorType = (typeof DESTINATION_CONNECTOR_TYPES)[number];
+
+/** The rest of AppFlow's ConnectorType enum: recognised so the message can say "not supported" rather than "unknown". */
+export const OTHER_APPFLOW_CONNECTOR_TYPES = [
+  'Singular', 'Slack', 'Redshift', 'Marketo', 'Googleanalytics', 'Zendesk', 'Servicenow', 'Datadog', 'Trendmicro',
+  'Snowflake', 'Dynatrace', 'Infornexus', 'Amplitude', 'Veeva', 'EventBridge', 'LookoutMetrics', 'Upsolver',
+  'Honeycode', 'CustomerProfiles', 'SAPOData', 'CustomConnector', 'Pardot',
+] as const;
+/** AppFlow connectors that can only be a flow's source (absent from AppFlow's DestinationConnectorProperties). */
+export const APPFLOW_SOURCE_ONLY_CONNECTORS = [
+  'Singular', 'Slack', 'Googleanalytics', 'Servicenow', 'Datadog', 'Trendmicro', 'Dynatrace', 'Infornexus',
+  'Amplitude', 'Veeva', 'Pardot',
+] as const;
+
+export const TASK_TYPES = [
+  'Arithmetic', 'Filter', 'Map', 'Map_all', 'Mask', 'Merge', 'Passthrough', 'Truncate', 'Validate', 'Partition',
+] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+/** AppFlow's SalesforceConnectorOperator (21 values). */
+export const SALESFORCE_OPERATORS = [
+  'PROJECTION', 'LESS_THAN', 'CONTAINS', 'GREATER_THAN', 'BETWEEN', 'LESS_THAN_OR_EQUAL_TO', 'GREATER_THAN_OR_EQUAL_TO',
+  'EQUAL_TO', 'NOT_EQUAL_TO', 'ADDITION', 'MULTIPLICATION', 'DIVISION', 'SUBTRACTION', 'MASK_ALL', 'MASK_FIRST_N',
+  'MASK_LAST_N', 'VALIDATE_NON_NULL', 'VALIDATE_NON_ZERO', 'VALIDATE_NON_NEGATIVE', 'VALIDATE_NUMERIC', 'NO_OP',
+] as const;
+export type ConnectorOperatorName = (typeof SALESFORCE_OPERATORS)[number];
+/** AppFlow's S3ConnectorOperator: the Salesforce list without CONTAINS. */
+export const S3_OPERATORS = SALESFORCE_OPERATORS.filter((op) => op !== 'CONTAINS') as Exclude<ConnectorOperatorName, 'CONTAINS'>[];
+
+/** AppFlow's OperatorPropertiesKeys (17 values). */
+export const TASK_PROPERTY_KEYS = [
+  'VALUE', 'VALUES', 'DATA_TYPE', 'UPPER_BOUND', 'LOWER_BOUND', 'SOURCE_DATA_TYPE', 'DESTINATION_DATA_TYPE',
+  'VALIDATION_ACTION', 'MASK_VALUE', 'MASK_LENGTH', 'TRUNCATE_LENGTH', 'MATH_OPERATION_FIELDS_ORDER', 'CONCAT_FORMAT',
+  'SUBFIELD_CATEGORY_MAP', 'EXCLUDE_SOURCE_FIELDS_LIST', 'INCLUDE_NEW_FIELDS', 'ORDERED_PARTITION_KEYS_LIST',
+] as const;
+export type TaskPropertyKey = (typeof TASK_PROPERTY_KEYS)[number];
+
+export const DATA_TRANSFER_APIS = ['AUTOMATIC', 'BULKV2', 'REST_SYNC'] as const;
+
+/** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform). */
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+export const TimestampSchema = z.union(
+  [z.number().nonnegative(), z.string().regex(ISO_DATETIME).refine((s) => !Number.isNaN(Date.parse(s)))],
+  { error: 'expected a timestamp: epoch seconds (a number such as 1735689600) or an ISO-8601 string such as "2025-01-01T00:00:00Z"' },
+).meta({ description: 'Epoch seconds (number) or ISO-8601 string.' });
+export type Timestamp = z.infer<typeof TimestampSchema>;
+
+/** rate(5minutes) (AppFlow), rate(5 minutes) (EventBridge style) or cron(...) with six fields. */
+export const SCHEDULE_EXPRESSION = /^(?:rate\(\s*[1-9]\d*\s*(?:minute|minutes|hour|hours|day|days)\s*\)|cron\(\s*\S+(?:\s+\S+){5}\s*\))$/;
+
+export const ScheduledTriggerPropertiesSchema = z.strictObject({
+  scheduleExpression: z.string().max(256).regex(SCHEDULE_EXPRESSION, {
+    error: 'expected rate(<n>minutes|hours|days) such as "rate(1hours)" (a space before the unit is accepted) or cron(<6 fields>) such as "cron(0 12 * * ? *)"',
+  }),
+  dataPullMode: z.enum(['Incremental', 'Complete']).optional(),
+  scheduleStartTime: TimestampSchema.optional(),
+  scheduleEndTime: TimestampSchema.optional(),
+  timezone: z.string().max(256).optional(),
+  scheduleOffset: z.number().int().min(0).max(36000).optional(),
+  firstExecutionFrom: TimestampSchema.optional(),
+  flowErrorDeactivationThreshold: z.number().int().min(1).max(100).optional(),
+});
+
+export const TriggerConfigSchema = z.strictObject({
+  triggerType: z.enum(['Scheduled', 'Event', 'OnDemand']),
+  triggerProperties: z.strictObject({ Scheduled: ScheduledTriggerPropertiesSchema.optional() }).optional(),
+});
+
+const ObjectNameSchema = z.string().min(1).max(512).regex(/^\S+$/, { error: 'expected an object API name without spaces, such as "Account"' });
+const ProfileNameSchema = z.string().max(256).regex(/^[\w/!@#+=.-]+$/, { error: 'expected a connector profile name of letters, digits and _/!@#+=.-' });
+const BucketNameSchema = z.string().min(3).max(63);
+
+export const SalesforceSourcePropertiesSchema = z.strictObject({
+  object: ObjectNameSchema,
+  enableDynamicFieldUpdate: z.boolean().optional(),
+  includeDeletedRecords: z.boolean().optional(),
+  dataTransferApi: z.enum(DATA_TRANSFER_APIS).optional(),
+});
+export type SalesforceSourceProperties = z.infer<typeof SalesforceSourcePropertiesSchema>;
+
+export const ErrorHandlingConfigSchema = z.strictObject({
+  failOnFirstDestinationError: z.boolean().optional(),
+  bucketName: BucketNameSchema.optional(),
+  bucketPrefix: z.string().max(512).optional(),
+});
+export type ErrorHandlingConfig = z.infer<typeof ErrorHandlingConfigSchema>;
+
+export const SalesforceDestinationPropertiesSchema = z.strictObject({
+  object: ObjectNameSchema,
+  idFieldNames: z.array(z.string().min(1).max(128)).optional(),
+  errorHandlingConfig: ErrorHandlingConfigSchema.optional(),
+  writeOperationType: z.enum(['INSERT', 'UPSERT', 'UPDATE', 'DELETE']).optional(),
+  dataTransferApi: z.enum(DATA_TRANSFER_APIS).optional(),
+});
+export type SalesforceDestinationProperties = z.infer<typeof SalesforceDestinationPropertiesSchema>;
+
+/** AppFlow's S3 destination properties, plus errorHandlingConfig (accepted for symmetry with Salesforce). */
+export const S3DestinationFlowPropertiesSchema = S3DestinationPropertiesSchema.extend({
+  errorHandlingConfig: ErrorHandlingConfigSchema.optional(),
+});
+
+export const SourceConnectorPropertiesSchema = z.strictObject({
+  Salesforce: SalesforceSourcePropertiesSchema.optional(),
+  S3: S3SourcePropertiesSchema.optional(),
+  LocalFile: LocalFileSourcePropertiesSchema.optional(),
+});
+
+export const DestinationConnectorPropertiesSchema = z.strictObject({
+  Salesforce: SalesforceDestinationPropertiesSchema.optional(),
+  S3: S3DestinationFlowPropertiesSchema.optional(),
+  LocalFile: LocalFileDestinationPropertiesSchema.optional(),
+});
+
+const ConnectorTypeSchema = z.string().min(1);
+const ApiVersionSchema = z.string().max(256);
+
+export const SourceFlowConfigSchema = z.strictObject({
+  connectorType: ConnectorTypeSchema,
+  apiVersion: ApiVersionSchema.optional(),
+  connectorProfileName: ProfileNameSchema.optional(),
+  sourceConnectorProperties: SourceConnectorPropertiesSchema,
+  incrementalPullConfig: z.strictObject({ datetimeTypeFieldName: z.string().min(1).max(256).optional() }).optional(),
+});
+
+export const DestinationFlowConfigSchema = z.strictObject({
+  connectorType: ConnectorTypeSchema,
+  apiVersion: ApiVersionSchema.optional(),
+  connectorProfileName: ProfileNameSchema.optional(),
+  destinationConnectorProperties: DestinationConnectorPropertiesSchema,
+});
+
+const TaskPropertyValue = z.string().min(1).max(2048);
+/** taskProperties as the API has it: a map of OperatorPropertiesKeys to strings. */
+export const TaskPropertiesSchema = z.strictObject(
+  Object.fromEntries(TASK_PROPERTY_KEYS.map((k) => [k, TaskPropertyValue.optional()])) as Record<TaskPropertyKey, z.ZodOptional<typeof TaskPropertyValue>>,
+);
+export type TaskProperties = Partial<Record<TaskPropertyKey, string>>;
+
+export const ConnectorOperatorSchema = z.strictObject({
+  Salesforce: z.enum(SALESFORCE_OPERATORS).optional(),
+  S3: z.enum(S3_OPERATORS as [string, ...string[]]).optional(),
+  LocalFile: z.enum(SALESFORCE_OPERATORS).optional(),
+});
+
+export const TaskSchema = z.strictObject({
+  sourceFields: z.array(z.string().max(2048)),
+  connectorOperator: ConnectorOperatorSchema.optional(),
+  destinationField: z.string().max(256).optional(),
+  taskType: z.enum(TASK_TYPES),
+  taskProperties: TaskPropertiesSchema.optional(),
+});
+
+export const MetadataCatalogConfigSchema = z.strictObject({
+  glueDataCatalog: z
+    .strictObject({ roleArn: z.string().min(1), databaseName: z.string().min(1), tablePrefix: z.string().min(1) })
+    .optional(),
+});
+
+const SERVICE_ONLY = 'Set by AppFlow; accepted and ignored.';
+
+export const FlowDefinitionSchema = z
+  .strictObject({
+    flowName: z.string().max(256).regex(/^[a-zA-Z0-9][\w!@#.-]+$/, {
+      error: 'expected a name of at least 2 characters: a letter or digit, then letters, digits and _!@#.- (no spaces)',
+    }),
+    description: z.string().max(2048).optional(),
+    kmsArn: z.string().min(20).max(2048).regex(/^arn:aws:kms:.*:[0-9]+:.*$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' }).optional(),
+    triggerConfig: TriggerConfigSchema,
+    sourceFlowConfig: SourceFlowConfigSchema,
+    destinationFlowConfigList: z.array(DestinationFlowConfigSchema),
+    tasks: z.array(TaskSchema),
+    tags: z.record(z.string(), z.string()).optional(),
+    metadataCatalogConfig: MetadataCatalogConfigSchema.optional(),
+    clientToken: z.string().optional().meta({ description: SERVICE_ONLY }),
+    // Returned by DescribeFlow, tolerated so its output validates unchanged.
+    flowArn: z.string().optional().meta({ description: SERVICE_ONLY }),
+    flowStatus: z.string().optional().meta({ description: SERVICE_ONLY }),
+    flowStatusMessage: z.string().optional().meta({ description: SERVICE_ONLY }),
+    createdAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+    lastUpdatedAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+    createdBy: z.string().optional().meta({ description: SERVICE_ONLY }),
+    lastUpdatedBy: z.string().optional().meta({ description: SERVICE_ONLY }),
+    lastRunExecutionDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+    lastRunMetadataCatalogDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+    schemaVersion: z.number().int().nonnegative().optional().meta({
+      description: 'Set by AppFlow. When present, forceflow uses it for the schemaVersion_<n> folder instead of deriving one.',
+    }),
+  })
+  .meta({ title: 'forceflow flow definition (AppFlow CreateFlow JSON)' });
+
+export type FlowDefinition = z.infer<typeof FlowDefinitionSchema>;
+export type TaskDefinition = z.infer<typeof TaskSchema>;
+export type SourceFlowConfig = z.infer<typeof SourceFlowConfigSchema>;
+export type DestinationFlowConfig = z.infer<typeof DestinationFlowConfigSchema>;
+export type ScheduledTriggerProperties = z.infer<typeof ScheduledTriggerPropertiesSchema>;

@@ -1,0 +1,397 @@
+import type { z } from 'zod';
+import { ForceflowError } from '../core/errors.ts';
+import { analyzeTasks } from '../mapping/compile.ts';
+import type { AnalyzedTasks } from '../mapping/compile.ts';
+import type { FlowProblem } from '../mapping/types.ts';
+import {
+  APPFLOW_SOURCE_ONLY_CONNECTORS, DESTINATION_CONNECTOR_TYPES, FlowDefinitionSchema, OTHER_APPFLOW_CONNECTOR_TYPES,
+  SOURCE_CONNECTOR_TYPES,
+} from './schema.ts';
+import type { FlowDefinition, SourceConnectorType, Timestamp } from './schema.ts';
+
+export type { FlowProblem } from '../mapping/types.ts';
+
+/**
+ * Validation of a flow definition: the zod schema (shapes, enums, strict keys) and then the rules
+ * between fields (connector properties matching connectorType, the projection requirement, every
+ * task's properties). Every problem is reported, each with its JSON path and a sentence on what to do.
+ *
+ * Before parsing, three spellings found in the wild are rewritten to the API form (docs/flows.md):
+ * - taskProperties as a list of {key, value} (CloudFormation's TaskProperties, camelCased) -> a map;
+ * - errorHandlingConfig.failOnFirstError (CloudFormation's name) -> failOnFirstDestinationError;
+ * - triggerProperties holding scheduleExpression directly (CloudFormation's flattened form) ->
+ *   triggerProperties.Scheduled.
+ */
+
+export interface CheckResult {
+  readonly ok: boolean;
+  /** The definition in its API form when ok. */
+  readonly flow?: FlowDefinition;
+  readonly problems: readonly FlowProblem[];
+  /** The parsed tasks when ok (used by compileFlow). */
+  readonly tasks?: AnalyzedTasks;
+}
+
+type Json = unknown;
+
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Rewrites CloudFormation-derived spellings to the API form, on a copy. */
+function normaliseSpellings(input: Json): Json {
+  if (!isObject(input)) return input;
+  const flow: Record<string, Json> = structuredClone(input);
+  if (Array.isArray(flow.tasks)) {
+    for (const task of flow.tasks) {
+      if (!isObject(task) || !Array.isArray(task.taskProperties)) continue;
+      const list = task.taskProperties;
+      const entries = list.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
+      if (entries.every(([k]) => typeof k === 'string')) task.taskProperties = Object.fromEntries(entries);
+    }
+  }
+  if (Array.isArray(flow.destinationFlowConfigList)) {
+    for (const d of flow.destinationFlowConfigList) {
+      const props = isObject(d) ? d.destinationConnectorProperties : undefined;
+      if (!isObject(props)) continue;
+      for (const p of Object.values(props)) {
+        const ehc = isObject(p) ? p.errorHandlingConfig : undefined;
+        if (isObject(ehc) && 'failOnFirstError' in ehc && !('failOnFirstDestinationError' in ehc)) {
+          ehc.failOnFirstDestinationError = ehc.failOnFirstError;
+          delete ehc.failOnFirstError;
+        }
+      }
+    }
+  }
+  const trigger = flow.triggerConfig;
+  if (isObject(trigger) && isObject(trigger.triggerProperties) && 'scheduleExpression' in trigger.triggerProperties) {
+    trigger.triggerProperties = { Scheduled: trigger.triggerProperties };
+  }
+  return flow;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// zod issues -> problems
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else {
+      const s = String(seg);
+      out += /^[A-Za-z_$][\w$]*$/.test(s) ? (out === '' ? s : `.${s}`) : `[${JSON.stringify(s)}]`;
+    }
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function distance(a: string, b: string): number {
+  const m = a.length;
+  const n = b.length;
+  let prev = Array.from({ length: n + 1 }, (_, j) => j);
+  for (let i = 1; i <= m; i++) {
+    const cur = [i];
+    for (let j = 1; j <= n; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[n] ?? 0;
+}
+
+/** The closest known name, when it is close enough to be a likely misspelling. */
+export function didYouMean(input: string, known: readonly string[]): string | undefined {
+  const lower = input.toLowerCase();
+  const exactFold = known.find((k) => k.toLowerCase() === lower);
+  if (exactFold !== undefined) return exactFold;
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) { best = k; bestD = d; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
+}
+
+type AnySchema = z.core.$ZodType;
+
+function defOf(s: AnySchema): Record<string, unknown> & { type: string } {
+  return (s as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+}
+
+/** The object keys the schema accepts at `path`, walking through optional/array/union/record wrappers. */
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+  const found: string[] = [];
+  const walk = (s: AnySchema, i: number): void => {
+    const def = defOf(s);
+    switch (def.type) {
+      case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
+        walk(def.innerType as AnySchema, i); return;
+      case 'pipe': walk(def.in as AnySchema, i); return;
+      case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
+      case 'array':
+        if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
+        return;
+      case 'record':
+        if (i < path.length) walk(def.valueType as AnySchema, i + 1);
+        return;
+      case 'object': {
+        const shape = def.shape as Record<string, AnySchema>;
+        if (i === path.length) { found.push(...Object.keys(shape)); return; }
+        const next = shape[String(path[i])];
+        if (next) walk(next, i + 1);
+        return;
+      }
+      default:
+    }
+  };
+  walk(schema, 0);
+  return [...new Set(found)];
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return `${typeof v} ${String(v)}`;
+}
+
+const EXPECTED: Readonly<Record<string, string>> = {
+  string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false', object: 'an object',
+  array: 'a list', record: 'an object',
+};
+
+function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[] {
+  const path = formatPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeysAt(root, issue.path);
+      return issue.keys.map((key) => {
+        const keyPath = formatPath([...issue.path, key]);
+        const last = issue.path[issue.path.length - 1];
+        if ((last === 'sourceConnectorProperties' || last === 'destinationConnectorProperties') && didYouMean(key, known) !== key) {
+          const side = last === 'sourceConnectorProperties' ? 'source' : 'destination';
+          const p = connectorTypeProblem(keyPath, key, side);
+          if (p) return p;
+        }
+        const guess = didYouMean(key, known);
+        const hint = guess !== undefined ? ` Did you mean "${guess}"?` : '';
+        return { path: keyPath, message: `is not a known key.${hint} Remove it or fix its spelling (known keys here: ${known.join(', ')}).` };
+      });
+    }
+    case 'invalid_type': {
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      if (input === undefined) return [{ path, message: `is missing. Add it (${expected}).` }];
+      if (issue.expected === 'int') return [{ path, message: `expected an integer, got ${describeValue(input)}. Use a whole number.` }];
+      if (issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
+        return [{ path, message: `expected a string, got ${describeValue(input)}. Write it in quotes, for example "${String(input)}".` }];
+      }
+      return [{ path, message: `expected ${expected}, got ${describeValue(input)}. Set it to ${expected}.` }];
+    }
+    case 'invalid_value': {
+      const values = issue.values.map((v) => String(v));
+      const guess = typeof input === 'string' ? didYouMean(input, values) : undefined;
+      const hint = guess !== undefined ? ` Did you mean "${guess}"?` : '';
+      return [{ path, message: `expected one of ${values.join(', ')}, got ${describeValue(input)}.${hint} Use one of the listed values.` }];
+    }
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'string') return [{ path, message: `is too short (at least ${min} character${min === 1 ? '' : 's'}). Write a longer value.` }];
+      if (issue.origin === 'array') return [{ path, message: `needs at least ${min} item${min === 1 ? '' : 's'}. Add ${min === 1 ? 'one' : 'more'}.` }];
+      return [{ path, message: `must be at least ${min}${issue.inclusive === false ? ' (exclusive)' : ''}, got ${describeValue(input)}. Use a larger value.` }];
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'string') return [{ path, message: `is too long (at most ${max} characters). Shorten it.` }];
+      if (issue.origin === 'array') return [{ path, message: `has too many items (at most ${max}). Remove some.` }];
+      return [{ path, message: `must be at most ${max}, got ${describeValue(input)}. Use a smaller value.` }];
+    }
+    case 'invalid_format': {
+      const custom = issue.message && !issue.message.startsWith('Invalid') ? issue.message : `a value matching ${issue.pattern ?? issue.format}`;
+      return [{ path, message: `${custom.startsWith('expected') ? custom : `expected ${custom}`}, got ${describeValue(input)}. Fix the value.` }];
+    }
+    case 'invalid_union':
+      return [{ path, message: `${issue.message}, got ${describeValue(input)}. Use one of those forms.` }];
+    default:
+      return [{ path, message: `${issue.message}, got ${describeValue(input)}. Fix the value.` }];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// rules between fields
+
+function connectorTypeProblem(path: string, type: string, side: 'source' | 'destination'): FlowProblem | undefined {
+  const supported: readonly string[] = side === 'source' ? SOURCE_CONNECTOR_TYPES : DESTINATION_CONNECTOR_TYPES;
+  if (supported.includes(type)) return undefined;
+  const list = supported.join(', ');
+  if (side === 'destination' && (APPFLOW_SOURCE_ONLY_CONNECTORS as readonly string[]).includes(type)) {
+    return { path, message: `${type} can only be a source in AppFlow, never a destination. Use one of ${list}.` };
+  }
+  if ((OTHER_APPFLOW_CONNECTOR_TYPES as readonly string[]).includes(type)) {
+    return { path, message: `${type} is an AppFlow connector that forceflow does not run as a ${side}. Use one of ${list}.` };
+  }
+  const guess = didYouMean(type, supported);
+  return { path, message: `${JSON.stringify(type)} is not a connector type.${guess ? ` Did you mean "${guess}"?` : ''} Use one of ${list}.` };
+}
+
+function propertiesProblems(base: string, key: string, type: string, props: Record<string, unknown>): FlowProblem[] {
+  const present = Object.keys(props).filter((k) => props[k] !== undefined);
+  const problems: FlowProblem[] = [];
+  if (!present.includes(type)) {
+    const other = present.length > 0 ? ` It has ${present.map((p) => `"${p}"`).join(', ')} instead.` : '';
+    problems.push({ path: `${base}.${key}`, message: `needs a "${type}" entry because connectorType is ${type}.${other} Put the ${type} properties under "${type}" or change connectorType.` });
+  }
+  for (const p of present) {
+    if (p !== type) problems.push({ path: `${base}.${key}.${p}`, message: `does not match connectorType ${type}. Remove it, or set connectorType to ${p}.` });
+  }
+  return problems;
+}
+
+function epochMs(t: Timestamp): number {
+  return typeof t === 'number' ? t * 1000 : Date.parse(t);
+}
+
+function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[]): AnalyzedTasks | undefined {
+  const src = flow.sourceFlowConfig;
+  const srcTypeProblem = connectorTypeProblem('sourceFlowConfig.connectorType', src.connectorType, 'source');
+  if (srcTypeProblem) problems.push(srcTypeProblem);
+  else problems.push(...propertiesProblems('sourceFlowConfig', 'sourceConnectorProperties', src.connectorType, src.sourceConnectorProperties));
+
+  for (const [i, cfg] of [['sourceFlowConfig', src] as const, ...flow.destinationFlowConfigList.map((d, j) => [`destinationFlowConfigList[${j}]`, d] as const)]) {
+    if (cfg.apiVersion !== undefined && ['AUTOMATIC', 'BULKV2', 'REST_SYNC'].includes(cfg.apiVersion)) {
+      const where = i === 'sourceFlowConfig' ? 'sourceConnectorProperties.Salesforce.dataTransferApi' : 'destinationConnectorProperties.Salesforce.dataTransferApi';
+      problems.push({ path: `${i}.apiVersion`, message: `is ${cfg.apiVersion}, but apiVersion is the connector API version. Move "${cfg.apiVersion}" to ${where} and remove apiVersion.` });
+    }
+  }
+
+  const dests = flow.destinationFlowConfigList;
+  if (dests.length !== 1) {
+    problems.push({
+      path: 'destinationFlowConfigList',
+      message: dests.length === 0
+        ? 'is empty. Add one destination (S3, Salesforce or LocalFile).'
+        : `has ${dests.length} destinations; AppFlow transfers to one destination per flow. Keep one and make a separate flow for each other destination.`,
+    });
+  }
+  const dest = dests[0];
+  const destType = dest?.connectorType;
+  if (dest) {
+    dests.forEach((d, j) => {
+      const p = connectorTypeProblem(`destinationFlowConfigList[${j}].connectorType`, d.connectorType, 'destination');
+      if (p) problems.push(p);
+      else problems.push(...propertiesProblems(`destinationFlowConfigList[${j}]`, 'destinationConnectorProperties', d.connectorType, d.destinationConnectorProperties));
+    });
+    const sf = dest.destinationConnectorProperties.Salesforce;
+    if (destType === 'Salesforce' && sf) {
+      if (sf.writeOperationType === 'UPSERT' && (sf.idFieldNames ?? []).length === 0) {
+        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: 'is required when writeOperationType is UPSERT. Add the external ID field to match on, for example ["External_Id__c"].' });
+      }
+      if ((sf.idFieldNames ?? []).length > 1) {
+        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: `lists ${sf.idFieldNames?.length} fields; Salesforce matches on one ID field. Keep one.` });
+      }
+    }
+  }
+
+  if (flow.metadataCatalogConfig?.glueDataCatalog && destType !== 'S3') {
+    problems.push({ path: 'metadataCatalogConfig', message: `is only allowed when the destination is S3, but it is ${destType ?? 'missing'}. Remove metadataCatalogConfig or write to S3.` });
+  }
+
+  const trig = flow.triggerConfig;
+  const sched = trig.triggerProperties?.Scheduled;
+  if (trig.triggerType === 'Event') {
+    problems.push({ path: 'triggerConfig.triggerType', message: 'Event flows (Salesforce Change Data Capture) are not supported by forceflow. Set triggerType to OnDemand, or Scheduled with a scheduleExpression.' });
+  }
+  if (trig.triggerType === 'Scheduled' && !sched) {
+    problems.push({ path: 'triggerConfig.triggerProperties', message: 'a Scheduled trigger needs triggerProperties.Scheduled. Add {"Scheduled": {"scheduleExpression": "rate(1hours)"}}.' });
+  }
+  if (trig.triggerType !== 'Scheduled' && sched) {
+    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled', message: `applies only to Scheduled flows, but triggerType is ${trig.triggerType}. Remove it or set triggerType to Scheduled.` });
+  }
+  if (sched?.scheduleStartTime !== undefined && sched.scheduleEndTime !== undefined && epochMs(sched.scheduleEndTime) <= epochMs(sched.scheduleStartTime)) {
+    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.scheduleEndTime', message: 'is not after scheduleStartTime. Set an end time later than the start time, or remove it.' });
+  }
+  if (sched?.dataPullMode === 'Incremental' && src.connectorType !== 'Salesforce' && !srcTypeProblem) {
+    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a Salesforce source, but the source is ${src.connectorType}. Set dataPullMode to Complete.` });
+  }
+
+  if (srcTypeProblem) return undefined;
+  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src.connectorType as SourceConnectorType }, problems);
+  if (tasks.partition && destType === 'Salesforce') {
+    problems.push({ path: `tasks[${tasks.partition.index}]`, message: 'Partition tasks only apply to file destinations (S3, LocalFile), but the destination is Salesforce. Remove the Partition task.' });
+  }
+  return tasks;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// entry points
+
+/** Checks a flow definition without throwing; `ok` is true when there are no problems. */
+export function checkFlow(json: unknown): CheckResult {
+  const normalised = normaliseSpellings(json);
+  const parsed = FlowDefinitionSchema.safeParse(normalised, { reportInput: true });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, FlowDefinitionSchema));
+    return { ok: false, problems: dedupe(problems) };
+  }
+  const problems: FlowProblem[] = [];
+  const tasks = crossFieldProblems(parsed.data, problems);
+  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}) };
+}
+
+function dedupe(problems: readonly FlowProblem[]): FlowProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** One line per problem: `path: message`. */
+export function formatProblems(problems: readonly FlowProblem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+}
+
+/**
+ * Validates a flow definition (parsed JSON, or JSON text) and returns it in its API form, or throws a
+ * ForceflowError FLOW_INVALID whose message lists every problem (`tasks[3].taskProperties.MASK_LENGTH:
+ * expected a positive integer, got "x". Set it to ...`) and whose details carry `problems`.
+ */
+export function validateFlow(json: unknown, options: { readonly source?: string } = {}): FlowDefinition {
+  const result = checkFlow(typeof json === 'string' ? parseJsonText(json, options.source) : json);
+  if (result.ok && result.flow) return result.flow;
+  throw flowInvalid(result.problems, options.source);
+}
+
+export function flowInvalid(problems: readonly FlowProblem[], source?: string): ForceflowError {
+  const where = source !== undefined ? `Flow ${source}` : 'The flow definition';
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
+  return new ForceflowError('FLOW_INVALID', `${where} is invalid (${count}):\n${lines}`, {
+    details: { problems, ...(source !== undefined ? { source } : {}) },
+  });
+}
+
+/** Parses JSON text, turning a syntax error into FLOW_INVALID with the line and column. */
+export function parseJsonText(text: string, source?: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const msg = error instanceof Error ? error.message : String(error);
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    if (pos?.[1] !== undefined) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      const column = Number(pos[1]) - before.lastIndexOf('\n');
+      where = ` at line ${line}, column ${column}`;
+    }
+    throw flowInvalid([{ path: '(root)', message: `is not valid JSON${where} (${msg.replace(/^JSON\.parse: /, '')}). Fix the syntax; a JSON editor with docs/flow-schema.json points at it.` }], source);
+  }
+}
