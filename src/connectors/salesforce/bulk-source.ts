@@ -64,8 +64,10 @@ export async function* readBulk(
   stats.jobId = job.id;
   ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
   let finished = false;
+  let completed = false;
   try {
     await waitForJob(client, job.id, object, ctx, options);
+    completed = true;
     const batchRows = options.batchRows ?? 5000;
     let locator: string | undefined;
     for (;;) {
@@ -130,11 +132,12 @@ export async function* readBulk(
     finished = true;
   } finally {
     if (!finished) {
-      // Best effort: a failed, cancelled or abandoned read aborts its job so it stops using org resources.
-      await client
-        .send({ method: 'PATCH', path: `/jobs/query/${job.id}`, json: { state: 'Aborted' }, call: `abort Bulk query job ${job.id}` })
-        .then(() => ctx.log.info({ jobId: job.id }, 'bulk query job aborted'))
-        .catch(() => undefined);
+      // Best effort, so a failed, cancelled or abandoned read stops using org resources: a job still running
+      // is aborted; a completed one (Salesforce refuses to abort it) is deleted with its stored results.
+      const call = completed
+        ? client.send({ method: 'DELETE', path: `/jobs/query/${job.id}`, call: `delete Bulk query job ${job.id}`, cleanup: true })
+        : client.send({ method: 'PATCH', path: `/jobs/query/${job.id}`, json: { state: 'Aborted' }, call: `abort Bulk query job ${job.id}`, cleanup: true });
+      await call.then(() => ctx.log.info({ jobId: job.id, action: completed ? 'deleted' : 'aborted' }, 'bulk query job stopped')).catch(() => undefined);
     }
   }
 }

@@ -32,6 +32,8 @@ export interface SalesforceRequest {
   readonly idempotent?: boolean;
   /** Human description for errors, e.g. "query Account". */
   readonly call: string;
+  /** Send even though the run was cancelled (clean-up calls such as aborting a Bulk job). */
+  readonly cleanup?: boolean;
 }
 
 export interface ClientOptions {
@@ -103,8 +105,9 @@ export class SalesforceClient {
     let session = await this.tokens.session();
     let refreshed = false;
     const idempotent = req.idempotent ?? req.method === 'GET';
+    const signal = req.cleanup ? undefined : this.signal;
     for (let attempt = 0; ; attempt++) {
-      this.throwIfAborted();
+      if (!req.cleanup) this.throwIfAborted();
       const url = this.url(session.instanceUrl, req);
       let res: Response;
       try {
@@ -118,10 +121,10 @@ export class SalesforceClient {
             ...req.headers,
           },
           ...(req.json !== undefined ? { body: JSON.stringify(req.json) } : req.body !== undefined ? { body: req.body } : {}),
-          ...(this.signal ? { signal: this.signal } : {}),
+          ...(signal ? { signal } : {}),
         });
       } catch (error) {
-        this.throwIfAborted();
+        if (!req.cleanup) this.throwIfAborted();
         if (idempotent && attempt < this.retry.retries) {
           await this.backoff(attempt, req, `network error: ${(error as Error).message}`);
           continue;

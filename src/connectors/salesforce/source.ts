@@ -11,6 +11,8 @@ import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-sourc
 
 export interface SalesforceSourceOptions {
   readonly bulk?: BulkReadOptions;
+  /** Longest REST query URL before the read is split into field groups or moved to Bulk (default 15,000). */
+  readonly maxRestUrlLength?: number;
 }
 
 /** Facts about one read, for the run record. */
@@ -64,7 +66,8 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
 
       const restPlan = planRead(object, output, 'REST_SYNC');
       const restSoql = buildSelect({ ...spec, fields: restPlan.select.map((f) => f.name) });
-      const restSingleQuery = restQueryUrlLength(client, restSoql) <= MAX_REST_URL_LENGTH;
+      const maxUrl = options.maxRestUrlLength ?? MAX_REST_URL_LENGTH;
+      const restSingleQuery = restQueryUrlLength(client, restSoql) <= maxUrl;
 
       let count: number | undefined;
       if (preference === 'AUTOMATIC') {
@@ -85,7 +88,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         stats.soql = restSoql;
         batches = readRest(client, restPlan, schema, restSoql, includeDeleted, ctx);
       } else {
-        const groups = splitFieldGroups(client, restPlan.select, (fields) => buildSelect({ ...spec, fields: fields.map((f) => f.name), orderById: true }));
+        const groups = splitFieldGroups(client, maxUrl, restPlan.select, (fields) => buildSelect({ ...spec, fields: fields.map((f) => f.name), orderById: true }));
         stats.soql = groups.map((g) => g.soql).join('\n');
         batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
       }
@@ -97,6 +100,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
 /** Split the selected fields into groups whose REST query URLs each fit the URI limit (Id in every group). */
 function splitFieldGroups(
   client: SalesforceClient,
+  maxUrl: number,
   fields: readonly SfField[],
   build: (fields: readonly SfField[]) => string,
 ): Array<{ soql: string; fields: readonly SfField[] }> {
@@ -106,7 +110,7 @@ function splitFieldGroups(
   let current: SfField[] = [];
   for (const f of rest) {
     const candidate = [...(id ? [id] : []), ...current, f];
-    if (current.length > 0 && restQueryUrlLength(client, build(candidate)) > MAX_REST_URL_LENGTH) {
+    if (current.length > 0 && restQueryUrlLength(client, build(candidate)) > maxUrl) {
       const g = [...(id ? [id] : []), ...current];
       groups.push({ soql: build(g), fields: g });
       current = [f];
