@@ -111,7 +111,7 @@ function personName(): { first: string | null; last: string } {
   return { first: maybe(0.95, () => pick(FIRST_NAMES)), last: pick(LAST_NAMES) };
 }
 function emailOf(first: string | null, last: string, domain: string): string {
-  const local = `${first ?? 'info'}.${last}`.normalize('NFKD').replace(/[^A-Za-z0-9.]/g, '').toLowerCase() || 'contact';
+  const local = `${first ?? 'info'}.${last}`.normalize('NFKD').replace(/[^A-Za-z0-9.]/g, '').toLowerCase().replace(/^\.+|\.+$/g, '') || 'contact';
   return `${local}${int(1, 999)}@${domain}`;
 }
 function phoneNumber(country: string | null): string {
@@ -174,7 +174,7 @@ finish(
     LanguageLocaleKey: i === 2 ? 'ja' : i === 4 ? 'fr' : 'en_US',
     ProfileId: i === 0 || i === 5 ? makeId('00e', 1) : makeId('00e', 2),
     UserType: 'Standard',
-    ManagerId: i === 1 || i === 3 ? userIds[2] : null,
+    ManagerId: i === 1 || i === 3 ? (userIds[2] ?? null) : null,
     LastLoginDate: i === 3 ? null : iso(START + SPAN + i * 3_600_000),
   })),
   userIds,
