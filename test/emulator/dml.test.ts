@@ -46,7 +46,7 @@ function makeOrg(faults?: string): Org {
   const clock = () => Date.parse('2024-04-16T19:00:00.000Z');
   org.store.add(
     new MemoryTable(
-      schema('Parent__c', 'a01', [
+      schema('Parent__c', 'a0X', [
         field('Name', 'string', { length: 20, nillable: false, nameField: true, custom: false, label: 'Parent Name' }),
         field('External_Id__c', 'string', { length: 40, externalId: true, idLookup: true, label: 'External Id' }),
         field('Code__c', 'string', { length: 10, idLookup: true, label: 'Code' }),
@@ -64,7 +64,7 @@ function makeOrg(faults?: string): Org {
   );
   org.store.add(
     new MemoryTable(
-      schema('Child__c', 'a02', [
+      schema('Child__c', 'a0Y', [
         field('Name', 'string', { length: 80, nillable: false, custom: false }),
         field('Parent__c', 'reference', { referenceTo: ['Parent__c'], relationshipName: 'Parent__r', label: 'Parent' }),
         field('Who__c', 'reference', { referenceTo: ['Parent__c', 'Child__c'], relationshipName: 'Who', polymorphicForeignKey: true, label: 'Who' }),
@@ -75,9 +75,9 @@ function makeOrg(faults?: string): Org {
   return org;
 }
 
-const USER = '005000000000000AAA';
-const json = (org: Org, r: Omit<WriteRequest, 'encoding' | 'userId'>) => applyWrites(org, { encoding: 'json', userId: USER, ...r });
-const csv = (org: Org, r: Omit<WriteRequest, 'encoding' | 'userId'>) => applyWrites(org, { encoding: 'csv', userId: USER, ...r });
+const userOf = (org: Org) => org.auth.defaultUser.userId;
+const json = (org: Org, r: Omit<WriteRequest, 'encoding' | 'userId'>) => applyWrites(org, { encoding: 'json', userId: userOf(org), ...r });
+const csv = (org: Org, r: Omit<WriteRequest, 'encoding' | 'userId'>) => applyWrites(org, { encoding: 'csv', userId: userOf(org), ...r });
 const table = (org: Org, name: string) => org.store.table(name) as MemoryTable;
 
 describe('applyWrites: insert (json)', () => {
@@ -88,11 +88,11 @@ describe('applyWrites: insert (json)', () => {
       object: 'parent__c',
       rows: [{ attributes: { type: 'Parent__c' }, name: 'Acme', when__c: '2024-04-16T12:00:00.5-07:00', Amount__c: '12.345', Count__c: 7 }],
     });
-    expect(r).toEqual({ id: expect.stringMatching(/^a015g0{9}1[A-Za-z0-9]{3}$/), success: true, errors: [] });
+    expect(r).toEqual({ id: expect.stringMatching(/^a0X5g0{9}1[A-Za-z0-9]{3}$/), success: true, errors: [] });
     const rec = table(org, 'Parent__c').get(r?.id as string);
     expect(rec).toMatchObject({
       Name: 'Acme', When__c: '2024-04-16T19:00:00.500Z', Amount__c: 12.35, Count__c: 7, Active__c: false, Rating__c: 'Warm',
-      OwnerId: USER, IsDeleted: false, CreatedById: USER,
+      OwnerId: userOf(org), IsDeleted: false, CreatedById: userOf(org),
     });
   });
 
@@ -165,7 +165,7 @@ describe('applyWrites: insert (json)', () => {
 
   it('refuses an Id on insert', () => {
     const org = makeOrg();
-    const [r] = json(org, { operation: 'insert', object: 'Parent__c', rows: [{ Id: 'a015g0000000001', Name: 'x' }] });
+    const [r] = json(org, { operation: 'insert', object: 'Parent__c', rows: [{ Id: 'a0X5g0000000001', Name: 'x' }] });
     expect(r?.errors[0]).toMatchObject({ statusCode: 'INVALID_FIELD_FOR_INSERT_UPDATE', fields: ['Id'] });
   });
 });
@@ -183,8 +183,8 @@ describe('applyWrites: references', () => {
         { Name: 'b', Parent__r: { External_Id__c: 'P-1' } },
         { Name: 'c', Parent__r: { External_Id__c: 'nope' } },
         { Name: 'd', Parent__c: 'garbage' },
-        { Name: 'e', Parent__c: 'a025g0000000001' },
-        { Name: 'f', Parent__c: 'a015g00000000ZZ' },
+        { Name: 'e', Parent__c: 'a0Y5g0000000001' },
+        { Name: 'f', Parent__c: 'a0X5g00000000ZZ' },
       ],
     });
     const rows = table(org, 'Child__c');
@@ -215,7 +215,7 @@ describe('applyWrites: update, upsert, delete', () => {
     const out = json(org, {
       operation: 'update',
       object: 'Parent__c',
-      rows: [{ id: ids[0], name: 'A2', Count__c: null }, { Id: 'a015g00000000ZZ', Name: 'x' }, { Id: 'bad', Name: 'x' }, { Id: ids[1], Name: 'x' }, { Name: 'x' }, { Id: ids[0], Name: null }],
+      rows: [{ id: ids[0], name: 'A2', Count__c: null }, { Id: 'a0X5g00000000ZZ', Name: 'x' }, { Id: 'bad', Name: 'x' }, { Id: ids[1], Name: 'x' }, { Name: 'x' }, { Id: ids[0], Name: null }],
     });
     expect(out[0]).toEqual({ id: ids[0], success: true, errors: [] });
     expect(table(org, 'Parent__c').get(ids[0] as string)?.['Name']).toBe('A2');
@@ -238,7 +238,7 @@ describe('applyWrites: update, upsert, delete', () => {
     json(org, { operation: 'insert', object: 'Parent__c', rows: [{ Name: 'c1', Code__c: 'C' }, { Name: 'c2', Code__c: 'C' }] });
     const dup = json(org, { operation: 'upsert', object: 'Parent__c', externalIdField: 'Code__c', rows: [{ Code__c: 'C', Name: 'z' }] });
     expect(dup[0]?.errors[0]?.statusCode).toBe('DUPLICATE_EXTERNAL_ID');
-    expect(dup[0]?.errors[0]?.message).toMatch(/^Code__c: more than one record found for external id field: \[a01\w{15}, a01\w{15}\]$/);
+    expect(dup[0]?.errors[0]?.message).toMatch(/^Code__c: more than one record found for external id field: \[a0X\w{15}, a0X\w{15}\]$/);
 
     const byId = json(org, { operation: 'upsert', object: 'Parent__c', externalIdField: 'Id', rows: [{ Id: first[0]?.id, Name: 'by id' }, { Name: 'no id' }] });
     expect(byId.map((o) => o.created)).toEqual([false, true]);
@@ -267,8 +267,8 @@ describe('applyWrites: update, upsert, delete', () => {
     const [p] = json(org, { operation: 'insert', object: 'Parent__c', rows: [{ Name: 'p' }] });
     const [c] = json(org, { operation: 'insert', object: 'Child__c', rows: [{ Name: 'c' }] });
     const out = applyMixedWrites(org, {
-      operation: 'delete', encoding: 'json', userId: USER,
-      items: [{ row: { Id: c?.id } }, { row: { Id: p?.id } }, { row: { Id: '001000000000000' } }],
+      operation: 'delete', encoding: 'json', userId: userOf(org),
+      items: [{ row: { Id: c?.id } }, { row: { Id: p?.id } }, { row: { Id: 'zzz000000000000' } }],
     });
     expect(out.map((o) => o.success)).toEqual([true, true, false]);
     expect(out[2]?.errors[0]?.statusCode).toBe('MALFORMED_ID');
@@ -292,7 +292,7 @@ describe('applyWrites: allOrNone', () => {
     expect(upd[0]).toMatchObject({ id: ids[0], success: false });
     expect(t.get(ids[0] as string)?.['Name']).toBe('a');
 
-    const del = json(org, { operation: 'delete', object: 'Parent__c', allOrNone: true, rows: [{ Id: ids[0] }, { Id: 'a015g00000000ZZ' }] });
+    const del = json(org, { operation: 'delete', object: 'Parent__c', allOrNone: true, rows: [{ Id: ids[0] }, { Id: 'a0X5g00000000ZZ' }] });
     expect(del.map((o) => o.success)).toEqual([false, false]);
     expect(t.count(false)).toBe(2);
 

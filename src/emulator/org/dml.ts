@@ -221,9 +221,11 @@ function planRow(org: Org, request: MixedWriteRequest, item: MixedWriteItem): Pl
   }
   if (!table) {
     setError(
-      item.object === undefined
-        ? writeError('MISSING_ARGUMENT', 'Id not specified in a delete call')
-        : writeError('INVALID_TYPE', `sObject type '${item.object}' is not supported.`),
+      item.object !== undefined
+        ? writeError('INVALID_TYPE', `sObject type '${item.object}' is not supported.`)
+        : deleting || request.operation === 'update'
+          ? writeError('MISSING_ARGUMENT', `Id not specified in ${deleting ? 'a delete' : 'an update'} call`)
+          : writeError('INVALID_TYPE', 'Must specify a type in attributes'),
     );
     return plan;
   }
