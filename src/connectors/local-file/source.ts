@@ -1,0 +1,19 @@
+import type { Source } from '../../core/connector.ts';
+import { createFileSource } from '../s3/file-source.ts';
+import type { LocalFileSourceProperties } from './config.ts';
+import { resolvePath } from './destination.ts';
+import { createFolderStore, entityFromPath } from './folder.ts';
+
+/**
+ * forceflow's LocalFile source: one file, or every file of a folder (recursively, in path order, skipping
+ * names starting with `_` or `.` and empty files), all read as `fileType`. A relative `path` resolves from
+ * `baseDir` (the flow file's folder). A missing path fails with FILE_NOT_FOUND when the source is opened.
+ */
+export function createLocalFileSource(props: LocalFileSourceProperties, deps: { readonly baseDir?: string; readonly batchSize?: number } = {}): Source {
+  const path = resolvePath(props.path, deps.baseDir);
+  return createFileSource(createFolderStore({ path }), {
+    fileType: props.fileType,
+    entity: entityFromPath(path),
+    ...(deps.batchSize === undefined ? {} : { batchSize: deps.batchSize }),
+  });
+}

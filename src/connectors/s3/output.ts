@@ -1,0 +1,168 @@
+import { ForceflowError, toForceflowError } from '../../core/errors.ts';
+import type { RunContext, WriteResult } from '../../core/connector.ts';
+import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
+import { CONTENT_TYPES, EXTENSIONS, createEncoder } from '../../formats/index.ts';
+import type { RecordEncoder } from '../../formats/types.ts';
+import type { OutputFormatConfig } from './config.ts';
+import type { Layout } from './layout.ts';
+import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
+
+/**
+ * The file writer shared by the S3 and LocalFile destinations: batches in, files out, laid out by a
+ * {@link Layout} in a {@link BlobStore}.
+ *
+ * Aggregation (AppFlow's `aggregationConfig`):
+ * - `targetFileSize` (MB) set: a file is closed once it reaches that size (checked every 1,000 rows, so
+ *   files are close to the target, as AppFlow says "actual file sizes might differ"), whatever aggregationType.
+ * - `SingleFile`: one file per partition (per run when there are no partition keys).
+ * - `None` (the default): AppFlow writes one file per source page; forceflow groups pages so files are of a
+ *   useful size: a file is closed at the first batch boundary after it holds 100,000 records or 64 MB.
+ * A run with no records writes no file.
+ *
+ * Memory: one encoder and one staged upload per open file. At most {@link MAX_OPEN_FILES} files are open at
+ * once; writing to one more partition closes the least recently used one (a later record for that partition
+ * starts a new file, so SingleFile can give more than one file per partition only past 32 interleaved partitions).
+ */
+export const MAX_OPEN_FILES = 32;
+export const NONE_MAX_RECORDS = 100_000;
+export const NONE_MAX_BYTES = 64 * 1024 * 1024;
+const SLICE = 1000;
+
+export interface FileOutputOptions {
+  readonly layout: Layout;
+  readonly outputFormatConfig?: OutputFormatConfig;
+  /** The Partition task's keys (destination field names), in order. */
+  readonly partitionKeys?: readonly string[];
+  /** The columns of every file; the first batch's schema when absent. */
+  readonly outputSchema?: EntitySchema;
+}
+
+interface OpenFile {
+  readonly folder: string;
+  readonly encoder: RecordEncoder;
+  readonly write: StagedWrite;
+  records: number;
+}
+
+function canceled(): ForceflowError {
+  return new ForceflowError('RUN_CANCELED', 'The run was cancelled; no output was published.');
+}
+
+export async function writeFiles(
+  store: BlobStore,
+  batches: AsyncIterable<RecordBatch>,
+  ctx: RunContext,
+  options: FileOutputOptions,
+): Promise<WriteResult> {
+  const format = options.outputFormatConfig;
+  const fileType = format?.fileType ?? 'CSV';
+  const extension = EXTENSIONS[fileType];
+  const contentType = CONTENT_TYPES[fileType];
+  const targetBytes = format?.aggregationConfig?.targetFileSize === undefined ? undefined : format.aggregationConfig.targetFileSize * 1024 * 1024;
+  const single = format?.aggregationConfig?.aggregationType === 'SingleFile' && targetBytes === undefined;
+  const keys = options.partitionKeys ?? [];
+  const layout = options.layout;
+
+  const open = new Map<string, OpenFile>();
+  const staged: StagedFile[] = [];
+  let sequence = 0;
+  let written = 0;
+  let schema = options.outputSchema;
+
+  const openFile = (folder: string, fileSchema: EntitySchema): OpenFile => {
+    const key = `${layout.folder}${folder}${layout.fileName(sequence, extension)}`;
+    sequence += 1;
+    const file: OpenFile = {
+      folder,
+      encoder: createEncoder(fileType, fileSchema, { preserveSourceDataTyping: format?.preserveSourceDataTyping === true }),
+      write: store.create(key, contentType),
+      records: 0,
+    };
+    open.set(folder, file);
+    return file;
+  };
+  const closeFile = async (file: OpenFile): Promise<void> => {
+    open.delete(file.folder);
+    const tail = file.encoder.finish();
+    if (tail !== undefined) await file.write.write(tail);
+    staged.push(await file.write.close());
+  };
+  const fileFor = async (folder: string, fileSchema: EntitySchema): Promise<OpenFile> => {
+    const existing = open.get(folder);
+    if (existing !== undefined) {
+      if (existing.encoder.schema === fileSchema) {
+        // Most recently used last.
+        open.delete(folder);
+        open.set(folder, existing);
+        return existing;
+      }
+      await closeFile(existing); // the columns changed: a file has one header
+    }
+    if (open.size >= MAX_OPEN_FILES) {
+      const oldest = open.values().next().value;
+      if (oldest !== undefined) await closeFile(oldest);
+    }
+    return openFile(folder, fileSchema);
+  };
+
+  try {
+    for await (const batch of batches) {
+      if (ctx.signal.aborted) throw canceled();
+      if (batch.rows.length === 0) continue;
+      if (schema === undefined || (options.outputSchema === undefined && batch.schema !== schema && !sameColumns(batch.schema, schema))) {
+        schema = batch.schema;
+      }
+      const fileSchema = schema;
+      const groups = keys.length === 0 ? new Map([['', batch.rows]]) : groupByPartition(batch.rows, keys, layout);
+      const touched = new Set<OpenFile>();
+      for (const [folder, rows] of groups) {
+        const step = targetBytes === undefined ? rows.length : SLICE;
+        for (let start = 0; start < rows.length; start += step) {
+          const file = await fileFor(folder, fileSchema);
+          const slice = step === rows.length ? rows : rows.slice(start, start + step);
+          const bytes = file.encoder.encode(slice);
+          if (bytes !== undefined) await file.write.write(bytes);
+          file.records += slice.length;
+          written += slice.length;
+          touched.add(file);
+          if (targetBytes !== undefined && file.encoder.estimatedSize >= targetBytes) await closeFile(file);
+        }
+      }
+      if (!single && targetBytes === undefined) {
+        for (const file of touched) {
+          if (open.get(file.folder) === file && (file.records >= NONE_MAX_RECORDS || file.encoder.estimatedSize >= NONE_MAX_BYTES)) await closeFile(file);
+        }
+      }
+    }
+    if (ctx.signal.aborted) throw canceled();
+    for (const file of [...open.values()]) await closeFile(file);
+    if (ctx.signal.aborted) throw canceled();
+    const outputs = await store.publish(staged);
+    const bytesWritten = staged.reduce((sum, f) => sum + f.size, 0);
+    ctx.log.debug({ files: outputs.length, records: written, bytesWritten }, 'files published');
+    return { written, failed: [], bytesWritten, outputs };
+  } catch (error) {
+    await Promise.allSettled([...open.values()].map((f) => f.write.abort()));
+    open.clear();
+    await store.discard(staged);
+    throw ctx.signal.aborted && !(error instanceof ForceflowError) ? canceled() : toForceflowError(error, 'INTERNAL');
+  }
+}
+
+function sameColumns(a: EntitySchema, b: EntitySchema): boolean {
+  return a.fields.length === b.fields.length && a.fields.every((f, i) => f.name === b.fields[i]?.name && f.type === b.fields[i]?.type);
+}
+
+function groupByPartition(rows: readonly Row[], keys: readonly string[], layout: Layout): Map<string, Row[]> {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const folder = layout.partitionFolder(keys.map((k) => [k, row[k]] as const));
+    let group = groups.get(folder);
+    if (group === undefined) {
+      group = [];
+      groups.set(folder, group);
+    }
+    group.push(row);
+  }
+  return groups;
+}
