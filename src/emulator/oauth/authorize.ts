@@ -112,7 +112,7 @@ function parseAuthorize(org: Org, params: URLSearchParams): AuthorizeRequest | F
   const codeChallenge = param(params, 'code_challenge');
   const method = param(params, 'code_challenge_method');
   if (method !== undefined && method !== 'S256' && method !== 'plain') return fail('invalid_request', 'invalid code_challenge_method');
-  if (codeChallenge !== undefined && !/^[A-Za-z0-9._~-]{43,128}$/.test(codeChallenge)) return fail('invalid_request', 'invalid code_challenge');
+  if (codeChallenge !== undefined && !/^[A-Za-z0-9._~-]{43,1024}$/.test(codeChallenge)) return fail('invalid_request', 'invalid code_challenge');
   const nonce = param(params, 'nonce');
   return {
     app,

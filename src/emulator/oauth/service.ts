@@ -441,7 +441,8 @@ export class AuthService {
   /** True when the PKCE verifier matches the code's challenge. */
   static pkceMatches(code: AuthorizationCode, verifier: string): boolean {
     if (code.codeChallenge === undefined) return true;
-    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
+    // RFC 7636 caps verifiers at 128 characters, but jsforce sends 171 (base64url of 128 bytes) and Salesforce takes them.
+    if (!/^[A-Za-z0-9._~-]{43,1024}$/.test(verifier)) return false;
     const computed = code.codeChallengeMethod === 'plain' ? verifier : createHash('sha256').update(verifier, 'ascii').digest('base64url');
     return safeEqual(computed, code.codeChallenge);
   }
