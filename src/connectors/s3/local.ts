@@ -20,7 +20,7 @@ export interface LocalS3Options {
   readonly host?: string;
 }
 
-export interface LocalS3Env {
+export type LocalS3Env = {
   readonly AWS_ENDPOINT_URL_S3: string;
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
@@ -31,7 +31,7 @@ export interface LocalS3Env {
    */
   readonly AWS_REQUEST_CHECKSUM_CALCULATION: string;
   readonly AWS_RESPONSE_CHECKSUM_VALIDATION: string;
-}
+};
 
 export interface LocalS3 {
   readonly endpoint: string;
