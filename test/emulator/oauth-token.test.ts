@@ -251,3 +251,28 @@ describe('JWT bearer grant', () => {
 function createPrivateKeyFromFile(path: string): KeyObject {
   return createPrivateKey(readFileSync(path, 'utf8'));
 }
+
+describe('parameter fuzzing', () => {
+  it('answers every combination of missing and odd parameters with an OAuth error body, never a 500', async () => {
+    const odd = ['', ' ', '%00', 'null', 'x'.repeat(5000), '{"a":1}', 'a.b.c', '../../etc/passwd', 'ünïcødé'];
+    const grants = ['password', 'refresh_token', 'authorization_code', 'client_credentials', JWT_BEARER];
+    const names = ['client_id', 'client_secret', 'username', 'password', 'refresh_token', 'code', 'redirect_uri', 'code_verifier', 'assertion'];
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 120; i++) {
+      const params: Record<string, string> = { grant_type: grants[i % grants.length] ?? 'password' };
+      for (const name of names) {
+        const pick = rand(4);
+        if (pick === 0) params[name] = odd[rand(odd.length)] ?? '';
+        else if (pick === 1 && name === 'client_id') params[name] = emu.clientId;
+        else if (pick === 1 && name === 'username') params[name] = emu.username;
+      }
+      const { status, body } = await token(params);
+      expect(status, JSON.stringify(params).slice(0, 200)).toBe(400);
+      expect(Object.keys(body)).toEqual(['error', 'error_description']);
+    }
+  });
+});
