@@ -325,7 +325,7 @@ describe('SOQL engine: errors in Salesforce shape', () => {
         for (const r of p.rows()) p.toRest(r, '58.0');
         p.count();
       } catch (error) {
-        if (!(error instanceof SfHttpError)) throw new Error(`crash on ${JSON.stringify(input)}: ${String(error)}`);
+        if (!(error instanceof SfHttpError)) throw new Error(`crash on ${JSON.stringify(input)}: ${String(error)}`, { cause: error });
         expect(error.status).toBe(400);
         errors++;
       }
