@@ -61,6 +61,19 @@ describe('jsforce 3 against the emulator', () => {
     expect((await conn.identity()).user_id).toBe(emu.userId);
   });
 
+  it('conn.identity() on a token-only connection finds the id URL through the resources list, refreshing first when expired', async () => {
+    const fresh = emu.org.auth.issue(emu.org.auth.defaultUser, emu.clientId, { withRefresh: true });
+    const plain = new jsforce.Connection({ instanceUrl: emu.instanceUrl, accessToken: fresh.session.accessToken, version: '58.0' });
+    expect((await plain.identity()).id).toBe(`${emu.instanceUrl}/id/${emu.orgId}/${emu.userId}`);
+
+    const conn = new jsforce.Connection({ oauth2: oauth2(), instanceUrl: emu.instanceUrl, accessToken: fresh.session.accessToken, refreshToken: fresh.refreshToken ?? '', version: '58.0' });
+    expireTokens();
+    const before = tokenCalls();
+    const identity = await conn.identity();
+    expect(identity.username).toBe(emu.username);
+    expect(tokenCalls()).toBe(before + 1);
+  });
+
   it('logout() revokes the access token, logout(true) the refresh token', async () => {
     const conn = new jsforce.Connection({ oauth2: oauth2(), loginUrl: emu.loginUrl, version: '58.0' });
     await conn.login(emu.username, emu.password);
