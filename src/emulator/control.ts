@@ -1,3 +1,159 @@
-import type { Router } from './http.ts';
+import { notFound, SfHttpError, sfError } from './errors.ts';
+import { sendEmpty, sendJson, type EmuRequest, type Router } from './http.ts';
+import type { Org } from './org.ts';
+import type { StoredRecord, StoredValue, Table } from './org/store.ts';
 
-export function registerControlRoutes(_router: Router): void {}
+/**
+ * The emulator's control endpoint, outside /services: `/__emulator/...` (no auth, not counted against the
+ * API limit). Lets tests read call counts, reset the org, change records behind a running flow, expire
+ * sessions and set the API limit. Documented in docs/emulator-control.md.
+ */
+
+function tableOr404(org: Org, name: string | undefined): Table {
+  const table = name ? org.store.table(name) : undefined;
+  if (!table) throw notFound();
+  return table;
+}
+
+/** Canonical stored values from a JSON body: case-insensitive names, datetimes to the stored ISO form. */
+function storedValues(table: Table, body: unknown): Record<string, StoredValue> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw sfError(400, 'JSON_PARSER_ERROR', 'Each record must be a JSON object of field values.');
+  }
+  const out: Record<string, StoredValue> = {};
+  for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
+    if (key === 'attributes') continue;
+    const field = table.schema.field(key);
+    if (!field) throw sfError(400, 'INVALID_FIELD', `No such column '${key}' on sobject of type ${table.schema.name}`, [key]);
+    if (field.type === 'id' || table.schema.isCompound(field)) {
+      throw sfError(400, 'INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}. Set the component fields instead.`, [field.name]);
+    }
+    if (raw !== null && typeof raw === 'object') throw sfError(400, 'INVALID_FIELD', `${field.name}: expected a scalar value`, [field.name]);
+    let v = (raw ?? null) as StoredValue;
+    if (field.type === 'datetime' && typeof v === 'string') {
+      const t = Date.parse(v.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+      if (!Number.isFinite(t)) throw sfError(400, 'INVALID_FIELD', `${field.name}: not a datetime: ${v}`, [field.name]);
+      v = new Date(t).toISOString();
+    }
+    out[field.name] = v;
+  }
+  return out;
+}
+
+function userOf(org: Org): string {
+  return org.auth.defaultUser.userId;
+}
+
+async function bodyJson(req: EmuRequest): Promise<unknown> {
+  return req.json();
+}
+
+/** Call counts by "METHOD /route-pattern", API usage and totals. */
+export function callsBody(org: Org): Record<string, unknown> {
+  const calls: Record<string, number> = {};
+  let total = 0;
+  for (const [k, n] of [...org.callCounts.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    if (k.includes(' /__emulator')) continue;
+    calls[k] = n;
+    total += n;
+  }
+  return {
+    calls,
+    total,
+    apiUsage: { used: org.limits.used, max: org.limits.max, remaining: Math.max(0, org.limits.max - org.limits.used) },
+  };
+}
+
+function recordCounts(org: Org): Record<string, { live: number; deleted: number; generated: boolean }> {
+  const out: Record<string, { live: number; deleted: number; generated: boolean }> = {};
+  for (const t of org.store.tables()) {
+    const live = t.count(false);
+    out[t.schema.name] = { live, deleted: t.count(true) - live, generated: t.generated };
+  }
+  return out;
+}
+
+export function registerControlRoutes(router: Router): void {
+  const o = { group: 'control', auth: false, countsAsApiCall: false } as const;
+
+  router.add('GET', '/__emulator/calls', o, (_req, res, { org }) => {
+    sendJson(res, 200, callsBody(org));
+  });
+
+  router.add('GET', '/__emulator/objects', o, (_req, res, { org }) => {
+    sendJson(res, 200, recordCounts(org));
+  });
+
+  router.add('POST', '/__emulator/reset', o, (_req, res, { org }) => {
+    org.bulk.reset();
+    org.persistence.reset();
+    org.callCounts.clear();
+    org.limits.reset();
+    sendJson(res, 200, { reset: true, objects: recordCounts(org) });
+  });
+
+  router.add('POST', '/__emulator/records/:object', o, async (req, res, { org }) => {
+    const table = tableOr404(org, req.params['object']);
+    const body = await bodyJson(req);
+    const many = Array.isArray(body);
+    const items = many ? (body as unknown[]) : [body];
+    // Validate every item before writing any.
+    const values = items.map((item) => storedValues(table, item));
+    const created: StoredRecord[] = values.map((v) => table.insert(v, userOf(org)));
+    org.persistence.markDirty(table.schema.name);
+    const out = created.map((r) => ({ id: r['Id'], record: r }));
+    sendJson(res, 201, many ? out : out[0]);
+  });
+
+  router.add('GET', '/__emulator/records/:object/:id', o, (req, res, { org }) => {
+    const table = tableOr404(org, req.params['object']);
+    const rec = table.get(req.params['id'] ?? '', true);
+    if (!rec) throw notFound();
+    sendJson(res, 200, rec);
+  });
+
+  router.add('PATCH', '/__emulator/records/:object/:id', o, async (req, res, { org }) => {
+    const table = tableOr404(org, req.params['object']);
+    const id = req.params['id'] ?? '';
+    const values = storedValues(table, await bodyJson(req));
+    if (!table.get(id, true)) throw notFound();
+    const rec = table.update(id, values, userOf(org));
+    org.persistence.markDirty(table.schema.name);
+    sendJson(res, 200, rec);
+  });
+
+  router.add('DELETE', '/__emulator/records/:object/:id', o, (req, res, { org }) => {
+    const table = tableOr404(org, req.params['object']);
+    const id = req.params['id'] ?? '';
+    if (!table.get(id, true)) throw notFound();
+    if (req.query.get('hard') === 'true') table.hardDelete(id);
+    else table.delete(id, userOf(org));
+    org.persistence.markDirty(table.schema.name);
+    sendEmpty(res, 204);
+  });
+
+  router.add('POST', '/__emulator/sessions/expire', o, async (req, res, { org }) => {
+    const text = (await req.body()).toString('utf8').trim();
+    if (text) {
+      const body = (await req.json()) as { accessToken?: unknown };
+      if (typeof body.accessToken === 'string') {
+        org.auth.expire(body.accessToken);
+        sendJson(res, 200, { expired: 1 });
+        return;
+      }
+    }
+    org.auth.expireAll();
+    sendJson(res, 200, { expired: 'all' });
+  });
+
+  router.add('PUT', '/__emulator/limits', o, async (req, res, { org }) => {
+    const body = (await req.json()) as { max?: unknown; used?: unknown };
+    const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!body || typeof body !== 'object' || (body.max !== undefined && !ok(body.max)) || (body.used !== undefined && !ok(body.used))) {
+      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be {"max"?: integer >= 0, "used"?: integer >= 0}.' }]);
+    }
+    if (ok(body.max)) org.limits.max = body.max;
+    if (ok(body.used)) org.limits.used = body.used;
+    sendJson(res, 200, { max: org.limits.max, used: org.limits.used, remaining: Math.max(0, org.limits.max - org.limits.used) });
+  });
+}
