@@ -59,9 +59,13 @@ export const DATA_TRANSFER_APIS = ['AUTOMATIC', 'BULKV2', 'REST_SYNC'] as const;
 
 /** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform). */
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const TIMESTAMP_ERROR = 'expected a timestamp: epoch seconds (a number such as 1735689600) or an ISO-8601 string such as "2025-01-01T00:00:00Z"';
 export const TimestampSchema = z.union(
-  [z.number().nonnegative(), z.string().regex(ISO_DATETIME).refine((s) => !Number.isNaN(Date.parse(s)))],
-  { error: 'expected a timestamp: epoch seconds (a number such as 1735689600) or an ISO-8601 string such as "2025-01-01T00:00:00Z"' },
+  [
+    z.number({ error: TIMESTAMP_ERROR }).nonnegative({ error: TIMESTAMP_ERROR }),
+    z.string({ error: TIMESTAMP_ERROR }).regex(ISO_DATETIME, { error: TIMESTAMP_ERROR }).refine((s) => !Number.isNaN(Date.parse(s)), { error: TIMESTAMP_ERROR }),
+  ],
+  { error: TIMESTAMP_ERROR },
 ).meta({ description: 'Epoch seconds (number) or ISO-8601 string.' });
 export type Timestamp = z.infer<typeof TimestampSchema>;
 

@@ -193,6 +193,7 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
       return [{ path, message: `expected ${expected}, got ${describeValue(input)}. Set it to ${expected}.` }];
     }
     case 'invalid_value': {
+      if (input === undefined) return [{ path, message: `is missing. Add it (one of ${issue.values.map((v) => String(v)).join(', ')}).` }];
       const values = issue.values.map((v) => String(v));
       const guess = typeof input === 'string' ? didYouMean(input, values) : undefined;
       const hint = guess !== undefined ? ` Did you mean "${guess}"?` : '';
@@ -378,20 +379,36 @@ export function flowInvalid(problems: readonly FlowProblem[], source?: string): 
   });
 }
 
+/** True when parsing `prefix` fails only because the text stops early (so the error lies further on). */
+function endsEarly(prefix: string): boolean {
+  try {
+    JSON.parse(prefix);
+    return true;
+  } catch (error) {
+    const msg = error instanceof Error ? error.message : '';
+    if (/end of JSON input/.test(msg)) return true;
+    const pos = /at position (\d+)/.exec(msg);
+    return pos?.[1] !== undefined && Number(pos[1]) >= prefix.length;
+  }
+}
+
 /** Parses JSON text, turning a syntax error into FLOW_INVALID with the line and column. */
 export function parseJsonText(text: string, source?: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    const msg = error instanceof Error ? error.message : String(error);
-    const pos = /position (\d+)/.exec(msg);
-    let where = '';
-    if (pos?.[1] !== undefined) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      const column = Number(pos[1]) - before.lastIndexOf('\n');
-      where = ` at line ${line}, column ${column}`;
+    const msg = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
+    // The first prefix that fails for a reason other than ending early ends at the offending character.
+    let lo = 0;
+    let hi = text.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (endsEarly(text.slice(0, mid + 1))) lo = mid + 1;
+      else hi = mid;
     }
-    throw flowInvalid([{ path: '(root)', message: `is not valid JSON${where} (${msg.replace(/^JSON\.parse: /, '')}). Fix the syntax; a JSON editor with docs/flow-schema.json points at it.` }], source);
+    const before = text.slice(0, lo);
+    const line = before.split('\n').length;
+    const column = lo - before.lastIndexOf('\n');
+    throw flowInvalid([{ path: '(root)', message: `is not valid JSON at line ${line}, column ${column} (${msg}). Fix the syntax; an editor using docs/flow-schema.json points at it.` }], source);
   }
 }

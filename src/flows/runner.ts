@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Destination, RunContext, Source, SourceStream, WriteResult } from '../core/connector.ts';
+import { ForceflowError, toForceflowError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import type { RecordBatch } from '../core/types.ts';
+import { connectSalesforce } from '../connectors/salesforce/connect.ts';
+import type { TokenProvider } from '../connectors/salesforce/auth.ts';
+import type { RetryPolicy } from '../connectors/salesforce/http.ts';
+import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
+import { createS3Client } from '../connectors/s3/client.ts';
+import { createS3Destination } from '../connectors/s3/destination.ts';
+import { createS3Source } from '../connectors/s3/source.ts';
+import { createLocalFileDestination } from '../connectors/local-file/destination.ts';
+import { createLocalFileSource } from '../connectors/local-file/source.ts';
+import { compileFlow, type FlowPlan } from './compile.ts';
+import { validateFlow } from './validate.ts';
+import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
+import type { RunStateStore } from './state.ts';
+import type { FlowDefinition } from './schema.ts';
+
+/** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
+export const DEFAULT_MAX_BYTES = 15 * 1024 ** 3;
+
+/** A connector profile for a name: AppFlow JSON (inline credentials) or a ready token provider. */
+export interface ResolvedProfile {
+  readonly profile: unknown;
+  readonly tokens?: TokenProvider;
+}
+export type ProfileResolver = (connectorProfileName: string | undefined, side: 'source' | 'destination') => Promise<ResolvedProfile>;
+
+export interface Progress {
+  readonly recordsRead: number;
+  readonly recordsWritten: number;
+  readonly bytesProcessed: number;
+  readonly api: string | null;
+  readonly estimatedCount?: number;
+}
+
+export interface RunFlowOptions {
+  /** The flow definition: AppFlow CreateFlow JSON (parsed), validated here. */
+  readonly flow: unknown;
+  /** The flow file's path: relative LocalFile paths resolve from its folder, and messages name it. */
+  readonly flowFile?: string;
+  /** Connector profiles by name (AppFlow CreateConnectorProfile JSON), or a resolver. */
+  readonly profiles?: Readonly<Record<string, unknown>> | ProfileResolver;
+  readonly log?: Logger;
+  /** Cancels the run: it ends Canceled, Bulk jobs are aborted, nothing half-written looks complete. */
+  readonly signal?: AbortSignal;
+  /** S3 client (default: the AWS SDK chain, honouring AWS_ENDPOINT_URL_S3). */
+  readonly s3Client?: S3Client;
+  /** Size guard in bytes read from the source (default 15 GB, like AppFlow). */
+  readonly maxBytes?: number;
+  readonly executionId?: string;
+  readonly now?: () => Date;
+  readonly onProgress?: (progress: Progress) => void;
+  /** Incremental state (last successful window per flow); without it an incremental run pulls AppFlow's first-run window. */
+  readonly state?: RunStateStore;
+  readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number };
+}
+
+async function profileFor(options: RunFlowOptions, name: string | undefined, side: 'source' | 'destination'): Promise<ResolvedProfile> {
+  const p = options.profiles;
+  if (typeof p === 'function') return p(name, side);
+  const entries = Object.entries(p ?? {});
+  if (name !== undefined && p && name in p) return { profile: p[name] };
+  if (name === undefined && entries.length === 1) return { profile: (entries[0] as [string, unknown])[1] };
+  throw new ForceflowError('PROFILE_NOT_FOUND', `The flow's ${side} names connector profile "${name ?? '(none)'}", which was not given. Pass it with --profile <file.json>, or create it with "forceflow profiles create".`, {
+    details: { connectorProfileName: name ?? null, side },
+  });
+}
+
+/** Turn a source's batches into transformed batches, counting and guarding as they pass. */
+async function* transformed(
+  plan: FlowPlan,
+  stream: SourceStream,
+  record: ExecutionRecord,
+  options: RunFlowOptions,
+  ctx: RunContext,
+  maxBytes: number,
+): AsyncGenerator<RecordBatch> {
+  let read = 0;
+  let estimatedBytes = 0;
+  for await (const batch of stream.batches) {
+    if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    const result = plan.transform(batch, { firstIndex: read });
+    read += batch.rows.length;
+    if (!stream.bytesRead) estimatedBytes += Buffer.byteLength(JSON.stringify(batch.rows));
+    const r = record.executionResult;
+    r.recordsProcessed = read;
+    r.bytesProcessed = stream.bytesRead ? stream.bytesRead() : estimatedBytes;
+    r.recordsFiltered += result.filtered;
+    r.recordsDropped += result.dropped;
+    r.maxPageSize = Math.max(r.maxPageSize, batch.rows.length);
+    options.onProgress?.({ recordsRead: read, recordsWritten: r.recordsWritten, bytesProcessed: r.bytesProcessed, api: record.sourceDataTransferApi, ...(stream.estimatedCount === undefined ? {} : { estimatedCount: stream.estimatedCount }) });
+    if (r.bytesProcessed > maxBytes) {
+      throw new ForceflowError('RUN_SIZE_LIMIT', `The run read ${r.bytesProcessed} bytes, more than its size guard of ${maxBytes} bytes. Split the flow with filters, or raise the guard (--max-bytes).`, {
+        details: { bytesProcessed: r.bytesProcessed, maxBytes },
+      });
+    }
+    if (result.batch.rows.length > 0) yield result.batch;
+  }
+}
+
+/**
+ * Run a flow once and return its execution record.
+ *
+ * Definition problems throw (FLOW_INVALID, with every problem and its JSON path). Once the run has
+ * started, failures are recorded, not thrown: the record's executionStatus is Error or Canceled and
+ * `error` carries the catalogued code.
+ *
+ * @example
+ * import { runFlow } from 'forceflow';
+ * const record = await runFlow({ flow: JSON.parse(readFileSync('flow.json', 'utf8')), flowFile: 'flow.json', profiles: { 'my-org': profileJson } });
+ * console.log(record.executionStatus, record.executionResult.recordsProcessed);
+ */
+export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord> {
+  const def: FlowDefinition = validateFlow(options.flow, options.flowFile === undefined ? {} : { source: options.flowFile });
+  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
+  const now = options.now ?? (() => new Date());
+  const startedAt = now();
+  const executionId = options.executionId ?? randomUUID();
+  const record = newExecutionRecord(plan.flowName, executionId, startedAt);
+  const root = options.log ?? silentLogger();
+  const log = root.child({ flow: plan.flowName, executionId });
+  const signal = options.signal ?? new AbortController().signal;
+  const ctx: RunContext = { log, signal, now };
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  let s3: S3Client | undefined = options.s3Client;
+  const s3Client = (): S3Client => (s3 ??= createS3Client());
+  let sourceApiCalls: (() => number) | undefined;
+
+  log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
+  try {
+    // Incremental window: from the last successful run's end (or AppFlow's first-run rule) to now − offset.
+    let read = plan.read;
+    if (plan.incremental) {
+      const end = new Date(startedAt.getTime() - plan.incremental.offsetSeconds * 1000);
+      const last = await options.state?.lastWindowEnd(plan.flowName);
+      const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(end.getTime() - 30 * 86400_000).toISOString();
+      read = { ...read, window: { field: plan.incremental.field, from, to: end.toISOString() } };
+      record.dataPullStartTime = from;
+      record.dataPullEndTime = end.toISOString();
+    }
+
+    // Source
+    let source: Source;
+    const sp = plan.source;
+    if (sp.connectorType === 'Salesforce') {
+      const resolved = await profileFor(options, sp.connectorProfileName, 'source');
+      const sf = connectSalesforce(resolved.profile, {
+        log: root,
+        signal,
+        ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
+        ...(sp.apiVersion ? { apiVersion: sp.apiVersion } : {}),
+        ...(options.salesforce?.retry ? { retry: options.salesforce.retry } : {}),
+        source: {
+          ...(options.salesforce?.bulk ? { bulk: options.salesforce.bulk } : {}),
+          ...(options.salesforce?.maxRestUrlLength ? { maxRestUrlLength: options.salesforce.maxRestUrlLength } : {}),
+        },
+      });
+      source = sf.source;
+    } else if (sp.connectorType === 'S3') {
+      source = createS3Source(sp.properties, { client: s3Client() });
+    } else {
+      source = createLocalFileSource(sp.properties, { baseDir: sp.connectorType === 'LocalFile' && options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
+    }
+    const stream = await source.open(read, ctx);
+    sourceApiCalls = stream.apiCalls;
+    record.sourceDataTransferApi = stream.api ?? null;
+    record.sourceDataTransferApiReason = stream.apiReason ?? null;
+
+    // Destination
+    const outputSchema = plan.outputSchema(stream.schema);
+    let destination: Destination;
+    const dp = plan.destination;
+    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion: plan.schemaVersion, startedAt, outputSchema, partitionKeys: plan.partitionKeys };
+    if (dp.connectorType === 'S3') {
+      destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client() });
+    } else if (dp.connectorType === 'LocalFile') {
+      destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(options.flowFile ? { baseDir: dirname(resolve(options.flowFile)) } : {}) });
+    } else {
+      throw new ForceflowError('CONFIG_INVALID', 'Salesforce as a destination is not available in this version of forceflow yet. Use S3 or LocalFile.');
+    }
+
+    const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx);
+    if (signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    record.executionResult.recordsWritten = result.written;
+    record.executionResult.bytesWritten = result.bytesWritten ?? 0;
+    record.executionResult.errorInfo.putFailuresCount = result.failed.length;
+    record.destinationDataTransferApi = result.api ?? null;
+    record.destinationDataTransferApiReason = result.apiReason ?? null;
+    record.outputs = [...(result.outputs ?? [])];
+    record.executionStatus = 'Successful';
+    record.lastUpdatedAt = now().toISOString();
+    log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
+  } catch (error) {
+    const e = signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
+    failRecord(record, e, now());
+    log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');
+  } finally {
+    record.apiCalls.source = sourceApiCalls?.() ?? 0;
+  }
+  await options.state?.saveRun(record);
+  return record;
+}
