@@ -1,0 +1,55 @@
+import { createTokenProvider, type TokenProvider } from '../connectors/salesforce/auth.ts';
+import type { SalesforceConnectorProfile, SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
+import { grantOf, openProfile, saveCredentials, secretKeysFor, type OpenedProfile, type ProfileContext } from './profiles.ts';
+
+/** A stored profile ready to connect: its document (no credentials) and a token provider. */
+export interface ResolvedProfile {
+  /** Pass to connectSalesforce(profile, { tokens }). */
+  readonly profile: SalesforceConnectorProfile;
+  readonly tokens: TokenProvider;
+}
+
+/**
+ * The effective credentials of an opened profile: the stored (decrypted) ones, with the connected
+ * app's clientId/clientSecret, and optionally a refresh token, JWT private key or username, read from
+ * the clientCredentialsArn secret at run time (values in the secret win).
+ */
+export async function effectiveCredentials(ctx: ProfileContext, opened: OpenedProfile): Promise<SalesforceProfileCredentials> {
+  const stored = opened.credentials;
+  if (!stored.clientCredentialsArn) return stored;
+  const keys = secretKeysFor(stored);
+  const fromSecret = await ctx.secrets.fields(stored.clientCredentialsArn, opened.stored.name, keys.required, keys.optional);
+  return { ...stored, ...fromSecret, oAuth2GrantType: grantOf(stored) };
+}
+
+/**
+ * Resolve a stored profile by connectorProfileName into a {@link TokenProvider}. Refreshed access
+ * tokens (AUTHORIZATION_CODE) are written back encrypted; JWT_BEARER sessions are not stored (a fresh
+ * JWT is signed or exchanged for each session).
+ *
+ * @example
+ * const { profile, tokens } = await resolveProfile(ctx, 'my-salesforce');
+ * const { source } = connectSalesforce(profile, { tokens, log });
+ */
+export async function resolveProfile(ctx: ProfileContext, name: string): Promise<ResolvedProfile> {
+  const opened = await openProfile(ctx, name);
+  const credentials = await effectiveCredentials(ctx, opened);
+  const properties = opened.profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
+  const tokens = createTokenProvider({ profileName: name, properties, credentials }, ctx.log);
+  if (grantOf(credentials) === 'AUTHORIZATION_CODE') {
+    let latest = opened.credentials;
+    tokens.onRefresh = async (session) => {
+      latest = { ...latest, accessToken: session.accessToken };
+      const props = properties.instanceUrl ? undefined : { ...properties, instanceUrl: session.instanceUrl };
+      try {
+        await saveCredentials(ctx, opened, latest, props);
+        ctx.log.debug({ profile: name }, 'refreshed access token stored (encrypted)');
+      } catch (error) {
+        // The run goes on with the new session; the next run refreshes again.
+        const e = error as { code?: string; message?: string };
+        ctx.log.warn({ profile: name, code: e.code }, `could not store the refreshed access token: ${e.message ?? 'unknown error'}`);
+      }
+    };
+  }
+  return { profile: opened.profile, tokens };
+}

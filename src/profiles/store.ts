@@ -1,0 +1,174 @@
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ForceflowError } from '../core/errors.ts';
+import type { Envelope } from './crypto.ts';
+
+/** The engine's local state folder: $FORCEFLOW_HOME, else ~/.forceflow. */
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env['FORCEFLOW_HOME'];
+  return home !== undefined && home !== '' ? home : join(homedir(), '.forceflow');
+}
+
+/** One stored connector profile: its non-secret document and its credentials, envelope-encrypted. */
+export interface StoredProfile {
+  readonly name: string;
+  readonly connectorType: string;
+  readonly connectionMode: string | undefined;
+  /** The profile JSON without connectorProfileCredentials (nothing secret). */
+  readonly document: Record<string, unknown>;
+  /** Names of the credential fields present (never their values). */
+  readonly credentialFields: readonly string[];
+  readonly credentials: Envelope;
+  /** ISO datetimes. */
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface Row {
+  name: string;
+  connector_type: string;
+  connection_mode: string | null;
+  document: string;
+  credential_fields: string;
+  kms_key_arn: string;
+  data_key: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+  created_at: string;
+  updated_at: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS connector_profiles (
+  name TEXT PRIMARY KEY,
+  connector_type TEXT NOT NULL,
+  connection_mode TEXT,
+  document TEXT NOT NULL,
+  credential_fields TEXT NOT NULL,
+  kms_key_arn TEXT NOT NULL,
+  data_key BLOB NOT NULL,
+  iv BLOB NOT NULL,
+  tag BLOB NOT NULL,
+  ciphertext BLOB NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;`;
+
+function fromRow(row: Row): StoredProfile {
+  return {
+    name: row.name,
+    connectorType: row.connector_type,
+    connectionMode: row.connection_mode ?? undefined,
+    document: JSON.parse(row.document) as Record<string, unknown>,
+    credentialFields: JSON.parse(row.credential_fields) as string[],
+    credentials: { keyArn: row.kms_key_arn, encryptedDataKey: row.data_key, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * Connector profiles in the engine's local state (`<home>/state.db`, SQLite through better-sqlite3).
+ * The store only ever sees envelopes: encryption happens before `put`, decryption after `get`.
+ */
+export class ProfileStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.db = db;
+  }
+
+  /** Open (creating when needed) the state database in `home`. */
+  static open(home: string = defaultHome()): ProfileStore {
+    const path = join(home, 'state.db');
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      return new ProfileStore(path, db);
+    } catch (error) {
+      throw new ForceflowError('STATE_ERROR', `The local state database ${path} could not be opened: ${(error as Error).message}. Check the folder's permissions, or set FORCEFLOW_HOME (or --home) to a writable folder.`, { cause: error });
+    }
+  }
+
+  private run<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ForceflowError) throw error;
+      throw new ForceflowError('STATE_ERROR', `The local state database ${this.path} could not ${what}: ${(error as Error).message}.`, { cause: error });
+    }
+  }
+
+  /** Insert a profile; with `replace`, overwrite one of the same name (keeping its creation time). */
+  put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options: { replace?: boolean } = {}): StoredProfile {
+    return this.run('save the profile', () => {
+      const now = new Date().toISOString();
+      const existing = this.get(profile.name);
+      if (existing && !options.replace) {
+        throw new ForceflowError('PROFILE_INVALID', `A connector profile named "${profile.name}" already exists. Delete it first (forceflow profiles delete ${profile.name}) or pass --replace.`, { details: { profile: profile.name } });
+      }
+      const createdAt = existing?.createdAt ?? now;
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO connector_profiles (name, connector_type, connection_mode, document, credential_fields, kms_key_arn, data_key, iv, tag, ciphertext, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          profile.name, profile.connectorType, profile.connectionMode ?? null, JSON.stringify(profile.document), JSON.stringify(profile.credentialFields),
+          profile.credentials.keyArn, profile.credentials.encryptedDataKey, profile.credentials.iv, profile.credentials.tag, profile.credentials.ciphertext, createdAt, now,
+        );
+      return { ...profile, createdAt, updatedAt: now };
+    });
+  }
+
+  /** Replace a profile's credentials (and optionally its document), e.g. after an OAuth refresh. */
+  updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): void {
+    this.run('update the profile', () => {
+      const info = this.db
+        .prepare(
+          `UPDATE connector_profiles SET kms_key_arn = ?, data_key = ?, iv = ?, tag = ?, ciphertext = ?, credential_fields = ?, document = COALESCE(?, document), updated_at = ? WHERE name = ?`,
+        )
+        .run(credentials.keyArn, credentials.encryptedDataKey, credentials.iv, credentials.tag, credentials.ciphertext, JSON.stringify(credentialFields), document === undefined ? null : JSON.stringify(document), new Date().toISOString(), name);
+      if (info.changes === 0) throw notFound(name);
+    });
+  }
+
+  get(name: string): StoredProfile | undefined {
+    return this.run('read the profile', () => {
+      const row = this.db.prepare('SELECT * FROM connector_profiles WHERE name = ?').get(name) as Row | undefined;
+      return row ? fromRow(row) : undefined;
+    });
+  }
+
+  /** The profile, or PROFILE_NOT_FOUND naming the fix. */
+  require(name: string): StoredProfile {
+    const found = this.get(name);
+    if (!found) throw notFound(name);
+    return found;
+  }
+
+  list(): StoredProfile[] {
+    return this.run('list profiles', () => (this.db.prepare('SELECT * FROM connector_profiles ORDER BY name').all() as Row[]).map(fromRow));
+  }
+
+  /** Delete a profile; false when there was none. */
+  delete(name: string): boolean {
+    return this.run('delete the profile', () => this.db.prepare('DELETE FROM connector_profiles WHERE name = ?').run(name).changes > 0);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export function notFound(name: string): ForceflowError {
+  return new ForceflowError('PROFILE_NOT_FOUND', `No connector profile named "${name}" in the local state. Create it (forceflow profiles create --file profile.json) or list the profiles (forceflow profiles list).`, { details: { profile: name } });
+}
