@@ -215,5 +215,11 @@ describe('REST query on a generated object of millions of records', () => {
       expect(url).toMatch(new RegExp(`-${(i + 1) * 2000}$`));
     }
     expect(seen.size).toBe(6000);
+    // An Id filter reads by key instead of scanning two million records.
+    const ids = [...seen].slice(-2) as string[];
+    const soql = `SELECT Id, Name FROM Account WHERE Id IN ('${ids[1]}', '${ids[0]}') AND Name != null`;
+    const byId = (await (await fetch(`${big.instanceUrl}/services/data/v58.0/query?q=${encodeURIComponent(soql)}`, { headers: h })).json()) as QueryBody;
+    expect(byId.totalSize).toBe(2);
+    expect(byId.records.map((r) => r['Id'])).toEqual(ids);
   });
 });

@@ -216,6 +216,11 @@ describe('SOQL engine: WHERE', () => {
     expect(names(`SELECT Name FROM Account WHERE Id = '${id.slice(0, 15)}'`)).toEqual(['Acme']);
     expect(names(`SELECT Name FROM Account WHERE Id IN ('${id}')`)).toEqual(['Acme']);
     expect(names('SELECT Name FROM Account WHERE Id IN (SELECT AccountId FROM Contact)')).toEqual(['Acme']);
+    const all = rest('SELECT Id, Name FROM Account');
+    const [a, b, c] = all.map((r) => String(r['Id']));
+    expect(names(`SELECT Name FROM Account WHERE Id IN ('${String(c)}', '${String(a)}') AND Name != 'Acme'`)).toEqual([all[2]?.['Name']]);
+    expect(names(`SELECT Name FROM Account WHERE Id = '${String(b)}' OR Name = 'Acme'`)).toEqual(['Acme', 'Globex']);
+    expect(q(`SELECT COUNT() FROM Account WHERE Id IN ('${String(a)}', '${String(b)}')`).count()).toBe(2);
   });
 });
 

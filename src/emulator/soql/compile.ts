@@ -167,6 +167,8 @@ class CompiledQuery implements PreparedQuery {
   private readonly groupBy: FieldPath[] = [];
   private readonly aggregates: AggregateSpec[] = [];
   private hasRelationships = false;
+  /** When WHERE is `Id = x` / `Id IN (...)` ANDed with other conditions: the only records worth reading. */
+  private idKeys: string[] | undefined;
   /** For a subquery: the child field that points to the parent (AccountId) and the child index. */
   private parentLink: DescribeField | undefined;
   private childIndex: Map<string, StoredRecord[]> | undefined;
@@ -180,7 +182,10 @@ class CompiledQuery implements PreparedQuery {
     this.alias = query.sObjectAlias;
     this.parentLink = parentLink;
     this.compileSelect(query);
-    if (query.where) this.filter = this.compileWhere(query.where);
+    if (query.where) {
+      this.filter = this.compileWhere(query.where);
+      this.idKeys = idKeysOf(query.where, this.alias);
+    }
     this.compileGroupBy(query);
     if (query.having) this.having = this.compileHaving(query.having);
     this.compileOrderBy(query);
@@ -844,23 +849,35 @@ class CompiledQuery implements PreparedQuery {
     return this.window(this.sortRows([...this.matched(source)]));
   }
 
+  /** The table's records in Id order, or only those an `Id =` / `Id IN` filter can match (by key lookup). */
+  private source(): Iterable<StoredRecord> {
+    const keys = this.idKeys;
+    if (!keys) return this.table.scan(this.includeDeleted);
+    const out: StoredRecord[] = [];
+    for (const id of keys) {
+      const r = this.table.get(id, this.includeDeleted);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
   rows(): Iterable<QueryRow> {
     if (this.isCount) return [];
-    return this.rowsFrom(this.table.scan(this.includeDeleted));
+    return this.rowsFrom(this.source());
   }
 
   count(): number {
     let n: number;
     if (this.hasAggregate) {
       n = 0;
-      for (const _ of this.aggregateRows(this.table.scan(this.includeDeleted), false)) n++;
+      for (const _ of this.aggregateRows(this.source(), false)) n++;
       return n;
     }
     if (!this.filter) {
       n = this.table.count(this.includeDeleted);
     } else {
       n = 0;
-      for (const _ of this.matched(this.table.scan(this.includeDeleted))) n++;
+      for (const _ of this.matched(this.source())) n++;
     }
     n = Math.max(0, n - this.offset);
     return this.limit === undefined ? n : Math.min(n, this.limit);
@@ -1037,6 +1054,33 @@ class CompiledQuery implements PreparedQuery {
     }
     return this.childIndex.get(parentId) ?? [];
   }
+}
+
+/**
+ * The ids of a WHERE clause that is a plain AND chain (no OR, NOT or parentheses) containing `Id = 'x'` or
+ * `Id IN ('x', ...)`, sorted and de-duplicated (Id order is scan order); undefined otherwise.
+ */
+function idKeysOf(where: WhereClause, alias: string | undefined): string[] | undefined {
+  let node: WhereClause | undefined = where;
+  let keys: string[] | undefined;
+  while (node) {
+    const left = node.left as (Condition & { openParen?: number; closeParen?: number; field?: string; value?: string | string[]; literalType?: unknown }) | null;
+    if (!left || left.openParen || left.closeParen) return undefined;
+    const op = 'operator' in node ? node.operator : undefined;
+    if (op !== undefined && op !== 'AND') return undefined;
+    const field = (left.field ?? '').toLowerCase();
+    const isId = field === 'id' || (alias !== undefined && field === `${alias.toLowerCase()}.id`);
+    if (!keys && isId && 'operator' in left && (left.operator === '=' || left.operator === 'IN') && !('valueQuery' in left)) {
+      const ids: string[] = [];
+      for (const raw of listOf(left.value)) {
+        const id = normalizeId(unquote(raw) ?? '');
+        if (id) ids.push(id);
+      }
+      keys = [...new Set(ids)].sort();
+    }
+    node = 'right' in node ? (node.right as WhereClause) : undefined;
+  }
+  return keys;
 }
 
 function compileTop(ctx: CompileContext, query: Query): CompiledQuery {
