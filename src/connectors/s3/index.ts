@@ -1,0 +1,16 @@
+export { createS3Client, s3Error } from './client.ts';
+export type { S3ClientOptions } from './client.ts';
+export { createS3Destination } from './destination.ts';
+export type { FileDestinationDeps, S3DestinationDeps } from './destination.ts';
+export { createS3Source } from './source.ts';
+export { createS3Store } from './bucket.ts';
+export { createErrorSink, ERROR_COLUMNS } from './error-sink.ts';
+export type { ErrorSink, ErrorSinkDeps, ErrorSinkTarget } from './error-sink.ts';
+export { startLocalS3 } from './local.ts';
+export type { LocalS3, LocalS3Env, LocalS3Options } from './local.ts';
+export { createLayout, escapePathPart } from './layout.ts';
+export type { Layout, LayoutOptions } from './layout.ts';
+export { writeFiles } from './output.ts';
+export { createFileSource } from './file-source.ts';
+export type { BlobStore, StagedFile, StagedWrite, StoredFile } from './store.ts';
+export * from './config.ts';
