@@ -185,3 +185,29 @@ describe('single-record calls through jsforce', () => {
     await expect(acc.create({ Description: 'no name' })).rejects.toMatchObject({ errorCode: 'REQUIRED_FIELD_MISSING' });
   });
 });
+
+describe('writes to a generated table (--generate)', () => {
+  it('updates, upserts by external id, rejects duplicates and deletes without scanning', async () => {
+    const gen = await startEmulator({ generate: { Account: 2000 } });
+    try {
+      const t = gen.org.store.table('Account');
+      expect(t?.generated).toBe(true);
+      const rec = t?.findBy('External_Id__c', 'GEN-7')[0];
+      const id = String(rec?.['Id']);
+      const h = { Authorization: `Bearer ${gen.accessToken}`, 'Content-Type': 'application/json' };
+      const url = `${gen.instanceUrl}/services/data/v${V}/sobjects/Account`;
+      expect((await fetch(`${url}/${id}`, { method: 'PATCH', headers: h, body: '{"Name":"Gen changed"}' })).status).toBe(204);
+      const up = await fetch(`${url}/External_Id__c/GEN-7`, { method: 'PATCH', headers: h, body: '{"Name":"Gen upserted"}' });
+      expect(await up.json()).toEqual({ id, success: true, errors: [], created: false });
+      expect(t?.get(id)?.['Name']).toBe('Gen upserted');
+      const dup = await fetch(url, { method: 'POST', headers: h, body: '{"Name":"x","External_Id__c":"GEN-7"}' });
+      expect(await dup.json()).toMatchObject([{ errorCode: 'DUPLICATE_VALUE', message: `duplicate value found: External_Id__c duplicates value on record with id: ${id.slice(0, 15)}` }]);
+      expect((await fetch(url, { method: 'POST', headers: h, body: '{"Name":"Brand new"}' })).status).toBe(201);
+      expect(t?.count(false)).toBe(2001);
+      expect((await fetch(`${url}/${id}`, { method: 'DELETE', headers: h })).status).toBe(204);
+      expect([t?.count(false), t?.count(true)]).toEqual([2000, 2001]);
+    } finally {
+      await gen.close();
+    }
+  });
+});
