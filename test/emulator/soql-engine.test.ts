@@ -170,6 +170,27 @@ describe('SOQL engine: selection and formatting', () => {
   });
 });
 
+describe('SOQL engine: TYPEOF, FIELDS(), toLabel', () => {
+  it('answers TYPEOF with the fields of the actual parent type', () => {
+    const p = q("SELECT Name, TYPEOF Owner WHEN User THEN Name ELSE Id END FROM Account WHERE Name = 'Acme'");
+    expect(p.hasTypeof).toBe(true);
+    const [row] = [...p.rows()];
+    const json = row ? p.toRest(row, '58.0') : {};
+    expect(json['Owner']).toMatchObject({ attributes: { type: 'User' }, Name: 'Guy Smiley' });
+  });
+
+  it('expands FIELDS(STANDARD) and requires LIMIT 200 for FIELDS(ALL)', () => {
+    const p = q('SELECT FIELDS(STANDARD) FROM Contact');
+    expect(p.columns.map((c) => c.path)).toEqual(['Id', 'IsDeleted', 'CreatedDate', 'OwnerId', 'LastName', 'Email', 'AccountId']);
+    expect(q('SELECT FIELDS(ALL) FROM Account LIMIT 200').columns.some((c) => c.path === 'Tags__c')).toBe(true);
+    expect(sfErr('SELECT FIELDS(ALL) FROM Account').message).toMatch(/The SOQL FIELDS function must have a LIMIT of at most 200$/);
+  });
+
+  it('passes toLabel() through under the field name', () => {
+    expect(rest("SELECT toLabel(Industry) FROM Account WHERE Name = 'Acme'")[0]).toMatchObject({ Industry: 'Energy' });
+  });
+});
+
 describe('SOQL engine: WHERE', () => {
   it('compares text case-insensitively, with escapes, LIKE and IN', () => {
     expect(names("SELECT Name FROM Account WHERE name = 'ACME'")).toEqual(['Acme']);
