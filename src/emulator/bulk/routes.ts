@@ -5,8 +5,6 @@ import type { Org } from '../org.ts';
 import { decodeLocator, encodeLocator, line, quote } from './csv.ts';
 import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
-/** Rows in a Bulk query results page when the client gives no `maxRecords`. */
-export const DEFAULT_QUERY_PAGE_ROWS = 100_000;
 /** Result pages listed per `resultPages` response (Salesforce lists up to 5). */
 const RESULT_PAGES_PER_RESPONSE = 5;
 const CSV = 'text/csv';
@@ -119,9 +117,9 @@ function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocess
 
 // ---------------------------------------------------------------- query results
 
-function pageSize(req: EmuRequest): number {
+function pageSize(req: EmuRequest, org: Org): number {
   const raw = req.query.get('maxRecords');
-  if (raw === null || raw === '') return DEFAULT_QUERY_PAGE_ROWS;
+  if (raw === null || raw === '') return org.bulk.queryPageRows;
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw sfError(400, 'INVALIDQUERYLOCATOR', `Invalid maxRecords: ${raw}. maxRecords must be a positive integer.`);
   return n;
@@ -225,7 +223,7 @@ export function registerBulkRoutes(router: Router): void {
   router.add('GET', `${BASE}/query/:id/results`, { group: 'bulkQuery' }, async (req, res, { org }) => {
     minVersion(req, 47);
     const job = completedQuery(req, org);
-    const limit = pageSize(req);
+    const limit = pageSize(req, org);
     const offset = offsetOf(req);
     const source = job.source;
     if (!source) throw notFound();
@@ -243,7 +241,7 @@ export function registerBulkRoutes(router: Router): void {
   const resultPages = (req: EmuRequest, res: ServerResponse, { org }: { org: Org }): void => {
     minVersion(req, 58);
     const job = completedQuery(req, org);
-    const limit = pageSize(req);
+    const limit = pageSize(req, org);
     const total = job.source?.count ?? 0;
     const first = offsetOf(req);
     const pages: { resultUrl: string }[] = [];

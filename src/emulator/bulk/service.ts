@@ -14,6 +14,8 @@ const INGEST_OPERATIONS: readonly IngestOperation[] = ['insert', 'update', 'upse
 export const MAX_UPLOAD_BYTES = 150 * 1024 * 1024;
 /** Rows written per engine call (Salesforce processes ingest data in internal batches of 10,000). */
 const WRITE_CHUNK = 10_000;
+/** Rows in a Bulk query results page when the client gives no `maxRecords`. */
+export const DEFAULT_QUERY_PAGE_ROWS = 100_000;
 
 interface JobBase {
   readonly id: string;
@@ -82,6 +84,8 @@ export class BulkService {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Upload size limit in bytes (tests may lower it). */
   maxUploadBytes = MAX_UPLOAD_BYTES;
+  /** Rows in a query results page when the client gives no `maxRecords` (tests may lower it to get many pages). */
+  queryPageRows = DEFAULT_QUERY_PAGE_ROWS;
 
   constructor(org: Org) {
     this.org = org;
