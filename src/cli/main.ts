@@ -1,8 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ForceflowError, exitCodeFor, toForceflowError } from '../core/errors.ts';
+import type { ForceflowError} from '../core/errors.ts';
+import { exitCodeFor, toForceflowError } from '../core/errors.ts';
 import { createRootLogger } from '../core/logger.ts';
 import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
+import { registerRunCommands } from './run.ts';
 
 function parseGenerate(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(value);
@@ -34,6 +36,8 @@ program
   .action(async (opts) => {
     await emulatorCommand(opts, createRootLogger({ pretty: false }));
   });
+
+registerRunCommands(program);
 
 program
   .command('demo')

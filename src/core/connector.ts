@@ -45,6 +45,10 @@ export interface SourceStream {
   readonly apiReason?: string;
   readonly estimatedCount?: number;
   readonly batches: AsyncIterable<RecordBatch>;
+  /** Bytes read from the source so far (HTTP bodies, file bytes), when the source can tell. */
+  readonly bytesRead?: () => number;
+  /** API calls made so far, for Salesforce sources. */
+  readonly apiCalls?: () => number;
 }
 
 export interface Source {

@@ -175,7 +175,9 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     const outputSchema = plan.outputSchema(stream.schema);
     let destination: Destination;
     const dp = plan.destination;
-    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion: plan.schemaVersion, startedAt, outputSchema, partitionKeys: plan.partitionKeys };
+    // The definition's own schemaVersion (describe-flow output) wins; else the local history numbers it 1, 2, ...
+    const schemaVersion = def.schemaVersion ?? (options.state ? await options.state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
+    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, outputSchema, partitionKeys: plan.partitionKeys };
     if (dp.connectorType === 'S3') {
       destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client() });
     } else if (dp.connectorType === 'LocalFile') {

@@ -13,6 +13,11 @@ export interface RunStateStore {
   lastWindowEnd(flowName: string): Promise<string | undefined>;
   saveRun(record: ExecutionRecord): Promise<void>;
   runs(flowName: string, limit?: number): Promise<ExecutionRecord[]>;
+  /**
+   * AppFlow's schemaVersion: 1 for a flow's first mapping fingerprint, +1 each time the fingerprint
+   * (mappings, types, partition keys) changes.
+   */
+  schemaVersion(flowName: string, fingerprint: string): Promise<number>;
   close(): void;
 }
 
@@ -26,13 +31,23 @@ export function openRunState(folder: string): RunStateStore {
       execution_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
       window_end TEXT, record TEXT NOT NULL)`);
     db.exec('CREATE INDEX IF NOT EXISTS runs_flow ON runs(flow_name, started_at)');
+    db.exec('CREATE TABLE IF NOT EXISTS schema_versions (flow_name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (flow_name, version))');
   } catch (error) {
     throw new ForceflowError('STATE_ERROR', `The run state in ${folder} could not be opened: ${(error as Error).message}. Check the folder's permissions or choose another with --state-dir.`, { cause: error });
   }
   const last = db.prepare("SELECT window_end FROM runs WHERE flow_name = ? AND status = 'Successful' AND window_end IS NOT NULL ORDER BY window_end DESC LIMIT 1");
   const insert = db.prepare('INSERT OR REPLACE INTO runs (execution_id, flow_name, status, started_at, window_end, record) VALUES (?, ?, ?, ?, ?, ?)');
   const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?');
+  const latestSchema = db.prepare('SELECT version, fingerprint FROM schema_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1');
+  const addSchema = db.prepare('INSERT INTO schema_versions (flow_name, version, fingerprint) VALUES (?, ?, ?)');
   return {
+    async schemaVersion(flowName, fingerprint) {
+      const row = latestSchema.get(flowName) as { version: number; fingerprint: string } | undefined;
+      if (row?.fingerprint === fingerprint) return row.version;
+      const version = (row?.version ?? 0) + 1;
+      addSchema.run(flowName, version, fingerprint);
+      return version;
+    },
     async lastWindowEnd(flowName) {
       const row = last.get(flowName) as { window_end: string } | undefined;
       return row?.window_end;

@@ -85,7 +85,16 @@ export async function* readBulk(
         next = res.headers.get('sforce-locator');
         if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
         const parser = parse({ bom: true, relax_quotes: false, skip_empty_lines: true });
-        const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+        const body = res.body as WebReadableStream<Uint8Array>;
+        const source = Readable.from(
+          (async function* counted() {
+            for await (const chunk of body) {
+              client.bytesReceived += chunk.byteLength;
+              yield chunk;
+            }
+          })(),
+          { objectMode: false },
+        );
         const done = pipeline(source, parser);
         let header: string[] | undefined;
         let indexOf = new Map<string, number>();

@@ -75,6 +75,8 @@ export class SalesforceClient {
   readonly apiVersion: string;
   /** HTTP calls sent to Salesforce (every attempt counts, like the org's own counter). */
   apiCalls = 0;
+  /** Response body bytes received (JSON and CSV). */
+  bytesReceived = 0;
   /** From the last `Sforce-Limit-Info` header. */
   apiUsage: { used: number; max: number } | undefined;
   private readonly tokens: TokenProvider;
@@ -158,6 +160,7 @@ export class SalesforceClient {
   async json<T>(req: SalesforceRequest): Promise<T> {
     const res = await this.send(req);
     const text = await res.text();
+    this.bytesReceived += Buffer.byteLength(text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 

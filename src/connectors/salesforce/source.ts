@@ -92,7 +92,15 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         stats.soql = groups.map((g) => g.soql).join('\n');
         batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
       }
-      return { schema, api: choice.api, apiReason: choice.reason, ...(count === undefined ? {} : { estimatedCount: count }), batches };
+      return {
+        schema,
+        api: choice.api,
+        apiReason: choice.reason,
+        ...(count === undefined ? {} : { estimatedCount: count }),
+        batches,
+        bytesRead: () => client.bytesReceived,
+        apiCalls: () => client.apiCalls,
+      };
     },
   };
 }

@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ForceflowError, exitCodeFor, EXIT_CODES } from '../core/errors.ts';
+import { createRootLogger } from '../core/logger.ts';
+import { loadFlowFile } from '../flows/load.ts';
+import { runFlow, type Progress, type ProfileResolver } from '../flows/runner.ts';
+import { openRunState } from '../flows/state.ts';
+import { flowJsonSchemaText } from '../flows/json-schema.ts';
+
+/** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
+export function stateDir(option?: string): string {
+  return resolve(option ?? process.env['FORCEFLOW_HOME'] ?? join(homedir(), '.forceflow'));
+}
+
+async function readJsonFile(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist or cannot be read. Check the path.`);
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
+  } catch (error) {
+    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON: ${(error as Error).message}.`);
+  }
+}
+
+function progressPrinter(): { update(p: Progress): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  const start = Date.now();
+  let last = 0;
+  return {
+    update(p) {
+      if (!tty) return;
+      const t = Date.now();
+      if (t - last < 200) return;
+      last = t;
+      const secs = Math.max(0.001, (t - start) / 1000);
+      const mb = p.bytesProcessed / 1e6;
+      const pct = p.estimatedCount ? ` ${Math.min(100, Math.round((p.recordsRead / p.estimatedCount) * 100))}%` : '';
+      process.stderr.write(`\r\x1b[2K${p.recordsRead.toLocaleString('en-US')} records${pct} · ${mb.toFixed(1)} MB · ${Math.round(p.recordsRead / secs).toLocaleString('en-US')} rec/s · ${(mb / secs).toFixed(1)} MB/s${p.api ? ` · ${p.api}` : ''}`);
+    },
+    done() {
+      if (tty) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('Run a flow once; prints the execution record as JSON on stdout.')
+    .argument('<flow>', 'flow definition file (AppFlow CreateFlow JSON)')
+    .option('--profile <file>', 'connector profile file (AppFlow CreateConnectorProfile JSON), used for the Salesforce side(s)')
+    .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
+    .option('--max-bytes <n>', 'size guard: bytes read before the run stops (default 15 GB)', (v) => Number(v))
+    .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'info')
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: string }) => {
+      const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+      const loaded = await loadFlowFile(file);
+      let profiles: ProfileResolver | undefined;
+      if (opts.profile) {
+        const profile = await readJsonFile(opts.profile, 'Profile file');
+        profiles = async (name) => {
+          const given = (profile as { connectorProfileName?: unknown }).connectorProfileName;
+          if (name !== undefined && given !== name) log.warn({ flowProfile: name, fileProfile: given }, 'the flow names another profile; using --profile');
+          return { profile };
+        };
+      }
+      const state = openRunState(stateDir(opts.stateDir));
+      const controller = new AbortController();
+      const onSignal = (): void => {
+        log.warn('cancelling the run (Ctrl-C again to force)');
+        process.off('SIGINT', onSignal);
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const progress = progressPrinter();
+      try {
+        const record = await runFlow({
+          flow: loaded.flow,
+          flowFile: loaded.file,
+          ...(profiles ? { profiles } : {}),
+          log,
+          signal: controller.signal,
+          state,
+          ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}),
+          onProgress: (p) => progress.update(p),
+        });
+        progress.done();
+        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+        if (record.error) {
+          const e = new ForceflowError(record.error.code as never, record.error.message);
+          process.exitCode = exitCodeFor(e);
+        } else process.exitCode = EXIT_CODES.ok;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        state.close();
+      }
+    });
+
+  program
+    .command('validate')
+    .description('Validate a flow definition; prints the compiled steps, or every problem with its JSON path.')
+    .argument('<flow>', 'flow definition file')
+    .action(async (file: string) => {
+      const loaded = await loadFlowFile(file);
+      const p = loaded.plan;
+      process.stdout.write(
+        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint }, null, 2)}\n`,
+      );
+    });
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of flow definitions (for editors).')
+    .action(() => {
+      process.stdout.write(flowJsonSchemaText());
+    });
+}
