@@ -25,12 +25,6 @@ export type LocalS3Env = {
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
   readonly AWS_REGION: string;
-  /**
-   * s3rver predates the SDK's default CRC32 "flexible checksums" (aws-chunked bodies with trailers), which it
-   * would store verbatim; these two make the SDK send plain bodies, as it did before 2025.
-   */
-  readonly AWS_REQUEST_CHECKSUM_CALCULATION: string;
-  readonly AWS_RESPONSE_CHECKSUM_VALIDATION: string;
 };
 
 export interface LocalS3 {
@@ -85,8 +79,6 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
       AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
       AWS_REGION: 'us-east-1',
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     },
     async close(): Promise<void> {
       await server.close();
