@@ -119,6 +119,20 @@ describe('REST query over plain HTTP', () => {
     expect(rewind.records).toEqual(first.records);
   });
 
+  it('counts subquery child records toward the batch size', async () => {
+    const soql = 'SELECT Id, (SELECT Id FROM Contacts) FROM Account ORDER BY Id';
+    const all = (await get(q(soql))).body as QueryBody;
+    const withKids = all.records.reduce((n, r) => n + 1 + ((r['Contacts'] as { totalSize: number } | null)?.totalSize ?? 0), 0);
+    expect(withKids).toBeGreaterThan(all.records.length);
+    const first = (await get(q(soql), { 'Sforce-Query-Options': 'batchSize=200' })).body as QueryBody;
+    const used = first.records.reduce((n, r) => n + 1 + ((r['Contacts'] as { totalSize: number } | null)?.totalSize ?? 0), 0);
+    expect(first.done).toBe(false);
+    expect(used).toBeGreaterThanOrEqual(200);
+    expect(used - 1 - ((first.records.at(-1)?.['Contacts'] as { totalSize: number } | null)?.totalSize ?? 0)).toBeLessThan(200);
+    expect(first.records.length).toBeLessThan(200);
+    expect(first.nextRecordsUrl).toMatch(new RegExp(`-${first.records.length}$`));
+  });
+
   it('decodes + as a space and answers COUNT() with no records', async () => {
     const r = await get('/services/data/v58.0/query?q=SELECT+COUNT()+FROM+Account');
     expect(r.body).toEqual({ totalSize: liveCount('Account'), done: true, records: [] });

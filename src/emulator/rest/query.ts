@@ -3,7 +3,8 @@
  *
  * - `GET /services/data/vXX.X/query?q=SOQL` and `/queryAll?q=SOQL` answer
  *   `{"totalSize","done","nextRecordsUrl"?,"records"}` (that key order). The page size is 2000, or the
- *   `Sforce-Query-Options: batchSize=N` header clamped to 200..2000.
+ *   `Sforce-Query-Options: batchSize=N` header clamped to 200..2000; child records of subqueries count
+ *   toward it (a child set is always returned whole, with done:true).
  * - `nextRecordsUrl` is `/services/data/vXX.X/query/01g<15 chars>-<offset>`; `GET …/query/{locator}` and
  *   `…/queryAll/{locator}` serve it at any API version, whatever the original query was.
  * - A cursor keeps the query's lazy row iterator, so paging a generated object of millions of records never
@@ -140,14 +141,20 @@ function page(cursor: Cursor, offset: number, version: string): string {
     cursor.position = offset;
   }
   const records: Record<string, unknown>[] = [];
-  while (records.length < cursor.batchSize) {
+  const subqueries = cursor.query.columns.filter((c) => c.kind === 'subquery').map((c) => c.name);
+  // Child records of subqueries count toward the batch size, as on Salesforce.
+  let used = 0;
+  while (used < cursor.batchSize) {
     const row = cursor.peeked ?? cursor.iterator.next().value;
     cursor.peeked = undefined;
     if (row === undefined) break;
-    records.push(cursor.query.toRest(row, version));
+    const json = cursor.query.toRest(row, version);
+    records.push(json);
+    used++;
+    for (const name of subqueries) used += (json[name] as { totalSize?: number } | null)?.totalSize ?? 0;
     cursor.position++;
   }
-  if (records.length === cursor.batchSize) {
+  if (used >= cursor.batchSize) {
     const next = cursor.iterator.next();
     if (!next.done) cursor.peeked = next.value;
   }
