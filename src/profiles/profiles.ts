@@ -5,7 +5,7 @@ import { parseSalesforceProfile } from '../connectors/salesforce/connect.ts';
 import { SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { DEFAULT_KMS_KEY_ID, openForProfile, sealForProfile } from './crypto.ts';
 import type { SecretsReader } from './secrets.ts';
-import { ProfileStore, type StoredProfile } from './store.ts';
+import type { ProfileStore, StoredProfile } from './store.ts';
 
 /** What profile operations need: the local store, KMS, Secrets Manager and a logger (all passed in). */
 export interface ProfileContext {

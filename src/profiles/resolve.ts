@@ -1,3 +1,4 @@
+import { ForceflowError } from '../core/errors.ts';
 import { createTokenProvider, type TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { SalesforceConnectorProfile, SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { grantOf, openProfile, saveCredentials, secretKeysFor, type OpenedProfile, type ProfileContext } from './profiles.ts';
@@ -52,4 +53,17 @@ export async function resolveProfile(ctx: ProfileContext, name: string): Promise
     };
   }
   return { profile: opened.profile, tokens };
+}
+
+/**
+ * A resolver for the flow runner (`runFlow({ profiles })`): flows name profiles by connectorProfileName,
+ * looked up in the local profile store.
+ */
+export function storedProfileResolver(ctx: ProfileContext): (connectorProfileName: string | undefined, side: 'source' | 'destination') => Promise<ResolvedProfile> {
+  return async (name, side) => {
+    if (name === undefined || name === '') {
+      throw new ForceflowError('PROFILE_NOT_FOUND', `The flow's ${side} names no connectorProfileName. Add one (a profile from forceflow profiles list), or pass --profile profile.json.`);
+    }
+    return resolveProfile(ctx, name);
+  };
 }

@@ -71,7 +71,7 @@ function fromRow(row: Row): StoredProfile {
 }
 
 /**
- * Connector profiles in the engine's local state (`<home>/state.db`, SQLite through better-sqlite3).
+ * Connector profiles in the engine's local state (`<home>/profiles.db`, SQLite through better-sqlite3).
  * The store only ever sees envelopes: encryption happens before `put`, decryption after `get`.
  */
 export class ProfileStore {
@@ -85,7 +85,7 @@ export class ProfileStore {
 
   /** Open (creating when needed) the state database in `home`. */
   static open(home: string = defaultHome()): ProfileStore {
-    const path = join(home, 'state.db');
+    const path = join(home, 'profiles.db');
     try {
       mkdirSync(home, { recursive: true, mode: 0o700 });
       const db = new Database(path);

@@ -36,10 +36,10 @@ function stateBytes(home: string): Buffer {
 }
 
 function raw(home: string): Database.Database {
-  return new Database(join(home, 'state.db'));
+  return new Database(join(home, 'profiles.db'));
 }
 
-async function readAccounts(profile: unknown, tokens: Parameters<typeof connectSalesforce>[1]['tokens']): Promise<Row[]> {
+async function readAccounts(profile: unknown, tokens: NonNullable<Parameters<typeof connectSalesforce>[1]>['tokens']): Promise<Row[]> {
   const ctx = captureContext();
   const { source } = connectSalesforce(profile, { log: ctx.log, ...(tokens ? { tokens } : {}), retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 10 } });
   const stream = await source.open({ entity: 'Account', fields: ['Id', 'Name'] }, ctx);

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
+import type { Row } from '../../src/core/types.ts';
+import { authorizeProfile } from '../../src/profiles/authorize.ts';
+import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
+import { resolveProfile } from '../../src/profiles/resolve.ts';
+import { captureContext } from '../helpers/run-context.ts';
+import { approveInBrowser, type BrowserResult } from './browser.ts';
+import { profilesEnv, type ProfilesEnv } from './env.ts';
+
+let env: ProfilesEnv;
+beforeAll(async () => {
+  env = await profilesEnv();
+});
+afterAll(async () => {
+  await env.close();
+});
+
+async function failure(p: Promise<unknown>): Promise<ForceflowError> {
+  try {
+    await p;
+  } catch (error) {
+    if (isForceflowError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a ForceflowError');
+}
+
+async function readAccounts(name: string): Promise<Row[]> {
+  const { profile, tokens } = await resolveProfile(env.ctx, name);
+  const ctx = captureContext();
+  const { source } = connectSalesforce(profile, { tokens, log: ctx.log, retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 10 } });
+  const stream = await source.open({ entity: 'Account', fields: ['Id', 'Name'] }, ctx);
+  const rows: Row[] = [];
+  for await (const b of stream.batches) rows.push(...b.rows);
+  return rows;
+}
+
+/** A profile with no instance URL and no tokens yet, whose connected app credentials are in a secret. */
+async function newProfile(name: string): Promise<void> {
+  const arn = await env.createSecret(`authz/${name}`, { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret });
+  await createProfile(env.ctx, {
+    connectorProfileName: name,
+    connectorType: 'Salesforce',
+    connectionMode: 'Public',
+    connectorProfileConfig: {
+      connectorProfileProperties: { Salesforce: { isSandboxEnvironment: false, loginUrl: env.emu.loginUrl } },
+      connectorProfileCredentials: { Salesforce: { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn } },
+    },
+  });
+}
+
+describe('profiles authorize: the web server flow with PKCE, driven over HTTP', () => {
+  it('logs in on the emulator page, receives the code on the local callback, stores tokens encrypted; refreshes are written back; a revoked token is a clear error', async () => {
+    await newProfile('authz');
+    let seenUrl = '';
+    let browser: Promise<BrowserResult> | undefined;
+    const result = await authorizeProfile(env.ctx, 'authz', {
+      redirectUri: 'http://127.0.0.1:0/OauthRedirect',
+      timeoutMs: 20_000,
+      onAuthorizeUrl(url) {
+        seenUrl = url;
+        browser = approveInBrowser(url, { username: env.emu.username, password: env.emu.password });
+      },
+    });
+    const page = await browser;
+    expect(page?.callbackStatus).toBe(200);
+    expect(page?.callbackPage).toContain('profile &#34;authz&#34; authorized');
+
+    const authorize = new URL(seenUrl);
+    expect(authorize.origin + authorize.pathname).toBe(`${env.emu.loginUrl}/services/oauth2/authorize`);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(authorize.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/OauthRedirect$/);
+    expect(authorize.searchParams.get('redirect_uri')).not.toContain(':0/');
+
+    expect(result.instanceUrl).toBe(env.emu.instanceUrl);
+    expect(result.hasRefreshToken).toBe(true);
+    expect(describeProfile(env.ctx, 'authz').connectorProfileProperties).toMatchObject({ Salesforce: { instanceUrl: env.emu.instanceUrl } });
+    const stored = (await openProfile(env.ctx, 'authz')).credentials;
+    expect(stored.accessToken).toMatch(/^00D/);
+    expect(stored.refreshToken).toMatch(/^5Aep861/);
+    expect(stored.clientSecret).toBeUndefined();
+
+    expect((await readAccounts('authz')).length).toBeGreaterThan(0);
+
+    // The access token expires: the run refreshes it and writes the new one back, encrypted.
+    env.emu.org.auth.expireAll();
+    expect((await readAccounts('authz')).length).toBeGreaterThan(0);
+    const refreshed = (await openProfile(env.ctx, 'authz')).credentials;
+    expect(refreshed.accessToken).not.toBe(stored.accessToken);
+    expect(refreshed.refreshToken).toBe(stored.refreshToken);
+
+    // The user revokes the connection in Salesforce: the next run says how to fix it.
+    const revoke = await fetch(`${env.emu.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: stored.refreshToken ?? '' }) });
+    expect(revoke.status).toBe(200);
+    const e = await failure(readAccounts('authz'));
+    expect(e.code).toBe('SF_AUTH_FAILED');
+    expect(e.message).toContain('profile "authz"');
+    expect(e.message).toContain('forceflow profiles authorize authz');
+    expect(e.message).not.toContain(stored.refreshToken ?? '-');
+  });
+
+  it('reports a denied authorization with the profile and the fix', async () => {
+    await newProfile('authz-denied');
+    let browser: Promise<BrowserResult> | undefined;
+    const e = await failure(
+      authorizeProfile(env.ctx, 'authz-denied', {
+        redirectUri: 'http://127.0.0.1:0/OauthRedirect',
+        timeoutMs: 20_000,
+        onAuthorizeUrl(url) {
+          browser = approveInBrowser(url, { username: env.emu.username, password: env.emu.password }, 'deny');
+        },
+      }),
+    );
+    expect(e.code).toBe('SF_AUTH_FAILED');
+    expect(e.message).toContain('profile "authz-denied": access_denied');
+    expect(e.message).toContain('forceflow profiles authorize authz-denied');
+    expect((await browser)?.callbackStatus).toBe(400);
+    expect((await openProfile(env.ctx, 'authz-denied')).credentials.accessToken).toBeUndefined();
+  });
+
+  it('refuses a callback URL that is not on the loopback interface, and gives up after the timeout', async () => {
+    await newProfile('authz-bad-callback');
+    const remote = await failure(authorizeProfile(env.ctx, 'authz-bad-callback', { redirectUri: 'https://example.com/cb', onAuthorizeUrl() {} }));
+    expect(remote.code).toBe('PROFILE_INVALID');
+    expect(remote.message).toContain('127.0.0.1 or localhost');
+    const slow = await failure(authorizeProfile(env.ctx, 'authz-bad-callback', { redirectUri: 'http://127.0.0.1:0/cb', timeoutMs: 200, onAuthorizeUrl() {} }));
+    expect(slow.code).toBe('SF_AUTH_FAILED');
+    expect(slow.message).toContain('no answer from the browser');
+  });
+});
