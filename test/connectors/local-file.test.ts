@@ -67,6 +67,34 @@ describe('LocalFile destination', () => {
     expect(back.map((r) => r['NumberOfEmployees'])).toEqual(rows.map((r) => r['NumberOfEmployees']));
   });
 
+  it('keeps at most 32 files open: more interleaved partitions roll over to new files without losing rows', async () => {
+    const out = join(dir, 'many');
+    const rows = Array.from({ length: 400 }, (_, i) => ({ Id: String(i), Bucket: i % 40 }));
+    const schema = { entity: 'X', fields: [{ name: 'Id', type: 'string' as const }, { name: 'Bucket', type: 'int' as const }] };
+    const r = await createLocalFileDestination(
+      { path: out, outputFormatConfig: { fileType: 'CSV', aggregationConfig: { aggregationType: 'SingleFile' } } },
+      { flowName: 'f', executionId: 'e', schemaVersion: 1, startedAt, partitionKeys: ['Bucket'] },
+    ).write(batchesOf(rows, 50, schema), testContext());
+    const written = await files(out);
+    expect(new Set(written.map((f) => f.split('/')[2])).size).toBe(40);
+    expect(written.length).toBeGreaterThan(40);
+    const ids: string[] = [];
+    for (const f of written) ids.push(...(await readFile(join(out, ...f.split('/')), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(',')[0] as string));
+    expect(ids.map(Number).sort((a, b) => a - b)).toEqual(rows.map((row) => Number(row.Id)));
+    expect(r.written).toBe(400);
+  });
+
+  it('starts a new file when the columns change mid-run (a file has one header)', async () => {
+    const out = join(dir, 'drift');
+    async function* drift() {
+      yield { rows: [{ a: '1' }], schema: { entity: 'X', fields: [{ name: 'a', type: 'string' as const }] } };
+      yield { rows: [{ a: '2', b: '3' }], schema: { entity: 'X', fields: [{ name: 'a', type: 'string' as const }, { name: 'b', type: 'string' as const }] } };
+    }
+    await createLocalFileDestination({ path: out }, { flowName: 'f', executionId: 'e', schemaVersion: 1, startedAt }).write(drift(), testContext());
+    expect(await files(out)).toEqual(['f/e/e-00000.csv', 'f/e/e-00001.csv']);
+    expect(await readFile(join(out, 'f', 'e', 'e-00001.csv'), 'utf8')).toBe('a,b\n2,3\n');
+  });
+
   it('a failed run leaves no files and no staging folder', async () => {
     const out = join(dir, 'failed');
     const error = await createLocalFileDestination(
