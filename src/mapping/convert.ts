@@ -8,6 +8,7 @@ import type { FieldType, FieldValue, ScalarValue } from '../core/types.ts';
  * Rules (docs/tasks.md "Type conversion"):
  * - null stays null; a value that cannot be converted becomes null (never an exception);
  * - the empty string becomes null for every non-text destination type;
+ * - numbers are copied as they are (sources deliver them without float noise; Arithmetic cleans its results);
  * - numbers to int/long truncate toward zero; text to number accepts decimal and exponent notation only;
  * - booleans to numbers give 1/0; numbers to boolean are true when non-zero; text to boolean accepts
  *   true/false/1/0/yes/no in any case;
@@ -71,7 +72,7 @@ export function clean(n: number): number {
 export function toText(value: FieldValue | undefined): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(clean(value));
+  if (typeof value === 'number') return String(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   return JSON.stringify(value);
 }
@@ -150,7 +151,7 @@ export function convertValue(value: FieldValue | undefined, to: FieldType): Fiel
     case 'number': {
       if (typeof value === 'boolean') return value ? 1 : 0;
       const n = toNumber(value);
-      return n === undefined ? null : clean(n);
+      return n === undefined ? null : n;
     }
     case 'boolean': return toBoolean(value);
     case 'datetime': return toDatetime(value);
