@@ -19,7 +19,8 @@ import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
  *   useful size: a file is closed at the first batch boundary after it holds 100,000 records or 64 MB.
  * A run with no records writes no file.
  *
- * Memory: one encoder and one staged upload per open file. At most {@link MAX_OPEN_FILES} files are open at
+ * Memory: one encoder and one staged upload per open file (Parquet row groups of at most 32 MiB of values, 8 MiB
+ * when partitioned). At most {@link MAX_OPEN_FILES} files are open at
  * once; writing to one more partition closes the least recently used one (a later record for that partition
  * starts a new file, so SingleFile can give more than one file per partition only past 32 interleaved partitions).
  */
@@ -63,6 +64,9 @@ export async function writeFiles(
   const keys = options.partitionKeys ?? [];
   const layout = options.layout;
 
+  // Parquet buffers a row group per open file: smaller ones when many partitions may be open at once, and
+  // never larger than the target file size (so the size estimate is close when a file is closed).
+  const rowGroupBytes = Math.min(keys.length > 0 ? 8 * 1024 * 1024 : 32 * 1024 * 1024, targetBytes ?? Number.POSITIVE_INFINITY);
   const open = new Map<string, OpenFile>();
   const staged: StagedFile[] = [];
   let sequence = 0;
@@ -74,7 +78,7 @@ export async function writeFiles(
     sequence += 1;
     const file: OpenFile = {
       folder,
-      encoder: createEncoder(fileType, fileSchema, { preserveSourceDataTyping: format?.preserveSourceDataTyping === true }),
+      encoder: createEncoder(fileType, fileSchema, { preserveSourceDataTyping: format?.preserveSourceDataTyping === true, rowGroupBytes }),
       write: store.create(key, contentType),
       records: 0,
     };
