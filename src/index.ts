@@ -1,9 +1,27 @@
 /**
  * forceflow's library entry point.
+ *
+ * @example
+ * import { runFlow, validateFlow, startEmulator } from 'forceflow';
  */
+export { runFlow, DEFAULT_MAX_BYTES } from './flows/runner.ts';
+export type { RunFlowOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
+export type { ExecutionRecord, ExecutionStatus } from './flows/run-record.ts';
+export { openRunState, type RunStateStore } from './flows/state.ts';
+export { validateFlow, checkFlow } from './flows/validate.ts';
+export { compileFlow, type FlowPlan } from './flows/compile.ts';
+export { loadFlowFile } from './flows/load.ts';
+export type { FlowDefinition } from './flows/schema.ts';
+export { flowJsonSchema } from './flows/json-schema.ts';
+export { connectSalesforce, parseSalesforceProfile, type ConnectOptions } from './connectors/salesforce/connect.ts';
+export { createSalesforceSource } from './connectors/salesforce/source.ts';
+export { select, SOURCE_BULK_THRESHOLD, DESTINATION_BULK_THRESHOLD } from './api-selection/select.ts';
 export { startEmulator } from './emulator/index.ts';
 export type { EmulatorOptions, EmulatorInfo, RunningEmulator } from './emulator/index.ts';
+export { startLocalS3 } from './connectors/s3/local.ts';
+export { createS3Client } from './connectors/s3/client.ts';
 export { ForceflowError, ERRORS, isForceflowError } from './core/errors.ts';
 export type { ErrorCode, ErrorKind } from './core/errors.ts';
+export { createRootLogger } from './core/logger.ts';
 export type * from './core/types.ts';
 export type * from './core/connector.ts';

@@ -38,7 +38,13 @@ describe('Salesforce source: cancellation while a Bulk job runs', () => {
       const ctx = captureContext(controller.signal);
       const { source, client } = connectSalesforce(slow.connectorProfile, { retry: FAST_RETRY, log: ctx.log, signal: controller.signal, source: { bulk: FAST_BULK } });
       const stream = await source.open({ entity: 'Account', fields: ['Id'], apiPreference: 'BULKV2' }, ctx);
-      setTimeout(() => controller.abort(), 200);
+      // Cancel once the job exists and is being polled.
+      const timer = setInterval(() => {
+        if (source.stats.jobId) {
+          clearInterval(timer);
+          setTimeout(() => controller.abort(), 100);
+        }
+      }, 10);
       const error = await (async () => {
         for await (const _b of stream.batches) {
           // no rows expected before the abort

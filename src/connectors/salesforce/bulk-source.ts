@@ -96,6 +96,8 @@ export async function* readBulk(
           { objectMode: false },
         );
         const done = pipeline(source, parser);
+        // Observed below; if the consumer stops early the pipeline rejects with AbortError, which is expected.
+        done.catch(() => undefined);
         let header: string[] | undefined;
         let indexOf = new Map<string, number>();
         let seen = 0;

@@ -158,10 +158,24 @@ export class SalesforceClient {
 
   /** Send and parse a JSON response (empty body → undefined). */
   async json<T>(req: SalesforceRequest): Promise<T> {
-    const res = await this.send(req);
-    const text = await res.text();
-    this.bytesReceived += Buffer.byteLength(text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    const idempotent = req.idempotent ?? req.method === 'GET';
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(req);
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (error) {
+        // The connection broke part-way through the body: the call is re-sent only if that is safe.
+        if (!req.cleanup) this.throwIfAborted();
+        if (idempotent && attempt < this.retry.retries) {
+          await this.backoff(attempt, req, `response body broke: ${(error as Error).message}`);
+          continue;
+        }
+        throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${(error as Error).message}). Run again later.`, { cause: error });
+      }
+      this.bytesReceived += Buffer.byteLength(text);
+      return (text ? JSON.parse(text) : undefined) as T;
+    }
   }
 
   private url(instanceUrl: string, req: SalesforceRequest): string {
