@@ -5,6 +5,7 @@ import { createRootLogger } from '../core/logger.ts';
 import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
 import { registerRunCommands } from './run.ts';
+import { registerProfilesCommand } from './profiles.ts';
 
 function parseGenerate(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(value);
@@ -38,6 +39,7 @@ program
   });
 
 registerRunCommands(program);
+registerProfilesCommand(program);
 
 program
   .command('demo')

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { ForceflowError } from '../core/errors.ts';
+import { createRootLogger, type Logger } from '../core/logger.ts';
+import { authorizeProfile } from '../profiles/authorize.ts';
+import { openProfileContext } from '../profiles/index.ts';
+import { createProfile, deleteProfile, describeProfile, listProfiles, type ProfileContext } from '../profiles/profiles.ts';
+import { defaultHome } from '../profiles/store.ts';
+
+interface CommonOptions {
+  readonly stateDir?: string;
+  readonly logLevel: string;
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function withContext<T>(opts: CommonOptions, fn: (ctx: ProfileContext, log: Logger) => Promise<T>): Promise<T> {
+  const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+  const ctx = openProfileContext({ log, home: resolve(opts.stateDir ?? defaultHome()) });
+  try {
+    return await fn(ctx, log);
+  } finally {
+    ctx.close();
+  }
+}
+
+async function readProfileFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new ForceflowError('FILE_NOT_FOUND', `Profile file ${file} does not exist or cannot be read. Check the path.`);
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
+  } catch (error) {
+    throw new ForceflowError('PROFILE_INVALID', `Profile file ${file} is not valid JSON: ${(error as Error).message}.`);
+  }
+}
+
+/** Open a URL in the user's browser; failures are ignored (the URL is printed anyway). */
+function openBrowser(url: string): void {
+  const [cmd, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url.replace(/&/g, '^&')]] : ['xdg-open', [url]];
+  try {
+    const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
+    child.on('error', () => {});
+    child.unref();
+  } catch {
+    // no browser: the printed URL is enough
+  }
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--state-dir <dir>', 'local state folder (default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'warn');
+}
+
+/**
+ * `forceflow profiles create|list|describe|delete|authorize`: connector profiles in the local state,
+ * credentials envelope-encrypted with KMS (AWS SDK default chain; AWS_ENDPOINT_URL_KMS and
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER point it at the emulator).
+ */
+export function registerProfilesCommand(program: Command): void {
+  const profiles = program.command('profiles').description('Connector profiles (AppFlow CreateConnectorProfile JSON), stored with KMS-encrypted credentials.');
+
+  common(profiles.command('create'))
+    .description('Store a connector profile; its credentials are encrypted with its kmsArn (or the default key alias/forceflow, $FORCEFLOW_KMS_KEY_ID).')
+    .requiredOption('--file <file>', 'AppFlow CreateConnectorProfile JSON')
+    .option('--replace', 'overwrite a profile of the same name')
+    .action(async (opts: CommonOptions & { file: string; replace?: boolean }) => {
+      const json = await readProfileFile(opts.file);
+      await withContext(opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
+    });
+
+  common(profiles.command('list'))
+    .description('List stored profiles (as AppFlow DescribeConnectorProfiles: no credential values).')
+    .action(async (opts: CommonOptions) => {
+      await withContext(opts, async (ctx) => print({ connectorProfileDetails: listProfiles(ctx) }));
+    });
+
+  common(profiles.command('describe'))
+    .description('Describe one stored profile (no credential values).')
+    .argument('<name>', 'connectorProfileName')
+    .action(async (name: string, opts: CommonOptions) => {
+      await withContext(opts, async (ctx) => print(describeProfile(ctx, name)));
+    });
+
+  common(profiles.command('delete'))
+    .description('Delete a stored profile and its encrypted credentials.')
+    .argument('<name>', 'connectorProfileName')
+    .action(async (name: string, opts: CommonOptions) => {
+      await withContext(opts, async (ctx) => {
+        deleteProfile(ctx, name);
+        process.stderr.write(`forceflow: deleted connector profile "${name}"\n`);
+      });
+    });
+
+  common(profiles.command('authorize'))
+    .description('Authorize a profile in the browser (OAuth web server flow with PKCE); stores the tokens encrypted.')
+    .argument('<name>', 'connectorProfileName')
+    .option('--redirect-uri <uri>', "the connected app's callback URL on 127.0.0.1/localhost (default: the profile's oAuthRequest.redirectUri, else http://127.0.0.1:1717/OauthRedirect)")
+    .option('--scope <scopes>', 'OAuth scopes to request', 'api refresh_token')
+    .option('--timeout <seconds>', 'how long to wait for the browser', positiveSeconds, 300)
+    .option('--no-browser', 'only print the URL to open')
+    .action(async (name: string, opts: CommonOptions & { redirectUri?: string; scope: string; timeout: number; browser: boolean }) => {
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        await withContext(opts, async (ctx) => {
+          const result = await authorizeProfile(ctx, name, {
+            ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }),
+            scope: opts.scope,
+            timeoutMs: opts.timeout * 1000,
+            signal: controller.signal,
+            onAuthorizeUrl(url) {
+              process.stderr.write(`forceflow: open this URL to authorize profile "${name}":\n  ${url}\n`);
+              if (opts.browser) openBrowser(url);
+            },
+          });
+          print(result);
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    });
+}
