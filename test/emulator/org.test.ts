@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Connection } from 'jsforce';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { makeId } from '../../src/emulator/ids.ts';
@@ -144,6 +145,19 @@ describe('--data persistence', () => {
     const third = await startEmulator({ dataDir: dir, clock, generate: { Account: 5_000_000 }, seed: 5 });
     expect(third.org.store.table('Account')?.get(target)?.['Name']).not.toBe('Overlay Inc');
     await third.close();
+  });
+
+  it('persists writes made through the REST API (jsforce)', async () => {
+    const dir = tempDir();
+    const first = await startEmulator({ dataDir: dir });
+    const conn = new Connection({ instanceUrl: first.instanceUrl, accessToken: first.accessToken, version: '58.0' });
+    const res = await conn.sobject('Invoice__c').create({ Name: 'REST-1', Amount__c: 50, Tax_Rate__c: 10, External_Id__c: 'REST-EXT-1' });
+    expect(res.success).toBe(true);
+    await first.close();
+    const second = await startEmulator({ dataDir: dir });
+    const rec = second.org.store.table('Invoice__c')?.findBy('External_Id__c', 'REST-EXT-1')[0];
+    expect(rec).toMatchObject({ Id: res.id, Name: 'REST-1', Total_With_Tax__c: 55 });
+    await second.close();
   });
 
   it('refuses a corrupt state file with EMULATOR_ERROR', async () => {
