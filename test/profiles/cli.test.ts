@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { approveInBrowser } from './browser.ts';
+import { profilesEnv, sfProfile, type ProfilesEnv } from './env.ts';
+
+let env: ProfilesEnv;
+beforeAll(async () => {
+  env = await profilesEnv();
+});
+afterAll(async () => {
+  await env.close();
+});
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cliEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, ...env.emu.env, FORCEFLOW_HOME: join(env.home, 'cli-home') };
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/forceflow.js', ...args], { env: cliEnv() }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('forceflow profiles (CLI, AWS SDK pointed at the emulator by AWS_ENDPOINT_URL_*)', () => {
+  it('creates, lists, describes and deletes, with exit codes by error kind', async () => {
+    const arn = await env.createSecret('cli/app', { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret });
+    const file = join(env.home, 'profile.json');
+    writeFileSync(file, JSON.stringify(sfProfile(env.emu, 'cli-profile', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, oAuthRequest: { redirectUri: 'http://127.0.0.1:0/OauthRedirect' } })));
+    const created = await cli(['profiles', 'create', '--file', file]);
+    expect(created.stderr).not.toContain('forceflow:');
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ connectorProfileName: 'cli-profile', credentialFields: ['clientCredentialsArn', 'oAuth2GrantType', 'oAuthRequest'] });
+
+    const listed = await cli(['profiles', 'list']);
+    expect(JSON.parse(listed.stdout).connectorProfileDetails.map((p: { connectorProfileName: string }) => p.connectorProfileName)).toEqual(['cli-profile']);
+
+    // authorize: the URL goes to stderr; a scripted browser logs in and allows.
+    const child = spawn(process.execPath, ['bin/forceflow.js', 'profiles', 'authorize', 'cli-profile', '--no-browser', '--timeout', '30'], { env: cliEnv() });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /(http:\/\/\S+\/services\/oauth2\/authorize\?\S+)/.exec(stderr);
+        if (m?.[1]) resolve(m[1]);
+      });
+      child.on('exit', () => reject(new Error(`authorize exited early: ${stderr}`)));
+    });
+    const page = await approveInBrowser(url, { username: env.emu.username, password: env.emu.password });
+    expect(page.callbackStatus).toBe(200);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ instanceUrl: env.emu.instanceUrl, hasRefreshToken: true });
+
+    const described = await cli(['profiles', 'describe', 'cli-profile']);
+    expect(JSON.parse(described.stdout).credentialFields).toEqual(['accessToken', 'clientCredentialsArn', 'oAuth2GrantType', 'oAuthRequest', 'refreshToken']);
+    expect(described.stdout).not.toContain('!AQ');
+
+    const deleted = await cli(['profiles', 'delete', 'cli-profile']);
+    expect(deleted.code).toBe(0);
+    const missing = await cli(['profiles', 'describe', 'cli-profile']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('PROFILE_NOT_FOUND: No connector profile named "cli-profile"');
+  }, 60_000);
+
+  it('exits 3 naming the profile and the fix when the KMS key does not exist', async () => {
+    const file = join(env.home, 'bad-key.json');
+    writeFileSync(file, JSON.stringify(sfProfile(env.emu, 'cli-bad-key', { accessToken: 'x' }, { kmsArn: 'alias/not-there' })));
+    const res = await cli(['profiles', 'create', '--file', file]);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain('KMS_ERROR: Profile "cli-bad-key": KMS key alias/not-there does not exist');
+  }, 30_000);
+});
