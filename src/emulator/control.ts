@@ -89,6 +89,7 @@ export function registerControlRoutes(router: Router): void {
     org.persistence.reset();
     org.callCounts.clear();
     org.limits.reset();
+    org.aws.reset();
     sendJson(res, 200, { reset: true, objects: recordCounts(org) });
   });
 

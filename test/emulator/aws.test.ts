@@ -175,3 +175,24 @@ describe('AWS state with --data', () => {
     }
   });
 });
+
+describe('AWS state and the org reset', () => {
+  it('POST /__emulator/reset forgets keys and secrets and recreates alias/forceflow', async () => {
+    const own = await startEmulator();
+    const credentials = { accessKeyId: 'x', secretAccessKey: 'y' };
+    const k = new KMSClient({ endpoint: own.aws.kmsEndpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+    const s = new SecretsManagerClient({ endpoint: own.aws.secretsManagerEndpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      const before = await k.send(new DescribeKeyCommand({ KeyId: 'alias/forceflow' }));
+      await s.send(new CreateSecretCommand({ Name: 'gone-after-reset', SecretString: 'v' }));
+      expect((await fetch(`${own.controlUrl}/reset`, { method: 'POST' })).status).toBe(200);
+      const after = await k.send(new DescribeKeyCommand({ KeyId: 'alias/forceflow' }));
+      expect(after.KeyMetadata?.KeyId).not.toBe(before.KeyMetadata?.KeyId);
+      expect((await rejectionOf(s.send(new GetSecretValueCommand({ SecretId: 'gone-after-reset' })))).name).toBe('ResourceNotFoundException');
+    } finally {
+      k.destroy();
+      s.destroy();
+      await own.close();
+    }
+  });
+});
