@@ -8,7 +8,7 @@ import { sfError } from '../errors.ts';
 import { prepareQuery } from '../soql/index.ts';
 import type { PreparedQuery, QueryRow } from '../soql/types.ts';
 import { applyWrites, checkColumns } from '../org/dml.ts';
-import { quotedFormatter, type CsvDialect } from './csv.ts';
+import { javaDouble, quotedFormatter, type CsvDialect } from './csv.ts';
 import type { StoredValue } from '../org/store.ts';
 
 /** One processed ingest row. */
@@ -84,7 +84,17 @@ export interface BulkQuerySource {
    * CSV text of rows [offset, offset+limit), in chunks of roughly `chunkBytes`, header line first.
    * Lazy: a generated object's rows are computed as the chunks are pulled.
    */
-  page(offset: number, limit: number, d: CsvDialect, chunkBytes?: number): Iterable<string>;
+  page(offset: number, limit: number, d: CsvDialect, chunkBytes?: number): Iterable<Buffer>;
+}
+
+const KIND_OTHER = 0;
+const KIND_DOUBLE = 1;
+const KIND_INT = 2;
+
+function formatKind(type: string | undefined): number {
+  if (type === 'double' || type === 'currency' || type === 'percent') return KIND_DOUBLE;
+  if (type === 'int' || type === 'long') return KIND_INT;
+  return KIND_OTHER;
 }
 
 function bulkQueryErrors(q: PreparedQuery): void {
@@ -121,11 +131,33 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
   };
 
   const ncol = columns.length;
+  // Per column: a direct record key for plain fields (the common case), else the engine's value().
+  const keys: (string | undefined)[] = columns.map((c) => (c.kind === 'field' && c.field && !c.compound && c.relationships.length === 0 ? c.field.name : undefined));
+  const kinds: number[] = columns.map((c) => formatKind(c.field?.type));
   const formatRow = (row: QueryRow, delim: string, eol: string): string => {
+    const rec = row.record;
     let s = '';
     for (let c = 0; c < ncol; c++) {
-      const v: StoredValue = q.value(row, columns[c] as (typeof columns)[number]);
-      s += c === 0 ? (formatters[c] as (v: StoredValue) => string)(v) : delim + (formatters[c] as (v: StoredValue) => string)(v);
+      const key = keys[c];
+      const v: StoredValue | undefined = key === undefined ? q.value(row, columns[c] as (typeof columns)[number]) : rec[key];
+      if (c > 0) s += delim;
+      if (v === null || v === undefined) {
+        s += '""';
+        continue;
+      }
+      switch (typeof v) {
+        case 'string':
+          s += v.indexOf('"') < 0 ? '"' + v + '"' : '"' + v.replace(/"/g, '""') + '"';
+          break;
+        case 'number':
+          s += kinds[c] === KIND_DOUBLE ? '"' + javaDouble(v) + '"' : kinds[c] === KIND_INT ? '"' + String(Math.trunc(v)) + '"' : '"' + String(v) + '"';
+          break;
+        case 'boolean':
+          s += v ? '"true"' : '"false"';
+          break;
+        default:
+          s += (formatters[c] as (v: StoredValue) => string)(v);
+      }
     }
     return s + eol;
   };
@@ -143,23 +175,27 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
         count = snapshot.length;
       }
     },
-    *page(offset: number, limit: number, d: CsvDialect, chunkBytes = 256 * 1024) {
+    *page(offset: number, limit: number, d: CsvDialect, chunkBytes = 1 << 20) {
       const end = Math.min(count, offset + limit);
-      let buf = header.map((h) => `"${h}"`).join(d.delimiter) + d.eol;
+      // Rows are built as short strings and encoded straight into large buffers: no long string ropes to flatten.
+      let out = Buffer.allocUnsafe(chunkBytes);
+      let pos = out.write(header.map((h) => `"${h}"`).join(d.delimiter) + d.eol, 0, 'utf8');
       const it = rowsFrom(offset);
       let at = offset;
       while (at < end) {
         const n = it.next();
         if (n.done) break;
-        buf += formatRow(n.value, d.delimiter, d.eol);
+        const text = formatRow(n.value, d.delimiter, d.eol);
         at++;
-        if (buf.length >= chunkBytes) {
-          yield buf;
-          buf = '';
+        if (pos + text.length * 3 > out.length) {
+          if (pos > 0) yield out.subarray(0, pos);
+          out = Buffer.allocUnsafe(Math.max(chunkBytes, text.length * 3));
+          pos = 0;
         }
+        pos += out.write(text, pos, 'utf8');
       }
       if (!snapshot && at < count) cursor = { at, it };
-      if (buf) yield buf;
+      if (pos > 0) yield out.subarray(0, pos);
     },
   };
 }

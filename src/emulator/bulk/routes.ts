@@ -25,7 +25,7 @@ function minVersion(req: EmuRequest, min: number): void {
 }
 
 /** Write text chunks as a chunked response, respecting backpressure; stops if the client goes away. */
-export async function streamText(res: ServerResponse, status: number, headers: Record<string, string>, chunks: Iterable<string>): Promise<void> {
+export async function streamText(res: ServerResponse, status: number, headers: Record<string, string>, chunks: Iterable<string | Buffer>): Promise<void> {
   res.writeHead(status, headers);
   for (const chunk of chunks) {
     if (res.destroyed) return;
