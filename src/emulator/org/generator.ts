@@ -65,6 +65,13 @@ const AUDIT = new Set(['Id', 'IsDeleted', 'CreatedDate', 'CreatedById', 'LastMod
 const TWO32 = 4294967296;
 const PAD2: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** "HH:mm:" for each minute of a day. */
+const TIMES: readonly string[] = Array.from({ length: 1440 }, (_, m) => `${PAD2[(m / 60) | 0]}:${PAD2[m % 60]}:`);
+/** Generated datetimes fall in [START_MS, START_MS + SPAN_MS + 62 days]: "YYYY-MM-DDT" of each day of that range. */
+const BASE_DAY_MS = START_MS - (START_MS % 86_400_000);
+const DAY_PREFIXES: readonly string[] = Array.from({ length: Math.ceil(SPAN_MS / 86_400_000) + 64 }, (_, d) =>
+  new Date(BASE_DAY_MS + d * 86_400_000).toISOString().slice(0, 11),
+);
 
 function hash32(x: number): number {
   let h = x | 0;
@@ -108,8 +115,6 @@ export class GeneratedTable implements Table {
   private readonly indexes = new Map<string, Map<string, Set<number>>>();
   private nextCounter: number;
   private rng = 0;
-  private isoDayMs = -1;
-  private isoDay = '';
   /** Values of the record being generated, by field position (reused). */
   private readonly vals: StoredValue[];
   /** Builds a record object from `vals` with one object literal: every record shares one hidden class. */
@@ -211,16 +216,14 @@ export class GeneratedTable implements Table {
 
   /** ISO-8601 with ms and Z, like `Date#toISOString` but caching the day part (records come in date order). */
   private iso(ms: number): string {
-    const dayMs = ms - (ms % 86_400_000);
-    if (dayMs !== this.isoDayMs) {
-      this.isoDayMs = dayMs;
-      this.isoDay = new Date(dayMs).toISOString().slice(0, 11);
-    }
-    const rest = ms - dayMs;
+    const day = Math.floor((ms - BASE_DAY_MS) / 86_400_000);
+    const dayPrefix = DAY_PREFIXES[day];
+    if (dayPrefix === undefined) return new Date(ms).toISOString();
+    const rest = ms - BASE_DAY_MS - day * 86_400_000;
     const minute = (rest / 60_000) | 0;
     const msInMinute = rest - minute * 60_000;
     const sec = (msInMinute / 1000) | 0;
-    return `${this.isoDay}${PAD2[(minute / 60) | 0]}:${PAD2[minute % 60]}:${PAD2[sec]}.${PAD3[msInMinute - sec * 1000]}Z`;
+    return dayPrefix + TIMES[minute] + PAD2[sec] + '.' + PAD3[msInMinute - sec * 1000] + 'Z';
   }
 
   /** mulberry32 step on the per-record state. */
