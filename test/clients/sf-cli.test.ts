@@ -36,7 +36,7 @@ function sf(args: string[], extraEnv: Record<string, string> = {}): Promise<SfRe
   };
   return new Promise((done) => {
     execFile(SF, [...args, '--json'], { cwd: home, env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      let json: SfResult['json'] = { status: -1 };
+      let json: SfResult['json'];
       try {
         json = JSON.parse(stdout) as SfResult['json'];
       } catch {
