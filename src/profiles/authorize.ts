@@ -5,6 +5,7 @@ import { ForceflowError } from '../core/errors.ts';
 import { loginUrlOf } from '../connectors/salesforce/config.ts';
 import { describeProfile, openProfile, saveCredentials, type ProfileContext, type ProfileDescription } from './profiles.ts';
 import { effectiveCredentials } from './resolve.ts';
+import { exchangeAuthorizationCode, type ExchangedTokens } from './oauth.ts';
 
 /** The callback URL forceflow listens on by default (register it on the connected app). */
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:1717/OauthRedirect';
@@ -28,14 +29,6 @@ export interface AuthorizeResult {
   readonly profile: ProfileDescription;
   readonly instanceUrl: string;
   readonly hasRefreshToken: boolean;
-}
-
-interface TokenResponse {
-  readonly access_token?: string;
-  readonly refresh_token?: string;
-  readonly instance_url?: string;
-  readonly error?: string;
-  readonly error_description?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -144,30 +137,21 @@ export async function authorizeProfile(ctx: ProfileContext, name: string, option
       throw error;
     }
 
-    const body = new URLSearchParams({ grant_type: 'authorization_code', code, client_id: credentials.clientId, redirect_uri: redirectUri, code_verifier: verifier });
-    if (credentials.clientSecret) body.set('client_secret', credentials.clientSecret);
-    let token: TokenResponse;
+    let token: ExchangedTokens;
     try {
-      const res = await fetch(`${loginUrl}/services/oauth2/token`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' } });
-      token = (await res.json().catch(() => ({}))) as TokenResponse;
+      token = await exchangeAuthorizationCode(loginUrl, name, { code, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri, codeVerifier: verifier });
     } catch (error) {
-      finish?.(false, 'forceflow could not reach Salesforce to finish the authorization.');
-      throw new ForceflowError('SF_UNAVAILABLE', `Profile "${name}": could not reach ${loginUrl} to exchange the authorization code: ${(error as Error).message}`, { cause: error });
-    }
-    if (!token.access_token || !token.instance_url) {
-      finish?.(false, 'Salesforce refused the authorization code.');
-      throw new ForceflowError('SF_AUTH_FAILED', `Salesforce refused the authorization code for profile "${name}": ${token.error ?? 'error'}: ${token.error_description ?? 'no token in the answer'}. Check the connected app's client id and secret (clientCredentialsArn) and callback URL ${redirectUri}, then run forceflow profiles authorize ${name} again.`, {
-        details: { profile: name, oauthError: token.error ?? 'unknown' },
-      });
+      finish?.(false, 'Salesforce refused the authorization code; see the forceflow output.');
+      throw error;
     }
     const stored = opened.credentials;
-    const next = { ...stored, oAuth2GrantType: 'AUTHORIZATION_CODE' as const, accessToken: token.access_token, ...(token.refresh_token ? { refreshToken: token.refresh_token } : {}) };
-    const instanceUrl = token.instance_url.replace(/\/+$/, '');
+    const next = { ...stored, oAuth2GrantType: 'AUTHORIZATION_CODE' as const, accessToken: token.accessToken, ...(token.refreshToken ? { refreshToken: token.refreshToken } : {}) };
+    const instanceUrl = token.instanceUrl;
     await saveCredentials(ctx, opened, next, { ...properties, instanceUrl });
-    if (!token.refresh_token) ctx.log.warn({ profile: name }, 'Salesforce returned no refresh token: add the refresh_token scope to the connected app, or runs will stop once the access token expires');
+    if (!token.refreshToken) ctx.log.warn({ profile: name }, 'Salesforce returned no refresh token: add the refresh_token scope to the connected app, or runs will stop once the access token expires');
     ctx.log.info({ profile: name, instanceUrl }, 'profile authorized; tokens stored encrypted');
     finish?.(true, 'The tokens are stored encrypted. You can close this window.');
-    return { profile: describeProfile(ctx, name), instanceUrl, hasRefreshToken: token.refresh_token !== undefined };
+    return { profile: describeProfile(ctx, name), instanceUrl, hasRefreshToken: token.refreshToken !== undefined };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

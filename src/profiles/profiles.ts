@@ -2,8 +2,9 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { parseSalesforceProfile } from '../connectors/salesforce/connect.ts';
-import { SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
+import { loginUrlOf, SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { DEFAULT_KMS_KEY_ID, openForProfile, sealForProfile } from './crypto.ts';
+import { exchangeAuthorizationCode } from './oauth.ts';
 import type { SecretsReader } from './secrets.ts';
 import type { ProfileStore, StoredProfile } from './store.ts';
 
@@ -86,13 +87,29 @@ export async function createProfile(ctx: ProfileContext, json: unknown, options:
   if (!options.replace && ctx.store.get(name)) {
     throw new ForceflowError('PROFILE_INVALID', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
   }
-  const credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
+  let credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
+  let properties = profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
   if (grantOf(credentials) === 'CLIENT_CREDENTIALS') {
     throw new ForceflowError('PROFILE_INVALID', `Profile "${name}": oAuth2GrantType CLIENT_CREDENTIALS is not supported for Salesforce (as in AppFlow). Use AUTHORIZATION_CODE or JWT_BEARER.`, { details: { profile: name } });
   }
+  let fromSecret: Partial<Record<'clientId' | 'clientSecret', string>> = {};
   if (credentials.clientCredentialsArn) {
     const keys = secretKeysFor(credentials);
-    await ctx.secrets.fields(credentials.clientCredentialsArn, name, keys.required, keys.optional);
+    fromSecret = await ctx.secrets.fields(credentials.clientCredentialsArn, name, keys.required, keys.optional);
+  }
+  // AppFlow's way: an authorization code obtained elsewhere, exchanged once at creation.
+  const authCode = credentials.oAuthRequest?.authCode;
+  if (authCode && !credentials.accessToken) {
+    const clientId = fromSecret.clientId ?? credentials.clientId;
+    const redirectUri = credentials.oAuthRequest?.redirectUri;
+    if (!clientId || !redirectUri) {
+      throw new ForceflowError('PROFILE_INVALID', `Profile "${name}": exchanging oAuthRequest.authCode needs oAuthRequest.redirectUri and the connected app's client id (clientCredentialsArn). Or leave authCode out and run forceflow profiles authorize ${name}.`, { details: { profile: name } });
+    }
+    const clientSecret = fromSecret.clientSecret ?? credentials.clientSecret;
+    const tokens = await exchangeAuthorizationCode(loginUrlOf(properties), name, { code: authCode, clientId, ...(clientSecret ? { clientSecret } : {}), redirectUri });
+    credentials = { ...credentials, oAuthRequest: { redirectUri }, accessToken: tokens.accessToken, ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}) };
+    properties = { ...properties, instanceUrl: properties.instanceUrl ?? tokens.instanceUrl };
+    profile.connectorProfileConfig.connectorProfileProperties.Salesforce = properties;
   }
   const keyId = profile.kmsArn ?? ctx.defaultKeyId ?? DEFAULT_KMS_KEY_ID;
   const envelope = await sealForProfile(ctx.kms, keyId, name, Buffer.from(JSON.stringify(credentials), 'utf8'));

@@ -6,7 +6,7 @@ import { authorizeProfile } from '../../src/profiles/authorize.ts';
 import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
 import { resolveProfile } from '../../src/profiles/resolve.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { approveInBrowser, type BrowserResult } from './browser.ts';
+import { approvalRedirect, approveInBrowser, type BrowserResult } from './browser.ts';
 import { profilesEnv, type ProfilesEnv } from './env.ts';
 
 let env: ProfilesEnv;
@@ -129,5 +129,37 @@ describe('profiles authorize: the web server flow with PKCE, driven over HTTP', 
     const slow = await failure(authorizeProfile(env.ctx, 'authz-bad-callback', { redirectUri: 'http://127.0.0.1:0/cb', timeoutMs: 200, onAuthorizeUrl() {} }));
     expect(slow.code).toBe('SF_AUTH_FAILED');
     expect(slow.message).toContain('no answer from the browser');
+  });
+});
+
+describe('profiles create with oAuthRequest.authCode (AppFlow\'s way)', () => {
+  it('exchanges the code once at creation and stores the tokens encrypted; a used code is a clear error', async () => {
+    const redirectUri = 'http://127.0.0.1:9/appflow/oauth';
+    const url = new URL(`${env.emu.loginUrl}/services/oauth2/authorize`);
+    url.search = new URLSearchParams({ response_type: 'code', client_id: env.emu.clientId, redirect_uri: redirectUri, scope: 'api refresh_token' }).toString();
+    const location = new URL(await approvalRedirect(url.href, { username: env.emu.username, password: env.emu.password }));
+    const authCode = location.searchParams.get('code') ?? '';
+    expect(authCode).not.toBe('');
+    const arn = await env.createSecret('authz/code', { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret });
+    const json = (name: string): Record<string, unknown> => ({
+      connectorProfileName: name,
+      connectorType: 'Salesforce',
+      connectorProfileConfig: {
+        connectorProfileProperties: { Salesforce: { loginUrl: env.emu.loginUrl } },
+        connectorProfileCredentials: { Salesforce: { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, oAuthRequest: { authCode, redirectUri } } },
+      },
+    });
+    const created = await createProfile(env.ctx, json('with-code'));
+    expect(created.connectorProfileProperties).toMatchObject({ Salesforce: { instanceUrl: env.emu.instanceUrl } });
+    const stored = (await openProfile(env.ctx, 'with-code')).credentials;
+    expect(stored.accessToken).toMatch(/^00D/);
+    expect(stored.refreshToken).toMatch(/^5Aep861/);
+    expect(stored.oAuthRequest).toEqual({ redirectUri });
+    expect((await readAccounts('with-code')).length).toBeGreaterThan(0);
+
+    const reused = await failure(createProfile(env.ctx, json('with-used-code')));
+    expect(reused.code).toBe('SF_AUTH_FAILED');
+    expect(reused.message).toContain('profile "with-used-code": invalid_grant');
+    expect(reused.message).not.toContain(authCode);
   });
 });

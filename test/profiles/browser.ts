@@ -18,6 +18,12 @@ export interface BrowserResult {
 
 /** Log in and click Allow (or Deny) on the emulator's authorize page, then follow the redirect to the local callback. */
 export async function approveInBrowser(authorizeUrl: string, login: { username: string; password: string }, decision: 'allow' | 'deny' = 'allow'): Promise<BrowserResult> {
+  const callback = await fetch(await approvalRedirect(authorizeUrl, login, decision));
+  return { callbackStatus: callback.status, callbackPage: await callback.text() };
+}
+
+/** Log in and decide on the emulator's authorize page; the callback URL the browser is sent to (not followed). */
+export async function approvalRedirect(authorizeUrl: string, login: { username: string; password: string }, decision: 'allow' | 'deny' = 'allow'): Promise<string> {
   const origin = new URL(authorizeUrl).origin;
   const loginPage = await fetch(authorizeUrl);
   if (loginPage.status !== 200) throw new Error(`authorize page answered ${loginPage.status}: ${await loginPage.text()}`);
@@ -33,6 +39,5 @@ export async function approveInBrowser(authorizeUrl: string, login: { username: 
     location = decided.headers.get('location');
     if (decided.status !== 302 || location === null) throw new Error(`approval answered ${decided.status} without a redirect`);
   }
-  const callback = await fetch(location);
-  return { callbackStatus: callback.status, callbackPage: await callback.text() };
+  return location;
 }
