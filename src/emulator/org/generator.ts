@@ -40,6 +40,8 @@ const enum Kind {
   Tuple,
   ExternalId,
   RefGenerated,
+  /** A person's email built from the generated first and last names and a domain of the vocabulary. */
+  PersonEmail,
 }
 
 interface FieldGen {
@@ -72,6 +74,17 @@ const BASE_DAY_MS = START_MS - (START_MS % 86_400_000);
 const DAY_PREFIXES: readonly string[] = Array.from({ length: Math.ceil(SPAN_MS / 86_400_000) + 64 }, (_, d) =>
   new Date(BASE_DAY_MS + d * 86_400_000).toISOString().slice(0, 11),
 );
+
+/** The ASCII part of a name usable in an email address ("Zoë" → "zoe", "山田" → ""). */
+function emailPart(value: StoredValue): string {
+  if (typeof value !== 'string') return '';
+  let out = '';
+  for (const ch of value.normalize('NFKD').toLowerCase()) {
+    const c = ch.charCodeAt(0);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) out += ch;
+  }
+  return out;
+}
 
 function hash32(x: number): number {
   let h = x | 0;
@@ -210,6 +223,11 @@ export class GeneratedTable implements Table {
         this.gens.push({ ...base, kind: Kind.Const, name: f.name, slot: slot(f.name), value: constant, presence: TWO32 });
         continue;
       }
+      if (f.type === 'email' && f.name === 'Email' && schema.field('FirstName') && schema.field('LastName')) {
+        const domains = values.map((v) => String(v).replace(/^[^@]*@/, ''));
+        this.gens.push({ ...base, kind: Kind.PersonEmail, name: f.name, slot: slot(f.name), values: domains, presence, slots: [slot('FirstName'), slot('LastName')] });
+        continue;
+      }
       this.gens.push({ ...base, kind: Kind.Vocab, name: f.name, slot: slot(f.name), values, presence });
     }
   }
@@ -268,6 +286,15 @@ export class GeneratedTable implements Table {
           break;
         case Kind.ExternalId:
           v[gen.slot] = GENERATED_EXTERNAL_ID_PREFIX + counter;
+          break;
+        case Kind.PersonEmail:
+          if (this.next() < gen.presence) {
+            const first = v[gen.slots[0] as number];
+            const last = v[gen.slots[1] as number];
+            const local = `${emailPart(first)}.${emailPart(last)}`.replace(/^\.+|\.+$/g, '') || 'contact';
+            const email = `${local}${counter}@${gen.values[this.next() % gen.values.length] as string}`;
+            v[gen.slot] = email.length <= 80 ? email : `c${counter}@example.com`;
+          }
           break;
         case Kind.RefGenerated:
           if (this.next() < gen.presence) v[gen.slot] = makeId(gen.targetPrefix, 1 + (this.next() % gen.targetCount));
