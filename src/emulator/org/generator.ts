@@ -76,7 +76,7 @@ const DAY_PREFIXES: readonly string[] = Array.from({ length: Math.ceil(SPAN_MS /
 );
 
 /** The ASCII part of a name usable in an email address ("Zoë" → "zoe", "山田" → ""). */
-function emailPart(value: StoredValue): string {
+function emailPart(value: StoredValue | undefined): string {
   if (typeof value !== 'string') return '';
   let out = '';
   for (const ch of value.normalize('NFKD').toLowerCase()) {
