@@ -73,6 +73,14 @@ export interface WriteResult {
   readonly apiReason?: string;
   /** Keys or ids of what was written (files, job ids), for the run record. */
   readonly outputs?: readonly string[];
+  /** Where the failed records were written (s3:// URI or path), when they were. */
+  readonly errorFile?: string;
+  /** Failed records in all, when `failed` holds only the first of them (the error file has every one). */
+  readonly failedCount?: number;
+  /** Of the failed records, those whose outcome is unknown (SF_WRITE_OUTCOME_UNKNOWN). */
+  readonly unknown?: number;
+  /** HTTP calls the destination made (Salesforce). */
+  readonly apiCalls?: number;
 }
 
 export interface Destination {

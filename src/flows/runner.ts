@@ -9,6 +9,7 @@ import { connectSalesforce } from '../connectors/salesforce/connect.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { RetryPolicy } from '../connectors/salesforce/http.ts';
 import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
+import { createSalesforceDestination, type SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
 import { createS3Destination } from '../connectors/s3/destination.ts';
 import { createS3Source } from '../connectors/s3/source.ts';
@@ -57,7 +58,7 @@ export interface RunFlowOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Incremental state (last successful window per flow); without it an incremental run pulls AppFlow's first-run window. */
   readonly state?: RunStateStore;
-  readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number };
+  readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
 }
 
 async function profileFor(options: RunFlowOptions, name: string | undefined, side: 'source' | 'destination'): Promise<ResolvedProfile> {
@@ -130,6 +131,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   let s3: S3Client | undefined = options.s3Client;
   const s3Client = (): S3Client => (s3 ??= createS3Client());
   let sourceApiCalls: (() => number) | undefined;
+  let destinationApiCalls: (() => number) | undefined;
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
   try {
@@ -183,14 +185,33 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     } else if (dp.connectorType === 'LocalFile') {
       destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(options.flowFile ? { baseDir: dirname(resolve(options.flowFile)) } : {}) });
     } else {
-      throw new ForceflowError('CONFIG_INVALID', 'Salesforce as a destination is not available in this version of forceflow yet. Use S3 or LocalFile.');
+      const resolved = await profileFor(options, dp.connectorProfileName, 'destination');
+      const sf = connectSalesforce(resolved.profile, {
+        log: root,
+        signal,
+        ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
+        ...(dp.apiVersion ? { apiVersion: dp.apiVersion } : {}),
+        ...(options.salesforce?.retry ? { retry: options.salesforce.retry } : {}),
+      });
+      destinationApiCalls = () => sf.client.apiCalls;
+      const eh = plan.errorHandling;
+      const flowDir = options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd();
+      destination = createSalesforceDestination(sf.client, { ...dp, failOnFirstDestinationError: eh.failOnFirstDestinationError }, {
+        flowName: plan.flowName,
+        executionId,
+        ...(eh.bucketName !== undefined
+          ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}) } } }
+          : eh.localPath !== undefined ? { errorTarget: { localDir: resolve(flowDir, eh.localPath) } } : {}),
+        ...options.salesforce?.destination,
+      });
     }
 
     const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx);
     if (signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
     record.executionResult.recordsWritten = result.written;
     record.executionResult.bytesWritten = result.bytesWritten ?? 0;
-    record.executionResult.errorInfo.putFailuresCount = result.failed.length;
+    record.executionResult.errorInfo.putFailuresCount = result.failedCount ?? result.failed.length;
+    record.errorFile = result.errorFile ?? null;
     record.destinationDataTransferApi = result.api ?? null;
     record.destinationDataTransferApiReason = result.apiReason ?? null;
     record.outputs = [...(result.outputs ?? [])];
@@ -199,10 +220,18 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
   } catch (error) {
     const e = signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
+    if (e.code === 'DESTINATION_WRITE_FAILED') {
+      // What was already written when the first failure stopped the run.
+      const d = e.details as { written?: number; failed?: number; errorFile?: string | null };
+      record.executionResult.recordsWritten = d.written ?? 0;
+      record.executionResult.errorInfo.putFailuresCount = d.failed ?? 0;
+      record.errorFile = d.errorFile ?? null;
+    }
     failRecord(record, e, now());
     log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');
   } finally {
     record.apiCalls.source = sourceApiCalls?.() ?? 0;
+    record.apiCalls.destination = destinationApiCalls?.() ?? 0;
   }
   await options.state?.saveRun(record);
   return record;

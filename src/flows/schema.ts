@@ -106,6 +106,8 @@ export const ErrorHandlingConfigSchema = z.strictObject({
   failOnFirstDestinationError: z.boolean().optional(),
   bucketName: BucketNameSchema.optional(),
   bucketPrefix: z.string().max(512).optional(),
+  /** forceflow extension: a local folder for the failed-records file instead of S3 (relative to the flow file). */
+  localPath: z.string().min(1).max(1024).optional(),
 });
 export type ErrorHandlingConfig = z.infer<typeof ErrorHandlingConfigSchema>;
 

@@ -26,7 +26,8 @@ export interface SalesforceRequest {
   readonly path: string;
   readonly query?: Readonly<Record<string, string | undefined>>;
   readonly json?: unknown;
-  readonly body?: string | Buffer;
+  /** A body; a function gives a fresh stream per attempt (large uploads are streamed, never buffered). */
+  readonly body?: string | Buffer | (() => AsyncIterable<Uint8Array>);
   readonly headers?: Readonly<Record<string, string>>;
   /** Safe to send again after a 5xx, 429 or network error (GETs are; say so for others). */
   readonly idempotent?: boolean;
@@ -122,7 +123,11 @@ export class SalesforceClient {
             ...(req.json !== undefined ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
             ...req.headers,
           },
-          ...(req.json !== undefined ? { body: JSON.stringify(req.json) } : req.body !== undefined ? { body: req.body } : {}),
+          ...(req.json !== undefined
+            ? { body: JSON.stringify(req.json) }
+            : typeof req.body === 'function'
+              ? { body: req.body() as unknown as ReadableStream<Uint8Array>, duplex: 'half' as const }
+              : req.body !== undefined ? { body: req.body } : {}),
           ...(signal ? { signal } : {}),
         });
       } catch (error) {

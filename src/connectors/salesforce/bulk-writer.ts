@@ -1,0 +1,314 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { parse } from 'csv-parse';
+import type { RecordFailure, RunContext } from '../../core/connector.ts';
+import { ForceflowError, isForceflowError } from '../../core/errors.ts';
+import type { FieldType } from '../../core/types.ts';
+import type { SalesforceClient } from './http.ts';
+import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
+import { CsvSpool, readSpoolRows, type SpoolFile } from './spool.ts';
+import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
+
+/**
+ * Writes spooled CSV files through Bulk API 2.0 ingest, one job per file (each at most 100 MB, see spool.ts):
+ * create the job, upload the file (one streamed PUT), UploadComplete, poll with backoff under a deadline, then
+ * read successfulResults, failedResults and unprocessedrecords and reconcile every row sent (reconcile.ts).
+ *
+ * Each row sent ends as exactly one of: written (in successfulResults), failed (failedResults, with
+ * Salesforce's code and message), or sent again in a follow-up job. Sent again, a bounded number of times
+ * (`rowRetries`, with doubling backoff), are:
+ * - rows that failed for a retryable reason (UNABLE_TO_LOCK_ROW...), and
+ * - rows a Failed or Aborted job never processed (unprocessedrecords): they were not written, for any operation.
+ * Rows no result file mentions have an unknown outcome: for UPDATE, UPSERT and DELETE they are sent again
+ * (idempotent); for INSERT they are reported as SF_WRITE_OUTCOME_UNKNOWN, never blindly repeated.
+ *
+ * Job calls are made safe to repeat: a lost job creation leaves at most an empty Open job (never closed, so it
+ * writes nothing); a failed upload aborts its job and the file goes to a new one (a job takes one PUT only);
+ * a lost UploadComplete is checked by reading the job's state before it is sent again.
+ */
+export interface BulkWriterOptions extends RowRetryOptions {
+  /** First poll delay; grows ×1.5 up to pollMaxMs (defaults 250 ms, 10 s). */
+  readonly pollInitialMs?: number;
+  readonly pollMaxMs?: number;
+  /** How long one job may take before SF_BULK_JOB_TIMEOUT (default 2 h). */
+  readonly deadlineMs?: number;
+  /** Attempts to re-read a results file whose body broke part-way (default 4). */
+  readonly resultRetries?: number;
+}
+
+interface JobInfo {
+  readonly id: string;
+  readonly state: string;
+  readonly errorMessage?: string;
+  readonly numberRecordsProcessed?: number;
+  readonly numberRecordsFailed?: number;
+}
+
+export interface BulkWriteStats {
+  readonly jobs: string[];
+  calls: number;
+}
+
+/** `CODE:message:fields --` (Salesforce's sf__Error) → parts. */
+export function parseBulkError(text: string): { code: string; message: string; fields: string[] } {
+  const s = text.replace(/\s*--\s*$/, '');
+  const first = s.indexOf(':');
+  if (first < 0) return { code: s || 'UNKNOWN_EXCEPTION', message: s, fields: [] };
+  const code = s.slice(0, first);
+  let rest = s.slice(first + 1);
+  let fields: string[] = [];
+  const last = rest.lastIndexOf(':');
+  if (last >= 0 && /^[A-Za-z0-9_.,\s]*$/.test(rest.slice(last + 1))) {
+    fields = rest.slice(last + 1).split(',').map((f) => f.trim()).filter((f) => f !== '');
+    rest = rest.slice(0, last);
+  }
+  return { code, message: rest.trim(), fields };
+}
+
+export class BulkWriter {
+  private readonly client: SalesforceClient;
+  private readonly target: WriteTarget;
+  private readonly reporter: WriteReporter;
+  private readonly ctx: RunContext;
+  private readonly options: BulkWriterOptions;
+  private readonly tempDir: string;
+  private readonly types: readonly FieldType[];
+  private readonly keys: readonly string[];
+  private retrySeq = 0;
+  readonly stats: BulkWriteStats = { jobs: [], calls: 0 };
+
+  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, tempDir: string, options: BulkWriterOptions = {}) {
+    this.client = client;
+    this.target = target;
+    this.reporter = reporter;
+    this.ctx = ctx;
+    this.options = options;
+    this.tempDir = tempDir;
+    this.types = target.columns.map((c) => c.field.type);
+    this.keys = target.columns.map((c) => c.key);
+  }
+
+  /** Write every file, one job each, in order; stops early once the reporter says so. */
+  async write(files: readonly SpoolFile[]): Promise<void> {
+    for (const file of files) {
+      if (this.reporter.stopped) return;
+      await this.writeFile(file, 0);
+    }
+  }
+
+  private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
+    if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    const object = this.target.object.name;
+    const ledger = await JobLedger.build(file, this.types);
+    const jobId = await this.submit(file);
+    ledger.jobId = jobId;
+    const info = await this.waitForJob(jobId);
+    const created = await this.readResults(ledger, 'successfulResults', SUCCEEDED);
+    const errors = await this.readResults(ledger, 'failedResults', FAILED);
+    await this.readResults(ledger, 'unprocessedrecords', UNPROCESSED);
+    const jobFailed = info.state !== 'JobComplete';
+
+    // One pass over the file: report failures with the row as sent, collect what goes again.
+    const canRetry = attempt < (this.options.rowRetries ?? 3);
+    let retry: CsvSpool | undefined;
+    const failures: RecordFailure[] = [];
+    const unknown: RecordFailure[] = [];
+    let createdCount = 0;
+    const errorAt = new Map<number, string>();
+    errors.positions.forEach((p, i) => errorAt.set(p, errors.payload[i] ?? ''));
+    created.positions.forEach((_, i) => {
+      if (created.payload[i] === 'true') createdCount++;
+    });
+    const written = created.positions.length;
+    const jobError = info.errorMessage ?? `the job ended ${info.state}`;
+    const jobCode = /^(\w+)\s*:/.exec(jobError)?.[1] ?? 'BULK_JOB_FAILED';
+    const needsPass = ledger.size !== written;
+    if (needsPass) {
+      for await (const { position, cells } of readSpoolRows(file.path)) {
+        const status = ledger.status[position];
+        if (status === SUCCEEDED) continue;
+        const index = file.indexes[position] as number;
+        let again = false;
+        if (status === FAILED) {
+          const e = parseBulkError(errorAt.get(position) ?? '');
+          if (RETRYABLE_ROW_ERRORS.has(e.code) && canRetry) again = true;
+          else failures.push({ index, record: recordFromCells(this.keys, cells), errorCode: e.code, message: e.message || 'Salesforce gave no message', ...(e.fields.length > 0 ? { fields: e.fields } : {}) });
+        } else if (status === UNPROCESSED || (status === UNSEEN && jobFailed)) {
+          // Never processed: not written, whatever the operation.
+          if (canRetry) again = true;
+          else failures.push({ index, record: recordFromCells(this.keys, cells), errorCode: jobCode, message: `Bulk job ${jobId} did not process this record: ${jobError}` });
+        } else if (this.target.operation !== 'INSERT' && canRetry) {
+          again = true;
+        } else {
+          unknown.push({ index, record: recordFromCells(this.keys, cells), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} completed without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
+        }
+        if (again) {
+          retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}` });
+          await retry.add(index, cells);
+        }
+      }
+    }
+    this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, 'bulk job reconciled');
+    if (written > 0) this.reporter.written(written, createdCount);
+    if (failures.length > 0) await this.reporter.failed(failures);
+    if (unknown.length > 0) await this.reporter.failed(unknown, true);
+    if (retry !== undefined) {
+      const [next] = await retry.finish();
+      if (next !== undefined) {
+        this.ctx.log.warn({ object, jobId, records: next.indexes.length, attempt: attempt + 1 }, jobFailed ? 'bulk job failed; sending its unprocessed records in a new job' : 'sending records that failed for a retryable reason in a new job');
+        await backoff((this.options.rowRetryBaseMs ?? 1000) * 2 ** attempt, this.ctx.signal);
+        await this.writeFile(next, attempt + 1);
+      }
+    }
+  }
+
+  private async json<T>(req: Parameters<SalesforceClient['json']>[0]): Promise<T> {
+    this.stats.calls++;
+    return this.client.json<T>(req);
+  }
+
+  /** Create a job and upload the file; a failed upload aborts that job and tries a new one. */
+  private async submit(file: SpoolFile): Promise<string> {
+    const t = this.target;
+    const object = t.object.name;
+    const operation = t.operation.toLowerCase();
+    for (let attempt = 0; ; attempt++) {
+      const job = await this.json<JobInfo>({
+        method: 'POST',
+        path: '/jobs/ingest',
+        json: {
+          object, operation, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA',
+          ...(t.operation === 'UPSERT' ? { externalIdFieldName: t.externalIdField?.name } : {}),
+        },
+        // A repeated creation leaves an empty Open job that is never closed, so it writes nothing.
+        idempotent: true,
+        call: `create Bulk ${operation} job for ${object}`,
+      });
+      this.stats.jobs.push(job.id);
+      this.ctx.log.info({ jobId: job.id, object, operation, bytes: file.bytes, records: file.indexes.length }, 'bulk ingest job created');
+      try {
+        this.stats.calls++;
+        await this.client.send({
+          method: 'PUT',
+          path: `/jobs/ingest/${job.id}/batches`,
+          body: () => createReadStream(file.path),
+          headers: { 'Content-Type': 'text/csv' },
+          idempotent: false,
+          call: `upload ${file.indexes.length} ${object} record(s) to Bulk job ${job.id}`,
+        });
+      } catch (error) {
+        if (!isForceflowError(error, 'SF_UNAVAILABLE') || attempt >= 3) {
+          await this.abort(job.id);
+          throw error;
+        }
+        this.ctx.log.warn({ jobId: job.id, err: error.message }, 'bulk upload failed; aborting the job and uploading to a new one');
+        await this.abort(job.id);
+        await backoff(500 * 2 ** attempt, this.ctx.signal);
+        continue;
+      }
+      await this.close(job.id);
+      return job.id;
+    }
+  }
+
+  /** UploadComplete; if the answer is lost, read the state before sending it again. */
+  private async close(jobId: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.json({ method: 'PATCH', path: `/jobs/ingest/${jobId}`, json: { state: 'UploadComplete' }, idempotent: false, call: `close Bulk job ${jobId}` });
+        return;
+      } catch (error) {
+        if (!isForceflowError(error, 'SF_UNAVAILABLE') || attempt >= 5) throw error;
+        const info = await this.json<JobInfo>({ method: 'GET', path: `/jobs/ingest/${jobId}`, call: `read Bulk job ${jobId}` });
+        if (info.state !== 'Open') return;
+        await backoff(250 * 2 ** attempt, this.ctx.signal);
+      }
+    }
+  }
+
+  private async abort(jobId: string): Promise<void> {
+    try {
+      await this.json({ method: 'PATCH', path: `/jobs/ingest/${jobId}`, json: { state: 'Aborted' }, idempotent: true, cleanup: true, call: `abort Bulk job ${jobId}` });
+    } catch (error) {
+      this.ctx.log.warn({ jobId, err: (error as Error).message }, 'could not abort bulk job');
+    }
+  }
+
+  private async waitForJob(jobId: string): Promise<JobInfo> {
+    const started = Date.now();
+    const deadline = this.options.deadlineMs ?? 2 * 3600_000;
+    let delay = this.options.pollInitialMs ?? 250;
+    const max = this.options.pollMaxMs ?? 10_000;
+    for (;;) {
+      let info: JobInfo;
+      try {
+        info = await this.json<JobInfo>({ method: 'GET', path: `/jobs/ingest/${jobId}`, call: `poll Bulk job ${jobId}` });
+      } catch (error) {
+        if (isForceflowError(error, 'RUN_CANCELED')) await this.abort(jobId);
+        throw error;
+      }
+      if (info.state === 'JobComplete' || info.state === 'Failed' || info.state === 'Aborted') return info;
+      if (Date.now() - started > deadline) {
+        await this.abort(jobId);
+        throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `Bulk job ${jobId} did not finish within ${Math.round(deadline / 1000)} s (state ${info.state}); it was aborted. Rows it processed before the abort are written; run again to write the rest (UPSERT is safe to repeat).`, { details: { jobId } });
+      }
+      try {
+        await backoff(delay, this.ctx.signal);
+      } catch (error) {
+        await this.abort(jobId);
+        throw error;
+      }
+      delay = Math.min(max, Math.round(delay * 1.5));
+    }
+  }
+
+  /** Read one results file into a committed pass; a body that breaks part-way is read again. */
+  private async readResults(ledger: JobLedger, which: 'successfulResults' | 'failedResults' | 'unprocessedrecords', status: number): Promise<MatchPass> {
+    const jobId = ledger.jobId;
+    const retries = this.options.resultRetries ?? 4;
+    // Result rows lead with sf__Id and sf__Created / sf__Error; unprocessed rows have only the sent columns.
+    const payloadColumn = which === 'successfulResults' ? 'sf__created' : which === 'failedResults' ? 'sf__error' : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const pass = new MatchPass(ledger, status);
+      try {
+        this.stats.calls++;
+        const res = await this.client.send({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
+        if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);
+        const body = res.body as WebReadableStream<Uint8Array>;
+        const client = this.client;
+        const source = Readable.from((async function* counted() {
+          for await (const chunk of body) {
+            client.bytesReceived += chunk.byteLength;
+            yield chunk;
+          }
+        })(), { objectMode: false });
+        const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+        const done = pipeline(source, parser);
+        done.catch(() => undefined);
+        let payloadAt = -1;
+        let first = true;
+        for await (const cells of parser as AsyncIterable<string[]>) {
+          if (first) {
+            first = false;
+            pass.header(cells);
+            payloadAt = payloadColumn === undefined ? -1 : cells.findIndex((c) => c.trim().toLowerCase() === payloadColumn);
+            continue;
+          }
+          pass.match(cells, payloadAt >= 0 ? (cells[payloadAt] ?? '') : '');
+        }
+        await done;
+        pass.commit(which);
+        return pass;
+      } catch (error) {
+        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE') throw error;
+        if (attempt >= retries) {
+          throw new ForceflowError('SF_UNAVAILABLE', `Could not read ${which} of Bulk job ${jobId} after ${attempt + 1} attempt(s): ${(error as Error).message}. The job's rows were written or not as the job says; run again (UPSERT is safe to repeat).`, { cause: error, details: { jobId } });
+        }
+        this.ctx.log.warn({ jobId, which, attempt: attempt + 1, err: (error as Error).message }, 'reading bulk results failed; reading again');
+        await backoff(250 * 2 ** attempt, this.ctx.signal);
+      }
+    }
+  }
+}

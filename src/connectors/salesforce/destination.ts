@@ -1,0 +1,365 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Destination, RecordFailure, RunContext, WriteResult } from '../../core/connector.ts';
+import { ForceflowError } from '../../core/errors.ts';
+import type { ApiPreference, RecordBatch, Row, TransferApi } from '../../core/types.ts';
+import { DESTINATION_BULK_THRESHOLD, select } from '../../api-selection/select.ts';
+import { createErrorSink, type ErrorSink, type ErrorSinkTarget } from '../s3/error-sink.ts';
+import { BulkWriter, type BulkWriterOptions } from './bulk-writer.ts';
+import { describeObject, type SfField, type SfObject } from './describe.ts';
+import type { SalesforceClient } from './http.ts';
+import { RestWriter, type RestItem, type RestWriterOptions } from './rest-writer.ts';
+import { CsvSpool, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
+import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
+import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
+
+/**
+ * The Salesforce destination: INSERT, UPDATE (by Id), UPSERT (by an external id) and DELETE (by Id) of one
+ * object, through sObject Collections (REST) or Bulk API 2.0, with AppFlow's errorHandlingConfig.
+ *
+ * Before anything is sent, the destination fields are checked against the object's describe: unknown fields
+ * (FIELD_NOT_FOUND), fields the operation cannot set, a missing Id mapping for UPDATE/DELETE or external id
+ * for UPSERT (FLOW_INVALID).
+ *
+ * API choice (AUTOMATIC): up to 1,000 records are held in memory. If the input ends first (fewer than 1,000),
+ * they go through REST; otherwise those and every later record are spooled to CSV files on disk (spool.ts,
+ * never held in memory) and written through Bulk API 2.0, one job per file of at most 100 MB. BULKV2 and
+ * REST_SYNC force one API (REST_SYNC streams: at most `concurrency` calls of 200 records in flight).
+ *
+ * Errors: a record that fails is data (WriteResult.failed, the error file), never an exception, unless
+ * failOnFirstDestinationError is true: then no further record is sent once one failed, and the write ends with
+ * DESTINATION_WRITE_FAILED whose details say what was already written. Retries and unknown outcomes: see
+ * rest-writer.ts, bulk-writer.ts and docs/salesforce-destination.md.
+ */
+export interface SalesforceDestinationConfig {
+  readonly object: string;
+  readonly writeOperationType: WriteOperation;
+  /** UPSERT: [external id field]; UPDATE/DELETE: ["Id"] (the default). */
+  readonly idFieldNames: readonly string[];
+  readonly apiPreference: ApiPreference;
+  /** AppFlow's default (the console's) is true. */
+  readonly failOnFirstDestinationError: boolean;
+}
+
+export interface SalesforceDestinationOptions {
+  /** For the error file's key: `<flowName>/<executionId>/errors.csv`. */
+  readonly flowName?: string;
+  readonly executionId?: string;
+  /** Where failed records go (S3 bucketName/bucketPrefix or a local folder); none: they are only counted and returned. */
+  readonly errorTarget?: ErrorSinkTarget;
+  /** Parent folder of the spool (default the OS temp folder); the spool is removed when the write ends. */
+  readonly tempDir?: string;
+  /** AUTOMATIC's threshold (default 1,000, AppFlow's). */
+  readonly bulkThreshold?: number;
+  /** Largest CSV upload per Bulk job (default 100 MB). */
+  readonly jobBytes?: number;
+  /** Failures kept in WriteResult.failed (all of them go to the error file; default 10,000). */
+  readonly maxFailuresKept?: number;
+  readonly rest?: RestWriterOptions;
+  readonly bulk?: BulkWriterOptions;
+}
+
+/** What a Salesforce write adds to WriteResult. */
+export interface SalesforceWriteResult extends WriteResult {
+  readonly created: number;
+  readonly updated: number;
+  readonly unknown: number;
+  readonly failedCount: number;
+}
+
+const TEXTUAL_ID = 'Id';
+
+function flowInvalid(message: string, details: Record<string, unknown> = {}): ForceflowError {
+  return new ForceflowError('FLOW_INVALID', message, { details });
+}
+
+/** Resolve the destination fields against describe; throws before anything is written. */
+export function resolveTarget(object: SfObject, config: SalesforceDestinationConfig, keys: readonly string[]): WriteTarget {
+  const op = config.writeOperationType;
+  const where = `destinationConnectorProperties.Salesforce (${op} ${object.name})`;
+  const idName = config.idFieldNames[0];
+  const keyFor = (name: string): string | undefined => keys.find((k) => k.toLowerCase() === name.toLowerCase());
+
+  if (op === 'UPDATE' || op === 'DELETE') {
+    if (idName !== undefined && idName.toLowerCase() !== TEXTUAL_ID.toLowerCase()) {
+      throw flowInvalid(`${where}: idFieldNames is ${JSON.stringify(config.idFieldNames)}, but ${op} matches records by their Id. Set idFieldNames to ["Id"], or use UPSERT to match on an external id field.`, { idFieldNames: config.idFieldNames });
+    }
+    const key = keyFor(TEXTUAL_ID);
+    const idField = object.field(TEXTUAL_ID);
+    if (key === undefined || idField === undefined) {
+      throw flowInvalid(`${where}: ${op} needs the record Id, but no field is mapped to Id. Map the source field holding the Salesforce record Id to the destination field Id.`, { fields: keys });
+    }
+    const idColumn: WriteColumn = { key, field: idField };
+    if (op === 'DELETE') return { object, operation: op, columns: [idColumn], idColumn };
+  }
+
+  let externalIdField: SfField | undefined;
+  if (op === 'UPSERT') {
+    if (idName === undefined) {
+      throw flowInvalid(`${where}: UPSERT needs idFieldNames, the external id field to match on, for example ["External_Id__c"].`);
+    }
+    const f = object.field(idName);
+    if (f === undefined) {
+      throw new ForceflowError('FIELD_NOT_FOUND', `${where}: idFieldNames names "${idName}", which ${object.name} does not have. Field names come from the object's describe.`, { details: { object: object.name, field: idName } });
+    }
+    if (!(f.externalId || f.idLookup || f.type === 'id')) {
+      throw flowInvalid(`${where}: ${f.name} is not an External ID field of ${object.name}, so UPSERT cannot match on it. Mark it External ID in Salesforce, or choose another field.`, { field: f.name });
+    }
+    if (keyFor(f.name) === undefined) {
+      throw flowInvalid(`${where}: UPSERT matches on ${f.name}, but no field is mapped to ${f.name}. Map the source field holding the external id to ${f.name}.`, { field: f.name });
+    }
+    externalIdField = f;
+  }
+
+  const unknown = keys.filter((k) => object.field(k) === undefined);
+  if (unknown.length > 0) {
+    throw new ForceflowError('FIELD_NOT_FOUND', `${where}: ${object.name} has no field${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}. Map to fields of the object's describe; nothing was written.`, {
+      details: { object: object.name, fields: unknown },
+    });
+  }
+  const columns: WriteColumn[] = [];
+  const problems: string[] = [];
+  for (const key of keys) {
+    const field = object.field(key) as SfField;
+    if (field.name === TEXTUAL_ID) {
+      if (op === 'INSERT') problems.push('Id (INSERT creates records; Salesforce assigns their Id. Remove the mapping, or use UPDATE/UPSERT)');
+      else if (op === 'UPSERT' && externalIdField?.name !== TEXTUAL_ID) problems.push('Id (UPSERT matches on the external id; remove the Id mapping)');
+      columns.push({ key, field });
+      continue;
+    }
+    const ok = op === 'INSERT' ? field.createable : op === 'UPDATE' ? field.updateable : field.createable || field.updateable || field === externalIdField;
+    if (!ok) problems.push(`${field.name} (not ${op === 'INSERT' ? 'createable' : op === 'UPDATE' ? 'updateable' : 'createable or updateable'})`);
+    columns.push({ key, field });
+  }
+  if (problems.length > 0) {
+    throw flowInvalid(`${where}: ${op} cannot set ${problems.join('; ')}. Remove those mappings; nothing was written.`, { fields: problems });
+  }
+  const idColumn = op === 'UPDATE' ? columns.find((c) => c.field.name === TEXTUAL_ID) : undefined;
+  const markerColumn = op === 'INSERT' ? columns.find((c) => c.field.externalId) : undefined;
+  return {
+    object, operation: op, columns,
+    ...(idColumn ? { idColumn } : {}),
+    ...(externalIdField ? { externalIdField } : {}),
+    ...(markerColumn ? { markerColumn } : {}),
+  };
+}
+
+/** Counts outcomes, feeds the error file and stops the write on the first failure when told to. */
+class Reporter implements WriteReporter {
+  writtenCount = 0;
+  created = 0;
+  failedCount = 0;
+  unknownCount = 0;
+  readonly kept: RecordFailure[] = [];
+  first: RecordFailure | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly sink: ErrorSink | undefined;
+  private readonly failFast: boolean;
+  private readonly maxKept: number;
+
+  constructor(sink: ErrorSink | undefined, failFast: boolean, maxKept: number) {
+    this.sink = sink;
+    this.failFast = failFast;
+    this.maxKept = maxKept;
+  }
+
+  get stopped(): boolean {
+    return this.failFast && this.first !== undefined;
+  }
+
+  written(count: number, created = 0): void {
+    this.writtenCount += count;
+    this.created += created;
+  }
+
+  failed(failures: readonly RecordFailure[], unknown = false): Promise<void> {
+    if (failures.length === 0) return Promise.resolve();
+    this.first ??= failures[0];
+    this.failedCount += failures.length;
+    if (unknown) this.unknownCount += failures.length;
+    for (const f of failures) if (this.kept.length < this.maxKept) this.kept.push(f);
+    const sink = this.sink;
+    if (sink === undefined) return Promise.resolve();
+    // Serialised: REST calls finish concurrently, the file is one stream.
+    this.chain = this.chain.then(() => sink.add(failures));
+    return this.chain;
+  }
+}
+
+export function createSalesforceDestination(client: SalesforceClient, config: SalesforceDestinationConfig, options: SalesforceDestinationOptions = {}): Destination & { write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult> } {
+  const threshold = options.bulkThreshold ?? DESTINATION_BULK_THRESHOLD;
+
+  return {
+    async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult> {
+      const object = config.object;
+      const callsBefore = client.apiCalls;
+      let target: WriteTarget | undefined;
+      let sink: ErrorSink | undefined;
+      let reporter: Reporter | undefined;
+      let api: TransferApi | undefined;
+      let apiReason: string | undefined;
+      let spoolDir: string | undefined;
+      let spool: CsvSpool | undefined;
+      let rest: RestWriter | undefined;
+      let bulk: BulkWriter | undefined;
+      let buffered: RestItem[] = [];
+      let count = 0;
+      let published = false;
+
+      const startRest = (): RestWriter => new RestWriter(client, target as WriteTarget, reporter as Reporter, ctx, options.rest);
+      const spoolRows = async (items: readonly RestItem[]): Promise<void> => {
+        const t = target as WriteTarget;
+        const s = spool as CsvSpool;
+        const conversionFailures: RecordFailure[] = [];
+        for (const { index, row } of items) {
+          const failure = bulkCells(t, index, row);
+          if (Array.isArray(failure)) await s.add(index, failure);
+          else conversionFailures.push(failure);
+        }
+        await (reporter as Reporter).failed(conversionFailures);
+      };
+      const startBulk = async (): Promise<void> => {
+        spoolDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-'));
+        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES });
+      };
+
+      try {
+        for await (const batch of batches) {
+          if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+          if (batch.rows.length === 0) continue;
+          if (target === undefined) {
+            const described = await describeObject(client, object);
+            const keys = batch.schema.fields.map((f) => f.name);
+            target = resolveTarget(described, config, keys);
+            if (options.errorTarget !== undefined) {
+              sink = createErrorSink(options.errorTarget, {
+                flowName: options.flowName ?? object,
+                executionId: options.executionId ?? new Date().toISOString().replace(/[:.]/g, '-'),
+                fields: target.columns.map((c) => c.key),
+              });
+            }
+            reporter = new Reporter(sink, config.failOnFirstDestinationError, options.maxFailuresKept ?? 10_000);
+            if (config.apiPreference === 'REST_SYNC') {
+              ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'REST_SYNC', recordCount: 0 }));
+              rest = startRest();
+            } else if (config.apiPreference === 'BULKV2') {
+              ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'BULKV2', recordCount: 0 }));
+              await startBulk();
+            }
+          }
+          const items = batch.rows.map((row, i): RestItem => ({ index: count + i, row }));
+          count += items.length;
+          if (reporter?.stopped) break;
+          if (rest !== undefined) {
+            await rest.add(items);
+          } else if (spool !== undefined) {
+            await spoolRows(items);
+            if (reporter?.stopped) break;
+          } else {
+            // AUTOMATIC, undecided: hold up to the threshold in memory.
+            buffered.push(...items);
+            if (buffered.length >= threshold) {
+              api = 'BULKV2';
+              await startBulk();
+              const held = buffered;
+              buffered = [];
+              await spoolRows(held);
+              if (reporter?.stopped) break;
+            }
+          }
+        }
+
+        if (target !== undefined && reporter !== undefined) {
+          if (api === undefined) {
+            // AUTOMATIC and the input ended below the threshold.
+            ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: buffered.length }));
+            rest = startRest();
+            await rest.add(buffered);
+            buffered = [];
+          }
+          if (rest !== undefined) await rest.finish();
+          if (spool !== undefined) {
+            const files: SpoolFile[] = await spool.finish();
+            if (config.apiPreference === 'AUTOMATIC') apiReason = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: spool.rows + reporter.failedCount }).reason;
+            if (!reporter.stopped) {
+              ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
+              bulk = new BulkWriter(client, target, reporter, ctx, spoolDir as string, options.bulk);
+              await bulk.write(files);
+            }
+          }
+        }
+
+        let errorFile: string | null = null;
+        if (sink !== undefined) {
+          errorFile = (await sink.finish()).key;
+          published = true;
+        }
+        const r = reporter;
+        const written = r?.writtenCount ?? 0;
+        const created = r?.created ?? 0;
+        const updated = config.writeOperationType === 'UPSERT' ? written - created : config.writeOperationType === 'UPDATE' ? written : 0;
+        const outputs = bulk?.stats.jobs ?? [];
+        if (r?.stopped && r.first !== undefined) {
+          const f = r.first;
+          throw new ForceflowError(
+            'DESTINATION_WRITE_FAILED',
+            `Record ${f.index} failed to ${config.writeOperationType.toLowerCase()} ${object}: ${f.errorCode}: ${f.message} failOnFirstDestinationError is true, so the run stopped: ${written} record(s) were already written${api ? ` through ${api}` : ''}, ${r.failedCount} failed${errorFile ? ` (listed in ${errorFile})` : ''}, the rest were not sent.`,
+            {
+              details: {
+                object, operation: config.writeOperationType, api: api ?? null, written, created, updated, failed: r.failedCount, unknown: r.unknownCount,
+                firstFailure: { index: f.index, errorCode: f.errorCode, message: f.message, ...(f.fields ? { fields: f.fields } : {}) },
+                errorFile, jobs: outputs, apiCalls: client.apiCalls - callsBefore,
+              },
+            },
+          );
+        }
+        ctx.log.info({ object, operation: config.writeOperationType, api, written, created, failed: r?.failedCount ?? 0, unknown: r?.unknownCount ?? 0, errorFile }, 'salesforce write finished');
+        return {
+          written,
+          failed: r?.kept ?? [],
+          failedCount: r?.failedCount ?? 0,
+          created,
+          updated,
+          unknown: r?.unknownCount ?? 0,
+          ...(api ? { api } : {}),
+          ...(apiReason ? { apiReason } : {}),
+          outputs,
+          ...(errorFile ? { errorFile } : {}),
+          apiCalls: client.apiCalls - callsBefore,
+        };
+      } catch (error) {
+        await spool?.discard();
+        if (sink !== undefined && !published) {
+          // Keep what failed visible even when the write stops on an error.
+          try {
+            await sink.finish();
+          } catch {
+            await sink.abort().catch(() => undefined);
+          }
+        }
+        throw error;
+      } finally {
+        if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** A record's Bulk CSV cells, or the failure that keeps it from being sent. */
+function bulkCells(target: WriteTarget, index: number, row: Row): string[] | RecordFailure {
+  const idc = target.idColumn;
+  if (idc !== undefined) {
+    const id = row[idc.key];
+    if (id === null || id === undefined || id === '' || typeof id !== 'string') {
+      return { index, record: row, errorCode: MISSING_ARGUMENT, message: `${idc.field.name} not specified: ${target.operation} needs the record's Id (from the field mapped to ${idc.field.name}).`, fields: [idc.field.name] };
+    }
+  }
+  try {
+    return target.columns.map((c) => toBulkValue(c.field, row[c.key]));
+  } catch (error) {
+    if (error instanceof ValueConversionError) return { index, record: row, errorCode: VALUE_NOT_CONVERTIBLE, message: error.message, fields: [error.field] };
+    throw error;
+  }
+}
+

@@ -1,0 +1,349 @@
+import pLimit from 'p-limit';
+import type { RecordFailure, RunContext } from '../../core/connector.ts';
+import { ForceflowError, isForceflowError } from '../../core/errors.ts';
+import type { Row } from '../../core/types.ts';
+import type { SalesforceClient } from './http.ts';
+import { escapeSoqlString } from './soql.ts';
+import {
+  MISSING_ARGUMENT, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff,
+  type RowRetryOptions, type WriteReporter, type WriteTarget,
+} from './write-plan.ts';
+import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toRestValue, type RestValue } from './write-values.ts';
+
+/**
+ * Writes through sObject Collections: 200 records per call, at most `concurrency` calls in flight (p-limit),
+ * results in request order.
+ *
+ * Retries, by what is known about the call:
+ * - The answer came: each item succeeded or failed. Items that failed for a retryable reason
+ *   (UNABLE_TO_LOCK_ROW, SERVER_UNAVAILABLE... see RETRYABLE_ROW_ERRORS) go again, alone, up to `rowRetries`
+ *   times with doubling backoff; after that they count as failed with Salesforce's error.
+ * - The call was refused (429, 503): nothing was written, so it is sent again (bounded, with backoff), for
+ *   every operation.
+ * - The answer was lost (connection reset, timeout, or 500/502/504 after the request went out): the outcome
+ *   is unknown. UPDATE, UPSERT and DELETE are idempotent and are simply sent again (a DELETE that now answers
+ *   ENTITY_IS_DELETED was deleted by the lost call, and counts as written). INSERT is never blindly repeated:
+ *   when the records carry an external id (a mapped field whose describe says externalId), forceflow queries
+ *   for those values; records found, created no earlier than a minute before the call, are counted as written
+ *   with the id found, and only the others are sent again. Without an external id to look by, the records are
+ *   reported as failed with SF_WRITE_OUTCOME_UNKNOWN: they may or may not exist, and the error file says so.
+ *   (With a unique external id, even a resend racing a late first write cannot create a duplicate.)
+ */
+export interface RestWriterOptions extends RowRetryOptions {
+  /** Calls in flight at once (default 4). */
+  readonly concurrency?: number;
+  /** Records per call (default and maximum 200). */
+  readonly batchSize?: number;
+  /** Times a refused call (429/503) is sent again (default 6). */
+  readonly refusedRetries?: number;
+  /** Backoff base for refused calls (default 250 ms). */
+  readonly refusedBaseMs?: number;
+}
+
+export interface RestItem {
+  readonly index: number;
+  readonly row: Row;
+}
+
+interface Pending {
+  readonly index: number;
+  readonly row: Row;
+  /** INSERT/UPDATE/UPSERT: the JSON record; DELETE: the id. */
+  readonly payload: Record<string, RestValue> | string;
+}
+
+interface ItemError {
+  readonly statusCode: string;
+  readonly message: string;
+  readonly fields?: readonly string[];
+}
+
+interface ItemResult {
+  readonly id?: string;
+  readonly success: boolean;
+  readonly created?: boolean;
+  readonly errors?: readonly ItemError[];
+}
+
+type Outcome =
+  | { kind: 'ok'; created: boolean }
+  | { kind: 'failed'; code: string; message: string; fields: readonly string[] }
+  | { kind: 'unknown'; message: string };
+
+const UNKNOWN_STATUSES = new Set([500, 502, 504]);
+const MAX_BATCH = 200;
+const MARKER_LOOKBACK_MS = 60_000;
+
+export class RestWriter {
+  private readonly client: SalesforceClient;
+  private readonly target: WriteTarget;
+  private readonly reporter: WriteReporter;
+  private readonly ctx: RunContext;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly rowRetries: number;
+  private readonly rowRetryBaseMs: number;
+  private readonly refusedRetries: number;
+  private readonly refusedBaseMs: number;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly inflight = new Set<Promise<void>>();
+  private buffer: RestItem[] = [];
+  private error: unknown;
+  /** Calls sent, for the run record. */
+  calls = 0;
+
+  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, options: RestWriterOptions = {}) {
+    this.client = client;
+    this.target = target;
+    this.reporter = reporter;
+    this.ctx = ctx;
+    this.batchSize = Math.min(MAX_BATCH, Math.max(1, options.batchSize ?? MAX_BATCH));
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.rowRetries = options.rowRetries ?? 3;
+    this.rowRetryBaseMs = options.rowRetryBaseMs ?? 1000;
+    this.refusedRetries = options.refusedRetries ?? 6;
+    this.refusedBaseMs = options.refusedBaseMs ?? 250;
+    this.limit = pLimit(this.concurrency);
+  }
+
+  /** Queue records; waits while `concurrency` calls are in flight (memory stays bounded). */
+  async add(items: readonly RestItem[]): Promise<void> {
+    for (const item of items) {
+      this.buffer.push(item);
+      if (this.buffer.length >= this.batchSize) await this.dispatch();
+    }
+  }
+
+  /** Send what is left and wait for every call. Rethrows the first error a call raised. */
+  async finish(): Promise<void> {
+    if (this.buffer.length > 0) await this.dispatch();
+    await Promise.all([...this.inflight]);
+    if (this.error !== undefined) throw this.error;
+  }
+
+  private async dispatch(): Promise<void> {
+    const batch = this.buffer;
+    this.buffer = [];
+    if (this.error !== undefined) throw this.error;
+    if (this.reporter.stopped || this.ctx.signal.aborted) return;
+    while (this.inflight.size >= this.concurrency) await Promise.race(this.inflight);
+    if (this.error !== undefined) throw this.error;
+    const p: Promise<void> = this.limit(() => this.writeBatch(batch))
+      .catch((error: unknown) => {
+        this.error ??= error;
+      })
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  /** Convert, send, retry what may succeed later, report. */
+  private async writeBatch(items: readonly RestItem[]): Promise<void> {
+    const convertFailures: RecordFailure[] = [];
+    let pending: Pending[] = [];
+    for (const item of items) {
+      try {
+        pending.push({ index: item.index, row: item.row, payload: this.payload(item.row) });
+      } catch (error) {
+        if (error instanceof ValueConversionError) {
+          convertFailures.push({ index: item.index, record: item.row, errorCode: VALUE_NOT_CONVERTIBLE, message: error.message, fields: [error.field] });
+        } else if (error instanceof MissingIdError) {
+          convertFailures.push({ index: item.index, record: item.row, errorCode: MISSING_ARGUMENT, message: error.message, fields: [error.field] });
+        } else {
+          throw error;
+        }
+      }
+    }
+    if (convertFailures.length > 0) await this.reporter.failed(convertFailures);
+    let resend = false;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+      const outcomes = await this.call(pending, resend);
+      const again: Pending[] = [];
+      const failures: RecordFailure[] = [];
+      const unknown: RecordFailure[] = [];
+      let written = 0;
+      let created = 0;
+      outcomes.forEach((o, i) => {
+        const p = pending[i] as Pending;
+        if (o.kind === 'ok') {
+          written++;
+          if (o.created) created++;
+        } else if (o.kind === 'unknown') {
+          unknown.push({ index: p.index, record: p.row, errorCode: OUTCOME_UNKNOWN, message: o.message });
+        } else if ((RETRYABLE_ROW_ERRORS.has(o.code) || o.code === RESEND) && attempt < this.rowRetries) {
+          again.push(p);
+        } else {
+          const code = o.code === RESEND ? 'SF_UNAVAILABLE' : o.code;
+          failures.push({ index: p.index, record: p.row, errorCode: code, message: o.message, ...(o.fields.length > 0 ? { fields: o.fields } : {}) });
+        }
+      });
+      resend = outcomes.some((o) => o.kind === 'failed' && o.code === RESEND);
+      if (written > 0) this.reporter.written(written, created);
+      if (failures.length > 0) await this.reporter.failed(failures);
+      if (unknown.length > 0) await this.reporter.failed(unknown, true);
+      pending = again;
+      if (pending.length > 0) {
+        this.ctx.log.warn({ object: this.target.object.name, records: pending.length, attempt: attempt + 1 }, 'retrying records that failed for a retryable reason');
+        await backoff(this.rowRetryBaseMs * 2 ** attempt, this.ctx.signal);
+      }
+    }
+  }
+
+  private payload(row: Row): Record<string, RestValue> | string {
+    const t = this.target;
+    if (t.operation === 'DELETE' || t.operation === 'UPDATE') {
+      const idc = t.idColumn as NonNullable<WriteTarget['idColumn']>;
+      const id = row[idc.key];
+      if (id === null || id === undefined || id === '' || typeof id !== 'string') {
+        throw new MissingIdError(idc.field.name, `${idc.field.name} not specified: ${t.operation} needs the record's Id (from the field mapped to ${idc.field.name}).`);
+      }
+      if (t.operation === 'DELETE') return id;
+    }
+    const out: Record<string, RestValue> = {};
+    out['attributes'] = { type: t.object.name } as unknown as RestValue;
+    for (const c of t.columns) {
+      const v = row[c.key];
+      if (v === undefined) continue;
+      out[c.field.name] = toRestValue(c.field, v);
+    }
+    return out;
+  }
+
+  /** One call for `pending`, with refusals retried; one outcome per record, in order. */
+  private async call(pending: readonly Pending[], resend: boolean): Promise<Outcome[]> {
+    const t = this.target;
+    const object = t.object.name;
+    const idempotent = t.operation !== 'INSERT';
+    for (let refused = 0; ; refused++) {
+      const started = Date.now();
+      let text: string;
+      try {
+        this.calls++;
+        const res = await this.client.send(this.request(pending, idempotent));
+        text = await res.text();
+        this.client.bytesReceived += Buffer.byteLength(text);
+      } catch (error) {
+        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE') throw error;
+        if (isForceflowError(error, 'RUN_CANCELED')) throw error;
+        const status = isForceflowError(error) ? (error.details as { status?: number }).status : undefined;
+        const refusedCall = status === 429 || status === 503;
+        if (refusedCall && refused < this.refusedRetries) {
+          await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
+          continue;
+        }
+        if (refusedCall) throw error;
+        if (status !== undefined && !UNKNOWN_STATUSES.has(status)) throw error;
+        // The request went out and its answer was lost.
+        const why = status === undefined ? `the connection was lost after the ${t.operation} call was sent (${(error as Error).message})` : `Salesforce answered ${status} after the ${t.operation} call was sent`;
+        this.ctx.log.warn({ object, records: pending.length, why }, 'write outcome unknown');
+        if (idempotent) {
+          if (refused < this.refusedRetries) {
+            resend = true;
+            await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
+            continue;
+          }
+          throw error;
+        }
+        return this.resolveInsert(pending, started, why);
+      }
+      let results: ItemResult[];
+      try {
+        results = JSON.parse(text) as ItemResult[];
+      } catch (error) {
+        throw new ForceflowError('SF_API_ERROR', `Salesforce answered the ${t.operation} of ${pending.length} ${object} record(s) with a body that is not JSON.`, { cause: error });
+      }
+      if (!Array.isArray(results) || results.length !== pending.length) {
+        throw new ForceflowError('SF_API_ERROR', `Salesforce answered the ${t.operation} of ${pending.length} ${object} record(s) with ${Array.isArray(results) ? results.length : 'no'} result(s).`);
+      }
+      return results.map((r): Outcome => {
+        if (r.success) return { kind: 'ok', created: t.operation === 'INSERT' || r.created === true };
+        const first = r.errors?.[0];
+        const code = first?.statusCode ?? 'UNKNOWN_EXCEPTION';
+        // A DELETE sent again after a lost answer: "already deleted" means the lost call deleted it.
+        if (resend && t.operation === 'DELETE' && code === 'ENTITY_IS_DELETED') return { kind: 'ok', created: false };
+        return {
+          kind: 'failed',
+          code,
+          message: (r.errors ?? []).map((e) => e.message).join('; ') || 'Salesforce gave no message',
+          fields: [...new Set((r.errors ?? []).flatMap((e) => e.fields ?? []))],
+        };
+      });
+    }
+  }
+
+  private request(pending: readonly Pending[], idempotent: boolean): Parameters<SalesforceClient['send']>[0] {
+    const t = this.target;
+    const object = t.object.name;
+    const call = `${t.operation.toLowerCase()} ${pending.length} ${object} record(s)`;
+    switch (t.operation) {
+      case 'INSERT':
+        return { method: 'POST', path: '/composite/sobjects', json: { allOrNone: false, records: pending.map((p) => p.payload) }, idempotent, call };
+      case 'UPDATE':
+        return { method: 'PATCH', path: '/composite/sobjects', json: { allOrNone: false, records: pending.map((p) => p.payload) }, idempotent, call };
+      case 'UPSERT':
+        return {
+          method: 'PATCH',
+          path: `/composite/sobjects/${encodeURIComponent(object)}/${encodeURIComponent((t.externalIdField as NonNullable<WriteTarget['externalIdField']>).name)}`,
+          json: { allOrNone: false, records: pending.map((p) => p.payload) },
+          idempotent,
+          call,
+        };
+      default:
+        return { method: 'DELETE', path: '/composite/sobjects', query: { ids: pending.map((p) => p.payload as string).join(','), allOrNone: 'false' }, idempotent, call };
+    }
+  }
+
+  /**
+   * An INSERT whose answer was lost: look the records up by their external id. Found (and created no earlier
+   * than a minute before the call) → written; not found → sent again (RESEND, within the row retry budget);
+   * no external id to look by → unknown.
+   */
+  private async resolveInsert(pending: readonly Pending[], started: number, why: string): Promise<Outcome[]> {
+    const marker = this.target.markerColumn;
+    const object = this.target.object.name;
+    const unknownMessage = `${why}; Salesforce may or may not have created this record, and it has no external id value to look it up by. Check for it in ${object} before writing it again.`;
+    if (marker === undefined) return pending.map(() => ({ kind: 'unknown', message: unknownMessage }));
+    const values = pending.map((p) => {
+      const v = p.row[marker.key];
+      return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+    });
+    const wanted = [...new Set(values.filter((v): v is string => v !== undefined))];
+    const found = new Map<string, number>();
+    for (let i = 0; i < wanted.length; i += 100) {
+      const part = wanted.slice(i, i + 100);
+      const soql = `SELECT Id, ${marker.field.name}, CreatedDate FROM ${object} WHERE ${marker.field.name} IN (${part.map((v) => `'${escapeSoqlString(v)}'`).join(',')})`;
+      let next: string | undefined = `/query`;
+      let query: Record<string, string> | undefined = { q: soql };
+      while (next !== undefined) {
+        this.calls++;
+        const page: { records: Record<string, unknown>[]; nextRecordsUrl?: string; done: boolean } = await this.client.json({
+          method: 'GET', path: next, ...(query ? { query } : {}), call: `look up ${object} by ${marker.field.name} after a lost insert`,
+        });
+        for (const r of page.records) {
+          const key = r[marker.field.name];
+          const created = Date.parse(String(r['CreatedDate'] ?? '').replace(/\+0000$/, 'Z'));
+          if (typeof key === 'string') found.set(key.toLowerCase(), (found.get(key.toLowerCase()) ?? 0) + (Number.isFinite(created) && created >= started - MARKER_LOOKBACK_MS ? 1 : 0));
+        }
+        next = page.done || !page.nextRecordsUrl ? undefined : page.nextRecordsUrl;
+        query = undefined;
+      }
+    }
+    this.ctx.log.info({ object, records: pending.length, found: [...found.values()].filter((n) => n > 0).length, by: marker.field.name }, 'looked up records of a lost insert');
+    return values.map((v): Outcome => {
+      if (v === undefined) return { kind: 'unknown', message: unknownMessage };
+      if ((found.get(v.toLowerCase()) ?? 0) > 0) return { kind: 'ok', created: true };
+      return { kind: 'failed', code: RESEND, message: `${why}; a look-up by ${marker.field.name} found the record was not created, and sending it again kept failing.`, fields: [] };
+    });
+  }
+}
+
+/** Internal outcome code: not written, safe to send again (counts against the row retry budget). */
+const RESEND = '__RESEND__';
+
+class MissingIdError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}

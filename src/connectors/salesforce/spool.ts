@@ -1,0 +1,119 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parse } from 'csv-parse';
+import { csvLine } from './write-values.ts';
+
+/**
+ * The Bulk write path's disk spool: records go to CSV files (Bulk API 2.0's upload format, header first) as
+ * they arrive, never held in memory. A file rolls over before it would pass `maxBytes` (100 MB: Salesforce's
+ * recommended raw size per job, well under its 150 MB upload limit), so each file is exactly one job's upload.
+ *
+ * Each file keeps the input index of every row it holds, in file order (a row's position in its file is its
+ * "position"): results are reconciled by position (reconcile.ts) and failures reported by input index.
+ */
+export const DEFAULT_JOB_BYTES = 100 * 1024 * 1024;
+const FLUSH_BYTES = 1024 * 1024;
+
+export interface SpoolFile {
+  readonly path: string;
+  readonly header: readonly string[];
+  /** Input index of the row at each position. */
+  readonly indexes: readonly number[];
+  readonly bytes: number;
+}
+
+export class CsvSpool {
+  private readonly dir: string;
+  private readonly header: readonly string[];
+  private readonly headerLine: string;
+  private readonly maxBytes: number;
+  private readonly prefix: string;
+  private readonly done: SpoolFile[] = [];
+  private handle: FileHandle | undefined;
+  private path = '';
+  private indexes: number[] = [];
+  private bytes = 0;
+  private pending = '';
+  private seq = 0;
+  /** Rows added over all files. */
+  rows = 0;
+
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string } = {}) {
+    this.dir = dir;
+    this.header = header;
+    this.headerLine = csvLine(header);
+    this.maxBytes = options.maxBytes ?? DEFAULT_JOB_BYTES;
+    this.prefix = options.prefix ?? 'job';
+  }
+
+  /** Append one row (cells already converted to Bulk text). */
+  async add(index: number, cells: readonly string[]): Promise<void> {
+    const line = csvLine(cells);
+    const size = Buffer.byteLength(line);
+    if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.maxBytes) await this.roll();
+    if (this.handle === undefined) await this.openNext();
+    this.pending += line;
+    this.bytes += size;
+    this.indexes.push(index);
+    this.rows++;
+    if (this.pending.length >= FLUSH_BYTES) await this.flush();
+  }
+
+  /** Close the last file; the files in order. */
+  async finish(): Promise<SpoolFile[]> {
+    if (this.handle !== undefined) await this.roll();
+    return this.done;
+  }
+
+  /** Close without keeping anything (on failure; the caller removes the folder). */
+  async discard(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.close().catch(() => undefined);
+  }
+
+  private async openNext(): Promise<void> {
+    this.seq++;
+    this.path = join(this.dir, `${this.prefix}-${String(this.seq).padStart(4, '0')}.csv`);
+    this.handle = await open(this.path, 'w');
+    this.pending = this.headerLine;
+    this.bytes = Buffer.byteLength(this.headerLine);
+    this.indexes = [];
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending === '' || this.handle === undefined) return;
+    const text = this.pending;
+    this.pending = '';
+    await this.handle.write(text);
+  }
+
+  private async roll(): Promise<void> {
+    await this.flush();
+    await this.handle?.close();
+    this.handle = undefined;
+    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes });
+  }
+}
+
+/**
+ * The rows of a spool file (header skipped), each with its position, streaming. Cells are the text sent:
+ * `''` is an empty cell (a key the record did not have), `#N/A` is null.
+ */
+export async function* readSpoolRows(path: string): AsyncGenerator<{ position: number; cells: string[] }> {
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+  const done = pipeline(createReadStream(path), parser);
+  done.catch(() => undefined);
+  let position = -1;
+  try {
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      if (position >= 0) yield { position, cells };
+      position++;
+    }
+    await done;
+  } finally {
+    parser.destroy();
+  }
+}
