@@ -137,6 +137,35 @@ describe('sObject describe', () => {
     }
   });
 
+  it('derives byteLength, soapType and number attributes from the type, as real orgs do', async () => {
+    const soap: Record<string, string> = {
+      id: 'tns:ID', reference: 'tns:ID', string: 'xsd:string', textarea: 'xsd:string', picklist: 'xsd:string', multipicklist: 'xsd:string',
+      phone: 'xsd:string', url: 'xsd:string', email: 'xsd:string', boolean: 'xsd:boolean', int: 'xsd:int', double: 'xsd:double',
+      currency: 'xsd:double', percent: 'xsd:double', date: 'xsd:date', datetime: 'xsd:dateTime', time: 'xsd:time', address: 'urn:address', location: 'urn:location',
+    };
+    for (const name of OBJECTS) {
+      const d = (await conn.sobject(name).describe()) as unknown as Describe;
+      for (const f of d.fields) {
+        const where = `${name}.${f.name}`;
+        expect(f['soapType'], where).toBe(soap[f.type]);
+        if (['string', 'textarea', 'picklist', 'multipicklist', 'phone', 'url', 'email'].includes(f.type)) {
+          expect(f['byteLength'], where).toBe(3 * (f['length'] as number));
+          expect(f['length'] as number, where).toBeGreaterThan(0);
+        } else if (f.type === 'id' || f.type === 'reference') {
+          expect([f['length'], f['byteLength']], where).toEqual([18, 18]);
+        } else {
+          expect([f['length'], f['byteLength']], where).toEqual([0, 0]);
+        }
+        if (!['double', 'currency', 'percent'].includes(f.type)) expect([f['precision'], f['scale']], where).toEqual([0, 0]);
+        if (f.type === 'reference') expect(d.fields.some((x) => x.name === f.name) && (f['referenceTo'] as string[]).length, where).toBeGreaterThan(0);
+        if (f.name === 'CreatedById' || f.name === 'LastModifiedById') {
+          expect(f, where).toMatchObject({ createable: false, updateable: false, nillable: false, defaultedOnCreate: true, referenceTo: ['User'] });
+        }
+        if (f.name === 'Id') expect(f, where).toMatchObject({ type: 'id', createable: false, updateable: false, nillable: false, idLookup: true, defaultedOnCreate: true });
+      }
+    }
+  });
+
   it('keeps the recorded Account fields and adds the External_Id__c external id', async () => {
     const d = (await conn.sobject('Account').describe()) as unknown as Describe;
     const byName = new Map(d.fields.map((f) => [f.name, f]));
