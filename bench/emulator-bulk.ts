@@ -4,6 +4,7 @@
  * The client reads every page over loopback HTTP and discards it, counting bytes and rows.
  * Target: at least 100 MB/s of result CSV, so the emulator is never what limits a benchmark.
  */
+import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { startEmulator } from '../src/emulator/index.ts';
 
@@ -74,11 +75,14 @@ async function main(): Promise<void> {
     const info = (await (await fetch(`${base}/jobs/query/${created.id}`, { headers })).json()) as { state: string; numberRecordsProcessed: number };
     if (info.state !== 'JobComplete') throw new Error(`job state ${info.state}`);
     const t1 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     const r = await readAll(`${base}/jobs/query/${created.id}/results`, emu.accessToken);
     const bytes = r.bytes;
     const rows = r.rows;
     const pages = r.pages;
     const secs = r.seconds;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const result = {
       object,
       columns: fields.length,
@@ -91,6 +95,12 @@ async function main(): Promise<void> {
       mbPerSecond: +(bytes / 1e6 / secs).toFixed(1),
       recordsPerSecond: Math.round(rows / secs),
       peakRssMb: Math.round(process.memoryUsage().rss / 1e6),
+      // CPU seconds of the whole process (emulator and the client worker) while serving, and MB per CPU
+      // second: what one core serves, less sensitive than wall time to other load on a shared machine.
+      cpuSeconds: +cpuSeconds.toFixed(2),
+      mbPerCpuSecond: +(bytes / 1e6 / cpuSeconds).toFixed(1),
+      loadAverage1m: +loadavg()[0]!.toFixed(2),
+      cores: cpus().length,
     };
     console.log(JSON.stringify(result));
   } finally {

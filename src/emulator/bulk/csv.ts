@@ -42,6 +42,7 @@ export function javaDouble(d: number): string {
   if (d === -Infinity) return '-Infinity';
   if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
   const abs = Math.abs(d);
+  if (abs < 1e7 && Number.isInteger(d)) return `${d}.0`;
   if (abs >= 1e-3 && abs < 1e7) {
     const s = String(d);
     // String() of numbers in this range never uses exponent notation.
