@@ -153,6 +153,11 @@ describe('generated tables', () => {
     const withDeleted = take(t.scan(true), 10).map((r) => idOf(r['Id']));
     expect(withDeleted).toEqual([1, 2, 3, 4, 5, 6, 7, 9, 10, 11]);
     expect(t.overlaySize).toBe(4);
+
+    // A non-invertible idLookup field is found by scanning generated and overlay records alike.
+    const contacts = table({ Contact: 3000 }, 5);
+    const someone = take(contacts.scan(false), 2000).find((r) => r['Email'] !== null);
+    expect(contacts.findBy('Email', String(someone?.['Email']).toUpperCase()).map((r) => r['Id'])).toEqual([someone?.['Id']]);
   });
 
   it('rejects unknown objects, listing the known ones', () => {

@@ -362,9 +362,10 @@ export class GeneratedTable implements Table {
     }
     const key = textKey(value, field.caseSensitive);
     const index = this.indexes.get(field.name);
-    if (index) {
+    // Invertible fields (GEN-<n>): O(1) plus the overlay's index. Others (e.g. an idLookup Email): a scan.
+    if (index && this.extIdFields.has(field.name)) {
       const out = new Map<number, StoredRecord>();
-      if (this.extIdFields.has(field.name) && typeof value === 'string') {
+      if (typeof value === 'string') {
         const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
         const c = m?.[1] ? Number(m[1]) : 0;
         if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
