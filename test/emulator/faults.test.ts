@@ -66,6 +66,24 @@ describe('fault injection over HTTP', () => {
     expect((await t.req('GET', '/jobs/ingest')).status).toBe(200);
   });
 
+  it('targets the other endpoint groups: oauth, rest, query, collections', async () => {
+    t = await bulkEmulator({ faults: 'oauth.500.next=1,rest.503.next=1,query.429.next=1,collections.500.next=1' });
+    const token = await fetch(`${t.emu.instanceUrl}/services/oauth2/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.emu.refreshToken, client_id: t.emu.clientId, client_secret: t.emu.clientSecret }),
+    });
+    expect(token.status).toBe(500);
+    expect(await token.json()).toEqual({ error: 'unknown_error', error_description: 'retry your request' });
+    expect((await t.req('GET', '/sobjects/Account/describe')).status).toBe(503);
+    expect((await t.req('GET', '/query?q=SELECT+Id+FROM+Account+LIMIT+1')).status).toBe(429);
+    expect((await t.req('POST', '/composite/sobjects', { allOrNone: false, records: [{ attributes: { type: 'Account' }, Name: 'x' }] })).status).toBe(500);
+    // Each burst is spent: the same calls now succeed.
+    expect((await t.req('GET', '/sobjects/Account/describe')).status).toBe(200);
+    expect((await t.req('GET', '/query?q=SELECT+Id+FROM+Account+LIMIT+1')).status).toBe(200);
+    expect((await t.req('POST', '/composite/sobjects', { allOrNone: false, records: [{ attributes: { type: 'Account' }, Name: 'x' }] })).status).toBe(200);
+  });
+
   it('is deterministic for a seed, and the rate is roughly honoured', async () => {
     const pattern = async (seed: number): Promise<string> => {
       const e = await bulkEmulator({ seed, faults: 'bulkIngest.500=0.3' });
