@@ -8,6 +8,8 @@ import { loadFlowFile } from '../flows/load.ts';
 import { runFlow, type Progress, type ProfileResolver } from '../flows/runner.ts';
 import { openRunState } from '../flows/state.ts';
 import { flowJsonSchemaText } from '../flows/json-schema.ts';
+import { openProfileContext } from '../profiles/index.ts';
+import { storedProfileResolver } from '../profiles/resolve.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -62,6 +64,14 @@ export function registerRunCommands(program: Command): void {
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
+      let profileContext: { close(): void } | undefined;
+      const needsProfile = loaded.plan.source.connectorType === 'Salesforce' || loaded.plan.destination.connectorType === 'Salesforce';
+      if (!opts.profile && needsProfile) {
+        // Profiles stored with `forceflow profiles create`, credentials decrypted through KMS at run time.
+        const ctx = openProfileContext({ log, home: stateDir(opts.stateDir) });
+        profileContext = ctx;
+        profiles = storedProfileResolver(ctx);
+      }
       if (opts.profile) {
         const profile = await readJsonFile(opts.profile, 'Profile file');
         profiles = async (name) => {
@@ -101,6 +111,7 @@ export function registerRunCommands(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         state.close();
+        profileContext?.close();
       }
     });
 

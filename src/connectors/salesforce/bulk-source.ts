@@ -1,13 +1,11 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { parse } from 'csv-parse';
 import { ForceflowError } from '../../core/errors.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
-import { rowFromBulk, type ReadPlan } from './read-plan.ts';
+import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
+import { BulkCsvParser } from './bulk-csv.ts';
 
 export interface BulkReadOptions {
   /** First poll delay; grows ×1.5 up to pollMaxMs. */
@@ -38,7 +36,7 @@ export interface BulkReadStats {
 
 /**
  * Read through a Bulk API 2.0 query job: create, poll with backoff under a deadline, then stream the
- * result pages (`Sforce-Locator`) through csv-parse, never holding a whole page in memory. A page whose
+ * result pages (`Sforce-Locator`) chunk by chunk through BulkCsvParser, never holding a whole page in memory. A page whose
  * body breaks part-way is fetched again by its locator (Salesforce re-serves it) and the rows already
  * emitted are skipped, so nothing is lost or duplicated. The job is aborted if the read fails or stops.
  */
@@ -84,45 +82,47 @@ export async function* readBulk(
         });
         next = res.headers.get('sforce-locator');
         if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
-        const parser = parse({ bom: true, relax_quotes: false, skip_empty_lines: true });
         const body = res.body as WebReadableStream<Uint8Array>;
-        const source = Readable.from(
-          (async function* counted() {
-            for await (const chunk of body) {
-              client.bytesReceived += chunk.byteLength;
-              yield chunk;
-            }
-          })(),
-          { objectMode: false },
-        );
-        const done = pipeline(source, parser);
-        // Observed below; if the consumer stops early the pipeline rejects with AbortError, which is expected.
-        done.catch(() => undefined);
-        let header: string[] | undefined;
-        let indexOf = new Map<string, number>();
+        const parser = new BulkCsvParser(',');
+        let build: ((cells: readonly string[]) => Row) | undefined;
         let seen = 0;
         let rows: Row[] = [];
         try {
-          for await (const cells of parser as AsyncIterable<string[]>) {
-            if (!header) {
-              header = cells;
-              indexOf = new Map(cells.map((h, i) => [h, i]));
-              continue;
+          let ended = false;
+          const iterator = body[Symbol.asyncIterator]();
+          try {
+            while (!ended) {
+              const step = await iterator.next();
+              let records: string[][];
+              if (step.done) {
+                ended = true;
+                records = parser.end();
+              } else {
+                client.bytesReceived += step.value.byteLength;
+                records = parser.push(step.value);
+              }
+              for (const cells of records) {
+                if (!build) {
+                  build = bulkRowBuilder(plan, client.apiVersion, cells);
+                  continue;
+                }
+                seen++;
+                if (seen <= skip) continue;
+                rows.push(build(cells));
+                if (rows.length >= batchRows) {
+                  skip = seen;
+                  const out = rows;
+                  rows = [];
+                  yield { schema, rows: out };
+                  if (ctx.signal.aborted) return;
+                }
+              }
             }
-            seen++;
-            if (seen <= skip) continue;
-            rows.push(rowFromBulk(plan, client.apiVersion, cells, indexOf));
-            if (rows.length >= batchRows) {
-              skip = seen;
-              const out = rows;
-              rows = [];
-              yield { schema, rows: out };
-              if (ctx.signal.aborted) return;
-            }
+          } finally {
+            // Stopping early (or failing) cancels the body so the connection is released.
+            if (!ended) await iterator.return?.().catch(() => undefined);
           }
-          await done;
         } catch (error) {
-          source.destroy();
           if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
           if (error instanceof ForceflowError) throw error;
           if (attempt++ >= (options.pageRetries ?? 5)) {

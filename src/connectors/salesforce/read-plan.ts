@@ -1,5 +1,5 @@
 import type { FieldValue, Row } from '../../core/types.ts';
-import { base64Reference, fromBulk, fromRest, rebuildCompound } from '../../api-selection/normalize.ts';
+import { base64Reference, canonicalCompound, componentKey, fromBulk, fromRest } from '../../api-selection/normalize.ts';
 import type { SfField, SfObject } from './describe.ts';
 
 /**
@@ -36,31 +36,60 @@ export function planRead(object: SfObject, output: readonly SfField[], api: 'RES
   return { object, output, select };
 }
 
-/** Build the canonical output row from a value getter over the selected fields. */
-function buildRow(plan: ReadPlan, version: string, get: (f: SfField) => FieldValue, api: 'REST_SYNC' | 'BULKV2'): Row {
-  const row: Row = {};
-  for (const f of plan.output) {
-    if (f.type === 'base64') {
-      const id = get(plan.object.field('Id') as SfField);
-      row[f.name] = id === null ? null : base64Reference(version, plan.object.name, String(id), f.name);
-    } else if (api === 'BULKV2' && plan.object.isCompound(f)) {
-      row[f.name] = rebuildCompound(f, plan.object.components(f).map((c) => ({ field: c, value: get(c) })));
-    } else {
-      row[f.name] = get(f);
+/** One output column, compiled once per read: what to do for every row. */
+type Column<T> = (source: T, row: Row) => void;
+
+function base64Column<T>(plan: ReadPlan, version: string, f: SfField, id: (source: T) => FieldValue): Column<T> {
+  return (src, row) => {
+    const v = id(src);
+    row[f.name] = v === null ? null : base64Reference(version, plan.object.name, String(v), f.name);
+  };
+}
+
+/** Compile a REST record → canonical row function for a plan (once per read). */
+export function restRowBuilder(plan: ReadPlan, version: string): (record: Readonly<Record<string, unknown>>) => Row {
+  const columns: Array<Column<Readonly<Record<string, unknown>>>> = plan.output.map((f) => {
+    if (f.type === 'base64') return base64Column(plan, version, f, (r) => (r['Id'] as FieldValue | undefined) ?? null);
+    const name = f.name;
+    return (r, row) => {
+      row[name] = fromRest(f, r[name]);
+    };
+  });
+  return (record) => {
+    const row: Row = {};
+    for (const c of columns) c(record, row);
+    return row;
+  };
+}
+
+/** Compile a Bulk CSV row (cells by header position) → canonical row function, once per results page header. */
+export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly string[]): (cells: readonly string[]) => Row {
+  const indexOf = new Map(header.map((h, i) => [h.toLowerCase(), i]));
+  const idIndex = indexOf.get('id');
+  const columns: Array<Column<readonly string[]>> = plan.output.map((f) => {
+    if (f.type === 'base64') return base64Column(plan, version, f, (cells) => (idIndex === undefined ? null : (cells[idIndex] ?? null) || null));
+    if (plan.object.isCompound(f)) {
+      const type = f.type === 'location' ? 'location' : 'address';
+      const parts = plan.object
+        .components(f)
+        .map((c) => ({ field: c, key: componentKey(f, c), index: indexOf.get(c.name.toLowerCase()) }))
+        .filter((p): p is { field: SfField; key: string; index: number } => p.key !== undefined && p.index !== undefined);
+      return (cells, row) => {
+        const raw: Record<string, unknown> = {};
+        for (const p of parts) raw[p.key] = fromBulk(p.field, cells[p.index]);
+        row[f.name] = canonicalCompound(type, raw);
+      };
     }
-  }
-  return row;
-}
-
-/** A REST query record (JSON) to a canonical row. */
-export function rowFromRest(plan: ReadPlan, version: string, record: Readonly<Record<string, unknown>>): Row {
-  return buildRow(plan, version, (f) => fromRest(f, record[f.name]), 'REST_SYNC');
-}
-
-/** A Bulk result CSV row (cells by header index) to a canonical row. */
-export function rowFromBulk(plan: ReadPlan, version: string, cells: readonly string[], indexOf: ReadonlyMap<string, number>): Row {
-  return buildRow(plan, version, (f) => {
-    const i = indexOf.get(f.name);
-    return i === undefined ? null : fromBulk(f, cells[i]);
-  }, 'BULKV2');
+    const i = indexOf.get(f.name.toLowerCase());
+    const name = f.name;
+    if (i === undefined) return (_cells, row) => void (row[name] = null);
+    return (cells, row) => {
+      row[name] = fromBulk(f, cells[i]);
+    };
+  });
+  return (cells) => {
+    const row: Row = {};
+    for (const c of columns) c(cells, row);
+    return row;
+  };
 }

@@ -1,7 +1,7 @@
 import type { RecordBatch, EntitySchema, Row } from '../../core/types.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { SalesforceClient } from './http.ts';
-import { rowFromRest, type ReadPlan } from './read-plan.ts';
+import { restRowBuilder, type ReadPlan } from './read-plan.ts';
 import type { SfField } from './describe.ts';
 
 interface QueryPage {
@@ -41,10 +41,11 @@ export async function* readRest(
   includeDeleted: boolean,
   ctx: RunContext,
 ): AsyncGenerator<RecordBatch> {
+  const build = restRowBuilder(plan, client.apiVersion);
   for await (const page of pages(client, soql, includeDeleted, plan.object.name)) {
     if (ctx.signal.aborted) return;
     if (page.records.length === 0) continue;
-    yield { schema, rows: page.records.map((r) => rowFromRest(plan, client.apiVersion, r)) };
+    yield { schema, rows: page.records.map(build) };
   }
 }
 
@@ -65,6 +66,7 @@ export async function* readRestGroups(
   const iters = groupSoql.map((g) => pages(client, g.soql, includeDeleted, plan.object.name)[Symbol.asyncIterator]());
   const buffers: Array<Array<Record<string, unknown>>> = groupSoql.map(() => []);
   const exhausted = groupSoql.map(() => false);
+  const build = restRowBuilder(plan, client.apiVersion);
   const fill = async (i: number): Promise<void> => {
     while (!exhausted[i] && (buffers[i] as unknown[]).length === 0) {
       const next = await (iters[i] as AsyncIterator<QueryPage>).next();
@@ -116,7 +118,7 @@ export async function* readRestGroups(
           });
         }
       }
-      for (const r of merged) rows.push(rowFromRest(plan, client.apiVersion, r));
+      for (const r of merged) rows.push(build(r));
       if (ctx.signal.aborted) return;
       yield { schema, rows };
     }
