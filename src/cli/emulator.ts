@@ -1,5 +1,6 @@
 import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
+import { startLocalS3, type LocalS3 } from '../connectors/s3/local.ts';
 
 export interface EmulatorCommandOptions {
   readonly port: number;
@@ -27,7 +28,15 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
     logger: log.child({ component: 'emulator' }),
   });
   const { org: _org, close, ...info } = emu;
-  process.stdout.write(`${JSON.stringify(info)}\n`);
+  let s3: LocalS3 | undefined;
+  let line: Record<string, unknown> = info;
+  if (opts.s3) {
+    // A local S3 (s3rver) next to the org; the env then works for S3, KMS and Secrets Manager at once
+    // (the emulator's AWS endpoints accept any credentials, so s3rver's keys serve for all three).
+    s3 = await startLocalS3({ bucket: 'forceflow', ...(opts.host ? { host: opts.host } : {}) });
+    line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory }, env: { ...info.env, ...s3.env } };
+  }
+  process.stdout.write(`${JSON.stringify(line)}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -37,5 +46,6 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await s3?.close();
   await close();
 }
