@@ -128,6 +128,7 @@ export class RestWriter {
     if (this.reporter.stopped || this.ctx.signal.aborted) return;
     while (this.inflight.size >= this.concurrency) await Promise.race(this.inflight);
     if (this.error !== undefined) throw this.error;
+    if (this.reporter.stopped || this.ctx.signal.aborted) return;
     const p: Promise<void> = this.limit(() => this.writeBatch(batch))
       .catch((error: unknown) => {
         this.error ??= error;
@@ -153,7 +154,9 @@ export class RestWriter {
         }
       }
     }
-    if (convertFailures.length > 0) await this.reporter.failed(convertFailures);
+    // Reported with the first answer's failures, in input order (the error file reads in order).
+    let early: RecordFailure[] = convertFailures;
+    if (pending.length === 0 && early.length > 0) await this.reporter.failed(early);
     let resend = false;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
@@ -179,6 +182,11 @@ export class RestWriter {
       });
       resend = outcomes.some((o) => o.kind === 'failed' && o.code === RESEND);
       if (written > 0) this.reporter.written(written, created);
+      if (early.length > 0) {
+        failures.push(...early);
+        failures.sort((a, b) => a.index - b.index);
+        early = [];
+      }
       if (failures.length > 0) await this.reporter.failed(failures);
       if (unknown.length > 0) await this.reporter.failed(unknown, true);
       pending = again;

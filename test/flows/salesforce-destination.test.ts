@@ -1,0 +1,184 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { runFlow } from '../../src/flows/runner.ts';
+import { isForceflowError } from '../../src/core/errors.ts';
+
+const FAST = {
+  retry: { retries: 8, baseDelayMs: 2, maxDelayMs: 20 },
+  bulk: { pollInitialMs: 2, pollMaxMs: 20 },
+  destination: { rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 }, bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 } },
+};
+
+let emu: RunningEmulator;
+let dir: string;
+
+beforeAll(async () => {
+  emu = await startEmulator({ seed: 11 });
+  dir = await mkdtemp(join(tmpdir(), 'ff-sfflow-'));
+});
+afterAll(async () => {
+  await emu.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function query<T = Record<string, unknown>>(soql: string): Promise<T[]> {
+  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST.retry });
+  const out: T[] = [];
+  let page = await client.json<{ records: T[]; nextRecordsUrl?: string }>({ method: 'GET', path: '/query', query: { q: soql }, call: 'check' });
+  out.push(...page.records);
+  while (page.nextRecordsUrl) {
+    page = await client.json({ method: 'GET', path: page.nextRecordsUrl, call: 'check' });
+    out.push(...page.records);
+  }
+  return out;
+}
+
+const map = (from: string, to: string, op: string) => ({ taskType: 'Map', sourceFields: [from], destinationField: to, connectorOperator: { [op]: 'NO_OP' } });
+
+function localToSalesforce(name: string, csv: string, salesforce: Record<string, unknown>, tasks: unknown[]): unknown {
+  return {
+    flowName: name,
+    triggerConfig: { triggerType: 'OnDemand' },
+    sourceFlowConfig: { connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: csv, fileType: 'CSV' } } },
+    destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'emu', destinationConnectorProperties: { Salesforce: salesforce } }],
+    tasks,
+  };
+}
+
+const accountTasks = [
+  { taskType: 'Filter', sourceFields: ['name', 'ext', 'employees'], connectorOperator: { LocalFile: 'PROJECTION' } },
+  map('name', 'Name', 'LocalFile'),
+  map('ext', 'External_Id__c', 'LocalFile'),
+  map('employees', 'NumberOfEmployees', 'LocalFile'),
+];
+
+describe('runFlow: Salesforce → Salesforce', () => {
+  it('reads Accounts and inserts one Invoice__c per Account (REST below 1,000), then upserts them through Bulk', async () => {
+    const accounts = await query<{ Id: string; Name: string }>('SELECT Id, Name FROM Account');
+    const flow = {
+      flowName: 'sf-to-sf',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'emu', destinationConnectorProperties: { Salesforce: { object: 'Invoice__c', writeOperationType: 'INSERT', errorHandlingConfig: { failOnFirstDestinationError: false } } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        map('Id', 'Account__c', 'Salesforce'),
+        map('Name', 'Name', 'Salesforce'),
+      ],
+    };
+    const before = await query('SELECT Id FROM Invoice__c');
+    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(record.error).toBeNull();
+    expect(accounts).toHaveLength(997);
+    expect(record.executionResult.recordsWritten).toBe(accounts.length);
+    expect(record.destinationDataTransferApi).toBe('REST_SYNC');
+    expect(record.sourceDataTransferApi).toBe('REST_SYNC');
+    const invoices = await query<{ Account__c: string; Name: string }>('SELECT Account__c, Name FROM Invoice__c WHERE Account__c != null');
+    const mine = invoices.filter((i) => accounts.some((a) => a.Id === i.Account__c && a.Name === i.Name));
+    expect(mine.length).toBeGreaterThanOrEqual(accounts.length);
+    expect((await query('SELECT Id FROM Invoice__c')).length).toBe(before.length + accounts.length);
+
+    // Invoices → Invoices: give each one an external id through Bulk (UPDATE by Id), forced BULKV2.
+    const sfToSfUpdate = {
+      ...flow,
+      flowName: 'sf-to-sf-update',
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Invoice__c' } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'emu', destinationConnectorProperties: { Salesforce: { object: 'Invoice__c', writeOperationType: 'UPDATE', idFieldNames: ['Id'], dataTransferApi: 'BULKV2', errorHandlingConfig: { failOnFirstDestinationError: false } } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        map('Id', 'Id', 'Salesforce'),
+        { taskType: 'Merge', sourceFields: ['Name'], destinationField: 'Notes__c', connectorOperator: { Salesforce: 'NO_OP' }, taskProperties: { CONCAT_FORMAT: 'copied: ${Name}' } },
+        map('Notes__c', 'Notes__c', 'Salesforce'),
+      ],
+    };
+    const r2 = await runFlow({ flow: sfToSfUpdate, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(r2.error).toBeNull();
+    const total = (await query('SELECT Id FROM Invoice__c')).length;
+    expect(r2.executionResult.recordsWritten).toBe(total);
+    expect(r2.destinationDataTransferApi).toBe('BULKV2');
+    expect(r2.outputs).toHaveLength(1);
+    const notes = await query<{ Name: string | null; Notes__c: string }>('SELECT Name, Notes__c FROM Invoice__c');
+    expect(notes.every((n) => n.Notes__c === `copied: ${n.Name ?? ''}`)).toBe(true);
+  });
+});
+
+describe('runFlow: LocalFile CSV → Salesforce', () => {
+  it('inserts, lists the failed records in the local error folder and counts them in the run record', async () => {
+    const csv = join(dir, 'accounts.csv');
+    await writeFile(csv, 'name,ext,employees\nFlow A,FLOW-1,10\n,FLOW-2,20\nFlow C,FLOW-3,many\n"Flow, D",FLOW-4,\n');
+    const flowFile = join(dir, 'flow-insert.json');
+    const flow = localToSalesforce('csv-to-sf', 'accounts.csv', { object: 'Account', writeOperationType: 'INSERT', errorHandlingConfig: { failOnFirstDestinationError: false, localPath: 'errors' } }, accountTasks);
+    const record = await runFlow({ flow, flowFile, profiles: { emu: emu.connectorProfile }, executionId: 'exec-1', salesforce: FAST });
+    expect(record.error).toBeNull();
+    expect(record.executionStatus).toBe('Successful');
+    expect(record.executionResult.recordsProcessed).toBe(4);
+    expect(record.executionResult.recordsWritten).toBe(2);
+    expect(record.executionResult.errorInfo.putFailuresCount).toBe(2);
+    expect(record.destinationDataTransferApi).toBe('REST_SYNC');
+    expect(record.apiCalls.destination).toBeGreaterThan(0);
+    expect(record.errorFile).toBe(join(dir, 'errors', 'csv-to-sf', 'exec-1', 'errors.csv'));
+    const lines = parse(await readFile(record.errorFile as string, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(lines).toEqual([
+      { Name: '', External_Id__c: 'FLOW-2', NumberOfEmployees: '20', errorCode: 'REQUIRED_FIELD_MISSING', errorMessage: expect.stringMatching(/Required fields are missing: \[Name\]/) as string, errorFields: 'Name' },
+      { Name: 'Flow C', External_Id__c: 'FLOW-3', NumberOfEmployees: 'many', errorCode: 'VALUE_NOT_CONVERTIBLE', errorMessage: 'NumberOfEmployees: "many" cannot be written to a int field (expected a whole number).', errorFields: 'NumberOfEmployees' },
+    ]);
+    const written = await query<{ Name: string; NumberOfEmployees: number | null }>(`SELECT Name, NumberOfEmployees FROM Account WHERE External_Id__c LIKE 'FLOW-%' ORDER BY External_Id__c`);
+    expect(written).toEqual([expect.objectContaining({ Name: 'Flow A', NumberOfEmployees: 10 }), expect.objectContaining({ Name: 'Flow, D', NumberOfEmployees: null })]);
+  });
+
+  it('failOnFirstDestinationError (the default) ends the run in Error, saying what was written', async () => {
+    const csv = join(dir, 'stop.csv');
+    await writeFile(csv, `name,ext,employees\n${Array.from({ length: 30 }, (_, i) => `Stop ${i},FSTOP-${i},${i === 20 ? 'bad' : i}`).join('\n')}\n`);
+    const flow = localToSalesforce('csv-stop', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
+    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(record.executionStatus).toBe('Error');
+    expect(record.error?.code).toBe('DESTINATION_WRITE_FAILED');
+    expect(record.error?.message).toMatch(/Record 20 failed .*29 record\(s\) were already written/);
+    expect(record.executionResult.recordsWritten).toBe(29);
+    expect(record.executionResult.errorInfo.putFailuresCount).toBe(1);
+  });
+
+  it('a malformed CSV fails with its line number and writes nothing', async () => {
+    const csv = join(dir, 'broken.csv');
+    await writeFile(csv, 'name,ext,employees\nOk,BROKEN-1,1\nAlso ok,BROKEN-2,2\n"Unclosed,BROKEN-3,3\n');
+    const flow = localToSalesforce('csv-broken', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
+    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(record.executionStatus).toBe('Error');
+    expect(record.error?.code).toBe('INPUT_INVALID');
+    expect(record.error?.message).toMatch(/broken\.csv line \d+/);
+    expect(await query(`SELECT Id FROM Account WHERE External_Id__c LIKE 'BROKEN-%'`)).toHaveLength(0);
+    const rows = await readFile(csv, 'utf8');
+    expect(rows.split('\n')[3]).toMatch(/^"Unclosed/);
+  });
+
+  it('a row with the wrong number of cells names its line', async () => {
+    const csv = join(dir, 'cells.csv');
+    await writeFile(csv, 'name,ext,employees\nOk,CELLS-1,1\nToo,many,cells,here\n');
+    const flow = localToSalesforce('csv-cells', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
+    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(record.error?.code).toBe('INPUT_INVALID');
+    expect(record.error?.message).toMatch(/cells\.csv line 3/);
+    expect(await query(`SELECT Id FROM Account WHERE External_Id__c LIKE 'CELLS-%'`)).toHaveLength(0);
+  });
+
+  it('UPSERT without idFieldNames is refused before the run starts', async () => {
+    const flow = localToSalesforce('csv-upsert-noid', 'x.csv', { object: 'Account', writeOperationType: 'UPSERT' }, accountTasks);
+    const error = await runFlow({ flow, profiles: { emu: emu.connectorProfile } }).catch((e: unknown) => e);
+    expect(isForceflowError(error, 'FLOW_INVALID')).toBe(true);
+    expect((error as Error).message).toMatch(/idFieldNames.*is required when writeOperationType is UPSERT/s);
+  });
+
+  it('UPDATE without an Id mapping fails the run with FLOW_INVALID and writes nothing', async () => {
+    const csv = join(dir, 'upd.csv');
+    await writeFile(csv, 'name,ext,employees\nX,UPD-1,1\n');
+    const flow = localToSalesforce('csv-update-noid', csv, { object: 'Account', writeOperationType: 'UPDATE' }, accountTasks);
+    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    expect(record.error?.code).toBe('FLOW_INVALID');
+    expect(record.error?.message).toMatch(/UPDATE needs the record Id, but no field is mapped to Id/);
+  });
+});
