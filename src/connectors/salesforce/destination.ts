@@ -187,7 +187,11 @@ class Reporter implements WriteReporter {
   }
 }
 
-export function createSalesforceDestination(client: SalesforceClient, config: SalesforceDestinationConfig, options: SalesforceDestinationOptions = {}): Destination & { write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult> } {
+export interface SalesforceDestination extends Destination {
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult>;
+}
+
+export function createSalesforceDestination(client: SalesforceClient, config: SalesforceDestinationConfig, options: SalesforceDestinationOptions = {}): SalesforceDestination {
   const threshold = options.bulkThreshold ?? DESTINATION_BULK_THRESHOLD;
 
   return {

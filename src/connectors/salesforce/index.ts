@@ -5,3 +5,4 @@ export { SalesforceConnectorProfileSchema, DEFAULT_API_VERSION, type SalesforceC
 export { describeObject, SfObject, type SfField } from './describe.ts';
 export { buildSelect, buildCount, escapeSoqlString, soqlLiteral, filterCondition } from './soql.ts';
 export { connectSalesforce, parseSalesforceProfile, type ConnectOptions } from './connect.ts';
+export { createSalesforceDestination, resolveTarget, type SalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions, type SalesforceWriteResult } from './destination.ts';
