@@ -7,6 +7,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { runFlow } from '../../src/flows/runner.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
+import { startTestS3 } from '../helpers/s3.ts';
 
 const FAST = {
   retry: { retries: 8, baseDelayMs: 2, maxDelayMs: 20 },
@@ -58,7 +59,7 @@ const accountTasks = [
 ];
 
 describe('runFlow: Salesforce → Salesforce', () => {
-  it('reads Accounts and inserts one Invoice__c per Account (REST below 1,000), then upserts them through Bulk', async () => {
+  it('reads Accounts and inserts one Invoice__c per Account (REST below 1,000), then updates them through Bulk (BULKV2 forced)', async () => {
     const accounts = await query<{ Id: string; Name: string }>('SELECT Id, Name FROM Account');
     const flow = {
       flowName: 'sf-to-sf',
@@ -180,5 +181,51 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
     const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
     expect(record.error?.code).toBe('FLOW_INVALID');
     expect(record.error?.message).toMatch(/UPDATE needs the record Id, but no field is mapped to Id/);
+  });
+});
+
+describe('runFlow: S3 JSON lines → Salesforce, failed records to S3', () => {
+  it('upserts through Bulk (BULKV2 forced) and writes the error file under bucketName/bucketPrefix', async () => {
+    const s3 = await startTestS3();
+    try {
+      const lines = [
+        { ext: 'S3UP-1', name: 'S3 one', employees: 1 },
+        { ext: 'S3UP-2', name: 'S3 two', employees: 2.5 },
+        { ext: 'S3UP-3', name: null, employees: 3 },
+        { ext: 'S3UP-1', name: 'S3 one again', employees: 4 },
+      ];
+      await s3.put('in/accounts/part-1.jsonl', lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      const flow = {
+        flowName: 's3-to-sf',
+        triggerConfig: { triggerType: 'OnDemand' },
+        sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'in/accounts', s3InputFormatConfig: { s3InputFileType: 'JSON' } } } },
+        destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'emu', destinationConnectorProperties: { Salesforce: {
+          object: 'Account', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'], dataTransferApi: 'BULKV2',
+          errorHandlingConfig: { failOnFirstDestinationError: false, bucketName: s3.bucket, bucketPrefix: 'errors' },
+        } } }],
+        tasks: [
+          { taskType: 'Filter', sourceFields: ['ext', 'name', 'employees'], connectorOperator: { S3: 'PROJECTION' } },
+          map('ext', 'External_Id__c', 'S3'),
+          map('name', 'Name', 'S3'),
+          map('employees', 'NumberOfEmployees', 'S3'),
+        ],
+      };
+      const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, s3Client: s3.client, executionId: 'exec-s3', salesforce: FAST });
+      expect(record.error).toBeNull();
+      expect(record.destinationDataTransferApi).toBe('BULKV2');
+      expect(record.executionResult.recordsWritten).toBe(2);
+      expect(record.executionResult.errorInfo.putFailuresCount).toBe(2);
+      expect(record.errorFile).toBe(`s3://${s3.bucket}/errors/s3-to-sf/exec-s3/errors.csv`);
+      const file = parse(await s3.getText('errors/s3-to-sf/exec-s3/errors.csv'), { columns: true }) as Record<string, string>[];
+      expect(file).toEqual([
+        { External_Id__c: 'S3UP-2', Name: 'S3 two', NumberOfEmployees: '2.5', errorCode: 'VALUE_NOT_CONVERTIBLE', errorMessage: 'NumberOfEmployees: 2.5 cannot be written to a int field (expected a whole number).', errorFields: 'NumberOfEmployees' },
+        { External_Id__c: 'S3UP-3', Name: '', NumberOfEmployees: '3', errorCode: 'REQUIRED_FIELD_MISSING', errorMessage: expect.stringMatching(/Required fields are missing: \[Name\]/) as string, errorFields: 'Name' },
+      ]);
+      const written = await query<{ Name: string; NumberOfEmployees: number }>(`SELECT Name, NumberOfEmployees FROM Account WHERE External_Id__c = 'S3UP-1'`);
+      // Two rows for one external id in one upsert: both succeed in order on the emulator; one record exists.
+      expect(written).toHaveLength(1);
+    } finally {
+      await s3.close();
+    }
   });
 });
