@@ -7,6 +7,8 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { createSalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
 import { parseBulkError } from '../../src/connectors/salesforce/bulk-writer.ts';
+import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/salesforce/reconcile.ts';
+import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
 import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
@@ -377,5 +379,30 @@ describe('Bulk error text', () => {
   it('parses sf__Error into code, message and fields', () => {
     expect(parseBulkError('REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --')).toEqual({ code: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [Name]', fields: ['Name'] });
     expect(parseBulkError('INVALID_FIELD:Foreign key external ID: c9 not found for field Ext__c in entity Account:--')).toEqual({ code: 'INVALID_FIELD', message: 'Foreign key external ID: c9 not found for field Ext__c in entity Account', fields: [] });
+  });
+});
+
+describe('Bulk result matching', () => {
+  it('matches rows Salesforce re-serialised (numbers, 15-char ids, #N/A echoed empty) and duplicates exactly once each', async () => {
+    const spool = new CsvSpool(dir, ['Id', 'AnnualRevenue', 'Name', 'Description'], { prefix: 'match' });
+    await spool.add(10, ['001000000000001', '912260031', 'Acme, Inc.', '#N/A']);
+    await spool.add(11, ['001000000000002', '5', 'Same', 'x']);
+    await spool.add(12, ['001000000000002', '5', 'Same', 'x']);
+    await spool.add(13, ['001000000000003', '1.50', 'Other', '']);
+    const [file] = await spool.finish();
+    const ledger = await JobLedger.build(file as NonNullable<typeof file>, ['id', 'currency', 'string', 'textarea']);
+    const ok = new MatchPass(ledger, SUCCEEDED);
+    ok.header(['sf__Id', 'sf__Created', 'Id', 'AnnualRevenue', 'Name', 'Description']);
+    expect(ok.match(['001000000000002AAA', 'false', '001000000000002AAA', '5.0', 'Same', 'x'], 'false')).toBe(1);
+    expect(ok.match(['001000000000001AAA', 'false', '001000000000001AAA', '9.12260031E8', 'Acme, Inc.', ''], 'false')).toBe(0);
+    expect(ok.match(['001000000000002AAA', 'false', '001000000000002AAA', '5', 'Same', 'x'], 'false')).toBe(2);
+    // A third "Same" row was never sent: it cannot match.
+    expect(ok.match(['001000000000002AAA', 'false', '001000000000002AAA', '5', 'Same', 'x'])).toBeUndefined();
+    expect(() => ok.commit('successfulResults')).toThrow(/match no row sent/);
+    const bad = new MatchPass(ledger, FAILED);
+    bad.header(['sf__Id', 'sf__Error', 'Id', 'AnnualRevenue', 'Name', 'Description']);
+    expect(bad.match(['', 'X:y:--', '001000000000003', '1.5', 'Other', ''], 'X:y:--')).toBe(3);
+    bad.commit('failedResults');
+    expect(ledger.count(FAILED)).toBe(1);
   });
 });
