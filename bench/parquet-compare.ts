@@ -1,6 +1,7 @@
 /**
  * The measured comparison behind forceflow's choice of Parquet writer.
  *
+ *   npm install --no-save @dsnp/parquetjs parquet-wasm apache-arrow
  *   node --import tsx bench/parquet-compare.ts [rows=1000000]
  *
  * Each candidate runs in its own child process (so peak RSS is its own) and writes the same realistic
@@ -58,6 +59,15 @@ function csvBytes(rows: number): number {
   return total;
 }
 
+/**
+ * The losing candidates are not dependencies of forceflow: install them to rerun the comparison with
+ * `npm install --no-save @dsnp/parquetjs parquet-wasm apache-arrow`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- optional, untyped-at-build-time candidates
+async function importCandidate(name: string): Promise<any> {
+  return import(name);
+}
+
 type Cols = { [K in keyof BenchRow]: BenchRow[K][] };
 
 function columns(start: number, end: number): Cols {
@@ -77,7 +87,7 @@ async function runHyparquetWriter(rows: number, file: string): Promise<void> {
     writeSync(fd, writer.getBytes());
     writer.index = 0;
   };
-  writer.flush = flush;
+  Object.assign(writer, { flush });
   const schema = [
     { name: 'root', num_children: 10 },
     { name: 'Id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
@@ -110,7 +120,7 @@ async function runHyparquetWriter(rows: number, file: string): Promise<void> {
 }
 
 async function runParquetjs(rows: number, file: string): Promise<void> {
-  const parquet = await import('@dsnp/parquetjs');
+  const parquet = await importCandidate('@dsnp/parquetjs');
   const schema = new parquet.ParquetSchema({
     Id: { type: 'UTF8', optional: true, compression: 'SNAPPY' },
     Name: { type: 'UTF8', optional: true, compression: 'SNAPPY' },
@@ -134,8 +144,8 @@ async function runParquetjs(rows: number, file: string): Promise<void> {
 }
 
 async function runParquetWasm(rows: number, file: string): Promise<void> {
-  const arrow = await import('apache-arrow');
-  const pw = await import('parquet-wasm');
+  const arrow = await importCandidate('apache-arrow');
+  const pw = await importCandidate('parquet-wasm');
   const fd = openSync(file, 'w');
   let next = 0;
   const input = new ReadableStream({

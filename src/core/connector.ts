@@ -32,8 +32,12 @@ export interface ReadRequest {
   readonly excludeFields?: readonly string[];
   readonly filters?: readonly PushdownFilter[];
   readonly includeDeleted?: boolean;
-  /** Incremental window on a datetime field: from (exclusive) .. to (inclusive), ISO strings. */
-  readonly window?: { readonly field: string; readonly from?: string; readonly to: string };
+  /**
+   * Incremental window on a datetime field: from (exclusive) .. to (inclusive), ISO strings. When `to` is
+   * absent the source sets it to its own clock minus `offsetSeconds` (Salesforce: the server's time, so a
+   * local clock running ahead can never skip records), and reports it in SourceStream.window.
+   */
+  readonly window?: { readonly field: string; readonly from?: string; readonly to?: string; readonly offsetSeconds?: number };
   readonly apiPreference?: ApiPreference;
 }
 
@@ -47,6 +51,8 @@ export interface SourceStream {
   readonly batches: AsyncIterable<RecordBatch>;
   /** Bytes read from the source so far (HTTP bodies, file bytes), when the source can tell. */
   readonly bytesRead?: () => number;
+  /** The incremental window actually applied. */
+  readonly window?: { readonly from?: string; readonly to: string };
   /** API calls made so far, for Salesforce sources. */
   readonly apiCalls?: () => number;
 }

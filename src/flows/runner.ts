@@ -135,15 +135,18 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
   try {
-    // Incremental window: from the last successful run's end (or AppFlow's first-run rule) to now − offset.
+    // Incremental window: from the last successful run's end (or AppFlow's first-run rule: 30 days, or
+    // firstExecutionFrom) to now − offset. A Salesforce source takes "now" from Salesforce's clock.
     let read = plan.read;
     if (plan.incremental) {
-      const end = new Date(startedAt.getTime() - plan.incremental.offsetSeconds * 1000);
+      const offsetSeconds = plan.incremental.offsetSeconds;
+      const localEnd = new Date(startedAt.getTime() - offsetSeconds * 1000);
       const last = await options.state?.lastWindowEnd(plan.flowName);
-      const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(end.getTime() - 30 * 86400_000).toISOString();
-      read = { ...read, window: { field: plan.incremental.field, from, to: end.toISOString() } };
+      const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(localEnd.getTime() - 30 * 86400_000).toISOString();
+      const to = plan.source.connectorType === 'Salesforce' ? undefined : localEnd.toISOString();
+      read = { ...read, window: { field: plan.incremental.field, from, offsetSeconds, ...(to === undefined ? {} : { to }) } };
       record.dataPullStartTime = from;
-      record.dataPullEndTime = end.toISOString();
+      record.dataPullEndTime = to ?? null;
     }
 
     // Source
@@ -170,6 +173,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     }
     const stream = await source.open(read, ctx);
     sourceApiCalls = stream.apiCalls;
+    if (stream.window) record.dataPullEndTime = stream.window.to;
     record.sourceDataTransferApi = stream.api ?? null;
     record.sourceDataTransferApiReason = stream.apiReason ?? null;
 

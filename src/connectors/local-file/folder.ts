@@ -63,7 +63,10 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
           check();
           size += chunk.byteLength;
           if (!(stream as WriteStream).write(chunk)) {
-            await Promise.race([once(stream as WriteStream, 'drain'), once(stream as WriteStream, 'error')]);
+            // events.once rejects on 'error' by itself; racing a second once('error') leaked a listener per wait.
+            await once(stream as WriteStream, 'drain').catch((e: unknown) => {
+              failure ??= e as Error;
+            });
             check();
           }
         },

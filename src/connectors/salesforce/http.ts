@@ -76,6 +76,8 @@ export class SalesforceClient {
   readonly apiVersion: string;
   /** HTTP calls sent to Salesforce (every attempt counts, like the org's own counter). */
   apiCalls = 0;
+  /** Salesforce's clock (epoch ms, whole seconds) from the last response's Date header. */
+  serverTime: number | undefined;
   /** Response body bytes received (JSON and CSV). */
   bytesReceived = 0;
   /** From the last `Sforce-Limit-Info` header. */
@@ -138,6 +140,8 @@ export class SalesforceClient {
         }
         throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${(error as Error).message}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
       }
+      const date = Date.parse(res.headers.get('date') ?? '');
+      if (Number.isFinite(date)) this.serverTime = date;
       const limit = res.headers.get('sforce-limit-info');
       const m = limit ? /api-usage=(\d+)\/(\d+)/.exec(limit) : null;
       if (m) this.apiUsage = { used: Number(m[1]), max: Number(m[2]) };

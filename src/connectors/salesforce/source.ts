@@ -60,7 +60,14 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       for (const x of excluded) object.require(x, 'EXCLUDE_SOURCE_FIELDS_LIST');
       if (output.length === 0) throw new ForceflowError('FLOW_INVALID', `No fields left to read from ${object.name}: the projection is empty or every field is excluded.`);
       const schema = object.schema(output.map((f) => f.name));
-      const spec = { object, filters: req.filters ?? [], ...(req.window ? { window: req.window } : {}) };
+      // The window's end comes from Salesforce's own clock (the describe's Date header): records are stamped
+      // by that clock, so a local clock running ahead can never push the end past records not yet read.
+      let window: { field: string; from?: string; to: string } | undefined;
+      if (req.window) {
+        const to = req.window.to ?? new Date((client.serverTime ?? Date.now()) - (req.window.offsetSeconds ?? 0) * 1000).toISOString();
+        window = { field: req.window.field, ...(req.window.from === undefined ? {} : { from: req.window.from }), to };
+      }
+      const spec = { object, filters: req.filters ?? [], ...(window ? { window } : {}) };
       const includeDeleted = req.includeDeleted ?? false;
       const preference = req.apiPreference ?? 'AUTOMATIC';
 
@@ -98,6 +105,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         apiReason: choice.reason,
         ...(count === undefined ? {} : { estimatedCount: count }),
         batches,
+        ...(window ? { window: { ...(window.from === undefined ? {} : { from: window.from }), to: window.to } } : {}),
         bytesRead: () => client.bytesReceived,
         apiCalls: () => client.apiCalls,
       };

@@ -1,0 +1,99 @@
+/**
+ * One benchmark scenario in its own process (so peak RSS is the scenario's own). Usage:
+ *   node --import tsx bench/scenario.ts <scenario> <emulator-json-file> <records>
+ * Prints one JSON line: { scenario, records, seconds, bytes, apiCalls, peakRssMB }.
+ */
+import { mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { pino } from 'pino';
+import { connectSalesforce } from '../src/connectors/salesforce/connect.ts';
+import { createS3Client } from '../src/connectors/s3/client.ts';
+import { runFlow } from '../src/flows/runner.ts';
+
+const [scenario = 'source', infoFile = '', recordsArg = '0'] = process.argv.slice(2);
+const info = JSON.parse(readFileSync(infoFile, 'utf8')) as {
+  instanceUrl: string; accessToken: string; connectorProfile: { connectorProfileName: string }; env: Record<string, string>; s3?: { bucket: string };
+};
+const object = 'Invoice__c';
+const log = pino({ level: 'warn' });
+const ctx = { log, signal: new AbortController().signal, now: () => new Date() };
+let peak = 0;
+const sampler = setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+}, 100);
+const started = process.hrtime.bigint();
+let records = 0;
+let bytes = 0;
+let apiCalls: number;
+const work = mkdtempSync(join(tmpdir(), 'forceflow-bench-'));
+
+function flow(destination: unknown): unknown {
+  return {
+    flowName: `bench-${scenario}`,
+    triggerConfig: { triggerType: 'OnDemand' },
+    sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: info.connectorProfile.connectorProfileName, sourceConnectorProperties: { Salesforce: { object, dataTransferApi: 'BULKV2' } } },
+    destinationFlowConfigList: [destination],
+    tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' }, taskProperties: {} }],
+  };
+}
+
+try {
+  if (scenario === 'floor') {
+    // The raw floor: the same Bulk result pages copied to disk, no parsing, no processing.
+    const { client } = connectSalesforce(info.connectorProfile, { log });
+    const job = await client.json<{ id: string }>({ method: 'POST', path: '/jobs/query', json: { operation: 'query', query: `SELECT ${await allFields(client)} FROM ${object}` }, idempotent: true, call: 'create' });
+    for (;;) {
+      const s = await client.json<{ state: string }>({ method: 'GET', path: `/jobs/query/${job.id}`, call: 'poll' });
+      if (s.state === 'JobComplete') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    let locator: string | undefined;
+    let page = 0;
+    for (;;) {
+      const res = await client.send({ method: 'GET', path: `/jobs/query/${job.id}/results`, query: { locator }, headers: { Accept: 'text/csv' }, call: 'results' });
+      records += Number(res.headers.get('sforce-numberofrecords') ?? 0);
+      const next = res.headers.get('sforce-locator');
+      const out = createWriteStream(join(work, `page-${page++}.csv`));
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), async function* (src) {
+        for await (const c of src) {
+          bytes += (c as Buffer).length;
+          yield c;
+        }
+      }, out);
+      if (!next || next === 'null') break;
+      locator = next;
+    }
+    apiCalls = client.apiCalls;
+  } else if (scenario === 'source') {
+    const { source, client } = connectSalesforce(info.connectorProfile, { log });
+    const stream = await source.open({ entity: object, apiPreference: 'BULKV2' }, ctx);
+    for await (const b of stream.batches) records += b.rows.length;
+    bytes = client.bytesReceived;
+    apiCalls = client.apiCalls;
+  } else {
+    const dest =
+      scenario === 'localfile'
+        ? { connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'out'), outputFormatConfig: { fileType: 'JSON' } } } }
+        : { connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: info.s3?.bucket ?? 'forceflow', bucketPrefix: 'bench', s3OutputFormatConfig: { fileType: scenario === 's3-parquet' ? 'PARQUET' : 'JSON', preserveSourceDataTyping: true } } } };
+    const record = await runFlow({ flow: flow(dest), profiles: { [info.connectorProfile.connectorProfileName]: info.connectorProfile }, log, s3Client: createS3Client({ env: info.env }) });
+    if (record.executionStatus !== 'Successful') throw new Error(`${record.error?.code}: ${record.error?.message}`);
+    records = record.executionResult.recordsProcessed;
+    bytes = record.executionResult.bytesProcessed;
+    apiCalls = record.apiCalls.source;
+  }
+} finally {
+  clearInterval(sampler);
+  rmSync(work, { recursive: true, force: true });
+}
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+peak = Math.max(peak, process.memoryUsage().rss);
+process.stdout.write(`${JSON.stringify({ scenario, records, seconds, bytes, apiCalls, peakRssMB: Math.round(peak / 1e6), expected: Number(recordsArg) })}\n`);
+
+async function allFields(client: ReturnType<typeof connectSalesforce>['client']): Promise<string> {
+  const d = await client.json<{ fields: Array<{ name: string; type: string }> }>({ method: 'GET', path: `/sobjects/${object}/describe`, call: 'describe' });
+  return d.fields.filter((f) => f.type !== 'location' && f.type !== 'address').map((f) => f.name).join(', ');
+}
