@@ -8,7 +8,7 @@ import { MemoryTable } from '../../src/emulator/org/store.ts';
 import { buildDescribe } from '../../src/emulator/org/describe-builder.ts';
 import { USER } from '../../src/emulator/org/objects.ts';
 
-const describePath = fileURLToPath(new URL('../../../shared/reference/salesforce-samples/account-describe.json', import.meta.url));
+const describePath = fileURLToPath(new URL('../../fixtures/org/source/account-describe.v48.json', import.meta.url));
 
 /** The recorded Account describe plus an External_Id__c (external id, unique) field. */
 export function accountSchema(): ObjectSchema {
