@@ -1,7 +1,7 @@
 import { idCounter, makeId, normalizeId } from '../ids.ts';
 import { Deriver } from './derived.ts';
 import type { ObjectSchema } from './schema.ts';
-import { nowIso, type StoredRecord, type StoredValue, type Table } from './store.ts';
+import { FieldIndexes, nowIso, textKey, type StoredRecord, type StoredValue, type Table } from './store.ts';
 
 /**
  * A `--generate Object=COUNT` table: COUNT records computed on demand from (seed, object, index),
@@ -99,12 +99,6 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-function textKey(value: StoredValue, caseSensitive: boolean): string {
-  if (value === null) return '\u0000null';
-  const s = String(value);
-  return caseSensitive ? s : s.toLowerCase();
-}
-
 export class GeneratedTable implements Table {
   readonly generated = true;
   readonly schema: ObjectSchema;
@@ -125,7 +119,7 @@ export class GeneratedTable implements Table {
   private readonly overrides = new Map<number, StoredRecord | null>();
   /** Records inserted after generation (counters > size), in id order. */
   private readonly inserted = new Map<number, StoredRecord>();
-  private readonly indexes = new Map<string, Map<string, Set<number>>>();
+  private readonly indexes: FieldIndexes<number>;
   private nextCounter: number;
   private rng = 0;
   /** Values of the record being generated, by field position (reused). */
@@ -168,9 +162,7 @@ export class GeneratedTable implements Table {
     this.hasModified = !!schema.field('LastModifiedDate');
     this.hasModstamp = !!schema.field('SystemModstamp');
     this.hasIsDeleted = !!schema.field('IsDeleted');
-    for (const f of schema.fields) {
-      if ((f.externalId || f.idLookup || f.unique) && f.type !== 'id') this.indexes.set(f.name, new Map());
-    }
+    this.indexes = new FieldIndexes(schema);
     this.compile(options);
   }
 
@@ -361,9 +353,9 @@ export class GeneratedTable implements Table {
       return r ? [r] : [];
     }
     const key = textKey(value, field.caseSensitive);
-    const index = this.indexes.get(field.name);
+    const indexed = this.indexes.lookup(field.name, value);
     // Invertible fields (GEN-<n>): O(1) plus the overlay's index. Others (e.g. an idLookup Email): a scan.
-    if (index && this.extIdFields.has(field.name)) {
+    if (indexed && this.extIdFields.has(field.name)) {
       const out = new Map<number, StoredRecord>();
       if (typeof value === 'string') {
         const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
@@ -373,7 +365,7 @@ export class GeneratedTable implements Table {
           if (textKey(r[field.name] ?? null, field.caseSensitive) === key) out.set(c, r);
         }
       }
-      for (const c of index.get(key) ?? []) {
+      for (const c of indexed) {
         const r = this.byCounter(c);
         if (r && r['IsDeleted'] !== true) out.set(c, r);
       }
@@ -461,23 +453,11 @@ export class GeneratedTable implements Table {
   }
 
   private indexRecord(c: number, rec: StoredRecord): void {
-    if (rec['IsDeleted'] === true) return;
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
-      if (v === null) continue;
-      const k = textKey(v, this.schema.field(name)?.caseSensitive ?? false);
-      let set = index.get(k);
-      if (!set) index.set(k, (set = new Set()));
-      set.add(c);
-    }
+    this.indexes.add(c, rec);
   }
 
   private unindexRecord(c: number, rec: StoredRecord): void {
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
-      if (v === null) continue;
-      index.get(textKey(v, this.schema.field(name)?.caseSensitive ?? false))?.delete(c);
-    }
+    this.indexes.remove(c, rec);
   }
 
   /** Number of overlay entries (changed, deleted and inserted records). */

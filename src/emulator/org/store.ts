@@ -44,10 +44,58 @@ export function nowIso(clock: () => number): string {
 /** Names of the system audit fields every object carries (when its describe has them). */
 export const SYSTEM_FIELDS = ['Id', 'IsDeleted', 'CreatedDate', 'CreatedById', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'] as const;
 
-function textKey(value: StoredValue, caseSensitive: boolean): string {
+/** How a field value is compared for look-ups: text case-insensitively unless the field is caseSensitive. */
+export function textKey(value: StoredValue, caseSensitive: boolean): string {
   if (value === null) return '\u0000null';
   const s = String(value);
   return caseSensitive ? s : s.toLowerCase();
+}
+
+/**
+ * Indexes of a table's external-id, idLookup and unique fields: value → keys (ids or counters) of live
+ * records. Shared by the in-memory and the generated tables.
+ */
+export class FieldIndexes<K> {
+  private readonly schema: ObjectSchema;
+  private readonly indexes = new Map<string, Map<string, Set<K>>>();
+
+  constructor(schema: ObjectSchema) {
+    this.schema = schema;
+    for (const f of schema.fields) {
+      if ((f.externalId || f.idLookup || f.unique) && f.type !== 'id') this.indexes.set(f.name, new Map());
+    }
+  }
+
+  has(fieldName: string): boolean {
+    return this.indexes.has(fieldName);
+  }
+
+  /** Keys of live records whose indexed field equals `value`, or undefined when the field is not indexed. */
+  lookup(fieldName: string, value: StoredValue): ReadonlySet<K> | undefined {
+    const index = this.indexes.get(fieldName);
+    if (!index) return undefined;
+    return index.get(textKey(value, this.schema.field(fieldName)?.caseSensitive ?? false)) ?? new Set();
+  }
+
+  add(key: K, rec: StoredRecord): void {
+    if (rec['IsDeleted'] === true) return;
+    for (const [name, index] of this.indexes) {
+      const v = rec[name] ?? null;
+      if (v === null) continue;
+      const k = textKey(v, this.schema.field(name)?.caseSensitive ?? false);
+      let set = index.get(k);
+      if (!set) index.set(k, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  remove(key: K, rec: StoredRecord): void {
+    for (const [name, index] of this.indexes) {
+      const v = rec[name] ?? null;
+      if (v === null) continue;
+      index.get(textKey(v, this.schema.field(name)?.caseSensitive ?? false))?.delete(key);
+    }
+  }
 }
 
 /**
@@ -58,7 +106,7 @@ export class MemoryTable implements Table {
   readonly generated = false;
   readonly schema: ObjectSchema;
   private readonly records = new Map<string, StoredRecord>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  private readonly indexes: FieldIndexes<string>;
   private deletedCount = 0;
   private counter: number;
   private readonly clock: () => number;
@@ -70,9 +118,7 @@ export class MemoryTable implements Table {
     this.deriver = new Deriver(schema);
     this.clock = options.clock;
     this.counter = options.firstCounter ?? 1;
-    for (const f of schema.fields) {
-      if ((f.externalId || f.idLookup || f.unique) && f.type !== 'id') this.indexes.set(f.name, new Map());
-    }
+    this.indexes = new FieldIndexes(schema);
   }
 
   count(includeDeleted: boolean): number {
@@ -100,10 +146,10 @@ export class MemoryTable implements Table {
       const r = typeof value === 'string' ? this.get(value) : undefined;
       return r ? [r] : [];
     }
-    const index = this.indexes.get(field.name);
+    const ids = this.indexes.lookup(field.name, value);
     const out: StoredRecord[] = [];
-    if (index) {
-      for (const id of index.get(textKey(value, field.caseSensitive)) ?? []) {
+    if (ids) {
+      for (const id of ids) {
         const r = this.records.get(id);
         if (r && r['IsDeleted'] !== true) out.push(r);
       }
@@ -199,26 +245,12 @@ export class MemoryTable implements Table {
     const old = this.records.get(id);
     if (old?.['IsDeleted'] === true) this.deletedCount--;
     this.records.set(id, rec);
-    if (rec['IsDeleted'] === true) {
-      this.deletedCount++;
-      return;
-    }
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
-      if (v === null) continue;
-      const k = textKey(v, this.schema.field(name)?.caseSensitive ?? false);
-      let set = index.get(k);
-      if (!set) index.set(k, (set = new Set()));
-      set.add(id);
-    }
+    if (rec['IsDeleted'] === true) this.deletedCount++;
+    this.indexes.add(id, rec);
   }
 
   private unindex(id: string, rec: StoredRecord): void {
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
-      if (v === null) continue;
-      index.get(textKey(v, this.schema.field(name)?.caseSensitive ?? false))?.delete(id);
-    }
+    this.indexes.remove(id, rec);
   }
 }
 
