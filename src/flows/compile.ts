@@ -268,7 +268,10 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
   }
 
   const pushdown = source.connectorType === 'Salesforce';
-  const compiled = compileTasks(analyzed, { pushdown, entity });
+  // enableDynamicFieldUpdate (AppFlow: "dynamic fetching of new fields"): Map_all copies every field of the
+  // object's describe at run time, even beyond a PROJECTION written before the field existed.
+  const dynamicFields = source.connectorType === 'Salesforce' && source.enableDynamicFieldUpdate;
+  const compiled = compileTasks(analyzed, { pushdown, entity, dynamicFields });
 
   const read: ReadRequest = {
     entity,

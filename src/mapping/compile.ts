@@ -292,7 +292,9 @@ function resolver(schema: EntitySchema): (name: string) => FieldSchema | undefin
  * Compiles analyzed tasks (with no problems) into the batch transform. `pushdown` says whether the
  * source evaluates Filter predicates itself (Salesforce) or the engine must (files).
  */
-export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boolean; readonly entity?: string }): CompiledTasks {
+export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boolean; readonly entity?: string; readonly dynamicFields?: boolean }): CompiledTasks {
+  // With dynamic fields and Map_all, the projection no longer limits what is read and copied.
+  const projections = options.dynamicFields && a.mapAll ? [] : a.projections;
   const engineFilters = options.pushdown ? [] : [...a.predicates];
   const pushdown = options.pushdown ? a.predicates.flatMap(toPushdown) : [];
   const outputs = outputEntries(a);
@@ -308,8 +310,8 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
   ].filter((f) => !computedNames.has(f)));
   const exclusions = a.mapAll ? a.mapAll.exclude.filter((f) => !referenced.has(f)) : [];
   let readFields: string[] | undefined;
-  if (a.projections.length > 0) {
-    const fields = new Set(a.projections.flatMap((p) => p.fields));
+  if (projections.length > 0) {
+    const fields = new Set(projections.flatMap((p) => p.fields));
     for (const f of engineFilters) fields.add(f.field);
     readFields = [...fields].filter((f) => !exclusions.includes(f));
   }
@@ -373,7 +375,7 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
       if (!a.mapAll || expanded) return;
       expanded = true;
       const excluded = new Set(a.mapAll.exclude.map((e) => resolve(e)?.name ?? e));
-      const projected = a.projections.length > 0 ? new Set(a.projections.flatMap((p) => p.fields).map((f) => resolve(f)?.name ?? f)) : undefined;
+      const projected = projections.length > 0 ? new Set(projections.flatMap((p) => p.fields).map((f) => resolve(f)?.name ?? f)) : undefined;
       for (const f of schema.fields) {
         if (excluded.has(f.name) || explicit.has(f.name)) continue;
         if (projected && !projected.has(f.name)) continue;

@@ -126,3 +126,26 @@ describe('compileFlow: LocalFile and other connectors', () => {
     await expect(loadFlowFile('/nonexistent/flow.json')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
   });
 });
+
+describe('enableDynamicFieldUpdate', () => {
+  const flow = (dynamic: boolean): unknown => ({
+    flowName: 'dyn',
+    triggerConfig: { triggerType: 'OnDemand' },
+    sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'p', sourceConnectorProperties: { Salesforce: { object: 'Account', enableDynamicFieldUpdate: dynamic } } },
+    destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: 'bucket' } } }],
+    tasks: [
+      { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+      { taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' }, taskProperties: { EXCLUDE_SOURCE_FIELDS_LIST: '["Fax"]' } },
+    ],
+  });
+
+  it('reads and copies every field of the describe at run time, beyond the projection', () => {
+    const dynamic = compileFlow(validateFlow(flow(true)));
+    expect(dynamic.read.fields).toBeUndefined();
+    expect(dynamic.read.excludeFields).toEqual(['Fax']);
+    const out = dynamic.outputSchema({ entity: 'Account', fields: [{ name: 'Id', type: 'id' }, { name: 'Name', type: 'string' }, { name: 'NewField__c', type: 'string' }, { name: 'Fax', type: 'phone' }] });
+    expect(out.fields.map((f) => f.name)).toEqual(['Id', 'Name', 'NewField__c']);
+    const fixed = compileFlow(validateFlow(flow(false)));
+    expect(fixed.read.fields).toEqual(['Id', 'Name']);
+  });
+});
