@@ -2,32 +2,17 @@
  * Salesforce record ids: 15 case-sensitive base-62 characters (3-char key prefix, 2-char pod,
  * 1 reserved, 9-char counter) plus a 3-character case-insensitive checksum in the 18-char form.
  */
+import { checksum, looksLikeId, to18 } from '../core/salesforce-id.ts';
+
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const CHECKSUM_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 /** The pod part of every id the emulator mints ("5g" then the reserved "0"). */
 export const POD = '5g0';
-const ID_RE = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
 
-export function checksum(id15: string): string {
-  let suffix = '';
-  for (let i = 0; i < 3; i++) {
-    let bits = 0;
-    for (let j = 0; j < 5; j++) {
-      const c = id15.charCodeAt(i * 5 + j);
-      if (c >= 65 && c <= 90) bits |= 1 << j;
-    }
-    suffix += CHECKSUM_ALPHABET[bits];
-  }
-  return suffix;
-}
-
-export function to18(id: string): string {
-  return id.length === 18 ? id.slice(0, 15) + checksum(id.slice(0, 15)) : id + checksum(id);
-}
+export { checksum, to18 };
 
 /** True when the string has the shape of a 15- or 18-char id (and, for 18, a valid checksum). */
 export function isValidId(id: string): boolean {
-  if (!ID_RE.test(id)) return false;
+  if (!looksLikeId(id)) return false;
   if (id.length === 18) return checksum(id.slice(0, 15)).toUpperCase() === id.slice(15).toUpperCase();
   return true;
 }

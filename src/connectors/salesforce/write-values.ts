@@ -1,4 +1,5 @@
 import type { FieldType, FieldValue } from '../../core/types.ts';
+import { looksLikeId, to18 } from '../../core/salesforce-id.ts';
 import type { SfField } from './describe.ts';
 
 /**
@@ -199,22 +200,9 @@ export function csvLine(cells: readonly string[]): string {
   return `${line}\n`;
 }
 
-const CHECKSUM_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
-
 /** A 15- or 18-character record id in its 18-character form (other text unchanged). */
 export function id18(id: string): string {
-  if (!/^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/.test(id)) return id;
-  const base = id.slice(0, 15);
-  let suffix = '';
-  for (let i = 0; i < 3; i++) {
-    let bits = 0;
-    for (let j = 0; j < 5; j++) {
-      const c = base.charCodeAt(i * 5 + j);
-      if (c >= 65 && c <= 90) bits |= 1 << j;
-    }
-    suffix += CHECKSUM_ALPHABET[bits];
-  }
-  return base + suffix;
+  return looksLikeId(id) ? to18(id) : id;
 }
 
 /**
