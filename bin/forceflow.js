@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-// Thin launcher: runs the TypeScript CLI through tsx's loader, so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// In a checkout (src/ present) the CLI runs the TypeScript sources through tsx's loader, so what runs is
+// always what was edited. An installed package ships only dist/ (built by `npm run build`, which
+// `npm ci` runs through "prepare") and runs the compiled JavaScript.
+import { existsSync } from 'node:fs';
+
+const source = new URL('../src/cli/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+}
