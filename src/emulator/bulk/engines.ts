@@ -10,6 +10,8 @@ import type { PreparedQuery, QueryRow } from '../soql/types.ts';
 import { applyWrites, checkColumns } from '../org/dml.ts';
 import { javaDouble, type CsvDialect } from './csv.ts';
 import type { StoredValue } from '../org/store.ts';
+import { GeneratedTable, type EncodedScan } from '../org/generator.ts';
+import type { DescribeField } from '../org/schema.ts';
 
 /** One processed ingest row. */
 export interface RowOutcome {
@@ -88,6 +90,9 @@ export interface BulkQuerySource {
 }
 
 type Escaper = (v: StoredValue | undefined) => string;
+
+/** Rows of a generated table are gathered into strings of about this many characters before each Buffer write. */
+const TEXT_CHUNK = 1 << 16;
 
 /** Text of a value inside its quotes: `"` doubled, null empty. */
 const escText: Escaper = (v) => {
@@ -173,6 +178,26 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
     return f;
   };
 
+  // A generated table scanned whole (no WHERE, no ORDER BY but Id, plain fields): rows are streamed as
+  // encoded text of the selected fields straight from the generator, without record objects.
+  const table = q.table;
+  const direct =
+    table instanceof GeneratedTable && q.scansTable && columns.length > 0 && keys.every((k) => k !== undefined)
+      ? columns.map((c) => c.field as DescribeField)
+      : undefined;
+  let scanCursor: { at: number; scan: EncodedScan } | undefined;
+  const scanFrom = (offset: number): EncodedScan | undefined => {
+    if (scanCursor && scanCursor.at === offset) {
+      const scan = scanCursor.scan;
+      scanCursor = undefined;
+      return scan;
+    }
+    if (!direct || !(table instanceof GeneratedTable)) return undefined;
+    const scan = table.encodedScan(direct, (f) => escaperFor(f.type), q.includeDeleted);
+    scan?.skip(offset);
+    return scan;
+  };
+
   return {
     object: q.object.name,
     header,
@@ -191,6 +216,39 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
       // Rows are built as short strings and encoded straight into large buffers: no long string ropes to flatten.
       let out = Buffer.allocUnsafe(chunkBytes);
       let pos = out.write(header.map((h) => `"${h}"`).join(d.delimiter) + d.eol, 0, 'utf8');
+      const scan = snapshot ? undefined : scanFrom(offset);
+      if (scan) {
+        // Rows joined from encoded cells, gathered into ~64 KB strings, each written to the buffer at once.
+        const cells = new Array<string>(columns.length).fill('');
+        const sep = `"${d.delimiter}"`;
+        const eol = `"${d.eol}`;
+        let text = '';
+        let at = offset;
+        while (at < end && scan.next(cells)) {
+          at++;
+          text += '"' + cells.join(sep) + eol;
+          if (text.length >= TEXT_CHUNK || at === end) {
+            if (pos + text.length * 3 > out.length) {
+              if (pos > 0) yield out.subarray(0, pos);
+              out = Buffer.allocUnsafe(Math.max(chunkBytes, text.length * 3));
+              pos = 0;
+            }
+            pos += out.write(text, pos, 'utf8');
+            text = '';
+          }
+        }
+        if (text.length > 0) {
+          if (pos + text.length * 3 > out.length) {
+            if (pos > 0) yield out.subarray(0, pos);
+            out = Buffer.allocUnsafe(Math.max(chunkBytes, text.length * 3));
+            pos = 0;
+          }
+          pos += out.write(text, pos, 'utf8');
+        }
+        if (at < count) scanCursor = { at, scan };
+        if (pos > 0) yield out.subarray(0, pos);
+        return;
+      }
       const formatRow = formatterFor(d);
       const it = rowsFrom(offset);
       let at = offset;

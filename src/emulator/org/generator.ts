@@ -1,6 +1,6 @@
-import { idCounter, makeId, normalizeId } from '../ids.ts';
+import { checksum, encodeCounter, idCounter, makeId, normalizeId, POD } from '../ids.ts';
 import { Deriver } from './derived.ts';
-import type { ObjectSchema } from './schema.ts';
+import type { DescribeField, ObjectSchema } from './schema.ts';
 import { FieldIndexes, nowIso, textKey, type StoredRecord, type StoredValue, type Table } from './store.ts';
 
 /**
@@ -59,6 +59,38 @@ interface FieldGen {
   readonly rows: readonly (readonly StoredValue[])[];
   readonly targetPrefix: string;
   readonly targetCount: number;
+  /** RefGenerated kind: mints the target's ids. */
+  readonly minter: IdMinter | undefined;
+}
+
+/** The encoded text of a value of one field (e.g. a Bulk CSV cell without its quotes). */
+export type Encoder = (value: StoredValue | undefined) => string;
+
+/** Rows of a generated table as encoded text of some fields: see `GeneratedTable.encodedScan`. */
+export interface EncodedScan {
+  /** Write the next row's encoded values into `out` (in the fields' order); false after the last row. */
+  next(out: string[]): boolean;
+  /** Pass over up to `n` rows without computing them; returns how many rows were passed. */
+  skip(n: number): number;
+}
+
+/** What a fill computes for some selected fields, and their encoders. */
+interface FillPlan {
+  /** Per field position: the output position, or -1 when not selected. */
+  readonly pos: Int32Array;
+  /** Per field position: 1 when selected. */
+  readonly want: Uint8Array;
+  /** Per output position. */
+  readonly encoders: readonly Encoder[];
+  readonly nulls: readonly string[];
+  /** Per generator: output position of a Const or Vocab field (-1 otherwise), and its pre-encoded values. */
+  readonly genPos: readonly number[];
+  readonly genEnc: readonly (readonly string[] | undefined)[];
+  /** Per Tuple generator: output position of each component, and each row's pre-encoded components. */
+  readonly tuplePos: readonly (readonly number[] | undefined)[];
+  readonly tupleEnc: readonly (readonly (readonly string[])[] | undefined)[];
+  /** The object derives values (formulas, person names): records are built whole and then encoded. */
+  readonly derived: boolean;
 }
 
 const START_MS = Date.parse('2021-01-04T08:00:00.000Z');
@@ -67,6 +99,9 @@ const AUDIT = new Set(['Id', 'IsDeleted', 'CreatedDate', 'CreatedById', 'LastMod
 const TWO32 = 4294967296;
 const PAD2: readonly string[] = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** "SS." for each second of a minute and "mmmZ" for each millisecond of a second. */
+const SECS: readonly string[] = PAD2.map((p) => `${p}.`);
+const MSZ: readonly string[] = PAD3.map((p) => `${p}Z`);
 /** "HH:mm:" for each minute of a day. */
 const TIMES: readonly string[] = Array.from({ length: 1440 }, (_, m) => `${PAD2[(m / 60) | 0]}:${PAD2[m % 60]}:`);
 /** Generated datetimes fall in [START_MS, START_MS + SPAN_MS + 62 days]: "YYYY-MM-DDT" of each day of that range. */
@@ -74,6 +109,50 @@ const BASE_DAY_MS = START_MS - (START_MS % 86_400_000);
 const DAY_PREFIXES: readonly string[] = Array.from({ length: Math.ceil(SPAN_MS / 86_400_000) + 64 }, (_, d) =>
   new Date(BASE_DAY_MS + d * 86_400_000).toISOString().slice(0, 11),
 );
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const CHECKSUM_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+const isUpper = (ch: string): number => (ch >= 'A' && ch <= 'Z' ? 1 : 0);
+const ONE: readonly string[] = [...BASE62];
+const ONE_BITS: readonly number[] = ONE.map(isUpper);
+/** Every two base-62 digits, and which of the two are upper-case letters (bit 0: the first). */
+const PAIR: readonly string[] = ONE.flatMap((a) => ONE.map((b) => a + b));
+const PAIR_BITS: readonly number[] = ONE_BITS.flatMap((a) => ONE_BITS.map((b) => a | (b << 1)));
+const P4 = 62 ** 4;
+const P5 = 62 ** 5;
+
+/**
+ * `makeId(keyPrefix, counter)` without re-encoding the whole id: the last five counter digits (and the last
+ * checksum character, which depends on them only) come from tables; the first ten characters and the first
+ * two checksum characters are cached for the current block of 62^5 counters.
+ */
+export class IdMinter {
+  private readonly keyPrefix: string;
+  private block = -1;
+  private head = '';
+  private headChecksum = '';
+
+  constructor(keyPrefix: string) {
+    this.keyPrefix = keyPrefix;
+  }
+
+  id(counter: number): string {
+    const block = Math.floor(counter / P5);
+    if (block !== this.block) {
+      const id15 = this.keyPrefix + POD + encodeCounter(counter);
+      this.head = id15.slice(0, 10);
+      this.headChecksum = checksum(id15).slice(0, 2);
+      this.block = block;
+    }
+    const lo = counter - block * P5;
+    const a = Math.floor(lo / P4);
+    const rest = lo - a * P4;
+    const b = Math.floor(rest / 3844);
+    const c = rest - b * 3844;
+    const bits = (ONE_BITS[a] as number) | ((PAIR_BITS[b] as number) << 1) | ((PAIR_BITS[c] as number) << 3);
+    return this.head + (ONE[a] as string) + (PAIR[b] as string) + (PAIR[c] as string) + this.headChecksum + (CHECKSUM_ALPHABET[bits] as string);
+  }
+}
 
 /** The ASCII part of a name usable in an email address ("Zoë" → "zoe", "山田" → ""). */
 function emailPart(value: StoredValue | undefined): string {
@@ -122,6 +201,9 @@ export class GeneratedTable implements Table {
   private readonly indexes: FieldIndexes<number>;
   private nextCounter: number;
   private rng = 0;
+  private readonly minter: IdMinter;
+  /** Per field position: all 1 (a whole record is computed). */
+  private readonly wantAll: Uint8Array;
   /** Values of the record being generated, by field position (reused). */
   private readonly vals: StoredValue[];
   /** Builds a record object from `vals` with one object literal: every record shares one hidden class. */
@@ -143,10 +225,12 @@ export class GeneratedTable implements Table {
     this.clock = options.clock;
     this.defaultUserId = options.defaultUserId;
     this.deriver = new Deriver(options.schema);
+    this.minter = new IdMinter(options.schema.keyPrefix);
     this.seedMix = hash32(hashString(options.schema.name.toLowerCase()) ^ hash32(options.seed));
     const schema = options.schema;
     this.fieldNames = schema.fields.filter((f) => !schema.isCompound(f)).map((f) => f.name);
     this.vals = new Array<StoredValue>(this.fieldNames.length).fill(null);
+    this.wantAll = new Uint8Array(this.fieldNames.length).fill(1);
     // Field names come from the describe; JSON.stringify quotes them safely. A literal is ~10x faster than keyed stores.
     const literal = this.fieldNames.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ');
     this.build = new Function('v', `return { ${literal} };`) as (v: readonly StoredValue[]) => Record<string, StoredValue>;
@@ -169,7 +253,7 @@ export class GeneratedTable implements Table {
   private compile(options: GeneratorOptions): void {
     const { schema, vocabulary } = options;
     const total = Math.max(1, vocabulary.length);
-    const base = { value: null, values: [], names: [], rows: [], targetPrefix: '', targetCount: 0, presence: 0, slot: 0, slots: [] };
+    const base = { value: null, values: [], names: [], rows: [], targetPrefix: '', targetCount: 0, presence: 0, slot: 0, slots: [], minter: undefined };
     const slot = (name: string): number => this.fieldNames.indexOf(name);
     const done = new Set<string>();
     // Compound groups (addresses, geolocations) take whole tuples from one seed record, so they stay coherent.
@@ -207,7 +291,7 @@ export class GeneratedTable implements Table {
           continue;
         }
         const p = values.length > 0 ? presence : TWO32;
-        this.gens.push({ ...base, kind: Kind.RefGenerated, name: f.name, slot: slot(f.name), presence: p, targetPrefix: target.keyPrefix, targetCount: target.generatedCount });
+        this.gens.push({ ...base, kind: Kind.RefGenerated, name: f.name, slot: slot(f.name), presence: p, targetPrefix: target.keyPrefix, targetCount: target.generatedCount, minter: new IdMinter(target.keyPrefix) });
         continue;
       }
       if (values.length === 0) {
@@ -224,7 +308,7 @@ export class GeneratedTable implements Table {
     }
   }
 
-  /** ISO-8601 with ms and Z, like `Date#toISOString` but caching the day part (records come in date order). */
+  /** ISO-8601 with ms and Z, like `Date#toISOString` but from tables of days, minutes, seconds and milliseconds. */
   private iso(ms: number): string {
     const day = Math.floor((ms - BASE_DAY_MS) / 86_400_000);
     const dayPrefix = DAY_PREFIXES[day];
@@ -233,7 +317,7 @@ export class GeneratedTable implements Table {
     const minute = (rest / 60_000) | 0;
     const msInMinute = rest - minute * 60_000;
     const sec = (msInMinute / 1000) | 0;
-    return dayPrefix + TIMES[minute] + PAD2[sec] + '.' + PAD3[msInMinute - sec * 1000] + 'Z';
+    return dayPrefix + (TIMES[minute] as string) + (SECS[sec] as string) + (MSZ[msInMinute - sec * 1000] as string);
   }
 
   /** mulberry32 step on the per-record state. */
@@ -244,58 +328,199 @@ export class GeneratedTable implements Table {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
-  /** The generated record of 0-based `index` (ignores the overlay). */
-  generate(index: number): StoredRecord {
+  /**
+   * Compute record `index` into `vals` (raw values by field position). Every record draws the same random
+   * sequence whatever is selected, so values never depend on the plan. With a plan (Bulk streaming of some
+   * columns), the costly values (ids, datetimes, emails, external ids) are computed only when selected, and
+   * selected values are also written to `out` as encoded text (vocabulary values pre-encoded once).
+   */
+  private fill(index: number, plan: FillPlan | undefined, out: string[] | undefined): void {
     const counter = index + 1;
     this.rng = hash32((counter * 0x9e3779b1) ^ this.seedMix) | 0;
     const v = this.vals;
     v.fill(null);
-    v[this.slotId] = makeId(this.schema.keyPrefix, counter);
-    if (this.slotIsDeleted >= 0) v[this.slotIsDeleted] = false;
+    const encoding = plan !== undefined && out !== undefined && !plan.derived;
+    if (encoding) {
+      const nulls = plan.nulls;
+      for (let p = 0; p < nulls.length; p++) out[p] = nulls[p] as string;
+    }
+    // Costly values are computed when the whole record is wanted or their column is selected.
+    const want = plan === undefined || plan.derived ? this.wantAll : plan.want;
+    const po = encoding ? plan : undefined;
+    if (want[this.slotId] === 1) this.put(this.slotId, this.minter.id(counter), po, out);
+    if (this.slotIsDeleted >= 0) this.put(this.slotIsDeleted, false, po, out);
     const created = START_MS + Math.floor((index / Math.max(1, this.size)) * SPAN_MS) + (this.next() % 60_000);
     const r1 = this.next();
     const modified = r1 % 10 < 3 ? created : created + (this.next() % 86_400) * 60_000;
-    if (this.slotCreated >= 0) v[this.slotCreated] = this.iso(created);
-    if (this.slotCreatedBy >= 0) v[this.slotCreatedBy] = this.defaultUserId;
-    if (this.slotModified >= 0) v[this.slotModified] = this.iso(modified);
-    if (this.slotModifiedBy >= 0) v[this.slotModifiedBy] = this.defaultUserId;
-    if (this.slotModstamp >= 0) v[this.slotModstamp] = this.iso(modified + (r1 % 5000));
+    if (want[this.slotCreated] === 1) this.put(this.slotCreated, this.iso(created), po, out);
+    if (this.slotCreatedBy >= 0) this.put(this.slotCreatedBy, this.defaultUserId, po, out);
+    if (want[this.slotModified] === 1) this.put(this.slotModified, this.iso(modified), po, out);
+    if (this.slotModifiedBy >= 0) this.put(this.slotModifiedBy, this.defaultUserId, po, out);
+    if (want[this.slotModstamp] === 1) this.put(this.slotModstamp, this.iso(modified + (r1 % 5000)), po, out);
     const gens = this.gens;
+    const genPos = encoding ? plan.genPos : undefined;
+    const genEnc = encoding ? plan.genEnc : undefined;
     for (let g = 0; g < gens.length; g++) {
       const gen = gens[g] as FieldGen;
+      const p = genPos === undefined ? -1 : (genPos[g] as number);
       switch (gen.kind) {
         case Kind.Const:
           v[gen.slot] = gen.value;
+          if (p >= 0) (out as string[])[p] = (genEnc?.[g] as readonly string[])[0] as string;
           break;
         case Kind.Vocab:
-          if (this.next() < gen.presence) v[gen.slot] = gen.values[this.next() % gen.values.length] as StoredValue;
+          if (this.next() < gen.presence) {
+            const k = this.next() % gen.values.length;
+            v[gen.slot] = gen.values[k] as StoredValue;
+            if (p >= 0) (out as string[])[p] = (genEnc?.[g] as readonly string[])[k] as string;
+          }
           break;
         case Kind.Tuple:
           if (this.next() < gen.presence) {
-            const row = gen.rows[this.next() % gen.rows.length] as readonly StoredValue[];
-            for (let k = 0; k < gen.slots.length; k++) v[gen.slots[k] as number] = row[k] as StoredValue;
+            const k = this.next() % gen.rows.length;
+            const row = gen.rows[k] as readonly StoredValue[];
+            for (let j = 0; j < gen.slots.length; j++) v[gen.slots[j] as number] = row[j] as StoredValue;
+            if (encoding) {
+              const texts = plan.tupleEnc[g]?.[k];
+              const at = plan.tuplePos[g] as readonly number[];
+              if (texts) for (let j = 0; j < at.length; j++) if ((at[j] as number) >= 0) (out as string[])[at[j] as number] = texts[j] as string;
+            }
           }
           break;
         case Kind.ExternalId:
-          v[gen.slot] = GENERATED_EXTERNAL_ID_PREFIX + counter;
+          if (want[gen.slot] === 1) this.put(gen.slot, GENERATED_EXTERNAL_ID_PREFIX + counter, po, out);
           break;
         case Kind.PersonEmail:
           if (this.next() < gen.presence) {
-            const first = v[gen.slots[0] as number];
-            const last = v[gen.slots[1] as number];
-            const local = `${emailPart(first)}.${emailPart(last)}`.replace(/^\.+|\.+$/g, '') || 'contact';
-            const email = `${local}${counter}@${gen.values[this.next() % gen.values.length] as string}`;
-            v[gen.slot] = email.length <= 80 ? email : `c${counter}@example.com`;
+            const domain = gen.values[this.next() % gen.values.length] as string;
+            if (want[gen.slot] === 1) {
+              const first = v[gen.slots[0] as number];
+              const last = v[gen.slots[1] as number];
+              const local = `${emailPart(first)}.${emailPart(last)}`.replace(/^\.+|\.+$/g, '') || 'contact';
+              const email = `${local}${counter}@${domain}`;
+              this.put(gen.slot, email.length <= 80 ? email : `c${counter}@example.com`, po, out);
+            }
           }
           break;
         case Kind.RefGenerated:
-          if (this.next() < gen.presence) v[gen.slot] = makeId(gen.targetPrefix, 1 + (this.next() % gen.targetCount));
+          if (this.next() < gen.presence) {
+            const target = 1 + (this.next() % gen.targetCount);
+            if (want[gen.slot] === 1) this.put(gen.slot, (gen.minter as IdMinter).id(target), po, out);
+          }
           break;
       }
     }
-    const rec = this.build(v);
+  }
+
+  /** Store a computed value, and its encoded text when its column is selected. */
+  private put(slot: number, value: StoredValue, plan: FillPlan | undefined, out: string[] | undefined): void {
+    this.vals[slot] = value;
+    if (plan !== undefined) {
+      const p = plan.pos[slot] as number;
+      if (p >= 0) (out as string[])[p] = (plan.encoders[p] as Encoder)(value);
+    }
+  }
+
+  /** The generated record of 0-based `index` (ignores the overlay). */
+  generate(index: number): StoredRecord {
+    this.fill(index, undefined, undefined);
+    const rec = this.build(this.vals);
     if (!this.deriver.empty) this.deriver.apply(rec);
     return rec;
+  }
+
+  /**
+   * The records of `scan(includeDeleted)`, in the same order, as the encoded text of the given fields only
+   * (Bulk results of a generated object): generated records are not built as objects, only the selected
+   * columns' costly values are computed, and vocabulary values are encoded once per scan. Undefined when a
+   * field is not one of this table's stored (non-compound) fields.
+   */
+  encodedScan(fields: readonly DescribeField[], encoderFor: (field: DescribeField) => Encoder, includeDeleted: boolean): EncodedScan | undefined {
+    const plan = this.plan(fields, encoderFor);
+    if (!plan) return undefined;
+    const names = fields.map((f) => f.name);
+    const encoders = plan.encoders;
+    const encodeRecord = (r: StoredRecord, out: string[]): void => {
+      for (let p = 0; p < names.length; p++) out[p] = (encoders[p] as Encoder)(r[names[p] as string]);
+    };
+    const overrides = this.overrides;
+    const size = this.size;
+    let c = 1;
+    let later: StoredRecord[] | undefined;
+    let li = 0;
+    /** The next visible overlay record, or a generated index (number), or undefined at the end. */
+    const advance = (): StoredRecord | number | undefined => {
+      while (c <= size) {
+        const at = c++;
+        if (overrides.size > 0 && overrides.has(at)) {
+          const r = overrides.get(at);
+          if (!r || (!includeDeleted && r['IsDeleted'] === true)) continue;
+          return r;
+        }
+        return at - 1;
+      }
+      later ??= [...this.inserted.values()];
+      while (li < later.length) {
+        const r = later[li++] as StoredRecord;
+        if (!includeDeleted && r['IsDeleted'] === true) continue;
+        return r;
+      }
+      return undefined;
+    };
+    return {
+      next: (out: string[]): boolean => {
+        const at = advance();
+        if (at === undefined) return false;
+        if (typeof at !== 'number') encodeRecord(at, out);
+        else if (!plan.derived) this.fill(at, plan, out);
+        else encodeRecord(this.generate(at), out);
+        return true;
+      },
+      skip: (n: number): number => {
+        let done = 0;
+        if (overrides.size === 0 && c <= size) {
+          const step = Math.min(n, size - c + 1);
+          c += step;
+          done = step;
+        }
+        while (done < n && advance() !== undefined) done++;
+        return done;
+      },
+    };
+  }
+
+  private plan(fields: readonly DescribeField[], encoderFor: (field: DescribeField) => Encoder): FillPlan | undefined {
+    const pos = new Int32Array(this.fieldNames.length).fill(-1);
+    const encoders: Encoder[] = [];
+    for (let p = 0; p < fields.length; p++) {
+      const f = fields[p] as DescribeField;
+      const slot = this.fieldNames.indexOf(f.name);
+      if (slot < 0) return undefined;
+      pos[slot] = p;
+      encoders.push(encoderFor(f));
+    }
+    const nulls = encoders.map((e) => e(null));
+    const genPos: number[] = [];
+    const genEnc: (readonly string[] | undefined)[] = [];
+    const tuplePos: (readonly number[] | undefined)[] = [];
+    const tupleEnc: (readonly (readonly string[])[] | undefined)[] = [];
+    for (const gen of this.gens) {
+      const p = gen.kind === Kind.Tuple ? -1 : (pos[gen.slot] as number);
+      const e = p >= 0 ? (encoders[p] as Encoder) : undefined;
+      genPos.push(gen.kind === Kind.Const || gen.kind === Kind.Vocab ? p : -1);
+      genEnc.push(e && gen.kind === Kind.Const ? [e(gen.value)] : e && gen.kind === Kind.Vocab ? gen.values.map(e) : undefined);
+      if (gen.kind === Kind.Tuple) {
+        const at = gen.slots.map((s) => pos[s] as number);
+        tuplePos.push(at);
+        tupleEnc.push(at.some((x) => x >= 0) ? gen.rows.map((row) => row.map((value, j) => ((at[j] as number) >= 0 ? (encoders[at[j] as number] as Encoder)(value) : ''))) : undefined);
+      } else {
+        tuplePos.push(undefined);
+        tupleEnc.push(undefined);
+      }
+    }
+    const want = new Uint8Array(this.fieldNames.length);
+    for (let i = 0; i < want.length; i++) want[i] = (pos[i] as number) >= 0 ? 1 : 0;
+    return { pos, want, encoders, nulls, genPos, genEnc, tuplePos, tupleEnc, derived: !this.deriver.empty };
   }
 
   count(includeDeleted: boolean): number {

@@ -861,6 +861,10 @@ class CompiledQuery implements PreparedQuery {
     return out;
   }
 
+  get scansTable(): boolean {
+    return !this.isCount && !this.hasAggregate && !this.filter && !this.idKeys && this.order.length === 0 && this.offset === 0 && !this.hasRelationships && !this.parentLink;
+  }
+
   rows(): Iterable<QueryRow> {
     if (this.isCount) return [];
     return this.rowsFrom(this.source());

@@ -83,6 +83,12 @@ export interface PreparedQuery {
   readonly hasOrderBy: boolean;
   readonly limit: number | undefined;
   readonly offset: number;
+  /**
+   * True when `rows()` is exactly the table's `scan(includeDeleted)` in order, one row per record with no
+   * parents to resolve: no WHERE, no ORDER BY but `Id ASC`, no OFFSET, no aggregate, no relationship column.
+   * A LIMIT only stops it early (after `count()` rows). Lets Bulk stream generated tables without rows.
+   */
+  readonly scansTable: boolean;
   /** Matched rows after ORDER BY / OFFSET / LIMIT, lazily (streams unless ORDER BY needs a sort). */
   rows(): Iterable<QueryRow>;
   /** How many rows `rows()` yields (COUNT()'s answer), without building rows; O(1) for an unfiltered table. */
