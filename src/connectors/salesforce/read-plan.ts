@@ -1,4 +1,5 @@
-import type { FieldValue, Row } from '../../core/types.ts';
+import type { FieldValue, Row, ScalarValue } from '../../core/types.ts';
+import { rowTemplate } from '../../formats/rows.ts';
 import { base64Reference, canonicalCompound, componentKey, fromBulk, fromRest } from '../../api-selection/normalize.ts';
 import type { SfField, SfObject } from './describe.ts';
 
@@ -36,13 +37,25 @@ export function planRead(object: SfObject, output: readonly SfField[], api: 'RES
   return { object, output, select };
 }
 
-/** One output column, compiled once per read: what to do for every row. */
-type Column<T> = (source: T, row: Row) => void;
+/** One output column, compiled once per read: its value for a source record (REST JSON or Bulk CSV cells). */
+type Column<T> = (source: T) => FieldValue;
 
 function base64Column<T>(plan: ReadPlan, version: string, f: SfField, id: (source: T) => FieldValue): Column<T> {
-  return (src, row) => {
+  return (src) => {
     const v = id(src);
-    row[f.name] = v === null ? null : base64Reference(version, plan.object.name, String(v), f.name);
+    return v === null ? null : base64Reference(version, plan.object.name, String(v), f.name);
+  };
+}
+
+/** Rows of the plan's output fields, in order: built from a template so they are fast, same-shaped objects. */
+function rowBuilder<T>(plan: ReadPlan, columns: ReadonlyArray<Column<T>>): (source: T) => Row {
+  const names = plan.output.map((f) => f.name);
+  const template = rowTemplate(names);
+  const n = names.length;
+  return (source) => {
+    const row: Row = { ...template };
+    for (let i = 0; i < n; i++) row[names[i] as string] = (columns[i] as Column<T>)(source);
+    return row;
   };
 }
 
@@ -51,15 +64,27 @@ export function restRowBuilder(plan: ReadPlan, version: string): (record: Readon
   const columns: Array<Column<Readonly<Record<string, unknown>>>> = plan.output.map((f) => {
     if (f.type === 'base64') return base64Column(plan, version, f, (r) => (r['Id'] as FieldValue | undefined) ?? null);
     const name = f.name;
-    return (r, row) => {
-      row[name] = fromRest(f, r[name]);
-    };
+    return (r) => fromRest(f, r[name]);
   });
-  return (record) => {
-    const row: Row = {};
-    for (const c of columns) c(record, row);
-    return row;
-  };
+  return rowBuilder(plan, columns);
+}
+
+/** A Bulk cell → canonical value function for one field type (fromBulk, with the type's branch chosen once). */
+function bulkCell(f: SfField): (cell: string | undefined) => ScalarValue {
+  switch (f.type) {
+    case 'datetime':
+    case 'time':
+    case 'boolean':
+    case 'int':
+    case 'long':
+    case 'double':
+    case 'currency':
+    case 'percent':
+      return (cell) => fromBulk(f, cell);
+    default:
+      // Text of every other type is the cell as it is; an empty cell is null.
+      return (cell) => (cell === undefined || cell === '' ? null : cell);
+  }
 }
 
 /** Compile a Bulk CSV row (cells by header position) → canonical row function, once per results page header. */
@@ -74,22 +99,16 @@ export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly
         .components(f)
         .map((c) => ({ field: c, key: componentKey(f, c), index: indexOf.get(c.name.toLowerCase()) }))
         .filter((p): p is { field: SfField; key: string; index: number } => p.key !== undefined && p.index !== undefined);
-      return (cells, row) => {
+      return (cells) => {
         const raw: Record<string, unknown> = {};
         for (const p of parts) raw[p.key] = fromBulk(p.field, cells[p.index]);
-        row[f.name] = canonicalCompound(type, raw);
+        return canonicalCompound(type, raw);
       };
     }
     const i = indexOf.get(f.name.toLowerCase());
-    const name = f.name;
-    if (i === undefined) return (_cells, row) => void (row[name] = null);
-    return (cells, row) => {
-      row[name] = fromBulk(f, cells[i]);
-    };
+    if (i === undefined) return () => null;
+    const cell = bulkCell(f);
+    return (cells) => cell(cells[i]);
   });
-  return (cells) => {
-    const row: Row = {};
-    for (const c of columns) c(cells, row);
-    return row;
-  };
+  return rowBuilder(plan, columns);
 }
