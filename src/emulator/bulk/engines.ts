@@ -10,7 +10,7 @@ import type { PreparedQuery, QueryRow } from '../soql/types.ts';
 import { applyWrites, checkColumns } from '../org/dml.ts';
 import { javaDouble, type CsvDialect } from './csv.ts';
 import type { StoredValue } from '../org/store.ts';
-import { GeneratedTable, type EncodedScan } from '../org/generator.ts';
+import { GeneratedTable, type ColumnEncoder, type RowWriter } from '../org/generator.ts';
 import type { DescribeField } from '../org/schema.ts';
 
 /** One processed ingest row. */
@@ -90,9 +90,6 @@ export interface BulkQuerySource {
 }
 
 type Escaper = (v: StoredValue | undefined) => string;
-
-/** Rows of a generated table are gathered into strings of about this many characters before each Buffer write. */
-const TEXT_CHUNK = 1 << 16;
 
 /** Text of a value inside its quotes: `"` doubled, null empty. */
 const escText: Escaper = (v) => {
@@ -185,17 +182,22 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
     table instanceof GeneratedTable && q.scansTable && columns.length > 0 && keys.every((k) => k !== undefined)
       ? columns.map((c) => c.field as DescribeField)
       : undefined;
-  let scanCursor: { at: number; scan: EncodedScan } | undefined;
-  const scanFrom = (offset: number): EncodedScan | undefined => {
-    if (scanCursor && scanCursor.at === offset) {
-      const scan = scanCursor.scan;
+  let scanCursor: { at: number; key: string; writer: RowWriter } | undefined;
+  const writerFrom = (offset: number, d: CsvDialect): RowWriter | undefined => {
+    const key = d.delimiter + d.eol;
+    if (scanCursor && scanCursor.at === offset && scanCursor.key === key) {
+      const writer = scanCursor.writer;
       scanCursor = undefined;
-      return scan;
+      return writer;
     }
     if (!direct || !(table instanceof GeneratedTable)) return undefined;
-    const scan = table.encodedScan(direct, (f) => escaperFor(f.type), q.includeDeleted);
-    scan?.skip(offset);
-    return scan;
+    const encoders = direct.map((f): ColumnEncoder => {
+      const encode = escaperFor(f.type);
+      return { encode, plainText: encode === escText };
+    });
+    const writer = table.rowWriter(direct, encoders, q.includeDeleted, { open: '"', separator: `"${d.delimiter}"`, close: `"${d.eol}` });
+    writer?.skip(offset);
+    return writer;
   };
 
   return {
@@ -216,36 +218,19 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
       // Rows are built as short strings and encoded straight into large buffers: no long string ropes to flatten.
       let out = Buffer.allocUnsafe(chunkBytes);
       let pos = out.write(header.map((h) => `"${h}"`).join(d.delimiter) + d.eol, 0, 'utf8');
-      const scan = snapshot ? undefined : scanFrom(offset);
-      if (scan) {
-        // Rows joined from encoded cells, gathered into ~64 KB strings, each written to the buffer at once.
-        const cells = new Array<string>(columns.length).fill('');
-        const sep = `"${d.delimiter}"`;
-        const eol = `"${d.eol}`;
-        let text = '';
+      const writer = snapshot ? undefined : writerFrom(offset, d);
+      if (writer) {
+        // Rows are written as bytes straight into the buffer by the generated table.
         let at = offset;
-        while (at < end && scan.next(cells)) {
-          at++;
-          text += '"' + cells.join(sep) + eol;
-          if (text.length >= TEXT_CHUNK || at === end) {
-            if (pos + text.length * 3 > out.length) {
-              if (pos > 0) yield out.subarray(0, pos);
-              out = Buffer.allocUnsafe(Math.max(chunkBytes, text.length * 3));
-              pos = 0;
-            }
-            pos += out.write(text, pos, 'utf8');
-            text = '';
-          }
+        while (at < end) {
+          at += writer.write(out, pos, end - at);
+          pos = writer.pos;
+          if (at >= end || writer.done) break;
+          if (pos > 0) yield out.subarray(0, pos);
+          out = Buffer.allocUnsafe(Math.max(chunkBytes, writer.need));
+          pos = 0;
         }
-        if (text.length > 0) {
-          if (pos + text.length * 3 > out.length) {
-            if (pos > 0) yield out.subarray(0, pos);
-            out = Buffer.allocUnsafe(Math.max(chunkBytes, text.length * 3));
-            pos = 0;
-          }
-          pos += out.write(text, pos, 'utf8');
-        }
-        if (at < count) scanCursor = { at, scan };
+        if (at < count && !writer.done) scanCursor = { at, key: d.delimiter + d.eol, writer };
         if (pos > 0) yield out.subarray(0, pos);
         return;
       }

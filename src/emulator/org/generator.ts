@@ -66,31 +66,82 @@ interface FieldGen {
 /** The encoded text of a value of one field (e.g. a Bulk CSV cell without its quotes). */
 export type Encoder = (value: StoredValue | undefined) => string;
 
-/** Rows of a generated table as encoded text of some fields: see `GeneratedTable.encodedScan`. */
-export interface EncodedScan {
-  /** Write the next row's encoded values into `out` (in the fields' order); false after the last row. */
-  next(out: string[]): boolean;
+/** How one selected column is encoded. */
+export interface ColumnEncoder {
+  readonly encode: Encoder;
+  /** True when `encode(s) === s` for every string without a `"`: ids and datetimes are then written directly. */
+  readonly plainText: boolean;
+}
+
+/** The text before the first cell, between cells and after the last cell of every row (CSV: `"`, `","`, `"\n`). */
+export interface RowShape {
+  readonly open: string;
+  readonly separator: string;
+  readonly close: string;
+}
+
+/** Rows of a generated table written as encoded bytes of some fields: see `GeneratedTable.rowWriter`. */
+export interface RowWriter {
+  /**
+   * Write up to `maxRows` rows into `buf` from `pos`, stopping before a row that might not fit. Returns the
+   * number of rows written; `pos` is then the end of the written bytes. When it returns 0 and `done` is false,
+   * the next row needs a buffer with `need` bytes free.
+   */
+  write(buf: Buffer, pos: number, maxRows: number): number;
+  readonly pos: number;
+  readonly done: boolean;
+  readonly need: number;
   /** Pass over up to `n` rows without computing them; returns how many rows were passed. */
   skip(n: number): number;
 }
 
-/** What a fill computes for some selected fields, and their encoders. */
+const enum Cell {
+  /** Bytes of the plan's arena (pre-encoded values, nulls, constants). */
+  Arena,
+  /** An id of `cellMinter` for counter `cellNum`. */
+  Id,
+  /** An ISO datetime of epoch ms `cellNum`. */
+  Iso,
+  /** `GEN-<cellNum>`. */
+  Ext,
+  /** Encoded text in `cellStr`. */
+  Str,
+}
+
+/** What a fill computes for some selected fields, and where their encoded bytes are. */
 interface FillPlan {
   /** Per field position: the output position, or -1 when not selected. */
   readonly pos: Int32Array;
   /** Per field position: 1 when selected. */
   readonly want: Uint8Array;
   /** Per output position. */
-  readonly encoders: readonly Encoder[];
-  readonly nulls: readonly string[];
-  /** Per generator: output position of a Const or Vocab field (-1 otherwise), and its pre-encoded values. */
-  readonly genPos: readonly number[];
-  readonly genEnc: readonly (readonly string[] | undefined)[];
-  /** Per Tuple generator: output position of each component, and each row's pre-encoded components. */
-  readonly tuplePos: readonly (readonly number[] | undefined)[];
-  readonly tupleEnc: readonly (readonly (readonly string[])[] | undefined)[];
+  readonly encoders: readonly ColumnEncoder[];
+  /** Pre-encoded bytes of vocabulary values, constants and nulls. */
+  readonly arena: Uint8Array;
+  /** A row's cells before its values are drawn: nulls and per-table constants (CreatedById, IsDeleted). */
+  readonly initStart: Int32Array;
+  readonly initLen: Int32Array;
+  /** Per generator: output position of a Const or Vocab field (-1 otherwise), and its values' arena slices. */
+  readonly genPos: Int32Array;
+  readonly genStart: readonly (Int32Array | undefined)[];
+  readonly genLen: readonly (Int32Array | undefined)[];
+  /** Per Tuple generator: output position of each component, and the arena slices of each row's components. */
+  readonly tuplePos: readonly (Int32Array | undefined)[];
+  readonly tupleStart: readonly (readonly Int32Array[] | undefined)[];
+  readonly tupleLen: readonly (readonly Int32Array[] | undefined)[];
   /** The object derives values (formulas, person names): records are built whole and then encoded. */
   readonly derived: boolean;
+  /** The current row's cells, by output position. */
+  readonly cellKind: Uint8Array;
+  readonly cellStart: Int32Array;
+  readonly cellLen: Int32Array;
+  readonly cellNum: Float64Array;
+  readonly cellStr: string[];
+  readonly cellMinter: (IdMinter | undefined)[];
+  /** Upper bound of a row's bytes, not counting Str cells. */
+  readonly fixedMax: number;
+  /** Characters of the current row's Str cells. */
+  strChars: number;
 }
 
 const START_MS = Date.parse('2021-01-04T08:00:00.000Z');
@@ -118,6 +169,8 @@ const ONE_BITS: readonly number[] = ONE.map(isUpper);
 /** Every two base-62 digits, and which of the two are upper-case letters (bit 0: the first). */
 const PAIR: readonly string[] = ONE.flatMap((a) => ONE.map((b) => a + b));
 const PAIR_BITS: readonly number[] = ONE_BITS.flatMap((a) => ONE_BITS.map((b) => a | (b << 1)));
+const ONE_CODES = Buffer.from(BASE62, 'latin1');
+const PAIR_CODES = Buffer.from(PAIR.join(''), 'latin1');
 const P4 = 62 ** 4;
 const P5 = 62 ** 5;
 
@@ -131,9 +184,34 @@ export class IdMinter {
   private block = -1;
   private head = '';
   private headChecksum = '';
+  /** The first ten characters, then the first two checksum characters. */
+  private headBytes: Uint8Array = new Uint8Array(12);
 
   constructor(keyPrefix: string) {
     this.keyPrefix = keyPrefix;
+  }
+
+  /** `id(counter)` as 18 bytes at `pos`; returns the end position. */
+  write(buf: Buffer, pos: number, counter: number): number {
+    const block = Math.floor(counter / P5);
+    if (block !== this.block) this.id(counter);
+    const head = this.headBytes;
+    for (let i = 0; i < 10; i++) buf[pos + i] = head[i] as number;
+    const lo = counter - block * P5;
+    const a = Math.floor(lo / P4);
+    const rest = lo - a * P4;
+    const b = Math.floor(rest / 3844);
+    const c = rest - b * 3844;
+    buf[pos + 10] = ONE_CODES[a] as number;
+    buf[pos + 11] = PAIR_CODES[b * 2] as number;
+    buf[pos + 12] = PAIR_CODES[b * 2 + 1] as number;
+    buf[pos + 13] = PAIR_CODES[c * 2] as number;
+    buf[pos + 14] = PAIR_CODES[c * 2 + 1] as number;
+    buf[pos + 15] = head[10] as number;
+    buf[pos + 16] = head[11] as number;
+    const bits = (ONE_BITS[a] as number) | ((PAIR_BITS[b] as number) << 1) | ((PAIR_BITS[c] as number) << 3);
+    buf[pos + 17] = CHECKSUM_ALPHABET.charCodeAt(bits);
+    return pos + 18;
   }
 
   id(counter: number): string {
@@ -142,6 +220,7 @@ export class IdMinter {
       const id15 = this.keyPrefix + POD + encodeCounter(counter);
       this.head = id15.slice(0, 10);
       this.headChecksum = checksum(id15).slice(0, 2);
+      this.headBytes = Buffer.from(this.head + this.headChecksum, 'latin1');
       this.block = block;
     }
     const lo = counter - block * P5;
@@ -152,6 +231,66 @@ export class IdMinter {
     const bits = (ONE_BITS[a] as number) | ((PAIR_BITS[b] as number) << 1) | ((PAIR_BITS[c] as number) << 3);
     return this.head + (ONE[a] as string) + (PAIR[b] as string) + (PAIR[c] as string) + this.headChecksum + (CHECKSUM_ALPHABET[bits] as string);
   }
+}
+
+/** A RowShape as bytes. */
+interface ShapeBytes {
+  readonly open: Uint8Array;
+  readonly separator: Uint8Array;
+  readonly close: Uint8Array;
+}
+
+function copyBytes(src: Uint8Array, buf: Buffer, pos: number): number {
+  for (let i = 0; i < src.length; i++) buf[pos + i] = src[i] as number;
+  return pos + src.length;
+}
+
+/** "YYYY-MM-DDT" of each day of DAY_PREFIXES, 11 bytes each. */
+const DAY_BYTES = Buffer.from(DAY_PREFIXES.join(''), 'latin1');
+
+/** `iso(ms)` as bytes, for a datetime inside DAY_PREFIXES' range. */
+function writeIso(buf: Buffer, pos: number, ms: number): number {
+  const day = Math.floor((ms - BASE_DAY_MS) / 86_400_000);
+  let s = day * 11;
+  for (let i = 0; i < 11; i++) buf[pos++] = DAY_BYTES[s++] as number;
+  let rest = ms - BASE_DAY_MS - day * 86_400_000;
+  const h = (rest / 3_600_000) | 0;
+  rest -= h * 3_600_000;
+  const m = (rest / 60_000) | 0;
+  rest -= m * 60_000;
+  const sec = (rest / 1000) | 0;
+  const milli = rest - sec * 1000;
+  buf[pos++] = 48 + ((h / 10) | 0);
+  buf[pos++] = 48 + (h % 10);
+  buf[pos++] = 58;
+  buf[pos++] = 48 + ((m / 10) | 0);
+  buf[pos++] = 48 + (m % 10);
+  buf[pos++] = 58;
+  buf[pos++] = 48 + ((sec / 10) | 0);
+  buf[pos++] = 48 + (sec % 10);
+  buf[pos++] = 46;
+  buf[pos++] = 48 + ((milli / 100) | 0);
+  buf[pos++] = 48 + (((milli / 10) | 0) % 10);
+  buf[pos++] = 48 + (milli % 10);
+  buf[pos++] = 90;
+  return pos;
+}
+
+/** `GEN-<counter>` as bytes. */
+function writeExt(buf: Buffer, pos: number, counter: number): number {
+  buf[pos++] = 71; // G
+  buf[pos++] = 69; // E
+  buf[pos++] = 78; // N
+  buf[pos++] = 45; // -
+  let digits = 1;
+  for (let x = counter; x >= 10; x = Math.floor(x / 10)) digits++;
+  let x = counter;
+  for (let i = digits - 1; i >= 0; i--) {
+    const q = Math.floor(x / 10);
+    buf[pos + i] = 48 + (x - q * 10);
+    x = q;
+  }
+  return pos + digits;
 }
 
 /** The ASCII part of a name usable in an email address ("Zoë" → "zoe", "山田" → ""). */
@@ -334,45 +473,53 @@ export class GeneratedTable implements Table {
    * columns), the costly values (ids, datetimes, emails, external ids) are computed only when selected, and
    * selected values are also written to `out` as encoded text (vocabulary values pre-encoded once).
    */
-  private fill(index: number, plan: FillPlan | undefined, out: string[] | undefined): void {
+  private fill(index: number, plan: FillPlan | undefined): void {
     const counter = index + 1;
     this.rng = hash32((counter * 0x9e3779b1) ^ this.seedMix) | 0;
     const v = this.vals;
     v.fill(null);
-    const encoding = plan !== undefined && out !== undefined && !plan.derived;
-    if (encoding) {
-      const nulls = plan.nulls;
-      for (let p = 0; p < nulls.length; p++) out[p] = nulls[p] as string;
+    const po = plan !== undefined && !plan.derived ? plan : undefined;
+    if (po) {
+      po.cellKind.fill(Cell.Arena);
+      po.cellStart.set(po.initStart);
+      po.cellLen.set(po.initLen);
+      po.strChars = 0;
     }
     // Costly values are computed when the whole record is wanted or their column is selected.
-    const want = plan === undefined || plan.derived ? this.wantAll : plan.want;
-    const po = encoding ? plan : undefined;
-    if (want[this.slotId] === 1) this.put(this.slotId, this.minter.id(counter), po, out);
-    if (this.slotIsDeleted >= 0) this.put(this.slotIsDeleted, false, po, out);
+    const want = po ? po.want : this.wantAll;
+    if (want[this.slotId] === 1) {
+      if (po) this.putId(po, this.slotId, this.minter, counter);
+      else v[this.slotId] = this.minter.id(counter);
+    }
+    if (this.slotIsDeleted >= 0) v[this.slotIsDeleted] = false;
     const created = START_MS + Math.floor((index / Math.max(1, this.size)) * SPAN_MS) + (this.next() % 60_000);
     const r1 = this.next();
     const modified = r1 % 10 < 3 ? created : created + (this.next() % 86_400) * 60_000;
-    if (want[this.slotCreated] === 1) this.put(this.slotCreated, this.iso(created), po, out);
-    if (this.slotCreatedBy >= 0) this.put(this.slotCreatedBy, this.defaultUserId, po, out);
-    if (want[this.slotModified] === 1) this.put(this.slotModified, this.iso(modified), po, out);
-    if (this.slotModifiedBy >= 0) this.put(this.slotModifiedBy, this.defaultUserId, po, out);
-    if (want[this.slotModstamp] === 1) this.put(this.slotModstamp, this.iso(modified + (r1 % 5000)), po, out);
+    if (want[this.slotCreated] === 1) this.putIso(po, this.slotCreated, created);
+    if (this.slotCreatedBy >= 0) v[this.slotCreatedBy] = this.defaultUserId;
+    if (want[this.slotModified] === 1) this.putIso(po, this.slotModified, modified);
+    if (this.slotModifiedBy >= 0) v[this.slotModifiedBy] = this.defaultUserId;
+    if (want[this.slotModstamp] === 1) this.putIso(po, this.slotModstamp, modified + (r1 % 5000));
     const gens = this.gens;
-    const genPos = encoding ? plan.genPos : undefined;
-    const genEnc = encoding ? plan.genEnc : undefined;
     for (let g = 0; g < gens.length; g++) {
       const gen = gens[g] as FieldGen;
-      const p = genPos === undefined ? -1 : (genPos[g] as number);
+      const p = po ? (po.genPos[g] as number) : -1;
       switch (gen.kind) {
         case Kind.Const:
           v[gen.slot] = gen.value;
-          if (p >= 0) (out as string[])[p] = (genEnc?.[g] as readonly string[])[0] as string;
+          if (p >= 0) {
+            (po as FillPlan).cellStart[p] = ((po as FillPlan).genStart[g] as Int32Array)[0] as number;
+            (po as FillPlan).cellLen[p] = ((po as FillPlan).genLen[g] as Int32Array)[0] as number;
+          }
           break;
         case Kind.Vocab:
           if (this.next() < gen.presence) {
             const k = this.next() % gen.values.length;
             v[gen.slot] = gen.values[k] as StoredValue;
-            if (p >= 0) (out as string[])[p] = (genEnc?.[g] as readonly string[])[k] as string;
+            if (p >= 0) {
+              (po as FillPlan).cellStart[p] = ((po as FillPlan).genStart[g] as Int32Array)[k] as number;
+              (po as FillPlan).cellLen[p] = ((po as FillPlan).genLen[g] as Int32Array)[k] as number;
+            }
           }
           break;
         case Kind.Tuple:
@@ -380,15 +527,28 @@ export class GeneratedTable implements Table {
             const k = this.next() % gen.rows.length;
             const row = gen.rows[k] as readonly StoredValue[];
             for (let j = 0; j < gen.slots.length; j++) v[gen.slots[j] as number] = row[j] as StoredValue;
-            if (encoding) {
-              const texts = plan.tupleEnc[g]?.[k];
-              const at = plan.tuplePos[g] as readonly number[];
-              if (texts) for (let j = 0; j < at.length; j++) if ((at[j] as number) >= 0) (out as string[])[at[j] as number] = texts[j] as string;
+            const at = po?.tuplePos[g];
+            if (po && at) {
+              const starts = po.tupleStart[g] as readonly Int32Array[];
+              const lens = po.tupleLen[g] as readonly Int32Array[];
+              for (let j = 0; j < at.length; j++) {
+                const q = at[j] as number;
+                if (q >= 0) {
+                  po.cellStart[q] = (starts[j] as Int32Array)[k] as number;
+                  po.cellLen[q] = (lens[j] as Int32Array)[k] as number;
+                }
+              }
             }
           }
           break;
         case Kind.ExternalId:
-          if (want[gen.slot] === 1) this.put(gen.slot, GENERATED_EXTERNAL_ID_PREFIX + counter, po, out);
+          if (want[gen.slot] === 1) {
+            if (po && po.encoders[po.pos[gen.slot] as number]?.plainText) {
+              const q = po.pos[gen.slot] as number;
+              po.cellKind[q] = Cell.Ext;
+              po.cellNum[q] = counter;
+            } else this.put(po, gen.slot, GENERATED_EXTERNAL_ID_PREFIX + counter);
+          }
           break;
         case Kind.PersonEmail:
           if (this.next() < gen.presence) {
@@ -398,14 +558,17 @@ export class GeneratedTable implements Table {
               const last = v[gen.slots[1] as number];
               const local = `${emailPart(first)}.${emailPart(last)}`.replace(/^\.+|\.+$/g, '') || 'contact';
               const email = `${local}${counter}@${domain}`;
-              this.put(gen.slot, email.length <= 80 ? email : `c${counter}@example.com`, po, out);
+              this.put(po, gen.slot, email.length <= 80 ? email : `c${counter}@example.com`);
             }
           }
           break;
         case Kind.RefGenerated:
           if (this.next() < gen.presence) {
             const target = 1 + (this.next() % gen.targetCount);
-            if (want[gen.slot] === 1) this.put(gen.slot, (gen.minter as IdMinter).id(target), po, out);
+            if (want[gen.slot] === 1) {
+              if (po) this.putId(po, gen.slot, gen.minter as IdMinter, target);
+              else v[gen.slot] = (gen.minter as IdMinter).id(target);
+            }
           }
           break;
       }
@@ -413,114 +576,260 @@ export class GeneratedTable implements Table {
   }
 
   /** Store a computed value, and its encoded text when its column is selected. */
-  private put(slot: number, value: StoredValue, plan: FillPlan | undefined, out: string[] | undefined): void {
+  private put(plan: FillPlan | undefined, slot: number, value: StoredValue): void {
     this.vals[slot] = value;
     if (plan !== undefined) {
       const p = plan.pos[slot] as number;
-      if (p >= 0) (out as string[])[p] = (plan.encoders[p] as Encoder)(value);
+      if (p >= 0) {
+        const text = (plan.encoders[p] as ColumnEncoder).encode(value);
+        plan.cellKind[p] = Cell.Str;
+        plan.cellStr[p] = text;
+        plan.strChars += text.length;
+      }
     }
+  }
+
+  private putId(plan: FillPlan, slot: number, minter: IdMinter, counter: number): void {
+    const p = plan.pos[slot] as number;
+    if (p >= 0 && (plan.encoders[p] as ColumnEncoder).plainText) {
+      plan.cellKind[p] = Cell.Id;
+      plan.cellNum[p] = counter;
+      plan.cellMinter[p] = minter;
+    } else this.put(plan, slot, minter.id(counter));
+  }
+
+  private putIso(plan: FillPlan | undefined, slot: number, ms: number): void {
+    const p = plan ? (plan.pos[slot] as number) : -1;
+    const day = Math.floor((ms - BASE_DAY_MS) / 86_400_000);
+    if (plan && p >= 0 && (plan.encoders[p] as ColumnEncoder).plainText && day >= 0 && day < DAY_PREFIXES.length) {
+      plan.cellKind[p] = Cell.Iso;
+      plan.cellNum[p] = ms;
+    } else this.put(plan, slot, this.iso(ms));
+  }
+
+  /** Write the current row's cells (after a fill or an overlay record's encoding) into `buf`. */
+  private emit(plan: FillPlan, shape: ShapeBytes, buf: Buffer, at: number): number {
+    let pos = at;
+    const arena = plan.arena;
+    const kinds = plan.cellKind;
+    const n = kinds.length;
+    pos = copyBytes(shape.open, buf, pos);
+    for (let p = 0; p < n; p++) {
+      if (p > 0) pos = copyBytes(shape.separator, buf, pos);
+      const kind = kinds[p];
+      if (kind === Cell.Arena) {
+        let s = plan.cellStart[p] as number;
+        const e = s + (plan.cellLen[p] as number);
+        while (s < e) buf[pos++] = arena[s++] as number;
+      } else if (kind === Cell.Id) pos = (plan.cellMinter[p] as IdMinter).write(buf, pos, plan.cellNum[p] as number);
+      else if (kind === Cell.Iso) pos = writeIso(buf, pos, plan.cellNum[p] as number);
+      else if (kind === Cell.Ext) pos = writeExt(buf, pos, plan.cellNum[p] as number);
+      else pos += buf.write(plan.cellStr[p] as string, pos, 'utf8');
+    }
+    return copyBytes(shape.close, buf, pos);
   }
 
   /** The generated record of 0-based `index` (ignores the overlay). */
   generate(index: number): StoredRecord {
-    this.fill(index, undefined, undefined);
+    this.fill(index, undefined);
     const rec = this.build(this.vals);
     if (!this.deriver.empty) this.deriver.apply(rec);
     return rec;
   }
 
   /**
-   * The records of `scan(includeDeleted)`, in the same order, as the encoded text of the given fields only
-   * (Bulk results of a generated object): generated records are not built as objects, only the selected
-   * columns' costly values are computed, and vocabulary values are encoded once per scan. Undefined when a
-   * field is not one of this table's stored (non-compound) fields.
+   * The records of `scan(includeDeleted)`, in the same order, written as bytes of the given fields only (Bulk
+   * results of a generated object): generated records are not built as objects, only the selected columns'
+   * costly values are computed, and vocabulary values are encoded once per writer. Undefined when a field is
+   * not one of this table's stored (non-compound) fields.
    */
-  encodedScan(fields: readonly DescribeField[], encoderFor: (field: DescribeField) => Encoder, includeDeleted: boolean): EncodedScan | undefined {
-    const plan = this.plan(fields, encoderFor);
+  rowWriter(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], includeDeleted: boolean, shape: RowShape): RowWriter | undefined {
+    const plan = this.plan(fields, encoders);
     if (!plan) return undefined;
+    const shapeBytes: ShapeBytes = { open: Buffer.from(shape.open, 'utf8'), separator: Buffer.from(shape.separator, 'utf8'), close: Buffer.from(shape.close, 'utf8') };
     const names = fields.map((f) => f.name);
-    const encoders = plan.encoders;
-    const encodeRecord = (r: StoredRecord, out: string[]): void => {
-      for (let p = 0; p < names.length; p++) out[p] = (encoders[p] as Encoder)(r[names[p] as string]);
+    const encodeRecord = (r: StoredRecord): void => {
+      plan.strChars = 0;
+      for (let p = 0; p < names.length; p++) {
+        const text = (encoders[p] as ColumnEncoder).encode(r[names[p] as string]);
+        plan.cellKind[p] = Cell.Str;
+        plan.cellStr[p] = text;
+        plan.strChars += text.length;
+      }
     };
     const overrides = this.overrides;
     const size = this.size;
     let c = 1;
     let later: StoredRecord[] | undefined;
     let li = 0;
-    /** The next visible overlay record, or a generated index (number), or undefined at the end. */
-    const advance = (): StoredRecord | number | undefined => {
+    /** Prepare the next visible row's cells; false at the end. */
+    const advance = (compute: boolean): boolean => {
       while (c <= size) {
         const at = c++;
         if (overrides.size > 0 && overrides.has(at)) {
           const r = overrides.get(at);
           if (!r || (!includeDeleted && r['IsDeleted'] === true)) continue;
-          return r;
+          if (compute) encodeRecord(r);
+          return true;
         }
-        return at - 1;
+        if (compute) {
+          if (plan.derived) encodeRecord(this.generate(at - 1));
+          else this.fill(at - 1, plan);
+        }
+        return true;
       }
       later ??= [...this.inserted.values()];
       while (li < later.length) {
         const r = later[li++] as StoredRecord;
         if (!includeDeleted && r['IsDeleted'] === true) continue;
-        return r;
-      }
-      return undefined;
-    };
-    return {
-      next: (out: string[]): boolean => {
-        const at = advance();
-        if (at === undefined) return false;
-        if (typeof at !== 'number') encodeRecord(at, out);
-        else if (!plan.derived) this.fill(at, plan, out);
-        else encodeRecord(this.generate(at), out);
+        if (compute) encodeRecord(r);
         return true;
+      }
+      return false;
+    };
+    const separators = shapeBytes.open.length + shapeBytes.close.length + Math.max(0, names.length - 1) * shapeBytes.separator.length;
+    let ready = false;
+    const writer = {
+      pos: 0,
+      done: false,
+      need: 0,
+      write: (buf: Buffer, pos: number, maxRows: number): number => {
+        let rows = 0;
+        writer.pos = pos;
+        while (rows < maxRows) {
+          if (!ready) {
+            if (!advance(true)) {
+              writer.done = true;
+              break;
+            }
+            ready = true;
+          }
+          const need = plan.fixedMax + separators + plan.strChars * 3;
+          if (pos + need > buf.length) {
+            writer.need = need;
+            break;
+          }
+          pos = this.emit(plan, shapeBytes, buf, pos);
+          ready = false;
+          rows++;
+        }
+        writer.pos = pos;
+        return rows;
       },
       skip: (n: number): number => {
         let done = 0;
-        if (overrides.size === 0 && c <= size) {
-          const step = Math.min(n, size - c + 1);
-          c += step;
-          done = step;
+        if (ready && n > 0) {
+          ready = false;
+          done++;
         }
-        while (done < n && advance() !== undefined) done++;
+        if (overrides.size === 0 && c <= size && done < n) {
+          const step = Math.min(n - done, size - c + 1);
+          c += step;
+          done += step;
+        }
+        while (done < n && advance(false)) done++;
         return done;
       },
     };
+    return writer;
   }
 
-  private plan(fields: readonly DescribeField[], encoderFor: (field: DescribeField) => Encoder): FillPlan | undefined {
+  private plan(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[]): FillPlan | undefined {
+    const n = fields.length;
     const pos = new Int32Array(this.fieldNames.length).fill(-1);
-    const encoders: Encoder[] = [];
-    for (let p = 0; p < fields.length; p++) {
-      const f = fields[p] as DescribeField;
-      const slot = this.fieldNames.indexOf(f.name);
-      if (slot < 0) return undefined;
+    for (let p = 0; p < n; p++) {
+      const slot = this.fieldNames.indexOf((fields[p] as DescribeField).name);
+      if (slot < 0 || (pos[slot] as number) >= 0 || !encoders[p]) return undefined;
       pos[slot] = p;
-      encoders.push(encoderFor(f));
     }
-    const nulls = encoders.map((e) => e(null));
-    const genPos: number[] = [];
-    const genEnc: (readonly string[] | undefined)[] = [];
-    const tuplePos: (readonly number[] | undefined)[] = [];
-    const tupleEnc: (readonly (readonly string[])[] | undefined)[] = [];
-    for (const gen of this.gens) {
-      const p = gen.kind === Kind.Tuple ? -1 : (pos[gen.slot] as number);
-      const e = p >= 0 ? (encoders[p] as Encoder) : undefined;
-      genPos.push(gen.kind === Kind.Const || gen.kind === Kind.Vocab ? p : -1);
-      genEnc.push(e && gen.kind === Kind.Const ? [e(gen.value)] : e && gen.kind === Kind.Vocab ? gen.values.map(e) : undefined);
-      if (gen.kind === Kind.Tuple) {
-        const at = gen.slots.map((s) => pos[s] as number);
-        tuplePos.push(at);
-        tupleEnc.push(at.some((x) => x >= 0) ? gen.rows.map((row) => row.map((value, j) => ((at[j] as number) >= 0 ? (encoders[at[j] as number] as Encoder)(value) : ''))) : undefined);
-      } else {
-        tuplePos.push(undefined);
-        tupleEnc.push(undefined);
+    const chunks: Buffer[] = [];
+    let arenaSize = 0;
+    const maxLen = new Int32Array(n);
+    /** Arena slice of a value's encoded text for output position p: [start, length]. */
+    const slice = (p: number, value: StoredValue): [number, number] => {
+      const bytes = Buffer.from((encoders[p] as ColumnEncoder).encode(value), 'utf8');
+      const start = arenaSize;
+      chunks.push(bytes);
+      arenaSize += bytes.length;
+      if (bytes.length > (maxLen[p] as number)) maxLen[p] = bytes.length;
+      return [start, bytes.length];
+    };
+    const initStart = new Int32Array(n);
+    const initLen = new Int32Array(n);
+    for (let p = 0; p < n; p++) [initStart[p], initLen[p]] = slice(p, null);
+    // Per-table constants of every generated record.
+    const constants: [number, StoredValue][] = [
+      [this.slotIsDeleted, false],
+      [this.slotCreatedBy, this.defaultUserId],
+      [this.slotModifiedBy, this.defaultUserId],
+    ];
+    for (const [slot, value] of constants) {
+      const p = slot >= 0 ? (pos[slot] as number) : -1;
+      if (p >= 0) [initStart[p], initLen[p]] = slice(p, value);
+    }
+    const genPos = new Int32Array(this.gens.length).fill(-1);
+    const genStart: (Int32Array | undefined)[] = [];
+    const genLen: (Int32Array | undefined)[] = [];
+    const tuplePos: (Int32Array | undefined)[] = [];
+    const tupleStart: (Int32Array[] | undefined)[] = [];
+    const tupleLen: (Int32Array[] | undefined)[] = [];
+    this.gens.forEach((gen, g) => {
+      genStart.push(undefined);
+      genLen.push(undefined);
+      tuplePos.push(undefined);
+      tupleStart.push(undefined);
+      tupleLen.push(undefined);
+      if (gen.kind === Kind.Const || gen.kind === Kind.Vocab) {
+        const p = pos[gen.slot] as number;
+        if (p < 0) return;
+        const values = gen.kind === Kind.Const ? [gen.value] : gen.values;
+        const starts = new Int32Array(values.length);
+        const lens = new Int32Array(values.length);
+        values.forEach((value, k) => ([starts[k], lens[k]] = slice(p, value)));
+        genPos[g] = p;
+        genStart[g] = starts;
+        genLen[g] = lens;
+      } else if (gen.kind === Kind.Tuple) {
+        const at = Int32Array.from(gen.slots, (s) => pos[s] as number);
+        if (!at.some((x) => x >= 0)) return;
+        const starts = gen.slots.map(() => new Int32Array(gen.rows.length));
+        const lens = gen.slots.map(() => new Int32Array(gen.rows.length));
+        gen.rows.forEach((row, k) => {
+          at.forEach((q, j) => {
+            if (q >= 0) [(starts[j] as Int32Array)[k], (lens[j] as Int32Array)[k]] = slice(q, row[j] as StoredValue);
+          });
+        });
+        tuplePos[g] = at;
+        tupleStart[g] = starts;
+        tupleLen[g] = lens;
       }
-    }
-    const want = new Uint8Array(this.fieldNames.length);
-    for (let i = 0; i < want.length; i++) want[i] = (pos[i] as number) >= 0 ? 1 : 0;
-    return { pos, want, encoders, nulls, genPos, genEnc, tuplePos, tupleEnc, derived: !this.deriver.empty };
+    });
+    // Upper bound of the directly written cells: ids 18 bytes, datetimes 24, GEN-<counter> 20.
+    let fixedMax = 0;
+    for (let p = 0; p < n; p++) fixedMax += Math.max(maxLen[p] as number, 24);
+    return {
+      pos,
+      want: Uint8Array.from(pos, (p) => (p >= 0 ? 1 : 0)),
+      encoders,
+      arena: Buffer.concat(chunks, arenaSize),
+      initStart,
+      initLen,
+      genPos,
+      genStart,
+      genLen,
+      tuplePos,
+      tupleStart,
+      tupleLen,
+      derived: !this.deriver.empty,
+      cellKind: new Uint8Array(n),
+      cellStart: new Int32Array(n),
+      cellLen: new Int32Array(n),
+      cellNum: new Float64Array(n),
+      cellStr: new Array<string>(n).fill(''),
+      cellMinter: new Array<IdMinter | undefined>(n).fill(undefined),
+      fixedMax,
+      strChars: 0,
+    };
   }
 
   count(includeDeleted: boolean): number {
