@@ -16,3 +16,17 @@ export function rowTemplate(names: readonly string[]): Row {
   for (const name of names) shape[name] = null;
   return JSON.parse(JSON.stringify(shape)) as Row;
 }
+
+/**
+ * Whether a row has exactly these keys, in this order, none of them undefined: then its JSON text is
+ * `JSON.stringify(row)`, and a transform that would copy it key by key may pass it on as it is. Rows from
+ * {@link rowTemplate} always do; the check is a for-in over the row's own shape, with no allocation.
+ */
+export function hasExactKeys(row: Row, names: readonly string[]): boolean {
+  let i = 0;
+  for (const key in row) {
+    if (key !== names[i] || row[key] === undefined) return false;
+    i++;
+  }
+  return i === names.length;
+}

@@ -2,6 +2,7 @@ import { ForceflowError } from '../core/errors.ts';
 import type { PushdownFilter } from '../core/connector.ts';
 import type { EntitySchema, FieldSchema, FieldType, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { SourceConnectorType, TaskDefinition } from '../flows/schema.ts';
+import { hasExactKeys, rowTemplate } from '../formats/rows.ts';
 import { converterFor } from './convert.ts';
 import { computeArithmetic, parseArithmetic } from './tasks/arithmetic.ts';
 import type { ArithmeticSpec } from './tasks/arithmetic.ts';
@@ -244,6 +245,13 @@ interface Bound {
   readonly pre: readonly BoundCheck[];
   readonly post: readonly BoundCheck[];
   readonly outputs: readonly { readonly name: string; readonly get: (work: WorkRow) => FieldValue }[];
+  /** A new output row holding every output key (null), in order; the getters fill it. */
+  readonly template: Row;
+  /**
+   * Only Map_all, copying every input field unchanged: a row that already has exactly the output keys in
+   * order (see hasExactKeys) is passed on as it is instead of copied. Rows are immutable data downstream.
+   */
+  readonly identity: boolean;
 }
 
 export interface TransformContext {
@@ -390,7 +398,10 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
     }
     expandMapAll();
     const out: EntitySchema = { entity: schema.entity, fields: fieldsOut };
-    return { schema, ...(filter ? { filter } : {}), steps, pre, post, outputs: getters, out };
+    const identity = filter === undefined && steps.length === 0 && pre.length === 0 && post.length === 0 && outputs.length === 0
+      && fieldsOut.length === schema.fields.length && fieldsOut.every((f, i) => f === schema.fields[i]);
+    const template = rowTemplate(getters.map((g) => g.name));
+    return { schema, ...(filter ? { filter } : {}), steps, pre, post, outputs: getters, template, identity, out };
   };
 
   let last: (Bound & { out: EntitySchema }) | undefined;
@@ -424,7 +435,21 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
     let filtered = 0;
     let dropped = 0;
     const copy = b.steps.length > 0;
-    const { filter, pre, post, steps, outputs: getters } = b;
+    const { filter, pre, post, steps, outputs: getters, template } = b;
+    const n = getters.length;
+    if (b.identity) {
+      const names = b.out.fields.map((f) => f.name);
+      for (const row of batch.rows) {
+        if (hasExactKeys(row, names)) {
+          rows.push(row);
+          continue;
+        }
+        const out: Row = { ...template };
+        for (let k = 0; k < n; k++) { const o = getters[k] as Bound['outputs'][number]; out[o.name] = o.get(row); }
+        rows.push(out);
+      }
+      return { batch: { rows, schema: b.out }, filtered, dropped };
+    }
     for (let i = 0; i < batch.rows.length; i++) {
       const row = batch.rows[i] as Row;
       if (filter && !filter(row)) { filtered++; continue; }
@@ -432,8 +457,8 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
       const work: WorkRow = copy ? { ...row } : row;
       for (const step of steps) step(work);
       if (post.length > 0 && !validate(post, work, base + i, relative)) { dropped++; continue; }
-      const out: Row = {};
-      for (const o of getters) out[o.name] = o.get(work);
+      const out: Row = { ...template };
+      for (let k = 0; k < n; k++) { const o = getters[k] as Bound['outputs'][number]; out[o.name] = o.get(work); }
       rows.push(out);
     }
     return { batch: { rows, schema: b.out }, filtered, dropped };
