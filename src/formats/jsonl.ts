@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldSchema, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { hasExactKeys } from './rows.ts';
 import { inferFieldType, toFieldValue } from './values.ts';
 
 /**
@@ -35,12 +36,19 @@ export class JsonLinesEncoder implements RecordEncoder {
 
   encode(rows: readonly Row[]): Uint8Array | undefined {
     if (rows.length === 0) return undefined;
+    const names = this.#names;
     let text = '';
     for (const row of rows) {
-      let line = this.#names.length === 0 ? '{' : '';
-      for (let i = 0; i < this.#names.length; i += 1) {
+      // A row with exactly the schema's keys in order (what the Salesforce source and the transform build)
+      // is its own JSON line: one native call instead of one per value.
+      if (hasExactKeys(row, names)) {
+        text += `${JSON.stringify(row)}\n`;
+        continue;
+      }
+      let line = names.length === 0 ? '{' : '';
+      for (let i = 0; i < names.length; i += 1) {
         line += this.#keys[i] as string;
-        line += JSON.stringify(row[this.#names[i] as string] ?? null);
+        line += JSON.stringify(row[names[i] as string] ?? null);
       }
       text += `${line}}\n`;
     }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { EntitySchema, Row } from '../../src/core/types.ts';
+import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
+import { rowTemplate } from '../../src/formats/rows.ts';
+
+const schema: EntitySchema = {
+  entity: 'Invoice__c',
+  fields: [
+    { name: 'Id', type: 'id' }, { name: 'Name', type: 'string' }, { name: 'Amount__c', type: 'currency' },
+    { name: 'Is_Paid__c', type: 'boolean' }, { name: 'Notes__c', type: 'textarea' }, { name: 'Location__c', type: 'location' },
+  ],
+};
+const names = schema.fields.map((f) => f.name);
+const values: Row[] = [
+  { Id: 'a01', Name: 'Zoë "Q" \\ \u0001 \u2028 😀 \ud800', Amount__c: 1e21, Is_Paid__c: true, Notes__c: 'line1\nline2\r\t', Location__c: { latitude: 1.5, longitude: -0.000001 } },
+  { Id: 'a02', Name: '', Amount__c: -0, Is_Paid__c: false, Notes__c: null, Location__c: null },
+];
+const expected =
+  '{"Id":"a01","Name":"Zoë \\"Q\\" \\\\ \\u0001 \u2028 😀 \\ud800","Amount__c":1e+21,"Is_Paid__c":true,"Notes__c":"line1\\nline2\\r\\t","Location__c":{"latitude":1.5,"longitude":-0.000001}}\n' +
+  '{"Id":"a02","Name":"","Amount__c":0,"Is_Paid__c":false,"Notes__c":null,"Location__c":null}\n';
+
+const text = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
+
+describe('JSON lines encoder: whole-row and per-value paths write the same bytes', () => {
+  it('rows with exactly the schema keys in order (the whole-row path)', () => {
+    const rows = values.map((v) => ({ ...rowTemplate(names), ...v }));
+    expect(text(new JsonLinesEncoder(schema).encode(rows))).toBe(expected);
+  });
+
+  it('rows in another key order, missing keys (null) or with extra keys (the per-value path)', () => {
+    const shuffled = values.map((v) => Object.fromEntries(Object.entries(v).reverse()) as Row);
+    expect(text(new JsonLinesEncoder(schema).encode(shuffled))).toBe(expected);
+    const missing = { ...values[1] } as Row;
+    delete missing['Notes__c'];
+    const extra = { ...values[1], Extra: 'x' } as Row;
+    expect(text(new JsonLinesEncoder(schema).encode([missing, extra]))).toBe(expected.split('\n')[1] + '\n' + expected.split('\n')[1] + '\n');
+  });
+
+  it('a mixed batch keeps row order and counts its bytes', () => {
+    const fast = { ...rowTemplate(names), ...values[0] };
+    const slow = Object.fromEntries(Object.entries(values[1] as Row).reverse()) as Row;
+    const encoder = new JsonLinesEncoder(schema);
+    const out = encoder.encode([fast, slow]);
+    expect(text(out)).toBe(expected);
+    expect(encoder.estimatedSize).toBe(Buffer.byteLength(expected));
+  });
+});
