@@ -340,6 +340,8 @@ export class GeneratedTable implements Table {
   private readonly indexes: FieldIndexes<number>;
   private nextCounter: number;
   private rng = 0;
+  /** A generator reads other generated values (PersonEmail reads the names). */
+  private hasPersonEmail = false;
   private readonly minter: IdMinter;
   /** Per field position: all 1 (a whole record is computed). */
   private readonly wantAll: Uint8Array;
@@ -440,6 +442,7 @@ export class GeneratedTable implements Table {
       }
       if (f.type === 'email' && f.name === 'Email' && schema.field('FirstName') && schema.field('LastName')) {
         const domains = values.map((v) => String(v).replace(/^[^@]*@/, ''));
+        this.hasPersonEmail = true;
         this.gens.push({ ...base, kind: Kind.PersonEmail, name: f.name, slot: slot(f.name), values: domains, presence, slots: [slot('FirstName'), slot('LastName')] });
         continue;
       }
@@ -477,8 +480,10 @@ export class GeneratedTable implements Table {
     const counter = index + 1;
     this.rng = hash32((counter * 0x9e3779b1) ^ this.seedMix) | 0;
     const v = this.vals;
-    v.fill(null);
     const po = plan !== undefined && !plan.derived ? plan : undefined;
+    // Raw values are kept for a whole record, and for a person email built from the names.
+    const raw = po === undefined || this.hasPersonEmail;
+    if (raw) v.fill(null);
     if (po) {
       po.cellKind.fill(Cell.Arena);
       po.cellStart.set(po.initStart);
@@ -515,7 +520,7 @@ export class GeneratedTable implements Table {
         case Kind.Vocab:
           if (this.next() < gen.presence) {
             const k = this.next() % gen.values.length;
-            v[gen.slot] = gen.values[k] as StoredValue;
+            if (raw) v[gen.slot] = gen.values[k] as StoredValue;
             if (p >= 0) {
               (po as FillPlan).cellStart[p] = ((po as FillPlan).genStart[g] as Int32Array)[k] as number;
               (po as FillPlan).cellLen[p] = ((po as FillPlan).genLen[g] as Int32Array)[k] as number;
@@ -525,8 +530,10 @@ export class GeneratedTable implements Table {
         case Kind.Tuple:
           if (this.next() < gen.presence) {
             const k = this.next() % gen.rows.length;
-            const row = gen.rows[k] as readonly StoredValue[];
-            for (let j = 0; j < gen.slots.length; j++) v[gen.slots[j] as number] = row[j] as StoredValue;
+            if (raw) {
+              const row = gen.rows[k] as readonly StoredValue[];
+              for (let j = 0; j < gen.slots.length; j++) v[gen.slots[j] as number] = row[j] as StoredValue;
+            }
             const at = po?.tuplePos[g];
             if (po && at) {
               const starts = po.tupleStart[g] as readonly Int32Array[];
@@ -613,15 +620,17 @@ export class GeneratedTable implements Table {
     const arena = plan.arena;
     const kinds = plan.cellKind;
     const n = kinds.length;
-    pos = copyBytes(shape.open, buf, pos);
+    // Arena slices start with the text before their cell; other cells are preceded by it here.
     for (let p = 0; p < n; p++) {
-      if (p > 0) pos = copyBytes(shape.separator, buf, pos);
       const kind = kinds[p];
       if (kind === Cell.Arena) {
         let s = plan.cellStart[p] as number;
         const e = s + (plan.cellLen[p] as number);
         while (s < e) buf[pos++] = arena[s++] as number;
-      } else if (kind === Cell.Id) pos = (plan.cellMinter[p] as IdMinter).write(buf, pos, plan.cellNum[p] as number);
+        continue;
+      }
+      pos = copyBytes(p === 0 ? shape.open : shape.separator, buf, pos);
+      if (kind === Cell.Id) pos = (plan.cellMinter[p] as IdMinter).write(buf, pos, plan.cellNum[p] as number);
       else if (kind === Cell.Iso) pos = writeIso(buf, pos, plan.cellNum[p] as number);
       else if (kind === Cell.Ext) pos = writeExt(buf, pos, plan.cellNum[p] as number);
       else pos += buf.write(plan.cellStr[p] as string, pos, 'utf8');
@@ -644,9 +653,9 @@ export class GeneratedTable implements Table {
    * not one of this table's stored (non-compound) fields.
    */
   rowWriter(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], includeDeleted: boolean, shape: RowShape): RowWriter | undefined {
-    const plan = this.plan(fields, encoders);
-    if (!plan) return undefined;
     const shapeBytes: ShapeBytes = { open: Buffer.from(shape.open, 'utf8'), separator: Buffer.from(shape.separator, 'utf8'), close: Buffer.from(shape.close, 'utf8') };
+    const plan = this.plan(fields, encoders, shapeBytes);
+    if (!plan) return undefined;
     const names = fields.map((f) => f.name);
     const encodeRecord = (r: StoredRecord): void => {
       plan.strChars = 0;
@@ -734,7 +743,7 @@ export class GeneratedTable implements Table {
     return writer;
   }
 
-  private plan(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[]): FillPlan | undefined {
+  private plan(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], shape: ShapeBytes): FillPlan | undefined {
     const n = fields.length;
     const pos = new Int32Array(this.fieldNames.length).fill(-1);
     for (let p = 0; p < n; p++) {
@@ -745,9 +754,10 @@ export class GeneratedTable implements Table {
     const chunks: Buffer[] = [];
     let arenaSize = 0;
     const maxLen = new Int32Array(n);
-    /** Arena slice of a value's encoded text for output position p: [start, length]. */
+    /** Arena slice of a value's encoded text for output position p, after the text before the cell: [start, length]. */
     const slice = (p: number, value: StoredValue): [number, number] => {
-      const bytes = Buffer.from((encoders[p] as ColumnEncoder).encode(value), 'utf8');
+      const before = p === 0 ? shape.open : shape.separator;
+      const bytes = Buffer.concat([before, Buffer.from((encoders[p] as ColumnEncoder).encode(value), 'utf8')]);
       const start = arenaSize;
       chunks.push(bytes);
       arenaSize += bytes.length;
