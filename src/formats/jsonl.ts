@@ -21,6 +21,8 @@ export class JsonLinesEncoder implements RecordEncoder {
   readonly fileType = 'JSON' as const;
   readonly schema: EntitySchema;
   #size = 0;
+  /** The last batch's bytes per row: sizes the next batch's buffer. */
+  #bytesPerRow = 256;
   readonly #names: readonly string[];
   readonly #keys: readonly string[];
 
@@ -37,24 +39,35 @@ export class JsonLinesEncoder implements RecordEncoder {
   encode(rows: readonly Row[]): Uint8Array | undefined {
     if (rows.length === 0) return undefined;
     const names = this.#names;
-    let text = '';
+    // Each line is written into the batch's buffer as it is made, not joined into one string first: one
+    // two-byte line (a non-ASCII character) would make the joined text two-byte, and slower to encode.
+    let buffer = Buffer.allocUnsafe(Math.max(4096, Math.ceil(rows.length * this.#bytesPerRow * 1.25)));
+    let offset = 0;
     for (const row of rows) {
+      let line: string;
       // A row with exactly the schema's keys in order (what the Salesforce source and the transform build)
       // is its own JSON line: one native call instead of one per value.
-      if (hasExactKeys(row, names)) {
-        text += `${JSON.stringify(row)}\n`;
-        continue;
+      if (hasExactKeys(row, names)) line = JSON.stringify(row);
+      else {
+        line = names.length === 0 ? '{' : '';
+        for (let i = 0; i < names.length; i += 1) {
+          line += this.#keys[i] as string;
+          line += JSON.stringify(row[names[i] as string] ?? null);
+        }
+        line += '}';
       }
-      let line = names.length === 0 ? '{' : '';
-      for (let i = 0; i < names.length; i += 1) {
-        line += this.#keys[i] as string;
-        line += JSON.stringify(row[names[i] as string] ?? null);
+      const room = line.length * 3 + 1;
+      if (offset + room > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, offset + room));
+        buffer.copy(grown, 0, 0, offset);
+        buffer = grown;
       }
-      text += `${line}}\n`;
+      offset += buffer.write(line, offset);
+      buffer[offset++] = 10;
     }
-    const bytes = Buffer.from(text, 'utf8');
-    this.#size += bytes.byteLength;
-    return bytes;
+    this.#size += offset;
+    this.#bytesPerRow = Math.ceil(offset / rows.length);
+    return buffer.subarray(0, offset);
   }
 
   finish(): Uint8Array | undefined {

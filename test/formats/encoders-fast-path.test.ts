@@ -44,4 +44,16 @@ describe('JSON lines encoder: whole-row and per-value paths write the same bytes
     expect(text(out)).toBe(expected);
     expect(encoder.estimatedSize).toBe(Buffer.byteLength(expected));
   });
+
+  it('grows its buffer when a batch is wider than the last one (multi-byte characters included)', () => {
+    const encoder = new JsonLinesEncoder(schema);
+    const small = { ...rowTemplate(names), Id: 'a' };
+    expect(text(encoder.encode([small]))).toBe('{"Id":"a","Name":null,"Amount__c":null,"Is_Paid__c":null,"Notes__c":null,"Location__c":null}\n');
+    const wide = Array.from({ length: 5 }, (_, i) => ({ ...rowTemplate(names), Id: `w${i}`, Notes__c: '李🚀é"'.repeat(20_000 * (i + 1)) }));
+    const expectedWide = wide.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const out = encoder.encode(wide);
+    expect(out?.byteLength).toBe(Buffer.byteLength(expectedWide));
+    expect(text(out)).toBe(expectedWide);
+    expect(text(encoder.encode([small]))).toBe(text(new JsonLinesEncoder(schema).encode([small])));
+  });
 });
