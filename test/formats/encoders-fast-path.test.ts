@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EntitySchema, Row } from '../../src/core/types.ts';
 import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
+import { ParquetEncoder } from '../../src/formats/parquet.ts';
 import { rowTemplate } from '../../src/formats/rows.ts';
 
 const schema: EntitySchema = {
@@ -55,5 +56,34 @@ describe('JSON lines encoder: whole-row and per-value paths write the same bytes
     expect(out?.byteLength).toBe(Buffer.byteLength(expectedWide));
     expect(text(out)).toBe(expectedWide);
     expect(text(encoder.encode([small]))).toBe(text(new JsonLinesEncoder(schema).encode([small])));
+  });
+});
+
+describe('Parquet encoder: column-by-column buffering writes the same file as row by row', () => {
+  const rows: Row[] = Array.from({ length: 120 }, (_, i) => ({
+    ...rowTemplate(names), Id: `a${i}`, Name: i % 7 === 0 ? null : `Zoë ${i}`, Amount__c: i * 1.25, Is_Paid__c: i % 2 === 0, Notes__c: 'n'.repeat(i), Location__c: i % 3 === 0 ? null : { latitude: i, longitude: -i },
+  }));
+  const file = (calls: readonly (readonly Row[])[], typed: boolean): Buffer => {
+    const encoder = new ParquetEncoder(schema, { preserveSourceDataTyping: typed, rowGroupRows: 100 });
+    const parts: Uint8Array[] = [];
+    for (const call of calls) { const b = encoder.encode(call); if (b) parts.push(b); }
+    const tail = encoder.finish();
+    if (tail) parts.push(tail);
+    return Buffer.concat(parts);
+  };
+
+  it.each([true, false])('typed %s: many small calls (by column) and one call (by row) give identical bytes', (typed) => {
+    const one = file([rows], typed);
+    const small = file([rows.slice(0, 40), rows.slice(40, 99), rows.slice(99, 100), rows.slice(100)], typed);
+    expect(small.equals(one)).toBe(true);
+    expect(one.subarray(0, 4).toString()).toBe('PAR1');
+  });
+
+  it('a value that does not convert fails with the error row by row gives (first bad row, not first bad column)', () => {
+    const bad = rows.slice(0, 10).map((r) => ({ ...r }));
+    (bad[3] as Row)['Is_Paid__c'] = 'maybe';
+    (bad[6] as Row)['Amount__c'] = 'lots';
+    const encoder = new ParquetEncoder(schema, { preserveSourceDataTyping: true });
+    expect(() => encoder.encode(bad)).toThrow(/"Is_Paid__c"/);
   });
 });
