@@ -23,10 +23,14 @@ import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
  * when partitioned). At most {@link MAX_OPEN_FILES} files are open at
  * once; writing to one more partition closes the least recently used one (a later record for that partition
  * starts a new file, so SingleFile can give more than one file per partition only past 32 interleaved partitions).
+ * A closed file's upload finishes (its last parts, then completing it) while the next file is written, with at
+ * most two such closes under way; each holds at most its unsent parts.
  */
 export const MAX_OPEN_FILES = 32;
 export const NONE_MAX_RECORDS = 100_000;
 export const NONE_MAX_BYTES = 64 * 1024 * 1024;
+/** Files whose close (last parts, completing the upload) may be under way while the run goes on. */
+const MAX_CLOSING = 2;
 const SLICE = 1000;
 
 export interface FileOutputOptions {
@@ -68,7 +72,10 @@ export async function writeFiles(
   // never larger than the target file size (so the size estimate is close when a file is closed).
   const rowGroupBytes = Math.min(keys.length > 0 ? 8 * 1024 * 1024 : 32 * 1024 * 1024, targetBytes ?? Number.POSITIVE_INFINITY);
   const open = new Map<string, OpenFile>();
-  const staged: StagedFile[] = [];
+  // Closing a file (its last parts, then CompleteMultipartUpload on S3) goes on while the next file is written;
+  // at most MAX_CLOSING closes are under way. In the order the files were closed.
+  const closing: Promise<StagedFile>[] = [];
+  let settled = 0;
   let sequence = 0;
   let written = 0;
   let schema = options.outputSchema;
@@ -89,7 +96,10 @@ export async function writeFiles(
     open.delete(file.folder);
     const tail = file.encoder.finish();
     if (tail !== undefined) await file.write.write(tail);
-    staged.push(await file.write.close());
+    for (; closing.length - settled >= MAX_CLOSING; settled += 1) await closing[settled];
+    const done = file.write.close();
+    done.catch(() => undefined); // awaited later (a failure fails the run then)
+    closing.push(done);
   };
   const fileFor = async (folder: string, fileSchema: EntitySchema): Promise<OpenFile> => {
     const existing = open.get(folder);
@@ -140,6 +150,7 @@ export async function writeFiles(
     }
     if (ctx.signal.aborted) throw canceled();
     for (const file of [...open.values()]) await closeFile(file);
+    const staged = await Promise.all(closing);
     if (ctx.signal.aborted) throw canceled();
     const outputs = await store.publish(staged);
     const bytesWritten = staged.reduce((sum, f) => sum + f.size, 0);
@@ -148,7 +159,8 @@ export async function writeFiles(
   } catch (error) {
     await Promise.allSettled([...open.values()].map((f) => f.write.abort()));
     open.clear();
-    await store.discard(staged);
+    const closed = await Promise.allSettled(closing);
+    await store.discard(closed.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
     throw ctx.signal.aborted && !(error instanceof ForceflowError) ? canceled() : toForceflowError(error, 'INTERNAL');
   }
 }
