@@ -8,7 +8,8 @@
  * - source: the Salesforce source alone (Bulk 2.0 forced, canonical records, discarded);
  * - localfile: a Map_all flow Salesforce → LocalFile JSON lines;
  * - s3: the same flow → S3 (s3rver) JSON lines;  s3-parquet: → S3 typed Parquet.
- * Reports records/s, MB/s (of result CSV read from Salesforce), peak RSS and API calls.
+ * Reports records/s, MB/s (of result CSV read from Salesforce), the scenario process's CPU seconds, peak RSS and
+ * API calls.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,8 @@ interface Result {
   scenario: string;
   records: number;
   seconds: number;
+  /** CPU seconds (user + system) of the scenario's own process: steadier than wall time on a shared machine. */
+  cpuSeconds: number;
   bytes: number;
   apiCalls: number;
   peakRssMB: number;
@@ -61,8 +64,8 @@ try {
 }
 
 console.log(`\nBulk export benchmark: ${records.toLocaleString('en-US')} generated Invoice__c records (${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)})\n`);
-console.log('| scenario | records | seconds | records/s | MB/s | peak RSS MB | API calls |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| scenario | records | seconds | records/s | MB/s | CPU s | peak RSS MB | API calls |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
-  console.log(`| ${r.scenario} | ${r.records.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.records / r.seconds).toLocaleString('en-US')} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.peakRssMB} | ${r.apiCalls} |`);
+  console.log(`| ${r.scenario} | ${r.records.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.records / r.seconds).toLocaleString('en-US')} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${r.peakRssMB} | ${r.apiCalls} |`);
 }

@@ -1,7 +1,7 @@
 /**
  * One benchmark scenario in its own process (so peak RSS is the scenario's own). Usage:
  *   node --import tsx bench/scenario.ts <scenario> <emulator-json-file> <records>
- * Prints one JSON line: { scenario, records, seconds, bytes, apiCalls, peakRssMB }.
+ * Prints one JSON line: { scenario, records, seconds, cpuSeconds (this process: user + system), bytes, apiCalls, peakRssMB }.
  */
 import { mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,7 +91,9 @@ try {
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 peak = Math.max(peak, process.memoryUsage().rss);
-process.stdout.write(`${JSON.stringify({ scenario, records, seconds, bytes, apiCalls, peakRssMB: Math.round(peak / 1e6), expected: Number(recordsArg) })}\n`);
+const cpu = process.cpuUsage();
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+process.stdout.write(`${JSON.stringify({ scenario, records, seconds, cpuSeconds, bytes, apiCalls, peakRssMB: Math.round(peak / 1e6), expected: Number(recordsArg) })}\n`);
 
 async function allFields(client: ReturnType<typeof connectSalesforce>['client']): Promise<string> {
   const d = await client.json<{ fields: Array<{ name: string; type: string }> }>({ method: 'GET', path: `/sobjects/${object}/describe`, call: 'describe' });
