@@ -25,7 +25,8 @@ export async function effectiveCredentials(ctx: ProfileContext, opened: OpenedPr
 
 /**
  * Resolve a stored profile by connectorProfileName into a {@link TokenProvider}. Refreshed access
- * tokens (AUTHORIZATION_CODE) are written back encrypted; JWT_BEARER sessions are not stored (a fresh
+ * tokens (AUTHORIZATION_CODE) are written back encrypted, and so is a rotated refresh token (into the
+ * secret when the profile keeps its refresh token there); JWT_BEARER sessions are not stored (a fresh
  * JWT is signed or exchanged for each session).
  *
  * @example
@@ -38,17 +39,35 @@ export async function resolveProfile(ctx: ProfileContext, name: string): Promise
   const properties = opened.profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
   const tokens = createTokenProvider({ profileName: name, properties, credentials }, ctx.log);
   if (grantOf(credentials) === 'AUTHORIZATION_CODE') {
+    // Where the refresh token lives: in the clientCredentialsArn secret (which wins over the stored
+    // credentials), or in the profile's own encrypted credentials.
+    const arn = opened.credentials.clientCredentialsArn;
+    const refreshInSecret = arn !== undefined && typeof (await ctx.secrets.json(arn, name))['refreshToken'] === 'string';
     let latest = opened.credentials;
     tokens.onRefresh = async (session) => {
-      latest = { ...latest, accessToken: session.accessToken };
+      // A rotated refresh token (the connected app's "refresh token rotation"): Salesforce revoked the
+      // old one, so the new one must be stored where the next run will read it.
+      const rotated = session.refreshToken;
+      if (rotated !== undefined && refreshInSecret && arn !== undefined) {
+        try {
+          await ctx.secrets.update(arn, name, { refreshToken: rotated });
+          ctx.log.info({ profile: name }, 'rotated refresh token stored in its secret');
+        } catch (error) {
+          const e = error as { code?: string; message?: string };
+          ctx.log.error({ profile: name, code: e.code }, `Salesforce rotated the refresh token but the new one could not be stored; the next run will fail to refresh until the profile is authorised again (forceflow profiles authorize ${name}): ${e.message ?? 'unknown error'}`);
+        }
+      }
+      latest = { ...latest, accessToken: session.accessToken, ...(rotated !== undefined && !refreshInSecret ? { refreshToken: rotated } : {}) };
       const props = properties.instanceUrl ? undefined : { ...properties, instanceUrl: session.instanceUrl };
       try {
         await saveCredentials(ctx, opened, latest, props);
-        ctx.log.debug({ profile: name }, 'refreshed access token stored (encrypted)');
+        ctx.log.debug({ profile: name, rotated: rotated !== undefined }, 'refreshed access token stored (encrypted)');
       } catch (error) {
-        // The run goes on with the new session; the next run refreshes again.
+        // The run goes on with the new session; the next run refreshes again (unless the refresh token
+        // was rotated: then it must be authorised again, which the message says).
         const e = error as { code?: string; message?: string };
-        ctx.log.warn({ profile: name, code: e.code }, `could not store the refreshed access token: ${e.message ?? 'unknown error'}`);
+        const level = rotated !== undefined && !refreshInSecret ? 'error' : 'warn';
+        ctx.log[level]({ profile: name, code: e.code }, `could not store the refreshed ${rotated !== undefined && !refreshInSecret ? 'access and rotated refresh tokens; the next run will need forceflow profiles authorize ' + name : 'access token'}: ${e.message ?? 'unknown error'}`);
       }
     };
   }

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ForceflowError } from '../core/errors.ts';
 
 /** How long a fetched secret stays in memory (never on disk). */
@@ -62,6 +62,23 @@ export class SecretsReader {
     return out as Record<R, string> & Partial<Record<O, string>>;
   }
 
+  /**
+   * Set string keys in a JSON secret (a new version through PutSecretValue), keeping its other keys:
+   * used to store a rotated refresh token where the profile keeps it. Reads the current value
+   * uncached first, so that keys changed elsewhere are not overwritten with stale ones.
+   */
+  async update(secretId: string, profileName: string, patch: Readonly<Record<string, string>>): Promise<void> {
+    this.cache.delete(secretId);
+    const current = await this.fetch(secretId, profileName);
+    const next = { ...current, ...patch };
+    try {
+      await this.client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
+    } catch (error) {
+      throw secretsError(profileName, secretId, error, 'write');
+    }
+    this.cache.set(secretId, { expiresAt: this.clock() + this.ttlMs, value: Promise.resolve(next) });
+  }
+
   private async fetch(secretId: string, profileName: string): Promise<Readonly<Record<string, unknown>>> {
     let text: string | undefined;
     try {
@@ -83,9 +100,12 @@ export class SecretsReader {
   }
 }
 
-function secretsError(profileName: string, secretId: string, error: unknown): ForceflowError {
+function secretsError(profileName: string, secretId: string, error: unknown, action: 'read' | 'write' = 'read'): ForceflowError {
   const name = (error as { name?: string }).name ?? 'Error';
   const details = { profile: profileName, secretId, awsError: name };
+  if (action === 'write') {
+    return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": writing secret ${secretId} failed (${name}). Allow secretsmanager:PutSecretValue on it to the identity running forceflow (and kms:GenerateDataKey on its key), or keep the refresh token in the profile instead of the secret.`, { details, cause: error });
+  }
   switch (name) {
     case 'ResourceNotFoundException':
       return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": Secrets Manager has no secret ${secretId}. Create it (aws secretsmanager create-secret --name ... --secret-string '{"clientId":"...","clientSecret":"..."}') or correct the profile's clientCredentialsArn.`, { details, cause: error });

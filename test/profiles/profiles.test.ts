@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
 import type { Row } from '../../src/core/types.ts';
@@ -208,6 +209,63 @@ describe('profiles: credentials from Secrets Manager', () => {
     expect(e.message).toContain('profile "revoked"');
     expect(e.message).toContain('forceflow profiles authorize revoked');
     expect(e.message).not.toContain('REVOKED-REFRESH-TOKEN');
+  });
+});
+
+describe('profiles: refresh token rotation', () => {
+  async function rotatingApp(clientId: string): Promise<{ clientSecret: string; refreshToken: string }> {
+    const clientSecret = `${clientId}-secret-0123456789`;
+    const res = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: clientId, clientId, clientSecret, refreshTokenRotation: true }) });
+    expect(res.status).toBe(201);
+    const issued = env.emu.org.auth.issue(env.emu.org.auth.defaultUser, clientId, { withRefresh: true });
+    return { clientSecret, refreshToken: issued.refreshToken ?? '' };
+  }
+  /** Whether Salesforce refuses a refresh token (the refresh_token grant answers invalid_grant). */
+  const revoked = async (token: string, clientId: string, clientSecret: string): Promise<boolean> => {
+    const res = await fetch(`${env.emu.loginUrl}/services/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, client_id: clientId, client_secret: clientSecret }) });
+    return res.status === 400 && ((await res.json()) as { error: string }).error === 'invalid_grant';
+  };
+
+  it('stores the rotated refresh token (encrypted) in the profile, so the next run can refresh', async () => {
+    const app = await rotatingApp('rotating-local');
+    await createProfile(env.ctx, sfProfile(env.emu, 'rotating-local', { oAuth2GrantType: 'AUTHORIZATION_CODE', refreshToken: app.refreshToken, clientId: 'rotating-local', clientSecret: app.clientSecret }));
+    const first = await resolveProfile(env.ctx, 'rotating-local');
+    expect((await readAccounts(first.profile, first.tokens)).length).toBeGreaterThan(0);
+    const afterFirst = (await openProfile(env.ctx, 'rotating-local')).credentials;
+    expect(afterFirst.refreshToken).toMatch(/^5Aep861/);
+    expect(afterFirst.refreshToken).not.toBe(app.refreshToken);
+    expect(await revoked(app.refreshToken, 'rotating-local', app.clientSecret)).toBe(true);
+    expect(stateBytes(env.home).includes(Buffer.from(afterFirst.refreshToken ?? '-'))).toBe(false);
+
+    // The next run's access token is refused (expired): it refreshes with the rotated token, and rotates again.
+    const second = await resolveProfile(env.ctx, 'rotating-local');
+    const stale = (await second.tokens.session()).accessToken;
+    const next = await second.tokens.refresh(stale);
+    expect(next.accessToken).not.toBe(stale);
+    const afterSecond = (await openProfile(env.ctx, 'rotating-local')).credentials;
+    expect(afterSecond.refreshToken).not.toBe(afterFirst.refreshToken);
+    expect(afterSecond.accessToken).toBe(next.accessToken);
+  });
+
+  it('writes the rotated refresh token back into the secret that holds it', async () => {
+    const app = await rotatingApp('rotating-secret');
+    const arn = await env.createSecret('appflow/rotating', { clientId: 'rotating-secret', clientSecret: app.clientSecret, refreshToken: app.refreshToken, note: 'kept' });
+    await createProfile(env.ctx, sfProfile(env.emu, 'rotating-secret', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn }));
+    const first = await resolveProfile(env.ctx, 'rotating-secret');
+    expect((await readAccounts(first.profile, first.tokens)).length).toBeGreaterThan(0);
+    const value = JSON.parse((await env.sm.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString ?? '{}') as Record<string, string>;
+    expect(value['refreshToken']).toMatch(/^5Aep861/);
+    expect(value['refreshToken']).not.toBe(app.refreshToken);
+    expect(value).toMatchObject({ clientId: 'rotating-secret', clientSecret: app.clientSecret, note: 'kept' });
+    // Not duplicated into the local state: the secret stays the one place it lives.
+    expect((await openProfile(env.ctx, 'rotating-secret')).credentials.refreshToken).toBeUndefined();
+
+    // A later run (fresh secret cache) refreshes with the rotated token.
+    env.ctx.secrets.clear();
+    const second = await resolveProfile(env.ctx, 'rotating-secret');
+    const stale = (await second.tokens.session()).accessToken;
+    expect((await second.tokens.refresh(stale)).accessToken).not.toBe(stale);
+    expect(env.logs()).not.toContain(value['refreshToken']);
   });
 });
 

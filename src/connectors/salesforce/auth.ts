@@ -8,6 +8,11 @@ import { loginUrlOf, type SalesforceProfileCredentials, type SalesforceProfilePr
 export interface SalesforceSession {
   readonly accessToken: string;
   readonly instanceUrl: string;
+  /**
+   * A new refresh token issued with this session, when the connected app rotates refresh tokens
+   * (Salesforce then revokes the old one, so it must be stored for the next run).
+   */
+  readonly refreshToken?: string;
 }
 
 /**
@@ -32,6 +37,7 @@ export interface ResolvedCredentials {
 interface TokenResponseLike {
   readonly access_token: string;
   readonly instance_url: string;
+  readonly refresh_token?: string;
 }
 
 function authError(profileName: string, what: string, error: unknown, fix: string): ForceflowError {
@@ -70,6 +76,9 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
   let current: SalesforceSession | undefined =
     credentials.accessToken && properties.instanceUrl ? { accessToken: credentials.accessToken, instanceUrl: properties.instanceUrl.replace(/\/+$/, '') } : undefined;
   let inflight: Promise<SalesforceSession> | undefined;
+  // With refresh token rotation, each refresh_token grant answers a new refresh token and revokes the
+  // one used: the next refresh (in this run or the next) must use the new one.
+  let refreshToken = credentials.refreshToken;
 
   if (grant === 'CLIENT_CREDENTIALS') {
     throw new ForceflowError('PROFILE_INVALID', `Profile "${profileName}": oAuth2GrantType CLIENT_CREDENTIALS is not supported for Salesforce (as in AppFlow). Use AUTHORIZATION_CODE or JWT_BEARER.`);
@@ -107,7 +116,7 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
       if (credentials.jwtToken) return jwtExchange(credentials.jwtToken);
       throw new ForceflowError('PROFILE_INVALID', `Profile "${profileName}": JWT_BEARER needs jwtToken (or, with forceflow, privateKey + clientId + username).`);
     }
-    if (!credentials.refreshToken) {
+    if (!refreshToken) {
       throw new ForceflowError('SF_SESSION_INVALID', `Profile "${profileName}": the access token is missing or expired and the profile has no refresh token. Re-authorise the profile (forceflow profiles authorize ${profileName}).`);
     }
     if (!credentials.clientId) {
@@ -115,7 +124,13 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
     }
     const oauth2 = new jsforce.OAuth2({ loginUrl, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri: 'http://localhost' });
     try {
-      return fromTokenResponse((await oauth2.refreshToken(credentials.refreshToken)) as TokenResponseLike);
+      const res = (await oauth2.refreshToken(refreshToken)) as TokenResponseLike;
+      const session = fromTokenResponse(res);
+      if (typeof res.refresh_token === 'string' && res.refresh_token !== '' && res.refresh_token !== refreshToken) {
+        refreshToken = res.refresh_token;
+        return { ...session, refreshToken: res.refresh_token };
+      }
+      return session;
     } catch (error) {
       throw authError(profileName, 'the refresh token', error, `The refresh token may be expired or revoked: re-authorise the profile (forceflow profiles authorize ${profileName}).`);
     }
