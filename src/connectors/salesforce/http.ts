@@ -135,10 +135,10 @@ export class SalesforceClient {
       } catch (error) {
         if (!req.cleanup) this.throwIfAborted();
         if (idempotent && attempt < this.retry.retries) {
-          await this.backoff(attempt, req, `network error: ${(error as Error).message}`);
+          await this.backoff(attempt, req, `network error: ${networkReason(error)}`);
           continue;
         }
-        throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${(error as Error).message}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
+        throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${networkReason(error)}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
       }
       const date = Date.parse(res.headers.get('date') ?? '');
       if (Number.isFinite(date)) this.serverTime = date;
@@ -177,10 +177,10 @@ export class SalesforceClient {
         // The connection broke part-way through the body: the call is re-sent only if that is safe.
         if (!req.cleanup) this.throwIfAborted();
         if (idempotent && attempt < this.retry.retries) {
-          await this.backoff(attempt, req, `response body broke: ${(error as Error).message}`);
+          await this.backoff(attempt, req, `response body broke: ${networkReason(error)}`);
           continue;
         }
-        throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${(error as Error).message}). Run again later.`, { cause: error });
+        throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${networkReason(error)}). Run again later.`, { cause: error });
       }
       this.bytesReceived += Buffer.byteLength(text);
       return (text ? JSON.parse(text) : undefined) as T;
@@ -233,4 +233,17 @@ export class SalesforceClient {
     }
     return new ForceflowError('SF_API_ERROR', `${said}.`, { details });
   }
+}
+
+/**
+ * A network failure in words: fetch says only "fetch failed" or "terminated"; the reason (ECONNREFUSED,
+ * ENOTFOUND, a certificate problem, the other side closing) is in its cause.
+ */
+export function networkReason(error: unknown): string {
+  const e = error as { message?: string; cause?: { code?: string; message?: string; errors?: Array<{ message?: string }> } };
+  const message = e.message ?? String(error);
+  const cause = e.cause;
+  if (!cause) return message;
+  const detail = cause.message || cause.errors?.map((x) => x.message).filter(Boolean).join('; ') || cause.code;
+  return detail ? `${message}: ${detail}` : message;
 }
