@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { isForceflowError } from '../../src/core/errors.ts';
+import { captureContext } from '../helpers/run-context.ts';
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('Salesforce client: network failures', () => {
+  it('names the cause (connection refused), the call, the attempts and what to do', async () => {
+    const port = await closedPort();
+    const ctx = captureContext();
+    const profile = {
+      connectorProfileName: 'unreachable',
+      connectorType: 'Salesforce',
+      connectorProfileConfig: {
+        connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
+        connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!SECRET-ACCESS-TOKEN' } },
+      },
+    };
+    const { source } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+    const error = await source.open({ entity: 'Account', fields: ['Id'] }, ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isForceflowError(error)).toBe(true);
+    const e = error as { code: string; kind: string; message: string };
+    expect(e.code).toBe('SF_UNAVAILABLE');
+    expect(e.kind).toBe('retryable');
+    expect(e.message).toContain('ECONNREFUSED');
+    expect(e.message).toContain('describe Account');
+    expect(e.message).toContain('after 3 attempt(s)');
+    expect(e.message).toContain('Check the instance URL');
+    // The retries were logged with their reason; the token never was.
+    expect(ctx.lines.filter((l) => l['msg'] === 'retrying Salesforce call')).toHaveLength(2);
+    expect(ctx.text()).toContain('ECONNREFUSED');
+    expect(ctx.text()).not.toContain('SECRET-ACCESS-TOKEN');
+  });
+});
