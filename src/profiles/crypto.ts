@@ -33,6 +33,22 @@ function awsErrorName(error: unknown): string {
   return typeof e.name === 'string' ? e.name : 'Error';
 }
 
+/**
+ * An AWS SDK failure in words for the default case: its name and message (AWS messages name keys and
+ * ARNs, never secret values), plus the usual fix for the two set-up mistakes the SDK reports vaguely.
+ */
+export function awsReason(error: unknown): string {
+  const name = awsErrorName(error);
+  const raw = (error as { message?: unknown }).message;
+  const message = typeof raw === 'string' ? raw.slice(0, 300) : '';
+  const said = message && message !== name ? `${name}: ${message}` : name;
+  if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
+    return `${said}; no AWS credentials were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role`;
+  }
+  if (/region is missing/i.test(message)) return `${said}; set AWS_REGION`;
+  return said;
+}
+
 /** A KMS failure as a catalogued error naming the profile, the key and the fix (never a secret). */
 export function kmsError(profileName: string, keyId: string, action: 'GenerateDataKey' | 'Decrypt', error: unknown): ForceflowError {
   const name = awsErrorName(error);
@@ -49,7 +65,7 @@ export function kmsError(profileName: string, keyId: string, action: 'GenerateDa
     case 'IncorrectKeyException':
       return new ForceflowError('DECRYPT_FAILED', `Profile "${profileName}": the stored credentials do not decrypt with key ${keyId} and this profile's encryption context (${name}); they were tampered with, copied from another profile, or sealed with another key. Delete the profile and create it again (forceflow profiles delete/create).`, { details, cause: error });
     default:
-      return new ForceflowError('KMS_ERROR', `Profile "${profileName}": KMS ${action} with key ${keyId} failed (${name}). Check the AWS credentials, region and endpoint (AWS_REGION, AWS_ENDPOINT_URL_KMS).`, { details, cause: error });
+      return new ForceflowError('KMS_ERROR', `Profile "${profileName}": KMS ${action} with key ${keyId} failed (${awsReason(error)}). Check the AWS credentials, region and endpoint (AWS_REGION, AWS_ENDPOINT_URL_KMS).`, { details, cause: error });
   }
 }
 

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ForceflowError } from '../core/errors.ts';
+import { awsReason } from './crypto.ts';
 
 /** How long a fetched secret stays in memory (never on disk). */
 export const SECRET_CACHE_MS = 60_000;
@@ -104,7 +105,7 @@ function secretsError(profileName: string, secretId: string, error: unknown, act
   const name = (error as { name?: string }).name ?? 'Error';
   const details = { profile: profileName, secretId, awsError: name };
   if (action === 'write') {
-    return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": writing secret ${secretId} failed (${name}). Allow secretsmanager:PutSecretValue on it to the identity running forceflow (and kms:GenerateDataKey on its key), or keep the refresh token in the profile instead of the secret.`, { details, cause: error });
+    return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": writing secret ${secretId} failed (${awsReason(error)}). Allow secretsmanager:PutSecretValue on it to the identity running forceflow (and kms:GenerateDataKey on its key), or keep the refresh token in the profile instead of the secret.`, { details, cause: error });
   }
   switch (name) {
     case 'ResourceNotFoundException':
@@ -116,6 +117,6 @@ function secretsError(profileName: string, secretId: string, error: unknown, act
     case 'AccessDeniedException':
       return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": not allowed to read secret ${secretId}. Allow secretsmanager:GetSecretValue on it to the identity running forceflow (secret policy, see docs/profiles.md).`, { details, cause: error });
     default:
-      return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": reading secret ${secretId} failed (${name}). Check the AWS credentials, region and endpoint (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER).`, { details, cause: error });
+      return new ForceflowError('SECRET_NOT_FOUND', `Profile "${profileName}": reading secret ${secretId} failed (${awsReason(error)}). Check the AWS credentials, region and endpoint (AWS_REGION, AWS_ENDPOINT_URL_SECRETS_MANAGER).`, { details, cause: error });
   }
 }

@@ -10,6 +10,7 @@ import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts'
 import type { Row } from '../../src/core/types.ts';
 import { createProfile, deleteProfile, describeProfile, listProfiles, openProfile } from '../../src/profiles/profiles.ts';
 import { resolveProfile } from '../../src/profiles/resolve.ts';
+import { awsReason, kmsError } from '../../src/profiles/crypto.ts';
 import { captureContext } from '../helpers/run-context.ts';
 import { profilesEnv, sfProfile, type ProfilesEnv } from './env.ts';
 
@@ -153,6 +154,22 @@ describe('profiles: envelope encryption at rest', () => {
     expect(disabled.message).toContain('aws kms enable-key');
     const create = await failure(createProfile(env.ctx, sfProfile(env.emu, 'disabled-key-2', { accessToken: 'x' }, { kmsArn: key.KeyMetadata?.Arn })));
     expect(create.code).toBe('KMS_ERROR');
+  });
+});
+
+describe('profiles: AWS set-up mistakes', () => {
+  it('says what the SDK could not find and how to fix it', () => {
+    // The two errors the AWS SDK throws before any request when it is not set up (same name and message).
+    class CredentialsProviderError extends Error {
+      override name = 'CredentialsProviderError';
+    }
+    const noCredentials = kmsError('p1', 'alias/forceflow', 'GenerateDataKey', new CredentialsProviderError('Could not load credentials from any providers'));
+    expect(noCredentials.code).toBe('KMS_ERROR');
+    expect(noCredentials.message).toContain('Profile "p1"');
+    expect(noCredentials.message).toContain('Could not load credentials from any providers');
+    expect(noCredentials.message).toContain('AWS_ACCESS_KEY_ID');
+    expect(awsReason(new Error('Region is missing'))).toBe('Error: Region is missing; set AWS_REGION');
+    expect(awsReason({ name: 'ThrottlingException', message: 'Rate exceeded' })).toBe('ThrottlingException: Rate exceeded');
   });
 });
 
