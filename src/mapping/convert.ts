@@ -88,18 +88,42 @@ function toBoolean(value: FieldValue): boolean | null {
   return null;
 }
 
-/** Epoch milliseconds from a datetime or date value (ISO text, Salesforce's +0000 form, epoch ms numbers). */
+/**
+ * ISO-8601 date or datetime text: `YYYY-MM-DD`, optionally `T` or a space and `HH:mm[:ss[.fraction]]`, then
+ * `Z`, `±HH:mm`, `±HHmm` (Salesforce REST) or `±HH`, or nothing, which means UTC (never the machine's zone).
+ */
+const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
+/** Epoch milliseconds from ISO text; undefined when a part is out of range (2024-02-30, 25:00). */
+function parseIso(s: string): number | undefined {
+  const m = ISO_DATETIME.exec(s);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const ms = Number((m[7] ?? '0').slice(0, 3).padEnd(3, '0'));
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  if (new Date(local).getUTCDate() !== day) return undefined; // 2024-02-30 would roll over to March
+  const zone = m[8];
+  if (zone === undefined || zone.toUpperCase() === 'Z') return local;
+  const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (!z) return undefined;
+  const offset = (Number(z[2]) * 60 + Number(z[3] ?? 0)) * (z[1] === '-' ? -1 : 1);
+  if (Number(z[2]) > 14 || Number(z[3] ?? 0) > 59) return undefined;
+  return local - offset * 60_000;
+}
+
+/**
+ * Epoch milliseconds from a datetime or date value: epoch ms (a number or digits), or ISO-8601 text as
+ * parseIso reads it (Salesforce's `+0000` form included; no zone means UTC). Anything else (`March 7`,
+ * `16/04/2024`, impossible dates) is undefined, never a guess.
+ */
 export function toEpochMillis(value: FieldValue | undefined): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  let s = value.trim();
+  const s = value.trim();
   if (s === '') return undefined;
   if (/^-?\d+$/.test(s)) return Number(s);
-  // Salesforce REST prints 2024-04-16T19:00:00.000+0000; Date.parse wants +00:00.
-  s = s.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) s += 'T00:00:00Z';
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : ms;
+  return parseIso(s);
 }
 
 function toDatetime(value: FieldValue): string | null {
@@ -108,19 +132,19 @@ function toDatetime(value: FieldValue): string | null {
 }
 
 function toDate(value: FieldValue): string | null {
-  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value.trim())) return value.trim();
   const ms = toEpochMillis(value);
   return ms === undefined ? null : new Date(ms).toISOString().slice(0, 10);
 }
 
 function toTime(value: FieldValue): string | null {
   if (typeof value !== 'string') return null;
-  const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z?$/.exec(value.trim());
+  const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?Z?$/i.exec(value.trim());
   if (!m) {
     const ms = toEpochMillis(value);
     return ms === undefined ? null : new Date(ms).toISOString().slice(11);
   }
-  return `${m[1]}:${m[2]}:${m[3] ?? '00'}.${(m[4] ?? '0').padEnd(3, '0')}Z`;
+  if (Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) return null;
+  return `${m[1]}:${m[2]}:${m[3] ?? '00'}.${(m[4] ?? '0').slice(0, 3).padEnd(3, '0')}Z`;
 }
 
 function toCompound(value: FieldValue): FieldValue {

@@ -74,3 +74,31 @@ describe('helpers', () => {
     expect(toEpochMillis('')).toBeUndefined();
   });
 });
+
+describe('convertValue: odd date and time text', () => {
+  it('reads a datetime without a zone as UTC, whatever the machine time zone', () => {
+    const saved = process.env.TZ;
+    try {
+      process.env.TZ = 'America/New_York';
+      expect(convertValue('2024-04-16T19:00:00', 'datetime')).toBe('2024-04-16T19:00:00.000Z');
+      expect(convertValue('2024-04-16 19:00:00', 'datetime')).toBe('2024-04-16T19:00:00.000Z');
+      expect(convertValue('2024-04-16T23:30', 'date')).toBe('2024-04-16');
+      expect(toEpochMillis('2024-04-16T19:00:00.5')).toBe(Date.UTC(2024, 3, 16, 19, 0, 0, 500));
+    } finally {
+      if (saved === undefined) delete process.env.TZ; else process.env.TZ = saved;
+    }
+  });
+
+  it('gives null for text that is not an ISO date, not whatever Date.parse guesses', () => {
+    for (const s of ['March 7', 'Tue Apr 16 2024', '2024-02-30', '2024-13-01', '2024-04-16T25:00:00Z', '16/04/2024']) {
+      expect(convertValue(s, 'datetime'), s).toBeNull();
+      expect(convertValue(s, 'date'), s).toBeNull();
+    }
+  });
+
+  it('keeps microseconds to milliseconds and rejects impossible times', () => {
+    expect(convertValue('12:30:00.123456Z', 'time')).toBe('12:30:00.123Z');
+    expect(convertValue('25:99', 'time')).toBeNull();
+    expect(convertValue('2024-04-16T19:00:00.123456Z', 'datetime')).toBe('2024-04-16T19:00:00.123Z');
+  });
+});
