@@ -9,7 +9,7 @@ import type { FieldType } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { CsvSpool, readSpoolRows, type SpoolFile } from './spool.ts';
-import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
+import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, isTransientCallError, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
 
 /**
  * Writes spooled CSV files through Bulk API 2.0 ingest, one job per file (each at most 100 MB, see spool.ts):
@@ -199,11 +199,11 @@ export class BulkWriter {
           call: `upload ${file.indexes.length} ${object} record(s) to Bulk job ${job.id}`,
         });
       } catch (error) {
-        if (!isForceflowError(error, 'SF_UNAVAILABLE') || attempt >= 3) {
+        if (!isTransientCallError(error) || attempt >= 3) {
           await this.abort(job.id);
           throw error;
         }
-        this.ctx.log.warn({ jobId: job.id, err: error.message }, 'bulk upload failed; aborting the job and uploading to a new one');
+        this.ctx.log.warn({ jobId: job.id, err: (error as Error).message }, 'bulk upload failed; aborting the job and uploading to a new one');
         await this.abort(job.id);
         await backoff(500 * 2 ** attempt, this.ctx.signal);
         continue;
@@ -220,7 +220,7 @@ export class BulkWriter {
         await this.json({ method: 'PATCH', path: `/jobs/ingest/${jobId}`, json: { state: 'UploadComplete' }, idempotent: false, call: `close Bulk job ${jobId}` });
         return;
       } catch (error) {
-        if (!isForceflowError(error, 'SF_UNAVAILABLE') || attempt >= 5) throw error;
+        if (!isTransientCallError(error) || attempt >= 5) throw error;
         const info = await this.json<JobInfo>({ method: 'GET', path: `/jobs/ingest/${jobId}`, call: `read Bulk job ${jobId}` });
         if (info.state !== 'Open') return;
         await backoff(250 * 2 ** attempt, this.ctx.signal);

@@ -227,14 +227,19 @@ export class RestWriter {
       let text: string;
       try {
         this.calls++;
-        const res = await this.client.send(this.request(pending, idempotent));
+        // Sent as not idempotent even for UPDATE/UPSERT/DELETE: the client must not repeat the call by
+        // itself, because only here is it known that a repeat follows a lost answer (a DELETE repeated after
+        // a lost answer says ENTITY_IS_DELETED for what the lost call deleted).
+        const res = await this.client.send(this.request(pending, false));
         text = await res.text();
         this.client.bytesReceived += Buffer.byteLength(text);
       } catch (error) {
-        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE') throw error;
         if (isForceflowError(error, 'RUN_CANCELED')) throw error;
         const status = isForceflowError(error) ? (error.details as { status?: number }).status : undefined;
+        // 429 and 503 are refusals whatever the body's errorCode (a 429 says REQUEST_LIMIT_EXCEEDED, which
+        // the client maps to SF_REQUEST_LIMIT_EXCEEDED, but it is "too many requests now", not the daily limit).
         const refusedCall = status === 429 || status === 503;
+        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) throw error;
         if (refusedCall && refused < this.refusedRetries) {
           await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
           continue;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordFailure } from '../../core/connector.ts';
-import { ForceflowError, type ERRORS } from '../../core/errors.ts';
+import { ForceflowError, isForceflowError, type ERRORS } from '../../core/errors.ts';
 import type { SfField, SfObject } from './describe.ts';
 
 /** What the write path shares between the destination and its two writers. */
@@ -59,6 +59,17 @@ export interface RowRetryOptions {
   readonly rowRetries?: number;
   /** Backoff before the first retry; doubles each time (default 1,000 ms). */
   readonly rowRetryBaseMs?: number;
+}
+
+/**
+ * A call that may go again: Salesforce was unreachable, the answer was lost or refused (SF_UNAVAILABLE), or
+ * it answered 429. The client reports a 429 as SF_REQUEST_LIMIT_EXCEEDED because its body says
+ * REQUEST_LIMIT_EXCEEDED, but "too many requests now" is not the spent daily limit (403), and clears.
+ */
+export function isTransientCallError(error: unknown): boolean {
+  if (!isForceflowError(error)) return false;
+  if (error.code === 'SF_UNAVAILABLE') return true;
+  return (error.details as { status?: number }).status === 429;
 }
 
 /** Sleep for backoff, ending early (RUN_CANCELED) if the run is cancelled. */

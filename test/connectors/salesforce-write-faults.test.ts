@@ -1,0 +1,128 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { createSalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
+import type { RecordBatch, Row } from '../../src/core/types.ts';
+import { captureContext } from '../helpers/run-context.ts';
+
+/** Faults on the write path (issue 6): every input record written once, or failed with a reason; never twice, never lost. */
+
+const FAST_RETRY = { retries: 8, baseDelayMs: 2, maxDelayMs: 20 };
+const FAST: SalesforceDestinationOptions = {
+  rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 },
+  bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 },
+};
+
+let emu: RunningEmulator;
+let dir: string;
+let run = 0;
+
+beforeAll(async () => {
+  emu = await startEmulator({ seed: 5 });
+  dir = await mkdtemp(join(tmpdir(), 'ff-sfwf-'));
+});
+afterAll(async () => {
+  await emu.close();
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await faults('');
+});
+
+async function faults(spec: string): Promise<void> {
+  const res = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: JSON.stringify({ spec }), headers: { 'Content-Type': 'application/json' } });
+  expect(res.ok).toBe(true);
+}
+
+async function faultStats(): Promise<{ resets: number; status: Record<string, number>; rowLocks: number; jobsFailed: number }> {
+  const res = await fetch(`${emu.controlUrl}/faults`);
+  return ((await res.json()) as { stats: { resets: number; status: Record<string, number>; rowLocks: number; jobsFailed: number } }).stats;
+}
+
+async function* batches(rows: readonly Row[], size = 500): AsyncGenerator<RecordBatch> {
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const schema = { entity: 'input', fields: names.map((name) => ({ name, type: 'string' as const })) };
+  for (let i = 0; i < rows.length; i += size) yield { schema, rows: rows.slice(i, i + size) };
+}
+
+function cfg(partial: Partial<SalesforceDestinationConfig>): SalesforceDestinationConfig {
+  return { object: 'Account', writeOperationType: 'INSERT', idFieldNames: [], apiPreference: 'AUTOMATIC', failOnFirstDestinationError: false, ...partial };
+}
+
+async function write(config: SalesforceDestinationConfig, rows: readonly Row[], options: SalesforceDestinationOptions = {}) {
+  const ctx = captureContext();
+  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
+  const errorDir = join(dir, `errors-${++run}`);
+  const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: { localDir: errorDir }, tempDir: dir, ...FAST, ...options });
+  const result = await dest.write(batches(rows), ctx);
+  return { result, client, ctx, errorDir };
+}
+
+async function query<T = Record<string, unknown>>(soql: string, all = false): Promise<T[]> {
+  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY });
+  const out: T[] = [];
+  let page = await client.json<{ records: T[]; nextRecordsUrl?: string }>({ method: 'GET', path: all ? '/queryAll' : '/query', query: { q: soql }, call: 'check' });
+  out.push(...page.records);
+  while (page.nextRecordsUrl) {
+    page = await client.json({ method: 'GET', path: page.nextRecordsUrl, call: 'check' });
+    out.push(...page.records);
+  }
+  return out;
+}
+
+async function errorRows(errorDir: string): Promise<Record<string, string>[]> {
+  const files: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.name === 'errors.csv') files.push(join(d, e.name));
+    }
+  };
+  await walk(errorDir);
+  if (files.length === 0) return [];
+  return parse(await readFile(files[0] as string, 'utf8'), { columns: true }) as Record<string, string>[];
+}
+
+function accounts(prefix: string, n: number): Row[] {
+  return Array.from({ length: n }, (_, i) => ({ Name: `${prefix} ${i}`, External_Id__c: `${prefix}-${i}` }));
+}
+
+async function countByExt(prefix: string): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const r of await query<{ External_Id__c: string }>(`SELECT External_Id__c FROM Account WHERE External_Id__c LIKE '${prefix}-%'`)) {
+    m.set(r.External_Id__c, (m.get(r.External_Id__c) ?? 0) + 1);
+  }
+  return m;
+}
+
+describe('REST: lost and refused calls', () => {
+  it('a DELETE whose connection drops right after the headers is sent again, and what the lost call deleted counts as written', async () => {
+    const created = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('DELDROP', 150));
+    expect(created.result.written).toBe(150);
+    const ids = (await query<{ Id: string }>(`SELECT Id FROM Account WHERE External_Id__c LIKE 'DELDROP-%'`)).map((r) => ({ Id: r.Id }));
+    expect(ids).toHaveLength(150);
+
+    await faults('collections.reset.next=1,collections.resetAfter=0');
+    const { result, errorDir } = await write(cfg({ apiPreference: 'REST_SYNC', writeOperationType: 'DELETE', idFieldNames: ['Id'] }), ids);
+    expect((await faultStats()).resets).toBe(1);
+    expect(result).toMatchObject({ written: 150, failedCount: 0, failed: [] });
+    expect(await errorRows(errorDir)).toEqual([]);
+    const all = await query<{ IsDeleted: boolean }>(`SELECT Id, IsDeleted FROM Account WHERE External_Id__c LIKE 'DELDROP-%'`, true);
+    expect(all).toHaveLength(150);
+    expect(all.every((r) => r.IsDeleted)).toBe(true);
+  });
+
+  it('an INSERT answered 429 (too many requests) is sent again, not failed as a spent daily limit, and nothing is duplicated', async () => {
+    await faults('collections.429.next=2');
+    const { result } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('INS429', 30));
+    expect((await faultStats()).status['collections.429']).toBe(2);
+    expect(result).toMatchObject({ written: 30, failedCount: 0 });
+    const found = await countByExt('INS429');
+    expect(found.size).toBe(30);
+    expect([...found.values()].every((n) => n === 1)).toBe(true);
+  });
+});
