@@ -126,3 +126,21 @@ describe('REST: lost and refused calls', () => {
     expect([...found.values()].every((n) => n === 1)).toBe(true);
   });
 });
+
+describe('REST: an INSERT whose answer was lost, looked up by external id', () => {
+  it('two records with the same external id: the look-up finds one record, so only one counts as written; the other is sent again and fails DUPLICATE_VALUE', async () => {
+    const rows = accounts('LOSTDUP', 20);
+    rows[7] = { Name: 'LOSTDUP twin', External_Id__c: 'LOSTDUP-3' };
+    await faults('collections.reset.next=1,collections.resetAfter=10');
+    const { result, ctx, errorDir } = await write(cfg({ apiPreference: 'REST_SYNC' }), rows);
+    expect((await faultStats()).resets).toBe(1);
+    expect(ctx.lines.some((l) => l['msg'] === 'looked up records of a lost insert')).toBe(true);
+    const found = await countByExt('LOSTDUP');
+    expect(found.size).toBe(19);
+    expect([...found.values()].every((n) => n === 1)).toBe(true);
+    expect(result.written).toBe(19);
+    expect(result.failed).toEqual([expect.objectContaining({ index: 7, errorCode: 'DUPLICATE_VALUE' })]);
+    const file = await errorRows(errorDir);
+    expect(file).toEqual([expect.objectContaining({ Name: 'LOSTDUP twin', External_Id__c: 'LOSTDUP-3', errorCode: 'DUPLICATE_VALUE' })]);
+  });
+});

@@ -344,7 +344,14 @@ export class RestWriter {
     this.ctx.log.info({ object, records: pending.length, found: [...found.values()].filter((n) => n > 0).length, by: marker.field.name }, 'looked up records of a lost insert');
     return values.map((v): Outcome => {
       if (v === undefined) return { kind: 'unknown', message: unknownMessage };
-      if ((found.get(v.toLowerCase()) ?? 0) > 0) return { kind: 'ok', created: true };
+      // Each record found accounts for one record sent: of two sent with the same value (the second failed
+      // DUPLICATE_VALUE, or created a second record when the field is not unique), only as many as were found
+      // count as written; the rest are sent again and get their own answer.
+      const left = found.get(v.toLowerCase()) ?? 0;
+      if (left > 0) {
+        found.set(v.toLowerCase(), left - 1);
+        return { kind: 'ok', created: true };
+      }
       return { kind: 'failed', code: RESEND, message: `${why}; a look-up by ${marker.field.name} found the record was not created, and sending it again kept failing.`, fields: [] };
     });
   }
