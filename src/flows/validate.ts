@@ -16,11 +16,13 @@ export type { FlowProblem } from '../mapping/types.ts';
  * between fields (connector properties matching connectorType, the projection requirement, every
  * task's properties). Every problem is reported, each with its JSON path and a sentence on what to do.
  *
- * Before parsing, three spellings found in the wild are rewritten to the API form (docs/flows.md):
+ * Before parsing, five spellings found in the wild are rewritten to the API form (docs/flows.md):
  * - taskProperties as a list of {key, value} (CloudFormation's TaskProperties, camelCased) -> a map;
  * - errorHandlingConfig.failOnFirstError (CloudFormation's name) -> failOnFirstDestinationError;
  * - triggerProperties holding scheduleExpression directly (CloudFormation's flattened form) ->
- *   triggerProperties.Scheduled.
+ *   triggerProperties.Scheduled;
+ * - Scheduled.timeZone (CloudFormation's TimeZone) -> timezone;
+ * - tags as a list of {key, value} (CloudFormation's Tags) -> a map.
  */
 
 export interface CheckResult {
@@ -66,6 +68,15 @@ function normaliseSpellings(input: Json): Json {
   const trigger = flow.triggerConfig;
   if (isObject(trigger) && isObject(trigger.triggerProperties) && 'scheduleExpression' in trigger.triggerProperties) {
     trigger.triggerProperties = { Scheduled: trigger.triggerProperties };
+  }
+  const scheduled = isObject(trigger) && isObject(trigger.triggerProperties) ? trigger.triggerProperties.Scheduled : undefined;
+  if (isObject(scheduled) && 'timeZone' in scheduled && !('timezone' in scheduled)) {
+    scheduled.timezone = scheduled.timeZone;
+    delete scheduled.timeZone;
+  }
+  if (Array.isArray(flow.tags)) {
+    const entries = flow.tags.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
+    if (entries.every(([k, v]) => typeof k === 'string' && typeof v === 'string')) flow.tags = Object.fromEntries(entries);
   }
   return flow;
 }

@@ -68,6 +68,18 @@ describe('validateFlow', () => {
     expect(flow.destinationFlowConfigList[0]?.destinationConnectorProperties.Salesforce?.errorHandlingConfig).toEqual({ failOnFirstDestinationError: false, bucketName: 'errors-bucket', bucketPrefix: 'contacts' });
   });
 
+  it("takes CloudFormation's TimeZone and Tags list once camelCased", () => {
+    const input = JSON.parse(readFileSync(new URL('cloudformation-camelcase.json', dir('valid')), 'utf8'));
+    delete input.triggerConfig.triggerProperties.timezone;
+    input.triggerConfig.triggerProperties.timeZone = 'Europe/Paris';
+    input.tags = [{ key: 'team', value: 'data' }, { Key: 'env', Value: 'prod' }];
+    const flow = validateFlow(input);
+    expect(flow.triggerConfig.triggerProperties?.Scheduled?.timezone).toBe('Europe/Paris');
+    expect(flow.tags).toEqual({ team: 'data', env: 'prod' });
+    const bad = checkFlow({ ...input, tags: [{ key: 'team' }] });
+    expect(bad.problems.map((p) => p.path)).toEqual(['tags']);
+  });
+
   it('does not modify its input', () => {
     const input = JSON.parse(readFileSync(new URL('cloudformation-camelcase.json', dir('valid')), 'utf8'));
     const copy = structuredClone(input);
