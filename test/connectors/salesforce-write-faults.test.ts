@@ -144,3 +144,33 @@ describe('REST: an INSERT whose answer was lost, looked up by external id', () =
     expect(file).toEqual([expect.objectContaining({ Name: 'LOSTDUP twin', External_Id__c: 'LOSTDUP-3', errorCode: 'DUPLICATE_VALUE' })]);
   });
 });
+
+describe('an error that ends the write part-way says what was already written', () => {
+  it('REST: Salesforce refusing every call after the first batches: SF_UNAVAILABLE with written/failed in the message and details', async () => {
+    const rows = accounts('OUTAGE', 1000);
+    rows[5] = { Name: null, External_Id__c: 'OUTAGE-5' };
+    const ctx = captureContext();
+    const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
+    const errorDir = join(dir, `errors-${++run}`);
+    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'REST_SYNC' }), {
+      flowName: 'f', executionId: 'outage', errorTarget: { localDir: errorDir }, tempDir: dir,
+      rest: { concurrency: 1, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 2 },
+    });
+    async function* source(): AsyncGenerator<RecordBatch> {
+      let k = 0;
+      for await (const b of batches(rows, 200)) {
+        if (k++ === 3) await faults('collections.503=1');
+        yield b;
+      }
+    }
+    const error = await dest.write(source(), ctx).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SF_UNAVAILABLE', kind: 'retryable' });
+    const e = error as { message: string; details: { written: number; failed: number; errorFile: string } };
+    const inOrg = (await countByExt('OUTAGE')).size;
+    expect(inOrg).toBeGreaterThanOrEqual(399);
+    expect(e.details).toMatchObject({ written: inOrg, failed: 1 });
+    expect(e.details.errorFile).toMatch(/errors\.csv$/);
+    expect(e.message).toMatch(new RegExp(`The write stopped part-way: ${inOrg} record\\(s\\) had been written through REST_SYNC and 1 failed \\(listed in .*errors\\.csv\\)`));
+    expect(await errorRows(errorDir)).toEqual([expect.objectContaining({ External_Id__c: 'OUTAGE-5', errorCode: 'REQUIRED_FIELD_MISSING' })]);
+  });
+});

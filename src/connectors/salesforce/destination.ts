@@ -334,20 +334,38 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         };
       } catch (error) {
         await spool?.discard();
+        let errorFile: string | null = null;
         if (sink !== undefined && !published) {
           // Keep what failed visible even when the write stops on an error.
           try {
-            await sink.finish();
+            errorFile = (await sink.finish()).key;
           } catch {
             await sink.abort().catch(() => undefined);
           }
         }
-        throw error;
+        throw withProgress(error, reporter, api, errorFile, client.apiCalls - callsBefore);
       } finally {
         if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
       }
     },
   };
+}
+
+/**
+ * An error that ends the write part-way (Salesforce unavailable after the retries, a Bulk job that could not be
+ * reconciled...), with what had already happened: the same code and kind, the message saying how many records
+ * were written and failed, and `details` with `written`, `created`, `failed`, `unknown` and `errorFile`.
+ */
+function withProgress(error: unknown, reporter: Reporter | undefined, api: TransferApi | undefined, errorFile: string | null, apiCalls: number): unknown {
+  if (!(error instanceof ForceflowError) || reporter === undefined) return error;
+  if (error.code === 'DESTINATION_WRITE_FAILED' || (reporter.writtenCount === 0 && reporter.failedCount === 0)) return error;
+  const written = reporter.writtenCount;
+  const failed = reporter.failedCount;
+  return new ForceflowError(
+    error.code,
+    `${error.message} The write stopped part-way: ${written} record(s) had been written${api ? ` through ${api}` : ''} and ${failed} failed${errorFile ? ` (listed in ${errorFile})` : ''}; the others were not confirmed written (UPSERT is safe to run again).`,
+    { cause: error.cause ?? error, details: { ...error.details, written, created: reporter.created, failed, unknown: reporter.unknownCount, errorFile, apiCalls } },
+  );
 }
 
 /** A record's Bulk CSV cells, or the failure that keeps it from being sent. */
