@@ -23,6 +23,10 @@ import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
  */
 const SCHEMA_KEY = 'forceflow.schema';
 const DAY_MS = 86_400_000;
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+/** A datetime text that names its zone; one that does not is UTC (Date.parse would take the machine's zone). */
+const HAS_ZONE = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 interface Column {
   readonly name: string;
@@ -31,7 +35,7 @@ interface Column {
 }
 
 function numeric(field: FieldSchema, value: FieldValue | undefined): number | null {
-  if (value === null || value === undefined || value === '') return null;
+  if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) return null;
   const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
   if (!Number.isFinite(n)) throw typeMismatch(field, value);
   return n;
@@ -67,7 +71,7 @@ function typedColumn(field: FieldSchema): Column {
         element: { ...base, type: 'INT32' },
         convert: (v) => {
           const n = numeric(field, v);
-          if (n !== null && (!Number.isInteger(n) || Math.abs(n) > 2 ** 31)) throw typeMismatch(field, v ?? null);
+          if (n !== null && (!Number.isInteger(n) || n > 2 ** 31 - 1 || n < -(2 ** 31))) throw typeMismatch(field, v ?? null);
           return n;
         },
       };
@@ -77,8 +81,11 @@ function typedColumn(field: FieldSchema): Column {
         element: { ...base, type: 'INT64' },
         convert: (v) => {
           const n = numeric(field, v);
-          if (n !== null && !Number.isInteger(n)) throw typeMismatch(field, v ?? null);
-          return n === null ? null : BigInt(n);
+          if (n === null) return null;
+          if (!Number.isInteger(n)) throw typeMismatch(field, v ?? null);
+          const big = BigInt(n);
+          if (big > INT64_MAX || big < INT64_MIN) throw typeMismatch(field, v ?? null);
+          return big;
         },
       };
     case 'double':
@@ -107,7 +114,7 @@ function typedColumn(field: FieldSchema): Column {
         },
         convert: (v) => {
           if (v === null || v === undefined || v === '') return null;
-          const ms = typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : Number.NaN;
+          const ms = typeof v === 'string' ? Date.parse(HAS_ZONE.test(v) || !v.includes(':') ? v : `${v}Z`) : typeof v === 'number' ? v : Number.NaN;
           if (!Number.isFinite(ms)) throw typeMismatch(field, v);
           return BigInt(ms);
         },

@@ -9,7 +9,8 @@ import type { FieldType, FieldValue, ScalarValue } from '../core/types.ts';
  * - null stays null; a value that cannot be converted becomes null (never an exception);
  * - the empty string becomes null for every non-text destination type;
  * - numbers are copied as they are (sources deliver them without float noise; Arithmetic cleans its results);
- * - numbers to int/long truncate toward zero; text to number accepts decimal and exponent notation only;
+ * - numbers to int/long truncate toward zero (null outside 32 / 64 bits); text to number accepts decimal and
+ *   exponent notation only;
  * - booleans to numbers give 1/0; numbers to boolean are true when non-zero; text to boolean accepts
  *   true/false/1/0/yes/no in any case;
  * - datetimes are canonical ISO-8601 UTC with milliseconds; a date converted to datetime is midnight UTC,
@@ -170,7 +171,11 @@ export function convertValue(value: FieldValue | undefined, to: FieldType): Fiel
     case 'integer': {
       if (typeof value === 'boolean') return value ? 1 : 0;
       const n = toNumber(value);
-      return n === undefined ? null : Math.trunc(n) + 0;
+      if (n === undefined) return null;
+      const whole = Math.trunc(n) + 0;
+      // Out of the type's range (int: 32 bits, long: 64 bits) is "cannot be converted": null.
+      const limit = to === 'int' ? 2 ** 31 : 2 ** 63;
+      return whole >= limit || whole < -limit ? null : whole;
     }
     case 'number': {
       if (typeof value === 'boolean') return value ? 1 : 0;

@@ -210,6 +210,41 @@ describe('Parquet', () => {
     expect(() => enc.encode([{ Employees: 'many' }])).toThrow(/column "Employees" is typed int/);
   });
 
+  it('refuses out-of-range integers with CONFIG_INVALID naming the field, not a writer crash', () => {
+    const wide: EntitySchema = { entity: 'x', fields: [{ name: 'I', type: 'int' }, { name: 'L', type: 'long' }] };
+    const attempt = (row: Row): unknown => {
+      try {
+        const enc = createEncoder('PARQUET', wide, { preserveSourceDataTyping: true });
+        enc.encode([row]);
+        enc.finish();
+        return 'ok';
+      } catch (error) {
+        return isForceflowError(error) ? `${error.code}: ${error.message.slice(0, 40)}` : `raw ${String(error)}`;
+      }
+    };
+    expect(attempt({ I: 2147483647, L: -(2 ** 63) })).toBe('ok');
+    expect(attempt({ I: -2147483648 })).toBe('ok');
+    expect(attempt({ I: 2147483648 })).toMatch(/^CONFIG_INVALID: Parquet column "I" is typed int/);
+    expect(attempt({ L: 1e20 })).toMatch(/^CONFIG_INVALID: Parquet column "L" is typed long/);
+    expect(attempt({ L: 2 ** 63 })).toMatch(/^CONFIG_INVALID: Parquet column "L" is typed long/);
+  });
+
+  it('writes a blank numeric cell as null (not 0) and a zone-less datetime as UTC', async () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const s: EntitySchema = { entity: 'x', fields: [{ name: 'N', type: 'double' }, { name: 'T', type: 'datetime' }] };
+      const bytes = encodeAll('PARQUET', s, [{ N: ' ', T: '2024-04-16T19:00:00' }, { N: '2', T: '2024-04-16T19:00:00.000+0000' }], true);
+      const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const objects = (await parquetReadObjects({ file: ab })) as Record<string, unknown>[];
+      expect(objects[0]?.['N']).toBeNull();
+      expect((objects[0]?.['T'] as Date).toISOString()).toBe('2024-04-16T19:00:00.000Z');
+      expect((objects[1]?.['T'] as Date).toISOString()).toBe('2024-04-16T19:00:00.000Z');
+    } finally {
+      if (saved === undefined) delete process.env.TZ; else process.env.TZ = saved;
+    }
+  });
+
   it('rejects a file that is not Parquet with INPUT_INVALID', async () => {
     await expectInputInvalid(decodeAll('PARQUET', memoryFile('x.parquet', Buffer.from('not parquet at all'))), /^x\.parquet: not a Parquet file/);
   });
