@@ -208,11 +208,14 @@ export function id18(id: string): string {
 /**
  * A Bulk CSV cell as it takes part in matching result rows to the rows sent (reconcile.ts): Salesforce echoes
  * the uploaded values, but may re-serialise numbers (`912260031` → `9.12260031E8`), dates and booleans, may
- * give ids in 18 characters, and may echo `#N/A` as empty. This folds each of those to one form per type.
+ * give ids in 18 characters, may echo `#N/A` as empty, may trim text or reorder a multipicklist's values.
+ * This folds each of those to one form per type.
  */
 export function matchForm(type: FieldType, cell: string): string {
   if (cell === '' || cell === BULK_NULL) return '';
   if (type === 'id' || type === 'reference') return id18(cell);
+  if (type === 'multipicklist') return cell.split(';').map(matchText).filter((v) => v !== '').sort().join(';');
+  if (TEXT_TYPES.has(type)) return matchText(cell);
   if (INT_TYPES.has(type) || DECIMAL_TYPES.has(type)) {
     const n = Number(cell);
     return Number.isFinite(n) ? String(n) : cell;
@@ -226,5 +229,21 @@ export function matchForm(type: FieldType, cell: string): string {
     return iso ?? cell;
   }
   if (type === 'date') return cell.slice(0, 10);
+  if (type === 'time') {
+    const m = TIME_RE.exec(cell.trim());
+    return m ? `${m[1]}:${m[2]}:${m[3] ?? '00'}.${(m[4] ?? '').padEnd(3, '0')}` : cell;
+  }
   return cell;
+}
+
+/**
+ * Text as it takes part in matching: Salesforce trims text values, may store line breaks as LF and may
+ * echo another Unicode normal form. Two rows sent that differ only so match the same results; they are
+ * (almost) the same record, and each still takes exactly one outcome.
+ */
+function matchText(cell: string): string {
+  let s = cell.indexOf('\r') >= 0 ? cell.replace(/\r\n?/g, '\n') : cell;
+  // eslint-disable-next-line no-control-regex
+  if (/[^\u0000-\u007f]/.test(s)) s = s.normalize('NFC');
+  return s.trim();
 }
