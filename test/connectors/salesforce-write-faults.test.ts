@@ -174,3 +174,21 @@ describe('an error that ends the write part-way says what was already written', 
     expect(await errorRows(errorDir)).toEqual([expect.objectContaining({ External_Id__c: 'OUTAGE-5', errorCode: 'REQUIRED_FIELD_MISSING' })]);
   });
 });
+
+describe('failOnFirstDestinationError stops sending once a record failed', () => {
+  it.each(['REST_SYNC', 'BULKV2'] as const)('%s: records that hit a row lock in the same call as the failure are not retried after the stop', async (api) => {
+    const prefix = `FFLOCK-${api}`;
+    const rows = accounts(prefix, 10);
+    rows[6] = { Name: null, External_Id__c: `${prefix}-6` };
+    await faults('rowLock.next=2');
+    const before = await (await fetch(`${emu.controlUrl}/calls`)).json() as { calls: Record<string, number> };
+    const error = await write(cfg({ apiPreference: api, failOnFirstDestinationError: true }), rows).catch((e: unknown) => e);
+    const after = await (await fetch(`${emu.controlUrl}/calls`)).json() as { calls: Record<string, number> };
+    const sent = (c: Record<string, number>): number => Object.entries(c).filter(([k]) => /^(POST|PATCH) .*(composite\/sobjects|jobs\/ingest)$/.test(k)).reduce((n, [, v]) => n + v, 0);
+    expect((await faultStats()).rowLocks).toBe(2);
+    expect(error).toMatchObject({ code: 'DESTINATION_WRITE_FAILED', details: { written: 7, failed: 1, firstFailure: { index: 6, errorCode: 'REQUIRED_FIELD_MISSING' } } });
+    // One write call (REST) or one job created (Bulk): the two locked records were not sent again.
+    expect(sent(after.calls) - sent(before.calls)).toBe(1);
+    expect((await countByExt(prefix)).size).toBe(7);
+  });
+});

@@ -156,7 +156,8 @@ export class BulkWriter {
     if (unknown.length > 0) await this.reporter.failed(unknown, true);
     if (retry !== undefined) {
       const [next] = await retry.finish();
-      if (next !== undefined) {
+      // failOnFirstDestinationError: once a record failed, no further job is sent, not even for retries.
+      if (next !== undefined && !this.reporter.stopped) {
         this.ctx.log.warn({ object, jobId, records: next.indexes.length, attempt: attempt + 1 }, jobFailed ? 'bulk job failed; sending its unprocessed records in a new job' : 'sending records that failed for a retryable reason in a new job');
         await backoff((this.options.rowRetryBaseMs ?? 1000) * 2 ** attempt, this.ctx.signal);
         await this.writeFile(next, attempt + 1);

@@ -190,6 +190,9 @@ export class RestWriter {
       if (failures.length > 0) await this.reporter.failed(failures);
       if (unknown.length > 0) await this.reporter.failed(unknown, true);
       pending = again;
+      // failOnFirstDestinationError: once a record failed (here or in another call), nothing more is sent,
+      // not even records that could be retried.
+      if (pending.length > 0 && this.reporter.stopped) break;
       if (pending.length > 0) {
         this.ctx.log.warn({ object: this.target.object.name, records: pending.length, attempt: attempt + 1 }, 'retrying records that failed for a retryable reason');
         await backoff(this.rowRetryBaseMs * 2 ** attempt, this.ctx.signal);
