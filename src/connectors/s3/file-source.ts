@@ -2,7 +2,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import type { ReadRequest, RunContext, Source, SourceStream } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import { fileTypeFromName, openDecoder } from '../../formats/index.ts';
-import type { DecodedFile, FileType } from '../../formats/types.ts';
+import type { DecodedFile, FileType, InputFile } from '../../formats/types.ts';
 import type { BlobStore, StoredFile } from './store.ts';
 
 /**
@@ -15,6 +15,7 @@ import type { BlobStore, StoredFile } from './store.ts';
  * - `request.fields` keeps those fields only (FIELD_NOT_FOUND if the first file lacks one);
  *   `request.excludeFields` drops fields. Filters and incremental windows are not pushed down into files:
  *   the engine evaluates them.
+ * - `bytesRead` counts the bytes read from the files (the run record's bytesProcessed and the size guard).
  */
 export interface FileSourceOptions {
   readonly fileType?: FileType;
@@ -27,8 +28,9 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
     async open(request: ReadRequest, ctx: RunContext): Promise<SourceStream> {
       const files = await store.list();
       const entity = request.entity !== '' ? request.entity : options.entity ?? 'records';
+      let bytes = 0;
       const decode = (file: StoredFile): Promise<DecodedFile> =>
-        openDecoder(options.fileType ?? fileTypeFromName(file.key) ?? 'CSV', store.open(file), {
+        openDecoder(options.fileType ?? fileTypeFromName(file.key) ?? 'CSV', counted(store.open(file), (n) => { bytes += n; }), {
           entity,
           ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
         });
@@ -46,7 +48,26 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
           }
         }
       }
-      return { schema: project({ rows: [], schema: rawSchema }).schema, batches: batches() };
+      return { schema: project({ rows: [], schema: rawSchema }).schema, batches: batches(), bytesRead: () => bytes };
+    },
+  };
+}
+
+/** The file, reporting every byte read from it (streamed, or ranges such as Parquet's footer and row groups). */
+function counted(file: InputFile, add: (n: number) => void): InputFile {
+  return {
+    name: file.name,
+    size: file.size,
+    async *stream() {
+      for await (const chunk of file.stream()) {
+        add(chunk.byteLength);
+        yield chunk;
+      }
+    },
+    async read(start: number, end: number): Promise<Uint8Array> {
+      const chunk = await file.read(start, end);
+      add(chunk.byteLength);
+      return chunk;
     },
   };
 }
