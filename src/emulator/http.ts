@@ -1,10 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonParseError } from './errors.ts';
+import { jsonParseError, sfError, type SfHttpError } from './errors.ts';
 import type { Org } from './org.ts';
 import type { Session } from './oauth/service.ts';
 
 /** Endpoint groups, used by fault injection and call counting. */
 export type EndpointGroup = 'oauth' | 'rest' | 'query' | 'collections' | 'bulkIngest' | 'bulkQuery' | 'aws' | 'control';
+
+/** Largest request body the API accepts (Salesforce's EXCEEDED_MAX_SIZE_REQUEST: "exceeded 50 MB"). */
+export const MAX_API_BODY_BYTES = 50 * 1024 * 1024;
+
+function bodyTooLarge(maxBytes: number): SfHttpError {
+  const limit = maxBytes % (1024 * 1024) === 0 ? `${maxBytes / (1024 * 1024)} MB` : `${maxBytes} bytes`;
+  return sfError(413, 'EXCEEDED_MAX_SIZE_REQUEST', `The size of the message sent to the API exceeded ${limit}.`);
+}
 
 /** One parsed request as handlers see it. */
 export interface EmuRequest {
@@ -20,7 +28,7 @@ export interface EmuRequest {
   readonly version: string | undefined;
   /** The authenticated session, for routes that require one. */
   readonly session: Session | undefined;
-  /** The request body (read once, cached). Limited to `maxBytes` (default 200 MB). */
+  /** The request body (read once, cached). Limited to `maxBytes` (default 50 MB under /services, else 200 MB); a larger one is 413 EXCEEDED_MAX_SIZE_REQUEST. */
   body(maxBytes?: number): Promise<Buffer>;
   /** The body parsed as JSON; a malformed body is Salesforce's JSON_PARSER_ERROR (400). */
   json(): Promise<unknown>;
@@ -124,20 +132,22 @@ export function makeRequest(
   session: Session | undefined,
 ): EmuRequest {
   let cached: Promise<Buffer> | undefined;
-  const body = (maxBytes = 200 * 1024 * 1024): Promise<Buffer> => {
+  // Salesforce refuses an API message over 50 MB; the control endpoint (outside /services) allows more.
+  const defaultMax = path.startsWith('/services/') ? MAX_API_BODY_BYTES : 200 * 1024 * 1024;
+  const body = (maxBytes = defaultMax): Promise<Buffer> => {
     cached ??= new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       raw.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > maxBytes) {
-          raw.destroy();
-          reject(new Error('body too large'));
-          return;
-        }
-        chunks.push(chunk);
+        // Over the limit: keep reading (and dropping) so that the client gets an answer, not a reset.
+        if (size > maxBytes) chunks.length = 0;
+        else chunks.push(chunk);
       });
-      raw.on('end', () => resolve(Buffer.concat(chunks)));
+      raw.on('end', () => {
+        if (size > maxBytes) reject(bodyTooLarge(maxBytes));
+        else resolve(Buffer.concat(chunks));
+      });
       raw.on('error', reject);
     });
     return cached;

@@ -40,6 +40,14 @@ function bearer(req: IncomingMessage, query: URLSearchParams): string | undefine
   return qp ?? undefined;
 }
 
+/** Bytes of the request's header lines (`Name: value` plus CRLF each), as the front end counts them. */
+function headerBytes(req: IncomingMessage): number {
+  let n = 0;
+  const h = req.rawHeaders;
+  for (let i = 0; i + 1 < h.length; i += 2) n += (h[i] ?? '').length + (h[i + 1] ?? '').length + 4;
+  return n;
+}
+
 function writeError(res: ServerResponse, error: SfHttpError): void {
   if (res.headersSent) {
     res.destroy();
@@ -65,6 +73,12 @@ export function createEmulatorServer(org: Org, router: Router = buildRouter()): 
       res.end('<html><head><title>414 URI Too Long</title></head><body><h1>URI Too Long</h1></body></html>');
       return;
     }
+    if (rawUrl.length + headerBytes(raw) >= MAX_URI_LENGTH) {
+      // A URI under the limit whose headers take the request line and headers to 16 KB: 431 (Help 000386264).
+      res.writeHead(431, { 'Content-Type': 'text/html;charset=UTF-8' });
+      res.end('<html><head><title>431 Request Header Fields Too Large</title></head><body><h1>Request Header Fields Too Large</h1></body></html>');
+      return;
+    }
     const { path, query } = normalizePath(rawUrl);
     const method = (raw.method ?? 'GET').toUpperCase();
     const matched = router.match(method, path);
@@ -73,6 +87,8 @@ export function createEmulatorServer(org: Org, router: Router = buildRouter()): 
     const { route, params } = matched;
 
     if (route.versioned) {
+      // Only whole versions exist (v58.0); v58.5 is an unknown resource, as in Salesforce.
+      if (!(params['version'] ?? '').endsWith('.0')) throw notFound();
       const v = Number(params['version']);
       if (v < MIN_API_VERSION) throw sfError(410, 'GONE', `API version ${params['version']} has been retired.`);
       if (v > MAX_API_VERSION) throw notFound();

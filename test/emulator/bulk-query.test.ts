@@ -161,10 +161,17 @@ describe('Bulk API 2.0 query', () => {
       const fresh = await createQuery('SELECT Id FROM Account', {}, slow.req);
       const polled = (await (await slow.req('GET', `/jobs/query/${String(fresh['id'])}`)).json()) as { state: string };
       expect(polled.state).toBe('InProgress');
+      // Results before JobComplete: 412 JOB_NOT_COMPLETE, as the Get Results for a Query Job page documents.
       const notYet = await slow.req('GET', `/jobs/query/${String(fresh['id'])}/results`);
-      expect(notYet.status).toBe(400);
+      expect(notYet.status).toBe(412);
+      expect(await notYet.json()).toEqual([
+        { errorCode: 'JOB_NOT_COMPLETE', message: 'can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: IN_PROGRESS' },
+      ]);
       const aborted = (await (await slow.req('PATCH', `/jobs/query/${String(fresh['id'])}`, { state: 'Aborted' })).json()) as { state: string };
       expect(aborted.state).toBe('Aborted');
+      const afterAbort = await slow.req('GET', `/jobs/query/${String(fresh['id'])}/results`);
+      expect(afterAbort.status).toBe(412);
+      expect(((await afterAbort.json()) as { message: string }[])[0]?.message).toMatch(/Current status: ABORTED$/);
       const list = (await (await slow.req('GET', '/jobs/query')).json()) as { records: { id: string; jobType: string; state: string }[] };
       expect(list.records.some((r) => r.id === fresh['id'] && r.jobType === 'V2Query' && r.state === 'Aborted')).toBe(true);
     } finally {

@@ -225,6 +225,14 @@ describe('sObject describe', () => {
     expect(old.status).toBe(410);
   });
 
+  it('answers a version that does not exist (v58.5, v63.0) with 404 NOT_FOUND', async () => {
+    for (const v of ['58.5', '63.0']) {
+      const res = await get(`/services/data/v${v}/sobjects/Account/describe`);
+      expect(res.status, v).toBe(404);
+      expect(await res.json()).toEqual([{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
+    }
+  });
+
   it('names fields case-insensitively in the path and answers canonical names', async () => {
     const res = await get('/services/data/v60.0/sobjects/invoice__C/describe');
     expect(res.status).toBe(200);

@@ -182,6 +182,17 @@ describe('REST query over plain HTTP', () => {
     expect((await get(q(under))).status).toBe(200);
   });
 
+  it('answers 431 when a URI under the limit and the headers reach 16,384 bytes together', async () => {
+    const soql = `SELECT Id FROM Account WHERE Name IN (${Array.from({ length: 1000 }, (_, i) => `'name${i}'`).join(',')})`;
+    const uri = q(soql);
+    expect(uri.length).toBeLessThan(16_384);
+    expect((await get(uri)).status).toBe(200);
+    const padding = 'x'.repeat(16_384 - uri.length);
+    const r = await get(uri, { 'X-Padding': padding });
+    expect(r.status).toBe(431);
+    expect(r.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+
   it('rejects unknown, malformed, expired and reset locators with INVALID_QUERY_LOCATOR', async () => {
     const expectInvalid = async (path: string): Promise<void> => {
       const r = await get(path);

@@ -100,6 +100,22 @@ describe('single-record REST over HTTP', () => {
     expect((await call('GET', '/sobjects/Account/0015g0000000001AAA?fields=Name,Nope')).body).toMatchObject([{ errorCode: 'INVALID_FIELD' }]);
   });
 
+  it('answers a body over 50 MB with 413 EXCEEDED_MAX_SIZE_REQUEST (not a reset connection) and keeps serving', async () => {
+    const big = JSON.stringify({ Name: 'Big', Description: 'x'.repeat(50 * 1024 * 1024) });
+    const r = await call('POST', '/sobjects/Account', big);
+    expect(r.status).toBe(413);
+    expect(r.body).toEqual([{ message: 'The size of the message sent to the API exceeded 50 MB.', errorCode: 'EXCEEDED_MAX_SIZE_REQUEST' }]);
+    // OAuth bodies have their own 1 MB limit and still answer in OAuth's shape.
+    const token = await fetch(`${emu.instanceUrl}/services/oauth2/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=password&junk=${'y'.repeat(2 * 1024 * 1024)}`,
+    });
+    expect(token.status).toBe(400);
+    expect(await token.json()).toEqual({ error: 'invalid_request', error_description: 'request body too large' });
+    expect((await call('GET', '/limits')).status).toBe(200);
+  });
+
   it('updates with 204 and deletes to the recycle bin (404 ENTITY_IS_DELETED again)', async () => {
     const { body } = await call('POST', '/sobjects/Account', { Name: 'To delete' });
     const id = (body as { id: string }).id;

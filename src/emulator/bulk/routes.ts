@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { sfError, notFound } from '../errors.ts';
+import { SfHttpError, sfError, notFound } from '../errors.ts';
 import { sendEmpty, sendText, type EmuRequest, type Router } from '../http.ts';
 import type { Org } from '../org.ts';
 import { decodeLocator, encodeLocator, line, quote } from './csv.ts';
@@ -137,7 +137,11 @@ function completedQuery(req: EmuRequest, org: Org): QueryJob {
   const job = org.bulk.get(req.params['id'] ?? '', 'query');
   org.bulk.checkResultsVersion(job, req.version);
   if (job.state !== 'JobComplete') {
-    throw sfError(400, 'API_ERROR', `Job ${job.id} is not in JobComplete state (state: ${job.state}); results are available once the job has completed`);
+    // Salesforce's answer (Get Results for a Query Job): 412 JOB_NOT_COMPLETE, the state in upper snake case.
+    const state = job.state.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+    throw new SfHttpError(412, [
+      { errorCode: 'JOB_NOT_COMPLETE', message: `can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: ${state}` },
+    ]);
   }
   return job;
 }
