@@ -211,7 +211,10 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     }
 
     const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx);
-    if (signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    // A cancel that arrives once the destination has finished (files published, records written) is too late
+    // to undo anything: the run is Successful, so its outputs are listed and the incremental window advances
+    // (recording it Canceled would make the next run write the same records again).
+    if (signal.aborted) log.warn('cancel requested after the destination finished; the run completed');
     record.executionResult.recordsWritten = result.written;
     record.executionResult.bytesWritten = result.bytesWritten ?? 0;
     record.executionResult.errorInfo.putFailuresCount = result.failedCount ?? result.failed.length;

@@ -78,3 +78,31 @@ describe('output files and run records for odd cells', () => {
     expect(record.executionResult.bytesProcessed).toBe(Buffer.byteLength(INPUT));
   });
 });
+
+describe('a cancel that comes after the output is published', () => {
+  it('leaves the run Successful with its outputs (the files are complete; the window must advance)', async () => {
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const dir = mkdtempSync(join(tmpdir(), 'ff-late-cancel-'));
+    const input = join(dir, 'in.csv');
+    writeFileSync(input, INPUT);
+    const controller = new AbortController();
+    // The destination logs 'files published' once every file is under its final name: cancel right then.
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        if (chunk.toString('utf8').includes('files published')) controller.abort();
+        done();
+      },
+    });
+    const log = pino({ level: 'debug' }, sink);
+    const record = await runFlow({
+      flow: flow({ connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: input, fileType: 'CSV' } } }, join(dir, 'out'), 'CSV'),
+      log,
+      signal: controller.signal,
+    });
+    expect(controller.signal.aborted).toBe(true);
+    expect(record.executionStatus).toBe('Successful');
+    expect(record.outputs).toHaveLength(1);
+    expect(readFileSync(record.outputs[0] as string, 'utf8')).toBe(INPUT);
+  });
+});
