@@ -41,7 +41,9 @@ function isNumericType(t: FieldType): boolean {
 
 /** A value from REST JSON (query or retrieve) to the canonical form. */
 export function fromRest(field: NormalizeField, value: unknown): FieldValue {
-  if (value === null || value === undefined) return null;
+  // '' is null too: Salesforce keeps no empty text (a Bulk cell cannot tell them apart), so an org or proxy that
+  // hands back '' must not make REST records differ from Bulk ones (and Number('') would read as 0).
+  if (value === null || value === undefined || value === '') return null;
   switch (field.type) {
     case 'datetime':
       return typeof value === 'string' ? canonicalDatetime(value) : null;
