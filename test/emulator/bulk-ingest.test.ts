@@ -202,6 +202,14 @@ describe('Bulk API 2.0 ingest', () => {
       const res = await t.req('PUT', `/jobs/ingest/${String(job['id'])}/batches`, 'Name\n' + 'x\n'.repeat(100), { 'Content-Type': 'text/csv' });
       expect(res.status).toBe(413);
       expect(((await res.json()) as { errorCode: string }[])[0]?.errorCode).toBe('EXCEEDED_MAX_SIZE_REQUEST');
+      // Salesforce counts the limit after base64 encoding: 75 raw bytes are 100 encoded (accepted), 76 are 104.
+      t.emu.org.bulk.maxUploadBytes = 100;
+      const fits = await createJob({ object: 'Account', operation: 'insert' });
+      expect((await t.req('PUT', `/jobs/ingest/${String(fits['id'])}/batches`, 'Name\n' + 'y'.repeat(69) + '\n', { 'Content-Type': 'text/csv' })).status).toBe(201);
+      const over = await createJob({ object: 'Account', operation: 'insert' });
+      const big = await t.req('PUT', `/jobs/ingest/${String(over['id'])}/batches`, 'Name\n' + 'y'.repeat(70) + '\n', { 'Content-Type': 'text/csv' });
+      expect(big.status).toBe(413);
+      expect(((await big.json()) as { message: string }[])[0]?.message).toContain('(76 bytes uploaded, 104 after base64 encoding)');
     } finally {
       t.emu.org.bulk.maxUploadBytes = saved;
     }

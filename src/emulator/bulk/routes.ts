@@ -44,7 +44,10 @@ export async function streamText(res: ServerResponse, status: number, headers: R
   if (!res.destroyed) res.end();
 }
 
-/** Read an upload (chunked or not) up to `max` bytes; a larger one is drained and refused. */
+/** Base64 size of `raw` bytes: what Salesforce compares with its 150 MB upload limit. */
+const base64Size = (raw: number): number => 4 * Math.ceil(raw / 3);
+
+/** Read an upload (chunked or not) whose base64 size is at most `max` bytes; a larger one is drained and refused. */
 function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -52,7 +55,7 @@ function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
     let over = false;
     req.raw.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > max) {
+      if (base64Size(size) > max) {
         over = true;
         chunks.length = 0;
         return;
@@ -61,7 +64,9 @@ function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
     });
     req.raw.on('end', () => {
       if (over) {
-        reject(sfError(413, 'EXCEEDED_MAX_SIZE_REQUEST', `Exceeded max size limit of ${max} bytes for the job data (${size} bytes uploaded). Split the data into several jobs.`));
+        reject(
+          sfError(413, 'EXCEEDED_MAX_SIZE_REQUEST', `Exceeded max size limit of ${max} bytes for the job data (${size} bytes uploaded, ${base64Size(size)} after base64 encoding). Split the data into several jobs.`),
+        );
         return;
       }
       resolve(Buffer.concat(chunks, size));

@@ -10,7 +10,10 @@ export type QueryOperation = 'query' | 'queryAll';
 export type JobState = 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
 
 const INGEST_OPERATIONS: readonly IngestOperation[] = ['insert', 'update', 'upsert', 'delete', 'hardDelete'];
-/** Salesforce accepts at most 150 MB of (base64-encoded) CSV per upload; the emulator counts raw bytes. */
+/**
+ * Salesforce accepts at most 150 MB of CSV per upload *after base64 encoding* (about 112 MB of raw CSV; it
+ * recommends 100 MB). The emulator compares the base64 size of the upload, 4 * ceil(raw / 3), with this.
+ */
 export const MAX_UPLOAD_BYTES = 150 * 1024 * 1024;
 /** Rows written per engine call (Salesforce processes ingest data in internal batches of 10,000). */
 const WRITE_CHUNK = 10_000;
