@@ -5,6 +5,7 @@ import type { ApiPreference, EntitySchema, FieldType } from '../core/types.ts';
 import type { LocalFileDestinationProperties, LocalFileSourceProperties } from '../connectors/local-file/config.ts';
 import type { OutputFormatConfig, S3DestinationProperties, S3SourceProperties } from '../connectors/s3/config.ts';
 import { compileTasks } from '../mapping/compile.ts';
+import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks, BatchTransform } from '../mapping/compile.ts';
 import type { ErrorHandlingConfig, FlowDefinition, SalesforceSourceProperties, Timestamp } from './schema.ts';
 import { checkFlow, flowInvalid } from './validate.ts';
@@ -138,7 +139,8 @@ export interface CompileOptions {
 
 function iso(t: Timestamp | undefined): string | undefined {
   if (t === undefined) return undefined;
-  return new Date(typeof t === 'number' ? t * 1000 : Date.parse(t)).toISOString();
+  // ISO text without an offset is UTC (what the AWS SDKs send), never the machine's zone.
+  return new Date(typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN).toISOString();
 }
 
 function rateSeconds(expression: string): number | undefined {

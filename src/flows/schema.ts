@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { S3DestinationPropertiesSchema, S3SourcePropertiesSchema } from '../connectors/s3/config.ts';
 import { LocalFileDestinationPropertiesSchema, LocalFileSourcePropertiesSchema } from '../connectors/local-file/config.ts';
+import { toEpochMillis } from '../mapping/convert.ts';
 
 /**
  * The flow definition: AppFlow's CreateFlow JSON (API member names, camelCase), as `aws appflow
@@ -57,13 +58,13 @@ export type TaskPropertyKey = (typeof TASK_PROPERTY_KEYS)[number];
 
 export const DATA_TRANSFER_APIS = ['AUTOMATIC', 'BULKV2', 'REST_SYNC'] as const;
 
-/** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform). */
+/** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform; no offset means UTC). */
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const TIMESTAMP_ERROR = 'expected a timestamp: epoch seconds (a number such as 1735689600) or an ISO-8601 string such as "2025-01-01T00:00:00Z"';
 export const TimestampSchema = z.union(
   [
     z.number({ error: TIMESTAMP_ERROR }).nonnegative({ error: TIMESTAMP_ERROR }),
-    z.string({ error: TIMESTAMP_ERROR }).regex(ISO_DATETIME, { error: TIMESTAMP_ERROR }).refine((s) => !Number.isNaN(Date.parse(s)), { error: TIMESTAMP_ERROR }),
+    z.string({ error: TIMESTAMP_ERROR }).regex(ISO_DATETIME, { error: TIMESTAMP_ERROR }).refine((s) => toEpochMillis(s) !== undefined, { error: TIMESTAMP_ERROR }),
   ],
   { error: TIMESTAMP_ERROR },
 ).meta({ description: 'Epoch seconds (number) or ISO-8601 string.' });

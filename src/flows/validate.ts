@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
 import { analyzeTasks } from '../mapping/compile.ts';
+import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks } from '../mapping/compile.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import {
@@ -264,7 +265,7 @@ function propertiesProblems(base: string, key: string, type: string, props: Reco
 }
 
 function epochMs(t: Timestamp): number {
-  return typeof t === 'number' ? t * 1000 : Date.parse(t);
+  return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
 }
 
 function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[]): AnalyzedTasks | undefined {

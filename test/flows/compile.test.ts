@@ -149,3 +149,28 @@ describe('enableDynamicFieldUpdate', () => {
     expect(fixed.read.fields).toEqual(['Id', 'Name']);
   });
 });
+
+describe('compileFlow: schedule timestamps', () => {
+  const flowWith = (scheduled: Record<string, unknown>): unknown => ({
+    flowName: 'tz', triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', dataPullMode: 'Incremental', ...scheduled } } },
+    sourceFlowConfig: { connectorType: 'Salesforce', sourceConnectorProperties: { Salesforce: { object: 'Account' } }, incrementalPullConfig: { datetimeTypeFieldName: 'LastModifiedDate' } },
+    destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: 'bucket' } } }],
+    tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' } }],
+  });
+
+  it('reads an ISO timestamp without a UTC offset as UTC (as the AWS SDKs send it), whatever the machine zone', () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/Los_Angeles';
+    try {
+      const plan = compileFlow(validateFlow(flowWith({ firstExecutionFrom: '2024-01-01T00:00:00', scheduleStartTime: '2024-06-01 12:30' })));
+      expect(plan.incremental?.firstExecutionFrom).toBe('2024-01-01T00:00:00.000Z');
+      expect(plan.trigger.schedule?.startTime).toBe('2024-06-01T12:30:00.000Z');
+    } finally {
+      if (saved === undefined) delete process.env.TZ; else process.env.TZ = saved;
+    }
+  });
+
+  it('rejects an impossible date with its path instead of rolling it over', () => {
+    expect(() => validateFlow(flowWith({ firstExecutionFrom: '2024-02-30T00:00:00Z' }))).toThrow(/triggerConfig\.triggerProperties\.Scheduled\.firstExecutionFrom: expected a timestamp/);
+  });
+});
