@@ -44,12 +44,17 @@ export function oauthError(error: string, description: string, status = 400): Sf
   return new SfHttpError(status, { error, error_description: description });
 }
 
+const METHOD_ORDER = ['HEAD', 'GET', 'POST', 'PATCH', 'PUT', 'DELETE'];
+
+/**
+ * 405 as Salesforce words it: `[{"errorCode":"METHOD_NOT_ALLOWED","message":"HTTP Method 'POST' not allowed.
+ * Allowed are HEAD,GET"}]` (each method once, HEAD wherever GET is allowed).
+ */
 export function methodNotAllowed(method: string, allowed: readonly string[]): SfHttpError {
-  return new SfHttpError(
-    405,
-    [{ message: `HTTP Method '${method}' not allowed. Allowed are ${allowed.join(',')}`, errorCode: 'METHOD_NOT_ALLOWED' }],
-    { headers: { Allow: allowed.join(',') } },
-  );
+  const set = new Set(allowed);
+  if (set.has('GET')) set.add('HEAD');
+  const list = [...set].sort((a, b) => (METHOD_ORDER.indexOf(a) + 1 || 99) - (METHOD_ORDER.indexOf(b) + 1 || 99)).join(',');
+  return new SfHttpError(405, [{ errorCode: 'METHOD_NOT_ALLOWED', message: `HTTP Method '${method}' not allowed. Allowed are ${list}` }], { headers: { Allow: list } });
 }
 
 export function jsonParseError(detail: string): SfHttpError {

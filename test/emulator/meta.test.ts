@@ -225,6 +225,15 @@ describe('sObject describe', () => {
     expect(old.status).toBe(410);
   });
 
+  it('answers a method a resource does not allow with 405 in Salesforce\'s wording', async () => {
+    const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/limits`, { method: 'DELETE', headers: { Authorization: `Bearer ${emu.accessToken}` } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('HEAD,GET');
+    expect(await res.json()).toEqual([{ errorCode: 'METHOD_NOT_ALLOWED', message: "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET" }]);
+    const coll = await fetch(`${emu.instanceUrl}/services/data/v58.0/composite/sobjects`, { method: 'PUT', headers: { Authorization: `Bearer ${emu.accessToken}` } });
+    expect(((await coll.json()) as { message: string }[])[0]?.message).toBe("HTTP Method 'PUT' not allowed. Allowed are POST,PATCH,DELETE");
+  });
+
   it('answers a version that does not exist (v58.5, v63.0) with 404 NOT_FOUND', async () => {
     for (const v of ['58.5', '63.0']) {
       const res = await get(`/services/data/v${v}/sobjects/Account/describe`);
