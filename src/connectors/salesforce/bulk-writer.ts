@@ -8,7 +8,7 @@ import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
-import { CsvSpool, readSpoolRows, type SpoolFile } from './spool.ts';
+import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, isTransientCallError, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
 
 /**
@@ -126,28 +126,36 @@ export class BulkWriter {
     const jobCode = /^(\w+)\s*:/.exec(jobError)?.[1] ?? 'BULK_JOB_FAILED';
     const needsPass = ledger.size !== written;
     if (needsPass) {
-      for await (const { position, cells } of readSpoolRows(file.path)) {
-        const status = ledger.status[position];
-        if (status === SUCCEEDED) continue;
-        const index = file.indexes[position] as number;
-        let again = false;
-        if (status === FAILED) {
-          const e = parseBulkError(errorAt.get(position) ?? '');
-          if (RETRYABLE_ROW_ERRORS.has(e.code) && canRetry) again = true;
-          else failures.push({ index, record: recordFromCells(this.keys, cells), errorCode: e.code, message: e.message || 'Salesforce gave no message', ...(e.fields.length > 0 ? { fields: e.fields } : {}) });
-        } else if (status === UNPROCESSED || (status === UNSEEN && jobFailed)) {
-          // Never processed: not written, whatever the operation.
-          if (canRetry) again = true;
-          else failures.push({ index, record: recordFromCells(this.keys, cells), errorCode: jobCode, message: `Bulk job ${jobId} did not process this record: ${jobError}` });
-        } else if (this.target.operation !== 'INSERT' && canRetry) {
-          again = true;
-        } else {
-          unknown.push({ index, record: recordFromCells(this.keys, cells), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} completed without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
+      // The records as they came (when the spool kept them), read in step with the rows sent.
+      const originals = file.originals !== undefined ? readSpoolOriginals(file.originals) : undefined;
+      try {
+        for await (const { position, cells } of readSpoolRows(file.path)) {
+          const original = originals !== undefined ? (await originals.next()).value ?? undefined : undefined;
+          const status = ledger.status[position];
+          if (status === SUCCEEDED) continue;
+          const index = file.indexes[position] as number;
+          const record = (): RecordFailure['record'] => original ?? recordFromCells(this.keys, cells);
+          let again = false;
+          if (status === FAILED) {
+            const e = parseBulkError(errorAt.get(position) ?? '');
+            if (RETRYABLE_ROW_ERRORS.has(e.code) && canRetry) again = true;
+            else failures.push({ index, record: record(), errorCode: e.code, message: e.message || 'Salesforce gave no message', ...(e.fields.length > 0 ? { fields: e.fields } : {}) });
+          } else if (status === UNPROCESSED || (status === UNSEEN && jobFailed)) {
+            // Never processed: not written, whatever the operation.
+            if (canRetry) again = true;
+            else failures.push({ index, record: record(), errorCode: jobCode, message: `Bulk job ${jobId} did not process this record: ${jobError}` });
+          } else if (this.target.operation !== 'INSERT' && canRetry) {
+            again = true;
+          } else {
+            unknown.push({ index, record: record(), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} completed without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
+          }
+          if (again) {
+            retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}`, originals: originals !== undefined });
+            await retry.add(index, cells, original);
+          }
         }
-        if (again) {
-          retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}` });
-          await retry.add(index, cells);
-        }
+      } finally {
+        await originals?.return(undefined);
       }
     }
     this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, 'bulk job reconciled');

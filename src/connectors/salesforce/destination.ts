@@ -218,14 +218,14 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         const conversionFailures: RecordFailure[] = [];
         for (const { index, row } of items) {
           const failure = bulkCells(t, index, row);
-          if (Array.isArray(failure)) await s.add(index, failure);
+          if (Array.isArray(failure)) await s.add(index, failure, originalOf(t, row));
           else conversionFailures.push(failure);
         }
         await (reporter as Reporter).failed(conversionFailures);
       };
       const startBulk = async (): Promise<void> => {
         spoolDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-'));
-        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES });
+        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true });
       };
 
       try {
@@ -366,6 +366,16 @@ function withProgress(error: unknown, reporter: Reporter | undefined, api: Trans
     `${error.message} The write stopped part-way: ${written} record(s) had been written${api ? ` through ${api}` : ''} and ${failed} failed${errorFile ? ` (listed in ${errorFile})` : ''}; the others were not confirmed written (UPSERT is safe to run again).`,
     { cause: error.cause ?? error, details: { ...error.details, written, created: reporter.created, failed, unknown: reporter.unknownCount, errorFile, apiCalls } },
   );
+}
+
+/** The destination fields of a record as it came (what the error file lists if it fails). */
+function originalOf(target: WriteTarget, row: Row): Row {
+  const out: Row = {};
+  for (const c of target.columns) {
+    const v = row[c.key];
+    if (v !== undefined) out[c.key] = v;
+  }
+  return out;
 }
 
 /** A record's Bulk CSV cells, or the failure that keeps it from being sent. */

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import type { Row } from '../../core/types.ts';
 import { csvLine } from './write-values.ts';
 
 /**
@@ -12,6 +14,10 @@ import { csvLine } from './write-values.ts';
  *
  * Each file keeps the input index of every row it holds, in file order (a row's position in its file is its
  * "position"): results are reconciled by position (reconcile.ts) and failures reported by input index.
+ *
+ * With `originals`, each row's record as it came (before conversion to Bulk text) is kept beside the CSV, one
+ * JSON line per position (`<file>.rows.jsonl`), so the error file lists a failed record's original values,
+ * as the REST path does, without holding them in memory.
  */
 export const DEFAULT_JOB_BYTES = 100 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
@@ -22,6 +28,8 @@ export interface SpoolFile {
   /** Input index of the row at each position. */
   readonly indexes: readonly number[];
   readonly bytes: number;
+  /** The original records, one JSON line per position (when the spool keeps them). */
+  readonly originals?: string;
 }
 
 export class CsvSpool {
@@ -36,29 +44,34 @@ export class CsvSpool {
   private indexes: number[] = [];
   private bytes = 0;
   private pending = '';
+  private readonly keepOriginals: boolean;
+  private originalsHandle: FileHandle | undefined;
+  private pendingOriginals = '';
   private seq = 0;
   /** Rows added over all files. */
   rows = 0;
 
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string } = {}) {
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean } = {}) {
     this.dir = dir;
     this.header = header;
     this.headerLine = csvLine(header);
     this.maxBytes = options.maxBytes ?? DEFAULT_JOB_BYTES;
     this.prefix = options.prefix ?? 'job';
+    this.keepOriginals = options.originals ?? false;
   }
 
-  /** Append one row (cells already converted to Bulk text). */
-  async add(index: number, cells: readonly string[]): Promise<void> {
+  /** Append one row (cells already converted to Bulk text; `original`: the record as it came). */
+  async add(index: number, cells: readonly string[], original?: Row): Promise<void> {
     const line = csvLine(cells);
     const size = Buffer.byteLength(line);
     if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.maxBytes) await this.roll();
     if (this.handle === undefined) await this.openNext();
     this.pending += line;
+    if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
     this.bytes += size;
     this.indexes.push(index);
     this.rows++;
-    if (this.pending.length >= FLUSH_BYTES) await this.flush();
+    if (this.pending.length >= FLUSH_BYTES || this.pendingOriginals.length >= FLUSH_BYTES) await this.flush();
   }
 
   /** Close the last file; the files in order. */
@@ -70,20 +83,30 @@ export class CsvSpool {
   /** Close without keeping anything (on failure; the caller removes the folder). */
   async discard(): Promise<void> {
     const h = this.handle;
+    const o = this.originalsHandle;
     this.handle = undefined;
+    this.originalsHandle = undefined;
     await h?.close().catch(() => undefined);
+    await o?.close().catch(() => undefined);
   }
 
   private async openNext(): Promise<void> {
     this.seq++;
     this.path = join(this.dir, `${this.prefix}-${String(this.seq).padStart(4, '0')}.csv`);
     this.handle = await open(this.path, 'w');
+    if (this.keepOriginals) this.originalsHandle = await open(`${this.path}.rows.jsonl`, 'w');
     this.pending = this.headerLine;
+    this.pendingOriginals = '';
     this.bytes = Buffer.byteLength(this.headerLine);
     this.indexes = [];
   }
 
   private async flush(): Promise<void> {
+    if (this.pendingOriginals !== '' && this.originalsHandle !== undefined) {
+      const text = this.pendingOriginals;
+      this.pendingOriginals = '';
+      await this.originalsHandle.write(text);
+    }
     if (this.pending === '' || this.handle === undefined) return;
     const text = this.pending;
     this.pending = '';
@@ -93,8 +116,10 @@ export class CsvSpool {
   private async roll(): Promise<void> {
     await this.flush();
     await this.handle?.close();
+    await this.originalsHandle?.close();
     this.handle = undefined;
-    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes });
+    this.originalsHandle = undefined;
+    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) });
   }
 }
 
@@ -115,5 +140,19 @@ export async function* readSpoolRows(path: string): AsyncGenerator<{ position: n
     await done;
   } finally {
     parser.destroy();
+  }
+}
+
+/** The original records of a spool file kept with `originals`, in position order (null where none was given). */
+export async function* readSpoolOriginals(path: string): AsyncGenerator<Row | null> {
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (line !== '') yield JSON.parse(line) as Row | null;
+    }
+  } finally {
+    lines.close();
+    stream.destroy();
   }
 }
