@@ -183,7 +183,10 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     const dp = plan.destination;
     // The definition's own schemaVersion (describe-flow output) wins; else the local history numbers it 1, 2, ...
     const schemaVersion = def.schemaVersion ?? (options.state ? await options.state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
-    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, outputSchema, partitionKeys: plan.partitionKeys };
+    // Map_all copies whatever columns each input has: files whose columns differ (a later CSV with one more
+    // column, JSON lines gaining a key) must not be cut to the first one's, so the writer follows each batch's
+    // columns (a new file, with its own header, when they change). Otherwise every batch has the same columns.
+    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys };
     if (dp.connectorType === 'S3') {
       destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client() });
     } else if (dp.connectorType === 'LocalFile') {

@@ -106,3 +106,17 @@ describe('a cancel that comes after the output is published', () => {
     expect(readFileSync(record.outputs[0] as string, 'utf8')).toBe(INPUT);
   });
 });
+
+describe('Map_all over files whose columns differ', () => {
+  it('keeps the columns a later file adds (a new output file with its own header), losing no value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-grow-'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'in'));
+    writeFileSync(join(dir, 'in', '1.csv'), 'a\n1\n');
+    writeFileSync(join(dir, 'in', '2.csv'), 'a,b\n2,y\n');
+    const record = await runFlow({ flow: flow({ connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: join(dir, 'in'), fileType: 'CSV' } } }, join(dir, 'out'), 'JSON') });
+    expect(record.executionStatus).toBe('Successful');
+    const rows = record.outputs.flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown));
+    expect(rows).toEqual([{ a: '1' }, { a: '2', b: 'y' }]);
+  });
+});
