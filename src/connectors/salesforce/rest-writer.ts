@@ -8,7 +8,7 @@ import {
   MISSING_ARGUMENT, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff,
   type RowRetryOptions, type WriteReporter, type WriteTarget,
 } from './write-plan.ts';
-import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toRestValue, type RestValue } from './write-values.ts';
+import { VALUE_NOT_CONVERTIBLE, ValueConversionError, restJson, toRestValue, type RestValue } from './write-values.ts';
 
 /**
  * Writes through sObject Collections: 200 records per call, at most `concurrency` calls in flight (p-limit),
@@ -293,20 +293,25 @@ export class RestWriter {
     const call = `${t.operation.toLowerCase()} ${pending.length} ${object} record(s)`;
     switch (t.operation) {
       case 'INSERT':
-        return { method: 'POST', path: '/composite/sobjects', json: { allOrNone: false, records: pending.map((p) => p.payload) }, idempotent, call };
+        return { method: 'POST', path: '/composite/sobjects', ...this.body(pending), idempotent, call };
       case 'UPDATE':
-        return { method: 'PATCH', path: '/composite/sobjects', json: { allOrNone: false, records: pending.map((p) => p.payload) }, idempotent, call };
+        return { method: 'PATCH', path: '/composite/sobjects', ...this.body(pending), idempotent, call };
       case 'UPSERT':
         return {
           method: 'PATCH',
           path: `/composite/sobjects/${encodeURIComponent(object)}/${encodeURIComponent((t.externalIdField as NonNullable<WriteTarget['externalIdField']>).name)}`,
-          json: { allOrNone: false, records: pending.map((p) => p.payload) },
+          ...this.body(pending),
           idempotent,
           call,
         };
       default:
         return { method: 'DELETE', path: '/composite/sobjects', query: { ids: pending.map((p) => p.payload as string).join(','), allOrNone: 'false' }, idempotent, call };
     }
+  }
+
+  /** The JSON body of a collections call (numbers too precise for a JavaScript number keep their digits). */
+  private body(pending: readonly Pending[]): { body: string; headers: Record<string, string> } {
+    return { body: restJson({ allOrNone: false, records: pending.map((p) => p.payload) }), headers: { 'Content-Type': 'application/json; charset=utf-8' } };
   }
 
   /**

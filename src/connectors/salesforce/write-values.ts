@@ -31,7 +31,19 @@ export class ValueConversionError extends Error {
   }
 }
 
-export type RestValue = string | number | boolean | null;
+/**
+ * A number sent in JSON as the digits given: a numeric string with more significant digits than a JavaScript
+ * number keeps (over 15), e.g. `1234567890123456.78` for a currency(18, 2) field. Salesforce reads JSON numbers
+ * as decimals, so the value is written exactly (JSON.stringify of a number would send `1234567890123456.8`).
+ */
+export class JsonNumber {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+export type RestValue = string | number | boolean | null | JsonNumber;
 
 const TEXT_TYPES: ReadonlySet<FieldType> = new Set<FieldType>([
   'id', 'reference', 'string', 'textarea', 'picklist', 'multipicklist', 'combobox', 'phone', 'url', 'email', 'encryptedstring', 'base64', 'anyType',
@@ -97,6 +109,39 @@ function toInt(field: SfField, value: FieldValue): number {
   return fail(field, value, 'a whole number');
 }
 
+const DECIMAL_PARTS_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** A decimal string too precise for a JavaScript number, as a JSON number token; undefined if a number keeps it. */
+function exactJsonNumber(text: string): JsonNumber | undefined {
+  const m = DECIMAL_PARTS_RE.exec(text);
+  if (!m) return undefined;
+  const int = (m[2] ?? '').replace(/^0+/, '');
+  const frac = m[3] ?? '';
+  const significant = `${int}${frac}`.replace(/^0+/, '').replace(/0+$/, '');
+  if (significant.length <= 15) return undefined;
+  return new JsonNumber(`${m[1] === '-' ? '-' : ''}${int === '' ? '0' : int}${frac === '' ? '' : `.${frac}`}${m[4] === undefined ? '' : `e${m[4]}`}`);
+}
+
+/**
+ * JSON text of a request body in which {@link JsonNumber}s are written as their digits; everything else as
+ * JSON.stringify writes it. A JsonNumber first becomes a placeholder string (a NUL and a random nonce per
+ * call, so no value can pass for one), then the quoted placeholder is replaced by the digits.
+ */
+export function restJson(body: unknown): string {
+  const nonce = `\u0000${Math.random().toString(36).slice(2)}:`;
+  let raw = false;
+  const text = JSON.stringify(body, (_key, value: unknown) => {
+    if (value instanceof JsonNumber) {
+      raw = true;
+      return `${nonce}${value.text}`;
+    }
+    return value;
+  });
+  if (!raw) return text;
+  const escaped = JSON.stringify(nonce).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  return text.replace(new RegExp(`"${escaped}([-+.eE0-9]+)"`, 'g'), '$1');
+}
+
 function toDecimal(field: SfField, value: FieldValue): number {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string' && DECIMAL_RE.test(value.trim())) {
@@ -154,7 +199,10 @@ export function toRestValue(field: SfField, value: FieldValue): RestValue {
   if (TEXT_TYPES.has(t)) return toText(field, value);
   if (t === 'boolean') return toBoolean(field, value);
   if (INT_TYPES.has(t)) return toInt(field, value);
-  if (DECIMAL_TYPES.has(t)) return toDecimal(field, value);
+  if (DECIMAL_TYPES.has(t)) {
+    const n = toDecimal(field, value);
+    return (typeof value === 'string' ? exactJsonNumber(value.trim()) : undefined) ?? n;
+  }
   if (t === 'date') return toDate(field, value);
   if (t === 'datetime') return toDatetime(field, value);
   if (t === 'time') return toTime(field, value);
