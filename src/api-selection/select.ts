@@ -13,6 +13,9 @@ export interface ApiCapabilities {
   readonly bulk?: boolean;
   /** False when REST cannot serve the read in one query (the SOQL would exceed the URI limit). Default true. */
   readonly restSingleQuery?: boolean;
+  /** False when REST cannot serve the read at all: the WHERE alone (long filter values, a long IN list) makes
+   *  even a one-field query exceed the URI limit. Bulk API 2.0 takes the SOQL in a request body. Default true. */
+  readonly rest?: boolean;
 }
 
 export interface SelectInput {
@@ -41,12 +44,19 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 export function select(input: SelectInput): Selection {
   const bulkAllowed = input.capabilities?.bulk ?? true;
   const restSingle = input.capabilities?.restSingleQuery ?? true;
+  const restAllowed = input.capabilities?.rest ?? true;
   const threshold = input.direction === 'source' ? SOURCE_BULK_THRESHOLD : DESTINATION_BULK_THRESHOLD;
   const count = fmt(input.recordCount);
 
   if (input.preference === 'BULKV2') {
     if (!bulkAllowed) return { api: 'REST_SYNC', reason: 'BULKV2 requested, but Bulk API 2.0 does not support this object; REST used instead' };
     return { api: 'BULKV2', reason: 'BULKV2 requested by the flow' };
+  }
+  if (!restAllowed && bulkAllowed && input.direction === 'source') {
+    return {
+      api: 'BULKV2',
+      reason: `${input.preference === 'REST_SYNC' ? 'REST_SYNC requested, but' : 'AUTOMATIC:'} the query's filters alone exceed the REST URI limit (even split into field groups), so Bulk API 2.0 is used${input.preference === 'REST_SYNC' ? ' instead' : ' (no record count taken)'}`,
+    };
   }
   if (input.preference === 'REST_SYNC') {
     return {

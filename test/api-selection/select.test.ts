@@ -13,6 +13,8 @@ describe('select()', () => {
     ['AUTOMATIC, too wide for REST → Bulk', { direction: 'source', preference: 'AUTOMATIC', recordCount: 10, capabilities: { restSingleQuery: false } }, 'BULKV2', /URI limit/],
     ['REST forced, too wide → field groups', { direction: 'source', preference: 'REST_SYNC', recordCount: 10, capabilities: { restSingleQuery: false } }, 'REST_SYNC', /joined by Id/],
     ['no Bulk support, many records → REST', { direction: 'source', preference: 'AUTOMATIC', recordCount: 2_000_000, capabilities: { bulk: false } }, 'REST_SYNC', /does not support/],
+    ['AUTOMATIC, filters alone too long for any REST URL → Bulk', { direction: 'source', preference: 'AUTOMATIC', recordCount: 0, capabilities: { restSingleQuery: false, rest: false } }, 'BULKV2', /filters alone exceed the REST URI limit/],
+    ['REST forced, filters alone too long for any REST URL → Bulk', { direction: 'source', preference: 'REST_SYNC', recordCount: 0, capabilities: { restSingleQuery: false, rest: false } }, 'BULKV2', /REST_SYNC requested, but .* Bulk API 2.0 is used instead/],
     ['BULKV2 forced, no Bulk support → REST', { direction: 'destination', preference: 'BULKV2', recordCount: 2, capabilities: { bulk: false } }, 'REST_SYNC', /does not support/],
   ];
   it.each(cases)('%s', (_name, input, api, reason) => {

@@ -47,6 +47,38 @@ describe('SOQL building', () => {
     }
   });
 
+  it('reads date and datetime values as the engine-side filters do: epoch ms (number or text), ISO with no zone as UTC, never a guess', () => {
+    const tz = process.env['TZ'];
+    process.env['TZ'] = 'America/New_York';
+    try {
+      const created = account.require('CreatedDate', 't');
+      const founded = account.require('Founded__c', 't');
+      expect(soqlLiteral(created, '2024-01-01T00:00:00')).toBe('2024-01-01T00:00:00.000Z');
+      expect(soqlLiteral(created, '1700000000000')).toBe('2023-11-14T22:13:20.000Z');
+      expect(soqlLiteral(created, '2024-01-01T00:00:00+0100')).toBe('2023-12-31T23:00:00.000Z');
+      expect(soqlLiteral(founded, '1700000000000')).toBe('2023-11-14');
+      expect(soqlLiteral(founded, '2024-01-01T23:00:00-05:00')).toBe('2024-01-02');
+      for (const [f, v] of [[created, 'March 7'], [created, '2024-02-30T00:00:00Z'], [founded, '2024-02-30'], [founded, '2024-01-01Tgarbage'], [created, 1e20]] as const) {
+        expect(() => soqlLiteral(f, v), `${f.name} ${String(v)}`).toThrow(/is not a valid/);
+      }
+    } finally {
+      if (tz === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = tz;
+    }
+  });
+
+  it('writes numbers only from decimal text, times in full, and control characters as \\u escapes', () => {
+    const revenue = account.require('AnnualRevenue', 't');
+    expect(soqlLiteral(revenue, ' 1e3 ')).toBe('1000');
+    for (const v of ['0x10', 'Infinity', '1,000', '', '-']) expect(() => soqlLiteral(revenue, v), v).toThrow(/AnnualRevenue/);
+    const time = field('Remind__c', 'time');
+    expect(soqlLiteral(time, '08:30')).toBe('08:30:00.000Z');
+    expect(soqlLiteral(time, '08:30:00.5Z')).toBe('08:30:00.500Z');
+    expect(() => soqlLiteral(time, '99:99')).toThrow(/Remind__c/);
+    expect(escapeSoqlString('a\u2028b\u0000c\u0085')).toBe('a\\u2028b\\u0000c\\u0085');
+    expect(() => soqlLiteral(account.require('Name', 't'), 'a\ud800')).toThrow(/surrogate/);
+  });
+
   it('maps AppFlow operators', () => {
     expect(filterCondition(account, { field: 'name', operator: 'EQUAL_TO', values: ['a', 'b'] })).toBe(`Name IN ('a', 'b')`);
     expect(filterCondition(account, { field: 'Name', operator: 'NOT_EQUAL_TO', values: ['a', 'b'] })).toBe(`Name NOT IN ('a', 'b')`);

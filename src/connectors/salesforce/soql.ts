@@ -1,7 +1,7 @@
 import { ForceflowError } from '../../core/errors.ts';
 import type { PushdownFilter } from '../../core/connector.ts';
 import type { ScalarValue } from '../../core/types.ts';
-import { canonicalDatetime } from '../../api-selection/normalize.ts';
+import { toEpochMillis } from '../../mapping/convert.ts';
 import type { SfField, SfObject } from './describe.ts';
 
 /**
@@ -13,9 +13,12 @@ import type { SfField, SfObject } from './describe.ts';
  * change the shape of the query.
  */
 
-/** Escape a string for a SOQL single-quoted literal. */
+/** Escape a string for a SOQL single-quoted literal. Other control characters and the Unicode line breaks
+ *  (U+0085, U+2028, U+2029) are written as `\uXXXX` (a documented SOQL escape), so no character of a value
+ *  reaches the query raw where a lexer might read it as a line end. */
 export function escapeSoqlString(value: string): string {
-  return value.replace(/[\\'"\n\r\t\b\f]/g, (c) => {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are escaped
+  return value.replace(/[\\'"\u0000-\u001f\u007f\u0085\u2028\u2029]/g, (c) => {
     switch (c) {
       case '\\': return '\\\\';
       case "'": return "\\'";
@@ -24,7 +27,8 @@ export function escapeSoqlString(value: string): string {
       case '\r': return '\\r';
       case '\t': return '\\t';
       case '\b': return '\\b';
-      default: return '\\f';
+      case '\f': return '\\f';
+      default: return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
     }
   });
 }
@@ -47,6 +51,20 @@ function plainNumber(n: number): string {
   return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
 }
 
+/** Decimal text only (`42`, `-1.5`, `1e3`): not hex (`0x10`), not `Infinity`, not `1,000`. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A lone UTF-16 surrogate cannot be sent (URL encoding and JSON would fail or change it). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Epoch ms of a date/datetime filter value (epoch ms as a number or digits, or ISO-8601; no zone = UTC), the same
+ *  reading as the engine-side filters (src/mapping), so a filter selects the same records wherever it runs. */
+function filterMillis(value: ScalarValue): number | undefined {
+  if (typeof value === 'boolean') return undefined;
+  const ms = toEpochMillis(value);
+  return ms === undefined || Number.isNaN(new Date(ms).getTime()) ? undefined : ms;
+}
+
 /** A typed SOQL literal for a value compared with `field`. */
 export function soqlLiteral(field: SfField, value: ScalarValue): string {
   if (value === null) return 'null';
@@ -56,7 +74,7 @@ export function soqlLiteral(field: SfField, value: ScalarValue): string {
     case 'double':
     case 'currency':
     case 'percent': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      const n = typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value.trim()) : Number.NaN;
       if (!Number.isFinite(n)) throw invalid(field, value, 'a number such as 42 or 1234.5');
       return plainNumber(n);
     }
@@ -66,23 +84,25 @@ export function soqlLiteral(field: SfField, value: ScalarValue): string {
       throw invalid(field, value, 'true or false');
     }
     case 'date': {
-      const s = typeof value === 'number' ? new Date(value).toISOString() : String(value);
-      const m = /^(\d{4}-\d{2}-\d{2})(?:$|T)/.exec(s);
-      if (!m?.[1] || Number.isNaN(Date.parse(m[1]))) throw invalid(field, value, 'a date YYYY-MM-DD');
-      return m[1];
+      const ms = filterMillis(value);
+      if (ms === undefined) throw invalid(field, value, 'a date YYYY-MM-DD (or epoch milliseconds)');
+      return new Date(ms).toISOString().slice(0, 10);
     }
     case 'datetime': {
-      const d = typeof value === 'number' ? new Date(value) : new Date(String(value).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
-      if (typeof value === 'boolean' || Number.isNaN(d.getTime())) throw invalid(field, value, 'an ISO-8601 datetime or epoch milliseconds');
-      return canonicalDatetime(d.toISOString());
+      const ms = filterMillis(value);
+      if (ms === undefined) throw invalid(field, value, 'an ISO-8601 datetime such as 2024-04-16T19:00:00Z, or epoch milliseconds');
+      return new Date(ms).toISOString();
     }
     case 'time': {
-      const s = String(value);
-      if (!/^\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z?$/.test(s)) throw invalid(field, value, 'a time HH:mm:ss.SSSZ');
-      return s.endsWith('Z') ? s : `${s}Z`;
+      const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z?$/.exec(String(value).trim());
+      if (typeof value !== 'string' || !m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) throw invalid(field, value, 'a time HH:mm:ss.SSSZ');
+      return `${m[1]}:${m[2]}:${m[3] ?? '00'}.${(m[4] ?? '0').padEnd(3, '0')}Z`;
     }
-    default:
-      return `'${escapeSoqlString(String(value))}'`;
+    default: {
+      const text = String(value);
+      if (LONE_SURROGATE.test(text)) throw invalid(field, value, 'well-formed Unicode text (it holds half of a surrogate pair)');
+      return `'${escapeSoqlString(text)}'`;
+    }
   }
 }
 
@@ -132,7 +152,12 @@ export function filterCondition(object: SfObject, filter: PushdownFilter): strin
       if (!TEXT_TYPES.has(field.type)) {
         throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${name}: CONTAINS works on text fields, and ${name} is ${field.type}. Use EQUAL_TO or a comparison.`);
       }
-      const parts = values.map((v) => `${name} LIKE '%${escapeLike(String(v ?? ''))}%'`);
+      const parts = values.map((v) => {
+        if (v === null) throw new ForceflowError('FILTER_VALUE_INVALID', `Filter on ${name}: CONTAINS needs text to look for, not null. Use EQUAL_TO null to find records without a value.`, { details: { field: name } });
+        const text = String(v);
+        if (LONE_SURROGATE.test(text)) throw invalid(field, v, 'well-formed Unicode text (it holds half of a surrogate pair)');
+        return `${name} LIKE '%${escapeLike(text)}%'`;
+      });
       return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`;
     }
   }

@@ -75,14 +75,19 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       const restSoql = buildSelect({ ...spec, fields: restPlan.select.map((f) => f.name) });
       const maxUrl = options.maxRestUrlLength ?? MAX_REST_URL_LENGTH;
       const restSingleQuery = restQueryUrlLength(client, restSoql) <= maxUrl;
+      // The WHERE alone may be too long for any REST query URL (long filter values, a long IN list): then neither
+      // the COUNT() nor field groups can go through REST (Salesforce answers 414), and only Bulk can serve the read.
+      const countSoql = buildCount(spec);
+      const groups = restSingleQuery ? [] : splitFieldGroups(client, maxUrl, restPlan.select, (fields) => buildSelect({ ...spec, fields: fields.map((f) => f.name), orderById: true }));
+      const restPossible = restQueryUrlLength(client, countSoql) <= maxUrl && (restSingleQuery || groups.every((g) => restQueryUrlLength(client, g.soql) <= maxUrl));
 
       let count: number | undefined;
-      if (preference === 'AUTOMATIC') {
-        const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: buildCount(spec) }, call: `count ${object.name}` });
+      if (preference === 'AUTOMATIC' && restPossible) {
+        const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: countSoql }, call: `count ${object.name}` });
         count = res.totalSize;
         stats.count = count;
       }
-      const choice = select({ direction: 'source', preference, recordCount: count ?? 0, capabilities: { restSingleQuery } });
+      const choice = select({ direction: 'source', preference, recordCount: count ?? 0, capabilities: { restSingleQuery, rest: restPossible } });
       ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
 
       let batches: AsyncIterable<RecordBatch>;
@@ -95,7 +100,6 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         stats.soql = restSoql;
         batches = readRest(client, restPlan, schema, restSoql, includeDeleted, ctx);
       } else {
-        const groups = splitFieldGroups(client, maxUrl, restPlan.select, (fields) => buildSelect({ ...spec, fields: fields.map((f) => f.name), orderById: true }));
         stats.soql = groups.map((g) => g.soql).join('\n');
         batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
       }
