@@ -57,6 +57,8 @@ export interface Route extends Required<RouteOptions> {
   readonly names: readonly string[];
   readonly handler: Handler;
   readonly versioned: boolean;
+  /** Literal (non-parameter) segments of the pattern: its specificity. */
+  readonly literals: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export class Router {
         countsAsApiCall: options.countsAsApiCall ?? auth,
         group: options.group,
         versioned: names.includes('version'),
+        literals: pattern.split('/').filter((seg) => seg !== '' && !seg.startsWith(':') && !seg.startsWith('*')).length,
       });
     }
   }
@@ -102,7 +105,12 @@ export class Router {
   /** The route for a method and path, or which methods the path allows (for a 405), or nothing. */
   match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | undefined {
     const allowed: string[] = [];
+    // Only the most specific patterns that match count (`/sobjects/:object/describe` over `/sobjects/:object/:id`),
+    // so that PATCH …/describe is a 405 for the describe resource, not an update of a record called "describe".
+    let best = -1;
+    for (const route of this.routes) if (route.regex.test(path)) best = Math.max(best, route.literals);
     for (const route of this.routes) {
+      if (route.literals !== best) continue;
       const m = route.regex.exec(path);
       if (!m) continue;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) {

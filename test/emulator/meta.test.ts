@@ -230,6 +230,16 @@ describe('sObject describe', () => {
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('HEAD,GET');
     expect(await res.json()).toEqual([{ errorCode: 'METHOD_NOT_ALLOWED', message: "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET" }]);
+    // …/describe is the describe resource for every method, not a record whose id is "describe".
+    for (const m of ['PATCH', 'DELETE', 'POST']) {
+      const d = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/Account/describe`, {
+        method: m,
+        headers: { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' },
+        body: m === 'DELETE' ? undefined : '{"Name":"x"}',
+      });
+      expect(d.status, m).toBe(405);
+      expect(await d.json()).toEqual([{ errorCode: 'METHOD_NOT_ALLOWED', message: `HTTP Method '${m}' not allowed. Allowed are HEAD,GET` }]);
+    }
     const coll = await fetch(`${emu.instanceUrl}/services/data/v58.0/composite/sobjects`, { method: 'PUT', headers: { Authorization: `Bearer ${emu.accessToken}` } });
     expect(((await coll.json()) as { message: string }[])[0]?.message).toBe("HTTP Method 'PUT' not allowed. Allowed are POST,PATCH,DELETE");
   });
