@@ -85,12 +85,14 @@ async function* transformed(
   let estimatedBytes = 0;
   for await (const batch of stream.batches) {
     if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-    const result = plan.transform(batch, { firstIndex: read });
+    // Counted as read before the tasks run, so that a batch a TerminateFlow validation stops in counts.
+    const firstIndex = read;
     read += batch.rows.length;
     if (!stream.bytesRead) estimatedBytes += Buffer.byteLength(JSON.stringify(batch.rows));
     const r = record.executionResult;
     r.recordsProcessed = read;
     r.bytesProcessed = stream.bytesRead ? stream.bytesRead() : estimatedBytes;
+    const result = plan.transform(batch, { firstIndex });
     r.recordsFiltered += result.filtered;
     r.recordsDropped += result.dropped;
     r.maxPageSize = Math.max(r.maxPageSize, batch.rows.length);
