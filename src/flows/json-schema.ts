@@ -49,6 +49,22 @@ export function flowJsonSchema(): JsonObject {
       ],
     };
   }
+  // CloudFormation's spellings that validation rewrites: Tags as a list of {key, value}, Scheduled.timeZone.
+  const props = at(schema, 'properties');
+  if (props?.tags) {
+    props.tags = {
+      anyOf: [
+        props.tags,
+        {
+          type: 'array',
+          description: "CloudFormation's Tags form, camelCased",
+          items: { type: 'object', properties: { key: { type: 'string' }, value: { type: 'string' } }, required: ['key', 'value'], additionalProperties: false },
+        },
+      ],
+    };
+  }
+  const scheduled = at(schema, 'properties', 'triggerConfig', 'properties', 'triggerProperties', 'properties', 'Scheduled', 'properties');
+  if (scheduled?.timezone) scheduled.timeZone = { ...(scheduled.timezone as JsonObject), description: "CloudFormation's TimeZone, camelCased: the same as timezone" };
   return { $id: FLOW_SCHEMA_ID, ...schema, description: 'An Amazon AppFlow CreateFlow definition (API JSON) as forceflow runs it. See docs/flows.md.' };
 }
 

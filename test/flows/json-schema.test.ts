@@ -21,6 +21,9 @@ describe('docs/flow-schema.json', () => {
     expect(task.additionalProperties).toBe(false);
     expect(task.properties.taskProperties.anyOf).toHaveLength(2);
     expect(task.properties.taskProperties.anyOf[0].additionalProperties).toBe(false);
+    // CloudFormation's spellings that validation accepts are not flagged by editors either.
+    expect(schema.properties.tags.anyOf.map((s: { type: string }) => s.type)).toEqual(['object', 'array']);
+    expect(schema.properties.triggerConfig.properties.triggerProperties.properties.Scheduled.properties.timeZone.type).toBe('string');
     const local = schema.properties.sourceFlowConfig.properties.sourceConnectorProperties.properties.LocalFile;
     expect(local.required).toEqual(['path', 'fileType']);
   });
