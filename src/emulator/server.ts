@@ -66,6 +66,8 @@ function writeError(res: ServerResponse, error: SfHttpError): void {
 /** The emulator's HTTP server: routing, auth, API limits, fault injection and Salesforce-shaped errors. */
 export function createEmulatorServer(org: Org, router: Router = buildRouter()): Server {
   const handle = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Salesforce's Date header is its own clock (clients bound incremental windows by it), so ours is the org's.
+    res.setHeader('Date', new Date(org.clock()).toUTCString());
     const rawUrl = raw.url ?? '/';
     if (rawUrl.length > MAX_URI_LENGTH) {
       // What Salesforce's front end answers for an over-long URI.
