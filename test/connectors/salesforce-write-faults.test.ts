@@ -192,3 +192,28 @@ describe('failOnFirstDestinationError stops sending once a record failed', () =>
     expect((await countByExt(prefix)).size).toBe(7);
   });
 });
+
+describe('Bulk under mixed faults', () => {
+  it.each([
+    ['INSERT', 'bulkIngest.500=0.3,rowLock=0.1'],
+    ['INSERT', 'bulkIngest.500=0.2,bulkIngest.reset=0.2,bulkIngest.resetAfter=0,bulkIngest.jobFail=0.3'],
+    ['UPSERT', 'bulkIngest.500=0.3,bulkIngest.reset=0.2,bulkIngest.resetAfter=30,rowLock=0.1,bulkIngest.jobFail=0.3'],
+  ] as const)('%s with %s: every record written exactly once, or failed with a reason', async (op, spec) => {
+    const prefix = `BMIX-${op}-${spec.length}`;
+    await faults(spec);
+    const config = cfg({ apiPreference: 'BULKV2', writeOperationType: op, idFieldNames: op === 'UPSERT' ? ['External_Id__c'] : [] });
+    const { result, errorDir } = await write(config, accounts(prefix, 1200), { jobBytes: 16 * 1024, bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2, rowRetries: 6 } });
+    const found = await countByExt(prefix);
+    const failed = new Map(result.failed.map((f) => [f.index, f]));
+    expect(failed.size).toBe(result.failed.length);
+    for (let i = 0; i < 1200; i++) {
+      const copies = found.get(`${prefix}-${i}`) ?? 0;
+      const f = failed.get(i);
+      if (f === undefined) expect(copies, `record ${i}`).toBe(1);
+      else if (f.errorCode === 'SF_WRITE_OUTCOME_UNKNOWN') expect(copies, `record ${i} (unknown)`).toBeLessThanOrEqual(1);
+      else expect(copies, `record ${i} failed ${f.errorCode}`).toBe(0);
+    }
+    expect(result.written + result.failedCount).toBe(1200);
+    expect((await errorRows(errorDir)).length).toBe(result.failedCount);
+  }, 120_000);
+});
