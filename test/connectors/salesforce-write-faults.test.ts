@@ -217,3 +217,29 @@ describe('Bulk under mixed faults', () => {
     expect((await errorRows(errorDir)).length).toBe(result.failedCount);
   }, 120_000);
 });
+
+describe('REST under mixed faults', () => {
+  it('INSERT, UPDATE and DELETE with 500s, resets (before and during the body), 429s and row locks: exact', async () => {
+    const prefix = 'RMIX';
+    const spec = 'collections.500=0.15,collections.reset=0.15,collections.resetAfter=5,collections.429=0.1,rowLock=0.05';
+    await faults(spec);
+    const options: SalesforceDestinationOptions = { rest: { rowRetryBaseMs: 2, refusedBaseMs: 2, rowRetries: 6, refusedRetries: 10, batchSize: 50 } };
+    const ins = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts(prefix, 600), options);
+    const found = await countByExt(prefix);
+    const failed = new Set(ins.result.failed.map((f) => f.index));
+    for (let i = 0; i < 600; i++) expect(found.get(`${prefix}-${i}`) ?? 0, `record ${i}`).toBe(failed.has(i) ? 0 : 1);
+    expect(ins.result.written + ins.result.failedCount).toBe(600);
+
+    await faults('');
+    const ids = (await query<{ Id: string; External_Id__c: string }>(`SELECT Id, External_Id__c FROM Account WHERE External_Id__c LIKE '${prefix}-%'`)).map((r) => ({ Id: r.Id, NumberOfEmployees: 42 }));
+    await faults(spec);
+    const upd = await write(cfg({ apiPreference: 'REST_SYNC', writeOperationType: 'UPDATE', idFieldNames: ['Id'] }), ids, options);
+    expect(upd.result).toMatchObject({ written: ids.length, failedCount: 0 });
+    const del = await write(cfg({ apiPreference: 'REST_SYNC', writeOperationType: 'DELETE', idFieldNames: ['Id'] }), ids.map((r) => ({ Id: r.Id })), options);
+    expect(del.result).toMatchObject({ written: ids.length, failedCount: 0 });
+    await faults('');
+    const all = await query<{ IsDeleted: boolean; NumberOfEmployees: number }>(`SELECT IsDeleted, NumberOfEmployees FROM Account WHERE External_Id__c LIKE '${prefix}-%'`, true);
+    expect(all).toHaveLength(ids.length);
+    expect(all.every((r) => r.IsDeleted && r.NumberOfEmployees === 42)).toBe(true);
+  }, 120_000);
+});
