@@ -34,7 +34,7 @@ async function runJob(body: Record<string, unknown>, csv: string): Promise<Recor
 async function text(path: string): Promise<string> {
   const res = await t.req('GET', path);
   expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+  expect(res.headers.get('content-type')).toBe('text/csv; charset=UTF-8');
   return res.text();
 }
 

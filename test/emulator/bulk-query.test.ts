@@ -26,6 +26,7 @@ async function createQuery(query: string, extra: Record<string, unknown> = {}, r
 
 async function results(id: string, qs = ''): Promise<{ status: number; text: string; locator: string | null; count: string | null }> {
   const res = await t.req('GET', `/jobs/query/${id}/results${qs}`, undefined, { Accept: 'text/csv' });
+  if (res.status === 200) expect(res.headers.get('content-type')).toBe('text/csv; charset=UTF-8');
   return { status: res.status, text: await res.text(), locator: res.headers.get('sforce-locator'), count: res.headers.get('sforce-numberofrecords') };
 }
 

@@ -7,7 +7,8 @@ import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
 /** Result pages listed per `resultPages` response (Salesforce lists up to 5). */
 const RESULT_PAGES_PER_RESPONSE = 5;
-const CSV = 'text/csv';
+/** Salesforce's CSV answers name their charset (salesforce-wire.md section 0). */
+const CSV = 'text/csv; charset=UTF-8';
 const BASE = '/services/data/:version/jobs';
 
 function sendJob(res: ServerResponse, status: number, body: Record<string, unknown>): void {
