@@ -118,6 +118,19 @@ export function resolveTarget(object: SfObject, config: SalesforceDestinationCon
       details: { object: object.name, fields: unknown },
     });
   }
+  // Field names are case-insensitive: two keys may name one field (a Bulk job would fail on the repeated
+  // column; REST would send one value and drop the other).
+  const byField = new Map<string, string[]>();
+  for (const key of keys) {
+    const name = (object.field(key) as SfField).name;
+    byField.set(name, [...(byField.get(name) ?? []), key]);
+  }
+  const repeated = [...byField].filter(([, ks]) => ks.length > 1);
+  if (repeated.length > 0) {
+    throw flowInvalid(`${where}: ${repeated.map(([name, ks]) => `${ks.map((k) => `"${k}"`).join(' and ')} both map to ${object.name}.${name}`).join('; ')} (field names are case-insensitive). Map each Salesforce field once; nothing was written.`, {
+      fields: repeated.map(([name, ks]) => ({ field: name, keys: ks })),
+    });
+  }
   const columns: WriteColumn[] = [];
   const problems: string[] = [];
   for (const key of keys) {
