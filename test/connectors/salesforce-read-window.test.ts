@@ -67,6 +67,12 @@ describe('Salesforce read: incremental windows', () => {
     });
   }
 
+  it('refuses a window on a field that is not a datetime (a date field would miss records changed later on the last day)', async () => {
+    const error = await run('REST_SYNC', '2024-01-01T00:00:00Z', { window: { field: 'LastActivityDate', from: '2024-01-01T00:00:00Z' } }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('FLOW_INVALID');
+    expect((error as Error).message).toMatch(/datetimeTypeFieldName: Account\.LastActivityDate is a date field; .*LastModifiedDate/);
+  });
+
   it('offsetSeconds ends the window that many seconds before Salesforce\'s time', async () => {
     const { to } = await run('REST_SYNC', new Date(orgNow - 60_000).toISOString(), { window: { field: 'LastModifiedDate', offsetSeconds: 30 } });
     expect(to).toBe(new Date(Math.floor(orgNow / 1000) * 1000 - 30_000).toISOString());

@@ -176,6 +176,13 @@ export function whereClause(spec: Omit<SelectSpec, 'fields'>): string {
   const conds = (spec.filters ?? []).map((f) => filterCondition(spec.object, f));
   if (spec.window) {
     const wf = spec.object.require(spec.window.field, 'incrementalPullConfig.datetimeTypeFieldName');
+    if (wf.type !== 'datetime' || !wf.filterable) {
+      // A date field would cut windows at whole days: a record changed later on the day a window ended falls
+      // in neither that window (already read) nor the next (which starts after that day). It would be missed.
+      throw new ForceflowError('FLOW_INVALID', `incrementalPullConfig.datetimeTypeFieldName: ${spec.object.name}.${wf.name} is a ${wf.filterable ? wf.type : `non-filterable ${wf.type}`} field; incremental windows need a filterable datetime field such as LastModifiedDate or SystemModstamp.`, {
+        details: { object: spec.object.name, field: wf.name, type: wf.type },
+      });
+    }
     if (spec.window.from !== undefined) conds.push(`${wf.name} > ${soqlLiteral(wf, spec.window.from)}`);
     conds.push(`${wf.name} <= ${soqlLiteral(wf, spec.window.to)}`);
   }
