@@ -175,6 +175,21 @@ describe('an error that ends the write part-way says what was already written', 
   });
 });
 
+describe('REST: the look-up after a lost INSERT', () => {
+  it('external ids that are long once URL-encoded are looked up in several queries, each under the URI limit', async () => {
+    // 46 euro signs: 9 characters each once URL-encoded, so 100 values are ~42 KB, over Salesforce's 16 KB URI limit.
+    const rows = Array.from({ length: 200 }, (_, i) => ({ Name: `LONGEXT ${i}`, External_Id__c: `${String(i).padStart(4, '0')}${'\u20ac'.repeat(46)}` }));
+    await faults('collections.reset.next=1,collections.resetAfter=10');
+    const { result, ctx } = await write(cfg({ apiPreference: 'REST_SYNC' }), rows);
+    expect((await faultStats()).resets).toBe(1);
+    expect(ctx.lines.some((l) => l['msg'] === 'looked up records of a lost insert')).toBe(true);
+    expect(result).toMatchObject({ written: 200, failedCount: 0 });
+    const found = await query<{ External_Id__c: string }>(`SELECT External_Id__c FROM Account WHERE Name LIKE 'LONGEXT %'`);
+    expect(found).toHaveLength(200);
+    expect(new Set(found.map((r) => r.External_Id__c)).size).toBe(200);
+  });
+});
+
 describe('failOnFirstDestinationError stops sending once a record failed', () => {
   it.each(['REST_SYNC', 'BULKV2'] as const)('%s: records that hit a row lock in the same call as the failure are not retried after the stop', async (api) => {
     const prefix = `FFLOCK-${api}`;

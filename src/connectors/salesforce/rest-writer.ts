@@ -73,6 +73,8 @@ type Outcome =
 const UNKNOWN_STATUSES = new Set([500, 502, 504]);
 const MAX_BATCH = 200;
 const MARKER_LOOKBACK_MS = 60_000;
+/** Room for the look-up's IN list in a query URI (the rest of the URI is well under 2 KB of 16 KB). */
+const LOOKUP_URI_CHARS = 12_000;
 
 export class RestWriter {
   private readonly client: SalesforceClient;
@@ -330,9 +332,24 @@ export class RestWriter {
     });
     const wanted = [...new Set(values.filter((v): v is string => v !== undefined))];
     const found = new Map<string, number>();
-    for (let i = 0; i < wanted.length; i += 100) {
-      const part = wanted.slice(i, i + 100);
-      const soql = `SELECT Id, ${marker.field.name}, CreatedDate FROM ${object} WHERE ${marker.field.name} IN (${part.map((v) => `'${escapeSoqlString(v)}'`).join(',')})`;
+    // Queries of at most 100 values and at most LOOKUP_URI_CHARS of URL-encoded SOQL (Salesforce answers a URI
+    // over 16 KB with 414; an external id of 50 non-Latin characters is ~450 characters encoded).
+    const parts: string[][] = [];
+    let part: string[] = [];
+    let chars = 0;
+    for (const v of wanted) {
+      const literal = encodeURIComponent(`'${escapeSoqlString(v)}',`).length;
+      if (part.length > 0 && (part.length >= 100 || chars + literal > LOOKUP_URI_CHARS)) {
+        parts.push(part);
+        part = [];
+        chars = 0;
+      }
+      part.push(v);
+      chars += literal;
+    }
+    if (part.length > 0) parts.push(part);
+    for (const chunk of parts) {
+      const soql = `SELECT Id, ${marker.field.name}, CreatedDate FROM ${object} WHERE ${marker.field.name} IN (${chunk.map((v) => `'${escapeSoqlString(v)}'`).join(',')})`;
       let next: string | undefined = `/query`;
       let query: Record<string, string> | undefined = { q: soql };
       while (next !== undefined) {
