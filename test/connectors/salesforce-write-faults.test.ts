@@ -146,6 +146,20 @@ describe('REST: an INSERT whose answer was lost, looked up by external id', () =
 });
 
 describe('an error that ends the write part-way says what was already written', () => {
+  it('REST: calls still in flight when another call fails are waited for and counted', async () => {
+    const rows = accounts('INFLIGHT', 1000);
+    await faults('collections.503.next=1,collections.delay=150');
+    const ctx = captureContext();
+    const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
+    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'REST_SYNC' }), { tempDir: dir, rest: { concurrency: 3, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 0 } });
+    const error = await dest.write(batches(rows, 200), ctx).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SF_UNAVAILABLE' });
+    await faults('');
+    const inOrg = (await countByExt('INFLIGHT')).size;
+    expect(inOrg).toBeGreaterThan(0);
+    expect((error as { details: { written: number } }).details.written).toBe(inOrg);
+  });
+
   it('REST: Salesforce refusing every call after the first batches: SF_UNAVAILABLE with written/failed in the message and details', async () => {
     const rows = accounts('OUTAGE', 1000);
     rows[5] = { Name: null, External_Id__c: 'OUTAGE-5' };

@@ -347,6 +347,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         };
       } catch (error) {
         await spool?.discard();
+        await rest?.settle();
         let errorFile: string | null = null;
         if (sink !== undefined && !published) {
           // Keep what failed visible even when the write stops on an error.

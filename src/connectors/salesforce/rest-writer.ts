@@ -123,6 +123,11 @@ export class RestWriter {
     if (this.error !== undefined) throw this.error;
   }
 
+  /** After an error: wait for the calls still in flight, so that what they write is counted and reported. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
   private async dispatch(): Promise<void> {
     const batch = this.buffer;
     this.buffer = [];
