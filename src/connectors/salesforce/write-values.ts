@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FieldType, FieldValue } from '../../core/types.ts';
 import { looksLikeId, to18 } from '../../core/salesforce-id.ts';
 import type { SfField } from './describe.ts';
@@ -41,7 +42,17 @@ export class JsonNumber {
   constructor(text: string) {
     this.text = text;
   }
+
+  /** JSON.stringify writes a placeholder string, which {@link restJson} replaces by the digits. */
+  toJSON(): string {
+    return `${NUMBER_PLACEHOLDER}${this.text}`;
+  }
 }
+
+/** A NUL and a random token: no value can pass for it (a constant, chosen once per process). */
+const NUMBER_PLACEHOLDER = `\u0000${randomUUID()}:`;
+const QUOTED_PLACEHOLDER = JSON.stringify(NUMBER_PLACEHOLDER).slice(1, -1);
+const PLACEHOLDER_RE = new RegExp(`"${QUOTED_PLACEHOLDER.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}([-+.eE0-9]+)"`, 'g');
 
 export type RestValue = string | number | boolean | null | JsonNumber;
 
@@ -122,24 +133,10 @@ function exactJsonNumber(text: string): JsonNumber | undefined {
   return new JsonNumber(`${m[1] === '-' ? '-' : ''}${int === '' ? '0' : int}${frac === '' ? '' : `.${frac}`}${m[4] === undefined ? '' : `e${m[4]}`}`);
 }
 
-/**
- * JSON text of a request body in which {@link JsonNumber}s are written as their digits; everything else as
- * JSON.stringify writes it. A JsonNumber first becomes a placeholder string (a NUL and a random nonce per
- * call, so no value can pass for one), then the quoted placeholder is replaced by the digits.
- */
+/** JSON text of a request body in which {@link JsonNumber}s are written as their digits; the rest as JSON.stringify writes it. */
 export function restJson(body: unknown): string {
-  const nonce = `\u0000${Math.random().toString(36).slice(2)}:`;
-  let raw = false;
-  const text = JSON.stringify(body, (_key, value: unknown) => {
-    if (value instanceof JsonNumber) {
-      raw = true;
-      return `${nonce}${value.text}`;
-    }
-    return value;
-  });
-  if (!raw) return text;
-  const escaped = JSON.stringify(nonce).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
-  return text.replace(new RegExp(`"${escaped}([-+.eE0-9]+)"`, 'g'), '$1');
+  const text = JSON.stringify(body);
+  return text.includes(QUOTED_PLACEHOLDER) ? text.replace(PLACEHOLDER_RE, '$1') : text;
 }
 
 function toDecimal(field: SfField, value: FieldValue): number {
