@@ -44,3 +44,41 @@ describe('Salesforce client: network failures', () => {
     expect(ctx.text()).not.toContain('SECRET-ACCESS-TOKEN');
   });
 });
+
+describe('Salesforce client: REQUEST_LIMIT_EXCEEDED says which limit', () => {
+  async function readError(faults: string): Promise<{ code: string; message: string }> {
+    const { startEmulator } = await import('../../src/emulator/index.ts');
+    const emu = await startEmulator({ faults });
+    try {
+      const ctx = captureContext();
+      const { source } = connectSalesforce(emu.connectorProfile, { log: ctx.log, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+      const error = await (async () => {
+        const stream = await source.open({ entity: 'Account', fields: ['Id'], apiPreference: 'REST_SYNC' }, ctx);
+        for await (const batch of stream.batches) void batch;
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isForceflowError(error)).toBe(true);
+      return error as { code: string; message: string };
+    } finally {
+      await emu.close();
+    }
+  }
+
+  it('a spent daily limit (403 TotalRequests)', async () => {
+    const e = await readError('apiLimit.after=1');
+    expect(e.code).toBe('SF_REQUEST_LIMIT_EXCEEDED');
+    expect(e.message).toContain('403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.');
+    expect(e.message).not.toContain('..');
+    expect(e.message).toContain('daily API limit is spent');
+  });
+
+  it('rate limiting that outlasts the retries (429) is not called a spent daily limit', async () => {
+    const e = await readError('rest.429=1,query.429=1');
+    expect(e.code).toBe('SF_REQUEST_LIMIT_EXCEEDED');
+    expect(e.message).toContain('429 REQUEST_LIMIT_EXCEEDED');
+    expect(e.message).toContain('too many requests after 2 attempt(s)');
+    expect(e.message).not.toContain('daily');
+  });
+});

@@ -218,12 +218,21 @@ export class SalesforceClient {
     const code = err.errorCode ?? `HTTP_${status}`;
     const sfMessage = (err.message ?? '').trim();
     const details: SalesforceApiErrorDetails = { status, errorCode: code, sfMessage };
-    const said = `Salesforce answered ${req.call} with ${status} ${code}${sfMessage ? `: ${sfMessage}` : ''}`;
+    // Salesforce's messages often end with a period ("TotalRequests Limit exceeded."): one period, not two.
+    const said = `Salesforce answered ${req.call} with ${status} ${code}${sfMessage ? `: ${sfMessage.replace(/\.+$/, '')}` : ''}`;
     if (status === 401) {
       return new ForceflowError('SF_SESSION_INVALID', `${said}. The session stayed invalid after a refresh; re-authorise profile "${this.profileName}".`, { details });
     }
     if (code === 'REQUEST_LIMIT_EXCEEDED') {
-      return new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', `${said}. The org's daily API limit is spent; wait for it to reset (24 h rolling) or ask Salesforce to raise it.`, { details });
+      // One error code, three limits: the daily API requests (403 "TotalRequests Limit exceeded"), long
+      // requests running at once (403 "ConcurrentPerOrgLongTxn Limit exceeded"), and rate limiting (429).
+      const fix =
+        status === 429
+          ? `Salesforce kept refusing for too many requests after ${attempts} attempt(s); run again later, or run fewer flows against this org at once.`
+          : /concurrent/i.test(sfMessage)
+            ? 'Too many long-running requests are under way in the org at once; run again later, or run fewer flows against this org at once.'
+            : "The org's daily API limit is spent; wait for it to reset (24 h rolling) or ask Salesforce to raise it.";
+      return new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', `${said}. ${fix}`, { details });
     }
     if (RETRYABLE_STATUS.has(status)) {
       return new ForceflowError('SF_UNAVAILABLE', `${said} after ${attempts} attempt(s). Salesforce is busy or down; run again later.`, { details });
