@@ -189,6 +189,17 @@ describe('an error that ends the write part-way says what was already written', 
   });
 });
 
+describe('REST: refusals that do not clear', () => {
+  it('429 on every call: SF_UNAVAILABLE saying too many requests, not a spent daily limit', async () => {
+    await faults('collections.429=1');
+    const error = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('ALL429', 5), { rest: { refusedRetries: 2, refusedBaseMs: 2 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SF_UNAVAILABLE', kind: 'retryable' });
+    expect((error as Error).message).toMatch(/kept answering 429 \(too many requests\) to the INSERT of 5 Account record\(s\) after 3 attempt\(s\)/);
+    expect((error as Error).message).not.toMatch(/daily/);
+    expect((await faultStats()).status['collections.429']).toBe(3);
+  });
+});
+
 describe('REST: the look-up after a lost INSERT', () => {
   it('external ids that are long once URL-encoded are looked up in several queries, each under the URI limit', async () => {
     // 46 euro signs: 9 characters each once URL-encoded, so 100 values are ~42 KB, over Salesforce's 16 KB URI limit.

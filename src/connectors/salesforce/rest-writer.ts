@@ -254,7 +254,15 @@ export class RestWriter {
           await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
           continue;
         }
-        if (refusedCall) throw error;
+        if (refusedCall) {
+          if (status === 429) {
+            // Not the daily limit (that is a 403): Salesforce is shedding load.
+            throw new ForceflowError('SF_UNAVAILABLE', `Salesforce kept answering 429 (too many requests) to the ${t.operation} of ${pending.length} ${object} record(s) after ${refused + 1} attempt(s). Run again later, or lower the write concurrency.`, {
+              cause: error, details: { status },
+            });
+          }
+          throw error;
+        }
         if (status !== undefined && !UNKNOWN_STATUSES.has(status)) throw error;
         // The request went out and its answer was lost.
         const why = status === undefined ? `the connection was lost after the ${t.operation} call was sent (${(error as Error).message})` : `Salesforce answered ${status} after the ${t.operation} call was sent`;
