@@ -6,7 +6,7 @@ import {
   CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient,
 } from '@aws-sdk/client-kms';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, RestoreSecretCommand, SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 
@@ -144,6 +144,41 @@ describe('emulated Secrets Manager (@aws-sdk/client-secrets-manager)', () => {
     await sm.send(new CreateSecretCommand({ Name: 'kms-bound', SecretString: 's', KmsKeyId: KeyMetadata?.Arn }));
     await kms.send(new DisableKeyCommand({ KeyId: KeyMetadata?.KeyId }));
     expect((await rejectionOf(sm.send(new GetSecretValueCommand({ SecretId: 'kms-bound' })))).name).toBe('DecryptionFailure');
+  });
+});
+
+describe('emulated Secrets Manager: deletion with a recovery window', () => {
+  it('keeps a scheduled secret restorable until the window ends, then it is gone; its name is not reusable meanwhile', async () => {
+    let now = Date.parse('2026-03-01T00:00:00Z');
+    const clocked = await startEmulator({ clock: () => now });
+    const credentials = { accessKeyId: clocked.aws.accessKeyId, secretAccessKey: clocked.aws.secretAccessKey };
+    const client = new SecretsManagerClient({ endpoint: clocked.aws.secretsManagerEndpoint, region: clocked.aws.region, credentials, maxAttempts: 1 });
+    try {
+      await client.send(new CreateSecretCommand({ Name: 'windowed', SecretString: '{"clientId":"a"}' }));
+      const del = await client.send(new DeleteSecretCommand({ SecretId: 'windowed', RecoveryWindowInDays: 7 }));
+      expect(del.DeletionDate?.toISOString()).toBe('2026-03-08T00:00:00.000Z');
+      const reuse = await rejectionOf(client.send(new CreateSecretCommand({ Name: 'windowed', SecretString: 'x' })));
+      expect(reuse).toMatchObject({ name: 'InvalidRequestException', status: 400 });
+      expect(reuse.message).toContain('scheduled for deletion');
+      // RestoreSecret (what forceflow's error message tells the user to run) cancels the deletion.
+      const restored = await client.send(new RestoreSecretCommand({ SecretId: 'windowed' }));
+      expect(restored.Name).toBe('windowed');
+      expect((await client.send(new GetSecretValueCommand({ SecretId: 'windowed' }))).SecretString).toBe('{"clientId":"a"}');
+      expect((await client.send(new DescribeSecretCommand({ SecretId: 'windowed' }))).DeletedDate).toBeUndefined();
+
+      await client.send(new DeleteSecretCommand({ SecretId: 'windowed', RecoveryWindowInDays: 7 }));
+      now += 7 * 86_400_000 - 1000;
+      expect((await rejectionOf(client.send(new GetSecretValueCommand({ SecretId: 'windowed' })))).name).toBe('InvalidRequestException');
+      now += 1000;
+      expect(await rejectionOf(client.send(new GetSecretValueCommand({ SecretId: 'windowed' })))).toMatchObject({ name: 'ResourceNotFoundException', status: 400 });
+      expect((await rejectionOf(client.send(new RestoreSecretCommand({ SecretId: 'windowed' })))).name).toBe('ResourceNotFoundException');
+      // The name is free again.
+      await client.send(new CreateSecretCommand({ Name: 'windowed', SecretString: '{"clientId":"b"}' }));
+      expect((await client.send(new GetSecretValueCommand({ SecretId: 'windowed' }))).SecretString).toBe('{"clientId":"b"}');
+    } finally {
+      client.destroy();
+      await clocked.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import type { Org } from '../org.ts';
 import { AwsError, AWS_ACCOUNT_ID, type AwsState, type KmsKey, type Secret, type SecretVersion } from './state.ts';
 
 /**
- * KMS (`TrentService.*`) and Secrets Manager (`secretsmanager.*`) over the AWS JSON 1.1 protocol:
+ * KMS (`TrentService.*`) and Secrets Manager (`secretsmanager.*`, RestoreSecret included) over the AWS JSON 1.1 protocol:
  * `POST /` with `X-Amz-Target`. Any SigV4 signature is accepted, but an Authorization header is required.
  */
 export function registerAwsRoutes(router: Router): void {
@@ -206,9 +206,12 @@ const SECRETS: Record<string, Operation> = {
     if (force && windowDays !== undefined) throw new AwsError('InvalidParameterException', 'You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.');
     const days = typeof windowDays === 'number' ? windowDays : 30;
     if (!force && (days < 7 || days > 30)) throw new AwsError('InvalidParameterException', 'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
-    const secret = aws.deleteSecret(str(input, 'SecretId'), force);
-    const deletedAt = (secret.deletedAt ?? 0) + (force ? 0 : days * 86_400_000);
-    return { ARN: secret.arn, Name: secret.name, DeletionDate: seconds(deletedAt) };
+    const secret = aws.deleteSecret(str(input, 'SecretId'), force, days);
+    return { ARN: secret.arn, Name: secret.name, DeletionDate: seconds(secret.purgeAt ?? 0) };
+  },
+  RestoreSecret(input, aws) {
+    const secret = aws.restoreSecret(str(input, 'SecretId'));
+    return { ARN: secret.arn, Name: secret.name };
   },
 };
 

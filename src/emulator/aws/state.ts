@@ -52,6 +52,8 @@ export interface Secret {
   lastChangedAt: number;
   /** Epoch ms when deletion was scheduled. */
   deletedAt: number | undefined;
+  /** Epoch ms when the recovery window ends: from then on the secret is gone (as if force-deleted). */
+  purgeAt?: number | undefined;
   readonly versions: SecretVersion[];
 }
 
@@ -196,6 +198,7 @@ export class AwsState {
   /** A secret by name, full ARN or partial ARN (without the 6-character suffix). */
   secret(secretId: string | undefined, options: { includeDeleted?: boolean } = {}): Secret {
     if (secretId === undefined || secretId === '') throw new AwsError('InvalidParameterException', 'You must provide a value for SecretId.');
+    this.purgeExpired();
     let found: Secret | undefined = this.secrets.get(secretId);
     if (!found && secretId.startsWith('arn:')) {
       for (const s of this.secrets.values()) {
@@ -214,6 +217,10 @@ export class AwsState {
 
   createSecret(input: { name: string; description?: string; kmsKeyId?: string; secretString?: string; secretBinary?: Buffer; versionId?: string }): Secret {
     if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(input.name)) throw new AwsError('ValidationException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
+    this.purgeExpired();
+    if (this.secrets.get(input.name)?.deletedAt !== undefined) {
+      throw new AwsError('InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
+    }
     if (this.secrets.has(input.name)) throw new AwsError('ResourceExistsException', `The operation failed because the secret ${input.name} already exists.`);
     if (input.kmsKeyId !== undefined) this.usableKey(input.kmsKeyId);
     const now = this.clock();
@@ -266,13 +273,38 @@ export class AwsState {
     return version;
   }
 
-  deleteSecret(secretId: string | undefined, force: boolean): Secret {
+  /** Schedule deletion after a recovery window of `recoveryDays`, or delete at once with `force`. */
+  deleteSecret(secretId: string | undefined, force: boolean, recoveryDays = 30): Secret {
     const secret = this.secret(secretId, { includeDeleted: true });
     if (secret.deletedAt !== undefined && !force) throw new AwsError('InvalidRequestException', "You can't perform this operation on the secret because it was already scheduled for deletion.");
-    secret.deletedAt = this.clock();
+    const now = this.clock();
+    if (secret.deletedAt === undefined) secret.deletedAt = now;
+    secret.purgeAt = force ? now : secret.deletedAt + recoveryDays * 86_400_000;
     if (force) this.secrets.delete(secret.name);
     this.save();
     return secret;
+  }
+
+  /** Cancel a scheduled deletion (RestoreSecret). */
+  restoreSecret(secretId: string | undefined): Secret {
+    const secret = this.secret(secretId, { includeDeleted: true });
+    secret.deletedAt = undefined;
+    secret.purgeAt = undefined;
+    this.save();
+    return secret;
+  }
+
+  /** Secrets whose recovery window has ended are deleted for good. */
+  private purgeExpired(): void {
+    const now = this.clock();
+    let changed = false;
+    for (const [name, s] of this.secrets) {
+      if (s.deletedAt !== undefined && s.purgeAt !== undefined && s.purgeAt <= now) {
+        this.secrets.delete(name);
+        changed = true;
+      }
+    }
+    if (changed) this.save();
   }
 
   // ---- persistence ----
