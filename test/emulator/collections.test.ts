@@ -135,6 +135,25 @@ describe('sObject Collections over HTTP', () => {
     expect((await call('PATCH', '/composite/sobjects/Account/External_Id__c', { records: [{ Name: 'x' }] }, '45.0')).status).toBe(404);
   });
 
+  it('upsert fails a record without an external id value (MISSING_ARGUMENT), never creates it', async () => {
+    const before = count('Account', true);
+    const r = await call('PATCH', '/composite/sobjects/Account/External_Id__c', {
+      allOrNone: false,
+      records: [
+        { attributes: { type: 'Account' }, Name: 'No key' },
+        { attributes: { type: 'Account' }, Name: 'Null key', External_Id__c: null },
+        { attributes: { type: 'Account' }, Name: 'Empty key', External_Id__c: '' },
+        { attributes: { type: 'Account' }, Name: 'Keyed', External_Id__c: 'HTTP-UP-NOKEY' },
+      ],
+    });
+    const missing = { success: false, errors: [{ statusCode: 'MISSING_ARGUMENT', message: 'External_Id__c not specified', fields: [] }] };
+    expect(r.body).toEqual([missing, missing, missing, { id: expect.stringMatching(/^001/), success: true, errors: [], created: true }]);
+    expect(count('Account', true)).toBe(before + 1);
+    // Upsert on Id still inserts a record without an Id.
+    const byId = await call('PATCH', '/composite/sobjects/Account/Id', { records: [{ attributes: { type: 'Account' }, Name: 'By Id, new' }] });
+    expect(byId.body).toMatchObject([{ success: true, created: true }]);
+  });
+
   it('deletes with allOrNone=true only when every id is deletable; GET retrieve returns null for unknown ids', async () => {
     const made = (await call('POST', '/composite/sobjects', { records: [{ attributes: { type: 'Account' }, Name: 'Del 1' }, { attributes: { type: 'Account' }, Name: 'Del 2' }] })).body as { id: string }[];
     const [a, b] = made.map((m) => m.id);

@@ -96,6 +96,11 @@ describe('single-record REST over HTTP', () => {
 
     expect((await call('POST', '/sobjects/NoSuchThing__c', { Name: 'x' })).status).toBe(404);
     expect(await call('GET', '/sobjects/Account/001000000000000')).toMatchObject({ status: 404, body: [{ errorCode: 'NOT_FOUND' }] });
+    // A segment that is not an id is taken for an external id field name (restforce#182 shows the wording).
+    expect(await call('GET', '/sobjects/Account/abc')).toMatchObject({
+      status: 404,
+      body: [{ errorCode: 'NOT_FOUND', message: 'Provided external ID field does not exist or is not accessible: abc' }],
+    });
     expect((await call('PATCH', '/sobjects/Account/003000000000000', { Name: 'x' })).status).toBe(404);
     expect((await call('GET', '/sobjects/Account/0015g0000000001AAA?fields=Name,Nope')).body).toMatchObject([{ errorCode: 'INVALID_FIELD' }]);
   });

@@ -448,25 +448,24 @@ class WriteRun {
         }
       } else {
         const key = plan.values[extField.name];
-        if (key === undefined || key === null || key === '') mode = 'create';
-        else {
-          const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
-          if (matches.length > 1) {
-            return this.fail(
-              writeError(
-                'DUPLICATE_EXTERNAL_ID',
-                `${extField.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
-              ),
-            );
-          }
-          const match = matches[0];
-          if (match) {
-            mode = 'update';
-            existing = match;
-            id = String(match['Id']);
-            skipField = extField.name;
-          } else mode = 'create';
+        // Salesforce matches on the key and never creates a record that has none: the row fails.
+        if (key === undefined || key === null || key === '') return this.fail(writeError('MISSING_ARGUMENT', `${extField.name} not specified`));
+        const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+        if (matches.length > 1) {
+          return this.fail(
+            writeError(
+              'DUPLICATE_EXTERNAL_ID',
+              `${extField.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
+            ),
+          );
         }
+        const match = matches[0];
+        if (match) {
+          mode = 'update';
+          existing = match;
+          id = String(match['Id']);
+          skipField = extField.name;
+        } else mode = 'create';
       }
     }
 

@@ -129,7 +129,12 @@ export function requestedFields(schema: ObjectSchema, list: string | null | unde
 async function getRecord(req: EmuRequest, res: ServerResponse, { org }: HandlerContext): Promise<void> {
   const table = tableOf(org, req);
   const fields = requestedFields(table.schema, req.query.get('fields'));
-  const id = normalizeId(req.params['id'] ?? '');
+  const raw = req.params['id'] ?? '';
+  const id = normalizeId(raw);
+  // A segment that is not an id is read as an external id field name with no value (as Salesforce does).
+  if (!id && !table.schema.field(raw)) {
+    throw new SfHttpError(404, [{ errorCode: 'NOT_FOUND', message: `Provided external ID field does not exist or is not accessible: ${raw}` }]);
+  }
   const rec = id && id.slice(0, 3) === table.schema.keyPrefix ? table.get(id) : undefined;
   if (!rec) throw notFound();
   sendJson(res, 200, recordJson(table.schema, rec, fields, req.version ?? '62.0'));
