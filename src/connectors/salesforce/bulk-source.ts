@@ -82,6 +82,7 @@ export async function* readBulk(
           call: `read Bulk query results of ${object}`,
         });
         next = res.headers.get('sforce-locator');
+        const declared = Number(res.headers.get('sforce-numberofrecords') ?? Number.NaN);
         if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
         const body = res.body as WebReadableStream<Uint8Array>;
         const parser = new BulkCsvParser(',');
@@ -123,6 +124,10 @@ export async function* readBulk(
             // Stopping early (or failing) cancels the body so the connection is released.
             if (!ended) await iterator.return?.().catch(() => undefined);
           }
+          // A page that ended cleanly but short of the records Salesforce declared for it (a proxy or load
+          // balancer cutting the body at a record boundary) would lose rows silently: fetch it again.
+          if (Number.isFinite(declared) && seen < declared) throw new Error(`the page ended after ${seen} of the ${declared} records declared in Sforce-NumberOfRecords`);
+          if (Number.isFinite(declared) && seen > declared) ctx.log.warn({ jobId: job.id, declared, parsed: seen }, 'bulk results page held more records than Sforce-NumberOfRecords declared');
         } catch (error) {
           if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
           if (error instanceof ForceflowError) throw error;
