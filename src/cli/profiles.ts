@@ -35,11 +35,42 @@ async function readProfileFile(file: string): Promise<unknown> {
   } catch {
     throw new ForceflowError('FILE_NOT_FOUND', `Profile file ${file} does not exist or cannot be read. Check the path.`);
   }
+  const json = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
-  } catch (error) {
-    throw new ForceflowError('PROFILE_INVALID', `Profile file ${file} is not valid JSON: ${(error as Error).message}.`);
+    return JSON.parse(json) as unknown;
+  } catch {
+    // V8's message quotes the text around the error, which may be a credential: say where, not what.
+    const { line, column } = jsonErrorPosition(json);
+    throw new ForceflowError('PROFILE_INVALID', `Profile file ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
   }
+}
+
+/**
+ * Where JSON.parse first fails (the shortest prefix that fails for a reason other than ending early),
+ * so that errors about files holding credentials can point at the place without quoting the text.
+ */
+export function jsonErrorPosition(text: string): { line: number; column: number } {
+  const failsInside = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return false;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/Unexpected end of JSON input|Unterminated string/.test(message)) return false;
+      const at = /at position (\d+)/.exec(message);
+      return !(at && Number(at[1]) >= length);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsInside(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  const before = text.slice(0, Math.max(0, lo - 1));
+  const lines = before.split('\n');
+  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
 }
 
 /** Open a URL in the user's browser; failures are ignored (the URL is printed anyway). */

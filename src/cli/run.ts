@@ -10,6 +10,7 @@ import { openRunState } from '../flows/state.ts';
 import { flowJsonSchemaText } from '../flows/json-schema.ts';
 import { openProfileContext } from '../profiles/index.ts';
 import { storedProfileResolver } from '../profiles/resolve.ts';
+import { jsonErrorPosition } from './profiles.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -23,10 +24,13 @@ async function readJsonFile(file: string, what: string): Promise<unknown> {
   } catch {
     throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist or cannot be read. Check the path.`);
   }
+  const json = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
-  } catch (error) {
-    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON: ${(error as Error).message}.`);
+    return JSON.parse(json) as unknown;
+  } catch {
+    // Not V8's message: it quotes the text around the error, which may be a credential.
+    const { line, column } = jsonErrorPosition(json);
+    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
   }
 }
 

@@ -74,6 +74,33 @@ describe('forceflow profiles (CLI, AWS SDK pointed at the emulator by AWS_ENDPOI
     expect(missing.stderr).toContain('PROFILE_NOT_FOUND: No connector profile named "cli-profile"');
   }, 60_000);
 
+  it('reports a profile file that is not JSON by line and column, without echoing its text (it may hold credentials)', async () => {
+    const file = join(env.home, 'broken.json');
+    writeFileSync(file, '{\n  "connectorProfileName": "broken",\n  "connectorProfileConfig": {"connectorProfileCredentials": {"Salesforce": {\n    "clientSecret": SECRETCANARY123456789, "x": 1}}}\n}\n');
+    const res = await cli(['profiles', 'create', '--file', file]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`PROFILE_INVALID: Profile file ${file} is not valid JSON at line 4, column 21`);
+    expect(res.stderr).not.toMatch(/SECRET|CANARY/);
+    const trailing = join(env.home, 'trailing.json');
+    writeFileSync(trailing, '{"connectorProfileName": "t"}\nrefreshToken=5Aep861SECRET');
+    const res2 = await cli(['profiles', 'create', '--file', trailing]);
+    expect(res2.code).toBe(2);
+    expect(res2.stderr).toContain('is not valid JSON at line 2, column 1');
+    expect(res2.stderr).not.toMatch(/SECRET|5Aep/);
+    // The same for `forceflow run --profile file.json`.
+    const flowFile = join(env.home, 'flow.json');
+    writeFileSync(flowFile, JSON.stringify({
+      flowName: 'broken-profile', triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'broken', sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(env.home, 'out'), outputFormatConfig: { fileType: 'JSON' } } } }],
+      tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' } }],
+    }));
+    const run = await cli(['run', flowFile, '--profile', file]);
+    expect(run.stderr).toContain(`PROFILE_INVALID: Profile file ${file} is not valid JSON at line 4, column 21`);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/SECRET|CANARY/);
+  }, 30_000);
+
   it('exits 3 naming the profile and the fix when the KMS key does not exist', async () => {
     const file = join(env.home, 'bad-key.json');
     writeFileSync(file, JSON.stringify(sfProfile(env.emu, 'cli-bad-key', { accessToken: 'x' }, { kmsArn: 'alias/not-there' })));
