@@ -83,6 +83,7 @@ export async function sealForProfile(kms: KMSClient, keyId: string, profileName:
     throw kmsError(profileName, keyId, 'GenerateDataKey', error);
   }
   if (!dataKey || dataKey.length !== 32 || !encryptedDataKey) {
+    dataKey?.fill(0);
     throw new ForceflowError('KMS_ERROR', `Profile "${profileName}": KMS GenerateDataKey with ${keyId} returned no usable 256-bit data key. Check that AWS_ENDPOINT_URL_KMS points at KMS.`);
   }
   const key = Buffer.from(dataKey);
@@ -93,7 +94,9 @@ export async function sealForProfile(kms: KMSClient, keyId: string, profileName:
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return { keyArn: keyArn ?? keyId, encryptedDataKey: Buffer.from(encryptedDataKey), iv, tag: cipher.getAuthTag(), ciphertext };
   } finally {
+    // Both copies: ours and the SDK's answer (Buffer.from copies).
     key.fill(0);
+    dataKey.fill(0);
   }
 }
 
@@ -110,8 +113,12 @@ export async function openForProfile(kms: KMSClient, profileName: string, envelo
   } catch (error) {
     throw kmsError(profileName, envelope.keyArn, 'Decrypt', error);
   }
-  if (!dataKey || dataKey.length !== 32) throw new ForceflowError('DECRYPT_FAILED', `Profile "${profileName}": KMS returned no usable data key. Delete the profile and create it again.`, { details: { profile: profileName } });
+  if (!dataKey || dataKey.length !== 32) {
+    dataKey?.fill(0);
+    throw new ForceflowError('DECRYPT_FAILED', `Profile "${profileName}": KMS returned no usable data key. Delete the profile and create it again.`, { details: { profile: profileName } });
+  }
   const key = Buffer.from(dataKey);
+  dataKey.fill(0);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, envelope.iv, { authTagLength: 16 });
     decipher.setAAD(aad(profileName));

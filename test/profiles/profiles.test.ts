@@ -140,6 +140,31 @@ describe('profiles: envelope encryption at rest', () => {
     }
   });
 
+  it('zeroes the plaintext data key KMS returned once it is used (seal and open)', async () => {
+    // Observe the SDK's parsed KMS answers (real HTTP to the emulator) and keep a reference to each data key.
+    const returned: Uint8Array[] = [];
+    env.kms.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const plaintext = (result.output as { Plaintext?: Uint8Array }).Plaintext;
+        if (plaintext) returned.push(plaintext);
+        return result;
+      },
+      { step: 'initialize', name: 'observeDataKeys' },
+    );
+    try {
+      await createProfile(env.ctx, sfProfile(env.emu, 'zeroed', { accessToken: 'zeroed-token' }));
+      expect((await openProfile(env.ctx, 'zeroed')).credentials.accessToken).toBe('zeroed-token');
+    } finally {
+      env.kms.middlewareStack.remove('observeDataKeys');
+    }
+    expect(returned).toHaveLength(2);
+    for (const key of returned) {
+      expect(key.length).toBe(32);
+      expect(key.every((b) => b === 0)).toBe(true);
+    }
+  });
+
   it('names the profile and the fix when the KMS key is absent or disabled', async () => {
     const absent = await failure(createProfile(env.ctx, sfProfile(env.emu, 'no-key', { accessToken: 't' }, { kmsArn: 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555' })));
     expect(absent.code).toBe('KMS_ERROR');
