@@ -24,8 +24,8 @@ import { VALUE_NOT_CONVERTIBLE, ValueConversionError, restJson, toRestValue, typ
  *   is unknown. UPDATE, UPSERT and DELETE are idempotent and are simply sent again (a DELETE that now answers
  *   ENTITY_IS_DELETED was deleted by the lost call, and counts as written). INSERT is never blindly repeated:
  *   when the records carry an external id (a mapped field whose describe says externalId), forceflow queries
- *   for those values; records found, created no earlier than a minute before the call, are counted as written
- *   with the id found, and only the others are sent again. Without an external id to look by, the records are
+ *   for those values; records found, created no earlier than a minute before the call (by Salesforce's clock,
+ *   learned from the Date header), are counted as written with the id found, and only the others are sent again. Without an external id to look by, the records are
  *   reported as failed with SF_WRITE_OUTCOME_UNKNOWN: they may or may not exist, and the error file says so.
  *   (With a unique external id, even a resend racing a late first write cannot create a duplicate.)
  */
@@ -331,8 +331,8 @@ export class RestWriter {
 
   /**
    * An INSERT whose answer was lost: look the records up by their external id. Found (and created no earlier
-   * than a minute before the call) → written; not found → sent again (RESEND, within the row retry budget);
-   * no external id to look by → unknown.
+   * than a minute before the call, by Salesforce's clock) → written; not found → sent again (RESEND, within
+   * the row retry budget); no external id to look by → unknown.
    */
   private async resolveInsert(pending: readonly Pending[], started: number, why: string): Promise<Outcome[]> {
     const marker = this.target.markerColumn;
@@ -345,6 +345,7 @@ export class RestWriter {
     });
     const wanted = [...new Set(values.filter((v): v is string => v !== undefined))];
     const found = new Map<string, number>();
+    const candidates: { key: string; created: number }[] = [];
     // Queries of at most 100 values and at most LOOKUP_URI_CHARS of URL-encoded SOQL (Salesforce answers a URI
     // over 16 KB with 414; an external id of 50 non-Latin characters is ~450 characters encoded).
     const parts: string[][] = [];
@@ -373,11 +374,18 @@ export class RestWriter {
         for (const r of page.records) {
           const key = r[marker.field.name];
           const created = Date.parse(String(r['CreatedDate'] ?? '').replace(/\+0000$/, 'Z'));
-          if (typeof key === 'string') found.set(key.toLowerCase(), (found.get(key.toLowerCase()) ?? 0) + (Number.isFinite(created) && created >= started - MARKER_LOOKBACK_MS ? 1 : 0));
+          if (typeof key === 'string') candidates.push({ key: key.toLowerCase(), created });
         }
         next = page.done || !page.nextRecordsUrl ? undefined : page.nextRecordsUrl;
         query = undefined;
       }
+    }
+    // CreatedDate is Salesforce's clock, `started` this machine's: shift by the difference the look-up's own
+    // answer shows (its Date header; whole seconds, hence one more second of margin).
+    const skew = this.client.serverTime !== undefined ? this.client.serverTime - Date.now() : 0;
+    const since = started + skew - 1000 - MARKER_LOOKBACK_MS;
+    for (const { key, created } of candidates) {
+      if (Number.isFinite(created) && created >= since) found.set(key, (found.get(key) ?? 0) + 1);
     }
     this.ctx.log.info({ object, records: pending.length, found: [...found.values()].filter((n) => n > 0).length, by: marker.field.name }, 'looked up records of a lost insert');
     return values.map((v): Outcome => {
