@@ -215,6 +215,40 @@ describe('REST query over plain HTTP', () => {
   });
 });
 
+describe('SOQL date functions in WHERE', () => {
+  /** Every Account's CreatedDate and every Opportunity's CloseDate, to compute the expected answers (UTC). */
+  async function all(soql: string, field: string): Promise<Date[]> {
+    const rows = (await conn.query<Record<string, string>>(soql).run({ autoFetch: true, maxFetch: 100_000 })).records;
+    return rows.map((r) => new Date(`${(r[field] as string).replace(/\+0000$/, 'Z')}${(r[field] as string).length === 10 ? 'T00:00:00Z' : ''}`));
+  }
+  const count = async (soql: string): Promise<number> => ((await get(q(soql))).body as QueryBody).totalSize;
+
+  it('filters on CALENDAR_YEAR, CALENDAR_MONTH, CALENDAR_QUARTER, DAY_IN_WEEK, HOUR_IN_DAY, DAY_ONLY (UTC) as computed from the values', async () => {
+    const created = await all('SELECT CreatedDate FROM Account', 'CreatedDate');
+    const closes = await all('SELECT CloseDate FROM Opportunity', 'CloseDate');
+    expect(created.length).toBeGreaterThan(100);
+    const year = created[0]?.getUTCFullYear() as number;
+    expect(await count(`SELECT COUNT() FROM Account WHERE CALENDAR_YEAR(CreatedDate) = ${year}`)).toBe(created.filter((d) => d.getUTCFullYear() === year).length);
+    expect(await count(`SELECT COUNT() FROM Account WHERE CALENDAR_YEAR(CreatedDate) >= ${year}`)).toBe(created.filter((d) => d.getUTCFullYear() >= year).length);
+    expect(await count('SELECT COUNT() FROM Opportunity WHERE CALENDAR_MONTH(CloseDate) IN (1, 2, 12)')).toBe(closes.filter((d) => [0, 1, 11].includes(d.getUTCMonth())).length);
+    expect(await count('SELECT COUNT() FROM Opportunity WHERE CALENDAR_QUARTER(CloseDate) = 2')).toBe(closes.filter((d) => Math.floor(d.getUTCMonth() / 3) === 1).length);
+    expect(await count('SELECT COUNT() FROM Opportunity WHERE FISCAL_YEAR(CloseDate) = 2024')).toBe(closes.filter((d) => d.getUTCFullYear() === 2024).length);
+    // DAY_IN_WEEK: 1 = Sunday.
+    expect(await count('SELECT COUNT() FROM Account WHERE DAY_IN_WEEK(CreatedDate) = 1')).toBe(created.filter((d) => d.getUTCDay() === 0).length);
+    expect(await count('SELECT COUNT() FROM Account WHERE HOUR_IN_DAY(CreatedDate) < 12')).toBe(created.filter((d) => d.getUTCHours() < 12).length);
+    const day = created[0]?.toISOString().slice(0, 10) as string;
+    expect(await count(`SELECT COUNT() FROM Account WHERE DAY_ONLY(CreatedDate) = ${day}`)).toBe(created.filter((d) => d.toISOString().slice(0, 10) === day).length);
+    expect(await count(`SELECT COUNT() FROM Account WHERE DAY_ONLY(CreatedDate) > ${day}`)).toBe(created.filter((d) => d.toISOString().slice(0, 10) > day).length);
+    expect(await count('SELECT COUNT() FROM Account WHERE DAY_ONLY(CreatedDate) = LAST_N_DAYS:100000')).toBe(created.filter((d) => d.getTime() < Math.floor(now / 86_400_000 + 1) * 86_400_000).length);
+  });
+
+  it('refuses date functions on other fields, DAY_ONLY on a date, and unknown functions', async () => {
+    expect((await get(q('SELECT COUNT() FROM Account WHERE CALENDAR_YEAR(Name) = 2024'))).body).toMatchObject([{ errorCode: 'INVALID_FIELD' }]);
+    expect((await get(q('SELECT COUNT() FROM Opportunity WHERE DAY_ONLY(CloseDate) = 2024-01-01'))).body).toMatchObject([{ errorCode: 'INVALID_FIELD' }]);
+    expect((await get(q('SELECT COUNT() FROM Account WHERE NOT_A_FUNCTION(CreatedDate) = 2024'))).body).toMatchObject([{ errorCode: 'MALFORMED_QUERY' }]);
+  });
+});
+
 describe('REST query on a generated object of millions of records', () => {
   let big: RunningEmulator;
   beforeAll(async () => {

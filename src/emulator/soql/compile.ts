@@ -26,7 +26,7 @@ import {
   syntaxError,
   unsupportedType,
 } from './errors.ts';
-import { dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
+import { DATE_FUNCTIONS, dateFunctionValue, dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
 import type {
   AggregateFunction,
   FieldPath,
@@ -479,9 +479,7 @@ class CompiledQuery implements PreparedQuery {
   private compileWhere(where: WhereClause): Predicate {
     const whereAt = Math.max(0, this.ctx.text.keyword('where'));
     return this.buildTree<QueryRow>(where, (cond) => {
-      if ('fn' in cond) {
-        throw errorAt('MALFORMED_QUERY', this.ctx.text, this.pos(cond.fn.functionName ?? '', whereAt), `unexpected token: '${cond.fn.functionName ?? ''}'`);
-      }
+      if ('fn' in cond) return this.dateFunctionCondition(cond, whereAt);
       const fieldCond = cond as Condition & { field: string };
       const ref = this.resolvePath(this.segments(fieldCond.field), fieldCond.field, whereAt);
       const at = this.pos(fieldCond.field, whereAt);
@@ -494,6 +492,32 @@ class CompiledQuery implements PreparedQuery {
       if ('valueQuery' in cond && cond.valueQuery) return this.semiJoin(cond as ValueQueryCondition, ref, kind, getter, at);
       return this.comparison(cond as Condition & { operator: string; value: string | string[]; literalType?: string | string[] }, ref, kind, getter, at);
     });
+  }
+
+  /** `CALENDAR_YEAR(CreatedDate) = 2024`, `DAY_ONLY(CreatedDate) = TODAY` ...: a date function of a date/dateTime field. */
+  private dateFunctionCondition(cond: WhereClause['left'] & { fn: FunctionExp }, whereAt: number): Predicate {
+    const text = this.ctx.text;
+    const name = (cond.fn.functionName ?? '').toUpperCase();
+    const at = this.pos(cond.fn.functionName ?? '', whereAt);
+    const spec = DATE_FUNCTIONS.get(name);
+    const params = cond.fn.parameters ?? [];
+    const param = params[0];
+    if (!spec || params.length !== 1 || typeof param !== 'string') throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.fn.functionName ?? ''}'`);
+    const ref = this.resolvePath(this.segments(param), param, whereAt);
+    const fieldKind = kindOf(ref.field);
+    if (fieldKind !== 'datetime' && (spec.datetimeOnly || fieldKind !== 'date')) {
+      throw errorAt('INVALID_FIELD', text, at, `${name} can only be used with ${spec.datetimeOnly ? 'dateTime' : 'date or dateTime'} fields: ${ref.field.name}`);
+    }
+    if (!ref.field.filterable) throw errorAt('INVALID_FIELD', text, at, `field '${ref.field.name}' can not be filtered in a query call`);
+    if (ref.relationships.length > 0) this.hasRelationships = true;
+    const field = this.normGetter(ref, fieldKind);
+    const get = (row: QueryRow): Norm => {
+      const v = field(row);
+      return typeof v === 'number' ? dateFunctionValue(name, v) : null;
+    };
+    if ('valueQuery' in cond && cond.valueQuery) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.fn.functionName ?? ''}'`);
+    const kind: Kind = name === 'DAY_ONLY' ? 'date' : 'number';
+    return this.comparison(cond as Condition & { operator: string; value: string | string[]; literalType?: string | string[] }, ref, kind, get, at);
   }
 
   private normGetter(ref: FieldPath, kind: Kind): (row: QueryRow) => Norm {
