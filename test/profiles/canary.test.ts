@@ -88,6 +88,23 @@ describe('canary: no secret in anything a run produces', () => {
     const accessToken = (await openProfile(env.ctx, 'canary')).credentials.accessToken ?? '';
     expect(accessToken).toMatch(/^00D/);
 
+    // The same flow through the CLI at trace level (its own root logger, its own run records).
+    const cliEnv = { ...process.env, ...env.emu.env, FORCEFLOW_HOME: env.home, FORCEFLOW_LOG_LEVEL: 'trace' };
+    const cliRun = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, ['bin/forceflow.js', 'run', flowFile, '--log-level', 'trace'], { env: cliEnv, cwd: process.cwd() }, (error, stdout, stderr) => {
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    // Expire the stored access token in the org so that the CLI run refreshes with the secret's values.
+    await fetch(`${env.emu.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: accessToken }) });
+    const cliOk = await cliRun();
+    expect(cliOk.code, cliOk.stderr).toBe(0);
+    expect(cliOk.stderr.length).toBeGreaterThan(0);
+    const cliAccessToken = (await openProfile(env.ctx, 'canary')).credentials.accessToken ?? '';
+    expect(cliAccessToken).toMatch(/^00D/);
+    expect(cliAccessToken).not.toBe(accessToken);
+
     // A failing run: the refresh token is revoked.
     await fetch(`${env.emu.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: refreshToken }) });
     env.ctx.secrets.clear();
@@ -95,6 +112,9 @@ describe('canary: no secret in anything a run produces', () => {
     expect(failed.executionStatus).toBe('Error');
     expect(failed.error?.code).toBe('SF_AUTH_FAILED');
     expect(failed.error?.message).toContain('forceflow profiles authorize canary');
+    const cliFailed = await cliRun();
+    expect(cliFailed.code).not.toBe(0);
+    expect(cliFailed.stderr).toContain('SF_AUTH_FAILED');
 
     state.close();
 
@@ -107,7 +127,6 @@ describe('canary: no secret in anything a run produces', () => {
     }
 
     // CLI output of list/describe for the profile.
-    const cliEnv = { ...process.env, ...env.emu.env, FORCEFLOW_HOME: env.home, FORCEFLOW_LOG_LEVEL: 'trace' };
     const cli = await run(process.execPath, ['bin/forceflow.js', 'profiles', 'describe', 'canary', '--log-level', 'trace'], { env: cliEnv, cwd: process.cwd() });
     expect(cli.stdout).toContain('"connectorProfileName": "canary"');
 
@@ -118,10 +137,14 @@ describe('canary: no secret in anything a run produces', () => {
       ['thrown error', `${String(thrown)} ${JSON.stringify(thrown)} ${(thrown as Error).stack ?? ''}`],
       ['cli stdout', cli.stdout],
       ['cli stderr', cli.stderr],
+      ['cli run stdout', cliOk.stdout],
+      ['cli run stderr', cliOk.stderr],
+      ['failed cli run stdout', cliFailed.stdout],
+      ['failed cli run stderr', cliFailed.stderr],
       ...allBytes(env.home).map((b, i): [string, Buffer] => [`state file ${i}`, b]),
     ];
     expect(chunks.join('').length).toBeGreaterThan(0);
-    const needles = { clientSecret: CLIENT_SECRET, refreshToken, accessToken };
+    const needles = { clientSecret: CLIENT_SECRET, refreshToken, accessToken, cliAccessToken };
     for (const [where, hay] of haystacks) {
       const bytes = Buffer.isBuffer(hay) ? hay : Buffer.from(hay);
       for (const [what, needle] of Object.entries(needles)) {
