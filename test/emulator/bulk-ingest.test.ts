@@ -124,6 +124,15 @@ describe('Bulk API 2.0 ingest', () => {
     expect(failed[1]).toContain('Foreign key external ID: no-such-parent not found');
   });
 
+  it('fails an upsert row with an empty external id (MISSING_ARGUMENT) instead of inserting it', async () => {
+    const before = t.table.count(true);
+    const info = await runJob({ object: 'Account', operation: 'upsert', externalIdFieldName: 'External_Id__c' }, 'Name,External_Id__c\nNo key,\nKeyed,bulk-key-1\n');
+    expect(info).toMatchObject({ state: 'JobComplete', numberRecordsProcessed: 2, numberRecordsFailed: 1 });
+    const failed = (await text(`/jobs/ingest/${String(info['id'])}/failedResults`)).trimEnd().split('\n');
+    expect(failed[1]).toBe('"","MISSING_ARGUMENT:External_Id__c not specified:--","No key",""');
+    expect(t.table.count(true)).toBe(before + 1);
+  });
+
   it('deletes and hard-deletes', async () => {
     const ids = seedAccounts(t.table, 3, t.userId);
     const del = await runJob({ object: 'Account', operation: 'delete' }, `Id\n${ids[0] ?? ''}\n${ids[1] ?? ''}\n`);
