@@ -232,12 +232,16 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
   } catch (error) {
     const e = signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
-    if (e.code === 'DESTINATION_WRITE_FAILED') {
-      // What was already written when the first failure stopped the run.
-      const d = e.details as { written?: number; failed?: number; errorFile?: string | null };
-      record.executionResult.recordsWritten = d.written ?? 0;
-      record.executionResult.errorInfo.putFailuresCount = d.failed ?? 0;
-      record.errorFile = d.errorFile ?? null;
+    // What was already written when the run stopped: DESTINATION_WRITE_FAILED (the first failed record
+    // stopped it), and any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
+    // limit, a cancel), which carries the same counts in its details (or its cause's, when cancelled).
+    const progress = [e.details, (e.cause as { details?: unknown } | undefined)?.details].find(
+      (d): d is { written: number; failed?: number; errorFile?: string | null } => typeof (d as { written?: unknown } | undefined)?.written === 'number',
+    );
+    if (progress) {
+      record.executionResult.recordsWritten = progress.written;
+      record.executionResult.errorInfo.putFailuresCount = progress.failed ?? 0;
+      record.errorFile = progress.errorFile ?? null;
     }
     failRecord(record, e, now());
     log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');

@@ -229,3 +229,24 @@ describe('runFlow: S3 JSON lines → Salesforce, failed records to S3', () => {
     }
   });
 });
+
+describe('runFlow: a Salesforce write that an API error ends part-way', () => {
+  it('the execution record says how many records were already written', async () => {
+    const csv = join(dir, 'limit-part-way.csv');
+    await writeFile(csv, `name,ext,employees\n${Array.from({ length: 900 }, (_, i) => `Partial ${i},PART-${i},${i}`).join('\n')}\n`);
+    const flow = localToSalesforce('limit-part-way', csv, { object: 'Account', writeOperationType: 'INSERT', dataTransferApi: 'REST_SYNC' }, accountTasks);
+    // describe, then two collections calls of 200 records, then the daily limit is spent.
+    await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'apiLimit.after=3' });
+    try {
+      const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: { ...FAST, destination: { ...FAST.destination, rest: { ...FAST.destination.rest, concurrency: 1 } } } });
+      expect(record.executionStatus).toBe('Error');
+      expect(record.error?.code).toBe('SF_REQUEST_LIMIT_EXCEEDED');
+      expect(record.executionResult.recordsWritten).toBe(400);
+    } finally {
+      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
+      await fetch(`${emu.controlUrl}/limits`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ used: 0 }) });
+    }
+    const stored = await query<{ Id: string }>("SELECT Id FROM Account WHERE External_Id__c LIKE 'PART-%'");
+    expect(stored).toHaveLength(400);
+  });
+});
