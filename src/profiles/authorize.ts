@@ -145,7 +145,20 @@ export async function authorizeProfile(ctx: ProfileContext, name: string, option
       throw error;
     }
     const stored = opened.credentials;
-    const next = { ...stored, oAuth2GrantType: 'AUTHORIZATION_CODE' as const, accessToken: token.accessToken, ...(token.refreshToken ? { refreshToken: token.refreshToken } : {}) };
+    // A refresh token kept in the clientCredentialsArn secret wins over the profile's at run time, so
+    // the new one replaces it there (else runs would go on with the old, perhaps revoked, token).
+    const arn = stored.clientCredentialsArn;
+    const refreshInSecret = arn !== undefined && token.refreshToken !== undefined && typeof (await ctx.secrets.json(arn, name))['refreshToken'] === 'string';
+    if (refreshInSecret && token.refreshToken !== undefined) {
+      try {
+        await ctx.secrets.update(arn, name, { refreshToken: token.refreshToken });
+      } catch (error) {
+        finish?.(false, 'The new refresh token could not be stored in its secret; see the forceflow output.');
+        throw error;
+      }
+      ctx.log.info({ profile: name }, 'new refresh token stored in its secret');
+    }
+    const next = { ...stored, oAuth2GrantType: 'AUTHORIZATION_CODE' as const, accessToken: token.accessToken, ...(token.refreshToken && !refreshInSecret ? { refreshToken: token.refreshToken } : {}) };
     const instanceUrl = token.instanceUrl;
     await saveCredentials(ctx, opened, next, { ...properties, instanceUrl });
     if (!token.refreshToken) ctx.log.warn({ profile: name }, 'Salesforce returned no refresh token: add the refresh_token scope to the connected app, or runs will stop once the access token expires');

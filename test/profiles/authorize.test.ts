@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
 import type { Row } from '../../src/core/types.ts';
@@ -100,6 +101,47 @@ describe('profiles authorize: the web server flow with PKCE, driven over HTTP', 
     expect(e.message).toContain('profile "authz"');
     expect(e.message).toContain('forceflow profiles authorize authz');
     expect(e.message).not.toContain(stored.refreshToken ?? '-');
+  });
+
+  it('re-authorizing a profile whose refresh token is kept in its secret replaces the revoked token there (the secret wins at run time)', async () => {
+    const issued = env.emu.org.auth.issue(env.emu.org.auth.defaultUser, env.emu.clientId, { withRefresh: true });
+    const revoked = issued.refreshToken ?? '';
+    const arn = await env.createSecret('authz/in-secret', { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret, refreshToken: revoked });
+    await createProfile(env.ctx, {
+      connectorProfileName: 'authz-in-secret',
+      connectorType: 'Salesforce',
+      connectorProfileConfig: {
+        connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, loginUrl: env.emu.loginUrl } },
+        connectorProfileCredentials: { Salesforce: { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn } },
+      },
+    });
+    await fetch(`${env.emu.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: revoked }) });
+    env.ctx.secrets.clear();
+    const e = await failure(readAccounts('authz-in-secret'));
+    expect(e.code).toBe('SF_AUTH_FAILED');
+    expect(e.message).toContain('forceflow profiles authorize authz-in-secret');
+
+    // The user does what the message says.
+    let browser: Promise<BrowserResult> | undefined;
+    const result = await authorizeProfile(env.ctx, 'authz-in-secret', {
+      redirectUri: 'http://127.0.0.1:0/OauthRedirect',
+      timeoutMs: 20_000,
+      onAuthorizeUrl(url) {
+        browser = approveInBrowser(url, { username: env.emu.username, password: env.emu.password });
+      },
+    });
+    expect((await browser)?.callbackStatus).toBe(200);
+    expect(result.hasRefreshToken).toBe(true);
+    const secret = JSON.parse((await env.sm.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString ?? '{}') as Record<string, string>;
+    expect(secret['refreshToken']).toMatch(/^5Aep861/);
+    expect(secret['refreshToken']).not.toBe(revoked);
+    expect(secret).toMatchObject({ clientId: env.emu.clientId, clientSecret: env.emu.clientSecret });
+
+    // The next runs work, also once the access token has expired and must be refreshed.
+    env.ctx.secrets.clear();
+    expect((await readAccounts('authz-in-secret')).length).toBeGreaterThan(0);
+    env.emu.org.auth.expireAll();
+    expect((await readAccounts('authz-in-secret')).length).toBeGreaterThan(0);
   });
 
   it('reports a denied authorization with the profile and the fix', async () => {
