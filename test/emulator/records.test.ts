@@ -56,6 +56,19 @@ describe('single-record REST over HTTP', () => {
     expect(full).toHaveProperty('BillingAddress', null);
   });
 
+  it('stores an empty string as null (Salesforce keeps no empty text), and a required field given "" is missing', async () => {
+    const created = await call('POST', '/sobjects/Account', { Name: 'Empty Text Co', Description: '', Phone: '', Industry: '' });
+    expect(created.status).toBe(201);
+    const id = (created.body as { id: string }).id;
+    const got = await call('GET', `/sobjects/Account/${id}?fields=Description,Phone,Industry`);
+    expect(got.body).toMatchObject({ Description: null, Phone: null, Industry: null });
+    const q = await call('GET', `/query?q=${encodeURIComponent(`SELECT Id FROM Account WHERE Id = '${id}' AND Phone = null AND Industry = null`)}`);
+    expect((q.body as { totalSize: number }).totalSize).toBe(1);
+    const blank = await call('POST', '/sobjects/Account', { Name: '' });
+    expect(blank.status).toBe(400);
+    expect(blank.body).toEqual([expect.objectContaining({ errorCode: 'REQUIRED_FIELD_MISSING', fields: ['Name'] })]);
+  });
+
   it('answers bad input with Salesforce errors, never a crash', async () => {
     const missing = await call('POST', '/sobjects/Contact', { FirstName: 'No' });
     expect(missing).toMatchObject({ status: 400, body: [{ message: 'Required fields are missing: [LastName]', errorCode: 'REQUIRED_FIELD_MISSING', fields: ['LastName'] }] });

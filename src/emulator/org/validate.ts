@@ -175,7 +175,8 @@ export function coerceJson(field: DescribeField, value: unknown, key: string): C
   };
   if (typeof value === 'object') return fail();
   if (TEXT_TYPES.has(field.type) || field.type === 'id' || field.type === 'reference') {
-    return { ok: true, value: String(value) };
+    // Salesforce keeps no empty strings: "" in a text, picklist or lookup field is stored (and read) as null.
+    return { ok: true, value: value === '' ? null : String(value) };
   }
   if (field.type === 'boolean') {
     if (typeof value === 'boolean') return { ok: true, value };
