@@ -55,6 +55,9 @@ export function kmsError(profileName: string, keyId: string, action: 'GenerateDa
   const details = { profile: profileName, kmsKeyId: keyId, awsError: name };
   switch (name) {
     case 'NotFoundException':
+      if (action === 'Decrypt') {
+        return new ForceflowError('KMS_ERROR', `Profile "${profileName}": KMS key ${keyId}, which encrypted the stored credentials, does not exist in this account and region. Check AWS_REGION and the AWS account (or AWS_ENDPOINT_URL_KMS); if the key was deleted, the credentials cannot be recovered: store the profile again (forceflow profiles create --replace --file profile.json).`, { details, cause: error });
+      }
       return new ForceflowError('KMS_ERROR', `Profile "${profileName}": KMS key ${keyId} does not exist in this account and region. Create it (aws kms create-key, then aws kms create-alias), or set the profile's kmsArn to an existing key.`, { details, cause: error });
     case 'DisabledException':
     case 'KMSInvalidStateException':

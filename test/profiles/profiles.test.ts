@@ -179,6 +179,16 @@ describe('profiles: envelope encryption at rest', () => {
     expect(disabled.message).toContain('aws kms enable-key');
     const create = await failure(createProfile(env.ctx, sfProfile(env.emu, 'disabled-key-2', { accessToken: 'x' }, { kmsArn: key.KeyMetadata?.Arn })));
     expect(create.code).toBe('KMS_ERROR');
+
+    // The key is deleted after the profile was stored (the emulator has no ScheduleKeyDeletion: drop it from its state).
+    const doomed = await env.kms.send(new CreateKeyCommand({}));
+    await createProfile(env.ctx, sfProfile(env.emu, 'deleted-key', { accessToken: 'del-token' }, { kmsArn: doomed.KeyMetadata?.Arn }));
+    env.emu.org.aws.keys.delete(doomed.KeyMetadata?.KeyId ?? '');
+    const gone = await failure(openProfile(env.ctx, 'deleted-key'));
+    expect(gone.code).toBe('KMS_ERROR');
+    expect(gone.details).toMatchObject({ profile: 'deleted-key', awsError: 'NotFoundException' });
+    expect(gone.message).toContain(`Profile "deleted-key": KMS key ${doomed.KeyMetadata?.Arn ?? ''}, which encrypted the stored credentials, does not exist`);
+    expect(gone.message).toContain('forceflow profiles create --replace');
   });
 });
 

@@ -174,9 +174,11 @@ export class AwsState {
     const idStart = BLOB_MAGIC.length + 1;
     if (blob.length < idStart + idLength + 12 + 16) throw invalid();
     const keyId = blob.subarray(idStart, idStart + idLength).toString('ascii');
+    // As KMS: a KeyId in the request is resolved first (NotFoundException for a deleted key).
+    const expected = expectedKeyId !== undefined && expectedKeyId !== '' ? this.key(expectedKeyId) : undefined;
     const key = this.keys.get(keyId);
     if (!key) throw invalid();
-    if (expectedKeyId !== undefined && expectedKeyId !== '' && this.key(expectedKeyId).keyId !== key.keyId) {
+    if (expected !== undefined && expected.keyId !== key.keyId) {
       throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
     }
     if (!key.enabled) throw new AwsError('DisabledException', `${key.arn} is disabled.`);
