@@ -124,6 +124,10 @@ export class BulkWriter {
     const written = created.positions.length;
     const jobError = info.errorMessage ?? `the job ended ${info.state}`;
     const jobCode = /^(\w+)\s*:/.exec(jobError)?.[1] ?? 'BULK_JOB_FAILED';
+    // A Failed job's rows that no result file lists were never processed, provided the job's own count of
+    // processed records is all in the successful and failed results. If it is not, an INSERT cannot tell
+    // which of them Salesforce wrote, so they are reported unknown rather than sent again (no duplicates).
+    const accounted = info.numberRecordsProcessed === undefined || info.numberRecordsProcessed <= written + errors.positions.length;
     const needsPass = ledger.size !== written;
     if (needsPass) {
       // The records as they came (when the spool kept them), read in step with the rows sent.
@@ -140,14 +144,14 @@ export class BulkWriter {
             const e = parseBulkError(errorAt.get(position) ?? '');
             if (RETRYABLE_ROW_ERRORS.has(e.code) && canRetry) again = true;
             else failures.push({ index, record: record(), errorCode: e.code, message: e.message || 'Salesforce gave no message', ...(e.fields.length > 0 ? { fields: e.fields } : {}) });
-          } else if (status === UNPROCESSED || (status === UNSEEN && jobFailed)) {
+          } else if (status === UNPROCESSED || (status === UNSEEN && jobFailed && (accounted || this.target.operation !== 'INSERT'))) {
             // Never processed: not written, whatever the operation.
             if (canRetry) again = true;
             else failures.push({ index, record: record(), errorCode: jobCode, message: `Bulk job ${jobId} did not process this record: ${jobError}` });
           } else if (this.target.operation !== 'INSERT' && canRetry) {
             again = true;
           } else {
-            unknown.push({ index, record: record(), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} completed without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
+            unknown.push({ index, record: record(), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} ${jobFailed ? `ended ${info.state} (${info.numberRecordsProcessed ?? '?'} records processed)` : 'completed'} without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
           }
           if (again) {
             retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}`, originals: originals !== undefined });
