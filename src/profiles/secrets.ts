@@ -51,7 +51,13 @@ export class SecretsReader {
     const missing = required.filter((k) => typeof json[k] !== 'string' || json[k] === '');
     if (missing.length > 0) {
       const present = Object.keys(json).sort();
-      throw new ForceflowError('SECRET_INVALID', `Profile "${profileName}": secret ${secretId} lacks the key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has: ${present.length > 0 ? present.join(', ') : 'no keys'}). Store a JSON object with ${required.join(' and ')}, e.g. aws secretsmanager put-secret-value --secret-id ${secretId} --secret-string file://app.json.`, {
+      const absent = missing.filter((k) => !(k in json));
+      const wrong = missing.filter((k) => k in json);
+      const problems = [
+        ...(absent.length > 0 ? [`lacks the key${absent.length > 1 ? 's' : ''} ${absent.join(', ')} (it has: ${present.length > 0 ? present.join(', ') : 'no keys'})`] : []),
+        ...(wrong.length > 0 ? [`has ${wrong.join(', ')}, but not as a non-empty string`] : []),
+      ];
+      throw new ForceflowError('SECRET_INVALID', `Profile "${profileName}": secret ${secretId} ${problems.join('; and ')}. Store a JSON object with ${required.join(' and ')} as strings, e.g. aws secretsmanager put-secret-value --secret-id ${secretId} --secret-string file://app.json.`, {
         details: { profile: profileName, secretId, missingKeys: missing },
       });
     }

@@ -248,6 +248,14 @@ describe('profiles: credentials from Secrets Manager', () => {
     expect(partial.message).not.toContain('VALUE-THAT-MUST-NOT-LEAK');
     expect(partial.message).not.toContain('only-the-id');
 
+    // A key that is there but not a non-empty string is named as such, not as missing.
+    const badTypes = await env.createSecret('appflow/bad-types', JSON.stringify({ clientId: 'the-id', clientSecret: 918273645 }));
+    const typed = await failure(createProfile(env.ctx, sfProfile(env.emu, 'bad-types', { clientCredentialsArn: badTypes })));
+    expect(typed.code).toBe('SECRET_INVALID');
+    expect(typed.message).toContain(`Profile "bad-types": secret ${badTypes} has clientSecret, but not as a non-empty string`);
+    expect(typed.message).not.toContain('lacks');
+    expect(typed.message).not.toContain('918273645');
+
     const notJson = await env.createSecret('appflow/not-json', 'just-a-string');
     expect((await failure(createProfile(env.ctx, sfProfile(env.emu, 'not-json', { clientCredentialsArn: notJson })))).code).toBe('SECRET_INVALID');
   });
