@@ -107,7 +107,14 @@ export async function createProfile(ctx: ProfileContext, json: unknown, options:
     }
     const clientSecret = fromSecret.clientSecret ?? credentials.clientSecret;
     const tokens = await exchangeAuthorizationCode(loginUrlOf(properties), name, { code: authCode, clientId, ...(clientSecret ? { clientSecret } : {}), redirectUri });
-    credentials = { ...credentials, oAuthRequest: { redirectUri }, accessToken: tokens.accessToken, ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}) };
+    // As in `profiles authorize`: a refresh token kept in the secret wins at run time, so the new one goes there.
+    const arn = credentials.clientCredentialsArn;
+    const refreshInSecret = arn !== undefined && tokens.refreshToken !== undefined && typeof (await ctx.secrets.json(arn, name))['refreshToken'] === 'string';
+    if (refreshInSecret && arn !== undefined && tokens.refreshToken !== undefined) {
+      await ctx.secrets.update(arn, name, { refreshToken: tokens.refreshToken });
+      ctx.log.info({ profile: name }, 'new refresh token stored in its secret');
+    }
+    credentials = { ...credentials, oAuthRequest: { redirectUri }, accessToken: tokens.accessToken, ...(tokens.refreshToken && !refreshInSecret ? { refreshToken: tokens.refreshToken } : {}) };
     properties = { ...properties, instanceUrl: properties.instanceUrl ?? tokens.instanceUrl };
     profile.connectorProfileConfig.connectorProfileProperties.Salesforce = properties;
   }

@@ -204,4 +204,24 @@ describe('profiles create with oAuthRequest.authCode (AppFlow\'s way)', () => {
     expect(reused.message).toContain('profile "with-used-code": invalid_grant');
     expect(reused.message).not.toContain(authCode);
   });
+
+  it('puts the new refresh token into the secret when the secret is where the profile keeps it', async () => {
+    const redirectUri = 'http://127.0.0.1:9/appflow/oauth';
+    const url = new URL(`${env.emu.loginUrl}/services/oauth2/authorize`);
+    url.search = new URLSearchParams({ response_type: 'code', client_id: env.emu.clientId, redirect_uri: redirectUri, scope: 'api refresh_token' }).toString();
+    const authCode = new URL(await approvalRedirect(url.href, { username: env.emu.username, password: env.emu.password })).searchParams.get('code') ?? '';
+    const arn = await env.createSecret('authz/code-with-refresh', { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret, refreshToken: 'OLD-REVOKED-REFRESH-TOKEN' });
+    await createProfile(env.ctx, {
+      connectorProfileName: 'code-refresh-in-secret',
+      connectorType: 'Salesforce',
+      connectorProfileConfig: {
+        connectorProfileProperties: { Salesforce: { loginUrl: env.emu.loginUrl } },
+        connectorProfileCredentials: { Salesforce: { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, oAuthRequest: { authCode, redirectUri } } },
+      },
+    });
+    const secret = JSON.parse((await env.sm.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString ?? '{}') as Record<string, string>;
+    expect(secret['refreshToken']).toMatch(/^5Aep861/);
+    expect(secret['clientSecret']).toBe(env.emu.clientSecret);
+    expect((await openProfile(env.ctx, 'code-refresh-in-secret')).credentials.refreshToken).toBeUndefined();
+  });
 });
