@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -88,6 +88,9 @@ export class ProfileStore {
     const path = join(home, 'profiles.db');
     try {
       mkdirSync(home, { recursive: true, mode: 0o700 });
+      // Readable by its owner only (it holds ciphertexts, but still): SQLite gives its -wal and -shm files
+      // the database file's permissions.
+      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
       const db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('busy_timeout = 5000');

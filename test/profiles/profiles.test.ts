@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
@@ -81,6 +81,15 @@ describe('profiles: create, list, describe, delete', () => {
     const e = await failure(createProfile(env.ctx, bad));
     expect(e.code).toBe('PROFILE_INVALID');
     expect(e.message).toContain('oAuth2GrantType');
+  });
+});
+
+describe('profiles: state files', () => {
+  it('are readable by their owner only', () => {
+    for (const f of readdirSync(env.home).filter((x) => x.startsWith('profiles.db'))) {
+      expect(statSync(join(env.home, f)).mode & 0o077, f).toBe(0);
+    }
+    expect(readdirSync(env.home)).toContain('profiles.db');
   });
 });
 
