@@ -224,15 +224,16 @@ export class SalesforceClient {
       return new ForceflowError('SF_SESSION_INVALID', `${said}. The session stayed invalid after a refresh; re-authorise profile "${this.profileName}".`, { details });
     }
     if (code === 'REQUEST_LIMIT_EXCEEDED') {
-      // One error code, three limits: the daily API requests (403 "TotalRequests Limit exceeded"), long
-      // requests running at once (403 "ConcurrentPerOrgLongTxn Limit exceeded"), and rate limiting (429).
-      const fix =
-        status === 429
-          ? `Salesforce kept refusing for too many requests after ${attempts} attempt(s); run again later, or run fewer flows against this org at once.`
-          : /concurrent/i.test(sfMessage)
-            ? 'Too many long-running requests are under way in the org at once; run again later, or run fewer flows against this org at once.'
-            : "The org's daily API limit is spent; wait for it to reset (24 h rolling) or ask Salesforce to raise it.";
-      return new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', `${said}. ${fix}`, { details });
+      // One error code, three limits: rate limiting (429) and long requests running at once (403
+      // "ConcurrentPerOrgLongTxn Limit exceeded") pass, so they are SF_UNAVAILABLE (retryable); the daily
+      // API requests (403 "TotalRequests Limit exceeded") are spent for hours (SF_REQUEST_LIMIT_EXCEEDED).
+      if (status === 429) {
+        return new ForceflowError('SF_UNAVAILABLE', `${said}. Salesforce kept refusing for too many requests after ${attempts} attempt(s); run again later, or run fewer flows against this org at once.`, { details });
+      }
+      if (/concurrent/i.test(sfMessage)) {
+        return new ForceflowError('SF_UNAVAILABLE', `${said}. Too many long-running requests are under way in the org at once; run again later, or run fewer flows against this org at once.`, { details });
+      }
+      return new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', `${said}. The org's daily API limit is spent; wait for it to reset (24 h rolling) or ask Salesforce to raise it.`, { details });
     }
     if (RETRYABLE_STATUS.has(status)) {
       return new ForceflowError('SF_UNAVAILABLE', `${said} after ${attempts} attempt(s). Salesforce is busy or down; run again later.`, { details });
