@@ -1,84 +1,17 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { createSalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseBulkError } from '../../src/connectors/salesforce/bulk-writer.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/salesforce/reconcile.ts';
 import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
-import type { RecordBatch, Row } from '../../src/core/types.ts';
-import { captureContext } from '../helpers/run-context.ts';
+import type { Row } from '../../src/core/types.ts';
+import { destinationConfig as cfg, errorRows, sumCalls as sum, writeEnv } from '../helpers/salesforce-write.ts';
 
-const FAST_RETRY = { retries: 8, baseDelayMs: 2, maxDelayMs: 20 };
-const FAST: SalesforceDestinationOptions = {
-  rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 },
-  bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 },
-};
+const env = writeEnv({ emulator: { seed: 7 }, tmpPrefix: 'ff-sfdest-' });
+const { calls, faults, faultStats, query, write } = env;
 
-let emu: RunningEmulator;
-let dir: string;
-let run = 0;
-
-beforeAll(async () => {
-  emu = await startEmulator({ seed: 7 });
-  dir = await mkdtemp(join(tmpdir(), 'ff-sfdest-'));
-});
-afterAll(async () => {
-  await emu.close();
-  await rm(dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  await control('PUT', '/faults', { spec: '' });
+  await faults('');
 });
-
-async function control(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${emu.controlUrl}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }) });
-  const text = await res.text();
-  return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-}
-
-async function calls(): Promise<Record<string, number>> {
-  return (await control('GET', '/calls'))['calls'] as Record<string, number>;
-}
-
-function sum(c: Record<string, number>, pattern: RegExp): number {
-  return Object.entries(c).filter(([k]) => pattern.test(k)).reduce((n, [, v]) => n + v, 0);
-}
-
-async function* batches(rows: readonly Row[], size = 500): AsyncGenerator<RecordBatch> {
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const schema = { entity: 'input', fields: names.map((name) => ({ name, type: 'string' as const })) };
-  for (let i = 0; i < rows.length; i += size) yield { schema, rows: rows.slice(i, i + size) };
-}
-
-function cfg(partial: Partial<SalesforceDestinationConfig>): SalesforceDestinationConfig {
-  return { object: 'Account', writeOperationType: 'INSERT', idFieldNames: [], apiPreference: 'AUTOMATIC', failOnFirstDestinationError: false, ...partial };
-}
-
-async function write(config: SalesforceDestinationConfig, rows: readonly Row[], options: SalesforceDestinationOptions = {}) {
-  const ctx = captureContext();
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
-  const errorDir = join(dir, `errors-${++run}`);
-  const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: { localDir: errorDir }, tempDir: dir, ...FAST, ...options });
-  const result = await dest.write(batches(rows), ctx);
-  return { result, client, ctx, errorDir };
-}
-
-async function query<T = Record<string, unknown>>(soql: string, all = false): Promise<T[]> {
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY });
-  const out: T[] = [];
-  let page = await client.json<{ records: T[]; nextRecordsUrl?: string }>({ method: 'GET', path: all ? '/queryAll' : '/query', query: { q: soql }, call: 'check' });
-  out.push(...page.records);
-  while (page.nextRecordsUrl) {
-    page = await client.json({ method: 'GET', path: page.nextRecordsUrl, call: 'check' });
-    out.push(...page.records);
-  }
-  return out;
-}
 
 /** Accounts whose External_Id__c starts with the prefix: ext → records (to see duplicates). */
 async function byExt(prefix: string): Promise<Map<string, Record<string, unknown>[]>> {
@@ -90,19 +23,6 @@ async function byExt(prefix: string): Promise<Map<string, Record<string, unknown
 
 function accounts(prefix: string, n: number, from = 0): Row[] {
   return Array.from({ length: n }, (_, i) => ({ Name: `${prefix} ${from + i}`, External_Id__c: `${prefix}-${from + i}`, NumberOfEmployees: String(from + i) }));
-}
-
-async function errorRows(errorDir: string): Promise<Record<string, string>[]> {
-  const files: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name === 'errors.csv') files.push(join(d, e.name));
-    }
-  };
-  await walk(errorDir);
-  expect(files).toHaveLength(1);
-  return parse(await readFile(files[0] as string, 'utf8'), { columns: true }) as Record<string, string>[];
 }
 
 /** Every input written exactly once, or in the result's failures; never both, never twice. */
@@ -291,46 +211,46 @@ describe('bad input is refused before anything is written', () => {
 
 describe('faults: retries and exact reconciliation', () => {
   it.each(['REST_SYNC', 'BULKV2'] as const)('%s: row locks are retried until written', async (api) => {
-    await control('PUT', '/faults', { spec: 'rowLock=0.2' });
+    await faults('rowLock=0.2');
     const prefix = `LOCK-${api}`;
     const { result } = await write(cfg({ apiPreference: api }), accounts(prefix, 600));
-    const stats = (await control('GET', '/faults'))['stats'] as { rowLocks: number };
+    const stats = await faultStats();
     expect(stats.rowLocks).toBeGreaterThan(50);
     expect(result.written).toBe(600);
     await expectExact(prefix, 600, result);
   });
 
   it('row locks that never clear fail with UNABLE_TO_LOCK_ROW after the bounded retries', async () => {
-    await control('PUT', '/faults', { spec: 'rowLock=1' });
+    await faults('rowLock=1');
     const { result, errorDir } = await write(cfg({ apiPreference: 'BULKV2' }), accounts('LOCKALL', 20));
     expect(result.written).toBe(0);
     expect(result.failed).toHaveLength(20);
     expect(result.failed.every((f) => f.errorCode === 'UNABLE_TO_LOCK_ROW')).toBe(true);
-    const stats = (await control('GET', '/faults'))['stats'] as { rowLocks: number };
+    const stats = await faultStats();
     expect(stats.rowLocks).toBe(80); // first attempt + 3 retries
     const file = await errorRows(errorDir);
     expect(file.map((l) => l['errorCode'])).toEqual(Array(20).fill('UNABLE_TO_LOCK_ROW'));
   });
 
   it('503 bursts on collections: INSERT is sent again (the calls were refused) and nothing is duplicated', async () => {
-    await control('PUT', '/faults', { spec: 'collections.503.next=3' });
+    await faults('collections.503.next=3');
     const { result } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('B503', 450));
-    expect(((await control('GET', '/faults'))['stats'] as { status: Record<string, number> }).status['collections.503']).toBe(3);
+    expect((await faultStats()).status['collections.503']).toBe(3);
     await expectExact('B503', 450, result);
     expect(result.written).toBe(450);
   });
 
   it('a connection reset after an INSERT was sent: records with an external id are looked up, not re-created', async () => {
-    await control('PUT', '/faults', { spec: 'collections.reset.next=2,collections.resetAfter=10' });
+    await faults('collections.reset.next=2,collections.resetAfter=10');
     const { result, ctx } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('RESET', 500), { rest: { concurrency: 1, rowRetryBaseMs: 2, refusedBaseMs: 2 } });
-    expect(((await control('GET', '/faults'))['stats'] as { resets: number }).resets).toBe(2);
+    expect((await faultStats()).resets).toBe(2);
     expect(ctx.lines.some((l) => l['msg'] === 'looked up records of a lost insert')).toBe(true);
     expect(result.written).toBe(500);
     await expectExact('RESET', 500, result);
   });
 
   it('a connection reset after an INSERT without external ids: the records are reported unknown, never sent twice', async () => {
-    await control('PUT', '/faults', { spec: 'collections.reset.next=1,collections.resetAfter=10' });
+    await faults('collections.reset.next=1,collections.resetAfter=10');
     const rows = Array.from({ length: 250 }, (_, i) => ({ LastName: `Unknown-${i}`, Email: `unknown${i}@example.com` }));
     const { result, errorDir } = await write(cfg({ object: 'Contact', apiPreference: 'REST_SYNC' }), rows, { rest: { concurrency: 1, rowRetryBaseMs: 2, refusedBaseMs: 2 } });
     expect(result.unknown).toBe(200);
@@ -347,16 +267,16 @@ describe('faults: retries and exact reconciliation', () => {
   });
 
   it('UPSERT through REST after a reset is simply sent again (idempotent)', async () => {
-    await control('PUT', '/faults', { spec: 'collections.reset.next=1,collections.resetAfter=10' });
+    await faults('collections.reset.next=1,collections.resetAfter=10');
     const { result } = await write(cfg({ apiPreference: 'REST_SYNC', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), accounts('URESET', 300));
     expect(result.written).toBe(300);
     await expectExact('URESET', 300, result);
   });
 
   it('Bulk: resets of job calls and result downloads, and a failed job, still reconcile exactly', async () => {
-    await control('PUT', '/faults', { spec: 'bulkIngest.reset=0.25,bulkIngest.resetAfter=20,bulkIngest.jobFail.next=1' });
+    await faults('bulkIngest.reset=0.25,bulkIngest.resetAfter=20,bulkIngest.jobFail.next=1');
     const { result } = await write(cfg({}), accounts('BRESET', 2500), { jobBytes: 40 * 1024 });
-    const stats = (await control('GET', '/faults'))['stats'] as { resets: number; jobsFailed: number };
+    const stats = await faultStats();
     expect(stats.resets).toBeGreaterThan(0);
     expect(stats.jobsFailed).toBe(1);
     expect(result.written).toBe(2500);
@@ -364,7 +284,7 @@ describe('faults: retries and exact reconciliation', () => {
   });
 
   it('Bulk: a job that keeps failing leaves its records failed with the job error', async () => {
-    await control('PUT', '/faults', { spec: 'bulkIngest.jobFail=1' });
+    await faults('bulkIngest.jobFail=1');
     const { result, errorDir } = await write(cfg({ apiPreference: 'BULKV2' }), accounts('BFAIL', 10));
     expect(result.written).toBe(0);
     expect(result.failed).toHaveLength(10);
@@ -384,7 +304,7 @@ describe('Bulk error text', () => {
 
 describe('Bulk result matching', () => {
   it('matches rows Salesforce re-serialised (numbers, 15-char ids, #N/A echoed empty) and duplicates exactly once each', async () => {
-    const spool = new CsvSpool(dir, ['Id', 'AnnualRevenue', 'Name', 'Description'], { prefix: 'match' });
+    const spool = new CsvSpool(env.dir, ['Id', 'AnnualRevenue', 'Name', 'Description'], { prefix: 'match' });
     await spool.add(10, ['001000000000001', '912260031', 'Acme, Inc.', '#N/A']);
     await spool.add(11, ['001000000000002', '5', 'Same', 'x']);
     await spool.add(12, ['001000000000002', '5', 'Same', 'x']);

@@ -1,34 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { describe, expect, it } from 'vitest';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
-import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
 import { rewritingProxy } from '../helpers/rewriting-proxy.ts';
+import { batches, writeEnv } from '../helpers/salesforce-write.ts';
 
 /**
  * A Failed Bulk ingest job whose result files do not account for every record it says it processed: an
  * INSERT must not send those records again (they may have been written); UPDATE/UPSERT/DELETE may.
  */
-let emu: RunningEmulator;
-let dir: string;
-beforeAll(async () => {
-  emu = await startEmulator({ seed: 9 });
-  dir = await mkdtemp(join(tmpdir(), 'ff-sffj-'));
-});
-afterAll(async () => {
-  await emu.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function* batches(rows: readonly Row[]): AsyncGenerator<RecordBatch> {
-  yield { schema: { entity: 'input', fields: [{ name: 'Name', type: 'string' }, { name: 'External_Id__c', type: 'string' }] }, rows };
-}
+const env = writeEnv({ emulator: { seed: 9 }, tmpPrefix: 'ff-sffj-' });
 
 async function writeThroughProxy(operation: 'INSERT' | 'UPSERT', prefix: string) {
+  const { emu, dir } = env;
   await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'bulkIngest.jobFail.next=1' });
   let jobInfoRewritten = false;
   let unprocessedRewritten = false;

@@ -1,91 +1,17 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { createSalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createSalesforceDestination, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
 import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
+import { batches, destinationConfig as cfg, errorRowsIfAny as errorRows, writeEnv } from '../helpers/salesforce-write.ts';
 
 /** Faults on the write path (issue 6): every input record written once, or failed with a reason; never twice, never lost. */
 
-const FAST_RETRY = { retries: 8, baseDelayMs: 2, maxDelayMs: 20 };
-const FAST: SalesforceDestinationOptions = {
-  rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 },
-  bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 },
-};
+const env = writeEnv({ emulator: { seed: 5 }, tmpPrefix: 'ff-sfwf-' });
+const { calls, client, faults, faultStats, query, write } = env;
 
-let emu: RunningEmulator;
-let dir: string;
-let run = 0;
-
-beforeAll(async () => {
-  emu = await startEmulator({ seed: 5 });
-  dir = await mkdtemp(join(tmpdir(), 'ff-sfwf-'));
-});
-afterAll(async () => {
-  await emu.close();
-  await rm(dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
   await faults('');
 });
-
-async function faults(spec: string): Promise<void> {
-  const res = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: JSON.stringify({ spec }), headers: { 'Content-Type': 'application/json' } });
-  expect(res.ok).toBe(true);
-}
-
-async function faultStats(): Promise<{ resets: number; status: Record<string, number>; rowLocks: number; jobsFailed: number }> {
-  const res = await fetch(`${emu.controlUrl}/faults`);
-  return ((await res.json()) as { stats: { resets: number; status: Record<string, number>; rowLocks: number; jobsFailed: number } }).stats;
-}
-
-async function* batches(rows: readonly Row[], size = 500): AsyncGenerator<RecordBatch> {
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const schema = { entity: 'input', fields: names.map((name) => ({ name, type: 'string' as const })) };
-  for (let i = 0; i < rows.length; i += size) yield { schema, rows: rows.slice(i, i + size) };
-}
-
-function cfg(partial: Partial<SalesforceDestinationConfig>): SalesforceDestinationConfig {
-  return { object: 'Account', writeOperationType: 'INSERT', idFieldNames: [], apiPreference: 'AUTOMATIC', failOnFirstDestinationError: false, ...partial };
-}
-
-async function write(config: SalesforceDestinationConfig, rows: readonly Row[], options: SalesforceDestinationOptions = {}) {
-  const ctx = captureContext();
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
-  const errorDir = join(dir, `errors-${++run}`);
-  const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: { localDir: errorDir }, tempDir: dir, ...FAST, ...options });
-  const result = await dest.write(batches(rows), ctx);
-  return { result, client, ctx, errorDir };
-}
-
-async function query<T = Record<string, unknown>>(soql: string, all = false): Promise<T[]> {
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY });
-  const out: T[] = [];
-  let page = await client.json<{ records: T[]; nextRecordsUrl?: string }>({ method: 'GET', path: all ? '/queryAll' : '/query', query: { q: soql }, call: 'check' });
-  out.push(...page.records);
-  while (page.nextRecordsUrl) {
-    page = await client.json({ method: 'GET', path: page.nextRecordsUrl, call: 'check' });
-    out.push(...page.records);
-  }
-  return out;
-}
-
-async function errorRows(errorDir: string): Promise<Record<string, string>[]> {
-  const files: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name === 'errors.csv') files.push(join(d, e.name));
-    }
-  };
-  await walk(errorDir);
-  if (files.length === 0) return [];
-  return parse(await readFile(files[0] as string, 'utf8'), { columns: true }) as Record<string, string>[];
-}
 
 function accounts(prefix: string, n: number): Row[] {
   return Array.from({ length: n }, (_, i) => ({ Name: `${prefix} ${i}`, External_Id__c: `${prefix}-${i}` }));
@@ -150,8 +76,7 @@ describe('an error that ends the write part-way says what was already written', 
     const rows = accounts('INFLIGHT', 1000);
     await faults('collections.503.next=1,collections.delay=150');
     const ctx = captureContext();
-    const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
-    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'REST_SYNC' }), { tempDir: dir, rest: { concurrency: 3, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 0 } });
+    const dest = createSalesforceDestination(client(ctx.log), cfg({ apiPreference: 'REST_SYNC' }), { tempDir: env.dir, rest: { concurrency: 3, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 0 } });
     const error = await dest.write(batches(rows, 200), ctx).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SF_UNAVAILABLE' });
     await faults('');
@@ -164,10 +89,9 @@ describe('an error that ends the write part-way says what was already written', 
     const rows = accounts('OUTAGE', 1000);
     rows[5] = { Name: null, External_Id__c: 'OUTAGE-5' };
     const ctx = captureContext();
-    const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
-    const errorDir = join(dir, `errors-${++run}`);
-    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'REST_SYNC' }), {
-      flowName: 'f', executionId: 'outage', errorTarget: { localDir: errorDir }, tempDir: dir,
+    const errorDir = env.errorDir();
+    const dest = createSalesforceDestination(client(ctx.log), cfg({ apiPreference: 'REST_SYNC' }), {
+      flowName: 'f', executionId: 'outage', errorTarget: { localDir: errorDir }, tempDir: env.dir,
       rest: { concurrency: 1, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 2 },
     });
     async function* source(): AsyncGenerator<RecordBatch> {
@@ -221,14 +145,14 @@ describe('failOnFirstDestinationError stops sending once a record failed', () =>
     const rows = accounts(prefix, 10);
     rows[6] = { Name: null, External_Id__c: `${prefix}-6` };
     await faults('rowLock.next=2');
-    const before = await (await fetch(`${emu.controlUrl}/calls`)).json() as { calls: Record<string, number> };
+    const before = await calls();
     const error = await write(cfg({ apiPreference: api, failOnFirstDestinationError: true }), rows).catch((e: unknown) => e);
-    const after = await (await fetch(`${emu.controlUrl}/calls`)).json() as { calls: Record<string, number> };
+    const after = await calls();
     const sent = (c: Record<string, number>): number => Object.entries(c).filter(([k]) => /^(POST|PATCH) .*(composite\/sobjects|jobs\/ingest)$/.test(k)).reduce((n, [, v]) => n + v, 0);
     expect((await faultStats()).rowLocks).toBe(2);
     expect(error).toMatchObject({ code: 'DESTINATION_WRITE_FAILED', details: { written: 7, failed: 1, firstFailure: { index: 6, errorCode: 'REQUIRED_FIELD_MISSING' } } });
     // One write call (REST) or one job created (Bulk): the two locked records were not sent again.
-    expect(sent(after.calls) - sent(before.calls)).toBe(1);
+    expect(sent(after) - sent(before)).toBe(1);
     expect((await countByExt(prefix)).size).toBe(7);
   });
 });

@@ -1,24 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/salesforce/reconcile.ts';
 import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import type { FieldType } from '../../src/core/types.ts';
+import { tempDir } from '../helpers/salesforce-write.ts';
 
 /** Bulk results matched back to the rows sent when Salesforce echoes values in another form (issue 6). */
 
-let dir: string;
+const dir = tempDir('ff-sfwr-');
 let seq = 0;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ff-sfwr-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 async function ledgerOf(header: string[], types: FieldType[], rows: string[][]): Promise<JobLedger> {
-  const spool = new CsvSpool(dir, header, { prefix: `r${++seq}` });
+  const spool = new CsvSpool(dir.path, header, { prefix: `r${++seq}` });
   for (const [i, r] of rows.entries()) await spool.add(100 + i, r);
   const [file] = await spool.finish();
   return JobLedger.build(file as NonNullable<typeof file>, types);

@@ -1,57 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { createSalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
+import { describe, expect, it } from 'vitest';
+import type { SalesforceDestinationConfig } from '../../src/connectors/salesforce/destination.ts';
 import type { SfField } from '../../src/connectors/salesforce/describe.ts';
 import { restJson, toBulkValue, toRestValue } from '../../src/connectors/salesforce/write-values.ts';
-import type { RecordBatch, Row } from '../../src/core/types.ts';
-import { captureContext } from '../helpers/run-context.ts';
+import type { Row } from '../../src/core/types.ts';
+import { destinationConfig, writeEnv } from '../helpers/salesforce-write.ts';
 
-const FAST_RETRY = { retries: 8, baseDelayMs: 2, maxDelayMs: 20 };
-const FAST: SalesforceDestinationOptions = {
-  rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 },
-  bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 },
-};
-
-let emu: RunningEmulator;
-let dir: string;
-let run = 0;
-
-beforeAll(async () => {
-  emu = await startEmulator({ seed: 11 });
-  dir = await mkdtemp(join(tmpdir(), 'ff-sfwv-'));
-});
-afterAll(async () => {
-  await emu.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function* batches(rows: readonly Row[], size = 500): AsyncGenerator<RecordBatch> {
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const schema = { entity: 'input', fields: names.map((name) => ({ name, type: 'string' as const })) };
-  for (let i = 0; i < rows.length; i += size) yield { schema, rows: rows.slice(i, i + size) };
-}
+const { query, write } = writeEnv({ emulator: { seed: 11 }, tmpPrefix: 'ff-sfwv-' });
 
 function cfg(partial: Partial<SalesforceDestinationConfig>): SalesforceDestinationConfig {
-  return { object: 'Invoice__c', writeOperationType: 'INSERT', idFieldNames: [], apiPreference: 'AUTOMATIC', failOnFirstDestinationError: false, ...partial };
-}
-
-async function write(config: SalesforceDestinationConfig, rows: readonly Row[], options: SalesforceDestinationOptions = {}) {
-  const ctx = captureContext();
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY, log: ctx.log });
-  const errorDir = join(dir, `errors-${++run}`);
-  const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: { localDir: errorDir }, tempDir: dir, ...FAST, ...options });
-  const result = await dest.write(batches(rows), ctx);
-  return { result, client, ctx, errorDir };
-}
-
-async function query<T = Record<string, unknown>>(soql: string): Promise<T[]> {
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST_RETRY });
-  const page = await client.json<{ records: T[] }>({ method: 'GET', path: '/query', query: { q: soql }, call: 'check' });
-  return page.records;
+  return destinationConfig({ object: 'Invoice__c', ...partial });
 }
 
 const FIELDS = 'External_Id__c, Name, Amount__c, Tax_Rate__c, Exchange_Rate__c, Line_Count__c, Invoice_Date__c, Paid_At__c, Reminder_Time__c, Is_Paid__c, Tags__c, Notes__c';

@@ -1,43 +1,20 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { describe, expect, it } from 'vitest';
 import { runFlow } from '../../src/flows/runner.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { startTestS3 } from '../helpers/s3.ts';
+import { FAST_DESTINATION, FAST_RETRY, writeEnv } from '../helpers/salesforce-write.ts';
 
 const FAST = {
-  retry: { retries: 8, baseDelayMs: 2, maxDelayMs: 20 },
+  retry: FAST_RETRY,
   bulk: { pollInitialMs: 2, pollMaxMs: 20 },
-  destination: { rest: { rowRetryBaseMs: 2, refusedBaseMs: 2 }, bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 } },
+  destination: FAST_DESTINATION,
 };
 
-let emu: RunningEmulator;
-let dir: string;
-
-beforeAll(async () => {
-  emu = await startEmulator({ seed: 11 });
-  dir = await mkdtemp(join(tmpdir(), 'ff-sfflow-'));
-});
-afterAll(async () => {
-  await emu.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function query<T = Record<string, unknown>>(soql: string): Promise<T[]> {
-  const { client } = connectSalesforce(emu.connectorProfile, { retry: FAST.retry });
-  const out: T[] = [];
-  let page = await client.json<{ records: T[]; nextRecordsUrl?: string }>({ method: 'GET', path: '/query', query: { q: soql }, call: 'check' });
-  out.push(...page.records);
-  while (page.nextRecordsUrl) {
-    page = await client.json({ method: 'GET', path: page.nextRecordsUrl, call: 'check' });
-    out.push(...page.records);
-  }
-  return out;
-}
+const env = writeEnv({ emulator: { seed: 11 }, tmpPrefix: 'ff-sfflow-' });
+const { query } = env;
 
 const map = (from: string, to: string, op: string) => ({ taskType: 'Map', sourceFields: [from], destinationField: to, connectorOperator: { [op]: 'NO_OP' } });
 
@@ -73,7 +50,7 @@ describe('runFlow: Salesforce → Salesforce', () => {
       ],
     };
     const before = await query('SELECT Id FROM Invoice__c');
-    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(record.error).toBeNull();
     expect(accounts).toHaveLength(997);
     expect(record.executionResult.recordsWritten).toBe(accounts.length);
@@ -97,7 +74,7 @@ describe('runFlow: Salesforce → Salesforce', () => {
         map('Notes__c', 'Notes__c', 'Salesforce'),
       ],
     };
-    const r2 = await runFlow({ flow: sfToSfUpdate, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const r2 = await runFlow({ flow: sfToSfUpdate, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(r2.error).toBeNull();
     const total = (await query('SELECT Id FROM Invoice__c')).length;
     expect(r2.executionResult.recordsWritten).toBe(total);
@@ -110,11 +87,11 @@ describe('runFlow: Salesforce → Salesforce', () => {
 
 describe('runFlow: LocalFile CSV → Salesforce', () => {
   it('inserts, lists the failed records in the local error folder and counts them in the run record', async () => {
-    const csv = join(dir, 'accounts.csv');
+    const csv = join(env.dir, 'accounts.csv');
     await writeFile(csv, 'name,ext,employees\nFlow A,FLOW-1,10\n,FLOW-2,20\nFlow C,FLOW-3,many\n"Flow, D",FLOW-4,\n');
-    const flowFile = join(dir, 'flow-insert.json');
+    const flowFile = join(env.dir, 'flow-insert.json');
     const flow = localToSalesforce('csv-to-sf', 'accounts.csv', { object: 'Account', writeOperationType: 'INSERT', errorHandlingConfig: { failOnFirstDestinationError: false, localPath: 'errors' } }, accountTasks);
-    const record = await runFlow({ flow, flowFile, profiles: { emu: emu.connectorProfile }, executionId: 'exec-1', salesforce: FAST });
+    const record = await runFlow({ flow, flowFile, profiles: { emu: env.emu.connectorProfile }, executionId: 'exec-1', salesforce: FAST });
     expect(record.error).toBeNull();
     expect(record.executionStatus).toBe('Successful');
     expect(record.executionResult.recordsProcessed).toBe(4);
@@ -122,7 +99,7 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
     expect(record.executionResult.errorInfo.putFailuresCount).toBe(2);
     expect(record.destinationDataTransferApi).toBe('REST_SYNC');
     expect(record.apiCalls.destination).toBeGreaterThan(0);
-    expect(record.errorFile).toBe(join(dir, 'errors', 'csv-to-sf', 'exec-1', 'errors.csv'));
+    expect(record.errorFile).toBe(join(env.dir, 'errors', 'csv-to-sf', 'exec-1', 'errors.csv'));
     const lines = parse(await readFile(record.errorFile as string, 'utf8'), { columns: true }) as Record<string, string>[];
     expect(lines).toEqual([
       { Name: '', External_Id__c: 'FLOW-2', NumberOfEmployees: '20', errorCode: 'REQUIRED_FIELD_MISSING', errorMessage: expect.stringMatching(/Required fields are missing: \[Name\]/) as string, errorFields: 'Name' },
@@ -133,10 +110,10 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
   });
 
   it('failOnFirstDestinationError (the default) ends the run in Error, saying what was written', async () => {
-    const csv = join(dir, 'stop.csv');
+    const csv = join(env.dir, 'stop.csv');
     await writeFile(csv, `name,ext,employees\n${Array.from({ length: 30 }, (_, i) => `Stop ${i},FSTOP-${i},${i === 20 ? 'bad' : i}`).join('\n')}\n`);
     const flow = localToSalesforce('csv-stop', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
-    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(record.executionStatus).toBe('Error');
     expect(record.error?.code).toBe('DESTINATION_WRITE_FAILED');
     expect(record.error?.message).toMatch(/Record 20 failed .*29 record\(s\) were already written/);
@@ -145,10 +122,10 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
   });
 
   it('a malformed CSV fails with its line number and writes nothing', async () => {
-    const csv = join(dir, 'broken.csv');
+    const csv = join(env.dir, 'broken.csv');
     await writeFile(csv, 'name,ext,employees\nOk,BROKEN-1,1\nAlso ok,BROKEN-2,2\n"Unclosed,BROKEN-3,3\n');
     const flow = localToSalesforce('csv-broken', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
-    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(record.executionStatus).toBe('Error');
     expect(record.error?.code).toBe('INPUT_INVALID');
     expect(record.error?.message).toMatch(/broken\.csv line \d+/);
@@ -158,10 +135,10 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
   });
 
   it('a row with the wrong number of cells names its line', async () => {
-    const csv = join(dir, 'cells.csv');
+    const csv = join(env.dir, 'cells.csv');
     await writeFile(csv, 'name,ext,employees\nOk,CELLS-1,1\nToo,many,cells,here\n');
     const flow = localToSalesforce('csv-cells', csv, { object: 'Account', writeOperationType: 'INSERT' }, accountTasks);
-    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(record.error?.code).toBe('INPUT_INVALID');
     expect(record.error?.message).toMatch(/cells\.csv line 3/);
     expect(await query(`SELECT Id FROM Account WHERE External_Id__c LIKE 'CELLS-%'`)).toHaveLength(0);
@@ -169,16 +146,16 @@ describe('runFlow: LocalFile CSV → Salesforce', () => {
 
   it('UPSERT without idFieldNames is refused before the run starts', async () => {
     const flow = localToSalesforce('csv-upsert-noid', 'x.csv', { object: 'Account', writeOperationType: 'UPSERT' }, accountTasks);
-    const error = await runFlow({ flow, profiles: { emu: emu.connectorProfile } }).catch((e: unknown) => e);
+    const error = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile } }).catch((e: unknown) => e);
     expect(isForceflowError(error, 'FLOW_INVALID')).toBe(true);
     expect((error as Error).message).toMatch(/idFieldNames.*is required when writeOperationType is UPSERT/s);
   });
 
   it('UPDATE without an Id mapping fails the run with FLOW_INVALID and writes nothing', async () => {
-    const csv = join(dir, 'upd.csv');
+    const csv = join(env.dir, 'upd.csv');
     await writeFile(csv, 'name,ext,employees\nX,UPD-1,1\n');
     const flow = localToSalesforce('csv-update-noid', csv, { object: 'Account', writeOperationType: 'UPDATE' }, accountTasks);
-    const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: FAST });
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST });
     expect(record.error?.code).toBe('FLOW_INVALID');
     expect(record.error?.message).toMatch(/UPDATE needs the record Id, but no field is mapped to Id/);
   });
@@ -210,7 +187,7 @@ describe('runFlow: S3 JSON lines → Salesforce, failed records to S3', () => {
           map('employees', 'NumberOfEmployees', 'S3'),
         ],
       };
-      const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, s3Client: s3.client, executionId: 'exec-s3', salesforce: FAST });
+      const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, s3Client: s3.client, executionId: 'exec-s3', salesforce: FAST });
       expect(record.error).toBeNull();
       expect(record.destinationDataTransferApi).toBe('BULKV2');
       expect(record.executionResult.recordsWritten).toBe(2);
@@ -232,19 +209,19 @@ describe('runFlow: S3 JSON lines → Salesforce, failed records to S3', () => {
 
 describe('runFlow: a Salesforce write that an API error ends part-way', () => {
   it('the execution record says how many records were already written', async () => {
-    const csv = join(dir, 'limit-part-way.csv');
+    const csv = join(env.dir, 'limit-part-way.csv');
     await writeFile(csv, `name,ext,employees\n${Array.from({ length: 900 }, (_, i) => `Partial ${i},PART-${i},${i}`).join('\n')}\n`);
     const flow = localToSalesforce('limit-part-way', csv, { object: 'Account', writeOperationType: 'INSERT', dataTransferApi: 'REST_SYNC' }, accountTasks);
     // describe, then two collections calls of 200 records, then the daily limit is spent.
-    await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'apiLimit.after=3' });
+    await env.faults('apiLimit.after=3');
     try {
-      const record = await runFlow({ flow, profiles: { emu: emu.connectorProfile }, salesforce: { ...FAST, destination: { ...FAST.destination, rest: { ...FAST.destination.rest, concurrency: 1 } } } });
+      const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: { ...FAST, destination: { ...FAST.destination, rest: { ...FAST.destination.rest, concurrency: 1 } } } });
       expect(record.executionStatus).toBe('Error');
       expect(record.error?.code).toBe('SF_REQUEST_LIMIT_EXCEEDED');
       expect(record.executionResult.recordsWritten).toBe(400);
     } finally {
-      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
-      await fetch(`${emu.controlUrl}/limits`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ used: 0 }) });
+      await env.faults('');
+      await fetch(`${env.emu.controlUrl}/limits`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ used: 0 }) });
     }
     const stored = await query<{ Id: string }>("SELECT Id FROM Account WHERE External_Id__c LIKE 'PART-%'");
     expect(stored).toHaveLength(400);
