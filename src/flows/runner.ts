@@ -104,6 +104,9 @@ async function* transformed(
     }
     if (result.batch.rows.length > 0) yield result.batch;
   }
+  // A source may end its stream early when the run is cancelled: that is never the whole input, so the
+  // destination must not finish (publish, or report a partial write as complete).
+  if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
 }
 
 /**

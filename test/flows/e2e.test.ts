@@ -127,6 +127,57 @@ describe('flows end to end (emulator + s3rver)', () => {
     expect(ctx.lines.some((l) => l['msg'] === 'bulk query job stopped')).toBe(true);
   });
 
+  it('cancels a Salesforce → LocalFile run whose source stops early: Canceled, nothing published, window not advanced', async () => {
+    const controller = new AbortController();
+    const out = mkdtempSync(join(tmpdir(), 'ff-cancel-local-'));
+    const state = openRunState(mkdtempSync(join(tmpdir(), 'ff-cancel-state-')));
+    const flow = {
+      flowName: 'cancelled-local',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: out, outputFormatConfig: { fileType: 'JSON' } } } }],
+      tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
+    };
+    const record = await runFlow({
+      flow,
+      profiles: profiles(),
+      state,
+      salesforce: { ...FAST, bulk: { ...FAST.bulk, batchRows: 500 } },
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.recordsRead >= 1000) controller.abort();
+      },
+    });
+    expect(record.executionStatus).toBe('Canceled');
+    expect(record.outputs).toEqual([]);
+    expect(readdirSync(out).filter((f) => f !== '_temporary')).toEqual([]);
+  });
+
+  it('cancels a Salesforce → Salesforce run whose source stops early: Canceled, not a partial write recorded Successful', async () => {
+    const controller = new AbortController();
+    const flow = {
+      flowName: 'cancelled-sf',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', destinationConnectorProperties: { Salesforce: { object: 'Account', writeOperationType: 'INSERT', dataTransferApi: 'REST_SYNC' } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['LastName'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        { taskType: 'Map', sourceFields: ['LastName'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
+      ],
+    };
+    const record = await runFlow({
+      flow,
+      profiles: profiles(),
+      salesforce: { ...FAST, bulk: { ...FAST.bulk, batchRows: 500 } },
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.recordsRead >= 1000) controller.abort();
+      },
+    });
+    expect(record.executionStatus).toBe('Canceled');
+    expect(record.error?.code).toBe('RUN_CANCELED');
+  });
+
   it('stops at the size guard without leaving output', async () => {
     const record = await runFlow({ flow: sfFlow('guarded', 'REST_SYNC', 'CSV'), profiles: profiles(), s3Client: s3.client, salesforce: FAST, maxBytes: 10_000 });
     expect(record.executionStatus).toBe('Error');
