@@ -6,7 +6,7 @@ import { join } from 'node:path';
 export const AWS_ACCOUNT_ID = '000000000000';
 export const AWS_REGION = 'us-east-1';
 /** Static credentials printed on start-up; any SigV4 signature is accepted (never verified). */
-export const AWS_ACCESS_KEY_ID = 'AKIAFORCEFLOWEMULATOR';
+export const AWS_ACCESS_KEY_ID = 'forceflow-emulator';
 export const AWS_SECRET_ACCESS_KEY = 'forceflow-emulator-aws-secret-access-key';
 /** Alias of the KMS key the emulator creates on start-up (forceflow's default profile key). */
 export const DEFAULT_KEY_ALIAS = 'alias/forceflow';
