@@ -6,6 +6,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Under CI (.ci/run sets CI=true) `npm test` also writes a JSON report, from which .ci/run prints
+    // its "N passed, N failed" line.
+    reporters: process.env['CI'] ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.tmp/vitest.json' },
     // The opt-in Salesforce CLI test lives in test/clients/sf-cli.test.ts and skips itself unless FORCEFLOW_SF_CLI=1.
   },
 });
