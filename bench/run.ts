@@ -45,6 +45,7 @@ interface Result {
   peakRssMB: number;
 }
 const results: Result[] = [];
+const failed: string[] = [];
 try {
   for (const scenario of scenarios) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -53,6 +54,7 @@ try {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     if (code !== 0) {
       console.error(`scenario ${scenario} failed (exit ${code})`);
+      failed.push(scenario);
       continue;
     }
     const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Result;
@@ -68,4 +70,8 @@ console.log('| scenario | records | seconds | records/s | MB/s | CPU s | peak RS
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   console.log(`| ${r.scenario} | ${r.records.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.records / r.seconds).toLocaleString('en-US')} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${r.peakRssMB} | ${r.apiCalls} |`);
+}
+if (failed.length > 0) {
+  console.error(`\nfailed scenarios: ${failed.join(', ')}`);
+  process.exitCode = 1;
 }
