@@ -246,8 +246,8 @@ export class RestWriter {
       } catch (error) {
         if (isForceflowError(error, 'RUN_CANCELED')) throw error;
         const status = isForceflowError(error) ? (error.details as { status?: number }).status : undefined;
-        // 429 and 503 are refusals whatever the body's errorCode (a 429 says REQUEST_LIMIT_EXCEEDED, which
-        // the client maps to SF_REQUEST_LIMIT_EXCEEDED, but it is "too many requests now", not the daily limit).
+        // 429 and 503 are refusals whatever the body's errorCode or the code the client gave them: nothing was
+        // written, so they are sent again here (the client does not repeat this non-idempotent call itself).
         const refusedCall = status === 429 || status === 503;
         if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) throw error;
         if (refusedCall && refused < this.refusedRetries) {
