@@ -14,7 +14,7 @@ const env = writeEnv({ emulator: { seed: 9 }, tmpPrefix: 'ff-sffj-' });
 
 async function writeThroughProxy(operation: 'INSERT' | 'UPSERT', prefix: string) {
   const { emu, dir } = env;
-  await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'bulkIngest.jobFail.next=1' });
+  await env.faults('bulkIngest.jobFail.next=1');
   let jobInfoRewritten = false;
   let unprocessedRewritten = false;
   const proxy = await rewritingProxy(emu.instanceUrl, (method, path) => {
@@ -45,11 +45,11 @@ async function writeThroughProxy(operation: 'INSERT' | 'UPSERT', prefix: string)
     const rows = Array.from({ length: 60 }, (_, i) => ({ Name: `${prefix} ${i}`, External_Id__c: `${prefix}-${i}` }));
     const result = await dest.write(batches(rows), ctx);
     expect(jobInfoRewritten && unprocessedRewritten).toBe(true);
-    const stored = await fetch(`${emu.instanceUrl}/services/data/v58.0/query?q=${encodeURIComponent(`SELECT Id FROM Account WHERE External_Id__c LIKE '${prefix}-%'`)}`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
-    return { result, stored: ((await stored.json()) as { totalSize: number }).totalSize };
+    const stored = await env.query(`SELECT Id FROM Account WHERE External_Id__c LIKE '${prefix}-%'`);
+    return { result, stored: stored.length };
   } finally {
     await proxy.close();
-    await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
+    await env.faults('');
   }
 }
 
