@@ -26,7 +26,7 @@ import {
   syntaxError,
   unsupportedType,
 } from './errors.ts';
-import { DATE_FUNCTIONS, dateFunctionValue, dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
+import { DATE_FUNCTIONS, dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
 import type {
   AggregateFunction,
   FieldPath,
@@ -511,9 +511,10 @@ class CompiledQuery implements PreparedQuery {
     if (!ref.field.filterable) throw errorAt('INVALID_FIELD', text, at, `field '${ref.field.name}' can not be filtered in a query call`);
     if (ref.relationships.length > 0) this.hasRelationships = true;
     const field = this.normGetter(ref, fieldKind);
+    const fn = spec.value;
     const get = (row: QueryRow): Norm => {
       const v = field(row);
-      return typeof v === 'number' ? dateFunctionValue(name, v) : null;
+      return typeof v === 'number' ? fn(v) : null;
     };
     if ('valueQuery' in cond && cond.valueQuery) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.fn.functionName ?? ''}'`);
     const kind: Kind = name === 'DAY_ONLY' ? 'date' : 'number';

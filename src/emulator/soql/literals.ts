@@ -168,44 +168,35 @@ export function storedMs(value: string): number {
   return value.length === 10 ? Date.parse(`${value}T00:00:00.000Z`) : Date.parse(value);
 }
 
-/** SOQL date functions usable in WHERE, and whether each needs a dateTime field. */
-export const DATE_FUNCTIONS: ReadonlyMap<string, { readonly datetimeOnly: boolean }> = new Map([
-  ['CALENDAR_MONTH', { datetimeOnly: false }],
-  ['CALENDAR_QUARTER', { datetimeOnly: false }],
-  ['CALENDAR_YEAR', { datetimeOnly: false }],
-  ['DAY_IN_MONTH', { datetimeOnly: false }],
-  ['DAY_IN_WEEK', { datetimeOnly: false }],
-  ['DAY_IN_YEAR', { datetimeOnly: false }],
-  ['DAY_ONLY', { datetimeOnly: true }],
-  ['FISCAL_MONTH', { datetimeOnly: false }],
-  ['FISCAL_QUARTER', { datetimeOnly: false }],
-  ['FISCAL_YEAR', { datetimeOnly: false }],
-  ['HOUR_IN_DAY', { datetimeOnly: true }],
-  ['WEEK_IN_MONTH', { datetimeOnly: false }],
-  ['WEEK_IN_YEAR', { datetimeOnly: false }],
-]);
+/** A SOQL date function usable in WHERE: whether it needs a dateTime field, and its value of an epoch-ms value. */
+export interface DateFunction {
+  readonly datetimeOnly: boolean;
+  readonly value: (ms: number) => number;
+}
+
+const dayOfYear = (ms: number): number => Math.floor((startOfDay(ms) - Date.UTC(new Date(ms).getUTCFullYear(), 0, 1)) / DAY) + 1;
+const month = (ms: number): number => new Date(ms).getUTCMonth() + 1;
+const quarter = (ms: number): number => Math.floor(new Date(ms).getUTCMonth() / 3) + 1;
+const year = (ms: number): number => new Date(ms).getUTCFullYear();
 
 /**
- * A date function of an epoch-ms value, in UTC (Salesforce's default without convertTimezone()).
+ * SOQL date functions usable in WHERE, evaluated in UTC (Salesforce's default without convertTimezone()).
  * DAY_ONLY gives the epoch ms of the day; the others a number (DAY_IN_WEEK: 1 = Sunday; WEEK_IN_MONTH and
  * WEEK_IN_YEAR count whole 7-day runs from the 1st; fiscal functions use the default fiscal year, which
- * starts in January).
+ * starts in January). Looked up once per query, so rows only pay for the one function they use.
  */
-export function dateFunctionValue(name: string, ms: number): number {
-  const d = new Date(ms);
-  const month = d.getUTCMonth();
-  const dayOfYear = Math.floor((startOfDay(ms) - Date.UTC(d.getUTCFullYear(), 0, 1)) / DAY) + 1;
-  switch (name.toUpperCase()) {
-    case 'DAY_ONLY': return startOfDay(ms);
-    case 'CALENDAR_MONTH': case 'FISCAL_MONTH': return month + 1;
-    case 'CALENDAR_QUARTER': case 'FISCAL_QUARTER': return Math.floor(month / 3) + 1;
-    case 'CALENDAR_YEAR': case 'FISCAL_YEAR': return d.getUTCFullYear();
-    case 'DAY_IN_MONTH': return d.getUTCDate();
-    case 'DAY_IN_WEEK': return d.getUTCDay() + 1;
-    case 'DAY_IN_YEAR': return dayOfYear;
-    case 'HOUR_IN_DAY': return d.getUTCHours();
-    case 'WEEK_IN_MONTH': return Math.floor((d.getUTCDate() - 1) / 7) + 1;
-    case 'WEEK_IN_YEAR': return Math.floor((dayOfYear - 1) / 7) + 1;
-    default: throw new RangeError(`not a date function: ${name}`);
-  }
-}
+export const DATE_FUNCTIONS: ReadonlyMap<string, DateFunction> = new Map<string, DateFunction>([
+  ['CALENDAR_MONTH', { datetimeOnly: false, value: month }],
+  ['CALENDAR_QUARTER', { datetimeOnly: false, value: quarter }],
+  ['CALENDAR_YEAR', { datetimeOnly: false, value: year }],
+  ['DAY_IN_MONTH', { datetimeOnly: false, value: (ms) => new Date(ms).getUTCDate() }],
+  ['DAY_IN_WEEK', { datetimeOnly: false, value: (ms) => new Date(ms).getUTCDay() + 1 }],
+  ['DAY_IN_YEAR', { datetimeOnly: false, value: dayOfYear }],
+  ['DAY_ONLY', { datetimeOnly: true, value: startOfDay }],
+  ['FISCAL_MONTH', { datetimeOnly: false, value: month }],
+  ['FISCAL_QUARTER', { datetimeOnly: false, value: quarter }],
+  ['FISCAL_YEAR', { datetimeOnly: false, value: year }],
+  ['HOUR_IN_DAY', { datetimeOnly: true, value: (ms) => new Date(ms).getUTCHours() }],
+  ['WEEK_IN_MONTH', { datetimeOnly: false, value: (ms) => Math.floor((new Date(ms).getUTCDate() - 1) / 7) + 1 }],
+  ['WEEK_IN_YEAR', { datetimeOnly: false, value: (ms) => Math.floor((dayOfYear(ms) - 1) / 7) + 1 }],
+]);
