@@ -122,8 +122,10 @@ export function createEmulatorServer(org: Org, router: Router = buildRouter()): 
         return;
       }
       // A client that went away mid-request (aborted upload, closed socket) is not the emulator failing.
-      const gone = raw.destroyed || res.destroyed || (error as { code?: string }).code === 'ECONNRESET' || (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
-      if (gone) org.log?.debug({ url: raw.url, code: (error as { code?: string }).code }, 'client went away mid-request');
+      // (Anything can be thrown, null included: reading .code must not throw inside this handler.)
+      const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+      const gone = raw.destroyed || res.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+      if (gone) org.log?.debug({ url: raw.url, code }, 'client went away mid-request');
       else org.log?.error({ err: error, url: raw.url }, 'emulator handler failed');
       if (res.headersSent || gone) {
         res.destroy();
