@@ -177,10 +177,13 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
 
   // A generated table scanned whole (no WHERE, no ORDER BY but Id, plain fields): rows are streamed as
   // encoded text of the selected fields straight from the generator, without record objects.
-  const table = q.table;
-  const direct =
-    table instanceof GeneratedTable && q.scansTable && columns.length > 0 && keys.every((k) => k !== undefined)
-      ? columns.map((c) => c.field as DescribeField)
+  const scan =
+    q.table instanceof GeneratedTable && q.scansTable && columns.length > 0 && keys.every((k) => k !== undefined)
+      ? {
+          table: q.table,
+          fields: columns.map((c) => c.field as DescribeField),
+          encoders: escapers.map((encode): ColumnEncoder => ({ encode, plainText: encode === escText })),
+        }
       : undefined;
   let scanCursor: { at: number; key: string; writer: RowWriter } | undefined;
   const writerFrom = (offset: number, d: CsvDialect): RowWriter | undefined => {
@@ -190,12 +193,8 @@ export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): 
       scanCursor = undefined;
       return writer;
     }
-    if (!direct || !(table instanceof GeneratedTable)) return undefined;
-    const encoders = direct.map((f): ColumnEncoder => {
-      const encode = escaperFor(f.type);
-      return { encode, plainText: encode === escText };
-    });
-    const writer = table.rowWriter(direct, encoders, q.includeDeleted, { open: '"', separator: `"${d.delimiter}"`, close: `"${d.eol}` });
+    if (!scan) return undefined;
+    const writer = scan.table.rowWriter(scan.fields, scan.encoders, q.includeDeleted, { open: '"', separator: `"${d.delimiter}"`, close: `"${d.eol}` });
     writer?.skip(offset);
     return writer;
   };
