@@ -233,6 +233,15 @@ describe('SOQL date functions in WHERE', () => {
     expect(await count('SELECT COUNT() FROM Opportunity WHERE CALENDAR_MONTH(CloseDate) IN (1, 2, 12)')).toBe(closes.filter((d) => [0, 1, 11].includes(d.getUTCMonth())).length);
     expect(await count('SELECT COUNT() FROM Opportunity WHERE CALENDAR_QUARTER(CloseDate) = 2')).toBe(closes.filter((d) => Math.floor(d.getUTCMonth() / 3) === 1).length);
     expect(await count('SELECT COUNT() FROM Opportunity WHERE FISCAL_YEAR(CloseDate) = 2024')).toBe(closes.filter((d) => d.getUTCFullYear() === 2024).length);
+    // The fiscal year starts in January (the default): fiscal month and quarter are the calendar ones.
+    expect(await count('SELECT COUNT() FROM Opportunity WHERE FISCAL_MONTH(CloseDate) = 3')).toBe(closes.filter((d) => d.getUTCMonth() === 2).length);
+    expect(await count('SELECT COUNT() FROM Opportunity WHERE FISCAL_QUARTER(CloseDate) = 4')).toBe(closes.filter((d) => d.getUTCMonth() >= 9).length);
+    expect(await count('SELECT COUNT() FROM Account WHERE DAY_IN_MONTH(CreatedDate) <= 7')).toBe(created.filter((d) => d.getUTCDate() <= 7).length);
+    // WEEK_IN_MONTH and WEEK_IN_YEAR count whole 7-day runs from the 1st.
+    expect(await count('SELECT COUNT() FROM Account WHERE WEEK_IN_MONTH(CreatedDate) = 5')).toBe(created.filter((d) => d.getUTCDate() >= 29).length);
+    const dayOfYear = (d: Date): number => Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
+    expect(await count('SELECT COUNT() FROM Account WHERE DAY_IN_YEAR(CreatedDate) > 200')).toBe(created.filter((d) => dayOfYear(d) > 200).length);
+    expect(await count('SELECT COUNT() FROM Account WHERE WEEK_IN_YEAR(CreatedDate) = 2')).toBe(created.filter((d) => dayOfYear(d) >= 8 && dayOfYear(d) <= 14).length);
     // DAY_IN_WEEK: 1 = Sunday.
     expect(await count('SELECT COUNT() FROM Account WHERE DAY_IN_WEEK(CreatedDate) = 1')).toBe(created.filter((d) => d.getUTCDay() === 0).length);
     expect(await count('SELECT COUNT() FROM Account WHERE HOUR_IN_DAY(CreatedDate) < 12')).toBe(created.filter((d) => d.getUTCHours() < 12).length);
