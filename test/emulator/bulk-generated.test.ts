@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { makeId } from '../../src/emulator/ids.ts';
-import { IdMinter } from '../../src/emulator/org/generator.ts';
+import { GeneratedTable, IdMinter } from '../../src/emulator/org/generator.ts';
 
 /**
  * Bulk results of generated objects are written by the generated table itself (selected columns only, as
@@ -37,14 +37,26 @@ describe('Bulk results of generated objects', () => {
   let base: string;
   let headers: Record<string, string>;
 
+  /** Observes (and calls through) the generated table's row writer: which path served a query. */
+  let writers: MockInstance<GeneratedTable['rowWriter']>;
+
   beforeAll(async () => {
+    writers = vi.spyOn(GeneratedTable.prototype, 'rowWriter');
     emu = await startEmulator({ generate: { Account: 3000, Contact: 2500, Opportunity: 1500 }, seed: 5 });
     base = `${emu.instanceUrl}/services/data/v60.0`;
     headers = { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' };
   });
   afterAll(async () => {
+    writers.mockRestore();
     await emu.close();
   });
+
+  /** The Bulk results of `soql` and whether the generated table wrote them (the streaming path) or SOQL rows did. */
+  async function served(soql: string, options: Record<string, unknown> = {}, maxRecords?: number): Promise<{ text: string; byTable: boolean }> {
+    writers.mockClear();
+    const text = await bulk(soql, options, maxRecords);
+    return { text, byTable: writers.mock.results.some((r) => r.type === 'return' && r.value !== undefined) };
+  }
 
   const fieldsOf = (object: string): string[] => {
     const t = emu.org.store.table(object);
@@ -105,8 +117,12 @@ describe('Bulk results of generated objects', () => {
         [some, { columnDelimiter: 'TAB' }, 1000],
       ];
       for (const [cols, options, maxRecords] of cases) {
-        const fast = await bulk(`SELECT ${cols.join(', ')} FROM ${object}`, options, maxRecords);
-        const general = await bulk(`SELECT ${cols.join(', ')} FROM ${object} WHERE Id != null`, options, maxRecords);
+        const streamed = await served(`SELECT ${cols.join(', ')} FROM ${object}`, options, maxRecords);
+        const rows = await served(`SELECT ${cols.join(', ')} FROM ${object} WHERE Id != null`, options, maxRecords);
+        // Each side really took its path (else the comparison would compare a path with itself).
+        expect([streamed.byTable, rows.byTable], `${object} ${cols.length} ${JSON.stringify(options)}`).toEqual([true, false]);
+        const fast = streamed.text;
+        const general = rows.text;
         expect(fast.length, `${object} ${cols.length} ${JSON.stringify(options)}`).toBe(general.length);
         expect(fast === general, `${object} ${cols.length} ${JSON.stringify(options)}`).toBe(true);
       }
@@ -132,8 +148,11 @@ describe('Bulk results of generated objects', () => {
     for (const operation of ['query', 'queryAll']) {
       for (const cols of [fields, ['Name', 'Id', 'NumberOfEmployees', 'IsDeleted', 'Description']]) {
         // Small pages: the long Description rows need more room than the rest of a page's buffer.
-        const fast = await bulk(`SELECT ${cols.join(', ')} FROM Account`, { operation }, 333);
-        const general = await bulk(`SELECT ${cols.join(', ')} FROM Account WHERE Id != null`, { operation }, 333);
+        const streamed = await served(`SELECT ${cols.join(', ')} FROM Account`, { operation }, 333);
+        const rows = await served(`SELECT ${cols.join(', ')} FROM Account WHERE Id != null`, { operation }, 333);
+        expect([streamed.byTable, rows.byTable], `${operation} ${cols.length}`).toEqual([true, false]);
+        const fast = streamed.text;
+        const general = rows.text;
         expect(fast === general, `${operation} ${cols.length}`).toBe(true);
         expect(lastRows).toBe(operation === 'query' ? 3000 - 10 + 5 : 3000 + 5);
       }
