@@ -80,6 +80,15 @@ describe('emulated KMS over the AWS JSON protocol (@aws-sdk/client-kms)', () => 
     const tampered = Buffer.from(enc.CiphertextBlob ?? []);
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
     expect((await rejectionOf(kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: { profile: 'a' } })))).name).toBe('InvalidCiphertextException');
+    // A KeyId in the request is resolved first, as KMS does: a key that is gone is NotFoundException, not a bad ciphertext
+    // (the emulator has no ScheduleKeyDeletion: the key is dropped from its state).
+    const doomed = await kms.send(new CreateKeyCommand({}));
+    const sealed = await kms.send(new EncryptCommand({ KeyId: doomed.KeyMetadata?.KeyId, Plaintext: Buffer.from('bye'), EncryptionContext: { profile: 'a' } }));
+    emu.org.aws.keys.delete(doomed.KeyMetadata?.KeyId ?? '');
+    const gone = await rejectionOf(kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: { profile: 'a' }, KeyId: doomed.KeyMetadata?.Arn })));
+    expect(gone).toMatchObject({ name: 'NotFoundException', status: 400 });
+    // Without a KeyId, only the ciphertext names the key: KMS cannot tell it from a bad ciphertext.
+    expect((await rejectionOf(kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: { profile: 'a' } })))).name).toBe('InvalidCiphertextException');
   });
 
   it('generates data keys, refuses disabled and absent keys', async () => {
