@@ -3,7 +3,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import type { Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { rewritingProxy } from '../helpers/rewriting-proxy.ts';
+import { profileThrough, rewritingProxy } from '../helpers/rewriting-proxy.ts';
 
 /**
  * A proxy in front of the emulator that, for the first `cut` Bulk result pages, ends the body cleanly at a
@@ -29,10 +29,8 @@ describe('Salesforce read: a Bulk results page cut short at a record boundary', 
   it('is fetched again, so no record is lost or read twice', async () => {
     const proxy = await truncatingProxy(emu.instanceUrl, 1_234, 2);
     try {
-      const profile = structuredClone(emu.connectorProfile) as { connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: string } } } };
-      profile.connectorProfileConfig.connectorProfileProperties.Salesforce.instanceUrl = proxy.url;
       const ctx = captureContext();
-      const { source } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 }, source: { bulk: { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000 } } });
+      const { source } = connectSalesforce(profileThrough(emu.connectorProfile, proxy.url), { log: ctx.log, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 }, source: { bulk: { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000 } } });
       const rows: Row[] = [];
       const stream = await source.open({ entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'BULKV2' }, ctx);
       for await (const b of stream.batches) rows.push(...b.rows);

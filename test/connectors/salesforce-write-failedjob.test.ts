@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { rewritingProxy } from '../helpers/rewriting-proxy.ts';
+import { profileThrough, rewritingProxy } from '../helpers/rewriting-proxy.ts';
 import { batches, writeEnv } from '../helpers/salesforce-write.ts';
 
 /**
@@ -33,10 +33,8 @@ async function writeThroughProxy(operation: 'INSERT' | 'UPSERT', prefix: string)
     return undefined;
   });
   try {
-    const profile = structuredClone(emu.connectorProfile) as { connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: string } } } };
-    profile.connectorProfileConfig.connectorProfileProperties.Salesforce.instanceUrl = proxy.url;
     const ctx = captureContext();
-    const { client } = connectSalesforce(profile, { retry: { retries: 4, baseDelayMs: 2, maxDelayMs: 10 }, log: ctx.log });
+    const { client } = connectSalesforce(profileThrough(emu.connectorProfile, proxy.url), { retry: { retries: 4, baseDelayMs: 2, maxDelayMs: 10 }, log: ctx.log });
     const dest = createSalesforceDestination(
       client,
       { object: 'Account', writeOperationType: operation, idFieldNames: operation === 'UPSERT' ? ['External_Id__c'] : [], apiPreference: 'BULKV2', failOnFirstDestinationError: false },

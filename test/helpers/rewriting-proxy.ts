@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { EmulatorConnectorProfile } from '../../src/emulator/index.ts';
 
 /**
  * An HTTP proxy in front of the emulator that can rewrite whole response bodies, for the answers a real
@@ -36,4 +37,16 @@ export async function rewritingProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, rewrites: () => rewrites, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** The emulator's connector profile with its instance URL pointed at `url` (a proxy in front of it). */
+export function profileThrough(profile: EmulatorConnectorProfile, url: string): EmulatorConnectorProfile {
+  const { connectorProfileProperties } = profile.connectorProfileConfig;
+  return {
+    ...profile,
+    connectorProfileConfig: {
+      ...profile.connectorProfileConfig,
+      connectorProfileProperties: { ...connectorProfileProperties, Salesforce: { ...connectorProfileProperties.Salesforce, instanceUrl: url } },
+    },
+  };
 }
