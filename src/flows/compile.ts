@@ -9,6 +9,8 @@ import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks, BatchTransform } from '../mapping/compile.ts';
 import type { ErrorHandlingConfig, FlowDefinition, SalesforceSourceProperties, Timestamp } from './schema.ts';
 import { checkFlow, flowInvalid } from './validate.ts';
+import { flowSchedule } from './no-effect.ts';
+import type { Schedule } from './schedule.ts';
 
 /**
  * compileFlow: a validated definition becomes a plain plan the runner executes. Everything that can be
@@ -80,7 +82,10 @@ export interface SchedulePlan {
   readonly cron?: string;
   readonly startTime?: string;
   readonly endTime?: string;
+  /** As written in the definition (cron fields are read in it; UTC when absent). */
   readonly timezone?: string;
+  /** The parsed schedule: pass it to nextFireTimes (src/flows/schedule.ts) for the fire times. */
+  readonly parsed: Schedule;
   readonly offsetSeconds: number;
   readonly firstExecutionFrom?: string;
   readonly flowErrorDeactivationThreshold?: number;
@@ -129,7 +134,8 @@ export interface FlowPlan {
   readonly schemaFingerprint: string;
   /** The compiled step order, for logs and `forceflow validate`. */
   readonly steps: readonly string[];
-  readonly metadataCatalog?: { readonly roleArn: string; readonly databaseName: string; readonly tablePrefix: string };
+  /** Accepted fields of this flow that have no effect, one sentence each (logged and kept in each run's record). */
+  readonly notices: readonly string[];
 }
 
 export interface CompileOptions {
@@ -141,13 +147,6 @@ function iso(t: Timestamp | undefined): string | undefined {
   if (t === undefined) return undefined;
   // ISO text without an offset is UTC (what the AWS SDKs send), never the machine's zone.
   return new Date(typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN).toISOString();
-}
-
-function rateSeconds(expression: string): number | undefined {
-  const m = /^rate\(\s*(\d+)\s*(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression);
-  if (!m) return undefined;
-  const unit = (m[2] ?? '').replace(/s$/, '');
-  return Number(m[1]) * (unit === 'minute' ? 60 : unit === 'hour' ? 3600 : 86400);
 }
 
 function resolveOutputFormat(cfg: OutputFormatConfig | undefined): ResolvedOutputFormat {
@@ -286,14 +285,16 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
   const sched = flow.triggerConfig.triggerProperties?.Scheduled;
   const dataPullMode = flow.triggerConfig.triggerType === 'Scheduled' ? (sched?.dataPullMode ?? 'Complete') : 'Complete';
   let schedule: SchedulePlan | undefined;
-  if (sched && flow.triggerConfig.triggerType === 'Scheduled') {
-    const rate = rateSeconds(sched.scheduleExpression);
+  const parsedSchedule = flowSchedule(flow);
+  if (sched && parsedSchedule && flow.triggerConfig.triggerType === 'Scheduled') {
+    const expr = parsedSchedule.expression;
     const start = iso(sched.scheduleStartTime);
     const end = iso(sched.scheduleEndTime);
     const first = iso(sched.firstExecutionFrom);
     schedule = {
       expression: sched.scheduleExpression,
-      ...(rate !== undefined ? { rateSeconds: rate } : { cron: sched.scheduleExpression.slice(5, -1).trim() }),
+      parsed: parsedSchedule,
+      ...(expr.kind === 'rate' ? { rateSeconds: expr.periodSeconds } : { cron: Object.values(expr.fields).join(' ') }),
       ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}), ...(first ? { firstExecutionFrom: first } : {}),
       ...(sched.timezone !== undefined ? { timezone: sched.timezone } : {}),
       offsetSeconds: sched.scheduleOffset ?? 0,
@@ -312,7 +313,6 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
   const schemaVersion = flow.schemaVersion !== undefined && flow.schemaVersion > 0
     ? flow.schemaVersion
     : (Number.parseInt(print.slice(0, 8), 16) % 999_999_999) + 1;
-  const glue = flow.metadataCatalogConfig?.glueDataCatalog;
 
   return {
     flowName: flow.flowName,
@@ -333,6 +333,6 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
     schemaVersion,
     schemaFingerprint: print,
     steps: stepSummary(analyzed, pushdown),
-    ...(glue ? { metadataCatalog: glue } : {}),
+    notices: checked.notices ?? [],
   };
 }

@@ -45,6 +45,16 @@ export interface ExecutionRecord {
   apiCalls: { source: number; destination: number };
   /** The catalogued error that ended the run, if any. */
   error: { code: string; kind: string; message: string } | null;
+  /**
+   * How the run was started: `manual` (forceflow run, runFlow) or `schedule` (a fire of the flow's schedule).
+   * A Scheduled flow started by hand runs once, and `notes` says so.
+   */
+  startedBy: 'manual' | 'schedule';
+  /**
+   * What the user must know about this run that is not an error, one sentence each: a Scheduled flow run once
+   * by hand, and the accepted fields of the flow that have no effect (docs/flows.md). Empty when none.
+   */
+  notes: string[];
 }
 
 export function newExecutionRecord(flowName: string, executionId: string, startedAt: Date): ExecutionRecord {
@@ -76,6 +86,8 @@ export function newExecutionRecord(flowName: string, executionId: string, starte
     errorFile: null,
     apiCalls: { source: 0, destination: 0 },
     error: null,
+    startedBy: 'manual',
+    notes: [],
   };
 }
 

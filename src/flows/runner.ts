@@ -17,6 +17,7 @@ import { createLocalFileDestination } from '../connectors/local-file/destination
 import { createLocalFileSource } from '../connectors/local-file/source.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
+import { manualRunNote } from './no-effect.ts';
 import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
 import type { RunStateStore } from './state.ts';
 import type { FlowDefinition } from './schema.ts';
@@ -58,6 +59,11 @@ export interface RunFlowOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Incremental state (last successful window per flow); without it an incremental run pulls AppFlow's first-run window. */
   readonly state?: RunStateStore;
+  /**
+   * Who starts the run: `manual` (default: forceflow run, a library call) or `schedule` (a scheduler firing the
+   * flow's schedule). A Scheduled flow started by hand runs once; its record and log say so.
+   */
+  readonly startedBy?: 'manual' | 'schedule';
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
 }
 
@@ -122,9 +128,9 @@ async function* transformed(
  * console.log(record.executionStatus, record.executionResult.recordsProcessed);
  */
 export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord> {
-  const def: FlowDefinition = validateFlow(options.flow, options.flowFile === undefined ? {} : { source: options.flowFile });
-  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
   const now = options.now ?? (() => new Date());
+  const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: now() });
+  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
   const startedAt = now();
   const executionId = options.executionId ?? randomUUID();
   const record = newExecutionRecord(plan.flowName, executionId, startedAt);
@@ -139,6 +145,18 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   let destinationApiCalls: (() => number) | undefined;
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
+  // Nothing accepted and ignored goes unsaid: a Scheduled flow run by hand runs once, and fields without
+  // effect are named (src/flows/no-effect.ts).
+  record.startedBy = options.startedBy ?? 'manual';
+  const manual = record.startedBy === 'manual' ? manualRunNote(def, startedAt) : undefined;
+  if (manual !== undefined) {
+    record.notes.push(manual);
+    log.warn({ scheduleExpression: plan.trigger.schedule?.expression }, manual);
+  }
+  for (const notice of plan.notices) {
+    record.notes.push(notice);
+    log.warn(notice);
+  }
   try {
     // Incremental window: from the last successful run's end (or AppFlow's first-run rule: 30 days, or
     // firstExecutionFrom) to now − offset. A Salesforce source takes "now" from Salesforce's clock.
@@ -193,7 +211,8 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     // columns (a new file, with its own header, when they change). Otherwise every batch has the same columns.
     const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys };
     if (dp.connectorType === 'S3') {
-      destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client() });
+      // The flow's kmsArn is AppFlow's key for "encrypting the data in the S3 bucket using Amazon S3 SSE-KMS".
+      destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client(), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) });
     } else if (dp.connectorType === 'LocalFile') {
       destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(options.flowFile ? { baseDir: dirname(resolve(options.flowFile)) } : {}) });
     } else {
@@ -212,7 +231,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
         flowName: plan.flowName,
         executionId,
         ...(eh.bucketName !== undefined
-          ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}) } } }
+          ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) } } }
           : eh.localPath !== undefined ? { errorTarget: { localDir: resolve(flowDir, eh.localPath) } } : {}),
         ...options.salesforce?.destination,
       });

@@ -9,6 +9,7 @@ import {
   SOURCE_CONNECTOR_TYPES,
 } from './schema.ts';
 import type { FlowDefinition, SourceConnectorType, Timestamp } from './schema.ts';
+import { flowNotices, scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
 
 export type { FlowProblem } from '../mapping/types.ts';
 
@@ -33,6 +34,13 @@ export interface CheckResult {
   readonly problems: readonly FlowProblem[];
   /** The parsed tasks when ok (used by compileFlow). */
   readonly tasks?: AnalyzedTasks;
+  /** When ok: accepted fields of this flow that have no effect, one sentence each (src/flows/no-effect.ts). */
+  readonly notices?: readonly string[];
+}
+
+export interface CheckOptions {
+  /** "Now" for rules about time (a scheduleEndTime already past); the clock by default. */
+  readonly now?: Date;
 }
 
 type Json = unknown;
@@ -268,7 +276,7 @@ function epochMs(t: Timestamp): number {
   return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
 }
 
-function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[]): AnalyzedTasks | undefined {
+function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[], now: Date = new Date()): AnalyzedTasks | undefined {
   const src = flow.sourceFlowConfig;
   const srcTypeProblem = connectorTypeProblem('sourceFlowConfig.connectorType', src.connectorType, 'source');
   if (srcTypeProblem) problems.push(srcTypeProblem);
@@ -331,6 +339,9 @@ function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[]): Anal
     problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a Salesforce source, but the source is ${src.connectorType}. Set dataPullMode to Complete.` });
   }
 
+  // Schedules forceflow can evaluate, and fields it would otherwise accept and ignore (src/flows/no-effect.ts).
+  problems.push(...scheduleProblems(flow, now), ...unsupportedFieldProblems(flow));
+
   if (srcTypeProblem) return undefined;
   const tasks = analyzeTasks(flow.tasks, { sourceConnector: src.connectorType as SourceConnectorType }, problems);
   if (tasks.partition && destType === 'Salesforce') {
@@ -343,7 +354,7 @@ function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[]): Anal
 // entry points
 
 /** Checks a flow definition without throwing; `ok` is true when there are no problems. */
-export function checkFlow(json: unknown): CheckResult {
+export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResult {
   const normalised = normaliseSpellings(json);
   const parsed = FlowDefinitionSchema.safeParse(normalised, { reportInput: true });
   if (!parsed.success) {
@@ -351,9 +362,9 @@ export function checkFlow(json: unknown): CheckResult {
     return { ok: false, problems: dedupe(problems) };
   }
   const problems: FlowProblem[] = [];
-  const tasks = crossFieldProblems(parsed.data, problems);
+  const tasks = crossFieldProblems(parsed.data, problems, options.now);
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
-  return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}) };
+  return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}), notices: flowNotices(parsed.data) };
 }
 
 function dedupe(problems: readonly FlowProblem[]): FlowProblem[] {
@@ -376,8 +387,8 @@ export function formatProblems(problems: readonly FlowProblem[]): string {
  * ForceflowError FLOW_INVALID whose message lists every problem (`tasks[3].taskProperties.MASK_LENGTH:
  * expected a positive integer, got "x". Set it to ...`) and whose details carry `problems`.
  */
-export function validateFlow(json: unknown, options: { readonly source?: string } = {}): FlowDefinition {
-  const result = checkFlow(typeof json === 'string' ? parseJsonText(json, options.source) : json);
+export function validateFlow(json: unknown, options: { readonly source?: string } & CheckOptions = {}): FlowDefinition {
+  const result = checkFlow(typeof json === 'string' ? parseJsonText(json, options.source) : json, options.now ? { now: options.now } : {});
   if (result.ok && result.flow) return result.flow;
   throw flowInvalid(result.problems, options.source);
 }

@@ -20,7 +20,10 @@ describe('compileFlow: the canonical AppFlow example (appflow-model.md 1.6)', ()
   it('turns the schedule into ISO times and an incremental plan', () => {
     expect(plan.trigger).toEqual({
       triggerType: 'Scheduled', dataPullMode: 'Incremental',
-      schedule: { expression: 'rate(1hours)', rateSeconds: 3600, startTime: '2025-01-01T00:00:00.000Z', firstExecutionFrom: '2024-01-01T00:00:00.000Z', offsetSeconds: 300, flowErrorDeactivationThreshold: 5 },
+      schedule: {
+        expression: 'rate(1hours)', rateSeconds: 3600, startTime: '2025-01-01T00:00:00.000Z', firstExecutionFrom: '2024-01-01T00:00:00.000Z', offsetSeconds: 300, flowErrorDeactivationThreshold: 5,
+        parsed: { expression: { kind: 'rate', text: 'rate(1hours)', value: 1, unit: 'hours', periodSeconds: 3600 }, timezone: 'UTC', startTime: new Date('2025-01-01T00:00:00.000Z') },
+      },
     });
     expect(plan.incremental).toEqual({ field: 'LastModifiedDate', offsetSeconds: 300, firstExecutionFrom: '2024-01-01T00:00:00.000Z' });
   });

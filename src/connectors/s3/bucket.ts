@@ -35,6 +35,12 @@ export interface S3StoreOptions {
   readonly bucketPrefix?: string;
   /** Names the staging folder; required for writing. */
   readonly executionId?: string;
+  /**
+   * A KMS key (the flow's kmsArn): every object written (staged upload, multipart upload, published copy) is
+   * requested with SSE-KMS under it (`x-amz-server-side-encryption: aws:kms` and
+   * `x-amz-server-side-encryption-aws-kms-key-id`). Without it, the bucket's default encryption applies.
+   */
+  readonly kmsKeyId?: string;
 }
 
 const PART_SIZE = 8 * 1024 * 1024;
@@ -59,9 +65,11 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
   const prefix = normalisePrefix(options.bucketPrefix);
   const stagingRoot = `${prefix}_temporary/${options.executionId ?? 'read-only'}/`;
   const uri = (key: string): string => `s3://${bucket}/${key}`;
+  // A copy does not keep the source's encryption: every request that creates an object names the key again.
+  const sse = options.kmsKeyId === undefined ? {} : { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: options.kmsKeyId };
 
   async function copyLarge(from: string, to: string, size: number): Promise<void> {
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to }));
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to, ...sse }));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, n = 1; start < size; start += COPY_PART, n += 1) {
@@ -90,7 +98,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     create(key: string, contentType: string): StagedWrite {
       const staged = `${stagingRoot}${key}`;
       const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const upload = new Upload({ client, params: { Bucket: bucket, Key: staged, Body: body, ContentType: contentType }, partSize: PART_SIZE, queueSize: 2, leavePartsOnError: false });
+      const upload = new Upload({ client, params: { Bucket: bucket, Key: staged, Body: body, ContentType: contentType, ...sse }, partSize: PART_SIZE, queueSize: 2, leavePartsOnError: false });
       let size = 0;
       const done = upload.done();
       // Rejects as soon as the upload fails, so a writer waiting for 'drain' is not stuck.
@@ -134,7 +142,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
               const to = `${prefix}${f.key}`;
               try {
                 if (f.size > COPY_LIMIT) await copyLarge(f.staged, to, f.size);
-                else await client.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, f.staged) }));
+                else await client.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, f.staged), ...sse }));
               } catch (error) {
                 throw s3Error(error, 'Publishing', uri(to));
               }

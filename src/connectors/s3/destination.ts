@@ -22,6 +22,8 @@ export interface FileDestinationDeps {
 
 export interface S3DestinationDeps extends FileDestinationDeps {
   readonly client: S3Client;
+  /** The flow's kmsArn: every object is written with SSE-KMS under this key. */
+  readonly kmsKeyId?: string;
 }
 
 /**
@@ -31,7 +33,10 @@ export interface S3DestinationDeps extends FileDestinationDeps {
 export function createS3Destination(props: S3DestinationProperties, deps: S3DestinationDeps): Destination {
   return {
     write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<WriteResult> {
-      const store = createS3Store({ client: deps.client, bucketName: props.bucketName, bucketPrefix: props.bucketPrefix, executionId: deps.executionId });
+      const store = createS3Store({
+        client: deps.client, bucketName: props.bucketName, bucketPrefix: props.bucketPrefix, executionId: deps.executionId,
+        ...(deps.kmsKeyId === undefined ? {} : { kmsKeyId: deps.kmsKeyId }),
+      });
       return writeFiles(store, batches, ctx, {
         layout: createLayout({ ...deps, ...(props.s3OutputFormatConfig === undefined ? {} : { outputFormatConfig: props.s3OutputFormatConfig }) }),
         ...(props.s3OutputFormatConfig === undefined ? {} : { outputFormatConfig: props.s3OutputFormatConfig }),

@@ -22,7 +22,8 @@ import type { BlobStore, StagedWrite } from './store.ts';
  * the S3 destination's files), and not at all when no record failed.
  */
 export interface ErrorSinkTarget {
-  readonly s3?: { readonly client: S3Client; readonly bucketName: string; readonly bucketPrefix?: string };
+  /** `kmsKeyId` (the flow's kmsArn): the file is written with SSE-KMS under this key. */
+  readonly s3?: { readonly client: S3Client; readonly bucketName: string; readonly bucketPrefix?: string; readonly kmsKeyId?: string };
   readonly localDir?: string;
 }
 
@@ -46,7 +47,10 @@ export const ERROR_COLUMNS = ['errorCode', 'errorMessage', 'errorFields'] as con
 export function createErrorSink(target: ErrorSinkTarget, deps: ErrorSinkDeps): ErrorSink {
   let store: BlobStore;
   if (target.s3 !== undefined) {
-    store = createS3Store({ client: target.s3.client, bucketName: target.s3.bucketName, bucketPrefix: target.s3.bucketPrefix, executionId: deps.executionId });
+    store = createS3Store({
+      client: target.s3.client, bucketName: target.s3.bucketName, bucketPrefix: target.s3.bucketPrefix, executionId: deps.executionId,
+      ...(target.s3.kmsKeyId === undefined ? {} : { kmsKeyId: target.s3.kmsKeyId }),
+    });
   } else if (target.localDir !== undefined) {
     // Its own staging folder: publishing must not sweep away another writer's staged files of the same run.
     store = createFolderStore({ path: target.localDir, executionId: `${deps.executionId}-errors` });
