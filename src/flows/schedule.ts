@@ -58,7 +58,7 @@ export interface CronExpression {
   readonly kind: 'cron';
   /** The expression as written. */
   readonly text: string;
-  /** The six EventBridge fields, as written (upper-cased). */
+  /** The six EventBridge fields, as written. */
   readonly fields: CronFields;
   /** The same schedule in croner's seven-field syntax (seconds first, year last, Quartz weekdays). */
   readonly pattern: string;
@@ -133,7 +133,7 @@ class FieldError extends Error {}
 
 function valueOf(spec: FieldSpec, token: string): number {
   if (spec.names) {
-    const i = spec.names.indexOf(token);
+    const i = spec.names.indexOf(token.toUpperCase());
     if (i >= 0) return spec.min + i;
   }
   if (!/^\d+$/.test(token)) {
@@ -146,14 +146,16 @@ function valueOf(spec: FieldSpec, token: string): number {
 }
 
 /** Validates one list element and returns it in croner's syntax. */
-function element(spec: FieldSpec, el: string, hashes: { count: number }): string {
-  if (el === '') throw new FieldError('has an empty list element');
+function element(spec: FieldSpec, raw: string, hashes: { count: number }): string {
+  if (raw === '') throw new FieldError('has an empty list element');
+  // Names and L, W are case-insensitive (as in EventBridge); messages quote the text as written.
+  const el = raw.toUpperCase();
   if (el === '*') return '*';
   if (spec.name === 'day-of-month') {
     if (el === 'L' || el === 'LW') return el;
     const w = /^(\d+)W$/.exec(el);
     if (w) return `${valueOf(spec, w[1] as string)}W`;
-    if (el.includes('L') || el.includes('W')) throw new FieldError(`"${el}" is not a form of L or W (use L, LW or a day such as 15W)`);
+    if (el.includes('L') || el.includes('W')) throw new FieldError(`"${raw}" is not a form of L or W (use L, LW or a day such as 15W)`);
   }
   if (spec.name === 'day-of-week') {
     if (el === 'L') return '7';
@@ -163,24 +165,24 @@ function element(spec: FieldSpec, el: string, hashes: { count: number }): string
     if (nth) {
       hashes.count += 1;
       const k = Number(nth[2]);
-      if (k < 1 || k > 5) throw new FieldError(`"${el}" asks for occurrence ${nth[2]}, but a month has at most 5 of a week day (use 1-5)`);
+      if (k < 1 || k > 5) throw new FieldError(`"${raw}" asks for occurrence ${nth[2]}, but a month has at most 5 of a week day (use 1-5)`);
       return `${valueOf(spec, nth[1] as string)}#${k}`;
     }
-    if (el.includes('#') || el.includes('L')) throw new FieldError(`"${el}" is not a form of L or # (use L, 6L or 3#2)`);
+    if (el.includes('#') || el.includes('L')) throw new FieldError(`"${raw}" is not a form of L or # (use L, 6L or 3#2)`);
   }
-  const slash = el.split('/');
-  if (slash.length > 2) throw new FieldError(`"${el}" has more than one /`);
+  const slash = raw.split('/');
+  if (slash.length > 2) throw new FieldError(`"${raw}" has more than one /`);
   const [base = '', stepText] = slash;
   if (stepText !== undefined) {
-    if (!spec.step) throw new FieldError(`"${el}" uses /, which ${spec.name} does not take`);
-    if (!/^\d+$/.test(stepText) || Number(stepText) < 1) throw new FieldError(`"${el}" has the step "${stepText}" (use a positive whole number)`);
+    if (!spec.step) throw new FieldError(`"${raw}" uses /, which ${spec.name} does not take`);
+    if (!/^\d+$/.test(stepText) || Number(stepText) < 1) throw new FieldError(`"${raw}" has the step "${stepText}" (use a positive whole number)`);
   }
   let range: string;
   if (base === '*') {
     range = '*';
   } else {
     const ends = base.split('-');
-    if (ends.length > 2) throw new FieldError(`"${el}" is not a value or a range a-b`);
+    if (ends.length > 2) throw new FieldError(`"${raw}" is not a value or a range a-b`);
     const from = valueOf(spec, ends[0] as string);
     if (ends.length === 2) {
       const to = valueOf(spec, ends[1] as string);
@@ -215,13 +217,12 @@ function parseCron(text: string, inner: string): ParseResult<CronExpression> {
   if (parts.length !== 6) {
     return { ok: false, message: `has ${parts.length} field${parts.length === 1 ? '' : 's'}, but cron() takes six: minutes, hours, day-of-month, month, day-of-week and year, ${CRON_EXAMPLE}. Write all six.` };
   }
-  const upper = parts.map((p) => p.toUpperCase());
-  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = upper as [string, string, string, string, string, string];
+  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = parts as [string, string, string, string, string, string];
   const out: string[] = [];
   for (let i = 0; i < 6; i += 1) {
     const spec = SPECS[i] as FieldSpec;
     try {
-      out.push(field(spec, upper[i] as string));
+      out.push(field(spec, parts[i] as string));
     } catch (error) {
       if (!(error instanceof FieldError)) throw error;
       return { ok: false, message: `has the ${spec.name} field "${parts[i]}": ${error.message}. The ${spec.name} field takes ${spec.allowed}, ${CRON_EXAMPLE}.` };
