@@ -1,0 +1,120 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRootLogger } from '../../src/core/logger.ts';
+import { compileFlow } from '../../src/flows/compile.ts';
+import { runFlow } from '../../src/flows/runner.ts';
+import { checkFlow, validateFlow } from '../../src/flows/validate.ts';
+
+function localFlow(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  writeFileSync(join(dir, 'in.csv'), 'Id,Name\n1,Ada\n');
+  return {
+    flowName: 'local-flow',
+    triggerConfig: { triggerType: 'OnDemand' },
+    sourceFlowConfig: { connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: join(dir, 'in.csv'), fileType: 'CSV' } } },
+    destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(dir, 'out'), outputFormatConfig: { fileType: 'JSON' } } } }],
+    tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { LocalFile: 'NO_OP' } }],
+    ...extra,
+  };
+}
+
+function capture(): { log: ReturnType<typeof createRootLogger>; lines: () => { level: number; msg: string }[] } {
+  const out: string[] = [];
+  const log = createRootLogger({ level: 'info', destination: { write: (s: string) => out.push(s) } });
+  return { log, lines: () => out.map((l) => JSON.parse(l) as { level: number; msg: string }) };
+}
+
+const SCHEDULED = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'cron(0 6 ? * MON-FRI *)', timezone: 'Europe/Paris', flowErrorDeactivationThreshold: 3 } } };
+
+describe('a Scheduled flow started by forceflow run / runFlow', () => {
+  it('runs once, and says so in the log and in the execution record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-sched-'));
+    const { log, lines } = capture();
+    const record = await runFlow({ flow: localFlow(dir, { triggerConfig: SCHEDULED }), log, now: () => new Date('2025-01-03T10:00:00Z') });
+    expect(record.executionStatus).toBe('Successful');
+    expect(record.startedBy).toBe('manual');
+    expect(record.notes).toHaveLength(1);
+    const note = record.notes[0] as string;
+    expect(note).toContain('Scheduled flow (cron(0 6 ? * MON-FRI *)) run once, by hand');
+    expect(note).toContain('nothing will run the flow again');
+    // Friday 2025-01-03 10:00Z: the next weekday 06:00 in Paris is Monday 05:00Z.
+    expect(note).toContain('would next fire at 2025-01-06T05:00:00.000Z (time zone Europe/Paris)');
+    expect(note).toContain('flowErrorDeactivationThreshold has no effect');
+    const warned = lines().filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warned).toContain(note);
+  });
+
+  it('carries no such note when a scheduler starts it, nor for an OnDemand flow', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-sched-'));
+    const scheduled = await runFlow({ flow: localFlow(dir, { triggerConfig: SCHEDULED }), startedBy: 'schedule' });
+    expect(scheduled.startedBy).toBe('schedule');
+    expect(scheduled.notes).toEqual([]);
+    const onDemand = await runFlow({ flow: localFlow(mkdtempSync(join(tmpdir(), 'ff-sched-'))) });
+    expect(onDemand.notes).toEqual([]);
+  });
+
+  it('is refused before running when its schedule has already ended', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-sched-'));
+    const ended = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', scheduleEndTime: '2025-01-01T00:00:00Z' } } };
+    await expect(runFlow({ flow: localFlow(dir, { triggerConfig: ended }), now: () => new Date('2025-06-01T00:00:00Z') })).rejects.toThrow(/scheduleEndTime: is 2025-01-01T00:00:00.000Z, which is already past/);
+    // The same definition is valid while its end is ahead.
+    expect(checkFlow(localFlow(dir, { triggerConfig: ended }), { now: new Date('2024-12-01T00:00:00Z') }).ok).toBe(true);
+  });
+});
+
+describe('accepted fields that have no effect are named', () => {
+  it('in the plan, and in every run record and log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-notice-'));
+    const flow = localFlow(dir, {
+      sourceFlowConfig: {
+        connectorType: 'LocalFile', apiVersion: '58.0', connectorProfileName: 'x',
+        incrementalPullConfig: { datetimeTypeFieldName: 'LastModifiedDate' },
+        sourceConnectorProperties: { LocalFile: { path: join(dir, 'in.csv'), fileType: 'CSV' } },
+      },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(dir, 'out'), outputFormatConfig: { fileType: 'CSV', preserveSourceDataTyping: true } } } }],
+    });
+    writeFileSync(join(dir, 'in.csv'), 'Id,Name\n1,Ada\n');
+    const plan = compileFlow(validateFlow(flow));
+    expect(plan.notices).toEqual([
+      'sourceFlowConfig.incrementalPullConfig has no effect: the flow is not an incremental Scheduled flow (dataPullMode Incremental), so every run reads all records.',
+      'sourceFlowConfig.apiVersion has no effect: it is the Salesforce API version, and the source is LocalFile.',
+      'sourceFlowConfig.connectorProfileName has no effect: a LocalFile source uses no connector profile.',
+      'destinationFlowConfigList[0]: preserveSourceDataTyping has no effect: it applies to Parquet output, and fileType is CSV (CSV and JSON lines write values as text).',
+    ]);
+    const { log, lines } = capture();
+    const record = await runFlow({ flow, log });
+    expect(record.executionStatus).toBe('Successful');
+    expect(record.notes).toEqual(plan.notices);
+    const warned = lines().filter((l) => l.level === 40).map((l) => l.msg);
+    for (const n of plan.notices) expect(warned).toContain(n);
+  });
+
+  it('for Salesforce-side fields: enableDynamicFieldUpdate without Map_all, idFieldNames on INSERT, kmsArn with a Salesforce destination', () => {
+    const r = checkFlow({
+      flowName: 'sf-notices',
+      kmsArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1days)', scheduleOffset: 60, firstExecutionFrom: 1700000000 } } },
+      sourceFlowConfig: { connectorType: 'Salesforce', sourceConnectorProperties: { Salesforce: { object: 'Account', enableDynamicFieldUpdate: true } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', destinationConnectorProperties: { Salesforce: { object: 'Contact', idFieldNames: ['Email'], errorHandlingConfig: { bucketName: 'errs-bucket' } } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        { taskType: 'Map', sourceFields: ['Name'], destinationField: 'LastName', connectorOperator: { Salesforce: 'NO_OP' } },
+      ],
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.notices).toEqual([
+      'triggerConfig.triggerProperties.Scheduled.scheduleOffset has no effect: it shifts incremental windows, and dataPullMode is not Incremental.',
+      'triggerConfig.triggerProperties.Scheduled.firstExecutionFrom has no effect: it starts the first incremental window, and dataPullMode is not Incremental.',
+      'sourceFlowConfig.sourceConnectorProperties.Salesforce.enableDynamicFieldUpdate has no effect without a Map_all task: explicit Map tasks copy the fields they name.',
+      'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames has no effect: INSERT creates records and matches none (idFieldNames is for UPSERT, UPDATE and DELETE).',
+      expect.stringMatching(/^kmsArn: a Salesforce destination keeps no output of its own at rest; the temporary upload files of a Bulk API 2.0 write .* are not encrypted with the key. The failed-records file on S3 is encrypted with it \(SSE-KMS\).$/),
+    ]);
+  });
+
+  it("describe-flow output (metadataCatalogConfig {}, kmsArn with S3) has no notices", () => {
+    const r = checkFlow(JSON.parse(JSON.stringify(validateFlow(localFlow(mkdtempSync(join(tmpdir(), 'ff-notice-')), { metadataCatalogConfig: {}, description: 'd', tags: { a: 'b' } })))));
+    expect(r.ok).toBe(true);
+    expect(r.notices).toEqual([]);
+  });
+});
