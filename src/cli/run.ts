@@ -127,7 +127,7 @@ export function registerRunCommands(program: Command): void {
       const loaded = await loadFlowFile(file);
       const p = loaded.plan;
       process.stdout.write(
-        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint }, null, 2)}\n`,
+        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint, notices: p.notices }, null, 2)}\n`,
       );
     });
 

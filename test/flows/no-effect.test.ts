@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createRootLogger } from '../../src/core/logger.ts';
 import { compileFlow } from '../../src/flows/compile.ts';
@@ -116,5 +118,36 @@ describe('accepted fields that have no effect are named', () => {
     const r = checkFlow(JSON.parse(JSON.stringify(validateFlow(localFlow(mkdtempSync(join(tmpdir(), 'ff-notice-')), { metadataCatalogConfig: {}, description: 'd', tags: { a: 'b' } })))));
     expect(r.ok).toBe(true);
     expect(r.notices).toEqual([]);
+  });
+});
+
+describe('the CLI', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const cli = (args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((done) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { cwd, env: { ...process.env, FORCEFLOW_HOME: join(cwd, 'home') } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => done({ code, stdout, stderr }));
+    });
+
+  it('forceflow run of a Scheduled flow runs it once and says so on stderr and in the record; validate prints notices', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-cli-sched-'));
+    const flowFile = join(dir, 'flow.json');
+    const flow = localFlow(dir, { triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', scheduleOffset: 60 } } } });
+    writeFileSync(flowFile, JSON.stringify(flow));
+    const ran = await cli(['run', flowFile, '--log-level', 'warn'], dir);
+    expect(ran.code).toBe(0);
+    const record = JSON.parse(ran.stdout) as { executionStatus: string; startedBy: string; notes: string[] };
+    expect(record.executionStatus).toBe('Successful');
+    expect(record.startedBy).toBe('manual');
+    expect(record.notes[0]).toMatch(/^This is a Scheduled flow \(rate\(1hours\)\) run once, by hand/);
+    expect(record.notes[1]).toMatch(/scheduleOffset has no effect/);
+    expect(ran.stderr).toContain('run once, by hand');
+    const validated = await cli(['validate', flowFile], dir);
+    expect(validated.code).toBe(0);
+    expect((JSON.parse(validated.stdout) as { notices: string[] }).notices).toEqual([record.notes[1]]);
   });
 });
