@@ -2,7 +2,7 @@ import { toEpochMillis } from '../mapping/convert.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { nextFireTime, parseScheduleExpression, parseTimezone } from './schedule.ts';
 import type { Schedule } from './schedule.ts';
-import type { FlowDefinition, Timestamp } from './schema.ts';
+import type { FlowDefinition, TaskDefinition, TaskType, Timestamp } from './schema.ts';
 
 /**
  * Fields a flow definition may carry that forceflow would otherwise accept and then ignore. A user must
@@ -116,6 +116,39 @@ export function unsupportedFieldProblems(flow: FlowDefinition): FlowProblem[] {
   return problems;
 }
 
+/** The taskProperties each task type reads (src/mapping/tasks); any other key is accepted and has no effect. */
+const TASK_PROPERTIES_READ: Readonly<Record<TaskType, readonly string[]>> = {
+  Arithmetic: ['MATH_OPERATION_FIELDS_ORDER'],
+  Filter: ['DATA_TYPE', 'VALUE', 'VALUES', 'LOWER_BOUND', 'UPPER_BOUND'],
+  Map: ['SOURCE_DATA_TYPE', 'DESTINATION_DATA_TYPE'],
+  Map_all: ['EXCLUDE_SOURCE_FIELDS_LIST', 'INCLUDE_NEW_FIELDS'],
+  Mask: ['MASK_VALUE', 'MASK_LENGTH'],
+  Merge: ['CONCAT_FORMAT'],
+  Partition: ['ORDERED_PARTITION_KEYS_LIST'],
+  Passthrough: [],
+  Truncate: ['TRUNCATE_LENGTH'],
+  Validate: ['VALIDATION_ACTION'],
+};
+/** Task types that change or check their source field in place, or write nothing: destinationField is not read. */
+const NO_DESTINATION: ReadonlySet<TaskType> = new Set(['Filter', 'Mask', 'Truncate', 'Validate', 'Partition', 'Map_all']);
+
+function taskNotices(tasks: readonly TaskDefinition[]): string[] {
+  const notices: string[] = [];
+  tasks.forEach((task, i) => {
+    const props = task.taskProperties ?? {};
+    const unread = Object.keys(props).filter((k) => (props as Record<string, unknown>)[k] !== undefined && !TASK_PROPERTIES_READ[task.taskType].includes(k));
+    if (unread.length > 0) {
+      const reads = TASK_PROPERTIES_READ[task.taskType];
+      notices.push(`tasks[${i}].taskProperties ${unread.join(', ')} ${unread.length === 1 ? 'has' : 'have'} no effect on a ${task.taskType} task, which reads ${reads.length > 0 ? reads.join(', ') : 'no task properties'}.`);
+    }
+    if (task.destinationField !== undefined && NO_DESTINATION.has(task.taskType)) {
+      const what = task.taskType === 'Partition' || task.taskType === 'Map_all' ? 'it writes no field of its own' : 'it works on its source field in place';
+      notices.push(`tasks[${i}].destinationField has no effect on a ${task.taskType} task: ${what}. Use a Map task to write a field under another name.`);
+    }
+  });
+  return notices;
+}
+
 /**
  * Sentences naming the accepted fields of this (valid) flow that have no effect, and why. Harmless metadata
  * (description, tags, clientToken and the fields only AppFlow's service sets) is documented, not noticed.
@@ -160,6 +193,7 @@ export function flowNotices(flow: FlowDefinition): string[] {
       notices.push(`kmsArn: a Salesforce destination keeps no output of its own at rest; the temporary upload files of a Bulk API 2.0 write (in the system's temporary folder, deleted when the run ends) are not encrypted with the key.${errorFile}`);
     }
   });
+  notices.push(...taskNotices(flow.tasks));
   return notices;
 }
 

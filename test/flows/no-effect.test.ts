@@ -114,6 +114,23 @@ describe('accepted fields that have no effect are named', () => {
     ]);
   });
 
+  it('for task properties a task type does not read, and destinationField on tasks that work in place', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-notice-'));
+    const r = checkFlow(localFlow(dir, {
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { LocalFile: 'PROJECTION' } },
+        { taskType: 'Map', sourceFields: ['Id'], destinationField: 'Id', connectorOperator: { LocalFile: 'NO_OP' }, taskProperties: { TRUNCATE_LENGTH: '3', SOURCE_DATA_TYPE: 'string' } },
+        { taskType: 'Truncate', sourceFields: ['Name'], destinationField: 'ShortName', connectorOperator: { LocalFile: 'NO_OP' }, taskProperties: { TRUNCATE_LENGTH: '3' } },
+        { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { LocalFile: 'NO_OP' } },
+      ],
+    }));
+    expect(r.problems).toEqual([]);
+    expect(r.notices).toEqual([
+      'tasks[1].taskProperties TRUNCATE_LENGTH has no effect on a Map task, which reads SOURCE_DATA_TYPE, DESTINATION_DATA_TYPE.',
+      'tasks[2].destinationField has no effect on a Truncate task: it works on its source field in place. Use a Map task to write a field under another name.',
+    ]);
+  });
+
   it("describe-flow output (metadataCatalogConfig {}, kmsArn with S3) has no notices", () => {
     const r = checkFlow(JSON.parse(JSON.stringify(validateFlow(localFlow(mkdtempSync(join(tmpdir(), 'ff-notice-')), { metadataCatalogConfig: {}, description: 'd', tags: { a: 'b' } })))));
     expect(r.ok).toBe(true);
