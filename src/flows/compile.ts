@@ -141,6 +141,8 @@ export interface FlowPlan {
 export interface CompileOptions {
   /** The folder of the flow file: relative LocalFile paths resolve from it (default: the working directory). */
   readonly flowFileDir?: string;
+  /** "Now" for validation rules about time (a past scheduleEndTime); the clock by default. */
+  readonly now?: Date;
 }
 
 function iso(t: Timestamp | undefined): string | undefined {
@@ -194,7 +196,7 @@ function stepSummary(a: AnalyzedTasks, pushdown: boolean): string[] {
 
 /** Compiles a flow definition into a plan. Throws FLOW_INVALID if the definition has problems. */
 export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): FlowPlan {
-  const checked = checkFlow(def);
+  const checked = checkFlow(def, options.now ? { now: options.now } : {});
   if (!checked.ok || !checked.flow || !checked.tasks) throw flowInvalid(checked.problems);
   const flow = checked.flow;
   const analyzed = checked.tasks;

@@ -129,8 +129,9 @@ async function* transformed(
  */
 export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord> {
   const now = options.now ?? (() => new Date());
-  const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: now() });
-  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
+  const validatedAt = now();
+  const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: validatedAt });
+  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), now: validatedAt });
   const startedAt = now();
   const executionId = options.executionId ?? randomUUID();
   const record = newExecutionRecord(plan.flowName, executionId, startedAt);

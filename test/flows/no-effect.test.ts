@@ -60,8 +60,10 @@ describe('a Scheduled flow started by forceflow run / runFlow', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-sched-'));
     const ended = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', scheduleEndTime: '2025-01-01T00:00:00Z' } } };
     await expect(runFlow({ flow: localFlow(dir, { triggerConfig: ended }), now: () => new Date('2025-06-01T00:00:00Z') })).rejects.toThrow(/scheduleEndTime: is 2025-01-01T00:00:00.000Z, which is already past/);
-    // The same definition is valid while its end is ahead.
+    // The same definition is valid, and runs, while its end is ahead (by the run's clock, not the machine's).
     expect(checkFlow(localFlow(dir, { triggerConfig: ended }), { now: new Date('2024-12-01T00:00:00Z') }).ok).toBe(true);
+    const early = await runFlow({ flow: localFlow(dir, { triggerConfig: ended }), now: () => new Date('2024-12-01T00:00:00Z') });
+    expect(early.executionStatus).toBe('Successful');
   });
 });
 
