@@ -11,6 +11,8 @@ export { openRunState, type RunStateStore } from './flows/state.ts';
 export { validateFlow, checkFlow } from './flows/validate.ts';
 export { compileFlow, type FlowPlan } from './flows/compile.ts';
 export { loadFlowFile } from './flows/load.ts';
+export { createSchedule, nextFireTime, nextFireTimes, parseScheduleExpression, parseTimezone } from './flows/schedule.ts';
+export type { Schedule, ScheduleExpression } from './flows/schedule.ts';
 export type { FlowDefinition } from './flows/schema.ts';
 export { flowJsonSchema } from './flows/json-schema.ts';
 export { connectSalesforce, parseSalesforceProfile, type ConnectOptions } from './connectors/salesforce/connect.ts';

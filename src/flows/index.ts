@@ -11,6 +11,8 @@ export type {
   SchedulePlan, SourcePlan, TriggerPlan,
 } from './compile.ts';
 export { loadFlowFile } from './load.ts';
+export { createSchedule, nextFireTime, nextFireTimes, parseScheduleExpression, parseTimezone, MIN_PERIOD_SECONDS } from './schedule.ts';
+export type { CronExpression, RateExpression, Schedule, ScheduleExpression, ScheduleInput, NextFireOptions } from './schedule.ts';
 export type { LoadedFlow } from './load.ts';
 export { flowJsonSchema, flowJsonSchemaText } from './json-schema.ts';
 export { FlowDefinitionSchema } from './schema.ts';
