@@ -8,6 +8,7 @@ import { loadFlowFile } from '../flows/load.ts';
 import { runFlow, type Progress, type ProfileResolver } from '../flows/runner.ts';
 import { openRunState } from '../flows/state.ts';
 import { flowJsonSchemaText } from '../flows/json-schema.ts';
+import { nextFireTimes } from '../flows/schedule.ts';
 import { openProfileContext } from '../profiles/index.ts';
 import { storedProfileResolver } from '../profiles/resolve.ts';
 import { jsonErrorPosition } from './profiles.ts';
@@ -126,8 +127,14 @@ export function registerRunCommands(program: Command): void {
     .action(async (file: string) => {
       const loaded = await loadFlowFile(file);
       const p = loaded.plan;
+      // A Scheduled flow: what its expression means, as the next fire times in its time zone.
+      const sched = p.trigger.schedule;
+      const now = new Date();
+      const schedule = sched
+        ? { expression: sched.expression, timezone: sched.parsed.timezone, nextFireTimes: nextFireTimes(sched.parsed, { after: now, anchor: now, count: 3 }).map((d) => d.toISOString()) }
+        : undefined;
       process.stdout.write(
-        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint, notices: p.notices }, null, 2)}\n`,
+        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint, ...(schedule ? { schedule } : {}), notices: p.notices }, null, 2)}\n`,
       );
     });
 

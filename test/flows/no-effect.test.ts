@@ -167,6 +167,11 @@ describe('the CLI', () => {
     expect(ran.stderr).toContain('run once, by hand');
     const validated = await cli(['validate', flowFile], dir);
     expect(validated.code).toBe(0);
-    expect((JSON.parse(validated.stdout) as { notices: string[] }).notices).toEqual([record.notes[1]]);
+    const shown = JSON.parse(validated.stdout) as { notices: string[]; schedule: { expression: string; timezone: string; nextFireTimes: string[] } };
+    expect(shown.notices).toEqual([record.notes[1]]);
+    expect(shown.schedule).toMatchObject({ expression: 'rate(1hours)', timezone: 'UTC' });
+    expect(shown.schedule.nextFireTimes).toHaveLength(3);
+    const [a, b] = shown.schedule.nextFireTimes.map((t) => Date.parse(t));
+    expect((b as number) - (a as number)).toBe(3600_000);
   });
 });
