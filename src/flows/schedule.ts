@@ -27,11 +27,12 @@ import { Cron } from 'croner';
  * Evaluation is delegated to croner (seconds fixed at 0, year as the seventh field, Quartz weekday
  * numbering, day-of-month AND day-of-week, which is exact here because one of them is always `*`).
  * Fields are read as wall-clock time in the flow's `timezone` (an IANA name, default UTC). Around a
- * daylight-saving change croner follows Vixie cron: a fixed time (one minute, one hour) that does not exist
- * in the spring-forward gap fires at the first valid time after it, the same day; one that occurs twice in
- * the fall-back hour fires once, at the first occurrence; expressions with a range, list, step or `*` in
- * minutes or hours fire at each real occurrence of a matching wall-clock time (so they skip the gap and run
- * twice through the repeated hour).
+ * daylight-saving change forceflow follows EventBridge Scheduler ("When the time shifts forward in Spring,
+ * your schedule invocation gets skipped if the cron expression falls on a non-existent date and time. When
+ * the time shifts back in the Fall, your schedule runs only once and doesn't repeat its invocation"): a
+ * wall-clock time inside the spring-forward gap does not fire, and one that occurs twice in the fall-back
+ * hour fires once, at its first occurrence. (croner alone follows Vixie cron, which moves a fixed time out
+ * of the gap and runs interval expressions twice through the repeated hour; both are filtered out here.)
  */
 
 export type RateUnit = 'minutes' | 'hours' | 'days';
@@ -357,16 +358,41 @@ export function nextFireTimes(schedule: Schedule, options: NextFireOptions): Dat
     return out;
   }
   const cron = new Cron(expr.pattern, cronOptions(schedule.timezone));
+  const clock = wallClock(schedule.timezone);
   // croner's nextRun is exclusive: start one millisecond early so a fire exactly at startTime counts.
   const startFrom = schedule.startTime ? schedule.startTime.getTime() - 1 : Number.NEGATIVE_INFINITY;
   let from = new Date(Math.max(options.after.getTime(), startFrom));
   while (out.length < count) {
     const next = cron.nextRun(from);
     if (next === null || next.getTime() >= end) break;
-    out.push(next);
     from = next;
+    // EventBridge's daylight-saving rules: a time moved out of the spring-forward gap no longer matches the
+    // fields (skip it); the second pass through a repeated wall-clock time is not a new fire (skip it).
+    if (!cron.match(next) || clock.isRepeat(next.getTime())) continue;
+    out.push(next);
   }
   return out;
+}
+
+/** Wall-clock arithmetic in one time zone, for the daylight-saving rules. */
+function wallClock(timeZone: string): { isRepeat(t: number): boolean } {
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+  });
+  /** The wall-clock time at instant t, as milliseconds of a UTC date with the same fields. */
+  const local = (t: number): number => {
+    const f: Record<string, number> = {};
+    for (const p of format.formatToParts(new Date(t))) if (p.type !== 'literal') f[p.type] = Number(p.value);
+    return Date.UTC(f['year'] ?? 1970, (f['month'] ?? 1) - 1, f['day'] ?? 1, f['hour'] ?? 0, f['minute'] ?? 0, f['second'] ?? 0);
+  };
+  const offset = (t: number): number => local(t) - Math.floor(t / 1000) * 1000;
+  return {
+    // After a fall-back of d ms the same wall-clock time was already shown d ms earlier.
+    isRepeat(t: number): boolean {
+      const drop = offset(t - 6 * 3600_000) - offset(t);
+      return drop > 0 && local(t - drop) === local(t);
+    },
+  };
 }
 
 /** The next fire time, or undefined when the schedule has ended. */

@@ -91,24 +91,33 @@ describe('cron() expressions (EventBridge six fields)', () => {
     expect(fires({ expression: 'cron(0 8-10/2 * * ? *)' }, '2025-01-01T00:00:00Z')).toEqual(['2025-01-01T08:00:00.000Z', '2025-01-01T10:00:00.000Z', '2025-01-02T08:00:00.000Z']);
   });
 
-  it('reads the fields in the flow time zone, across daylight-saving changes', () => {
-    // Europe/Paris springs forward on 2025-03-30 (02:00 CET -> 03:00 CEST): 02:30 does not exist that day and
-    // a fixed-time schedule fires at the first valid time after the gap (03:00 CEST = 01:00Z).
+  it("reads the fields in the flow time zone, with EventBridge Scheduler's daylight-saving rules", () => {
+    // Europe/Paris springs forward on 2025-03-30 (02:00 CET -> 03:00 CEST): 02:30 does not exist that day,
+    // and EventBridge skips the invocation (croner alone would fire at 03:00).
     expect(fires({ expression: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris' }, '2025-03-29T00:00:00Z')).toEqual([
-      '2025-03-29T01:30:00.000Z', '2025-03-30T01:00:00.000Z', '2025-03-31T00:30:00.000Z',
+      '2025-03-29T01:30:00.000Z', '2025-03-31T00:30:00.000Z', '2025-04-01T00:30:00.000Z',
     ]);
-    // It falls back on 2025-10-26 (03:00 CEST -> 02:00 CET): 02:30 happens twice; a fixed-time schedule fires once, at the first.
+    // Every 30 minutes through the gap: 01:30 CET, then 03:00 CEST (02:00 and 02:30 do not exist).
+    expect(fires({ expression: 'cron(0/30 * * * ? *)', timezone: 'Europe/Paris' }, '2025-03-30T00:00:00Z', 3)).toEqual([
+      '2025-03-30T00:30:00.000Z', '2025-03-30T01:00:00.000Z', '2025-03-30T01:30:00.000Z',
+    ]);
+    // It falls back on 2025-10-26 (03:00 CEST -> 02:00 CET): 02:30 happens twice, and fires once, at the first.
     expect(fires({ expression: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris' }, '2025-10-25T00:00:00Z')).toEqual([
       '2025-10-25T00:30:00.000Z', '2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z',
     ]);
-    // An interval schedule keeps its real-time rhythm through the repeated hour (each wall-clock 02:00 and 02:30 twice).
-    expect(fires({ expression: 'cron(0/30 * * * ? *)', timezone: 'Europe/Paris' }, '2025-10-26T00:00:00Z', 4)).toEqual([
-      '2025-10-26T00:30:00.000Z', '2025-10-26T01:00:00.000Z', '2025-10-26T01:30:00.000Z', '2025-10-26T02:00:00.000Z',
+    // An expression every 30 minutes does not repeat the hour either: 02:00 and 02:30 CEST fire, their CET
+    // repeats (01:00Z, 01:30Z) do not, then 03:00 CET (02:00Z).
+    expect(fires({ expression: 'cron(0/30 * * * ? *)', timezone: 'Europe/Paris' }, '2025-10-25T23:45:00Z', 5)).toEqual([
+      '2025-10-26T00:00:00.000Z', '2025-10-26T00:30:00.000Z', '2025-10-26T02:00:00.000Z', '2025-10-26T02:30:00.000Z', '2025-10-26T03:00:00.000Z',
     ]);
     // 09:00 in New York is 14:00Z in winter and 13:00Z once DST starts (2025-03-09).
     expect(fires({ expression: 'cron(0 9 * * ? *)', timezone: 'America/New_York' }, '2025-03-08T00:00:00Z', 2)).toEqual(['2025-03-08T14:00:00.000Z', '2025-03-09T13:00:00.000Z']);
     // Without a time zone, UTC.
     expect(fires({ expression: 'cron(0 9 * * ? *)' }, '2025-03-08T00:00:00Z', 1)).toEqual(['2025-03-08T09:00:00.000Z']);
+    // A rate is a fixed period whatever the zone's clock does.
+    expect(fires({ expression: 'rate(1hours)', timezone: 'Europe/Paris', startTime: new Date('2025-10-26T00:00:00Z') }, '2025-10-25T00:00:00Z', 3)).toEqual([
+      '2025-10-26T00:00:00.000Z', '2025-10-26T01:00:00.000Z', '2025-10-26T02:00:00.000Z',
+    ]);
   });
 
   it('keeps to [scheduleStartTime, scheduleEndTime): a fire at the start counts, one at the end does not', () => {
