@@ -61,11 +61,12 @@ export function scheduleProblems(flow: FlowDefinition, now: Date): FlowProblem[]
   if (problems.length === 0 && flow.triggerConfig.triggerType === 'Scheduled') {
     const schedule = flowSchedule(flow);
     const start = schedule?.startTime && schedule.startTime.getTime() > now.getTime() ? schedule.startTime : now;
-    if (schedule && schedule.expression.kind === 'cron' && nextFireTime(schedule, new Date(start.getTime() - 1)) === undefined) {
+    if (schedule && nextFireTime(schedule, new Date(start.getTime() - 1), now) === undefined) {
       const window = schedule.endTime ? ` before scheduleEndTime ${schedule.endTime.toISOString()}` : '';
+      const fix = schedule.expression.kind === 'cron' ? 'Fix the day, month or year fields, or the end time.' : 'Move scheduleStartTime or scheduleEndTime, or shorten the period.';
       problems.push({
         path: `${SCHED}.scheduleExpression`,
-        message: `${JSON.stringify(sched.scheduleExpression)} matches no time from now on${window} (in time zone ${schedule.timezone}), so the flow would never run. Fix the day, month or year fields, or the end time.`,
+        message: `${JSON.stringify(sched.scheduleExpression)} matches no time from now on${window} (in time zone ${schedule.timezone}), so the flow would never run. ${fix}`,
       });
     }
   }

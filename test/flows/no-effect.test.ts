@@ -64,6 +64,13 @@ describe('a Scheduled flow started by forceflow run / runFlow', () => {
     expect(checkFlow(localFlow(dir, { triggerConfig: ended }), { now: new Date('2024-12-01T00:00:00Z') }).ok).toBe(true);
     const early = await runFlow({ flow: localFlow(dir, { triggerConfig: ended }), now: () => new Date('2024-12-01T00:00:00Z') });
     expect(early.executionStatus).toBe('Successful');
+    // A rate whose next fire after now falls past the end never runs again either.
+    const lastDay = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1days)', scheduleStartTime: '2025-01-01T00:00:00Z', scheduleEndTime: '2025-01-05T12:00:00Z' } } };
+    expect(checkFlow(localFlow(dir, { triggerConfig: lastDay }), { now: new Date('2025-01-04T06:00:00Z') }).ok).toBe(true);
+    expect(checkFlow(localFlow(dir, { triggerConfig: lastDay }), { now: new Date('2025-01-05T06:00:00Z') }).problems).toEqual([{
+      path: 'triggerConfig.triggerProperties.Scheduled.scheduleExpression',
+      message: '"rate(1days)" matches no time from now on before scheduleEndTime 2025-01-05T12:00:00.000Z (in time zone UTC), so the flow would never run. Move scheduleStartTime or scheduleEndTime, or shorten the period.',
+    }]);
   });
 });
 
