@@ -1,6 +1,8 @@
+import { ForceflowError } from '../core/errors.ts';
+import type { Org, OrgRouter } from './context.ts';
 import { notFound, SfHttpError, sfError } from './errors.ts';
-import { sendEmpty, sendJson, type EmuRequest, type Router } from './http.ts';
-import type { Org } from './org.ts';
+import type { FaultSpec } from './faults.ts';
+import { sendEmpty, sendJson, type EmuRequest } from './http.ts';
 import type { StoredRecord, StoredValue, Table } from './org/store.ts';
 
 /**
@@ -73,7 +75,7 @@ function recordCounts(org: Org): Record<string, { live: number; deleted: number;
   return out;
 }
 
-export function registerControlRoutes(router: Router): void {
+export function registerControlRoutes(router: OrgRouter): void {
   const o = { group: 'control', auth: false, countsAsApiCall: false } as const;
 
   router.add('GET', '/__emulator/calls', o, (_req, res, { org }) => {
@@ -156,5 +158,34 @@ export function registerControlRoutes(router: Router): void {
     if (ok(body.max)) org.limits.max = body.max;
     if (ok(body.used)) org.limits.used = body.used;
     sendJson(res, 200, { max: org.limits.max, used: org.limits.used, remaining: Math.max(0, org.limits.max - org.limits.used) });
+  });
+}
+
+/** `GET /__emulator/faults` (the spec in force and what it injected) and `PUT` (replace it). */
+export function registerFaultRoutes(router: OrgRouter): void {
+  router.add('GET', '/__emulator/faults', { group: 'control', auth: false }, (_req, res, { org }) => {
+    sendJson(res, 200, org.faults.describe());
+  });
+  router.add(['PUT', 'POST'], '/__emulator/faults', { group: 'control', auth: false }, async (req, res, { org }) => {
+    const text = (await req.body()).toString('utf8').trim();
+    let spec: string | FaultSpec = text;
+    if (text.startsWith('{') || text.startsWith('"')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be a fault spec string, {"spec":"..."} or an object of knobs.' }]);
+      }
+      if (typeof parsed === 'string') spec = parsed;
+      else if (parsed && typeof parsed === 'object' && typeof (parsed as { spec?: unknown }).spec === 'string') spec = (parsed as { spec: string }).spec;
+      else spec = parsed as FaultSpec;
+    }
+    try {
+      org.faults.set(spec);
+    } catch (error) {
+      if (error instanceof ForceflowError) throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: error.message }]);
+      throw error;
+    }
+    sendJson(res, 200, org.faults.describe());
   });
 }

@@ -1,9 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ForceflowError } from '../core/errors.ts';
-import { SfHttpError } from './errors.ts';
-import { sendJson, type EmuRequest, type EndpointGroup, type Router } from './http.ts';
-import type { Org } from './org.ts';
-import type { Session } from './oauth/service.ts';
+import { sendJson, type EmuRequest, type EndpointGroup } from './http.ts';
+import type { ApiLimits } from './limits.ts';
 
 /**
  * Fault injection (docs/emulator-faults.md). Deterministic for a given seed: every knob draws from its
@@ -45,6 +43,8 @@ export interface ParsedFaults {
   readonly jobFail: Record<'ingest' | 'query', Trigger>;
   readonly rowLock: Trigger;
   readonly apiLimitAfter: number;
+  /** Seconds in the `Retry-After` header of injected 503 and 429 answers (default 1). */
+  readonly retryAfter: number;
   readonly seed: number | undefined;
   /** The normalised spec string (`key=value,...`, keys in input order). */
   readonly text: string;
@@ -62,6 +62,8 @@ export interface FaultStats {
 }
 
 const DEFAULT_RESET_AFTER = 1024;
+/** `Retry-After` of injected 503/429 answers unless the spec sets `retryAfter`. */
+const DEFAULT_RETRY_AFTER = 1;
 
 function trigger(): Trigger {
   return { rate: 0, next: 0 };
@@ -117,6 +119,7 @@ export function parseFaultSpec(spec: string | FaultSpec | undefined): ParsedFaul
   const jobFail = { ingest: trigger(), query: trigger() };
   const rowLock = trigger();
   let apiLimitAfter = 0;
+  let retryAfter = DEFAULT_RETRY_AFTER;
   let seed: number | undefined;
   for (const [key, value] of entries) {
     const part = `${key}=${value}`;
@@ -131,6 +134,8 @@ export function parseFaultSpec(spec: string | FaultSpec | undefined): ParsedFaul
       sessionExpireAfter = count(part, value);
     } else if (lower === 'apilimit.after') {
       apiLimitAfter = count(part, value);
+    } else if (lower === 'retryafter') {
+      retryAfter = count(part, value);
     } else if (lower === 'rowlock') {
       rowLock.rate = rate(part, value);
     } else if (lower === 'rowlock.next') {
@@ -166,7 +171,7 @@ export function parseFaultSpec(spec: string | FaultSpec | undefined): ParsedFaul
     }
   }
   const text = entries.map(([k, v]) => `${k}=${v}`).join(',');
-  return { groups, delay, sessionExpireAfter, jobFail, rowLock, apiLimitAfter, seed, text };
+  return { groups, delay, sessionExpireAfter, jobFail, rowLock, apiLimitAfter, retryAfter, seed, text };
 }
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -191,17 +196,18 @@ function emptyStats(): FaultStats {
   return { status: {}, resets: 0, delays: 0, sessionsExpired: 0, jobsFailed: 0, rowLocks: 0, apiLimitExhausted: 0 };
 }
 
-/** Salesforce-like bodies of injected error answers. */
-function faultBody(group: FaultGroup, status: FaultStatus): { body: unknown; headers: Record<string, string> } {
+/** Salesforce-like bodies of injected error answers; 503 and 429 carry `Retry-After: <retryAfter>`. */
+function faultBody(group: FaultGroup, status: FaultStatus, retryAfter: number): { body: unknown; headers: Record<string, string> } {
+  const retry = { 'Retry-After': String(retryAfter) };
   if (group === 'oauth') {
-    if (status === '429') return { body: { error: 'rate_limit_exceeded', error_description: 'too many requests' }, headers: { 'Retry-After': '1' } };
+    if (status === '429') return { body: { error: 'rate_limit_exceeded', error_description: 'too many requests' }, headers: retry };
     return { body: { error: 'unknown_error', error_description: 'retry your request' }, headers: {} };
   }
   if (status === '503') {
-    return { body: [{ errorCode: 'SERVER_UNAVAILABLE', message: 'Server is temporarily unavailable. Please try again later.' }], headers: { 'Retry-After': '1' } };
+    return { body: [{ errorCode: 'SERVER_UNAVAILABLE', message: 'Server is temporarily unavailable. Please try again later.' }], headers: retry };
   }
   if (status === '429') {
-    return { body: [{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'Too many requests. Please try again later.' }], headers: { 'Retry-After': '1' } };
+    return { body: [{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'Too many requests. Please try again later.' }], headers: retry };
   }
   return { body: [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 1457482113-23 (-1591473254)' }], headers: {} };
 }
@@ -216,18 +222,26 @@ function isFaultGroup(group: EndpointGroup): group is FaultGroup {
   return (FAULT_GROUPS as readonly string[]).includes(group);
 }
 
+/** What fault injection needs of the org. */
+export interface FaultDeps {
+  /** The daily API limit (`apiLimit.after` spends it). */
+  readonly limits: ApiLimits;
+  /** The emulator's seed: fault streams draw from it unless the spec sets `seed`. */
+  readonly seed: number | undefined;
+}
+
 export class FaultInjector {
-  private readonly org: Org;
+  private readonly deps: FaultDeps;
   private parsed: ParsedFaults;
   private streams = new Map<string, () => number>();
   private sessionCalls = new Map<string, number>();
   private apiBase = 0;
   stats: FaultStats = emptyStats();
 
-  constructor(org: Org, spec: string | FaultSpec | undefined) {
-    this.org = org;
+  constructor(deps: FaultDeps, spec: string | FaultSpec | undefined) {
+    this.deps = deps;
     this.parsed = parseFaultSpec(spec);
-    this.apiBase = org.limits?.used ?? 0;
+    this.apiBase = deps.limits.used;
   }
 
   /** The spec in force (parsed). */
@@ -249,7 +263,7 @@ export class FaultInjector {
     if (t.rate >= 1) return true;
     let s = this.streams.get(key);
     if (!s) {
-      s = prng(hash(`${this.parsed.seed ?? this.org.options.seed ?? 1}:${key}`));
+      s = prng(hash(`${this.parsed.seed ?? this.deps.seed ?? 1}:${key}`));
       this.streams.set(key, s);
     }
     return s() < t.rate;
@@ -262,8 +276,9 @@ export class FaultInjector {
   async intercept(group: EndpointGroup, _req: EmuRequest, res: ServerResponse): Promise<boolean> {
     const p = this.parsed;
     if (!this.active || !isFaultGroup(group)) return false;
-    if (p.apiLimitAfter > 0 && this.org.limits.used - this.apiBase >= p.apiLimitAfter && this.org.limits.used < this.org.limits.max) {
-      this.org.limits.exhaust();
+    const limits = this.deps.limits;
+    if (p.apiLimitAfter > 0 && limits.used - this.apiBase >= p.apiLimitAfter && limits.used < limits.max) {
+      limits.exhaust();
       this.stats.apiLimitExhausted++;
     }
     const gf = p.groups[group];
@@ -275,7 +290,7 @@ export class FaultInjector {
     for (const status of STATUSES) {
       if (this.draw(`${group}.${status}`, gf.status[status])) {
         this.stats.status[`${group}.${status}`] = (this.stats.status[`${group}.${status}`] ?? 0) + 1;
-        const { body, headers } = faultBody(group, status);
+        const { body, headers } = faultBody(group, status, p.retryAfter);
         sendJson(res, Number(status), body, headers);
         return true;
       }
@@ -284,7 +299,7 @@ export class FaultInjector {
   }
 
   /** True when this session must be treated as expired now ("sessions that expire after N calls"). */
-  sessionExpired(session: Session): boolean {
+  sessionExpired(session: { readonly accessToken: string }): boolean {
     const n = this.parsed.sessionExpireAfter;
     if (n <= 0) return false;
     const calls = (this.sessionCalls.get(session.accessToken) ?? 0) + 1;
@@ -326,7 +341,7 @@ export class FaultInjector {
     this.parsed = parseFaultSpec(spec);
     this.streams = new Map();
     this.sessionCalls = new Map();
-    this.apiBase = this.org.limits.used;
+    this.apiBase = this.deps.limits.used;
     this.stats = emptyStats();
   }
 
@@ -390,33 +405,4 @@ function truncateAfter(res: ServerResponse, limit: number): void {
     void origEnd;
     return res;
   }) as ServerResponse['end'];
-}
-
-/** `GET /__emulator/faults` (the spec in force and what it injected) and `PUT` (replace it). */
-export function registerFaultRoutes(router: Router): void {
-  router.add('GET', '/__emulator/faults', { group: 'control', auth: false }, (_req, res, { org }) => {
-    sendJson(res, 200, org.faults.describe());
-  });
-  router.add(['PUT', 'POST'], '/__emulator/faults', { group: 'control', auth: false }, async (req, res, { org }) => {
-    const text = (await req.body()).toString('utf8').trim();
-    let spec: string | FaultSpec = text;
-    if (text.startsWith('{') || text.startsWith('"')) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be a fault spec string, {"spec":"..."} or an object of knobs.' }]);
-      }
-      if (typeof parsed === 'string') spec = parsed;
-      else if (parsed && typeof parsed === 'object' && typeof (parsed as { spec?: unknown }).spec === 'string') spec = (parsed as { spec: string }).spec;
-      else spec = parsed as FaultSpec;
-    }
-    try {
-      org.faults.set(spec);
-    } catch (error) {
-      if (error instanceof ForceflowError) throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: error.message }]);
-      throw error;
-    }
-    sendJson(res, 200, org.faults.describe());
-  });
 }

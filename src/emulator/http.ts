@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonParseError, sfError, type SfHttpError } from './errors.ts';
-import type { Org } from './org.ts';
 import type { Session } from './oauth/service.ts';
 
 /** Endpoint groups, used by fault injection and call counting. */
@@ -36,11 +35,8 @@ export interface EmuRequest {
   form(): Promise<URLSearchParams>;
 }
 
-export interface HandlerContext {
-  readonly org: Org;
-}
-
-export type Handler = (req: EmuRequest, res: ServerResponse, ctx: HandlerContext) => Promise<void> | void;
+/** A route handler; `ctx` is what the server passes every handler (the emulator's: context.ts). */
+export type Handler<C> = (req: EmuRequest, res: ServerResponse, ctx: C) => Promise<void> | void;
 
 export interface RouteOptions {
   /** Require a valid access token (default true). */
@@ -50,12 +46,12 @@ export interface RouteOptions {
   readonly group: EndpointGroup;
 }
 
-export interface Route extends Required<RouteOptions> {
+export interface Route<C> extends Required<RouteOptions> {
   readonly method: string;
   readonly pattern: string;
   readonly regex: RegExp;
   readonly names: readonly string[];
-  readonly handler: Handler;
+  readonly handler: Handler<C>;
   readonly versioned: boolean;
   /** Literal (non-parameter) segments of the pattern: its specificity. */
   readonly literals: number;
@@ -65,10 +61,10 @@ export interface Route extends Required<RouteOptions> {
  * A small router: patterns like `/services/data/:version/sobjects/:object/:id`. A `:version` segment
  * matches `vNN.N`; `*rest` at the end captures the remainder (with slashes).
  */
-export class Router {
-  readonly routes: Route[] = [];
+export class Router<C> {
+  readonly routes: Route<C>[] = [];
 
-  add(method: string | readonly string[], pattern: string, options: RouteOptions, handler: Handler): void {
+  add(method: string | readonly string[], pattern: string, options: RouteOptions, handler: Handler<C>): void {
     const names: string[] = [];
     const source = pattern
       .split('/')
@@ -103,7 +99,7 @@ export class Router {
   }
 
   /** The route for a method and path, or which methods the path allows (for a 405), or nothing. */
-  match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | undefined {
+  match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | { allowed: string[] } | undefined {
     const allowed: string[] = [];
     // Only the most specific patterns that match count (`/sobjects/:object/describe` over `/sobjects/:object/:id`),
     // so that PATCH …/describe is a 405 for the describe resource, not an update of a record called "describe".

@@ -1,11 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { ForceflowError } from '../core/errors.ts';
-import { Org, type EmulatorOptions } from './org.ts';
+import { buildEmulator } from './build.ts';
+import type { Org } from './context.ts';
+import type { EmulatorOptions } from './options.ts';
 import { createEmulatorServer } from './server.ts';
 import { AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY } from './aws/state.ts';
 
-export type { EmulatorOptions } from './org.ts';
-export { Org } from './org.ts';
+export type { EmulatorOptions } from './options.ts';
+export type { Org } from './context.ts';
+export { buildEmulator } from './build.ts';
 
 /** An AppFlow CreateConnectorProfile request for the emulated org (with forceflow's local extensions). */
 export interface EmulatorConnectorProfile {
@@ -63,8 +66,8 @@ export interface RunningEmulator extends EmulatorInfo {
  * await emu.close();
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
-  const org = new Org(options);
-  const server = createEmulatorServer(org);
+  const { org, router } = buildEmulator(options);
+  const server = createEmulatorServer(org, router);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>

@@ -1,32 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SfHttpError, invalidSession, methodNotAllowed, notFound, sfError } from './errors.ts';
-import { Router, makeRequest, normalizePath, sendJson } from './http.ts';
-import type { Org } from './org.ts';
+import { makeRequest, normalizePath, sendJson } from './http.ts';
+import type { Org, OrgRouter } from './context.ts';
 import type { Session } from './oauth/service.ts';
-import { registerOAuthRoutes } from './oauth/routes.ts';
-import { registerRestRoutes } from './rest/routes.ts';
-import { registerBulkRoutes } from './bulk/routes.ts';
-import { registerControlRoutes } from './control.ts';
-import { registerAwsRoutes } from './aws/routes.ts';
-import { registerFaultRoutes } from './faults.ts';
-
-/** Lowest and highest REST API versions served; real Salesforce retired 21.0–30.0 (410 GONE). */
-export const MIN_API_VERSION = 31;
-export const MAX_API_VERSION = 62;
+import { MAX_API_VERSION, MIN_API_VERSION } from './api-versions.ts';
 
 /** Salesforce answers a URI over ~16 KB with 414. Node's own header limit is raised so we can answer it. */
 export const MAX_URI_LENGTH = 16_384;
-
-export function buildRouter(): Router {
-  const router = new Router();
-  registerOAuthRoutes(router);
-  registerRestRoutes(router);
-  registerBulkRoutes(router);
-  registerFaultRoutes(router);
-  registerControlRoutes(router);
-  registerAwsRoutes(router);
-  return router;
-}
 
 function bearer(req: IncomingMessage, query: URLSearchParams): string | undefined {
   const h = req.headers['authorization'];
@@ -64,7 +44,7 @@ function writeError(res: ServerResponse, error: SfHttpError): void {
 }
 
 /** The emulator's HTTP server: routing, auth, API limits, fault injection and Salesforce-shaped errors. */
-export function createEmulatorServer(org: Org, router: Router = buildRouter()): Server {
+export function createEmulatorServer(org: Org, router: OrgRouter): Server {
   const handle = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Salesforce's Date header is its own clock (clients bound incremental windows by it), so ours is the org's.
     res.setHeader('Date', new Date(org.clock()).toUTCString());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Org } from '../../src/emulator/org.ts';
+import { buildEmulator, type Org } from '../../src/emulator/index.ts';
 import { ObjectSchema, type DescribeField, type SfFieldType } from '../../src/emulator/org/schema.ts';
 import { MemoryTable } from '../../src/emulator/org/store.ts';
 import { applyMixedWrites, applyWrites, checkColumns, type WriteRequest } from '../../src/emulator/org/dml.ts';
@@ -42,7 +42,7 @@ function schema(name: string, keyPrefix: string, fields: DescribeField[]): Objec
 }
 
 function makeOrg(faults?: string): Org {
-  const org = new Org(faults ? { faults, seed: 1 } : {});
+  const { org } = buildEmulator(faults ? { faults, seed: 1 } : {});
   const clock = () => Date.parse('2024-04-16T19:00:00.000Z');
   org.store.add(
     new MemoryTable(

@@ -1,14 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { EmuRequest, Router } from '../http.ts';
-import type { Org } from '../org.ts';
+import type { EmuRequest } from '../http.ts';
+import type { Org, OrgRouter } from '../context.ts';
 import { AwsError, AWS_ACCOUNT_ID, type AwsState, type KmsKey, type Secret, type SecretVersion } from './state.ts';
 
 /**
  * KMS (`TrentService.*`) and Secrets Manager (`secretsmanager.*`, RestoreSecret included) over the AWS JSON 1.1 protocol:
  * `POST /` with `X-Amz-Target`. Any SigV4 signature is accepted, but an Authorization header is required.
  */
-export function registerAwsRoutes(router: Router): void {
+export function registerAwsRoutes(router: OrgRouter): void {
   router.add('POST', '/', { group: 'aws', auth: false, countsAsApiCall: false }, async (req, res, { org }) => {
     const requestId = randomUUID();
     try {

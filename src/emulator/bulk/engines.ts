@@ -3,13 +3,12 @@
  * write engine (src/emulator/org/dml.ts) for ingest jobs. Bulk adds no validation of its own: rows are
  * checked by the same code as the REST path.
  */
-import type { Org } from '../org.ts';
 import { sfError } from '../errors.ts';
 import { prepareQuery } from '../soql/index.ts';
 import type { PreparedQuery, QueryRow } from '../soql/types.ts';
-import { applyWrites, checkColumns } from '../org/dml.ts';
+import { applyWrites, checkColumns, type WriteContext } from '../org/dml.ts';
 import { javaDouble, type CsvDialect } from './csv.ts';
-import type { StoredValue } from '../org/store.ts';
+import type { OrgStore, StoredValue } from '../org/store.ts';
 import { GeneratedTable, type ColumnEncoder, type RowWriter } from '../org/generator.ts';
 import type { DescribeField } from '../org/schema.ts';
 
@@ -34,7 +33,7 @@ export function formatSfError(errors: readonly { statusCode: string; message: st
 
 /** The first header column the object does not have (the whole job then fails), or undefined. */
 export function unknownColumn(
-  org: Org,
+  org: { readonly store: OrgStore },
   object: string,
   header: readonly string[],
   operation: string,
@@ -45,7 +44,7 @@ export function unknownColumn(
 
 /** Write a chunk of CSV rows through the shared write engine. */
 export function runBulkWrites(
-  org: Org,
+  org: WriteContext,
   input: {
     operation: 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
     object: string;
@@ -140,7 +139,7 @@ function bulkQueryErrors(q: PreparedQuery): void {
 }
 
 /** Prepare a Bulk query job's SOQL (throws Salesforce's errors at job creation). */
-export function openBulkQuery(org: Org, soql: string, includeDeleted: boolean): BulkQuerySource {
+export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: () => number }, soql: string, includeDeleted: boolean): BulkQuerySource {
   const q = prepareQuery(org.store, soql, { includeDeleted, now: org.clock() });
   bulkQueryErrors(q);
   const columns = q.columns;

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { SfHttpError, sfError, notFound } from '../errors.ts';
-import { sendEmpty, sendText, type EmuRequest, type Router } from '../http.ts';
-import type { Org } from '../org.ts';
+import { sendEmpty, sendText, type EmuRequest } from '../http.ts';
+import type { Org, OrgRouter } from '../context.ts';
 import { decodeLocator, encodeLocator, line, quote } from './csv.ts';
 import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
@@ -152,7 +152,7 @@ function completedQuery(req: EmuRequest, org: Org): QueryJob {
   return job;
 }
 
-export function registerBulkRoutes(router: Router): void {
+export function registerBulkRoutes(router: OrgRouter): void {
   // ------------------------------------------------------------ ingest
   router.add('POST', `${BASE}/ingest`, { group: 'bulkIngest' }, async (req, res, { org }) => {
     minVersion(req, 41);

@@ -1,7 +1,7 @@
-import type { Org } from '../org.ts';
 import { sfError, SfHttpError, notFound } from '../errors.ts';
 import { makeId } from '../ids.ts';
-import type { Table } from '../org/store.ts';
+import type { WriteContext } from '../org/dml.ts';
+import type { OrgStore, Table } from '../org/store.ts';
 import { COLUMN_DELIMITERS, CsvInputError, dialect, parseCsv, type ColumnDelimiter, type CsvDialect, type LineEnding } from './csv.ts';
 import { openBulkQuery, runBulkWrites, unknownColumn, type BulkQuerySource, type RowOutcome } from './engines.ts';
 
@@ -79,9 +79,20 @@ export function jobJson(body: Record<string, unknown>): string {
   return JSON.stringify(body).replace(/"apiVersion":(\d+)(,|})/, '"apiVersion":$1.0$2');
 }
 
+/** What Bulk jobs need of the org: the write engine's context (store, row locks, persistence) and a clock. */
+export interface BulkDeps extends WriteContext {
+  readonly store: OrgStore;
+  /** Epoch ms. */
+  readonly clock: () => number;
+  /** Fault injection: an errorMessage when this job must end Failed. */
+  readonly faults: WriteContext['faults'] & { bulkJobFailure(kind: 'ingest' | 'query'): string | undefined };
+  /** Milliseconds a job spends InProgress before completing. */
+  readonly processingDelayMs: number;
+}
+
 /** Bulk API 2.0 jobs of the org (ingest and query). */
 export class BulkService {
-  private readonly org: Org;
+  private readonly deps: BulkDeps;
   private readonly jobs = new Map<string, BulkJob>();
   private counter = 1;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -90,8 +101,8 @@ export class BulkService {
   /** Rows in a query results page when the client gives no `maxRecords` (tests may lower it to get many pages). */
   queryPageRows = DEFAULT_QUERY_PAGE_ROWS;
 
-  constructor(org: Org) {
-    this.org = org;
+  constructor(deps: BulkDeps) {
+    this.deps = deps;
   }
 
   /** Abort and forget every job (control reset, close). */
@@ -107,7 +118,7 @@ export class BulkService {
   }
 
   private delay(): number {
-    return Math.max(0, this.org.options.bulkProcessingDelayMs ?? 0);
+    return Math.max(0, this.deps.processingDelayMs);
   }
 
   /** A job by id (15 or 18 chars) and kind; 404 NOT_FOUND otherwise. */
@@ -155,7 +166,7 @@ export class BulkService {
       }
       externalIdFieldName = f.name;
     }
-    const now = this.org.clock();
+    const now = this.deps.clock();
     const job: IngestJob = {
       kind: 'ingest',
       id: this.newId(),
@@ -193,7 +204,7 @@ export class BulkService {
     }
     job.uploads++;
     job.data = job.uploads === 1 ? data : job.data;
-    job.systemModstamp = this.org.clock();
+    job.systemModstamp = this.deps.clock();
   }
 
   /** `PATCH {"state": …}` on an ingest or query job. */
@@ -205,7 +216,7 @@ export class BulkService {
       }
       job.state = 'Aborted';
       job.done = true;
-      job.systemModstamp = this.org.clock();
+      job.systemModstamp = this.deps.clock();
       return;
     }
     if (state === 'UploadComplete' && job.kind === 'ingest') {
@@ -217,7 +228,7 @@ export class BulkService {
           `Found multipe contents for job: <${job.id.slice(0, 15)}>, please 'Close' / 'Abort' / 'Delete' the current Job then create a new Job and make sure you only do 'PUT' once on a given Job.`,
         );
       }
-      const now = this.org.clock();
+      const now = this.deps.clock();
       job.state = 'UploadComplete';
       job.systemModstamp = now;
       job.readyAt = now + this.delay();
@@ -242,23 +253,23 @@ export class BulkService {
   private advance(job: BulkJob): void {
     if (job.state === 'UploadComplete' && job.kind === 'ingest' && job.processingStarted === 0) this.startIngest(job);
     if (job.state === 'UploadComplete' && job.kind === 'query' && job.processingStarted === 0) this.startQuery(job);
-    if (job.state === 'InProgress' && job.done && this.org.clock() >= job.readyAt) {
+    if (job.state === 'InProgress' && job.done && this.deps.clock() >= job.readyAt) {
       job.state = job.errorMessage === undefined ? 'JobComplete' : 'Failed';
-      job.systemModstamp = this.org.clock();
+      job.systemModstamp = this.deps.clock();
     }
   }
 
   private fail(job: BulkJob, message: string): void {
     job.errorMessage = message;
     job.done = true;
-    job.processingMs = Math.max(1, this.org.clock() - job.processingStarted);
+    job.processingMs = Math.max(1, this.deps.clock() - job.processingStarted);
   }
 
   private startIngest(job: IngestJob): void {
     if (job.processingStarted !== 0 || job.state !== 'UploadComplete') return;
-    job.processingStarted = this.org.clock();
+    job.processingStarted = this.deps.clock();
     job.state = 'InProgress';
-    const injected = this.org.faults.bulkJobFailure('ingest');
+    const injected = this.deps.faults.bulkJobFailure('ingest');
     const text = (job.data ?? Buffer.alloc(0)).toString('utf8');
     job.data = undefined;
     try {
@@ -275,7 +286,7 @@ export class BulkService {
       this.fail(job, injected);
       return;
     }
-    const bad = unknownColumn(this.org, job.object, job.header, job.operation, job.externalIdFieldName);
+    const bad = unknownColumn(this.deps, job.object, job.header, job.operation, job.externalIdFieldName);
     if (bad !== undefined) {
       this.fail(job, `InvalidBatch : Field name not found : ${bad}`);
       return;
@@ -285,12 +296,12 @@ export class BulkService {
 
   private processChunk(job: IngestJob): void {
     if (job.state === 'Aborted') {
-      job.processingMs = Math.max(1, this.org.clock() - job.processingStarted);
+      job.processingMs = Math.max(1, this.deps.clock() - job.processingStarted);
       return;
     }
     const end = Math.min(job.rows.length, job.cursor + WRITE_CHUNK);
     const from = job.cursor;
-    const outcomes: RowOutcome[] = runBulkWrites(this.org, {
+    const outcomes: RowOutcome[] = runBulkWrites(this.deps, {
       operation: job.operation,
       object: job.object,
       header: job.header,
@@ -309,7 +320,7 @@ export class BulkService {
       return;
     }
     job.done = true;
-    job.processingMs = Math.max(1, this.org.clock() - job.processingStarted);
+    job.processingMs = Math.max(1, this.deps.clock() - job.processingStarted);
   }
 
   // ---------------------------------------------------------------- query
@@ -324,8 +335,8 @@ export class BulkService {
     const contentType = b['contentType'] ?? 'CSV';
     if (contentType !== 'CSV') throw sfError(400, 'API_ERROR', `Invalid content type: ${String(contentType)}. Bulk API 2.0 supports CSV only`);
     const { lineEnding, columnDelimiter } = this.format(b);
-    const source = openBulkQuery(this.org, soql, operation === 'queryAll');
-    const now = this.org.clock();
+    const source = openBulkQuery(this.deps, soql, operation === 'queryAll');
+    const now = this.deps.clock();
     const job: QueryJob = {
       kind: 'query',
       id: this.newId(),
@@ -352,9 +363,9 @@ export class BulkService {
   }
 
   private startQuery(job: QueryJob): void {
-    job.processingStarted = this.org.clock();
+    job.processingStarted = this.deps.clock();
     job.state = 'InProgress';
-    const injected = this.org.faults.bulkJobFailure('query');
+    const injected = this.deps.faults.bulkJobFailure('query');
     if (injected) {
       job.source = undefined;
       this.fail(job, injected);
@@ -366,13 +377,13 @@ export class BulkService {
       job.numberRecordsProcessed = source.count;
     }
     job.done = true;
-    job.processingMs = Math.max(1, this.org.clock() - job.processingStarted);
+    job.processingMs = Math.max(1, this.deps.clock() - job.processingStarted);
   }
 
   // ---------------------------------------------------------------- shared
 
   private table(objectName: string): Table {
-    const table = this.org.store.table(objectName);
+    const table = this.deps.store.table(objectName);
     if (!table) throw sfError(404, 'NOT_FOUND', `sObject type '${objectName}' is not supported.`);
     return table;
   }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { sendText, type EmuRequest } from '../http.ts';
-import type { Org } from '../org.ts';
+import type { Org } from '../context.ts';
 import { escapeHtml, NO_STORE, oauthParams, param, redirect } from './params.ts';
 import { scopeList, type ConnectedApp } from './service.ts';
 

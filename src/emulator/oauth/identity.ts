@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { oauthError } from '../errors.ts';
 import { sendEmpty, sendJson, sendText, type EmuRequest } from '../http.ts';
 import { isValidId } from '../ids.ts';
-import type { Org } from '../org.ts';
+import type { Org } from '../context.ts';
 import { bearerToken, clientAuth, NO_STORE, oauthParams, param } from './params.ts';
 import { DEFAULT_SCOPE, scopeList, type OrgUser, type Session } from './service.ts';
 import { JWT_BEARER } from './token.ts';

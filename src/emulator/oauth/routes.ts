@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { sfError } from '../errors.ts';
-import { sendJson, type Router } from '../http.ts';
+import { sendJson } from '../http.ts';
+import type { OrgRouter } from '../context.ts';
 import { handleAuthorize } from './authorize.ts';
 import { handleIdentity, handleIntrospect, handleKeys, handleOpenIdConfiguration, handleRevoke, handleUserInfo } from './identity.ts';
 import type { ConnectedApp } from './service.ts';
@@ -36,7 +37,7 @@ export function appJson(app: ConnectedApp): Record<string, unknown> {
 }
 
 /** OAuth 2.0, OpenID Connect, identity and SOAP login routes, and connected-app registration. */
-export function registerOAuthRoutes(router: Router): void {
+export function registerOAuthRoutes(router: OrgRouter): void {
   const oauth = { group: 'oauth', auth: false, countsAsApiCall: false } as const;
   router.add('POST', '/services/oauth2/token', oauth, (req, res, { org }) => handleToken(req, res, org));
   router.add(['GET', 'POST'], '/services/oauth2/authorize', oauth, (req, res, { org }) => handleAuthorize(req, res, org));

@@ -1,6 +1,5 @@
 import { createHash, createHmac, generateKeyPairSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { Org } from '../org.ts';
-import type { StoredRecord } from '../org/store.ts';
+import type { OrgStore, StoredRecord } from '../org/store.ts';
 import { atHash, publicKeyFromPem, signRs256 } from './jwt.ts';
 
 /** An authenticated API session (one access token). */
@@ -148,6 +147,19 @@ export function scopeList(scope: string | undefined | null): string[] {
   return [...new Set((scope ?? '').split(/[\s+]+/).filter((s) => s !== ''))];
 }
 
+/** What the auth service needs of the org. */
+export interface AuthDeps {
+  /** The org's records (User records log in too). */
+  readonly store: OrgStore;
+  readonly orgId: string;
+  /** Epoch ms. */
+  readonly clock: () => number;
+  /** The org's base URL, known once the server listens (identity URLs, id_token issuer). */
+  readonly baseUrl: () => string;
+  /** Access-token lifetime in seconds. */
+  readonly tokenTtlSeconds: number;
+}
+
 /**
  * Users, connected apps and tokens of the org. Access tokens look like Salesforce's
  * (`00D…!AQ…`) and expire after the configured lifetime so that refresh paths get exercised.
@@ -163,10 +175,10 @@ export class AuthService {
   /** Authorize-page tickets: a user who logged in and has yet to approve the app. */
   private readonly tickets = new Map<string, { userId: string; clientId: string; expiresAt: number }>();
   private signing: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
-  private readonly org: Org;
+  private readonly deps: AuthDeps;
 
-  constructor(org: Org) {
-    this.org = org;
+  constructor(deps: AuthDeps) {
+    this.deps = deps;
     this.apps.push({
       name: 'forceflow',
       clientId: DEFAULT_CLIENT_ID,
@@ -174,13 +186,13 @@ export class AuthService {
       redirectUris: [],
       allowLocalhostRedirects: true,
     });
-    const userTable = org.store.table('User');
+    const userTable = deps.store.table('User');
     let userId = '';
     if (userTable) {
       const found = userTable.findBy('Username', DEFAULT_USERNAME)[0];
       if (found) userId = String(found['Id']);
     }
-    if (!userId) userId = '005' + org.orgId.slice(3);
+    if (!userId) userId = '005' + deps.orgId.slice(3);
     this.users.push({ userId, username: DEFAULT_USERNAME, password: DEFAULT_PASSWORD, securityToken: DEFAULT_SECURITY_TOKEN });
   }
 
@@ -258,7 +270,7 @@ export class AuthService {
     const key = usernameOrId.toLowerCase();
     const known = this.users.find((u) => u.username.toLowerCase() === key || u.userId.toLowerCase() === key || u.userId.slice(0, 15).toLowerCase() === key);
     if (known) return known;
-    const table = this.org.store.table('User');
+    const table = this.deps.store.table('User');
     if (!table) return undefined;
     let record: StoredRecord | undefined;
     if (/^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$/.test(usernameOrId)) record = table.get(usernameOrId);
@@ -281,7 +293,7 @@ export class AuthService {
 
   /** Name, email, locale… of a user, from the User record when there is one. */
   profile(user: OrgUser): UserProfile {
-    const record = this.org.store.table('User')?.get(user.userId);
+    const record = this.deps.store.table('User')?.get(user.userId);
     const firstName = text(record, 'FirstName') ?? 'Admin';
     const lastName = text(record, 'LastName') ?? 'User';
     return {
@@ -300,7 +312,7 @@ export class AuthService {
 
   /** The identity URL of a user (`{base}/id/{org18}/{user18}`). */
   identityUrl(userId: string): string {
-    return `${this.org.baseUrl}/id/${this.org.orgId}/${userId}`;
+    return `${this.deps.baseUrl()}/id/${this.deps.orgId}/${userId}`;
   }
 
   /** `signature` of a token response: base64 HMAC-SHA256(client secret, id + issued_at). */
@@ -313,8 +325,8 @@ export class AuthService {
     session: Session;
     refreshToken?: string;
   } {
-    const now = this.org.clock();
-    const ttl = (this.org.options.tokenTtlSeconds ?? 7200) * 1000;
+    const now = this.deps.clock();
+    const ttl = this.deps.tokenTtlSeconds * 1000;
     const scope = options.scope ?? DEFAULT_SCOPE;
     let refreshToken = options.fromRefresh;
     if (options.withRefresh) {
@@ -322,10 +334,10 @@ export class AuthService {
       this.refresh.set(refreshToken, { refreshToken, userId: user.userId, username: user.username, clientId, scope, issuedAt: now, revoked: false });
     }
     const session: Session = {
-      accessToken: `${this.org.orgId.slice(0, 15)}!AQ${tokenTail(80)}`,
+      accessToken: `${this.deps.orgId.slice(0, 15)}!AQ${tokenTail(80)}`,
       userId: user.userId,
       username: user.username,
-      orgId: this.org.orgId,
+      orgId: this.deps.orgId,
       clientId,
       scope,
       issuedAt: now,
@@ -340,7 +352,7 @@ export class AuthService {
   authenticate(accessToken: string): Session | undefined {
     const s = this.access.get(accessToken);
     if (!s) return undefined;
-    if (s.expiresAt <= this.org.clock()) {
+    if (s.expiresAt <= this.deps.clock()) {
       this.access.delete(accessToken);
       return undefined;
     }
@@ -406,7 +418,7 @@ export class AuthService {
     const asRefresh = (): Introspection | undefined => {
       const g = this.refreshGrant(token);
       if (!g || g.clientId !== clientId) return undefined;
-      const iat = Math.floor((g.issuedAt ?? this.org.clock()) / 1000);
+      const iat = Math.floor((g.issuedAt ?? this.deps.clock()) / 1000);
       return {
         active: true,
         scope: g.scope,
@@ -426,7 +438,7 @@ export class AuthService {
   /** Mint a single-use authorization code (valid {@link CODE_TTL_MS}). */
   createCode(details: Omit<AuthorizationCode, 'code' | 'expiresAt'>): string {
     const code = `aPrx${randomBytes(48).toString('base64')}`;
-    this.codes.set(code, { ...details, code, expiresAt: this.org.clock() + CODE_TTL_MS });
+    this.codes.set(code, { ...details, code, expiresAt: this.deps.clock() + CODE_TTL_MS });
     return code;
   }
 
@@ -435,7 +447,7 @@ export class AuthService {
     const found = this.codes.get(code);
     if (!found) return undefined;
     this.codes.delete(code);
-    return found.expiresAt <= this.org.clock() ? 'expired' : found;
+    return found.expiresAt <= this.deps.clock() ? 'expired' : found;
   }
 
   /** True when the PKCE verifier matches the code's challenge. */
@@ -449,7 +461,7 @@ export class AuthService {
 
   /** A one-time ticket proving the user logged in on the authorize page (valid 10 minutes). */
   createTicket(userId: string, clientId: string): string {
-    const now = this.org.clock();
+    const now = this.deps.clock();
     for (const [k, t] of this.tickets) if (t.expiresAt <= now) this.tickets.delete(k);
     const ticket = randomBytes(24).toString('base64url');
     this.tickets.set(ticket, { userId, clientId, expiresAt: now + 10 * 60 * 1000 });
@@ -461,7 +473,7 @@ export class AuthService {
     const t = this.tickets.get(ticket);
     if (!t) return undefined;
     this.tickets.delete(ticket);
-    return t.expiresAt > this.org.clock() && t.clientId === clientId ? t.userId : undefined;
+    return t.expiresAt > this.deps.clock() && t.clientId === clientId ? t.userId : undefined;
   }
 
   hasApproved(clientId: string, userId: string): boolean {
@@ -488,13 +500,13 @@ export class AuthService {
   idToken(session: Session, options: { nonce?: string } = {}): string {
     const user = this.user(session.userId) ?? this.defaultUser;
     const p = this.profile(user);
-    const iat = Math.floor(this.org.clock() / 1000);
+    const iat = Math.floor(this.deps.clock() / 1000);
     const scopes = scopeList(session.scope);
     const claims: Record<string, unknown> = {
       at_hash: atHash(session.accessToken),
       sub: this.identityUrl(session.userId),
       aud: session.clientId,
-      iss: this.org.baseUrl,
+      iss: this.deps.baseUrl(),
       exp: iat + ID_TOKEN_TTL_SECONDS,
       iat,
       auth_time: Math.floor(session.issuedAt / 1000),
@@ -508,7 +520,7 @@ export class AuthService {
             family_name: p.lastName,
             zoneinfo: p.timezone,
             locale: p.locale,
-            profile: `${this.org.baseUrl}/${session.userId}`,
+            profile: `${this.deps.baseUrl()}/${session.userId}`,
             updated_at: p.lastModified.replace(/\.\d{3}Z$/, 'Z'),
           }
         : {}),

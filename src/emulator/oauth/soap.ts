@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { sendText, type EmuRequest } from '../http.ts';
-import type { Org } from '../org.ts';
+import type { Org } from '../context.ts';
 import { escapeXml } from './params.ts';
 
 /** Client id recorded on sessions opened by SOAP `login()` (they belong to no connected app). */

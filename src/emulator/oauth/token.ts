@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { oauthError } from '../errors.ts';
 import { sendJson, type EmuRequest } from '../http.ts';
-import type { Org } from '../org.ts';
+import type { Org } from '../context.ts';
 import { decodeJwt, publicKeyFromPem, verifyRs256 } from './jwt.ts';
 import { clientAuth, NO_STORE, oauthParams, param } from './params.ts';
 import { AuthService, scopeList, type ConnectedApp, type OrgUser, type Session } from './service.ts';

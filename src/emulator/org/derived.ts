@@ -1,5 +1,5 @@
 import type { DescribeField, ObjectSchema } from './schema.ts';
-import type { StoredValue } from './store.ts';
+import type { StoredValue } from './record.ts';
 
 /**
  * Fields Salesforce computes itself: formula (calculated) fields, the person Name of Contact/Lead/User,

@@ -33,9 +33,8 @@
  */
 import { SfHttpError, jsonParseError } from '../errors.ts';
 import { normalizeId } from '../ids.ts';
-import type { Org } from '../org.ts';
 import type { DescribeField, ObjectSchema } from './schema.ts';
-import { SYSTEM_FIELDS, type StoredRecord, type StoredValue, type Table } from './store.ts';
+import { SYSTEM_FIELDS, type OrgStore, type StoredRecord, type StoredValue, type Table } from './store.ts';
 import {
   JsonTypeError,
   checkValue,
@@ -55,6 +54,15 @@ import {
 export type { WriteError } from './validate.ts';
 
 export type WriteOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
+
+/** What the write engine needs of the org (the wired emulator's `org` is one). */
+export interface WriteContext {
+  readonly store: OrgStore;
+  /** Fault injection: true when the row about to be written must fail with UNABLE_TO_LOCK_ROW. */
+  readonly faults: { rowLock(): boolean };
+  /** Told which objects changed (saving to `--data` may be deferred). */
+  readonly persistence: { markDirty(objectName: string): void };
+}
 
 export interface WriteRequest {
   readonly operation: WriteOperation;
@@ -116,7 +124,7 @@ interface Plan {
 const SYSTEM = new Set<string>(SYSTEM_FIELDS.map((s) => s.toLowerCase()));
 
 /** Apply writes to one object; see the module comment. Results are in request order. */
-export function applyWrites(org: Org, request: WriteRequest): WriteOutcome[] {
+export function applyWrites(org: WriteContext, request: WriteRequest): WriteOutcome[] {
   const { rows, object, ...rest } = request;
   return applyMixedWrites(org, { ...rest, items: rows.map((row) => ({ object, row })) });
 }
@@ -138,7 +146,7 @@ export function externalIdFieldError(schema: ObjectSchema, name: string): { unkn
  * The first CSV header column the object cannot take (plain field, or relationship column
  * `[Type:]Rel.Field` whose parent field exists), as written; undefined when every column is known.
  */
-export function checkColumns(org: Org, object: string, header: readonly string[], _operation: WriteOperation | string): string | undefined {
+export function checkColumns(org: { readonly store: OrgStore }, object: string, header: readonly string[], _operation: WriteOperation | string): string | undefined {
   const table = org.store.table(object);
   if (!table) return header[0];
   for (const col of header) {
@@ -152,7 +160,7 @@ export function checkColumns(org: Org, object: string, header: readonly string[]
   return undefined;
 }
 
-function parseRelColumn(org: Org, schema: ObjectSchema, col: string): { field: DescribeField; targets: string[]; extField: string } | { error: true } {
+function parseRelColumn(org: { readonly store: OrgStore }, schema: ObjectSchema, col: string): { field: DescribeField; targets: string[]; extField: string } | { error: true } {
   const m = /^(?:([^:.]+):)?([^:.]+)\.([^:.]+)$/.exec(col);
   if (!m) return { error: true };
   const [, typePrefix, relName, extField] = m as unknown as [string, string | undefined, string, string];
@@ -189,7 +197,7 @@ function jsonLocation(text: string | undefined, key: string, valueText: string):
 }
 
 /** Parse one row into values and relationship specs (phase 1; may throw JsonTypeError). */
-function planRow(org: Org, request: MixedWriteRequest, item: MixedWriteItem): Plan {
+function planRow(org: WriteContext, request: MixedWriteRequest, item: MixedWriteItem): Plan {
   const plan: Plan = { values: {}, refs: [] };
   const entries: [string, unknown][] = isArrayRow(item.row)
     ? item.row.map((v, i): [string, unknown] => [request.header?.[i] ?? `col${i}`, v])
@@ -307,7 +315,7 @@ function malformedId(raw: string): WriteError {
 }
 
 /** Apply writes whose rows may be of different objects; see the module comment. */
-export function applyMixedWrites(org: Org, request: MixedWriteRequest): WriteOutcome[] {
+export function applyMixedWrites(org: WriteContext, request: MixedWriteRequest): WriteOutcome[] {
   // Phase 1: parse every row; a JSON type error rejects the whole request before any write.
   const plans: Plan[] = [];
   for (const item of request.items) {
@@ -326,14 +334,14 @@ export function applyMixedWrites(org: Org, request: MixedWriteRequest): WriteOut
 type Undo = () => void;
 
 class WriteRun {
-  private readonly org: Org;
+  private readonly org: WriteContext;
   private readonly request: MixedWriteRequest;
   private readonly undo: Undo[] = [];
   private readonly deferred: (() => void)[] = [];
   private readonly pendingDeleted = new Set<string>();
   private readonly touched = new Set<string>();
 
-  constructor(org: Org, request: MixedWriteRequest) {
+  constructor(org: WriteContext, request: MixedWriteRequest) {
     this.org = org;
     this.request = request;
   }

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
-import type { EmulatorOptions } from '../org.ts';
+import type { EmulatorOptions } from '../options.ts';
 import { makeId } from '../ids.ts';
 import { ObjectSchema, type SObjectDescribe } from './schema.ts';
 import { MemoryTable, OrgStore, type StoredRecord, type Table } from './store.ts';
@@ -30,6 +30,9 @@ const NOT_GENERATABLE = new Set(['organization', 'user']);
 
 /** The most records one generated object can hold (ids have 9 base-62 counter digits; keep well inside). */
 export const MAX_GENERATED = 1_000_000_000_000;
+
+/** The options the org's tables are built from. */
+export type StoreOptions = Pick<EmulatorOptions, 'dataDir' | 'generate' | 'seed' | 'logger'>;
 
 export interface SeedOrg {
   readonly schemas: readonly ObjectSchema[];
@@ -82,7 +85,7 @@ function defaultUserId(seed: SeedOrg): string {
 }
 
 /** Fresh tables at the baseline: seed records in memory, generated tables without overlay. */
-export function baselineTables(seed: SeedOrg, options: EmulatorOptions, clock: () => number, saved?: SavedState): Table[] {
+export function baselineTables(seed: SeedOrg, options: StoreOptions, clock: () => number, saved?: SavedState): Table[] {
   const generate = resolveGenerate(seed.schemas, options.generate);
   const targets = new Map<string, ReferenceTarget>();
   for (const [key, g] of generate) targets.set(key, { keyPrefix: g.schema.keyPrefix, generatedCount: g.count });
@@ -117,7 +120,7 @@ export function baselineTables(seed: SeedOrg, options: EmulatorOptions, clock: (
 }
 
 /** Build the org's tables: the seed org from fixtures/, generated objects, and persisted state. */
-export function buildStore(options: EmulatorOptions, clock: () => number): { store: OrgStore; persistence: StorePersistence } {
+export function buildStore(options: StoreOptions, clock: () => number): { store: OrgStore; persistence: StorePersistence } {
   const seed = loadSeed();
   const store = new OrgStore();
   const saved = options.dataDir ? readSavedState(options.dataDir, options.logger) : undefined;

@@ -1,15 +1,9 @@
 import { idCounter, makeId, normalizeId } from '../ids.ts';
 import type { ObjectSchema } from './schema.ts';
 import { Deriver } from './derived.ts';
+import type { StoredRecord, StoredValue } from './record.ts';
 
-/**
- * Stored values use canonical field names and these representations:
- * - datetime: ISO-8601 UTC with milliseconds, `2024-04-16T19:00:00.000Z`; date `YYYY-MM-DD`; time `HH:mm:ss.SSSZ`
- * - numbers as JS numbers, booleans as booleans, text as strings, absent values as null
- * Compound fields (address, location) are not stored: they are built from their components on output.
- */
-export type StoredValue = string | number | boolean | null;
-export type StoredRecord = Readonly<Record<string, StoredValue>>;
+export type { StoredRecord, StoredValue } from './record.ts';
 
 /** One object's records. Implemented in memory (seed data) and by generated tables (`--generate`). */
 export interface Table {

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { jsonParseError, notFound, sfError } from '../errors.ts';
-import { sendJson, type EmuRequest, type HandlerContext, type Router } from '../http.ts';
+import { sendJson, type EmuRequest } from '../http.ts';
+import type { HandlerContext, Org, OrgRouter } from '../context.ts';
 import { normalizeId } from '../ids.ts';
-import type { Org } from '../org.ts';
 import { ROLLED_BACK, applyMixedWrites, applyWrites, externalIdFieldError, type MixedWriteItem, type WriteOperation, type WriteOutcome } from '../org/dml.ts';
 import { recordJson } from './format.ts';
 import { readObjectBody, requestedFields } from './records.ts';
@@ -16,7 +16,7 @@ import { readObjectBody, requestedFields } from './records.ts';
  * - `POST /composite/sobjects/{Obj}` `{ids, fields}` and `GET …?ids=&fields=` retrieve (null for ids not found)
  * At most 200 records per write (2,000 ids per retrieve); results in request order, item errors with `statusCode`.
  */
-export function registerCollectionRoutes(router: Router): void {
+export function registerCollectionRoutes(router: OrgRouter): void {
   const base = '/services/data/:version/composite/sobjects';
   const o = { group: 'collections' } as const;
   router.add('POST', base, o, (req, res, ctx) => writeCollection(req, res, ctx, 'insert'));

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { notFound, SfHttpError } from '../errors.ts';
-import { sendJson, type EmuRequest, type Router } from '../http.ts';
-import type { Org } from '../org.ts';
+import { sendJson, type EmuRequest } from '../http.ts';
+import type { Org, OrgRouter } from '../context.ts';
 import type { Table } from '../org/store.ts';
-import { MAX_API_VERSION, MIN_API_VERSION } from '../server.ts';
+import { MAX_API_VERSION, MIN_API_VERSION } from '../api-versions.ts';
 import { attributes } from './format.ts';
 
 /**
@@ -198,7 +198,7 @@ function send304(): SfHttpError {
   return new SfHttpError(304, '');
 }
 
-export function registerMetaRoutes(router: Router): void {
+export function registerMetaRoutes(router: OrgRouter): void {
   router.add('GET', '/services/data', { group: 'rest', auth: false, countsAsApiCall: false }, (_req, res: ServerResponse) => {
     sendJson(res, 200, versions());
   });

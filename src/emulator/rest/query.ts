@@ -15,9 +15,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { sfError } from '../errors.ts';
-import { sendJson, type EmuRequest, type Router } from '../http.ts';
+import { sendJson, type EmuRequest } from '../http.ts';
+import type { Org, OrgRouter } from '../context.ts';
 import { makeId } from '../ids.ts';
-import type { Org } from '../org.ts';
 import { prepareQuery, type PreparedQuery, type QueryRow } from '../soql/index.ts';
 import { malformed } from '../soql/errors.ts';
 
@@ -172,7 +172,7 @@ function sendBody(res: ServerResponse, text: string): void {
   res.end(text);
 }
 
-export function registerQueryRoutes(router: Router): void {
+export function registerQueryRoutes(router: OrgRouter): void {
   // Per router (one per emulator server), per org: no module-level state.
   const byOrg = new WeakMap<Org, QueryCursors>();
   const cursorsOf = (org: Org): QueryCursors => {

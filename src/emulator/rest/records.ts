@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { SfHttpError, jsonParseError, notFound, sfError } from '../errors.ts';
-import { sendEmpty, sendJson, type EmuRequest, type HandlerContext, type Router } from '../http.ts';
+import { sendEmpty, sendJson, type EmuRequest } from '../http.ts';
+import type { HandlerContext, Org, OrgRouter } from '../context.ts';
 import { normalizeId } from '../ids.ts';
-import type { Org } from '../org.ts';
 import { applyWrites, externalIdFieldError, type WriteOutcome } from '../org/dml.ts';
 import type { DescribeField, ObjectSchema } from '../org/schema.ts';
 import type { StoredRecord, Table } from '../org/store.ts';
@@ -18,7 +18,7 @@ import { recordJson } from './format.ts';
  * - `POST /sobjects/{Obj}/Id` (no value) inserts; `POST /sobjects/{Obj}/{ExtField}` upserts with the value in the body
  * Writes go through the shared engine (../org/dml.ts). Errors are `[{"message","errorCode","fields"}]`.
  */
-export function registerRecordRoutes(router: Router): void {
+export function registerRecordRoutes(router: OrgRouter): void {
   const base = '/services/data/:version/sobjects/:object';
   const o = { group: 'rest' } as const;
   router.add('POST', base, o, create);

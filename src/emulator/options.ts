@@ -1,0 +1,27 @@
+import type { Logger } from '../core/logger.ts';
+import type { FaultSpec } from './faults.ts';
+
+/** How to start the emulator (`startEmulator`, `buildEmulator`, `forceflow emulator`). */
+export interface EmulatorOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Interface to listen on; loopback by default. */
+  readonly host?: string;
+  /** Folder that keeps the org's state across restarts; in memory when absent. */
+  readonly dataDir?: string;
+  /** Generated objects: object name → record count, served without holding them in memory. */
+  readonly generate?: Readonly<Record<string, number>>;
+  /** Seed of the deterministic generator and of fault injection. */
+  readonly seed?: number;
+  /** Access-token lifetime in seconds (default 7200). */
+  readonly tokenTtlSeconds?: number;
+  /** Daily API request limit (default 1,000,000). */
+  readonly dailyApiLimit?: number;
+  /** Fault injection: a spec string (see docs/emulator-faults.md) or an object. */
+  readonly faults?: string | FaultSpec;
+  /** Milliseconds a Bulk job spends InProgress before completing (default 0: the first poll sees it done). */
+  readonly bulkProcessingDelayMs?: number;
+  readonly logger?: Logger;
+  /** Clock in epoch ms, for tests. */
+  readonly clock?: () => number;
+}

@@ -1,0 +1,81 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * No import cycles in src/ (DEVELOPERS.md). Every relative import counts, `import type` and re-exports
+ * included: a type-only cycle costs nothing at run time, but it ties the modules together just the same
+ * (neither can be understood, moved or tested without the other).
+ */
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    else if (entry.name.endsWith('.ts')) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Relative imports of a module (static, type-only, re-exports and dynamic `import()`), resolved to files. */
+function importsOf(file: string): string[] {
+  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return info.importedFiles.map((f) => f.fileName).filter((name) => name.startsWith('./') || name.startsWith('../')).map((name) => resolve(dirname(file), name));
+}
+
+/** The module graph of src/: file → the files it imports. */
+function importGraph(files: readonly string[]): Map<string, string[]> {
+  return new Map(files.map((f) => [f, importsOf(f)]));
+}
+
+/** Every elementary cycle reached by a depth-first search, each as a path that ends where it starts (one per back edge). */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): void => {
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (!graph.has(next)) continue;
+      const s = state.get(next);
+      if (s === 'open') cycles.push([...stack.slice(stack.indexOf(next)), next]);
+      else if (s === undefined) visit(next);
+    }
+    stack.pop();
+    state.set(node, 'done');
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  return cycles;
+}
+
+describe('import graph of src/', () => {
+  const files = sourceFiles(SRC);
+  const graph = importGraph(files);
+
+  it('resolves every relative import to a file of src/ (all end in .ts)', () => {
+    const missing = [...graph].flatMap(([from, deps]) => deps.filter((d) => !graph.has(d)).map((d) => `${relative(SRC, from)} → ${relative(SRC, d)}`));
+    expect(missing).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    const cycles = findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' → '));
+    expect(cycles, `import cycles in src/:\n${cycles.join('\n')}`).toEqual([]);
+  });
+
+  it('finds a cycle and names its path (the check can fail)', () => {
+    const g = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['a.ts']],
+    ]);
+    expect(findCycles(g)).toEqual([['a.ts', 'b.ts', 'c.ts', 'a.ts']]);
+    expect(findCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).toEqual([]);
+  });
+});
