@@ -233,7 +233,7 @@ describe('faults: retries and exact reconciliation', () => {
   });
 
   it('503 bursts on collections: INSERT is sent again (the calls were refused) and nothing is duplicated', async () => {
-    await faults('collections.503.next=3');
+    await faults('collections.503.next=3,retryAfter=0');
     const { result } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('B503', 450));
     expect((await faultStats()).status['collections.503']).toBe(3);
     await expectExact('B503', 450, result);

@@ -75,7 +75,7 @@ describe('Salesforce client: REQUEST_LIMIT_EXCEEDED says which limit', () => {
   });
 
   it('rate limiting that outlasts the retries (429) is SF_UNAVAILABLE (retryable), not a spent daily limit', async () => {
-    const e = await readError('rest.429=1,query.429=1');
+    const e = await readError('rest.429=1,query.429=1,retryAfter=0');
     expect(e.code).toBe('SF_UNAVAILABLE');
     expect(e.message).toContain('429 REQUEST_LIMIT_EXCEEDED');
     expect(e.message).toContain('too many requests after 2 attempt(s)');

@@ -45,14 +45,14 @@ describe('Salesforce read: faults', () => {
   });
 
   it('Bulk: 503/429 bursts on job creation, polling and results are retried', async () => {
-    await setFaults('bulkQuery.503.next=2,bulkQuery.429.next=1');
+    await setFaults('bulkQuery.503.next=2,bulkQuery.429.next=1,retryAfter=0');
     const r = await read({ ...C, apiPreference: 'BULKV2' });
     expect(r.error).toBeUndefined();
     expect(r.rows).toHaveLength(20_000);
   });
 
   it('Salesforce down for good: SF_UNAVAILABLE naming the object, the call and the attempts', async () => {
-    await setFaults('query.503=1,bulkQuery.503=1');
+    await setFaults('query.503=1,bulkQuery.503=1,retryAfter=0');
     const rest = await read({ ...C, apiPreference: 'REST_SYNC' });
     expect(isForceflowError(rest.error, 'SF_UNAVAILABLE')).toBe(true);
     expect(rest.error?.message).toMatch(/query Contact .*after 4 attempt/);

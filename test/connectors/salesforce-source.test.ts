@@ -154,7 +154,7 @@ describe('Salesforce source against the emulator', () => {
 
     it('survives 503 and 429 bursts and connection resets mid-page', async () => {
       const expected = await readAll(emu, { entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'BULKV2' }, { source: { bulk: { ...FAST_BULK, maxRecords: 4000 } } });
-      await setFaults('query.503.next=3,bulkQuery.429.next=2,bulkQuery.reset=0.5,bulkQuery.resetAfter=20000');
+      await setFaults('query.503.next=3,bulkQuery.429.next=2,bulkQuery.reset=0.5,bulkQuery.resetAfter=20000,retryAfter=0');
       const rest = await readAll(emu, { entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'REST_SYNC' });
       const bulk = await readAll(emu, { entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'BULKV2' }, { source: { bulk: { ...FAST_BULK, maxRecords: 4000 } } });
       await setFaults('');

@@ -43,7 +43,7 @@ describe('REST: lost and refused calls', () => {
   });
 
   it('an INSERT answered 429 (too many requests) is sent again, not failed as a spent daily limit, and nothing is duplicated', async () => {
-    await faults('collections.429.next=2');
+    await faults('collections.429.next=2,retryAfter=0');
     const { result } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('INS429', 30));
     expect((await faultStats()).status['collections.429']).toBe(2);
     expect(result).toMatchObject({ written: 30, failedCount: 0 });
@@ -74,7 +74,7 @@ describe('REST: an INSERT whose answer was lost, looked up by external id', () =
 describe('an error that ends the write part-way says what was already written', () => {
   it('REST: calls still in flight when another call fails are waited for and counted', async () => {
     const rows = accounts('INFLIGHT', 1000);
-    await faults('collections.503.next=1,collections.delay=150');
+    await faults('collections.503.next=1,collections.delay=150,retryAfter=0');
     const ctx = captureContext();
     const dest = createSalesforceDestination(client(ctx.log), cfg({ apiPreference: 'REST_SYNC' }), { tempDir: env.dir, rest: { concurrency: 3, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 0 } });
     const error = await dest.write(batches(rows, 200), ctx).catch((e: unknown) => e);
@@ -97,7 +97,7 @@ describe('an error that ends the write part-way says what was already written', 
     async function* source(): AsyncGenerator<RecordBatch> {
       let k = 0;
       for await (const b of batches(rows, 200)) {
-        if (k++ === 3) await faults('collections.503=1');
+        if (k++ === 3) await faults('collections.503=1,retryAfter=0');
         yield b;
       }
     }
@@ -115,7 +115,7 @@ describe('an error that ends the write part-way says what was already written', 
 
 describe('REST: refusals that do not clear', () => {
   it('429 on every call: SF_UNAVAILABLE saying too many requests, not a spent daily limit', async () => {
-    await faults('collections.429=1');
+    await faults('collections.429=1,retryAfter=0');
     const error = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('ALL429', 5), { rest: { refusedRetries: 2, refusedBaseMs: 2 } }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SF_UNAVAILABLE', kind: 'retryable' });
     expect((error as Error).message).toMatch(/kept answering 429 \(too many requests\) to the INSERT of 5 Account record\(s\) after 3 attempt\(s\)/);
@@ -185,7 +185,7 @@ describe('Bulk under mixed faults', () => {
 describe('REST under mixed faults', () => {
   it('INSERT, UPDATE and DELETE with 500s, resets (before and during the body), 429s and row locks: exact', async () => {
     const prefix = 'RMIX';
-    const spec = 'collections.500=0.15,collections.reset=0.15,collections.resetAfter=5,collections.429=0.1,rowLock=0.05';
+    const spec = 'collections.500=0.15,collections.reset=0.15,collections.resetAfter=5,collections.429=0.1,rowLock=0.05,retryAfter=0';
     await faults(spec);
     const options: SalesforceDestinationOptions = { rest: { rowRetryBaseMs: 2, refusedBaseMs: 2, rowRetries: 6, refusedRetries: 10, batchSize: 50 } };
     const ins = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts(prefix, 600), options);

@@ -28,6 +28,13 @@ describe('fault spec parsing', () => {
     expect(o.rowLock.next).toBe(3);
   });
 
+  it('reads retryAfter from the string and the object form, 1 second when absent', () => {
+    expect(parseFaultSpec('query.503=1').retryAfter).toBe(1);
+    expect(parseFaultSpec('query.503=1,retryAfter=0').retryAfter).toBe(0);
+    expect(parseFaultSpec({ 'query.503': 1, retryAfter: 7 }).retryAfter).toBe(7);
+    expect(parseFaultSpec({ RetryAfter: '0' }).retryAfter).toBe(0);
+  });
+
   it('names the bad part of a spec', () => {
     for (const [spec, part] of [
       ['bulkQuery.503=2', 'bulkQuery.503=2'],
@@ -35,6 +42,8 @@ describe('fault spec parsing', () => {
       ['rest.418=0.1', 'rest.418=0.1'],
       ['delay', 'delay'],
       ['query.503.later=1', 'query.503.later=1'],
+      ['retryAfter=-1', 'retryAfter=-1'],
+      ['retryAfter=0.5', 'retryAfter=0.5'],
     ] as const) {
       try {
         parseFaultSpec(spec);
@@ -62,8 +71,26 @@ describe('fault injection over HTTP', () => {
     expect(c.status).toBe(429);
     expect(((await c.json()) as { errorCode: string }[])[0]?.errorCode).toBe('REQUEST_LIMIT_EXCEEDED');
     expect((await t.req('POST', '/jobs/query', job)).status).toBe(200);
+    expect(a.headers.get('retry-after')).toBe('1');
+    expect(c.headers.get('retry-after')).toBe('1');
     // Other groups are untouched.
     expect((await t.req('GET', '/jobs/ingest')).status).toBe(200);
+  });
+
+  it('sends the retryAfter knob as the Retry-After of injected 503 and 429 answers (oauth 429 too)', async () => {
+    t = await bulkEmulator({ faults: { 'bulkQuery.503.next': 1, 'query.429.next': 1, retryAfter: 0 } });
+    const a = await t.req('POST', '/jobs/query', job);
+    expect(a.status).toBe(503);
+    expect(a.headers.get('retry-after')).toBe('0');
+    const b = await t.req('GET', '/query?q=SELECT+Id+FROM+Account+LIMIT+1');
+    expect(b.status).toBe(429);
+    expect(b.headers.get('retry-after')).toBe('0');
+    // Set at run time through the control endpoint, string form.
+    const put = await fetch(`${t.emu.controlUrl}/faults`, { method: 'PUT', body: 'oauth.429.next=1,retryAfter=5' });
+    expect(((await put.json()) as { parsed: { retryAfter: number } }).parsed.retryAfter).toBe(5);
+    const token = await fetch(`${t.emu.instanceUrl}/services/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password' }) });
+    expect(token.status).toBe(429);
+    expect(token.headers.get('retry-after')).toBe('5');
   });
 
   it('targets the other endpoint groups: oauth, rest, query, collections', async () => {
