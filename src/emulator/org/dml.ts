@@ -333,6 +333,11 @@ export function applyMixedWrites(org: WriteContext, request: MixedWriteRequest):
 
 type Undo = () => void;
 
+/** Where a row is written: a new record, or an existing one (upsert by external id leaves the key field as it is). */
+type SaveTarget =
+  | { readonly mode: 'create'; readonly existing?: undefined; readonly id?: undefined; readonly skipField?: undefined }
+  | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string };
+
 class WriteRun {
   private readonly org: WriteContext;
   private readonly request: MixedWriteRequest;
@@ -395,88 +400,99 @@ class WriteRun {
   }
 
   private one(plan: Plan): WriteOutcome {
-    const op = this.request.operation;
     const table = plan.table;
     if (!table) return this.fail(plan.error ?? writeError('INVALID_TYPE', 'sObject type is not supported.'));
-    const schema = table.schema;
-
-    if (op === 'delete' || op === 'hardDelete') {
-      if (plan.error) return this.fail(plan.error);
-      const t = this.target(table, plan.id, op);
-      if ('error' in t) return this.fail(t.error, t.id);
-      if (this.org.faults.rowLock()) return this.fail(lockError(t.id), t.id);
-      const id = t.id;
-      this.touched.add(schema.name);
-      if (this.request.allOrNone) {
-        this.pendingDeleted.add(id);
-        this.deferred.push(() => (op === 'delete' ? table.delete(id, this.request.userId) : table.hardDelete(id)));
-      } else {
-        try {
-          if (op === 'delete') table.delete(id, this.request.userId);
-          else table.hardDelete(id);
-        } catch (error) {
-          return this.fail(unknownError(error), id);
-        }
-      }
-      return { id, success: true, errors: [] };
+    const op = this.request.operation;
+    switch (op) {
+      case 'delete':
+      case 'hardDelete':
+        return this.remove(plan, table, op);
+      case 'insert':
+        return this.insert(plan, table);
+      case 'update':
+        return this.update(plan, table);
+      case 'upsert':
+        return this.upsert(plan, table);
     }
+  }
 
-    // Decide insert or update (and which record).
-    let mode: 'create' | 'update';
-    let existing: StoredRecord | undefined;
-    let id: string | undefined;
-    let skipField: string | undefined;
-    if (op === 'insert') {
-      if (plan.error) return this.fail(plan.error);
-      if (plan.id !== undefined) {
-        return this.fail(writeError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id']));
-      }
-      mode = 'create';
-    } else if (op === 'update') {
-      const t = this.target(table, plan.id, op);
-      if ('error' in t) return this.fail(t.error, t.id);
-      if (plan.error) return this.fail(plan.error, t.id);
-      mode = 'update';
-      existing = t.record;
-      id = t.id;
+  /** delete / hardDelete: the record goes to the recycle bin, or for good. */
+  private remove(plan: Plan, table: Table, op: 'delete' | 'hardDelete'): WriteOutcome {
+    if (plan.error) return this.fail(plan.error);
+    const t = this.target(table, plan.id, op);
+    if ('error' in t) return this.fail(t.error, t.id);
+    if (this.org.faults.rowLock()) return this.fail(lockError(t.id), t.id);
+    const id = t.id;
+    this.touched.add(table.schema.name);
+    if (this.request.allOrNone) {
+      this.pendingDeleted.add(id);
+      this.deferred.push(() => (op === 'delete' ? table.delete(id, this.request.userId) : table.hardDelete(id)));
     } else {
-      const extName = this.request.externalIdField ?? 'Id';
-      const keyProblem = externalIdFieldError(schema, extName);
-      if (keyProblem) return this.fail(keyProblem.error);
-      if (plan.error) return this.fail(plan.error);
-      const extField = schema.field(extName) as DescribeField;
-      if (extField.type === 'id') {
-        if (plan.id === undefined) mode = 'create';
-        else {
-          const t = this.target(table, plan.id, 'update');
-          if ('error' in t) return this.fail(t.error, t.id);
-          mode = 'update';
-          existing = t.record;
-          id = t.id;
-        }
-      } else {
-        const key = plan.values[extField.name];
-        // Salesforce matches on the key and never creates a record that has none: the row fails.
-        if (key === undefined || key === null || key === '') return this.fail(writeError('MISSING_ARGUMENT', `${extField.name} not specified`));
-        const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
-        if (matches.length > 1) {
-          return this.fail(
-            writeError(
-              'DUPLICATE_EXTERNAL_ID',
-              `${extField.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
-            ),
-          );
-        }
-        const match = matches[0];
-        if (match) {
-          mode = 'update';
-          existing = match;
-          id = String(match['Id']);
-          skipField = extField.name;
-        } else mode = 'create';
+      try {
+        if (op === 'delete') table.delete(id, this.request.userId);
+        else table.hardDelete(id);
+      } catch (error) {
+        return this.fail(unknownError(error), id);
       }
     }
+    return { id, success: true, errors: [] };
+  }
 
+  /** insert: a new record; an Id in the row is an error. */
+  private insert(plan: Plan, table: Table): WriteOutcome {
+    if (plan.error) return this.fail(plan.error);
+    if (plan.id !== undefined) {
+      return this.fail(writeError('INVALID_FIELD_FOR_INSERT_UPDATE', 'cannot specify Id in an insert call', ['Id']));
+    }
+    return this.save(plan, table, { mode: 'create' });
+  }
+
+  /** update: the record the row's Id names. */
+  private update(plan: Plan, table: Table): WriteOutcome {
+    const t = this.target(table, plan.id, 'update');
+    if ('error' in t) return this.fail(t.error, t.id);
+    if (plan.error) return this.fail(plan.error, t.id);
+    return this.save(plan, table, { mode: 'update', existing: t.record, id: t.id });
+  }
+
+  /** upsert: update the record the external id (or Id) matches, else create one. */
+  private upsert(plan: Plan, table: Table): WriteOutcome {
+    const schema = table.schema;
+    const extName = this.request.externalIdField ?? 'Id';
+    const keyProblem = externalIdFieldError(schema, extName);
+    if (keyProblem) return this.fail(keyProblem.error);
+    if (plan.error) return this.fail(plan.error);
+    const extField = schema.field(extName) as DescribeField;
+    if (extField.type === 'id') {
+      if (plan.id === undefined) return this.save(plan, table, { mode: 'create' });
+      const t = this.target(table, plan.id, 'update');
+      if ('error' in t) return this.fail(t.error, t.id);
+      return this.save(plan, table, { mode: 'update', existing: t.record, id: t.id });
+    }
+    const key = plan.values[extField.name];
+    // Salesforce matches on the key and never creates a record that has none: the row fails.
+    if (key === undefined || key === null || key === '') return this.fail(writeError('MISSING_ARGUMENT', `${extField.name} not specified`));
+    const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+    if (matches.length > 1) {
+      return this.fail(
+        writeError(
+          'DUPLICATE_EXTERNAL_ID',
+          `${extField.name}: more than one record found for external id field: [${matches.map((r) => String(r['Id'])).join(', ')}]`,
+        ),
+      );
+    }
+    const match = matches[0];
+    if (!match) return this.save(plan, table, { mode: 'create' });
+    return this.save(plan, table, { mode: 'update', existing: match, id: String(match['Id']), skipField: extField.name });
+  }
+
+  /**
+   * Insert or update one planned row (every operation but delete ends here): resolve relationship
+   * columns, check writability, defaults, required fields, values and uniqueness, then write.
+   */
+  private save(plan: Plan, table: Table, target: SaveTarget): WriteOutcome {
+    const schema = table.schema;
+    const { mode, existing, id, skipField } = target;
     // Relationship columns / nested objects by external id.
     const values: Record<string, StoredValue> = { ...plan.values };
     for (const ref of plan.refs) {
@@ -542,18 +558,18 @@ class WriteRun {
 
     if (this.org.faults.rowLock()) return this.fail(lockError(id ?? this.lockTarget(schema, values)), id);
 
-    const created = op === 'upsert' ? { created: mode === 'create' } : {};
+    const created = this.request.operation === 'upsert' ? { created: mode === 'create' } : {};
     try {
-      if (mode === 'create') {
+      if (target.mode === 'create') {
         const rec = table.insert(values, this.request.userId);
         const newId = String(rec['Id']);
         this.undo.push(() => table.hardDelete(newId));
         this.touched.add(schema.name);
         return { id: newId, success: true, errors: [], ...created };
       }
-      const recId = id as string;
+      const recId = target.id;
       const before: Record<string, StoredValue> = {};
-      for (const name of Object.keys(values)) before[name] = existing?.[name] ?? null;
+      for (const name of Object.keys(values)) before[name] = target.existing[name] ?? null;
       table.update(recId, values, this.request.userId);
       this.undo.push(() => table.update(recId, before, this.request.userId));
       this.touched.add(schema.name);
