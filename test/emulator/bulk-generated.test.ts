@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { makeId } from '../../src/emulator/ids.ts';
-import { GeneratedTable, IdMinter } from '../../src/emulator/org/generator.ts';
+import { IdMinter } from '../../src/emulator/org/generated/cells.ts';
+import { GeneratedTable } from '../../src/emulator/org/generated/table.ts';
 
 /**
  * Bulk results of generated objects are written by the generated table itself (selected columns only, as

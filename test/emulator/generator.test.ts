@@ -3,7 +3,7 @@ import { isForceflowError } from '../../src/core/errors.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { makeId } from '../../src/emulator/ids.ts';
 import { buildStore } from '../../src/emulator/org/seed.ts';
-import type { GeneratedTable } from '../../src/emulator/org/generator.ts';
+import type { GeneratedTable } from '../../src/emulator/org/generated/table.ts';
 import type { StoredRecord, Table } from '../../src/emulator/org/store.ts';
 
 const clock = (): number => Date.parse('2024-07-01T00:00:00.000Z');

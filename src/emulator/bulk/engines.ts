@@ -9,7 +9,9 @@ import type { PreparedQuery, QueryRow } from '../soql/types.ts';
 import { applyWrites, checkColumns, type WriteContext } from '../org/dml.ts';
 import { javaDouble, type CsvDialect } from './csv.ts';
 import type { OrgStore, StoredValue } from '../org/store.ts';
-import { GeneratedTable, type ColumnEncoder, type RowWriter } from '../org/generator.ts';
+import type { ColumnEncoder } from '../org/generated/cells.ts';
+import type { RowWriter } from '../org/generated/csv.ts';
+import { GeneratedTable } from '../org/generated/table.ts';
 import type { DescribeField } from '../org/schema.ts';
 
 /** One processed ingest row. */

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { GeneratedTable } from './generator.ts';
+import { GeneratedTable } from './generated/table.ts';
 import { MemoryTable, type OrgStore, type StoredRecord } from './store.ts';
 
 /**

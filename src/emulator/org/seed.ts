@@ -6,7 +6,8 @@ import type { EmulatorOptions } from '../options.ts';
 import { makeId } from '../ids.ts';
 import { ObjectSchema, type SObjectDescribe } from './schema.ts';
 import { MemoryTable, OrgStore, type StoredRecord, type Table } from './store.ts';
-import { GeneratedTable, type ReferenceTarget } from './generator.ts';
+import { GeneratedTable } from './generated/table.ts';
+import type { ReferenceTarget } from './generated/values.ts';
 import { DataDirPersistence, readSavedState, type SavedState } from './persistence.ts';
 
 /** Saves the org's state to `--data DIR` (no-op in memory). */

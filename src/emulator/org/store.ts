@@ -93,26 +93,153 @@ export class FieldIndexes<K> {
 }
 
 /**
+ * What every table does the same way, whatever holds its records: look-ups by id and by indexed field, and
+ * writes that stamp the audit fields, recompute derived fields and keep the field indexes. A subclass says
+ * how a record is keyed (`K`: an id in memory, a counter for generated tables) and where it is kept.
+ */
+export abstract class StoredTable<K> implements Table {
+  abstract readonly generated: boolean;
+  readonly schema: ObjectSchema;
+  /** Indexes of external-id, idLookup and unique fields, over the records this table keeps. */
+  protected readonly indexes: FieldIndexes<K>;
+  /** Formula fields, person Name, Opportunity stage fields: recomputed on every write. */
+  protected readonly deriver: Deriver;
+  protected readonly clock: () => number;
+
+  constructor(schema: ObjectSchema, clock: () => number) {
+    this.schema = schema;
+    this.clock = clock;
+    this.deriver = new Deriver(schema);
+    this.indexes = new FieldIndexes(schema);
+  }
+
+  abstract count(includeDeleted: boolean): number;
+  abstract scan(includeDeleted: boolean): Iterable<StoredRecord>;
+
+  /** The key of one of this table's ids (15 or 18 chars), or undefined. */
+  protected abstract keyOf(id: string): K | undefined;
+  /** The record kept under a key, deleted or not. */
+  protected abstract read(key: K): StoredRecord | undefined;
+  /** A key and Id for a new record. */
+  protected abstract mint(): { readonly key: K; readonly id: string };
+  /** Keep `rec` under `key` in place of `old` (undefined for a new record); the indexes are kept by the caller. */
+  protected abstract keep(key: K, old: StoredRecord | undefined, rec: StoredRecord): void;
+  /** Forget the record under `key` for good. */
+  protected abstract drop(key: K, old: StoredRecord): void;
+
+  /** Live records an index answers for (undefined: no index can, so the records are scanned). */
+  protected findIndexed(fieldName: string, value: StoredValue): StoredRecord[] | undefined {
+    const keys = this.indexes.lookup(fieldName, value);
+    if (!keys) return undefined;
+    const out: StoredRecord[] = [];
+    for (const key of keys) {
+      const r = this.read(key);
+      if (r && r['IsDeleted'] !== true) out.push(r);
+    }
+    return out;
+  }
+
+  get(id: string, includeDeleted = false): StoredRecord | undefined {
+    const key = this.keyOf(id);
+    if (key === undefined) return undefined;
+    const r = this.read(key);
+    if (!r) return undefined;
+    return includeDeleted || r['IsDeleted'] !== true ? r : undefined;
+  }
+
+  findBy(fieldName: string, value: StoredValue): StoredRecord[] {
+    const field = this.schema.field(fieldName);
+    if (!field) return [];
+    if (field.type === 'id') {
+      const r = typeof value === 'string' ? this.get(value) : undefined;
+      return r ? [r] : [];
+    }
+    const indexed = this.findIndexed(field.name, value);
+    if (indexed) return indexed;
+    const key = textKey(value, field.caseSensitive);
+    const out: StoredRecord[] = [];
+    for (const r of this.scan(false)) if (textKey(r[field.name] ?? null, field.caseSensitive) === key) out.push(r);
+    return out;
+  }
+
+  insert(values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
+    const { key, id } = this.mint();
+    const now = nowIso(this.clock);
+    const rec: Record<string, StoredValue> = {};
+    for (const f of this.schema.fields) {
+      if (this.schema.isCompound(f)) continue;
+      rec[f.name] = values[f.name] ?? null;
+    }
+    rec['Id'] = id;
+    this.setIfPresent(rec, 'IsDeleted', false);
+    this.setIfPresent(rec, 'CreatedDate', now);
+    this.setIfPresent(rec, 'CreatedById', userId);
+    this.stampModified(rec, now, userId);
+    if (this.schema.field('OwnerId') && (rec['OwnerId'] ?? null) === null) rec['OwnerId'] = userId;
+    this.deriver.apply(rec);
+    this.replace(key, undefined, rec);
+    return rec;
+  }
+
+  update(id: string, values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
+    const key = this.keyOf(id);
+    const old = key === undefined ? undefined : this.read(key);
+    if (key === undefined || !old) throw new Error(`${this.schema.name}: no record ${id}`);
+    const rec: Record<string, StoredValue> = { ...old, ...values };
+    this.stampModified(rec, nowIso(this.clock), userId);
+    if (!this.deriver.empty) this.deriver.apply(rec, new Set(Object.keys(values)));
+    this.replace(key, old, rec);
+    return rec;
+  }
+
+  delete(id: string, userId: string): void {
+    const key = this.keyOf(id);
+    const old = key === undefined ? undefined : this.read(key);
+    if (key === undefined || !old || old['IsDeleted'] === true) return;
+    const rec: Record<string, StoredValue> = { ...old, IsDeleted: true };
+    this.stampModified(rec, nowIso(this.clock), userId);
+    this.replace(key, old, rec);
+  }
+
+  hardDelete(id: string): void {
+    const key = this.keyOf(id);
+    const old = key === undefined ? undefined : this.read(key);
+    if (key === undefined || !old) return;
+    this.indexes.remove(key, old);
+    this.drop(key, old);
+  }
+
+  /** Keep a record in place of another (or as a new one), re-indexed. */
+  protected replace(key: K, old: StoredRecord | undefined, rec: StoredRecord): void {
+    if (old) this.indexes.remove(key, old);
+    this.keep(key, old, rec);
+    this.indexes.add(key, rec);
+  }
+
+  private stampModified(rec: Record<string, StoredValue>, now: string, userId: string): void {
+    this.setIfPresent(rec, 'LastModifiedDate', now);
+    this.setIfPresent(rec, 'SystemModstamp', now);
+    this.setIfPresent(rec, 'LastModifiedById', userId);
+  }
+
+  private setIfPresent(rec: Record<string, StoredValue>, name: string, value: StoredValue): void {
+    if (this.schema.field(name)) rec[name] = value;
+  }
+}
+
+/**
  * An in-memory table. Records are kept in insertion order (ids are minted from an increasing counter,
  * so this is also Id order). Indexes on external-id / idLookup / unique fields are maintained on write.
  */
-export class MemoryTable implements Table {
+export class MemoryTable extends StoredTable<string> {
   readonly generated = false;
-  readonly schema: ObjectSchema;
   private readonly records = new Map<string, StoredRecord>();
-  private readonly indexes: FieldIndexes<string>;
   private deletedCount = 0;
   private counter: number;
-  private readonly clock: () => number;
-  /** Formula fields, person Name, Opportunity stage fields: recomputed on every write. */
-  private readonly deriver: Deriver;
 
   constructor(schema: ObjectSchema, options: { clock: () => number; firstCounter?: number }) {
-    this.schema = schema;
-    this.deriver = new Deriver(schema);
-    this.clock = options.clock;
+    super(schema, options.clock);
     this.counter = options.firstCounter ?? 1;
-    this.indexes = new FieldIndexes(schema);
   }
 
   count(includeDeleted: boolean): number {
@@ -125,35 +252,6 @@ export class MemoryTable implements Table {
     }
   }
 
-  get(id: string, includeDeleted = false): StoredRecord | undefined {
-    const key = normalizeId(id);
-    if (!key) return undefined;
-    const r = this.records.get(key);
-    if (!r) return undefined;
-    return includeDeleted || r['IsDeleted'] !== true ? r : undefined;
-  }
-
-  findBy(fieldName: string, value: StoredValue): StoredRecord[] {
-    const field = this.schema.field(fieldName);
-    if (!field) return [];
-    if (field.type === 'id') {
-      const r = typeof value === 'string' ? this.get(value) : undefined;
-      return r ? [r] : [];
-    }
-    const ids = this.indexes.lookup(field.name, value);
-    const out: StoredRecord[] = [];
-    if (ids) {
-      for (const id of ids) {
-        const r = this.records.get(id);
-        if (r && r['IsDeleted'] !== true) out.push(r);
-      }
-      return out;
-    }
-    const key = textKey(value, field.caseSensitive);
-    for (const r of this.scan(false)) if (textKey(r[field.name] ?? null, field.caseSensitive) === key) out.push(r);
-    return out;
-  }
-
   /** Load a record as it is (seed data, persisted state); keeps its Id and audit fields. */
   load(record: StoredRecord): void {
     const id = normalizeId(String(record['Id']));
@@ -162,68 +260,9 @@ export class MemoryTable implements Table {
     for (const f of this.schema.fields) if (!this.schema.isCompound(f)) full[f.name] = record[f.name] ?? null;
     full['Id'] = id;
     if ('IsDeleted' in full && full['IsDeleted'] === null) full['IsDeleted'] = false;
-    this.put(id, full);
+    this.replace(id, this.records.get(id), full);
     const n = idCounter(id);
     if (n !== undefined && n >= this.counter) this.counter = n + 1;
-  }
-
-  insert(values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
-    const id = makeId(this.schema.keyPrefix, this.counter++);
-    const now = nowIso(this.clock);
-    const rec: Record<string, StoredValue> = {};
-    for (const f of this.schema.fields) {
-      if (this.schema.isCompound(f)) continue;
-      rec[f.name] = values[f.name] ?? null;
-    }
-    rec['Id'] = id;
-    this.setIfPresent(rec, 'IsDeleted', false);
-    this.setIfPresent(rec, 'CreatedDate', now);
-    this.setIfPresent(rec, 'LastModifiedDate', now);
-    this.setIfPresent(rec, 'SystemModstamp', now);
-    this.setIfPresent(rec, 'CreatedById', userId);
-    this.setIfPresent(rec, 'LastModifiedById', userId);
-    if (this.schema.field('OwnerId') && (rec['OwnerId'] ?? null) === null) rec['OwnerId'] = userId;
-    this.deriver.apply(rec);
-    this.put(id, rec);
-    return rec;
-  }
-
-  update(id: string, values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
-    const key = normalizeId(id);
-    const old = key ? this.records.get(key) : undefined;
-    if (!key || !old) throw new Error(`${this.schema.name}: no record ${id}`);
-    const now = nowIso(this.clock);
-    const rec: Record<string, StoredValue> = { ...old, ...values };
-    this.setIfPresent(rec, 'LastModifiedDate', now);
-    this.setIfPresent(rec, 'SystemModstamp', now);
-    this.setIfPresent(rec, 'LastModifiedById', userId);
-    if (!this.deriver.empty) this.deriver.apply(rec, new Set(Object.keys(values)));
-    this.unindex(key, old);
-    this.put(key, rec);
-    return rec;
-  }
-
-  delete(id: string, userId: string): void {
-    const key = normalizeId(id);
-    const old = key ? this.records.get(key) : undefined;
-    if (!key || !old || old['IsDeleted'] === true) return;
-    const now = nowIso(this.clock);
-    const rec: Record<string, StoredValue> = { ...old, IsDeleted: true };
-    this.setIfPresent(rec, 'LastModifiedDate', now);
-    this.setIfPresent(rec, 'SystemModstamp', now);
-    this.setIfPresent(rec, 'LastModifiedById', userId);
-    this.unindex(key, old);
-    this.records.set(key, rec);
-    this.deletedCount++;
-  }
-
-  hardDelete(id: string): void {
-    const key = normalizeId(id);
-    const old = key ? this.records.get(key) : undefined;
-    if (!key || !old) return;
-    this.unindex(key, old);
-    this.records.delete(key);
-    if (old['IsDeleted'] === true) this.deletedCount--;
   }
 
   /** Every record (deleted included), for persistence. */
@@ -231,20 +270,28 @@ export class MemoryTable implements Table {
     return this.records.values();
   }
 
-  private setIfPresent(rec: Record<string, StoredValue>, name: string, value: StoredValue): void {
-    if (this.schema.field(name)) rec[name] = value;
+  protected keyOf(id: string): string | undefined {
+    return normalizeId(id);
   }
 
-  private put(id: string, rec: StoredRecord): void {
-    const old = this.records.get(id);
+  protected read(key: string): StoredRecord | undefined {
+    return this.records.get(key);
+  }
+
+  protected mint(): { key: string; id: string } {
+    const id = makeId(this.schema.keyPrefix, this.counter++);
+    return { key: id, id };
+  }
+
+  protected keep(key: string, old: StoredRecord | undefined, rec: StoredRecord): void {
     if (old?.['IsDeleted'] === true) this.deletedCount--;
-    this.records.set(id, rec);
+    this.records.set(key, rec);
     if (rec['IsDeleted'] === true) this.deletedCount++;
-    this.indexes.add(id, rec);
   }
 
-  private unindex(id: string, rec: StoredRecord): void {
-    this.indexes.remove(id, rec);
+  protected drop(key: string, old: StoredRecord): void {
+    this.records.delete(key);
+    if (old['IsDeleted'] === true) this.deletedCount--;
   }
 }
 

@@ -1,0 +1,164 @@
+/**
+ * A `--generate Object=COUNT` table: COUNT records computed on demand by the record generator (values.ts),
+ * never held in memory, plus an overlay of what was written since (changed and deleted generated records,
+ * inserted records). `get(id)` decodes the id's counter; `count()` is arithmetic; `scan()` is lazy; `findBy`
+ * on an external id (`GEN-<n>`) is O(1). Look-ups and writes are the shared ones of {@link StoredTable}; this
+ * class says where a record of a counter is: in the overlay, generated, or inserted.
+ */
+import { idCounter, makeId, normalizeId } from '../../ids.ts';
+import type { DescribeField } from '../schema.ts';
+import { StoredTable, textKey, type StoredRecord, type StoredValue } from '../store.ts';
+import type { ColumnEncoder, RowShape } from './cells.ts';
+import { generatedRowWriter, type RowWriter } from './csv.ts';
+import { RecordGenerator, type GeneratorOptions } from './values.ts';
+
+export class GeneratedTable extends StoredTable<number> {
+  readonly generated = true;
+  /** Number of generated records (counters 1..size). */
+  readonly size: number;
+  private readonly generator: RecordGenerator;
+  /** Overlay of generated records: counter → changed record, or null when hard-deleted. */
+  private readonly overrides = new Map<number, StoredRecord | null>();
+  /** Records inserted after generation (counters > size), in id order. */
+  private readonly inserted = new Map<number, StoredRecord>();
+  private nextCounter: number;
+  private hardDeletedGenerated = 0;
+  private softDeleted = 0;
+
+  constructor(options: GeneratorOptions) {
+    super(options.schema, options.clock);
+    this.size = options.count;
+    this.nextCounter = options.count + 1;
+    this.generator = new RecordGenerator(options);
+  }
+
+  /** The generated record of 0-based `index` (ignores the overlay). */
+  generate(index: number): StoredRecord {
+    return this.generator.generate(index);
+  }
+
+  /**
+   * The records of `scan(includeDeleted)`, in the same order, written as bytes of the given fields only (Bulk
+   * results of a generated object; generated/csv.ts). Undefined when a field is not one of this table's stored
+   * (non-compound) fields.
+   */
+  rowWriter(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], includeDeleted: boolean, shape: RowShape): RowWriter | undefined {
+    return generatedRowWriter({ generator: this.generator, overrides: this.overrides, inserted: this.inserted }, fields, encoders, includeDeleted, shape);
+  }
+
+  count(includeDeleted: boolean): number {
+    const total = this.size - this.hardDeletedGenerated + this.inserted.size;
+    return includeDeleted ? total : total - this.softDeleted;
+  }
+
+  *scan(includeDeleted: boolean): Iterable<StoredRecord> {
+    const overrides = this.overrides;
+    for (let c = 1; c <= this.size; c++) {
+      if (overrides.size > 0 && overrides.has(c)) {
+        const r = overrides.get(c);
+        if (!r) continue;
+        if (!includeDeleted && r['IsDeleted'] === true) continue;
+        yield r;
+      } else {
+        yield this.generator.generate(c - 1);
+      }
+    }
+    for (const r of [...this.inserted.values()]) {
+      if (!includeDeleted && r['IsDeleted'] === true) continue;
+      yield r;
+    }
+  }
+
+  /** The counter of one of this table's ids, or undefined. */
+  protected keyOf(id: string): number | undefined {
+    const key = normalizeId(id);
+    if (!key || key.slice(0, 3) !== this.schema.keyPrefix) return undefined;
+    const n = idCounter(key);
+    return n !== undefined && n >= 1 ? n : undefined;
+  }
+
+  protected read(c: number): StoredRecord | undefined {
+    if (c <= this.size) {
+      if (this.overrides.has(c)) return this.overrides.get(c) ?? undefined;
+      return this.generator.generate(c - 1);
+    }
+    return this.inserted.get(c);
+  }
+
+  protected mint(): { key: number; id: string } {
+    const c = this.nextCounter++;
+    return { key: c, id: makeId(this.schema.keyPrefix, c) };
+  }
+
+  protected keep(c: number, old: StoredRecord | undefined, rec: StoredRecord): void {
+    if (old?.['IsDeleted'] === true) this.softDeleted--;
+    if (rec['IsDeleted'] === true) this.softDeleted++;
+    if (c <= this.size) this.overrides.set(c, rec);
+    else this.inserted.set(c, rec);
+  }
+
+  protected drop(c: number, old: StoredRecord): void {
+    if (old['IsDeleted'] === true) this.softDeleted--;
+    if (c <= this.size) {
+      this.overrides.set(c, null);
+      this.hardDeletedGenerated++;
+    } else {
+      this.inserted.delete(c);
+    }
+  }
+
+  /**
+   * Invertible external ids (`GEN-<n>`): the generated record of that counter unless the overlay has it, plus
+   * the overlay's index. Other fields (e.g. an idLookup Email) are scanned: generated records are not indexed.
+   */
+  protected override findIndexed(fieldName: string, value: StoredValue): StoredRecord[] | undefined {
+    if (!this.generator.extIdFields.has(fieldName)) return undefined;
+    const indexed = this.indexes.lookup(fieldName, value);
+    if (!indexed) return undefined;
+    const caseSensitive = this.schema.field(fieldName)?.caseSensitive ?? false;
+    const key = textKey(value, caseSensitive);
+    const out = new Map<number, StoredRecord>();
+    if (typeof value === 'string') {
+      const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
+      const c = m?.[1] ? Number(m[1]) : 0;
+      if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
+        const r = this.generator.generate(c - 1);
+        if (textKey(r[fieldName] ?? null, caseSensitive) === key) out.set(c, r);
+      }
+    }
+    for (const c of indexed) {
+      const r = this.read(c);
+      if (r && r['IsDeleted'] !== true) out.set(c, r);
+    }
+    return [...out.values()];
+  }
+
+  /** Number of overlay entries (changed, deleted and inserted records). */
+  get overlaySize(): number {
+    return this.overrides.size + this.inserted.size;
+  }
+
+  /** The overlay, for persistence: `[counter, record | null]` pairs in counter order, and the next counter. */
+  overlay(): { entries: [number, StoredRecord | null][]; nextCounter: number } {
+    const entries: [number, StoredRecord | null][] = [...this.overrides.entries()].sort((a, b) => a[0] - b[0]);
+    for (const e of this.inserted.entries()) entries.push(e);
+    return { entries, nextCounter: this.nextCounter };
+  }
+
+  /** Restore a saved overlay (on start with --data). */
+  loadOverlay(entries: readonly (readonly [number, StoredRecord | null])[], nextCounter: number): void {
+    for (const [c, rec] of entries) {
+      if (rec === null) {
+        if (c <= this.size && !this.overrides.has(c)) {
+          this.overrides.set(c, null);
+          this.hardDeletedGenerated++;
+        }
+        continue;
+      }
+      const old = this.read(c);
+      if (old) this.replace(c, old, rec);
+      else if (c > this.size) this.replace(c, undefined, rec);
+    }
+    this.nextCounter = Math.max(this.nextCounter, nextCounter);
+  }
+}
