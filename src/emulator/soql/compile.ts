@@ -1,5 +1,9 @@
+/**
+ * The SOQL compiler: a parsed statement (@jetstreamapp/soql-parser-js) checked against the org's schemas and
+ * turned into a {@link QueryPlan} (resolved fields, predicates, sort keys, aggregates, the REST output tree),
+ * with Salesforce's errors for whatever does not compile. Execution is execute.ts, REST output serialize.ts.
+ */
 import {
-  parseQuery,
   type Condition,
   type FieldType,
   type FunctionExp,
@@ -14,72 +18,33 @@ import { sfError, type SfHttpError } from '../errors.ts';
 import { normalizeId } from '../ids.ts';
 import type { DescribeField, ObjectSchema } from '../org/schema.ts';
 import type { OrgStore, StoredRecord, StoredValue, Table } from '../org/store.ts';
-import { attributes, compoundValue, restValue } from '../rest/format.ts';
-import {
-  MAX_SOQL_LENGTH,
-  SoqlText,
-  badChildRelationship,
-  badRelationship,
-  errorAt,
-  malformed,
-  noSuchColumn,
-  syntaxError,
-  unsupportedType,
-} from './errors.ts';
-import { DATE_FUNCTIONS, dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, storedMs, unquote } from './literals.ts';
+import { badChildRelationship, badRelationship, errorAt, malformed, noSuchColumn, unsupportedType, type SoqlText } from './errors.ts';
+import { rows, value } from './execute.ts';
+import { DATE_FUNCTIONS, dateLiteralRange, likeMatcher, parseDateLiteral, parseDateTimeLiteral, unquote } from './literals.ts';
 import type {
   AggregateFunction,
+  AggregateSpec,
   FieldPath,
+  Norm,
+  OrderSpec,
+  OutNode,
   PrepareOptions,
-  PreparedQuery,
+  Predicate,
   QueryColumn,
+  QueryPlan,
   QueryRow,
   RelationshipStep,
+  ValueKind,
 } from './types.ts';
+import { EMPTY_PARENTS, kindOf, normalize, resolveParent } from './values.ts';
 
 /** Salesforce's largest OFFSET. */
 export const MAX_OFFSET = 2000;
 
-type Predicate = (row: QueryRow) => boolean;
-type Kind = 'text' | 'id' | 'number' | 'boolean' | 'date' | 'datetime' | 'time' | 'multipicklist' | 'other';
-/** A comparable form of a value: lower-cased text, epoch ms for dates, numbers, booleans. */
-type Norm = string | number | boolean | null;
 type Lit = { readonly kind: 'null' } | { readonly kind: 'scalar'; readonly v: string | number | boolean } | { readonly kind: 'range'; readonly start: number; readonly end: number };
 
-const EMPTY_PARENTS: ReadonlyMap<string, StoredRecord | null> = new Map();
 const AGGREGATES = new Set<string>(['COUNT', 'COUNT_DISTINCT', 'SUM', 'AVG', 'MIN', 'MAX']);
 const PASSTHROUGH_FUNCTIONS = new Set(['TOLABEL', 'FORMAT', 'CONVERTCURRENCY']);
-
-function kindOf(field: DescribeField): Kind {
-  switch (field.type) {
-    case 'string': case 'textarea': case 'picklist': case 'combobox': case 'phone': case 'url': case 'email': case 'encryptedstring':
-      return 'text';
-    case 'id': case 'reference': return 'id';
-    case 'int': case 'long': case 'double': case 'currency': case 'percent': return 'number';
-    case 'boolean': return 'boolean';
-    case 'date': return 'date';
-    case 'datetime': return 'datetime';
-    case 'time': return 'time';
-    case 'multipicklist': return 'multipicklist';
-    default: return 'other';
-  }
-}
-
-function normalize(kind: Kind, value: StoredValue): Norm {
-  if (value === null) return null;
-  switch (kind) {
-    case 'text': case 'multipicklist': return String(value).toLowerCase();
-    case 'date': case 'datetime': return typeof value === 'string' ? storedMs(value) : Number(value);
-    default: return value;
-  }
-}
-
-function compareNorm(a: Norm, b: Norm): number {
-  if (a === b) return 0;
-  if (a === null) return -1;
-  if (b === null) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** The type name Salesforce uses in "must be of type X" messages. */
 function typeName(field: DescribeField): string {
@@ -93,58 +58,18 @@ function listOf<T>(x: T | readonly T[] | undefined): T[] {
   return Array.isArray(x) ? [...(x as readonly T[])] : [x as T];
 }
 
-/** A row's parent record along `steps` (null when a lookup on the way is empty). */
-function resolveParent(store: OrgStore, row: QueryRow, steps: readonly RelationshipStep[], includeDeleted: boolean): StoredRecord | null {
-  let current: StoredRecord | null = row.record;
-  const cache = row.parents as Map<string, StoredRecord | null>;
-  for (const step of steps) {
-    if (cache.has(step.path)) {
-      current = cache.get(step.path) ?? null;
-    } else {
-      const id: StoredValue = current ? (current[step.field.name] ?? null) : null;
-      let parent: StoredRecord | null = null;
-      if (typeof id === 'string' && id !== '') {
-        const table: Table | undefined = step.table ?? store.tableForId(id);
-        parent = table?.get(id, includeDeleted) ?? null;
-      }
-      if (cache !== EMPTY_PARENTS) cache.set(step.path, parent);
-      current = parent;
-    }
-    if (current === null) return null;
-  }
-  return current;
-}
-
-interface CompileContext {
+export interface CompileContext {
   readonly store: OrgStore;
   readonly text: SoqlText;
   readonly options: PrepareOptions;
 }
 
-/** An output node of a REST record: a field, a nested parent, a subquery or a TYPEOF. */
-type OutNode =
-  | { readonly kind: 'field'; readonly column: QueryColumn; readonly key: string }
-  | { readonly kind: 'parent'; readonly step: RelationshipStep; readonly trail: readonly RelationshipStep[]; readonly children: OutNode[] }
-  | { readonly kind: 'subquery'; readonly column: QueryColumn }
-  | { readonly kind: 'typeof'; readonly step: RelationshipStep; readonly cases: ReadonlyMap<string, readonly DescribeField[]>; readonly otherwise: readonly DescribeField[] | undefined };
-
-interface AggregateSpec {
-  readonly column: QueryColumn;
-  readonly fn: AggregateFunction;
-  readonly arg: FieldPath | undefined;
-  readonly raw: string;
-}
-
-interface OrderSpec {
-  readonly key: (row: QueryRow) => Norm;
-  readonly desc: boolean;
-  readonly nullsFirst: boolean;
-}
-
-class CompiledQuery implements PreparedQuery {
+/** Compiles one SELECT (the statement, a subquery or a semi-join) into a {@link QueryPlan}: the compiler is the plan. */
+class QueryCompiler implements QueryPlan {
   readonly soql: string;
   readonly object: ObjectSchema;
   readonly table: Table;
+  readonly store: OrgStore;
   readonly columns: QueryColumn[] = [];
   readonly includeDeleted: boolean;
   isCount = false;
@@ -159,22 +84,21 @@ class CompiledQuery implements PreparedQuery {
 
   private readonly ctx: CompileContext;
   private readonly alias: string | undefined;
-  private filter: Predicate | undefined;
-  private having: ((values: Record<string, StoredValue>) => boolean) | undefined;
-  private order: OrderSpec[] = [];
-  private readonly out: OutNode[] = [];
-  private readonly selectSteps: RelationshipStep[][] = [];
-  private readonly groupBy: FieldPath[] = [];
-  private readonly aggregates: AggregateSpec[] = [];
-  private hasRelationships = false;
-  /** When WHERE is `Id = x` / `Id IN (...)` ANDed with other conditions: the only records worth reading. */
-  private idKeys: string[] | undefined;
-  /** For a subquery: the child field that points to the parent (AccountId) and the child index. */
-  private parentLink: DescribeField | undefined;
-  private childIndex: Map<string, StoredRecord[]> | undefined;
+  filter: Predicate | undefined;
+  having: ((values: Record<string, StoredValue>) => boolean) | undefined;
+  order: OrderSpec[] = [];
+  readonly out: OutNode[] = [];
+  readonly selectSteps: RelationshipStep[][] = [];
+  readonly groupBy: FieldPath[] = [];
+  readonly aggregates: AggregateSpec[] = [];
+  hasRelationships = false;
+  idKeys: string[] | undefined;
+  readonly parentLink: DescribeField | undefined;
+  readonly cache: { childIndex?: Map<string, StoredRecord[]> } = {};
 
   constructor(ctx: CompileContext, table: Table, query: Query | Subquery, parentLink?: DescribeField) {
     this.ctx = ctx;
+    this.store = ctx.store;
     this.soql = ctx.text.text;
     this.table = table;
     this.object = table.schema;
@@ -376,7 +300,7 @@ class CompiledQuery implements PreparedQuery {
     const childTable = rel ? this.ctx.store.table(rel.childSObject) : undefined;
     const link = rel ? childTable?.schema.field(rel.field) : undefined;
     if (!rel || !childTable || !link || !rel.relationshipName) throw badChildRelationship(text, this.pos(relName), relName);
-    const child = new CompiledQuery(this.ctx, childTable, sub, link);
+    const child = new QueryCompiler(this.ctx, childTable, sub, link);
     if (child.hasSubquery || child.hasAggregate || child.isCount) {
       throw errorAt('MALFORMED_QUERY', text, this.pos(relName), 'Nesting of semi join sub-selects is not supported');
     }
@@ -517,11 +441,11 @@ class CompiledQuery implements PreparedQuery {
       return typeof v === 'number' ? fn(v) : null;
     };
     if ('valueQuery' in cond && cond.valueQuery) throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.fn.functionName ?? ''}'`);
-    const kind: Kind = name === 'DAY_ONLY' ? 'date' : 'number';
+    const kind: ValueKind = name === 'DAY_ONLY' ? 'date' : 'number';
     return this.comparison(cond as Condition & { operator: string; value: string | string[]; literalType?: string | string[] }, ref, kind, get, at);
   }
 
-  private normGetter(ref: FieldPath, kind: Kind): (row: QueryRow) => Norm {
+  private normGetter(ref: FieldPath, kind: ValueKind): (row: QueryRow) => Norm {
     const name = ref.field.name;
     if (ref.relationships.length === 0) return (row) => normalize(kind, row.record[name] ?? null);
     const { store } = this.ctx;
@@ -533,7 +457,7 @@ class CompiledQuery implements PreparedQuery {
     };
   }
 
-  private literal(ref: FieldPath, kind: Kind, rawValue: string, literalType: string | undefined, at: number, forLike = false): Lit {
+  private literal(ref: FieldPath, kind: ValueKind, rawValue: string, literalType: string | undefined, at: number, forLike = false): Lit {
     const text = this.ctx.text;
     const f = ref.field;
     const type = (literalType ?? '').toUpperCase();
@@ -588,7 +512,7 @@ class CompiledQuery implements PreparedQuery {
   private comparison(
     cond: { operator: string; value: string | string[]; literalType?: string | string[] },
     ref: FieldPath,
-    kind: Kind,
+    kind: ValueKind,
     get: (row: QueryRow) => Norm,
     at: number,
   ): Predicate {
@@ -667,7 +591,7 @@ class CompiledQuery implements PreparedQuery {
     }
   }
 
-  private equals(lit: Lit, kind: Kind): (v: Norm) => boolean {
+  private equals(lit: Lit, kind: ValueKind): (v: Norm) => boolean {
     if (lit.kind === 'null') return (v) => v === null;
     if (lit.kind === 'range') return (v) => typeof v === 'number' && v >= lit.start && v < lit.end;
     if (kind === 'multipicklist') {
@@ -678,11 +602,11 @@ class CompiledQuery implements PreparedQuery {
     return (v) => v === target;
   }
 
-  private semiJoin(cond: ValueQueryCondition, ref: FieldPath, kind: Kind, get: (row: QueryRow) => Norm, at: number): Predicate {
+  private semiJoin(cond: ValueQueryCondition, ref: FieldPath, kind: ValueKind, get: (row: QueryRow) => Norm, at: number): Predicate {
     const text = this.ctx.text;
     const op = cond.operator.toUpperCase();
     if (op !== 'IN' && op !== 'NOT IN') throw errorAt('MALFORMED_QUERY', text, at, `unexpected token: '${cond.operator}'`);
-    const inner = compileTop(this.ctx, cond.valueQuery);
+    const inner = compileQuery(this.ctx, cond.valueQuery);
     const only = inner.columns[0];
     if (inner.columns.length !== 1 || only?.kind !== 'field' || !only.field) {
       throw errorAt('MALFORMED_QUERY', text, at, 'The selected field in a semi join sub-select must be an Id or reference');
@@ -692,7 +616,7 @@ class CompiledQuery implements PreparedQuery {
     const contains = (v: Norm): boolean => {
       if (!set) {
         set = new Set();
-        for (const r of inner.rows()) set.add(normalize(innerKind, inner.value(r, only)));
+        for (const r of rows(inner)) set.add(normalize(innerKind, value(inner, r, only)));
       }
       return v !== null && set.has(v);
     };
@@ -813,276 +737,6 @@ class CompiledQuery implements PreparedQuery {
       if (ref.relationships.length === 0 && ref.field.type === 'id') this.order = [];
     }
   }
-
-  // ---------------------------------------------------------------- evaluation
-
-  private makeRow(record: StoredRecord): QueryRow {
-    return { record, parents: this.hasRelationships ? new Map() : EMPTY_PARENTS, aggregate: false };
-  }
-
-  private *matched(source: Iterable<StoredRecord>): Generator<QueryRow> {
-    const filter = this.filter;
-    for (const record of source) {
-      const row = this.makeRow(record);
-      if (!filter || filter(row)) yield row;
-    }
-  }
-
-  private sortRows(rows: QueryRow[]): QueryRow[] {
-    const order = this.order;
-    if (order.length === 0) return rows;
-    const keyed = rows.map((row) => ({ row, keys: order.map((o) => o.key(row)) }));
-    keyed.sort((a, b) => {
-      for (let i = 0; i < order.length; i++) {
-        const o = order[i] as OrderSpec;
-        const x = a.keys[i] ?? null;
-        const y = b.keys[i] ?? null;
-        if (x === y) continue;
-        if (x === null) return o.nullsFirst ? -1 : 1;
-        if (y === null) return o.nullsFirst ? 1 : -1;
-        const c = compareNorm(x, y);
-        if (c !== 0) return o.desc ? -c : c;
-      }
-      return 0;
-    });
-    return keyed.map((k) => k.row);
-  }
-
-  private *window(rows: Iterable<QueryRow>): Generator<QueryRow> {
-    let skip = this.offset;
-    let left = this.limit ?? Number.POSITIVE_INFINITY;
-    if (left <= 0) return;
-    for (const row of rows) {
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      this.prefetchParents(row);
-      yield row;
-      if (--left <= 0) return;
-    }
-  }
-
-  private prefetchParents(row: QueryRow): void {
-    for (const steps of this.selectSteps) resolveParent(this.ctx.store, row, steps, this.includeDeleted);
-  }
-
-  /** Rows drawn from a source of records (the table, or a parent's children for a subquery). */
-  private rowsFrom(source: Iterable<StoredRecord>): Iterable<QueryRow> {
-    if (this.hasAggregate) return this.aggregateRows(source);
-    if (this.order.length === 0) return this.window(this.matched(source));
-    return this.window(this.sortRows([...this.matched(source)]));
-  }
-
-  /** The table's records in Id order, or only those an `Id =` / `Id IN` filter can match (by key lookup). */
-  private source(): Iterable<StoredRecord> {
-    const keys = this.idKeys;
-    if (!keys) return this.table.scan(this.includeDeleted);
-    const out: StoredRecord[] = [];
-    for (const id of keys) {
-      const r = this.table.get(id, this.includeDeleted);
-      if (r) out.push(r);
-    }
-    return out;
-  }
-
-  get scansTable(): boolean {
-    return !this.isCount && !this.hasAggregate && !this.filter && !this.idKeys && this.order.length === 0 && this.offset === 0 && !this.hasRelationships && !this.parentLink;
-  }
-
-  rows(): Iterable<QueryRow> {
-    if (this.isCount) return [];
-    return this.rowsFrom(this.source());
-  }
-
-  count(): number {
-    let n: number;
-    if (this.hasAggregate) {
-      n = 0;
-      for (const _ of this.aggregateRows(this.source(), false)) n++;
-      return n;
-    }
-    if (!this.filter) {
-      n = this.table.count(this.includeDeleted);
-    } else {
-      n = 0;
-      for (const _ of this.matched(this.source())) n++;
-    }
-    n = Math.max(0, n - this.offset);
-    return this.limit === undefined ? n : Math.min(n, this.limit);
-  }
-
-  private *aggregateRows(source: Iterable<StoredRecord>, windowed = true): Generator<QueryRow> {
-    interface Acc { count: number; distinct: Set<Norm>; sum: number; min: StoredValue; max: StoredValue; minN: Norm; maxN: Norm }
-    const groups = new Map<string, { keys: StoredValue[]; accs: Acc[] }>();
-    const groupKinds = this.groupBy.map((g) => kindOf(g.field));
-    const groupGetters = this.groupBy.map((g) => this.rawGetter(g));
-    const aggGetters = this.aggregates.map((a) => (a.arg ? this.rawGetter(a.arg) : () => null));
-    const aggKinds = this.aggregates.map((a) => (a.arg ? kindOf(a.arg.field) : 'other'));
-    const fresh = (): Acc[] => this.aggregates.map(() => ({ count: 0, distinct: new Set(), sum: 0, min: null, max: null, minN: null, maxN: null }));
-    for (const row of this.matched(source)) {
-      const keys = groupGetters.map((g) => g(row));
-      const id = JSON.stringify(keys.map((k, i) => normalize(groupKinds[i] as Kind, k)));
-      let group = groups.get(id);
-      if (!group) groups.set(id, (group = { keys, accs: fresh() }));
-      this.aggregates.forEach((a, i) => {
-        const acc = group.accs[i] as Acc;
-        if (!a.arg) {
-          acc.count++;
-          return;
-        }
-        const v = (aggGetters[i] as (r: QueryRow) => StoredValue)(row);
-        if (v === null) return;
-        acc.count++;
-        const n = normalize(aggKinds[i] as Kind, v);
-        if (a.fn === 'COUNT_DISTINCT') acc.distinct.add(n);
-        if (typeof v === 'number') acc.sum += v;
-        if (acc.minN === null || compareNorm(n, acc.minN) < 0) {
-          acc.minN = n;
-          acc.min = v;
-        }
-        if (acc.maxN === null || compareNorm(n, acc.maxN) > 0) {
-          acc.maxN = n;
-          acc.max = v;
-        }
-      });
-    }
-    if (groups.size === 0 && this.groupBy.length === 0) groups.set('[]', { keys: [], accs: fresh() });
-    const out: QueryRow[] = [];
-    for (const { keys, accs } of groups.values()) {
-      const values: Record<string, StoredValue> = {};
-      keys.forEach((k, i) => (values[`__group${i}`] = k));
-      this.aggregates.forEach((a, i) => {
-        const acc = accs[i] as Acc;
-        let v: StoredValue;
-        switch (a.fn) {
-          case 'COUNT': v = acc.count; break;
-          case 'COUNT_DISTINCT': v = acc.distinct.size; break;
-          case 'SUM': v = acc.count === 0 ? null : acc.sum; break;
-          case 'AVG': v = acc.count === 0 ? null : acc.sum / acc.count; break;
-          case 'MIN': v = acc.min; break;
-          case 'MAX': v = acc.max; break;
-        }
-        values[a.column.name] = v;
-      });
-      if (this.having && !this.having(values)) continue;
-      out.push({ record: values, parents: EMPTY_PARENTS, aggregate: true });
-    }
-    const sorted = this.sortRows(out);
-    if (!windowed) {
-      yield* sorted;
-      return;
-    }
-    const end = this.limit === undefined ? undefined : this.offset + this.limit;
-    yield* sorted.slice(this.offset, end);
-  }
-
-  private rawGetter(ref: FieldPath): (row: QueryRow) => StoredValue {
-    const name = ref.field.name;
-    if (ref.relationships.length === 0) return (row) => row.record[name] ?? null;
-    const { store } = this.ctx;
-    const inc = this.includeDeleted;
-    return (row) => resolveParent(store, row, ref.relationships, inc)?.[name] ?? null;
-  }
-
-  value(row: QueryRow, column: QueryColumn): StoredValue {
-    if (row.aggregate) {
-      if (column.kind === 'aggregate') return row.record[column.name] ?? null;
-      const gi = this.groupBy.findIndex((g) => g.path.toLowerCase() === column.path.toLowerCase());
-      return gi < 0 ? null : (row.record[`__group${gi}`] ?? null);
-    }
-    if (column.kind !== 'field' || !column.field || column.compound) return null;
-    if (column.relationships.length === 0) return row.record[column.field.name] ?? null;
-    return resolveParent(this.ctx.store, row, column.relationships, this.includeDeleted)?.[column.field.name] ?? null;
-  }
-
-  toRest(row: QueryRow, version: string): Record<string, unknown> {
-    if (row.aggregate) {
-      const out: Record<string, unknown> = { attributes: { type: 'AggregateResult' } };
-      for (const c of this.columns) {
-        const v = this.value(row, c);
-        out[c.name] = c.field && v !== null && c.aggregate !== 'COUNT' && c.aggregate !== 'COUNT_DISTINCT' ? restValue(c.field, v) : v;
-      }
-      return out;
-    }
-    const out: Record<string, unknown> = { attributes: attributes(this.object.name, row.record['Id'] ?? null, version) };
-    this.writeNodes(out, this.out, row.record, this.object, row, version);
-    return out;
-  }
-
-  private writeNodes(out: Record<string, unknown>, nodes: readonly OutNode[], record: StoredRecord, schema: ObjectSchema, row: QueryRow, version: string): void {
-    for (const node of nodes) {
-      switch (node.kind) {
-        case 'field': {
-          const f = node.column.field as DescribeField;
-          out[node.key] = node.column.compound ? compoundValue(schema, f, record) : restValue(f, record[f.name] ?? null);
-          break;
-        }
-        case 'parent': {
-          const parent = resolveParent(this.ctx.store, row, node.trail, this.includeDeleted);
-          if (!parent) {
-            out[node.step.name] = null;
-            break;
-          }
-          const id = parent['Id'] ?? null;
-          const type = node.step.table ? node.step.target : (this.ctx.store.tableForId(String(id))?.schema ?? node.step.target);
-          const nested: Record<string, unknown> = { attributes: attributes(type.name, id, version) };
-          this.writeNodes(nested, node.children, parent, type, row, version);
-          out[node.step.name] = nested;
-          break;
-        }
-        case 'subquery': {
-          const children = this.children(row, node.column);
-          const child = node.column.subquery as CompiledQuery;
-          out[node.column.name] = children.length === 0 ? null : { totalSize: children.length, done: true, records: children.map((c) => child.toRest(c, version)) };
-          break;
-        }
-        case 'typeof': {
-          const parent = resolveParent(this.ctx.store, row, [node.step], this.includeDeleted);
-          if (!parent) {
-            out[node.step.name] = null;
-            break;
-          }
-          const id = parent['Id'] ?? null;
-          const type = this.ctx.store.tableForId(String(id))?.schema ?? node.step.target;
-          const fields = node.cases.get(type.name.toLowerCase()) ?? node.otherwise ?? [];
-          const nested: Record<string, unknown> = { attributes: attributes(type.name, id, version) };
-          for (const f of fields) {
-            const own = type.field(f.name);
-            nested[f.name] = own ? (type.isCompound(own) ? compoundValue(type, own, parent) : restValue(own, parent[own.name] ?? null)) : null;
-          }
-          out[node.step.name] = nested;
-          break;
-        }
-      }
-    }
-  }
-
-  children(row: QueryRow, column: QueryColumn): QueryRow[] {
-    const child = column.subquery as CompiledQuery | undefined;
-    if (!child || row.aggregate) return [];
-    const id = row.record['Id'];
-    if (typeof id !== 'string') return [];
-    return [...child.rowsFrom(child.childRecords(id))];
-  }
-
-  /** The child records pointing at a parent id (index built once, on first use). */
-  private childRecords(parentId: string): readonly StoredRecord[] {
-    const link = this.parentLink;
-    if (!link) return [];
-    if (!this.childIndex) {
-      const index = new Map<string, StoredRecord[]>();
-      for (const r of this.table.scan(this.includeDeleted)) {
-        const p = r[link.name];
-        if (typeof p !== 'string') continue;
-        let list = index.get(p);
-        if (!list) index.set(p, (list = []));
-        list.push(r);
-      }
-      this.childIndex = index;
-    }
-    return this.childIndex.get(parentId) ?? [];
-  }
 }
 
 /**
@@ -1112,30 +766,13 @@ function idKeysOf(where: WhereClause, alias: string | undefined): string[] | und
   return keys;
 }
 
-function compileTop(ctx: CompileContext, query: Query): CompiledQuery {
+/** Compile a top-level statement (or a semi-join's) against the org's schemas. */
+export function compileQuery(ctx: CompileContext, query: Query): QueryPlan {
   const name = query.sObject ?? '';
   const table = ctx.store.table(name);
   if (!table) {
     const fromAt = ctx.text.keyword('from');
     throw unsupportedType(ctx.text, ctx.text.locate(name, Math.max(0, fromAt)), name);
   }
-  return new CompiledQuery(ctx, table, query);
-}
-
-/**
- * Parse and compile a SOQL statement against the org's schemas. Throws `SfHttpError` (400) shaped as
- * Salesforce answers: MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_FILTER_OPERATOR,
- * NUMBER_OUTSIDE_VALID_RANGE.
- */
-export function prepareQuery(store: OrgStore, soql: string, options: PrepareOptions): PreparedQuery {
-  if (soql.length > MAX_SOQL_LENGTH) throw malformed('SOQL statements cannot be longer than 100,000 characters');
-  const text = new SoqlText(soql);
-  if (soql.trim() === '') throw malformed('unexpected token: <EOF>');
-  let query: Query;
-  try {
-    query = parseQuery(soql, { allowApexBindVariables: false });
-  } catch (error) {
-    throw syntaxError(text, error instanceof Error ? error.message : String(error));
-  }
-  return compileTop({ store, text, options }, query);
+  return new QueryCompiler(ctx, table, query);
 }

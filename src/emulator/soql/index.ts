@@ -1,5 +1,8 @@
 /**
- * The emulator's SOQL engine, shared by REST query/queryAll and Bulk API 2.0 query.
+ * The emulator's SOQL engine, shared by REST query/queryAll and Bulk API 2.0 query. By stage:
+ * prepare.ts (parse, then compile once) → compile.ts (statement → `QueryPlan`, types.ts) → execute.ts
+ * (rows, count, values, subquery children) and serialize.ts (REST JSON); values.ts holds how values compare
+ * and how a row reaches its parents, errors.ts and literals.ts Salesforce's errors and literal syntax.
  *
  * - `prepareQuery(store, soql, { includeDeleted, now })` parses the statement once (with
  *   @jetstreamapp/soql-parser-js) and compiles it against the org's `ObjectSchema`s. It throws an
@@ -31,6 +34,7 @@
  *   UTC against `now`; ORDER BY default ASC NULLS FIRST (DESC NULLS LAST); AND and OR cannot be mixed
  *   without parentheses.
  */
-export { prepareQuery, MAX_OFFSET } from './compile.ts';
+export { MAX_OFFSET } from './compile.ts';
+export { prepareQuery } from './prepare.ts';
 export { MAX_SOQL_LENGTH } from './errors.ts';
 export type { AggregateFunction, FieldPath, PrepareOptions, PreparedQuery, QueryColumn, QueryRow, RelationshipStep } from './types.ts';

@@ -1,5 +1,5 @@
 import type { DescribeField, ObjectSchema } from '../org/schema.ts';
-import type { StoredRecord, StoredValue, Table } from '../org/store.ts';
+import type { OrgStore, StoredRecord, StoredValue, Table } from '../org/store.ts';
 
 export interface PrepareOptions {
   /** queryAll: include soft-deleted rows (the recycle bin). */
@@ -52,8 +52,8 @@ export interface QueryColumn {
   /** An address or location field (REST builds it from its components). */
   readonly compound: boolean;
   readonly aggregate: AggregateFunction | undefined;
-  /** Parent-to-child subquery `(SELECT ... FROM Contacts)`. */
-  readonly subquery: PreparedQuery | undefined;
+  /** Parent-to-child subquery `(SELECT ... FROM Contacts)`: the child query's plan. */
+  readonly subquery: QueryPlan | undefined;
 }
 
 /**
@@ -99,4 +99,73 @@ export interface PreparedQuery {
   toRest(row: QueryRow, version: string): Record<string, unknown>;
   /** The child rows of a parent-to-child subquery column for a row. */
   children(row: QueryRow, column: QueryColumn): QueryRow[];
+}
+
+// ---------------------------------------------------------------- the plan (compile.ts → execute.ts, serialize.ts)
+
+/** How a field's values compare: lower-cased text, epoch ms for dates, numbers, booleans. */
+export type ValueKind = 'text' | 'id' | 'number' | 'boolean' | 'date' | 'datetime' | 'time' | 'multipicklist' | 'other';
+/** A comparable form of a value (see {@link ValueKind}). */
+export type Norm = string | number | boolean | null;
+export type Predicate = (row: QueryRow) => boolean;
+
+/** An output node of a REST record: a field, a nested parent, a subquery or a TYPEOF. */
+export type OutNode =
+  | { readonly kind: 'field'; readonly column: QueryColumn; readonly key: string }
+  | { readonly kind: 'parent'; readonly step: RelationshipStep; readonly trail: readonly RelationshipStep[]; readonly children: OutNode[] }
+  | { readonly kind: 'subquery'; readonly column: QueryColumn }
+  | { readonly kind: 'typeof'; readonly step: RelationshipStep; readonly cases: ReadonlyMap<string, readonly DescribeField[]>; readonly otherwise: readonly DescribeField[] | undefined };
+
+export interface AggregateSpec {
+  readonly column: QueryColumn;
+  readonly fn: AggregateFunction;
+  readonly arg: FieldPath | undefined;
+  readonly raw: string;
+}
+
+export interface OrderSpec {
+  readonly key: (row: QueryRow) => Norm;
+  readonly desc: boolean;
+  readonly nullsFirst: boolean;
+}
+
+/**
+ * A compiled SOQL statement: everything execution (execute.ts) and REST output (serialize.ts) need, decided
+ * once at compile time. Predicates and sort keys are closures over resolved fields.
+ */
+export interface QueryPlan {
+  readonly soql: string;
+  readonly object: ObjectSchema;
+  readonly table: Table;
+  /** The tables, for parent look-ups. */
+  readonly store: OrgStore;
+  readonly columns: readonly QueryColumn[];
+  readonly includeDeleted: boolean;
+  readonly isCount: boolean;
+  readonly hasAggregate: boolean;
+  readonly hasSubquery: boolean;
+  readonly hasOffset: boolean;
+  readonly hasGroupBy: boolean;
+  readonly hasTypeof: boolean;
+  readonly hasOrderBy: boolean;
+  readonly limit: number | undefined;
+  readonly offset: number;
+  readonly filter: Predicate | undefined;
+  readonly having: ((values: Record<string, StoredValue>) => boolean) | undefined;
+  /** ORDER BY keys; empty when the scan order (Id) is the order. */
+  readonly order: readonly OrderSpec[];
+  /** The REST output tree. */
+  readonly out: readonly OutNode[];
+  /** Relationship paths of the SELECT list: their parents are resolved before a row is handed out. */
+  readonly selectSteps: readonly (readonly RelationshipStep[])[];
+  readonly groupBy: readonly FieldPath[];
+  readonly aggregates: readonly AggregateSpec[];
+  /** Some column, condition or key reaches a parent record. */
+  readonly hasRelationships: boolean;
+  /** When WHERE is `Id = x` / `Id IN (...)` ANDed with other conditions: the only records worth reading. */
+  readonly idKeys: readonly string[] | undefined;
+  /** For a subquery: the child field that points to the parent (AccountId). */
+  readonly parentLink: DescribeField | undefined;
+  /** Built on first use while executing: a subquery's child records by parent id. */
+  readonly cache: { childIndex?: Map<string, StoredRecord[]> };
 }
