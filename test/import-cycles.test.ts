@@ -33,7 +33,7 @@ function importGraph(files: readonly string[]): Map<string, string[]> {
   return new Map(files.map((f) => [f, importsOf(f)]));
 }
 
-/** Every elementary cycle reached by a depth-first search, each as a path that ends where it starts (one per back edge). */
+/** The cycles a depth-first search meets, one per back edge (so at least one in every cyclic part of the graph), each as a path that ends where it starts. */
 function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();
