@@ -17,10 +17,11 @@ export interface NormalizeField {
 }
 
 const ADDRESS_ORDER = ['city', 'country', 'countryCode', 'geocodeAccuracy', 'latitude', 'longitude', 'postalCode', 'state', 'stateCode', 'street'] as const;
-const ADDRESS_SUFFIX: Record<string, string> = {
-  City: 'city', Country: 'country', CountryCode: 'countryCode', GeocodeAccuracy: 'geocodeAccuracy', Latitude: 'latitude',
-  Longitude: 'longitude', PostalCode: 'postalCode', State: 'state', StateCode: 'stateCode', Street: 'street',
-};
+/** Looked up by the end of a describe field name: a Map, so that no name finds Object.prototype's properties. */
+const ADDRESS_SUFFIX: ReadonlyMap<string, string> = new Map([
+  ['City', 'city'], ['Country', 'country'], ['CountryCode', 'countryCode'], ['GeocodeAccuracy', 'geocodeAccuracy'], ['Latitude', 'latitude'],
+  ['Longitude', 'longitude'], ['PostalCode', 'postalCode'], ['State', 'state'], ['StateCode', 'stateCode'], ['Street', 'street'],
+]);
 
 /** Canonical datetime from any ISO-8601 form Salesforce emits. */
 export function canonicalDatetime(value: string): string {
@@ -91,7 +92,7 @@ export function canonicalCompound(type: 'address' | 'location', value: Readonly<
   let any = false;
   const keys = type === 'location' ? (['latitude', 'longitude'] as const) : ADDRESS_ORDER;
   for (const k of keys) {
-    if (!(k in value)) continue;
+    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
     const v = compoundScalar(k, value[k]);
     out[k] = v;
     if (v !== null) any = true;
@@ -108,7 +109,7 @@ export function componentKey(compound: NormalizeField, component: NormalizeField
   }
   const prefix = compound.name.replace(/Address$/, '');
   const suffix = component.name.startsWith(prefix) ? component.name.slice(prefix.length) : component.name;
-  return ADDRESS_SUFFIX[suffix];
+  return ADDRESS_SUFFIX.get(suffix);
 }
 
 /** Build a compound value from canonical component values (the Bulk path). */
@@ -116,7 +117,7 @@ export function rebuildCompound(
   compound: NormalizeField,
   components: ReadonlyArray<{ readonly field: NormalizeField; readonly value: FieldValue }>,
 ): CompoundValue | null {
-  const raw: Record<string, unknown> = {};
+  const raw: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const c of components) {
     const k = componentKey(compound, c.field);
     if (k) raw[k] = c.value;

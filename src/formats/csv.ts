@@ -3,6 +3,7 @@ import { parse } from 'csv-parse';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { rowFrom, rowTemplate } from './rows.ts';
 import { valueToText } from './values.ts';
 
 /**
@@ -113,6 +114,7 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
   const names = header as string[];
   const schema: EntitySchema = { entity: options.entity, fields: names.map((name) => ({ name, type: 'string' as const, nillable: true })) };
 
+  const template = rowTemplate(names);
   async function* batches(): AsyncGenerator<{ rows: Row[]; schema: EntitySchema }> {
     if (first.done === true) return;
     let rows: Row[] = [];
@@ -120,7 +122,7 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
       for (;;) {
         const r = await next();
         if (r.done === true) break;
-        const row: Row = {};
+        const row = rowFrom(template);
         for (let i = 0; i < names.length; i += 1) row[names[i] as string] = r.value[i] ?? null;
         rows.push(row);
         if (rows.length >= batchSize) {

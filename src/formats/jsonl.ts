@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldSchema, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
-import { hasExactKeys } from './rows.ts';
+import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { inferFieldType, toFieldValue } from './values.ts';
 
 /**
@@ -110,15 +110,24 @@ export async function openJsonLines(file: InputFile, options: DecodeOptions): Pr
       parsed.push(value as Record<string, unknown>);
     }
     let grew = false;
+    // Rows start from a template of the columns known so far (no prototype: a key such as "__proto__" or
+    // "constructor" is an ordinary column); keys first seen in this batch are added, and filled with null below.
+    let template = rowTemplate(fields.map((f) => f.name));
+    let stale = false;
     const rows = parsed.map((obj) => {
-      const row: Row = {};
-      for (const [key, raw] of Object.entries(obj)) {
-        const value: FieldValue = toFieldValue(raw);
+      if (stale) {
+        template = rowTemplate(fields.map((f) => f.name));
+        stale = false;
+      }
+      const row = rowFrom(template);
+      for (const key of Object.keys(obj)) {
+        const value: FieldValue = toFieldValue(obj[key]);
         row[key] = value;
         if (!known.has(key)) {
           known.add(key);
           fields.push({ name: key, type: inferFieldType(value), nillable: true });
           grew = true;
+          stale = true;
         } else if (value !== null && !firstTyped.has(key)) {
           // A field first seen as null was typed string; its first real value decides.
           const i = fields.findIndex((f) => f.name === key);
@@ -133,7 +142,7 @@ export async function openJsonLines(file: InputFile, options: DecodeOptions): Pr
       return row;
     });
     if (grew || schema.fields.length !== fields.length) schema = { entity: options.entity, fields: [...fields] };
-    for (const row of rows) for (const f of fields) if (!(f.name in row)) row[f.name] = null;
+    for (const row of rows) for (const f of fields) if (row[f.name] === undefined) row[f.name] = null;
     return rows;
   }
   const firstTyped = new Set<string>();

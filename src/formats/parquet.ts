@@ -1,10 +1,11 @@
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet-writer';
-import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldSchema, FieldType, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, EncoderOptions, InputFile, RecordEncoder } from './types.ts';
+import { rowFrom, rowTemplate } from './rows.ts';
 import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
 
 /**
@@ -329,6 +330,7 @@ export async function openParquet(file: InputFile, options: DecodeOptions): Prom
     return { name, type, nillable: true };
   });
   const schema: EntitySchema = { entity: options.entity, fields };
+  const template = rowTemplate(names);
 
   async function* batches(): AsyncGenerator<RecordBatch> {
     let rowStart = 0;
@@ -336,16 +338,23 @@ export async function openParquet(file: InputFile, options: DecodeOptions): Prom
       const groupRows = Number(group.num_rows);
       for (let start = rowStart; start < rowStart + groupRows; start += batchSize) {
         const end = Math.min(rowStart + groupRows, start + batchSize);
-        let objects: Record<string, unknown>[];
+        // Rows as arrays in `names` order: hyparquet's object rows are plain objects, on which a column named
+        // "__proto__" would be lost.
+        let arrays: unknown[][];
         try {
-          objects = (await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end })) as Record<string, unknown>[];
+          arrays = await new Promise<unknown[][]>((done, fail) => {
+            parquetRead({ file: buffer, metadata, rowStart: start, rowEnd: end, columns: names, rowFormat: 'array', onComplete: done }).catch(fail);
+          });
         } catch (cause) {
           if (cause instanceof ForceflowError) throw cause;
           throw new ForceflowError('INPUT_INVALID', `${file.name} rows ${start}-${end}: ${(cause as Error).message}`, { details: { file: file.name }, cause });
         }
-        const rows = objects.map((o) => {
-          const row: Row = {};
-          for (const f of fields) row[f.name] = canonical(f.type, o[f.name]);
+        const rows = arrays.map((values) => {
+          const row = rowFrom(template);
+          for (let i = 0; i < fields.length; i++) {
+            const f = fields[i] as FieldSchema;
+            row[f.name] = canonical(f.type, values[i]);
+          }
           return row;
         });
         yield { rows, schema };

@@ -31,7 +31,8 @@ export function toFieldValue(value: unknown): FieldValue {
   if (typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value as Record<string, unknown>);
     if (entries.every(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))) {
-      return Object.fromEntries(entries) as FieldValue;
+      // No prototype, like rows: a key such as "__proto__" stays an ordinary key of the compound value.
+      return Object.setPrototypeOf(Object.fromEntries(entries), null) as FieldValue;
     }
   }
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));

@@ -2,7 +2,7 @@ import { ForceflowError } from '../core/errors.ts';
 import type { PushdownFilter } from '../core/connector.ts';
 import type { EntitySchema, FieldSchema, FieldType, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { SourceConnectorType, TaskDefinition } from '../flows/schema.ts';
-import { hasExactKeys, rowTemplate } from '../formats/rows.ts';
+import { hasExactKeys, rowFrom, rowTemplate } from '../formats/rows.ts';
 import { converterFor } from './convert.ts';
 import { computeArithmetic, parseArithmetic } from './tasks/arithmetic.ts';
 import type { ArithmeticSpec } from './tasks/arithmetic.ts';
@@ -444,7 +444,7 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
           rows.push(row);
           continue;
         }
-        const out: Row = { ...template };
+        const out = rowFrom(template);
         for (let k = 0; k < n; k++) { const o = getters[k] as Bound['outputs'][number]; out[o.name] = o.get(row); }
         rows.push(out);
       }
@@ -454,10 +454,10 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
       const row = batch.rows[i] as Row;
       if (filter && !filter(row)) { filtered++; continue; }
       if (pre.length > 0 && !validate(pre, row, base + i, relative)) { dropped++; continue; }
-      const work: WorkRow = copy ? { ...row } : row;
+      const work: WorkRow = copy ? rowFrom(row) : row;
       for (const step of steps) step(work);
       if (post.length > 0 && !validate(post, work, base + i, relative)) { dropped++; continue; }
-      const out: Row = { ...template };
+      const out = rowFrom(template);
       for (let k = 0; k < n; k++) { const o = getters[k] as Bound['outputs'][number]; out[o.name] = o.get(work); }
       rows.push(out);
     }

@@ -32,7 +32,9 @@ const TYPE_ALIASES: Readonly<Record<string, FieldType>> = {
 export const DATA_TYPE_NAMES: readonly string[] = Object.keys(TYPE_ALIASES);
 
 export function parseDataType(name: string): FieldType | undefined {
-  return TYPE_ALIASES[name.trim().toLowerCase()];
+  const key = name.trim().toLowerCase();
+  // Own keys only: "constructor" or "__proto__" is not a data type.
+  return Object.prototype.hasOwnProperty.call(TYPE_ALIASES, key) ? TYPE_ALIASES[key] : undefined;
 }
 
 export type TypeFamily = 'text' | 'integer' | 'number' | 'boolean' | 'date' | 'datetime' | 'time' | 'compound';

@@ -168,7 +168,32 @@ describe('Salesforce read: types the emulator has no field of (long, base64)', (
     const a = rest({ attributes: {}, Id: 'a0A000000000001AAA', Big__c: 9007199254740991, Ratio__c: 9.12260031e8 });
     const b = bulk(['a0A000000000001AAA', '9007199254740991', '9.12260031E8']);
     expect(b).toStrictEqual(a);
-    expect(a).toStrictEqual({ Id: 'a0A000000000001AAA', Big__c: 9007199254740991, Body__c: '/services/data/v58.0/sobjects/Doc__c/a0A000000000001AAA/Body__c', Ratio__c: 912260031 });
+    // Rows have no prototype (src/formats/rows.ts), so the expected row is built the same way.
+    expect(a).toStrictEqual(Object.assign(Object.create(null), { Id: 'a0A000000000001AAA', Big__c: 9007199254740991, Body__c: '/services/data/v58.0/sobjects/Doc__c/a0A000000000001AAA/Body__c', Ratio__c: 912260031 }));
     expect(bulk(['a0A000000000002AAA', '', ''])).toStrictEqual(rest({ Id: 'a0A000000000002AAA', Big__c: null, Ratio__c: null }));
+  });
+});
+
+describe('Salesforce read: field names that are also Object.prototype names', () => {
+  const f = (name: string, type: SfField['type']): SfField => ({
+    name, type, label: name, nillable: true, compoundFieldName: null, filterable: true, createable: true, updateable: true,
+    externalId: false, idLookup: false, calculated: false, defaultedOnCreate: false, length: 0, referenceTo: [],
+  });
+  // A describe no real org sends, but a proxy or a hostile endpoint could: the reader must still keep each value.
+  const object = new SfObject('Odd__c', [f('Id', 'id'), f('__proto__', 'string'), f('constructor', 'string'), f('toString', 'string'), f('valueOf', 'double')]);
+
+  it('keeps __proto__, constructor, toString and valueOf as ordinary columns from REST JSON and from Bulk CSV', () => {
+    const rest = restRowBuilder(planRead(object, object.fields, 'REST_SYNC'), '58.0');
+    const bulk = bulkRowBuilder(planRead(object, object.fields, 'BULKV2'), '58.0', ['Id', '__proto__', 'constructor', 'toString', 'valueOf']);
+    const a = rest(JSON.parse('{"Id":"a0A000000000001AAA","__proto__":"p","constructor":"c","toString":"t","valueOf":2}') as Record<string, unknown>);
+    const b = bulk(['a0A000000000001AAA', 'p', 'c', 't', '2']);
+    for (const row of [a, b]) {
+      expect(Object.getPrototypeOf(row)).toBeNull();
+      expect(Object.keys(row)).toEqual(['Id', '__proto__', 'constructor', 'toString', 'valueOf']);
+      expect(JSON.stringify(row)).toBe('{"Id":"a0A000000000001AAA","__proto__":"p","constructor":"c","toString":"t","valueOf":2}');
+    }
+    // A REST record that lacks those keys reads them as null, not as Object.prototype's functions.
+    const missing = rest({ Id: 'a0A000000000002AAA' });
+    expect(JSON.stringify(missing)).toBe('{"Id":"a0A000000000002AAA","__proto__":null,"constructor":null,"toString":null,"valueOf":null}');
   });
 });

@@ -1,3 +1,4 @@
+import { emptyRow } from '../../formats/rows.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordFailure } from '../../core/connector.ts';
 import type { EntitySchema, FieldValue, Row } from '../../core/types.ts';
@@ -73,9 +74,9 @@ export function createErrorSink(target: ErrorSinkTarget, deps: ErrorSinkDeps): E
         write = store.create(key, 'text/csv; charset=utf-8');
       }
       const rows = failures.map((f) => {
-        const row: Row = {};
+        const row: Row = emptyRow();
         for (const c of columns) {
-          const v: FieldValue = c in f.record ? toFieldValue(f.record[c]) : null;
+          const v: FieldValue = Object.prototype.hasOwnProperty.call(f.record, c) ? toFieldValue(f.record[c]) : null;
           row[c] = v;
         }
         row['errorCode'] = f.errorCode;

@@ -3,6 +3,7 @@ import type { ReadRequest, RunContext, Source, SourceStream } from '../../core/c
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import { fileTypeFromName, openDecoder } from '../../formats/index.ts';
 import type { DecodedFile, FileType, InputFile } from '../../formats/types.ts';
+import { rowFrom, rowTemplate } from '../../formats/rows.ts';
 import type { BlobStore, StoredFile } from './store.ts';
 
 /**
@@ -85,6 +86,7 @@ function projector(schema: EntitySchema, request: ReadRequest, location: string)
     }
   }
   const cache = new WeakMap<EntitySchema, EntitySchema>();
+  const templates = new WeakMap<EntitySchema, Row>();
   return (batch) => {
     let out = cache.get(batch.schema);
     if (out === undefined) {
@@ -95,8 +97,10 @@ function projector(schema: EntitySchema, request: ReadRequest, location: string)
       cache.set(batch.schema, out);
     }
     const names = out.fields.map((f) => f.name);
+    const template = templates.get(out) ?? rowTemplate(names);
+    templates.set(out, template);
     const rows = batch.rows.map((r) => {
-      const row: Row = {};
+      const row = rowFrom(template);
       for (const n of names) row[n] = r[n] ?? null;
       return row;
     });

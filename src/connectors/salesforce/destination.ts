@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { emptyRow } from '../../formats/rows.ts';
 import type { Destination, RecordFailure, RunContext, WriteResult } from '../../core/connector.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import type { ApiPreference, RecordBatch, Row, TransferApi } from '../../core/types.ts';
@@ -384,7 +385,7 @@ function withProgress(error: unknown, reporter: Reporter | undefined, api: Trans
 
 /** The destination fields of a record as it came (what the error file lists if it fails). */
 function originalOf(target: WriteTarget, row: Row): Row {
-  const out: Row = {};
+  const out: Row = emptyRow();
   for (const c of target.columns) {
     const v = row[c.key];
     if (v !== undefined) out[c.key] = v;

@@ -1,5 +1,5 @@
 import type { FieldValue, Row, ScalarValue } from '../../core/types.ts';
-import { rowTemplate } from '../../formats/rows.ts';
+import { isInheritedName, ownValue, rowFrom, rowTemplate } from '../../formats/rows.ts';
 import { base64Reference, canonicalCompound, componentKey, fromBulk, fromRest } from '../../api-selection/normalize.ts';
 import type { SfField, SfObject } from './describe.ts';
 
@@ -53,7 +53,7 @@ function rowBuilder<T>(plan: ReadPlan, columns: ReadonlyArray<Column<T>>): (sour
   const template = rowTemplate(names);
   const n = names.length;
   return (source) => {
-    const row: Row = { ...template };
+    const row = rowFrom(template);
     for (let i = 0; i < n; i++) row[names[i] as string] = (columns[i] as Column<T>)(source);
     return row;
   };
@@ -64,6 +64,8 @@ export function restRowBuilder(plan: ReadPlan, version: string): (record: Readon
   const columns: Array<Column<Readonly<Record<string, unknown>>>> = plan.output.map((f) => {
     if (f.type === 'base64') return base64Column(plan, version, f, (r) => (r['Id'] as FieldValue | undefined) ?? null);
     const name = f.name;
+    // A name Object.prototype also has (only a hostile describe could send one) is read as the record's own key.
+    if (isInheritedName(name)) return (r) => fromRest(f, ownValue(r, name));
     return (r) => fromRest(f, r[name]);
   });
   return rowBuilder(plan, columns);
@@ -100,7 +102,7 @@ export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly
         .map((c) => ({ field: c, key: componentKey(f, c), index: indexOf.get(c.name.toLowerCase()) }))
         .filter((p): p is { field: SfField; key: string; index: number } => p.key !== undefined && p.index !== undefined);
       return (cells) => {
-        const raw: Record<string, unknown> = {};
+        const raw: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
         for (const p of parts) raw[p.key] = fromBulk(p.field, cells[p.index]);
         return canonicalCompound(type, raw);
       };

@@ -217,7 +217,8 @@ export class RestWriter {
       }
       if (t.operation === 'DELETE') return id;
     }
-    const out: Record<string, RestValue> = {};
+    // No prototype: every key is an ordinary one, whatever describe calls the field.
+    const out: Record<string, RestValue> = Object.create(null) as Record<string, RestValue>;
     out['attributes'] = { type: t.object.name } as unknown as RestValue;
     for (const c of t.columns) {
       const v = row[c.key];

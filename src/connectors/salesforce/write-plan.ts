@@ -83,7 +83,7 @@ export async function backoff(ms: number, signal: AbortSignal): Promise<void> {
 
 /** The record of a row as sent in a Bulk CSV: `#N/A` is null, an empty cell is a key the record did not have. */
 export function recordFromCells(keys: readonly string[], cells: readonly string[]): Record<string, string | null> {
-  const record: Record<string, string | null> = {};
+  const record: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
   keys.forEach((k, i) => {
     const c = cells[i] ?? '';
     if (c === '#N/A') record[k] = null;

@@ -38,7 +38,8 @@ export function parseValidate(ctx: TaskContext): ValidateSpec | undefined {
   if (raw === undefined) {
     return report(ctx, 'taskProperties', 'VALIDATION_ACTION is missing. Add "VALIDATION_ACTION": "DropRecord" to skip failing records, or "TerminateFlow" to stop the run.');
   }
-  const action = ACTIONS[raw.trim().toLowerCase()];
+  const key = raw.trim().toLowerCase();
+  const action = Object.prototype.hasOwnProperty.call(ACTIONS, key) ? ACTIONS[key] : undefined;
   if (action === undefined) {
     return report(ctx, 'taskProperties.VALIDATION_ACTION', `expected DropRecord, TerminateFlow or DropDataset, got ${quote(raw)}. Use DropRecord to skip failing records or TerminateFlow to stop the run.`);
   }
