@@ -11,6 +11,8 @@ import { flowJsonSchemaText } from '../flows/json-schema.ts';
 import { nextFireTimes } from '../flows/schedule.ts';
 import { openProfileContext } from '../profiles/index.ts';
 import { storedProfileResolver } from '../profiles/resolve.ts';
+import type { InputOptions } from '../formats/types.ts';
+import { parseByteSize, parseInvalidUtf8 } from './input-options.ts';
 import { jsonErrorPosition } from './profiles.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
@@ -65,7 +67,10 @@ export function registerRunCommands(program: Command): void {
     .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
     .option('--max-bytes <n>', 'size guard: bytes read before the run stops (default 15 GB)', (v) => Number(v))
     .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'info')
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: string }) => {
+    .option('--invalid-utf8 <mode>', 'invalid UTF-8 in CSV / JSON lines input: error (default) or replace (U+FFFD, counted in the run record)', parseInvalidUtf8('--invalid-utf8'))
+    .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', parseByteSize('--max-line-bytes'))
+    .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', parseByteSize('--max-record-bytes'))
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: string } & InputOptions) => {
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
@@ -104,6 +109,9 @@ export function registerRunCommands(program: Command): void {
           signal: controller.signal,
           state,
           ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}),
+          ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
+          ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
+          ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),
           onProgress: (p) => progress.update(p),
         });
         progress.done();

@@ -55,6 +55,8 @@ export interface SourceStream {
   readonly window?: { readonly from?: string; readonly to: string };
   /** API calls made so far, for Salesforce sources. */
   readonly apiCalls?: () => number;
+  /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
+  readonly invalidUtf8Replacements?: () => number;
 }
 
 export interface Source {

@@ -31,6 +31,11 @@ export interface ExecutionRecord {
     recordsDropped: number;
     /** Records accepted by the destination. */
     recordsWritten: number;
+    /**
+     * Invalid UTF-8 sequences in CSV / JSON lines input files read as U+FFFD (only with invalidUtf8 "replace";
+     * otherwise such a file fails the run and this stays 0).
+     */
+    invalidUtf8Replacements: number;
   };
   /** REST_SYNC or BULKV2 when the source is Salesforce, else null. */
   sourceDataTransferApi: TransferApi | null;
@@ -77,6 +82,7 @@ export function newExecutionRecord(flowName: string, executionId: string, starte
       recordsFiltered: 0,
       recordsDropped: 0,
       recordsWritten: 0,
+      invalidUtf8Replacements: 0,
     },
     sourceDataTransferApi: null,
     sourceDataTransferApiReason: null,

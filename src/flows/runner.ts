@@ -5,6 +5,8 @@ import type { Destination, RunContext, Source, SourceStream, WriteResult } from 
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RecordBatch } from '../core/types.ts';
+import { DEFAULT_MAX_LINE_BYTES } from '../formats/input-guard.ts';
+import type { InputOptions } from '../formats/types.ts';
 import { connectSalesforce } from '../connectors/salesforce/connect.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { RetryPolicy } from '../connectors/salesforce/http.ts';
@@ -64,6 +66,15 @@ export interface RunFlowOptions {
    * flow's schedule). A Scheduled flow started by hand runs once; its record and log say so.
    */
   readonly startedBy?: 'manual' | 'schedule';
+  /**
+   * Invalid UTF-8 in CSV and JSON lines input files: 'error' (default) fails the run with INPUT_INVALID naming
+   * the file, line and byte; 'replace' reads U+FFFD and counts it in executionResult.invalidUtf8Replacements.
+   */
+  readonly invalidUtf8?: 'error' | 'replace';
+  /** Longest line of a JSON lines input file, in bytes (default 64 MiB); a longer one fails the run with INPUT_INVALID. */
+  readonly maxLineBytes?: number;
+  /** Longest record of a CSV input file, in bytes (default 64 MiB); a longer one fails the run with INPUT_INVALID. */
+  readonly maxRecordBytes?: number;
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
 }
 
@@ -76,6 +87,24 @@ async function profileFor(options: RunFlowOptions, name: string | undefined, sid
   throw new ForceflowError('PROFILE_NOT_FOUND', `The flow's ${side} names connector profile "${name ?? '(none)'}", which was not given. Pass it with --profile <file.json>, or create it with "forceflow profiles create".`, {
     details: { connectorProfileName: name ?? null, side },
   });
+}
+
+/** The input options of a run, checked (library callers get the CLI's checks): CONFIG_INVALID names the bad one. */
+export function inputOptions(options: Pick<RunFlowOptions, 'invalidUtf8' | 'maxLineBytes' | 'maxRecordBytes'>): InputOptions {
+  const { invalidUtf8, maxLineBytes, maxRecordBytes } = options;
+  if (invalidUtf8 !== undefined && invalidUtf8 !== 'error' && invalidUtf8 !== 'replace') {
+    throw new ForceflowError('CONFIG_INVALID', `invalidUtf8 is ${JSON.stringify(invalidUtf8)}; use "error" (the default: refuse the file) or "replace" (read U+FFFD and count it).`, { details: { option: 'invalidUtf8' } });
+  }
+  for (const [name, value] of [['maxLineBytes', maxLineBytes], ['maxRecordBytes', maxRecordBytes]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new ForceflowError('CONFIG_INVALID', `${name} is ${String(value)}; it must be a whole number of bytes, at least 1 (the default is ${DEFAULT_MAX_LINE_BYTES}).`, { details: { option: name } });
+    }
+  }
+  return {
+    ...(invalidUtf8 === undefined ? {} : { invalidUtf8 }),
+    ...(maxLineBytes === undefined ? {} : { maxLineBytes }),
+    ...(maxRecordBytes === undefined ? {} : { maxRecordBytes }),
+  };
 }
 
 /** Turn a source's batches into transformed batches, counting and guarding as they pass. */
@@ -132,6 +161,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   const validatedAt = now();
   const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: validatedAt });
   const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), now: validatedAt });
+  const input = inputOptions(options);
   const startedAt = now();
   const executionId = options.executionId ?? randomUUID();
   const record = newExecutionRecord(plan.flowName, executionId, startedAt);
@@ -143,6 +173,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   let s3: S3Client | undefined = options.s3Client;
   const s3Client = (): S3Client => (s3 ??= createS3Client());
   let sourceApiCalls: (() => number) | undefined;
+  let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
@@ -191,12 +222,13 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
       });
       source = sf.source;
     } else if (sp.connectorType === 'S3') {
-      source = createS3Source(sp.properties, { client: s3Client() });
+      source = createS3Source(sp.properties, { client: s3Client(), input });
     } else {
-      source = createLocalFileSource(sp.properties, { baseDir: sp.connectorType === 'LocalFile' && options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd() });
+      source = createLocalFileSource(sp.properties, { baseDir: sp.connectorType === 'LocalFile' && options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), input });
     }
     const stream = await source.open(read, ctx);
     sourceApiCalls = stream.apiCalls;
+    sourceReplacements = stream.invalidUtf8Replacements;
     if (stream.window) record.dataPullEndTime = stream.window.to;
     record.sourceDataTransferApi = stream.api ?? null;
     record.sourceDataTransferApiReason = stream.apiReason ?? null;
@@ -270,6 +302,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');
   } finally {
     record.apiCalls.source = sourceApiCalls?.() ?? 0;
+    record.executionResult.invalidUtf8Replacements = sourceReplacements?.() ?? 0;
     record.apiCalls.destination = destinationApiCalls?.() ?? 0;
   }
   await options.state?.saveRun(record);

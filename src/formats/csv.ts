@@ -3,6 +3,7 @@ import { parse } from 'csv-parse';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { DEFAULT_MAX_RECORD_BYTES, guardInput } from './input-guard.ts';
 import { rowFrom, rowTemplate } from './rows.ts';
 import { valueToText } from './values.ts';
 
@@ -83,13 +84,26 @@ function inputInvalid(file: string, line: number | undefined, message: string, c
 /** Opens a CSV file: reads up to its header, then streams its rows in batches. */
 export async function openCsv(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
   const batchSize = options.batchSize ?? 5000;
+  const maxRecord = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const parser = parse({
     bom: true,
     relax_column_count: false,
     skip_empty_lines: true,
+    // csv-parse counts the bytes of the field being read plus the characters of the record's other fields.
+    max_record_size: maxRecord,
     cast: (value, context) => (value === '' && !context.quoting ? null : value),
   });
-  pipeline(Readable.from(file.stream()), parser, () => {
+  // A line is never longer than its record, so the byte stage refuses a line past the record limit before
+  // csv-parse buffers it (and checks UTF-8, and the cancel).
+  const bytes = guardInput(file.stream(), {
+    name: file.name,
+    maxLineBytes: maxRecord,
+    limit: { what: 'the line (and so its CSV record)', option: '--max-record-bytes', field: 'maxRecordBytes' },
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.invalidUtf8 ? { invalidUtf8: options.invalidUtf8 } : {}),
+    ...(options.onInvalidUtf8Replaced ? { onReplaced: options.onInvalidUtf8Replaced } : {}),
+  });
+  pipeline(Readable.from(bytes), parser, () => {
     // Errors surface through the parser's iterator below.
   });
   const records = parser[Symbol.asyncIterator]() as AsyncIterator<(string | null)[]>;
@@ -99,7 +113,15 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
     } catch (error) {
       const e = error as CsvParseError;
       if (e instanceof ForceflowError) throw e;
-      throw inputInvalid(file.name, e.lines, e.message.replace(/ on line \d+$/, ''), error);
+      if (e.code === 'CSV_MAX_RECORD_SIZE') {
+        throw new ForceflowError('INPUT_INVALID', `${file.name} line ${e.lines ?? '?'}: a CSV record is longer than ${maxRecord} bytes, the limit for input files. An unclosed quote makes one record of the rest of the file: check the quotes there. If the file is right, raise the limit with --max-record-bytes (RunFlowOptions.maxRecordBytes).`, {
+          details: { file: file.name, line: e.lines ?? null, reason: 'too-long', limit: maxRecord, option: '--max-record-bytes' },
+          cause: error,
+        });
+      }
+      // csv-parse quotes the field in some messages (INVALID_OPENING_QUOTE): keep the message short.
+      const message = e.message.replace(/ on line \d+$/, '');
+      throw inputInvalid(file.name, e.lines, message.length > 300 ? `${message.slice(0, 297)}...` : message, error);
     }
   };
 

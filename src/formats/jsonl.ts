@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldSchema, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { DEFAULT_MAX_LINE_BYTES, guardInput } from './input-guard.ts';
 import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { inferFieldType, toFieldValue } from './values.ts';
 
@@ -82,7 +83,16 @@ function inputInvalid(file: string, line: number, message: string, cause?: unkno
 /** Opens a JSON lines file: reads its first batch to learn the columns, then streams the rest. */
 export async function openJsonLines(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
   const batchSize = options.batchSize ?? 5000;
-  const input = Readable.from(file.stream());
+  const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  // The byte stage bounds each line before readline buffers it, checks UTF-8, and ends the read on a cancel.
+  const input = Readable.from(guardInput(file.stream(), {
+    name: file.name,
+    maxLineBytes: maxLine,
+    limit: { what: 'the line', option: '--max-line-bytes', field: 'maxLineBytes' },
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.invalidUtf8 ? { invalidUtf8: options.invalidUtf8 } : {}),
+    ...(options.onInvalidUtf8Replaced ? { onReplaced: options.onInvalidUtf8Replaced } : {}),
+  }));
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let lineNo = 0;
 

@@ -36,11 +36,25 @@ export interface InputFile {
   read(start: number, end: number): Promise<Uint8Array>;
 }
 
-export interface DecodeOptions {
+export interface DecodeOptions extends InputOptions {
   /** The entity name given to the schema. */
   readonly entity: string;
   /** Rows per batch (default 5,000; Parquet batches are row groups split to this size). */
   readonly batchSize?: number;
+  /** The run's signal: a cancel ends the read of a CSV or JSON lines file at the next chunk (RUN_CANCELED). */
+  readonly signal?: AbortSignal;
+  /** Called at the end of a file whose invalid UTF-8 was replaced (invalidUtf8 'replace'), with the count. */
+  readonly onInvalidUtf8Replaced?: (count: number) => void;
+}
+
+/** How CSV and JSON lines files are read (RunFlowOptions and `forceflow run` options; docs/flows.md "Input limits"). */
+export interface InputOptions {
+  /** Invalid UTF-8: 'error' (default) fails the run with INPUT_INVALID; 'replace' reads U+FFFD and counts it. */
+  readonly invalidUtf8?: 'error' | 'replace';
+  /** Longest JSON lines line in bytes (default 64 MiB). */
+  readonly maxLineBytes?: number;
+  /** Longest CSV record in bytes, quoted line breaks included (default 64 MiB). */
+  readonly maxRecordBytes?: number;
 }
 
 /** An opened input file: its columns, known before the first row, then its rows. */

@@ -1,4 +1,5 @@
 import type { Source } from '../../core/connector.ts';
+import type { InputOptions } from '../../formats/types.ts';
 import { createFileSource } from '../s3/file-source.ts';
 import type { LocalFileSourceProperties } from './config.ts';
 import { resolvePath } from './destination.ts';
@@ -9,11 +10,12 @@ import { createFolderStore, entityFromPath } from './folder.ts';
  * names starting with `_` or `.` and empty files), all read as `fileType`. A relative `path` resolves from
  * `baseDir` (the flow file's folder). A missing path fails with FILE_NOT_FOUND when the source is opened.
  */
-export function createLocalFileSource(props: LocalFileSourceProperties, deps: { readonly baseDir?: string; readonly batchSize?: number } = {}): Source {
+export function createLocalFileSource(props: LocalFileSourceProperties, deps: { readonly baseDir?: string; readonly batchSize?: number; readonly input?: InputOptions } = {}): Source {
   const path = resolvePath(props.path, deps.baseDir);
   return createFileSource(createFolderStore({ path }), {
     fileType: props.fileType,
     entity: entityFromPath(path),
     ...(deps.batchSize === undefined ? {} : { batchSize: deps.batchSize }),
+    ...(deps.input === undefined ? {} : { input: deps.input }),
   });
 }

@@ -2,7 +2,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import type { ReadRequest, RunContext, Source, SourceStream } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import { fileTypeFromName, openDecoder } from '../../formats/index.ts';
-import type { DecodedFile, FileType, InputFile } from '../../formats/types.ts';
+import type { DecodedFile, FileType, InputFile, InputOptions } from '../../formats/types.ts';
 import { rowFrom, rowTemplate } from '../../formats/rows.ts';
 import type { BlobStore, StoredFile } from './store.ts';
 
@@ -22,6 +22,8 @@ export interface FileSourceOptions {
   readonly fileType?: FileType;
   readonly entity?: string;
   readonly batchSize?: number;
+  /** Invalid UTF-8 handling and line / record ceilings for CSV and JSON lines files. */
+  readonly input?: InputOptions;
 }
 
 export function createFileSource(store: BlobStore, options: FileSourceOptions = {}): Source {
@@ -30,10 +32,17 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
       const files = await store.list();
       const entity = request.entity !== '' ? request.entity : options.entity ?? 'records';
       let bytes = 0;
+      let replaced = 0;
       const decode = (file: StoredFile): Promise<DecodedFile> =>
         openDecoder(options.fileType ?? fileTypeFromName(file.key) ?? 'CSV', counted(store.open(file), (n) => { bytes += n; }), {
           entity,
           ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+          ...options.input,
+          signal: ctx.signal,
+          onInvalidUtf8Replaced: (count) => {
+            replaced += count;
+            ctx.log.warn({ file: file.key, replaced: count }, 'invalid UTF-8 replaced by U+FFFD');
+          },
         });
       const first = files[0] === undefined ? undefined : await decode(files[0]);
       const rawSchema: EntitySchema = first?.schema ?? { entity, fields: [] };
@@ -49,7 +58,7 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
           }
         }
       }
-      return { schema: project({ rows: [], schema: rawSchema }).schema, batches: batches(), bytesRead: () => bytes };
+      return { schema: project({ rows: [], schema: rawSchema }).schema, batches: batches(), bytesRead: () => bytes, invalidUtf8Replacements: () => replaced };
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Source } from '../../core/connector.ts';
+import type { InputOptions } from '../../formats/types.ts';
 import { createS3Store } from './bucket.ts';
 import type { S3SourceProperties } from './config.ts';
 import { createFileSource } from './file-source.ts';
@@ -9,10 +10,11 @@ import { createFileSource } from './file-source.ts';
  * order, as canonical record batches. `s3InputFormatConfig.s3InputFileType` sets the format of every object;
  * without it each object's extension decides (CSV by default). See src/connectors/s3/file-source.ts.
  */
-export function createS3Source(props: S3SourceProperties, deps: { readonly client: S3Client; readonly batchSize?: number }): Source {
+export function createS3Source(props: S3SourceProperties, deps: { readonly client: S3Client; readonly batchSize?: number; readonly input?: InputOptions }): Source {
   const fileType = props.s3InputFormatConfig?.s3InputFileType;
   return createFileSource(createS3Store({ client: deps.client, bucketName: props.bucketName, bucketPrefix: props.bucketPrefix }), {
     ...(fileType === undefined ? {} : { fileType }),
     ...(deps.batchSize === undefined ? {} : { batchSize: deps.batchSize }),
+    ...(deps.input === undefined ? {} : { input: deps.input }),
   });
 }
