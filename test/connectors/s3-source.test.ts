@@ -95,6 +95,20 @@ describe('S3 source', () => {
     expect((e2 as Error).message).toMatch(/bad-jsonl\/a\.jsonl line 2: not valid JSON/);
   });
 
+  it('refuses an object that is not UTF-8 (naming object, line and byte offset), or with invalidUtf8 "replace" reads U+FFFD and counts it', async () => {
+    await t.put('latin1/a.jsonl', Buffer.from('{"a":"ok"}\n{"a":"caf\xe9"}\n', 'latin1'));
+    const refused = await createS3Source({ bucketName: t.bucket, bucketPrefix: 'latin1' }, { client: t.client })
+      .open({ entity: 'X' }, testContext())
+      .then(() => undefined, (e: unknown) => e);
+    expect(isForceflowError(refused, 'INPUT_INVALID')).toBe(true);
+    expect((refused as Error).message).toMatch(new RegExp(`^s3://${t.bucket}/latin1/a\\.jsonl line 2 \\(byte offset 20\\): not valid UTF-8`));
+
+    const stream = await createS3Source({ bucketName: t.bucket, bucketPrefix: 'latin1' }, { client: t.client, input: { invalidUtf8: 'replace' } }).open({ entity: 'X' }, testContext());
+    const { rows } = await readAll(stream);
+    expect(rows.map((r) => r['a'])).toEqual(['ok', 'caf\uFFFD']);
+    expect(stream.invalidUtf8Replacements?.()).toBe(1);
+  });
+
   it('streams a Parquet object one row group at a time with ranged reads', async () => {
     const rows = accountRows(3000);
     const enc = createEncoder('PARQUET', ACCOUNT_SCHEMA, { preserveSourceDataTyping: true, rowGroupRows: 1000 });
