@@ -26,7 +26,7 @@ export const ERRORS = {
   FLOW_INVALID: { kind: 'config', summary: 'A flow definition failed validation; the message names the JSON path.' },
   PROFILE_INVALID: { kind: 'config', summary: 'A connector profile failed validation; the message names the JSON path.' },
   PROFILE_NOT_FOUND: { kind: 'config', summary: 'No connector profile has the given name.' },
-  INPUT_INVALID: { kind: 'config', summary: 'An input file (CSV, JSON lines, Parquet) is malformed; the message names the file and line.' },
+  INPUT_INVALID: { kind: 'config', summary: 'An input file (CSV, JSON lines, Parquet) is malformed, is not UTF-8, or has a line or record past its ceiling (--max-line-bytes, --max-record-bytes); the message names the file and line.' },
   FILTER_VALUE_INVALID: { kind: 'config', summary: 'A filter value cannot be used with its field type.' },
   FIELD_NOT_FOUND: { kind: 'config', summary: 'A flow names a field the object does not have.' },
   OBJECT_NOT_FOUND: { kind: 'config', summary: 'A flow names an object the org does not have.' },

@@ -19,6 +19,7 @@ import { valueToText } from './values.ts';
  * Reading: the first row is the header (names must be present and unique); every value is a string, except
  * an empty unquoted cell, which is null. A UTF-8 BOM is skipped; CRLF and LF both work. A malformed file
  * (an unclosed quote, a row with a different number of cells) fails with INPUT_INVALID naming the file and line.
+ * Invalid UTF-8, a record longer than `maxRecordBytes` and a cancel are handled before parsing (input-guard.ts).
  */
 const NEEDS_QUOTES = /[",\r\n]/;
 

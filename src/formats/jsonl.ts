@@ -17,6 +17,7 @@ import { inferFieldType, toFieldValue } from './values.ts';
  * and line. Nested objects of scalars are compound values; deeper values (arrays, nested objects) are kept as
  * their JSON text. The schema is the union of the keys in order of first appearance (inferred from the first
  * batch, growing if later lines bring new keys); a key missing from a line is null in that row.
+ * Invalid UTF-8, a line longer than `maxLineBytes` and a cancel are handled before parsing (input-guard.ts).
  */
 export class JsonLinesEncoder implements RecordEncoder {
   readonly fileType = 'JSON' as const;

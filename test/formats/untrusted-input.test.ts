@@ -6,7 +6,8 @@ import { createEncoder, openDecoder } from '../../src/formats/index.ts';
 import type { DecodeOptions, FileType, InputFile } from '../../src/formats/index.ts';
 import { guardInput } from '../../src/formats/input-guard.ts';
 import { createLocalFileSource } from '../../src/connectors/local-file/source.ts';
-import { ForceflowError, isForceflowError } from '../../src/core/errors.ts';
+import { isForceflowError } from '../../src/core/errors.ts';
+import type { ForceflowError } from '../../src/core/errors.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../src/core/types.ts';
 import { testContext } from '../helpers/s3.ts';
 
