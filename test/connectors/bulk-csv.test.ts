@@ -43,3 +43,18 @@ describe('BulkCsvParser', () => {
     expect(() => parseIn('"a","b\n', [])).toThrow(/unterminated/);
   });
 });
+
+describe('BulkCsvParser: a record that never ends', () => {
+  it('is refused with SF_API_ERROR once the unfinished record passes the ceiling, instead of growing without bound', () => {
+    const p = new BulkCsvParser(',', 1000);
+    expect(p.push(Buffer.from('"Id","Name"\n"1","ok"\n'))).toEqual([['Id', 'Name'], ['1', 'ok']]);
+    const chunk = Buffer.from(`"2","${'x'.repeat(400)}`);
+    let error: unknown;
+    try {
+      for (let i = 0; i < 10; i++) p.push(chunk.subarray(i === 0 ? 0 : 5));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'SF_API_ERROR', details: { limit: 1000 } });
+  });
+});

@@ -1,3 +1,5 @@
+import { ForceflowError } from '../../core/errors.ts';
+
 /**
  * A streaming parser for Bulk API 2.0 result CSV (RFC 4180: quoted fields, `""` escapes, quoted
  * newlines, LF or CRLF record ends, one-character delimiter).
@@ -10,14 +12,24 @@
  */
 const STREAM = { stream: true } as const;
 
+/** The longest record a results page may hold before the read is refused (characters): see {@link BulkCsvParser}. */
+export const MAX_BULK_RECORD_CHARS = 64 * 1024 * 1024;
+
 export class BulkCsvParser {
   private readonly delimiter: number;
   private readonly decoder = new TextDecoder('utf-8');
   private pending = '';
   private first = true;
+  private readonly maxRecordChars: number;
 
-  constructor(delimiter = ',') {
+  /**
+   * `maxRecordChars` bounds the text held for one unfinished record: a Salesforce record is at most a few MB, so
+   * a body that never ends a record (not Bulk CSV: a proxy's error page streamed forever, an unclosed quote) is
+   * refused with SF_API_ERROR instead of growing one string until the process runs out of memory.
+   */
+  constructor(delimiter = ',', maxRecordChars = MAX_BULK_RECORD_CHARS) {
     this.delimiter = delimiter.charCodeAt(0);
+    this.maxRecordChars = maxRecordChars;
   }
 
   /**
@@ -120,5 +132,10 @@ export class BulkCsvParser {
       }
     }
     this.pending = start >= n ? '' : s.slice(start);
+    if (this.pending.length > this.maxRecordChars) {
+      throw new ForceflowError('SF_API_ERROR', `A Bulk API result record is longer than ${this.maxRecordChars} characters and still not finished: the results are not the CSV Salesforce sends (an unclosed quote, or a proxy answering with something else). Check the proxy between forceflow and Salesforce, and run again.`, {
+        details: { limit: this.maxRecordChars },
+      });
+    }
   }
 }
