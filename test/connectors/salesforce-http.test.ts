@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { captureContext } from '../helpers/run-context.ts';
@@ -80,5 +81,47 @@ describe('Salesforce client: REQUEST_LIMIT_EXCEEDED says which limit', () => {
     expect(e.message).toContain('429 REQUEST_LIMIT_EXCEEDED');
     expect(e.message).toContain('too many requests after 2 attempt(s)');
     expect(e.message).not.toContain('daily');
+  });
+});
+
+describe('Salesforce client: answers that are not Salesforce JSON', () => {
+  async function describeError(handler: (res: ServerResponse) => void): Promise<unknown> {
+    const server = createHttpServer((_req, res) => handler(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const ctx = captureContext();
+      const profile = {
+        connectorProfileName: 'proxy',
+        connectorType: 'Salesforce',
+        connectorProfileConfig: {
+          connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
+          connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!TOKEN' } },
+        },
+      };
+      const { source } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+      return await source.open({ entity: 'Account', fields: ['Id'] }, ctx).then(() => undefined, (e: unknown) => e);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it('a 200 page that is not JSON (a proxy login page) is SF_API_ERROR naming the call, not INTERNAL', async () => {
+    const e = await describeError((res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Sign in to the proxy</body></html>');
+    });
+    expect(e).toMatchObject({ code: 'SF_API_ERROR' });
+    expect((e as Error).message).toContain('describe Account');
+    expect((e as Error).message).toContain('is not JSON');
+  });
+
+  it('an answer declaring more than 256 MiB is refused before it is read', async () => {
+    const e = await describeError((res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(300 * 1024 * 1024) });
+      res.write('{"fields":[');
+    });
+    expect(e).toMatchObject({ code: 'SF_API_ERROR', details: { limit: 256 * 1024 * 1024 } });
   });
 });

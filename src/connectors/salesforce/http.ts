@@ -165,15 +165,16 @@ export class SalesforceClient {
     }
   }
 
-  /** Send and parse a JSON response (empty body → undefined). */
+  /** Send and parse a JSON response (empty body → undefined; over MAX_JSON_BODY_BYTES → SF_API_ERROR). */
   async json<T>(req: SalesforceRequest): Promise<T> {
     const idempotent = req.idempotent ?? req.method === 'GET';
     for (let attempt = 0; ; attempt++) {
       const res = await this.send(req);
       let text: string;
       try {
-        text = await res.text();
+        text = await boundedText(res, MAX_JSON_BODY_BYTES, req.call);
       } catch (error) {
+        if (error instanceof ForceflowError) throw error;
         // The connection broke part-way through the body: the call is re-sent only if that is safe.
         if (!req.cleanup) this.throwIfAborted();
         if (idempotent && attempt < this.retry.retries) {
@@ -183,7 +184,15 @@ export class SalesforceClient {
         throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${networkReason(error)}). Run again later.`, { cause: error });
       }
       this.bytesReceived += Buffer.byteLength(text);
-      return (text ? JSON.parse(text) : undefined) as T;
+      if (!text) return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        // A proxy's HTML page with a 200: not Salesforce's answer (its text is not shown: it may be anything).
+        throw new ForceflowError('SF_API_ERROR', `The answer to ${req.call} is not JSON (${text.length} characters, starting ${JSON.stringify(text.slice(0, 40))}). Check the instance URL and any proxy between forceflow and Salesforce.`, {
+          details: { call: req.call },
+        });
+      }
     }
   }
 
@@ -256,4 +265,32 @@ export function networkReason(error: unknown): string {
   if (!cause) return message;
   const detail = cause.message || cause.errors?.map((x) => x.message).filter(Boolean).join('; ') || cause.code;
   return detail ? `${message}: ${detail}` : message;
+}
+
+/**
+ * The most a JSON answer may hold: a REST query page is at most 2,000 records (Salesforce shrinks pages of wide
+ * records), far below this; a body past it is not Salesforce's (a proxy streaming something else), and reading it
+ * whole into one string would end in "Invalid string length" or an out-of-memory crash.
+ */
+export const MAX_JSON_BODY_BYTES = 256 * 1024 * 1024;
+
+/** The response text, refused with SF_API_ERROR once past `limit` bytes (network errors are thrown as they are). */
+async function boundedText(res: Response, limit: number, call: string): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  const tooLarge = (): ForceflowError =>
+    new ForceflowError('SF_API_ERROR', `The answer to ${call} is larger than ${limit} bytes, more than Salesforce sends for one call. Check the instance URL and any proxy between forceflow and Salesforce.`, { details: { call, limit } });
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (res.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > limit) throw tooLarge(); // leaving the loop cancels the body
+    chunks.push(chunk);
+  }
+  // As Response.text() decodes: UTF-8, a BOM dropped, invalid bytes as U+FFFD.
+  return new TextDecoder('utf-8').decode(Buffer.concat(chunks, total));
 }
