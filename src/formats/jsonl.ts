@@ -77,6 +77,13 @@ export class JsonLinesEncoder implements RecordEncoder {
   }
 }
 
+/**
+ * The most distinct keys (columns) a JSON lines file may have: five times the widest Salesforce object. Every key
+ * becomes a column of every record, so a file whose lines each bring new keys would make each record (and each
+ * output line) as wide as the whole file: its cost grows with the square of its length.
+ */
+export const MAX_JSONL_COLUMNS = 5_000;
+
 function inputInvalid(file: string, line: number, message: string, cause?: unknown): ForceflowError {
   return new ForceflowError('INPUT_INVALID', `${file} line ${line}: ${message}`, { details: { file, line }, cause });
 }
@@ -85,6 +92,7 @@ function inputInvalid(file: string, line: number, message: string, cause?: unkno
 export async function openJsonLines(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
   const batchSize = options.batchSize ?? 5000;
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxColumns = options.maxColumns ?? MAX_JSONL_COLUMNS;
   // The byte stage bounds each line before readline buffers it, checks UTF-8, and ends the read on a cancel.
   const input = Readable.from(guardInput(file.stream(), {
     name: file.name,
@@ -103,6 +111,7 @@ export async function openJsonLines(file: InputFile, options: DecodeOptions): Pr
 
   async function readBatch(): Promise<Row[]> {
     const parsed: Record<string, unknown>[] = [];
+    const lineOf: number[] = [];
     while (parsed.length < batchSize) {
       const r = await lines.next();
       if (r.done === true) break;
@@ -119,26 +128,26 @@ export async function openJsonLines(file: InputFile, options: DecodeOptions): Pr
         throw inputInvalid(file.name, lineNo, 'each line must be a JSON object');
       }
       parsed.push(value as Record<string, unknown>);
+      lineOf.push(lineNo);
     }
     let grew = false;
-    // Rows start from a template of the columns known so far (no prototype: a key such as "__proto__" or
-    // "constructor" is an ordinary column); keys first seen in this batch are added, and filled with null below.
-    let template = rowTemplate(fields.map((f) => f.name));
-    let stale = false;
-    const rows = parsed.map((obj) => {
-      if (stale) {
-        template = rowTemplate(fields.map((f) => f.name));
-        stale = false;
-      }
+    // Rows start from a template of the columns known before this batch (no prototype: a key such as "__proto__"
+    // or "constructor" is an ordinary column); keys first seen in this batch are filled with null below, in the
+    // rows that lack them. So a batch costs its rows times its columns, whatever order the keys come in.
+    const before = fields.length;
+    const template = rowTemplate(fields.map((f) => f.name));
+    const rows = parsed.map((obj, index) => {
       const row = rowFrom(template);
       for (const key of Object.keys(obj)) {
         const value: FieldValue = toFieldValue(obj[key]);
         row[key] = value;
         if (!known.has(key)) {
+          if (known.size >= maxColumns) {
+            throw inputInvalid(file.name, lineOf[index] ?? lineNo, `the file has more than ${maxColumns} distinct keys, the limit for a JSON lines file (every key is a column of every record). Keys that vary by record (ids, dates) belong in values; keep per-record data under one key as a nested object or array.`);
+          }
           known.add(key);
           fields.push({ name: key, type: inferFieldType(value), nillable: true });
           grew = true;
-          stale = true;
         } else if (value !== null && !firstTyped.has(key)) {
           // A field first seen as null was typed string; its first real value decides.
           const i = fields.findIndex((f) => f.name === key);
@@ -153,7 +162,10 @@ export async function openJsonLines(file: InputFile, options: DecodeOptions): Pr
       return row;
     });
     if (grew || schema.fields.length !== fields.length) schema = { entity: options.entity, fields: [...fields] };
-    for (const row of rows) for (const f of fields) if (row[f.name] === undefined) row[f.name] = null;
+    if (fields.length > before) {
+      const added = fields.slice(before).map((f) => f.name);
+      for (const row of rows) for (const name of added) if (row[name] === undefined) row[name] = null;
+    }
     return rows;
   }
   const firstTyped = new Set<string>();

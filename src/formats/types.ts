@@ -43,6 +43,8 @@ export interface DecodeOptions extends InputOptions {
   readonly batchSize?: number;
   /** The run's signal: a cancel ends the read of a CSV or JSON lines file at the next chunk (RUN_CANCELED). */
   readonly signal?: AbortSignal;
+  /** JSON lines: the most distinct keys a file may have (default 5,000, MAX_JSONL_COLUMNS). */
+  readonly maxColumns?: number;
   /** Called at the end of a file whose invalid UTF-8 was replaced (invalidUtf8 'replace'), with the count. */
   readonly onInvalidUtf8Replaced?: (count: number) => void;
 }

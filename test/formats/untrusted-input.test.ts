@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEncoder, openDecoder } from '../../src/formats/index.ts';
 import type { DecodeOptions, FileType, InputFile } from '../../src/formats/index.ts';
 import { guardInput } from '../../src/formats/input-guard.ts';
+import { MAX_JSONL_COLUMNS } from '../../src/formats/jsonl.ts';
 import { createLocalFileSource } from '../../src/connectors/local-file/source.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import type { ForceflowError } from '../../src/core/errors.ts';
@@ -215,4 +216,21 @@ describe('cancelling a file read', () => {
     expect(e.code).toBe('RUN_CANCELED');
   });
 
+});
+
+describe('JSON lines: distinct keys', () => {
+  it('more distinct keys than the ceiling (each line bringing its own) is refused, naming the line, instead of making every record that wide', async () => {
+    expect(MAX_JSONL_COLUMNS).toBe(5000);
+    const lines = Array.from({ length: 150 }, (_, i) => `{"k${i}":${i}}`).join('\n');
+    const e = await failure(decodeAll('JSON', memoryFile('wide.jsonl', Buffer.from(lines), 512), { batchSize: 40, maxColumns: 100 }));
+    expect(e.code).toBe('INPUT_INVALID');
+    expect(e.details).toMatchObject({ file: 'wide.jsonl', line: 101 });
+    expect(e.message).toContain('more than 100 distinct keys');
+    // Up to the ceiling, the rows are as before: every key a column, null where a line lacks it.
+    const { rows } = await decodeAll('JSON', memoryFile('wide.jsonl', Buffer.from(lines), 512), { batchSize: 40, maxColumns: 150 });
+    expect(Object.keys(rows[149] ?? {})).toHaveLength(150);
+    expect(rows[149]?.['k149']).toBe(149);
+    expect(rows[149]?.['k0']).toBeNull();
+    expect(rows[121]?.['k130']).toBeNull(); // a key first seen later in the same batch
+  });
 });
