@@ -85,3 +85,18 @@ describe('forceflow run: --invalid-utf8, --max-line-bytes, --max-record-bytes', 
     expect((JSON.parse(tooLong.stdout) as { error: { message: string } }).error.message).toContain('--max-record-bytes');
   });
 });
+
+describe('runFlow: the same input options from the library', () => {
+  it.each([
+    [{ invalidUtf8: 'ignore' }, 'invalidUtf8'],
+    [{ maxLineBytes: 0 }, 'maxLineBytes'],
+    [{ maxRecordBytes: Number.NaN }, 'maxRecordBytes'],
+    [{ maxRecordBytes: 1.5 }, 'maxRecordBytes'],
+  ])('%j is refused with CONFIG_INVALID naming %s, before anything runs', async (options, name) => {
+    const { runFlow } = await import('../../src/flows/runner.ts');
+    const flow = JSON.parse(readFileSync(flowFile('lib', join(dir, 'none.csv'), 'CSV'), 'utf8')) as unknown;
+    const error = await runFlow({ flow, ...(options as object) }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', details: { option: name } });
+    expect((error as Error).message).toContain(name);
+  });
+});
