@@ -82,7 +82,8 @@ async function profileFor(options: RunFlowOptions, name: string | undefined, sid
   const p = options.profiles;
   if (typeof p === 'function') return p(name, side);
   const entries = Object.entries(p ?? {});
-  if (name !== undefined && p && name in p) return { profile: p[name] };
+  // Own keys only: a flow naming its profile "constructor" must not find Object.prototype's.
+  if (name !== undefined && p && Object.prototype.hasOwnProperty.call(p, name)) return { profile: p[name] };
   if (name === undefined && entries.length === 1) return { profile: (entries[0] as [string, unknown])[1] };
   throw new ForceflowError('PROFILE_NOT_FOUND', `The flow's ${side} names connector profile "${name ?? '(none)'}", which was not given. Pass it with --profile <file.json>, or create it with "forceflow profiles create".`, {
     details: { connectorProfileName: name ?? null, side },

@@ -82,6 +82,27 @@ describe('field names that are also Object.prototype names, end to end', () => {
     expect(got.rows).toEqual(VALUES.map((v) => [...v, `${v[0]}-${v[1]}`]));
   });
 
+  it('a Partition key named like Object.prototype properties makes its folders from the values', async () => {
+    const out = join(dir, 'partitioned');
+    const tasks = [{ taskType: 'Map_all', sourceFields: [] }, { taskType: 'Partition', sourceFields: [], taskProperties: { ORDERED_PARTITION_KEYS_LIST: '["constructor","__proto__"]' } }];
+    const record = await runFlow({ flow: flow(csvInput, 'CSV', out, 'CSV', tasks) });
+    expect(record.error).toBeNull();
+    const folders = record.outputs.map((o) => o.slice(out.length).split(/[\\/]/).filter((p) => p.includes('='))).map((p) => p.join('/')).sort();
+    expect(folders).toEqual(['constructor=c1/__proto__=p1', 'constructor=c2/__proto__=p2']);
+  });
+
+  it('a flow naming its connector profile "constructor" is told the profile was not given (not handed a function)', async () => {
+    const sf = {
+      flowName: 'proto-profile',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'constructor', sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(dir, 'none'), outputFormatConfig: { fileType: 'CSV' } } } }],
+      tasks: [{ taskType: 'Map_all', sourceFields: [] }],
+    };
+    const record = await runFlow({ flow: sf, profiles: { 'some-org': {} } });
+    expect(record.error?.code).toBe('PROFILE_NOT_FOUND');
+  });
+
   it('a Map from a field the input lacks is refused, not read from Object.prototype', async () => {
     const out = join(dir, 'missing');
     writeFileSync(join(dir, 'plain.csv'), 'Name\nx\n');
