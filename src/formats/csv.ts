@@ -131,7 +131,7 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
   const seen = new Set<string>();
   header.forEach((name, i) => {
     if (name === null || name.trim() === '') throw inputInvalid(file.name, 1, `header column ${i + 1} has no name`);
-    if (seen.has(name)) throw inputInvalid(file.name, 1, `header names column "${name}" twice`);
+    if (seen.has(name)) throw inputInvalid(file.name, 1, `header names column ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}...` : name)} twice`);
     seen.add(name);
   });
   const names = header as string[];
