@@ -29,7 +29,7 @@ export interface InputGuardOptions {
   readonly maxLineBytes: number;
   /** How the limit is named in the error: what is too long and how to raise it. */
   readonly limit: { readonly what: string; readonly option: string; readonly field: string };
-  /** Called once at the end of the file with the number of replacements made (replace mode, when any). */
+  /** Called with each chunk's number of replacements as they are made (replace mode), so a failed run still counts them. */
   readonly onReplaced?: (count: number) => void;
 }
 
@@ -151,7 +151,6 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
   let offset = 0;
   /** Bytes since the last line break. */
   let run = 0;
-  let replaced = 0;
   let carry: Uint8Array = new Uint8Array(0);
 
   const tooLong = (at: number): ForceflowError =>
@@ -206,7 +205,7 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
     if (body.length > 0 && !isUtf8(body)) {
       if (!replace) throw invalidAt(body, base, firstInvalid(body));
       const fixed = repair(body);
-      replaced += fixed.count;
+      options.onReplaced?.(fixed.count);
       out = fixed.bytes;
     }
     lines(body, base);
@@ -246,7 +245,6 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
       carry = new Uint8Array(0);
       yield out;
     }
-    if (replaced > 0) options.onReplaced?.(replaced);
   } finally {
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     // Not awaited: a read still pending (the cancel case) settles first, then the source closes its file.

@@ -45,7 +45,7 @@ export interface DecodeOptions extends InputOptions {
   readonly signal?: AbortSignal;
   /** JSON lines: the most distinct keys a file may have (default 5,000, MAX_JSONL_COLUMNS). */
   readonly maxColumns?: number;
-  /** Called at the end of a file whose invalid UTF-8 was replaced (invalidUtf8 'replace'), with the count. */
+  /** Called as invalid UTF-8 is replaced (invalidUtf8 'replace'), with the number of replacements just made. */
   readonly onInvalidUtf8Replaced?: (count: number) => void;
 }
 

@@ -33,17 +33,20 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
       const entity = request.entity !== '' ? request.entity : options.entity ?? 'records';
       let bytes = 0;
       let replaced = 0;
-      const decode = (file: StoredFile): Promise<DecodedFile> =>
-        openDecoder(options.fileType ?? fileTypeFromName(file.key) ?? 'CSV', counted(store.open(file), (n) => { bytes += n; }), {
+      const decode = (file: StoredFile): Promise<DecodedFile> => {
+        let warned = false;
+        return openDecoder(options.fileType ?? fileTypeFromName(file.key) ?? 'CSV', counted(store.open(file), (n) => { bytes += n; }), {
           entity,
           ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
           ...options.input,
           signal: ctx.signal,
           onInvalidUtf8Replaced: (count) => {
             replaced += count;
-            ctx.log.warn({ file: file.key, replaced: count }, 'invalid UTF-8 replaced by U+FFFD');
+            if (!warned) ctx.log.warn({ file: file.key }, 'invalid UTF-8 read as U+FFFD (the run record counts the replacements)');
+            warned = true;
           },
         });
+      };
       const first = files[0] === undefined ? undefined : await decode(files[0]);
       const rawSchema: EntitySchema = first?.schema ?? { entity, fields: [] };
       const project = projector(rawSchema, request, store.location);
