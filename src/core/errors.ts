@@ -54,6 +54,7 @@ export const ERRORS = {
   RUN_SIZE_LIMIT: { kind: 'fatal', summary: 'The run moved more bytes than its size guard allows.' },
   RECORD_VALIDATION_FAILED: { kind: 'fatal', summary: 'A Validate task whose action terminates the flow found a record that fails its check; the message names the record and field.' },
   DESTINATION_WRITE_FAILED: { kind: 'fatal', summary: 'A record failed to write and the flow fails on the first destination error.' },
+  JOURNAL_INPUT_CHANGED: { kind: 'config', summary: 'A Salesforce write of this flow did not finish (crash, kill), and its input or destination changed since, so it cannot be recovered; check what it wrote, then discard its journal with `forceflow recover --discard <executionId>`.' },
   EMULATOR_ERROR: { kind: 'config', summary: 'The emulator could not start with the given options.' },
   INTERNAL: { kind: 'fatal', summary: 'A bug in forceflow; please report it with the log.' },
 } as const satisfies Record<string, CatalogueEntry>;

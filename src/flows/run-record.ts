@@ -60,6 +60,26 @@ export interface ExecutionRecord {
    * by hand, and the accepted fields of the flow that have no effect (docs/flows.md). Empty when none.
    */
   notes: string[];
+  /**
+   * Salesforce destination: the writes of earlier runs of this flow that did not finish (killed, crashed), which
+   * this run recovered from the write journal before sending anything; null when there were none.
+   */
+  recovery: WriteRecoveryRecord | null;
+}
+
+/** What a run recovered of unfinished earlier writes (docs/salesforce-destination.md, "Crashes"). */
+export interface WriteRecoveryRecord {
+  /** The execution ids whose writes were recovered. */
+  readonly executions: readonly string[];
+  /** Bulk jobs and REST calls those runs had sent, and the Bulk job ids asked about again. */
+  readonly jobs: number;
+  readonly calls: number;
+  readonly jobIds: readonly string[];
+  /** Rows they had sent: found written, found failed (in the error file), still unknown (in the error file as SF_WRITE_OUTCOME_UNKNOWN), found not written (sent by this run). */
+  readonly rowsWritten: number;
+  readonly rowsFailed: number;
+  readonly rowsUnknown: number;
+  readonly rowsResent: number;
 }
 
 export function newExecutionRecord(flowName: string, executionId: string, startedAt: Date): ExecutionRecord {
@@ -94,6 +114,7 @@ export function newExecutionRecord(flowName: string, executionId: string, starte
     error: null,
     startedBy: 'manual',
     notes: [],
+    recovery: null,
   };
 }
 

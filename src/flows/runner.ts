@@ -20,7 +20,7 @@ import { createLocalFileSource } from '../connectors/local-file/source.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
-import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
+import { failRecord, newExecutionRecord, type ExecutionRecord, type WriteRecoveryRecord } from './run-record.ts';
 import type { RunStateStore } from './state.ts';
 import type { FlowDefinition } from './schema.ts';
 
@@ -267,6 +267,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
         ...(eh.bucketName !== undefined
           ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) } } }
           : eh.localPath !== undefined ? { errorTarget: { localDir: resolve(flowDir, eh.localPath) } } : {}),
+        ...(options.state?.writeJournal ? { journal: options.state.writeJournal } : {}),
         ...options.salesforce?.destination,
       });
     }
@@ -283,6 +284,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     record.destinationDataTransferApi = result.api ?? null;
     record.destinationDataTransferApiReason = result.apiReason ?? null;
     record.outputs = [...(result.outputs ?? [])];
+    record.recovery = (result as { recovery?: WriteRecoveryRecord }).recovery ?? null;
     record.executionStatus = 'Successful';
     record.lastUpdatedAt = now().toISOString();
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
@@ -292,8 +294,10 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     // stopped it), and any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
     // limit, a cancel), which carries the same counts in its details (or its cause's, when cancelled).
     const progress = [e.details, (e.cause as { details?: unknown } | undefined)?.details].find(
-      (d): d is { written: number; failed?: number; errorFile?: string | null } => typeof (d as { written?: unknown } | undefined)?.written === 'number',
+      (d): d is { written: number; failed?: number; errorFile?: string | null; recovery?: WriteRecoveryRecord } => typeof (d as { written?: unknown } | undefined)?.written === 'number',
     );
+    const recovered = [e.details, (e.cause as { details?: unknown } | undefined)?.details].map((d) => (d as { recovery?: WriteRecoveryRecord } | undefined)?.recovery).find((r) => r !== undefined);
+    if (recovered) record.recovery = recovered;
     if (progress) {
       record.executionResult.recordsWritten = progress.written;
       record.executionResult.errorInfo.putFailuresCount = progress.failed ?? 0;

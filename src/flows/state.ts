@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ForceflowError } from '../core/errors.ts';
 import type { ExecutionRecord } from './run-record.ts';
+import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
 
 /**
  * Run history in the engine's local state (SQLite): the execution records, and the end of the last
@@ -19,6 +20,8 @@ export interface RunStateStore {
    */
   schemaVersion(flowName: string, fingerprint: string): Promise<number>;
   close(): void;
+  /** The Salesforce write journal (crash recovery), kept in the same database. */
+  readonly writeJournal?: WriteJournal;
 }
 
 export function openRunState(folder: string): RunStateStore {
@@ -40,7 +43,9 @@ export function openRunState(folder: string): RunStateStore {
   const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?');
   const latestSchema = db.prepare('SELECT version, fingerprint FROM schema_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1');
   const addSchema = db.prepare('INSERT INTO schema_versions (flow_name, version, fingerprint) VALUES (?, ?, ?)');
+  const writeJournal = openSqliteJournal(db);
   return {
+    writeJournal,
     async schemaVersion(flowName, fingerprint) {
       const row = latestSchema.get(flowName) as { version: number; fingerprint: string } | undefined;
       if (row?.fingerprint === fingerprint) return row.version;

@@ -7,6 +7,7 @@ import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
+import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, isTransientCallError, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
@@ -36,6 +37,11 @@ export interface BulkWriterOptions extends RowRetryOptions {
   readonly deadlineMs?: number;
   /** Attempts to re-read a results file whose body broke part-way (default 4). */
   readonly resultRetries?: number;
+}
+
+/** What recovering a job left to send again (a spool file of those rows, with their originals). */
+export interface RecoveredJob {
+  readonly resend: SpoolFile | undefined;
 }
 
 interface JobInfo {
@@ -77,9 +83,11 @@ export class BulkWriter {
   private readonly types: readonly FieldType[];
   private readonly keys: readonly string[];
   private retrySeq = 0;
+  private readonly journal: ExecutionJournal;
   readonly stats: BulkWriteStats = { jobs: [], calls: 0 };
 
-  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, tempDir: string, options: BulkWriterOptions = {}) {
+  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, tempDir: string, options: BulkWriterOptions = {}, journal: ExecutionJournal = executionJournalNone) {
+    this.journal = journal;
     this.client = client;
     this.target = target;
     this.reporter = reporter;
@@ -100,9 +108,51 @@ export class BulkWriter {
 
   private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
     if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-    const object = this.target.object.name;
     const ledger = await JobLedger.build(file, this.types);
-    const jobId = await this.submit(file);
+    const { jobId, seq } = await this.submit(file);
+    await this.finishJob(file, ledger, jobId, seq, attempt, false);
+  }
+
+  /**
+   * Recover a job a crashed run recorded in the journal (`file`: its rows, rebuilt from the input): learn its
+   * state (an Open job, never closed, is aborted: it wrote nothing), wait while it runs, read its results and
+   * report its rows as any job's. Rows to send again (not written) are returned, not sent. A job Salesforce
+   * no longer knows leaves its rows unknown (INSERT) or to send again (UPDATE, UPSERT, DELETE).
+   */
+  async recoverJob(file: SpoolFile, jobId: string, seq: number): Promise<RecoveredJob> {
+    let info: JobInfo;
+    try {
+      info = await this.json<JobInfo>({ method: 'GET', path: `/jobs/ingest/${jobId}`, call: `read Bulk job ${jobId} (recovery)` });
+    } catch (error) {
+      if (!isForceflowError(error) || (error.details as { status?: number }).status !== 404) throw error;
+      this.ctx.log.warn({ jobId }, 'a Bulk job recorded in the write journal is unknown to Salesforce');
+      if (this.target.operation !== 'INSERT') {
+        await this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: toRanges(file.indexes) });
+        return { resend: file };
+      }
+      const unknown: RecordFailure[] = [];
+      const originals = file.originals !== undefined ? readSpoolOriginals(file.originals) : undefined;
+      try {
+        for await (const { position, cells } of readSpoolRows(file.path)) {
+          const original = originals !== undefined ? (await originals.next()).value ?? undefined : undefined;
+          unknown.push({ index: file.indexes[position] as number, record: original ?? recordFromCells(this.keys, cells), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId}, recorded by a run that did not finish, is unknown to Salesforce (deleted, or older than its retention); it may or may not have written this record.` });
+        }
+      } finally {
+        await originals?.return(undefined);
+      }
+      await this.journal.settle(seq, { created: 0, failed: [], unknown: unknown.map(journalFailure), resend: [] });
+      await this.reporter.failed(unknown, true);
+      return { resend: undefined };
+    }
+    this.stats.jobs.push(jobId);
+    if (info.state === 'Open') await this.abort(jobId);
+    const ledger = await JobLedger.build(file, this.types);
+    const resend = await this.finishJob(file, ledger, jobId, seq, 0, true);
+    return { resend };
+  }
+
+  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean): Promise<SpoolFile | undefined> {
+    const object = this.target.object.name;
     ledger.jobId = jobId;
     const info = await this.waitForJob(jobId);
     const created = await this.readResults(ledger, 'successfulResults', SUCCEEDED);
@@ -162,19 +212,20 @@ export class BulkWriter {
         await originals?.return(undefined);
       }
     }
-    this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, 'bulk job reconciled');
+    this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, recovering ? 'bulk job of an unfinished run recovered' : 'bulk job reconciled');
+    const next = retry === undefined ? undefined : (await retry.finish())[0];
+    await this.journal.settle(seq, { created: createdCount, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(next?.indexes ?? []) });
     if (written > 0) this.reporter.written(written, createdCount);
     if (failures.length > 0) await this.reporter.failed(failures);
     if (unknown.length > 0) await this.reporter.failed(unknown, true);
-    if (retry !== undefined) {
-      const [next] = await retry.finish();
-      // failOnFirstDestinationError: once a record failed, no further job is sent, not even for retries.
-      if (next !== undefined && !this.reporter.stopped) {
-        this.ctx.log.warn({ object, jobId, records: next.indexes.length, attempt: attempt + 1 }, jobFailed ? 'bulk job failed; sending its unprocessed records in a new job' : 'sending records that failed for a retryable reason in a new job');
-        await backoff((this.options.rowRetryBaseMs ?? 1000) * 2 ** attempt, this.ctx.signal);
-        await this.writeFile(next, attempt + 1);
-      }
+    if (recovering) return next;
+    // failOnFirstDestinationError: once a record failed, no further job is sent, not even for retries.
+    if (next !== undefined && !this.reporter.stopped) {
+      this.ctx.log.warn({ object, jobId, records: next.indexes.length, attempt: attempt + 1 }, jobFailed ? 'bulk job failed; sending its unprocessed records in a new job' : 'sending records that failed for a retryable reason in a new job');
+      await backoff((this.options.rowRetryBaseMs ?? 1000) * 2 ** attempt, this.ctx.signal);
+      await this.writeFile(next, attempt + 1);
     }
+    return undefined;
   }
 
   private async json<T>(req: Parameters<SalesforceClient['json']>[0]): Promise<T> {
@@ -183,7 +234,7 @@ export class BulkWriter {
   }
 
   /** Create a job and upload the file; a failed upload aborts that job and tries a new one. */
-  private async submit(file: SpoolFile): Promise<string> {
+  private async submit(file: SpoolFile): Promise<{ jobId: string; seq: number }> {
     const t = this.target;
     const object = t.object.name;
     const operation = t.operation.toLowerCase();
@@ -201,6 +252,10 @@ export class BulkWriter {
       });
       this.stats.jobs.push(job.id);
       this.ctx.log.info({ jobId: job.id, object, operation, bytes: file.bytes, records: file.indexes.length }, 'bulk ingest job created');
+      // Journaled before the data goes: a run that dies from here on leaves the job for the next run to recover.
+      const ranges = toRanges(file.indexes);
+      const seq = await this.journal.record({ kind: 'bulk', ref: job.id, ranges, count: file.indexes.length, fingerprint: file.fingerprint, sentAt: Date.now() });
+      const notWritten = async (): Promise<void> => this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: ranges });
       try {
         this.stats.calls++;
         await this.client.send({
@@ -213,16 +268,18 @@ export class BulkWriter {
         });
       } catch (error) {
         if (!isTransientCallError(error) || attempt >= 3) {
-          await this.abort(job.id);
+          if (await this.abort(job.id)) await notWritten();
           throw error;
         }
         this.ctx.log.warn({ jobId: job.id, err: (error as Error).message }, 'bulk upload failed; aborting the job and uploading to a new one');
+        // An Open job is never processed: once aborted (or even if the abort is lost), it wrote nothing.
         await this.abort(job.id);
+        await notWritten();
         await backoff(500 * 2 ** attempt, this.ctx.signal);
         continue;
       }
       await this.close(job.id);
-      return job.id;
+      return { jobId: job.id, seq };
     }
   }
 
@@ -241,11 +298,13 @@ export class BulkWriter {
     }
   }
 
-  private async abort(jobId: string): Promise<void> {
+  private async abort(jobId: string): Promise<boolean> {
     try {
       await this.json({ method: 'PATCH', path: `/jobs/ingest/${jobId}`, json: { state: 'Aborted' }, idempotent: true, cleanup: true, call: `abort Bulk job ${jobId}` });
+      return true;
     } catch (error) {
       this.ctx.log.warn({ jobId, err: (error as Error).message }, 'could not abort bulk job');
+      return false;
     }
   }
 

@@ -11,6 +11,8 @@ import { BulkWriter, type BulkWriterOptions } from './bulk-writer.ts';
 import { describeObject, type SfField, type SfObject } from './describe.ts';
 import type { SalesforceClient } from './http.ts';
 import { RestWriter, type RestItem, type RestWriterOptions } from './rest-writer.ts';
+import { executionJournal, executionJournalNone, type ExecutionJournal, type WriteJournal } from './journal.ts';
+import { Recovery, type RecoveryCounts } from './recovery.ts';
 import { CsvSpool, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
 import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
@@ -59,10 +61,17 @@ export interface SalesforceDestinationOptions {
   readonly maxFailuresKept?: number;
   readonly rest?: RestWriterOptions;
   readonly bulk?: BulkWriterOptions;
+  /**
+   * The write journal (the state store's): jobs and calls are recorded before they are sent and settled once
+   * matched, and a write first recovers the unfinished writes of earlier runs of the flow (recovery.ts).
+   */
+  readonly journal?: WriteJournal;
 }
 
 /** What a Salesforce write adds to WriteResult. */
 export interface SalesforceWriteResult extends WriteResult {
+  /** What was recovered of earlier runs that did not finish (when there were any). */
+  readonly recovery?: RecoveryCounts & { readonly jobIds: readonly string[] };
   readonly created: number;
   readonly updated: number;
   readonly unknown: number;
@@ -224,8 +233,31 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
       let buffered: RestItem[] = [];
       let count = 0;
       let published = false;
+      const flowName = options.flowName ?? object;
+      const executionId = options.executionId ?? new Date().toISOString().replace(/[:.]/g, '-');
+      const journal = options.journal;
+      const tracked = trackUnsettled(journal === undefined ? executionJournalNone : executionJournal(journal, executionId));
+      let journalOpen = false;
+      let recovery: Recovery | undefined;
+      let recoveryDir: string | undefined;
+      let recoveryJobs: string[] = [];
+      let recovered: string[] = [];
 
-      const startRest = (): RestWriter => new RestWriter(client, target as WriteTarget, reporter as Reporter, ctx, options.rest);
+      /**
+       * The write ended (successfully or with an error): forget its journal, and the unfinished runs it
+       * recovered, unless a job or call of its own is still unsettled (its outcome unknown): then everything
+       * stays for the next run to recover.
+       */
+      const closeJournal = async (): Promise<void> => {
+        if (!journalOpen || journal === undefined) return;
+        journalOpen = false;
+        if (tracked.unsettled > 0) {
+          ctx.log.warn({ executionId, unsettled: tracked.unsettled }, 'the write ended with jobs or calls whose outcome is not known; the next run of the flow recovers them');
+          return;
+        }
+        await journal.finish(recovery === undefined || recovery.resolved ? [executionId, ...recovered] : [executionId]);
+      };
+      const startRest = (): RestWriter => new RestWriter(client, target as WriteTarget, reporter as Reporter, ctx, options.rest, tracked);
       const spoolRows = async (items: readonly RestItem[]): Promise<void> => {
         const t = target as WriteTarget;
         const s = spool as CsvSpool;
@@ -242,7 +274,8 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true });
       };
 
-      try {
+      // The input, indexed; the first non-empty batch resolves the target (describe) and the error file.
+      async function* indexed(): AsyncGenerator<RestItem[]> {
         for await (const batch of batches) {
           if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
           if (batch.rows.length === 0) continue;
@@ -251,23 +284,56 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             const keys = batch.schema.fields.map((f) => f.name);
             target = resolveTarget(described, config, keys);
             if (options.errorTarget !== undefined) {
-              sink = createErrorSink(options.errorTarget, {
-                flowName: options.flowName ?? object,
-                executionId: options.executionId ?? new Date().toISOString().replace(/[:.]/g, '-'),
-                fields: target.columns.map((c) => c.key),
-              });
+              sink = createErrorSink(options.errorTarget, { flowName, executionId, fields: target.columns.map((c) => c.key) });
             }
             reporter = new Reporter(sink, config.failOnFirstDestinationError, options.maxFailuresKept ?? 10_000);
-            if (config.apiPreference === 'REST_SYNC') {
-              ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'REST_SYNC', recordCount: 0 }));
-              rest = startRest();
-            } else if (config.apiPreference === 'BULKV2') {
-              ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'BULKV2', recordCount: 0 }));
-              await startBulk();
-            }
           }
           const items = batch.rows.map((row, i): RestItem => ({ index: count + i, row }));
           count += items.length;
+          yield items;
+        }
+      }
+
+      try {
+        const it = indexed();
+        const first = await it.next();
+        let input: AsyncIterable<RestItem[]> = first.done ? it : prepend(first.value, it);
+        if (!first.done && journal !== undefined) {
+          const t = target as WriteTarget;
+          const prior = (await journal.open(flowName)).filter((e) => e.executionId !== executionId);
+          await journal.begin({ flowName, executionId, object: t.object.name, operation: t.operation, startedAt: new Date().toISOString() });
+          journalOpen = true;
+          const unfinished = prior.filter((e) => e.entries.length > 0);
+          if (unfinished.length > 0) {
+            ctx.log.warn({ executions: unfinished.map((e) => e.executionId), entries: unfinished.reduce((n, e) => n + e.entries.length, 0) }, 'an earlier run of this flow did not finish its Salesforce write; recovering it before sending anything');
+            recoveryDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-recover-'));
+            const dir = recoveryDir;
+            recovery = new Recovery(unfinished, t, dir, ctx);
+            await recovery.stage(input, (row) => originalOf(t, row), (index, row) => bulkCells(t, index, row));
+            recovery.verify();
+            let recoverBulk: BulkWriter | undefined;
+            let recoverRest: RestWriter | undefined;
+            await recovery.resolve(
+              reporter as Reporter,
+              () => (recoverBulk ??= new BulkWriter(client, t, reporter as Reporter, ctx, dir, options.bulk, tracked)),
+              () => (recoverRest ??= startRest()),
+            );
+            recoveryJobs = recoverBulk?.stats.jobs ?? [];
+            input = recovery.replay();
+          }
+          // Executions with no entry sent nothing; those with entries are recovered now.
+          recovered = prior.map((e) => e.executionId);
+        }
+        if (target !== undefined) {
+          if (config.apiPreference === 'REST_SYNC') {
+            ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'REST_SYNC', recordCount: 0 }));
+            rest = startRest();
+          } else if (config.apiPreference === 'BULKV2') {
+            ({ api, reason: apiReason } = select({ direction: 'destination', preference: 'BULKV2', recordCount: 0 }));
+            await startBulk();
+          }
+        }
+        for await (const items of input) {
           if (reporter?.stopped) break;
           if (rest !== undefined) {
             await rest.add(items);
@@ -302,7 +368,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             if (config.apiPreference === 'AUTOMATIC') apiReason = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: spool.rows + reporter.failedCount }).reason;
             if (!reporter.stopped) {
               ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
-              bulk = new BulkWriter(client, target, reporter, ctx, spoolDir as string, options.bulk);
+              bulk = new BulkWriter(client, target, reporter, ctx, spoolDir as string, options.bulk, tracked);
               await bulk.write(files);
             }
           }
@@ -313,6 +379,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           errorFile = (await sink.finish()).key;
           published = true;
         }
+        await closeJournal();
         const r = reporter;
         const written = r?.writtenCount ?? 0;
         const created = r?.created ?? 0;
@@ -328,6 +395,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
                 object, operation: config.writeOperationType, api: api ?? null, written, created, updated, failed: r.failedCount, unknown: r.unknownCount,
                 firstFailure: { index: f.index, errorCode: f.errorCode, message: f.message, ...(f.fields ? { fields: f.fields } : {}) },
                 errorFile, jobs: outputs, apiCalls: client.apiCalls - callsBefore,
+                ...(recovery ? { recovery: { ...recovery.counts, jobIds: recoveryJobs } } : {}),
               },
             },
           );
@@ -345,10 +413,13 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           outputs,
           ...(errorFile ? { errorFile } : {}),
           apiCalls: client.apiCalls - callsBefore,
+          ...(recovery ? { recovery: { ...recovery.counts, jobIds: recoveryJobs } } : {}),
         };
       } catch (error) {
         await spool?.discard();
+        await recovery?.discard();
         await rest?.settle();
+        await closeJournal().catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'could not update the write journal'));
         let errorFile: string | null = null;
         if (sink !== undefined && !published) {
           // Keep what failed visible even when the write stops on an error.
@@ -358,9 +429,10 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             await sink.abort().catch(() => undefined);
           }
         }
-        throw withProgress(error, reporter, api, errorFile, client.apiCalls - callsBefore);
+        throw withProgress(error, reporter, api, errorFile, client.apiCalls - callsBefore, recovery ? { ...recovery.counts, jobIds: recoveryJobs } : undefined);
       } finally {
         if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
+        if (recoveryDir !== undefined) await rm(recoveryDir, { recursive: true, force: true }).catch(() => undefined);
       }
     },
   };
@@ -371,7 +443,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
  * reconciled...), with what had already happened: the same code and kind, the message saying how many records
  * were written and failed, and `details` with `written`, `created`, `failed`, `unknown` and `errorFile`.
  */
-function withProgress(error: unknown, reporter: Reporter | undefined, api: TransferApi | undefined, errorFile: string | null, apiCalls: number): unknown {
+function withProgress(error: unknown, reporter: Reporter | undefined, api: TransferApi | undefined, errorFile: string | null, apiCalls: number, recovery?: RecoveryCounts & { readonly jobIds: readonly string[] }): unknown {
   if (!(error instanceof ForceflowError) || reporter === undefined) return error;
   if (error.code === 'DESTINATION_WRITE_FAILED' || (reporter.writtenCount === 0 && reporter.failedCount === 0)) return error;
   const written = reporter.writtenCount;
@@ -379,7 +451,7 @@ function withProgress(error: unknown, reporter: Reporter | undefined, api: Trans
   return new ForceflowError(
     error.code,
     `${error.message} The write stopped part-way: ${written} record(s) had been written${api ? ` through ${api}` : ''} and ${failed} failed${errorFile ? ` (listed in ${errorFile})` : ''}; the others were not confirmed written (UPSERT is safe to run again).`,
-    { cause: error.cause ?? error, details: { ...error.details, written, created: reporter.created, failed, unknown: reporter.unknownCount, errorFile, apiCalls } },
+    { cause: error.cause ?? error, details: { ...error.details, written, created: reporter.created, failed, unknown: reporter.unknownCount, errorFile, apiCalls, ...(recovery ? { recovery } : {}) } },
   );
 }
 
@@ -410,3 +482,32 @@ function bulkCells(target: WriteTarget, index: number, row: Row): string[] | Rec
   }
 }
 
+
+/** The first batch again, then the rest of the iterator. */
+async function* prepend<T>(first: T, rest: AsyncIterator<T>): AsyncGenerator<T> {
+  yield first;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** An execution journal that counts the entries recorded and not yet settled. */
+function trackUnsettled(inner: ExecutionJournal): ExecutionJournal & { readonly unsettled: number } {
+  const open = new Set<number>();
+  return {
+    get unsettled(): number {
+      return open.size;
+    },
+    async record(entry) {
+      const seq = await inner.record(entry);
+      open.add(seq);
+      return seq;
+    },
+    async settle(seq, outcome) {
+      await inner.settle(seq, outcome);
+      open.delete(seq);
+    },
+  };
+}

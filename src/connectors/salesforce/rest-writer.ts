@@ -3,6 +3,7 @@ import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import type { Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
+import { RowFingerprint, executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { escapeSoqlString } from './soql.ts';
 import {
   MISSING_ARGUMENT, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff,
@@ -91,10 +92,12 @@ export class RestWriter {
   private readonly inflight = new Set<Promise<void>>();
   private buffer: RestItem[] = [];
   private error: unknown;
+  private readonly journal: ExecutionJournal;
   /** Calls sent, for the run record. */
   calls = 0;
 
-  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, options: RestWriterOptions = {}) {
+  constructor(client: SalesforceClient, target: WriteTarget, reporter: WriteReporter, ctx: RunContext, options: RestWriterOptions = {}, journal: ExecutionJournal = executionJournalNone) {
+    this.journal = journal;
     this.client = client;
     this.target = target;
     this.reporter = reporter;
@@ -167,6 +170,8 @@ export class RestWriter {
     let resend = false;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+      // Journaled before the call goes: a run that dies with it in flight leaves it for the next run to recover.
+      const seq = await this.journal.record({ kind: 'rest', ref: null, ranges: toRanges(pending.map((p) => p.index)), count: pending.length, fingerprint: restFingerprint(this.target, pending), sentAt: Date.now() });
       const outcomes = await this.call(pending, resend);
       const again: Pending[] = [];
       const failures: RecordFailure[] = [];
@@ -188,6 +193,7 @@ export class RestWriter {
         }
       });
       resend = outcomes.some((o) => o.kind === 'failed' && o.code === RESEND);
+      await this.journal.settle(seq, { created, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(again.map((p) => p.index)) });
       if (written > 0) this.reporter.written(written, created);
       if (early.length > 0) {
         failures.push(...early);
@@ -205,6 +211,87 @@ export class RestWriter {
         await backoff(this.rowRetryBaseMs * 2 ** attempt, this.ctx.signal);
       }
     }
+  }
+
+  /**
+   * Recover a call a crashed run recorded in the journal but never settled (its answer died with the process;
+   * `items`: its rows, read from the input again). Nothing is sent blindly:
+   * - INSERT: the records are looked up by their external id when one is mapped (found, created no earlier than
+   *   a minute before the call → written; not found → sent again); without one they are reported
+   *   SF_WRITE_OUTCOME_UNKNOWN.
+   * - DELETE: the ids are looked up with queryAll (in the recycle bin → written; still there → sent again;
+   *   not found at all → unknown).
+   * - UPSERT: sent again (matching on the external id, it cannot create a second record).
+   * - UPDATE: reported SF_WRITE_OUTCOME_UNKNOWN, not repeated (an update may have side effects).
+   * Outcomes are reported and the entry settled; the rows to send again are returned.
+   */
+  async recover(items: readonly RestItem[], sentAt: number, seq: number): Promise<RestItem[]> {
+    const pending: Pending[] = items.map((item) => ({ index: item.index, row: item.row, payload: this.payload(item.row) }));
+    const object = this.target.object.name;
+    const why = `the run that sent this ${this.target.operation} call at ${new Date(sentAt).toISOString()} stopped before its answer was read`;
+    let outcomes: Outcome[];
+    switch (this.target.operation) {
+      case 'INSERT':
+        outcomes = await this.resolveInsert(pending, sentAt, why);
+        break;
+      case 'UPSERT':
+        outcomes = pending.map(() => ({ kind: 'failed', code: RESEND, message: why, fields: [] }));
+        break;
+      case 'UPDATE':
+        outcomes = pending.map(() => ({ kind: 'unknown', message: `${why}; Salesforce may or may not have applied this update, and recovery does not repeat an update (it may have side effects). Check the record in ${object}.` }));
+        break;
+      default:
+        outcomes = await this.resolveDelete(pending, why);
+    }
+    const resend: RestItem[] = [];
+    const failures: RecordFailure[] = [];
+    const unknown: RecordFailure[] = [];
+    let written = 0;
+    let created = 0;
+    outcomes.forEach((o, i) => {
+      const p = pending[i] as Pending;
+      if (o.kind === 'ok') {
+        written++;
+        if (o.created) created++;
+      } else if (o.kind === 'unknown') unknown.push({ index: p.index, record: p.row, errorCode: OUTCOME_UNKNOWN, message: o.message });
+      else if (o.code === RESEND) resend.push({ index: p.index, row: p.row });
+      else failures.push({ index: p.index, record: p.row, errorCode: o.code, message: o.message, ...(o.fields.length > 0 ? { fields: o.fields } : {}) });
+    });
+    this.ctx.log.info({ object, records: pending.length, written, unknown: unknown.length, again: resend.length }, 'rest call of an unfinished run recovered');
+    await this.journal.settle(seq, { created, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(resend.map((r) => r.index)) });
+    if (written > 0) this.reporter.written(written, created);
+    if (failures.length > 0) await this.reporter.failed(failures);
+    if (unknown.length > 0) await this.reporter.failed(unknown, true);
+    return resend;
+  }
+
+  /** A DELETE whose answer was lost: deleted (or gone) → written; still there → to send again. */
+  private async resolveDelete(pending: readonly Pending[], why: string): Promise<Outcome[]> {
+    const object = this.target.object.name;
+    const state = new Map<string, boolean>();
+    const ids = [...new Set(pending.map((p) => (p.payload as string).slice(0, 15)))];
+    for (let i = 0; i < ids.length; i += 200) {
+      const chunk = ids.slice(i, i + 200);
+      const soql = `SELECT Id, IsDeleted FROM ${object} WHERE Id IN (${chunk.map((v) => `'${escapeSoqlString(v)}'`).join(',')})`;
+      let next: string | undefined = '/queryAll';
+      let query: Record<string, string> | undefined = { q: soql };
+      while (next !== undefined) {
+        this.calls++;
+        const page: { records: Record<string, unknown>[]; nextRecordsUrl?: string; done: boolean } = await this.client.json({
+          method: 'GET', path: next, ...(query ? { query } : {}), call: `look up ${object} by Id after a lost delete`,
+        });
+        for (const r of page.records) state.set(String(r['Id']).slice(0, 15), r['IsDeleted'] === true);
+        next = page.done || !page.nextRecordsUrl ? undefined : page.nextRecordsUrl;
+        query = undefined;
+      }
+    }
+    return pending.map((p): Outcome => {
+      const deleted = state.get((p.payload as string).slice(0, 15));
+      if (deleted === false) return { kind: 'failed', code: RESEND, message: why, fields: [] };
+      if (deleted === true) return { kind: 'ok', created: false };
+      // Not found even in the recycle bin: emptied from it since, or never a record of the object.
+      return { kind: 'unknown', message: `${why}; the record is not in ${object} nor in its recycle bin (emptied since, or never a record of ${object}), so whether this call deleted it is unknown.` };
+    });
   }
 
   private payload(row: Row): Record<string, RestValue> | string {
@@ -402,6 +489,18 @@ export class RestWriter {
       return { kind: 'failed', code: RESEND, message: `${why}; a look-up by ${marker.field.name} found the record was not created, and sending it again kept failing.`, fields: [] };
     });
   }
+}
+
+/** The fingerprint of a call's rows for the write journal: input index and destination values of each. */
+export function restFingerprint(target: WriteTarget, items: readonly { readonly index: number; readonly row: Row }[]): string {
+  const fp = new RowFingerprint();
+  for (const { index, row } of items) fp.add(index, restLine(target, row));
+  return fp.digest();
+}
+
+/** A row's destination values as one line (an absent key, which leaves the field unchanged, is [], unlike null). */
+export function restLine(target: WriteTarget, row: Row): string {
+  return JSON.stringify(target.columns.map((c) => row[c.key] ?? (c.key in row ? null : [])));
 }
 
 /** Internal outcome code: not written, safe to send again (counts against the row retry budget). */

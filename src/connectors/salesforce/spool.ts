@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import type { Row } from '../../core/types.ts';
+import { RowFingerprint } from './journal.ts';
 import { csvLine } from './write-values.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface SpoolFile {
   readonly bytes: number;
   /** The original records, one JSON line per position (when the spool keeps them). */
   readonly originals?: string;
+  /** Fingerprint of the rows as sent (input index and CSV line of each), for the write journal. */
+  readonly fingerprint: string;
 }
 
 export class CsvSpool {
@@ -48,6 +51,7 @@ export class CsvSpool {
   private originalsHandle: FileHandle | undefined;
   private pendingOriginals = '';
   private seq = 0;
+  private fingerprint = new RowFingerprint();
   /** Rows added over all files. */
   rows = 0;
 
@@ -67,6 +71,7 @@ export class CsvSpool {
     if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.maxBytes) await this.roll();
     if (this.handle === undefined) await this.openNext();
     this.pending += line;
+    this.fingerprint.add(index, line);
     if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
     this.bytes += size;
     this.indexes.push(index);
@@ -99,6 +104,7 @@ export class CsvSpool {
     this.pendingOriginals = '';
     this.bytes = Buffer.byteLength(this.headerLine);
     this.indexes = [];
+    this.fingerprint = new RowFingerprint();
   }
 
   private async flush(): Promise<void> {
@@ -119,7 +125,7 @@ export class CsvSpool {
     await this.originalsHandle?.close();
     this.handle = undefined;
     this.originalsHandle = undefined;
-    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) });
+    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) });
   }
 }
 
