@@ -6,6 +6,7 @@ import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
 import { registerRunCommands } from './run.ts';
 import { registerProfilesCommand } from './profiles.ts';
+import { registerRecoverCommand } from './recover.ts';
 
 function parseGenerate(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(value);
@@ -40,6 +41,7 @@ program
 
 registerRunCommands(program);
 registerProfilesCommand(program);
+registerRecoverCommand(program);
 
 program
   .command('demo')
