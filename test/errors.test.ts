@@ -17,4 +17,11 @@ describe('error catalogue', () => {
     expect(exitCodeFor(new ForceflowError('RUN_CANCELED', 'x'))).toBe(130);
     expect(JSON.stringify(e)).not.toContain('stack');
   });
+
+  it('gives the kinds running again bears out: a spent daily API limit and a Bulk query job failing for a temporary reason are retryable (exit 4)', () => {
+    expect(exitCodeFor(new ForceflowError('SF_REQUEST_LIMIT_EXCEEDED', 'x'))).toBe(4);
+    expect(exitCodeFor(new ForceflowError('SF_BULK_JOB_FAILED_TEMPORARY', 'x'))).toBe(4);
+    expect(exitCodeFor(new ForceflowError('SF_BULK_JOB_FAILED', 'x'))).toBe(1);
+    expect(exitCodeFor(new ForceflowError('JOURNAL_INPUT_CHANGED', 'x'))).toBe(2);
+  });
 });

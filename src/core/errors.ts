@@ -34,13 +34,14 @@ export const ERRORS = {
   // Salesforce
   SF_AUTH_FAILED: { kind: 'auth', summary: 'Salesforce refused the OAuth grant (bad client, expired or revoked token, rejected JWT).' },
   SF_SESSION_INVALID: { kind: 'auth', summary: 'The Salesforce session is invalid and could not be refreshed.' },
-  SF_REQUEST_LIMIT_EXCEEDED: { kind: 'fatal', summary: "The org's daily API request limit is spent; wait for it to reset or raise it." },
+  SF_REQUEST_LIMIT_EXCEEDED: { kind: 'retryable', summary: "The org's daily API request limit is spent; running again once it resets (a rolling 24 hours) succeeds, or raise it." },
   SF_QUERY_INVALID: { kind: 'config', summary: 'Salesforce rejected the SOQL query (unknown field or object, malformed query).' },
   SF_API_ERROR: { kind: 'fatal', summary: 'Salesforce answered a call with an error that is not retryable.' },
   SF_UNAVAILABLE: { kind: 'retryable', summary: 'Salesforce kept answering 429/5xx or the network failed after all retries.' },
-  SF_BULK_JOB_FAILED: { kind: 'fatal', summary: 'A Bulk API 2.0 job ended Failed or Aborted; the message carries Salesforce\'s errorMessage.' },
+  SF_BULK_JOB_FAILED: { kind: 'fatal', summary: 'A Bulk API 2.0 query job ended Failed for a reason that is not temporary (or was Aborted by someone); the message carries Salesforce\'s errorMessage.' },
   SF_BULK_JOB_TIMEOUT: { kind: 'retryable', summary: 'A Bulk API 2.0 job did not finish before the deadline.' },
-  SF_WRITE_OUTCOME_UNKNOWN: { kind: 'fatal', summary: 'A write was sent but its outcome could not be learned; the records are reported as unknown.' },
+  SF_BULK_JOB_FAILED_TEMPORARY: { kind: 'retryable', summary: 'A Bulk API 2.0 query job kept ending Failed for a reason Salesforce gives as temporary ("please retry"), each time run again as a new job, until the retries ran out.' },
+  SF_WRITE_OUTCOME_UNKNOWN: { kind: 'fatal', summary: 'Per-record code (error file, never thrown): a write was sent but its outcome could not be learned; the record may or may not exist.' },
   // AWS and local state
   S3_ERROR: { kind: 'retryable', summary: 'An S3 call failed after retries.' },
   S3_ACCESS_DENIED: { kind: 'auth', summary: 'S3 refused access to the bucket or key.' },

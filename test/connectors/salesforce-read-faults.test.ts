@@ -4,12 +4,13 @@ import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import type { ReadRequest } from '../../src/core/connector.ts';
 import type { Row } from '../../src/core/types.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
+import { isTemporaryJobFailure } from '../../src/connectors/salesforce/bulk-source.ts';
 import { captureContext } from '../helpers/run-context.ts';
 
 /** Read faults the source tests do not cover: on the Bulk path, and errors that must name the object and the call. */
 
 const RETRY = { retries: 3, baseDelayMs: 5, maxDelayMs: 20 };
-const BULK = { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000 };
+const BULK = { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000, jobRetryBaseMs: 5 };
 
 describe('Salesforce read: faults', () => {
   let emu: RunningEmulator;
@@ -72,11 +73,30 @@ describe('Salesforce read: faults', () => {
     expect(r.rows.length).toBeLessThan(20_000);
   });
 
-  it('a Failed Bulk query job: SF_BULK_JOB_FAILED with the job, the object and Salesforce\'s reason', async () => {
+  it('a Bulk query job Failed for a temporary reason ("Please retry the job") is run again as a new job, and the read completes', async () => {
     await setFaults('bulkQuery.jobFail.next=1');
     const r = await read({ ...C, apiPreference: 'BULKV2' });
-    expect(isForceflowError(r.error, 'SF_BULK_JOB_FAILED')).toBe(true);
-    expect(r.error?.message).toMatch(new RegExp(`Bulk query job ${r.source.stats.jobId ?? 'x'} for Contact ended Failed: .+`));
+    expect(r.error).toBeUndefined();
+    expect(new Set(r.rows.map((x) => x['Id'])).size).toBe(20_000);
+    expect(r.ctx.lines.filter((l) => l['msg'] === 'bulk query job failed for a temporary reason; running it again as a new job')).toHaveLength(1);
+  });
+
+  it('a Bulk query job that keeps failing for a temporary reason: SF_BULK_JOB_FAILED_TEMPORARY (retryable) after 4 jobs, naming the object and the reason', async () => {
+    await setFaults('bulkQuery.jobFail=1');
+    const r = await read({ ...C, apiPreference: 'BULKV2' });
+    expect(isForceflowError(r.error, 'SF_BULK_JOB_FAILED_TEMPORARY')).toBe(true);
+    expect((r.error as { kind?: string }).kind).toBe('retryable');
+    expect(r.error?.message).toMatch(/Bulk query job for Contact ended Failed 4 time\(s\).*Please retry the job/);
+    const calls = (await (await fetch(`${emu.controlUrl}/calls`)).json()) as { calls: Record<string, number> };
+    expect(Object.entries(calls.calls).filter(([k]) => /^POST .*jobs\/query$/.test(k)).reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(4);
     expect(r.rows).toEqual([]);
+  });
+
+  it('tells temporary job failures from others by Salesforce\'s errorMessage', () => {
+    expect(isTemporaryJobFailure('InternalServerError : Internal Server Error. Please retry the job.')).toBe(true);
+    expect(isTemporaryJobFailure('TooManyLockFailure : Too many lock failure 200 Trying again later.')).toBe(true);
+    expect(isTemporaryJobFailure('InvalidBatch : Field name not found : Foo__c')).toBe(false);
+    expect(isTemporaryJobFailure("MALFORMED_QUERY : unexpected token: 'FORM'")).toBe(false);
+    expect(isTemporaryJobFailure(undefined)).toBe(false);
   });
 });

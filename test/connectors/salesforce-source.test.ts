@@ -7,7 +7,7 @@ import { isForceflowError } from '../../src/core/errors.ts';
 import { captureContext } from '../helpers/run-context.ts';
 
 const FAST_RETRY = { retries: 8, baseDelayMs: 5, maxDelayMs: 40 };
-const FAST_BULK = { pollInitialMs: 10, pollMaxMs: 50 };
+const FAST_BULK = { jobRetryBaseMs: 5, pollInitialMs: 10, pollMaxMs: 50 };
 
 async function readAll(emu: RunningEmulator, req: ReadRequest, options: Parameters<typeof connectSalesforce>[1] = {}) {
   const ctx = captureContext();
@@ -173,11 +173,11 @@ describe('Salesforce source against the emulator', () => {
     });
 
     it('fails clearly when the Bulk query job fails, and when the API limit is spent', async () => {
-      await setFaults('bulkQuery.jobFail.next=1');
+      await setFaults('bulkQuery.jobFail=1');
       const failed = await readAll(emu, { entity: 'Account', fields: ['Id'], apiPreference: 'BULKV2' }).catch((e: unknown) => e);
       await setFaults('');
-      expect(isForceflowError(failed, 'SF_BULK_JOB_FAILED')).toBe(true);
-      expect(String((failed as Error).message)).toMatch(/Bulk query job 750\w+ for Account ended Failed/);
+      expect(isForceflowError(failed, 'SF_BULK_JOB_FAILED_TEMPORARY')).toBe(true);
+      expect(String((failed as Error).message)).toMatch(/Bulk query job for Account ended Failed 4 time\(s\).*last job 750\w+/);
 
       await setFaults('apiLimit.after=1');
       const limited = await readAll(emu, { entity: 'Account', fields: ['Id'], apiPreference: 'REST_SYNC' }).catch((e: unknown) => e);

@@ -20,6 +20,21 @@ export interface BulkReadOptions {
   readonly batchRows?: number;
   /** Attempts to re-read a results page whose body broke part-way. */
   readonly pageRetries?: number;
+  /** New jobs after one ends Failed for a temporary reason ("please retry"; default 3), and the first backoff (1 s, doubling). */
+  readonly jobRetries?: number;
+  readonly jobRetryBaseMs?: number;
+}
+
+/**
+ * A Bulk job's errorMessage that says the failure is temporary: Salesforce's InternalServerError ("Please retry
+ * the job"), lock contention, "try again later", a server unavailable or timed out. Such a job is run again as a
+ * new job; any other failure (an invalid query...) would fail the same way.
+ */
+export function isTemporaryJobFailure(errorMessage: string | undefined): boolean {
+  if (errorMessage === undefined) return false;
+  const code = /^\s*(\w+)\s*:/.exec(errorMessage)?.[1];
+  if (code !== undefined && ['InternalServerError', 'TooManyLockFailure', 'ServerUnavailable', 'SERVER_UNAVAILABLE', 'UNABLE_TO_LOCK_ROW', 'REQUEST_RUNNING_TOO_LONG', 'QUERY_TIMEOUT'].includes(code)) return true;
+  return /\bplease retry\b|\btry again\b|\bretry (the|your) (job|request)\b|\btemporar(il)?y\b/i.test(errorMessage);
 }
 
 interface JobInfo {
@@ -52,7 +67,7 @@ export async function* readBulk(
   stats: BulkReadStats = { pages: 0 },
 ): AsyncGenerator<RecordBatch> {
   const object = plan.object.name;
-  const job = await client.json<JobInfo>({
+  const create = (): Promise<JobInfo> => client.json<JobInfo>({
     method: 'POST',
     path: '/jobs/query',
     json: { operation: includeDeleted ? 'queryAll' : 'query', query: soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' },
@@ -60,12 +75,37 @@ export async function* readBulk(
     idempotent: true,
     call: `create Bulk query job for ${object}`,
   });
+  let job = await create();
   stats.jobId = job.id;
   ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
   let finished = false;
   let completed = false;
   try {
-    await waitForJob(client, job.id, object, ctx, options);
+    // A job that ends Failed for a temporary reason goes again as a new job, a bounded number of times.
+    const retries = options.jobRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await waitForJob(client, job.id, object, ctx, options);
+        break;
+      } catch (error) {
+        const failure = error instanceof ForceflowError && error.code === 'SF_BULK_JOB_FAILED' ? (error.details as { state?: string; errorMessage?: string | null }) : undefined;
+        if (failure === undefined || failure.state !== 'Failed' || !isTemporaryJobFailure(failure.errorMessage ?? undefined)) throw error;
+        if (attempt >= retries) {
+          throw new ForceflowError('SF_BULK_JOB_FAILED_TEMPORARY', `The Bulk query job for ${object} ended Failed ${attempt + 1} time(s) for a reason Salesforce gives as temporary (last job ${job.id}: ${failure.errorMessage ?? ''}). Run again later.`, {
+            cause: error, details: { jobId: job.id, attempts: attempt + 1, errorMessage: failure.errorMessage ?? null },
+          });
+        }
+        ctx.log.warn({ jobId: job.id, object, attempt: attempt + 1, errorMessage: failure.errorMessage }, 'bulk query job failed for a temporary reason; running it again as a new job');
+        try {
+          await sleep((options.jobRetryBaseMs ?? 1000) * 2 ** attempt, undefined, { signal: ctx.signal });
+        } catch {
+          throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+        }
+        job = await create();
+        stats.jobId = job.id;
+        ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
+      }
+    }
     completed = true;
     const batchRows = options.batchRows ?? 1000;
     let locator: string | undefined;
