@@ -500,7 +500,10 @@ export function restFingerprint(target: WriteTarget, items: readonly { readonly 
 
 /** A row's destination values as one line (an absent key, which leaves the field unchanged, is [], unlike null). */
 export function restLine(target: WriteTarget, row: Row): string {
-  return JSON.stringify(target.columns.map((c) => row[c.key] ?? (c.key in row ? null : [])));
+  return JSON.stringify(target.columns.map((c) => {
+    const v = row[c.key];
+    return v === undefined ? [] : v;
+  }));
 }
 
 /** Internal outcome code: not written, safe to send again (counts against the row retry budget). */
