@@ -81,7 +81,9 @@ function scenario(name: string, operation: string, api: string, header: string[]
 }
 
 function cli(args: string[], cwd: string): { done: Promise<Run>; kill: () => void } {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { cwd, env: { ...process.env } });
+  // `run-flow-child` (runFlow with destination options the CLI does not expose) or the CLI itself.
+  const argv = args[0] === 'run-flow-child' ? ['--import', 'tsx', join(ROOT, 'test/helpers/run-flow-child.ts'), ...args.slice(1)] : [join(ROOT, 'bin/forceflow.js'), ...args];
+  const child = spawn(process.execPath, argv, { cwd: args[0] === 'run-flow-child' ? ROOT : cwd, env: { ...process.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -184,6 +186,38 @@ describe('a killed Bulk INSERT, run again, writes each row once', () => {
     expect(recovery?.rowsWritten).toBe(closed ? count : 0);
     expect(recovery?.rowsResent).toBe(closed ? 0 : count);
     expect(recovery?.executions).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('a killed Bulk INSERT of two jobs, the first settled, run again', () => {
+  it('takes the first job\'s outcome from the journal, reads the second\'s results, lists the failed rows of both once', async () => {
+    const name = 'bulk-two-jobs';
+    const count = 400;
+    // Every 50th row has no Name: Salesforce fails it (REQUIRED_FIELD_MISSING), in both jobs.
+    const rows = insertRows(name, count).map((r, i) => (i % 50 === 7 ? ['', r[1] as string, r[2] as string] : r));
+    const s = scenario(name, 'INSERT', 'BULKV2', ['Name', 'External_Id__c', 'Site'], rows);
+    const child = ['run-flow-child', s.flowFile, join(s.dir, 'profile.json'), join(s.dir, 'state'), JSON.stringify({ jobBytes: 12_000, bulk: { pollInitialMs: 20, pollMaxMs: 100 } })];
+    const withChild: Scenario = { ...s, args: child };
+    await crashAt(withChild, { method: 'GET', path: /\/successfulResults$/, at: 'request', skip: 1 });
+    const results = async (): Promise<number> => sumCalls(await env.calls(), /^GET .*successfulResults$/);
+    const before = await results();
+    const { run, record } = await rerun(withChild);
+    expect(run.code).toBe(0);
+    expect(record.executionStatus).toBe('Successful');
+    const failing = rows.filter((r) => r[0] === '').length;
+    const m = await markers(`${name}#`);
+    expect(m.size).toBe(count - failing);
+    expect([...m.values()].every((n) => n === 1)).toBe(true);
+    expect(record.executionResult.recordsWritten).toBe(count - failing);
+    expect(record.executionResult.errorInfo.putFailuresCount).toBe(failing);
+    const errors = errorRows(s);
+    expect(errors.map((e) => e['Site']).sort()).toEqual(rows.filter((r) => r[0] === '').map((r) => r[2]).sort());
+    expect(new Set(errors.map((e) => e['errorCode']))).toEqual(new Set(['REQUIRED_FIELD_MISSING']));
+    const recovery = record.recovery as NonNullable<RunRecord['recovery']>;
+    expect(recovery.jobs).toBeGreaterThanOrEqual(2);
+    expect(recovery).toMatchObject({ rowsWritten: count - failing, rowsFailed: failing, rowsUnknown: 0, rowsResent: 0 });
+    // Only the unsettled job's results were read again.
+    expect(await results()).toBe(before + 1);
   }, 60_000);
 });
 
