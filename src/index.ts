@@ -6,7 +6,8 @@
  */
 export { runFlow, DEFAULT_MAX_BYTES } from './flows/runner.ts';
 export type { RunFlowOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
-export type { ExecutionRecord, ExecutionStatus } from './flows/run-record.ts';
+export type { ExecutionRecord, ExecutionStatus, WriteRecoveryRecord } from './flows/run-record.ts';
+export type { WriteJournal, JournalExecution, JournalEntry, JournalOutcome, JournalSummary } from './connectors/salesforce/journal.ts';
 export { openRunState, type RunStateStore } from './flows/state.ts';
 export { validateFlow, checkFlow } from './flows/validate.ts';
 export { compileFlow, type FlowPlan } from './flows/compile.ts';

@@ -172,7 +172,7 @@ export class RestWriter {
       if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
       // Journaled before the call goes: a run that dies with it in flight leaves it for the next run to recover.
       const seq = await this.journal.record({ kind: 'rest', ref: null, ranges: toRanges(pending.map((p) => p.index)), count: pending.length, fingerprint: restFingerprint(this.target, pending), sentAt: Date.now() });
-      const outcomes = await this.call(pending, resend);
+      const outcomes = await this.call(pending, resend, seq);
       const again: Pending[] = [];
       const failures: RecordFailure[] = [];
       const unknown: RecordFailure[] = [];
@@ -316,7 +316,7 @@ export class RestWriter {
   }
 
   /** One call for `pending`, with refusals retried; one outcome per record, in order. */
-  private async call(pending: readonly Pending[], resend: boolean): Promise<Outcome[]> {
+  private async call(pending: readonly Pending[], resend: boolean, seq: number): Promise<Outcome[]> {
     const t = this.target;
     const object = t.object.name;
     const idempotent = t.operation !== 'INSERT';
@@ -337,12 +337,18 @@ export class RestWriter {
         // 429 and 503 are refusals whatever the body's errorCode or the code the client gave them: nothing was
         // written, so they are sent again here (the client does not repeat this non-idempotent call itself).
         const refusedCall = status === 429 || status === 503;
-        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) throw error;
+        // Refused (an error answer, not a lost one): nothing was written, so the journal says "send again".
+        const refusedNow = async (): Promise<never> => {
+          if (!resend) await this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: toRanges(pending.map((p) => p.index)) });
+          throw error;
+        };
+        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) await refusedNow();
         if (refusedCall && refused < this.refusedRetries) {
           await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
           continue;
         }
         if (refusedCall) {
+          if (!resend) await this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: toRanges(pending.map((p) => p.index)) });
           if (status === 429) {
             // Not the daily limit (that is a 403): Salesforce is shedding load.
             throw new ForceflowError('SF_UNAVAILABLE', `Salesforce kept answering 429 (too many requests) to the ${t.operation} of ${pending.length} ${object} record(s) after ${refused + 1} attempt(s). Run again later, or lower the write concurrency.`, {
@@ -351,7 +357,7 @@ export class RestWriter {
           }
           throw error;
         }
-        if (status !== undefined && !UNKNOWN_STATUSES.has(status)) throw error;
+        if (status !== undefined && !UNKNOWN_STATUSES.has(status)) await refusedNow();
         // The request went out and its answer was lost.
         const why = status === undefined ? `the connection was lost after the ${t.operation} call was sent (${(error as Error).message})` : `Salesforce answered ${status} after the ${t.operation} call was sent`;
         this.ctx.log.warn({ object, records: pending.length, why }, 'write outcome unknown');
