@@ -159,6 +159,14 @@ function stateError(error: unknown): ForceflowError {
 
 /** The journal in the state store's SQLite database (the state folder's runs.db). */
 export function openSqliteJournal(db: Database.Database): WriteJournal {
+  try {
+    return sqliteJournal(db);
+  } catch (error) {
+    throw stateError(error);
+  }
+}
+
+function sqliteJournal(db: Database.Database): WriteJournal {
   db.exec(SCHEMA);
   const execs = db.prepare('SELECT execution_id, flow_name, object, operation, started_at FROM write_journal_executions WHERE flow_name = ? ORDER BY started_at, execution_id');
   const allExecs = db.prepare('SELECT execution_id, flow_name, object, operation, started_at FROM write_journal_executions ORDER BY started_at, execution_id');

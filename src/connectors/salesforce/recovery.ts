@@ -125,7 +125,7 @@ export class Recovery {
       if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
       for (const { index, row } of items) {
         while (next < this.intervals.length && (this.intervals[next] as [number, number, EntryState])[0] <= index) active.push(this.intervals[next++] as [number, number, EntryState]);
-        if (active.length > 0) active = active.filter(([, end]) => end >= index);
+        if (active.some(([, end]) => end < index)) active = active.filter(([, end]) => end >= index);
         if (active.length === 0) {
           await this.stageRow(index, original(row));
           continue;
