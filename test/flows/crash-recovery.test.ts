@@ -246,6 +246,25 @@ describe('a killed REST INSERT with calls in flight, run again', () => {
   }, 60_000);
 });
 
+describe('a killed REST INSERT whose calls never reached Salesforce, run again', () => {
+  it('looks the rows up, finds them not created and sends them; rows without an external id stay unknown, never sent', async () => {
+    const name = 'rest-insert-unsent';
+    const count = 300;
+    const noId = (i: number): boolean => i === 10 || i === 250 || i === 299;
+    const s = scenario(name, 'INSERT', 'REST_SYNC', ['Name', 'External_Id__c', 'Site'], insertRows(name, count, (i) => (noId(i) ? '' : `${name}-${i}`)));
+    await crashAt(s, { method: 'POST', path: /\/composite\/sobjects$/, at: 'request' }, 2);
+    expect((await markers(`${name}#`)).size).toBe(0);
+    const { run, record } = await rerun(s);
+    expect(run.code).toBe(0);
+    await expectEachOnce(name, count - 3);
+    const errors = errorRows(s);
+    expect(errors.map((e) => e['Site']).sort()).toEqual([`${name}#10`, `${name}#250`, `${name}#299`]);
+    expect(new Set(errors.map((e) => e['errorCode']))).toEqual(new Set(['SF_WRITE_OUTCOME_UNKNOWN']));
+    expect(record.executionResult.recordsWritten).toBe(count - 3);
+    expect(record.recovery).toMatchObject({ calls: 2, rowsWritten: 0, rowsFailed: 0, rowsUnknown: 3, rowsResent: count - 3 });
+  }, 60_000);
+});
+
 /** Inserts `count` Accounts marked `<name>#i` (Site `<prefix>`) in the test process; their ids in order. */
 async function seedAccounts(name: string, count: number): Promise<string[]> {
   const client = env.client();
