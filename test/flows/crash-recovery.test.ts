@@ -186,7 +186,7 @@ describe('a killed Bulk INSERT, run again, writes each row once', () => {
     expect(recovery?.rowsWritten).toBe(closed ? count : 0);
     expect(recovery?.rowsResent).toBe(closed ? 0 : count);
     expect(recovery?.executions).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a killed Bulk INSERT of two jobs, the first settled, run again', () => {
@@ -218,7 +218,7 @@ describe('a killed Bulk INSERT of two jobs, the first settled, run again', () =>
     expect(recovery).toMatchObject({ rowsWritten: count - failing, rowsFailed: failing, rowsUnknown: 0, rowsResent: 0 });
     // Only the unsettled job's results were read again.
     expect(await results()).toBe(before + 1);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a killed REST INSERT with calls in flight, run again', () => {
@@ -243,7 +243,7 @@ describe('a killed REST INSERT with calls in flight, run again', () => {
     expect(record.executionResult.recordsWritten).toBe(count - 10);
     expect(record.executionResult.errorInfo.putFailuresCount).toBe(10);
     expect(record.recovery).toMatchObject({ jobs: 0, calls: 3, rowsWritten: count - 10, rowsFailed: 0, rowsUnknown: 10, rowsResent: 0 });
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a killed REST INSERT whose calls never reached Salesforce, run again', () => {
@@ -262,7 +262,7 @@ describe('a killed REST INSERT whose calls never reached Salesforce, run again',
     expect(new Set(errors.map((e) => e['errorCode']))).toEqual(new Set(['SF_WRITE_OUTCOME_UNKNOWN']));
     expect(record.executionResult.recordsWritten).toBe(count - 3);
     expect(record.recovery).toMatchObject({ calls: 2, rowsWritten: 0, rowsFailed: 0, rowsUnknown: 3, rowsResent: count - 3 });
-  }, 60_000);
+  }, 120_000);
 });
 
 /** Inserts `count` Accounts marked `<name>#i` (Site `<prefix>`) in the test process; their ids in order. */
@@ -294,7 +294,7 @@ describe('a killed DELETE and UPDATE, run again, count right', () => {
     expect(record.executionResult.recordsWritten).toBe(300);
     expect(errorRows(s)).toEqual([]);
     expect(record.recovery).toMatchObject({ jobs: 1, rowsWritten: 300, rowsFailed: 0, rowsUnknown: 0, rowsResent: 0 });
-  }, 60_000);
+  }, 120_000);
 
   it('REST DELETE with calls in flight: the lost deletes are found in the recycle bin', async () => {
     const name = 'rest-delete';
@@ -307,7 +307,7 @@ describe('a killed DELETE and UPDATE, run again, count right', () => {
     expect(record.executionResult.recordsWritten).toBe(500);
     expect(errorRows(s)).toEqual([]);
     expect(record.recovery).toMatchObject({ calls: 3, rowsWritten: 500, rowsFailed: 0, rowsUnknown: 0, rowsResent: 0 });
-  }, 60_000);
+  }, 120_000);
 
   it('Bulk UPDATE killed before its results were read; REST UPDATE with calls in flight reports them unknown, never re-sent', async () => {
     const name = 'update';
@@ -336,7 +336,7 @@ describe('a killed DELETE and UPDATE, run again, count right', () => {
     expect(new Set(errors.map((e) => e['errorCode']))).toEqual(new Set(['SF_WRITE_OUTCOME_UNKNOWN']));
     const names = await env.query<{ Name: string }>(`SELECT Name FROM Account WHERE Site LIKE '${name}#%'`);
     expect(names.filter((n) => n.Name.startsWith('updated ')).length).toBe(600);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('input changed since the crash', () => {
@@ -366,5 +366,5 @@ describe('input changed since the crash', () => {
     expect(run.code).toBe(0);
     expect(after.recovery).toBeNull();
     await expectEachOnce(name, 100);
-  }, 60_000);
+  }, 120_000);
 });
