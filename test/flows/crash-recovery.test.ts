@@ -16,10 +16,9 @@ import { emulatorEnv, sumCalls, tempDir } from '../helpers/salesforce-write.ts';
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
-// Mutable on purpose: the emulator reads bulkProcessingDelayMs when a job is closed, so a test can keep its job
-// InProgress for a while.
-const emulatorOptions: { bulkProcessingDelayMs: number } = { bulkProcessingDelayMs: 0 };
-const env = emulatorEnv(emulatorOptions);
+// Every Bulk job stays InProgress 2.5 s after it is closed (its rows are written at once), so a run killed at its
+// first poll leaves a job still running for the rerun to wait for.
+const env = emulatorEnv({ bulkProcessingDelayMs: 2500 });
 const tmp = tempDir('ff-crash-');
 let proxy: HoldingProxy;
 
@@ -157,22 +156,20 @@ async function expectEachOnce(name: string, count: number): Promise<void> {
 const INGEST_JOB = /\/jobs\/ingest\/[^/]+$/;
 
 describe('a killed Bulk INSERT, run again, writes each row once', () => {
-  const stages: Array<[string, HoldRule, (() => void)?]> = [
+  const stages: Array<[string, HoldRule]> = [
     ['job open (upload not sent)', { method: 'PUT', path: /\/jobs\/ingest\/[^/]+\/batches$/, at: 'request' }],
     ['data uploaded (job not closed)', { method: 'PATCH', path: INGEST_JOB, at: 'request' }],
-    ['job in progress', { method: 'GET', path: INGEST_JOB, at: 'request' }, () => (emulatorOptions.bulkProcessingDelayMs = 2500)],
+    ['job in progress', { method: 'GET', path: INGEST_JOB, at: 'request' }],
     ['job complete, results not read', { method: 'GET', path: /\/successfulResults$/, at: 'request' }],
   ];
-  it.each(stages)('killed at: %s', async (stage, rule, setup) => {
+  it.each(stages)('killed at: %s', async (stage, rule) => {
     const name = `bulk-insert-${stages.findIndex((s) => s[0] === stage)}`;
     const count = 300;
     const s = scenario(name, 'INSERT', 'BULKV2', ['Name', 'External_Id__c', 'Site'], insertRows(name, count));
-    setup?.();
-    try {
-      await crashAt(s, rule);
-    } finally {
-      emulatorOptions.bulkProcessingDelayMs = 0;
-    }
+    await crashAt(s, rule);
+    const { records: jobs } = await env.client().json<{ records: Array<{ object: string; state: string }> }>({ method: 'GET', path: '/jobs/ingest', call: 'list jobs' });
+    // The killed run left its job in the state of its stage (the emulator keeps it InProgress for 2.5 s).
+    expect(jobs.at(-1)?.state).toBe({ 'job open (upload not sent)': 'Open', 'data uploaded (job not closed)': 'Open', 'job in progress': 'InProgress', 'job complete, results not read': 'JobComplete' }[stage]);
     const { run, record } = await rerun(s);
     expect(run.code).toBe(0);
     expect(record.executionStatus).toBe('Successful');
@@ -282,12 +279,7 @@ describe('a killed DELETE and UPDATE, run again, count right', () => {
     const name = 'bulk-delete';
     const ids = await seedAccounts(name, 300);
     const s = scenario(name, 'DELETE', 'BULKV2', ['Id'], ids.map((id) => [id]));
-    emulatorOptions.bulkProcessingDelayMs = 2500;
-    try {
-      await crashAt(s, { method: 'GET', path: INGEST_JOB, at: 'request' });
-    } finally {
-      emulatorOptions.bulkProcessingDelayMs = 0;
-    }
+    await crashAt(s, { method: 'GET', path: INGEST_JOB, at: 'request' });
     const { run, record } = await rerun(s);
     expect(run.code).toBe(0);
     expect((await markers(`${name}#`)).size).toBe(0);
