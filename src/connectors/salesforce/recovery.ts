@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Row } from '../../core/types.ts';
+import { emptyRow, rowFrom } from '../../formats/rows.ts';
 import type { BulkWriter } from './bulk-writer.ts';
 import { RowFingerprint, rangeIndexes, type JournalEntry, type JournalExecution, type JournalFailure } from './journal.ts';
 import { restLine, type RestItem, type RestWriter } from './rest-writer.ts';
@@ -221,7 +222,7 @@ export class Recovery {
       for await (const line of lines) {
         if (line === '') continue;
         const [index, row] = JSON.parse(line) as [number, Row];
-        batch.push({ index, row });
+        batch.push({ index, row: rowFrom(row) });
         if (batch.length >= REPLAY_BATCH) {
           yield batch;
           batch = [];
@@ -246,7 +247,7 @@ export class Recovery {
     let position = 0;
     for await (const row of readSpoolOriginals(file.originals)) {
       this.counts.rowsResent++;
-      await this.stageRow(file.indexes[position++] as number, row ?? {});
+      await this.stageRow(file.indexes[position++] as number, row ?? emptyRow());
     }
   }
 
