@@ -19,7 +19,7 @@ export { flowJsonSchema } from './flows/json-schema.ts';
 export { connectSalesforce, parseSalesforceProfile, type ConnectOptions } from './connectors/salesforce/connect.ts';
 export { createSalesforceSource } from './connectors/salesforce/source.ts';
 export { select, SOURCE_BULK_THRESHOLD, DESTINATION_BULK_THRESHOLD } from './api-selection/select.ts';
-export { startEmulator } from './emulator/index.ts';
+export { startEmulator, CONTROL_HEADERS } from './emulator/index.ts';
 export type { EmulatorOptions, EmulatorInfo, RunningEmulator } from './emulator/index.ts';
 export { startLocalS3 } from './connectors/s3/local.ts';
 export { createS3Client } from './connectors/s3/client.ts';

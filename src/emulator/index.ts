@@ -4,11 +4,13 @@ import { buildEmulator } from './build.ts';
 import type { Org } from './context.ts';
 import type { EmulatorOptions } from './options.ts';
 import { createEmulatorServer } from './server.ts';
+import { CONTROL_HEADERS } from '../core/http-guard.ts';
 import { AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY } from './aws/state.ts';
 
 export type { EmulatorOptions } from './options.ts';
 export type { Org } from './context.ts';
 export { buildEmulator } from './build.ts';
+export { CONTROL_HEADER, CONTROL_HEADERS } from '../core/http-guard.ts';
 
 /** An AppFlow CreateConnectorProfile request for the emulated org (with forceflow's local extensions). */
 export interface EmulatorConnectorProfile {
@@ -45,6 +47,8 @@ export interface EmulatorInfo {
   readonly userId: string;
   /** Base URL of the control endpoint (outside /services), for tests and tools. */
   readonly controlUrl: string;
+  /** Headers every control request must send (`X-Forceflow-Emulator: 1`, and a JSON content type for a body). */
+  readonly controlHeaders: Readonly<Record<string, string>>;
   readonly connectorProfile: EmulatorConnectorProfile;
   /** Emulated KMS and Secrets Manager (AWS JSON protocol on the same port; any SigV4 signature is accepted). */
   readonly aws: { readonly kmsEndpoint: string; readonly secretsManagerEndpoint: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string };
@@ -105,6 +109,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     orgId: org.orgId,
     userId: org.auth.defaultUser.userId,
     controlUrl: `${instanceUrl}/__emulator`,
+    controlHeaders: CONTROL_HEADERS,
     connectorProfile,
     aws: { kmsEndpoint: instanceUrl, secretsManagerEndpoint: instanceUrl, region: AWS_REGION, accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY },
     env: { AWS_ENDPOINT_URL_KMS: instanceUrl, AWS_ENDPOINT_URL_SECRETS_MANAGER: instanceUrl, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY },

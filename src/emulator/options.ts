@@ -7,6 +7,8 @@ export interface EmulatorOptions {
   readonly port?: number;
   /** Interface to listen on; loopback by default. */
   readonly host?: string;
+  /** Web page origins (`http://localhost:3000`) allowed to call the emulator (CORS); none by default. */
+  readonly allowOrigins?: readonly string[];
   /** Folder that keeps the org's state across restarts; in memory when absent. */
   readonly dataDir?: string;
   /** Generated objects: object name → record count, served without holding them in memory. */

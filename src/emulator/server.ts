@@ -4,6 +4,7 @@ import { makeRequest, normalizePath, sendJson } from './http.ts';
 import type { Org, OrgRouter } from './context.ts';
 import type { Session } from './oauth/service.ts';
 import { MAX_API_VERSION, MIN_API_VERSION } from './api-versions.ts';
+import { guardRequest } from './guard.ts';
 
 /** Salesforce answers a URI over ~16 KB with 414. Node's own header limit is raised so we can answer it. */
 export const MAX_URI_LENGTH = 16_384;
@@ -62,6 +63,8 @@ export function createEmulatorServer(org: Org, router: OrgRouter): Server {
       return;
     }
     const { path, query } = normalizePath(rawUrl);
+    // Web pages (cross-site requests, DNS rebinding) are refused before anything else: see guard.ts.
+    if (guardRequest(raw, res, path, { host: org.options.host ?? '127.0.0.1', allowOrigins: org.options.allowOrigins ?? [] })) return;
     const method = (raw.method ?? 'GET').toUpperCase();
     const matched = router.match(method, path);
     if (!matched) throw notFound();

@@ -39,7 +39,7 @@ function connect(withRefresh = false): Connection {
 }
 
 async function setFaults(spec: string): Promise<void> {
-  const res = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: spec });
+  const res = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: JSON.stringify(spec), headers: emu.controlHeaders });
   expect(res.status, await res.text()).toBe(200);
 }
 
@@ -198,7 +198,7 @@ describe('fault knobs seen from jsforce', () => {
     await job.poll(50, 10_000);
     const records = (await (await job.result()).toArray()) as unknown[];
     expect(records).toHaveLength(3);
-    const stats = (await (await fetch(`${emu.controlUrl}/faults`)).json()) as { stats: { status: Record<string, number> } };
+    const stats = (await (await fetch(`${emu.controlUrl}/faults`, { headers: emu.controlHeaders })).json()) as { stats: { status: Record<string, number> } };
     expect(stats.stats.status).toEqual({ 'bulkQuery.503': 1, 'bulkQuery.429': 1 });
   });
 
@@ -212,7 +212,7 @@ describe('fault knobs seen from jsforce', () => {
     const id = await createQueryJob(conn, 'SELECT Id, Name FROM Account');
     await setFaults('bulkQuery.reset.next=2,bulkQuery.resetAfter=0');
     await conn.bulk2.job('query', { id }).poll(50, 10_000);
-    const stats = (await (await fetch(`${emu.controlUrl}/faults`)).json()) as { stats: { resets: number } };
+    const stats = (await (await fetch(`${emu.controlUrl}/faults`, { headers: emu.controlHeaders })).json()) as { stats: { resets: number } };
     expect(stats.stats.resets).toBe(2);
     // jsforce 3.10 (node-fetch 2) never settles when the connection drops after part of a body:
     // the premature close is not propagated. Recorded here; forceflow's own client must not rely on jsforce for this.

@@ -82,7 +82,7 @@ describe.skipIf(!enabled)('250 MB through Bulk API 2.0', () => {
     }
     const count = await client.json<{ totalSize: number }>({ method: 'GET', path: '/query', query: { q: "SELECT COUNT() FROM Account WHERE External_Id__c LIKE 'BIG-%'" }, call: 'check' });
     expect(count.totalSize).toBe(ROWS);
-    const objects = await (await fetch(`${emu.controlUrl}/objects`)).json() as { Account: { live: number } };
+    const objects = await (await fetch(`${emu.controlUrl}/objects`, { headers: emu.controlHeaders })).json() as { Account: { live: number } };
     expect(objects.Account.live).toBe(997 + ROWS);
   }, 300_000);
 });

@@ -18,7 +18,7 @@ describe('Salesforce read: faults', () => {
     emu = await startEmulator({ generate: { Contact: 20_000 }, seed: 4 });
   });
   afterAll(async () => emu?.close());
-  const put = (path: string, body: unknown) => fetch(`${emu.controlUrl}${path}`, { method: 'PUT', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  const put = (path: string, body: unknown) => fetch(`${emu.controlUrl}${path}`, { method: 'PUT', body: JSON.stringify(body), headers: emu.controlHeaders });
   const setFaults = (spec: string) => put('/faults', { spec });
   afterEach(async () => {
     await setFaults('');

@@ -25,7 +25,7 @@ async function readAll(emu: RunningEmulator, req: ReadRequest, options: Paramete
 const byId = (a: Row, b: Row): number => String(a['Id']).localeCompare(String(b['Id']));
 
 async function control(emu: RunningEmulator, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${emu.controlUrl}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }) });
+  const res = await fetch(`${emu.controlUrl}${path}`, { method, headers: emu.controlHeaders, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   return text ? JSON.parse(text) : undefined;
 }

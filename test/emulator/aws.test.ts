@@ -229,7 +229,7 @@ describe('AWS state and the org reset', () => {
     try {
       const before = await k.send(new DescribeKeyCommand({ KeyId: 'alias/forceflow' }));
       await s.send(new CreateSecretCommand({ Name: 'gone-after-reset', SecretString: 'v' }));
-      expect((await fetch(`${own.controlUrl}/reset`, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(`${own.controlUrl}/reset`, { method: 'POST', headers: own.controlHeaders })).status).toBe(200);
       const after = await k.send(new DescribeKeyCommand({ KeyId: 'alias/forceflow' }));
       expect(after.KeyMetadata?.KeyId).not.toBe(before.KeyMetadata?.KeyId);
       expect((await rejectionOf(s.send(new GetSecretValueCommand({ SecretId: 'gone-after-reset' })))).name).toBe('ResourceNotFoundException');

@@ -13,7 +13,8 @@ afterAll(async () => {
 const control = (method: string, path: string, body?: unknown): Promise<Response> =>
   fetch(`${emu.controlUrl}${path}`, {
     method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }),
+    headers: emu.controlHeaders,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 const api = (path: string, token = emu.accessToken): Promise<Response> =>
   fetch(`${emu.instanceUrl}/services/data/v58.0${path}`, { headers: { Authorization: `Bearer ${token}` } });

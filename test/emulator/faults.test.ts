@@ -185,16 +185,16 @@ describe('fault injection over HTTP', () => {
   it('changes the spec at run time through the control endpoint', async () => {
     t = await bulkEmulator();
     const url = `${t.emu.controlUrl}/faults`;
-    const put = await fetch(url, { method: 'PUT', body: 'bulkIngest.500.next=1' });
+    const put = await fetch(url, { method: 'PUT', body: 'bulkIngest.500.next=1', headers: t.emu.controlHeaders });
     expect(put.status).toBe(200);
     expect((await t.req('GET', '/jobs/ingest')).status).toBe(500);
-    const state = (await (await fetch(url)).json()) as { spec: string; stats: { status: Record<string, number> } };
+    const state = (await (await fetch(url, { headers: t.emu.controlHeaders })).json()) as { spec: string; stats: { status: Record<string, number> } };
     expect(state.spec).toBe('bulkIngest.500.next=1');
     expect(state.stats.status['bulkIngest.500']).toBe(1);
-    const bad = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ spec: 'rest.999=1' }) });
+    const bad = await fetch(url, { method: 'PUT', headers: t.emu.controlHeaders, body: JSON.stringify({ spec: 'rest.999=1' }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }[])[0]?.message).toContain('"rest.999=1"');
-    expect((await fetch(url, { method: 'PUT', body: '' })).status).toBe(200);
+    expect((await fetch(url, { method: 'PUT', body: '', headers: t.emu.controlHeaders })).status).toBe(200);
     expect((await t.req('GET', '/jobs/ingest')).status).toBe(200);
   });
 });

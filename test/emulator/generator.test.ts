@@ -200,7 +200,7 @@ describe('generated tables over HTTP', () => {
     expect(body['Id']).toBe(id);
     expect(body['External_Id__c']).toBe('GEN-1999999');
     expect(String(body['CreatedDate'])).toMatch(/\+0000$/);
-    const objects = (await (await fetch(`${emu.controlUrl}/objects`)).json()) as Record<string, { live: number; generated: boolean }>;
+    const objects = (await (await fetch(`${emu.controlUrl}/objects`, { headers: emu.controlHeaders })).json()) as Record<string, { live: number; generated: boolean }>;
     expect(objects['Account']).toEqual({ live: 2_000_000, deleted: 0, generated: true });
   });
 });

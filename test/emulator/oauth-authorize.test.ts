@@ -30,7 +30,8 @@ function formFields(html: string, extra: Record<string, string>): URLSearchParam
 async function post(fields: URLSearchParams): Promise<Response> {
   return fetch(`${emu.loginUrl}/services/oauth2/authorize`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    // A browser's form post carries the page's origin: the emulator's own, which its origin check lets through.
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(emu.loginUrl).origin },
     body: fields.toString(),
     redirect: 'manual',
   });
@@ -180,7 +181,7 @@ describe('authorize page + authorization_code grant', () => {
 });
 
 async function register(body: Record<string, unknown>): Promise<{ clientId: string; clientSecret: string }> {
-  const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify(body) });
   expect(res.status).toBe(201);
   return (await res.json()) as { clientId: string; clientSecret: string };
 }

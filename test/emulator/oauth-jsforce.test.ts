@@ -139,7 +139,7 @@ describe('jsforce 3 against the emulator', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const reg = await fetch(`${emu.controlUrl}/connected-apps`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: emu.controlHeaders,
       body: JSON.stringify({ name: 'jsforce-jwt', certificatePem: publicKey.export({ type: 'spki', format: 'pem' }) }),
     });
     const app = (await reg.json()) as { clientId: string };

@@ -157,7 +157,7 @@ describe('client_credentials grant', () => {
 });
 
 async function registerApp(body: Record<string, unknown>): Promise<{ clientId: string; clientSecret: string; hasCertificate: boolean }> {
-  const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify(body) });
   expect(res.status).toBe(201);
   return (await res.json()) as { clientId: string; clientSecret: string; hasCertificate: boolean };
 }
@@ -241,9 +241,9 @@ describe('JWT bearer grant', () => {
   });
 
   it('refuses to register something that is not a certificate', async () => {
-    const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificatePem: 'hello' }) });
+    const res = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify({ certificatePem: 'hello' }) });
     expect(res.status).toBe(400);
-    const bad = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirectUris: 'x' }) });
+    const bad = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify({ redirectUris: 'x' }) });
     expect(bad.status).toBe(400);
   });
 });

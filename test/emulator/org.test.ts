@@ -89,11 +89,11 @@ describe('--data persistence', () => {
   it('keeps changes across a restart, and reset goes back to the seed', async () => {
     const dir = tempDir();
     const first = await startEmulator({ dataDir: dir, clock });
-    const post = await fetch(`${first.controlUrl}/records/Account`, { method: 'POST', body: JSON.stringify({ Name: 'Persisted Ltd', External_Id__c: 'P-1' }) });
+    const post = await fetch(`${first.controlUrl}/records/Account`, { method: 'POST', headers: first.controlHeaders, body: JSON.stringify({ Name: 'Persisted Ltd', External_Id__c: 'P-1' }) });
     const { id } = (await post.json()) as { id: string };
     const existing = makeId('001', 2);
-    await fetch(`${first.controlUrl}/records/Account/${existing}`, { method: 'PATCH', body: JSON.stringify({ Name: 'Changed name' }) });
-    await fetch(`${first.controlUrl}/records/Contact/${makeId('003', 3)}`, { method: 'DELETE' });
+    await fetch(`${first.controlUrl}/records/Account/${existing}`, { method: 'PATCH', headers: first.controlHeaders, body: JSON.stringify({ Name: 'Changed name' }) });
+    await fetch(`${first.controlUrl}/records/Contact/${makeId('003', 3)}`, { method: 'DELETE', headers: first.controlHeaders });
     await first.close();
     expect(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()).toEqual(['Account.jsonl', 'Contact.jsonl']);
     expect(readFileSync(join(dir, 'Account.jsonl'), 'utf8').split('\n')[0]).toBe('{"format":1,"object":"Account","kind":"memory"}');
@@ -109,7 +109,7 @@ describe('--data persistence', () => {
     // New ids continue after the saved ones.
     const next = accounts.insert({ Name: 'Next' }, second.userId);
     expect(next['Id']).toBe(makeId('001', 1002));
-    await fetch(`${second.controlUrl}/reset`, { method: 'POST' });
+    await fetch(`${second.controlUrl}/reset`, { method: 'POST', headers: second.controlHeaders });
     await second.close();
 
     const third = await startEmulator({ dataDir: dir, clock });
@@ -123,9 +123,9 @@ describe('--data persistence', () => {
     const dir = tempDir();
     const first = await startEmulator({ dataDir: dir, clock, generate: { Account: 5_000_000 }, seed: 4 });
     const target = makeId('001', 4_000_000);
-    await fetch(`${first.controlUrl}/records/Account/${target}`, { method: 'PATCH', body: JSON.stringify({ Name: 'Overlay Inc' }) });
-    await fetch(`${first.controlUrl}/records/Account/${makeId('001', 5)}?hard=true`, { method: 'DELETE' });
-    const post = await fetch(`${first.controlUrl}/records/Account`, { method: 'POST', body: JSON.stringify({ Name: 'Inserted' }) });
+    await fetch(`${first.controlUrl}/records/Account/${target}`, { method: 'PATCH', headers: first.controlHeaders, body: JSON.stringify({ Name: 'Overlay Inc' }) });
+    await fetch(`${first.controlUrl}/records/Account/${makeId('001', 5)}?hard=true`, { method: 'DELETE', headers: first.controlHeaders });
+    const post = await fetch(`${first.controlUrl}/records/Account`, { method: 'POST', headers: first.controlHeaders, body: JSON.stringify({ Name: 'Inserted' }) });
     const { id } = (await post.json()) as { id: string };
     // The debounced save happens by itself too.
     await new Promise((r) => setTimeout(r, 600));

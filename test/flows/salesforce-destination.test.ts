@@ -221,7 +221,7 @@ describe('runFlow: a Salesforce write that an API error ends part-way', () => {
       expect(record.executionResult.recordsWritten).toBe(400);
     } finally {
       await env.faults('');
-      await fetch(`${env.emu.controlUrl}/limits`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ used: 0 }) });
+      await fetch(`${env.emu.controlUrl}/limits`, { method: 'PUT', headers: env.emu.controlHeaders, body: JSON.stringify({ used: 0 }) });
     }
     const stored = await query<{ Id: string }>("SELECT Id FROM Account WHERE External_Id__c LIKE 'PART-%'");
     expect(stored).toHaveLength(400);

@@ -130,15 +130,15 @@ export function emulatorEnv(options: EmulatorOptions): EmulatorEnv {
       return emu();
     },
     async faults(spec: string): Promise<void> {
-      const res = await fetch(`${emu().controlUrl}/faults`, { method: 'PUT', body: JSON.stringify({ spec }), headers: { 'Content-Type': 'application/json' } });
+      const res = await fetch(`${emu().controlUrl}/faults`, { method: 'PUT', body: JSON.stringify({ spec }), headers: emu().controlHeaders });
       expect(res.ok).toBe(true);
     },
     async faultStats(): Promise<FaultStats> {
-      const res = await fetch(`${emu().controlUrl}/faults`);
+      const res = await fetch(`${emu().controlUrl}/faults`, { headers: emu().controlHeaders });
       return ((await res.json()) as { stats: FaultStats }).stats;
     },
     async calls(): Promise<Record<string, number>> {
-      const res = await fetch(`${emu().controlUrl}/calls`);
+      const res = await fetch(`${emu().controlUrl}/calls`, { headers: emu().controlHeaders });
       return ((await res.json()) as { calls: Record<string, number> }).calls;
     },
     client,

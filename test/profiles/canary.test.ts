@@ -36,7 +36,7 @@ function allBytes(dir: string): Buffer[] {
 describe('canary: no secret in anything a run produces', () => {
   it('greps logs, execution records, errors, state files, outputs and CLI output for the secret values', async () => {
     // A connected app whose secret is a recognisable canary; its refresh token comes from the emulator.
-    const appRes = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'canary', clientId: 'canary-app', clientSecret: CLIENT_SECRET, allowLocalhostRedirects: true }) });
+    const appRes = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: env.emu.controlHeaders, body: JSON.stringify({ name: 'canary', clientId: 'canary-app', clientSecret: CLIENT_SECRET, allowLocalhostRedirects: true }) });
     expect(appRes.status).toBe(201);
     // A refresh token for that app, as an approved authorization would have minted.
     const issued = env.emu.org.auth.issue(env.emu.org.auth.defaultUser, 'canary-app', { withRefresh: true });

@@ -284,7 +284,7 @@ describe('profiles: credentials from Secrets Manager', () => {
 describe('profiles: refresh token rotation', () => {
   async function rotatingApp(clientId: string): Promise<{ clientSecret: string; refreshToken: string }> {
     const clientSecret = `${clientId}-secret-0123456789`;
-    const res = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: clientId, clientId, clientSecret, refreshTokenRotation: true }) });
+    const res = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: env.emu.controlHeaders, body: JSON.stringify({ name: clientId, clientId, clientSecret, refreshTokenRotation: true }) });
     expect(res.status).toBe(201);
     const issued = env.emu.org.auth.issue(env.emu.org.auth.defaultUser, clientId, { withRefresh: true });
     return { clientSecret, refreshToken: issued.refreshToken ?? '' };
@@ -344,7 +344,7 @@ describe('profiles: JWT bearer', () => {
   const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
 
   async function registerApp(clientId: string, certificatePem: string): Promise<void> {
-    const res = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: clientId, clientId, certificatePem }) });
+    const res = await fetch(`${env.emu.controlUrl}/connected-apps`, { method: 'POST', headers: env.emu.controlHeaders, body: JSON.stringify({ name: clientId, clientId, certificatePem }) });
     expect(res.status).toBe(201);
   }
 
