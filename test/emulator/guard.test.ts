@@ -47,7 +47,7 @@ describe('control endpoints refuse what a browser sends cross-site without a pre
   it('refuses a text/plain record insert from a foreign origin, with or without the header, and inserts nothing', async () => {
     const before = accounts();
     const body = JSON.stringify({ Name: 'CSRF Inc' });
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { 'Content-Type': 'text/plain', Origin: EVIL },
       { 'Content-Type': 'text/plain' },
       { 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForceflowError } from '../../core/errors.ts';
+import { checkLocalS3Request, sendS3Refusal } from './local-guard.ts';
 
 /**
  * A local S3 (s3rver over real HTTP on the loopback interface) for tests, `forceflow emulator --s3` and the
@@ -18,6 +20,8 @@ export interface LocalS3Options {
   readonly port?: number;
   /** 127.0.0.1 by default. */
   readonly host?: string;
+  /** Web page origins allowed to call it (see src/core/http-guard.ts); none by default. */
+  readonly allowOrigins?: readonly string[];
 }
 
 export type LocalS3Env = {
@@ -35,13 +39,16 @@ export interface LocalS3 {
   close(): Promise<void>;
 }
 
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  /** Koa's request listener; s3rver's listen() serves whatever it returns. */
+  callback(): RequestListener;
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
 
-/** s3rver's fixed credentials (it accepts only these). */
+/** s3rver's fixed credentials (it accepts only these; local-guard.ts checks SigV4 signatures against them). */
 const ACCESS_KEY_ID = 'S3RVER';
 const SECRET_ACCESS_KEY = 'S3RVER';
 
@@ -62,6 +69,19 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     silent: true,
     configureBuckets: [{ name: bucket }],
   });
+  // Every request passes the guard before s3rver sees it: foreign Host/Origin, unsigned or wrongly signed
+  // requests, and keys with ".." segments are refused (local-guard.ts).
+  const policy = { host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [] };
+  const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY };
+  const serve = server.callback.bind(server);
+  server.callback = (): RequestListener => {
+    const inner = serve();
+    return (req, res) => {
+      const refusal = checkLocalS3Request(req, policy, credentials);
+      if (refusal) sendS3Refusal(req, res, refusal);
+      else inner(req, res);
+    };
+  };
   let address: AddressInfo;
   try {
     address = await server.run();
