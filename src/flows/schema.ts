@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { S3DestinationPropertiesSchema, S3SourcePropertiesSchema } from '../connectors/s3/config.ts';
+import { BucketPrefixSchema, S3DestinationPropertiesSchema, S3SourcePropertiesSchema } from '../connectors/s3/config.ts';
 import { LocalFileDestinationPropertiesSchema, LocalFileSourcePropertiesSchema } from '../connectors/local-file/config.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
 
@@ -109,7 +109,7 @@ export type SalesforceSourceProperties = z.infer<typeof SalesforceSourceProperti
 export const ErrorHandlingConfigSchema = z.strictObject({
   failOnFirstDestinationError: z.boolean().optional(),
   bucketName: BucketNameSchema.optional(),
-  bucketPrefix: z.string().max(512).optional(),
+  bucketPrefix: BucketPrefixSchema.optional(),
   /** forceflow extension: a local folder for the failed-records file instead of S3 (relative to the flow file). */
   localPath: z.string().min(1).max(1024).optional(),
 });

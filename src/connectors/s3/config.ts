@@ -36,10 +36,21 @@ export const OutputFormatConfigSchema = z
   .strict();
 export type OutputFormatConfig = z.infer<typeof OutputFormatConfigSchema>;
 
+/**
+ * A bucket prefix: at most 512 characters and no `..` or `.` segment. S3 itself keeps such keys literally, but
+ * every tool that mirrors a bucket to disk (the local S3, `aws s3 sync`) resolves them outside the folder.
+ */
+export const BucketPrefixSchema = z
+  .string()
+  .max(512)
+  .refine((p) => !p.split(/[/\\]/).some((s) => s === '..' || s === '.'), {
+    message: 'must not have a ".." or "." path segment (a key with one escapes its folder when the bucket is copied to disk)',
+  });
+
 export const S3DestinationPropertiesSchema = z
   .object({
     bucketName: z.string().min(3).max(63),
-    bucketPrefix: z.string().max(512).optional(),
+    bucketPrefix: BucketPrefixSchema.optional(),
     s3OutputFormatConfig: OutputFormatConfigSchema.optional(),
   })
   .strict();
@@ -48,7 +59,7 @@ export type S3DestinationProperties = z.infer<typeof S3DestinationPropertiesSche
 export const S3SourcePropertiesSchema = z
   .object({
     bucketName: z.string().min(3).max(63),
-    bucketPrefix: z.string().max(512).optional(),
+    bucketPrefix: BucketPrefixSchema.optional(),
     s3InputFormatConfig: z.object({ s3InputFileType: FileTypeSchema.optional() }).strict().optional(),
   })
   .strict();
