@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,28 @@ describe('seed org', () => {
 });
 
 describe('--data persistence', () => {
+  it('keeps the data folder owner-only: 0700 folders and 0600 files, new or already there', async () => {
+    const fresh = join(tempDir(), 'nested', 'org');
+    const emu = await startEmulator({ dataDir: fresh, clock });
+    await fetch(`${emu.controlUrl}/records/Account`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify({ Name: 'Private Ltd' }) });
+    emu.org.aws.createSecret({ name: 'private/secret', secretString: 's' });
+    await emu.close();
+    const mode = (p: string): number => statSync(p).mode & 0o777;
+    expect(mode(fresh)).toBe(0o700);
+    expect(mode(join(fresh, '..'))).toBe(0o700);
+    expect(readdirSync(fresh).sort()).toEqual(['Account.jsonl', 'aws.json']);
+    for (const f of readdirSync(fresh)) expect(mode(join(fresh, f)), f).toBe(0o600);
+
+    // A folder made by hand (or by an older version) with group/world access is tightened, files included.
+    const old = tempDir();
+    chmodSync(old, 0o755);
+    writeFileSync(join(old, 'notes.txt'), 'kept as is, but private\n', { mode: 0o644 });
+    const again = await startEmulator({ dataDir: old, clock });
+    await again.close();
+    expect(mode(old)).toBe(0o700);
+    expect(mode(join(old, 'notes.txt'))).toBe(0o600);
+  });
+
   it('keeps changes across a restart, and reset goes back to the seed', async () => {
     const dir = tempDir();
     const first = await startEmulator({ dataDir: dir, clock });

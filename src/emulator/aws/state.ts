@@ -341,7 +341,7 @@ export class AwsState {
         versions: s.versions.map(({ secretBinary, ...v }) => ({ ...v, ...(secretBinary === undefined ? {} : { secretBinary: secretBinary.toString('base64') }) })),
       })),
     };
-    mkdirSync(join(this.file, '..'), { recursive: true });
+    mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
     renameSync(tmp, this.file);

@@ -1,8 +1,9 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../core/private-fs.ts';
 import type { Logger } from '../../core/logger.ts';
 import { GeneratedTable } from './generated/table.ts';
 import { MemoryTable, type OrgStore, type StoredRecord } from './store.ts';
@@ -43,7 +44,7 @@ interface Header {
 
 /** Read `DIR/*.jsonl` (creating DIR when absent). Undefined when nothing was saved yet. */
 export function readSavedState(dir: string, log?: Logger): SavedState | undefined {
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir); // records, tokens and secrets: owner-only (0700 folder, 0600 files)
   const tables = new Map<string, SavedTable>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
     const path = join(dir, file);
@@ -77,7 +78,7 @@ export function readSavedState(dir: string, log?: Logger): SavedState | undefine
 /** Write lines to `path` atomically (temp file + rename), with backpressure. */
 async function writeAtomically(path: string, lines: Iterable<string>): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(tmp, { encoding: 'utf8' });
+  const out = createWriteStream(tmp, { encoding: 'utf8', mode: PRIVATE_FILE_MODE });
   try {
     for (const line of lines) {
       if (!out.write(line)) await once(out, 'drain');
@@ -119,7 +120,7 @@ export class DataDirPersistence {
     this.seed = options.seed;
     this.log = options.logger;
     this.reload = options.reload;
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    if (!existsSync(dir)) ensurePrivateDir(dir);
   }
 
   markDirty(objectName: string): void {
