@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../connectors/s3/local.ts';
+import { isLoopbackHost } from '../core/http-guard.ts';
 
 export interface EmulatorCommandOptions {
   readonly port: number;
@@ -12,13 +13,16 @@ export interface EmulatorCommandOptions {
   readonly tokenTtl?: number;
   readonly apiLimit?: number;
   readonly s3?: boolean;
+  readonly allowOrigin?: readonly string[];
 }
 
 /** `forceflow emulator`: serve until SIGINT/SIGTERM; exactly one JSON line on stdout once listening. */
 export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger): Promise<void> {
+  const allowOrigins = opts.allowOrigin ?? [];
   const emu = await startEmulator({
     port: opts.port,
     host: opts.host,
+    allowOrigins,
     ...(opts.data === undefined ? {} : { dataDir: opts.data }),
     ...(opts.generate === undefined ? {} : { generate: opts.generate }),
     seed: opts.seed,
@@ -33,8 +37,16 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
   if (opts.s3) {
     // A local S3 (s3rver) next to the org; the env then works for S3, KMS and Secrets Manager at once
     // (the emulator's AWS endpoints accept any credentials, so s3rver's keys serve for all three).
-    s3 = await startLocalS3({ bucket: 'forceflow', ...(opts.host ? { host: opts.host } : {}) });
+    s3 = await startLocalS3({ bucket: 'forceflow', allowOrigins, ...(opts.host ? { host: opts.host } : {}) });
     line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory }, env: { ...info.env, ...s3.env } };
+  }
+  if (!isLoopbackHost(opts.host)) {
+    // Nothing here is protected by real credentials: say so where the user will see it, not only in the log.
+    process.stderr.write(
+      `forceflow emulator: WARNING: listening on ${opts.host}, not on loopback. Anyone who can reach this machine on port ${new URL(info.instanceUrl).port}` +
+        `${s3 ? ` (and ${new URL(s3.endpoint).port} for S3)` : ''} gets the org and its records, its connected apps with their client secrets, ` +
+        `its access tokens, and the emulated KMS keys and Secrets Manager secrets${s3 ? ', and the local S3 bucket' : ''}. Use --host 127.0.0.1 unless that is what you want.\n`,
+    );
   }
   process.stdout.write(`${JSON.stringify(line)}\n`);
   await new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { ForceflowError} from '../core/errors.ts';
 import { exitCodeFor, toForceflowError } from '../core/errors.ts';
 import { createRootLogger } from '../core/logger.ts';
+import { normalizeOrigin } from '../core/http-guard.ts';
 import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
 import { registerRunCommands } from './run.ts';
@@ -20,6 +21,15 @@ function parseInteger(value: string): number {
   return n;
 }
 
+function parseOrigin(value: string, previous: string[] = []): string[] {
+  const origin = normalizeOrigin(value);
+  const url = origin === undefined ? undefined : new URL(value);
+  if (url === undefined || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new InvalidArgumentError(`expected an origin such as http://localhost:3000 (scheme, host and port only), got "${value}"`);
+  }
+  return [...previous, url.origin];
+}
+
 const program = new Command();
 program.name('forceflow').description('AppFlow-style Salesforce data flows on your own machines.').showHelpAfterError();
 
@@ -35,6 +45,7 @@ program
   .option('--token-ttl <seconds>', 'access token lifetime', parseInteger)
   .option('--api-limit <n>', 'daily API request limit', parseInteger)
   .option('--s3', 'also start a local S3 (s3rver)')
+  .option('--allow-origin <origin>', 'let web pages from this origin (http://localhost:3000) call the emulator and the local S3 (repeatable)', parseOrigin)
   .action(async (opts) => {
     await emulatorCommand(opts, createRootLogger({ pretty: false }));
   });

@@ -81,6 +81,12 @@ function isOwnName(name: string, policy: GuardPolicy): boolean {
   return (policy.allowHosts ?? []).some((h) => unbracket(h.toLowerCase()) === bare);
 }
 
+/** Whether a listen address only accepts connections from this machine (`127.x`, `::1`, `localhost`). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = unbracket(host.trim().toLowerCase());
+  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
+}
+
 /** Whether a Host header names this server under a name that cannot be rebound. */
 export function hostAllowed(hostHeader: string | undefined, policy: GuardPolicy): boolean {
   if (hostHeader === undefined) return true;
