@@ -14,15 +14,18 @@ export interface EmulatorCommandOptions {
   readonly apiLimit?: number;
   readonly s3?: boolean;
   readonly allowOrigin?: readonly string[];
+  readonly allowHost?: readonly string[];
 }
 
 /** `forceflow emulator`: serve until SIGINT/SIGTERM; exactly one JSON line on stdout once listening. */
 export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger): Promise<void> {
   const allowOrigins = opts.allowOrigin ?? [];
+  const allowHosts = opts.allowHost ?? [];
   const emu = await startEmulator({
     port: opts.port,
     host: opts.host,
     allowOrigins,
+    allowHosts,
     ...(opts.data === undefined ? {} : { dataDir: opts.data }),
     ...(opts.generate === undefined ? {} : { generate: opts.generate }),
     seed: opts.seed,
@@ -37,7 +40,7 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
   if (opts.s3) {
     // A local S3 (s3rver) next to the org; the env then works for S3, KMS and Secrets Manager at once
     // (the emulator's AWS endpoints accept any credentials, so s3rver's keys serve for all three).
-    s3 = await startLocalS3({ bucket: 'forceflow', allowOrigins, ...(opts.host ? { host: opts.host } : {}) });
+    s3 = await startLocalS3({ bucket: 'forceflow', allowOrigins, allowHosts, ...(opts.host ? { host: opts.host } : {}) });
     line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory }, env: { ...info.env, ...s3.env } };
   }
   if (!isLoopbackHost(opts.host)) {

@@ -30,6 +30,13 @@ function parseOrigin(value: string, previous: string[] = []): string[] {
   return [...previous, url.origin];
 }
 
+function parseHostName(value: string, previous: string[] = []): string[] {
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(value)) {
+    throw new InvalidArgumentError(`expected a host name such as host.docker.internal (no scheme, port or path), got "${value}"`);
+  }
+  return [...previous, value.toLowerCase()];
+}
+
 const program = new Command();
 program.name('forceflow').description('AppFlow-style Salesforce data flows on your own machines.').showHelpAfterError();
 
@@ -45,6 +52,7 @@ program
   .option('--token-ttl <seconds>', 'access token lifetime', parseInteger)
   .option('--api-limit <n>', 'daily API request limit', parseInteger)
   .option('--s3', 'also start a local S3 (s3rver)')
+  .option('--allow-host <name>', 'also answer to this host name, e.g. host.docker.internal (repeatable; loopback names and IP addresses always work)', parseHostName)
   .option('--allow-origin <origin>', 'let web pages from this origin (http://localhost:3000) call the emulator and the local S3 (repeatable)', parseOrigin)
   .action(async (opts) => {
     await emulatorCommand(opts, createRootLogger({ pretty: false }));

@@ -139,7 +139,7 @@ export function checkRequest(req: GuardedRequest, policy: GuardPolicy): Refusal 
     return {
       status: 421,
       reason: 'host',
-      message: `This server does not answer to the host name "${host ?? ''}". Use http://localhost, 127.0.0.1 or [::1] (or the host it listens on); other names are refused to stop DNS rebinding.`,
+      message: `This server does not answer to the host name "${host ?? ''}". Use localhost, 127.0.0.1 or [::1] (or the host it listens on), or name it with --allow-host; other names are refused to stop DNS rebinding.`,
     };
   }
   const origin = one(req.headers['origin']);

@@ -9,6 +9,8 @@ export interface EmulatorOptions {
   readonly host?: string;
   /** Web page origins (`http://localhost:3000`) allowed to call the emulator (CORS); none by default. */
   readonly allowOrigins?: readonly string[];
+  /** Further host names it answers to (`host.docker.internal`), beyond loopback names, IP literals and `host`. */
+  readonly allowHosts?: readonly string[];
   /** Folder that keeps the org's state across restarts; in memory when absent. */
   readonly dataDir?: string;
   /** Generated objects: object name → record count, served without holding them in memory. */

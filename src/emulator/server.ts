@@ -64,7 +64,7 @@ export function createEmulatorServer(org: Org, router: OrgRouter): Server {
     }
     const { path, query } = normalizePath(rawUrl);
     // Web pages (cross-site requests, DNS rebinding) are refused before anything else: see guard.ts.
-    if (guardRequest(raw, res, path, { host: org.options.host ?? '127.0.0.1', allowOrigins: org.options.allowOrigins ?? [] })) return;
+    if (guardRequest(raw, res, path, { host: org.options.host ?? '127.0.0.1', allowOrigins: org.options.allowOrigins ?? [], allowHosts: org.options.allowHosts ?? [] })) return;
     const method = (raw.method ?? 'GET').toUpperCase();
     const matched = router.match(method, path);
     if (!matched) throw notFound();

@@ -48,13 +48,15 @@ function get(url: string, headers: Record<string, string>): Promise<{ status: nu
 
 describe('forceflow emulator exposure', () => {
   it('warns on stderr when it listens beyond loopback, and serves origins given with --allow-origin', async () => {
-    const emu = await startCli(['--host', '0.0.0.0', '--allow-origin', 'http://localhost:3000', '--s3']);
+    const emu = await startCli(['--host', '0.0.0.0', '--allow-origin', 'http://localhost:3000', '--allow-host', 'host.docker.internal', '--s3']);
     let stderr: string;
     try {
       const wellKnown = `${emu.info.instanceUrl}/.well-known/openid-configuration`;
       const allowed = await get(wellKnown, { Origin: 'http://localhost:3000' });
       expect(allowed).toEqual({ status: 200, allowOrigin: 'http://localhost:3000' });
       expect((await get(wellKnown, { Origin: 'https://evil.example' })).status).toBe(403);
+      expect((await get(wellKnown, { Host: 'host.docker.internal' })).status).toBe(200);
+      expect((await get(wellKnown, { Host: 'rebind.evil.example' })).status).toBe(421);
       // The local S3 gets the same origin list (an unsigned request is still refused, but not for its origin).
       expect((await get(`${emu.info.s3?.endpoint ?? ''}/forceflow`, { Origin: 'https://evil.example' })).status).toBe(403);
     } finally {
@@ -71,9 +73,10 @@ describe('forceflow emulator exposure', () => {
     expect(stderr).not.toContain('WARNING');
   });
 
-  it('refuses an --allow-origin that is not an origin', async () => {
+  it('refuses an --allow-origin that is not an origin and an --allow-host that is not a host name', async () => {
     for (const bad of ['localhost:3000', 'http://localhost:3000/app']) {
       await expect(startCli(['--allow-origin', bad])).rejects.toThrow(/expected an origin such as http:\/\/localhost:3000/);
     }
+    await expect(startCli(['--allow-host', 'http://host.docker.internal'])).rejects.toThrow(/expected a host name such as host.docker.internal/);
   });
 });

@@ -116,6 +116,27 @@ describe('DNS rebinding: a foreign Host is refused on every route', () => {
     expect(token.text).not.toContain('access_token');
   });
 
+  it('answers to a host name configured with allowHosts (a container reaching the host)', async () => {
+    const own = await startEmulator({ allowHosts: ['host.docker.internal'] });
+    try {
+      const url = new URL(own.instanceUrl);
+      const status = (host: string): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const req = request({ host: url.hostname, port: url.port, path: '/services/data/v58.0/limits', headers: { Host: host, Authorization: `Bearer ${own.accessToken}` } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await status(`host.docker.internal:${url.port}`)).toBe(200);
+      expect(await status(`HOST.DOCKER.INTERNAL:${url.port}`)).toBe(200);
+      expect(await status(`other.docker.internal:${url.port}`)).toBe(421);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('serves loopback names, *.localhost and IP literals', async () => {
     for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `app.localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, '127.0.0.1', `localhost.:${port}`]) {
       expect((await limits({ Host: host })).status, host).toBe(200);

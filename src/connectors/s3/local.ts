@@ -22,6 +22,8 @@ export interface LocalS3Options {
   readonly host?: string;
   /** Web page origins allowed to call it (see src/core/http-guard.ts); none by default. */
   readonly allowOrigins?: readonly string[];
+  /** Further host names it answers to, beyond loopback names, IP literals and `host`. */
+  readonly allowHosts?: readonly string[];
 }
 
 export type LocalS3Env = {
@@ -71,7 +73,7 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   });
   // Every request passes the guard before s3rver sees it: foreign Host/Origin, unsigned or wrongly signed
   // requests, and keys with ".." segments are refused (local-guard.ts).
-  const policy = { host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [] };
+  const policy = { host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [], allowHosts: options.allowHosts ?? [] };
   const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY };
   const serve = server.callback.bind(server);
   server.callback = (): RequestListener => {
