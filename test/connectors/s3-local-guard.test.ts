@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/connectors/s3/client.ts';
@@ -91,6 +91,11 @@ describe('local S3 guard', () => {
     await client.send(new CopyObjectCommand({ Bucket: s3.bucket, Key: 'ok/copy.txt', CopySource: `${s3.bucket}/ok/a b+c(1).txt` }));
     const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'ok/copy.txt' }));
     expect(await got.Body?.transformToString()).toBe('hello');
+    // Query strings with characters SigV4 encodes (space, +, parentheses, /).
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'ok/a b+c(2).txt', Body: 'again' }));
+    const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'ok/a b+c(', Delimiter: '/' }));
+    const keys = (page.Contents ?? []).map((o) => o.Key ?? '');
+    expect(keys).toEqual(['ok/a b+c(1).txt', 'ok/a b+c(2).txt']);
     const deleted = await client.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: [{ Key: 'ok/copy.txt' }] } }));
     expect(deleted.Deleted?.map((d) => d.Key)).toEqual(['ok/copy.txt']);
   });
