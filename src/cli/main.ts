@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { ForceflowError} from '../core/errors.ts';
 import { exitCodeFor, toForceflowError } from '../core/errors.ts';
 import { createRootLogger } from '../core/logger.ts';
-import { normalizeOrigin } from '../core/http-guard.ts';
+import { normalizeOrigin, policyProblem } from '../core/http-guard.ts';
 import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
 import { registerRunCommands } from './run.ts';
@@ -22,16 +22,14 @@ function parseInteger(value: string): number {
 }
 
 function parseOrigin(value: string, previous: string[] = []): string[] {
-  const origin = normalizeOrigin(value);
-  const url = origin === undefined ? undefined : new URL(value);
-  if (url === undefined || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+  if (policyProblem({ host: '', allowOrigins: [value] }) !== undefined) {
     throw new InvalidArgumentError(`expected an origin such as http://localhost:3000 (scheme, host and port only), got "${value}"`);
   }
-  return [...previous, url.origin];
+  return [...previous, normalizeOrigin(value) ?? value];
 }
 
 function parseHostName(value: string, previous: string[] = []): string[] {
-  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(value)) {
+  if (policyProblem({ host: '', allowHosts: [value] }) !== undefined) {
     throw new InvalidArgumentError(`expected a host name such as host.docker.internal (no scheme, port or path), got "${value}"`);
   }
   return [...previous, value.toLowerCase()];

@@ -132,6 +132,22 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
   return Number.isFinite(n) && n > 0;
 }
 
+/** What is wrong with configured origins and host names (an entry that could never match), or undefined. */
+export function policyProblem(policy: GuardPolicy): string | undefined {
+  for (const o of policy.allowOrigins ?? []) {
+    const url = normalizeOrigin(o) === undefined ? undefined : new URL(o);
+    if (url === undefined || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+      return `allowOrigins: "${o}" is not an origin; give scheme, host and port only, such as http://localhost:3000.`;
+    }
+  }
+  for (const h of policy.allowHosts ?? []) {
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(h)) {
+      return `allowHosts: "${h}" is not a host name; give a name such as host.docker.internal, without scheme, port or path.`;
+    }
+  }
+  return undefined;
+}
+
 /** The Host and Origin checks every request passes. */
 export function checkRequest(req: GuardedRequest, policy: GuardPolicy): Refusal | undefined {
   const host = one(req.headers['host']);

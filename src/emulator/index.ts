@@ -4,7 +4,7 @@ import { buildEmulator } from './build.ts';
 import type { Org } from './context.ts';
 import type { EmulatorOptions } from './options.ts';
 import { createEmulatorServer } from './server.ts';
-import { CONTROL_HEADERS } from '../core/http-guard.ts';
+import { CONTROL_HEADERS, policyProblem } from '../core/http-guard.ts';
 import { AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY } from './aws/state.ts';
 
 export type { EmulatorOptions } from './options.ts';
@@ -70,6 +70,8 @@ export interface RunningEmulator extends EmulatorInfo {
  * await emu.close();
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const problem = policyProblem({ host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [], allowHosts: options.allowHosts ?? [] });
+  if (problem !== undefined) throw new ForceflowError('EMULATOR_ERROR', `The emulator cannot start: ${problem}`);
   const { org, router } = buildEmulator(options);
   const server = createEmulatorServer(org, router);
   const host = options.host ?? '127.0.0.1';

@@ -1,5 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isForceflowError } from '../../src/core/errors.ts';
+import { startLocalS3 } from '../../src/connectors/s3/local.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 
 /**
@@ -114,6 +116,21 @@ describe('DNS rebinding: a foreign Host is refused on every route', () => {
     expect(token.status).toBe(421);
     expect(JSON.parse(token.text)).toMatchObject({ error: 'invalid_request' });
     expect(token.text).not.toContain('access_token');
+  });
+
+  it('refuses to start with an allowOrigins or allowHosts entry that could never match', async () => {
+    for (const options of [{ allowOrigins: ['localhost:3000'] }, { allowOrigins: ['http://localhost:3000/console'] }, { allowHosts: ['http://host.docker.internal'] }, { allowHosts: ['a b'] }]) {
+      const error = await startEmulator(options).then(
+        async (e) => {
+          await e.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(isForceflowError(error, 'EMULATOR_ERROR'), JSON.stringify(options)).toBe(true);
+      expect((error as Error).message).toMatch(/is not an? (origin|host name)/);
+    }
+    await expect(startLocalS3({ allowOrigins: ['null'] })).rejects.toThrow(/allowOrigins: "null" is not an origin/);
   });
 
   it('answers to a host name configured with allowHosts (a container reaching the host)', async () => {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForceflowError } from '../../core/errors.ts';
 import { checkLocalS3Request, sendS3Refusal } from './local-guard.ts';
+import { policyProblem } from '../../core/http-guard.ts';
 
 /**
  * A local S3 (s3rver over real HTTP on the loopback interface) for tests, `forceflow emulator --s3` and the
@@ -61,6 +62,9 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   } catch (cause) {
     throw new ForceflowError('EMULATOR_ERROR', 'The local S3 needs the s3rver package: run `npm install s3rver`.', { cause });
   }
+  const policy = { host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [], allowHosts: options.allowHosts ?? [] };
+  const problem = policyProblem(policy);
+  if (problem !== undefined) throw new ForceflowError('EMULATOR_ERROR', `The local S3 cannot start: ${problem}`);
   const bucket = options.bucket ?? 'forceflow';
   const ownDirectory = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'forceflow-s3-')));
@@ -73,7 +77,6 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   });
   // Every request passes the guard before s3rver sees it: foreign Host/Origin, unsigned or wrongly signed
   // requests, and keys with ".." segments are refused (local-guard.ts).
-  const policy = { host: options.host ?? '127.0.0.1', allowOrigins: options.allowOrigins ?? [], allowHosts: options.allowHosts ?? [] };
   const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY };
   const serve = server.callback.bind(server);
   server.callback = (): RequestListener => {
