@@ -101,11 +101,14 @@ describe('--data persistence', () => {
     // A folder made by hand (or by an older version) with group/world access is tightened, files included.
     const old = tempDir();
     chmodSync(old, 0o755);
-    writeFileSync(join(old, 'notes.txt'), 'kept as is, but private\n', { mode: 0o644 });
+    writeFileSync(join(old, 'Lead.jsonl'), '{"format":1,"object":"Lead","kind":"memory"}\n', { mode: 0o644 });
+    writeFileSync(join(old, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
     const again = await startEmulator({ dataDir: old, clock });
     await again.close();
     expect(mode(old)).toBe(0o700);
-    expect(mode(join(old, 'notes.txt'))).toBe(0o600);
+    expect(mode(join(old, 'Lead.jsonl'))).toBe(0o600);
+    // A file that is not the emulator's keeps its mode.
+    expect(mode(join(old, 'run.sh'))).toBe(0o755);
   });
 
   it('keeps changes across a restart, and reset goes back to the seed', async () => {

@@ -42,9 +42,14 @@ interface Header {
   nextCounter?: number;
 }
 
+/** The emulator's own files in `--data DIR`: the tables, aws.json (src/emulator/aws/state.ts) and their temp files. */
+function isStateFile(name: string): boolean {
+  return /\.jsonl(\.tmp-\d+)?$/.test(name) || /^aws\.json(\.tmp)?$/.test(name);
+}
+
 /** Read `DIR/*.jsonl` (creating DIR when absent). Undefined when nothing was saved yet. */
 export function readSavedState(dir: string, log?: Logger): SavedState | undefined {
-  ensurePrivateDir(dir); // records, tokens and secrets: owner-only (0700 folder, 0600 files)
+  ensurePrivateDir(dir, isStateFile); // records, keys and secrets: owner-only (0700 folder, 0600 files)
   const tables = new Map<string, SavedTable>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
     const path = join(dir, file);
@@ -120,7 +125,7 @@ export class DataDirPersistence {
     this.seed = options.seed;
     this.log = options.logger;
     this.reload = options.reload;
-    if (!existsSync(dir)) ensurePrivateDir(dir);
+    if (!existsSync(dir)) ensurePrivateDir(dir, isStateFile);
   }
 
   markDirty(objectName: string): void {
