@@ -86,7 +86,7 @@ describe('fault injection over HTTP', () => {
     expect(b.status).toBe(429);
     expect(b.headers.get('retry-after')).toBe('0');
     // Set at run time through the control endpoint, string form.
-    const put = await fetch(`${t.emu.controlUrl}/faults`, { method: 'PUT', body: 'oauth.429.next=1,retryAfter=5' });
+    const put = await fetch(`${t.emu.controlUrl}/faults`, { method: 'PUT', headers: t.emu.controlHeaders, body: 'oauth.429.next=1,retryAfter=5' });
     expect(((await put.json()) as { parsed: { retryAfter: number } }).parsed.retryAfter).toBe(5);
     const token = await fetch(`${t.emu.instanceUrl}/services/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password' }) });
     expect(token.status).toBe(429);
