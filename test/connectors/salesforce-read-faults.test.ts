@@ -87,7 +87,7 @@ describe('Salesforce read: faults', () => {
     expect(isForceflowError(r.error, 'SF_BULK_JOB_FAILED_TEMPORARY')).toBe(true);
     expect((r.error as { kind?: string }).kind).toBe('retryable');
     expect(r.error?.message).toMatch(/Bulk query job for Contact ended Failed 4 time\(s\).*Please retry the job/);
-    const calls = (await (await fetch(`${emu.controlUrl}/calls`)).json()) as { calls: Record<string, number> };
+    const calls = (await (await fetch(`${emu.controlUrl}/calls`, { headers: emu.controlHeaders })).json()) as { calls: Record<string, number> };
     expect(Object.entries(calls.calls).filter(([k]) => /^POST .*jobs\/query$/.test(k)).reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(4);
     expect(r.rows).toEqual([]);
   });
