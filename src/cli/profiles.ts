@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
 import { createRootLogger, type Logger } from '../core/logger.ts';
 import { authorizeProfile } from '../profiles/authorize.ts';
 import { openProfileContext } from '../profiles/index.ts';
 import { createProfile, deleteProfile, describeProfile, listProfiles, type ProfileContext } from '../profiles/profiles.ts';
 import { defaultHome } from '../profiles/store.ts';
+import { logLevel, LOG_LEVELS, positiveNumber } from './options.ts';
 
 interface CommonOptions {
   readonly stateDir?: string;
@@ -85,16 +86,10 @@ function openBrowser(url: string): void {
   }
 }
 
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
-  return n;
-}
-
 function common(cmd: Command): Command {
   return cmd
     .option('--state-dir <dir>', 'local state folder (default $FORCEFLOW_HOME or ~/.forceflow)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'warn');
+    .option('--log-level <level>', LOG_LEVELS.join(', '), logLevel, 'warn');
 }
 
 /**
@@ -142,7 +137,7 @@ export function registerProfilesCommand(program: Command): void {
     .argument('<name>', 'connectorProfileName')
     .option('--redirect-uri <uri>', "the connected app's callback URL on 127.0.0.1/localhost (default: the profile's oAuthRequest.redirectUri, else http://127.0.0.1:1717/OauthRedirect)")
     .option('--scope <scopes>', 'OAuth scopes to request', 'api refresh_token')
-    .option('--timeout <seconds>', 'how long to wait for the browser', positiveSeconds, 300)
+    .option('--timeout <seconds>', 'how long to wait for the browser', positiveNumber('seconds'), 300)
     .option('--no-browser', 'only print the URL to open')
     .action(async (name: string, opts: CommonOptions & { redirectUri?: string; scope: string; timeout: number; browser: boolean }) => {
       const controller = new AbortController();
