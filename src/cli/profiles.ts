@@ -29,12 +29,19 @@ async function withContext<T>(opts: CommonOptions, fn: (ctx: ProfileContext, log
   }
 }
 
-async function readProfileFile(file: string): Promise<unknown> {
+/**
+ * Read a JSON file that may hold credentials: a folder or a missing file each get their own message; a
+ * syntax error is reported by line and column without quoting the text.
+ */
+export async function readJsonFile(file: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new ForceflowError('FILE_NOT_FOUND', `Profile file ${file} does not exist or cannot be read. Check the path.`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new ForceflowError('CONFIG_INVALID', `${what} ${file} is a folder, not a file. Give the JSON file.`, { cause: error });
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist. Check the path.`, { cause: error });
+    throw new ForceflowError('CONFIG_INVALID', `${what} ${file} cannot be read (${code ?? 'error'}). Check its permissions.`, { cause: error });
   }
   const json = text.replace(/^\uFEFF/, '');
   try {
@@ -42,7 +49,7 @@ async function readProfileFile(file: string): Promise<unknown> {
   } catch {
     // V8's message quotes the text around the error, which may be a credential: say where, not what.
     const { line, column } = jsonErrorPosition(json);
-    throw new ForceflowError('PROFILE_INVALID', `Profile file ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
+    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
   }
 }
 
@@ -105,7 +112,7 @@ export function registerProfilesCommand(program: Command): void {
     .requiredOption('--file <file>', 'AppFlow CreateConnectorProfile JSON')
     .option('--replace', 'overwrite a profile of the same name')
     .action(async (opts: CommonOptions & { file: string; replace?: boolean }) => {
-      const json = await readProfileFile(opts.file);
+      const json = await readJsonFile(opts.file, 'Profile file');
       await withContext(opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
     });
 

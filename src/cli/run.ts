@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -16,28 +15,11 @@ import { SecretsReader } from '../profiles/secrets.ts';
 import type { InputOptions } from '../formats/types.ts';
 import { parseByteSize, parseInvalidUtf8 } from './input-options.ts';
 import { byteSize, logLevel, LOG_LEVELS, type LogLevel } from './options.ts';
-import { jsonErrorPosition } from './profiles.ts';
+import { readJsonFile } from './profiles.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
   return resolve(option ?? process.env['FORCEFLOW_HOME'] ?? join(homedir(), '.forceflow'));
-}
-
-async function readJsonFile(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist or cannot be read. Check the path.`);
-  }
-  const json = text.replace(/^\uFEFF/, '');
-  try {
-    return JSON.parse(json) as unknown;
-  } catch {
-    // Not V8's message: it quotes the text around the error, which may be a credential.
-    const { line, column } = jsonErrorPosition(json);
-    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
-  }
 }
 
 /** What the progress line needs of stderr (a test passes its own). */
