@@ -67,7 +67,9 @@ export const byteSize: OptionParser<number> = (value) => {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = m?.[2]?.toLowerCase() ?? '';
   const factor = BYTE_UNITS[unit];
-  const n = m?.[1] !== undefined && factor !== undefined ? Math.floor(Number(m[1]) * factor) : Number.NaN;
+  const digits = m?.[1];
+  // A fraction needs a unit larger than a byte (1.5GiB yes, 1.5 no).
+  const n = digits !== undefined && factor !== undefined && (factor > 1 || !digits.includes('.')) ? Math.round(Number(digits) * factor) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgumentError(`Expected a size in bytes ≥ 1, as digits with an optional unit (for example 16106127360, 500MB or 15GiB), got "${value}".`);
   }

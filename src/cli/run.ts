@@ -63,6 +63,19 @@ export function progressPrinter(stream: ProgressStream = process.stderr, clock: 
 }
 
 /**
+ * The first Ctrl-C (or SIGTERM): erase the progress line, say the run is being cancelled (on a line of its
+ * own, not over the progress line), and abort the run; `release` lets a second Ctrl-C reach Node's default.
+ */
+export function cancelHandler(progress: { clear(): void }, log: Pick<Logger, 'warn'>, controller: AbortController, release: () => void): () => void {
+  return () => {
+    progress.clear();
+    log.warn('cancelling the run (Ctrl-C again to force)');
+    release();
+    controller.abort();
+  };
+}
+
+/**
  * `--profile profile.json`: the file's profile, its clientCredentialsArn secret read exactly as for stored
  * profiles (resolveProfileDocument).
  */
@@ -117,12 +130,7 @@ export function registerRunCommands(program: Command): void {
       const state = openRunState(stateDir(opts.stateDir));
       const controller = new AbortController();
       const progress = progressPrinter();
-      const onSignal = (): void => {
-        progress.clear();
-        log.warn('cancelling the run (Ctrl-C again to force)');
-        process.off('SIGINT', onSignal);
-        controller.abort();
-      };
+      const onSignal = cancelHandler(progress, log, controller, () => process.off('SIGINT', onSignal));
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
