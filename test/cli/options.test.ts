@@ -145,7 +145,7 @@ describe('progress line', () => {
     let t = 0;
     const progress = progressPrinter({ isTTY: true, write: (s: string) => writes.push(`stderr:${s}`) }, () => (t += 1000));
     progress.update({ recordsRead: 5000, recordsWritten: 0, bytesProcessed: 2e6, api: 'BULKV2' });
-    expect(writes.at(-1)).toMatch(/^stderr:\r\x1b\[2K5,000 records · 2\.0 MB/);
+    expect(writes.at(-1)?.startsWith('stderr:\r\x1b[2K5,000 records · 2.0 MB')).toBe(true);
     const controller = new AbortController();
     let released = false;
     const onSignal = cancelHandler(progress, { warn: ((m: string) => writes.push(`log:${m}`)) as never }, controller, () => (released = true));
