@@ -24,6 +24,13 @@ export async function preflightDestination(plan: FlowPlan, s3Client: () => S3Cli
           cause: error,
         });
       }
+      // The SDK's own configuration errors, before any request: say what to set, not "retry later".
+      if (/Region is missing/i.test((error as Error).message ?? '')) {
+        throw new ForceflowError('CONFIG_INVALID', `The flow writes to S3 (bucket "${bucket}", ${what}) but no AWS region is configured. Set AWS_REGION (or a profile's region in ~/.aws/config); for a local S3, the variables \`forceflow emulator --s3\` prints in "env".`, { details: { bucket, field: what }, cause: error });
+      }
+      if (e.name === 'CredentialsProviderError') {
+        throw new ForceflowError('S3_ACCESS_DENIED', `The flow writes to S3 (bucket "${bucket}", ${what}) but no AWS credentials were found. Configure them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role).`, { details: { bucket, field: what }, cause: error });
+      }
       throw s3Error(error, 'Checking', `the destination bucket s3://${bucket} (${what})`);
     }
   }

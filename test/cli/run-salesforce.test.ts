@@ -183,6 +183,34 @@ describe('destination preflight', () => {
   });
 });
 
+describe('destination preflight without AWS configuration', () => {
+  it('no AWS region is CONFIG_INVALID saying what to set, not a retryable S3_ERROR', async () => {
+    const saved = { ...process.env };
+    for (const k of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) delete process.env[k];
+    process.env['AWS_CONFIG_FILE'] = join(work, 'no-aws-config');
+    process.env['AWS_SHARED_CREDENTIALS_FILE'] = join(work, 'no-aws-credentials');
+    try {
+      const dir = join(work, 'no-region');
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      writeFileSync(join(dir, 'data', 'a.csv'), 'Name\nAda\n');
+      const flow = {
+        flowName: 'no-region',
+        triggerConfig: { triggerType: 'OnDemand' },
+        sourceFlowConfig: { connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: 'data/a.csv', fileType: 'CSV' } } },
+        destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: 'forceflow' } } }],
+        tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { LocalFile: 'NO_OP' }, taskProperties: {} }],
+      };
+      const record = await runFlow({ flow, flowFile: join(dir, 'flow.json') });
+      expect(record.error?.code).toBe('CONFIG_INVALID');
+      expect(record.error?.message).toContain('no AWS region is configured. Set AWS_REGION');
+      expect(record.executionResult.recordsProcessed).toBe(0);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
 describe('default output file type', () => {
   it('a LocalFile destination without outputFormatConfig writes JSON lines (as the plan and docs say)', async () => {
     const record = await runFlow({ flow: accountsFlow('default-type', { api: 'REST_SYNC' }), profiles: { 'forceflow-emulator': env.emu.connectorProfile }, salesforce: FAST });
