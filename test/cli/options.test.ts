@@ -87,6 +87,12 @@ describe('forceflow command line (in-process)', () => {
     expect(r.err).toContain(`forceflow: EMULATOR_ERROR: --data ${file} is a file, not a folder.`);
   });
 
+  it('emulator --host that is not an address of this machine names --host, not --port', async () => {
+    const r = await cli('emulator', '--host', 'no-such-host.invalid');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('forceflow: EMULATOR_ERROR: The emulator could not listen on no-such-host.invalid:0: ENOTFOUND. Check --host');
+  });
+
   it('a folder given as the flow file says so (not "does not exist"); a JSON string is not "invalid JSON"', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-cli-'));
     const folder = await cli('validate', dir);
