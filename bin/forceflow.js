@@ -4,6 +4,9 @@
 // `npm ci` runs through "prepare") and runs the compiled JavaScript.
 import { existsSync } from 'node:fs';
 
+// The AWS SDK's Node-version warning (README "Node versions"), off before any SDK module loads.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const source = new URL('../src/cli/main.ts', import.meta.url);
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');

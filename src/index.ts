@@ -4,6 +4,8 @@
  * @example
  * import { runFlow, validateFlow, startEmulator } from 'forceflow';
  */
+import { warnIfStaleBuild } from './core/stale-build.ts';
+
 export { runFlow, DEFAULT_MAX_BYTES } from './flows/runner.ts';
 export type { RunFlowOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
 export type { ExecutionRecord, ExecutionStatus, WriteRecoveryRecord } from './flows/run-record.ts';
@@ -28,3 +30,6 @@ export type { ErrorCode, ErrorKind } from './core/errors.ts';
 export { createRootLogger } from './core/logger.ts';
 export type * from './core/types.ts';
 export type * from './core/connector.ts';
+
+// Loaded from dist/ in a checkout whose src/ changed since the last build: say so (see src/core/stale-build.ts).
+warnIfStaleBuild(import.meta.url);

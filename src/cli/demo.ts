@@ -23,7 +23,7 @@ export async function demoCommand(log: Logger, options: { root?: string; invoice
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const work = mkdtempSync(join(tmpdir(), 'forceflow-demo-'));
   const emu = await startEmulator({ generate: { Invoice__c: options.invoices ?? 1_200_000 }, logger: log.child({ component: 'emulator' }) });
-  const s3 = await startLocalS3({ bucket: 'forceflow-demo', directory: join(work, 's3') });
+  const s3 = await startLocalS3({ bucket: 'forceflow', directory: join(work, 's3') });
   const state = openRunState(join(work, 'state'));
   const client = createS3Client({ env: s3.env });
   const out = (line: string): void => {

@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../connectors/s3/local.ts';
@@ -15,10 +18,27 @@ export interface EmulatorCommandOptions {
   readonly s3?: boolean;
   readonly allowOrigin?: readonly string[];
   readonly allowHost?: readonly string[];
+  /** With s3: the bucket created in the local S3 (default `forceflow`, the examples' bucket). */
+  readonly bucket?: string;
+}
+
+/** `--data` must name a folder (created when absent), never a file. */
+function checkDataDir(dir: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(dir).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ForceflowError('EMULATOR_ERROR', `--data ${dir} cannot be used: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Give a folder you can write to.`, { details: { data: resolve(dir) } });
+  }
+  if (!isFolder) {
+    throw new ForceflowError('EMULATOR_ERROR', `--data ${dir} is a file, not a folder. Give a folder (it is created when absent) where the emulator keeps the org's state.`, { details: { data: resolve(dir) } });
+  }
 }
 
 /** `forceflow emulator`: serve until SIGINT/SIGTERM; exactly one JSON line on stdout once listening. */
 export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger): Promise<void> {
+  if (opts.data !== undefined) checkDataDir(opts.data);
   const allowOrigins = opts.allowOrigin ?? [];
   const allowHosts = opts.allowHost ?? [];
   const emu = await startEmulator({
@@ -40,7 +60,7 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
   if (opts.s3) {
     // A local S3 (s3rver) next to the org; the env then works for S3, KMS and Secrets Manager at once
     // (the emulator's AWS endpoints accept any credentials, so s3rver's keys serve for all three).
-    s3 = await startLocalS3({ bucket: 'forceflow', allowOrigins, allowHosts, ...(opts.host ? { host: opts.host } : {}) });
+    s3 = await startLocalS3({ bucket: opts.bucket ?? 'forceflow', allowOrigins, allowHosts, ...(opts.host ? { host: opts.host } : {}) });
     line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory }, env: { ...info.env, ...s3.env } };
   }
   if (!isLoopbackHost(opts.host)) {

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
 import { createRootLogger, type Logger } from '../core/logger.ts';
 import { authorizeProfile } from '../profiles/authorize.ts';
 import { openProfileContext } from '../profiles/index.ts';
 import { createProfile, deleteProfile, describeProfile, listProfiles, type ProfileContext } from '../profiles/profiles.ts';
 import { defaultHome } from '../profiles/store.ts';
+import { logLevel, LOG_LEVELS, positiveNumber } from './options.ts';
 
 interface CommonOptions {
   readonly stateDir?: string;
@@ -28,12 +29,19 @@ async function withContext<T>(opts: CommonOptions, fn: (ctx: ProfileContext, log
   }
 }
 
-async function readProfileFile(file: string): Promise<unknown> {
+/**
+ * Read a JSON file that may hold credentials: a folder or a missing file each get their own message; a
+ * syntax error is reported by line and column without quoting the text.
+ */
+export async function readJsonFile(file: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new ForceflowError('FILE_NOT_FOUND', `Profile file ${file} does not exist or cannot be read. Check the path.`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new ForceflowError('CONFIG_INVALID', `${what} ${file} is a folder, not a file. Give the JSON file.`, { cause: error });
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist. Check the path.`, { cause: error });
+    throw new ForceflowError('CONFIG_INVALID', `${what} ${file} cannot be read (${code ?? 'error'}). Check its permissions.`, { cause: error });
   }
   const json = text.replace(/^\uFEFF/, '');
   try {
@@ -41,7 +49,7 @@ async function readProfileFile(file: string): Promise<unknown> {
   } catch {
     // V8's message quotes the text around the error, which may be a credential: say where, not what.
     const { line, column } = jsonErrorPosition(json);
-    throw new ForceflowError('PROFILE_INVALID', `Profile file ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
+    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
   }
 }
 
@@ -85,16 +93,10 @@ function openBrowser(url: string): void {
   }
 }
 
-function positiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
-  return n;
-}
-
 function common(cmd: Command): Command {
   return cmd
     .option('--state-dir <dir>', 'local state folder (default $FORCEFLOW_HOME or ~/.forceflow)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'warn');
+    .option('--log-level <level>', LOG_LEVELS.join(', '), logLevel, 'warn');
 }
 
 /**
@@ -110,7 +112,7 @@ export function registerProfilesCommand(program: Command): void {
     .requiredOption('--file <file>', 'AppFlow CreateConnectorProfile JSON')
     .option('--replace', 'overwrite a profile of the same name')
     .action(async (opts: CommonOptions & { file: string; replace?: boolean }) => {
-      const json = await readProfileFile(opts.file);
+      const json = await readJsonFile(opts.file, 'Profile file');
       await withContext(opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
     });
 
@@ -142,7 +144,7 @@ export function registerProfilesCommand(program: Command): void {
     .argument('<name>', 'connectorProfileName')
     .option('--redirect-uri <uri>', "the connected app's callback URL on 127.0.0.1/localhost (default: the profile's oAuthRequest.redirectUri, else http://127.0.0.1:1717/OauthRedirect)")
     .option('--scope <scopes>', 'OAuth scopes to request', 'api refresh_token')
-    .option('--timeout <seconds>', 'how long to wait for the browser', positiveSeconds, 300)
+    .option('--timeout <seconds>', 'how long to wait for the browser', positiveNumber('seconds'), 300)
     .option('--no-browser', 'only print the URL to open')
     .action(async (name: string, opts: CommonOptions & { redirectUri?: string; scope: string; timeout: number; browser: boolean }) => {
       const controller = new AbortController();

@@ -1,60 +1,100 @@
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError, exitCodeFor, EXIT_CODES } from '../core/errors.ts';
-import { createRootLogger } from '../core/logger.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createRootLogger, type Logger } from '../core/logger.ts';
 import { loadFlowFile } from '../flows/load.ts';
-import { runFlow, type Progress, type ProfileResolver } from '../flows/runner.ts';
+import { runFlow, type Progress, type ProfileResolver, type ResolvedProfile } from '../flows/runner.ts';
 import { openRunState } from '../flows/state.ts';
 import { flowJsonSchemaText } from '../flows/json-schema.ts';
 import { nextFireTimes } from '../flows/schedule.ts';
 import { openProfileContext } from '../profiles/index.ts';
-import { storedProfileResolver } from '../profiles/resolve.ts';
+import { resolveProfileDocument, storedProfileResolver } from '../profiles/resolve.ts';
+import { SecretsReader } from '../profiles/secrets.ts';
 import type { InputOptions } from '../formats/types.ts';
 import { parseByteSize, parseInvalidUtf8 } from './input-options.ts';
-import { jsonErrorPosition } from './profiles.ts';
+import { byteSize, logLevel, LOG_LEVELS, type LogLevel } from './options.ts';
+import { readJsonFile } from './profiles.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
   return resolve(option ?? process.env['FORCEFLOW_HOME'] ?? join(homedir(), '.forceflow'));
 }
 
-async function readJsonFile(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new ForceflowError('FILE_NOT_FOUND', `${what} ${file} does not exist or cannot be read. Check the path.`);
-  }
-  const json = text.replace(/^\uFEFF/, '');
-  try {
-    return JSON.parse(json) as unknown;
-  } catch {
-    // Not V8's message: it quotes the text around the error, which may be a credential.
-    const { line, column } = jsonErrorPosition(json);
-    throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
-  }
+/** What the progress line needs of stderr (a test passes its own). */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
 }
 
-function progressPrinter(): { update(p: Progress): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
-  const start = Date.now();
-  let last = 0;
+/**
+ * The progress line on a terminal (nothing otherwise). `clear()` erases it so that a message printed next
+ * (the cancellation line on Ctrl-C, the last log line) starts on a clean line instead of over it.
+ */
+export function progressPrinter(stream: ProgressStream = process.stderr, clock: () => number = Date.now): { update(p: Progress): void; clear(): void; done(): void } {
+  const tty = stream.isTTY === true;
+  const start = clock();
+  let last = Number.NEGATIVE_INFINITY;
+  let shown = false;
+  let finished = false;
+  const clear = (): void => {
+    if (shown) stream.write('\r\x1b[2K');
+    shown = false;
+  };
   return {
     update(p) {
-      if (!tty) return;
-      const t = Date.now();
+      if (!tty || finished) return;
+      const t = clock();
       if (t - last < 200) return;
       last = t;
       const secs = Math.max(0.001, (t - start) / 1000);
       const mb = p.bytesProcessed / 1e6;
       const pct = p.estimatedCount ? ` ${Math.min(100, Math.round((p.recordsRead / p.estimatedCount) * 100))}%` : '';
-      process.stderr.write(`\r\x1b[2K${p.recordsRead.toLocaleString('en-US')} records${pct} · ${mb.toFixed(1)} MB · ${Math.round(p.recordsRead / secs).toLocaleString('en-US')} rec/s · ${(mb / secs).toFixed(1)} MB/s${p.api ? ` · ${p.api}` : ''}`);
+      stream.write(`\r\x1b[2K${p.recordsRead.toLocaleString('en-US')} records${pct} · ${mb.toFixed(1)} MB · ${Math.round(p.recordsRead / secs).toLocaleString('en-US')} rec/s · ${(mb / secs).toFixed(1)} MB/s${p.api ? ` · ${p.api}` : ''}`);
+      shown = true;
     },
+    clear,
     done() {
-      if (tty) process.stderr.write('\r\x1b[2K');
+      clear();
+      finished = true;
     },
+  };
+}
+
+/**
+ * The first Ctrl-C (or SIGTERM): erase the progress line, say the run is being cancelled (on a line of its
+ * own, not over the progress line), and abort the run; `release` lets a second Ctrl-C reach Node's default.
+ */
+export function cancelHandler(progress: { clear(): void }, log: Pick<Logger, 'warn'>, controller: AbortController, release: () => void): () => void {
+  return () => {
+    progress.clear();
+    log.warn('cancelling the run (Ctrl-C again to force)');
+    release();
+    controller.abort();
+  };
+}
+
+/**
+ * `--profile profile.json`: the file's profile, its clientCredentialsArn secret read exactly as for stored
+ * profiles (resolveProfileDocument).
+ */
+async function profileFileResolver(file: string, log: Logger): Promise<{ resolver: ProfileResolver; close(): void }> {
+  const json = await readJsonFile(file, 'Profile file');
+  const origin = `Profile file ${file}`;
+  // The AWS SDK default chain, as for stored profiles (AWS_ENDPOINT_URL_SECRETS_MANAGER points it at the emulator).
+  const sm = new SecretsManagerClient({});
+  const secrets = new SecretsReader(sm);
+  let resolved: Promise<ResolvedProfile> | undefined;
+  return {
+    resolver: async (name) => {
+      const given = (json as { connectorProfileName?: unknown }).connectorProfileName;
+      if (name !== undefined && given !== name) log.warn({ flowProfile: name, fileProfile: given }, 'the flow names another profile; using --profile');
+      // Source and destination share one session (one secret read, one refresh).
+      resolved ??= resolveProfileDocument({ secrets, log }, json, origin);
+      return resolved;
+    },
+    close: () => sm.destroy(),
   };
 }
 
@@ -65,12 +105,12 @@ export function registerRunCommands(program: Command): void {
     .argument('<flow>', 'flow definition file (AppFlow CreateFlow JSON)')
     .option('--profile <file>', 'connector profile file (AppFlow CreateConnectorProfile JSON), used for the Salesforce side(s)')
     .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
-    .option('--max-bytes <n>', 'size guard: bytes read before the run stops (default 15 GB)', (v) => Number(v))
-    .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'info')
+    .option('--max-bytes <size>', 'size guard: bytes read before the run stops, ≥ 1, digits or with a unit such as 500MB or 15GiB (default 15 GiB)', byteSize)
+    .option('--log-level <level>', LOG_LEVELS.join(', '), logLevel, 'info')
     .option('--invalid-utf8 <mode>', 'invalid UTF-8 in CSV / JSON lines input: error (default) or replace (U+FFFD, counted in the run record)', parseInvalidUtf8('--invalid-utf8'))
     .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', parseByteSize('--max-line-bytes'))
     .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', parseByteSize('--max-record-bytes'))
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: string } & InputOptions) => {
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel } & InputOptions) => {
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
@@ -83,23 +123,16 @@ export function registerRunCommands(program: Command): void {
         profiles = storedProfileResolver(ctx);
       }
       if (opts.profile) {
-        const profile = await readJsonFile(opts.profile, 'Profile file');
-        profiles = async (name) => {
-          const given = (profile as { connectorProfileName?: unknown }).connectorProfileName;
-          if (name !== undefined && given !== name) log.warn({ flowProfile: name, fileProfile: given }, 'the flow names another profile; using --profile');
-          return { profile };
-        };
+        const fromFile = await profileFileResolver(opts.profile, log);
+        profileContext = fromFile;
+        profiles = fromFile.resolver;
       }
       const state = openRunState(stateDir(opts.stateDir));
       const controller = new AbortController();
-      const onSignal = (): void => {
-        log.warn('cancelling the run (Ctrl-C again to force)');
-        process.off('SIGINT', onSignal);
-        controller.abort();
-      };
+      const progress = progressPrinter();
+      const onSignal = cancelHandler(progress, log, controller, () => process.off('SIGINT', onSignal));
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const progress = progressPrinter();
       try {
         const record = await runFlow({
           flow: loaded.flow,
@@ -108,7 +141,7 @@ export function registerRunCommands(program: Command): void {
           log,
           signal: controller.signal,
           state,
-          ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}),
+          ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
           ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),
@@ -121,6 +154,7 @@ export function registerRunCommands(program: Command): void {
           process.exitCode = exitCodeFor(e);
         } else process.exitCode = EXIT_CODES.ok;
       } finally {
+        progress.done();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         state.close();

@@ -22,7 +22,7 @@ interface CatalogueEntry {
 
 export const ERRORS = {
   // Input and configuration
-  CONFIG_INVALID: { kind: 'config', summary: 'An option or configuration value is invalid.' },
+  CONFIG_INVALID: { kind: 'config', summary: 'An option or configuration value is invalid (a wrong command-line option included).' },
   FLOW_INVALID: { kind: 'config', summary: 'A flow definition failed validation; the message names the JSON path.' },
   PROFILE_INVALID: { kind: 'config', summary: 'A connector profile failed validation; the message names the JSON path.' },
   PROFILE_NOT_FOUND: { kind: 'config', summary: 'No connector profile has the given name.' },
@@ -30,7 +30,7 @@ export const ERRORS = {
   FILTER_VALUE_INVALID: { kind: 'config', summary: 'A filter value cannot be used with its field type.' },
   FIELD_NOT_FOUND: { kind: 'config', summary: 'A flow names a field the object does not have.' },
   OBJECT_NOT_FOUND: { kind: 'config', summary: 'A flow names an object the org does not have.' },
-  FILE_NOT_FOUND: { kind: 'config', summary: 'A file or folder named by a flow or option does not exist.' },
+  FILE_NOT_FOUND: { kind: 'config', summary: 'A file, folder or S3 bucket named by a flow or option does not exist.' },
   // Salesforce
   SF_AUTH_FAILED: { kind: 'auth', summary: 'Salesforce refused the OAuth grant (bad client, expired or revoked token, rejected JWT).' },
   SF_SESSION_INVALID: { kind: 'auth', summary: 'The Salesforce session is invalid and could not be refreshed.' },

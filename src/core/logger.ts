@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+import { ForceflowError } from './errors.ts';
 
 export type { Logger } from 'pino';
 
@@ -24,8 +25,14 @@ export interface RootLoggerOptions {
 
 /** Create the root logger. Only the CLI (and tests) call this; library code receives children. */
 export function createRootLogger(options: RootLoggerOptions = {}): Logger {
+  const fromEnv = process.env['FORCEFLOW_LOG_LEVEL'];
+  const level = options.level ?? (fromEnv === undefined || fromEnv === '' ? 'info' : fromEnv);
+  if (!(level in pino.levels.values) && level !== 'silent') {
+    const where = options.level === undefined ? `FORCEFLOW_LOG_LEVEL=${level}` : `Log level "${level}"`;
+    throw new ForceflowError('CONFIG_INVALID', `${where} is not a log level. Use one of trace, debug, info, warn, error, fatal, silent.`);
+  }
   const base: LoggerOptions = {
-    level: options.level ?? process.env['FORCEFLOW_LOG_LEVEL'] ?? 'info',
+    level,
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     base: undefined,
   };

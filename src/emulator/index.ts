@@ -77,7 +77,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new ForceflowError('EMULATOR_ERROR', `The emulator could not listen on ${host}:${options.port ?? 0}: ${error.code ?? error.message}. Choose another --port.`, { cause: error })),
+      reject(new ForceflowError('EMULATOR_ERROR', `The emulator could not listen on ${host}:${options.port ?? 0}: ${error.code ?? error.message}. ${error.code === 'EADDRINUSE' || error.code === 'EACCES' ? 'Choose another --port.' : 'Check --host: an address of this machine, such as 127.0.0.1.'}`, { cause: error })),
     );
     server.listen(options.port ?? 0, host, () => resolve());
   });

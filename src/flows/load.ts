@@ -4,7 +4,7 @@ import { ForceflowError } from '../core/errors.ts';
 import { compileFlow } from './compile.ts';
 import type { FlowPlan } from './compile.ts';
 import type { FlowDefinition } from './schema.ts';
-import { parseJsonText, validateFlow } from './validate.ts';
+import { flowInvalid, parseJsonText, validateFlow } from './validate.ts';
 
 export interface LoadedFlow {
   readonly file: string;
@@ -26,12 +26,20 @@ export async function loadFlowFile(file: string): Promise<LoadedFlow> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR') {
+    if (code === 'EISDIR') {
+      throw new ForceflowError('CONFIG_INVALID', `Flow file ${file} is a folder, not a file. Give the flow definition's JSON file.`, { details: { file: path }, cause: error });
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new ForceflowError('FILE_NOT_FOUND', `Flow file ${file} does not exist. Check the path.`, { details: { file: path }, cause: error });
     }
     throw new ForceflowError('CONFIG_INVALID', `Flow file ${file} cannot be read: ${(error as Error).message}.`, { details: { file: path }, cause: error });
   }
-  const flow = validateFlow(parseJsonText(text.replace(/^\uFEFF/, ''), file), { source: file });
+  const json = parseJsonText(text.replace(/^\uFEFF/, ''), file);
+  // Valid JSON that is a string: validateFlow would take it for JSON text and parse it again.
+  if (typeof json === 'string') {
+    throw flowInvalid([{ path: '(root)', message: 'is a JSON string, not an object. A flow definition is a JSON object: { "flowName": ..., "sourceFlowConfig": ..., ... }.' }], file);
+  }
+  const flow = validateFlow(json, { source: file });
   const flowFileDir = dirname(path);
   return { file: path, flowFileDir, flow, plan: compileFlow(flow, { flowFileDir }) };
 }

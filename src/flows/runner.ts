@@ -20,6 +20,7 @@ import { createLocalFileSource } from '../connectors/local-file/source.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
+import { preflightDestination } from './preflight.ts';
 import { failRecord, newExecutionRecord, type ExecutionRecord, type WriteRecoveryRecord } from './run-record.ts';
 import type { RunStateStore } from './state.ts';
 import type { FlowDefinition } from './schema.ts';
@@ -204,6 +205,8 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
       record.dataPullStartTime = from;
       record.dataPullEndTime = to ?? null;
     }
+
+    await preflightDestination(plan, s3Client);
 
     // Source
     let source: Source;

@@ -4,6 +4,7 @@ import { analyzeTasks } from '../mapping/compile.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks } from '../mapping/compile.ts';
 import type { FlowProblem } from '../mapping/types.ts';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../core/json-depth.ts';
 import {
   APPFLOW_SOURCE_ONLY_CONNECTORS, DESTINATION_CONNECTOR_TYPES, FlowDefinitionSchema, OTHER_APPFLOW_CONNECTOR_TYPES,
   SOURCE_CONNECTOR_TYPES,
@@ -355,6 +356,10 @@ function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[], now: 
 
 /** Checks a flow definition without throwing; `ok` is true when there are no problems. */
 export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResult {
+  const deep = tooDeepAt(json);
+  if (deep !== undefined) {
+    return { ok: false, problems: [{ path: deep, message: `is nested more than ${MAX_JSON_DEPTH} levels deep. A flow definition nests only a few levels: check the file is the flow you meant.` }] };
+  }
   const normalised = normaliseSpellings(json);
   const parsed = FlowDefinitionSchema.safeParse(normalised, { reportInput: true });
   if (!parsed.success) {

@@ -10,7 +10,7 @@ export { DEFAULT_KMS_KEY_ID, sealForProfile, openForProfile, type Envelope } fro
 export { ProfileStore, defaultHome, type StoredProfile } from './store.ts';
 export { SecretsReader, SECRET_CACHE_MS } from './secrets.ts';
 export { createProfile, listProfiles, describeProfile, deleteProfile, openProfile, type ProfileContext, type ProfileDescription } from './profiles.ts';
-export { resolveProfile, storedProfileResolver, type ResolvedProfile } from './resolve.ts';
+export { resolveProfile, resolveProfileDocument, storedProfileResolver, type ResolvedProfile } from './resolve.ts';
 export { authorizeProfile, type AuthorizeOptions, type AuthorizeResult } from './authorize.ts';
 
 export interface OpenProfileContextOptions {

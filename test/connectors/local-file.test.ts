@@ -90,7 +90,7 @@ describe('LocalFile destination', () => {
       yield { rows: [{ a: '1' }], schema: { entity: 'X', fields: [{ name: 'a', type: 'string' as const }] } };
       yield { rows: [{ a: '2', b: '3' }], schema: { entity: 'X', fields: [{ name: 'a', type: 'string' as const }, { name: 'b', type: 'string' as const }] } };
     }
-    await createLocalFileDestination({ path: out }, { flowName: 'f', executionId: 'e', schemaVersion: 1, startedAt }).write(drift(), testContext());
+    await createLocalFileDestination({ path: out, outputFormatConfig: { fileType: 'CSV' } }, { flowName: 'f', executionId: 'e', schemaVersion: 1, startedAt }).write(drift(), testContext());
     expect(await files(out)).toEqual(['f/e/e-00000.csv', 'f/e/e-00001.csv']);
     expect(await readFile(join(out, 'f', 'e', 'e-00001.csv'), 'utf8')).toBe('a,b\n2,3\n');
   });

@@ -21,12 +21,12 @@ function deps(extra: Partial<Parameters<typeof createS3Destination>[1]> = {}): P
   run += 1;
   return { client: t.client, flowName: `flow${run}`, executionId: `exec-${run}`, schemaVersion: 3, startedAt, ...extra };
 }
-function props(prefix: string, format: S3DestinationProperties['s3OutputFormatConfig'] = {}): S3DestinationProperties {
+function props(prefix: string, format: S3DestinationProperties['s3OutputFormatConfig'] = { fileType: 'CSV' }): S3DestinationProperties {
   return { bucketName: t.bucket, bucketPrefix: prefix, s3OutputFormatConfig: format };
 }
 
 describe('S3 destination layout', () => {
-  it('writes <prefix>/<flowName>/<executionId>/<file> by default, CSV, one file, and reports it', async () => {
+  it('writes <prefix>/<flowName>/<executionId>/<file> by default, one CSV file, and reports it', async () => {
     const d = deps();
     const result = await createS3Destination(props('out'), d).write(batchesOf(accountRows(10), 4), testContext());
     expect(result).toMatchObject({ written: 10, failed: [] });
@@ -53,7 +53,7 @@ describe('S3 destination layout', () => {
   for (const [name, prefixConfig, expected] of layouts) {
     it(`prefixConfig ${name}`, async () => {
       const d = deps();
-      await createS3Destination(props('p', { prefixConfig }), d).write(batchesOf(accountRows(3), 2), testContext());
+      await createS3Destination(props('p', { fileType: 'CSV', prefixConfig }), d).write(batchesOf(accountRows(3), 2), testContext());
       expect(await t.keys(`p/${d.flowName}/`)).toEqual([`p/${d.flowName}/${expected(d.executionId)}`]);
     });
   }
@@ -61,7 +61,10 @@ describe('S3 destination layout', () => {
   it('works without a bucket prefix', async () => {
     const d = deps();
     const r = await createS3Destination({ bucketName: t.bucket }, d).write(batchesOf(accountRows(2), 2), testContext());
-    expect(r.outputs).toEqual([`s3://${t.bucket}/${d.flowName}/${d.executionId}/${d.executionId}-00000.csv`]);
+    // Without s3OutputFormatConfig the file type is JSON (JSON lines), as the compiled plan and docs/flows.md say.
+    expect(r.outputs).toEqual([`s3://${t.bucket}/${d.flowName}/${d.executionId}/${d.executionId}-00000.jsonl`]);
+    const lines = (await t.getText(`${d.flowName}/${d.executionId}/${d.executionId}-00000.jsonl`)).trim().split('\n');
+    expect(lines.map((l) => Object.keys(JSON.parse(l) as object).length)).toEqual([6, 6]);
   });
 });
 

@@ -60,7 +60,9 @@ export async function writeFiles(
   options: FileOutputOptions,
 ): Promise<WriteResult> {
   const format = options.outputFormatConfig;
-  const fileType = format?.fileType ?? 'CSV';
+  // AppFlow's model gives fileType no default; its console preselects JSON, and so does the compiled plan
+  // (src/flows/compile.ts): a flow without one writes JSON lines (docs/flows.md, docs/destinations.md).
+  const fileType = format?.fileType ?? 'JSON';
   const extension = EXTENSIONS[fileType];
   const contentType = CONTENT_TYPES[fileType];
   const targetBytes = format?.aggregationConfig?.targetFileSize === undefined ? undefined : format.aggregationConfig.targetFileSize * 1024 * 1024;

@@ -40,9 +40,20 @@ interface TokenResponseLike {
   readonly refresh_token?: string;
 }
 
+/** OAuth errors that mean the connected app's client id or secret was refused (not the grant itself). */
+const CLIENT_ERRORS = new Set(['invalid_client', 'invalid_client_id', 'invalid_client_credentials']);
+
+/**
+ * SF_AUTH_FAILED for a refused grant. `fix` says what to do about the grant (invalid_grant: expired or
+ * revoked token, rejected JWT); a refused client (invalid_client, invalid_client_id) gets its own fix,
+ * since re-authorising cannot help while the client id or secret is wrong.
+ */
 function authError(profileName: string, what: string, error: unknown, fix: string): ForceflowError {
   const e = error as { name?: string; errorCode?: string; message?: string };
   const code = e.errorCode ?? e.name ?? 'error';
+  if (CLIENT_ERRORS.has(code)) {
+    fix = `The connected app's client id or client secret is wrong: check clientId and clientSecret (in the profile's clientCredentialsArn secret, or inline) against the connected app's consumer key and secret. The ${what.replace(/^the /, '')} itself was not judged.`;
+  }
   return new ForceflowError('SF_AUTH_FAILED', `Salesforce refused ${what} for profile "${profileName}": ${code}: ${e.message ?? String(error)}. ${fix}`, {
     details: { profile: profileName, oauthError: code },
   });
@@ -92,8 +103,10 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
   const jwtExchange = async (assertion: string): Promise<SalesforceSession> => {
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion });
     let res: Response;
+    const started = performance.now();
     try {
       res = await fetch(`${loginUrl}/services/oauth2/token`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'jwt-bearer', status: res.status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
     } catch (error) {
       throw new ForceflowError('SF_UNAVAILABLE', `Profile "${profileName}": could not reach ${loginUrl} for the JWT bearer grant: ${(error as Error).message}`, { cause: error });
     }
@@ -123,8 +136,10 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
       throw new ForceflowError('PROFILE_INVALID', `Profile "${profileName}": refreshing the session needs the connected app's client id (clientCredentialsArn, or clientId/clientSecret for local use).`);
     }
     const oauth2 = new jsforce.OAuth2({ loginUrl, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri: 'http://localhost' });
+    const started = performance.now();
     try {
       const res = (await oauth2.refreshToken(refreshToken)) as TokenResponseLike;
+      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'refresh_token', status: 200, ms: Math.round(performance.now() - started) }, 'salesforce http call');
       const session = fromTokenResponse(res);
       if (typeof res.refresh_token === 'string' && res.refresh_token !== '' && res.refresh_token !== refreshToken) {
         refreshToken = res.refresh_token;
@@ -132,6 +147,7 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
       }
       return session;
     } catch (error) {
+      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'refresh_token', status: 'refused', ms: Math.round(performance.now() - started) }, 'salesforce http call');
       throw authError(profileName, 'the refresh token', error, `The refresh token may be expired or revoked: re-authorise the profile (forceflow profiles authorize ${profileName}).`);
     }
   };

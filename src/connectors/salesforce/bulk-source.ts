@@ -141,6 +141,7 @@ export async function* readBulk(
                 records = parser.end();
               } else {
                 client.bytesReceived += step.value.byteLength;
+                client.recordBytesReceived += step.value.byteLength;
                 records = parser.push(step.value);
               }
               for (const cells of records) {

@@ -5,13 +5,44 @@ import { z } from 'zod';
  * extensions (marked). Credentials may be inline (local use) or, from the credentials issue on,
  * references to Secrets Manager; resolution sits behind {@link TokenProvider} in auth.ts.
  */
+/** Loopback host names (plain http is allowed only to these: the emulator, a local proxy). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * A Salesforce server URL: an origin only (`https://acme.my.salesforce.com`), https, or http to a loopback
+ * host. A path, query or fragment would be glued in front of every API path (`/x/services/data/...`) and
+ * answered 404 "object not found"; any other scheme is refused here rather than retried as a network error.
+ */
+function salesforceOrigin(field: string) {
+  return z.string().max(256).superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${field} "${value}" is not a URL. Give the server's address, e.g. https://acme.my.salesforce.com.` });
+      return;
+    }
+    const origin = `${url.protocol}//${url.host}`;
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      ctx.addIssue({ code: 'custom', message: `${field} "${origin}" must use https (plain http only to a loopback host such as 127.0.0.1 or localhost, e.g. the emulator). Use https://${url.host || 'your-domain.my.salesforce.com'}.` });
+    } else if (url.username !== '' || url.password !== '') {
+      ctx.addIssue({ code: 'custom', message: `${field} must not carry a user name or password. Give only ${origin}; credentials go in connectorProfileCredentials.` });
+    } else if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+      ctx.addIssue({ code: 'custom', message: `${field} must be the server's address only, without a path, query or fragment. Use "${origin}".` });
+    }
+  });
+}
+
 export const SalesforceProfilePropertiesSchema = z
   .object({
-    instanceUrl: z.string().url().max(256).optional(),
+    instanceUrl: salesforceOrigin('instanceUrl').optional(),
     isSandboxEnvironment: z.boolean().optional(),
     usePrivateLinkForMetadataAndAuthorization: z.boolean().optional(),
     /** forceflow extension: the OAuth login host (the emulator's URL); default login/test.salesforce.com. */
-    loginUrl: z.string().url().optional(),
+    loginUrl: salesforceOrigin('loginUrl').optional(),
     /** forceflow extension: the REST API version to use (AppFlow pins it by connection date; default 58.0). */
     apiVersion: z.string().regex(/^\d{2}\.0$/, 'an API version such as "58.0"').optional(),
   })

@@ -35,6 +35,8 @@ export interface SalesforceRequest {
   readonly call: string;
   /** Send even though the run was cancelled (clean-up calls such as aborting a Bulk job). */
   readonly cleanup?: boolean;
+  /** The response carries records read from Salesforce (query pages): its bytes count in {@link SalesforceClient.recordBytesReceived}. */
+  readonly records?: boolean;
 }
 
 export interface ClientOptions {
@@ -78,8 +80,14 @@ export class SalesforceClient {
   apiCalls = 0;
   /** Salesforce's clock (epoch ms, whole seconds) from the last response's Date header. */
   serverTime: number | undefined;
-  /** Response body bytes received (JSON and CSV). */
+  /** Response body bytes received (JSON and CSV), every call. */
   bytesReceived = 0;
+  /**
+   * Bytes of the responses that carry records (REST query pages, Bulk result CSV): what a read's
+   * bytesProcessed counts, as AppFlow's "bytes processed from the source". Describe, COUNT(), job and
+   * auth calls are not record data.
+   */
+  recordBytesReceived = 0;
   /** From the last `Sforce-Limit-Info` header. */
   apiUsage: { used: number; max: number } | undefined;
   private readonly tokens: TokenProvider;
@@ -115,6 +123,7 @@ export class SalesforceClient {
       if (!req.cleanup) this.throwIfAborted();
       const url = this.url(session.instanceUrl, req);
       let res: Response;
+      const started = performance.now();
       try {
         this.apiCalls++;
         res = await fetch(url, {
@@ -133,6 +142,7 @@ export class SalesforceClient {
           ...(signal ? { signal } : {}),
         });
       } catch (error) {
+        this.logCall(req, url, undefined, started, attempt);
         if (!req.cleanup) this.throwIfAborted();
         if (idempotent && attempt < this.retry.retries) {
           await this.backoff(attempt, req, `network error: ${networkReason(error)}`);
@@ -140,6 +150,7 @@ export class SalesforceClient {
         }
         throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${networkReason(error)}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
       }
+      this.logCall(req, url, res, started, attempt);
       const date = Date.parse(res.headers.get('date') ?? '');
       if (Number.isFinite(date)) this.serverTime = date;
       const limit = res.headers.get('sforce-limit-info');
@@ -183,7 +194,9 @@ export class SalesforceClient {
         }
         throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${networkReason(error)}). Run again later.`, { cause: error });
       }
-      this.bytesReceived += Buffer.byteLength(text);
+      const bytes = Buffer.byteLength(text);
+      this.bytesReceived += bytes;
+      if (req.records) this.recordBytesReceived += bytes;
       if (!text) return undefined as T;
       try {
         return JSON.parse(text) as T;
@@ -205,6 +218,23 @@ export class SalesforceClient {
           .join('&')
       : '';
     return `${instanceUrl}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  /**
+   * One line per HTTP call: debug has the method, the path (never the query string), the status and the
+   * duration (ms, to the response headers); trace adds the query parameters (SOQL, locators: the client
+   * sends no credential in a URL, tokens go in the Authorization header, which is never logged), the
+   * attempt and the API usage Salesforce reported.
+   */
+  private logCall(req: SalesforceRequest, url: string, res: Response | undefined, started: number, attempt: number): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    const ms = Math.round(performance.now() - started);
+    const path = new URL(url).pathname;
+    const line = { method: req.method, path, status: res?.status ?? 'network error', ms, call: req.call };
+    if (this.log.isLevelEnabled('trace')) {
+      const limit = res?.headers.get('sforce-limit-info');
+      this.log.trace({ ...line, query: req.query ?? {}, attempt: attempt + 1, ...(limit ? { limitInfo: limit } : {}) }, 'salesforce http call');
+    } else this.log.debug(line, 'salesforce http call');
   }
 
   private async backoff(attempt: number, req: SalesforceRequest, why: string, hintMs?: number): Promise<void> {

@@ -23,11 +23,11 @@ export function restQueryUrlLength(client: SalesforceClient, soql: string): numb
 
 async function* pages(client: SalesforceClient, soql: string, includeDeleted: boolean, object: string): AsyncGenerator<QueryPage> {
   const headers = { 'Sforce-Query-Options': `batchSize=${REST_BATCH_SIZE}` };
-  let page = await client.json<QueryPage>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: soql }, headers, call: `query ${object}` });
+  let page = await client.json<QueryPage>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: soql }, headers, call: `query ${object}`, records: true });
   yield page;
   while (!page.done && page.nextRecordsUrl) {
     // queryMore: the locator is re-fetchable, so a retried GET after a reset returns the same page.
-    page = await client.json<QueryPage>({ method: 'GET', path: page.nextRecordsUrl, headers, call: `queryMore ${object}` });
+    page = await client.json<QueryPage>({ method: 'GET', path: page.nextRecordsUrl, headers, call: `queryMore ${object}`, records: true });
     yield page;
   }
 }
@@ -110,7 +110,7 @@ export async function* readRestGroups(
         for (let i = 0; i < ids.length; i += 200) {
           const part = ids.slice(i, i + 200);
           const got = await client.json<Array<Record<string, unknown> | null>>({
-            method: 'POST', path: `/composite/sobjects/${plan.object.name}`, json: { ids: part, fields }, idempotent: true, call: `retrieve ${plan.object.name}`,
+            method: 'POST', path: `/composite/sobjects/${plan.object.name}`, json: { ids: part, fields }, idempotent: true, call: `retrieve ${plan.object.name}`, records: true,
           });
           got.forEach((r, k) => {
             const m = missing.get(part[k] as string);

@@ -83,6 +83,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
 
       let count: number | undefined;
       if (preference === 'AUTOMATIC' && restPossible) {
+        ctx.log.debug({ object: object.name, soql: countSoql }, 'SOQL sent (record count)');
         const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: countSoql }, call: `count ${object.name}` });
         count = res.totalSize;
         stats.count = count;
@@ -91,16 +92,20 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
 
       let batches: AsyncIterable<RecordBatch>;
+      const logSoql = (soql: string): void => ctx.log.debug({ object: object.name, api: choice.api, soql }, 'SOQL sent');
       if (choice.api === 'BULKV2') {
         const plan = planRead(object, output, 'BULKV2');
         const soql = buildSelect({ ...spec, fields: plan.select.map((f) => f.name) });
         stats.soql = soql;
+        logSoql(soql);
         batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, options.bulk, stats);
       } else if (restSingleQuery) {
         stats.soql = restSoql;
+        logSoql(restSoql);
         batches = readRest(client, restPlan, schema, restSoql, includeDeleted, ctx);
       } else {
         stats.soql = groups.map((g) => g.soql).join('\n');
+        for (const g of groups) logSoql(g.soql);
         batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
       }
       return {
@@ -110,7 +115,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         ...(count === undefined ? {} : { estimatedCount: count }),
         batches,
         ...(window ? { window: { ...(window.from === undefined ? {} : { from: window.from }), to: window.to } } : {}),
-        bytesRead: () => client.bytesReceived,
+        bytesRead: () => client.recordBytesReceived,
         apiCalls: () => client.apiCalls,
       };
     },

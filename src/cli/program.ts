@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { EXIT_CODES, exitCodeFor, toForceflowError } from '../core/errors.ts';
+import { createRootLogger } from '../core/logger.ts';
+import { emulatorCommand } from './emulator.ts';
+import { demoCommand } from './demo.ts';
+import { bucketName, hostNameList, nonNegativeInteger, originList, port, positiveInteger } from './options.ts';
+import { registerRunCommands } from './run.ts';
+import { registerProfilesCommand } from './profiles.ts';
+import { registerRecoverCommand } from './recover.ts';
+
+function parseGenerate(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(value);
+  if (!m?.[1] || !m[2] || !Number.isSafeInteger(Number(m[2]))) throw new InvalidArgumentError(`Expected Object=COUNT (for example Account=10000000), got "${value}".`);
+  return { ...previous, [m[1]]: Number(m[2]) };
+}
+
+/** The package's version, from package.json (two folders up from src/cli/ and from dist/cli/ alike). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+/** Where the CLI writes: the process's streams, or a test's buffers. */
+export interface CliOutput {
+  writeOut(text: string): void;
+  writeErr(text: string): void;
+}
+
+const processOutput: CliOutput = {
+  writeOut: (text) => void process.stdout.write(text),
+  writeErr: (text) => void process.stderr.write(text),
+};
+
+/** The commander program with every command; a wrong option throws (exitOverride) instead of exiting. */
+export function createProgram(output: CliOutput = processOutput): Command {
+  const program = new Command();
+  // Settings made before .command() are inherited by every subcommand.
+  program
+    .name('forceflow')
+    .description('AppFlow-style Salesforce data flows on your own machines.')
+    .version(packageVersion(), '-V, --version', 'print the version of forceflow')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => output.writeOut(s),
+      writeErr: (s) => output.writeErr(s),
+      // commander's own errors (unknown option, invalid or missing argument) in the CLI's one error format.
+      outputError: (s, write) => write(`forceflow: CONFIG_INVALID: ${s.replace(/^error: /, '')}`),
+    })
+    .showHelpAfterError();
+
+  program
+    .command('emulator')
+    .description('Start a local Salesforce org; prints one JSON line with its URLs and credentials once listening.')
+    .option('--port <n>', 'TCP port, 0 to 65535 (0 picks a free one)', port, 0)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--data <dir>', 'folder that keeps the org state across restarts (in memory when absent)')
+    .option('--generate <Object=COUNT>', 'serve COUNT generated records of Object (repeatable)', parseGenerate)
+    .option('--seed <n>', 'seed of generated data and fault injection', nonNegativeInteger, 1)
+    .option('--faults <spec>', 'fault injection spec (see README)')
+    .option('--token-ttl <seconds>', 'access token lifetime', positiveInteger)
+    .option('--api-limit <n>', 'daily API request limit', nonNegativeInteger)
+    .option('--s3', 'also start a local S3 (s3rver)')
+    .option('--bucket <name>', 'with --s3: the bucket to create (default forceflow, the bucket the examples write to)', bucketName, 'forceflow')
+    .option('--allow-host <name>', 'also answer to this host name, e.g. host.docker.internal (repeatable; loopback names and IP addresses always work)', hostNameList)
+    .option('--allow-origin <origin>', 'let web pages from this origin (http://localhost:3000) call the emulator and the local S3 (repeatable)', originList)
+    .action(async (opts) => {
+      await emulatorCommand(opts, createRootLogger({ pretty: false }));
+    });
+
+  registerRunCommands(program);
+  registerProfilesCommand(program);
+  registerRecoverCommand(program);
+
+  program
+    .command('demo')
+    .description('Start the emulator and local S3 in-process and run the example flows.')
+    .action(async () => {
+      await demoCommand(createRootLogger({ pretty: process.stderr.isTTY }));
+    });
+  return program;
+}
+
+/**
+ * Run the CLI with `argv` (as process.argv: node, script, args...) and return the exit code. Errors are
+ * written as one line `forceflow: CODE: message`; a wrong option or command (commander's own errors
+ * included) exits 2, like every configuration error.
+ */
+export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<number> {
+  const program = createProgram(output);
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0; every other commander error is a wrong
+      // command line (unknown option, missing or invalid argument), already printed by commander.
+      return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.config;
+    }
+    const e = toForceflowError(error);
+    output.writeErr(`forceflow: ${e.code}: ${e.message}\n`);
+    return exitCodeFor(e);
+  }
+}
