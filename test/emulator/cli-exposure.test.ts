@@ -75,8 +75,8 @@ describe('forceflow emulator exposure', () => {
 
   it('refuses an --allow-origin that is not an origin and an --allow-host that is not a host name', async () => {
     for (const bad of ['localhost:3000', 'http://localhost:3000/app']) {
-      await expect(startCli(['--allow-origin', bad])).rejects.toThrow(/expected an origin such as http:\/\/localhost:3000/);
+      await expect(startCli(['--allow-origin', bad])).rejects.toThrow(/expected an origin such as http:\/\/localhost:3000/i);
     }
-    await expect(startCli(['--allow-host', 'http://host.docker.internal'])).rejects.toThrow(/expected a host name such as host.docker.internal/);
+    await expect(startCli(['--allow-host', 'http://host.docker.internal'])).rejects.toThrow(/expected a host name such as host.docker.internal/i);
   });
 });
