@@ -83,8 +83,18 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
         },
         async abort(): Promise<void> {
           await ready.catch(() => undefined);
-          stream?.destroy();
+          // Wait for the stream to close: destroyed while it is still opening its file, it would create the
+          // file after the rm below (an aborted error file was left staged that way).
+          if (stream !== undefined && !stream.closed) {
+            const closed = once(stream, 'close').catch(() => undefined);
+            stream.destroy();
+            await closed;
+          }
           await rm(staged, { force: true }).catch(() => undefined);
+          // Then the folders it leaves empty, up to `_temporary` (rmdir stops at the first one still in use).
+          for (let folder = dirname(staged); folder !== root && folder.startsWith(dirname(stagingRoot)); folder = dirname(folder)) {
+            if (!(await rmdir(folder).then(() => true, () => false))) break;
+          }
         },
       };
     },
