@@ -71,6 +71,19 @@ export function describeBlobStore(name: string, start: () => Promise<StoreFixtur
       expect((await root.read('f/big.bin')).equals(big)).toBe(true);
     });
 
+    it('keeps keys with spaces, unicode and URL-special characters as they are', async () => {
+      const root = await fixture.root();
+      const store = root.store('e6');
+      const keys = ['f/Industry=Zoë 😀 ünï/a b.csv', 'f/Industry=a+b%20c&d;e,f@g$h!/x.csv'];
+      const staged = [];
+      for (const key of keys) staged.push(await stage(store, key, [key]));
+      expect(await store.publish(staged)).toEqual(keys.map((k) => root.nameOf(k)));
+      expect(await root.files()).toEqual([...keys].sort());
+      for (const key of keys) expect((await root.read(key)).toString()).toBe(key);
+      const listed = await store.list();
+      expect(listed.map((f) => store.open(f).name)).toEqual([...keys].sort().map((k) => root.nameOf(k)));
+    });
+
     it('abort() removes an open staged file, discard() removes closed ones: nothing is left, visible or staged', async () => {
       const root = await fixture.root();
       const store = root.store('e3');
