@@ -84,13 +84,15 @@ export function describeBlobStore(name: string, start: () => Promise<StoreFixtur
       expect(listed.map((f) => store.open(f).name)).toEqual([...keys].sort().map((k) => root.nameOf(k)));
     });
 
-    it('abort() removes an open staged file, discard() removes closed ones: nothing is left, visible or staged', async () => {
+    it('abort() removes an open staged file (written to or not), discard() removes closed ones: nothing is left, visible or staged', async () => {
       const root = await fixture.root();
       const store = root.store('e3');
       const open = store.create('f/e3/open.csv', 'text/csv');
       await open.write(Buffer.from('partial'));
       const closed = [await stage(store, 'f/e3/a.csv', ['a\n']), await stage(store, 'f/e3/b.csv', ['b\n'])];
       await open.abort();
+      const unwritten = store.create('f/e3/new/unwritten.csv', 'text/csv');
+      await unwritten.abort(); // aborted at once, before its first byte
       await store.discard(closed);
       expect(await root.files()).toEqual([]);
       expect(await store.list()).toEqual([]);
