@@ -221,6 +221,23 @@ export function describeFileDestination(name: string, start: () => Promise<Desti
     });
 
     describe('formats', () => {
+      it('keeps odd cells as data in every format: commas, quotes, line breaks, formulas, unicode, null apart from ""', async () => {
+        const root = await fixture.root();
+        const schema: EntitySchema = { entity: 'X', fields: ['Id', 'Name', 'Note'].map((n) => ({ name: n, type: 'string' as const })) };
+        const odd: Row[] = [
+          { Id: '1', Name: 'Acme, Inc.', Note: 'He said "hi"' },
+          { Id: '2', Name: 'Line\nbreak\r\nCRLF', Note: '=1+2' },
+          { Id: '3', Name: 'Zoë 😀 ünïcödé', Note: null },
+          { Id: '4', Name: null, Note: '' },
+        ];
+        for (const fileType of ['CSV', 'JSON', 'PARQUET'] as const) {
+          await root.destination({ fileType }, deps(fileType, 'e')).write(batchesOf(odd, 2, schema), testContext());
+        }
+        expect((await root.read('CSV/e/e-00000.csv')).toString()).toBe('Id,Name,Note\n1,"Acme, Inc.","He said ""hi"""\n2,"Line\nbreak\r\nCRLF",=1+2\n3,Zoë 😀 ünïcödé,\n4,,""\n');
+        expect(lines(await root.read('JSON/e/e-00000.jsonl')).map((l) => JSON.parse(l) as Row)).toEqual(odd);
+        expect((await parquetRows(await root.read('PARQUET/e/e-00000.parquet'))).rows).toEqual(odd);
+      });
+
       it('writes CSV, JSON lines and typed Parquet that read back to the rows written', async () => {
         const root = await fixture.root();
         const all = accountRows(1000);
