@@ -13,8 +13,7 @@ import { openProfileContext } from '../profiles/index.ts';
 import { resolveProfileDocument, storedProfileResolver } from '../profiles/resolve.ts';
 import { SecretsReader } from '../profiles/secrets.ts';
 import type { InputOptions } from '../formats/types.ts';
-import { parseByteSize, parseInvalidUtf8 } from './input-options.ts';
-import { byteSize, logLevel, LOG_LEVELS, type LogLevel } from './options.ts';
+import { byteSize, logLevel, LOG_LEVELS, oneOf, type LogLevel } from './options.ts';
 import { readJsonFile } from './profiles.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
@@ -107,9 +106,9 @@ export function registerRunCommands(program: Command): void {
     .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
     .option('--max-bytes <size>', 'size guard: bytes read before the run stops, ≥ 1, digits or with a unit such as 500MB or 15GiB (default 15 GiB)', byteSize)
     .option('--log-level <level>', LOG_LEVELS.join(', '), logLevel, 'info')
-    .option('--invalid-utf8 <mode>', 'invalid UTF-8 in CSV / JSON lines input: error (default) or replace (U+FFFD, counted in the run record)', parseInvalidUtf8('--invalid-utf8'))
-    .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', parseByteSize('--max-line-bytes'))
-    .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', parseByteSize('--max-record-bytes'))
+    .option('--invalid-utf8 <mode>', 'invalid UTF-8 in CSV / JSON lines input: error (default) or replace (U+FFFD, counted in the run record)', oneOf(['error', 'replace'] as const))
+    .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', byteSize)
+    .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', byteSize)
     .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel } & InputOptions) => {
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
       const loaded = await loadFlowFile(file);
