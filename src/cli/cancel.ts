@@ -46,9 +46,17 @@ export function handleCancel(options: { readonly log: Logger; readonly controlle
     if (forcing) return;
     forcing = true;
     const finish = (out: string | undefined): void => {
-      if (out !== undefined) writeSync(1, out);
       // Written directly: the logger's buffered output is flushed below, but the process may end before.
-      writeSync(2, `forceflow: RUN_CANCELED: ${why}; ending the process by force (the run is recorded Canceled).\n`);
+      // A pipe that cannot take them (full, closed) must not keep the process from ending.
+      const write = (fd: number, text: string): void => {
+        try {
+          writeSync(fd, text);
+        } catch {
+          // ignored
+        }
+      };
+      if (out !== undefined) write(1, out);
+      write(2, `forceflow: RUN_CANCELED: ${why}; ending the process by force (the run is recorded Canceled).\n`);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       // process.exit() waits for the I/O threads, one of which may be stuck for ever: SIGINT's default action does not.
