@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ForceflowError } from '../core/errors.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../core/private-fs.ts';
 import type { ExecutionRecord } from './run-record.ts';
 import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
 
@@ -120,18 +121,13 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(home !== undefined && home !== '' ? home : join(homedir(), '.forceflow'));
 }
 
-/** Creates `folder` (and missing parents) owner-only, and the database files in it 0600 (SQLite gives -wal/-shm the database's mode). */
+/**
+ * Creates `folder` (and missing parents) owner-only, or narrows an existing one and forceflow's database files in
+ * it (an earlier version made them 0755/0644); a new runs.db is created 0600 (SQLite gives -wal/-shm its mode).
+ */
 function ownerOnly(folder: string, file: string): void {
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
-  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
-  // Files of an earlier forceflow (0644) are narrowed; they are forceflow's own.
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-    try {
-      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
-    } catch {
-      // absent
-    }
-  }
+  ensurePrivateDir(folder, (name) => /^(runs|profiles)\.db(-wal|-shm|-journal)?$/.test(name));
+  if (!existsSync(file)) closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
 }
 
 interface LockRow {

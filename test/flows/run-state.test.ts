@@ -153,7 +153,7 @@ describe('run state: lock, interrupted runs, windows, permissions', () => {
     state.close();
   });
 
-  it('creates the state folder 0700 and its database files 0600, and narrows an older 0644 database', async () => {
+  it('creates the state folder 0700 and its database files 0600, and narrows an older 0755 folder and 0644 database', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'ff-perms-'));
     const folder = join(parent, 'nested', 'state');
     const state = openRunState(folder);
@@ -165,8 +165,13 @@ describe('run state: lock, interrupted runs, windows, permissions', () => {
     for (const f of files) expect(statSync(join(folder, f)).mode & 0o777, f).toBe(0o600);
     state.close();
     chmodSync(join(folder, 'runs.db'), 0o644);
+    chmodSync(folder, 0o755);
+    writeFileSync(join(folder, 'notes.txt'), 'the user\'s own file');
+    chmodSync(join(folder, 'notes.txt'), 0o644);
     openRunState(folder).close();
     expect(statSync(join(folder, 'runs.db')).mode & 0o777).toBe(0o600);
+    expect(statSync(folder).mode & 0o777).toBe(0o700);
+    expect(statSync(join(folder, 'notes.txt')).mode & 0o777).toBe(0o644);
   });
 
   it('moves and resets windows with an audit trail; a successful run advances the window once', async () => {
