@@ -6,6 +6,7 @@ import { emulatorCommand } from './emulator.ts';
 import { demoCommand } from './demo.ts';
 import { bucketName, hostNameList, nonNegativeInteger, originList, port, positiveInteger } from './options.ts';
 import { registerRunCommands } from './run.ts';
+import { registerRunsCommands } from './runs.ts';
 import { registerProfilesCommand } from './profiles.ts';
 import { registerRecoverCommand } from './recover.ts';
 
@@ -69,6 +70,7 @@ export function createProgram(output: CliOutput = processOutput): Command {
     });
 
   registerRunCommands(program);
+  registerRunsCommands(program);
   registerProfilesCommand(program);
   registerRecoverCommand(program);
 

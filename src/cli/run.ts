@@ -15,6 +15,7 @@ import { SecretsReader } from '../profiles/secrets.ts';
 import type { InputOptions } from '../formats/types.ts';
 import { byteSize, logLevel, LOG_LEVELS, oneOf, type LogLevel } from './options.ts';
 import { readJsonFile } from './profiles.ts';
+import { DEFAULT_CANCEL_TIMEOUT_SECONDS, handleCancel, parseCancelTimeout, parseWaitLock } from './cancel.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -109,7 +110,11 @@ export function registerRunCommands(program: Command): void {
     .option('--invalid-utf8 <mode>', 'invalid UTF-8 in CSV / JSON lines input: error (default) or replace (U+FFFD, counted in the run record)', oneOf(['error', 'replace'] as const))
     .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', byteSize)
     .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', byteSize)
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel } & InputOptions) => {
+    .option('--wait-lock [seconds]', 'when another run of the flow holds its lock, wait (without limit, or up to SECONDS) instead of failing with FLOW_LOCKED')
+    .option('--cancel-timeout <seconds>', `seconds a cancelled run gets to stop before the process ends by force (default ${DEFAULT_CANCEL_TIMEOUT_SECONDS})`)
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string } & InputOptions) => {
+      const lockWaitMs = parseWaitLock(opts.waitLock);
+      const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
@@ -129,9 +134,8 @@ export function registerRunCommands(program: Command): void {
       const state = openRunState(stateDir(opts.stateDir));
       const controller = new AbortController();
       const progress = progressPrinter();
-      const onSignal = cancelHandler(progress, log, controller, () => process.off('SIGINT', onSignal));
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // The first signal cancels (cancelHandler); a second one, or --cancel-timeout, ends the process by force.
+      const cancel = handleCancel({ log, controller, timeoutSeconds: cancelTimeout, onFirst: cancelHandler(progress, log, controller, () => undefined) });
       try {
         const record = await runFlow({
           flow: loaded.flow,
@@ -140,6 +144,8 @@ export function registerRunCommands(program: Command): void {
           log,
           signal: controller.signal,
           state,
+          ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
+          onStarted: (run) => cancel.onForce(async () => `${JSON.stringify(await run.endByForce(`The run was cancelled and did not stop in time (--cancel-timeout ${cancelTimeout} s, or a second signal); the process ended by force. Its staged output and Bulk jobs are cleaned up by the next run of the flow or "forceflow runs cleanup".`), null, 2)}\n`),
           ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
@@ -154,8 +160,7 @@ export function registerRunCommands(program: Command): void {
         } else process.exitCode = EXIT_CODES.ok;
       } finally {
         progress.done();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        cancel.dispose();
         state.close();
         profileContext?.close();
       }

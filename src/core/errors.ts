@@ -31,6 +31,7 @@ export const ERRORS = {
   FIELD_NOT_FOUND: { kind: 'config', summary: 'A flow names a field the object does not have.' },
   OBJECT_NOT_FOUND: { kind: 'config', summary: 'A flow names an object the org does not have.' },
   FILE_NOT_FOUND: { kind: 'config', summary: 'A file, folder or S3 bucket named by a flow or option does not exist.' },
+  RUN_NOT_FOUND: { kind: 'config', summary: 'No run with that executionId, or no run history for that flow, in the local state folder.' },
   // Salesforce
   SF_AUTH_FAILED: { kind: 'auth', summary: 'Salesforce refused the OAuth grant (bad client, expired or revoked token, rejected JWT).' },
   SF_SESSION_INVALID: { kind: 'auth', summary: 'The Salesforce session is invalid and could not be refreshed.' },
@@ -56,6 +57,8 @@ export const ERRORS = {
   RECORD_VALIDATION_FAILED: { kind: 'fatal', summary: 'A Validate task whose action terminates the flow found a record that fails its check; the message names the record and field.' },
   DESTINATION_WRITE_FAILED: { kind: 'fatal', summary: 'A record failed to write and the flow fails on the first destination error.' },
   JOURNAL_INPUT_CHANGED: { kind: 'config', summary: 'A Salesforce write of this flow did not finish (crash, kill), and its input or destination changed since, so it cannot be recovered; check what it wrote, then discard its journal with `forceflow recover --discard <executionId>`.' },
+  FLOW_LOCKED: { kind: 'retryable', summary: 'Another run of the same flow holds its lock (never two runs of one flow at once); the message names it.' },
+  RUN_INTERRUPTED: { kind: 'retryable', summary: 'Recorded on a run whose process ended without finishing (killed, crashed, ended by force); found and cleaned up by the next run or runs cleanup.' },
   EMULATOR_ERROR: { kind: 'config', summary: 'The emulator could not start with the given options.' },
   INTERNAL: { kind: 'fatal', summary: 'A bug in forceflow; please report it with the log.' },
 } as const satisfies Record<string, CatalogueEntry>;

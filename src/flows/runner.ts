@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Destination, RunContext, Source, SourceStream, WriteResult } from '../core/connector.ts';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
@@ -14,15 +14,18 @@ import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
 import { createSalesforceDestination, type SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
 import { createS3Destination } from '../connectors/s3/destination.ts';
+import { stagingPrefix } from '../connectors/s3/bucket.ts';
 import { createS3Source } from '../connectors/s3/source.ts';
-import { createLocalFileDestination } from '../connectors/local-file/destination.ts';
+import { createLocalFileDestination, resolvePath } from '../connectors/local-file/destination.ts';
 import { createLocalFileSource } from '../connectors/local-file/source.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
 import { preflightDestination } from './preflight.ts';
 import { failRecord, newExecutionRecord, type ExecutionRecord, type WriteRecoveryRecord } from './run-record.ts';
-import type { RunStateStore } from './state.ts';
+import { defaultStateDir, openRunState, type RunResource, type RunStateStore } from './state.ts';
+import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
+import { cleanupFlow } from './cleanup.ts';
 import type { FlowDefinition } from './schema.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
@@ -60,7 +63,12 @@ export interface RunFlowOptions {
   readonly executionId?: string;
   readonly now?: () => Date;
   readonly onProgress?: (progress: Progress) => void;
-  /** Incremental state (last successful window per flow); without it an incremental run pulls AppFlow's first-run window. */
+  /**
+   * Run state: run history, incremental windows, the per-flow lock (never two runs of one flow at once) and
+   * the cleanup of interrupted runs. Without it, an incremental flow uses the CLI's state folder
+   * ($FORCEFLOW_HOME, else ~/.forceflow), so library and CLI runs share windows and the lock; any other flow
+   * runs without state (no history, no lock).
+   */
   readonly state?: RunStateStore;
   /**
    * Who starts the run: `manual` (default: forceflow run, a library call) or `schedule` (a scheduler firing the
@@ -76,6 +84,15 @@ export interface RunFlowOptions {
   readonly maxLineBytes?: number;
   /** Longest record of a CSV input file, in bytes (default 64 MiB); a longer one fails the run with INPUT_INVALID. */
   readonly maxRecordBytes?: number;
+  /** How long to wait for the flow's lock when another run holds it (ms; Infinity: until `signal` aborts). Default 0: FLOW_LOCKED at once. */
+  readonly lockWaitMs?: number;
+  /** The lock's lease (ms, default 60 s): a holder on another host that stops its heartbeat this long is taken over. */
+  readonly lockLeaseMs?: number;
+  /**
+   * Called once the run holds its lock and is recorded InProgress: `endByForce` records it Canceled and releases
+   * the lock (with SQLite, before it returns), for a process about to exit without waiting for the run to stop.
+   */
+  readonly onStarted?: (run: StartedRun) => void;
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
 }
 
@@ -107,6 +124,13 @@ export function inputOptions(options: Pick<RunFlowOptions, 'invalidUtf8' | 'maxL
     ...(maxLineBytes === undefined ? {} : { maxLineBytes }),
     ...(maxRecordBytes === undefined ? {} : { maxRecordBytes }),
   };
+}
+
+export interface StartedRun {
+  readonly flowName: string;
+  readonly executionId: string;
+  /** Record the run Canceled (with `message`) and release its lock; its staging and Bulk jobs are left for the next run's cleanup. */
+  endByForce(message: string): Promise<ExecutionRecord>;
 }
 
 /** Turn a source's batches into transformed batches, counting and guarding as they pass. */
@@ -163,17 +187,97 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   const validatedAt = now();
   const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: validatedAt });
   const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), now: validatedAt });
-  const input = inputOptions(options);
-  const startedAt = now();
+  inputOptions(options); // checked before the run takes its lock
   const executionId = options.executionId ?? randomUUID();
-  const record = newExecutionRecord(plan.flowName, executionId, startedAt);
   const root = options.log ?? silentLogger();
   const log = root.child({ flow: plan.flowName, executionId });
-  const signal = options.signal ?? new AbortController().signal;
-  const ctx: RunContext = { log, signal, now };
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  // An incremental flow without a state store would pull its first window every time: use the CLI's folder.
+  let state = options.state;
+  const ownState = state === undefined && plan.incremental !== undefined;
+  if (ownState) {
+    const dir = defaultStateDir();
+    state = openRunState(dir);
+    log.info({ stateDir: dir }, 'incremental flow without a state store: using the default state folder');
+  }
+  try {
+    return await runWithState(options, def, plan, { executionId, root, log, now, ...(state ? { state } : {}) });
+  } finally {
+    if (ownState) state?.close();
+  }
+}
+
+interface RunSetup {
+  readonly executionId: string;
+  readonly root: Logger;
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly state?: RunStateStore;
+}
+
+async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: RunSetup): Promise<ExecutionRecord> {
+  const { executionId, root, log, now, state } = setup;
   let s3: S3Client | undefined = options.s3Client;
   const s3Client = (): S3Client => (s3 ??= createS3Client());
+  const lockLost = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, lockLost.signal]) : lockLost.signal;
+  const ctx: RunContext = { log, signal, now };
+  let lock: HeldFlowLock | undefined;
+  if (state) {
+    // Throws FLOW_LOCKED (or RUN_CANCELED while waiting): the run has not started, so nothing is recorded.
+    lock = await acquireFlowLock({
+      state, flowName: plan.flowName, executionId, log, now,
+      ...(options.lockWaitMs === undefined ? {} : { waitMs: options.lockWaitMs }),
+      ...(options.lockLeaseMs === undefined ? {} : { leaseMs: options.lockLeaseMs }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onLost: () => lockLost.abort(),
+    });
+  }
+  // The run starts once it holds the lock (after any wait): its window ends from here.
+  const startedAt = now();
+  const record = newExecutionRecord(plan.flowName, executionId, startedAt);
+  try {
+    if (state) {
+      // Holding the lock, no other run of this flow can be alive: any run still InProgress was interrupted.
+      await cleanupFlow(plan.flowName, {
+        state, log, now, s3Client,
+        salesforce: async (name, apiVersion, callSignal) => {
+          const resolved = await profileFor(options, name ?? undefined, 'source');
+          return connectSalesforce(resolved.profile, { log: root, signal: AbortSignal.any([callSignal, signal]), ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
+        },
+      }, { executionId, by: `run ${executionId}` }).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not clean up after interrupted runs'));
+      await state.saveRun(record);
+      options.onStarted?.({
+        flowName: plan.flowName,
+        executionId,
+        async endByForce(message) {
+          failRecord(record, new ForceflowError('RUN_CANCELED', message), now());
+          await Promise.all([state.saveRun(record), lock?.release()]);
+          return record;
+        },
+      });
+    }
+    return await execute(options, def, plan, { ...setup, startedAt, record, signal, ctx, s3Client, lockLost: lockLost.signal });
+  } finally {
+    await lock?.release().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not release the flow lock'));
+  }
+}
+
+interface ExecuteSetup extends RunSetup {
+  readonly startedAt: Date;
+  readonly record: ExecutionRecord;
+  readonly signal: AbortSignal;
+  readonly ctx: RunContext;
+  readonly s3Client: () => S3Client;
+  readonly lockLost: AbortSignal;
+}
+
+async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: ExecuteSetup): Promise<ExecutionRecord> {
+  const { executionId, startedAt, record, root, log, now, state, signal, ctx, s3Client } = setup;
+  const resource = async (r: RunResource): Promise<void> => {
+    await state?.addRunResource(executionId, plan.flowName, r, now());
+  };
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const input = inputOptions(options);
   let sourceApiCalls: (() => number) | undefined;
   let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
@@ -198,7 +302,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     if (plan.incremental) {
       const offsetSeconds = plan.incremental.offsetSeconds;
       const localEnd = new Date(startedAt.getTime() - offsetSeconds * 1000);
-      const last = await options.state?.lastWindowEnd(plan.flowName);
+      const last = await state?.lastWindowEnd(plan.flowName);
       const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(localEnd.getTime() - 30 * 86400_000).toISOString();
       const to = plan.source.connectorType === 'Salesforce' ? undefined : localEnd.toISOString();
       read = { ...read, window: { field: plan.incremental.field, from, offsetSeconds, ...(to === undefined ? {} : { to }) } };
@@ -213,6 +317,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     const sp = plan.source;
     if (sp.connectorType === 'Salesforce') {
       const resolved = await profileFor(options, sp.connectorProfileName, 'source');
+      const userBulk = options.salesforce?.bulk;
       const sf = connectSalesforce(resolved.profile, {
         log: root,
         signal,
@@ -220,7 +325,14 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
         ...(sp.apiVersion ? { apiVersion: sp.apiVersion } : {}),
         ...(options.salesforce?.retry ? { retry: options.salesforce.retry } : {}),
         source: {
-          ...(options.salesforce?.bulk ? { bulk: options.salesforce.bulk } : {}),
+          // Each Bulk query job is recorded when created, so an interrupted run's job can be stopped later.
+          bulk: {
+            ...userBulk,
+            onQueryJobCreated: async (jobId: string) => {
+              await resource({ kind: 'SF_BULK_QUERY_JOB', jobId, connectorProfileName: sp.connectorProfileName ?? null, apiVersion: sf.client.apiVersion });
+              await userBulk?.onQueryJobCreated?.(jobId);
+            },
+          },
           ...(options.salesforce?.maxRestUrlLength ? { maxRestUrlLength: options.salesforce.maxRestUrlLength } : {}),
         },
       });
@@ -242,16 +354,19 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     let destination: Destination;
     const dp = plan.destination;
     // The definition's own schemaVersion (describe-flow output) wins; else the local history numbers it 1, 2, ...
-    const schemaVersion = def.schemaVersion ?? (options.state ? await options.state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
+    const schemaVersion = def.schemaVersion ?? (state ? await state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
     // Map_all copies whatever columns each input has: files whose columns differ (a later CSV with one more
     // column, JSON lines gaining a key) must not be cut to the first one's, so the writer follows each batch's
     // columns (a new file, with its own header, when they change). Otherwise every batch has the same columns.
     const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys };
     if (dp.connectorType === 'S3') {
+      await resource({ kind: 'S3_STAGING', bucket: dp.properties.bucketName, prefix: stagingPrefix(dp.properties.bucketPrefix, executionId) });
       // The flow's kmsArn is AppFlow's key for "encrypting the data in the S3 bucket using Amazon S3 SSE-KMS".
       destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client(), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) });
     } else if (dp.connectorType === 'LocalFile') {
-      destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(options.flowFile ? { baseDir: dirname(resolve(options.flowFile)) } : {}) });
+      const baseDir = options.flowFile ? dirname(resolve(options.flowFile)) : undefined;
+      await resource({ kind: 'LOCAL_STAGING', path: join(resolvePath(dp.properties.path, baseDir), '_temporary', executionId) });
+      destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(baseDir ? { baseDir } : {}) });
     } else {
       const resolved = await profileFor(options, dp.connectorProfileName, 'destination');
       const sf = connectSalesforce(resolved.profile, {
@@ -264,13 +379,16 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
       destinationApiCalls = () => sf.client.apiCalls;
       const eh = plan.errorHandling;
       const flowDir = options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd();
+      // The error file's staging (the write path itself, and any write journal, are the destination's own).
+      if (eh.bucketName !== undefined) await resource({ kind: 'S3_STAGING', bucket: eh.bucketName, prefix: stagingPrefix(eh.bucketPrefix, executionId) });
+      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', `${executionId}-errors`) });
       destination = createSalesforceDestination(sf.client, { ...dp, failOnFirstDestinationError: eh.failOnFirstDestinationError }, {
         flowName: plan.flowName,
         executionId,
         ...(eh.bucketName !== undefined
           ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) } } }
           : eh.localPath !== undefined ? { errorTarget: { localDir: resolve(flowDir, eh.localPath) } } : {}),
-        ...(options.state?.writeJournal ? { journal: options.state.writeJournal } : {}),
+        ...(state?.writeJournal ? { journal: state.writeJournal } : {}),
         ...options.salesforce?.destination,
       });
     }
@@ -292,7 +410,9 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     record.lastUpdatedAt = now().toISOString();
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
   } catch (error) {
-    const e = signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
+    const e = setup.lockLost.aborted
+      ? new ForceflowError('FLOW_LOCKED', `The run stopped: another run of flow "${plan.flowName}" took over its lock (this process looked dead to it), and two runs of one flow must not overlap.`, { cause: error })
+      : signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
     // What was already written when the run stopped: DESTINATION_WRITE_FAILED (the first failed record
     // stopped it), and any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
     // limit, a cancel), which carries the same counts in its details (or its cause's, when cancelled).
@@ -313,6 +433,12 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     record.executionResult.invalidUtf8Replacements = sourceReplacements?.() ?? 0;
     record.apiCalls.destination = destinationApiCalls?.() ?? 0;
   }
-  await options.state?.saveRun(record);
+  if (state) {
+    await state.saveRun(record);
+    // The run ended in this process: its connectors published or discarded their staging and stopped their
+    // Bulk jobs themselves, so nothing is left for a later cleanup.
+    const mine = (await state.runResources(executionId)).filter((r) => r.settledAt === null).map((r) => r.id);
+    if (mine.length > 0) await state.settleResources(mine, now());
+  }
   return record;
 }

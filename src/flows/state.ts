@@ -1,67 +1,347 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ForceflowError } from '../core/errors.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../core/private-fs.ts';
 import type { ExecutionRecord } from './run-record.ts';
 import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
 
+/** Who holds (or asks for) a flow's lock: the run, and the process it runs in. */
+export interface LockOwner {
+  readonly executionId: string;
+  readonly host: string;
+  readonly pid: number;
+  /** Identifies the process beyond its pid (boot id and start time on Linux), so a reused pid is not taken for the holder. */
+  readonly processStart?: string;
+}
+
+/** A flow's lock as stored: its holder, since when, and until when its lease runs without a heartbeat. */
+export interface FlowLockInfo extends LockOwner {
+  readonly flowName: string;
+  readonly acquiredAt: string;
+  readonly heartbeatAt: string;
+  readonly expiresAt: string;
+}
+
+export type LockAttempt =
+  | { readonly acquired: true; readonly takenOverFrom?: FlowLockInfo }
+  | { readonly acquired: false; readonly holder: FlowLockInfo };
+
 /**
- * Run history in the engine's local state (SQLite): the execution records, and the end of the last
- * successful incremental window per flow, so the next run starts exactly where the last one ended
- * (no record silently missed between runs).
+ * What a run leaves behind should its process die, recorded before it exists so the next run (or
+ * `forceflow runs cleanup`) can remove it: the destination's staging (S3 prefix or local folder) and
+ * Bulk query jobs. A Salesforce write journal is not a run resource: cleanup never touches it.
+ */
+export type RunResource =
+  | { readonly kind: 'S3_STAGING'; readonly bucket: string; readonly prefix: string }
+  | { readonly kind: 'LOCAL_STAGING'; readonly path: string }
+  | { readonly kind: 'SF_BULK_QUERY_JOB'; readonly jobId: string; readonly connectorProfileName: string | null; readonly apiVersion?: string };
+
+export interface StoredRunResource {
+  readonly id: number;
+  readonly executionId: string;
+  readonly flowName: string;
+  readonly resource: RunResource;
+  readonly createdAt: string;
+  /** When it was released (the run ended and its connectors cleaned up, or cleanup removed it); null while pending. */
+  readonly settledAt: string | null;
+  /** The last cleanup failure, if any. */
+  readonly lastError: string | null;
+}
+
+/** One change of a flow's incremental window: by a successful run, or by `forceflow windows reset`. */
+export interface WindowChange {
+  readonly flowName: string;
+  readonly changedAt: string;
+  readonly previousEnd: string | null;
+  readonly newEnd: string | null;
+  /** `run` (a successful run advanced it) or `reset` (windows reset). */
+  readonly reason: 'run' | 'reset';
+  readonly executionId: string | null;
+  readonly note: string | null;
+}
+
+/**
+ * Run history in the engine's local state (SQLite): the execution records, the end of the last successful
+ * incremental window per flow (so the next run starts exactly where the last one ended), the per-flow lock
+ * (never two runs of one flow at once), and what each run must clean up should it be interrupted.
+ *
+ * Every method is asynchronous so the same interface can be implemented on a server database (PostgreSQL).
+ * The SQLite implementation completes each write before its promise is returned, which a process about to be
+ * ended by force relies on (it calls `saveRun` and `releaseLock` and exits without waiting).
  */
 export interface RunStateStore {
   lastWindowEnd(flowName: string): Promise<string | undefined>;
+  /** Insert or replace a run's record. A Successful record with a window end advances the flow's window. */
   saveRun(record: ExecutionRecord): Promise<void>;
-  runs(flowName: string, limit?: number): Promise<ExecutionRecord[]>;
+  /** Runs of one flow (or of every flow), newest first. */
+  runs(flowName?: string, limit?: number): Promise<ExecutionRecord[]>;
+  run(executionId: string): Promise<ExecutionRecord | undefined>;
+  /** Runs recorded InProgress (of one flow, or of every flow): running now, or interrupted. */
+  unfinishedRuns(flowName?: string): Promise<ExecutionRecord[]>;
+  /** Flow names with a run, a window or a lock in this state. */
+  flows(): Promise<string[]>;
   /**
    * AppFlow's schemaVersion: 1 for a flow's first mapping fingerprint, +1 each time the fingerprint
    * (mappings, types, partition keys) changes.
    */
   schemaVersion(flowName: string, fingerprint: string): Promise<number>;
+
+  /**
+   * Take the flow's lock for `owner`, atomically. A lock held by another run is taken over only when
+   * `isGone(holder)` says its holder is gone (process ended, lease expired); the caller then treats that run
+   * as interrupted.
+   */
+  acquireLock(flowName: string, owner: LockOwner, options: { readonly leaseMs: number; readonly now: Date; readonly isGone: (holder: FlowLockInfo, now: Date) => boolean }): Promise<LockAttempt>;
+  /** Extend the lease; false when the lock is no longer this run's (taken over). */
+  renewLock(flowName: string, executionId: string, leaseMs: number, now: Date): Promise<boolean>;
+  /** Release the lock if this run holds it. */
+  releaseLock(flowName: string, executionId: string): Promise<void>;
+  lockHolder(flowName: string): Promise<FlowLockInfo | undefined>;
+
+  addRunResource(executionId: string, flowName: string, resource: RunResource, now: Date): Promise<void>;
+  /** Resources of one run, or every pending (unsettled) resource of a flow's runs other than `exceptExecutionId`. */
+  runResources(executionId: string): Promise<StoredRunResource[]>;
+  pendingResources(flowName: string, exceptExecutionId?: string): Promise<StoredRunResource[]>;
+  settleResources(ids: readonly number[], now: Date): Promise<void>;
+  noteResourceError(id: number, message: string): Promise<void>;
+
+  /** Move a flow's window: `newEnd` null resets it to the first-run rule (firstExecutionFrom, or 30 days). */
+  setWindow(flowName: string, newEnd: string | null, now: Date, note: string | null): Promise<WindowChange>;
+  windowChanges(flowName: string, limit?: number): Promise<WindowChange[]>;
   close(): void;
   /** The Salesforce write journal (crash recovery), kept in the same database. */
   readonly writeJournal?: WriteJournal;
 }
 
+/** The engine's local state folder when none is given: $FORCEFLOW_HOME, else ~/.forceflow. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env['FORCEFLOW_HOME'];
+  return resolve(home !== undefined && home !== '' ? home : join(homedir(), '.forceflow'));
+}
+
+/**
+ * Creates `folder` (and missing parents) owner-only, or narrows an existing one and forceflow's database files in
+ * it (an earlier version made them 0755/0644); a new runs.db is created 0600 (SQLite gives -wal/-shm its mode).
+ */
+function ownerOnly(folder: string, file: string): void {
+  ensurePrivateDir(folder, (name) => /^(runs|profiles)\.db(-wal|-shm|-journal)?$/.test(name));
+  if (!existsSync(file)) closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+}
+
+interface LockRow {
+  flow_name: string;
+  execution_id: string;
+  host: string;
+  pid: number;
+  process_start: string | null;
+  acquired_at: string;
+  heartbeat_at: string;
+  expires_at: string;
+}
+
+function lockInfo(row: LockRow): FlowLockInfo {
+  return {
+    flowName: row.flow_name,
+    executionId: row.execution_id,
+    host: row.host,
+    pid: row.pid,
+    ...(row.process_start === null ? {} : { processStart: row.process_start }),
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+interface ResourceRow {
+  id: number;
+  execution_id: string;
+  flow_name: string;
+  resource: string;
+  created_at: string;
+  settled_at: string | null;
+  last_error: string | null;
+}
+
+function resourceInfo(row: ResourceRow): StoredRunResource {
+  return { id: row.id, executionId: row.execution_id, flowName: row.flow_name, resource: JSON.parse(row.resource) as RunResource, createdAt: row.created_at, settledAt: row.settled_at, lastError: row.last_error };
+}
+
+interface WindowRow {
+  flow_name: string;
+  changed_at: string;
+  previous_end: string | null;
+  new_end: string | null;
+  reason: 'run' | 'reset';
+  execution_id: string | null;
+  note: string | null;
+}
+
+function windowInfo(row: WindowRow): WindowChange {
+  return { flowName: row.flow_name, changedAt: row.changed_at, previousEnd: row.previous_end, newEnd: row.new_end, reason: row.reason, executionId: row.execution_id, note: row.note };
+}
+
+/** Open (creating when needed, owner-only) the run state in `folder` (`runs.db`). */
 export function openRunState(folder: string): RunStateStore {
   let db: Database.Database;
+  const file = join(folder, 'runs.db');
   try {
-    mkdirSync(folder, { recursive: true });
-    db = new Database(join(folder, 'runs.db'));
+    ownerOnly(folder, file);
+    db = new Database(file);
     db.pragma('journal_mode = WAL');
+    // Two processes starting runs at once wait for each other's short transactions instead of failing.
+    db.pragma('busy_timeout = 10000');
     db.exec(`CREATE TABLE IF NOT EXISTS runs (
       execution_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
       window_end TEXT, record TEXT NOT NULL)`);
     db.exec('CREATE INDEX IF NOT EXISTS runs_flow ON runs(flow_name, started_at)');
     db.exec('CREATE TABLE IF NOT EXISTS schema_versions (flow_name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (flow_name, version))');
+    db.exec(`CREATE TABLE IF NOT EXISTS flow_locks (
+      flow_name TEXT PRIMARY KEY, execution_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, process_start TEXT,
+      acquired_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, expires_at TEXT NOT NULL)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS run_resources (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, flow_name TEXT NOT NULL, resource TEXT NOT NULL,
+      created_at TEXT NOT NULL, settled_at TEXT, last_error TEXT)`);
+    db.exec('CREATE INDEX IF NOT EXISTS run_resources_flow ON run_resources(flow_name, settled_at)');
+    // The current window end per flow (a row with a null end: reset to the first-run rule); absent for flows
+    // whose only history predates this table, whose window is then the latest successful run's end.
+    db.exec('CREATE TABLE IF NOT EXISTS flow_windows (flow_name TEXT PRIMARY KEY, window_end TEXT, changed_at TEXT NOT NULL)');
+    db.exec(`CREATE TABLE IF NOT EXISTS window_changes (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, flow_name TEXT NOT NULL, changed_at TEXT NOT NULL, previous_end TEXT, new_end TEXT,
+      reason TEXT NOT NULL, execution_id TEXT, note TEXT)`);
   } catch (error) {
     throw new ForceflowError('STATE_ERROR', `The run state in ${folder} could not be opened: ${(error as Error).message}. Check the folder's permissions or choose another with --state-dir.`, { cause: error });
   }
-  const last = db.prepare("SELECT window_end FROM runs WHERE flow_name = ? AND status = 'Successful' AND window_end IS NOT NULL ORDER BY window_end DESC LIMIT 1");
+  const guard = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ForceflowError) throw error;
+      throw new ForceflowError('STATE_ERROR', `The run state in ${folder} could not ${what}: ${(error as Error).message}.`, { cause: error });
+    }
+  };
+  const lastFromRuns = db.prepare("SELECT window_end FROM runs WHERE flow_name = ? AND status = 'Successful' AND window_end IS NOT NULL ORDER BY window_end DESC LIMIT 1");
+  const windowRow = db.prepare('SELECT window_end FROM flow_windows WHERE flow_name = ?');
+  const upsertWindow = db.prepare('INSERT OR REPLACE INTO flow_windows (flow_name, window_end, changed_at) VALUES (?, ?, ?)');
+  const addWindowChange = db.prepare('INSERT INTO window_changes (flow_name, changed_at, previous_end, new_end, reason, execution_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const listWindowChanges = db.prepare('SELECT * FROM window_changes WHERE flow_name = ? ORDER BY id DESC LIMIT ?');
   const insert = db.prepare('INSERT OR REPLACE INTO runs (execution_id, flow_name, status, started_at, window_end, record) VALUES (?, ?, ?, ?, ?, ?)');
+  const previousStatus = db.prepare('SELECT status FROM runs WHERE execution_id = ?');
   const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?');
+  const listAll = db.prepare('SELECT record FROM runs ORDER BY started_at DESC LIMIT ?');
+  const unfinished = db.prepare("SELECT record FROM runs WHERE status = 'InProgress' AND (? IS NULL OR flow_name = ?) ORDER BY started_at");
+  const one = db.prepare('SELECT record FROM runs WHERE execution_id = ?');
+  const flowNames = db.prepare('SELECT flow_name FROM runs UNION SELECT flow_name FROM flow_windows UNION SELECT flow_name FROM flow_locks ORDER BY flow_name');
   const latestSchema = db.prepare('SELECT version, fingerprint FROM schema_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1');
   const addSchema = db.prepare('INSERT INTO schema_versions (flow_name, version, fingerprint) VALUES (?, ?, ?)');
+  const getLock = db.prepare('SELECT * FROM flow_locks WHERE flow_name = ?');
+  const putLock = db.prepare('INSERT OR REPLACE INTO flow_locks (flow_name, execution_id, host, pid, process_start, acquired_at, heartbeat_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const renew = db.prepare('UPDATE flow_locks SET heartbeat_at = ?, expires_at = ? WHERE flow_name = ? AND execution_id = ?');
+  const release = db.prepare('DELETE FROM flow_locks WHERE flow_name = ? AND execution_id = ?');
+  const addResource = db.prepare('INSERT INTO run_resources (execution_id, flow_name, resource, created_at) VALUES (?, ?, ?, ?)');
+  const resourcesOf = db.prepare('SELECT * FROM run_resources WHERE execution_id = ? ORDER BY id');
+  const pending = db.prepare('SELECT * FROM run_resources WHERE flow_name = ? AND settled_at IS NULL AND execution_id != ? ORDER BY id');
+  const settle = db.prepare('UPDATE run_resources SET settled_at = ? WHERE id = ?');
+  const resourceError = db.prepare('UPDATE run_resources SET last_error = ? WHERE id = ?');
+
+  const currentEnd = (flowName: string): string | null => {
+    const row = windowRow.get(flowName) as { window_end: string | null } | undefined;
+    if (row) return row.window_end;
+    return (lastFromRuns.get(flowName) as { window_end: string } | undefined)?.window_end ?? null;
+  };
+  const saveTx = db.transaction((record: ExecutionRecord) => {
+    const before = previousStatus.get(record.executionId) as { status: string } | undefined;
+    const previous = currentEnd(record.flowName);
+    insert.run(record.executionId, record.flowName, record.executionStatus, record.startedAt, record.dataPullEndTime, JSON.stringify(record));
+    if (record.executionStatus === 'Successful' && record.dataPullEndTime !== null && before?.status !== 'Successful') {
+      upsertWindow.run(record.flowName, record.dataPullEndTime, record.lastUpdatedAt);
+      addWindowChange.run(record.flowName, record.lastUpdatedAt, previous, record.dataPullEndTime, 'run', record.executionId, null);
+    }
+  });
+  const lockTx = db.transaction((flowName: string, owner: LockOwner, leaseMs: number, now: Date, isGone: (holder: FlowLockInfo, now: Date) => boolean): LockAttempt => {
+    const row = getLock.get(flowName) as LockRow | undefined;
+    const held = row === undefined ? undefined : lockInfo(row);
+    if (held && held.executionId !== owner.executionId && !isGone(held, now)) return { acquired: false, holder: held };
+    const at = now.toISOString();
+    putLock.run(flowName, owner.executionId, owner.host, owner.pid, owner.processStart ?? null, at, at, new Date(now.getTime() + leaseMs).toISOString());
+    return held && held.executionId !== owner.executionId ? { acquired: true, takenOverFrom: held } : { acquired: true };
+  });
+  const windowTx = db.transaction((flowName: string, newEnd: string | null, now: Date, note: string | null): WindowChange => {
+    const previous = currentEnd(flowName);
+    const at = now.toISOString();
+    upsertWindow.run(flowName, newEnd, at);
+    addWindowChange.run(flowName, at, previous, newEnd, 'reset', null, note);
+    return { flowName, changedAt: at, previousEnd: previous, newEnd, reason: 'reset', executionId: null, note };
+  });
+
   const writeJournal = openSqliteJournal(db);
   return {
     writeJournal,
     async schemaVersion(flowName, fingerprint) {
-      const row = latestSchema.get(flowName) as { version: number; fingerprint: string } | undefined;
-      if (row?.fingerprint === fingerprint) return row.version;
-      const version = (row?.version ?? 0) + 1;
-      addSchema.run(flowName, version, fingerprint);
-      return version;
+      return guard('number the schema version', () => {
+        const row = latestSchema.get(flowName) as { version: number; fingerprint: string } | undefined;
+        if (row?.fingerprint === fingerprint) return row.version;
+        const version = (row?.version ?? 0) + 1;
+        addSchema.run(flowName, version, fingerprint);
+        return version;
+      });
     },
     async lastWindowEnd(flowName) {
-      const row = last.get(flowName) as { window_end: string } | undefined;
-      return row?.window_end;
+      return guard('read the incremental window', () => currentEnd(flowName) ?? undefined);
     },
     async saveRun(record) {
-      insert.run(record.executionId, record.flowName, record.executionStatus, record.startedAt, record.dataPullEndTime, JSON.stringify(record));
+      guard('save the run record', () => saveTx(record));
     },
     async runs(flowName, limit = 20) {
-      return (list.all(flowName, limit) as Array<{ record: string }>).map((r) => JSON.parse(r.record) as ExecutionRecord);
+      const rows = guard('list runs', () => (flowName === undefined ? listAll.all(limit) : list.all(flowName, limit)) as Array<{ record: string }>);
+      return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
+    },
+    async run(executionId) {
+      const row = guard('read the run', () => one.get(executionId) as { record: string } | undefined);
+      return row === undefined ? undefined : (JSON.parse(row.record) as ExecutionRecord);
+    },
+    async unfinishedRuns(flowName) {
+      const rows = guard('list unfinished runs', () => unfinished.all(flowName ?? null, flowName ?? null) as Array<{ record: string }>);
+      return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
+    },
+    async flows() {
+      return guard('list flows', () => (flowNames.all() as Array<{ flow_name: string }>).map((r) => r.flow_name));
+    },
+    async acquireLock(flowName, owner, options) {
+      // IMMEDIATE: the read and the write are one step, so two processes cannot both see the lock free.
+      return guard('take the flow lock', () => lockTx.immediate(flowName, owner, options.leaseMs, options.now, options.isGone));
+    },
+    async renewLock(flowName, executionId, leaseMs, now) {
+      return guard('renew the flow lock', () => renew.run(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), flowName, executionId).changes === 1);
+    },
+    async releaseLock(flowName, executionId) {
+      guard('release the flow lock', () => release.run(flowName, executionId));
+    },
+    async lockHolder(flowName) {
+      const row = guard('read the flow lock', () => getLock.get(flowName) as LockRow | undefined);
+      return row === undefined ? undefined : lockInfo(row);
+    },
+    async addRunResource(executionId, flowName, resource, now) {
+      guard('record what the run must clean up', () => addResource.run(executionId, flowName, JSON.stringify(resource), now.toISOString()));
+    },
+    async runResources(executionId) {
+      return guard('list run resources', () => (resourcesOf.all(executionId) as ResourceRow[]).map(resourceInfo));
+    },
+    async pendingResources(flowName, exceptExecutionId) {
+      return guard('list run resources', () => (pending.all(flowName, exceptExecutionId ?? '') as ResourceRow[]).map(resourceInfo));
+    },
+    async settleResources(ids, now) {
+      guard('settle run resources', () => db.transaction(() => ids.forEach((id) => settle.run(now.toISOString(), id)))());
+    },
+    async noteResourceError(id, message) {
+      guard('record a cleanup failure', () => resourceError.run(message.slice(0, 1000), id));
+    },
+    async setWindow(flowName, newEnd, now, note) {
+      return guard('move the incremental window', () => windowTx.immediate(flowName, newEnd, now, note));
+    },
+    async windowChanges(flowName, limit = 20) {
+      return guard('list window changes', () => (listWindowChanges.all(flowName, limit) as WindowRow[]).map(windowInfo));
     },
     close() {
       db.close();

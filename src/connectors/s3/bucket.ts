@@ -47,7 +47,7 @@ const PART_SIZE = 8 * 1024 * 1024;
 const COPY_LIMIT = 5 * 1024 * 1024 * 1024;
 const COPY_PART = 1024 * 1024 * 1024;
 
-function normalisePrefix(prefix: string | undefined): string {
+export function normalisePrefix(prefix: string | undefined): string {
   const trimmed = (prefix ?? '').replace(/^\/+/, '');
   return trimmed === '' || trimmed.endsWith('/') ? trimmed : `${trimmed}/`;
 }
@@ -60,10 +60,15 @@ function copySource(bucket: string, key: string): string {
   return `${bucket}/${encodeURI(key).replaceAll('?', '%3F').replaceAll('#', '%23')}`;
 }
 
+/** Where a run's files are staged under a bucket prefix: `<bucketPrefix>/_temporary/<executionId>/`. */
+export function stagingPrefix(bucketPrefix: string | undefined, executionId: string): string {
+  return `${normalisePrefix(bucketPrefix)}_temporary/${executionId}/`;
+}
+
 export function createS3Store(options: S3StoreOptions): BlobStore {
   const { client, bucketName: bucket } = options;
   const prefix = normalisePrefix(options.bucketPrefix);
-  const stagingRoot = `${prefix}_temporary/${options.executionId ?? 'read-only'}/`;
+  const stagingRoot = stagingPrefix(options.bucketPrefix, options.executionId ?? 'read-only');
   const uri = (key: string): string => `s3://${bucket}/${key}`;
   // A copy does not keep the source's encryption: every request that creates an object names the key again.
   const sse = options.kmsKeyId === undefined ? {} : { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: options.kmsKeyId };

@@ -23,6 +23,11 @@ export interface BulkReadOptions {
   /** New jobs after one ends Failed for a temporary reason ("please retry"; default 3), and the first backoff (1 s, doubling). */
   readonly jobRetries?: number;
   readonly jobRetryBaseMs?: number;
+  /**
+   * Called (and awaited) as soon as a query job exists, before it is polled, so a run can record the job id
+   * and clean it up should its process die. A failure aborts the job and the read.
+   */
+  readonly onQueryJobCreated?: (jobId: string) => void | Promise<void>;
 }
 
 /**
@@ -77,10 +82,11 @@ export async function* readBulk(
   });
   let job = await create();
   stats.jobId = job.id;
-  ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
   let finished = false;
   let completed = false;
   try {
+    await options.onQueryJobCreated?.(job.id);
+    ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
     // A job that ends Failed for a temporary reason goes again as a new job, a bounded number of times.
     const retries = options.jobRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
@@ -103,6 +109,7 @@ export async function* readBulk(
         }
         job = await create();
         stats.jobId = job.id;
+        await options.onQueryJobCreated?.(job.id);
         ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
       }
     }
