@@ -37,6 +37,7 @@ import type { DescribeField, ObjectSchema } from './schema.ts';
 import { SYSTEM_FIELDS, type OrgStore, type StoredRecord, type StoredValue, type Table } from './store.ts';
 import {
   JsonTypeError,
+  allowedPicklistValues,
   checkValue,
   coerceCsv,
   coerceJson,
@@ -314,13 +315,102 @@ function malformedId(raw: string): WriteError {
   return writeError('MALFORMED_ID', `Record ID: id value of incorrect type: ${raw}`, ['Id']);
 }
 
+/** What a CSV header column is, worked out once per call rather than once per row. */
+type CsvColumn =
+  | { readonly kind: 'id' }
+  | { readonly kind: 'field'; readonly field: DescribeField }
+  | { readonly kind: 'ref'; readonly field: DescribeField; readonly targets: readonly string[]; readonly extField: string }
+  | { readonly kind: 'unknown'; readonly key: string };
+
+interface CsvColumns {
+  readonly table: Table;
+  readonly columns: readonly CsvColumn[];
+}
+
+/**
+ * The header's columns of each object a CSV request writes (Bulk ingest: one object, a 10,000-row chunk per
+ * call). Rows it cannot plan the same way as {@link planRow} (not CSV arrays, no object, unknown object, more
+ * cells than header names) get no columns and go through planRow.
+ */
+class CsvColumnCache {
+  private readonly org: WriteContext;
+  private readonly request: MixedWriteRequest;
+  private readonly byObject = new Map<string, CsvColumns | undefined>();
+
+  constructor(org: WriteContext, request: MixedWriteRequest) {
+    this.org = org;
+    this.request = request;
+  }
+
+  of(item: MixedWriteItem): CsvColumns | undefined {
+    const header = this.request.header;
+    if (this.request.encoding !== 'csv' || header === undefined || item.object === undefined || !isArrayRow(item.row) || item.row.length > header.length) {
+      return undefined;
+    }
+    if (this.byObject.has(item.object)) return this.byObject.get(item.object);
+    const table = this.org.store.table(item.object);
+    const columns: CsvColumns | undefined = table
+      ? {
+          table,
+          columns: header.map((key): CsvColumn => {
+            if (key.toLowerCase() === 'id') return { kind: 'id' };
+            if (key.includes('.')) {
+              const ref = parseRelColumn(this.org, table.schema, key);
+              return 'error' in ref ? { kind: 'unknown', key } : { kind: 'ref', ...ref };
+            }
+            const field = table.schema.field(key);
+            return field ? { kind: 'field', field } : { kind: 'unknown', key };
+          }),
+        }
+      : undefined;
+    this.byObject.set(item.object, columns);
+    return columns;
+  }
+}
+
+/** {@link planRow} for a CSV row of strings whose columns are known: the same plan, without per-row look-ups. */
+function planCsvRow(request: MixedWriteRequest, row: readonly string[], { table, columns }: CsvColumns): Plan {
+  const plan: Plan = { values: {}, refs: [], table };
+  for (let i = 0; i < row.length; i++) {
+    const value = row[i];
+    if ((columns[i] as CsvColumn).kind === 'id' && value !== null && value !== undefined && value !== '' && value !== '#N/A') plan.id = value;
+  }
+  if (request.operation === 'delete' || request.operation === 'hardDelete') return plan;
+  const schema = table.schema;
+  for (let i = 0; i < row.length; i++) {
+    const column = columns[i] as CsvColumn;
+    if (column.kind === 'id') continue;
+    if (column.kind === 'unknown') {
+      plan.error ??= noSuchColumnError(schema, column.key);
+      continue;
+    }
+    const value = row[i];
+    const raw = value === null || value === undefined ? '' : String(value);
+    if (raw === '') continue;
+    if (raw === '#N/A') {
+      plan.values[column.field.name] = null;
+      continue;
+    }
+    if (column.kind === 'ref') {
+      plan.refs.push({ field: column.field, targets: column.targets, extField: column.extField, raw });
+      continue;
+    }
+    const c = coerceCsv(column.field, raw, i);
+    if (c.ok) plan.values[column.field.name] = c.value;
+    else plan.error ??= c.error;
+  }
+  return plan;
+}
+
 /** Apply writes whose rows may be of different objects; see the module comment. */
 export function applyMixedWrites(org: WriteContext, request: MixedWriteRequest): WriteOutcome[] {
   // Phase 1: parse every row; a JSON type error rejects the whole request before any write.
   const plans: Plan[] = [];
+  const csvColumns = new CsvColumnCache(org, request);
   for (const item of request.items) {
     try {
-      plans.push(planRow(org, request, item));
+      const columns = csvColumns.of(item);
+      plans.push(columns ? planCsvRow(request, item.row as readonly string[], columns) : planRow(org, request, item));
     } catch (error) {
       if (error instanceof JsonTypeError) {
         throw jsonParseError(`${error.message} ${jsonLocation(request.jsonText, error.key, error.valueText)}`);
@@ -338,9 +428,43 @@ type SaveTarget =
   | { readonly mode: 'create'; readonly existing?: undefined; readonly id?: undefined; readonly skipField?: undefined }
   | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string };
 
+/** What saving a row of an object needs of its describe, worked out once per call. */
+interface SaveInfo {
+  /** Fields with a value on create when the row gives none (system fields excluded), in describe order. */
+  readonly defaults: readonly { readonly name: string; readonly value: StoredValue }[];
+  readonly hasOwnerId: boolean;
+  readonly requiredOnCreate: readonly DescribeField[];
+  /** Unique and external id fields (not Id): checked for duplicates. */
+  readonly unique: readonly DescribeField[];
+  /** Restricted picklists' allowed values. */
+  readonly picklists: ReadonlyMap<DescribeField, ReadonlySet<string>>;
+}
+
+function saveInfo(schema: ObjectSchema): SaveInfo {
+  const defaults: { name: string; value: StoredValue }[] = [];
+  const picklists = new Map<DescribeField, ReadonlySet<string>>();
+  for (const f of schema.fields) {
+    if (!SYSTEM.has(f.name.toLowerCase())) {
+      const d = defaultOnCreate(f);
+      if (d !== undefined) defaults.push({ name: f.name, value: d });
+    }
+    if ((f.type === 'picklist' || f.type === 'multipicklist') && f.restrictedPicklist) picklists.set(f, allowedPicklistValues(f));
+  }
+  return {
+    defaults,
+    hasOwnerId: schema.field('OwnerId') !== undefined,
+    requiredOnCreate: schema.fields.filter((f) => isRequiredOnCreate(f)),
+    unique: schema.fields.filter((f) => (f.unique || f.externalId) && f.type !== 'id'),
+    picklists,
+  };
+}
+
 class WriteRun {
   private readonly org: WriteContext;
   private readonly request: MixedWriteRequest;
+  private readonly saveInfos = new Map<ObjectSchema, SaveInfo>();
+  /** Upsert: the external id field of each object, or the problem with it. */
+  private readonly upsertKeys = new Map<ObjectSchema, { error: WriteError } | { field: DescribeField }>();
   private readonly undo: Undo[] = [];
   private readonly deferred: (() => void)[] = [];
   private readonly pendingDeleted = new Set<string>();
@@ -458,11 +582,17 @@ class WriteRun {
   /** upsert: update the record the external id (or Id) matches, else create one. */
   private upsert(plan: Plan, table: Table): WriteOutcome {
     const schema = table.schema;
-    const extName = this.request.externalIdField ?? 'Id';
-    const keyProblem = externalIdFieldError(schema, extName);
-    if (keyProblem) return this.fail(keyProblem.error);
+    let upsertKey = this.upsertKeys.get(schema);
+    if (upsertKey === undefined) {
+      const extName = this.request.externalIdField ?? 'Id';
+      const keyProblem = externalIdFieldError(schema, extName);
+      upsertKey = keyProblem ? { error: keyProblem.error } : { field: schema.field(extName) as DescribeField };
+      this.upsertKeys.set(schema, upsertKey);
+    }
+    // A fresh error object per row, as before (outcomes do not share their errors).
+    if ('error' in upsertKey) return this.fail({ ...upsertKey.error, fields: [...upsertKey.error.fields] });
     if (plan.error) return this.fail(plan.error);
-    const extField = schema.field(extName) as DescribeField;
+    const extField = upsertKey.field;
     if (extField.type === 'id') {
       if (plan.id === undefined) return this.save(plan, table, { mode: 'create' });
       const t = this.target(table, plan.id, 'update');
@@ -510,14 +640,12 @@ class WriteRun {
     if (notWritable.length > 0) return this.fail(notWritableError(notWritable), id);
 
     // Defaults and required fields.
+    let info = this.saveInfos.get(schema);
+    if (info === undefined) this.saveInfos.set(schema, (info = saveInfo(schema)));
     if (mode === 'create') {
-      for (const f of schema.fields) {
-        if (f.name in values || SYSTEM.has(f.name.toLowerCase())) continue;
-        const d = defaultOnCreate(f);
-        if (d !== undefined) values[f.name] = d;
-      }
-      if (schema.field('OwnerId') && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
-      const missing = schema.fields.filter((f) => isRequiredOnCreate(f) && (values[f.name] ?? null) === null).map((f) => f.name);
+      for (const d of info.defaults) if (!(d.name in values)) values[d.name] = d.value;
+      if (info.hasOwnerId && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
+      const missing = info.requiredOnCreate.filter((f) => (values[f.name] ?? null) === null).map((f) => f.name);
       if (missing.length > 0) return this.fail(requiredMissingError(missing));
     } else {
       const missing = Object.keys(values).filter((name) => {
@@ -532,7 +660,7 @@ class WriteRun {
       const f = schema.field(name);
       const v = values[name] ?? null;
       if (!f || v === null) continue;
-      const checked = checkValue(f, v);
+      const checked = checkValue(f, v, info.picklists.get(f));
       if (!checked.ok) return this.fail(checked.error, id);
       values[name] = checked.value;
       if (f.type === 'reference') {
@@ -543,8 +671,7 @@ class WriteRun {
     }
 
     // Unique and external id fields.
-    for (const f of schema.fields) {
-      if (!(f.unique || f.externalId) || f.type === 'id') continue;
+    for (const f of info.unique) {
       const v = values[f.name];
       if (v === undefined || v === null || v === '') continue;
       const dup = table.findBy(f.name, v).find((r) => String(r['Id']) !== id && !this.pendingDeleted.has(String(r['Id'])));
@@ -563,15 +690,18 @@ class WriteRun {
       if (target.mode === 'create') {
         const rec = table.insert(values, this.request.userId);
         const newId = String(rec['Id']);
-        this.undo.push(() => table.hardDelete(newId));
+        if (this.request.allOrNone) this.undo.push(() => table.hardDelete(newId));
         this.touched.add(schema.name);
         return { id: newId, success: true, errors: [], ...created };
       }
       const recId = target.id;
-      const before: Record<string, StoredValue> = {};
-      for (const name of Object.keys(values)) before[name] = target.existing[name] ?? null;
+      // Only an all-or-none call ever undoes its writes.
+      if (this.request.allOrNone) {
+        const before: Record<string, StoredValue> = {};
+        for (const name of Object.keys(values)) before[name] = target.existing[name] ?? null;
+        this.undo.push(() => table.update(recId, before, this.request.userId));
+      }
       table.update(recId, values, this.request.userId);
-      this.undo.push(() => table.update(recId, before, this.request.userId));
       this.touched.add(schema.name);
       return { id: recId, success: true, errors: [], ...created };
     } catch (error) {

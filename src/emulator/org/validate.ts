@@ -216,20 +216,12 @@ export function coerceJson(field: DescribeField, value: unknown, key: string): C
  * `col` is the 0-based column index used in Salesforce's message.
  */
 export function coerceCsv(field: DescribeField, raw: string, col: number): Coerced {
-  const bad = (): Coerced => ({
-    ok: false,
-    error: writeError(
-      'INVALID_FIELD',
-      `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`,
-      [field.name],
-    ),
-  });
   switch (field.type) {
     case 'boolean': {
       const v = raw.trim().toLowerCase();
       if (v === 'true' || v === '1') return { ok: true, value: true };
       if (v === 'false' || v === '0') return { ok: true, value: false };
-      return bad();
+      return csvTypeError(field, raw, col);
     }
     case 'int':
     case 'long':
@@ -237,28 +229,36 @@ export function coerceCsv(field: DescribeField, raw: string, col: number): Coerc
     case 'currency':
     case 'percent': {
       const v = raw.trim();
-      if (!NUMBER_RE.test(v)) return bad();
+      if (!NUMBER_RE.test(v)) return csvTypeError(field, raw, col);
       const n = Number(v);
-      if (!Number.isFinite(n)) return bad();
-      if ((field.type === 'int' || field.type === 'long') && !Number.isInteger(n)) return bad();
-      if (field.type === 'int' && (n > 2_147_483_647 || n < -2_147_483_648)) return bad();
+      if (!Number.isFinite(n)) return csvTypeError(field, raw, col);
+      if ((field.type === 'int' || field.type === 'long') && !Number.isInteger(n)) return csvTypeError(field, raw, col);
+      if (field.type === 'int' && (n > 2_147_483_647 || n < -2_147_483_648)) return csvTypeError(field, raw, col);
       return { ok: true, value: n };
     }
     case 'date': {
       const d = parseDate(raw.trim(), true, false);
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
     }
     case 'datetime': {
       const d = parseDateTime(raw.trim());
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
     }
     case 'time': {
       const d = parseTime(raw.trim());
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
     }
     default:
       return { ok: true, value: raw };
   }
+}
+
+/** A CSV value that does not parse as its field's type (a function, not a closure per call: this is per cell). */
+function csvTypeError(field: DescribeField, raw: string, col: number): Coerced {
+  return {
+    ok: false,
+    error: writeError('INVALID_FIELD', `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`, [field.name]),
+  };
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -270,23 +270,45 @@ function roundTo(n: number, scale: number): number {
   return n < 0 ? -r : r;
 }
 
+/** The values a restricted picklist takes (its active values); callers that check many rows compute it once. */
+export function allowedPicklistValues(field: DescribeField): ReadonlySet<string> {
+  return new Set(field.picklistValues.filter((p) => p.active).map((p) => p.value));
+}
+
+/** Number of code points of a string (what Salesforce's length limits count). */
+function codePoints(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
 /**
  * Checks one coerced, non-null value against its field: text length (STRING_TOO_LONG), restricted picklists,
  * email format, numeric range (precision/scale). Returns the value to store (numbers rounded to scale).
+ * `allowed`: the field's {@link allowedPicklistValues}, when the caller has them already.
  */
-export function checkValue(field: DescribeField, value: StoredValue): Coerced {
+export function checkValue(field: DescribeField, value: StoredValue, allowed?: ReadonlySet<string>): Coerced {
   if (value === null) return { ok: true, value };
   if (typeof value === 'string' && TEXT_TYPES.has(field.type) && field.type !== 'anyType' && field.type !== 'base64') {
-    if (field.length > 0 && [...value].length > field.length) {
+    // A string has at most as many code points as UTF-16 units: count them only when the units exceed the limit.
+    if (field.length > 0 && value.length > field.length && codePoints(value) > field.length) {
       return {
         ok: false,
         error: writeError('STRING_TOO_LONG', `${field.label}: data value too large: ${value} (max length=${field.length})`, [field.name]),
       };
     }
     if ((field.type === 'picklist' || field.type === 'multipicklist') && field.restrictedPicklist && field.picklistValues.length > 0) {
-      const allowed = new Set(field.picklistValues.filter((p) => p.active).map((p) => p.value));
+      const values = allowed ?? allowedPicklistValues(field);
       const parts = field.type === 'multipicklist' ? value.split(';') : [value];
-      const badPart = parts.find((p) => !allowed.has(p));
+      const badPart = parts.find((p) => !values.has(p));
       if (badPart !== undefined) {
         return {
           ok: false,

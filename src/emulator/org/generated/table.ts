@@ -23,6 +23,8 @@ export class GeneratedTable extends StoredTable<number> {
   private readonly inserted = new Map<number, StoredRecord>();
   private nextCounter: number;
   private hardDeletedGenerated = 0;
+  /** The last record {@link generatedRecord} generated. */
+  private lastGenerated: { readonly c: number; readonly rec: StoredRecord } | undefined;
   private softDeleted = 0;
 
   constructor(options: GeneratorOptions) {
@@ -79,10 +81,24 @@ export class GeneratedTable extends StoredTable<number> {
 
   protected read(c: number): StoredRecord | undefined {
     if (c <= this.size) {
-      if (this.overrides.has(c)) return this.overrides.get(c) ?? undefined;
-      return this.generator.generate(c - 1);
+      const o = this.overrides.get(c);
+      if (o !== undefined || this.overrides.has(c)) return o ?? undefined;
+      return this.generatedRecord(c);
     }
     return this.inserted.get(c);
+  }
+
+  /**
+   * The generated record of counter `c`, remembered for the next call: an upsert looks its record up by
+   * external id and then updates it by id, which would otherwise generate it twice. Records are never
+   * changed in place (writes build new ones), so handing out the same object again is safe.
+   */
+  private generatedRecord(c: number): StoredRecord {
+    const last = this.lastGenerated;
+    if (last !== undefined && last.c === c) return last.rec;
+    const rec = this.generator.generate(c - 1);
+    this.lastGenerated = { c, rec };
+    return rec;
   }
 
   protected mint(): { key: number; id: string } {
@@ -116,21 +132,23 @@ export class GeneratedTable extends StoredTable<number> {
     const indexed = this.indexes.lookup(fieldName, value);
     if (!indexed) return undefined;
     const caseSensitive = this.schema.field(fieldName)?.caseSensitive ?? false;
-    const key = textKey(value, caseSensitive);
-    const out = new Map<number, StoredRecord>();
-    if (typeof value === 'string') {
+    let generated: { c: number; r: StoredRecord } | undefined;
+    if (typeof value === 'string' && value.length > 4 && (value.charCodeAt(0) | 32) === 103 /* g */) {
       const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
       const c = m?.[1] ? Number(m[1]) : 0;
       if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
-        const r = this.generator.generate(c - 1);
-        if (textKey(r[fieldName] ?? null, caseSensitive) === key) out.set(c, r);
+        const r = this.generatedRecord(c);
+        if (textKey(r[fieldName] ?? null, caseSensitive) === textKey(value, caseSensitive)) generated = { c, r };
       }
     }
+    // The generated match first, then the overlay's in index order (a counter listed once).
+    const out: StoredRecord[] = generated ? [generated.r] : [];
     for (const c of indexed) {
+      if (c === generated?.c) continue;
       const r = this.read(c);
-      if (r && r['IsDeleted'] !== true) out.set(c, r);
+      if (r && r['IsDeleted'] !== true) out.push(r);
     }
-    return [...out.values()];
+    return out;
   }
 
   /** Number of overlay entries (changed, deleted and inserted records). */
