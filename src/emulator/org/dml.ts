@@ -463,6 +463,8 @@ class WriteRun {
   private readonly org: WriteContext;
   private readonly request: MixedWriteRequest;
   private readonly saveInfos = new Map<ObjectSchema, SaveInfo>();
+  /** References found good in this call: field → raw value → id (see checkReference). */
+  private readonly goodReferences = new Map<DescribeField, Map<string, string>>();
   /** Upsert: the external id field of each object, or the problem with it. */
   private readonly upsertKeys = new Map<ObjectSchema, { error: WriteError } | { field: DescribeField }>();
   private readonly undo: Undo[] = [];
@@ -623,21 +625,25 @@ class WriteRun {
   private save(plan: Plan, table: Table, target: SaveTarget): WriteOutcome {
     const schema = table.schema;
     const { mode, existing, id, skipField } = target;
-    // Relationship columns / nested objects by external id.
-    const values: Record<string, StoredValue> = { ...plan.values };
+    // Relationship columns / nested objects by external id. An upsert that matched leaves its key field as it is
+    // (copied without it: deleting a key would turn the object into a slow dictionary).
+    const values: Record<string, StoredValue> = {};
+    const skip = skipField !== undefined && existing ? skipField : undefined;
+    for (const name in plan.values) if (name !== skip) values[name] = plan.values[name] as StoredValue;
     for (const ref of plan.refs) {
       const resolved = this.resolveRef(ref);
       if ('error' in resolved) return this.fail(resolved.error, id);
       values[ref.field.name] = resolved.id;
     }
-    if (skipField !== undefined && existing) delete values[skipField];
 
     // Read-only fields.
-    const notWritable = Object.keys(values).filter((name) => {
+    const names = Object.keys(values);
+    let notWritable: string[] | undefined;
+    for (const name of names) {
       const f = schema.field(name);
-      return f !== undefined && !isWritable(f, mode);
-    });
-    if (notWritable.length > 0) return this.fail(notWritableError(notWritable), id);
+      if (f !== undefined && !isWritable(f, mode)) (notWritable ??= []).push(name);
+    }
+    if (notWritable) return this.fail(notWritableError(notWritable), id);
 
     // Defaults and required fields.
     let info = this.saveInfos.get(schema);
@@ -645,18 +651,21 @@ class WriteRun {
     if (mode === 'create') {
       for (const d of info.defaults) if (!(d.name in values)) values[d.name] = d.value;
       if (info.hasOwnerId && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
-      const missing = info.requiredOnCreate.filter((f) => (values[f.name] ?? null) === null).map((f) => f.name);
-      if (missing.length > 0) return this.fail(requiredMissingError(missing));
+      let missing: string[] | undefined;
+      for (const f of info.requiredOnCreate) if ((values[f.name] ?? null) === null) (missing ??= []).push(f.name);
+      if (missing) return this.fail(requiredMissingError(missing));
     } else {
-      const missing = Object.keys(values).filter((name) => {
+      let missing: string[] | undefined;
+      for (const name of names) {
+        if (values[name] !== null) continue;
         const f = schema.field(name);
-        return f !== undefined && values[name] === null && isRequiredOnUpdate(f);
-      });
-      if (missing.length > 0) return this.fail(requiredMissingError(missing), id);
+        if (f !== undefined && isRequiredOnUpdate(f)) (missing ??= []).push(name);
+      }
+      if (missing) return this.fail(requiredMissingError(missing), id);
     }
 
     // Field values: lengths, picklists, emails, numbers, references.
-    for (const name of Object.keys(values)) {
+    for (const name of mode === 'create' ? Object.keys(values) : names) {
       const f = schema.field(name);
       const v = values[name] ?? null;
       if (!f || v === null) continue;
@@ -685,14 +694,14 @@ class WriteRun {
 
     if (this.org.faults.rowLock()) return this.fail(lockError(id ?? this.lockTarget(schema, values)), id);
 
-    const created = this.request.operation === 'upsert' ? { created: mode === 'create' } : {};
+    const upsert = this.request.operation === 'upsert';
     try {
       if (target.mode === 'create') {
         const rec = table.insert(values, this.request.userId);
         const newId = String(rec['Id']);
         if (this.request.allOrNone) this.undo.push(() => table.hardDelete(newId));
         this.touched.add(schema.name);
-        return { id: newId, success: true, errors: [], ...created };
+        return upsert ? { id: newId, success: true, errors: [], created: true } : { id: newId, success: true, errors: [] };
       }
       const recId = target.id;
       // Only an all-or-none call ever undoes its writes.
@@ -703,7 +712,7 @@ class WriteRun {
       }
       table.update(recId, values, this.request.userId);
       this.touched.add(schema.name);
-      return { id: recId, success: true, errors: [], ...created };
+      return upsert ? { id: recId, success: true, errors: [], created: false } : { id: recId, success: true, errors: [] };
     } catch (error) {
       return this.fail(unknownError(error), id);
     }
@@ -753,6 +762,20 @@ class WriteRun {
 
   /** A lookup id must be an id of one of the field's referenceTo objects, and the record must exist. */
   private checkReference(field: DescribeField, raw: string): { id: string } | { error: WriteError } {
+    // A call that deletes nothing cannot make a record it found missing or deleted later in the call: a
+    // reference found good (every created row's OwnerId, for one) is good for the rest of the call.
+    const op = this.request.operation;
+    if (op === 'delete' || op === 'hardDelete') return this.referenceCheck(field, raw);
+    let good = this.goodReferences.get(field);
+    if (good === undefined) this.goodReferences.set(field, (good = new Map()));
+    const known = good.get(raw);
+    if (known !== undefined) return { id: known };
+    const r = this.referenceCheck(field, raw);
+    if ('id' in r) good.set(raw, r.id);
+    return r;
+  }
+
+  private referenceCheck(field: DescribeField, raw: string): { id: string } | { error: WriteError } {
     const bad = (): { error: WriteError } => ({
       error: writeError('MALFORMED_ID', `${field.label}: id value of incorrect type: ${raw}`, [field.name]),
     });

@@ -107,8 +107,37 @@ function jsonToken(value: unknown): { token: string; text: string } {
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
+/** The number of `len` ASCII digits at `at`, or -1. */
+function digitsAt(text: string, at: number, len: number): number {
+  let n = 0;
+  for (let i = at; i < at + len; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Whether `yyyy-MM-dd` at the start of `text` is a real calendar date of a year from 1000 (-1 when not of that form). */
+function canonicalDate(text: string): boolean | -1 {
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return -1;
+  const y = digitsAt(text, 0, 4);
+  const mo = digitsAt(text, 5, 2);
+  const d = digitsAt(text, 8, 2);
+  if (y < 1000 || mo < 0 || d < 0) return -1;
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = mo === 2 ? (leap ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+  return d <= days;
+}
+
 /** `yyyy-MM-dd` → the same string when it is a real calendar date. */
 export function parseDate(text: string, allowTrailingZ: boolean, allowTime: boolean): string | undefined {
+  // Fast path (CSV cells by the million): exactly `yyyy-MM-dd`, a year from 1000; the general rules otherwise.
+  if (text.length === 10) {
+    const ok = canonicalDate(text);
+    if (ok !== -1) return ok ? text : undefined;
+  }
   const m = /^(\d{4})-(\d{2})-(\d{2})(.*)$/.exec(text);
   if (!m) return undefined;
   const rest = m[4] ?? '';
@@ -126,6 +155,17 @@ export function parseDate(text: string, allowTrailingZ: boolean, allowTime: bool
  * A value without a zone is taken as UTC.
  */
 export function parseDateTime(text: string): string | undefined {
+  // Fast path: already `yyyy-MM-ddTHH:mm:ss.SSSZ` (what ISO writers produce), a year from 1000: the text is its own
+  // ISO form. Anything else takes the general rules below.
+  if (text.length === 24 && text.charCodeAt(10) === 84 && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 && text.charCodeAt(19) === 46 && text.charCodeAt(23) === 90) {
+    const date = canonicalDate(text);
+    const h = digitsAt(text, 11, 2);
+    const mi = digitsAt(text, 14, 2);
+    const sec = digitsAt(text, 17, 2);
+    if (date !== -1 && h >= 0 && mi >= 0 && sec >= 0 && digitsAt(text, 20, 3) >= 0) {
+      return date && h <= 23 && mi <= 59 && sec <= 59 ? text : undefined;
+    }
+  }
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(text);
   if (!m) return undefined;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -149,6 +189,13 @@ export function parseDateTime(text: string): string | undefined {
 
 /** `HH:mm(:ss(.SSS))(Z)` → `HH:mm:ss.SSSZ`. */
 export function parseTime(text: string): string | undefined {
+  // Fast path: already `HH:mm:ss.SSSZ`.
+  if (text.length === 13 && text.charCodeAt(2) === 58 && text.charCodeAt(5) === 58 && text.charCodeAt(8) === 46 && text.charCodeAt(12) === 90) {
+    const h = digitsAt(text, 0, 2);
+    const mi = digitsAt(text, 3, 2);
+    const sec = digitsAt(text, 6, 2);
+    if (h >= 0 && mi >= 0 && sec >= 0 && digitsAt(text, 9, 3) >= 0) return h <= 23 && mi <= 59 && sec <= 59 ? text : undefined;
+  }
   const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z?$/.exec(text);
   if (!m) return undefined;
   const [h, mi, s] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
