@@ -425,8 +425,15 @@ type Undo = () => void;
 
 /** Where a row is written: a new record, or an existing one (upsert by external id leaves the key field as it is). */
 type SaveTarget =
-  | { readonly mode: 'create'; readonly existing?: undefined; readonly id?: undefined; readonly skipField?: undefined }
-  | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string };
+  | {
+      readonly mode: 'create';
+      readonly existing?: undefined;
+      readonly id?: undefined;
+      readonly skipField?: undefined;
+      /** Upsert: its key value already found on no live record (the duplicate check of that field would find none either). */
+      readonly unmatched?: { readonly field: string; readonly value: StoredValue };
+    }
+  | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string; readonly unmatched?: undefined };
 
 /** What saving a row of an object needs of its describe, worked out once per call. */
 interface SaveInfo {
@@ -614,7 +621,7 @@ class WriteRun {
       );
     }
     const match = matches[0];
-    if (!match) return this.save(plan, table, { mode: 'create' });
+    if (!match) return this.save(plan, table, { mode: 'create', unmatched: { field: extField.name, value: key } });
     return this.save(plan, table, { mode: 'update', existing: match, id: String(match['Id']), skipField: extField.name });
   }
 
@@ -683,6 +690,8 @@ class WriteRun {
     for (const f of info.unique) {
       const v = values[f.name];
       if (v === undefined || v === null || v === '') continue;
+      // Nothing was written since the upsert looked this value up and found no live record.
+      if (target.unmatched !== undefined && target.unmatched.field === f.name && target.unmatched.value === v) continue;
       const dup = table.findBy(f.name, v).find((r) => String(r['Id']) !== id && !this.pendingDeleted.has(String(r['Id'])));
       if (dup) {
         return this.fail(
