@@ -37,8 +37,10 @@ import type { DescribeField, ObjectSchema } from './schema.ts';
 import { SYSTEM_FIELDS, type OrgStore, type StoredRecord, type StoredValue, type Table } from './store.ts';
 import {
   JsonTypeError,
+  Rejected,
   allowedPicklistValues,
-  checkValue,
+  checkedValue,
+  csvValue,
   coerceCsv,
   coerceJson,
   defaultOnCreate,
@@ -395,9 +397,9 @@ function planCsvRow(request: MixedWriteRequest, row: readonly string[], { table,
       plan.refs.push({ field: column.field, targets: column.targets, extField: column.extField, raw });
       continue;
     }
-    const c = coerceCsv(column.field, raw, i);
-    if (c.ok) plan.values[column.field.name] = c.value;
-    else plan.error ??= c.error;
+    const v = csvValue(column.field, raw, i);
+    if (v instanceof Rejected) plan.error ??= v.error;
+    else plan.values[column.field.name] = v;
   }
   return plan;
 }
@@ -634,9 +636,13 @@ class WriteRun {
     const { mode, existing, id, skipField } = target;
     // Relationship columns / nested objects by external id. An upsert that matched leaves its key field as it is
     // (copied without it: deleting a key would turn the object into a slow dictionary).
-    const values: Record<string, StoredValue> = {};
-    const skip = skipField !== undefined && existing ? skipField : undefined;
-    for (const name in plan.values) if (name !== skip) values[name] = plan.values[name] as StoredValue;
+    // A plan is saved once: its values are this row's to complete, unless a key must be left out of them.
+    const skip = skipField !== undefined && existing && skipField in plan.values ? skipField : undefined;
+    let values = plan.values;
+    if (skip !== undefined) {
+      values = {};
+      for (const name in plan.values) if (name !== skip) values[name] = plan.values[name] as StoredValue;
+    }
     for (const ref of plan.refs) {
       const resolved = this.resolveRef(ref);
       if ('error' in resolved) return this.fail(resolved.error, id);
@@ -676,9 +682,9 @@ class WriteRun {
       const f = schema.field(name);
       const v = values[name] ?? null;
       if (!f || v === null) continue;
-      const checked = checkValue(f, v, info.picklists.get(f));
-      if (!checked.ok) return this.fail(checked.error, id);
-      values[name] = checked.value;
+      const checked = checkedValue(f, v, info.picklists.get(f));
+      if (checked instanceof Rejected) return this.fail(checked.error, id);
+      values[name] = checked;
       if (f.type === 'reference') {
         const r = this.checkReference(f, String(v));
         if ('error' in r) return this.fail(r.error, id);

@@ -263,11 +263,25 @@ export function coerceJson(field: DescribeField, value: unknown, key: string): C
  * `col` is the 0-based column index used in Salesforce's message.
  */
 export function coerceCsv(field: DescribeField, raw: string, col: number): Coerced {
+  const v = csvValue(field, raw, col);
+  return v instanceof Rejected ? { ok: false, error: v.error } : { ok: true, value: v };
+}
+
+/** A value a check refused: what {@link csvValue} and {@link checkedValue} return instead of a value. */
+export class Rejected {
+  readonly error: WriteError;
+  constructor(error: WriteError) {
+    this.error = error;
+  }
+}
+
+/** {@link coerceCsv} without a result object per cell (the Bulk path): the stored value, or {@link Rejected}. */
+export function csvValue(field: DescribeField, raw: string, col: number): StoredValue | Rejected {
   switch (field.type) {
     case 'boolean': {
       const v = raw.trim().toLowerCase();
-      if (v === 'true' || v === '1') return { ok: true, value: true };
-      if (v === 'false' || v === '0') return { ok: true, value: false };
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
       return csvTypeError(field, raw, col);
     }
     case 'int':
@@ -281,31 +295,30 @@ export function coerceCsv(field: DescribeField, raw: string, col: number): Coerc
       if (!Number.isFinite(n)) return csvTypeError(field, raw, col);
       if ((field.type === 'int' || field.type === 'long') && !Number.isInteger(n)) return csvTypeError(field, raw, col);
       if (field.type === 'int' && (n > 2_147_483_647 || n < -2_147_483_648)) return csvTypeError(field, raw, col);
-      return { ok: true, value: n };
+      return n;
     }
     case 'date': {
       const d = parseDate(raw.trim(), true, false);
-      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     case 'datetime': {
       const d = parseDateTime(raw.trim());
-      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     case 'time': {
       const d = parseTime(raw.trim());
-      return d === undefined ? csvTypeError(field, raw, col) : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     default:
-      return { ok: true, value: raw };
+      return raw;
   }
 }
 
 /** A CSV value that does not parse as its field's type (a function, not a closure per call: this is per cell). */
-function csvTypeError(field: DescribeField, raw: string, col: number): Coerced {
-  return {
-    ok: false,
-    error: writeError('INVALID_FIELD', `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`, [field.name]),
-  };
+function csvTypeError(field: DescribeField, raw: string, col: number): Rejected {
+  return new Rejected(
+    writeError('INVALID_FIELD', `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`, [field.name]),
+  );
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -343,28 +356,28 @@ function codePoints(value: string): number {
  * `allowed`: the field's {@link allowedPicklistValues}, when the caller has them already.
  */
 export function checkValue(field: DescribeField, value: StoredValue, allowed?: ReadonlySet<string>): Coerced {
-  if (value === null) return { ok: true, value };
+  const v = checkedValue(field, value, allowed);
+  return v instanceof Rejected ? { ok: false, error: v.error } : { ok: true, value: v };
+}
+
+/** {@link checkValue} without a result object per value: the value to store, or {@link Rejected}. */
+export function checkedValue(field: DescribeField, value: StoredValue, allowed?: ReadonlySet<string>): StoredValue | Rejected {
+  if (value === null) return value;
   if (typeof value === 'string' && TEXT_TYPES.has(field.type) && field.type !== 'anyType' && field.type !== 'base64') {
     // A string has at most as many code points as UTF-16 units: count them only when the units exceed the limit.
     if (field.length > 0 && value.length > field.length && codePoints(value) > field.length) {
-      return {
-        ok: false,
-        error: writeError('STRING_TOO_LONG', `${field.label}: data value too large: ${value} (max length=${field.length})`, [field.name]),
-      };
+      return new Rejected(writeError('STRING_TOO_LONG', `${field.label}: data value too large: ${value} (max length=${field.length})`, [field.name]));
     }
     if ((field.type === 'picklist' || field.type === 'multipicklist') && field.restrictedPicklist && field.picklistValues.length > 0) {
       const values = allowed ?? allowedPicklistValues(field);
       const parts = field.type === 'multipicklist' ? value.split(';') : [value];
       const badPart = parts.find((p) => !values.has(p));
       if (badPart !== undefined) {
-        return {
-          ok: false,
-          error: writeError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${field.label}: bad value for restricted picklist field: ${badPart}`, [field.name]),
-        };
+        return new Rejected(writeError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${field.label}: bad value for restricted picklist field: ${badPart}`, [field.name]));
       }
     }
     if (field.type === 'email' && value !== '' && !EMAIL_RE.test(value)) {
-      return { ok: false, error: writeError('INVALID_EMAIL_ADDRESS', `${field.label}: invalid email address: ${value}`, [field.name]) };
+      return new Rejected(writeError('INVALID_EMAIL_ADDRESS', `${field.label}: invalid email address: ${value}`, [field.name]));
     }
   }
   if (typeof value === 'number' && (field.type === 'double' || field.type === 'currency' || field.type === 'percent')) {
@@ -372,23 +385,17 @@ export function checkValue(field: DescribeField, value: StoredValue, allowed?: R
     if (field.precision > 0) {
       const intDigits = Math.trunc(Math.abs(rounded)).toString().length;
       if (Math.trunc(Math.abs(rounded)) !== 0 && intDigits > field.precision - field.scale) {
-        return {
-          ok: false,
-          error: writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]),
-        };
+        return new Rejected(writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]));
       }
     }
-    return { ok: true, value: rounded };
+    return rounded;
   }
   if (typeof value === 'number' && (field.type === 'int' || field.type === 'long') && field.digits > 0) {
     if (Math.abs(value).toString().length > field.digits) {
-      return {
-        ok: false,
-        error: writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]),
-      };
+      return new Rejected(writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]));
     }
   }
-  return { ok: true, value };
+  return value;
 }
 
 /** Fields Salesforce requires on insert: not nillable, createable, not defaulted on create, not boolean. */
