@@ -613,7 +613,8 @@ class WriteRun {
     const key = plan.values[extField.name];
     // Salesforce matches on the key and never creates a record that has none: the row fails.
     if (key === undefined || key === null || key === '') return this.fail(writeError('MISSING_ARGUMENT', `${extField.name} not specified`));
-    const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+    const found = table.findBy(extField.name, key);
+    const matches = this.pendingDeleted.size === 0 ? found : found.filter((r) => !this.pendingDeleted.has(String(r['Id'])));
     if (matches.length > 1) {
       return this.fail(
         writeError(
@@ -677,8 +678,8 @@ class WriteRun {
       if (missing) return this.fail(requiredMissingError(missing), id);
     }
 
-    // Field values: lengths, picklists, emails, numbers, references.
-    for (const name of mode === 'create' ? Object.keys(values) : names) {
+    // Field values: lengths, picklists, emails, numbers, references (values of existing keys change, no key is added).
+    for (const name in values) {
       const f = schema.field(name);
       const v = values[name] ?? null;
       if (!f || v === null) continue;

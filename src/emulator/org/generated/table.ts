@@ -23,8 +23,9 @@ export class GeneratedTable extends StoredTable<number> {
   private readonly inserted = new Map<number, StoredRecord>();
   private nextCounter: number;
   private hardDeletedGenerated = 0;
-  /** The last record {@link generatedRecord} generated. */
-  private lastGenerated: { readonly c: number; readonly rec: StoredRecord } | undefined;
+  /** The last record {@link generatedRecord} generated, and its counter. */
+  private lastCounter = 0;
+  private lastRecord: StoredRecord | undefined;
   private softDeleted = 0;
 
   constructor(options: GeneratorOptions) {
@@ -94,10 +95,10 @@ export class GeneratedTable extends StoredTable<number> {
    * changed in place (writes build new ones), so handing out the same object again is safe.
    */
   private generatedRecord(c: number): StoredRecord {
-    const last = this.lastGenerated;
-    if (last !== undefined && last.c === c) return last.rec;
+    if (this.lastCounter === c && this.lastRecord !== undefined) return this.lastRecord;
     const rec = this.generator.generate(c - 1);
-    this.lastGenerated = { c, rec };
+    this.lastCounter = c;
+    this.lastRecord = rec;
     return rec;
   }
 
