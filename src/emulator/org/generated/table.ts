@@ -74,6 +74,8 @@ export class GeneratedTable extends StoredTable<number> {
 
   /** The counter of one of this table's ids, or undefined. */
   protected keyOf(id: string): number | undefined {
+    // The record generated last (an upsert's match, about to be updated by its Id): its counter is known.
+    if (this.lastRecord !== undefined && id === this.lastRecord['Id']) return this.lastCounter;
     const key = normalizeId(id);
     if (!key || key.slice(0, 3) !== this.schema.keyPrefix) return undefined;
     const n = idCounter(key);
