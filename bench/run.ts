@@ -67,7 +67,12 @@ function processCpuSeconds(pid: number): number {
 }
 
 async function control(method: 'GET' | 'POST', path: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${info.controlUrl}${path}`, { method });
+  // Control routes want the emulator's header, and a JSON body on POST (src/emulator/guard.ts).
+  const res = await fetch(`${info.controlUrl}${path}`, {
+    method,
+    headers: { 'X-Forceflow-Emulator': '1', ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}) },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
   if (!res.ok) throw new Error(`emulator ${method} ${path}: HTTP ${res.status}`);
   return (await res.json()) as Record<string, unknown>;
 }
