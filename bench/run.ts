@@ -1,21 +1,33 @@
 /**
- * `npm run bench [-- --records N] [-- --only a,b]`: the Bulk export benchmark.
+ * `npm run bench [-- --records N] [-- --only a,b] [-- --rounds R]`: forceflow's Bulk exports and imports, side by
+ * side with its peers, on the same data.
  *
- * The emulator (with a generated Invoice__c of N records, default 1,200,000) and a local S3 run in their
- * own process, as they would be remote; each scenario runs in its own process so that its peak RSS is
- * its own. Scenarios:
+ * The emulator (with a generated Invoice__c of N records, default 1,200,000) and a local S3 run in their own
+ * process, as they would be remote; each scenario runs in its own process so that its peak RSS is its own.
+ * forceflow's scenarios (bench/scenario.ts):
  * - floor: the raw floor, the same Bulk result pages copied to disk with no parsing or processing;
  * - source: the Salesforce source alone (Bulk 2.0 forced, canonical records, discarded);
- * - localfile: a Map_all flow Salesforce → LocalFile JSON lines;
- * - s3: the same flow → S3 (s3rver) JSON lines;  s3-parquet: → S3 typed Parquet.
- * Reports records/s, MB/s (of result CSV read from Salesforce), the scenario process's CPU seconds, peak RSS and
- * API calls.
+ * - localfile: a Map_all flow Salesforce → LocalFile JSON lines;  localfile-csv: → LocalFile CSV;
+ * - s3: the same flow → S3 (s3rver) JSON lines;  s3-parquet: → S3 typed Parquet;
+ * - import: N upserts by External_Id__c from a CSV file (bench/data.ts: half update generated records, half
+ *   create), a flow LocalFile → Salesforce over Bulk API 2.0.
+ * Peers (bench/peers/), on the same SOQL (every non-compound field) and the same CSV file:
+ * - jsforce-export, jsforce-import: a plain jsforce script (query job + result pages by locator → one CSV file;
+ *   bulk2.loadAndWaitForResults);
+ * - sf-export, sf-import: `sf data export bulk` and `sf data upsert bulk`, only when tools/sf-cli is installed
+ *   (`npm run test:sf-cli` installs it); skipped with one line otherwise.
+ * The emulator is reset (`/__emulator/reset`) before each scenario, so every one starts from the same org.
+ * Reports, per scenario: records/s, MB/s, the scenario process's CPU seconds, the emulator process's CPU seconds
+ * during the scenario (read from /proc/<pid>/stat: the emulator's share, not the contender's), peak RSS and API
+ * calls (counted by the emulator); then the ratios forceflow ÷ peer. With --rounds R, scenarios run interleaved
+ * R times and each figure is the median.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { exportSoql, writeImportCsv } from './data.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -23,16 +35,47 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const records = Number(opt('records') ?? process.env['BENCH_RECORDS'] ?? 1_200_000);
-const scenarios = (opt('only') ?? 'floor,source,localfile,s3,s3-parquet').split(',');
+const rounds = Math.max(1, Number(opt('rounds') ?? 1));
+const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import'];
+const scenarios = (opt('only') ?? ALL.join(',')).split(',').filter((s) => s !== '');
+const unknown = scenarios.filter((s) => !ALL.includes(s));
+if (unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
+  process.exit(2);
+}
+const SF = resolve('tools/sf-cli/node_modules/.bin/sf');
+const sfInstalled = existsSync(SF);
 
-const emulator = spawn(process.execPath, ['bin/forceflow.js', 'emulator', '--s3', '--generate', `Invoice__c=${records}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+const emulator = spawn(process.execPath, ['bin/forceflow.js', 'emulator', '--s3', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const line = await new Promise<string>((resolve, reject) => {
   const rl = createInterface({ input: emulator.stdout });
   rl.once('line', resolve);
   emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
 });
-const infoFile = join(mkdtempSync(join(tmpdir(), 'forceflow-bench-')), 'emulator.json');
+const work = mkdtempSync(join(tmpdir(), 'forceflow-bench-'));
+const infoFile = join(work, 'emulator.json');
 writeFileSync(infoFile, line);
+const info = JSON.parse(line) as { instanceUrl: string; accessToken: string; controlUrl: string };
+
+/** CPU seconds (user + system) of a process so far: fields 14 and 15 of /proc/<pid>/stat, in 1/100 s. */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function control(method: 'GET' | 'POST', path: string): Promise<Record<string, unknown>> {
+  // Control routes want the emulator's header, and a JSON body on POST (src/emulator/guard.ts).
+  const res = await fetch(`${info.controlUrl}${path}`, {
+    method,
+    headers: { 'X-Forceflow-Emulator': '1', ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}) },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
+  if (!res.ok) throw new Error(`emulator ${method} ${path}: HTTP ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
 
 interface Result {
   scenario: string;
@@ -40,38 +83,133 @@ interface Result {
   seconds: number;
   /** CPU seconds (user + system) of the scenario's own process: steadier than wall time on a shared machine. */
   cpuSeconds: number;
+  /** CPU seconds the emulator process (Salesforce emulator and local S3) spent during the scenario. */
+  emulatorCpuSeconds: number;
   bytes: number;
+  /** API calls the emulator counted during the scenario. */
   apiCalls: number;
   peakRssMB: number;
 }
-const results: Result[] = [];
-const failed: string[] = [];
+
+const needsCsv = scenarios.some((s) => s === 'import' || s === 'jsforce-import' || s === 'sf-import');
+const importCsv = join(work, 'invoices-upsert.csv');
+if (needsCsv) {
+  const bytes = await writeImportCsv(importCsv, records);
+  console.error(`import data: ${records.toLocaleString('en-US')} rows, ${(bytes / 1e6).toFixed(1)} MB (${importCsv})`);
+}
+const soql = scenarios.some((s) => s.endsWith('-export')) ? await exportSoql(info.instanceUrl, info.accessToken) : '';
+
+/** The command of a scenario, or a reason to skip it. */
+function command(scenario: string): string[] | { skip: string } {
+  const out = join(work, `${scenario}-out.csv`);
+  switch (scenario) {
+    case 'jsforce-export':
+      return ['bench/peers/jsforce.mjs', 'export', infoFile, String(records), soql, out];
+    case 'jsforce-import':
+      return ['bench/peers/jsforce.mjs', 'import', infoFile, String(records), importCsv];
+    case 'sf-export':
+    case 'sf-import':
+      if (!sfInstalled) return { skip: `${scenario}: skipped, the Salesforce CLI is not installed in tools/sf-cli (npm run test:sf-cli installs it)` };
+      return scenario === 'sf-export'
+        ? ['bench/peers/sf.mjs', 'export', infoFile, String(records), soql, out]
+        : ['bench/peers/sf.mjs', 'import', infoFile, String(records), importCsv];
+    default:
+      return ['--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records), importCsv];
+  }
+}
+
+const runs = new Map<string, Result[]>();
+const failed = new Set<string>();
+const skipped = new Set<string>();
 try {
-  for (const scenario of scenarios) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    if (code !== 0) {
-      console.error(`scenario ${scenario} failed (exit ${code})`);
-      failed.push(scenario);
-      continue;
+  for (let round = 1; round <= rounds; round++) {
+    for (const scenario of scenarios) {
+      if (failed.has(scenario) || skipped.has(scenario)) continue;
+      const cmd = command(scenario);
+      if (!Array.isArray(cmd)) {
+        console.error(cmd.skip);
+        skipped.add(scenario);
+        continue;
+      }
+      await control('POST', '/reset');
+      const emu0 = processCpuSeconds(emulator.pid as number);
+      const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const emulatorCpuSeconds = processCpuSeconds(emulator.pid as number) - emu0;
+      rmSync(join(work, `${scenario}-out.csv`), { force: true });
+      if (code !== 0) {
+        console.error(`scenario ${scenario} failed (exit ${code})`);
+        failed.add(scenario);
+        continue;
+      }
+      const calls = await control('GET', '/calls');
+      const r = { ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Result), scenario, emulatorCpuSeconds, apiCalls: Number(calls['total'] ?? 0) };
+      runs.set(scenario, [...(runs.get(scenario) ?? []), r]);
+      console.error(`${scenario}${rounds > 1 ? ` (round ${round})` : ''}: done in ${r.seconds.toFixed(1)} s`);
     }
-    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Result;
-    results.push(r);
-    console.error(`${scenario}: done in ${r.seconds.toFixed(1)} s`);
   }
 } finally {
   emulator.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`\nBulk export benchmark: ${records.toLocaleString('en-US')} generated Invoice__c records (${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)})\n`);
-console.log('| scenario | records | seconds | records/s | MB/s | CPU s | peak RSS MB | API calls |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of results) {
-  console.log(`| ${r.scenario} | ${r.records.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.records / r.seconds).toLocaleString('en-US')} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${r.peakRssMB} | ${r.apiCalls} |`);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
-if (failed.length > 0) {
-  console.error(`\nfailed scenarios: ${failed.join(', ')}`);
+const results = new Map<string, Result>();
+for (const [scenario, rs] of runs) {
+  const pick = (k: keyof Result): number => median(rs.map((r) => r[k] as number));
+  results.set(scenario, {
+    scenario,
+    records: pick('records'),
+    seconds: pick('seconds'),
+    cpuSeconds: pick('cpuSeconds'),
+    emulatorCpuSeconds: pick('emulatorCpuSeconds'),
+    bytes: pick('bytes'),
+    apiCalls: pick('apiCalls'),
+    peakRssMB: pick('peakRssMB'),
+  });
+}
+
+console.log(
+  `\nBulk benchmark: ${records.toLocaleString('en-US')} generated Invoice__c records, ${rounds} round(s)${rounds > 1 ? ' interleaved, medians' : ''} (${cpus().length} cores, load ${loadavg()[0]?.toFixed(1)}, ${new Date().toISOString().slice(0, 10)})\n`,
+);
+console.log('| scenario | records | seconds | records/s | MB/s | CPU s | emulator CPU s | peak RSS MB | API calls |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of results.values()) {
+  console.log(
+    `| ${r.scenario} | ${r.records.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.records / r.seconds).toLocaleString('en-US')} | ${(r.bytes / 1e6 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${r.emulatorCpuSeconds.toFixed(1)} | ${r.peakRssMB} | ${r.apiCalls} |`,
+  );
+}
+
+/** forceflow ÷ peer, with the issue's goal for the pair. */
+const PAIRS: [string, string, string][] = [
+  ['import', 'sf-import', 'wall ≤ 0.5'],
+  ['import', 'jsforce-import', 'wall ≤ 0.8, CPU ≤ 2'],
+  ['localfile-csv', 'floor', 'wall ≤ 1.1, CPU ≤ 2'],
+  ['localfile', 'floor', 'wall ≤ 1.1, CPU ≤ 2'],
+  ['s3', 'floor', 'CPU ≤ 2.5'],
+  ['localfile-csv', 'jsforce-export', ''],
+  ['localfile-csv', 'sf-export', ''],
+];
+const pairs = PAIRS.filter(([a, b]) => results.has(a) && results.has(b));
+if (pairs.length > 0) {
+  console.log('\n| forceflow ÷ peer | wall | CPU | peak RSS | goal |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const [a, b, goal] of pairs) {
+    const x = results.get(a) as Result;
+    const y = results.get(b) as Result;
+    console.log(`| ${a} ÷ ${b} | ${(x.seconds / y.seconds).toFixed(2)} | ${(x.cpuSeconds / y.cpuSeconds).toFixed(2)} | ${(x.peakRssMB / y.peakRssMB).toFixed(2)} | ${goal} |`);
+  }
+  const imp = results.get('import');
+  if (imp) console.log(`\nimport peak RSS: ${imp.peakRssMB} MB (goal ≤ 300 MB)`);
+}
+if (skipped.size > 0) console.log(`\nskipped: ${[...skipped].join(', ')}`);
+if (failed.size > 0) {
+  console.error(`\nfailed scenarios: ${[...failed].join(', ')}`);
   process.exitCode = 1;
 }

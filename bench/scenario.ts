@@ -1,7 +1,8 @@
 /**
  * One benchmark scenario in its own process (so peak RSS is the scenario's own). Usage:
- *   node --import tsx bench/scenario.ts <scenario> <emulator-json-file> <records>
+ *   node --import tsx bench/scenario.ts <scenario> <emulator-json-file> <records> [import-csv]
  * Prints one JSON line: { scenario, records, seconds, cpuSeconds (this process: user + system), bytes, apiCalls, peakRssMB }.
+ * `import` upserts the rows of import-csv (bench/data.ts) by External_Id__c: a flow LocalFile CSV → Salesforce.
  */
 import { mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { connectSalesforce } from '../src/connectors/salesforce/connect.ts';
 import { createS3Client } from '../src/connectors/s3/client.ts';
 import { runFlow } from '../src/flows/runner.ts';
 
-const [scenario = 'source', infoFile = '', recordsArg = '0'] = process.argv.slice(2);
+const [scenario = 'source', infoFile = '', recordsArg = '0', importCsv = ''] = process.argv.slice(2);
 const info = JSON.parse(readFileSync(infoFile, 'utf8')) as {
   instanceUrl: string; accessToken: string; connectorProfile: { connectorProfileName: string }; env: Record<string, string>; s3?: { bucket: string };
 };
@@ -38,6 +39,23 @@ function flow(destination: unknown): unknown {
     sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: info.connectorProfile.connectorProfileName, sourceConnectorProperties: { Salesforce: { object, dataTransferApi: 'BULKV2' } } },
     destinationFlowConfigList: [destination],
     tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' }, taskProperties: {} }],
+  };
+}
+
+/** The import: the CSV file upserted into Invoice__c by External_Id__c over Bulk API 2.0. */
+function importFlow(): unknown {
+  return {
+    flowName: 'bench-import',
+    triggerConfig: { triggerType: 'OnDemand' },
+    sourceFlowConfig: { connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: importCsv, fileType: 'CSV' } } },
+    destinationFlowConfigList: [
+      {
+        connectorType: 'Salesforce',
+        connectorProfileName: info.connectorProfile.connectorProfileName,
+        destinationConnectorProperties: { Salesforce: { object, writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'], dataTransferApi: 'BULKV2' } },
+      },
+    ],
+    tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { LocalFile: 'NO_OP' }, taskProperties: {} }],
   };
 }
 
@@ -74,10 +92,20 @@ try {
     for await (const b of stream.batches) records += b.rows.length;
     bytes = client.bytesReceived;
     apiCalls = client.apiCalls;
+  } else if (scenario === 'import') {
+    if (!importCsv) throw new Error('scenario import needs the CSV file to upsert (4th argument)');
+    const record = await runFlow({ flow: importFlow(), profiles: { [info.connectorProfile.connectorProfileName]: info.connectorProfile }, log });
+    if (record.executionStatus !== 'Successful') throw new Error(`${record.error?.code}: ${record.error?.message}`);
+    if (record.executionResult.recordsWritten !== record.executionResult.recordsProcessed) {
+      throw new Error(`import: ${record.executionResult.recordsProcessed} rows read, ${record.executionResult.recordsWritten} written`);
+    }
+    records = record.executionResult.recordsWritten;
+    bytes = record.executionResult.bytesProcessed;
+    apiCalls = record.apiCalls.destination;
   } else {
     const dest =
-      scenario === 'localfile'
-        ? { connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'out'), outputFormatConfig: { fileType: 'JSON' } } } }
+      scenario === 'localfile' || scenario === 'localfile-csv'
+        ? { connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'out'), outputFormatConfig: { fileType: scenario === 'localfile' ? 'JSON' : 'CSV' } } } }
         : { connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: info.s3?.bucket ?? 'forceflow', bucketPrefix: 'bench', s3OutputFormatConfig: { fileType: scenario === 's3-parquet' ? 'PARQUET' : 'JSON', preserveSourceDataTyping: true } } } };
     const record = await runFlow({ flow: flow(dest), profiles: { [info.connectorProfile.connectorProfileName]: info.connectorProfile }, log, s3Client: createS3Client({ env: info.env }) });
     if (record.executionStatus !== 'Successful') throw new Error(`${record.error?.code}: ${record.error?.message}`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CsvInputError, decodeLocator, dialect, encodeLocator, javaDouble, parseCsv } from '../../src/emulator/bulk/csv.ts';
+import { CsvInputError, decodeLocator, dialect, encodeLocator, indexCsv, javaDouble, parseCsv, quote } from '../../src/emulator/bulk/csv.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 
 describe('Bulk CSV helpers', () => {
@@ -21,6 +21,30 @@ describe('Bulk CSV helpers', () => {
     const p = parseCsv('Name,Description\n" A, Inc ","say ""hi""\nthen go"\n B ,\n', dialect('COMMA', 'LF'));
     expect(p.header).toEqual(['Name', 'Description']);
     expect(p.rows).toEqual([[' A, Inc ', 'say "hi"\nthen go'], [' B ', '']]);
+  });
+
+  it('indexes rows whose values and quoted text (result files) match a whole parse, for every dialect', () => {
+    const cases: [string, ReturnType<typeof dialect>][] = [
+      ['Name,Description\n" A, Inc ","say ""hi""\nthen go"\n\n B ,\n"",x\n"""",\nlast,"no eol"', dialect('COMMA', 'LF')],
+      ['A|B\r\n"x|y"|"a\r\nb"\r\n|\r\n"""q"""|', dialect('PIPE', 'CRLF')],
+      ['\ufeffA\tB\nééé\t"🙂"\n', dialect('TAB', 'LF')],
+    ];
+    for (const [text, d] of cases) {
+      const whole = parseCsv(text, d);
+      const index = indexCsv(text, d);
+      expect(index.header).toEqual(whole.header);
+      expect(index.rowCount).toBe(whole.rows.length);
+      whole.rows.forEach((row, r) => {
+        expect(index.row(r)).toEqual(row);
+        expect(index.quotedRow(r)).toBe(row.map(quote).join(d.delimiter));
+      });
+    }
+  });
+
+  it('reports a ragged row after checking the whole text, as a whole parse does', () => {
+    const d = dialect('COMMA', 'LF');
+    expect(() => indexCsv('A,B\nx\n"y"z,1\n', d)).toThrow(/Invalid quotes or characters after a closing quote at line 3/);
+    expect(() => indexCsv('A,B\n1,2\nx\n3\n', d)).toThrow(/Number of columns in row 3 \(1\)/);
   });
 
   it('refuses a wrong line ending, bad quoting and ragged rows', () => {

@@ -110,13 +110,134 @@ export interface ParsedCsv {
 /** A Bulk job-level CSV problem; `message` is Salesforce's errorMessage text. */
 export class CsvInputError extends Error {}
 
+/** Where a line reader is in the text: the offset and the 1-based line number (for error messages). */
+interface LineCursor {
+  i: number;
+  line: number;
+}
+
 /**
- * Parse CSV data as Salesforce's Bulk API 2.0 does: the job's delimiter and line ending, `"` quoting
- * (`""` escapes a quote, quoted values may contain delimiters and line breaks), values not trimmed,
- * blank lines skipped. Throws {@link CsvInputError} with Salesforce's message on a line-ending mismatch
- * or malformed quoting.
+ * Read one line of values from `c.i` (Salesforce's rules, see {@link parseCsv}), leaving `c` at the start of the
+ * next line. With `values`, the line's values are pushed to it; without, they are only checked (no strings are
+ * made). Returns the number of values and whether the line is blank (one empty value).
  */
-export function parseCsv(text: string, d: CsvDialect): ParsedCsv {
+function readLine(text: string, delim: number, c: LineCursor, values: string[] | undefined): { count: number; blank: boolean } {
+  const n = text.length;
+  let i = c.i;
+  let count = 0;
+  let firstEmpty = false;
+  while (i < n) {
+    let empty: boolean;
+    if (text.charCodeAt(i) === 34) {
+      // Quoted value.
+      let j = i + 1;
+      let buf = '';
+      let start = j;
+      let size = 0;
+      const from = j;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) {
+          c.i = i;
+          throw new CsvInputError(`ClientInputError : Unterminated quoted value at line ${c.line}`);
+        }
+        if (text.charCodeAt(q + 1) === 34) {
+          if (values) buf += text.slice(start, q + 1);
+          size += q + 1 - start;
+          j = q + 2;
+          start = j;
+          continue;
+        }
+        if (values) buf += text.slice(start, q);
+        size += q - start;
+        i = q + 1;
+        break;
+      }
+      for (let k = from; k < i; k++) if (text.charCodeAt(k) === 10) c.line++;
+      empty = size === 0;
+      if (values) values.push(buf);
+      const ch = text.charCodeAt(i);
+      if (i < n && ch !== delim && ch !== 10 && !(ch === 13 && text.charCodeAt(i + 1) === 10)) {
+        throw new CsvInputError(`ClientInputError : Invalid quotes or characters after a closing quote at line ${c.line}`);
+      }
+    } else {
+      let j = i;
+      let quote = false;
+      while (j < n) {
+        const ch = text.charCodeAt(j);
+        if (ch === delim || ch === 10) break;
+        if (ch === 13 && text.charCodeAt(j + 1) === 10) break;
+        if (ch === 34) quote = true;
+        j++;
+      }
+      if (quote) throw new CsvInputError(`ClientInputError : Invalid quotes in an unquoted value at line ${c.line}`);
+      empty = j === i;
+      if (values) values.push(text.slice(i, j));
+      i = j;
+    }
+    if (count === 0) firstEmpty = empty;
+    count++;
+    if (i >= n) break;
+    const ch = text.charCodeAt(i);
+    if (ch === delim) {
+      i++;
+      if (i >= n) {
+        if (values) values.push('');
+        count++;
+      }
+      continue;
+    }
+    // End of line.
+    i += ch === 13 ? 2 : 1;
+    c.line++;
+    break;
+  }
+  c.i = i;
+  return { count, blank: count === 1 && firstEmpty };
+}
+
+/**
+ * The checked line at `i`, each value quoted: a quoted value's source (quotes included) already is its quoted
+ * form (`""` inside stays `""`); an unquoted value (which has no `"`) is wrapped in quotes.
+ */
+function quotedLine(text: string, delim: number, delimiter: string, i: number): string {
+  const n = text.length;
+  let out = '';
+  for (;;) {
+    if (text.charCodeAt(i) === 34) {
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (text.charCodeAt(q + 1) === 34) {
+          j = q + 2;
+          continue;
+        }
+        j = q + 1;
+        break;
+      }
+      out += text.slice(i, j);
+      i = j;
+    } else {
+      let j = i;
+      while (j < n) {
+        const ch = text.charCodeAt(j);
+        if (ch === delim || ch === 10) break;
+        if (ch === 13 && text.charCodeAt(j + 1) === 10) break;
+        j++;
+      }
+      out += `"${text.slice(i, j)}"`;
+      i = j;
+    }
+    if (i >= n) return out;
+    if (text.charCodeAt(i) !== delim) return out;
+    out += delimiter;
+    i++;
+    if (i >= n) return `${out}""`;
+  }
+}
+
+/** The text without a byte order mark, after checking that its line ending is the job's. */
+function checkedText(text: string, d: CsvDialect): string {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const crlf = d.eol === '\r\n';
   const firstLf = text.indexOf('\n');
@@ -126,75 +247,85 @@ export function parseCsv(text: string, d: CsvDialect): ParsedCsv {
       throw new CsvInputError(`ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is ${crlf ? 'CRLF' : 'LF'}`);
     }
   }
+  return text;
+}
+
+function widthError(row: number, count: number, width: number): CsvInputError {
+  return new CsvInputError(`ClientInputError : Number of columns in row ${row} (${count}) does not match the header (${width})`);
+}
+
+/**
+ * Parse CSV data as Salesforce's Bulk API 2.0 does: the job's delimiter and line ending, `"` quoting
+ * (`""` escapes a quote, quoted values may contain delimiters and line breaks), values not trimmed,
+ * blank lines skipped. Throws {@link CsvInputError} with Salesforce's message on a line-ending mismatch
+ * or malformed quoting.
+ */
+export function parseCsv(text: string, d: CsvDialect): ParsedCsv {
+  const index = indexCsv(text, d);
+  const rows: string[][] = [];
+  for (let r = 0; r < index.rowCount; r++) rows.push(index.row(r));
+  return { header: index.header, rows };
+}
+
+/**
+ * Uploaded CSV data checked whole (the same rules and errors as {@link parseCsv}) but kept as its text and
+ * the offset of each data row: a row's values are read when they are needed (a chunk being written, a
+ * result file), so a million-row job holds one string rather than millions of values.
+ */
+export interface CsvIndex {
+  /** Header names as uploaded (unquoted). */
+  readonly header: string[];
+  readonly rowCount: number;
+  /** The values of data row `r` (0-based; each row has the header's length). */
+  row(r: number): string[];
+  /**
+   * Data row `r` as result files show it: every value quoted (`"` doubled inside), joined by the delimiter;
+   * the same text as `row(r).map(quote).join(delimiter)`, taken from the upload's own text.
+   */
+  quotedRow(r: number): string;
+}
+
+/** Check CSV data as {@link parseCsv} does and index its rows (see {@link CsvIndex}). */
+export function indexCsv(input: string, d: CsvDialect): CsvIndex {
+  const text = checkedText(input, d);
   const delim = d.delimiter.charCodeAt(0);
-  const out: string[][] = [];
-  let row: string[] = [];
-  let i = 0;
-  const n = text.length;
-  let line = 1;
-  while (i < n) {
-    let value: string;
-    if (text.charCodeAt(i) === 34) {
-      // Quoted value.
-      let j = i + 1;
-      let buf = '';
-      let start = j;
-      for (;;) {
-        const q = text.indexOf('"', j);
-        if (q < 0) throw new CsvInputError(`ClientInputError : Unterminated quoted value at line ${line}`);
-        if (text.charCodeAt(q + 1) === 34) {
-          buf += text.slice(start, q + 1);
-          j = q + 2;
-          start = j;
-          continue;
-        }
-        buf += text.slice(start, q);
-        i = q + 1;
-        break;
-      }
-      for (let k = 0; k < buf.length; k++) if (buf.charCodeAt(k) === 10) line++;
-      value = buf;
-      const c = text.charCodeAt(i);
-      if (i < n && c !== delim && c !== 10 && !(c === 13 && text.charCodeAt(i + 1) === 10)) {
-        throw new CsvInputError(`ClientInputError : Invalid quotes or characters after a closing quote at line ${line}`);
-      }
-    } else {
-      let j = i;
-      while (j < n) {
-        const c = text.charCodeAt(j);
-        if (c === delim || c === 10) break;
-        if (c === 13 && text.charCodeAt(j + 1) === 10) break;
-        j++;
-      }
-      value = text.slice(i, j);
-      if (value.indexOf('"') >= 0) throw new CsvInputError(`ClientInputError : Invalid quotes in an unquoted value at line ${line}`);
-      i = j;
-    }
-    row.push(value);
-    if (i >= n) break;
-    const c = text.charCodeAt(i);
-    if (c === delim) {
-      i++;
-      if (i >= n) row.push('');
+  const c: LineCursor = { i: 0, line: 1 };
+  let header: string[] | undefined;
+  const starts: number[] = [];
+  let width = 0;
+  /** The first row whose width is not the header's (reported once the whole text has been checked). */
+  let badWidth: CsvInputError | undefined;
+  while (c.i < text.length) {
+    const start = c.i;
+    if (header === undefined) {
+      const values: string[] = [];
+      const line = readLine(text, delim, c, values);
+      if (line.blank) continue;
+      header = values;
+      width = values.length;
       continue;
     }
-    // End of line.
-    i += c === 13 ? 2 : 1;
-    line++;
-    if (!(row.length === 1 && row[0] === '')) out.push(row);
-    row = [];
+    const line = readLine(text, delim, c, undefined);
+    if (line.blank) continue;
+    if (line.count !== width && badWidth === undefined) badWidth = widthError(starts.length + 2, line.count, width);
+    starts.push(start);
   }
-  if (row.length > 0 && !(row.length === 1 && row[0] === '')) out.push(row);
-  const header = out.shift();
   if (!header) throw new CsvInputError('ClientInputError : No header row found in the data');
-  const width = header.length;
-  for (let r = 0; r < out.length; r++) {
-    const cells = out[r] as string[];
-    if (cells.length !== width) {
-      throw new CsvInputError(`ClientInputError : Number of columns in row ${r + 2} (${cells.length}) does not match the header (${width})`);
-    }
-  }
-  return { header, rows: out };
+  if (badWidth) throw badWidth;
+  const cursor: LineCursor = { i: 0, line: 0 };
+  return {
+    header,
+    rowCount: starts.length,
+    row(r: number): string[] {
+      const values: string[] = [];
+      cursor.i = starts[r] as number;
+      readLine(text, delim, cursor, values);
+      return values;
+    },
+    quotedRow(r: number): string {
+      return quotedLine(text, delim, d.delimiter, starts[r] as number);
+    },
+  };
 }
 
 /** A CSV line of already-quoted values. */

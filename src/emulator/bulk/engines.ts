@@ -66,12 +66,12 @@ export function runBulkWrites(
     rows: input.rows,
     userId: input.userId,
   });
-  return outcomes.map((o) => ({
-    success: o.success,
-    ...(o.id === undefined ? {} : { id: o.id }),
-    created: input.operation === 'insert' ? o.success : input.operation === 'upsert' ? o.created === true : false,
-    error: o.success ? '' : formatSfError(o.errors),
-  }));
+  const op = input.operation;
+  return outcomes.map((o): RowOutcome => {
+    const created = op === 'insert' ? o.success : op === 'upsert' ? o.created === true : false;
+    const error = o.success ? '' : formatSfError(o.errors);
+    return o.id === undefined ? { success: o.success, created, error } : { success: o.success, id: o.id, created, error };
+  });
 }
 
 /** A Bulk query's result set: a snapshot for in-memory objects, re-streamed for generated ones. */

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { SfHttpError, sfError, notFound } from '../errors.ts';
 import { sendEmpty, sendText, type EmuRequest } from '../http.ts';
 import type { Org, OrgRouter } from '../context.ts';
-import { decodeLocator, encodeLocator, line, quote } from './csv.ts';
+import { decodeLocator, encodeLocator, quote } from './csv.ts';
 import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
 /** Result pages listed per `resultPages` response (Salesforce lists up to 5). */
@@ -81,13 +81,14 @@ function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
 function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocessed', chunkBytes = 256 * 1024): Iterable<string> {
   const d = job.dialect;
   const origHeader = job.header.join(d.delimiter);
-  const rowText = (i: number): string => (job.rows[i] ?? []).map(quote).join(d.delimiter);
+  const rowText = (i: number): string => (i < job.rowCount ? (job.input?.quotedRow(i) ?? '') : '');
   const sep = job.header.length > 0 ? d.delimiter : '';
   let buf: string;
   if (which === 'success') {
     buf = `"sf__Id"${d.delimiter}"sf__Created"${sep}${origHeader}${d.eol}`;
-    for (const s of job.successes) {
-      buf += `${quote(s.id)}${d.delimiter}"${s.created ? 'true' : 'false'}"${sep}${rowText(s.row)}${d.eol}`;
+    const { row, id, created } = job.successes;
+    for (let k = 0; k < row.length; k++) {
+      buf += `${quote(id[k] as string)}${d.delimiter}"${created[k] ? 'true' : 'false'}"${sep}${rowText(row[k] as number)}${d.eol}`;
       if (buf.length >= chunkBytes) {
         yield buf;
         buf = '';
@@ -95,8 +96,9 @@ function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocess
     }
   } else if (which === 'failed') {
     buf = `"sf__Id"${d.delimiter}"sf__Error"${sep}${origHeader}${d.eol}`;
-    for (const f of job.failures) {
-      buf += `${quote(f.id)}${d.delimiter}${quote(f.error)}${sep}${rowText(f.row)}${d.eol}`;
+    const { row, id, error } = job.failures;
+    for (let k = 0; k < row.length; k++) {
+      buf += `${quote(id[k] as string)}${d.delimiter}${quote(error[k] as string)}${sep}${rowText(row[k] as number)}${d.eol}`;
       if (buf.length >= chunkBytes) {
         yield buf;
         buf = '';
@@ -109,9 +111,9 @@ function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocess
     }
     buf = job.header.length > 0 ? origHeader + d.eol : '';
     // Rows never reached: after an abort, a failure of the whole job, or still waiting.
-    const start = job.state === 'Failed' || job.state === 'Aborted' ? job.cursor : job.rows.length;
-    for (let i = start; i < job.rows.length; i++) {
-      buf += line(job.rows[i]?.map(quote) ?? [], d);
+    const start = job.state === 'Failed' || job.state === 'Aborted' ? job.cursor : job.rowCount;
+    for (let i = start; i < job.rowCount; i++) {
+      buf += (job.input?.quotedRow(i) ?? '') + d.eol;
       if (buf.length >= chunkBytes) {
         yield buf;
         buf = '';

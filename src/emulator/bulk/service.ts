@@ -2,7 +2,7 @@ import { sfError, SfHttpError, notFound } from '../errors.ts';
 import { makeId } from '../ids.ts';
 import type { WriteContext } from '../org/dml.ts';
 import type { OrgStore, Table } from '../org/store.ts';
-import { COLUMN_DELIMITERS, CsvInputError, dialect, parseCsv, type ColumnDelimiter, type CsvDialect, type LineEnding } from './csv.ts';
+import { COLUMN_DELIMITERS, CsvInputError, dialect, indexCsv, type ColumnDelimiter, type CsvDialect, type CsvIndex, type LineEnding } from './csv.ts';
 import { openBulkQuery, runBulkWrites, unknownColumn, type BulkQuerySource, type RowOutcome } from './engines.ts';
 
 export type IngestOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
@@ -47,11 +47,16 @@ export interface IngestJob extends JobBase {
   uploads: number;
   data?: Buffer;
   header: string[];
-  rows: string[][];
+  /** The uploaded rows, read when processed and when result files are written; undefined until parsed. */
+  input?: CsvIndex;
+  /** Number of data rows uploaded (0 until parsed). */
+  rowCount: number;
   /** Index of the first row not yet processed. */
   cursor: number;
-  successes: { row: number; id: string; created: boolean }[];
-  failures: { row: number; id: string; error: string }[];
+  /** Processed rows that succeeded, in row order: parallel columns (no object per row). */
+  successes: { readonly row: number[]; readonly id: string[]; readonly created: boolean[] };
+  /** Processed rows that failed, in row order. */
+  failures: { readonly row: number[]; readonly id: string[]; readonly error: string[] };
   /** Raw data when the CSV could not be parsed (served as unprocessedrecords). */
   unparsed?: string;
 }
@@ -186,10 +191,10 @@ export class BulkService {
       done: false,
       uploads: 0,
       header: [],
-      rows: [],
+      rowCount: 0,
       cursor: 0,
-      successes: [],
-      failures: [],
+      successes: { row: [], id: [], created: [] },
+      failures: { row: [], id: [], error: [] },
       ...(externalIdFieldName === undefined ? {} : { externalIdFieldName }),
       ...(typeof b['assignmentRuleId'] === 'string' ? { assignmentRuleId: b['assignmentRuleId'] } : {}),
     };
@@ -273,9 +278,10 @@ export class BulkService {
     const text = (job.data ?? Buffer.alloc(0)).toString('utf8');
     job.data = undefined;
     try {
-      const parsed = parseCsv(text, job.dialect);
-      job.header = parsed.header;
-      job.rows = parsed.rows;
+      const input = indexCsv(text, job.dialect);
+      job.header = input.header;
+      job.input = input;
+      job.rowCount = input.rowCount;
     } catch (error) {
       if (!(error instanceof CsvInputError)) throw error;
       job.unparsed = text;
@@ -299,23 +305,33 @@ export class BulkService {
       job.processingMs = Math.max(1, this.deps.clock() - job.processingStarted);
       return;
     }
-    const end = Math.min(job.rows.length, job.cursor + WRITE_CHUNK);
+    const end = Math.min(job.rowCount, job.cursor + WRITE_CHUNK);
     const from = job.cursor;
+    const rows: string[][] = [];
+    for (let r = from; r < end; r++) rows.push((job.input as CsvIndex).row(r));
     const outcomes: RowOutcome[] = runBulkWrites(this.deps, {
       operation: job.operation,
       object: job.object,
       header: job.header,
-      rows: job.rows.slice(from, end),
+      rows,
       userId: job.createdById,
       ...(job.externalIdFieldName === undefined ? {} : { externalIdField: job.externalIdFieldName }),
     });
-    outcomes.forEach((o, i) => {
-      const row = from + i;
-      if (o.success) job.successes.push({ row, id: o.id ?? '', created: o.created === true });
-      else job.failures.push({ row, id: o.id ?? '', error: o.error });
-    });
+    const { successes, failures } = job;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i] as RowOutcome;
+      if (o.success) {
+        successes.row.push(from + i);
+        successes.id.push(o.id ?? '');
+        successes.created.push(o.created === true);
+      } else {
+        failures.row.push(from + i);
+        failures.id.push(o.id ?? '');
+        failures.error.push(o.error);
+      }
+    }
     job.cursor = end;
-    if (end < job.rows.length) {
+    if (end < job.rowCount) {
       setImmediate(() => this.processChunk(job));
       return;
     }
@@ -442,8 +458,8 @@ export class BulkService {
     if (mode === 'create') return o;
     if (job.kind === 'ingest') {
       if (!(job.state === 'Open' && job.uploads === 0)) {
-        o['numberRecordsProcessed'] = job.successes.length + job.failures.length;
-        o['numberRecordsFailed'] = job.failures.length;
+        o['numberRecordsProcessed'] = job.successes.row.length + job.failures.row.length;
+        o['numberRecordsFailed'] = job.failures.row.length;
         o['retries'] = 0;
         o['totalProcessingTime'] = job.processingMs;
         o['apiActiveProcessingTime'] = Math.floor(job.processingMs * 0.8);

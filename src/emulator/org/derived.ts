@@ -90,6 +90,8 @@ const STAGE_INFO: Record<string, { probability: number; forecast: string; foreca
 
 /** Per-object derivation, compiled once per schema. */
 export class Deriver {
+  /** True when a step reads the `changed` set (person names, Opportunity stages); formulas do not. */
+  private changeAware = false;
   private readonly steps: ((rec: Record<string, StoredValue>, changed: ReadonlySet<string> | undefined) => void)[] = [];
 
   constructor(schema: ObjectSchema) {
@@ -113,6 +115,7 @@ export class Deriver {
     }
     const nameField = schema.field('Name');
     if (nameField?.extraTypeInfo === 'personname' && schema.field('LastName')) {
+      this.changeAware = true;
       this.steps.push((rec, changed) => {
         if (changed && !changed.has('FirstName') && !changed.has('LastName')) return;
         const first = rec['FirstName'];
@@ -122,6 +125,7 @@ export class Deriver {
       });
     }
     if (schema.name === 'Opportunity') {
+      this.changeAware = true;
       this.steps.push((rec, changed) => {
         const stage = rec['StageName'];
         const info = typeof stage === 'string' ? STAGE_INFO[stage] : undefined;
@@ -147,6 +151,11 @@ export class Deriver {
         }
       });
     }
+  }
+
+  /** Whether a step reads `changed` (update callers may skip building the set when none does). */
+  get readsChanged(): boolean {
+    return this.changeAware;
   }
 
   get empty(): boolean {

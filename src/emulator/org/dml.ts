@@ -37,7 +37,10 @@ import type { DescribeField, ObjectSchema } from './schema.ts';
 import { SYSTEM_FIELDS, type OrgStore, type StoredRecord, type StoredValue, type Table } from './store.ts';
 import {
   JsonTypeError,
-  checkValue,
+  Rejected,
+  allowedPicklistValues,
+  checkedValue,
+  csvValue,
   coerceCsv,
   coerceJson,
   defaultOnCreate,
@@ -314,13 +317,102 @@ function malformedId(raw: string): WriteError {
   return writeError('MALFORMED_ID', `Record ID: id value of incorrect type: ${raw}`, ['Id']);
 }
 
+/** What a CSV header column is, worked out once per call rather than once per row. */
+type CsvColumn =
+  | { readonly kind: 'id' }
+  | { readonly kind: 'field'; readonly field: DescribeField }
+  | { readonly kind: 'ref'; readonly field: DescribeField; readonly targets: readonly string[]; readonly extField: string }
+  | { readonly kind: 'unknown'; readonly key: string };
+
+interface CsvColumns {
+  readonly table: Table;
+  readonly columns: readonly CsvColumn[];
+}
+
+/**
+ * The header's columns of each object a CSV request writes (Bulk ingest: one object, a 10,000-row chunk per
+ * call). Rows it cannot plan the same way as {@link planRow} (not CSV arrays, no object, unknown object, more
+ * cells than header names) get no columns and go through planRow.
+ */
+class CsvColumnCache {
+  private readonly org: WriteContext;
+  private readonly request: MixedWriteRequest;
+  private readonly byObject = new Map<string, CsvColumns | undefined>();
+
+  constructor(org: WriteContext, request: MixedWriteRequest) {
+    this.org = org;
+    this.request = request;
+  }
+
+  of(item: MixedWriteItem): CsvColumns | undefined {
+    const header = this.request.header;
+    if (this.request.encoding !== 'csv' || header === undefined || item.object === undefined || !isArrayRow(item.row) || item.row.length > header.length) {
+      return undefined;
+    }
+    if (this.byObject.has(item.object)) return this.byObject.get(item.object);
+    const table = this.org.store.table(item.object);
+    const columns: CsvColumns | undefined = table
+      ? {
+          table,
+          columns: header.map((key): CsvColumn => {
+            if (key.toLowerCase() === 'id') return { kind: 'id' };
+            if (key.includes('.')) {
+              const ref = parseRelColumn(this.org, table.schema, key);
+              return 'error' in ref ? { kind: 'unknown', key } : { kind: 'ref', ...ref };
+            }
+            const field = table.schema.field(key);
+            return field ? { kind: 'field', field } : { kind: 'unknown', key };
+          }),
+        }
+      : undefined;
+    this.byObject.set(item.object, columns);
+    return columns;
+  }
+}
+
+/** {@link planRow} for a CSV row of strings whose columns are known: the same plan, without per-row look-ups. */
+function planCsvRow(request: MixedWriteRequest, row: readonly string[], { table, columns }: CsvColumns): Plan {
+  const plan: Plan = { values: {}, refs: [], table };
+  for (let i = 0; i < row.length; i++) {
+    const value = row[i];
+    if ((columns[i] as CsvColumn).kind === 'id' && value !== null && value !== undefined && value !== '' && value !== '#N/A') plan.id = value;
+  }
+  if (request.operation === 'delete' || request.operation === 'hardDelete') return plan;
+  const schema = table.schema;
+  for (let i = 0; i < row.length; i++) {
+    const column = columns[i] as CsvColumn;
+    if (column.kind === 'id') continue;
+    if (column.kind === 'unknown') {
+      plan.error ??= noSuchColumnError(schema, column.key);
+      continue;
+    }
+    const value = row[i];
+    const raw = value === null || value === undefined ? '' : String(value);
+    if (raw === '') continue;
+    if (raw === '#N/A') {
+      plan.values[column.field.name] = null;
+      continue;
+    }
+    if (column.kind === 'ref') {
+      plan.refs.push({ field: column.field, targets: column.targets, extField: column.extField, raw });
+      continue;
+    }
+    const v = csvValue(column.field, raw, i);
+    if (v instanceof Rejected) plan.error ??= v.error;
+    else plan.values[column.field.name] = v;
+  }
+  return plan;
+}
+
 /** Apply writes whose rows may be of different objects; see the module comment. */
 export function applyMixedWrites(org: WriteContext, request: MixedWriteRequest): WriteOutcome[] {
   // Phase 1: parse every row; a JSON type error rejects the whole request before any write.
   const plans: Plan[] = [];
+  const csvColumns = new CsvColumnCache(org, request);
   for (const item of request.items) {
     try {
-      plans.push(planRow(org, request, item));
+      const columns = csvColumns.of(item);
+      plans.push(columns ? planCsvRow(request, item.row as readonly string[], columns) : planRow(org, request, item));
     } catch (error) {
       if (error instanceof JsonTypeError) {
         throw jsonParseError(`${error.message} ${jsonLocation(request.jsonText, error.key, error.valueText)}`);
@@ -335,12 +427,55 @@ type Undo = () => void;
 
 /** Where a row is written: a new record, or an existing one (upsert by external id leaves the key field as it is). */
 type SaveTarget =
-  | { readonly mode: 'create'; readonly existing?: undefined; readonly id?: undefined; readonly skipField?: undefined }
-  | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string };
+  | {
+      readonly mode: 'create';
+      readonly existing?: undefined;
+      readonly id?: undefined;
+      readonly skipField?: undefined;
+      /** Upsert: its key value already found on no live record (the duplicate check of that field would find none either). */
+      readonly unmatched?: { readonly field: string; readonly value: StoredValue };
+    }
+  | { readonly mode: 'update'; readonly existing: StoredRecord; readonly id: string; readonly skipField?: string; readonly unmatched?: undefined };
+
+/** What saving a row of an object needs of its describe, worked out once per call. */
+interface SaveInfo {
+  /** Fields with a value on create when the row gives none (system fields excluded), in describe order. */
+  readonly defaults: readonly { readonly name: string; readonly value: StoredValue }[];
+  readonly hasOwnerId: boolean;
+  readonly requiredOnCreate: readonly DescribeField[];
+  /** Unique and external id fields (not Id): checked for duplicates. */
+  readonly unique: readonly DescribeField[];
+  /** Restricted picklists' allowed values. */
+  readonly picklists: ReadonlyMap<DescribeField, ReadonlySet<string>>;
+}
+
+function saveInfo(schema: ObjectSchema): SaveInfo {
+  const defaults: { name: string; value: StoredValue }[] = [];
+  const picklists = new Map<DescribeField, ReadonlySet<string>>();
+  for (const f of schema.fields) {
+    if (!SYSTEM.has(f.name.toLowerCase())) {
+      const d = defaultOnCreate(f);
+      if (d !== undefined) defaults.push({ name: f.name, value: d });
+    }
+    if ((f.type === 'picklist' || f.type === 'multipicklist') && f.restrictedPicklist) picklists.set(f, allowedPicklistValues(f));
+  }
+  return {
+    defaults,
+    hasOwnerId: schema.field('OwnerId') !== undefined,
+    requiredOnCreate: schema.fields.filter((f) => isRequiredOnCreate(f)),
+    unique: schema.fields.filter((f) => (f.unique || f.externalId) && f.type !== 'id'),
+    picklists,
+  };
+}
 
 class WriteRun {
   private readonly org: WriteContext;
   private readonly request: MixedWriteRequest;
+  private readonly saveInfos = new Map<ObjectSchema, SaveInfo>();
+  /** References found good in this call: field → raw value → id (see checkReference). */
+  private readonly goodReferences = new Map<DescribeField, Map<string, string>>();
+  /** Upsert: the external id field of each object, or the problem with it. */
+  private readonly upsertKeys = new Map<ObjectSchema, { error: WriteError } | { field: DescribeField }>();
   private readonly undo: Undo[] = [];
   private readonly deferred: (() => void)[] = [];
   private readonly pendingDeleted = new Set<string>();
@@ -458,11 +593,17 @@ class WriteRun {
   /** upsert: update the record the external id (or Id) matches, else create one. */
   private upsert(plan: Plan, table: Table): WriteOutcome {
     const schema = table.schema;
-    const extName = this.request.externalIdField ?? 'Id';
-    const keyProblem = externalIdFieldError(schema, extName);
-    if (keyProblem) return this.fail(keyProblem.error);
+    let upsertKey = this.upsertKeys.get(schema);
+    if (upsertKey === undefined) {
+      const extName = this.request.externalIdField ?? 'Id';
+      const keyProblem = externalIdFieldError(schema, extName);
+      upsertKey = keyProblem ? { error: keyProblem.error } : { field: schema.field(extName) as DescribeField };
+      this.upsertKeys.set(schema, upsertKey);
+    }
+    // A fresh error object per row, as before (outcomes do not share their errors).
+    if ('error' in upsertKey) return this.fail({ ...upsertKey.error, fields: [...upsertKey.error.fields] });
     if (plan.error) return this.fail(plan.error);
-    const extField = schema.field(extName) as DescribeField;
+    const extField = upsertKey.field;
     if (extField.type === 'id') {
       if (plan.id === undefined) return this.save(plan, table, { mode: 'create' });
       const t = this.target(table, plan.id, 'update');
@@ -472,7 +613,8 @@ class WriteRun {
     const key = plan.values[extField.name];
     // Salesforce matches on the key and never creates a record that has none: the row fails.
     if (key === undefined || key === null || key === '') return this.fail(writeError('MISSING_ARGUMENT', `${extField.name} not specified`));
-    const matches = table.findBy(extField.name, key).filter((r) => !this.pendingDeleted.has(String(r['Id'])));
+    const found = table.findBy(extField.name, key);
+    const matches = this.pendingDeleted.size === 0 ? found : found.filter((r) => !this.pendingDeleted.has(String(r['Id'])));
     if (matches.length > 1) {
       return this.fail(
         writeError(
@@ -482,7 +624,7 @@ class WriteRun {
       );
     }
     const match = matches[0];
-    if (!match) return this.save(plan, table, { mode: 'create' });
+    if (!match) return this.save(plan, table, { mode: 'create', unmatched: { field: extField.name, value: key } });
     return this.save(plan, table, { mode: 'update', existing: match, id: String(match['Id']), skipField: extField.name });
   }
 
@@ -493,48 +635,57 @@ class WriteRun {
   private save(plan: Plan, table: Table, target: SaveTarget): WriteOutcome {
     const schema = table.schema;
     const { mode, existing, id, skipField } = target;
-    // Relationship columns / nested objects by external id.
-    const values: Record<string, StoredValue> = { ...plan.values };
+    // Relationship columns / nested objects by external id. An upsert that matched leaves its key field as it is
+    // (copied without it: deleting a key would turn the object into a slow dictionary).
+    // A plan is saved once: its values are this row's to complete, unless a key must be left out of them.
+    const skip = skipField !== undefined && existing && skipField in plan.values ? skipField : undefined;
+    let values = plan.values;
+    if (skip !== undefined) {
+      values = {};
+      for (const name in plan.values) if (name !== skip) values[name] = plan.values[name] as StoredValue;
+    }
     for (const ref of plan.refs) {
       const resolved = this.resolveRef(ref);
       if ('error' in resolved) return this.fail(resolved.error, id);
       values[ref.field.name] = resolved.id;
     }
-    if (skipField !== undefined && existing) delete values[skipField];
 
     // Read-only fields.
-    const notWritable = Object.keys(values).filter((name) => {
+    const names = Object.keys(values);
+    let notWritable: string[] | undefined;
+    for (const name of names) {
       const f = schema.field(name);
-      return f !== undefined && !isWritable(f, mode);
-    });
-    if (notWritable.length > 0) return this.fail(notWritableError(notWritable), id);
+      if (f !== undefined && !isWritable(f, mode)) (notWritable ??= []).push(name);
+    }
+    if (notWritable) return this.fail(notWritableError(notWritable), id);
 
     // Defaults and required fields.
+    let info = this.saveInfos.get(schema);
+    if (info === undefined) this.saveInfos.set(schema, (info = saveInfo(schema)));
     if (mode === 'create') {
-      for (const f of schema.fields) {
-        if (f.name in values || SYSTEM.has(f.name.toLowerCase())) continue;
-        const d = defaultOnCreate(f);
-        if (d !== undefined) values[f.name] = d;
-      }
-      if (schema.field('OwnerId') && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
-      const missing = schema.fields.filter((f) => isRequiredOnCreate(f) && (values[f.name] ?? null) === null).map((f) => f.name);
-      if (missing.length > 0) return this.fail(requiredMissingError(missing));
+      for (const d of info.defaults) if (!(d.name in values)) values[d.name] = d.value;
+      if (info.hasOwnerId && (values['OwnerId'] ?? null) === null) values['OwnerId'] = this.request.userId;
+      let missing: string[] | undefined;
+      for (const f of info.requiredOnCreate) if ((values[f.name] ?? null) === null) (missing ??= []).push(f.name);
+      if (missing) return this.fail(requiredMissingError(missing));
     } else {
-      const missing = Object.keys(values).filter((name) => {
+      let missing: string[] | undefined;
+      for (const name of names) {
+        if (values[name] !== null) continue;
         const f = schema.field(name);
-        return f !== undefined && values[name] === null && isRequiredOnUpdate(f);
-      });
-      if (missing.length > 0) return this.fail(requiredMissingError(missing), id);
+        if (f !== undefined && isRequiredOnUpdate(f)) (missing ??= []).push(name);
+      }
+      if (missing) return this.fail(requiredMissingError(missing), id);
     }
 
-    // Field values: lengths, picklists, emails, numbers, references.
-    for (const name of Object.keys(values)) {
+    // Field values: lengths, picklists, emails, numbers, references (values of existing keys change, no key is added).
+    for (const name in values) {
       const f = schema.field(name);
       const v = values[name] ?? null;
       if (!f || v === null) continue;
-      const checked = checkValue(f, v);
-      if (!checked.ok) return this.fail(checked.error, id);
-      values[name] = checked.value;
+      const checked = checkedValue(f, v, info.picklists.get(f));
+      if (checked instanceof Rejected) return this.fail(checked.error, id);
+      values[name] = checked;
       if (f.type === 'reference') {
         const r = this.checkReference(f, String(v));
         if ('error' in r) return this.fail(r.error, id);
@@ -543,10 +694,11 @@ class WriteRun {
     }
 
     // Unique and external id fields.
-    for (const f of schema.fields) {
-      if (!(f.unique || f.externalId) || f.type === 'id') continue;
+    for (const f of info.unique) {
       const v = values[f.name];
       if (v === undefined || v === null || v === '') continue;
+      // Nothing was written since the upsert looked this value up and found no live record.
+      if (target.unmatched !== undefined && target.unmatched.field === f.name && target.unmatched.value === v) continue;
       const dup = table.findBy(f.name, v).find((r) => String(r['Id']) !== id && !this.pendingDeleted.has(String(r['Id'])));
       if (dup) {
         return this.fail(
@@ -558,22 +710,25 @@ class WriteRun {
 
     if (this.org.faults.rowLock()) return this.fail(lockError(id ?? this.lockTarget(schema, values)), id);
 
-    const created = this.request.operation === 'upsert' ? { created: mode === 'create' } : {};
+    const upsert = this.request.operation === 'upsert';
     try {
       if (target.mode === 'create') {
         const rec = table.insert(values, this.request.userId);
         const newId = String(rec['Id']);
-        this.undo.push(() => table.hardDelete(newId));
+        if (this.request.allOrNone) this.undo.push(() => table.hardDelete(newId));
         this.touched.add(schema.name);
-        return { id: newId, success: true, errors: [], ...created };
+        return upsert ? { id: newId, success: true, errors: [], created: true } : { id: newId, success: true, errors: [] };
       }
       const recId = target.id;
-      const before: Record<string, StoredValue> = {};
-      for (const name of Object.keys(values)) before[name] = target.existing[name] ?? null;
+      // Only an all-or-none call ever undoes its writes.
+      if (this.request.allOrNone) {
+        const before: Record<string, StoredValue> = {};
+        for (const name of Object.keys(values)) before[name] = target.existing[name] ?? null;
+        this.undo.push(() => table.update(recId, before, this.request.userId));
+      }
       table.update(recId, values, this.request.userId);
-      this.undo.push(() => table.update(recId, before, this.request.userId));
       this.touched.add(schema.name);
-      return { id: recId, success: true, errors: [], ...created };
+      return upsert ? { id: recId, success: true, errors: [], created: false } : { id: recId, success: true, errors: [] };
     } catch (error) {
       return this.fail(unknownError(error), id);
     }
@@ -623,6 +778,20 @@ class WriteRun {
 
   /** A lookup id must be an id of one of the field's referenceTo objects, and the record must exist. */
   private checkReference(field: DescribeField, raw: string): { id: string } | { error: WriteError } {
+    // A call that deletes nothing cannot make a record it found missing or deleted later in the call: a
+    // reference found good (every created row's OwnerId, for one) is good for the rest of the call.
+    const op = this.request.operation;
+    if (op === 'delete' || op === 'hardDelete') return this.referenceCheck(field, raw);
+    let good = this.goodReferences.get(field);
+    if (good === undefined) this.goodReferences.set(field, (good = new Map()));
+    const known = good.get(raw);
+    if (known !== undefined) return { id: known };
+    const r = this.referenceCheck(field, raw);
+    if ('id' in r) good.set(raw, r.id);
+    return r;
+  }
+
+  private referenceCheck(field: DescribeField, raw: string): { id: string } | { error: WriteError } {
     const bad = (): { error: WriteError } => ({
       error: writeError('MALFORMED_ID', `${field.label}: id value of incorrect type: ${raw}`, [field.name]),
     });

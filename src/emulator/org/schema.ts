@@ -111,6 +111,7 @@ export class ObjectSchema {
   readonly name: string;
   readonly keyPrefix: string;
   readonly fields: readonly DescribeField[];
+  private readonly byName = new Map<string, DescribeField>();
   private readonly byLower = new Map<string, DescribeField>();
   private readonly relByLower = new Map<string, DescribeField>();
   private readonly components = new Map<string, DescribeField[]>();
@@ -121,6 +122,7 @@ export class ObjectSchema {
     this.keyPrefix = describe.keyPrefix;
     this.fields = describe.fields;
     for (const f of describe.fields) {
+      this.byName.set(f.name, f);
       this.byLower.set(f.name.toLowerCase(), f);
       if (f.relationshipName) this.relByLower.set(f.relationshipName.toLowerCase(), f);
       if (f.compoundFieldName && f.compoundFieldName !== f.name) {
@@ -133,7 +135,8 @@ export class ObjectSchema {
 
   /** A field by name, case-insensitively. */
   field(name: string): DescribeField | undefined {
-    return this.byLower.get(name.toLowerCase());
+    // Names are unique case-insensitively, so an exact hit (the usual case: canonical names) is the same field.
+    return this.byName.get(name) ?? this.byLower.get(name.toLowerCase());
   }
 
   /** The reference field whose relationshipName is `name` (e.g. "Account" → AccountId), case-insensitively. */

@@ -45,18 +45,32 @@ export function textKey(value: StoredValue, caseSensitive: boolean): string {
   return caseSensitive ? s : s.toLowerCase();
 }
 
+/** No keys: what a look-up of an indexed value no live record has answers. */
+const NO_KEYS: readonly never[] = [];
+
+interface FieldIndex<K> {
+  readonly name: string;
+  readonly caseSensitive: boolean;
+  /** Value key → the one record key that has it (the usual case: unique values), or a set when several do. */
+  readonly map: Map<string, K | Set<K>>;
+}
+
 /**
  * Indexes of a table's external-id, idLookup and unique fields: value → keys (ids or counters) of live
- * records. Shared by the in-memory and the generated tables.
+ * records, in the order they were added. Shared by the in-memory and the generated tables. A value held by
+ * one record keeps its key alone (no set per value: a million upserted external ids are a million entries).
  */
 export class FieldIndexes<K> {
-  private readonly schema: ObjectSchema;
-  private readonly indexes = new Map<string, Map<string, Set<K>>>();
+  private readonly indexes = new Map<string, FieldIndex<K>>();
+  private readonly list: FieldIndex<K>[] = [];
 
   constructor(schema: ObjectSchema) {
-    this.schema = schema;
     for (const f of schema.fields) {
-      if ((f.externalId || f.idLookup || f.unique) && f.type !== 'id') this.indexes.set(f.name, new Map());
+      if ((f.externalId || f.idLookup || f.unique) && f.type !== 'id') {
+        const index: FieldIndex<K> = { name: f.name, caseSensitive: f.caseSensitive, map: new Map() };
+        this.indexes.set(f.name, index);
+        this.list.push(index);
+      }
     }
   }
 
@@ -65,29 +79,36 @@ export class FieldIndexes<K> {
   }
 
   /** Keys of live records whose indexed field equals `value`, or undefined when the field is not indexed. */
-  lookup(fieldName: string, value: StoredValue): ReadonlySet<K> | undefined {
+  lookup(fieldName: string, value: StoredValue): Iterable<K> | undefined {
     const index = this.indexes.get(fieldName);
     if (!index) return undefined;
-    return index.get(textKey(value, this.schema.field(fieldName)?.caseSensitive ?? false)) ?? new Set();
+    const keys = index.map.get(textKey(value, index.caseSensitive));
+    if (keys === undefined) return NO_KEYS;
+    return keys instanceof Set ? keys : [keys];
   }
 
   add(key: K, rec: StoredRecord): void {
     if (rec['IsDeleted'] === true) return;
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
+    for (const index of this.list) {
+      const v = rec[index.name] ?? null;
       if (v === null) continue;
-      const k = textKey(v, this.schema.field(name)?.caseSensitive ?? false);
-      let set = index.get(k);
-      if (!set) index.set(k, (set = new Set()));
-      set.add(key);
+      const k = textKey(v, index.caseSensitive);
+      const keys = index.map.get(k);
+      if (keys === undefined) index.map.set(k, key);
+      else if (keys instanceof Set) keys.add(key);
+      else if (keys !== key) index.map.set(k, new Set([keys, key]));
     }
   }
 
   remove(key: K, rec: StoredRecord): void {
-    for (const [name, index] of this.indexes) {
-      const v = rec[name] ?? null;
+    for (const index of this.list) {
+      const v = rec[index.name] ?? null;
       if (v === null) continue;
-      index.get(textKey(v, this.schema.field(name)?.caseSensitive ?? false))?.delete(key);
+      const k = textKey(v, index.caseSensitive);
+      const keys = index.map.get(k);
+      if (keys === undefined) continue;
+      if (keys instanceof Set) keys.delete(key);
+      else if (keys === key) index.map.delete(k);
     }
   }
 }
@@ -105,12 +126,41 @@ export abstract class StoredTable<K> implements Table {
   /** Formula fields, person Name, Opportunity stage fields: recomputed on every write. */
   protected readonly deriver: Deriver;
   protected readonly clock: () => number;
+  /** The stored (non-compound) fields' names: a new record's keys. */
+  private readonly stored: ReadonlySet<string>;
+  /** A new record with every stored field null, in describe order (one object literal: one shape, no reshaping). */
+  private readonly blank: () => Record<string, StoredValue>;
+  /** Which audit fields the object has (each written only when it does). */
+  private readonly audit: { readonly IsDeleted: boolean; readonly CreatedDate: boolean; readonly CreatedById: boolean; readonly LastModifiedDate: boolean; readonly SystemModstamp: boolean; readonly LastModifiedById: boolean; readonly OwnerId: boolean };
+  /** The last clock reading and its ISO text (writes of one batch share a millisecond). */
+  private lastNow = { ms: Number.NaN, iso: '' };
 
   constructor(schema: ObjectSchema, clock: () => number) {
     this.schema = schema;
     this.clock = clock;
     this.deriver = new Deriver(schema);
     this.indexes = new FieldIndexes(schema);
+    const storedNames = schema.fields.filter((f) => !schema.isCompound(f)).map((f) => f.name);
+    this.stored = new Set(storedNames);
+    // Field names are embedded with JSON.stringify; no value reaches the generated source.
+    this.blank = new Function(`return { ${storedNames.map((n) => `${JSON.stringify(n)}: null`).join(', ')} };`) as () => Record<string, StoredValue>;
+    const has = (name: string): boolean => schema.field(name) !== undefined;
+    this.audit = {
+      IsDeleted: has('IsDeleted'),
+      CreatedDate: has('CreatedDate'),
+      CreatedById: has('CreatedById'),
+      LastModifiedDate: has('LastModifiedDate'),
+      SystemModstamp: has('SystemModstamp'),
+      LastModifiedById: has('LastModifiedById'),
+      OwnerId: has('OwnerId'),
+    };
+  }
+
+  /** The clock as ISO text (what nowIso gives), computed once per millisecond. */
+  private now(): string {
+    const ms = this.clock();
+    if (ms !== this.lastNow.ms) this.lastNow = { ms, iso: new Date(ms).toISOString() };
+    return this.lastNow.iso;
   }
 
   abstract count(includeDeleted: boolean): number;
@@ -164,18 +214,21 @@ export abstract class StoredTable<K> implements Table {
 
   insert(values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
     const { key, id } = this.mint();
-    const now = nowIso(this.clock);
-    const rec: Record<string, StoredValue> = {};
-    for (const f of this.schema.fields) {
-      if (this.schema.isCompound(f)) continue;
-      rec[f.name] = values[f.name] ?? null;
+    const now = this.now();
+    // The blank record has every stored field already, in describe order, and the same shape for every record
+    // of the table (property-by-property adds to {} would reshape it thirty times).
+    const rec = this.blank();
+    for (const name in values) {
+      const v = values[name];
+      if (v !== undefined && this.stored.has(name)) rec[name] = v;
     }
     rec['Id'] = id;
-    this.setIfPresent(rec, 'IsDeleted', false);
-    this.setIfPresent(rec, 'CreatedDate', now);
-    this.setIfPresent(rec, 'CreatedById', userId);
+    const audit = this.audit;
+    if (audit.IsDeleted) rec['IsDeleted'] = false;
+    if (audit.CreatedDate) rec['CreatedDate'] = now;
+    if (audit.CreatedById) rec['CreatedById'] = userId;
     this.stampModified(rec, now, userId);
-    if (this.schema.field('OwnerId') && (rec['OwnerId'] ?? null) === null) rec['OwnerId'] = userId;
+    if (audit.OwnerId && (rec['OwnerId'] ?? null) === null) rec['OwnerId'] = userId;
     this.deriver.apply(rec);
     this.replace(key, undefined, rec);
     return rec;
@@ -186,8 +239,8 @@ export abstract class StoredTable<K> implements Table {
     const old = key === undefined ? undefined : this.read(key);
     if (key === undefined || !old) throw new Error(`${this.schema.name}: no record ${id}`);
     const rec: Record<string, StoredValue> = { ...old, ...values };
-    this.stampModified(rec, nowIso(this.clock), userId);
-    if (!this.deriver.empty) this.deriver.apply(rec, new Set(Object.keys(values)));
+    this.stampModified(rec, this.now(), userId);
+    if (!this.deriver.empty) this.deriver.apply(rec, this.deriver.readsChanged ? new Set(Object.keys(values)) : undefined);
     this.replace(key, old, rec);
     return rec;
   }
@@ -197,7 +250,7 @@ export abstract class StoredTable<K> implements Table {
     const old = key === undefined ? undefined : this.read(key);
     if (key === undefined || !old || old['IsDeleted'] === true) return;
     const rec: Record<string, StoredValue> = { ...old, IsDeleted: true };
-    this.stampModified(rec, nowIso(this.clock), userId);
+    this.stampModified(rec, this.now(), userId);
     this.replace(key, old, rec);
   }
 
@@ -217,13 +270,10 @@ export abstract class StoredTable<K> implements Table {
   }
 
   private stampModified(rec: Record<string, StoredValue>, now: string, userId: string): void {
-    this.setIfPresent(rec, 'LastModifiedDate', now);
-    this.setIfPresent(rec, 'SystemModstamp', now);
-    this.setIfPresent(rec, 'LastModifiedById', userId);
-  }
-
-  private setIfPresent(rec: Record<string, StoredValue>, name: string, value: StoredValue): void {
-    if (this.schema.field(name)) rec[name] = value;
+    const audit = this.audit;
+    if (audit.LastModifiedDate) rec['LastModifiedDate'] = now;
+    if (audit.SystemModstamp) rec['SystemModstamp'] = now;
+    if (audit.LastModifiedById) rec['LastModifiedById'] = userId;
   }
 }
 

@@ -107,8 +107,37 @@ function jsonToken(value: unknown): { token: string; text: string } {
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
+/** The number of `len` ASCII digits at `at`, or -1. */
+function digitsAt(text: string, at: number, len: number): number {
+  let n = 0;
+  for (let i = at; i < at + len; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Whether `yyyy-MM-dd` at the start of `text` is a real calendar date of a year from 1000 (-1 when not of that form). */
+function canonicalDate(text: string): boolean | -1 {
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return -1;
+  const y = digitsAt(text, 0, 4);
+  const mo = digitsAt(text, 5, 2);
+  const d = digitsAt(text, 8, 2);
+  if (y < 1000 || mo < 0 || d < 0) return -1;
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = mo === 2 ? (leap ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+  return d <= days;
+}
+
 /** `yyyy-MM-dd` → the same string when it is a real calendar date. */
 export function parseDate(text: string, allowTrailingZ: boolean, allowTime: boolean): string | undefined {
+  // Fast path (CSV cells by the million): exactly `yyyy-MM-dd`, a year from 1000; the general rules otherwise.
+  if (text.length === 10) {
+    const ok = canonicalDate(text);
+    if (ok !== -1) return ok ? text : undefined;
+  }
   const m = /^(\d{4})-(\d{2})-(\d{2})(.*)$/.exec(text);
   if (!m) return undefined;
   const rest = m[4] ?? '';
@@ -126,6 +155,17 @@ export function parseDate(text: string, allowTrailingZ: boolean, allowTime: bool
  * A value without a zone is taken as UTC.
  */
 export function parseDateTime(text: string): string | undefined {
+  // Fast path: already `yyyy-MM-ddTHH:mm:ss.SSSZ` (what ISO writers produce), a year from 1000: the text is its own
+  // ISO form. Anything else takes the general rules below.
+  if (text.length === 24 && text.charCodeAt(10) === 84 && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 && text.charCodeAt(19) === 46 && text.charCodeAt(23) === 90) {
+    const date = canonicalDate(text);
+    const h = digitsAt(text, 11, 2);
+    const mi = digitsAt(text, 14, 2);
+    const sec = digitsAt(text, 17, 2);
+    if (date !== -1 && h >= 0 && mi >= 0 && sec >= 0 && digitsAt(text, 20, 3) >= 0) {
+      return date && h <= 23 && mi <= 59 && sec <= 59 ? text : undefined;
+    }
+  }
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(text);
   if (!m) return undefined;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -149,6 +189,13 @@ export function parseDateTime(text: string): string | undefined {
 
 /** `HH:mm(:ss(.SSS))(Z)` → `HH:mm:ss.SSSZ`. */
 export function parseTime(text: string): string | undefined {
+  // Fast path: already `HH:mm:ss.SSSZ`.
+  if (text.length === 13 && text.charCodeAt(2) === 58 && text.charCodeAt(5) === 58 && text.charCodeAt(8) === 46 && text.charCodeAt(12) === 90) {
+    const h = digitsAt(text, 0, 2);
+    const mi = digitsAt(text, 3, 2);
+    const sec = digitsAt(text, 6, 2);
+    if (h >= 0 && mi >= 0 && sec >= 0 && digitsAt(text, 9, 3) >= 0) return h <= 23 && mi <= 59 && sec <= 59 ? text : undefined;
+  }
   const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z?$/.exec(text);
   if (!m) return undefined;
   const [h, mi, s] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
@@ -216,20 +263,26 @@ export function coerceJson(field: DescribeField, value: unknown, key: string): C
  * `col` is the 0-based column index used in Salesforce's message.
  */
 export function coerceCsv(field: DescribeField, raw: string, col: number): Coerced {
-  const bad = (): Coerced => ({
-    ok: false,
-    error: writeError(
-      'INVALID_FIELD',
-      `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`,
-      [field.name],
-    ),
-  });
+  const v = csvValue(field, raw, col);
+  return v instanceof Rejected ? { ok: false, error: v.error } : { ok: true, value: v };
+}
+
+/** A value a check refused: what {@link csvValue} and {@link checkedValue} return instead of a value. */
+export class Rejected {
+  readonly error: WriteError;
+  constructor(error: WriteError) {
+    this.error = error;
+  }
+}
+
+/** {@link coerceCsv} without a result object per cell (the Bulk path): the stored value, or {@link Rejected}. */
+export function csvValue(field: DescribeField, raw: string, col: number): StoredValue | Rejected {
   switch (field.type) {
     case 'boolean': {
       const v = raw.trim().toLowerCase();
-      if (v === 'true' || v === '1') return { ok: true, value: true };
-      if (v === 'false' || v === '0') return { ok: true, value: false };
-      return bad();
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      return csvTypeError(field, raw, col);
     }
     case 'int':
     case 'long':
@@ -237,28 +290,35 @@ export function coerceCsv(field: DescribeField, raw: string, col: number): Coerc
     case 'currency':
     case 'percent': {
       const v = raw.trim();
-      if (!NUMBER_RE.test(v)) return bad();
+      if (!NUMBER_RE.test(v)) return csvTypeError(field, raw, col);
       const n = Number(v);
-      if (!Number.isFinite(n)) return bad();
-      if ((field.type === 'int' || field.type === 'long') && !Number.isInteger(n)) return bad();
-      if (field.type === 'int' && (n > 2_147_483_647 || n < -2_147_483_648)) return bad();
-      return { ok: true, value: n };
+      if (!Number.isFinite(n)) return csvTypeError(field, raw, col);
+      if ((field.type === 'int' || field.type === 'long') && !Number.isInteger(n)) return csvTypeError(field, raw, col);
+      if (field.type === 'int' && (n > 2_147_483_647 || n < -2_147_483_648)) return csvTypeError(field, raw, col);
+      return n;
     }
     case 'date': {
       const d = parseDate(raw.trim(), true, false);
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     case 'datetime': {
       const d = parseDateTime(raw.trim());
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     case 'time': {
       const d = parseTime(raw.trim());
-      return d === undefined ? bad() : { ok: true, value: d };
+      return d === undefined ? csvTypeError(field, raw, col) : d;
     }
     default:
-      return { ok: true, value: raw };
+      return raw;
   }
+}
+
+/** A CSV value that does not parse as its field's type (a function, not a closure per call: this is per cell). */
+function csvTypeError(field: DescribeField, raw: string, col: number): Rejected {
+  return new Rejected(
+    writeError('INVALID_FIELD', `Failed to deserialize field at col ${col}. Due to, '${raw}' is not a valid value for the type ${xsdType(field)}`, [field.name]),
+  );
 }
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -270,32 +330,54 @@ function roundTo(n: number, scale: number): number {
   return n < 0 ? -r : r;
 }
 
+/** The values a restricted picklist takes (its active values); callers that check many rows compute it once. */
+export function allowedPicklistValues(field: DescribeField): ReadonlySet<string> {
+  return new Set(field.picklistValues.filter((p) => p.active).map((p) => p.value));
+}
+
+/** Number of code points of a string (what Salesforce's length limits count). */
+function codePoints(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
 /**
  * Checks one coerced, non-null value against its field: text length (STRING_TOO_LONG), restricted picklists,
  * email format, numeric range (precision/scale). Returns the value to store (numbers rounded to scale).
+ * `allowed`: the field's {@link allowedPicklistValues}, when the caller has them already.
  */
-export function checkValue(field: DescribeField, value: StoredValue): Coerced {
-  if (value === null) return { ok: true, value };
+export function checkValue(field: DescribeField, value: StoredValue, allowed?: ReadonlySet<string>): Coerced {
+  const v = checkedValue(field, value, allowed);
+  return v instanceof Rejected ? { ok: false, error: v.error } : { ok: true, value: v };
+}
+
+/** {@link checkValue} without a result object per value: the value to store, or {@link Rejected}. */
+export function checkedValue(field: DescribeField, value: StoredValue, allowed?: ReadonlySet<string>): StoredValue | Rejected {
+  if (value === null) return value;
   if (typeof value === 'string' && TEXT_TYPES.has(field.type) && field.type !== 'anyType' && field.type !== 'base64') {
-    if (field.length > 0 && [...value].length > field.length) {
-      return {
-        ok: false,
-        error: writeError('STRING_TOO_LONG', `${field.label}: data value too large: ${value} (max length=${field.length})`, [field.name]),
-      };
+    // A string has at most as many code points as UTF-16 units: count them only when the units exceed the limit.
+    if (field.length > 0 && value.length > field.length && codePoints(value) > field.length) {
+      return new Rejected(writeError('STRING_TOO_LONG', `${field.label}: data value too large: ${value} (max length=${field.length})`, [field.name]));
     }
     if ((field.type === 'picklist' || field.type === 'multipicklist') && field.restrictedPicklist && field.picklistValues.length > 0) {
-      const allowed = new Set(field.picklistValues.filter((p) => p.active).map((p) => p.value));
+      const values = allowed ?? allowedPicklistValues(field);
       const parts = field.type === 'multipicklist' ? value.split(';') : [value];
-      const badPart = parts.find((p) => !allowed.has(p));
+      const badPart = parts.find((p) => !values.has(p));
       if (badPart !== undefined) {
-        return {
-          ok: false,
-          error: writeError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${field.label}: bad value for restricted picklist field: ${badPart}`, [field.name]),
-        };
+        return new Rejected(writeError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${field.label}: bad value for restricted picklist field: ${badPart}`, [field.name]));
       }
     }
     if (field.type === 'email' && value !== '' && !EMAIL_RE.test(value)) {
-      return { ok: false, error: writeError('INVALID_EMAIL_ADDRESS', `${field.label}: invalid email address: ${value}`, [field.name]) };
+      return new Rejected(writeError('INVALID_EMAIL_ADDRESS', `${field.label}: invalid email address: ${value}`, [field.name]));
     }
   }
   if (typeof value === 'number' && (field.type === 'double' || field.type === 'currency' || field.type === 'percent')) {
@@ -303,23 +385,17 @@ export function checkValue(field: DescribeField, value: StoredValue): Coerced {
     if (field.precision > 0) {
       const intDigits = Math.trunc(Math.abs(rounded)).toString().length;
       if (Math.trunc(Math.abs(rounded)) !== 0 && intDigits > field.precision - field.scale) {
-        return {
-          ok: false,
-          error: writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]),
-        };
+        return new Rejected(writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]));
       }
     }
-    return { ok: true, value: rounded };
+    return rounded;
   }
   if (typeof value === 'number' && (field.type === 'int' || field.type === 'long') && field.digits > 0) {
     if (Math.abs(value).toString().length > field.digits) {
-      return {
-        ok: false,
-        error: writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]),
-      };
+      return new Rejected(writeError('NUMBER_OUTSIDE_VALID_RANGE', `${field.label}: value outside of valid range on numeric field: ${value}`, [field.name]));
     }
   }
-  return { ok: true, value };
+  return value;
 }
 
 /** Fields Salesforce requires on insert: not nillable, createable, not defaulted on create, not boolean. */

@@ -23,6 +23,9 @@ export class GeneratedTable extends StoredTable<number> {
   private readonly inserted = new Map<number, StoredRecord>();
   private nextCounter: number;
   private hardDeletedGenerated = 0;
+  /** The last record {@link generatedRecord} generated, and its counter. */
+  private lastCounter = 0;
+  private lastRecord: StoredRecord | undefined;
   private softDeleted = 0;
 
   constructor(options: GeneratorOptions) {
@@ -71,6 +74,8 @@ export class GeneratedTable extends StoredTable<number> {
 
   /** The counter of one of this table's ids, or undefined. */
   protected keyOf(id: string): number | undefined {
+    // The record generated last (an upsert's match, about to be updated by its Id): its counter is known.
+    if (this.lastRecord !== undefined && id === this.lastRecord['Id']) return this.lastCounter;
     const key = normalizeId(id);
     if (!key || key.slice(0, 3) !== this.schema.keyPrefix) return undefined;
     const n = idCounter(key);
@@ -79,10 +84,24 @@ export class GeneratedTable extends StoredTable<number> {
 
   protected read(c: number): StoredRecord | undefined {
     if (c <= this.size) {
-      if (this.overrides.has(c)) return this.overrides.get(c) ?? undefined;
-      return this.generator.generate(c - 1);
+      const o = this.overrides.get(c);
+      if (o !== undefined || this.overrides.has(c)) return o ?? undefined;
+      return this.generatedRecord(c);
     }
     return this.inserted.get(c);
+  }
+
+  /**
+   * The generated record of counter `c`, remembered for the next call: an upsert looks its record up by
+   * external id and then updates it by id, which would otherwise generate it twice. Records are never
+   * changed in place (writes build new ones), so handing out the same object again is safe.
+   */
+  private generatedRecord(c: number): StoredRecord {
+    if (this.lastCounter === c && this.lastRecord !== undefined) return this.lastRecord;
+    const rec = this.generator.generate(c - 1);
+    this.lastCounter = c;
+    this.lastRecord = rec;
+    return rec;
   }
 
   protected mint(): { key: number; id: string } {
@@ -116,21 +135,23 @@ export class GeneratedTable extends StoredTable<number> {
     const indexed = this.indexes.lookup(fieldName, value);
     if (!indexed) return undefined;
     const caseSensitive = this.schema.field(fieldName)?.caseSensitive ?? false;
-    const key = textKey(value, caseSensitive);
-    const out = new Map<number, StoredRecord>();
-    if (typeof value === 'string') {
+    let generated: { c: number; r: StoredRecord } | undefined;
+    if (typeof value === 'string' && value.length > 4 && (value.charCodeAt(0) | 32) === 103 /* g */) {
       const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
       const c = m?.[1] ? Number(m[1]) : 0;
       if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
-        const r = this.generator.generate(c - 1);
-        if (textKey(r[fieldName] ?? null, caseSensitive) === key) out.set(c, r);
+        const r = this.generatedRecord(c);
+        if (textKey(r[fieldName] ?? null, caseSensitive) === textKey(value, caseSensitive)) generated = { c, r };
       }
     }
+    // The generated match first, then the overlay's in index order (a counter listed once).
+    const out: StoredRecord[] = generated ? [generated.r] : [];
     for (const c of indexed) {
+      if (c === generated?.c) continue;
       const r = this.read(c);
-      if (r && r['IsDeleted'] !== true) out.set(c, r);
+      if (r && r['IsDeleted'] !== true) out.push(r);
     }
-    return [...out.values()];
+    return out;
   }
 
   /** Number of overlay entries (changed, deleted and inserted records). */

@@ -1,0 +1,131 @@
+/**
+ * The Salesforce CLI as a peer in `npm run bench` (only when tools/sf-cli is installed: `npm run test:sf-cli`):
+ *   node bench/peers/sf.mjs export <emulator-json-file> <records> <soql> <out.csv>   (sf data export bulk)
+ *   node bench/peers/sf.mjs import <emulator-json-file> <records> <upsert.csv>       (sf data upsert bulk)
+ * Logs in with the emulator's access token first (not measured), then runs the command and measures it:
+ * CPU seconds from this process's reaped-children times in /proc/self/stat (the CLI and every process it
+ * waited for), peak RSS sampled from /proc/<pid>/status (VmHWM) over the CLI's process tree.
+ * The record count is the job's, read from the emulator (the benchmark resets it before each scenario, so
+ * the CLI's job is the only one). Prints one JSON line like bench/scenario.ts.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const SF = resolve('tools/sf-cli/node_modules/.bin/sf');
+const TICKS = 100; // USER_HZ: /proc times are in 1/100 s on Linux
+const [mode, infoFile, recordsArg, ...rest] = process.argv.slice(2);
+const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+const version = '60.0';
+if (!existsSync(SF)) {
+  process.stderr.write('sf CLI not installed in tools/sf-cli (npm run test:sf-cli installs it)\n');
+  process.exit(3);
+}
+const home = mkdtempSync(join(tmpdir(), 'forceflow-bench-sf-'));
+const env = {
+  PATH: process.env.PATH ?? '',
+  HOME: home,
+  SF_DISABLE_TELEMETRY: 'true',
+  SF_DISABLE_AUTOUPDATE: 'true',
+  SF_AUTOUPDATE_DISABLE: 'true',
+  SF_USE_GENERIC_UNIX_KEYCHAIN: 'true',
+  SF_DISABLE_DNS_CHECK: 'true',
+};
+
+/** utime + stime + cutime + cstime of this process, in seconds (fields 14-17 of /proc/self/stat). */
+function childCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state): cutime is field 16, cstime field 17.
+  return (Number(f[13]) + Number(f[14])) / TICKS;
+}
+
+/** The pids of a process tree, from /proc/<pid>/task/<tid>/children. */
+function tree(pid) {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+function rssOfTree(pid) {
+  let total = 0;
+  for (const p of tree(pid)) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // ended
+    }
+  }
+  return total;
+}
+
+function run(args, extraEnv = {}, measure = false) {
+  return new Promise((done, fail) => {
+    const child = spawn(SF, [...args, '--json'], { cwd: home, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let peak = 0;
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const sampler = measure ? setInterval(() => (peak = Math.max(peak, rssOfTree(child.pid))), 100) : undefined;
+    child.once('error', fail);
+    child.once('exit', (code) => {
+      if (sampler) clearInterval(sampler);
+      if (code !== 0) fail(new Error(`sf ${args.slice(0, 3).join(' ')} exited with ${code}: ${out.slice(0, 2000)} ${err.slice(0, 2000)}`));
+      else done({ out, peak });
+    });
+  });
+}
+
+async function lastJob(kind) {
+  const res = await fetch(`${info.instanceUrl}/services/data/v${version}/jobs/${kind}`, { headers: { Authorization: `Bearer ${info.accessToken}` } });
+  const body = await res.json();
+  const job = body.records.at(-1);
+  if (!job) throw new Error(`no ${kind} job on the emulator`);
+  const detail = await (await fetch(`${info.instanceUrl}/services/data/v${version}/jobs/${kind}/${job.id}`, { headers: { Authorization: `Bearer ${info.accessToken}` } })).json();
+  return detail;
+}
+
+try {
+  await run(['org', 'login', 'access-token', '--instance-url', info.instanceUrl, '--no-prompt', '--alias', 'emu'], { SF_ACCESS_TOKEN: info.accessToken });
+  const cpu0 = childCpuSeconds();
+  const started = process.hrtime.bigint();
+  let measured;
+  let bytes;
+  let records;
+  if (mode === 'export') {
+    const [soql, outFile] = rest;
+    measured = await run(['data', 'export', 'bulk', '-o', 'emu', '-q', soql, '--output-file', outFile, '--wait', '240'], {}, true);
+    bytes = statSync(outFile).size;
+    records = (await lastJob('query')).numberRecordsProcessed;
+  } else if (mode === 'import') {
+    const [csvFile] = rest;
+    measured = await run(['data', 'upsert', 'bulk', '-o', 'emu', '--file', csvFile, '--sobject', 'Invoice__c', '--external-id', 'External_Id__c', '--wait', '240'], {}, true);
+    bytes = statSync(csvFile).size;
+    const job = await lastJob('ingest');
+    if (job.numberRecordsFailed !== 0) throw new Error(`sf import: ${job.numberRecordsFailed} rows failed`);
+    records = job.numberRecordsProcessed;
+  } else {
+    throw new Error(`unknown mode ${mode}: export or import`);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuSeconds = childCpuSeconds() - cpu0;
+  if (records !== Number(recordsArg)) throw new Error(`sf ${mode}: ${records} records moved, expected ${recordsArg}`);
+  process.stdout.write(`${JSON.stringify({ scenario: `sf-${mode}`, records, seconds, cpuSeconds, bytes, apiCalls: 0, peakRssMB: Math.round(measured.peak / 1e6) })}\n`);
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
