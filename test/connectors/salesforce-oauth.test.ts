@@ -174,6 +174,20 @@ describe('requestToken: transient failures, wrong hosts, cancellation', () => {
     }
   });
 
+  it('a token answer cut part-way (connection reset) is SF_UNAVAILABLE, logged once', async () => {
+    const put = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'oauth.reset.next=1,oauth.resetAfter=20' });
+    expect(put.status).toBe(200);
+    const ctx = captureContext();
+    try {
+      const e = await refused(requestToken(emu.loginUrl, { type: 'refresh_token', refreshToken: newRefreshToken(), clientId: emu.clientId, clientSecret: emu.clientSecret }, { profileName: 'cut', log: ctx.log }));
+      expect(e.code).toBe('SF_UNAVAILABLE');
+      expect(e.message).toContain('broke part-way');
+    } finally {
+      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
+    }
+    expect(ctx.lines.filter((l) => l['msg'] === 'salesforce http call').map((l) => l['status'])).toEqual([200]);
+  });
+
   it('an unreachable login host is SF_UNAVAILABLE naming the cause', async () => {
     const port = await closedPort();
     const e = await refused(requestToken(`http://127.0.0.1:${port}`, { type: 'jwt_bearer', assertion: 'a.b.c' }, { profileName: 'down', log: captureContext().log }));

@@ -175,7 +175,7 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
   const logCall = (status: number | string): void =>
     log.debug({ method: 'POST', path: '/services/oauth2/token', grant: grant.type, status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
 
-  let res: Response;
+  let res: Response | undefined;
   let text: string;
   try {
     res = await fetch(`${base}/services/oauth2/token`, {
@@ -189,8 +189,9 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
   } catch (error) {
     if (signal?.aborted) throw canceled(profileName, what);
     if (error instanceof ForceflowError) throw error;
-    logCall('network error');
-    throw new ForceflowError('SF_UNAVAILABLE', `Profile "${profileName}": could not reach ${base} for ${what} (${networkReason(error)}). Check loginUrl and the network, then run again.`, {
+    if (res === undefined) logCall('network error');
+    const where = res === undefined ? `could not reach ${base} for ${what}` : `the answer from ${base} to ${what} broke part-way`;
+    throw new ForceflowError('SF_UNAVAILABLE', `Profile "${profileName}": ${where} (${networkReason(error)}). Check loginUrl and the network, then run again.`, {
       details: { profile: profileName, grant: grant.type },
     });
   }
