@@ -107,7 +107,7 @@ describe('requestToken: refresh token grant', () => {
   it('returns the new refresh token when the connected app rotates them', async () => {
     const clientId = 'rotating-oauth-test';
     const clientSecret = `${clientId}-secret-0123456789`;
-    const created = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: clientId, clientId, clientSecret, refreshTokenRotation: true }) });
+    const created = await fetch(`${emu.controlUrl}/connected-apps`, { method: 'POST', headers: emu.controlHeaders, body: JSON.stringify({ name: clientId, clientId, clientSecret, refreshTokenRotation: true }) });
     expect(created.status).toBe(201);
     const first = emu.org.auth.issue(emu.org.auth.defaultUser, clientId, { withRefresh: true }).refreshToken ?? '';
     const answer = await requestToken(emu.loginUrl, { type: 'refresh_token', refreshToken: first, clientId, clientSecret }, { profileName: 'rotating', log: captureContext().log });
@@ -147,7 +147,7 @@ describe('requestToken: authorization code and JWT bearer grants', () => {
     const { publicKey: otherPublic } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const created = await fetch(`${emu.controlUrl}/connected-apps`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: emu.controlHeaders,
       body: JSON.stringify({ name: other, clientId: other, certificatePem: otherPublic.export({ type: 'spki', format: 'pem' }).toString() }),
     });
     expect(created.status).toBe(201);
@@ -161,7 +161,7 @@ describe('requestToken: authorization code and JWT bearer grants', () => {
 
 describe('requestToken: transient failures, wrong hosts, cancellation', () => {
   it('a 503 from the token endpoint is SF_UNAVAILABLE (retryable), not an auth failure', async () => {
-    const put = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'oauth.503.next=1' });
+    const put = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', headers: emu.controlHeaders, body: 'oauth.503.next=1' });
     expect(put.status).toBe(200);
     try {
       const e = await refused(requestToken(emu.loginUrl, { type: 'refresh_token', refreshToken: newRefreshToken(), clientId: emu.clientId, clientSecret: emu.clientSecret }, { profileName: 'busy', log: captureContext().log }));
@@ -170,12 +170,12 @@ describe('requestToken: transient failures, wrong hosts, cancellation', () => {
       expect(e.message).toContain('HTTP 503');
       expect(e.message).toContain('run again later');
     } finally {
-      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
+      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', headers: emu.controlHeaders, body: '' });
     }
   });
 
   it('a token answer cut part-way (connection reset) is SF_UNAVAILABLE, logged once', async () => {
-    const put = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: 'oauth.reset.next=1,oauth.resetAfter=20' });
+    const put = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', headers: emu.controlHeaders, body: 'oauth.reset.next=1,oauth.resetAfter=20' });
     expect(put.status).toBe(200);
     const ctx = captureContext();
     try {
@@ -183,7 +183,7 @@ describe('requestToken: transient failures, wrong hosts, cancellation', () => {
       expect(e.code).toBe('SF_UNAVAILABLE');
       expect(e.message).toContain('broke part-way');
     } finally {
-      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', body: '' });
+      await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', headers: emu.controlHeaders, body: '' });
     }
     expect(ctx.lines.filter((l) => l['msg'] === 'salesforce http call').map((l) => l['status'])).toEqual([200]);
   });
