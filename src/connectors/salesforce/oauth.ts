@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { isLoopbackHost } from './config.ts';
 import { boundedText, networkReason } from './net.ts';
 
 /**
@@ -58,13 +59,11 @@ const CLIENT_ERRORS = new Set(['invalid_client', 'invalid_client_id', 'invalid_c
 /** Token answers are a few hundred bytes; anything past this is not Salesforce's. */
 const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Where the access token will be sent: https, or plain http to a loopback host (the emulator). */
+/** Where the access token will be sent: https, or plain http to a loopback host (the emulator), as for a profile's instanceUrl. */
 const serverUrl = z.string().refine((value) => {
   if (!URL.canParse(value)) return false;
   const url = new URL(value);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }, 'is not an https URL (plain http only to a loopback host)');
 
 const TokenAnswerSchema = z.object({
