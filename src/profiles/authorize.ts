@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ForceflowError } from '../core/errors.ts';
 import { loginUrlOf } from '../connectors/salesforce/config.ts';
+import { requestToken, type TokenAnswer } from '../connectors/salesforce/oauth.ts';
 import { describeProfile, openProfile, saveCredentials, type ProfileContext, type ProfileDescription } from './profiles.ts';
 import { effectiveCredentials } from './resolve.ts';
-import { exchangeAuthorizationCode, type ExchangedTokens } from './oauth.ts';
 
 /** The callback URL forceflow listens on by default (register it on the connected app). */
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:1717/OauthRedirect';
@@ -137,9 +137,13 @@ export async function authorizeProfile(ctx: ProfileContext, name: string, option
       throw error;
     }
 
-    let token: ExchangedTokens;
+    let token: TokenAnswer;
     try {
-      token = await exchangeAuthorizationCode(loginUrl, name, { code, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri, codeVerifier: verifier });
+      token = await requestToken(
+        loginUrl,
+        { type: 'authorization_code', code, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri, codeVerifier: verifier },
+        { profileName: name, log: ctx.log, ...(options.signal ? { signal: options.signal } : {}) },
+      );
     } catch (error) {
       finish?.(false, 'Salesforce refused the authorization code; see the forceflow output.');
       throw error;

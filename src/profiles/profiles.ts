@@ -2,9 +2,9 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { parseSalesforceProfile } from '../connectors/salesforce/connect.ts';
+import { requestToken } from '../connectors/salesforce/oauth.ts';
 import { loginUrlOf, SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { DEFAULT_KMS_KEY_ID, openForProfile, sealForProfile } from './crypto.ts';
-import { exchangeAuthorizationCode } from './oauth.ts';
 import type { SecretsReader } from './secrets.ts';
 import type { ProfileStore, StoredProfile } from './store.ts';
 
@@ -106,7 +106,7 @@ export async function createProfile(ctx: ProfileContext, json: unknown, options:
       throw new ForceflowError('PROFILE_INVALID', `Profile "${name}": exchanging oAuthRequest.authCode needs oAuthRequest.redirectUri and the connected app's client id (clientCredentialsArn). Or leave authCode out and run forceflow profiles authorize ${name}.`, { details: { profile: name } });
     }
     const clientSecret = fromSecret.clientSecret ?? credentials.clientSecret;
-    const tokens = await exchangeAuthorizationCode(loginUrlOf(properties), name, { code: authCode, clientId, ...(clientSecret ? { clientSecret } : {}), redirectUri });
+    const tokens = await requestToken(loginUrlOf(properties), { type: 'authorization_code', code: authCode, clientId, ...(clientSecret ? { clientSecret } : {}), redirectUri }, { profileName: name, log: ctx.log });
     // As in `profiles authorize`: a refresh token kept in the secret wins at run time, so the new one goes there.
     const arn = credentials.clientCredentialsArn;
     const refreshInSecret = arn !== undefined && tokens.refreshToken !== undefined && typeof (await ctx.secrets.json(arn, name))['refreshToken'] === 'string';

@@ -1,8 +1,8 @@
 import { createSign } from 'node:crypto';
-import jsforce from 'jsforce';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loginUrlOf, type SalesforceProfileCredentials, type SalesforceProfileProperties } from './config.ts';
+import { requestToken, type TokenAnswer } from './oauth.ts';
 
 /** A usable session: where to send calls and with which token. */
 export interface SalesforceSession {
@@ -34,31 +34,6 @@ export interface ResolvedCredentials {
   readonly credentials: SalesforceProfileCredentials;
 }
 
-interface TokenResponseLike {
-  readonly access_token: string;
-  readonly instance_url: string;
-  readonly refresh_token?: string;
-}
-
-/** OAuth errors that mean the connected app's client id or secret was refused (not the grant itself). */
-const CLIENT_ERRORS = new Set(['invalid_client', 'invalid_client_id', 'invalid_client_credentials']);
-
-/**
- * SF_AUTH_FAILED for a refused grant. `fix` says what to do about the grant (invalid_grant: expired or
- * revoked token, rejected JWT); a refused client (invalid_client, invalid_client_id) gets its own fix,
- * since re-authorising cannot help while the client id or secret is wrong.
- */
-function authError(profileName: string, what: string, error: unknown, fix: string): ForceflowError {
-  const e = error as { name?: string; errorCode?: string; message?: string };
-  const code = e.errorCode ?? e.name ?? 'error';
-  if (CLIENT_ERRORS.has(code)) {
-    fix = `The connected app's client id or client secret is wrong: check clientId and clientSecret (in the profile's clientCredentialsArn secret, or inline) against the connected app's consumer key and secret. The ${what.replace(/^the /, '')} itself was not judged.`;
-  }
-  return new ForceflowError('SF_AUTH_FAILED', `Salesforce refused ${what} for profile "${profileName}": ${code}: ${e.message ?? String(error)}. ${fix}`, {
-    details: { profile: profileName, oauthError: code },
-  });
-}
-
 function b64url(input: Buffer | string): string {
   return Buffer.from(input).toString('base64url');
 }
@@ -75,12 +50,14 @@ export function signJwtAssertion(options: { clientId: string; username: string; 
 
 /**
  * The token provider for a profile's grant type:
- * - AUTHORIZATION_CODE: the stored access token, refreshed with the refresh token through jsforce's OAuth2
- *   (the connected app's client id/secret are needed to refresh);
+ * - AUTHORIZATION_CODE: the stored access token, refreshed with the refresh token (the connected app's
+ *   client id/secret are needed to refresh);
  * - JWT_BEARER: a supplied jwtToken exchanged for a session (AppFlow's way; it expires), or, beyond AppFlow,
  *   a private key from which a fresh JWT is signed for every session.
+ * Both grants go through {@link requestToken} (oauth.ts), which maps Salesforce's refusals to catalogued errors.
+ * `signal` (the run's) cancels a token request in flight.
  */
-export function createTokenProvider(resolved: ResolvedCredentials, log: Logger): TokenProvider {
+export function createTokenProvider(resolved: ResolvedCredentials, log: Logger, options: { readonly signal?: AbortSignal } = {}): TokenProvider {
   const { profileName, properties, credentials } = resolved;
   const loginUrl = loginUrlOf(properties);
   const grant = credentials.oAuth2GrantType ?? (credentials.jwtToken || credentials.privateKey ? 'JWT_BEARER' : 'AUTHORIZATION_CODE');
@@ -95,27 +72,12 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
     throw new ForceflowError('PROFILE_INVALID', `Profile "${profileName}": oAuth2GrantType CLIENT_CREDENTIALS is not supported for Salesforce (as in AppFlow). Use AUTHORIZATION_CODE or JWT_BEARER.`);
   }
 
-  const fromTokenResponse = (res: TokenResponseLike): SalesforceSession => ({
-    accessToken: res.access_token,
-    instanceUrl: (properties.instanceUrl ?? res.instance_url).replace(/\/+$/, ''),
+  const tokenOptions = { profileName, log, ...(options.signal ? { signal: options.signal } : {}) };
+  const sessionOf = (answer: TokenAnswer): SalesforceSession => ({
+    accessToken: answer.accessToken,
+    instanceUrl: (properties.instanceUrl ?? answer.instanceUrl).replace(/\/+$/, ''),
   });
-
-  const jwtExchange = async (assertion: string): Promise<SalesforceSession> => {
-    const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion });
-    let res: Response;
-    const started = performance.now();
-    try {
-      res = await fetch(`${loginUrl}/services/oauth2/token`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
-      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'jwt-bearer', status: res.status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
-    } catch (error) {
-      throw new ForceflowError('SF_UNAVAILABLE', `Profile "${profileName}": could not reach ${loginUrl} for the JWT bearer grant: ${(error as Error).message}`, { cause: error });
-    }
-    const json = (await res.json().catch(() => ({}))) as Partial<TokenResponseLike> & { error?: string; error_description?: string };
-    if (!res.ok || !json.access_token || !json.instance_url) {
-      throw authError(profileName, 'the JWT bearer grant', { name: json.error, message: json.error_description }, 'Check the connected app (client id, certificate, pre-authorised user), the username and the JWT audience; a supplied jwtToken expires and must be replaced.');
-    }
-    return fromTokenResponse(json as TokenResponseLike);
-  };
+  const jwtExchange = async (assertion: string): Promise<SalesforceSession> => sessionOf(await requestToken(loginUrl, { type: 'jwt_bearer', assertion }, tokenOptions));
 
   const obtain = async (): Promise<SalesforceSession> => {
     if (grant === 'JWT_BEARER') {
@@ -135,21 +97,17 @@ export function createTokenProvider(resolved: ResolvedCredentials, log: Logger):
     if (!credentials.clientId) {
       throw new ForceflowError('PROFILE_INVALID', `Profile "${profileName}": refreshing the session needs the connected app's client id (clientCredentialsArn, or clientId/clientSecret for local use).`);
     }
-    const oauth2 = new jsforce.OAuth2({ loginUrl, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}), redirectUri: 'http://localhost' });
-    const started = performance.now();
-    try {
-      const res = (await oauth2.refreshToken(refreshToken)) as TokenResponseLike;
-      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'refresh_token', status: 200, ms: Math.round(performance.now() - started) }, 'salesforce http call');
-      const session = fromTokenResponse(res);
-      if (typeof res.refresh_token === 'string' && res.refresh_token !== '' && res.refresh_token !== refreshToken) {
-        refreshToken = res.refresh_token;
-        return { ...session, refreshToken: res.refresh_token };
-      }
-      return session;
-    } catch (error) {
-      log.debug({ method: 'POST', path: '/services/oauth2/token', grant: 'refresh_token', status: 'refused', ms: Math.round(performance.now() - started) }, 'salesforce http call');
-      throw authError(profileName, 'the refresh token', error, `The refresh token may be expired or revoked: re-authorise the profile (forceflow profiles authorize ${profileName}).`);
+    const answer = await requestToken(
+      loginUrl,
+      { type: 'refresh_token', refreshToken, clientId: credentials.clientId, ...(credentials.clientSecret ? { clientSecret: credentials.clientSecret } : {}) },
+      tokenOptions,
+    );
+    const session = sessionOf(answer);
+    if (answer.refreshToken !== undefined && answer.refreshToken !== refreshToken) {
+      refreshToken = answer.refreshToken;
+      return { ...session, refreshToken: answer.refreshToken };
     }
+    return session;
   };
 
   const provider: TokenProvider = {

@@ -39,7 +39,7 @@ export function connectSalesforce(profileJson: unknown, options: ConnectOptions 
   const log = options.log ?? silentLogger();
   const props = profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
   const credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
-  const tokens = options.tokens ?? createTokenProvider({ profileName: profile.connectorProfileName, properties: props, credentials }, log);
+  const tokens = options.tokens ?? createTokenProvider({ profileName: profile.connectorProfileName, properties: props, credentials }, log, options.signal ? { signal: options.signal } : {});
   const client = new SalesforceClient({
     tokens,
     apiVersion: options.apiVersion ?? props.apiVersion ?? DEFAULT_API_VERSION,

@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SalesforceSession, TokenProvider } from './auth.ts';
+import { boundedText, networkReason } from './net.ts';
+
+export { networkReason };
 
 /**
  * The HTTP layer of the Salesforce connector: auth → retry → error mapping → call counting.
@@ -9,7 +12,7 @@ import type { SalesforceSession, TokenProvider } from './auth.ts';
  * Why not jsforce's HTTP layer for data calls: it retries GETs on 5xx by itself (five times, 500 ms × 2^n)
  * and never retries POSTs, invisibly to us, so we could neither count API calls nor apply one retry policy;
  * its Bulk 2.0 helpers poll with a 30 s default timeout, do not retry job calls, and break on multi-page
- * query results (jsforce#1546). jsforce still serves the OAuth grants (auth.ts).
+ * query results (jsforce#1546). OAuth token requests go through `requestToken` (oauth.ts).
  */
 export interface RetryPolicy {
   /** Attempts after the first one for retryable failures (429, 5xx, network). */
@@ -285,42 +288,8 @@ export class SalesforceClient {
 }
 
 /**
- * A network failure in words: fetch says only "fetch failed" or "terminated"; the reason (ECONNREFUSED,
- * ENOTFOUND, a certificate problem, the other side closing) is in its cause.
- */
-export function networkReason(error: unknown): string {
-  const e = error as { message?: string; cause?: { code?: string; message?: string; errors?: Array<{ message?: string }> } };
-  const message = e.message ?? String(error);
-  const cause = e.cause;
-  if (!cause) return message;
-  const detail = cause.message || cause.errors?.map((x) => x.message).filter(Boolean).join('; ') || cause.code;
-  return detail ? `${message}: ${detail}` : message;
-}
-
-/**
  * The most a JSON answer may hold: a REST query page is at most 2,000 records (Salesforce shrinks pages of wide
  * records), far below this; a body past it is not Salesforce's (a proxy streaming something else), and reading it
  * whole into one string would end in "Invalid string length" or an out-of-memory crash.
  */
 export const MAX_JSON_BODY_BYTES = 256 * 1024 * 1024;
-
-/** The response text, refused with SF_API_ERROR once past `limit` bytes (network errors are thrown as they are). */
-async function boundedText(res: Response, limit: number, call: string): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  const tooLarge = (): ForceflowError =>
-    new ForceflowError('SF_API_ERROR', `The answer to ${call} is larger than ${limit} bytes, more than Salesforce sends for one call. Check the instance URL and any proxy between forceflow and Salesforce.`, { details: { call, limit } });
-  if (Number.isFinite(declared) && declared > limit) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  if (res.body === null) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > limit) throw tooLarge(); // leaving the loop cancels the body
-    chunks.push(chunk);
-  }
-  // As Response.text() decodes: UTF-8, a BOM dropped, invalid bytes as U+FFFD.
-  return new TextDecoder('utf-8').decode(Buffer.concat(chunks, total));
-}
