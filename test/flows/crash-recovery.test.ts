@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdingProxy, type HoldRule, type HoldingProxy } from '../helpers/holding-proxy.ts';
@@ -92,10 +93,33 @@ function cli(args: string[], cwd: string): { done: Promise<Run>; kill: () => voi
 }
 
 /** Runs the flow until the proxy holds `rule`'s call (`count` of them), kills it there, and checks it died. */
-async function crashAt(s: Scenario, rule: HoldRule, count = 1): Promise<void> {
+/** Journal entries the run has settled so far (read from its state folder's runs.db, as a second reader). */
+function settledEntries(s: Scenario): number {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(join(s.dir, 'state', 'runs.db'), { readonly: true, fileMustExist: true });
+    return (db.prepare('SELECT COUNT(*) AS n FROM write_journal_entries WHERE outcome IS NOT NULL').get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Start the run and SIGKILL it once the proxy holds `count` calls at the rule's stage and, with `settled`, once
+ * the run has journaled that many settled entries (an answered call is only known to the run once it has
+ * matched and settled it; killing before then makes its rows unknown too, which is correct but not the stage asked for).
+ */
+async function crashAt(s: Scenario, rule: HoldRule, count = 1, settled = 0): Promise<void> {
   proxy.hold(rule);
   const run = cli(s.args, s.dir);
-  const stopped = await Promise.race([proxy.reached(count).then(() => 'held' as const), run.done.then((r) => r)]);
+  const reachedStage = async (): Promise<'held'> => {
+    await proxy.reached(count);
+    while (settledEntries(s) < settled) await new Promise((r) => setTimeout(r, 20));
+    return 'held';
+  };
+  const stopped = await Promise.race([reachedStage(), run.done.then((r) => r)]);
   if (stopped !== 'held') throw new Error(`the run ended before the stage to crash at (exit ${String(stopped.code)}): ${stopped.stderr}`);
   run.kill();
   const killed = await run.done;
@@ -226,7 +250,8 @@ describe('a killed REST INSERT with calls in flight, run again', () => {
     const noId = (i: number): boolean => i % 200 < 5;
     const s = scenario(name, 'INSERT', 'REST_SYNC', ['Name', 'External_Id__c', 'Site'], insertRows(name, count, (i) => (noId(i) ? '' : `${name}-${i}`)));
     // The first call to arrive answers; the other two reach Salesforce, and their answers are held.
-    await crashAt(s, { method: 'POST', path: /\/composite\/sobjects$/, at: 'response', skip: 1 }, 2);
+    // Killed once the answered call is settled in the journal and the other two are held.
+    await crashAt(s, { method: 'POST', path: /\/composite\/sobjects$/, at: 'response', skip: 1 }, 2, 1);
     await expectEachOnce(name, count);
     const { run, record } = await rerun(s);
     expect(run.code).toBe(0);
@@ -314,7 +339,7 @@ describe('a killed DELETE and UPDATE, run again, count right', () => {
 
     const rest = scenario(`${name}-rest`, 'UPDATE', 'REST_SYNC', ['Id', 'Name'], ids.slice(200).map((id, i) => [id, `updated rest ${i}`]));
     const patches = async (): Promise<number> => sumCalls(await env.calls(), /^PATCH .*composite\/sobjects$/);
-    await crashAt(rest, { method: 'PATCH', path: /\/composite\/sobjects$/, at: 'response', skip: 1 }, 1);
+    await crashAt(rest, { method: 'PATCH', path: /\/composite\/sobjects$/, at: 'response', skip: 1 }, 1, 1);
     const before = await patches();
     const r = await rerun(rest);
     expect(r.run.code).toBe(0);
