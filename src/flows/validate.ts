@@ -1,23 +1,22 @@
 import type { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
-import { analyzeTasks } from '../mapping/compile.ts';
-import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks } from '../mapping/compile.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../core/json-depth.ts';
-import {
-  APPFLOW_SOURCE_ONLY_CONNECTORS, DESTINATION_CONNECTOR_TYPES, FlowDefinitionSchema, OTHER_APPFLOW_CONNECTOR_TYPES,
-  SOURCE_CONNECTOR_TYPES,
-} from './schema.ts';
-import type { FlowDefinition, SourceConnectorType, Timestamp } from './schema.ts';
-import { flowNotices, scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { flowNotices } from './no-effect.ts';
+import { connectorTypeProblem, crossFieldRules } from './rules.ts';
+import { FlowDefinitionSchema } from './schema.ts';
+import type { FlowDefinition } from './schema.ts';
 
 export type { FlowProblem } from '../mapping/types.ts';
+export { didYouMean } from './did-you-mean.ts';
 
 /**
- * Validation of a flow definition: the zod schema (shapes, enums, strict keys) and then the rules
- * between fields (connector properties matching connectorType, the projection requirement, every
- * task's properties). Every problem is reported, each with its JSON path and a sentence on what to do.
+ * Validation of a flow definition: parsing with the zod schema (shapes, enums, strict keys; zod's issues
+ * turned into problems here) and then AppFlow's rules between fields (src/flows/rules.ts: connector
+ * properties matching connectorType, the projection requirement, every task's properties). Every
+ * problem is reported, each with its JSON path and a sentence on what to do.
  *
  * Before parsing, five spellings found in the wild are rewritten to the API form (docs/flows.md):
  * - taskProperties as a list of {key, value} (CloudFormation's TaskProperties, camelCased) -> a map;
@@ -104,35 +103,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
     }
   }
   return out === '' ? '(root)' : out;
-}
-
-function distance(a: string, b: string): number {
-  const m = a.length;
-  const n = b.length;
-  let prev = Array.from({ length: n + 1 }, (_, j) => j);
-  for (let i = 1; i <= m; i++) {
-    const cur = [i];
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = cur;
-  }
-  return prev[n] ?? 0;
-}
-
-/** The closest known name, when it is close enough to be a likely misspelling. */
-export function didYouMean(input: string, known: readonly string[]): string | undefined {
-  const lower = input.toLowerCase();
-  const exactFold = known.find((k) => k.toLowerCase() === lower);
-  if (exactFold !== undefined) return exactFold;
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = distance(lower, k.toLowerCase());
-    if (d < bestD) { best = k; bestD = d; }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
 }
 
 type AnySchema = z.core.$ZodType;
@@ -244,114 +214,6 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
 }
 
 // ---------------------------------------------------------------------------------------------------
-// rules between fields
-
-function connectorTypeProblem(path: string, type: string, side: 'source' | 'destination'): FlowProblem | undefined {
-  const supported: readonly string[] = side === 'source' ? SOURCE_CONNECTOR_TYPES : DESTINATION_CONNECTOR_TYPES;
-  if (supported.includes(type)) return undefined;
-  const list = supported.join(', ');
-  if (side === 'destination' && (APPFLOW_SOURCE_ONLY_CONNECTORS as readonly string[]).includes(type)) {
-    return { path, message: `${type} can only be a source in AppFlow, never a destination. Use one of ${list}.` };
-  }
-  if ((OTHER_APPFLOW_CONNECTOR_TYPES as readonly string[]).includes(type)) {
-    return { path, message: `${type} is an AppFlow connector that forceflow does not run as a ${side}. Use one of ${list}.` };
-  }
-  const guess = didYouMean(type, supported);
-  return { path, message: `${JSON.stringify(type)} is not a connector type.${guess ? ` Did you mean "${guess}"?` : ''} Use one of ${list}.` };
-}
-
-function propertiesProblems(base: string, key: string, type: string, props: Record<string, unknown>): FlowProblem[] {
-  const present = Object.keys(props).filter((k) => props[k] !== undefined);
-  const problems: FlowProblem[] = [];
-  if (!present.includes(type)) {
-    const other = present.length > 0 ? ` It has ${present.map((p) => `"${p}"`).join(', ')} instead.` : '';
-    problems.push({ path: `${base}.${key}`, message: `needs a "${type}" entry because connectorType is ${type}.${other} Put the ${type} properties under "${type}" or change connectorType.` });
-  }
-  for (const p of present) {
-    if (p !== type) problems.push({ path: `${base}.${key}.${p}`, message: `does not match connectorType ${type}. Remove it, or set connectorType to ${p}.` });
-  }
-  return problems;
-}
-
-function epochMs(t: Timestamp): number {
-  return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
-}
-
-function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[], now: Date = new Date()): AnalyzedTasks | undefined {
-  const src = flow.sourceFlowConfig;
-  const srcTypeProblem = connectorTypeProblem('sourceFlowConfig.connectorType', src.connectorType, 'source');
-  if (srcTypeProblem) problems.push(srcTypeProblem);
-  else problems.push(...propertiesProblems('sourceFlowConfig', 'sourceConnectorProperties', src.connectorType, src.sourceConnectorProperties));
-
-  for (const [i, cfg] of [['sourceFlowConfig', src] as const, ...flow.destinationFlowConfigList.map((d, j) => [`destinationFlowConfigList[${j}]`, d] as const)]) {
-    if (cfg.apiVersion !== undefined && ['AUTOMATIC', 'BULKV2', 'REST_SYNC'].includes(cfg.apiVersion)) {
-      const where = i === 'sourceFlowConfig' ? 'sourceConnectorProperties.Salesforce.dataTransferApi' : 'destinationConnectorProperties.Salesforce.dataTransferApi';
-      problems.push({ path: `${i}.apiVersion`, message: `is ${cfg.apiVersion}, but apiVersion is the connector API version. Move "${cfg.apiVersion}" to ${where} and remove apiVersion.` });
-    }
-  }
-
-  const dests = flow.destinationFlowConfigList;
-  if (dests.length !== 1) {
-    problems.push({
-      path: 'destinationFlowConfigList',
-      message: dests.length === 0
-        ? 'is empty. Add one destination (S3, Salesforce or LocalFile).'
-        : `has ${dests.length} destinations; AppFlow transfers to one destination per flow. Keep one and make a separate flow for each other destination.`,
-    });
-  }
-  const dest = dests[0];
-  const destType = dest?.connectorType;
-  if (dest) {
-    dests.forEach((d, j) => {
-      const p = connectorTypeProblem(`destinationFlowConfigList[${j}].connectorType`, d.connectorType, 'destination');
-      if (p) problems.push(p);
-      else problems.push(...propertiesProblems(`destinationFlowConfigList[${j}]`, 'destinationConnectorProperties', d.connectorType, d.destinationConnectorProperties));
-    });
-    const sf = dest.destinationConnectorProperties.Salesforce;
-    if (destType === 'Salesforce' && sf) {
-      if (sf.writeOperationType === 'UPSERT' && (sf.idFieldNames ?? []).length === 0) {
-        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: 'is required when writeOperationType is UPSERT. Add the external ID field to match on, for example ["External_Id__c"].' });
-      }
-      if ((sf.idFieldNames ?? []).length > 1) {
-        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: `lists ${sf.idFieldNames?.length} fields; Salesforce matches on one ID field. Keep one.` });
-      }
-    }
-  }
-
-  if (flow.metadataCatalogConfig?.glueDataCatalog && destType !== 'S3') {
-    problems.push({ path: 'metadataCatalogConfig', message: `is only allowed when the destination is S3, but it is ${destType ?? 'missing'}. Remove metadataCatalogConfig or write to S3.` });
-  }
-
-  const trig = flow.triggerConfig;
-  const sched = trig.triggerProperties?.Scheduled;
-  if (trig.triggerType === 'Event') {
-    problems.push({ path: 'triggerConfig.triggerType', message: 'Event flows (Salesforce Change Data Capture) are not supported by forceflow. Set triggerType to OnDemand, or Scheduled with a scheduleExpression.' });
-  }
-  if (trig.triggerType === 'Scheduled' && !sched) {
-    problems.push({ path: 'triggerConfig.triggerProperties', message: 'a Scheduled trigger needs triggerProperties.Scheduled. Add {"Scheduled": {"scheduleExpression": "rate(1hours)"}}.' });
-  }
-  if (trig.triggerType !== 'Scheduled' && sched) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled', message: `applies only to Scheduled flows, but triggerType is ${trig.triggerType}. Remove it or set triggerType to Scheduled.` });
-  }
-  if (sched?.scheduleStartTime !== undefined && sched.scheduleEndTime !== undefined && epochMs(sched.scheduleEndTime) <= epochMs(sched.scheduleStartTime)) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.scheduleEndTime', message: 'is not after scheduleStartTime. Set an end time later than the start time, or remove it.' });
-  }
-  if (sched?.dataPullMode === 'Incremental' && src.connectorType !== 'Salesforce' && !srcTypeProblem) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a Salesforce source, but the source is ${src.connectorType}. Set dataPullMode to Complete.` });
-  }
-
-  // Schedules forceflow can evaluate, and fields it would otherwise accept and ignore (src/flows/no-effect.ts).
-  problems.push(...scheduleProblems(flow, now), ...unsupportedFieldProblems(flow));
-
-  if (srcTypeProblem) return undefined;
-  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src.connectorType as SourceConnectorType }, problems);
-  if (tasks.partition && destType === 'Salesforce') {
-    problems.push({ path: `tasks[${tasks.partition.index}]`, message: 'Partition tasks only apply to file destinations (S3, LocalFile), but the destination is Salesforce. Remove the Partition task.' });
-  }
-  return tasks;
-}
-
-// ---------------------------------------------------------------------------------------------------
 // entry points
 
 /** Checks a flow definition without throwing; `ok` is true when there are no problems. */
@@ -366,8 +228,7 @@ export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResul
     const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, FlowDefinitionSchema));
     return { ok: false, problems: dedupe(problems) };
   }
-  const problems: FlowProblem[] = [];
-  const tasks = crossFieldProblems(parsed.data, problems, options.now);
+  const { problems, tasks } = crossFieldRules(parsed.data, options.now);
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
   return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}), notices: flowNotices(parsed.data) };
 }
