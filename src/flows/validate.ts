@@ -6,7 +6,7 @@ import { MAX_JSON_DEPTH, tooDeepAt } from '../core/json-depth.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { flowNotices } from './no-effect.ts';
 import { connectorTypeProblem, crossFieldRules } from './rules.ts';
-import { FlowDefinitionSchema } from './schema.ts';
+import { CLOUDFORMATION_KEYS, FlowDefinitionSchema, SPELLING_UNIONS } from './schema.ts';
 import type { FlowDefinition } from './schema.ts';
 
 export type { FlowProblem } from '../mapping/types.ts';
@@ -18,13 +18,10 @@ export { didYouMean } from './did-you-mean.ts';
  * properties matching connectorType, the projection requirement, every task's properties). Every
  * problem is reported, each with its JSON path and a sentence on what to do.
  *
- * Before parsing, five spellings found in the wild are rewritten to the API form (docs/flows.md):
- * - taskProperties as a list of {key, value} (CloudFormation's TaskProperties, camelCased) -> a map;
- * - errorHandlingConfig.failOnFirstError (CloudFormation's name) -> failOnFirstDestinationError;
- * - triggerProperties holding scheduleExpression directly (CloudFormation's flattened form) ->
- *   triggerProperties.Scheduled;
- * - Scheduled.timeZone (CloudFormation's TimeZone) -> timezone;
- * - tags as a list of {key, value} (CloudFormation's Tags) -> a map.
+ * Five spellings found in the wild (CloudFormation's, camelCased: taskProperties and tags as lists of
+ * {key, value}, errorHandlingConfig.failOnFirstError, Scheduled.timeZone, and triggerProperties holding
+ * scheduleExpression directly) are rewritten to the API form by the schema itself (src/flows/schema.ts,
+ * docs/flows.md); the problems for them read as they did when they were rewritten before parsing.
  */
 
 export interface CheckResult {
@@ -41,53 +38,6 @@ export interface CheckResult {
 export interface CheckOptions {
   /** "Now" for rules about time (a scheduleEndTime already past); the clock by default. */
   readonly now?: Date;
-}
-
-type Json = unknown;
-
-function isObject(v: Json): v is Record<string, Json> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Rewrites CloudFormation-derived spellings to the API form, on a copy. */
-function normaliseSpellings(input: Json): Json {
-  if (!isObject(input)) return input;
-  const flow: Record<string, Json> = structuredClone(input);
-  if (Array.isArray(flow.tasks)) {
-    for (const task of flow.tasks) {
-      if (!isObject(task) || !Array.isArray(task.taskProperties)) continue;
-      const list = task.taskProperties;
-      const entries = list.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
-      if (entries.every(([k]) => typeof k === 'string')) task.taskProperties = Object.fromEntries(entries);
-    }
-  }
-  if (Array.isArray(flow.destinationFlowConfigList)) {
-    for (const d of flow.destinationFlowConfigList) {
-      const props = isObject(d) ? d.destinationConnectorProperties : undefined;
-      if (!isObject(props)) continue;
-      for (const p of Object.values(props)) {
-        const ehc = isObject(p) ? p.errorHandlingConfig : undefined;
-        if (isObject(ehc) && 'failOnFirstError' in ehc && !('failOnFirstDestinationError' in ehc)) {
-          ehc.failOnFirstDestinationError = ehc.failOnFirstError;
-          delete ehc.failOnFirstError;
-        }
-      }
-    }
-  }
-  const trigger = flow.triggerConfig;
-  if (isObject(trigger) && isObject(trigger.triggerProperties) && 'scheduleExpression' in trigger.triggerProperties) {
-    trigger.triggerProperties = { Scheduled: trigger.triggerProperties };
-  }
-  const scheduled = isObject(trigger) && isObject(trigger.triggerProperties) ? trigger.triggerProperties.Scheduled : undefined;
-  if (isObject(scheduled) && 'timeZone' in scheduled && !('timezone' in scheduled)) {
-    scheduled.timezone = scheduled.timeZone;
-    delete scheduled.timeZone;
-  }
-  if (Array.isArray(flow.tags)) {
-    const entries = flow.tags.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
-    if (entries.every(([k, v]) => typeof k === 'string' && typeof v === 'string')) flow.tags = Object.fromEntries(entries);
-  }
-  return flow;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -119,7 +69,7 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
     switch (def.type) {
       case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
         walk(def.innerType as AnySchema, i); return;
-      case 'pipe': walk(def.in as AnySchema, i); return;
+      case 'pipe': walk((defOf(def.in as AnySchema).type === 'transform' ? def.out : def.in) as AnySchema, i); return;
       case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
       case 'array':
         if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
@@ -138,7 +88,37 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
     }
   };
   walk(schema, 0);
-  return [...new Set(found)];
+  // CloudFormation's spelling of a key is accepted, but not suggested where the API key is known.
+  return [...new Set(found)].filter((k) => { const api = CLOUDFORMATION_KEYS[k]; return api === undefined || !found.includes(api); });
+}
+
+/** True when the schema at `path` is a union of an API form and its CloudFormation spelling (schema.ts). */
+function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boolean {
+  let hit = false;
+  const walk = (s: AnySchema, i: number): void => {
+    const def = defOf(s);
+    if (i === path.length && SPELLING_UNIONS.has(s)) { hit = true; return; }
+    switch (def.type) {
+      case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
+        walk(def.innerType as AnySchema, i); return;
+      case 'pipe': walk((defOf(def.in as AnySchema).type === 'transform' ? def.out : def.in) as AnySchema, i); return;
+      case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
+      case 'array':
+        if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
+        return;
+      case 'record':
+        if (i < path.length) walk(def.valueType as AnySchema, i + 1);
+        return;
+      case 'object': {
+        const next = i < path.length ? (def.shape as Record<string, AnySchema>)[String(path[i])] : undefined;
+        if (next) walk(next, i + 1);
+        return;
+      }
+      default:
+    }
+  };
+  walk(schema, 0);
+  return hit;
 }
 
 function describeValue(v: unknown): string {
@@ -207,6 +187,13 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
       return [{ path, message: `${custom.startsWith('expected') ? custom : `expected ${custom}`}, got ${describeValue(input)}. Fix the value.` }];
     }
     case 'invalid_union':
+      if (issue.errors.length === 2 && isSpellingUnion(root, issue.path)) {
+        // The API form's problems, unless the value is CloudFormation's list and only its rewritten
+        // form is wrong (a malformed list reads as "expected an object", as before the rewrite).
+        const [api = [], list = []] = issue.errors;
+        const fromList = Array.isArray(input) && list.length > 0 && list.every((i) => typeof i.path[0] !== 'number');
+        return (fromList ? list : api).flatMap((i) => issueToProblems({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, root));
+      }
       return [{ path, message: `${issue.message}, got ${describeValue(input)}. Use one of those forms.` }];
     default:
       return [{ path, message: `${issue.message}, got ${describeValue(input)}. Fix the value.` }];
@@ -222,8 +209,7 @@ export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResul
   if (deep !== undefined) {
     return { ok: false, problems: [{ path: deep, message: `is nested more than ${MAX_JSON_DEPTH} levels deep. A flow definition nests only a few levels: check the file is the flow you meant.` }] };
   }
-  const normalised = normaliseSpellings(json);
-  const parsed = FlowDefinitionSchema.safeParse(normalised, { reportInput: true });
+  const parsed = FlowDefinitionSchema.safeParse(json, { reportInput: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, FlowDefinitionSchema));
     return { ok: false, problems: dedupe(problems) };
