@@ -82,14 +82,9 @@ function entriesToMap(list: readonly Entry[]): Record<string, unknown> {
   return Object.fromEntries(list.map((e) => [e.key ?? e.Key, e.value ?? e.Value]));
 }
 
-/** Union members that are a CloudFormation spelling of the member before them (see validate.ts). */
-export const SPELLING_UNIONS = new WeakSet<object>();
-
 /** `api`, or CloudFormation's list of {key, value} entries rewritten to it (and then checked as `api`). */
 function orKeyValueList<T extends z.ZodType<unknown, Record<string, unknown>>>(api: T, list: ReturnType<typeof keyValueList>) {
-  const union = z.union([api, list.transform(entriesToMap).pipe(api)]);
-  SPELLING_UNIONS.add(union);
-  return union;
+  return z.union([api, list.transform(entriesToMap).pipe(api)]);
 }
 
 /**
@@ -224,6 +219,9 @@ export const TaskPropertiesSchema = z.strictObject(
 );
 export type TaskProperties = Partial<Record<TaskPropertyKey, string>>;
 
+/** taskProperties as a flow may give it: the API's map, or CloudFormation's list of {key, value}. */
+export const TaskPropertiesInputSchema = orKeyValueList(TaskPropertiesSchema, keyValueList("CloudFormation's TaskProperties form, camelCased", z.unknown(), false));
+
 export const ConnectorOperatorSchema = z.strictObject({
   Salesforce: z.enum(SALESFORCE_OPERATORS).optional(),
   S3: z.enum(S3_OPERATORS as [string, ...string[]]).optional(),
@@ -235,7 +233,7 @@ export const TaskSchema = z.strictObject({
   connectorOperator: ConnectorOperatorSchema.optional(),
   destinationField: z.string().max(256).optional(),
   taskType: z.enum(TASK_TYPES),
-  taskProperties: orKeyValueList(TaskPropertiesSchema, keyValueList("CloudFormation's TaskProperties form, camelCased", z.unknown(), false)).optional(),
+  taskProperties: TaskPropertiesInputSchema.optional(),
 });
 
 export const MetadataCatalogConfigSchema = z.strictObject({
@@ -245,6 +243,12 @@ export const MetadataCatalogConfigSchema = z.strictObject({
 });
 
 const SERVICE_ONLY = 'Set by AppFlow; accepted and ignored.';
+
+/** tags as a flow may give them: the API's map, or CloudFormation's list of {key, value}. */
+export const TagsInputSchema = orKeyValueList(z.record(z.string(), z.string()), keyValueList("CloudFormation's Tags form, camelCased", z.string(), true));
+
+/** The unions of an API form and its CloudFormation list (validate.ts words their problems as the API form's). */
+export const SPELLING_UNIONS: readonly object[] = [TaskPropertiesInputSchema, TagsInputSchema];
 
 export const FlowDefinitionSchema = z
   .strictObject({
@@ -257,7 +261,7 @@ export const FlowDefinitionSchema = z
     sourceFlowConfig: SourceFlowConfigSchema,
     destinationFlowConfigList: z.array(DestinationFlowConfigSchema),
     tasks: z.array(TaskSchema),
-    tags: orKeyValueList(z.record(z.string(), z.string()), keyValueList("CloudFormation's Tags form, camelCased", z.string(), true)).optional(),
+    tags: TagsInputSchema.optional(),
     metadataCatalogConfig: MetadataCatalogConfigSchema.optional(),
     clientToken: z.string().optional().meta({ description: SERVICE_ONLY }),
     // Returned by DescribeFlow, tolerated so its output validates unchanged.

@@ -97,7 +97,7 @@ function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boole
   let hit = false;
   const walk = (s: AnySchema, i: number): void => {
     const def = defOf(s);
-    if (i === path.length && SPELLING_UNIONS.has(s)) { hit = true; return; }
+    if (i === path.length && SPELLING_UNIONS.includes(s)) { hit = true; return; }
     switch (def.type) {
       case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
         walk(def.innerType as AnySchema, i); return;
