@@ -58,6 +58,53 @@ export type TaskPropertyKey = (typeof TASK_PROPERTY_KEYS)[number];
 
 export const DATA_TRANSFER_APIS = ['AUTOMATIC', 'BULKV2', 'REST_SYNC'] as const;
 
+// ---------------------------------------------------------------------------------------------------
+// CloudFormation's spellings (AWS::AppFlow::Flow, camelCased), rewritten to the API form while parsing.
+// They are part of the schema, so the published JSON Schema (src/flows/json-schema.ts) shows them too.
+
+/** Keys spelled the CloudFormation way, with the API key each one stands for (docs/flows.md). */
+export const CLOUDFORMATION_KEYS: Readonly<Record<string, string>> = {
+  timeZone: 'timezone',
+  failOnFirstError: 'failOnFirstDestinationError',
+};
+
+type Entry = { key?: string; Key?: string; value?: unknown; Value?: unknown };
+
+/** A CloudFormation list of {key, value} entries (or {Key, Value}), as editors see it. */
+function keyValueList(description: string, value: z.ZodType, valueRequired: boolean) {
+  return z
+    .array(z.object({ key: z.string().optional(), Key: z.string().optional(), value: value.optional(), Value: value.optional() })
+      .refine((e) => (e.key ?? e.Key) !== undefined && (!valueRequired || (e.value ?? e.Value) !== undefined), { error: 'expected a key and a value', abort: true }))
+    .meta({ description });
+}
+
+function entriesToMap(list: readonly Entry[]): Record<string, unknown> {
+  return Object.fromEntries(list.map((e) => [e.key ?? e.Key, e.value ?? e.Value]));
+}
+
+/** `api`, or CloudFormation's list of {key, value} entries rewritten to it (and then checked as `api`). */
+function orKeyValueList<T extends z.ZodType<unknown, Record<string, unknown>>>(api: T, list: ReturnType<typeof keyValueList>) {
+  return z.union([api, list.transform(entriesToMap).pipe(api)]);
+}
+
+/**
+ * `object` that also takes CloudFormation's spelling `from` of its key `to`: renamed before parsing (so
+ * problems name the API key, as docs/flows.md spells it); with both set, `from` is reported as unknown.
+ */
+function withSpelling<T extends z.ZodType>(from: string, to: string, object: T) {
+  const rename = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    const o = v as Record<string, unknown>;
+    if (!(from in o) || to in o) return v;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) out[k === from ? to : k] = o[k];
+    return out;
+  };
+  return z.preprocess(rename, object.superRefine((o, ctx) => {
+    if ((o as Record<string, unknown>)[from] !== undefined) ctx.addIssue({ code: 'unrecognized_keys', keys: [from], input: o as Record<string, unknown> });
+  }));
+}
+
 /** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform; no offset means UTC). */
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const TIMESTAMP_ERROR = 'expected a timestamp: epoch seconds (a number such as 1735689600) or an ISO-8601 string such as "2025-01-01T00:00:00Z"';
@@ -76,7 +123,7 @@ export type Timestamp = z.infer<typeof TimestampSchema>;
  */
 export const SCHEDULE_EXPRESSION = /^\s*(?:rate|cron)\s*\(.*\)\s*$/i;
 
-export const ScheduledTriggerPropertiesSchema = z.strictObject({
+export const ScheduledTriggerPropertiesSchema = withSpelling('timeZone', 'timezone', z.strictObject({
   scheduleExpression: z.string().max(256).regex(SCHEDULE_EXPRESSION, {
     error: 'expected rate(<n>minutes|hours|days) such as "rate(1hours)" (a space before the unit is accepted) or cron(<6 fields>) such as "cron(0 12 * * ? *)"',
   }),
@@ -84,14 +131,19 @@ export const ScheduledTriggerPropertiesSchema = z.strictObject({
   scheduleStartTime: TimestampSchema.optional(),
   scheduleEndTime: TimestampSchema.optional(),
   timezone: z.string().max(256).optional(),
+  timeZone: z.string().max(256).optional().meta({ description: "CloudFormation's TimeZone, camelCased: the same as timezone" }),
   scheduleOffset: z.number().int().min(0).max(36000).optional(),
   firstExecutionFrom: TimestampSchema.optional(),
   flowErrorDeactivationThreshold: z.number().int().min(1).max(100).optional(),
-});
+}));
 
 export const TriggerConfigSchema = z.strictObject({
   triggerType: z.enum(['Scheduled', 'Event', 'OnDemand']),
-  triggerProperties: z.strictObject({ Scheduled: ScheduledTriggerPropertiesSchema.optional() }).optional(),
+  // CloudFormation's flattened form (triggerProperties holding scheduleExpression) is read as triggerProperties.Scheduled.
+  triggerProperties: z.preprocess(
+    (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && 'scheduleExpression' in v ? { Scheduled: v } : v),
+    z.strictObject({ Scheduled: ScheduledTriggerPropertiesSchema.optional() }),
+  ).optional(),
 });
 
 const ObjectNameSchema = z.string().min(1).max(512).regex(/^\S+$/, { error: 'expected an object API name without spaces, such as "Account"' });
@@ -106,13 +158,14 @@ export const SalesforceSourcePropertiesSchema = z.strictObject({
 });
 export type SalesforceSourceProperties = z.infer<typeof SalesforceSourcePropertiesSchema>;
 
-export const ErrorHandlingConfigSchema = z.strictObject({
+export const ErrorHandlingConfigSchema = withSpelling('failOnFirstError', 'failOnFirstDestinationError', z.strictObject({
   failOnFirstDestinationError: z.boolean().optional(),
   bucketName: BucketNameSchema.optional(),
   bucketPrefix: BucketPrefixSchema.optional(),
   /** forceflow extension: a local folder for the failed-records file instead of S3 (relative to the flow file). */
   localPath: z.string().min(1).max(1024).optional(),
-});
+  failOnFirstError: z.boolean().optional().meta({ description: "CloudFormation's FailOnFirstError, camelCased: the same as failOnFirstDestinationError" }),
+}));
 export type ErrorHandlingConfig = z.infer<typeof ErrorHandlingConfigSchema>;
 
 export const SalesforceDestinationPropertiesSchema = z.strictObject({
@@ -166,6 +219,9 @@ export const TaskPropertiesSchema = z.strictObject(
 );
 export type TaskProperties = Partial<Record<TaskPropertyKey, string>>;
 
+/** taskProperties as a flow may give it: the API's map, or CloudFormation's list of {key, value}. */
+export const TaskPropertiesInputSchema = orKeyValueList(TaskPropertiesSchema, keyValueList("CloudFormation's TaskProperties form, camelCased", z.unknown(), false));
+
 export const ConnectorOperatorSchema = z.strictObject({
   Salesforce: z.enum(SALESFORCE_OPERATORS).optional(),
   S3: z.enum(S3_OPERATORS as [string, ...string[]]).optional(),
@@ -177,7 +233,7 @@ export const TaskSchema = z.strictObject({
   connectorOperator: ConnectorOperatorSchema.optional(),
   destinationField: z.string().max(256).optional(),
   taskType: z.enum(TASK_TYPES),
-  taskProperties: TaskPropertiesSchema.optional(),
+  taskProperties: TaskPropertiesInputSchema.optional(),
 });
 
 export const MetadataCatalogConfigSchema = z.strictObject({
@@ -187,6 +243,12 @@ export const MetadataCatalogConfigSchema = z.strictObject({
 });
 
 const SERVICE_ONLY = 'Set by AppFlow; accepted and ignored.';
+
+/** tags as a flow may give them: the API's map, or CloudFormation's list of {key, value}. */
+export const TagsInputSchema = orKeyValueList(z.record(z.string(), z.string()), keyValueList("CloudFormation's Tags form, camelCased", z.string(), true));
+
+/** The unions of an API form and its CloudFormation list (validate.ts words their problems as the API form's). */
+export const SPELLING_UNIONS: readonly object[] = [TaskPropertiesInputSchema, TagsInputSchema];
 
 export const FlowDefinitionSchema = z
   .strictObject({
@@ -199,7 +261,7 @@ export const FlowDefinitionSchema = z
     sourceFlowConfig: SourceFlowConfigSchema,
     destinationFlowConfigList: z.array(DestinationFlowConfigSchema),
     tasks: z.array(TaskSchema),
-    tags: z.record(z.string(), z.string()).optional(),
+    tags: TagsInputSchema.optional(),
     metadataCatalogConfig: MetadataCatalogConfigSchema.optional(),
     clientToken: z.string().optional().meta({ description: SERVICE_ONLY }),
     // Returned by DescribeFlow, tolerated so its output validates unchanged.

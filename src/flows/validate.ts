@@ -1,31 +1,27 @@
 import type { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
-import { analyzeTasks } from '../mapping/compile.ts';
-import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks } from '../mapping/compile.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../core/json-depth.ts';
-import {
-  APPFLOW_SOURCE_ONLY_CONNECTORS, DESTINATION_CONNECTOR_TYPES, FlowDefinitionSchema, OTHER_APPFLOW_CONNECTOR_TYPES,
-  SOURCE_CONNECTOR_TYPES,
-} from './schema.ts';
-import type { FlowDefinition, SourceConnectorType, Timestamp } from './schema.ts';
-import { flowNotices, scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
+import { didYouMean } from './did-you-mean.ts';
+import { flowNotices } from './no-effect.ts';
+import { connectorTypeProblem, crossFieldRules } from './rules.ts';
+import { CLOUDFORMATION_KEYS, FlowDefinitionSchema, SPELLING_UNIONS } from './schema.ts';
+import type { FlowDefinition } from './schema.ts';
 
 export type { FlowProblem } from '../mapping/types.ts';
+export { didYouMean } from './did-you-mean.ts';
 
 /**
- * Validation of a flow definition: the zod schema (shapes, enums, strict keys) and then the rules
- * between fields (connector properties matching connectorType, the projection requirement, every
- * task's properties). Every problem is reported, each with its JSON path and a sentence on what to do.
+ * Validation of a flow definition: parsing with the zod schema (shapes, enums, strict keys; zod's issues
+ * turned into problems here) and then AppFlow's rules between fields (src/flows/rules.ts: connector
+ * properties matching connectorType, the projection requirement, every task's properties). Every
+ * problem is reported, each with its JSON path and a sentence on what to do.
  *
- * Before parsing, five spellings found in the wild are rewritten to the API form (docs/flows.md):
- * - taskProperties as a list of {key, value} (CloudFormation's TaskProperties, camelCased) -> a map;
- * - errorHandlingConfig.failOnFirstError (CloudFormation's name) -> failOnFirstDestinationError;
- * - triggerProperties holding scheduleExpression directly (CloudFormation's flattened form) ->
- *   triggerProperties.Scheduled;
- * - Scheduled.timeZone (CloudFormation's TimeZone) -> timezone;
- * - tags as a list of {key, value} (CloudFormation's Tags) -> a map.
+ * Five spellings found in the wild (CloudFormation's, camelCased: taskProperties and tags as lists of
+ * {key, value}, errorHandlingConfig.failOnFirstError, Scheduled.timeZone, and triggerProperties holding
+ * scheduleExpression directly) are rewritten to the API form by the schema itself (src/flows/schema.ts,
+ * docs/flows.md); the problems for them read as they did when they were rewritten before parsing.
  */
 
 export interface CheckResult {
@@ -44,53 +40,6 @@ export interface CheckOptions {
   readonly now?: Date;
 }
 
-type Json = unknown;
-
-function isObject(v: Json): v is Record<string, Json> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Rewrites CloudFormation-derived spellings to the API form, on a copy. */
-function normaliseSpellings(input: Json): Json {
-  if (!isObject(input)) return input;
-  const flow: Record<string, Json> = structuredClone(input);
-  if (Array.isArray(flow.tasks)) {
-    for (const task of flow.tasks) {
-      if (!isObject(task) || !Array.isArray(task.taskProperties)) continue;
-      const list = task.taskProperties;
-      const entries = list.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
-      if (entries.every(([k]) => typeof k === 'string')) task.taskProperties = Object.fromEntries(entries);
-    }
-  }
-  if (Array.isArray(flow.destinationFlowConfigList)) {
-    for (const d of flow.destinationFlowConfigList) {
-      const props = isObject(d) ? d.destinationConnectorProperties : undefined;
-      if (!isObject(props)) continue;
-      for (const p of Object.values(props)) {
-        const ehc = isObject(p) ? p.errorHandlingConfig : undefined;
-        if (isObject(ehc) && 'failOnFirstError' in ehc && !('failOnFirstDestinationError' in ehc)) {
-          ehc.failOnFirstDestinationError = ehc.failOnFirstError;
-          delete ehc.failOnFirstError;
-        }
-      }
-    }
-  }
-  const trigger = flow.triggerConfig;
-  if (isObject(trigger) && isObject(trigger.triggerProperties) && 'scheduleExpression' in trigger.triggerProperties) {
-    trigger.triggerProperties = { Scheduled: trigger.triggerProperties };
-  }
-  const scheduled = isObject(trigger) && isObject(trigger.triggerProperties) ? trigger.triggerProperties.Scheduled : undefined;
-  if (isObject(scheduled) && 'timeZone' in scheduled && !('timezone' in scheduled)) {
-    scheduled.timezone = scheduled.timeZone;
-    delete scheduled.timeZone;
-  }
-  if (Array.isArray(flow.tags)) {
-    const entries = flow.tags.map((e) => (isObject(e) ? [e.key ?? e.Key, e.value ?? e.Value] : [undefined, undefined]));
-    if (entries.every(([k, v]) => typeof k === 'string' && typeof v === 'string')) flow.tags = Object.fromEntries(entries);
-  }
-  return flow;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // zod issues -> problems
 
@@ -104,35 +53,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
     }
   }
   return out === '' ? '(root)' : out;
-}
-
-function distance(a: string, b: string): number {
-  const m = a.length;
-  const n = b.length;
-  let prev = Array.from({ length: n + 1 }, (_, j) => j);
-  for (let i = 1; i <= m; i++) {
-    const cur = [i];
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = cur;
-  }
-  return prev[n] ?? 0;
-}
-
-/** The closest known name, when it is close enough to be a likely misspelling. */
-export function didYouMean(input: string, known: readonly string[]): string | undefined {
-  const lower = input.toLowerCase();
-  const exactFold = known.find((k) => k.toLowerCase() === lower);
-  if (exactFold !== undefined) return exactFold;
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = distance(lower, k.toLowerCase());
-    if (d < bestD) { best = k; bestD = d; }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
 }
 
 type AnySchema = z.core.$ZodType;
@@ -149,7 +69,7 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
     switch (def.type) {
       case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
         walk(def.innerType as AnySchema, i); return;
-      case 'pipe': walk(def.in as AnySchema, i); return;
+      case 'pipe': walk((defOf(def.in as AnySchema).type === 'transform' ? def.out : def.in) as AnySchema, i); return;
       case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
       case 'array':
         if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
@@ -168,7 +88,37 @@ function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] 
     }
   };
   walk(schema, 0);
-  return [...new Set(found)];
+  // CloudFormation's spelling of a key is accepted, but not suggested where the API key is known.
+  return [...new Set(found)].filter((k) => { const api = CLOUDFORMATION_KEYS[k]; return api === undefined || !found.includes(api); });
+}
+
+/** True when the schema at `path` is a union of an API form and its CloudFormation spelling (schema.ts). */
+function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boolean {
+  let hit = false;
+  const walk = (s: AnySchema, i: number): void => {
+    const def = defOf(s);
+    if (i === path.length && SPELLING_UNIONS.includes(s)) { hit = true; return; }
+    switch (def.type) {
+      case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
+        walk(def.innerType as AnySchema, i); return;
+      case 'pipe': walk((defOf(def.in as AnySchema).type === 'transform' ? def.out : def.in) as AnySchema, i); return;
+      case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
+      case 'array':
+        if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
+        return;
+      case 'record':
+        if (i < path.length) walk(def.valueType as AnySchema, i + 1);
+        return;
+      case 'object': {
+        const next = i < path.length ? (def.shape as Record<string, AnySchema>)[String(path[i])] : undefined;
+        if (next) walk(next, i + 1);
+        return;
+      }
+      default:
+    }
+  };
+  walk(schema, 0);
+  return hit;
 }
 
 function describeValue(v: unknown): string {
@@ -237,118 +187,17 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
       return [{ path, message: `${custom.startsWith('expected') ? custom : `expected ${custom}`}, got ${describeValue(input)}. Fix the value.` }];
     }
     case 'invalid_union':
+      if (issue.errors.length === 2 && isSpellingUnion(root, issue.path)) {
+        // The API form's problems, unless the value is CloudFormation's list and only its rewritten
+        // form is wrong (a malformed list reads as "expected an object", as before the rewrite).
+        const [api = [], list = []] = issue.errors;
+        const fromList = Array.isArray(input) && list.length > 0 && list.every((i) => typeof i.path[0] !== 'number');
+        return (fromList ? list : api).flatMap((i) => issueToProblems({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, root));
+      }
       return [{ path, message: `${issue.message}, got ${describeValue(input)}. Use one of those forms.` }];
     default:
       return [{ path, message: `${issue.message}, got ${describeValue(input)}. Fix the value.` }];
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// rules between fields
-
-function connectorTypeProblem(path: string, type: string, side: 'source' | 'destination'): FlowProblem | undefined {
-  const supported: readonly string[] = side === 'source' ? SOURCE_CONNECTOR_TYPES : DESTINATION_CONNECTOR_TYPES;
-  if (supported.includes(type)) return undefined;
-  const list = supported.join(', ');
-  if (side === 'destination' && (APPFLOW_SOURCE_ONLY_CONNECTORS as readonly string[]).includes(type)) {
-    return { path, message: `${type} can only be a source in AppFlow, never a destination. Use one of ${list}.` };
-  }
-  if ((OTHER_APPFLOW_CONNECTOR_TYPES as readonly string[]).includes(type)) {
-    return { path, message: `${type} is an AppFlow connector that forceflow does not run as a ${side}. Use one of ${list}.` };
-  }
-  const guess = didYouMean(type, supported);
-  return { path, message: `${JSON.stringify(type)} is not a connector type.${guess ? ` Did you mean "${guess}"?` : ''} Use one of ${list}.` };
-}
-
-function propertiesProblems(base: string, key: string, type: string, props: Record<string, unknown>): FlowProblem[] {
-  const present = Object.keys(props).filter((k) => props[k] !== undefined);
-  const problems: FlowProblem[] = [];
-  if (!present.includes(type)) {
-    const other = present.length > 0 ? ` It has ${present.map((p) => `"${p}"`).join(', ')} instead.` : '';
-    problems.push({ path: `${base}.${key}`, message: `needs a "${type}" entry because connectorType is ${type}.${other} Put the ${type} properties under "${type}" or change connectorType.` });
-  }
-  for (const p of present) {
-    if (p !== type) problems.push({ path: `${base}.${key}.${p}`, message: `does not match connectorType ${type}. Remove it, or set connectorType to ${p}.` });
-  }
-  return problems;
-}
-
-function epochMs(t: Timestamp): number {
-  return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
-}
-
-function crossFieldProblems(flow: FlowDefinition, problems: FlowProblem[], now: Date = new Date()): AnalyzedTasks | undefined {
-  const src = flow.sourceFlowConfig;
-  const srcTypeProblem = connectorTypeProblem('sourceFlowConfig.connectorType', src.connectorType, 'source');
-  if (srcTypeProblem) problems.push(srcTypeProblem);
-  else problems.push(...propertiesProblems('sourceFlowConfig', 'sourceConnectorProperties', src.connectorType, src.sourceConnectorProperties));
-
-  for (const [i, cfg] of [['sourceFlowConfig', src] as const, ...flow.destinationFlowConfigList.map((d, j) => [`destinationFlowConfigList[${j}]`, d] as const)]) {
-    if (cfg.apiVersion !== undefined && ['AUTOMATIC', 'BULKV2', 'REST_SYNC'].includes(cfg.apiVersion)) {
-      const where = i === 'sourceFlowConfig' ? 'sourceConnectorProperties.Salesforce.dataTransferApi' : 'destinationConnectorProperties.Salesforce.dataTransferApi';
-      problems.push({ path: `${i}.apiVersion`, message: `is ${cfg.apiVersion}, but apiVersion is the connector API version. Move "${cfg.apiVersion}" to ${where} and remove apiVersion.` });
-    }
-  }
-
-  const dests = flow.destinationFlowConfigList;
-  if (dests.length !== 1) {
-    problems.push({
-      path: 'destinationFlowConfigList',
-      message: dests.length === 0
-        ? 'is empty. Add one destination (S3, Salesforce or LocalFile).'
-        : `has ${dests.length} destinations; AppFlow transfers to one destination per flow. Keep one and make a separate flow for each other destination.`,
-    });
-  }
-  const dest = dests[0];
-  const destType = dest?.connectorType;
-  if (dest) {
-    dests.forEach((d, j) => {
-      const p = connectorTypeProblem(`destinationFlowConfigList[${j}].connectorType`, d.connectorType, 'destination');
-      if (p) problems.push(p);
-      else problems.push(...propertiesProblems(`destinationFlowConfigList[${j}]`, 'destinationConnectorProperties', d.connectorType, d.destinationConnectorProperties));
-    });
-    const sf = dest.destinationConnectorProperties.Salesforce;
-    if (destType === 'Salesforce' && sf) {
-      if (sf.writeOperationType === 'UPSERT' && (sf.idFieldNames ?? []).length === 0) {
-        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: 'is required when writeOperationType is UPSERT. Add the external ID field to match on, for example ["External_Id__c"].' });
-      }
-      if ((sf.idFieldNames ?? []).length > 1) {
-        problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: `lists ${sf.idFieldNames?.length} fields; Salesforce matches on one ID field. Keep one.` });
-      }
-    }
-  }
-
-  if (flow.metadataCatalogConfig?.glueDataCatalog && destType !== 'S3') {
-    problems.push({ path: 'metadataCatalogConfig', message: `is only allowed when the destination is S3, but it is ${destType ?? 'missing'}. Remove metadataCatalogConfig or write to S3.` });
-  }
-
-  const trig = flow.triggerConfig;
-  const sched = trig.triggerProperties?.Scheduled;
-  if (trig.triggerType === 'Event') {
-    problems.push({ path: 'triggerConfig.triggerType', message: 'Event flows (Salesforce Change Data Capture) are not supported by forceflow. Set triggerType to OnDemand, or Scheduled with a scheduleExpression.' });
-  }
-  if (trig.triggerType === 'Scheduled' && !sched) {
-    problems.push({ path: 'triggerConfig.triggerProperties', message: 'a Scheduled trigger needs triggerProperties.Scheduled. Add {"Scheduled": {"scheduleExpression": "rate(1hours)"}}.' });
-  }
-  if (trig.triggerType !== 'Scheduled' && sched) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled', message: `applies only to Scheduled flows, but triggerType is ${trig.triggerType}. Remove it or set triggerType to Scheduled.` });
-  }
-  if (sched?.scheduleStartTime !== undefined && sched.scheduleEndTime !== undefined && epochMs(sched.scheduleEndTime) <= epochMs(sched.scheduleStartTime)) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.scheduleEndTime', message: 'is not after scheduleStartTime. Set an end time later than the start time, or remove it.' });
-  }
-  if (sched?.dataPullMode === 'Incremental' && src.connectorType !== 'Salesforce' && !srcTypeProblem) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a Salesforce source, but the source is ${src.connectorType}. Set dataPullMode to Complete.` });
-  }
-
-  // Schedules forceflow can evaluate, and fields it would otherwise accept and ignore (src/flows/no-effect.ts).
-  problems.push(...scheduleProblems(flow, now), ...unsupportedFieldProblems(flow));
-
-  if (srcTypeProblem) return undefined;
-  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src.connectorType as SourceConnectorType }, problems);
-  if (tasks.partition && destType === 'Salesforce') {
-    problems.push({ path: `tasks[${tasks.partition.index}]`, message: 'Partition tasks only apply to file destinations (S3, LocalFile), but the destination is Salesforce. Remove the Partition task.' });
-  }
-  return tasks;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -360,14 +209,12 @@ export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResul
   if (deep !== undefined) {
     return { ok: false, problems: [{ path: deep, message: `is nested more than ${MAX_JSON_DEPTH} levels deep. A flow definition nests only a few levels: check the file is the flow you meant.` }] };
   }
-  const normalised = normaliseSpellings(json);
-  const parsed = FlowDefinitionSchema.safeParse(normalised, { reportInput: true });
+  const parsed = FlowDefinitionSchema.safeParse(json, { reportInput: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, FlowDefinitionSchema));
     return { ok: false, problems: dedupe(problems) };
   }
-  const problems: FlowProblem[] = [];
-  const tasks = crossFieldProblems(parsed.data, problems, options.now);
+  const { problems, tasks } = crossFieldRules(parsed.data, options.now);
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
   return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}), notices: flowNotices(parsed.data) };
 }

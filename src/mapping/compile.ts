@@ -1,31 +1,31 @@
 import { ForceflowError } from '../core/errors.ts';
 import type { PushdownFilter } from '../core/connector.ts';
 import type { EntitySchema, FieldSchema, FieldType, FieldValue, RecordBatch, Row } from '../core/types.ts';
-import type { SourceConnectorType, TaskDefinition } from '../flows/schema.ts';
+import type { SourceConnectorType, TaskDefinition, TaskType } from '../flows/schema.ts';
 import { hasExactKeys, rowFrom, rowTemplate } from '../formats/rows.ts';
 import { converterFor } from './convert.ts';
-import { computeArithmetic, parseArithmetic } from './tasks/arithmetic.ts';
+import { bindArithmetic, parseArithmetic } from './tasks/arithmetic.ts';
 import type { ArithmeticSpec } from './tasks/arithmetic.ts';
-import { compileFilters, parseFilter, toPushdown } from './tasks/filter.ts';
+import { bindFilters, parseFilter, toPushdown } from './tasks/filter.ts';
 import type { PredicateSpec, ProjectionSpec } from './tasks/filter.ts';
-import { parseMapAll } from './tasks/map-all.ts';
+import { bindMapAll, parseMapAll } from './tasks/map-all.ts';
 import type { MapAllSpec } from './tasks/map-all.ts';
 import { parseMap } from './tasks/map.ts';
 import type { MapSpec } from './tasks/map.ts';
-import { maskValue, parseMask } from './tasks/mask.ts';
+import { bindMask, parseMask } from './tasks/mask.ts';
 import type { MaskSpec } from './tasks/mask.ts';
-import { mergeValues, parseMerge } from './tasks/merge.ts';
+import { bindMerge, parseMerge } from './tasks/merge.ts';
 import type { MergeSpec } from './tasks/merge.ts';
 import { parsePartition } from './tasks/partition.ts';
 import type { PartitionSpec } from './tasks/partition.ts';
 import { parsePassthrough } from './tasks/passthrough.ts';
 import type { PassthroughSpec } from './tasks/passthrough.ts';
-import { parseTruncate, truncateValue } from './tasks/truncate.ts';
+import { bindTruncate, parseTruncate } from './tasks/truncate.ts';
 import type { TruncateSpec } from './tasks/truncate.ts';
-import { passes, parseValidate } from './tasks/validate.ts';
-import type { ValidateSpec } from './tasks/validate.ts';
+import { bindValidate, passes, parseValidate } from './tasks/validate.ts';
+import type { BoundCheck, ValidateSpec } from './tasks/validate.ts';
 import { quote } from './types.ts';
-import type { FlowProblem, TaskContext, WorkRow } from './types.ts';
+import type { FlowProblem, SourceName, Step, TaskContext, WorkRow } from './types.ts';
 
 /**
  * Tasks, parsed once and compiled once into a pure batch function.
@@ -230,18 +230,32 @@ function outputEntries(a: AnalyzedTasks): OutputEntry[] {
   return entries.sort((x, y) => x.index - y.index);
 }
 
-/** What the engine does per record, for one input schema. */
-interface BoundCheck {
-  readonly spec: ValidateSpec;
-  /** The field as the task names it, and as the source's schema spells it. */
-  readonly field: string;
-  readonly name: string;
+/** A bind function: the steps the tasks of one kind run on each record, bound to an input schema. */
+type StepBinder = (a: AnalyzedTasks, sourceName: SourceName) => Step[];
+
+function stepsOf<S>(specs: (a: AnalyzedTasks) => readonly S[], bind: (spec: S, sourceName: SourceName) => Step[]): StepBinder {
+  return (a, sourceName) => specs(a).flatMap((spec) => bind(spec, sourceName));
 }
 
+/**
+ * The task kinds that change the working record, each with its bind function (beside its parser in
+ * src/mapping/tasks/), in the order their steps run (docs/tasks.md "Order"). The other kinds bind
+ * through their own stage of `bind` below: Filter (bindFilters) before the steps, Validate (bindValidate)
+ * before and after them, Map / Passthrough / Map_all (bindMapAll) into the output; Partition does not
+ * touch records.
+ */
+const STEP_BINDERS: readonly (readonly [TaskType, StepBinder])[] = [
+  ['Mask', stepsOf((a) => a.masks, bindMask)],
+  ['Truncate', stepsOf((a) => a.truncates, bindTruncate)],
+  ['Merge', stepsOf((a) => a.merges, bindMerge)],
+  ['Arithmetic', stepsOf((a) => a.arithmetics, bindArithmetic)],
+];
+
+/** What the engine does per record, for one input schema. */
 interface Bound {
   readonly schema: EntitySchema;
   readonly filter?: (row: Row) => boolean;
-  readonly steps: readonly ((w: WorkRow) => void)[];
+  readonly steps: readonly Step[];
   readonly pre: readonly BoundCheck[];
   readonly post: readonly BoundCheck[];
   readonly outputs: readonly { readonly name: string; readonly get: (work: WorkRow) => FieldValue }[];
@@ -337,29 +351,12 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
       if (f === undefined) throw missing(name, index);
       return f.name;
     };
-    const filter = compileFilters(engineFilters.map((s) => {
-      const field = sourceName(s.field, s.index);
-      return { ...s, field, comparisons: s.comparisons.map((c) => ({ ...c, field })) };
-    }));
-    // Every referenced source field must exist; steps use the schema's spelling of each name.
-    const steps: ((w: WorkRow) => void)[] = [];
-    for (const m of a.masks) {
-      for (const f of m.fields) { const n = sourceName(f, m.index); steps.push((w) => { w[n] = maskValue(w[n], m); }); }
-    }
-    for (const t of a.truncates) {
-      for (const f of t.fields) { const n = sourceName(f, t.index); steps.push((w) => { w[n] = truncateValue(w[n], t.length); }); }
-    }
-    for (const m of a.merges) {
-      const spec = { fields: m.fields.map((f) => sourceName(f, m.index)), parts: m.parts.map((p) => ('field' in p ? { field: sourceName(p.field, m.index) } : p)) };
-      steps.push((w) => { w[m.destination] = mergeValues(w, spec); });
-    }
-    for (const x of a.arithmetics) {
-      const spec = { operation: x.operation, left: sourceName(x.left, x.index), right: sourceName(x.right, x.index) };
-      steps.push((w) => { w[x.destination] = computeArithmetic(w, spec); });
-    }
-    const checks = (list: readonly ValidateSpec[]): BoundCheck[] => list.flatMap((v) => v.fields.map((f) => ({ spec: v, field: f, name: sourceName(f, v.index) })));
-    const pre = checks(preValidations);
-    const post = checks(postValidations);
+    // Every referenced source field must exist (the first missing one, in this order, is reported);
+    // bound tasks use the schema's spelling of each name.
+    const filter = bindFilters(engineFilters, sourceName);
+    const steps = STEP_BINDERS.flatMap(([, bindKind]) => bindKind(a, sourceName));
+    const pre = preValidations.flatMap((v) => bindValidate(v, sourceName));
+    const post = postValidations.flatMap((v) => bindValidate(v, sourceName));
 
     const fieldsOut: FieldSchema[] = [];
     const getters: { name: string; get: (w: WorkRow) => FieldValue }[] = [];
@@ -382,11 +379,8 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
     const expandMapAll = (): void => {
       if (!a.mapAll || expanded) return;
       expanded = true;
-      const excluded = new Set(a.mapAll.exclude.map((e) => resolve(e)?.name ?? e));
-      const projected = projections.length > 0 ? new Set(projections.flatMap((p) => p.fields).map((f) => resolve(f)?.name ?? f)) : undefined;
-      for (const f of schema.fields) {
-        if (excluded.has(f.name) || explicit.has(f.name)) continue;
-        if (projected && !projected.has(f.name)) continue;
+      const projected = projections.length > 0 ? projections.flatMap((p) => p.fields) : undefined;
+      for (const f of bindMapAll(a.mapAll, schema, resolve, projected, explicit)) {
         const name = f.name;
         getters.push({ name, get: (w) => w[name] ?? null });
         fieldsOut.push(f);

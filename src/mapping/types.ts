@@ -18,6 +18,15 @@ export interface TaskContext {
 /** The working record a compiled transform step reads and writes (source fields plus temporary fields). */
 export type WorkRow = Record<string, FieldValue>;
 
+/**
+ * What a task's bind function gets from the compiler: the input schema's spelling of a field the task at
+ * `index` names (throws FIELD_NOT_FOUND when the schema lacks it; fields computed by Merge/Arithmetic pass).
+ */
+export type SourceName = (name: string, index: number) => string;
+
+/** One in-place step of a bound task on the working record. */
+export type Step = (work: WorkRow) => void;
+
 export function taskPath(ctx: TaskContext, sub?: string): string {
   const base = `tasks[${ctx.index}]`;
   if (sub === undefined || sub === '') return base;

@@ -80,6 +80,31 @@ describe('validateFlow', () => {
     expect(bad.problems.map((p) => p.path)).toEqual(['tags']);
   });
 
+  it('reports problems in CloudFormation spellings as in the API form they stand for', () => {
+    const input = JSON.parse(readFileSync(new URL('cloudformation-camelcase.json', dir('valid')), 'utf8'));
+    const problems = (mutate: (f: typeof input) => void): string[] => {
+      const f = structuredClone(input);
+      mutate(f);
+      return checkFlow(f).problems.map((p) => `${p.path}: ${p.message}`);
+    };
+    // A {key, value} list is rewritten to the map, then checked as the map: paths name the key.
+    expect(problems((f) => { f.tasks[0].taskProperties = [{ key: 'EXCLUDE_SOURCE_FIELDS_LIST', value: 5 }]; }))
+      .toEqual(['tasks[0].taskProperties.EXCLUDE_SOURCE_FIELDS_LIST: expected a string, got number 5. Write it in quotes, for example "5".']);
+    expect(problems((f) => { f.tasks[0].taskProperties = [{ key: 'EXCLUDE_SOURCE_FIELD_LIST', value: '[]' }]; })[0])
+      .toMatch(/^tasks\[0\]\.taskProperties\.EXCLUDE_SOURCE_FIELD_LIST: is not a known key\. Did you mean "EXCLUDE_SOURCE_FIELDS_LIST"\?/);
+    // A list that is not {key, value} entries is neither form.
+    expect(problems((f) => { f.tasks[0].taskProperties = [{ value: '[]' }]; }))
+      .toEqual(['tasks[0].taskProperties: expected an object, got a list. Set it to an object.']);
+    // timeZone and failOnFirstError stand for the API keys; both spellings at once is one too many.
+    expect(problems((f) => { delete f.triggerConfig.triggerProperties.timezone; f.triggerConfig.triggerProperties.timeZone = 5; }))
+      .toEqual(['triggerConfig.triggerProperties.Scheduled.timezone: expected a string, got number 5. Write it in quotes, for example "5".']);
+    expect(problems((f) => { f.triggerConfig.triggerProperties.timeZone = 'UTC'; })[0])
+      .toMatch(/^triggerConfig\.triggerProperties\.Scheduled\.timeZone: is not a known key\. Did you mean "timezone"\? .*known keys here: scheduleExpression, dataPullMode, scheduleStartTime, scheduleEndTime, timezone, scheduleOffset/);
+    const ehc = (f: typeof input) => f.destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.errorHandlingConfig;
+    expect(problems((f) => { ehc(f).failOnFirstDestinationError = true; }))
+      .toEqual(['destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.errorHandlingConfig.failOnFirstError: is not a known key. Remove it or fix its spelling (known keys here: failOnFirstDestinationError, bucketName, bucketPrefix, localPath).']);
+  });
+
   it('does not modify its input', () => {
     const input = JSON.parse(readFileSync(new URL('cloudformation-camelcase.json', dir('valid')), 'utf8'));
     const copy = structuredClone(input);

@@ -24,6 +24,9 @@ describe('docs/flow-schema.json', () => {
     // CloudFormation's spellings that validation accepts are not flagged by editors either.
     expect(schema.properties.tags.anyOf.map((s: { type: string }) => s.type)).toEqual(['object', 'array']);
     expect(schema.properties.triggerConfig.properties.triggerProperties.properties.Scheduled.properties.timeZone.type).toBe('string');
+    const sfDest = schema.properties.destinationFlowConfigList.items.properties.destinationConnectorProperties.properties.Salesforce;
+    expect(sfDest.properties.errorHandlingConfig.properties.failOnFirstError.type).toBe('boolean');
+    expect(task.properties.taskProperties.anyOf[1].type).toBe('array');
     const local = schema.properties.sourceFlowConfig.properties.sourceConnectorProperties.properties.LocalFile;
     expect(local.required).toEqual(['path', 'fileType']);
   });

@@ -43,6 +43,24 @@ describe('Map', () => {
   });
 });
 
+describe('binding to the input schema', () => {
+  it('binds task kinds in the order their steps run, so the first missing field named is the earliest step\'s', () => {
+    // Arithmetic comes first in the array but runs after Mask; the Validate check runs before both.
+    const tasks = [projection('Id', 'A', 'B', 'C', 'V'), task('Arithmetic', ['A', 'B'], 'ADDITION', undefined, 'Total'),
+      task('Mask', ['C'], 'MASK_ALL'), map('Id'), map('Total')];
+    const missing = (extra: Record<string, unknown>[]): string => {
+      const p = plan([...tasks, ...extra]);
+      let caught: unknown;
+      try { p.transform({ rows: [{ Id: '1' }], schema: schemaOf([{ Id: '1' }]) }); } catch (e) { caught = e; }
+      expect(isForceflowError(caught, 'FIELD_NOT_FOUND')).toBe(true);
+      return (caught as Error).message;
+    };
+    expect(missing([])).toMatch(/^tasks\[2\] names the field "C"/);
+    expect(missing([task('Truncate', ['V'], 'NO_OP', { TRUNCATE_LENGTH: '2' })])).toMatch(/^tasks\[2\] names the field "C"/);
+    expect(missing([task('Filter', ['V'], 'EQUAL_TO', { DATA_TYPE: 'string', VALUE: 'x' })])).toMatch(/^tasks\[5\] names the field "V"/);
+  });
+});
+
 describe('Map_all', () => {
   const row = { Id: '1', Name: 'Acme', Fax: '555', Phone: '123' };
   it('maps every field but the excluded ones, keeping source order and types', () => {

@@ -1,7 +1,7 @@
 import type { FieldValue, Row } from '../../core/types.ts';
 import { clean, toNumber } from '../convert.ts';
 import { operatorOf, prop, quote, report } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, Step, TaskContext } from '../types.ts';
 
 /**
  * Arithmetic: ADDITION, SUBTRACTION, MULTIPLICATION or DIVISION of two numeric source fields, in the
@@ -54,4 +54,10 @@ export function computeArithmetic(row: Row, spec: Pick<ArithmeticSpec, 'operatio
     case 'MULTIPLICATION': return clean(a * b);
     case 'DIVISION': return b === 0 ? null : clean(a / b);
   }
+}
+
+/** Binds an Arithmetic task to an input schema: one step writing its destination field. */
+export function bindArithmetic(spec: ArithmeticSpec, sourceName: SourceName): Step[] {
+  const bound = { operation: spec.operation, left: sourceName(spec.left, spec.index), right: sourceName(spec.right, spec.index) };
+  return [(w) => { w[spec.destination] = computeArithmetic(w, bound); }];
 }

@@ -4,7 +4,7 @@ import { parseDataType, toEpochMillis, toNumber, toText, typeFamily } from '../c
 import type { TypeFamily } from '../convert.ts';
 import { DATA_TYPE_HINT } from './map.ts';
 import { operatorOf, prop, quote, report, singleSourceField } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, TaskContext } from '../types.ts';
 
 /**
  * Filter tasks. A PROJECTION lists the source fields to read; every other operator keeps the records
@@ -240,4 +240,12 @@ export function compileFilters(specs: readonly PredicateSpec[]): ((row: Row) => 
     for (const t of tests) if (!t(row)) return false;
     return true;
   };
+}
+
+/** Binds the engine's Filter predicates to an input schema: one row test (undefined when none). */
+export function bindFilters(specs: readonly PredicateSpec[], sourceName: SourceName): ((row: Row) => boolean) | undefined {
+  return compileFilters(specs.map((s) => {
+    const field = sourceName(s.field, s.index);
+    return { ...s, field, comparisons: s.comparisons.map((c) => ({ ...c, field })) };
+  }));
 }

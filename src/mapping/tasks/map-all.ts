@@ -1,3 +1,4 @@
+import type { EntitySchema, FieldSchema } from '../../core/types.ts';
 import { nameListProp, prop, quote, report } from '../types.ts';
 import type { TaskContext } from '../types.ts';
 
@@ -23,4 +24,18 @@ export function parseMapAll(ctx: TaskContext): MapAllSpec | undefined {
   }
   const exclude = nameListProp(ctx, 'EXCLUDE_SOURCE_FIELDS_LIST') ?? [];
   return { kind: 'map_all', index: ctx.index, exclude };
+}
+
+/**
+ * Binds Map_all to an input schema: the input fields it copies, in the schema's order. Fields an explicit
+ * task writes (`explicit`), excluded fields and, with a projection (`projected`), unprojected fields are left
+ * out; names the flow spells in another case are matched through `resolve`.
+ */
+export function bindMapAll(
+  spec: MapAllSpec, schema: EntitySchema, resolve: (name: string) => FieldSchema | undefined,
+  projected: readonly string[] | undefined, explicit: ReadonlySet<string>,
+): FieldSchema[] {
+  const excluded = new Set(spec.exclude.map((e) => resolve(e)?.name ?? e));
+  const read = projected ? new Set(projected.map((f) => resolve(f)?.name ?? f)) : undefined;
+  return schema.fields.filter((f) => !excluded.has(f.name) && !explicit.has(f.name) && (!read || read.has(f.name)));
 }

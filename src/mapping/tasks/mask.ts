@@ -1,7 +1,7 @@
 import type { FieldValue } from '../../core/types.ts';
 import { codePoints, toText } from '../convert.ts';
 import { operatorOf, positiveIntProp, prop, quote, report } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, Step, TaskContext } from '../types.ts';
 
 /**
  * Mask: replaces characters of each source field's value, in place, with MASK_VALUE (one character,
@@ -52,4 +52,12 @@ export function maskValue(value: FieldValue | undefined, spec: Pick<MaskSpec, 'm
   const to = spec.mode === 'MASK_FIRST_N' ? Math.min(n, spec.length) : n;
   for (let i = from; i < to; i++) cps[i] = spec.maskChar;
   return cps.join('');
+}
+
+/** Binds a Mask task to an input schema: one in-place step per source field, in sourceFields order. */
+export function bindMask(spec: MaskSpec, sourceName: SourceName): Step[] {
+  return spec.fields.map((f) => {
+    const n = sourceName(f, spec.index);
+    return (w) => { w[n] = maskValue(w[n], spec); };
+  });
 }

@@ -1,7 +1,7 @@
 import type { FieldValue, Row } from '../../core/types.ts';
 import { toText } from '../convert.ts';
 import { prop, quote, report } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, Step, TaskContext } from '../types.ts';
 
 /**
  * Merge: concatenates source fields into destinationField as text. AppFlow does not document the
@@ -55,4 +55,10 @@ export function mergeValues(row: Row, spec: Pick<MergeSpec, 'fields' | 'parts'>)
   let out = '';
   for (const p of spec.parts) out += 'text' in p ? p.text : (toText(row[p.field] ?? null) ?? '');
   return out;
+}
+
+/** Binds a Merge task to an input schema: one step writing its destination field. */
+export function bindMerge(spec: MergeSpec, sourceName: SourceName): Step[] {
+  const bound = { fields: spec.fields.map((f) => sourceName(f, spec.index)), parts: spec.parts.map((p) => ('field' in p ? { field: sourceName(p.field, spec.index) } : p)) };
+  return [(w) => { w[spec.destination] = mergeValues(w, bound); }];
 }

@@ -1,7 +1,7 @@
 import type { FieldValue } from '../../core/types.ts';
 import { codePoints, toText } from '../convert.ts';
 import { positiveIntProp, report } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, Step, TaskContext } from '../types.ts';
 
 /**
  * Truncate: cuts each source field's value, in place, to at most TRUNCATE_LENGTH characters (Unicode
@@ -28,4 +28,12 @@ export function truncateValue(value: FieldValue | undefined, length: number): Fi
   if (text.length <= length) return value;
   const cps = codePoints(text);
   return cps.length <= length ? value : cps.slice(0, length).join('');
+}
+
+/** Binds a Truncate task to an input schema: one in-place step per source field, in sourceFields order. */
+export function bindTruncate(spec: TruncateSpec, sourceName: SourceName): Step[] {
+  return spec.fields.map((f) => {
+    const n = sourceName(f, spec.index);
+    return (w) => { w[n] = truncateValue(w[n], spec.length); };
+  });
 }

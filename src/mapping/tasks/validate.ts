@@ -1,7 +1,7 @@
 import type { FieldValue } from '../../core/types.ts';
 import { toNumber } from '../convert.ts';
 import { operatorOf, prop, quote, report } from '../types.ts';
-import type { TaskContext } from '../types.ts';
+import type { SourceName, TaskContext } from '../types.ts';
 
 /**
  * Validate: tests each source field of every record. VALIDATE_NON_NULL fails on null or a missing field
@@ -56,4 +56,17 @@ export function passes(value: FieldValue | undefined, check: ValidationCheck): b
     case 'VALIDATE_NON_ZERO': return n === undefined || n !== 0;
     case 'VALIDATE_NON_NEGATIVE': return n === undefined || n >= 0;
   }
+}
+
+/** A Validate task's check of one field, bound to an input schema. */
+export interface BoundCheck {
+  readonly spec: ValidateSpec;
+  /** The field as the task names it, and as the input schema spells it. */
+  readonly field: string;
+  readonly name: string;
+}
+
+/** Binds a Validate task to an input schema: one check per source field, in sourceFields order. */
+export function bindValidate(spec: ValidateSpec, sourceName: SourceName): BoundCheck[] {
+  return spec.fields.map((f) => ({ spec, field: f, name: sourceName(f, spec.index) }));
 }
