@@ -84,6 +84,50 @@ describe('Salesforce client: REQUEST_LIMIT_EXCEEDED says which limit', () => {
   });
 });
 
+describe('Salesforce client: Retry-After', () => {
+  async function readWith(faults: string, signal?: AbortSignal): Promise<{ error: unknown; delays: number[] }> {
+    const { startEmulator } = await import('../../src/emulator/index.ts');
+    const emu = await startEmulator({ faults });
+    try {
+      const ctx = captureContext(signal);
+      const { source } = connectSalesforce(emu.connectorProfile, { log: ctx.log, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 20 } });
+      const error = await (async () => {
+        const stream = await source.open({ entity: 'Account', fields: ['Id'], apiPreference: 'REST_SYNC' }, ctx);
+        for await (const batch of stream.batches) void batch;
+      })().then(() => undefined, (e: unknown) => e);
+      const delays = ctx.lines.filter((l) => l['msg'] === 'retrying Salesforce call').map((l) => l['delayMs'] as number);
+      return { error, delays };
+    } finally {
+      await emu.close();
+    }
+  }
+
+  it('a server asking to wait an hour waits no longer than the policy allows (maxRetryAfterMs, default maxDelayMs)', async () => {
+    // Without the cap the first retry would sleep an hour and the test would time out.
+    const { error, delays } = await readWith('rest.503=1,retryAfter=3600');
+    expect(isForceflowError(error, 'SF_UNAVAILABLE')).toBe(true);
+    expect(delays).toEqual([20, 20]);
+  });
+
+  it('a cancellation during a Retry-After wait ends the read at once with RUN_CANCELED', async () => {
+    const controller = new AbortController();
+    const { startEmulator } = await import('../../src/emulator/index.ts');
+    const emu = await startEmulator({ faults: 'rest.503=1,retryAfter=3600' });
+    try {
+      const ctx = captureContext(controller.signal);
+      const { source } = connectSalesforce(emu.connectorProfile, { log: ctx.log, signal: controller.signal, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 3_600_000 } });
+      const reading = source.open({ entity: 'Account', fields: ['Id'], apiPreference: 'REST_SYNC' }, ctx).then(() => undefined, (e: unknown) => e);
+      // Cancel once the client has started its (hour-long) wait.
+      while (!ctx.lines.some((l) => l['msg'] === 'retrying Salesforce call')) await new Promise((r) => setImmediate(r));
+      expect(ctx.lines.find((l) => l['msg'] === 'retrying Salesforce call')?.['delayMs']).toBe(3_600_000);
+      controller.abort();
+      expect(isForceflowError(await reading, 'RUN_CANCELED')).toBe(true);
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
 describe('Salesforce client: answers that are not Salesforce JSON', () => {
   async function describeError(handler: (res: ServerResponse) => void): Promise<unknown> {
     const server = createHttpServer((_req, res) => handler(res));

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ForceflowError } from '../../core/errors.ts';
+import { Backoff, sleep, type RetryPolicy } from '../../core/retry.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SalesforceSession, TokenProvider } from './auth.ts';
 import { boundedText, networkReason } from './net.ts';
@@ -14,14 +14,10 @@ export { networkReason };
  * its Bulk 2.0 helpers poll with a 30 s default timeout, do not retry job calls, and break on multi-page
  * query results (jsforce#1546). OAuth token requests go through `requestToken` (oauth.ts).
  */
-export interface RetryPolicy {
-  /** Attempts after the first one for retryable failures (429, 5xx, network). */
-  readonly retries: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
+export type { RetryPolicy };
 
-export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 250, maxDelayMs: 15_000 };
+/** Six retries of 429, 5xx and network failures, waits up to 15 s each; a Retry-After hint is honoured up to 30 s. */
+export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 250, maxDelayMs: 15_000, maxRetryAfterMs: 30_000 };
 
 export interface SalesforceRequest {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -96,7 +92,7 @@ export class SalesforceClient {
   private readonly tokens: TokenProvider;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
-  private readonly retry: RetryPolicy;
+  private readonly backoff: Backoff;
   private readonly profileName: string;
 
   constructor(options: ClientOptions) {
@@ -104,7 +100,7 @@ export class SalesforceClient {
     this.apiVersion = options.apiVersion;
     this.log = options.log;
     this.signal = options.signal;
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.backoff = new Backoff(options.retry ?? DEFAULT_RETRY);
     this.profileName = options.profileName ?? 'salesforce';
   }
 
@@ -122,6 +118,7 @@ export class SalesforceClient {
     let refreshed = false;
     const idempotent = req.idempotent ?? req.method === 'GET';
     const signal = req.cleanup ? undefined : this.signal;
+    const startedAt = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (!req.cleanup) this.throwIfAborted();
       const url = this.url(session.instanceUrl, req);
@@ -147,10 +144,7 @@ export class SalesforceClient {
       } catch (error) {
         this.logCall(req, url, undefined, started, attempt);
         if (!req.cleanup) this.throwIfAborted();
-        if (idempotent && attempt < this.retry.retries) {
-          await this.backoff(attempt, req, `network error: ${networkReason(error)}`);
-          continue;
-        }
+        if (idempotent && (await this.waitToRetry(attempt, startedAt, req, `network error: ${networkReason(error)}`))) continue;
         throw new ForceflowError('SF_UNAVAILABLE', `Salesforce could not be reached for ${req.call} (${networkReason(error)}) after ${attempt + 1} attempt(s). Check the instance URL and the network, then run again.`, { cause: error });
       }
       this.logCall(req, url, res, started, attempt);
@@ -170,10 +164,10 @@ export class SalesforceClient {
         attempt--;
         continue;
       }
-      if (RETRYABLE_STATUS.has(res.status) && idempotent && attempt < this.retry.retries) {
-        const retryAfter = Number(res.headers.get('retry-after'));
-        await this.backoff(attempt, req, `HTTP ${res.status} ${err.errorCode ?? ''}`.trim(), Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
-        continue;
+      if (RETRYABLE_STATUS.has(res.status) && idempotent) {
+        // Retry-After in seconds (an HTTP date is not honoured: Salesforce sends seconds).
+        const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+        if (await this.waitToRetry(attempt, startedAt, req, `HTTP ${res.status} ${err.errorCode ?? ''}`.trim(), retryAfter)) continue;
       }
       throw this.mapError(req, res.status, err, attempt + 1);
     }
@@ -182,6 +176,7 @@ export class SalesforceClient {
   /** Send and parse a JSON response (empty body → undefined; over MAX_JSON_BODY_BYTES → SF_API_ERROR). */
   async json<T>(req: SalesforceRequest): Promise<T> {
     const idempotent = req.idempotent ?? req.method === 'GET';
+    const startedAt = Date.now();
     for (let attempt = 0; ; attempt++) {
       const res = await this.send(req);
       let text: string;
@@ -191,10 +186,7 @@ export class SalesforceClient {
         if (error instanceof ForceflowError) throw error;
         // The connection broke part-way through the body: the call is re-sent only if that is safe.
         if (!req.cleanup) this.throwIfAborted();
-        if (idempotent && attempt < this.retry.retries) {
-          await this.backoff(attempt, req, `response body broke: ${networkReason(error)}`);
-          continue;
-        }
+        if (idempotent && (await this.waitToRetry(attempt, startedAt, req, `response body broke: ${networkReason(error)}`))) continue;
         throw new ForceflowError('SF_UNAVAILABLE', `The answer to ${req.call} broke part-way (${networkReason(error)}). Run again later.`, { cause: error });
       }
       const bytes = Buffer.byteLength(text);
@@ -240,16 +232,17 @@ export class SalesforceClient {
     } else this.log.debug(line, 'salesforce http call');
   }
 
-  private async backoff(attempt: number, req: SalesforceRequest, why: string, hintMs?: number): Promise<void> {
-    // Exponential backoff with full jitter; a Retry-After hint wins when larger.
-    const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-    const delay = Math.max(hintMs ?? 0, Math.round(cap / 2 + (Math.random() * cap) / 2));
+  /**
+   * Wait before retry `attempt + 1` as the retry policy says (core/retry.ts: full jitter, capped, Retry-After
+   * honoured up to the policy's maximum); false when the policy allows no more. Cancellation ends the wait
+   * with RUN_CANCELED (so a clean-up call sent after the cancellation is not retried: cancelling stays quick).
+   */
+  private async waitToRetry(attempt: number, startedAt: number, req: SalesforceRequest, why: string, retryAfterSeconds?: number): Promise<boolean> {
+    const delay = this.backoff.next(attempt, startedAt, retryAfterSeconds);
+    if (delay === undefined) return false;
     this.log.warn({ call: req.call, attempt: attempt + 1, delayMs: delay, why }, 'retrying Salesforce call');
-    try {
-      await sleep(delay, undefined, this.signal ? { signal: this.signal } : {});
-    } catch {
-      this.throwIfAborted();
-    }
+    await sleep(delay, this.signal);
+    return true;
   }
 
   private throwIfAborted(): void {
