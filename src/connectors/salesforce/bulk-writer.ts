@@ -5,12 +5,13 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parse } from 'csv-parse';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
+import { Backoff, sleep } from '../../core/retry.ts';
 import type { FieldType } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
-import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff, isTransientCallError, recordFromCells, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
+import { JOB_CALL_RETRY, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, isTransientCallError, recordFromCells, retryAfterOf, rowRetryPolicy, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
 
 /**
  * Writes spooled CSV files through Bulk API 2.0 ingest, one job per file (each at most 100 MB, see spool.ts):
@@ -161,7 +162,7 @@ export class BulkWriter {
     const jobFailed = info.state !== 'JobComplete';
 
     // One pass over the file: report failures with the row as sent, collect what goes again.
-    const canRetry = attempt < (this.options.rowRetries ?? 3);
+    const canRetry = attempt < rowRetryPolicy(this.options).retries;
     let retry: CsvSpool | undefined;
     const failures: RecordFailure[] = [];
     const unknown: RecordFailure[] = [];
@@ -222,7 +223,7 @@ export class BulkWriter {
     // failOnFirstDestinationError: once a record failed, no further job is sent, not even for retries.
     if (next !== undefined && !this.reporter.stopped) {
       this.ctx.log.warn({ object, jobId, records: next.indexes.length, attempt: attempt + 1 }, jobFailed ? 'bulk job failed; sending its unprocessed records in a new job' : 'sending records that failed for a retryable reason in a new job');
-      await backoff((this.options.rowRetryBaseMs ?? 1000) * 2 ** attempt, this.ctx.signal);
+      await sleep(new Backoff(rowRetryPolicy(this.options)).delayFor(attempt), this.ctx.signal);
       await this.writeFile(next, attempt + 1);
     }
     return undefined;
@@ -238,6 +239,8 @@ export class BulkWriter {
     const t = this.target;
     const object = t.object.name;
     const operation = t.operation.toLowerCase();
+    const backoff = new Backoff(JOB_CALL_RETRY);
+    const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       const job = await this.json<JobInfo>({
         method: 'POST',
@@ -267,7 +270,8 @@ export class BulkWriter {
           call: `upload ${file.indexes.length} ${object} record(s) to Bulk job ${job.id}`,
         });
       } catch (error) {
-        if (!isTransientCallError(error) || attempt >= 3) {
+        const wait = isTransientCallError(error) ? backoff.next(attempt, firstTried, retryAfterOf(error)) : undefined;
+        if (wait === undefined) {
           if (await this.abort(job.id)) await notWritten();
           throw error;
         }
@@ -275,7 +279,7 @@ export class BulkWriter {
         // An Open job is never processed: once aborted (or even if the abort is lost), it wrote nothing.
         await this.abort(job.id);
         await notWritten();
-        await backoff(500 * 2 ** attempt, this.ctx.signal);
+        await sleep(wait, this.ctx.signal);
         continue;
       }
       await this.close(job.id);
@@ -285,15 +289,18 @@ export class BulkWriter {
 
   /** UploadComplete; if the answer is lost, read the state before sending it again. */
   private async close(jobId: string): Promise<void> {
+    const backoff = new Backoff(JOB_CALL_RETRY);
+    const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
         await this.json({ method: 'PATCH', path: `/jobs/ingest/${jobId}`, json: { state: 'UploadComplete' }, idempotent: false, call: `close Bulk job ${jobId}` });
         return;
       } catch (error) {
-        if (!isTransientCallError(error) || attempt >= 5) throw error;
+        const wait = isTransientCallError(error) ? backoff.next(attempt, firstTried, retryAfterOf(error)) : undefined;
+        if (wait === undefined) throw error;
         const info = await this.json<JobInfo>({ method: 'GET', path: `/jobs/ingest/${jobId}`, call: `read Bulk job ${jobId}` });
         if (info.state !== 'Open') return;
-        await backoff(250 * 2 ** attempt, this.ctx.signal);
+        await sleep(wait, this.ctx.signal);
       }
     }
   }
@@ -327,7 +334,7 @@ export class BulkWriter {
         throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `Bulk job ${jobId} did not finish within ${Math.round(deadline / 1000)} s (state ${info.state}); it was aborted. Rows it processed before the abort are written; run again to write the rest (UPSERT is safe to repeat).`, { details: { jobId } });
       }
       try {
-        await backoff(delay, this.ctx.signal);
+        await sleep(delay, this.ctx.signal);
       } catch (error) {
         await this.abort(jobId);
         throw error;
@@ -339,7 +346,8 @@ export class BulkWriter {
   /** Read one results file into a committed pass; a body that breaks part-way is read again. */
   private async readResults(ledger: JobLedger, which: 'successfulResults' | 'failedResults' | 'unprocessedrecords', status: number): Promise<MatchPass> {
     const jobId = ledger.jobId;
-    const retries = this.options.resultRetries ?? 4;
+    const backoff = new Backoff({ ...JOB_CALL_RETRY, retries: this.options.resultRetries ?? JOB_CALL_RETRY.retries });
+    const firstTried = Date.now();
     // Result rows lead with sf__Id and sf__Created / sf__Error; unprocessed rows have only the sent columns.
     const payloadColumn = which === 'successfulResults' ? 'sf__created' : which === 'failedResults' ? 'sf__error' : undefined;
     for (let attempt = 0; ; attempt++) {
@@ -375,11 +383,12 @@ export class BulkWriter {
         return pass;
       } catch (error) {
         if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE') throw error;
-        if (attempt >= retries) {
+        const wait = backoff.next(attempt, firstTried, retryAfterOf(error));
+        if (wait === undefined) {
           throw new ForceflowError('SF_UNAVAILABLE', `Could not read ${which} of Bulk job ${jobId} after ${attempt + 1} attempt(s): ${(error as Error).message}. The job's rows were written or not as the job says; run again (UPSERT is safe to repeat).`, { cause: error, details: { jobId } });
         }
         this.ctx.log.warn({ jobId, which, attempt: attempt + 1, err: (error as Error).message }, 'reading bulk results failed; reading again');
-        await backoff(250 * 2 ** attempt, this.ctx.signal);
+        await sleep(wait, this.ctx.signal);
       }
     }
   }

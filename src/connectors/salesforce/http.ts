@@ -57,6 +57,8 @@ export type SalesforceApiErrorDetails = {
   readonly status: number;
   readonly errorCode: string;
   readonly sfMessage: string;
+  /** The answer's Retry-After (seconds), when it had one: callers that send the call again honour it through core/retry.ts. */
+  readonly retryAfterSeconds?: number;
 };
 
 const RETRYABLE_STATUS = new Set([420, 429, 500, 502, 503, 504]);
@@ -169,7 +171,7 @@ export class SalesforceClient {
         const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
         if (await this.waitToRetry(attempt, startedAt, req, `HTTP ${res.status} ${err.errorCode ?? ''}`.trim(), retryAfter)) continue;
       }
-      throw this.mapError(req, res.status, err, attempt + 1);
+      throw this.mapError(req, res.status, err, attempt + 1, Number(res.headers.get('retry-after') ?? Number.NaN));
     }
   }
 
@@ -249,10 +251,10 @@ export class SalesforceClient {
     if (this.signal?.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
   }
 
-  private mapError(req: SalesforceRequest, status: number, err: SfErrorBody, attempts: number): ForceflowError {
+  private mapError(req: SalesforceRequest, status: number, err: SfErrorBody, attempts: number, retryAfter: number): ForceflowError {
     const code = err.errorCode ?? `HTTP_${status}`;
     const sfMessage = (err.message ?? '').trim();
-    const details: SalesforceApiErrorDetails = { status, errorCode: code, sfMessage };
+    const details: SalesforceApiErrorDetails = { status, errorCode: code, sfMessage, ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}) };
     // Salesforce's messages often end with a period ("TotalRequests Limit exceeded."): one period, not two.
     const said = `Salesforce answered ${req.call} with ${status} ${code}${sfMessage ? `: ${sfMessage.replace(/\.+$/, '')}` : ''}`;
     if (status === 401) {

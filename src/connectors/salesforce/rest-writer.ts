@@ -1,12 +1,13 @@
 import pLimit from 'p-limit';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
+import { Backoff, sleep } from '../../core/retry.ts';
 import type { Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { RowFingerprint, executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { escapeSoqlString } from './soql.ts';
 import {
-  MISSING_ARGUMENT, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, backoff,
+  MISSING_ARGUMENT, OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, retryAfterOf, rowRetryPolicy,
   type RowRetryOptions, type WriteReporter, type WriteTarget,
 } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, restJson, toRestValue, type RestValue } from './write-values.ts';
@@ -37,7 +38,7 @@ export interface RestWriterOptions extends RowRetryOptions {
   readonly batchSize?: number;
   /** Times a refused call (429/503) is sent again (default 6). */
   readonly refusedRetries?: number;
-  /** Backoff base for refused calls (default 250 ms). */
+  /** Backoff base for refused calls (default 250 ms; full jitter, doubling, each wait at most 15 s, or Salesforce's Retry-After up to 15 s). */
   readonly refusedBaseMs?: number;
 }
 
@@ -85,9 +86,8 @@ export class RestWriter {
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly rowRetries: number;
-  private readonly rowRetryBaseMs: number;
-  private readonly refusedRetries: number;
-  private readonly refusedBaseMs: number;
+  private readonly rowBackoff: Backoff;
+  private readonly refusedBackoff: Backoff;
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly inflight = new Set<Promise<void>>();
   private buffer: RestItem[] = [];
@@ -104,10 +104,10 @@ export class RestWriter {
     this.ctx = ctx;
     this.batchSize = Math.min(MAX_BATCH, Math.max(1, options.batchSize ?? MAX_BATCH));
     this.concurrency = Math.max(1, options.concurrency ?? 4);
-    this.rowRetries = options.rowRetries ?? 3;
-    this.rowRetryBaseMs = options.rowRetryBaseMs ?? 1000;
-    this.refusedRetries = options.refusedRetries ?? 6;
-    this.refusedBaseMs = options.refusedBaseMs ?? 250;
+    const rowPolicy = rowRetryPolicy(options);
+    this.rowRetries = rowPolicy.retries;
+    this.rowBackoff = new Backoff(rowPolicy);
+    this.refusedBackoff = new Backoff({ retries: options.refusedRetries ?? 6, baseDelayMs: options.refusedBaseMs ?? 250, maxDelayMs: 15_000 });
     this.limit = pLimit(this.concurrency);
   }
 
@@ -208,7 +208,7 @@ export class RestWriter {
       if (pending.length > 0 && this.reporter.stopped) break;
       if (pending.length > 0) {
         this.ctx.log.warn({ object: this.target.object.name, records: pending.length, attempt: attempt + 1 }, 'retrying records that failed for a retryable reason');
-        await backoff(this.rowRetryBaseMs * 2 ** attempt, this.ctx.signal);
+        await sleep(this.rowBackoff.delayFor(attempt), this.ctx.signal);
       }
     }
   }
@@ -320,6 +320,7 @@ export class RestWriter {
     const t = this.target;
     const object = t.object.name;
     const idempotent = t.operation !== 'INSERT';
+    const firstSent = Date.now();
     for (let refused = 0; ; refused++) {
       const started = Date.now();
       let text: string;
@@ -343,8 +344,9 @@ export class RestWriter {
           throw error;
         };
         if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) await refusedNow();
-        if (refusedCall && refused < this.refusedRetries) {
-          await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
+        const wait = this.refusedBackoff.next(refused, firstSent, retryAfterOf(error));
+        if (refusedCall && wait !== undefined) {
+          await sleep(wait, this.ctx.signal);
           continue;
         }
         if (refusedCall) {
@@ -362,9 +364,9 @@ export class RestWriter {
         const why = status === undefined ? `the connection was lost after the ${t.operation} call was sent (${(error as Error).message})` : `Salesforce answered ${status} after the ${t.operation} call was sent`;
         this.ctx.log.warn({ object, records: pending.length, why }, 'write outcome unknown');
         if (idempotent) {
-          if (refused < this.refusedRetries) {
+          if (wait !== undefined) {
             resend = true;
-            await backoff(Math.min(15_000, this.refusedBaseMs * 2 ** refused), this.ctx.signal);
+            await sleep(wait, this.ctx.signal);
             continue;
           }
           throw error;

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordFailure } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError, type ERRORS } from '../../core/errors.ts';
+import type { RetryPolicy } from '../../core/retry.ts';
 import type { SfField, SfObject } from './describe.ts';
 
 /** What the write path shares between the destination and its two writers. */
@@ -72,13 +72,23 @@ export function isTransientCallError(error: unknown): boolean {
   return (error.details as { status?: number }).status === 429;
 }
 
-/** Sleep for backoff, ending early (RUN_CANCELED) if the run is cancelled. */
-export async function backoff(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch {
-    throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-  }
+/**
+ * The waits between sends of records that failed for a transient reason (core/retry.ts): `rowRetries`
+ * (default 3) sends again, from `rowRetryBaseMs` (default 1 s) doubling, full jitter, each wait at most 15 s.
+ */
+export function rowRetryPolicy(options: RowRetryOptions): RetryPolicy {
+  return { retries: options.rowRetries ?? 3, baseDelayMs: options.rowRetryBaseMs ?? 1000, maxDelayMs: 15_000 };
+}
+
+/**
+ * Calls of a Bulk ingest job's life (upload, UploadComplete, reading its results) that failed for a transient
+ * reason ({@link isTransientCallError}) and that the writer, not the client, sends again.
+ */
+export const JOB_CALL_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 250, maxDelayMs: 15_000 };
+
+/** The Retry-After (seconds) of the 429/503 answer behind a client error, if Salesforce sent one. */
+export function retryAfterOf(error: unknown): number | undefined {
+  return isForceflowError(error) ? (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds : undefined;
 }
 
 /** The record of a row as sent in a Bulk CSV: `#N/A` is null, an empty cell is a key the record did not have. */
