@@ -1,5 +1,5 @@
 import type { RecordFailure } from '../../core/connector.ts';
-import { ForceflowError, isForceflowError, type ERRORS } from '../../core/errors.ts';
+import { isForceflowError, type ERRORS } from '../../core/errors.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import type { SfField, SfObject } from './describe.ts';
 
