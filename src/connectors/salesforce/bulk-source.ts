@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForceflowError } from '../../core/errors.ts';
+import { Backoff, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
-import type { SalesforceClient } from './http.ts';
+import { BULK_CALL_RETRY, type SalesforceClient } from './http.ts';
 import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
 import { BulkCsvParser } from './bulk-csv.ts';
 
@@ -89,6 +89,8 @@ export async function* readBulk(
     ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
     // A job that ends Failed for a temporary reason goes again as a new job, a bounded number of times.
     const retries = options.jobRetries ?? 3;
+    const jobBackoff = new Backoff({ retries, baseDelayMs: options.jobRetryBaseMs ?? 1000, maxDelayMs: 30_000 });
+    const pageBackoff = new Backoff({ ...BULK_CALL_RETRY, retries: options.pageRetries ?? 5 });
     for (let attempt = 0; ; attempt++) {
       try {
         await waitForJob(client, job.id, object, ctx, options);
@@ -102,11 +104,7 @@ export async function* readBulk(
           });
         }
         ctx.log.warn({ jobId: job.id, object, attempt: attempt + 1, errorMessage: failure.errorMessage }, 'bulk query job failed for a temporary reason; running it again as a new job');
-        try {
-          await sleep((options.jobRetryBaseMs ?? 1000) * 2 ** attempt, undefined, { signal: ctx.signal });
-        } catch {
-          throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-        }
+        await sleep(jobBackoff.delayFor(attempt), ctx.signal);
         job = await create();
         stats.jobId = job.id;
         await options.onQueryJobCreated?.(job.id);
@@ -119,6 +117,7 @@ export async function* readBulk(
     for (;;) {
       let skip = 0;
       let attempt = 0;
+      const pageStarted = Date.now();
       let next: string | null = null;
       for (;;) {
         const res = await client.send({
@@ -179,11 +178,13 @@ export async function* readBulk(
         } catch (error) {
           if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
           if (error instanceof ForceflowError) throw error;
-          if (attempt++ >= (options.pageRetries ?? 5)) {
+          const wait = pageBackoff.next(attempt++, pageStarted);
+          if (wait === undefined) {
             throw new ForceflowError('SF_UNAVAILABLE', `The Bulk results of job ${job.id} (${object}) kept breaking part-way (${(error as Error).message}). Run again later.`, { cause: error });
           }
           ctx.log.warn({ jobId: job.id, rowsAlreadyRead: skip, err: (error as Error).message }, 'bulk results page broke; fetching it again');
-          await sleep(Math.min(10_000, 250 * 2 ** attempt));
+          // Cancellable: a cancelled run does not sit out the wait (it used to).
+          await sleep(wait, ctx.signal);
           // rows buffered but not yet yielded are re-read from the page; `skip` counts only yielded ones.
           continue;
         }
@@ -221,11 +222,8 @@ async function waitForJob(client: SalesforceClient, jobId: string, object: strin
     if (Date.now() + delay > deadline) {
       throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `The Bulk query job ${jobId} for ${object} did not complete before the deadline (state ${info.state}).`, { details: { jobId, state: info.state } });
     }
-    try {
-      await sleep(delay, undefined, { signal: ctx.signal });
-    } catch {
-      throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-    }
+    // Polling (waiting for the job to finish) is not retrying a failure: its own growing interval, the same cancellable wait.
+    await sleep(delay, ctx.signal);
     delay = Math.min(options.pollMaxMs ?? 10_000, Math.round(delay * 1.5));
   }
 }

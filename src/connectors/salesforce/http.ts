@@ -19,6 +19,12 @@ export type { RetryPolicy };
 /** Six retries of 429, 5xx and network failures, waits up to 15 s each; a Retry-After hint is honoured up to 30 s. */
 export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 250, maxDelayMs: 15_000, maxRetryAfterMs: 30_000 };
 
+/**
+ * What the Bulk reader and writer send again themselves after a transient failure the client did not retry
+ * (a results page whose body broke part-way, an upload or UploadComplete whose answer was lost).
+ */
+export const BULK_CALL_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 250, maxDelayMs: 15_000 };
+
 export interface SalesforceRequest {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** A path under the versioned base (`/query`) or an absolute server path (`/services/data/...`). */

@@ -80,12 +80,6 @@ export function rowRetryPolicy(options: RowRetryOptions): RetryPolicy {
   return { retries: options.rowRetries ?? 3, baseDelayMs: options.rowRetryBaseMs ?? 1000, maxDelayMs: 15_000 };
 }
 
-/**
- * Calls of a Bulk ingest job's life (upload, UploadComplete, reading its results) that failed for a transient
- * reason ({@link isTransientCallError}) and that the writer, not the client, sends again.
- */
-export const JOB_CALL_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 250, maxDelayMs: 15_000 };
-
 /** The Retry-After (seconds) of the 429/503 answer behind a client error, if Salesforce sent one. */
 export function retryAfterOf(error: unknown): number | undefined {
   return isForceflowError(error) ? (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds : undefined;
