@@ -42,4 +42,28 @@ describe('Salesforce read: a Bulk results page cut short at a record boundary', 
       await proxy.close();
     }
   });
+
+  it('a cancellation while waiting to fetch a broken page again ends the read at once with RUN_CANCELED', async () => {
+    // Every page is cut, and the wait before fetching it again is drawn under an hour (the client's policy):
+    // the wait used to ignore the run's abort signal.
+    const proxy = await truncatingProxy(emu.instanceUrl, 1_234, 100);
+    try {
+      const controller = new AbortController();
+      const ctx = captureContext(controller.signal);
+      const hour = 3_600_000;
+      const { source } = connectSalesforce(profileThrough(emu.connectorProfile, proxy.url), { log: ctx.log, signal: controller.signal, retry: { retries: 2, baseDelayMs: hour, maxDelayMs: hour }, source: { bulk: { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000 } } });
+      const stream = await source.open({ entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'BULKV2' }, ctx);
+      const reading = (async () => {
+        for await (const b of stream.batches) void b;
+      })().then(() => undefined, (e: unknown) => e);
+      const broke = (): boolean => ctx.lines.some((l) => l['msg'] === 'bulk results page broke; fetching it again');
+      while (!broke()) await new Promise((r) => setImmediate(r));
+      controller.abort();
+      const error = await reading;
+      expect(error).toMatchObject({ code: 'RUN_CANCELED' });
+      expect(proxy.rewrites()).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

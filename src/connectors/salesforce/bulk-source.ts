@@ -3,7 +3,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import { Backoff, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
-import { BULK_CALL_RETRY, type SalesforceClient } from './http.ts';
+import type { SalesforceClient } from './http.ts';
 import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
 import { BulkCsvParser } from './bulk-csv.ts';
 
@@ -90,7 +90,7 @@ export async function* readBulk(
     // A job that ends Failed for a temporary reason goes again as a new job, a bounded number of times.
     const retries = options.jobRetries ?? 3;
     const jobBackoff = new Backoff({ retries, baseDelayMs: options.jobRetryBaseMs ?? 1000, maxDelayMs: 30_000 });
-    const pageBackoff = new Backoff({ ...BULK_CALL_RETRY, retries: options.pageRetries ?? 5 });
+    const pageBackoff = new Backoff({ ...client.retryPolicy, retries: options.pageRetries ?? 5 });
     for (let attempt = 0; ; attempt++) {
       try {
         await waitForJob(client, job.id, object, ctx, options);
@@ -182,7 +182,7 @@ export async function* readBulk(
           if (wait === undefined) {
             throw new ForceflowError('SF_UNAVAILABLE', `The Bulk results of job ${job.id} (${object}) kept breaking part-way (${(error as Error).message}). Run again later.`, { cause: error });
           }
-          ctx.log.warn({ jobId: job.id, rowsAlreadyRead: skip, err: (error as Error).message }, 'bulk results page broke; fetching it again');
+          ctx.log.warn({ jobId: job.id, rowsAlreadyRead: skip, delayMs: wait, err: (error as Error).message }, 'bulk results page broke; fetching it again');
           // Cancellable: a cancelled run does not sit out the wait (it used to).
           await sleep(wait, ctx.signal);
           // rows buffered but not yet yielded are re-read from the page; `skip` counts only yielded ones.

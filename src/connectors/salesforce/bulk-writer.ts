@@ -7,7 +7,7 @@ import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import { Backoff, sleep } from '../../core/retry.ts';
 import type { FieldType } from '../../core/types.ts';
-import { BULK_CALL_RETRY, type SalesforceClient } from './http.ts';
+import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
@@ -239,7 +239,7 @@ export class BulkWriter {
     const t = this.target;
     const object = t.object.name;
     const operation = t.operation.toLowerCase();
-    const backoff = new Backoff(BULK_CALL_RETRY);
+    const backoff = new Backoff({ ...this.client.retryPolicy, retries: BULK_CALL_RETRIES });
     const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       const job = await this.json<JobInfo>({
@@ -289,7 +289,7 @@ export class BulkWriter {
 
   /** UploadComplete; if the answer is lost, read the state before sending it again. */
   private async close(jobId: string): Promise<void> {
-    const backoff = new Backoff(BULK_CALL_RETRY);
+    const backoff = new Backoff({ ...this.client.retryPolicy, retries: BULK_CALL_RETRIES });
     const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -346,7 +346,7 @@ export class BulkWriter {
   /** Read one results file into a committed pass; a body that breaks part-way is read again. */
   private async readResults(ledger: JobLedger, which: 'successfulResults' | 'failedResults' | 'unprocessedrecords', status: number): Promise<MatchPass> {
     const jobId = ledger.jobId;
-    const backoff = new Backoff({ ...BULK_CALL_RETRY, retries: this.options.resultRetries ?? BULK_CALL_RETRY.retries });
+    const backoff = new Backoff({ ...this.client.retryPolicy, retries: this.options.resultRetries ?? BULK_CALL_RETRIES });
     const firstTried = Date.now();
     // Result rows lead with sf__Id and sf__Created / sf__Error; unprocessed rows have only the sent columns.
     const payloadColumn = which === 'successfulResults' ? 'sf__created' : which === 'failedResults' ? 'sf__error' : undefined;

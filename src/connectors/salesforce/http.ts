@@ -20,10 +20,11 @@ export type { RetryPolicy };
 export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 250, maxDelayMs: 15_000, maxRetryAfterMs: 30_000 };
 
 /**
- * What the Bulk reader and writer send again themselves after a transient failure the client did not retry
- * (a results page whose body broke part-way, an upload or UploadComplete whose answer was lost).
+ * Calls the Bulk reader and writer send again themselves after a transient failure the client did not retry
+ * (a results page whose body broke part-way, an upload or UploadComplete whose answer was lost): that many
+ * times, waiting as the client's policy says.
  */
-export const BULK_CALL_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 250, maxDelayMs: 15_000 };
+export const BULK_CALL_RETRIES = 4;
 
 export interface SalesforceRequest {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -101,6 +102,8 @@ export class SalesforceClient {
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
   private readonly backoff: Backoff;
+  /** The retry policy of this client (RunFlowOptions.salesforce.retry): callers that send a call again themselves wait as it says. */
+  readonly retryPolicy: RetryPolicy;
   private readonly profileName: string;
 
   constructor(options: ClientOptions) {
@@ -108,7 +111,8 @@ export class SalesforceClient {
     this.apiVersion = options.apiVersion;
     this.log = options.log;
     this.signal = options.signal;
-    this.backoff = new Backoff(options.retry ?? DEFAULT_RETRY);
+    this.retryPolicy = options.retry ?? DEFAULT_RETRY;
+    this.backoff = new Backoff(this.retryPolicy);
     this.profileName = options.profileName ?? 'salesforce';
   }
 
