@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createSalesforceDestination, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
 import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { batches, destinationConfig as cfg, errorRowsIfAny as errorRows, writeEnv } from '../helpers/salesforce-write.ts';
+import { FAST_RETRY, batches, destinationConfig as cfg, errorRowsIfAny as errorRows, writeEnv } from '../helpers/salesforce-write.ts';
 
 /** Faults on the write path (issue 6): every input record written once, or failed with a reason; never twice, never lost. */
 
@@ -114,6 +114,16 @@ describe('an error that ends the write part-way says what was already written', 
 });
 
 describe('REST: refusals that do not clear', () => {
+  it('a refusal asking to wait an hour (Retry-After) is sent again after the client policy\'s maximum, not an hour', async () => {
+    await faults('collections.429.next=1,retryAfter=3600');
+    // Without the cap the writer would wait an hour and the test would time out.
+    const { result, ctx } = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('RA3600', 5), { rest: { refusedBaseMs: 1 } });
+    expect(result).toMatchObject({ written: 5, failedCount: 0 });
+    const waits = ctx.lines.filter((l) => l['msg'] === 'Salesforce refused the write call; sending it again').map((l) => l['delayMs']);
+    expect(waits).toEqual([FAST_RETRY.maxDelayMs]);
+    expect(await countByExt('RA3600')).toEqual(new Map(Array.from({ length: 5 }, (_, i) => [`RA3600-${i}`, 1])));
+  });
+
   it('429 on every call: SF_UNAVAILABLE saying too many requests, not a spent daily limit', async () => {
     await faults('collections.429=1,retryAfter=0');
     const error = await write(cfg({ apiPreference: 'REST_SYNC' }), accounts('ALL429', 5), { rest: { refusedRetries: 2, refusedBaseMs: 2 } }).catch((e: unknown) => e);

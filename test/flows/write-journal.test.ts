@@ -55,7 +55,7 @@ describe('the write journal after runs that end with an error', () => {
     const file = flowFile(name, 'INSERT', ['Name', 'Site'], Array.from({ length: 20 }, (_, i) => [`${name} ${i}`, `${name}#${i}`]));
     const state = openRunState(join(tmp.path, `${name}-state`));
     try {
-      await env.faults('collections.429=1');
+      await env.faults('collections.429=1,retryAfter=0');
       const failed = await run(file, state);
       await env.faults('');
       expect(failed.error?.code).toBe('SF_UNAVAILABLE');

@@ -38,7 +38,7 @@ export interface RestWriterOptions extends RowRetryOptions {
   readonly batchSize?: number;
   /** Times a refused call (429/503) is sent again (default 6). */
   readonly refusedRetries?: number;
-  /** Backoff base for refused calls (default 250 ms; full jitter, doubling, each wait at most 15 s, or Salesforce's Retry-After up to 15 s). */
+  /** Backoff base for refused calls (default: the client's retry policy's, 250 ms; full jitter, doubling, capped and with Salesforce's Retry-After honoured as that policy says). */
   readonly refusedBaseMs?: number;
 }
 
@@ -107,7 +107,8 @@ export class RestWriter {
     const rowPolicy = rowRetryPolicy(options);
     this.rowRetries = rowPolicy.retries;
     this.rowBackoff = new Backoff(rowPolicy);
-    this.refusedBackoff = new Backoff({ retries: options.refusedRetries ?? 6, baseDelayMs: options.refusedBaseMs ?? 250, maxDelayMs: 15_000 });
+    // The client's policy (RunFlowOptions.salesforce.retry: cap, Retry-After maximum, deadline) with this writer's count and base.
+    this.refusedBackoff = new Backoff({ ...client.retryPolicy, retries: options.refusedRetries ?? 6, ...(options.refusedBaseMs === undefined ? {} : { baseDelayMs: options.refusedBaseMs }) });
     this.limit = pLimit(this.concurrency);
   }
 
@@ -346,6 +347,7 @@ export class RestWriter {
         if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' && !refusedCall) await refusedNow();
         const wait = this.refusedBackoff.next(refused, firstSent, retryAfterOf(error));
         if (refusedCall && wait !== undefined) {
+          this.ctx.log.warn({ object, records: pending.length, status, attempt: refused + 1, delayMs: wait }, 'Salesforce refused the write call; sending it again');
           await sleep(wait, this.ctx.signal);
           continue;
         }
