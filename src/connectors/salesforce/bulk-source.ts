@@ -1,6 +1,6 @@
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForceflowError } from '../../core/errors.ts';
-import { Backoff, sleep } from '../../core/retry.ts';
+import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
@@ -88,29 +88,32 @@ export async function* readBulk(
     await options.onQueryJobCreated?.(job.id);
     ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
     // A job that ends Failed for a temporary reason goes again as a new job, a bounded number of times.
-    const retries = options.jobRetries ?? 3;
-    const jobBackoff = new Backoff({ retries, baseDelayMs: options.jobRetryBaseMs ?? 1000, maxDelayMs: 30_000 });
-    const pageBackoff = new Backoff({ ...client.retryPolicy, retries: options.pageRetries ?? 5 });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await waitForJob(client, job.id, object, ctx, options);
-        break;
-      } catch (error) {
-        const failure = error instanceof ForceflowError && error.code === 'SF_BULK_JOB_FAILED' ? (error.details as { state?: string; errorMessage?: string | null }) : undefined;
-        if (failure === undefined || failure.state !== 'Failed' || !isTemporaryJobFailure(failure.errorMessage ?? undefined)) throw error;
-        if (attempt >= retries) {
-          throw new ForceflowError('SF_BULK_JOB_FAILED_TEMPORARY', `The Bulk query job for ${object} ended Failed ${attempt + 1} time(s) for a reason Salesforce gives as temporary (last job ${job.id}: ${failure.errorMessage ?? ''}). Run again later.`, {
-            cause: error, details: { jobId: job.id, attempts: attempt + 1, errorMessage: failure.errorMessage ?? null },
-          });
-        }
-        ctx.log.warn({ jobId: job.id, object, attempt: attempt + 1, errorMessage: failure.errorMessage }, 'bulk query job failed for a temporary reason; running it again as a new job');
-        await sleep(jobBackoff.delayFor(attempt), ctx.signal);
+    const failureOf = (error: unknown): { state?: string; errorMessage?: string | null } | undefined =>
+      error instanceof ForceflowError && error.code === 'SF_BULK_JOB_FAILED' ? (error.details as { state?: string; errorMessage?: string | null }) : undefined;
+    await retry(async (attempt) => {
+      if (attempt > 0) {
         job = await create();
         stats.jobId = job.id;
         await options.onQueryJobCreated?.(job.id);
         ctx.log.info({ jobId: job.id, object }, 'bulk query job created');
       }
-    }
+      await waitForJob(client, job.id, object, ctx, options);
+    }, {
+      policy: { retries: options.jobRetries ?? 3, baseDelayMs: options.jobRetryBaseMs ?? 1000, maxDelayMs: 30_000 },
+      signal: ctx.signal,
+      isRetryable: (error) => {
+        const failure = failureOf(error);
+        return failure !== undefined && failure.state === 'Failed' && isTemporaryJobFailure(failure.errorMessage ?? undefined);
+      },
+      onRetry: ({ error, attempt }) => ctx.log.warn({ jobId: job.id, object, attempt, errorMessage: failureOf(error)?.errorMessage }, 'bulk query job failed for a temporary reason; running it again as a new job'),
+      giveUp: (error, attempts) => {
+        const message = failureOf(error)?.errorMessage ?? null;
+        return new ForceflowError('SF_BULK_JOB_FAILED_TEMPORARY', `The Bulk query job for ${object} ended Failed ${attempts} time(s) for a reason Salesforce gives as temporary (last job ${job.id}: ${message ?? ''}). Run again later.`, {
+          cause: error, details: { jobId: job.id, attempts, errorMessage: message },
+        });
+      },
+    });
+    const pageBackoff = new Backoff({ ...client.retryPolicy, retries: options.pageRetries ?? 5 });
     completed = true;
     const batchRows = options.batchRows ?? 1000;
     let locator: string | undefined;

@@ -5,7 +5,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parse } from 'csv-parse';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
-import { Backoff, sleep } from '../../core/retry.ts';
+import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { FieldType } from '../../core/types.ts';
 import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
@@ -346,50 +346,45 @@ export class BulkWriter {
   /** Read one results file into a committed pass; a body that breaks part-way is read again. */
   private async readResults(ledger: JobLedger, which: 'successfulResults' | 'failedResults' | 'unprocessedrecords', status: number): Promise<MatchPass> {
     const jobId = ledger.jobId;
-    const backoff = new Backoff({ ...this.client.retryPolicy, retries: this.options.resultRetries ?? BULK_CALL_RETRIES });
-    const firstTried = Date.now();
     // Result rows lead with sf__Id and sf__Created / sf__Error; unprocessed rows have only the sent columns.
     const payloadColumn = which === 'successfulResults' ? 'sf__created' : which === 'failedResults' ? 'sf__error' : undefined;
-    for (let attempt = 0; ; attempt++) {
+    return retry(async () => {
       const pass = new MatchPass(ledger, status);
-      try {
-        this.stats.calls++;
-        const res = await this.client.send({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
-        if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);
-        const body = res.body as WebReadableStream<Uint8Array>;
-        const client = this.client;
-        const source = Readable.from((async function* counted() {
-          for await (const chunk of body) {
-            client.bytesReceived += chunk.byteLength;
-            yield chunk;
-          }
-        })(), { objectMode: false });
-        const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
-        const done = pipeline(source, parser);
-        done.catch(() => undefined);
-        let payloadAt = -1;
-        let first = true;
-        for await (const cells of parser as AsyncIterable<string[]>) {
-          if (first) {
-            first = false;
-            pass.header(cells);
-            payloadAt = payloadColumn === undefined ? -1 : cells.findIndex((c) => c.trim().toLowerCase() === payloadColumn);
-            continue;
-          }
-          pass.match(cells, payloadAt >= 0 ? (cells[payloadAt] ?? '') : '');
+      this.stats.calls++;
+      const res = await this.client.send({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
+      if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);
+      const body = res.body as WebReadableStream<Uint8Array>;
+      const client = this.client;
+      const source = Readable.from((async function* counted() {
+        for await (const chunk of body) {
+          client.bytesReceived += chunk.byteLength;
+          yield chunk;
         }
-        await done;
-        pass.commit(which);
-        return pass;
-      } catch (error) {
-        if (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE') throw error;
-        const wait = backoff.next(attempt, firstTried, retryAfterOf(error));
-        if (wait === undefined) {
-          throw new ForceflowError('SF_UNAVAILABLE', `Could not read ${which} of Bulk job ${jobId} after ${attempt + 1} attempt(s): ${(error as Error).message}. The job's rows were written or not as the job says; run again (UPSERT is safe to repeat).`, { cause: error, details: { jobId } });
+      })(), { objectMode: false });
+      const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+      const done = pipeline(source, parser);
+      done.catch(() => undefined);
+      let payloadAt = -1;
+      let first = true;
+      for await (const cells of parser as AsyncIterable<string[]>) {
+        if (first) {
+          first = false;
+          pass.header(cells);
+          payloadAt = payloadColumn === undefined ? -1 : cells.findIndex((c) => c.trim().toLowerCase() === payloadColumn);
+          continue;
         }
-        this.ctx.log.warn({ jobId, which, attempt: attempt + 1, err: (error as Error).message }, 'reading bulk results failed; reading again');
-        await sleep(wait, this.ctx.signal);
+        pass.match(cells, payloadAt >= 0 ? (cells[payloadAt] ?? '') : '');
       }
-    }
+      await done;
+      pass.commit(which);
+      return pass;
+    }, {
+      policy: { ...this.client.retryPolicy, retries: this.options.resultRetries ?? BULK_CALL_RETRIES },
+      signal: this.ctx.signal,
+      // A body that broke part-way or a call the client gave up on goes again; Salesforce's other answers do not.
+      isRetryable: (error) => (isForceflowError(error) && error.code !== 'SF_UNAVAILABLE' ? false : { retryAfterSeconds: retryAfterOf(error) }),
+      onRetry: ({ error, attempt }) => this.ctx.log.warn({ jobId, which, attempt, err: (error as Error).message }, 'reading bulk results failed; reading again'),
+      giveUp: (error, attempts) => new ForceflowError('SF_UNAVAILABLE', `Could not read ${which} of Bulk job ${jobId} after ${attempts} attempt(s): ${(error as Error).message}. The job's rows were written or not as the job says; run again (UPSERT is safe to repeat).`, { cause: error, details: { jobId } }),
+    });
   }
 }
