@@ -3,9 +3,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Destination, RunContext, WriteResult } from '../../core/connector.ts';
 import type { RecordBatch } from '../../core/types.ts';
-import { createLayout } from '../s3/layout.ts';
-import { writeFiles } from '../s3/output.ts';
-import type { FileDestinationDeps } from '../s3/destination.ts';
+import { createLayout } from '../files/layout.ts';
+import { writeFiles } from '../files/output.ts';
+import type { FileDestinationDeps } from '../files/output.ts';
 import type { LocalFileDestinationProperties } from './config.ts';
 import { createFolderStore } from './folder.ts';
 

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
 import type { InputFile } from '../../formats/types.ts';
-import { isHidden } from '../s3/store.ts';
-import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../s3/store.ts';
+import { isHidden } from '../files/store.ts';
+import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../files/store.ts';
 
 /**
  * A {@link BlobStore} on a local folder (LocalFile connector), or on one file for reading.
