@@ -381,8 +381,9 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       const eh = plan.errorHandling;
       const flowDir = options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd();
       // The error file's staging (the write path itself, and any write journal, are the destination's own).
+      const errorStaging = `${executionId}-errors`;
       if (eh.bucketName !== undefined) await resource({ kind: 'S3_STAGING', bucket: eh.bucketName, prefix: stagingPrefix(eh.bucketPrefix, executionId) });
-      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', `${executionId}-errors`) });
+      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', errorStaging) });
       destination = createSalesforceDestination(sf.client, { ...dp, failOnFirstDestinationError: eh.failOnFirstDestinationError }, {
         flowName: plan.flowName,
         executionId,
@@ -390,7 +391,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
         // folder gets its own staging folder: publishing must not sweep away another writer's staged files of the run.
         ...(eh.bucketName !== undefined
           ? { errorTarget: createS3Store({ client: s3Client(), bucketName: eh.bucketName, bucketPrefix: eh.bucketPrefix, executionId, ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) }) }
-          : eh.localPath !== undefined ? { errorTarget: createFolderStore({ path: resolve(flowDir, eh.localPath), executionId: `${executionId}-errors` }) } : {}),
+          : eh.localPath !== undefined ? { errorTarget: createFolderStore({ path: resolve(flowDir, eh.localPath), executionId: errorStaging }) } : {}),
         ...(state?.writeJournal ? { journal: state.writeJournal } : {}),
         ...options.salesforce?.destination,
       });
