@@ -26,7 +26,7 @@ export { createSalesforceSource } from './connectors/salesforce/source.ts';
 export { select, SOURCE_BULK_THRESHOLD, DESTINATION_BULK_THRESHOLD } from './api-selection/select.ts';
 export { startEmulator, CONTROL_HEADERS } from './emulator/index.ts';
 export type { EmulatorOptions, EmulatorInfo, RunningEmulator } from './emulator/index.ts';
-export { startLocalS3 } from './connectors/s3/local.ts';
+export { startLocalS3 } from './emulator/s3/local.ts';
 export { createS3Client } from './connectors/s3/client.ts';
 export { ForceflowError, ERRORS, isForceflowError } from './core/errors.ts';
 export type { ErrorCode, ErrorKind } from './core/errors.ts';

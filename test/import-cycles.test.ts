@@ -54,6 +54,28 @@ function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   return cycles;
 }
 
+/** The area of a file of src/: its top folder, or `connectors/<name>`. */
+function areaOf(file: string): string {
+  const parts = relative(SRC, file).split(/[\\/]/);
+  return parts[0] === 'connectors' ? `connectors/${parts[1] ?? ''}` : (parts[0] ?? '');
+}
+
+/**
+ * Imports of a connector's module from outside its folder that the layering forbids: from another connector
+ * (except of the shared files layer, `connectors/files/`), and from `connectors/files/`, `formats/`, `core/` or
+ * the emulator (which sit below the connectors).
+ */
+function layerViolations(graph: ReadonlyMap<string, readonly string[]>): [string, string][] {
+  const below = ['connectors/files', 'formats', 'core', 'emulator'];
+  return [...graph].flatMap(([from, deps]) => deps.filter((to) => {
+    const source = areaOf(from);
+    const target = areaOf(to);
+    if (!target.startsWith('connectors/') || source === target) return false;
+    if (below.includes(source)) return true;
+    return source.startsWith('connectors/') && target !== 'connectors/files';
+  }).map((to): [string, string] => [from, to]));
+}
+
 describe('import graph of src/', () => {
   const files = sourceFiles(SRC);
   const graph = importGraph(files);
@@ -66,6 +88,14 @@ describe('import graph of src/', () => {
   it('has no import cycles', () => {
     const cycles = findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' → '));
     expect(cycles, `import cycles in src/:\n${cycles.join('\n')}`).toEqual([]);
+  });
+
+  it('keeps the layers apart: a connector imports no other connector (only the shared files layer); files/, formats/, core/ and the emulator import no connector', () => {
+    const wrong = layerViolations(graph).map(([from, to]) => `${relative(SRC, from)} → ${relative(SRC, to)}`);
+    expect(wrong, `imports across layers:\n${wrong.join('\n')}`).toEqual([]);
+    // The check can fail: the files layer importing a store, or one connector another's.
+    expect(layerViolations(new Map([[join(SRC, 'connectors/files/x.ts'), [join(SRC, 'connectors/s3/bucket.ts')]]]))).toHaveLength(1);
+    expect(layerViolations(new Map([[join(SRC, 'connectors/s3/x.ts'), [join(SRC, 'connectors/local-file/folder.ts'), join(SRC, 'connectors/files/store.ts')]]]))).toHaveLength(1);
   });
 
   it('finds a cycle and names its path (the check can fail)', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
-import { startLocalS3 } from '../connectors/s3/local.ts';
+import { startLocalS3 } from '../emulator/s3/local.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
 import { loadFlowFile } from '../flows/load.ts';
 import { runFlow } from '../flows/runner.ts';

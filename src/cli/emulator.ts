@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
-import { startLocalS3, type LocalS3 } from '../connectors/s3/local.ts';
+import { startLocalS3, type LocalS3 } from '../emulator/s3/local.ts';
 import { isLoopbackHost } from '../core/http-guard.ts';
 
 export interface EmulatorCommandOptions {

@@ -14,10 +14,11 @@ import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
 import { createSalesforceDestination, type SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
 import { createS3Destination } from '../connectors/s3/destination.ts';
-import { stagingPrefix } from '../connectors/s3/bucket.ts';
+import { createS3Store, stagingPrefix } from '../connectors/s3/bucket.ts';
 import { createS3Source } from '../connectors/s3/source.ts';
-import { createLocalFileDestination, resolvePath } from '../connectors/local-file/destination.ts';
+import { createLocalFileDestination } from '../connectors/local-file/destination.ts';
 import { createLocalFileSource } from '../connectors/local-file/source.ts';
+import { createFolderStore, resolvePath } from '../connectors/local-file/folder.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
@@ -380,14 +381,17 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       const eh = plan.errorHandling;
       const flowDir = options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd();
       // The error file's staging (the write path itself, and any write journal, are the destination's own).
+      const errorStaging = `${executionId}-errors`;
       if (eh.bucketName !== undefined) await resource({ kind: 'S3_STAGING', bucket: eh.bucketName, prefix: stagingPrefix(eh.bucketPrefix, executionId) });
-      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', `${executionId}-errors`) });
+      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', errorStaging) });
       destination = createSalesforceDestination(sf.client, { ...dp, failOnFirstDestinationError: eh.failOnFirstDestinationError }, {
         flowName: plan.flowName,
         executionId,
+        // The error file goes through the same files layer as outputs, into the store that holds it. A local
+        // folder gets its own staging folder: publishing must not sweep away another writer's staged files of the run.
         ...(eh.bucketName !== undefined
-          ? { errorTarget: { s3: { client: s3Client(), bucketName: eh.bucketName, ...(eh.bucketPrefix !== undefined ? { bucketPrefix: eh.bucketPrefix } : {}), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) } } }
-          : eh.localPath !== undefined ? { errorTarget: { localDir: resolve(flowDir, eh.localPath) } } : {}),
+          ? { errorTarget: createS3Store({ client: s3Client(), bucketName: eh.bucketName, bucketPrefix: eh.bucketPrefix, executionId, ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) }) }
+          : eh.localPath !== undefined ? { errorTarget: createFolderStore({ path: resolve(flowDir, eh.localPath), executionId: errorStaging }) } : {}),
         ...(state?.writeJournal ? { journal: state.writeJournal } : {}),
         ...options.salesforce?.destination,
       });

@@ -5,6 +5,7 @@ import { ParquetEncoder, openParquet } from './parquet.ts';
 import type { DecodedFile, DecodeOptions, EncoderOptions, FileType, InputFile, RecordEncoder } from './types.ts';
 
 export type { DecodedFile, DecodeOptions, EncoderOptions, FileType, InputFile, RecordEncoder } from './types.ts';
+export * from './config.ts';
 export { CsvEncoder, csvCell, openCsv } from './csv.ts';
 export { JsonLinesEncoder, openJsonLines } from './jsonl.ts';
 export { ParquetEncoder, openParquet } from './parquet.ts';

@@ -1,4 +1,4 @@
-import type { FileType } from '../connectors/s3/config.ts';
+import type { FileType } from './config.ts';
 import type { EntitySchema, RecordBatch, Row } from '../core/types.ts';
 
 export type { FileType };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobStore } from '../../src/connectors/s3/store.ts';
+import type { BlobStore } from '../../src/connectors/files/store.ts';
 
 /**
  * What every {@link BlobStore} (S3 bucket, local folder) must do the same way. A store's test file runs

@@ -1,8 +1,8 @@
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorSink, ErrorSinkDeps } from '../../src/connectors/s3/error-sink.ts';
-import type { OutputFormatConfig } from '../../src/connectors/s3/config.ts';
-import type { FileDestinationDeps } from '../../src/connectors/s3/destination.ts';
+import type { ErrorSink, ErrorSinkDeps } from '../../src/connectors/files/error-sink.ts';
+import type { OutputFormatConfig } from '../../src/formats/config.ts';
+import type { FileDestinationDeps } from '../../src/connectors/files/output.ts';
 import type { Destination } from '../../src/core/connector.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../src/core/types.ts';

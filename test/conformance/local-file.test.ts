@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { createLocalFileDestination } from '../../src/connectors/local-file/destination.ts';
 import { createFolderStore } from '../../src/connectors/local-file/folder.ts';
-import { createErrorSink } from '../../src/connectors/s3/error-sink.ts';
+import { createErrorSink } from '../../src/connectors/files/error-sink.ts';
 import { describeBlobStore } from './blob-store.ts';
 import { describeFileDestination } from './destination.ts';
 
@@ -67,7 +67,7 @@ describeFileDestination('LocalFile', async () => {
       return {
         ...s.common(root),
         destination: (format, deps) => createLocalFileDestination({ path: root, ...(format === undefined ? {} : { outputFormatConfig: format }) }, deps),
-        errorSink: (deps) => createErrorSink({ localDir: root }, deps),
+        errorSink: (deps) => createErrorSink(createFolderStore({ path: root, executionId: `${deps.executionId}-errors` }), deps),
       };
     },
     close: s.close,

@@ -1,6 +1,6 @@
 import { createS3Store } from '../../src/connectors/s3/bucket.ts';
 import { createS3Destination } from '../../src/connectors/s3/destination.ts';
-import { createErrorSink } from '../../src/connectors/s3/error-sink.ts';
+import { createErrorSink } from '../../src/connectors/files/error-sink.ts';
 import { startTestS3 } from '../helpers/s3.ts';
 import { describeBlobStore } from './blob-store.ts';
 import { describeFileDestination } from './destination.ts';
@@ -52,7 +52,7 @@ describeFileDestination('S3', async () => {
       return {
         ...s.common(prefix),
         destination: (format, deps) => createS3Destination({ bucketName: s.t.bucket, bucketPrefix: prefix, ...(format === undefined ? {} : { s3OutputFormatConfig: format }) }, { client: s.t.client, ...deps }),
-        errorSink: (deps) => createErrorSink({ s3: { client: s.t.client, bucketName: s.t.bucket, bucketPrefix: prefix } }, deps),
+        errorSink: (deps) => createErrorSink(createS3Store({ client: s.t.client, bucketName: s.t.bucket, bucketPrefix: prefix, executionId: deps.executionId }), deps),
       };
     },
     close: s.close,

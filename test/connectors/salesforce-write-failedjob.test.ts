@@ -4,7 +4,7 @@ import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
 import { captureContext } from '../helpers/run-context.ts';
 import { profileThrough, rewritingProxy } from '../helpers/rewriting-proxy.ts';
-import { batches, writeEnv } from '../helpers/salesforce-write.ts';
+import { batches, localErrorTarget, writeEnv } from '../helpers/salesforce-write.ts';
 
 /**
  * A Failed Bulk ingest job whose result files do not account for every record it says it processed: an
@@ -38,7 +38,7 @@ async function writeThroughProxy(operation: 'INSERT' | 'UPSERT', prefix: string)
     const dest = createSalesforceDestination(
       client,
       { object: 'Account', writeOperationType: operation, idFieldNames: operation === 'UPSERT' ? ['External_Id__c'] : [], apiPreference: 'BULKV2', failOnFirstDestinationError: false },
-      { flowName: 'f', executionId: `fj-${prefix}`, errorTarget: { localDir: join(dir, prefix) }, tempDir: dir, bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 } },
+      { flowName: 'f', executionId: `fj-${prefix}`, errorTarget: localErrorTarget(join(dir, prefix), `fj-${prefix}`), tempDir: dir, bulk: { pollInitialMs: 2, pollMaxMs: 20, rowRetryBaseMs: 2 } },
     );
     const rows = Array.from({ length: 60 }, (_, i) => ({ Name: `${prefix} ${i}`, External_Id__c: `${prefix}-${i}` }));
     const result = await dest.write(batches(rows), ctx);

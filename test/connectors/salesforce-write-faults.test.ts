@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createSalesforceDestination, type SalesforceDestinationOptions } from '../../src/connectors/salesforce/destination.ts';
 import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { FAST_RETRY, batches, destinationConfig as cfg, errorRowsIfAny as errorRows, writeEnv } from '../helpers/salesforce-write.ts';
+import { FAST_RETRY, batches, destinationConfig as cfg, errorRowsIfAny as errorRows, localErrorTarget, writeEnv } from '../helpers/salesforce-write.ts';
 
 /** Faults on the write path (issue 6): every input record written once, or failed with a reason; never twice, never lost. */
 
@@ -91,7 +91,7 @@ describe('an error that ends the write part-way says what was already written', 
     const ctx = captureContext();
     const errorDir = env.errorDir();
     const dest = createSalesforceDestination(client(ctx.log), cfg({ apiPreference: 'REST_SYNC' }), {
-      flowName: 'f', executionId: 'outage', errorTarget: { localDir: errorDir }, tempDir: env.dir,
+      flowName: 'f', executionId: 'outage', errorTarget: localErrorTarget(errorDir, 'outage'), tempDir: env.dir,
       rest: { concurrency: 1, rowRetryBaseMs: 2, refusedBaseMs: 2, refusedRetries: 2 },
     });
     async function* source(): AsyncGenerator<RecordBatch> {

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isForceflowError } from '../../src/core/errors.ts';
-import { startLocalS3 } from '../../src/connectors/s3/local.ts';
+import { startLocalS3 } from '../../src/emulator/s3/local.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 
 /**

@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '../../src/connectors/s3/bucket.ts';
 import { createS3Client } from '../../src/connectors/s3/client.ts';
-import { createErrorSink } from '../../src/connectors/s3/error-sink.ts';
+import { createErrorSink } from '../../src/connectors/files/error-sink.ts';
 import { runFlow } from '../../src/flows/runner.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { recordingProxy, type RecordedRequest } from '../helpers/recording-proxy.ts';
@@ -100,7 +100,7 @@ describe('kmsArn: SSE-KMS on S3 outputs', () => {
   });
 
   it("a Salesforce destination's failed-records file on S3 is written with SSE-KMS", async () => {
-    const sink = createErrorSink({ s3: { client, bucketName: t.bucket, bucketPrefix: 'kms-errors', kmsKeyId: KEY } }, { flowName: 'f', executionId: 'e2', fields: ['Name'] });
+    const sink = createErrorSink(createS3Store({ client, bucketName: t.bucket, bucketPrefix: 'kms-errors', executionId: 'e2', kmsKeyId: KEY }), { flowName: 'f', executionId: 'e2', fields: ['Name'] });
     const before = proxy.requests.length;
     await sink.add([{ index: 0, record: { Name: 'x' }, errorCode: 'REQUIRED_FIELD_MISSING', message: 'missing' }]);
     const { key } = await sink.finish();

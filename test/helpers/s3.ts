@@ -4,8 +4,8 @@ import type { RunContext } from '../../src/core/connector.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../src/core/types.ts';
 import { createS3Client } from '../../src/connectors/s3/client.ts';
-import { startLocalS3 } from '../../src/connectors/s3/local.ts';
-import type { LocalS3 } from '../../src/connectors/s3/local.ts';
+import { startLocalS3 } from '../../src/emulator/s3/local.ts';
+import type { LocalS3 } from '../../src/emulator/s3/local.ts';
 
 /** A local S3 (s3rver over HTTP) and a real SDK client configured only from its `env`. */
 export interface TestS3 {

@@ -12,9 +12,16 @@ import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
 import type { SalesforceDestinationConfig, SalesforceDestinationOptions, SalesforceWriteResult } from '../../src/connectors/salesforce/destination.ts';
 import type { RetryPolicy, SalesforceClient } from '../../src/connectors/salesforce/http.ts';
+import { createFolderStore } from '../../src/connectors/local-file/folder.ts';
+import type { BlobStore } from '../../src/connectors/files/store.ts';
 import { captureContext } from './run-context.ts';
 
 /** Shared scaffolding of the Salesforce write tests: a per-file emulator and temp folder, and quick retries. */
+
+/** The folder store a run's error file goes to (its own staging folder, as the runner gives it). */
+export function localErrorTarget(dir: string, executionId: string): BlobStore {
+  return createFolderStore({ path: dir, executionId: `${executionId}-errors` });
+}
 
 /** Client retries short enough for tests that inject faults. */
 export const FAST_RETRY: RetryPolicy = { retries: 8, baseDelayMs: 2, maxDelayMs: 20 };
@@ -201,7 +208,7 @@ export function writeEnv(options: { readonly emulator: EmulatorOptions; readonly
       const ctx = captureContext();
       const client = env.client(ctx.log);
       const dir = errorDir();
-      const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: { localDir: dir }, tempDir: tmp.path, ...FAST_DESTINATION, ...overrides });
+      const dest = createSalesforceDestination(client, config, { flowName: 'f', executionId: `e${run}`, errorTarget: localErrorTarget(dir, `e${run}`), tempDir: tmp.path, ...FAST_DESTINATION, ...overrides });
       const result = await dest.write(batches(rows), ctx);
       return { result, client, ctx, errorDir: dir };
     },

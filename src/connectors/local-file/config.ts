@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FileTypeSchema, OutputFormatConfigSchema } from '../s3/config.ts';
+import { FileTypeSchema, OutputFormatConfigSchema } from '../../formats/config.ts';
 
 /**
  * forceflow's own LocalFile connector type, so a flow can be replayed from fixture files and tested

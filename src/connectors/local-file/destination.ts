@@ -1,21 +1,17 @@
 import { stat, statfs } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Destination, RunContext, WriteResult } from '../../core/connector.ts';
 import type { RecordBatch } from '../../core/types.ts';
-import { createLayout } from '../s3/layout.ts';
-import { writeFiles } from '../s3/output.ts';
-import type { FileDestinationDeps } from '../s3/destination.ts';
+import { createLayout } from '../files/layout.ts';
+import { writeFiles } from '../files/output.ts';
+import type { FileDestinationDeps } from '../files/output.ts';
 import type { LocalFileDestinationProperties } from './config.ts';
-import { createFolderStore } from './folder.ts';
+import { createFolderStore, resolvePath } from './folder.ts';
 
 export interface LocalFileDestinationDeps extends FileDestinationDeps {
   /** The flow file's folder: a relative `path` resolves from it (the process's cwd when absent). */
   readonly baseDir?: string;
-}
-
-export function resolvePath(path: string, baseDir?: string): string {
-  return isAbsolute(path) ? path : resolve(baseDir ?? process.cwd(), path);
 }
 
 /** Kernel pseudo file systems (statfs f_type) that cannot hold a folder of output files. */

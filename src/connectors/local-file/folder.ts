@@ -2,11 +2,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ForceflowError } from '../../core/errors.ts';
 import type { InputFile } from '../../formats/types.ts';
-import { isHidden } from '../s3/store.ts';
-import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../s3/store.ts';
+import { isHidden } from '../files/store.ts';
+import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../files/store.ts';
 
 /**
  * A {@link BlobStore} on a local folder (LocalFile connector), or on one file for reading.
@@ -177,6 +177,11 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
       };
     },
   };
+}
+
+/** A LocalFile `path` as an absolute path: a relative one resolves from `baseDir` (the flow file's folder; the process's cwd when absent). */
+export function resolvePath(path: string, baseDir?: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir ?? process.cwd(), path);
 }
 
 /** The name a file source gives its entity when the flow does not: the file or folder name without extension. */

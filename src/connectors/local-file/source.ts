@@ -1,9 +1,8 @@
 import type { Source } from '../../core/connector.ts';
 import type { InputOptions } from '../../formats/types.ts';
-import { createFileSource } from '../s3/file-source.ts';
+import { createFileSource } from '../files/file-source.ts';
 import type { LocalFileSourceProperties } from './config.ts';
-import { resolvePath } from './destination.ts';
-import { createFolderStore, entityFromPath } from './folder.ts';
+import { createFolderStore, entityFromPath, resolvePath } from './folder.ts';
 
 /**
  * forceflow's LocalFile source: one file, or every file of a folder (recursively, in path order, skipping

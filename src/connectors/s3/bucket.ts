@@ -15,8 +15,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import type { InputFile } from '../../formats/types.ts';
 import { s3Error } from './client.ts';
-import { isHidden } from './store.ts';
-import type { BlobStore, StagedFile, StagedWrite, StoredFile } from './store.ts';
+import { isHidden } from '../files/store.ts';
+import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../files/store.ts';
 
 /**
  * A {@link BlobStore} on S3: `bucketName` and an optional `bucketPrefix` (a folder; a trailing `/` is implied).

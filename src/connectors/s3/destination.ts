@@ -1,24 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Destination, RunContext, WriteResult } from '../../core/connector.ts';
-import type { EntitySchema, RecordBatch } from '../../core/types.ts';
+import type { RecordBatch } from '../../core/types.ts';
 import { createS3Store } from './bucket.ts';
 import type { S3DestinationProperties } from './config.ts';
-import { createLayout } from './layout.ts';
-import { writeFiles } from './output.ts';
-
-/** What a run knows that AppFlow's S3 properties do not say. */
-export interface FileDestinationDeps {
-  readonly flowName: string;
-  readonly executionId: string;
-  /** The flow's schema version, for the `schemaVersion_N` folder (1 for a new flow). */
-  readonly schemaVersion: number;
-  /** The run's start, for date/time prefixes (UTC). */
-  readonly startedAt: Date;
-  /** The columns of every file (the mapped destination fields); the first batch's schema when absent. */
-  readonly outputSchema?: EntitySchema;
-  /** The Partition task's ORDERED_PARTITION_KEYS_LIST. */
-  readonly partitionKeys?: readonly string[];
-}
+import { createLayout, writeFiles } from '../files/index.ts';
+import type { FileDestinationDeps } from '../files/index.ts';
 
 export interface S3DestinationDeps extends FileDestinationDeps {
   readonly client: S3Client;
@@ -28,7 +14,7 @@ export interface S3DestinationDeps extends FileDestinationDeps {
 
 /**
  * AppFlow's S3 destination: files (CSV, JSON lines, Parquet) under `s3://<bucketName>/<bucketPrefix>/<flowName>/…`
- * as described in src/connectors/s3/layout.ts and docs/destinations.md, visible only once the run succeeded.
+ * as described in src/connectors/files/layout.ts and docs/destinations.md, visible only once the run succeeded.
  */
 export function createS3Destination(props: S3DestinationProperties, deps: S3DestinationDeps): Destination {
   return {

@@ -6,7 +6,7 @@ import type { Destination, RecordFailure, RunContext, WriteResult } from '../../
 import { ForceflowError } from '../../core/errors.ts';
 import type { ApiPreference, RecordBatch, Row, TransferApi } from '../../core/types.ts';
 import { DESTINATION_BULK_THRESHOLD, select } from '../../api-selection/select.ts';
-import { createErrorSink, type ErrorSink, type ErrorSinkTarget } from '../s3/error-sink.ts';
+import { createErrorSink, type ErrorSink, type ErrorSinkTarget } from '../files/error-sink.ts';
 import { BulkWriter, type BulkWriterOptions } from './bulk-writer.ts';
 import { describeObject, type SfField, type SfObject } from './describe.ts';
 import type { SalesforceClient } from './http.ts';

@@ -7,7 +7,7 @@ import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/connectors/s3/client.ts';
-import { startLocalS3, type LocalS3 } from '../../src/connectors/s3/local.ts';
+import { startLocalS3, type LocalS3 } from '../../src/emulator/s3/local.ts';
 
 /**
  * The local S3 (s3rver) behind its guard: web pages (foreign Host/Origin), anonymous or wrongly signed

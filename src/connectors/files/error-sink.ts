@@ -1,32 +1,17 @@
 import { emptyRow } from '../../formats/rows.ts';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { RecordFailure } from '../../core/connector.ts';
 import type { EntitySchema, FieldValue, Row } from '../../core/types.ts';
 import { CsvEncoder } from '../../formats/csv.ts';
 import { toFieldValue } from '../../formats/values.ts';
-import { createFolderStore } from '../local-file/folder.ts';
-import { createS3Store } from './bucket.ts';
 import { escapePathPart } from './layout.ts';
 import type { BlobStore, StagedWrite } from './store.ts';
 
 /**
- * Where a Salesforce destination writes the records it could not write (AppFlow's
- * `errorHandlingConfig.bucketName/bucketPrefix`, or a local folder):
- *
- *   <bucketPrefix>/<flowName>/<executionId>/errors.csv    (S3)
- *   <localDir>/<flowName>/<executionId>/errors.csv         (local)
- *
- * One CSV file (forceflow's CSV rules, see src/formats/csv.ts): the record's original fields (`fields`, or the
- * first failed record's keys, in order), then `errorCode`, `errorMessage` and `errorFields` (the fields
- * Salesforce named, `;`-separated). Keys a later record has beyond those columns are not written.
- * Rows are streamed as they are added; the file appears under its final name only on `finish()` (staged like
- * the S3 destination's files), and not at all when no record failed.
+ * The store the error file goes to (the runner builds it: an S3 bucket store with the flow's kmsArn, or a
+ * folder store with its own staging folder, so that publishing does not sweep away another writer's staged
+ * files of the same run).
  */
-export interface ErrorSinkTarget {
-  /** `kmsKeyId` (the flow's kmsArn): the file is written with SSE-KMS under this key. */
-  readonly s3?: { readonly client: S3Client; readonly bucketName: string; readonly bucketPrefix?: string; readonly kmsKeyId?: string };
-  readonly localDir?: string;
-}
+export type ErrorSinkTarget = BlobStore;
 
 export interface ErrorSinkDeps {
   readonly flowName: string;
@@ -45,19 +30,20 @@ export interface ErrorSink {
 
 export const ERROR_COLUMNS = ['errorCode', 'errorMessage', 'errorFields'] as const;
 
-export function createErrorSink(target: ErrorSinkTarget, deps: ErrorSinkDeps): ErrorSink {
-  let store: BlobStore;
-  if (target.s3 !== undefined) {
-    store = createS3Store({
-      client: target.s3.client, bucketName: target.s3.bucketName, bucketPrefix: target.s3.bucketPrefix, executionId: deps.executionId,
-      ...(target.s3.kmsKeyId === undefined ? {} : { kmsKeyId: target.s3.kmsKeyId }),
-    });
-  } else if (target.localDir !== undefined) {
-    // Its own staging folder: publishing must not sweep away another writer's staged files of the same run.
-    store = createFolderStore({ path: target.localDir, executionId: `${deps.executionId}-errors` });
-  } else {
-    throw new TypeError('createErrorSink needs an s3 or a localDir target');
-  }
+/**
+ * Where a Salesforce destination writes the records it could not write (AppFlow's
+ * `errorHandlingConfig.bucketName/bucketPrefix`, or a local folder), through the store that holds it:
+ *
+ *   <bucketPrefix>/<flowName>/<executionId>/errors.csv    (an S3 bucket store)
+ *   <localDir>/<flowName>/<executionId>/errors.csv         (a folder store)
+ *
+ * One CSV file (forceflow's CSV rules, see src/formats/csv.ts): the record's original fields (`fields`, or the
+ * first failed record's keys, in order), then `errorCode`, `errorMessage` and `errorFields` (the fields
+ * Salesforce named, `;`-separated). Keys a later record has beyond those columns are not written.
+ * Rows are streamed as they are added; the file appears under its final name only on `finish()` (staged like
+ * a file destination's files), and not at all when no record failed. The same code path for every store.
+ */
+export function createErrorSink(store: ErrorSinkTarget, deps: ErrorSinkDeps): ErrorSink {
   const key = `${escapePathPart(deps.flowName)}/${escapePathPart(deps.executionId)}/errors.csv`;
   let write: StagedWrite | undefined;
   let encoder: CsvEncoder | undefined;

@@ -1,6 +1,6 @@
 import type { FieldValue } from '../../core/types.ts';
 import { valueToText } from '../../formats/values.ts';
-import type { OutputFormatConfig } from './config.ts';
+import type { OutputFormatConfig } from '../../formats/config.ts';
 
 /**
  * Where a run's files go, after AppFlow's documented S3 layout (appflow-model §5.3), relative to the

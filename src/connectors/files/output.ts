@@ -3,9 +3,23 @@ import type { RunContext, WriteResult } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import { CONTENT_TYPES, EXTENSIONS, createEncoder } from '../../formats/index.ts';
 import type { RecordEncoder } from '../../formats/types.ts';
-import type { OutputFormatConfig } from './config.ts';
+import type { OutputFormatConfig } from '../../formats/config.ts';
 import type { Layout } from './layout.ts';
 import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
+
+/** What a run knows that a file destination's properties (S3's, LocalFile's) do not say. */
+export interface FileDestinationDeps {
+  readonly flowName: string;
+  readonly executionId: string;
+  /** The flow's schema version, for the `schemaVersion_N` folder (1 for a new flow). */
+  readonly schemaVersion: number;
+  /** The run's start, for date/time prefixes (UTC). */
+  readonly startedAt: Date;
+  /** The columns of every file (the mapped destination fields); the first batch's schema when absent. */
+  readonly outputSchema?: EntitySchema;
+  /** The Partition task's ORDERED_PARTITION_KEYS_LIST. */
+  readonly partitionKeys?: readonly string[];
+}
 
 /**
  * The file writer shared by the S3 and LocalFile destinations: batches in, files out, laid out by a

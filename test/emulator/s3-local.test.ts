@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { startLocalS3 } from '../../src/connectors/s3/local.ts';
+import { startLocalS3 } from '../../src/emulator/s3/local.ts';
 
 const run = promisify(execFile);
 

@@ -1,0 +1,10 @@
+export { createErrorSink, ERROR_COLUMNS } from './error-sink.ts';
+export type { ErrorSink, ErrorSinkDeps, ErrorSinkTarget } from './error-sink.ts';
+export { createFileSource } from './file-source.ts';
+export type { FileSourceOptions } from './file-source.ts';
+export { createLayout, escapePathPart } from './layout.ts';
+export type { Layout, LayoutOptions } from './layout.ts';
+export { writeFiles } from './output.ts';
+export type { FileDestinationDeps, FileOutputOptions } from './output.ts';
+export { isHidden } from './store.ts';
+export type { BlobStore, StagedFile, StagedWrite, StoredFile } from './store.ts';
