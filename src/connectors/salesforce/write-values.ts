@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FieldType, FieldValue } from '../../core/types.ts';
-import { looksLikeId, to18 } from '../../core/salesforce-id.ts';
+import { looksLikeId, to18 } from '../../salesforce-wire/ids.ts';
 import type { SfField } from './describe.ts';
 
 /**
