@@ -44,7 +44,8 @@ export function isTemporaryJobFailure(errorMessage: string | undefined): boolean
 
 interface JobInfo {
   readonly id: string;
-  readonly state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted' | string;
+  /** A {@link BulkJobState}; typed as text since a newer API version may add states. */
+  readonly state: string;
   readonly errorMessage?: string;
   readonly numberRecordsProcessed?: number;
 }

@@ -1,5 +1,6 @@
 import { sfError, SfHttpError, notFound } from '../errors.ts';
 import { makeId } from '../ids.ts';
+import { isTerminalJobState, type BulkJobState } from '../../salesforce-wire/bulk-jobs.ts';
 import type { WriteContext } from '../org/dml.ts';
 import type { OrgStore, Table } from '../org/store.ts';
 import { COLUMN_DELIMITERS, CsvInputError, dialect, indexCsv, type ColumnDelimiter, type CsvDialect, type CsvIndex, type LineEnding } from './csv.ts';
@@ -7,7 +8,7 @@ import { openBulkQuery, runBulkWrites, unknownColumn, type BulkQuerySource, type
 
 export type IngestOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
 export type QueryOperation = 'query' | 'queryAll';
-export type JobState = 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
+export type JobState = BulkJobState;
 
 const INGEST_OPERATIONS: readonly IngestOperation[] = ['insert', 'update', 'upsert', 'delete', 'hardDelete'];
 /**
@@ -216,7 +217,7 @@ export class BulkService {
   changeState(job: BulkJob, body: unknown): void {
     const state = (body as { state?: unknown } | null)?.state;
     if (state === 'Aborted') {
-      if (job.state === 'JobComplete' || job.state === 'Failed' || job.state === 'Aborted') {
+      if (isTerminalJobState(job.state)) {
         throw sfError(400, 'INVALIDJOBSTATE', 'Aborting already Completed Job not allowed');
       }
       job.state = 'Aborted';
