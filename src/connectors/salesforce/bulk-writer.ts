@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parse } from 'csv-parse';
 import { isTerminalJobState } from '../../salesforce-wire/bulk-jobs.ts';
+import { CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
@@ -244,7 +245,7 @@ export class BulkWriter {
         method: 'POST',
         path: '/jobs/ingest',
         json: {
-          object, operation, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA',
+          object, operation, ...CLIENT_JOB_FORMAT,
           ...(t.operation === 'UPSERT' ? { externalIdFieldName: t.externalIdField?.name } : {}),
         },
         // A repeated creation leaves an empty Open job that is never closed, so it writes nothing.

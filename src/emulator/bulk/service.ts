@@ -3,7 +3,8 @@ import { makeId } from '../ids.ts';
 import { isTerminalJobState, type BulkJobState } from '../../salesforce-wire/bulk-jobs.ts';
 import type { WriteContext } from '../org/dml.ts';
 import type { OrgStore, Table } from '../org/store.ts';
-import { COLUMN_DELIMITERS, CsvInputError, dialect, indexCsv, type ColumnDelimiter, type CsvDialect, type CsvIndex, type LineEnding } from './csv.ts';
+import { COLUMN_DELIMITERS, dialect, type ColumnDelimiter, type CsvDialect, type LineEnding } from '../../salesforce-wire/bulk-csv.ts';
+import { CsvInputError, indexCsv, type CsvIndex } from './csv.ts';
 import { openBulkQuery, runBulkWrites, unknownColumn, type BulkQuerySource, type RowOutcome } from './engines.ts';
 
 export type IngestOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
