@@ -9,16 +9,18 @@
  * - null is distinct from the empty string
  * - compound address and location fields: plain objects
  */
+import type { SalesforceFieldType } from '../salesforce-wire/field-types.ts';
+
 export type ScalarValue = string | number | boolean | null;
 export type CompoundValue = { readonly [key: string]: ScalarValue };
 export type FieldValue = ScalarValue | CompoundValue;
 export type Row = Record<string, FieldValue>;
 
-/** Salesforce field types as describe reports them, plus the types our file sources infer. */
-export type FieldType =
-  | 'id' | 'reference' | 'string' | 'textarea' | 'picklist' | 'multipicklist' | 'combobox' | 'phone' | 'url' | 'email'
-  | 'encryptedstring' | 'boolean' | 'int' | 'long' | 'double' | 'currency' | 'percent' | 'date' | 'datetime' | 'time'
-  | 'base64' | 'address' | 'location' | 'anyType' | 'complexvalue';
+/**
+ * Salesforce field types as describe reports them (src/salesforce-wire/field-types.ts); the types our file
+ * sources infer are among them.
+ */
+export type FieldType = SalesforceFieldType;
 
 export interface FieldSchema {
   readonly name: string;

@@ -1,26 +1,14 @@
 /**
  * Salesforce record ids: 15 case-sensitive base-62 characters (3-char key prefix, 2-char pod,
- * 1 reserved, 9-char counter) plus a 3-character case-insensitive checksum in the 18-char form.
+ * 1 reserved, 9-char counter) plus a 3-character case-insensitive checksum in the 18-char form. What every
+ * Salesforce id is (checksum, 15/18 forms, validation) is in src/salesforce-wire/ids.ts; this file mints the
+ * emulator's own ids.
  */
-import { checksum, looksLikeId, to18 } from '../core/salesforce-id.ts';
+import { to18 } from '../salesforce-wire/ids.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** The pod part of every id the emulator mints ("5g" then the reserved "0"). */
 export const POD = '5g0';
-
-export { checksum, to18 };
-
-/** True when the string has the shape of a 15- or 18-char id (and, for 18, a valid checksum). */
-export function isValidId(id: string): boolean {
-  if (!looksLikeId(id)) return false;
-  if (id.length === 18) return checksum(id.slice(0, 15)).toUpperCase() === id.slice(15).toUpperCase();
-  return true;
-}
-
-/** Canonical 18-char form of an id given in 15 or 18 chars; undefined when malformed. */
-export function normalizeId(id: string): string | undefined {
-  return isValidId(id) ? to18(id.slice(0, 15)) : undefined;
-}
 
 export function encodeCounter(n: number, width = 9): string {
   let s = '';

@@ -5,6 +5,7 @@ import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
 import { DEFAULT_MAX_RECORD_BYTES, guardInput } from './input-guard.ts';
 import { rowFrom, rowTemplate } from './rows.ts';
+import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
 
 /**
@@ -27,7 +28,7 @@ export function csvCell(value: FieldValue | undefined): string {
   const text = valueToText(value);
   if (text === null) return '';
   if (text === '' ) return '""';
-  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return NEEDS_QUOTES.test(text) ? quote(text) : text;
 }
 
 export class CsvEncoder implements RecordEncoder {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CsvInputError, decodeLocator, dialect, encodeLocator, indexCsv, javaDouble, parseCsv, quote } from '../../src/emulator/bulk/csv.ts';
+import { CsvInputError, decodeLocator, encodeLocator, indexCsv, parseCsv } from '../../src/emulator/bulk/csv.ts';
+import { dialect, javaDouble, quote } from '../../src/salesforce-wire/bulk-csv.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 
 describe('Bulk CSV helpers', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, idCounter, isValidId, makeId, normalizeId, to18 } from '../../src/emulator/ids.ts';
+import { checksum, isValidId, normalizeId, to18 } from '../../src/salesforce-wire/ids.ts';
+import { idCounter, makeId } from '../../src/emulator/ids.ts';
 
 describe('record ids', () => {
   it('computes the checksum of real Salesforce ids', () => {

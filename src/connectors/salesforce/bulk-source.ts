@@ -6,6 +6,7 @@ import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
 import { BulkCsvParser } from './bulk-csv.ts';
+import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 
 export interface BulkReadOptions {
   /** First poll delay; grows ×1.5 up to pollMaxMs. */
@@ -44,7 +45,8 @@ export function isTemporaryJobFailure(errorMessage: string | undefined): boolean
 
 interface JobInfo {
   readonly id: string;
-  readonly state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted' | string;
+  /** A {@link BulkJobState}; typed as text since a newer API version may add states. */
+  readonly state: string;
   readonly errorMessage?: string;
   readonly numberRecordsProcessed?: number;
 }
@@ -75,7 +77,7 @@ export async function* readBulk(
   const create = (): Promise<JobInfo> => client.json<JobInfo>({
     method: 'POST',
     path: '/jobs/query',
-    json: { operation: includeDeleted ? 'queryAll' : 'query', query: soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' },
+    json: { operation: includeDeleted ? 'queryAll' : 'query', query: soql, ...CLIENT_JOB_FORMAT },
     // Creating a query job twice costs one extra job and changes no data: safe to retry.
     idempotent: true,
     call: `create Bulk query job for ${object}`,
@@ -134,7 +136,7 @@ export async function* readBulk(
         const declared = Number(res.headers.get('sforce-numberofrecords') ?? Number.NaN);
         if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
         const body = res.body as WebReadableStream<Uint8Array>;
-        const parser = new BulkCsvParser(',');
+        const parser = new BulkCsvParser(CLIENT_DIALECT.delimiter);
         let build: ((cells: readonly string[]) => Row) | undefined;
         let seen = 0;
         let rows: Row[] = [];

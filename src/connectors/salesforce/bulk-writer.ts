@@ -3,6 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parse } from 'csv-parse';
+import { isTerminalJobState } from '../../salesforce-wire/bulk-jobs.ts';
+import { CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import { Backoff, retry, sleep } from '../../core/retry.ts';
@@ -246,7 +248,7 @@ export class BulkWriter {
         method: 'POST',
         path: '/jobs/ingest',
         json: {
-          object, operation, contentType: 'CSV', lineEnding: 'LF', columnDelimiter: 'COMMA',
+          object, operation, ...CLIENT_JOB_FORMAT,
           ...(t.operation === 'UPSERT' ? { externalIdFieldName: t.externalIdField?.name } : {}),
         },
         // A repeated creation leaves an empty Open job that is never closed, so it writes nothing.
@@ -328,7 +330,7 @@ export class BulkWriter {
         if (isForceflowError(error, 'RUN_CANCELED')) await this.abort(jobId);
         throw error;
       }
-      if (info.state === 'JobComplete' || info.state === 'Failed' || info.state === 'Aborted') return info;
+      if (isTerminalJobState(info.state)) return info;
       if (Date.now() - started > deadline) {
         await this.abort(jobId);
         throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `Bulk job ${jobId} did not finish within ${Math.round(deadline / 1000)} s (state ${info.state}); it was aborted. Rows it processed before the abort are written; run again to write the rest (UPSERT is safe to repeat).`, { details: { jobId } });

@@ -11,7 +11,7 @@ import { RowFingerprint, rangeIndexes, type JournalEntry, type JournalExecution,
 import { restLine, type RestItem, type RestWriter } from './rest-writer.ts';
 import { CsvSpool, readSpoolOriginals, type SpoolFile } from './spool.ts';
 import type { WriteReporter, WriteTarget } from './write-plan.ts';
-import { csvLine } from './write-values.ts';
+import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
 
 /**
  * Recovery of the writes of earlier runs of a flow that did not finish (crashed, killed), from the write journal
@@ -137,7 +137,7 @@ export class Recovery {
           let line: string;
           if (s.entry.kind === 'bulk') {
             const cells = bulkCells(index, row);
-            line = Array.isArray(cells) ? csvLine(cells) : `\u0000not convertible: ${cells.errorCode}`;
+            line = Array.isArray(cells) ? ingestLine(cells) : `\u0000not convertible: ${cells.errorCode}`;
             if (s.entry.outcome === null && Array.isArray(cells)) {
               s.spool ??= new CsvSpool(this.dir, this.target.columns.map((c) => c.field.name), { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `recover-${s.entry.seq}`, originals: true });
               await s.spool.add(index, cells, original(row));

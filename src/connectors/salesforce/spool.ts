@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import type { Row } from '../../core/types.ts';
 import { RowFingerprint } from './journal.ts';
-import { csvLine } from './write-values.ts';
+import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
 
 /**
  * The Bulk write path's disk spool: records go to CSV files (Bulk API 2.0's upload format, header first) as
@@ -58,7 +58,7 @@ export class CsvSpool {
   constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean } = {}) {
     this.dir = dir;
     this.header = header;
-    this.headerLine = csvLine(header);
+    this.headerLine = ingestLine(header);
     this.maxBytes = options.maxBytes ?? DEFAULT_JOB_BYTES;
     this.prefix = options.prefix ?? 'job';
     this.keepOriginals = options.originals ?? false;
@@ -66,7 +66,7 @@ export class CsvSpool {
 
   /** Append one row (cells already converted to Bulk text; `original`: the record as it came). */
   async add(index: number, cells: readonly string[], original?: Row): Promise<void> {
-    const line = csvLine(cells);
+    const line = ingestLine(cells);
     const size = Buffer.byteLength(line);
     if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.maxBytes) await this.roll();
     if (this.handle === undefined) await this.openNext();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FieldType, FieldValue } from '../../core/types.ts';
-import { looksLikeId, to18 } from '../../core/salesforce-id.ts';
+import { looksLikeId, to18 } from '../../salesforce-wire/ids.ts';
 import type { SfField } from './describe.ts';
 
 /**
@@ -206,7 +206,7 @@ export function toRestValue(field: SfField, value: FieldValue): RestValue {
   return fail(field, value, 'a value of a writable field type');
 }
 
-/** A canonical value → the CSV cell text Bulk API 2.0 accepts for the field (unquoted; see {@link csvCell}). */
+/** A canonical value → the CSV cell text Bulk API 2.0 accepts for the field (unquoted; salesforce-wire/bulk-csv.ts's ingestCell quotes it). */
 export function toBulkValue(field: SfField, value: FieldValue | undefined): string {
   if (value === undefined) return '';
   if (isEmpty(value)) return BULK_NULL;
@@ -225,24 +225,6 @@ export function toBulkValue(field: SfField, value: FieldValue | undefined): stri
   if (t === 'datetime') return toDatetime(field, value);
   if (t === 'time') return toTime(field, value);
   return fail(field, value, 'a value of a writable field type');
-}
-
-const CSV_SPECIAL = /[",\r\n]/;
-
-/** One CSV cell as Bulk API 2.0 reads it (RFC 4180 quoting; values are not trimmed, so edge spaces are quoted too). */
-export function csvCell(text: string): string {
-  if (text === '') return '';
-  if (CSV_SPECIAL.test(text) || text.startsWith(' ') || text.endsWith(' ')) return `"${text.replaceAll('"', '""')}"`;
-  return text;
-}
-
-export function csvLine(cells: readonly string[]): string {
-  let line = '';
-  for (let i = 0; i < cells.length; i++) {
-    if (i > 0) line += ',';
-    line += csvCell(cells[i] as string);
-  }
-  return `${line}\n`;
 }
 
 /** A 15- or 18-character record id in its 18-character form (other text unchanged). */

@@ -1,90 +1,9 @@
 /**
- * Bulk API 2.0 CSV: the input parser (Salesforce's rules: the job's delimiter and line ending, RFC 4180
- * quoting, values not trimmed) and the output formatting (every value quoted, Java doubles, `Z` datetimes).
+ * Bulk API 2.0 CSV as the emulator reads it: the input parser (Salesforce's rules: the job's delimiter and line
+ * ending, RFC 4180 quoting, values not trimmed) and the query locators. The dialect itself and how results write
+ * values are src/salesforce-wire/bulk-csv.ts, shared with the client.
  */
-import type { DescribeField } from '../org/schema.ts';
-import type { StoredValue } from '../org/store.ts';
-
-export const COLUMN_DELIMITERS = {
-  BACKQUOTE: '`',
-  CARET: '^',
-  COMMA: ',',
-  PIPE: '|',
-  SEMICOLON: ';',
-  TAB: '\t',
-} as const;
-export type ColumnDelimiter = keyof typeof COLUMN_DELIMITERS;
-export type LineEnding = 'LF' | 'CRLF';
-
-export interface CsvDialect {
-  readonly delimiter: string;
-  readonly eol: string;
-}
-
-export function dialect(columnDelimiter: ColumnDelimiter, lineEnding: LineEnding): CsvDialect {
-  return { delimiter: COLUMN_DELIMITERS[columnDelimiter], eol: lineEnding === 'CRLF' ? '\r\n' : '\n' };
-}
-
-/** A quoted CSV value: `"` + value with `"` doubled + `"`. */
-export function quote(value: string): string {
-  return value.indexOf('"') < 0 ? `"${value}"` : `"${value.replace(/"/g, '""')}"`;
-}
-
-/**
- * A double as Java's `Double.toString` prints it (what Bulk results show): `100.0`, `0.5`, `1.0E7`,
- * `9.12260031E8`, `1.0E-4`. Decimal notation for 1e-3 <= |d| < 1e7, otherwise computerized scientific
- * notation with at least one digit after the point. JavaScript's shortest round-trip digits match
- * Java's (JDK 19+).
- */
-export function javaDouble(d: number): string {
-  if (Number.isNaN(d)) return 'NaN';
-  if (d === Infinity) return 'Infinity';
-  if (d === -Infinity) return '-Infinity';
-  if (d === 0) return Object.is(d, -0) ? '-0.0' : '0.0';
-  const abs = Math.abs(d);
-  if (abs < 1e7 && Number.isInteger(d)) return `${d}.0`;
-  if (abs >= 1e-3 && abs < 1e7) {
-    const s = String(d);
-    // String() of numbers in this range never uses exponent notation.
-    return s.indexOf('.') < 0 ? `${s}.0` : s;
-  }
-  const exp = d.toExponential(); // e.g. "9.12260031e+8", "1e-4"
-  const e = exp.indexOf('e');
-  let mantissa = exp.slice(0, e);
-  const power = Number(exp.slice(e + 1));
-  if (mantissa.indexOf('.') < 0) mantissa += '.0';
-  return `${mantissa}E${power}`;
-}
-
-/** How one value of a field is written in Bulk query results (unquoted; null is the empty string). */
-export type ValueFormatter = (value: StoredValue | undefined) => string;
-
-/** A formatter for a field type: Java doubles for double/currency/percent, ISO `Z` datetimes, etc. */
-export function bulkFormatter(field: Pick<DescribeField, 'type'> | undefined): ValueFormatter {
-  const type = field?.type;
-  switch (type) {
-    case 'double':
-    case 'currency':
-    case 'percent':
-      return (v) => (v === null || v === undefined ? '' : typeof v === 'number' ? javaDouble(v) : String(v));
-    case 'int':
-    case 'long':
-      return (v) => (v === null || v === undefined ? '' : typeof v === 'number' ? String(Math.trunc(v)) : String(v));
-    case 'datetime':
-      // Stored as `2024-04-16T19:00:00.000Z`, which is what Bulk query prints.
-      return (v) => (v === null || v === undefined ? '' : String(v));
-    case 'boolean':
-      return (v) => (v === null || v === undefined ? '' : v === true || v === 'true' ? 'true' : 'false');
-    default:
-      return (v) => (v === null || v === undefined ? '' : String(v));
-  }
-}
-
-/** A formatter that also quotes (what every Bulk query value looks like). */
-export function quotedFormatter(field: Pick<DescribeField, 'type'> | undefined): (value: StoredValue | undefined) => string {
-  const f = bulkFormatter(field);
-  return (v) => quote(f(v));
-}
+import type { CsvDialect } from '../../salesforce-wire/bulk-csv.ts';
 
 /** Opaque Bulk query locators: base64 of the row offset, without padding (as Salesforce's look). */
 export function encodeLocator(offset: number): string {

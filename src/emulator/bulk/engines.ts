@@ -7,7 +7,7 @@ import { sfError } from '../errors.ts';
 import { prepareQuery } from '../soql/index.ts';
 import type { PreparedQuery, QueryRow } from '../soql/types.ts';
 import { applyWrites, checkColumns, type WriteContext } from '../org/dml.ts';
-import { javaDouble, type CsvDialect } from './csv.ts';
+import { escapeResultText, resultEscaper, type CsvDialect, type ResultEscaper } from '../../salesforce-wire/bulk-csv.ts';
 import type { OrgStore, StoredValue } from '../org/store.ts';
 import type { ColumnEncoder } from '../org/generated/cells.ts';
 import type { RowWriter } from '../org/generated/csv.ts';
@@ -90,27 +90,6 @@ export interface BulkQuerySource {
   page(offset: number, limit: number, d: CsvDialect, chunkBytes?: number): Iterable<Buffer>;
 }
 
-type Escaper = (v: StoredValue | undefined) => string;
-
-/** Text of a value inside its quotes: `"` doubled, null empty. */
-const escText: Escaper = (v) => {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v.indexOf('"') < 0 ? v : v.replace(/"/g, '""');
-  if (typeof v === 'number') return String(v);
-  return v ? 'true' : 'false';
-};
-const escDouble: Escaper = (v) => (typeof v === 'number' ? javaDouble(v) : escText(v));
-const escInt: Escaper = (v) => (typeof v === 'number' ? String(Math.trunc(v)) : escText(v));
-const escBool: Escaper = (v) => (v === null || v === undefined ? '' : v === true || v === 'true' ? 'true' : 'false');
-
-/** The escaper of a field type: Java doubles for double/currency/percent, integers, booleans, text. */
-function escaperFor(type: string | undefined): Escaper {
-  if (type === 'double' || type === 'currency' || type === 'percent') return escDouble;
-  if (type === 'int' || type === 'long') return escInt;
-  if (type === 'boolean') return escBool;
-  return escText;
-}
-
 type RowFormatter = (row: QueryRow) => string;
 
 /**
@@ -120,7 +99,7 @@ type RowFormatter = (row: QueryRow) => string;
  */
 function compileRowFormatter(
   keys: readonly (string | undefined)[],
-  escapers: readonly Escaper[],
+  escapers: readonly ResultEscaper[],
   value: (row: QueryRow, column: number) => StoredValue,
   d: CsvDialect,
 ): RowFormatter {
@@ -166,7 +145,7 @@ export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: (
 
   // Per column: a direct record key for plain fields (the common case), else the engine's value().
   const keys: (string | undefined)[] = columns.map((c) => (c.kind === 'field' && c.field && !c.compound && c.relationships.length === 0 ? c.field.name : undefined));
-  const escapers = columns.map((c) => escaperFor(c.field?.type));
+  const escapers = columns.map((c) => resultEscaper(c.field?.type));
   const value = (row: QueryRow, i: number): StoredValue => q.value(row, columns[i] as (typeof columns)[number]);
   const compiled = new Map<string, RowFormatter>();
   const formatterFor = (d: CsvDialect): RowFormatter => {
@@ -183,7 +162,7 @@ export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: (
       ? {
           table: q.table,
           fields: columns.map((c) => c.field as DescribeField),
-          encoders: escapers.map((encode): ColumnEncoder => ({ encode, plainText: encode === escText })),
+          encoders: escapers.map((encode): ColumnEncoder => ({ encode, plainText: encode === escapeResultText })),
         }
       : undefined;
   let scanCursor: { at: number; key: string; writer: RowWriter } | undefined;

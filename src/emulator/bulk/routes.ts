@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { SfHttpError, sfError, notFound } from '../errors.ts';
 import { sendEmpty, sendText, type EmuRequest } from '../http.ts';
 import type { Org, OrgRouter } from '../context.ts';
-import { decodeLocator, encodeLocator, quote } from './csv.ts';
+import { quote } from '../../salesforce-wire/bulk-csv.ts';
+import { decodeLocator, encodeLocator } from './csv.ts';
 import { jobJson, type IngestJob, type QueryJob } from './service.ts';
 
 /** Result pages listed per `resultPages` response (Salesforce lists up to 5). */

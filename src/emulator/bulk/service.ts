@@ -1,13 +1,15 @@
 import { sfError, SfHttpError, notFound } from '../errors.ts';
 import { makeId } from '../ids.ts';
+import { isTerminalJobState, type BulkJobState } from '../../salesforce-wire/bulk-jobs.ts';
 import type { WriteContext } from '../org/dml.ts';
 import type { OrgStore, Table } from '../org/store.ts';
-import { COLUMN_DELIMITERS, CsvInputError, dialect, indexCsv, type ColumnDelimiter, type CsvDialect, type CsvIndex, type LineEnding } from './csv.ts';
+import { COLUMN_DELIMITERS, dialect, type ColumnDelimiter, type CsvDialect, type LineEnding } from '../../salesforce-wire/bulk-csv.ts';
+import { CsvInputError, indexCsv, type CsvIndex } from './csv.ts';
 import { openBulkQuery, runBulkWrites, unknownColumn, type BulkQuerySource, type RowOutcome } from './engines.ts';
 
 export type IngestOperation = 'insert' | 'update' | 'upsert' | 'delete' | 'hardDelete';
 export type QueryOperation = 'query' | 'queryAll';
-export type JobState = 'Open' | 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
+export type JobState = BulkJobState;
 
 const INGEST_OPERATIONS: readonly IngestOperation[] = ['insert', 'update', 'upsert', 'delete', 'hardDelete'];
 /**
@@ -216,7 +218,7 @@ export class BulkService {
   changeState(job: BulkJob, body: unknown): void {
     const state = (body as { state?: unknown } | null)?.state;
     if (state === 'Aborted') {
-      if (job.state === 'JobComplete' || job.state === 'Failed' || job.state === 'Aborted') {
+      if (isTerminalJobState(job.state)) {
         throw sfError(400, 'INVALIDJOBSTATE', 'Aborting already Completed Job not allowed');
       }
       job.state = 'Aborted';

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { oauthError } from '../errors.ts';
 import { sendEmpty, sendJson, sendText, type EmuRequest } from '../http.ts';
-import { isValidId } from '../ids.ts';
+import { isValidId } from '../../salesforce-wire/ids.ts';
 import type { Org } from '../context.ts';
 import { bearerToken, clientAuth, NO_STORE, oauthParams, param } from './params.ts';
 import { DEFAULT_SCOPE, scopeList, type OrgUser, type Session } from './service.ts';

@@ -32,7 +32,7 @@
  * Only the {@link Table} interface is used (get/findBy, never a scan), so generated tables work too.
  */
 import { SfHttpError, jsonParseError } from '../errors.ts';
-import { normalizeId } from '../ids.ts';
+import { normalizeId } from '../../salesforce-wire/ids.ts';
 import type { DescribeField, ObjectSchema } from './schema.ts';
 import { SYSTEM_FIELDS, type OrgStore, type StoredRecord, type StoredValue, type Table } from './store.ts';
 import {

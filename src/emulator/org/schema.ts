@@ -3,10 +3,10 @@
  * (every key a real org returns, modelled on ../shared/reference/salesforce-samples/account-describe.json)
  * and derives everything else (validation, SOQL, Bulk CSV) from them.
  */
-export type SfFieldType =
-  | 'id' | 'reference' | 'string' | 'textarea' | 'picklist' | 'multipicklist' | 'combobox' | 'phone' | 'url' | 'email'
-  | 'encryptedstring' | 'boolean' | 'int' | 'long' | 'double' | 'currency' | 'percent' | 'date' | 'datetime' | 'time'
-  | 'base64' | 'address' | 'location' | 'anyType' | 'complexvalue';
+import type { SalesforceFieldType } from '../../salesforce-wire/field-types.ts';
+
+/** A describe field's `type` (src/salesforce-wire/field-types.ts). */
+export type SfFieldType = SalesforceFieldType;
 
 export interface PicklistValue {
   readonly active: boolean;

@@ -1,4 +1,5 @@
-import { idCounter, makeId, normalizeId } from '../ids.ts';
+import { normalizeId } from '../../salesforce-wire/ids.ts';
+import { idCounter, makeId } from '../ids.ts';
 import type { ObjectSchema } from './schema.ts';
 import { Deriver } from './derived.ts';
 import type { StoredRecord, StoredValue } from './record.ts';

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { jsonParseError, notFound, sfError } from '../errors.ts';
 import { sendJson, type EmuRequest } from '../http.ts';
 import type { HandlerContext, Org, OrgRouter } from '../context.ts';
-import { normalizeId } from '../ids.ts';
+import { normalizeId } from '../../salesforce-wire/ids.ts';
 import { ROLLED_BACK, applyMixedWrites, applyWrites, externalIdFieldError, type MixedWriteItem, type WriteOperation, type WriteOutcome } from '../org/dml.ts';
 import { recordJson } from './format.ts';
 import { readObjectBody, requestedFields } from './records.ts';

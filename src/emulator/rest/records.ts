@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { SfHttpError, jsonParseError, notFound, sfError } from '../errors.ts';
 import { sendEmpty, sendJson, type EmuRequest } from '../http.ts';
 import type { HandlerContext, Org, OrgRouter } from '../context.ts';
-import { normalizeId } from '../ids.ts';
+import { normalizeId } from '../../salesforce-wire/ids.ts';
 import { applyWrites, externalIdFieldError, type WriteOutcome } from '../org/dml.ts';
 import type { DescribeField, ObjectSchema } from '../org/schema.ts';
 import type { StoredRecord, Table } from '../org/store.ts';

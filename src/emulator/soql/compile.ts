@@ -15,7 +15,7 @@ import {
   type WhereClause,
 } from '@jetstreamapp/soql-parser-js';
 import { sfError, type SfHttpError } from '../errors.ts';
-import { normalizeId } from '../ids.ts';
+import { normalizeId } from '../../salesforce-wire/ids.ts';
 import type { DescribeField, ObjectSchema } from '../org/schema.ts';
 import type { OrgStore, StoredRecord, StoredValue, Table } from '../org/store.ts';
 import { badChildRelationship, badRelationship, errorAt, malformed, noSuchColumn, unsupportedType, type SoqlText } from './errors.ts';

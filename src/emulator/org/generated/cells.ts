@@ -4,7 +4,8 @@
  * generator (values.ts) without building the record, and written here as bytes. Also the byte-level writers
  * of ids and datetimes that make the fast path fast.
  */
-import { checksum, encodeCounter, POD } from '../../ids.ts';
+import { checksum } from '../../../salesforce-wire/ids.ts';
+import { encodeCounter, POD } from '../../ids.ts';
 import type { StoredValue } from '../record.ts';
 
 /** Prefix of generated external ids: record i has `GEN-<i + 1>`. */

@@ -5,7 +5,8 @@
  * on an external id (`GEN-<n>`) is O(1). Look-ups and writes are the shared ones of {@link StoredTable}; this
  * class says where a record of a counter is: in the overlay, generated, or inserted.
  */
-import { idCounter, makeId, normalizeId } from '../../ids.ts';
+import { normalizeId } from '../../../salesforce-wire/ids.ts';
+import { idCounter, makeId } from '../../ids.ts';
 import type { DescribeField } from '../schema.ts';
 import { StoredTable, textKey, type StoredRecord, type StoredValue } from '../store.ts';
 import type { ColumnEncoder, RowShape } from './cells.ts';
