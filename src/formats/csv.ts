@@ -35,6 +35,8 @@ export class CsvEncoder implements RecordEncoder {
   readonly schema: EntitySchema;
   #size = 0;
   #headerWritten = false;
+  /** The last batch's bytes per row: sizes the next batch's buffer. */
+  #bytesPerRow = 128;
   readonly #names: readonly string[];
 
   constructor(schema: EntitySchema) {
@@ -46,24 +48,45 @@ export class CsvEncoder implements RecordEncoder {
     return this.#size;
   }
 
+  /**
+   * Each line is built from the row's values by type (strings checked for the characters that need quotes,
+   * numbers and booleans as they are, only compound values through {@link csvCell}) and written into the batch's
+   * buffer as it is made, instead of one string for the batch encoded at the end: the same bytes (the
+   * randomized test in test/formats/csv-encoder.test.ts holds it to csvCell), about half the CPU.
+   */
   encode(rows: readonly Row[]): Uint8Array | undefined {
-    let text = '';
-    if (!this.#headerWritten) {
-      this.#headerWritten = true;
-      text += `${this.#names.map((n) => csvCell(n)).join(',')}\n`;
-    }
+    const names = this.#names;
+    const count = names.length;
+    const header = this.#headerWritten ? '' : `${names.map((n) => csvCell(n)).join(',')}\n`;
+    this.#headerWritten = true;
+    if (rows.length === 0 && header === '') return undefined;
+    let buffer = Buffer.allocUnsafe(Math.max(4096, header.length * 3, Math.ceil(rows.length * this.#bytesPerRow * 1.25)));
+    let offset = header === '' ? 0 : buffer.write(header, 0);
     for (const row of rows) {
       let line = '';
-      for (let i = 0; i < this.#names.length; i += 1) {
+      for (let i = 0; i < count; i += 1) {
         if (i > 0) line += ',';
-        line += csvCell(row[this.#names[i] as string]);
+        const value = row[names[i] as string];
+        if (value === null || value === undefined) continue;
+        if (typeof value === 'string') {
+          if (value === '') line += '""';
+          else if (NEEDS_QUOTES.test(value)) line += `"${value.replaceAll('"', '""')}"`;
+          else line += value;
+        } else if (typeof value === 'number' || typeof value === 'boolean') line += String(value);
+        else line += csvCell(value);
       }
-      text += `${line}\n`;
+      const room = line.length * 3 + 1;
+      if (offset + room > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, offset + room));
+        buffer.copy(grown, 0, 0, offset);
+        buffer = grown;
+      }
+      offset += buffer.write(line, offset);
+      buffer[offset++] = 10;
     }
-    if (text === '') return undefined;
-    const bytes = Buffer.from(text, 'utf8');
-    this.#size += bytes.byteLength;
-    return bytes;
+    this.#size += offset;
+    if (rows.length > 0) this.#bytesPerRow = Math.ceil(offset / rows.length);
+    return buffer.subarray(0, offset);
   }
 
   /** A file with no rows still gets its header. */
