@@ -190,8 +190,8 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
   const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), now: validatedAt });
   inputOptions(options); // checked before the run takes its lock
   const executionId = options.executionId ?? randomUUID();
-  const root = options.log ?? silentLogger();
-  const log = root.child({ flow: plan.flowName, executionId });
+  // The run's child logger (flow, executionId) is the only logger its components get, Salesforce clients included.
+  const log = (options.log ?? silentLogger()).child({ flow: plan.flowName, executionId });
   // An incremental flow without a state store would pull its first window every time: use the CLI's folder.
   let state = options.state;
   const ownState = state === undefined && plan.incremental !== undefined;
@@ -201,7 +201,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     log.info({ stateDir: dir }, 'incremental flow without a state store: using the default state folder');
   }
   try {
-    return await runWithState(options, def, plan, { executionId, root, log, now, ...(state ? { state } : {}) });
+    return await runWithState(options, def, plan, { executionId, log, now, ...(state ? { state } : {}) });
   } finally {
     if (ownState) state?.close();
   }
@@ -209,14 +209,13 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
 
 interface RunSetup {
   readonly executionId: string;
-  readonly root: Logger;
   readonly log: Logger;
   readonly now: () => Date;
   readonly state?: RunStateStore;
 }
 
 async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: RunSetup): Promise<ExecutionRecord> {
-  const { executionId, root, log, now, state } = setup;
+  const { executionId, log, now, state } = setup;
   let s3: S3Client | undefined = options.s3Client;
   const s3Client = (): S3Client => (s3 ??= createS3Client());
   const lockLost = new AbortController();
@@ -243,7 +242,7 @@ async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: 
         state, log, now, s3Client,
         salesforce: async (name, apiVersion, callSignal) => {
           const resolved = await profileFor(options, name ?? undefined, 'source');
-          return connectSalesforce(resolved.profile, { log: root, signal: AbortSignal.any([callSignal, signal]), ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
+          return connectSalesforce(resolved.profile, { log, signal: AbortSignal.any([callSignal, signal]), ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
         },
       }, { executionId, by: `run ${executionId}` }).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not clean up after interrupted runs'));
       await state.saveRun(record);
@@ -273,7 +272,7 @@ interface ExecuteSetup extends RunSetup {
 }
 
 async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: ExecuteSetup): Promise<ExecutionRecord> {
-  const { executionId, startedAt, record, root, log, now, state, signal, ctx, s3Client } = setup;
+  const { executionId, startedAt, record, log, now, state, signal, ctx, s3Client } = setup;
   const resource = async (r: RunResource): Promise<void> => {
     await state?.addRunResource(executionId, plan.flowName, r, now());
   };
@@ -320,7 +319,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       const resolved = await profileFor(options, sp.connectorProfileName, 'source');
       const userBulk = options.salesforce?.bulk;
       const sf = connectSalesforce(resolved.profile, {
-        log: root,
+        log,
         signal,
         ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
         ...(sp.apiVersion ? { apiVersion: sp.apiVersion } : {}),
@@ -371,7 +370,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
     } else {
       const resolved = await profileFor(options, dp.connectorProfileName, 'destination');
       const sf = connectSalesforce(resolved.profile, {
-        log: root,
+        log,
         signal,
         ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
         ...(dp.apiVersion ? { apiVersion: dp.apiVersion } : {}),

@@ -227,3 +227,28 @@ describe('runFlow: a Salesforce write that an API error ends part-way', () => {
     expect(stored).toHaveLength(400);
   });
 });
+
+describe('runFlow: the run\'s child logger reaches the Salesforce clients', () => {
+  it('every Salesforce HTTP debug line of a run carries the flow name and the execution id', async () => {
+    const { captureContext } = await import('../helpers/run-context.ts');
+    const captured = captureContext();
+    const flow = {
+      flowName: 'sf-log-fields',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'emu', destinationConnectorProperties: { Salesforce: { object: 'Account', writeOperationType: 'UPDATE', idFieldNames: ['Id'], errorHandlingConfig: { failOnFirstDestinationError: false } } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        map('Id', 'Id', 'Salesforce'),
+        map('Name', 'Name', 'Salesforce'),
+      ],
+    };
+    const record = await runFlow({ flow, profiles: { emu: env.emu.connectorProfile }, salesforce: FAST, log: captured.log, executionId: 'exec-log-1' });
+    expect(record.error).toBeNull();
+    const http = captured.lines.filter((l) => l.msg === 'salesforce http call');
+    // Both the source's reads and the destination's writes went through the Salesforce client.
+    expect(http.some((l) => String(l.path).includes('/query'))).toBe(true);
+    expect(http.some((l) => String(l.path).includes('/composite/sobjects'))).toBe(true);
+    for (const line of http) expect(line).toMatchObject({ flow: 'sf-log-fields', executionId: 'exec-log-1' });
+  });
+});
