@@ -1,4 +1,4 @@
-import { ForceflowError } from './errors.ts';
+import { canceled, isCanceled } from './cancel.ts';
 
 /**
  * The one retry policy of forceflow: exponential backoff with full jitter, a cap on any one wait, an optional
@@ -68,10 +68,8 @@ export class Backoff {
   }
 }
 
-/** The error a wait rejects with when the run is cancelled. */
-export function canceled(): ForceflowError {
-  return new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
-}
+// A wait rejects with the run's cancellation error (core/cancel.ts), the same one every stage throws.
+export { canceled } from './cancel.ts';
 
 /** Wait `ms`; rejects at once with RUN_CANCELED when `signal` aborts (or has aborted) first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -120,7 +118,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     try {
       return await fn(attempt);
     } catch (error) {
-      if (error instanceof ForceflowError && error.code === 'RUN_CANCELED') throw error;
+      if (isCanceled(error)) throw error;
       if (options.signal?.aborted) throw canceled();
       const verdict = options.isRetryable(error, attempt);
       const delay = verdict === false ? undefined : backoff.next(attempt, startedAt, verdict === true ? undefined : verdict.retryAfterSeconds);

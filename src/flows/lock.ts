@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { FlowLockInfo, LockOwner, RunStateStore } from './state.ts';
+import { canceled } from '../core/cancel.ts';
 
 /** A lock's lease: without a heartbeat for this long, a holder on another host counts as gone. */
 export const DEFAULT_LOCK_LEASE_MS = 60_000;
@@ -136,7 +137,7 @@ export async function acquireFlowLock(options: FlowLockOptions): Promise<HeldFlo
     try {
       await sleep(Math.min(delay, waitMs - waited), undefined, options.signal ? { signal: options.signal } : {});
     } catch {
-      throw new ForceflowError('RUN_CANCELED', `The run was cancelled while waiting for the lock of flow "${flowName}".`);
+      throw canceled(`The run was cancelled while waiting for the lock of flow "${flowName}".`);
     }
     delay = Math.min(2000, delay * 2);
   }

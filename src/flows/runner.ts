@@ -28,6 +28,7 @@ import { defaultStateDir, openRunState, type RunResource, type RunStateStore } f
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
 import type { FlowDefinition } from './schema.ts';
+import { asCancellation, canceled, throwIfCanceled } from '../core/cancel.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
 export const DEFAULT_MAX_BYTES = 15 * 1024 ** 3;
@@ -146,7 +147,7 @@ async function* transformed(
   let read = 0;
   let estimatedBytes = 0;
   for await (const batch of stream.batches) {
-    if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    throwIfCanceled(ctx.signal);
     // Counted as read before the tasks run, so that a batch a TerminateFlow validation stops in counts.
     const firstIndex = read;
     read += batch.rows.length;
@@ -168,7 +169,7 @@ async function* transformed(
   }
   // A source may end its stream early when the run is cancelled: that is never the whole input, so the
   // destination must not finish (publish, or report a partial write as complete).
-  if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+  throwIfCanceled(ctx.signal);
 }
 
 /**
@@ -250,7 +251,7 @@ async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: 
         flowName: plan.flowName,
         executionId,
         async endByForce(message) {
-          failRecord(record, new ForceflowError('RUN_CANCELED', message), now());
+          failRecord(record, canceled(message), now());
           await Promise.all([state.saveRun(record), lock?.release()]);
           return record;
         },
@@ -415,7 +416,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
   } catch (error) {
     const e = setup.lockLost.aborted
       ? new ForceflowError('FLOW_LOCKED', `The run stopped: another run of flow "${plan.flowName}" took over its lock (this process looked dead to it), and two runs of one flow must not overlap.`, { cause: error })
-      : signal.aborted && !(error instanceof ForceflowError && error.code === 'RUN_CANCELED') ? new ForceflowError('RUN_CANCELED', 'The run was cancelled.', { cause: error }) : toForceflowError(error);
+      : asCancellation(error, signal) ?? toForceflowError(error);
     // What was already written when the run stopped: DESTINATION_WRITE_FAILED (the first failed record
     // stopped it), and any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
     // limit, a cancel), which carries the same counts in its details (or its cause's, when cancelled).

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { ForceflowError } from '../core/errors.ts';
+import { canceled } from '../core/cancel.ts';
 
 /**
  * The byte stage in front of the CSV and JSON lines parsers. For each chunk of an input file it:
@@ -138,8 +139,8 @@ function countLf(bytes: Uint8Array, end: number): number {
   }
 }
 
-function canceled(): ForceflowError {
-  return new ForceflowError('RUN_CANCELED', 'The run was cancelled while reading files.');
+function readCanceled(): ForceflowError {
+  return canceled('The run was cancelled while reading files.');
 }
 
 /** The guarded bytes of `source` (see the module comment). */
@@ -214,7 +215,7 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
 
   let onAbort: (() => void) | undefined;
   const aborted = signal === undefined ? undefined : new Promise<never>((_, reject) => {
-    onAbort = () => reject(canceled());
+    onAbort = () => reject(readCanceled());
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });

@@ -6,6 +6,7 @@ import { loginUrlOf } from '../connectors/salesforce/config.ts';
 import { requestToken, type TokenAnswer } from '../connectors/salesforce/oauth.ts';
 import { describeProfile, openProfile, saveCredentials, type ProfileContext, type ProfileDescription } from './profiles.ts';
 import { effectiveCredentials } from './resolve.ts';
+import { canceled } from '../core/cancel.ts';
 
 /** The callback URL forceflow listens on by default (register it on the connected app). */
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:1717/OauthRedirect';
@@ -113,7 +114,7 @@ export async function authorizeProfile(ctx: ProfileContext, name: string, option
   redirectUri = callback.href;
 
   const timer = setTimeout(() => settle?.reject(new ForceflowError('SF_AUTH_FAILED', `Profile "${name}": no answer from the browser within ${Math.round(timeoutMs / 1000)} s. Run forceflow profiles authorize ${name} again and complete the login.`, { details: { profile: name } })), timeoutMs);
-  const onAbort = (): void => settle?.reject(new ForceflowError('RUN_CANCELED', `Authorizing profile "${name}" was cancelled.`, { details: { profile: name } }));
+  const onAbort = (): void => settle?.reject(canceled(`Authorizing profile "${name}" was cancelled.`, { details: { profile: name } }));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const authorizeUrl = new URL(`${loginUrl}/services/oauth2/authorize`);

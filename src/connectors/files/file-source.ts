@@ -5,6 +5,7 @@ import { fileTypeFromName, openDecoder } from '../../formats/index.ts';
 import type { DecodedFile, FileType, InputFile, InputOptions } from '../../formats/types.ts';
 import { rowFrom, rowTemplate } from '../../formats/rows.ts';
 import type { BlobStore, StoredFile } from './store.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
  * The source shared by S3 and LocalFile: every file under the root, in key order, one after the other,
@@ -56,7 +57,7 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
         for (let i = 0; i < files.length; i += 1) {
           const decoded = i === 0 && first !== undefined ? first : await decode(files[i] as StoredFile);
           for await (const batch of decoded.batches) {
-            if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled while reading files.');
+            throwIfCanceled(ctx.signal, 'The run was cancelled while reading files.');
             yield project(batch);
           }
         }

@@ -6,6 +6,7 @@ import type { RecordEncoder } from '../../formats/types.ts';
 import type { OutputFormatConfig } from '../../formats/config.ts';
 import type { Layout } from './layout.ts';
 import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
+import { canceled } from '../../core/cancel.ts';
 
 /** What a run knows that a file destination's properties (S3's, LocalFile's) do not say. */
 export interface FileDestinationDeps {
@@ -63,8 +64,8 @@ interface OpenFile {
   records: number;
 }
 
-function canceled(): ForceflowError {
-  return new ForceflowError('RUN_CANCELED', 'The run was cancelled; no output was published.');
+function writeCanceled(): ForceflowError {
+  return canceled('The run was cancelled; no output was published.');
 }
 
 export async function writeFiles(
@@ -137,7 +138,7 @@ export async function writeFiles(
 
   try {
     for await (const batch of batches) {
-      if (ctx.signal.aborted) throw canceled();
+      if (ctx.signal.aborted) throw writeCanceled();
       if (batch.rows.length === 0) continue;
       if (schema === undefined || (options.outputSchema === undefined && batch.schema !== schema && !sameColumns(batch.schema, schema))) {
         schema = batch.schema;
@@ -164,10 +165,10 @@ export async function writeFiles(
         }
       }
     }
-    if (ctx.signal.aborted) throw canceled();
+    if (ctx.signal.aborted) throw writeCanceled();
     for (const file of [...open.values()]) await closeFile(file);
     const staged = await Promise.all(closing);
-    if (ctx.signal.aborted) throw canceled();
+    if (ctx.signal.aborted) throw writeCanceled();
     const outputs = await store.publish(staged);
     const bytesWritten = staged.reduce((sum, f) => sum + f.size, 0);
     ctx.log.debug({ files: outputs.length, records: written, bytesWritten }, 'files published');
@@ -177,7 +178,7 @@ export async function writeFiles(
     open.clear();
     const closed = await Promise.allSettled(closing);
     await store.discard(closed.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
-    throw ctx.signal.aborted && !(error instanceof ForceflowError) ? canceled() : toForceflowError(error, 'INTERNAL');
+    throw ctx.signal.aborted && !(error instanceof ForceflowError) ? writeCanceled() : toForceflowError(error, 'INTERNAL');
   }
 }
 

@@ -7,6 +7,7 @@ import type { SalesforceClient } from './http.ts';
 import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
 import { BulkCsvParser } from './bulk-csv.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 export interface BulkReadOptions {
   /** First poll delay; grows ×1.5 up to pollMaxMs. */
@@ -181,7 +182,7 @@ export async function* readBulk(
           if (Number.isFinite(declared) && seen < declared) throw new Error(`the page ended after ${seen} of the ${declared} records declared in Sforce-NumberOfRecords`);
           if (Number.isFinite(declared) && seen > declared) ctx.log.warn({ jobId: job.id, declared, parsed: seen }, 'bulk results page held more records than Sforce-NumberOfRecords declared');
         } catch (error) {
-          if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+          throwIfCanceled(ctx.signal);
           if (error instanceof ForceflowError) throw error;
           const wait = pageBackoff.next(attempt++, pageStarted);
           if (wait === undefined) {

@@ -14,6 +14,7 @@ import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal }
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, isTransientCallError, recordFromCells, retryAfterOf, rowRetryPolicy, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
  * Writes spooled CSV files through Bulk API 2.0 ingest, one job per file (each at most 100 MB, see spool.ts):
@@ -110,7 +111,7 @@ export class BulkWriter {
   }
 
   private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
-    if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    throwIfCanceled(this.ctx.signal);
     const ledger = await JobLedger.build(file, this.types);
     const { jobId, seq } = await this.submit(file);
     await this.finishJob(file, ledger, jobId, seq, attempt, false);

@@ -16,6 +16,7 @@ import { Recovery, type RecoveryCounts } from './recovery.ts';
 import { CsvSpool, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
 import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
  * The Salesforce destination: INSERT, UPDATE (by Id), UPSERT (by an external id) and DELETE (by Id) of one
@@ -277,7 +278,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
       // The input, indexed; the first non-empty batch resolves the target (describe) and the error file.
       async function* indexed(): AsyncGenerator<RestItem[]> {
         for await (const batch of batches) {
-          if (ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+          throwIfCanceled(ctx.signal);
           if (batch.rows.length === 0) continue;
           if (target === undefined) {
             const described = await describeObject(client, object);

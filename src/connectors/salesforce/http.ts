@@ -3,6 +3,7 @@ import { Backoff, sleep, type RetryPolicy } from '../../core/retry.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SalesforceSession, TokenProvider } from './auth.ts';
 import { boundedText, networkReason } from './net.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 export { networkReason };
 
@@ -258,7 +259,7 @@ export class SalesforceClient {
   }
 
   private throwIfAborted(): void {
-    if (this.signal?.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+    throwIfCanceled(this.signal);
   }
 
   private mapError(req: SalesforceRequest, status: number, err: SfErrorBody, attempts: number, retryAfter: number): ForceflowError {

@@ -3,6 +3,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { isLoopbackHost } from './config.ts';
 import { boundedText, networkReason } from './net.ts';
+import { canceled } from '../../core/cancel.ts';
 
 /**
  * The one way forceflow asks Salesforce for tokens: `requestToken` posts a grant to
@@ -152,8 +153,8 @@ function clientFix(grant: TokenGrant): string {
   return `The connected app's client id or client secret is wrong: check clientId and clientSecret (in the profile's clientCredentialsArn secret, or inline) against the connected app's consumer key and secret. The ${WHAT[grant.type].replace(/^the /, '')} itself was not judged.`;
 }
 
-function canceled(profileName: string, what: string): ForceflowError {
-  return new ForceflowError('RUN_CANCELED', `Asking Salesforce for a session (${what}) for profile "${profileName}" was cancelled.`, { details: { profile: profileName } });
+function sessionCanceled(profileName: string, what: string): ForceflowError {
+  return canceled(`Asking Salesforce for a session (${what}) for profile "${profileName}" was cancelled.`, { details: { profile: profileName } });
 }
 
 /**
@@ -169,7 +170,7 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
   const what = WHAT[grant.type];
   const grantType = GRANT_TYPES[grant.type];
   const base = loginUrl.replace(/\/+$/, '');
-  if (signal?.aborted) throw canceled(profileName, what);
+  if (signal?.aborted) throw sessionCanceled(profileName, what);
   const started = performance.now();
   const logCall = (status: number | string): void =>
     log.debug({ method: 'POST', path: '/services/oauth2/token', grant: grant.type, status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
@@ -186,7 +187,7 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
     logCall(res.status);
     text = await boundedText(res, MAX_TOKEN_ANSWER_BYTES, `the ${grantType} grant`);
   } catch (error) {
-    if (signal?.aborted) throw canceled(profileName, what);
+    if (signal?.aborted) throw sessionCanceled(profileName, what);
     if (error instanceof ForceflowError) throw error;
     if (res === undefined) logCall('network error');
     const where = res === undefined ? `could not reach ${base} for ${what}` : `the answer from ${base} to ${what} broke part-way`;

@@ -12,6 +12,7 @@ import { restLine, type RestItem, type RestWriter } from './rest-writer.ts';
 import { CsvSpool, readSpoolOriginals, type SpoolFile } from './spool.ts';
 import type { WriteReporter, WriteTarget } from './write-plan.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
  * Recovery of the writes of earlier runs of a flow that did not finish (crashed, killed), from the write journal
@@ -123,7 +124,7 @@ export class Recovery {
     let next = 0;
     let active: Array<[number, number, EntryState]> = [];
     for await (const items of input) {
-      if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+      throwIfCanceled(this.ctx.signal);
       for (const { index, row } of items) {
         while (next < this.intervals.length && (this.intervals[next] as [number, number, EntryState])[0] <= index) active.push(this.intervals[next++] as [number, number, EntryState]);
         if (active.some(([, end]) => end < index)) active = active.filter(([, end]) => end >= index);

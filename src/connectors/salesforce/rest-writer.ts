@@ -11,6 +11,7 @@ import {
   type RowRetryOptions, type WriteReporter, type WriteTarget,
 } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, restJson, toRestValue, type RestValue } from './write-values.ts';
+import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
  * Writes through sObject Collections: 200 records per call, at most `concurrency` calls in flight (p-limit),
@@ -170,7 +171,7 @@ export class RestWriter {
     if (pending.length === 0 && early.length > 0) await this.reporter.failed(early);
     let resend = false;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (this.ctx.signal.aborted) throw new ForceflowError('RUN_CANCELED', 'The run was cancelled.');
+      throwIfCanceled(this.ctx.signal);
       // Journaled before the call goes: a run that dies with it in flight leaves it for the next run to recover.
       const seq = await this.journal.record({ kind: 'rest', ref: null, ranges: toRanges(pending.map((p) => p.index)), count: pending.length, fingerprint: restFingerprint(this.target, pending), sentAt: Date.now() });
       const outcomes = await this.call(pending, resend, seq);
