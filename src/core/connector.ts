@@ -91,6 +91,37 @@ export interface WriteResult {
   readonly apiCalls?: number;
 }
 
+/** What a run recovered of unfinished earlier writes (Salesforce destination), as the run record lists it. */
+export interface WriteRecovery {
+  readonly executions: readonly string[];
+  readonly jobs: number;
+  readonly calls: number;
+  readonly jobIds: readonly string[];
+  readonly rowsWritten: number;
+  readonly rowsFailed: number;
+  readonly rowsUnknown: number;
+  readonly rowsResent: number;
+}
+
+/**
+ * What a destination had done when its write stopped part-way (the first failed record with
+ * failOnFirstDestinationError, Salesforce unavailable, a spent limit, a cancel): the run record's counts.
+ */
+export interface WriteProgress {
+  readonly written: number;
+  readonly failed: number;
+  readonly errorFile: string | null;
+  readonly recovery?: WriteRecovery;
+}
+
+export interface WriteOptions {
+  /**
+   * Told what was already written when the write ends with an error after writing or failing records
+   * (a typed value, so the runner never reads it off the error).
+   */
+  readonly onProgress?: (progress: WriteProgress) => void;
+}
+
 export interface Destination {
-  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<WriteResult>;
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext, options?: WriteOptions): Promise<WriteResult>;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Destination, RunContext, Source, SourceStream, WriteResult } from '../core/connector.ts';
+import type { Destination, WriteProgress, RunContext, Source, SourceStream, WriteResult } from '../core/connector.ts';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RecordBatch } from '../core/types.ts';
@@ -282,6 +282,8 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
   let sourceApiCalls: (() => number) | undefined;
   let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
+  // What the destination had written when its write stopped part-way (it tells, through WriteOptions.onProgress).
+  let progress: WriteProgress | undefined;
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
   // Nothing accepted and ignored goes unsaid: a Scheduled flow run by hand runs once, and fields without
@@ -397,7 +399,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       });
     }
 
-    const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx);
+    const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx, { onProgress: (p) => { progress = p; } });
     // A cancel that arrives once the destination has finished (files published, records written) is too late
     // to undo anything: the run is Successful, so its outputs are listed and the incremental window advances
     // (recording it Canceled would make the next run write the same records again).
@@ -418,17 +420,13 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       ? new ForceflowError('FLOW_LOCKED', `The run stopped: another run of flow "${plan.flowName}" took over its lock (this process looked dead to it), and two runs of one flow must not overlap.`, { cause: error })
       : asCancellation(error, signal) ?? toForceflowError(error);
     // What was already written when the run stopped: DESTINATION_WRITE_FAILED (the first failed record
-    // stopped it), and any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
-    // limit, a cancel), which carries the same counts in its details (or its cause's, when cancelled).
-    const progress = [e.details, (e.cause as { details?: unknown } | undefined)?.details].find(
-      (d): d is { written: number; failed?: number; errorFile?: string | null; recovery?: WriteRecoveryRecord } => typeof (d as { written?: unknown } | undefined)?.written === 'number',
-    );
-    const recovered = [e.details, (e.cause as { details?: unknown } | undefined)?.details].map((d) => (d as { recovery?: WriteRecoveryRecord } | undefined)?.recovery).find((r) => r !== undefined);
-    if (recovered) record.recovery = recovered;
+    // stopped it), or any other error that ended a Salesforce write part-way (SF_UNAVAILABLE, a spent
+    // limit, a cancel): the destination reported it as a typed value.
     if (progress) {
+      if (progress.recovery) record.recovery = progress.recovery;
       record.executionResult.recordsWritten = progress.written;
-      record.executionResult.errorInfo.putFailuresCount = progress.failed ?? 0;
-      record.errorFile = progress.errorFile ?? null;
+      record.executionResult.errorInfo.putFailuresCount = progress.failed;
+      record.errorFile = progress.errorFile;
     }
     failRecord(record, e, now());
     log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');

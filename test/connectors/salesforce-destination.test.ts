@@ -4,7 +4,10 @@ import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/sa
 import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
 import type { Row } from '../../src/core/types.ts';
-import { destinationConfig as cfg, errorRows, sumCalls as sum, writeEnv } from '../helpers/salesforce-write.ts';
+import { batches, destinationConfig as cfg, errorRows, FAST_DESTINATION, sumCalls as sum, writeEnv } from '../helpers/salesforce-write.ts';
+import { captureContext } from '../helpers/run-context.ts';
+import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
+import type { WriteProgress } from '../../src/core/connector.ts';
 
 const env = writeEnv({ emulator: { seed: 7 }, tmpPrefix: 'ff-sfdest-' });
 const { calls, faults, faultStats, query, write } = env;
@@ -159,6 +162,19 @@ describe('per-record failures and the error file', () => {
     expect(e.details).toMatchObject({ written: 599, failed: 1, api: 'REST_SYNC', firstFailure: { index: 450, errorCode: 'VALUE_NOT_CONVERTIBLE' } });
     expect(e.message).toMatch(/Record 450 failed .* 599 record\(s\) were already written through REST_SYNC/);
     expect((await byExt('STOP')).size).toBe(599);
+  });
+
+  it('failOnFirstDestinationError: tells the caller what was written as a typed WriteProgress (onProgress), the counts of the error', async () => {
+    const rows = accounts('PROG', 300);
+    rows[250] = { ...rows[250], NumberOfEmployees: 'not a number' };
+    const ctx = captureContext();
+    const progress: WriteProgress[] = [];
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'REST_SYNC', failOnFirstDestinationError: true }), { flowName: 'f', executionId: 'prog-1', tempDir: env.dir, ...FAST_DESTINATION, rest: { concurrency: 1, rowRetryBaseMs: 2 } });
+    const error = await dest.write(batches(rows), ctx, { onProgress: (p) => progress.push(p) }).catch((e: unknown) => e);
+    expect(isForceflowError(error, 'DESTINATION_WRITE_FAILED')).toBe(true);
+    // Batches of 200: 0-199 written, then 200-299 minus the bad record.
+    expect(progress).toEqual([{ written: 299, failed: 1, errorFile: null }]);
+    expect((error as ForceflowError).details).toMatchObject({ written: 299, failed: 1, errorFile: null });
   });
 
   it('failOnFirstDestinationError with Bulk: a record that cannot convert stops the run before any job', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRow } from '../../formats/rows.ts';
-import type { Destination, RecordFailure, RunContext, WriteResult } from '../../core/connector.ts';
+import type { Destination, RecordFailure, RunContext, WriteOptions, WriteProgress, WriteResult } from '../../core/connector.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import type { ApiPreference, RecordBatch, Row, TransferApi } from '../../core/types.ts';
 import { DESTINATION_BULK_THRESHOLD, select } from '../../api-selection/select.ts';
@@ -212,14 +212,14 @@ class Reporter implements WriteReporter {
 }
 
 export interface SalesforceDestination extends Destination {
-  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult>;
+  write(batches: AsyncIterable<RecordBatch>, ctx: RunContext, writeOptions?: WriteOptions): Promise<SalesforceWriteResult>;
 }
 
 export function createSalesforceDestination(client: SalesforceClient, config: SalesforceDestinationConfig, options: SalesforceDestinationOptions = {}): SalesforceDestination {
   const threshold = options.bulkThreshold ?? DESTINATION_BULK_THRESHOLD;
 
   return {
-    async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext): Promise<SalesforceWriteResult> {
+    async write(batches: AsyncIterable<RecordBatch>, ctx: RunContext, writeOptions: WriteOptions = {}): Promise<SalesforceWriteResult> {
       const object = config.object;
       const callsBefore = client.apiCalls;
       let target: WriteTarget | undefined;
@@ -234,6 +234,12 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
       let buffered: RestItem[] = [];
       let count = 0;
       let published = false;
+      // Set once the write has told the caller how far it got (WriteOptions.onProgress).
+      let progressReported = false;
+      const reportProgress = (progress: WriteProgress): void => {
+        progressReported = true;
+        writeOptions.onProgress?.(progress);
+      };
       const flowName = options.flowName ?? object;
       const executionId = options.executionId ?? new Date().toISOString().replace(/[:.]/g, '-');
       const journal = options.journal;
@@ -388,6 +394,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         const outputs = bulk?.stats.jobs ?? [];
         if (r?.stopped && r.first !== undefined) {
           const f = r.first;
+          reportProgress({ written, failed: r.failedCount, errorFile, ...(recovery ? { recovery: { ...recovery.counts, jobIds: recoveryJobs } } : {}) });
           throw new ForceflowError(
             'DESTINATION_WRITE_FAILED',
             `Record ${f.index} failed to ${config.writeOperationType.toLowerCase()} ${object}: ${f.errorCode}: ${f.message} failOnFirstDestinationError is true, so the run stopped: ${written} record(s) were already written${api ? ` through ${api}` : ''}, ${r.failedCount} failed${errorFile ? ` (listed in ${errorFile})` : ''}, the rest were not sent.`,
@@ -430,7 +437,12 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             await sink.abort().catch(() => undefined);
           }
         }
-        throw withProgress(error, reporter, api, errorFile, client.apiCalls - callsBefore, recovery ? { ...recovery.counts, jobIds: recoveryJobs } : undefined);
+        const recovered = recovery ? { ...recovery.counts, jobIds: recoveryJobs } : undefined;
+        const stopped = withProgress(error, reporter, api, errorFile, client.apiCalls - callsBefore, recovered);
+        if (!progressReported && stopped !== error && reporter !== undefined) {
+          reportProgress({ written: reporter.writtenCount, failed: reporter.failedCount, errorFile, ...(recovered ? { recovery: recovered } : {}) });
+        }
+        throw stopped;
       } finally {
         if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
         if (recoveryDir !== undefined) await rm(recoveryDir, { recursive: true, force: true }).catch(() => undefined);
