@@ -61,43 +61,14 @@ function defOf(s: AnySchema): Record<string, unknown> & { type: string } {
   return (s as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
 }
 
-/** The object keys the schema accepts at `path`, walking through optional/array/union/record wrappers. */
-function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
-  const found: string[] = [];
+/**
+ * Visit every schema the walk reaches along `path`, with the depth reached, looking through optional, default,
+ * pipe, union, array and record wrappers (one walker for the look-ups below).
+ */
+function walkPath(schema: AnySchema, path: readonly PropertyKey[], visit: (s: AnySchema, depth: number) => void): void {
   const walk = (s: AnySchema, i: number): void => {
+    visit(s, i);
     const def = defOf(s);
-    switch (def.type) {
-      case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
-        walk(def.innerType as AnySchema, i); return;
-      case 'pipe': walk((defOf(def.in as AnySchema).type === 'transform' ? def.out : def.in) as AnySchema, i); return;
-      case 'union': for (const o of def.options as AnySchema[]) walk(o, i); return;
-      case 'array':
-        if (i < path.length && typeof path[i] === 'number') walk(def.element as AnySchema, i + 1);
-        return;
-      case 'record':
-        if (i < path.length) walk(def.valueType as AnySchema, i + 1);
-        return;
-      case 'object': {
-        const shape = def.shape as Record<string, AnySchema>;
-        if (i === path.length) { found.push(...Object.keys(shape)); return; }
-        const next = shape[String(path[i])];
-        if (next) walk(next, i + 1);
-        return;
-      }
-      default:
-    }
-  };
-  walk(schema, 0);
-  // CloudFormation's spelling of a key is accepted, but not suggested where the API key is known.
-  return [...new Set(found)].filter((k) => { const api = CLOUDFORMATION_KEYS[k]; return api === undefined || !found.includes(api); });
-}
-
-/** True when the schema at `path` is a union of an API form and its CloudFormation spelling (schema.ts). */
-function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boolean {
-  let hit = false;
-  const walk = (s: AnySchema, i: number): void => {
-    const def = defOf(s);
-    if (i === path.length && SPELLING_UNIONS.includes(s)) { hit = true; return; }
     switch (def.type) {
       case 'optional': case 'nullable': case 'default': case 'readonly': case 'nonoptional': case 'catch':
         walk(def.innerType as AnySchema, i); return;
@@ -118,6 +89,25 @@ function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boole
     }
   };
   walk(schema, 0);
+}
+
+/** The object keys the schema accepts at `path`. */
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+  const found: string[] = [];
+  walkPath(schema, path, (s, i) => {
+    const def = defOf(s);
+    if (i === path.length && def.type === 'object') found.push(...Object.keys(def.shape as Record<string, AnySchema>));
+  });
+  // CloudFormation's spelling of a key is accepted, but not suggested where the API key is known.
+  return [...new Set(found)].filter((k) => { const api = CLOUDFORMATION_KEYS[k]; return api === undefined || !found.includes(api); });
+}
+
+/** True when the schema at `path` is a union of an API form and its CloudFormation spelling (schema.ts). */
+function isSpellingUnion(schema: AnySchema, path: readonly PropertyKey[]): boolean {
+  let hit = false;
+  walkPath(schema, path, (s, i) => {
+    if (i === path.length && SPELLING_UNIONS.includes(s)) hit = true;
+  });
   return hit;
 }
 
