@@ -7,6 +7,7 @@ import { DEFAULT_MAX_RECORD_BYTES, guardInput } from './input-guard.ts';
 import { rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
+import { LineBuffer } from './line-buffer.ts';
 
 /**
  * CSV as forceflow writes and reads it.
@@ -61,23 +62,7 @@ export class CsvEncoder implements RecordEncoder {
     const header = this.#headerWritten ? '' : `${names.map((n) => csvCell(n)).join(',')}\n`;
     this.#headerWritten = true;
     if (rows.length === 0 && header === '') return undefined;
-    let buffer = Buffer.allocUnsafe(Math.max(4096, header.length * 3, Math.ceil(rows.length * this.#bytesPerRow * 1.25)));
-    let offset = header === '' ? 0 : buffer.write(header, 0);
-    // Lines go into the buffer 32 at a time: one native write per group, and one non-ASCII line makes only its
-    // group two-byte text.
-    let pending = '';
-    let grouped = 0;
-    const flush = (): void => {
-      const room = pending.length * 3;
-      if (offset + room > buffer.length) {
-        const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, offset + room));
-        buffer.copy(grown, 0, 0, offset);
-        buffer = grown;
-      }
-      offset += buffer.write(pending, offset);
-      pending = '';
-      grouped = 0;
-    };
+    const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25, header);
     for (const row of rows) {
       let line = '';
       for (let i = 0; i < count; i += 1) {
@@ -86,19 +71,17 @@ export class CsvEncoder implements RecordEncoder {
         if (value === null || value === undefined) continue;
         if (typeof value === 'string') {
           if (value === '') line += '""';
-          else if (NEEDS_QUOTES.test(value)) line += `"${value.replaceAll('"', '""')}"`;
+          else if (NEEDS_QUOTES.test(value)) line += quote(value);
           else line += value;
         } else if (typeof value === 'number' || typeof value === 'boolean') line += String(value);
         else line += csvCell(value);
       }
-      pending += line;
-      pending += '\n';
-      if (++grouped === 32) flush();
+      out.line(line);
     }
-    if (grouped > 0) flush();
-    this.#size += offset;
-    if (rows.length > 0) this.#bytesPerRow = Math.ceil(offset / rows.length);
-    return buffer.subarray(0, offset);
+    const bytes = out.bytes();
+    this.#size += bytes.length;
+    if (rows.length > 0) this.#bytesPerRow = Math.ceil(bytes.length / rows.length);
+    return bytes;
   }
 
   /** A file with no rows still gets its header. */
