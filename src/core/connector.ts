@@ -89,14 +89,22 @@ export interface WriteResult {
   readonly unknown?: number;
   /** HTTP calls the destination made (Salesforce). */
   readonly apiCalls?: number;
+  /** What this write recovered of unfinished earlier writes of the flow (Salesforce destination). */
+  readonly recovery?: WriteRecovery;
 }
 
-/** What a run recovered of unfinished earlier writes (Salesforce destination), as the run record lists it. */
+/**
+ * What a run recovered of unfinished earlier writes (Salesforce destination), as the run record lists it
+ * (docs/salesforce-destination.md, "Crashes").
+ */
 export interface WriteRecovery {
+  /** The execution ids whose writes were recovered. */
   readonly executions: readonly string[];
+  /** Bulk jobs and REST calls those runs had sent, and the Bulk job ids asked about again. */
   readonly jobs: number;
   readonly calls: number;
   readonly jobIds: readonly string[];
+  /** Rows they had sent: found written, found failed (in the error file), still unknown (in the error file as SF_WRITE_OUTCOME_UNKNOWN), found not written (sent by this run). */
   readonly rowsWritten: number;
   readonly rowsFailed: number;
   readonly rowsUnknown: number;

@@ -1,5 +1,6 @@
 import type { ForceflowError } from '../core/errors.ts';
 import type { TransferApi } from '../core/types.ts';
+import type { WriteRecovery } from '../core/connector.ts';
 
 /** AppFlow's execution statuses. */
 export type ExecutionStatus = 'InProgress' | 'Successful' | 'Error' | 'CancelStarted' | 'Canceled';
@@ -67,20 +68,8 @@ export interface ExecutionRecord {
   recovery: WriteRecoveryRecord | null;
 }
 
-/** What a run recovered of unfinished earlier writes (docs/salesforce-destination.md, "Crashes"). */
-export interface WriteRecoveryRecord {
-  /** The execution ids whose writes were recovered. */
-  readonly executions: readonly string[];
-  /** Bulk jobs and REST calls those runs had sent, and the Bulk job ids asked about again. */
-  readonly jobs: number;
-  readonly calls: number;
-  readonly jobIds: readonly string[];
-  /** Rows they had sent: found written, found failed (in the error file), still unknown (in the error file as SF_WRITE_OUTCOME_UNKNOWN), found not written (sent by this run). */
-  readonly rowsWritten: number;
-  readonly rowsFailed: number;
-  readonly rowsUnknown: number;
-  readonly rowsResent: number;
-}
+/** What a run recovered of unfinished earlier writes: the destination's {@link WriteRecovery}, as recorded. */
+export type WriteRecoveryRecord = WriteRecovery;
 
 export function newExecutionRecord(flowName: string, executionId: string, startedAt: Date): ExecutionRecord {
   const iso = startedAt.toISOString();

@@ -23,7 +23,7 @@ import { compileFlow, type FlowPlan } from './compile.ts';
 import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
 import { preflightDestination } from './preflight.ts';
-import { failRecord, newExecutionRecord, type ExecutionRecord, type WriteRecoveryRecord } from './run-record.ts';
+import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
 import { defaultStateDir, openRunState, type RunResource, type RunStateStore } from './state.ts';
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
@@ -411,7 +411,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
     record.destinationDataTransferApi = result.api ?? null;
     record.destinationDataTransferApiReason = result.apiReason ?? null;
     record.outputs = [...(result.outputs ?? [])];
-    record.recovery = (result as { recovery?: WriteRecoveryRecord }).recovery ?? null;
+    record.recovery = result.recovery ?? null;
     record.executionStatus = 'Successful';
     record.lastUpdatedAt = now().toISOString();
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');
