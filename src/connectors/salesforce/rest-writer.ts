@@ -73,6 +73,33 @@ type Outcome =
   | { kind: 'failed'; code: string; message: string; fields: readonly string[] }
   | { kind: 'unknown'; message: string };
 
+/** One call's outcomes, row by row: counted written, sent again (`again` says which), failed, or unknown. */
+interface Tally {
+  written: number;
+  created: number;
+  readonly again: Pending[];
+  readonly failures: RecordFailure[];
+  readonly unknown: RecordFailure[];
+}
+
+function tally(pending: readonly Pending[], outcomes: readonly Outcome[], again: (o: Outcome & { kind: 'failed' }) => boolean): Tally {
+  const t: Tally = { written: 0, created: 0, again: [], failures: [], unknown: [] };
+  outcomes.forEach((o, i) => {
+    const p = pending[i] as Pending;
+    if (o.kind === 'ok') {
+      t.written++;
+      if (o.created) t.created++;
+    } else if (o.kind === 'unknown') t.unknown.push({ index: p.index, record: p.row, errorCode: OUTCOME_UNKNOWN, message: o.message });
+    else if (again(o)) t.again.push(p);
+    else {
+      // A call Salesforce kept refusing (RESEND) past its retries failed for a retryable reason.
+      const code = o.code === RESEND ? 'SF_UNAVAILABLE' : o.code;
+      t.failures.push({ index: p.index, record: p.row, errorCode: code, message: o.message, ...(o.fields.length > 0 ? { fields: o.fields } : {}) });
+    }
+  });
+  return t;
+}
+
 const UNKNOWN_STATUSES = new Set([500, 502, 504]);
 const MAX_BATCH = 200;
 const MARKER_LOOKBACK_MS = 60_000;
@@ -175,25 +202,7 @@ export class RestWriter {
       // Journaled before the call goes: a run that dies with it in flight leaves it for the next run to recover.
       const seq = await this.journal.record({ kind: 'rest', ref: null, ranges: toRanges(pending.map((p) => p.index)), count: pending.length, fingerprint: restFingerprint(this.target, pending), sentAt: Date.now() });
       const outcomes = await this.call(pending, resend, seq);
-      const again: Pending[] = [];
-      const failures: RecordFailure[] = [];
-      const unknown: RecordFailure[] = [];
-      let written = 0;
-      let created = 0;
-      outcomes.forEach((o, i) => {
-        const p = pending[i] as Pending;
-        if (o.kind === 'ok') {
-          written++;
-          if (o.created) created++;
-        } else if (o.kind === 'unknown') {
-          unknown.push({ index: p.index, record: p.row, errorCode: OUTCOME_UNKNOWN, message: o.message });
-        } else if ((RETRYABLE_ROW_ERRORS.has(o.code) || o.code === RESEND) && attempt < this.rowRetries) {
-          again.push(p);
-        } else {
-          const code = o.code === RESEND ? 'SF_UNAVAILABLE' : o.code;
-          failures.push({ index: p.index, record: p.row, errorCode: code, message: o.message, ...(o.fields.length > 0 ? { fields: o.fields } : {}) });
-        }
-      });
+      const { written, created, again, failures, unknown } = tally(pending, outcomes, (o) => (RETRYABLE_ROW_ERRORS.has(o.code) || o.code === RESEND) && attempt < this.rowRetries);
       resend = outcomes.some((o) => o.kind === 'failed' && o.code === RESEND);
       await this.journal.settle(seq, { created, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(again.map((p) => p.index)) });
       if (written > 0) this.reporter.written(written, created);
@@ -245,20 +254,8 @@ export class RestWriter {
       default:
         outcomes = await this.resolveDelete(pending, why);
     }
-    const resend: RestItem[] = [];
-    const failures: RecordFailure[] = [];
-    const unknown: RecordFailure[] = [];
-    let written = 0;
-    let created = 0;
-    outcomes.forEach((o, i) => {
-      const p = pending[i] as Pending;
-      if (o.kind === 'ok') {
-        written++;
-        if (o.created) created++;
-      } else if (o.kind === 'unknown') unknown.push({ index: p.index, record: p.row, errorCode: OUTCOME_UNKNOWN, message: o.message });
-      else if (o.code === RESEND) resend.push({ index: p.index, row: p.row });
-      else failures.push({ index: p.index, record: p.row, errorCode: o.code, message: o.message, ...(o.fields.length > 0 ? { fields: o.fields } : {}) });
-    });
+    const { written, created, again, failures, unknown } = tally(pending, outcomes, (o) => o.code === RESEND);
+    const resend: RestItem[] = again.map((p) => ({ index: p.index, row: p.row }));
     this.ctx.log.info({ object, records: pending.length, written, unknown: unknown.length, again: resend.length }, 'rest call of an unfinished run recovered');
     await this.journal.settle(seq, { created, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(resend.map((r) => r.index)) });
     if (written > 0) this.reporter.written(written, created);
