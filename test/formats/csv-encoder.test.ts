@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EntitySchema, FieldValue, Row } from '../../src/core/types.ts';
 import { CsvEncoder, csvCell } from '../../src/formats/csv.ts';
-import { rowFrom, rowTemplate } from '../../src/formats/rows.ts';
+import { randomBatches, rng } from './random-batches.ts';
 
 /**
  * The CSV encoder writes each line into the batch's buffer by value type (issue 13); it must write the same
@@ -14,14 +14,6 @@ function reference(names: readonly string[], batches: readonly (readonly Row[])[
   let text = `${names.map((n) => csvCell(n)).join(',')}\n`;
   for (const rows of batches) for (const row of rows) text += `${names.map((n) => csvCell(row[n])).join(',')}\n`;
   return Buffer.from(text, 'utf8');
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 const NAMES = ['Id', '__proto__', 'constructor', 'Näme, "q"', 'toString', 'a\nb', '', 'x'];
@@ -45,25 +37,7 @@ describe('CSV encoder: same bytes as csvCell joined per batch', () => {
   it('on 300 random schemas and batches', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const r = rng(seed);
-      const names = NAMES.filter(() => r() < 0.6);
-      const schema: EntitySchema = { entity: 'X', fields: names.map((name) => ({ name, type: 'string' as const, nillable: true })) };
-      const template = rowTemplate(names);
-      const batches: Row[][] = [];
-      const nBatches = Math.floor(r() * 4);
-      for (let b = 0; b < nBatches; b++) {
-        const rows: Row[] = [];
-        const nRows = Math.floor(r() * 30);
-        for (let i = 0; i < nRows; i++) {
-          const row = rowFrom(template);
-          for (const n of names) {
-            const v = randomValue(r);
-            if (v === undefined) delete row[n];
-            else row[n] = v;
-          }
-          rows.push(row);
-        }
-        batches.push(rows);
-      }
+      const { names, schema, batches } = randomBatches(r, NAMES, { maxRows: 30, value: randomValue });
       const encoder = new CsvEncoder(schema);
       const parts: Uint8Array[] = [];
       for (const rows of batches) {

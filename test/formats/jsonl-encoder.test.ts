@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { EntitySchema, FieldValue, Row } from '../../src/core/types.ts';
+import type { FieldValue, Row } from '../../src/core/types.ts';
 import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
-import { rowFrom, rowTemplate } from '../../src/formats/rows.ts';
+import { randomBatches, rng } from './random-batches.ts';
 
 /**
  * The JSON lines encoder writes its lines in groups (issue 13); it must write the same bytes as one line per
@@ -16,14 +16,6 @@ function reference(names: readonly string[], batches: readonly (readonly Row[])[
     for (const row of rows) text += `{${names.map((n) => `${JSON.stringify(n)}:${JSON.stringify(row[n] ?? null)}`).join(',')}}\n`;
   }
   return Buffer.from(text, 'utf8');
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 const NAMES = ['Id', '__proto__', 'constructor', 'Näme, "q"', 'toString', 'a\nb', '', 'x\u2028'];
@@ -47,26 +39,7 @@ describe('JSON lines encoder: same bytes as one JSON line per row', () => {
   it('on 300 random schemas and batches (whole-row and per-value rows mixed)', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const r = rng(seed);
-      const names = NAMES.filter(() => r() < 0.6);
-      const schema: EntitySchema = { entity: 'X', fields: names.map((name) => ({ name, type: 'string' as const, nillable: true })) };
-      const template = rowTemplate(names);
-      const batches: Row[][] = [];
-      const nBatches = Math.floor(r() * 4);
-      for (let b = 0; b < nBatches; b++) {
-        const rows: Row[] = [];
-        const nRows = Math.floor(r() * 80);
-        for (let i = 0; i < nRows; i++) {
-          let row = rowFrom(template);
-          for (const n of names) {
-            const v = randomValue(r);
-            if (v === undefined) delete row[n];
-            else row[n] = v;
-          }
-          if (r() < 0.2) row = Object.setPrototypeOf(Object.fromEntries(Object.entries(row).reverse()), null) as Row;
-          rows.push(row);
-        }
-        batches.push(rows);
-      }
+      const { names, schema, batches } = randomBatches(r, NAMES, { maxRows: 80, value: randomValue, reshape: (row, r) => (r() < 0.2 ? (Object.setPrototypeOf(Object.fromEntries(Object.entries(row).reverse()), null) as Row) : row) });
       const encoder = new JsonLinesEncoder(schema);
       const parts: Uint8Array[] = [];
       for (const rows of batches) {
