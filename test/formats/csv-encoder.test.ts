@@ -37,7 +37,7 @@ describe('CSV encoder: same bytes as csvCell joined per batch', () => {
   it('on 300 random schemas and batches', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const r = rng(seed);
-      const { names, schema, batches } = randomBatches(r, NAMES, { maxRows: 30, value: randomValue });
+      const { names, schema, batches } = randomBatches(r, NAMES, { maxRows: 80, value: randomValue });
       const encoder = new CsvEncoder(schema);
       const parts: Uint8Array[] = [];
       for (const rows of batches) {
