@@ -174,12 +174,13 @@ export class Scheduler {
 
   /**
    * Schedules a flow StartFlow has just activated (a rate() runs at once unless scheduleStartTime is later).
-   * Fires before `activatedAt` are not caught up. Already scheduled: nothing changes (StartFlow on an Active
-   * flow is a no-op). Throws FLOW_INVALID when the trigger cannot be scheduled.
+   * Fires before `activatedAt` are not caught up, and the failure count starts at zero (`lastFireAt` and
+   * `consecutiveFailures` are ignored). Already scheduled: nothing changes (StartFlow on an Active flow is a
+   * no-op). Throws FLOW_INVALID when the trigger cannot be scheduled.
    */
   activate(flow: ScheduledFlow): void {
     if (this.#closed || this.#entries.has(flow.flowName)) return;
-    this.#arm(flow, flow.activatedAt.getTime() - 1, flow.consecutiveFailures ?? 0, false);
+    this.#arm(flow, flow.activatedAt.getTime() - 1, 0, false);
   }
 
   /**
