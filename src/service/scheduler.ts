@@ -84,7 +84,10 @@ export interface RunFinished {
 
 /** What the scheduler needs of the executor. */
 export interface SchedulerExecutor {
-  /** Starts a run now, unless one of the flow is in progress. Throws when no run can be started at all. */
+  /**
+   * Starts a run now, unless one of the flow is in progress (then `{ skipped: 'running' }`). Atomic: of two
+   * calls for one flow at the same time, at most one starts a run. Throws when no run can be started at all.
+   */
   start(flowName: string, options: { readonly startedBy: 'schedule' }): Promise<{ readonly executionId: string } | { readonly skipped: 'running' }>;
   /** Calls `listener` whenever a run ends; returns the function that stops listening. */
   onFinished(listener: (run: RunFinished) => void): () => void;
@@ -162,6 +165,7 @@ export class Scheduler {
     const flows = await this.#deps.store.listActive();
     for (const flow of flows) {
       if (this.#closed) return;
+      if (this.#entries.has(flow.flowName)) continue; // activated meanwhile
       try {
         this.#arm(flow, Math.max(flow.lastFireAt?.getTime() ?? Number.NEGATIVE_INFINITY, flow.activatedAt.getTime() - 1), flow.consecutiveFailures ?? 0, true);
       } catch (error) {
@@ -186,6 +190,8 @@ export class Scheduler {
   /**
    * Reschedules an Active flow whose definition changed (UpdateFlow): the new trigger applies to fires
    * after now; the failure count is kept. Returns false (and does nothing) when the flow is not scheduled.
+   * Throws FLOW_INVALID (keeping the old schedule) when the new trigger cannot be scheduled: a flow whose
+   * trigger is no longer Scheduled is {@link Scheduler.deactivate}d instead.
    */
   update(flow: ScheduledFlow): boolean {
     const old = this.#entries.get(flow.flowName);
@@ -239,6 +245,8 @@ export class Scheduler {
       nextAt: undefined,
       cancelTimer: undefined,
     };
+    const old = this.#entries.get(flow.flowName);
+    if (old) this.#drop(old);
     this.#entries.set(flow.flowName, entry);
     this.#check(entry);
   }
@@ -276,7 +284,15 @@ export class Scheduler {
       this.#log.info({ flow: entry.flowName }, `The schedule of flow ${entry.flowName} has no more fire times (scheduleEndTime or the cron fields); the flow stays Active and runs no more.`);
       return;
     }
-    entry.cancelTimer = this.#deps.clock.setTimer(at, () => this.#check(entry));
+    entry.cancelTimer = this.#deps.clock.setTimer(at, () => {
+      try {
+        this.#check(entry);
+      } catch (error) {
+        // A bug, not a flow's fault: the flow stops firing rather than the service stopping.
+        this.#drop(entry);
+        this.#log.error({ flow: entry.flowName, err: error }, `The schedule of flow ${entry.flowName} failed and was stopped (INTERNAL); restart the flow with stop-flow and start-flow.`);
+      }
+    });
   }
 
   async #fire(flowName: string, fire: { scheduledAt: Date; firedAt: Date; catchUp: boolean }): Promise<void> {
