@@ -132,9 +132,11 @@ export function scheduleOf(flow: Pick<ScheduledFlow, 'flowName' | 'triggerConfig
   }
   const schedule = flowSchedule(flow);
   if (!schedule) {
+    // flowSchedule refuses exactly these two; name the field and quote the parser's sentence.
     const expression = parseScheduleExpression(sched.scheduleExpression);
-    const [path, message] = expression.ok ? [`${SCHED}.timezone`, (() => { const tz = parseTimezone(sched.timezone ?? 'UTC'); return tz.ok ? 'is not usable.' : tz.message; })()] : [`${SCHED}.scheduleExpression`, expression.message];
-    throw new ForceflowError('FLOW_INVALID', `Flow ${flow.flowName} cannot be scheduled: ${path} ${message}`);
+    const tz = parseTimezone(sched.timezone ?? 'UTC');
+    const problem = !expression.ok ? `${SCHED}.scheduleExpression ${expression.message}` : `${SCHED}.timezone ${tz.ok ? 'cannot be used.' : tz.message}`;
+    throw new ForceflowError('FLOW_INVALID', `Flow ${flow.flowName} cannot be scheduled: ${problem}`);
   }
   if (schedule.expression.kind !== 'rate') return schedule;
   const anchor = Math.max(flow.activatedAt.getTime(), schedule.startTime?.getTime() ?? Number.NEGATIVE_INFINITY);
