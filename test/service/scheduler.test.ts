@@ -162,6 +162,17 @@ describe('missed fires after downtime', () => {
     expect(store.firesOf('hourly').filter((f) => f.catchUp)).toHaveLength(1);
   });
 
+  it('a timer woken after several fires (the machine slept) makes one run too', async () => {
+    const h = autoSucceed(harness('2025-03-03T00:00:00Z'));
+    await activate(h, scheduledFlow('sleepy', { scheduleExpression: 'rate(10minutes)' }, h.clock.now()));
+    h.clock.jumpTo('2025-03-03T00:45:00Z'); // the 00:10 timer is now 35 minutes late
+    await h.clock.advanceTo('2025-03-03T01:00:00Z');
+    expect(h.executor.startTimes('sleepy')).toEqual(['2025-03-03T00:00:00.000Z', '2025-03-03T00:45:00.000Z', '2025-03-03T00:50:00.000Z', '2025-03-03T01:00:00.000Z']);
+    expect(h.store.firesOf('sleepy').map((f) => [f.scheduledAt.toISOString(), f.catchUp])).toEqual([
+      ['2025-03-03T00:00:00.000Z', false], ['2025-03-03T00:10:00.000Z', true], ['2025-03-03T00:50:00.000Z', false], ['2025-03-03T01:00:00.000Z', false],
+    ]);
+  });
+
   it('does not run at start when nothing was missed', async () => {
     const store = new MemoryStore();
     const flow = scheduledFlow('daily', { scheduleExpression: 'cron(0 2 * * ? *)' }, '2025-03-01T00:00:00Z');
@@ -256,6 +267,23 @@ describe('flowErrorDeactivationThreshold', () => {
     expect(h.executor.startTimes('stubborn')).toHaveLength(21);
     expect(h.scheduler.isScheduled('mixed')).toBe(false); // two scheduled Errors in a row: the first and third runs
     expect(h.executor.startTimes('mixed')).toHaveLength(3);
+  });
+
+  it('keeps the count across an update, and a new activation starts it again', async () => {
+    const h = harness('2025-07-01T00:00:00Z');
+    const flow = scheduledFlow('u', { scheduleExpression: 'rate(1hours)', flowErrorDeactivationThreshold: 2 }, h.clock.now());
+    await activate(h, flow);
+    h.executor.finish('u', 'Error');
+    h.scheduler.update({ ...flow, triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(2hours)', flowErrorDeactivationThreshold: 2 } } } });
+    await h.clock.advanceTo('2025-07-01T02:00:00Z');
+    h.executor.finish('u', 'Error');
+    await h.clock.advanceBy(0);
+    expect(h.store.flows.get('u')?.status).toBe('Suspended');
+    // start-flow again: a fresh count (one Error is not two).
+    await activate(h, { ...flow, activatedAt: h.clock.now(), consecutiveFailures: 5 });
+    h.executor.finish('u', 'Error');
+    await h.clock.advanceBy(0);
+    expect(h.scheduler.isScheduled('u')).toBe(true);
   });
 
   it('keeps the count across a restart (the store gives it back)', async () => {
