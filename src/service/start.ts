@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../core/logger.ts';
 import { defaultStateDir } from '../flows/state.ts';
 import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
 import { openServiceDatabase } from './db.ts';
 import { buildApiApp } from './http/app.ts';
@@ -19,8 +20,8 @@ export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 
 export interface ServiceOptions extends ServiceConfig {
   readonly log: Logger;
-  /** The service clock (injectable in tests). */
-  readonly now?: () => Date;
+  /** The service clock: API Date headers, SigV4's window, timestamps, schedules (tests inject a manual one). */
+  readonly clock?: Clock;
   /** KMS for the access keys' secrets (default: the AWS SDK chain, honouring AWS_ENDPOINT_URL_KMS). */
   readonly kms?: KMSClient;
   /** KMS key for new secrets (default $FORCEFLOW_KMS_KEY_ID or alias/forceflow). */
@@ -69,11 +70,12 @@ export interface RunningService {
  *   credentials: { accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey } });
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { log: rootLog, now: nowOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
+  const { log: rootLog, clock: clockOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
   const config = parseServiceConfig(rest, 'startService options');
   const env = envOption ?? process.env;
   const log = rootLog.child({ component: 'service' });
-  const now = nowOption ?? (() => new Date());
+  const clock = clockOption ?? systemClock();
+  const now = (): Date => clock.now();
   const stateDir = resolve(config.stateDir ?? defaultStateDir(env));
   const region = config.region ?? DEFAULT_REGION;
   const accountId = config.accountId ?? DEFAULT_ACCOUNT_ID;
@@ -102,7 +104,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
     await keys.ensure(config.keys ?? []);
     const defaultKey = await keys.defaultKey();
-    const deps: ServiceDeps = { db, stateDir, log, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
+    const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });

@@ -7,6 +7,7 @@ import { ERRORS, ForceflowError, type ErrorCode } from '../../src/core/errors.ts
 import { API_ERRORS, ApiError } from '../../src/service/api-error.ts';
 import { apiErrorFrom, API_ERROR_FOR_CODE } from '../../src/service/http/errors.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { systemClock } from '../../src/service/clock.ts';
 import { startHarness } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
 
@@ -64,7 +65,7 @@ describe('access keys', () => {
 describe('clock', () => {
   it("lets the SDK correct its clock from the service's Date header and retry (InvalidSignatureException: Signature expired)", async () => {
     const offset = 60 * 60 * 1000;
-    const h = await startHarness({ emulator: emu, operations: async () => protocolOperations(), now: () => new Date(Date.now() + offset) });
+    const h = await startHarness({ emulator: emu, operations: async () => protocolOperations(), clock: { ...systemClock(), now: () => new Date(Date.now() + offset) } });
     try {
       const once = h.client({ maxAttempts: 1 });
       const e = await once.send(new DescribeFlowCommand({ flowName: 'f1' })).catch((x: Error) => x);
