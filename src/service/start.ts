@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { FastifyInstance } from 'fastify';
+import { ForceflowError, isForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { defaultStateDir } from '../flows/state.ts';
 import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
 import { openServiceDatabase } from './db.ts';
+import type { AccessKey } from './http/sigv4.ts';
 import { buildApiApp } from './http/app.ts';
 import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
@@ -102,8 +104,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   try {
     const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
-    await keys.ensure(config.keys ?? []);
-    const defaultKey = await keys.defaultKey();
+    let defaultKey: AccessKey;
+    try {
+      await keys.ensure(config.keys ?? []);
+      defaultKey = await keys.defaultKey();
+    } catch (error) {
+      if (!isForceflowError(error)) throw error;
+      throw new ForceflowError(
+        error.code,
+        `The service seals its access keys' secrets with KMS key ${kmsKeyId} (FORCEFLOW_KMS_KEY_ID; AWS_ENDPOINT_URL_KMS for a local KMS such as the emulator's), and that failed: ${error.message}`,
+        { cause: error, details: error.details },
+      );
+    }
     const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
