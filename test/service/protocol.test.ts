@@ -158,6 +158,14 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     expect(calls.get('CreateFlow')).toBe(before + 3);
   });
 
+  it('answers a path that is not valid percent-encoding in the AWS error shape', async () => {
+    const res = await fetch(`${h.svc.endpoint}/tags/arn%zz`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
+    expect(String(((await res.json()) as { message: string }).message)).toContain('Percent-encode');
+  });
+
   it('answers an unknown path with a JSON error', async () => {
     const res = await rawSigned({ path: '/no-such-operation' });
     expect(res.status).toBe(404);

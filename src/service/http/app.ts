@@ -112,7 +112,11 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
       }
     },
   };
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(), return503OnClosing: true });
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    // A URL fastify cannot decode (`/tags/%zz`) is answered before routing: still AWS's error shape.
+    frameworkErrors: (error, req, reply) => void sendError(reply.header('x-amzn-RequestId', req.id).header('Date', now().toUTCString()), new ApiError('ValidationException', `${error.message}. Percent-encode path segments (an ARN in /tags/{resourceArn} is one segment).`)),
+  });
 
   // Keep the exact body bytes: SigV4 signs them, and JSON is parsed only after the signature verifies.
   app.removeAllContentTypeParsers();
