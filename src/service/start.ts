@@ -120,7 +120,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
-    await app.listen({ port: config.port ?? 0, host });
+    try {
+      await app.listen({ port: config.port ?? 0, host });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      const why = code === 'EADDRINUSE' ? 'another program uses that port' : code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : code === 'EACCES' ? 'not allowed to use that port' : (error as Error).message;
+      throw new ForceflowError('CONFIG_INVALID', `The service cannot listen on ${host}:${config.port ?? 0} (${code}: ${why}). Choose another --port (0 picks a free one) or --host.`, { cause: error });
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;

@@ -98,6 +98,20 @@ describe('access keys that cannot be opened', () => {
   });
 });
 
+describe('start', () => {
+  it('refuses a port in use with CONFIG_INVALID naming it', async () => {
+    const first = await startHarness({ emulator: emu, operations: async () => protocolOperations() });
+    try {
+      const port = Number(new URL(first.svc.endpoint).port);
+      const e = await startHarness({ emulator: emu, operations: async () => protocolOperations(), port }).catch((x: unknown) => x);
+      expect((e as ForceflowError).code).toBe('CONFIG_INVALID');
+      expect((e as ForceflowError).message).toContain(`127.0.0.1:${port} (EADDRINUSE: another program uses that port)`);
+    } finally {
+      await first.close();
+    }
+  });
+});
+
 describe('clock', () => {
   it("lets the SDK correct its clock from the service's Date header and retry (InvalidSignatureException: Signature expired)", async () => {
     const offset = 60 * 60 * 1000;
