@@ -80,7 +80,9 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     expect(e.message).toMatch(/^1 validation error detected: Value at 'flowName' failed to satisfy constraint: Member must satisfy regular expression pattern/);
     const missing = await rejection(h.appflow.send(new DescribeFlowCommand({} as never)));
     expect(missing.name).toBe('ValidationException');
-    expect(missing.message).toContain("'flowName'");
+    expect(missing.message).toBe("1 validation error detected: Value at 'flowName' failed to satisfy constraint: Member must not be null");
+    const wrongType = await rawSigned({ body: '{"flowName": 5}' });
+    expect(String(wrongType.json['message'])).toMatch(/^1 validation error detected: Value at 'flowName' failed to satisfy constraint: (?!Member must not be null)/);
   });
 
   it('refuses a body that is not JSON with ValidationException', async () => {

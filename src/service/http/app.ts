@@ -72,13 +72,24 @@ export function toWire(value: unknown): unknown {
  * A zod failure in AWS's words: `2 validation errors detected: Value at 'flowName' failed to satisfy
  * constraint: ...; Value at ...`. Values are never echoed (a profile's credentials travel in requests).
  */
-export function validationMessage(error: z.ZodError): string {
+export function validationMessage(error: z.ZodError, input?: unknown): string {
   const issues = error.issues.slice(0, 10).map((issue) => {
     const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
-    return `Value at '${path || '(request)'}' failed to satisfy constraint: ${issue.message}`;
+    // A required member that is absent: AWS's own wording.
+    const missing = issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(input, issue.path) === undefined;
+    return `Value at '${path || '(request)'}' failed to satisfy constraint: ${missing ? 'Member must not be null' : issue.message}`;
   });
   const n = error.issues.length;
   return `${n} validation error${n === 1 ? '' : 's'} detected: ${issues.join('; ')}${n > 10 ? '; …' : ''}`;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const part of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[part];
+  }
+  return v;
 }
 
 function sendError(reply: FastifyReply, error: ApiError, status: number = error.status): FastifyReply {
@@ -210,7 +221,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     }
     const raw = { ...parseBody(body), ...labelsAndQuery(route, rawUrl) };
     const parsed = op.input.safeParse(raw);
-    if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error));
+    if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error, raw));
     const ctx: OperationContext = { log: log.child({ requestId: req.id, operation: op.name }), caller, region: options.region, accountId: options.accountId, now };
     const run = async (): Promise<string> => JSON.stringify(toWire(await op.handle(parsed.data, ctx)));
     const token = raw['clientToken'];
