@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { hostAllowed, normalizeOrigin } from '../../core/http-guard.ts';
 import { tooDeepAt } from '../../core/json-depth.ts';
 import type { Logger } from '../../core/logger.ts';
-import { API_ERRORS, ApiError } from '../api-error.ts';
+import { ApiError } from '../api-error.ts';
 import type { Caller, Operation, OperationContext } from '../operation.ts';
 import { CLIENT_TOKEN_TTL_MS, requestHash, type IdempotencyStore } from '../idempotency.ts';
 import { apiErrorFrom } from './errors.ts';
@@ -123,7 +123,10 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
       }
     },
   };
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(),
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024,
+    genReqId: () => randomUUID(),
     return503OnClosing: true,
     // A URL fastify cannot decode (`/tags/%zz`) is answered before routing: still AWS's error shape.
     frameworkErrors: (error, req, reply) => void sendError(reply.header('x-amzn-RequestId', req.id).header('Date', now().toUTCString()), new ApiError('ValidationException', `${error.message}. Percent-encode path segments (an ARN in /tags/{resourceArn} is one segment).`)),
@@ -310,9 +313,4 @@ function decodeOnce(s: string, member: string): string {
   } catch {
     throw new ApiError('ValidationException', `Value at '${member}' is not valid percent-encoding.`);
   }
-}
-
-/** The status an error name answers with (for callers shaping refusals outside an operation). */
-export function statusOf(name: keyof typeof API_ERRORS): number {
-  return API_ERRORS[name];
 }
