@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { ForceflowError } from '../../core/errors.ts';
+import { ensurePrivateDir } from '../../core/private-fs.ts';
+
+/** AppFlow's flow statuses (Deprecated is in the model but never set here). */
+export type FlowStatus = 'Active' | 'Suspended' | 'Draft' | 'Errored' | 'Deleted';
+
+/**
+ * The members of a flow definition as the client sent them (CreateFlow, then UpdateFlow): description, kmsArn,
+ * triggerConfig, sourceFlowConfig, destinationFlowConfigList, tasks, metadataCatalogConfig. DescribeFlow echoes
+ * them unchanged (Terraform and Airflow compare and round-trip them).
+ */
+export type FlowMembers = Record<string, unknown>;
+
+export interface StoredFlow {
+  readonly name: string;
+  readonly arn: string;
+  readonly definition: FlowMembers;
+  readonly status: FlowStatus;
+  readonly statusMessage: string | null;
+  readonly createdAt: Date;
+  readonly lastUpdatedAt: Date;
+  readonly createdBy: string;
+  readonly lastUpdatedBy: string;
+  readonly schemaVersion: number;
+  readonly schemaFingerprint: string;
+  /** Failed runs in a row (reset by a successful run): flowErrorDeactivationThreshold counts these. */
+  readonly consecutiveFailures: number;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface NewFlow {
+  readonly name: string;
+  readonly arn: string;
+  readonly definition: FlowMembers;
+  readonly status: FlowStatus;
+  readonly at: Date;
+  readonly by: string;
+  readonly schemaFingerprint: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface FlowUpdate {
+  readonly definition: FlowMembers;
+  readonly status: FlowStatus;
+  readonly schemaFingerprint: string;
+  readonly at: Date;
+  readonly by: string;
+}
+
+/** A stored response of a call with a clientToken (AppFlow keeps tokens 8 hours). */
+export interface IdempotentEntry {
+  readonly requestHash: string;
+  readonly response: Record<string, unknown>;
+  readonly createdAt: Date;
+}
+
+/**
+ * The service's flows: definitions, status, tags and clientToken replies. Every method is asynchronous and
+ * written with kysely's portable builder (no SQLite-only SQL), so a PostgreSQL dialect can replace SQLite.
+ */
+export interface FlowStore {
+  /** Insert a flow; false when a flow of that name exists. */
+  create(flow: NewFlow): Promise<boolean>;
+  get(name: string): Promise<StoredFlow | undefined>;
+  /** Flows by name, after `after` (exclusive), at most `limit`. */
+  list(options: { readonly after?: string; readonly limit: number }): Promise<StoredFlow[]>;
+  count(): Promise<number>;
+  /** Replace the definition; schemaVersion goes up by one when the fingerprint changed. Undefined when absent. */
+  update(name: string, change: FlowUpdate): Promise<StoredFlow | undefined>;
+  setStatus(name: string, status: FlowStatus, message: string | null, at: Date): Promise<StoredFlow | undefined>;
+  /** Count a run's end: +1 on Error, back to 0 on Successful (Canceled changes nothing). Returns the count. */
+  recordRunEnd(name: string, status: string): Promise<number>;
+  delete(name: string): Promise<boolean>;
+  tag(name: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  untag(name: string, keys: readonly string[]): Promise<void>;
+  idempotent(scope: string, token: string, notBefore: Date): Promise<IdempotentEntry | undefined>;
+  remember(scope: string, token: string, entry: IdempotentEntry): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface FlowsTable {
+  name: string;
+  arn: string;
+  definition: string;
+  status: string;
+  status_message: string | null;
+  created_at: string;
+  last_updated_at: string;
+  created_by: string;
+  last_updated_by: string;
+  schema_version: number;
+  schema_fingerprint: string;
+  consecutive_failures: number;
+}
+interface FlowTagsTable {
+  flow_name: string;
+  tag_key: string;
+  tag_value: string;
+}
+interface IdempotencyTable {
+  scope: string;
+  token: string;
+  request_hash: string;
+  response: string;
+  created_at: string;
+}
+export interface FlowTables {
+  flows: FlowsTable;
+  flow_tags: FlowTagsTable;
+  idempotency: IdempotencyTable;
+}
+
+/** Create the store's tables when missing (kysely's schema builder: portable, coexists with other tables). */
+export async function migrateFlowTables(db: Kysely<FlowTables>): Promise<void> {
+  await db.schema.createTable('flows').ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('arn', 'text', (c) => c.notNull())
+    .addColumn('definition', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('status_message', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_updated_at', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('last_updated_by', 'text', (c) => c.notNull())
+    .addColumn('schema_version', 'integer', (c) => c.notNull())
+    .addColumn('schema_fingerprint', 'text', (c) => c.notNull())
+    .addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema.createTable('flow_tags').ifNotExists()
+    .addColumn('flow_name', 'text', (c) => c.notNull())
+    .addColumn('tag_key', 'text', (c) => c.notNull())
+    .addColumn('tag_value', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('flow_tags_pk', ['flow_name', 'tag_key'])
+    .execute();
+  await db.schema.createTable('idempotency').ifNotExists()
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('token', 'text', (c) => c.notNull())
+    .addColumn('request_hash', 'text', (c) => c.notNull())
+    .addColumn('response', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('idempotency_pk', ['scope', 'token'])
+    .execute();
+}
+
+function toFlow(row: FlowsTable, tags: Record<string, string>): StoredFlow {
+  return {
+    name: row.name,
+    arn: row.arn,
+    definition: JSON.parse(row.definition) as FlowMembers,
+    status: row.status as FlowStatus,
+    statusMessage: row.status_message,
+    createdAt: new Date(row.created_at),
+    lastUpdatedAt: new Date(row.last_updated_at),
+    createdBy: row.created_by,
+    lastUpdatedBy: row.last_updated_by,
+    schemaVersion: Number(row.schema_version),
+    schemaFingerprint: row.schema_fingerprint,
+    consecutiveFailures: Number(row.consecutive_failures),
+    tags,
+  };
+}
+
+/** The flow store over any kysely database holding the tables of {@link migrateFlowTables}. */
+export async function createFlowStore(db: Kysely<FlowTables>, options: { readonly ownsDb?: boolean } = {}): Promise<FlowStore> {
+  await migrateFlowTables(db);
+  const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof ForceflowError) throw error;
+      throw new ForceflowError('STATE_ERROR', `The service's flow store could not ${what}: ${(error as Error).message}.`, { cause: error });
+    }
+  };
+  const tagsOf = async (names: readonly string[]): Promise<Map<string, Record<string, string>>> => {
+    const out = new Map<string, Record<string, string>>(names.map((n) => [n, {}]));
+    if (names.length === 0) return out;
+    const rows = await db.selectFrom('flow_tags').selectAll().where('flow_name', 'in', names).orderBy('tag_key').execute();
+    for (const r of rows) (out.get(r.flow_name) as Record<string, string>)[r.tag_key] = r.tag_value;
+    return out;
+  };
+  const get = async (name: string): Promise<StoredFlow | undefined> => {
+    const row = await db.selectFrom('flows').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!row) return undefined;
+    return toFlow(row, (await tagsOf([name])).get(name) ?? {});
+  };
+  const putTags = async (trx: Kysely<FlowTables>, name: string, tags: Readonly<Record<string, string>>): Promise<void> => {
+    for (const [key, value] of Object.entries(tags)) {
+      await trx.insertInto('flow_tags').values({ flow_name: name, tag_key: key, tag_value: value })
+        .onConflict((oc) => oc.columns(['flow_name', 'tag_key']).doUpdateSet({ tag_value: value }))
+        .execute();
+    }
+  };
+  return {
+    create: (flow) => guard('create the flow', async () => db.transaction().execute(async (trx) => {
+      const result = await trx.insertInto('flows').values({
+        name: flow.name, arn: flow.arn, definition: JSON.stringify(flow.definition), status: flow.status, status_message: null,
+        created_at: flow.at.toISOString(), last_updated_at: flow.at.toISOString(), created_by: flow.by, last_updated_by: flow.by,
+        schema_version: 1, schema_fingerprint: flow.schemaFingerprint, consecutive_failures: 0,
+      }).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+      await trx.deleteFrom('flow_tags').where('flow_name', '=', flow.name).execute();
+      await putTags(trx, flow.name, flow.tags);
+      return true;
+    })),
+    get: (name) => guard('read the flow', () => get(name)),
+    list: ({ after, limit }) => guard('list flows', async () => {
+      let q = db.selectFrom('flows').selectAll().orderBy('name').limit(limit);
+      if (after !== undefined) q = q.where('name', '>', after);
+      const rows = await q.execute();
+      const tags = await tagsOf(rows.map((r) => r.name));
+      return rows.map((r) => toFlow(r, tags.get(r.name) ?? {}));
+    }),
+    count: () => guard('count flows', async () => {
+      const row = await db.selectFrom('flows').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    }),
+    update: (name, change) => guard('update the flow', async () => {
+      const done = await db.transaction().execute(async (trx) => {
+        const row = await trx.selectFrom('flows').select(['schema_version', 'schema_fingerprint']).where('name', '=', name).executeTakeFirst();
+        if (!row) return false;
+        const version = row.schema_fingerprint === change.schemaFingerprint ? Number(row.schema_version) : Number(row.schema_version) + 1;
+        await trx.updateTable('flows').set({
+          definition: JSON.stringify(change.definition), status: change.status, schema_version: version, schema_fingerprint: change.schemaFingerprint,
+          last_updated_at: change.at.toISOString(), last_updated_by: change.by,
+        }).where('name', '=', name).execute();
+        return true;
+      });
+      return done ? get(name) : undefined;
+    }),
+    setStatus: (name, status, message, at) => guard('change the flow status', async () => {
+      const result = await db.updateTable('flows').set({ status, status_message: message, last_updated_at: at.toISOString() }).where('name', '=', name).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 0 ? undefined : get(name);
+    }),
+    recordRunEnd: (name, status) => guard('count the run', async () => {
+      if (status === 'Error') await db.updateTable('flows').set({ consecutive_failures: sql<number>`consecutive_failures + 1` }).where('name', '=', name).execute();
+      else if (status === 'Successful') await db.updateTable('flows').set({ consecutive_failures: 0 }).where('name', '=', name).execute();
+      const row = await db.selectFrom('flows').select('consecutive_failures').where('name', '=', name).executeTakeFirst();
+      return Number(row?.consecutive_failures ?? 0);
+    }),
+    delete: (name) => guard('delete the flow', async () => db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('flow_tags').where('flow_name', '=', name).execute();
+      const result = await trx.deleteFrom('flows').where('name', '=', name).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    })),
+    tag: (name, tags) => guard('tag the flow', async () => db.transaction().execute(async (trx) => putTags(trx, name, tags))),
+    untag: (name, keys) => guard('untag the flow', async () => {
+      if (keys.length === 0) return;
+      await db.deleteFrom('flow_tags').where('flow_name', '=', name).where('tag_key', 'in', keys).execute();
+    }),
+    idempotent: (scope, token, notBefore) => guard('read a clientToken', async () => {
+      await db.deleteFrom('idempotency').where('created_at', '<', notBefore.toISOString()).execute();
+      const row = await db.selectFrom('idempotency').selectAll().where('scope', '=', scope).where('token', '=', token).executeTakeFirst();
+      return row ? { requestHash: row.request_hash, response: JSON.parse(row.response) as Record<string, unknown>, createdAt: new Date(row.created_at) } : undefined;
+    }),
+    remember: (scope, token, entry) => guard('keep a clientToken', async () => {
+      await db.insertInto('idempotency').values({ scope, token, request_hash: entry.requestHash, response: JSON.stringify(entry.response), created_at: entry.createdAt.toISOString() })
+        .onConflict((oc) => oc.columns(['scope', 'token']).doNothing()).execute();
+    }),
+    async close() {
+      if (options.ownsDb) await db.destroy();
+    },
+  };
+}
+
+/** The SQLite database of the service (`service.db` in the state folder, owner-only), shared by its stores. */
+export function openServiceDatabase<T>(stateDir: string): Kysely<T> {
+  try {
+    ensurePrivateDir(stateDir, (name) => /^service\.db(-wal|-shm|-journal)?$/.test(name));
+    const database = new Database(join(stateDir, 'service.db'));
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 10000');
+    return new Kysely<T>({ dialect: new SqliteDialect({ database }) });
+  } catch (error) {
+    throw new ForceflowError('STATE_ERROR', `The service state in ${stateDir} could not be opened: ${(error as Error).message}. Check the folder's permissions or choose another with --state-dir.`, { cause: error });
+  }
+}
+
+/** The flow store in `service.db` of the state folder, closing its database on close(). */
+export async function openSqliteFlowStore(stateDir: string): Promise<FlowStore> {
+  return createFlowStore(openServiceDatabase<FlowTables>(stateDir), { ownsDb: true });
+}
