@@ -70,6 +70,7 @@ export interface FlowStore {
   count(): Promise<number>;
   /** Replace the definition; schemaVersion goes up by one when the fingerprint changed. Undefined when absent. */
   update(name: string, change: FlowUpdate): Promise<StoredFlow | undefined>;
+  /** Change the status (and its message); activating resets the count of failed runs in a row. */
   setStatus(name: string, status: FlowStatus, message: string | null, at: Date): Promise<StoredFlow | undefined>;
   /** Count a run's end: +1 on Error, back to 0 on Successful (Canceled changes nothing). Returns the count. */
   recordRunEnd(name: string, status: string): Promise<number>;
@@ -231,7 +232,7 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
       return done ? get(name) : undefined;
     }),
     setStatus: (name, status, message, at) => guard('change the flow status', async () => {
-      const result = await db.updateTable('flows').set({ status, status_message: message, last_updated_at: at.toISOString() }).where('name', '=', name).executeTakeFirst();
+      const result = await db.updateTable('flows').set({ status, status_message: message, last_updated_at: at.toISOString(), ...(status === 'Active' ? { consecutive_failures: 0 } : {}) }).where('name', '=', name).executeTakeFirst();
       return Number(result.numUpdatedRows) === 0 ? undefined : get(name);
     }),
     recordRunEnd: (name, status) => guard('count the run', async () => {
