@@ -73,6 +73,8 @@ interface Run {
   cancelRequested: boolean;
   progress: Progress | undefined;
   started: StartedRun | undefined;
+  /** Recorded Canceled by force (drain): its late end is not reported again. */
+  forced: boolean;
   done: Promise<void>;
 }
 
@@ -111,7 +113,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       if (!flow) throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
       starting.add(flowName);
       const log = options.log.child({ flow: flowName, executionId, startedBy });
-      const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, done: Promise.resolve() };
+      const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
       let onStarted!: () => void;
       const startedSignal = new Promise<void>((resolve) => { onStarted = resolve; });
       const result = runFlow({
@@ -134,6 +136,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       });
       run.done = result.then(async (record) => {
         runs.delete(executionId);
+        if (run.forced) return;
         let consecutiveFailures = 0;
         try {
           consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
@@ -210,10 +213,14 @@ export function createExecutor(options: ExecutorOptions): Executor {
       if (await within(forceMs)) return;
       for (const r of [...runs.values()]) {
         options.log.error({ executionId: r.executionId }, 'a cancelled run did not stop in time: recording it Canceled');
-        await r.started?.endByForce('The service stopped and the run did not stop within its grace period; it was recorded Canceled.').catch((error: unknown) => {
-          options.log.error({ err: (error as Error).message }, 'could not record the run Canceled');
-        });
         runs.delete(r.executionId);
+        r.forced = true;
+        try {
+          const record = await r.started?.endByForce('The service stopped and the run did not stop within its grace period; it was recorded Canceled.');
+          if (record) emit({ flowName: r.flowName, executionId: r.executionId, startedBy: r.startedBy, status: record.executionStatus, consecutiveFailures: await options.flows.recordRunEnd(r.flowName, record.executionStatus), record });
+        } catch (error) {
+          options.log.error({ err: (error as Error).message }, 'could not record the run Canceled');
+        }
       }
     },
   };

@@ -254,6 +254,31 @@ describe('flow operations', () => {
     expect((await rejection(svc.call('StopFlow', { flowName: 'od' }))).name).toBe('UnsupportedOperationException');
   });
 
+  it('runs a flow for the scheduler: onFinished counts failed runs in a row, and a run already going is skipped', async () => {
+    const def = localFlow('sched-fail', join(out, 'sched-fail'), { triggerConfig: SCHEDULED });
+    (def['sourceFlowConfig'] as { sourceConnectorProperties: { Salesforce: { object: string } } }).sourceConnectorProperties.Salesforce.object = 'NoSuchObject__c';
+    await svc.call('CreateFlow', def);
+    const ends: Array<{ status: string; consecutiveFailures: number; startedBy: string }> = [];
+    const off = svc.executor.onFinished((e) => { if (e.flowName === 'sched-fail') ends.push({ status: e.status, consecutiveFailures: e.consecutiveFailures, startedBy: e.startedBy }); });
+    for (let i = 0; i < 2; i++) {
+      const first = svc.executor.start('sched-fail', { startedBy: 'schedule' });
+      const overlapping = svc.executor.start('sched-fail', { startedBy: 'schedule' });
+      const [a, b] = await Promise.all([first, overlapping]);
+      expect('executionId' in a && !('skipped' in a)).toBe(true);
+      expect(b).toMatchObject({ skipped: 'running' });
+      await svc.executor.finished((a as { executionId: string }).executionId);
+    }
+    off();
+    expect(ends).toEqual([{ status: 'Error', consecutiveFailures: 1, startedBy: 'schedule' }, { status: 'Error', consecutiveFailures: 2, startedBy: 'schedule' }]);
+    expect((await svc.flows.get('sched-fail'))?.consecutiveFailures).toBe(2);
+    const details = (await svc.call('DescribeFlow', { flowName: 'sched-fail' }))['lastRunExecutionDetails'] as Record<string, unknown>;
+    expect(details['mostRecentExecutionStatus']).toBe('Error');
+    expect(String(details['mostRecentExecutionMessage'])).toContain('NoSuchObject__c');
+    // Activation resets the count.
+    await svc.call('StartFlow', { flowName: 'sched-fail' });
+    expect((await svc.flows.get('sched-fail'))?.consecutiveFailures).toBe(0);
+  });
+
   it('tags, untags and lists tags by flow ARN', async () => {
     await svc.call('CreateFlow', localFlow('tagged', join(out, 'tagged'), { tags: { a: '1' } }));
     const arn = 'arn:aws:appflow:eu-west-1:123456789012:flow/tagged';

@@ -134,6 +134,12 @@ async function runsOf(deps: FlowOperationDeps, flow: StoredFlow): Promise<Execut
     .sort((a, b) => (a.startedAt === b.startedAt ? (a.executionId < b.executionId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1));
 }
 
+/** The flow's latest run (since it was created), for lastRunExecutionDetails. */
+async function latestRun(deps: FlowOperationDeps, flow: StoredFlow): Promise<ExecutionRecord | undefined> {
+  const [latest] = await deps.state.runs(flow.name, 1);
+  return latest !== undefined && latest.startedAt >= flow.createdAt.toISOString() ? latest : undefined;
+}
+
 /** A run record as AppFlow's ExecutionRecord; a run going on here shows its live counts and a requested cancel. */
 function executionRecord(r: ExecutionRecord, live: LiveRun | undefined): Record<string, unknown> {
   const running = r.executionStatus === 'InProgress' && live !== undefined;
@@ -250,7 +256,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     input: z.looseObject({ flowName: FLOW_NAME }),
     async handle(input) {
       const flow = await mustGet(deps, input.flowName);
-      const latest = (await runsOf(deps, flow))[0];
+      const latest = await latestRun(deps, flow);
       const details = lastRunDetails(latest, deps.executor.live(flow.name));
       return {
         flowArn: flow.arn,
@@ -280,7 +286,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const flows = await Promise.all(page.map(async (f) => {
         const source = f.definition['sourceFlowConfig'] as { connectorType?: string; apiVersion?: string } | undefined;
         const dest = (f.definition['destinationFlowConfigList'] as Array<{ connectorType?: string }> | undefined)?.[0];
-        const details = lastRunDetails((await runsOf(deps, f))[0], deps.executor.live(f.name));
+        const details = lastRunDetails(await latestRun(deps, f), deps.executor.live(f.name));
         const description = f.definition['description'];
         return {
           flowArn: f.arn,
