@@ -1,68 +1,72 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as sdk from '@aws-sdk/client-appflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
-import { ApiError } from '../../src/service/api-error.ts';
-import { createExecutor, type Executor } from '../../src/service/executor.ts';
-import { openSqliteFlowStore, type FlowStore } from '../../src/service/flows/store.ts';
-import { serviceOperations } from '../../src/service/operations/index.ts';
-import type { Operation, OperationContext } from '../../src/service/operation.ts';
+import { startTestS3, type TestS3 } from '../helpers/s3.ts';
+import type { RunStateStore } from '../../src/flows/state.ts';
+import type { Executor } from '../../src/service/executor.ts';
+import type { FlowStore } from '../../src/service/flows/store.ts';
+import { openFlowService, type FlowService } from '../../src/service/flows/service.ts';
+import { startHarness, type ServiceHarness } from './harness.ts';
 
 const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
 const PROFILE = 'forceflow-emulator';
+const REGION = 'eu-west-1';
 
-/** One service over a state folder: flow store, run history, executor and the flow operations. */
+/**
+ * The service over HTTP (svc-proto's harness: SigV4, the AWS error shape) with the flow part, driven by the real
+ * @aws-sdk/client-appflow. The flow part is opened here (not through the default composition) to give runs the
+ * emulator's profile and fast Salesforce polling, and to reach its executor, store and run state.
+ */
 interface Service {
   readonly flows: FlowStore;
   readonly state: RunStateStore;
   readonly executor: Executor;
+  readonly harness: ServiceHarness;
   call(name: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-async function startService(emu: RunningEmulator, clock: () => Date = () => new Date()): Promise<Service> {
-  const dir = mkdtempSync(join(tmpdir(), 'ff-svc-flows-'));
-  const flows = await openSqliteFlowStore(dir);
-  const state = openRunState(dir);
+async function startService(emu: RunningEmulator, s3: TestS3): Promise<Service> {
   const profiles: Record<string, unknown> = { [PROFILE]: emu.connectorProfile };
-  const executor = createExecutor({
-    flows, state, log: silentLogger(), now: clock, runOptions: { salesforce: FAST },
-    profiles: async (name) => ({ profile: profiles[name ?? ''] }),
+  let part: FlowService | undefined;
+  const harness = await startHarness({
+    emulator: emu,
+    region: REGION,
+    accountId: '123456789012',
+    operations: async (deps) => {
+      part = await openFlowService(deps, {
+        exists: async (name) => Object.prototype.hasOwnProperty.call(profiles, name),
+        resolver: async (name) => ({ profile: profiles[name ?? ''] }),
+      }, { salesforce: FAST, s3Client: s3.client });
+      return part.operations;
+    },
   });
-  const ops: Operation[] = serviceOperations({ flows: { flows, state, executor, profileExists: async (name) => Object.prototype.hasOwnProperty.call(profiles, name) } });
-  const ctx: OperationContext = {
-    log: silentLogger(), region: 'eu-west-1', accountId: '123456789012', now: clock,
-    caller: { accessKeyId: 'AKIDFORCEFLOWTEST', arn: 'arn:aws:iam::123456789012:user/tester', readOnly: false },
-  };
+  const flowPart = part as unknown as FlowService;
+  const commands = sdk as unknown as Record<string, new (input: unknown) => Parameters<sdk.AppflowClient['send']>[0]>;
   return {
-    flows, state, executor,
+    flows: flowPart.store, state: flowPart.state, executor: flowPart.executor, harness,
     async call(name, input) {
-      const op = ops.find((o) => o.name === name);
-      if (!op) throw new Error(`no operation ${name}`);
-      const parsed = op.input.safeParse(input);
-      if (!parsed.success) throw new ApiError('ValidationException', parsed.error.message);
-      // The wire's JSON: what a client reads back (Dates as they serialise, undefined members dropped).
-      return JSON.parse(JSON.stringify(await op.handle(parsed.data, ctx))) as Record<string, unknown>;
+      const Command = commands[`${name}Command`];
+      if (!Command) throw new Error(`no command ${name}`);
+      const { $metadata: _m, ...out } = (await harness.appflow.send(new Command(input))) as unknown as Record<string, unknown>;
+      return out;
     },
-    async close() {
-      await executor.drain(5000);
-      await flows.close();
-      state.close();
-    },
+    close: () => harness.close(),
   };
 }
 
-function localFlow(name: string, out: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * Account → S3 (local S3 over HTTP). Not LocalFile: the AWS SDK sends only AppFlow's modelled members, and
+ * LocalFile is forceflow's own connector type, so an SDK client cannot express it.
+ */
+function s3Flow(name: string, bucket: string, prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     flowName: name,
-    description: 'Accounts to a local folder',
+    description: 'Accounts to S3',
     triggerConfig: { triggerType: 'OnDemand' },
     sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: PROFILE, sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
-    destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: out, outputFormatConfig: { fileType: 'JSON' } } } }],
+    destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: bucket, bucketPrefix: prefix, s3OutputFormatConfig: { fileType: 'JSON', aggregationConfig: { aggregationType: 'SingleFile' } } } } }],
     tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
     ...extra,
   };
@@ -70,11 +74,11 @@ function localFlow(name: string, out: string, extra: Record<string, unknown> = {
 
 const SCHEDULED = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(5minutes)', dataPullMode: 'Complete' } } };
 
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
+async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
     await p;
   } catch (error) {
-    return error as ApiError;
+    return error as Error;
   }
   throw new Error('expected a refusal');
 }
@@ -92,47 +96,47 @@ async function waitForStatus(svc: Service, flowName: string, executionId: string
 describe('flow operations', () => {
   let emu: RunningEmulator;
   let svc: Service;
-  const out = mkdtempSync(join(tmpdir(), 'ff-svc-out-'));
+  let s3: TestS3;
 
   beforeAll(async () => {
-    emu = await startEmulator();
-    svc = await startService(emu);
+    [emu, s3] = await Promise.all([startEmulator(), startTestS3()]);
+    svc = await startService(emu, s3);
   });
   afterAll(async () => {
     await svc?.close();
-    await emu?.close();
+    await Promise.all([emu?.close(), s3?.close()]);
   });
 
   it('creates a flow and describes it with its members echoed as sent', async () => {
-    const def = localFlow('accounts-echo', join(out, 'echo'), { tags: { team: 'data' } });
+    const def = s3Flow('accounts-echo', s3.bucket, 'echo', { tags: { team: 'data' } });
     const created = await svc.call('CreateFlow', { ...def, clientToken: 'tok-create-echo' });
     expect(created).toEqual({ flowArn: 'arn:aws:appflow:eu-west-1:123456789012:flow/accounts-echo', flowStatus: 'Active' });
     const described = await svc.call('DescribeFlow', { flowName: 'accounts-echo' });
     for (const member of ['description', 'triggerConfig', 'sourceFlowConfig', 'destinationFlowConfigList', 'tasks']) {
-      expect(JSON.stringify(described[member])).toBe(JSON.stringify(def[member]));
+      expect(described[member]).toEqual(def[member]);
     }
-    expect(described).toMatchObject({ flowName: 'accounts-echo', flowStatus: 'Active', schemaVersion: 1, tags: { team: 'data' }, createdBy: 'arn:aws:iam::123456789012:user/tester' });
+    expect(described).toMatchObject({ flowName: 'accounts-echo', flowStatus: 'Active', schemaVersion: 1, tags: { team: 'data' }, createdBy: expect.stringMatching(/^arn:aws:iam::123456789012:user\//) });
     expect(described['lastRunExecutionDetails']).toBeUndefined();
-    expect(typeof described['createdAt']).toBe('string'); // a Date on the wire's JSON
+    expect(described['createdAt']).toBeInstanceOf(Date); // epoch seconds on the wire, parsed by the SDK
   });
 
   it('refuses a duplicate name, a missing profile and an invalid definition, naming the path', async () => {
-    await svc.call('CreateFlow', localFlow('dup', join(out, 'dup')));
-    const dup = await rejection(svc.call('CreateFlow', localFlow('dup', join(out, 'dup'))));
+    await svc.call('CreateFlow', s3Flow('dup', s3.bucket, 'dup'));
+    const dup = await rejection(svc.call('CreateFlow', s3Flow('dup', s3.bucket, 'dup')));
     expect(dup.name).toBe('ConflictException');
-    const missing = await rejection(svc.call('CreateFlow', { ...localFlow('noprofile', join(out, 'x')), sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'nope', sourceConnectorProperties: { Salesforce: { object: 'Account' } } } }));
+    const missing = await rejection(svc.call('CreateFlow', { ...s3Flow('noprofile', s3.bucket, 'x'), sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'nope', sourceConnectorProperties: { Salesforce: { object: 'Account' } } } }));
     expect(missing).toMatchObject({ name: 'ResourceNotFoundException', message: 'Connector Profile with name nope does not exist.' });
-    const invalid = await rejection(svc.call('CreateFlow', { ...localFlow('bad', join(out, 'bad')), tasks: [{ taskType: 'Mapp', sourceFields: ['Id'] }] }));
+    const invalid = await rejection(svc.call('CreateFlow', { ...s3Flow('bad', s3.bucket, 'bad'), tasks: [{ taskType: 'Mapp', sourceFields: ['Id'] }] }));
     expect(invalid.name).toBe('ValidationException');
     expect(invalid.message).toMatch(/^Create Flow request failed: \[tasks\[0\]\.taskType: /);
     expect(invalid.message).toContain('Map');
-    const badTag = await rejection(svc.call('CreateFlow', localFlow('badtag', join(out, 'bt'), { tags: { 'aws:x': 'y' } })));
+    const badTag = await rejection(svc.call('CreateFlow', s3Flow('badtag', s3.bucket, 'bt', { tags: { 'aws:x': 'y' } })));
     expect(badTag.name).toBe('ValidationException');
     expect((await rejection(svc.call('DescribeFlow', { flowName: 'nope' }))).name).toBe('ResourceNotFoundException');
   });
 
   it('pages ListFlows with opaque tokens and no token on the last page', async () => {
-    for (const n of ['page-a', 'page-b', 'page-c']) await svc.call('CreateFlow', localFlow(n, join(out, n)));
+    for (const n of ['page-a', 'page-b', 'page-c']) await svc.call('CreateFlow', s3Flow(n, s3.bucket, n));
     const names: string[] = [];
     let token: string | undefined;
     let pages = 0;
@@ -147,7 +151,7 @@ describe('flow operations', () => {
     const total = (await svc.call('ListFlows', { maxResults: 100 }))['flows'] as Array<Record<string, unknown>>;
     expect(names).toEqual(total.map((f) => f['flowName']));
     expect(pages).toBe(Math.ceil(total.length / 2));
-    expect(total.find((f) => f['flowName'] === 'page-a')).toMatchObject({ sourceConnectorType: 'Salesforce', destinationConnectorType: 'LocalFile', triggerType: 'OnDemand', flowStatus: 'Active' });
+    expect(total.find((f) => f['flowName'] === 'page-a')).toMatchObject({ sourceConnectorType: 'Salesforce', destinationConnectorType: 'S3', triggerType: 'OnDemand', flowStatus: 'Active' });
     expect((await rejection(svc.call('ListFlows', { nextToken: 'forged.token' }))).name).toBe('ValidationException');
     expect((await rejection(svc.call('ListFlows', { maxResults: 101 }))).name).toBe('ValidationException');
     const first = await svc.call('ListFlows', { maxResults: 1 });
@@ -156,7 +160,7 @@ describe('flow operations', () => {
   });
 
   it('updates a flow: schemaVersion follows mapping changes, source and destination stay, status kept', async () => {
-    const def = localFlow('upd', join(out, 'upd'));
+    const def = s3Flow('upd', s3.bucket, 'upd');
     await svc.call('CreateFlow', def);
     const { flowName: _n, ...members } = def;
     await svc.call('UpdateFlow', { flowName: 'upd', ...members, description: 'only the description' });
@@ -176,7 +180,7 @@ describe('flow operations', () => {
     const moved = await rejection(svc.call('UpdateFlow', { flowName: 'upd', ...members, sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: PROFILE, sourceConnectorProperties: { Salesforce: { object: 'Contact' } } } }));
     expect(moved.name).toBe('ValidationException');
     expect(moved.message).toContain('Source object for the source connector can not be updated');
-    const dest = await rejection(svc.call('UpdateFlow', { flowName: 'upd', ...members, destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(out, 'elsewhere'), outputFormatConfig: { fileType: 'JSON' } } } }] }));
+    const dest = await rejection(svc.call('UpdateFlow', { flowName: 'upd', ...members, destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'elsewhere', s3OutputFormatConfig: { fileType: 'JSON' } } } }] }));
     expect(dest.message).toContain('Destination object for the destination connector can not be updated');
     expect((await rejection(svc.call('UpdateFlow', { flowName: 'nope', ...members }))).name).toBe('ResourceNotFoundException');
     // On demand → scheduled: Draft until StartFlow.
@@ -184,18 +188,17 @@ describe('flow operations', () => {
   });
 
   it('deletes a flow: describe then answers not found, and so does a second delete', async () => {
-    await svc.call('CreateFlow', localFlow('gone', join(out, 'gone'), { tags: { a: 'b' } }));
+    await svc.call('CreateFlow', s3Flow('gone', s3.bucket, 'gone', { tags: { a: 'b' } }));
     expect(await svc.call('DeleteFlow', { flowName: 'gone' })).toEqual({});
     expect((await rejection(svc.call('DescribeFlow', { flowName: 'gone' }))).name).toBe('ResourceNotFoundException');
     expect((await rejection(svc.call('DeleteFlow', { flowName: 'gone' }))).name).toBe('ResourceNotFoundException');
     // The name is free again, with no tags or history of the old flow.
-    await svc.call('CreateFlow', localFlow('gone', join(out, 'gone')));
+    await svc.call('CreateFlow', s3Flow('gone', s3.bucket, 'gone'));
     expect((await svc.call('DescribeFlow', { flowName: 'gone' }))['tags']).toEqual({});
   });
 
   it('runs an on-demand flow: StartFlow returns the executionId, the record is InProgress at once and ends Successful with files written', async () => {
-    const dir = join(out, 'run');
-    await svc.call('CreateFlow', localFlow('run-now', dir));
+    await svc.call('CreateFlow', s3Flow('run-now', s3.bucket, 'run'));
     const started = await svc.call('StartFlow', { flowName: 'run-now', clientToken: 'start-1' });
     expect(started).toMatchObject({ flowArn: 'arn:aws:appflow:eu-west-1:123456789012:flow/run-now', flowStatus: 'Active' });
     const executionId = String(started['executionId']);
@@ -206,9 +209,9 @@ describe('flow operations', () => {
     const result = rec['executionResult'] as Record<string, number>;
     expect(result['recordsProcessed']).toBeGreaterThan(0);
     expect(result['bytesWritten']).toBeGreaterThan(0);
-    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => !f.includes('_temporary') && /\.json/.test(f));
-    expect(files.length).toBeGreaterThan(0);
-    const lines = files.flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'));
+    const keys = (await s3.keys('run/run-now/')).filter((k) => !k.includes('_temporary'));
+    expect(keys).toHaveLength(1);
+    const lines = (await s3.getBytes(keys[0] as string)).toString('utf8').trim().split('\n');
     expect(lines.length).toBe(result['recordsProcessed']);
     const described = await svc.call('DescribeFlow', { flowName: 'run-now' });
     expect(described['lastRunExecutionDetails']).toMatchObject({ mostRecentExecutionStatus: 'Successful' });
@@ -219,14 +222,14 @@ describe('flow operations', () => {
     const records = (await svc.call('DescribeFlowExecutionRecords', { flowName: 'run-now' }))['flowExecutions'] as unknown[];
     expect(records).toHaveLength(1);
     // The same token with another request: a conflict.
-    await svc.call('CreateFlow', localFlow('run-other', join(out, 'run-other')));
+    await svc.call('CreateFlow', s3Flow('run-other', s3.bucket, 'run-other'));
     const reused = await rejection(svc.call('StartFlow', { flowName: 'run-other', clientToken: 'start-1' }));
     expect(reused.name).toBe('ConflictException');
     expect(reused.message).toContain('start-1');
   });
 
   it('pages execution records newest first', async () => {
-    await svc.call('CreateFlow', localFlow('many-runs', join(out, 'many')));
+    await svc.call('CreateFlow', s3Flow('many-runs', s3.bucket, 'many'));
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { executionId } = await svc.call('StartFlow', { flowName: 'many-runs' }) as { executionId: string };
@@ -241,7 +244,7 @@ describe('flow operations', () => {
   });
 
   it('activates and suspends a scheduled flow; StopFlow refuses an on-demand one', async () => {
-    const created = await svc.call('CreateFlow', localFlow('sched', join(out, 'sched'), { triggerConfig: SCHEDULED }));
+    const created = await svc.call('CreateFlow', s3Flow('sched', s3.bucket, 'sched', { triggerConfig: SCHEDULED }));
     expect(created['flowStatus']).toBe('Draft');
     const started = await svc.call('StartFlow', { flowName: 'sched' });
     expect(started).toEqual({ flowArn: 'arn:aws:appflow:eu-west-1:123456789012:flow/sched', flowStatus: 'Active' });
@@ -250,12 +253,12 @@ describe('flow operations', () => {
     expect(await svc.call('StopFlow', { flowName: 'sched' })).toMatchObject({ flowStatus: 'Suspended' });
     expect((await svc.call('DescribeFlow', { flowName: 'sched' }))['flowStatus']).toBe('Suspended');
     expect((await svc.call('DescribeFlowExecutionRecords', { flowName: 'sched' }))['flowExecutions']).toEqual([]);
-    await svc.call('CreateFlow', localFlow('od', join(out, 'od')));
+    await svc.call('CreateFlow', s3Flow('od', s3.bucket, 'od'));
     expect((await rejection(svc.call('StopFlow', { flowName: 'od' }))).name).toBe('UnsupportedOperationException');
   });
 
   it('runs a flow for the scheduler: onFinished counts failed runs in a row, and a run already going is skipped', async () => {
-    const def = localFlow('sched-fail', join(out, 'sched-fail'), { triggerConfig: SCHEDULED });
+    const def = s3Flow('sched-fail', s3.bucket, 'sched-fail', { triggerConfig: SCHEDULED });
     (def['sourceFlowConfig'] as { sourceConnectorProperties: { Salesforce: { object: string } } }).sourceConnectorProperties.Salesforce.object = 'NoSuchObject__c';
     await svc.call('CreateFlow', def);
     const ends: Array<{ status: string; consecutiveFailures: number; startedBy: string }> = [];
@@ -280,7 +283,7 @@ describe('flow operations', () => {
   });
 
   it('tags, untags and lists tags by flow ARN', async () => {
-    await svc.call('CreateFlow', localFlow('tagged', join(out, 'tagged'), { tags: { a: '1' } }));
+    await svc.call('CreateFlow', s3Flow('tagged', s3.bucket, 'tagged', { tags: { a: '1' } }));
     const arn = 'arn:aws:appflow:eu-west-1:123456789012:flow/tagged';
     await svc.call('TagResource', { resourceArn: arn, tags: { b: '2', a: '3' } });
     expect(await svc.call('ListTagsForResource', { resourceArn: arn })).toEqual({ tags: { a: '3', b: '2' } });
@@ -295,20 +298,20 @@ describe('flow operations', () => {
 describe('cancelling and draining running Bulk exports', () => {
   let emu: RunningEmulator;
   let svc: Service;
-  const out = mkdtempSync(join(tmpdir(), 'ff-svc-cancel-'));
+  let s3: TestS3;
   const bulkFlow = (name: string): Record<string, unknown> => ({
-    ...localFlow(name, join(out, name)),
+    ...s3Flow(name, s3.bucket, name),
     sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: PROFILE, sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
   });
 
   beforeAll(async () => {
     // Every Bulk query job stays InProgress for a minute: runs keep polling until cancelled.
-    emu = await startEmulator({ bulkProcessingDelayMs: 60_000, generate: { Contact: 50 } });
-    svc = await startService(emu);
+    [emu, s3] = await Promise.all([startEmulator({ bulkProcessingDelayMs: 60_000, generate: { Contact: 50 } }), startTestS3()]);
+    svc = await startService(emu, s3);
   });
   afterAll(async () => {
     await svc?.close();
-    await emu?.close();
+    await Promise.all([emu?.close(), s3?.close()]);
   });
 
   it('cancels a running export: CancelStarted, then Canceled; a second start meanwhile is a conflict; unknown ids are invalid', async () => {

@@ -1,8 +1,6 @@
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { ForceflowError } from '../../core/errors.ts';
-import { ensurePrivateDir } from '../../core/private-fs.ts';
+import { openServiceDatabase } from '../db.ts';
 
 /** AppFlow's flow statuses (Deprecated is in the model but never set here). */
 export type FlowStatus = 'Active' | 'Suspended' | 'Draft' | 'Errored' | 'Deleted';
@@ -108,11 +106,12 @@ interface IdempotencyTable {
   response: string;
   created_at: string;
 }
-export interface FlowTables {
+// A type alias (not an interface) so kysely's withTables<FlowTables>() accepts it.
+export type FlowTables = {
   flows: FlowsTable;
   flow_tags: FlowTagsTable;
   idempotency: IdempotencyTable;
-}
+};
 
 /** Create the store's tables when missing (kysely's schema builder: portable, coexists with other tables). */
 export async function migrateFlowTables(db: Kysely<FlowTables>): Promise<void> {
@@ -266,20 +265,7 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
   };
 }
 
-/** The SQLite database of the service (`service.db` in the state folder, owner-only), shared by its stores. */
-export function openServiceDatabase<T>(stateDir: string): Kysely<T> {
-  try {
-    ensurePrivateDir(stateDir, (name) => /^service\.db(-wal|-shm|-journal)?$/.test(name));
-    const database = new Database(join(stateDir, 'service.db'));
-    database.pragma('journal_mode = WAL');
-    database.pragma('busy_timeout = 10000');
-    return new Kysely<T>({ dialect: new SqliteDialect({ database }) });
-  } catch (error) {
-    throw new ForceflowError('STATE_ERROR', `The service state in ${stateDir} could not be opened: ${(error as Error).message}. Check the folder's permissions or choose another with --state-dir.`, { cause: error });
-  }
-}
-
 /** The flow store in `service.db` of the state folder, closing its database on close(). */
 export async function openSqliteFlowStore(stateDir: string): Promise<FlowStore> {
-  return createFlowStore(openServiceDatabase<FlowTables>(stateDir), { ownsDb: true });
+  return createFlowStore(openServiceDatabase(stateDir).withTables<FlowTables>() as unknown as Kysely<FlowTables>, { ownsDb: true });
 }
