@@ -38,7 +38,7 @@ async function startService(emu: RunningEmulator, s3: TestS3): Promise<Service> 
       part = await openFlowService(deps, {
         exists: async (name) => Object.prototype.hasOwnProperty.call(profiles, name),
         resolver: async (name) => ({ profile: profiles[name ?? ''] }),
-      }, { salesforce: FAST, s3Client: s3.client });
+      }, { runOptions: { salesforce: FAST, s3Client: s3.client }, maxFlows: 30 });
       return part.operations;
     },
   });
@@ -133,6 +133,9 @@ describe('flow operations', () => {
     const badTag = await rejection(svc.call('CreateFlow', s3Flow('badtag', s3.bucket, 'bt', { tags: { 'aws:x': 'y' } })));
     expect(badTag.name).toBe('ValidationException');
     expect((await rejection(svc.call('DescribeFlow', { flowName: 'nope' }))).name).toBe('ResourceNotFoundException');
+    const badName = await rejection(svc.call('DescribeFlow', { flowName: 'has space' }));
+    expect(badName.name).toBe('ValidationException');
+    expect(badName.message).toContain('flowName');
   });
 
   it('pages ListFlows with opaque tokens and no token on the last page', async () => {
@@ -280,6 +283,14 @@ describe('flow operations', () => {
     // Activation resets the count.
     await svc.call('StartFlow', { flowName: 'sched-fail' });
     expect((await svc.flows.get('sched-fail'))?.consecutiveFailures).toBe(0);
+  });
+
+  it('refuses a flow past the flow quota with ServiceQuotaExceededException', async () => {
+    const existing = ((await svc.call('ListFlows', { maxResults: 100 }))['flows'] as unknown[]).length;
+    for (let i = existing; i < 30; i++) await svc.call('CreateFlow', s3Flow(`quota-${i}`, s3.bucket, 'quota'));
+    const refused = await rejection(svc.call('CreateFlow', s3Flow('one-too-many', s3.bucket, 'quota')));
+    expect(refused.name).toBe('ServiceQuotaExceededException');
+    for (let i = existing; i < 30; i++) await svc.call('DeleteFlow', { flowName: `quota-${i}` });
   });
 
   it('tags, untags and lists tags by flow ARN', async () => {

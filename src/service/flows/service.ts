@@ -38,13 +38,21 @@ export interface FlowService {
  * command line), the executor, and the flow operations. On close the executor drains (running runs get the
  * grace period) before the run state closes.
  */
-export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes'>): Promise<FlowService> {
+export interface FlowServiceOptions {
+  /** Extra runFlow options for every run (S3 client, Salesforce retry and polling, size guard). */
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes'>;
+  /** Flows per account (default 1,000, AppFlow's quota). */
+  readonly maxFlows?: number;
+}
+
+export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, options: FlowServiceOptions = {}): Promise<FlowService> {
+  const { runOptions } = options;
   const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>);
   const state = openRunState(deps.stateDir);
   deps.onClose(async () => state.close());
   const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, ...(runOptions ? { runOptions } : {}) });
   // Registered after the state's close, so it runs first (hooks run in reverse order).
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
-  const operations = flowOperations({ flows: store, state, executor, profileExists: (name) => profiles.exists(name) });
+  const operations = flowOperations({ flows: store, state, executor, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
   return { store, state, executor, operations };
 }
