@@ -88,6 +88,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
   const runs = new Map<string, Run>();
   /** Flows with a start under way (between the check and the lock), so two starts here cannot race. */
   const starting = new Set<string>();
+  /** Starts under way, which drain waits for so a run starting as the service stops is drained too. */
+  const pendingStarts = new Set<Promise<unknown>>();
   const listeners = new Set<(event: RunFinished) => void>();
   let draining = false;
 
@@ -147,8 +149,10 @@ export function createExecutor(options: ExecutorOptions): Executor {
       }, () => {
         runs.delete(executionId);
       });
+      const startedOrFailed = Promise.race([startedSignal, result]);
+      pendingStarts.add(startedOrFailed);
       try {
-        await Promise.race([startedSignal, result]);
+        await startedOrFailed;
       } catch (error) {
         starting.delete(flowName);
         const e = toForceflowError(error);
@@ -157,6 +161,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
           return { skipped: 'running', ...(holder === undefined ? {} : { executionId: holder }) };
         }
         throw e;
+      } finally {
+        pendingStarts.delete(startedOrFailed);
       }
       starting.delete(flowName);
       return { executionId };
@@ -194,6 +200,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
 
     async drain(graceMs, forceMs = 10_000) {
       draining = true;
+      await Promise.allSettled([...pendingStarts]);
       const all = (): Promise<void> => Promise.all([...runs.values()].map((r) => r.done)).then(() => undefined);
       const within = async (ms: number): Promise<boolean> => {
         let timer: NodeJS.Timeout | undefined;

@@ -247,8 +247,11 @@ describe('flow operations', () => {
   });
 
   it('activates and suspends a scheduled flow; StopFlow refuses an on-demand one', async () => {
-    const created = await svc.call('CreateFlow', s3Flow('sched', s3.bucket, 'sched', { triggerConfig: SCHEDULED }));
+    // Timestamps travel as epoch seconds (fractions kept) and come back as sent; the expression verbatim.
+    const trigger = { triggerType: 'Scheduled', triggerProperties: { Scheduled: { ...SCHEDULED.triggerProperties.Scheduled, scheduleExpression: 'rate(5 minutes)', scheduleStartTime: new Date('2030-01-01T00:00:00.250Z'), timezone: 'Europe/Paris', flowErrorDeactivationThreshold: 3 } } };
+    const created = await svc.call('CreateFlow', s3Flow('sched', s3.bucket, 'sched', { triggerConfig: trigger }));
     expect(created['flowStatus']).toBe('Draft');
+    expect((await svc.call('DescribeFlow', { flowName: 'sched' }))['triggerConfig']).toEqual(trigger);
     const started = await svc.call('StartFlow', { flowName: 'sched' });
     expect(started).toEqual({ flowArn: 'arn:aws:appflow:eu-west-1:123456789012:flow/sched', flowStatus: 'Active' });
     expect(await svc.call('StartFlow', { flowName: 'sched' })).toMatchObject({ flowStatus: 'Active' });
