@@ -20,7 +20,7 @@ function epochMs(t: Timestamp): number {
 }
 
 /** The flow's schedule as the scheduler will evaluate it, when the definition is valid and Scheduled. */
-export function flowSchedule(flow: FlowDefinition): Schedule | undefined {
+export function flowSchedule(flow: Pick<FlowDefinition, 'triggerConfig'>): Schedule | undefined {
   const sched = flow.triggerConfig.triggerProperties?.Scheduled;
   if (flow.triggerConfig.triggerType !== 'Scheduled' || !sched) return undefined;
   const expression = parseScheduleExpression(sched.scheduleExpression);
