@@ -48,15 +48,8 @@ export interface FlowUpdate {
   readonly by: string;
 }
 
-/** A stored response of a call with a clientToken (AppFlow keeps tokens 8 hours). */
-export interface IdempotentEntry {
-  readonly requestHash: string;
-  readonly response: Record<string, unknown>;
-  readonly createdAt: Date;
-}
-
 /**
- * The service's flows: definitions, status, tags and clientToken replies. Every method is asynchronous and
+ * The service's flows: definitions, status and tags (clientToken replies are the protocol layer's). Every method is asynchronous and
  * written with kysely's portable builder (no SQLite-only SQL), so a PostgreSQL dialect can replace SQLite.
  */
 export interface FlowStore {
@@ -75,8 +68,6 @@ export interface FlowStore {
   delete(name: string): Promise<boolean>;
   tag(name: string, tags: Readonly<Record<string, string>>): Promise<void>;
   untag(name: string, keys: readonly string[]): Promise<void>;
-  idempotent(scope: string, token: string, notBefore: Date): Promise<IdempotentEntry | undefined>;
-  remember(scope: string, token: string, entry: IdempotentEntry): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,18 +90,10 @@ interface FlowTagsTable {
   tag_key: string;
   tag_value: string;
 }
-interface IdempotencyTable {
-  scope: string;
-  token: string;
-  request_hash: string;
-  response: string;
-  created_at: string;
-}
 // A type alias (not an interface) so kysely's withTables<FlowTables>() accepts it.
 export type FlowTables = {
   flows: FlowsTable;
   flow_tags: FlowTagsTable;
-  idempotency: IdempotencyTable;
 };
 
 /** Create the store's tables when missing (kysely's schema builder: portable, coexists with other tables). */
@@ -134,14 +117,6 @@ export async function migrateFlowTables(db: Kysely<FlowTables>): Promise<void> {
     .addColumn('tag_key', 'text', (c) => c.notNull())
     .addColumn('tag_value', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('flow_tags_pk', ['flow_name', 'tag_key'])
-    .execute();
-  await db.schema.createTable('idempotency').ifNotExists()
-    .addColumn('scope', 'text', (c) => c.notNull())
-    .addColumn('token', 'text', (c) => c.notNull())
-    .addColumn('request_hash', 'text', (c) => c.notNull())
-    .addColumn('response', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('idempotency_pk', ['scope', 'token'])
     .execute();
 }
 
@@ -249,15 +224,6 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
     untag: (name, keys) => guard('untag the flow', async () => {
       if (keys.length === 0) return;
       await db.deleteFrom('flow_tags').where('flow_name', '=', name).where('tag_key', 'in', keys).execute();
-    }),
-    idempotent: (scope, token, notBefore) => guard('read a clientToken', async () => {
-      await db.deleteFrom('idempotency').where('created_at', '<', notBefore.toISOString()).execute();
-      const row = await db.selectFrom('idempotency').selectAll().where('scope', '=', scope).where('token', '=', token).executeTakeFirst();
-      return row ? { requestHash: row.request_hash, response: JSON.parse(row.response) as Record<string, unknown>, createdAt: new Date(row.created_at) } : undefined;
-    }),
-    remember: (scope, token, entry) => guard('keep a clientToken', async () => {
-      await db.insertInto('idempotency').values({ scope, token, request_hash: entry.requestHash, response: JSON.stringify(entry.response), created_at: entry.createdAt.toISOString() })
-        .onConflict((oc) => oc.columns(['scope', 'token']).doNothing()).execute();
     }),
     async close() {
       if (options.ownsDb) await db.destroy();

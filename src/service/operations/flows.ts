@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { isForceflowError } from '../../core/errors.ts';
 import { compileFlow } from '../../flows/compile.ts';
@@ -28,8 +28,6 @@ export interface FlowOperationDeps {
 /** The definition members CreateFlow stores and DescribeFlow echoes (UpdateFlow replaces all but kmsArn). */
 const MEMBERS = ['description', 'kmsArn', 'triggerConfig', 'sourceFlowConfig', 'destinationFlowConfigList', 'tasks', 'metadataCatalogConfig'] as const;
 const UPDATABLE = MEMBERS.filter((m) => m !== 'kmsArn');
-/** clientToken replies are kept this long (AppFlow: "The token is active for 8 hours"). */
-export const CLIENT_TOKEN_TTL_MS = 8 * 3600_000;
 
 const FLOW_NAME = z.string().max(256).regex(/^[a-zA-Z0-9][\w!@#.-]+$/, { error: 'Member must satisfy regular expression pattern: [a-zA-Z0-9][\\w!@#.-]+ (no spaces)' });
 const CLIENT_TOKEN = z.string().min(1).max(256).regex(/^[ -~]+$/, { error: 'Member must be 1 to 256 printable ASCII characters' });
@@ -53,7 +51,7 @@ async function mustGet(deps: FlowOperationDeps, name: string): Promise<StoredFlo
   return flow;
 }
 
-/** JSON with sorted keys: the same request gives the same hash whatever its key order. */
+/** JSON with sorted keys (comparing connector sides whatever their key order). */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
@@ -199,39 +197,11 @@ async function checkProfiles(deps: FlowOperationDeps, def: FlowDefinition): Prom
 /** Build the flow operations (CreateFlow … ListTagsForResource) over a flow store, run history and executor. */
 export function flowOperations(deps: FlowOperationDeps): Operation[] {
   const pages = pager(deps.tokenKey ?? randomBytes(32));
-  const inflight = new Map<string, Promise<unknown>>();
-
-  /** clientToken: the same token and request within 8 hours answers the first reply again; another request is a conflict. */
-  async function idempotent(ctx: OperationContext, op: string, input: { clientToken?: string | undefined } & Record<string, unknown>, fn: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    const token = input.clientToken;
-    if (token === undefined) return fn();
-    const { clientToken: _token, ...request } = input;
-    const scope = `${ctx.accountId}:${op}`;
-    const hash = createHash('sha256').update(canonical(request)).digest('hex');
-    const key = `${scope}\u0000${token}`;
-    for (let pending = inflight.get(key); pending; pending = inflight.get(key)) await pending.catch(() => undefined);
-    const work = (async () => {
-      const prior = await deps.flows.idempotent(scope, token, new Date(ctx.now().getTime() - CLIENT_TOKEN_TTL_MS));
-      if (prior) {
-        if (prior.requestHash === hash) return prior.response;
-        throw new ApiError('ConflictException', `clientToken ${JSON.stringify(token)} was already used in the last 8 hours for a different ${op} request. Send a new clientToken (or none) with a different request; repeat the first request unchanged to get its reply again.`);
-      }
-      const response = await fn();
-      await deps.flows.remember(scope, token, { requestHash: hash, response, createdAt: ctx.now() });
-      return response;
-    })();
-    inflight.set(key, work);
-    try {
-      return await work;
-    } finally {
-      inflight.delete(key);
-    }
-  }
 
   const createFlow = operation({
     name: 'CreateFlow', method: 'POST', path: '/create-flow', readOnly: false,
     input: z.looseObject({ flowName: FLOW_NAME, clientToken: CLIENT_TOKEN.optional(), tags: TAGS.optional() }),
-    handle: (input, ctx) => idempotent(ctx, 'CreateFlow', input, async () => {
+    handle: async (input, ctx) => {
       const members = pickMembers(input, MEMBERS);
       const now = ctx.now();
       const result = compiled(members, input.flowName, now);
@@ -248,7 +218,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       if (!created) throw new ApiError('ConflictException', `Flow ${input.flowName} already exists. Choose another name, or change it with UpdateFlow.`);
       ctx.log.info({ flowName: input.flowName, flowStatus: status }, 'flow created');
       return { flowArn: arn, flowStatus: status };
-    }),
+    },
   });
 
   const describeFlow = operation({
@@ -312,7 +282,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
   const updateFlow = operation({
     name: 'UpdateFlow', method: 'POST', path: '/update-flow', readOnly: false,
     input: z.looseObject({ flowName: FLOW_NAME, clientToken: CLIENT_TOKEN.optional() }),
-    handle: (input, ctx) => idempotent(ctx, 'UpdateFlow', input, async () => {
+    handle: async (input, ctx) => {
       const flow = await mustGet(deps, input.flowName);
       const kmsArn = flow.definition['kmsArn'];
       const members: FlowMembers = { ...pickMembers(input, UPDATABLE), ...(kmsArn === undefined ? {} : { kmsArn }) };
@@ -332,7 +302,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const updated = await deps.flows.update(flow.name, { definition: members, status, schemaFingerprint: result.fingerprint, at: ctx.now(), by: ctx.caller.arn });
       if (!updated) throw notFound(flow.name);
       return { flowStatus: updated.status };
-    }),
+    },
   });
 
   const deleteFlow = operation({
@@ -357,7 +327,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
   const startFlow = operation({
     name: 'StartFlow', method: 'POST', path: '/start-flow', readOnly: false,
     input: z.looseObject({ flowName: FLOW_NAME, clientToken: CLIENT_TOKEN.optional() }),
-    handle: (input, ctx) => idempotent(ctx, 'StartFlow', input, async () => {
+    handle: async (input, ctx) => {
       const flow = await mustGet(deps, input.flowName);
       const result = compiled(flow.definition, flow.name, ctx.now());
       if ('problems' in result) throw validationFailed('Start', result.problems);
@@ -379,7 +349,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
         throw new ApiError('ConflictException', `Flow ${flow.name} is already running${holder}; a flow runs once at a time. Wait for the run to end, or cancel it with CancelFlowExecutions.`);
       }
       return { flowArn: flow.arn, flowStatus: flow.status, executionId: outcome.executionId };
-    }),
+    },
   });
 
   const stopFlow = operation({
