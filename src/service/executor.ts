@@ -14,7 +14,7 @@ export interface RunFinished {
   readonly executionId: string;
   readonly startedBy: StartedBy;
   readonly status: ExecutionRecord['executionStatus'];
-  /** Failed runs of the flow in a row, this one included (0 after a successful run). */
+  /** Failed scheduled runs of the flow in a row, this one included (0 after a successful run; 0 for manual runs). */
   readonly consecutiveFailures: number;
   readonly record: ExecutionRecord;
 }
@@ -111,9 +111,16 @@ export function createExecutor(options: ExecutorOptions): Executor {
       const going = runningOf(flowName);
       if (going) return { skipped: 'running', executionId: going.executionId };
       if (starting.has(flowName)) return { skipped: 'running' };
-      const flow = await options.flows.get(flowName);
-      if (!flow) throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
+      // Taken before the first await: of two starts of one flow at the same time, one goes on.
       starting.add(flowName);
+      const flow = await options.flows.get(flowName).catch((error: unknown) => {
+        starting.delete(flowName);
+        throw error;
+      });
+      if (!flow) {
+        starting.delete(flowName);
+        throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
+      }
       const log = options.log.child({ flow: flowName, executionId, startedBy });
       const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
       let onStarted!: () => void;
@@ -141,7 +148,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
         if (run.forced) return;
         let consecutiveFailures = 0;
         try {
-          consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
+          // flowErrorDeactivationThreshold counts scheduled runs only.
+          if (startedBy === 'schedule') consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
         } catch (error) {
           log.error({ err: (error as Error).message }, 'could not count the run in the flow store');
         }
@@ -224,7 +232,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         r.forced = true;
         try {
           const record = await r.started?.endByForce('The service stopped and the run did not stop within its grace period; it was recorded Canceled.');
-          if (record) emit({ flowName: r.flowName, executionId: r.executionId, startedBy: r.startedBy, status: record.executionStatus, consecutiveFailures: await options.flows.recordRunEnd(r.flowName, record.executionStatus), record });
+          if (record) emit({ flowName: r.flowName, executionId: r.executionId, startedBy: r.startedBy, status: record.executionStatus, consecutiveFailures: r.startedBy === 'schedule' ? await options.flows.recordRunEnd(r.flowName, record.executionStatus) : 0, record });
         } catch (error) {
           options.log.error({ err: (error as Error).message }, 'could not record the run Canceled');
         }

@@ -22,6 +22,7 @@ interface Service {
   readonly flows: FlowStore;
   readonly state: RunStateStore;
   readonly executor: Executor;
+  readonly part: FlowService;
   readonly harness: ServiceHarness;
   call(name: string, input: Record<string, unknown>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -45,7 +46,7 @@ async function startService(emu: RunningEmulator, s3: TestS3): Promise<Service> 
   const flowPart = part as unknown as FlowService;
   const commands = sdk as unknown as Record<string, new (input: unknown) => Parameters<sdk.AppflowClient['send']>[0]>;
   return {
-    flows: flowPart.store, state: flowPart.state, executor: flowPart.executor, harness,
+    flows: flowPart.store, state: flowPart.state, executor: flowPart.executor, part: flowPart, harness,
     async call(name, input) {
       const Command = commands[`${name}Command`];
       if (!Command) throw new Error(`no command ${name}`);
@@ -261,6 +262,33 @@ describe('flow operations', () => {
     expect((await svc.call('DescribeFlowExecutionRecords', { flowName: 'sched' }))['flowExecutions']).toEqual([]);
     await svc.call('CreateFlow', s3Flow('od', s3.bucket, 'od'));
     expect((await rejection(svc.call('StopFlow', { flowName: 'od' }))).name).toBe('UnsupportedOperationException');
+  });
+
+  it('schedules a flow StartFlow activates: a rate() runs at activation, the fire is logged, StopFlow unschedules it', async () => {
+    await svc.call('CreateFlow', s3Flow('every-minute', s3.bucket, 'every-minute', { triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1minutes)' } } } }));
+    expect(svc.part.scheduler.isScheduled('every-minute')).toBe(false);
+    await svc.call('StartFlow', { flowName: 'every-minute' });
+    expect(svc.part.scheduler.isScheduled('every-minute')).toBe(true);
+    let fires = await svc.flows.fires('every-minute');
+    for (let i = 0; i < 200 && fires.length === 0; i++) {
+      await sleep(25);
+      fires = await svc.flows.fires('every-minute');
+    }
+    expect(fires[0]).toMatchObject({ outcome: 'started', catchUp: false });
+    const rec = await waitForStatus(svc, 'every-minute', String(fires[0]?.executionId), (st) => st !== 'InProgress');
+    expect(rec['executionStatus']).toBe('Successful');
+    expect((await svc.state.run(String(fires[0]?.executionId)))?.startedBy).toBe('schedule');
+    await svc.call('StopFlow', { flowName: 'every-minute' });
+    expect(svc.part.scheduler.isScheduled('every-minute')).toBe(false);
+    // A trigger the scheduler refuses on update keeps the old definition.
+    await svc.call('StartFlow', { flowName: 'every-minute' });
+    const { flowName: _n, ...members } = s3Flow('every-minute', s3.bucket, 'every-minute');
+    const refused = await rejection(svc.call('UpdateFlow', { flowName: 'every-minute', ...members, triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(30seconds)' } } } }));
+    expect(refused.name).toBe('ValidationException');
+    expect(((await svc.call('DescribeFlow', { flowName: 'every-minute' }))['triggerConfig'] as { triggerProperties: { Scheduled: { scheduleExpression: string } } }).triggerProperties.Scheduled.scheduleExpression).toBe('rate(1minutes)');
+    // The second activation ran the flow again at once: forceDelete cancels that run.
+    await svc.call('DeleteFlow', { flowName: 'every-minute', forceDelete: true });
+    expect(svc.part.scheduler.isScheduled('every-minute')).toBe(false);
   });
 
   it('runs a flow for the scheduler: onFinished counts failed runs in a row, and a run already going is skipped', async () => {

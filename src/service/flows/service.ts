@@ -1,6 +1,8 @@
 import type { ProfileResolver, RunFlowOptions } from '../../flows/runner.ts';
 import { openRunState, type RunStateStore } from '../../flows/state.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { createExecutor, type Executor } from '../executor.ts';
+import { Scheduler } from '../scheduler.ts';
 import type { Operation } from '../operation.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ServiceDatabase } from '../db.ts';
@@ -30,6 +32,7 @@ export interface FlowService {
   readonly state: RunStateStore;
   /** Runs flows in this process (the scheduler starts its fires through it). */
   readonly executor: Executor;
+  readonly scheduler: Scheduler;
   readonly operations: Operation[];
 }
 
@@ -43,16 +46,23 @@ export interface FlowServiceOptions {
   readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes'>;
   /** Flows per account (default 1,000, AppFlow's quota). */
   readonly maxFlows?: number;
+  /** The scheduler's clock (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, options: FlowServiceOptions = {}): Promise<FlowService> {
   const { runOptions } = options;
-  const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>);
+  const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { now: deps.now });
   const state = openRunState(deps.stateDir);
   deps.onClose(async () => state.close());
   const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, ...(runOptions ? { runOptions } : {}) });
   // Registered after the state's close, so it runs first (hooks run in reverse order).
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
-  const operations = flowOperations({ flows: store, state, executor, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
-  return { store, state, executor, operations };
+  const scheduler = new Scheduler({ clock: options.clock ?? systemClock(), store: store.scheduler, executor, log: deps.log });
+  // Registered last, so it stops first: no fire starts a run while the executor drains.
+  deps.onClose(() => scheduler.close());
+  // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.
+  await scheduler.start();
+  const operations = flowOperations({ flows: store, state, executor, scheduler, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
+  return { store, state, executor, scheduler, operations };
 }

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { ForceflowError } from '../../core/errors.ts';
+import type { FlowDefinition } from '../../flows/schema.ts';
+import type { FireRecord, ScheduledFlow, SchedulerStore } from '../scheduler.ts';
 import { openServiceDatabase } from '../db.ts';
 
 /** AppFlow's flow statuses (Deprecated is in the model but never set here). */
@@ -24,7 +26,9 @@ export interface StoredFlow {
   readonly lastUpdatedBy: string;
   readonly schemaVersion: number;
   readonly schemaFingerprint: string;
-  /** Failed runs in a row (reset by a successful run): flowErrorDeactivationThreshold counts these. */
+  /** When StartFlow last activated the flow (null: never). */
+  readonly activatedAt: Date | null;
+  /** Failed scheduled runs in a row (reset by a successful run or an activation): flowErrorDeactivationThreshold counts these. */
   readonly consecutiveFailures: number;
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -61,12 +65,16 @@ export interface FlowStore {
   count(): Promise<number>;
   /** Replace the definition; schemaVersion goes up by one when the fingerprint changed. Undefined when absent. */
   update(name: string, change: FlowUpdate): Promise<StoredFlow | undefined>;
-  /** Change the status (and its message); activating resets the count of failed runs in a row. */
+  /** Change the status (and its message); activating (to Active) sets activatedAt and resets the count of failed runs in a row. */
   setStatus(name: string, status: FlowStatus, message: string | null, at: Date): Promise<StoredFlow | undefined>;
   /** Count a run's end: +1 on Error, back to 0 on Successful (Canceled changes nothing). Returns the count. */
   recordRunEnd(name: string, status: string): Promise<number>;
   delete(name: string): Promise<boolean>;
   tag(name: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** The scheduler's view (src/service/scheduler.ts): Active Scheduled flows, the fires log, suspension. */
+  readonly scheduler: SchedulerStore;
+  /** A flow's fires log, newest first. */
+  fires(name: string, limit?: number): Promise<FireRecord[]>;
   untag(name: string, keys: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -84,16 +92,27 @@ interface FlowsTable {
   schema_version: number;
   schema_fingerprint: string;
   consecutive_failures: number;
+  activated_at: string | null;
 }
 interface FlowTagsTable {
   flow_name: string;
   tag_key: string;
   tag_value: string;
 }
+interface FlowFiresTable {
+  flow_name: string;
+  scheduled_at: string;
+  fired_at: string;
+  outcome: string;
+  catch_up: number;
+  execution_id: string | null;
+  reason: string | null;
+}
 // A type alias (not an interface) so kysely's withTables<FlowTables>() accepts it.
 export type FlowTables = {
   flows: FlowsTable;
   flow_tags: FlowTagsTable;
+  flow_fires: FlowFiresTable;
 };
 
 /** Create the store's tables when missing (kysely's schema builder: portable, coexists with other tables). */
@@ -111,7 +130,18 @@ export async function migrateFlowTables(db: Kysely<FlowTables>): Promise<void> {
     .addColumn('schema_version', 'integer', (c) => c.notNull())
     .addColumn('schema_fingerprint', 'text', (c) => c.notNull())
     .addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('activated_at', 'text')
     .execute();
+  await db.schema.createTable('flow_fires').ifNotExists()
+    .addColumn('flow_name', 'text', (c) => c.notNull())
+    .addColumn('scheduled_at', 'text', (c) => c.notNull())
+    .addColumn('fired_at', 'text', (c) => c.notNull())
+    .addColumn('outcome', 'text', (c) => c.notNull())
+    .addColumn('catch_up', 'integer', (c) => c.notNull())
+    .addColumn('execution_id', 'text')
+    .addColumn('reason', 'text')
+    .execute();
+  await db.schema.createIndex('flow_fires_flow').ifNotExists().on('flow_fires').columns(['flow_name', 'fired_at']).execute();
   await db.schema.createTable('flow_tags').ifNotExists()
     .addColumn('flow_name', 'text', (c) => c.notNull())
     .addColumn('tag_key', 'text', (c) => c.notNull())
@@ -134,12 +164,14 @@ function toFlow(row: FlowsTable, tags: Record<string, string>): StoredFlow {
     schemaVersion: Number(row.schema_version),
     schemaFingerprint: row.schema_fingerprint,
     consecutiveFailures: Number(row.consecutive_failures),
+    activatedAt: row.activated_at === null ? null : new Date(row.activated_at),
     tags,
   };
 }
 
 /** The flow store over any kysely database holding the tables of {@link migrateFlowTables}. */
-export async function createFlowStore(db: Kysely<FlowTables>, options: { readonly ownsDb?: boolean } = {}): Promise<FlowStore> {
+export async function createFlowStore(db: Kysely<FlowTables>, options: { readonly ownsDb?: boolean; readonly now?: () => Date } = {}): Promise<FlowStore> {
+  const now = options.now ?? (() => new Date());
   await migrateFlowTables(db);
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -173,10 +205,11 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
       const result = await trx.insertInto('flows').values({
         name: flow.name, arn: flow.arn, definition: JSON.stringify(flow.definition), status: flow.status, status_message: null,
         created_at: flow.at.toISOString(), last_updated_at: flow.at.toISOString(), created_by: flow.by, last_updated_by: flow.by,
-        schema_version: 1, schema_fingerprint: flow.schemaFingerprint, consecutive_failures: 0,
+        schema_version: 1, schema_fingerprint: flow.schemaFingerprint, consecutive_failures: 0, activated_at: null,
       }).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
       if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
       await trx.deleteFrom('flow_tags').where('flow_name', '=', flow.name).execute();
+      await trx.deleteFrom('flow_fires').where('flow_name', '=', flow.name).execute();
       await putTags(trx, flow.name, flow.tags);
       return true;
     })),
@@ -206,7 +239,7 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
       return done ? get(name) : undefined;
     }),
     setStatus: (name, status, message, at) => guard('change the flow status', async () => {
-      const result = await db.updateTable('flows').set({ status, status_message: message, last_updated_at: at.toISOString(), ...(status === 'Active' ? { consecutive_failures: 0 } : {}) }).where('name', '=', name).executeTakeFirst();
+      const result = await db.updateTable('flows').set({ status, status_message: message, last_updated_at: at.toISOString(), ...(status === 'Active' ? { consecutive_failures: 0, activated_at: at.toISOString() } : {}) }).where('name', '=', name).executeTakeFirst();
       return Number(result.numUpdatedRows) === 0 ? undefined : get(name);
     }),
     recordRunEnd: (name, status) => guard('count the run', async () => {
@@ -217,6 +250,7 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
     }),
     delete: (name) => guard('delete the flow', async () => db.transaction().execute(async (trx) => {
       await trx.deleteFrom('flow_tags').where('flow_name', '=', name).execute();
+      await trx.deleteFrom('flow_fires').where('flow_name', '=', name).execute();
       const result = await trx.deleteFrom('flows').where('name', '=', name).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     })),
@@ -225,6 +259,38 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
       if (keys.length === 0) return;
       await db.deleteFrom('flow_tags').where('flow_name', '=', name).where('tag_key', 'in', keys).execute();
     }),
+    fires: (name, limit = 100) => guard('read the fires log', async () => {
+      const rows = await db.selectFrom('flow_fires').selectAll().where('flow_name', '=', name).orderBy('fired_at', 'desc').limit(limit).execute();
+      return rows.map((r) => ({
+        flowName: r.flow_name, scheduledAt: new Date(r.scheduled_at), firedAt: new Date(r.fired_at), outcome: r.outcome as FireRecord['outcome'], catchUp: Number(r.catch_up) === 1,
+        ...(r.execution_id === null ? {} : { executionId: r.execution_id }), ...(r.reason === null ? {} : { reason: r.reason }),
+      }));
+    }),
+    scheduler: {
+      listActive: () => guard('list active flows', async () => {
+        const rows = await db.selectFrom('flows').selectAll().where('status', '=', 'Active').orderBy('name').execute();
+        const out: ScheduledFlow[] = [];
+        for (const row of rows) {
+          const definition = JSON.parse(row.definition) as { triggerConfig?: FlowDefinition['triggerConfig'] };
+          if (definition.triggerConfig?.triggerType !== 'Scheduled') continue;
+          const last = await db.selectFrom('flow_fires').select('fired_at').where('flow_name', '=', row.name).orderBy('fired_at', 'desc').limit(1).executeTakeFirst();
+          out.push({
+            flowName: row.name, triggerConfig: definition.triggerConfig, activatedAt: new Date(row.activated_at ?? row.last_updated_at),
+            ...(last ? { lastFireAt: new Date(last.fired_at) } : {}), consecutiveFailures: Number(row.consecutive_failures),
+          });
+        }
+        return out;
+      }),
+      recordFire: (fire) => guard('record a fire', async () => {
+        await db.insertInto('flow_fires').values({
+          flow_name: fire.flowName, scheduled_at: fire.scheduledAt.toISOString(), fired_at: fire.firedAt.toISOString(), outcome: fire.outcome,
+          catch_up: fire.catchUp ? 1 : 0, execution_id: fire.executionId ?? null, reason: fire.reason ?? null,
+        }).execute();
+      }),
+      suspend: (flowName, reason) => guard('suspend the flow', async () => {
+        await db.updateTable('flows').set({ status: 'Suspended', status_message: reason.slice(0, 2048), last_updated_at: now().toISOString() }).where('name', '=', flowName).execute();
+      }),
+    },
     async close() {
       if (options.ownsDb) await db.destroy();
     },

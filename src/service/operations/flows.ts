@@ -11,6 +11,7 @@ import { ApiError } from '../api-error.ts';
 import type { Executor, LiveRun } from '../executor.ts';
 import type { FlowMembers, FlowStatus, FlowStore, StoredFlow } from '../flows/store.ts';
 import { operation, type Operation, type OperationContext } from '../operation.ts';
+import type { Scheduler } from '../scheduler.ts';
 
 export interface FlowOperationDeps {
   readonly flows: FlowStore;
@@ -23,6 +24,8 @@ export interface FlowOperationDeps {
   readonly tokenKey?: Buffer;
   /** Flows per account (AppFlow's quota: 1,000). */
   readonly maxFlows?: number;
+  /** Schedules Active Scheduled flows: StartFlow activates, StopFlow and DeleteFlow deactivate, UpdateFlow reschedules. */
+  readonly scheduler?: Pick<Scheduler, 'activate' | 'update' | 'deactivate'>;
 }
 
 /** The definition members CreateFlow stores and DescribeFlow echoes (UpdateFlow replaces all but kmsArn). */
@@ -299,6 +302,16 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const before = triggerType(flow.definition);
       const after = triggerType(members);
       const status: FlowStatus = before === after ? flow.status : after === 'OnDemand' ? 'Active' : 'Draft';
+      // An Active scheduled flow is rescheduled (its new trigger refused before anything is stored); one that
+      // stops being scheduled leaves the scheduler.
+      if (status === 'Active' && after === 'Scheduled') {
+        try {
+          deps.scheduler?.update({ flowName: flow.name, triggerConfig: result.def.triggerConfig, activatedAt: flow.activatedAt ?? flow.lastUpdatedAt });
+        } catch (error) {
+          if (isForceflowError(error)) throw new ApiError('ValidationException', `Update Flow request failed: [${error.message}]`);
+          throw error;
+        }
+      } else if (before === 'Scheduled') deps.scheduler?.deactivate(flow.name);
       const updated = await deps.flows.update(flow.name, { definition: members, status, schemaFingerprint: result.fingerprint, at: ctx.now(), by: ctx.caller.arn });
       if (!updated) throw notFound(flow.name);
       return { flowStatus: updated.status };
@@ -318,6 +331,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
         deps.executor.cancel(flow.name);
         await Promise.all(live.map((l) => deps.executor.finished(l.executionId)));
       }
+      deps.scheduler?.deactivate(flow.name);
       await deps.flows.delete(flow.name);
       ctx.log.info({ flowName: flow.name, forced: live.length > 0 }, 'flow deleted');
       return {};
@@ -332,9 +346,22 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const result = compiled(flow.definition, flow.name, ctx.now());
       if ('problems' in result) throw validationFailed('Start', result.problems);
       if (triggerType(flow.definition) !== 'OnDemand') {
-        // Scheduled and event flows: StartFlow activates (no run; executionId null).
-        const active = flow.status === 'Active' ? flow : await deps.flows.setStatus(flow.name, 'Active', null, ctx.now());
-        if (!active) throw notFound(flow.name);
+        // Scheduled and event flows: StartFlow activates (no run; executionId null). Already Active: no-op.
+        if (flow.status === 'Active') return { flowArn: flow.arn, flowStatus: flow.status };
+        const activatedAt = ctx.now();
+        if (triggerType(flow.definition) === 'Scheduled') {
+          try {
+            deps.scheduler?.activate({ flowName: flow.name, triggerConfig: result.def.triggerConfig, activatedAt });
+          } catch (error) {
+            if (isForceflowError(error)) throw new ApiError('ValidationException', `Start Flow request failed: [${error.message}]`);
+            throw error;
+          }
+        }
+        const active = await deps.flows.setStatus(flow.name, 'Active', null, activatedAt);
+        if (!active) {
+          deps.scheduler?.deactivate(flow.name);
+          throw notFound(flow.name);
+        }
         return { flowArn: flow.arn, flowStatus: active.status };
       }
       let outcome;
@@ -361,6 +388,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
         throw new ApiError('UnsupportedOperationException', `Flow ${flow.name} runs on demand: there is no schedule or event trigger to deactivate. To stop a run in progress, use CancelFlowExecutions.`);
       }
       if (flow.status !== 'Active') return { flowArn: flow.arn, flowStatus: flow.status };
+      deps.scheduler?.deactivate(flow.name);
       const stopped = await deps.flows.setStatus(flow.name, 'Suspended', null, ctx.now());
       if (!stopped) throw notFound(flow.name);
       return { flowArn: flow.arn, flowStatus: stopped.status };
