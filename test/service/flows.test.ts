@@ -291,6 +291,22 @@ describe('flow operations', () => {
     expect(svc.part.scheduler.isScheduled('every-minute')).toBe(false);
   });
 
+  it('suspends a scheduled flow after flowErrorDeactivationThreshold failed runs, with the reason in DescribeFlow', async () => {
+    const def = s3Flow('deactivated', s3.bucket, 'deactivated', { triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1minutes)', flowErrorDeactivationThreshold: 1 } } } });
+    (def['sourceFlowConfig'] as { sourceConnectorProperties: { Salesforce: { object: string } } }).sourceConnectorProperties.Salesforce.object = 'NoSuchObject__c';
+    await svc.call('CreateFlow', def);
+    await svc.call('StartFlow', { flowName: 'deactivated' });
+    let described = await svc.call('DescribeFlow', { flowName: 'deactivated' });
+    for (let i = 0; i < 200 && described['flowStatus'] === 'Active'; i++) {
+      await sleep(25);
+      described = await svc.call('DescribeFlow', { flowName: 'deactivated' });
+    }
+    expect(described['flowStatus']).toBe('Suspended');
+    expect(String(described['flowStatusMessage'])).toContain('flowErrorDeactivationThreshold');
+    expect(described['lastRunExecutionDetails']).toMatchObject({ mostRecentExecutionStatus: 'Error' });
+    expect(svc.part.scheduler.isScheduled('deactivated')).toBe(false);
+  });
+
   it('runs a flow for the scheduler: onFinished counts failed runs in a row, and a run already going is skipped', async () => {
     const def = s3Flow('sched-fail', s3.bucket, 'sched-fail', { triggerConfig: SCHEDULED });
     (def['sourceFlowConfig'] as { sourceConnectorProperties: { Salesforce: { object: string } } }).sourceConnectorProperties.Salesforce.object = 'NoSuchObject__c';
