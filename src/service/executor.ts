@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { connectSalesforce } from '../connectors/salesforce/connect.ts';
+import { createS3Client } from '../connectors/s3/client.ts';
+import { cleanupFlow } from '../flows/cleanup.ts';
+import { acquireFlowLock } from '../flows/lock.ts';
 import { runFlow, type Progress, type ProfileResolver, type RunFlowOptions, type StartedRun } from '../flows/runner.ts';
 import type { ExecutionRecord } from '../flows/run-record.ts';
 import type { RunStateStore } from '../flows/state.ts';
@@ -52,6 +57,12 @@ export interface Executor {
    * `forceMs` later is recorded Canceled by force. Every run ends with a final status.
    */
   drain(graceMs: number, forceMs?: number): Promise<void>;
+  /**
+   * At service start: runs recorded InProgress whose process is gone (killed, crashed) are marked Error
+   * (RUN_INTERRUPTED), their staging discarded and Bulk jobs stopped, as `forceflow runs cleanup` does, under each
+   * flow's lock (a flow whose lock a live run holds is left alone). Returns the executionIds marked.
+   */
+  recoverInterrupted(): Promise<string[]>;
 }
 
 export interface ExecutorOptions {
@@ -204,6 +215,40 @@ export function createExecutor(options: ExecutorOptions): Executor {
 
     async finished(executionId) {
       await runs.get(executionId)?.done;
+    },
+
+    async recoverInterrupted() {
+      const flowNames = [...new Set((await options.state.unfinishedRuns()).map((r) => r.flowName))].filter((name) => runningOf(name) === undefined);
+      const marked: string[] = [];
+      let s3: S3Client | undefined;
+      for (const flowName of flowNames) {
+        const executionId = `recovery-${randomUUID()}`;
+        const log = options.log.child({ flow: flowName });
+        let lock;
+        try {
+          lock = await acquireFlowLock({ state: options.state, flowName, executionId, log, now });
+        } catch (error) {
+          if (toForceflowError(error).code === 'FLOW_LOCKED') continue; // a live run: not interrupted
+          throw error;
+        }
+        try {
+          const report = await cleanupFlow(flowName, {
+            state: options.state, log, now,
+            s3Client: () => (s3 ??= options.runOptions?.s3Client ?? createS3Client()),
+            salesforce: async (name, apiVersion, signal) => {
+              const resolved = await options.profiles(name ?? undefined, 'source');
+              return connectSalesforce(resolved.profile, { log, signal, ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
+            },
+          }, { executionId, by: 'the service at start' });
+          marked.push(...report.interrupted);
+          if (report.interrupted.length > 0) log.warn({ interrupted: report.interrupted }, 'runs interrupted by the end of an earlier service process were marked Error');
+        } catch (error) {
+          log.error({ err: (error as Error).message }, 'could not clean up interrupted runs; the next run of the flow tries again');
+        } finally {
+          await lock.release();
+        }
+      }
+      return marked;
     },
 
     async drain(graceMs, forceMs = 10_000) {

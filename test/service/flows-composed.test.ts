@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
+import { openRunState } from '../../src/flows/state.ts';
+import { newExecutionRecord } from '../../src/flows/run-record.ts';
 import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
 import { startHarness, type ServiceHarness } from './harness.ts';
 
@@ -55,5 +57,25 @@ describe('flows in the composed service', () => {
     }
     expect(status).toBe('Error');
     expect(message).toContain('NoSuchObject__c');
+  });
+
+  it('marks a run an earlier service process left InProgress as Error (interrupted) when the service starts', async () => {
+    const name = h.emu.connectorProfile.connectorProfileName;
+    await h.appflow.send(new CreateFlowCommand(flow('killed-mid-run', name, 'Account')));
+    // What a process killed mid-run leaves: its record InProgress in runs.db, its lock gone with it.
+    const state = openRunState(h.stateDir);
+    const record = { ...newExecutionRecord('killed-mid-run', 'run-of-a-dead-process', new Date()), startedBy: 'manual' as const };
+    await state.saveRun(record);
+    state.close();
+    const before = await h.appflow.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'killed-mid-run' }));
+    expect(before.flowExecutions?.[0]).toMatchObject({ executionId: 'run-of-a-dead-process', executionStatus: 'InProgress' });
+    const restarted = await startHarness({ emulator: h.emu, stateDir: h.stateDir });
+    try {
+      const after = await restarted.appflow.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'killed-mid-run' }));
+      expect(after.flowExecutions?.[0]).toMatchObject({ executionId: 'run-of-a-dead-process', executionStatus: 'Error' });
+      expect(after.flowExecutions?.[0]?.executionResult?.errorInfo?.executionMessage).toContain('interrupted');
+    } finally {
+      await restarted.close();
+    }
   });
 });

@@ -58,6 +58,8 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, ...(runOptions ? { runOptions } : {}) });
   // Registered after the state's close, so it runs first (hooks run in reverse order).
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
+  // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
+  await executor.recoverInterrupted();
   const scheduler = new Scheduler({ clock: options.clock ?? systemClock(), store: store.scheduler, executor, log: deps.log });
   // Registered last, so it stops first: no fire starts a run while the executor drains.
   deps.onClose(() => scheduler.close());
