@@ -32,7 +32,8 @@ afterAll(async () => {
 async function aws(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { PATH: process.env['PATH'] ?? '', HOME: dir, ...h.svc.env, AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_MAX_ATTEMPTS: '1' };
   try {
-    const out = await run('aws', ['appflow', ...args, '--endpoint-url', h.svc.endpoint, '--output', 'json'], { env });
+    // No --endpoint-url: the env printed by forceflow serve (AWS_ENDPOINT_URL_APPFLOW, AWS_DEFAULT_REGION) is enough.
+    const out = await run('aws', ['appflow', ...args, '--output', 'json'], { env });
     return { code: 0, stdout: out.stdout, stderr: out.stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };

@@ -1,11 +1,7 @@
-import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateFlowCommand, DescribeFlowCommand, ListTagsForResourceCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-appflow';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../src/service/http/sigv4.ts';
-import { startHarness, type ServiceHarness } from './harness.ts';
+import { signedFetch, startHarness, type ServiceHarness, type SignedFetchOptions, type SignedFetchResult } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
 
 let h: ServiceHarness;
@@ -28,46 +24,9 @@ async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { h
   throw new Error('expected a rejection');
 }
 
-interface RawOptions {
-  path?: string;
-  method?: string;
-  body?: string;
-  date?: Date;
-  region?: string;
-  service?: string;
-  secret?: string;
-  accessKeyId?: string;
-  headers?: Record<string, string>;
-  /** Change the body after signing. */
-  tamper?: string;
-  contentSha?: boolean;
-}
-
-/** A request signed with @smithy/signature-v4 (the SDK's signer) and sent with fetch, for cases the SDK cannot produce. */
-async function rawSigned(o: RawOptions = {}): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
-  const url = new URL(h.svc.endpoint);
-  const body = o.body ?? '{"flowName":"f1"}';
-  const request = new HttpRequest({
-    method: o.method ?? 'POST',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: o.path ?? '/describe-flow',
-    headers: { host: url.host, 'content-type': 'application/json', ...(o.contentSha ? { 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') } : {}), ...o.headers },
-    body,
-  });
-  const signer = new SignatureV4({
-    credentials: { accessKeyId: o.accessKeyId ?? h.svc.accessKeyId, secretAccessKey: o.secret ?? h.svc.secretAccessKey },
-    region: o.region ?? h.svc.region,
-    service: o.service ?? 'appflow',
-    sha256: NodeSha256,
-  });
-  const signed = await signer.sign(request, { signingDate: o.date ?? new Date() });
-  const headers = { ...signed.headers };
-  delete headers['host'];
-  const res = await fetch(`${h.svc.endpoint}${o.path ?? '/describe-flow'}`, { method: o.method ?? 'POST', headers, body: o.tamper ?? body });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> };
+/** A signed raw request to this file's service (see signedFetch in harness.ts). */
+function rawSigned(o: SignedFetchOptions = {}): Promise<SignedFetchResult> {
+  return signedFetch(h.svc, { path: '/describe-flow', body: '{"flowName":"f1"}', ...o });
 }
 
 describe('the AppFlow API through @aws-sdk/client-appflow', () => {
@@ -121,7 +80,9 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     expect(e.message).toMatch(/^1 validation error detected: Value at 'flowName' failed to satisfy constraint: Member must satisfy regular expression pattern/);
     const missing = await rejection(h.appflow.send(new DescribeFlowCommand({} as never)));
     expect(missing.name).toBe('ValidationException');
-    expect(missing.message).toContain("'flowName'");
+    expect(missing.message).toBe("1 validation error detected: Value at 'flowName' failed to satisfy constraint: Member must not be null");
+    const wrongType = await rawSigned({ body: '{"flowName": 5}' });
+    expect(String(wrongType.json['message'])).toMatch(/^1 validation error detected: Value at 'flowName' failed to satisfy constraint: (?!Member must not be null)/);
   });
 
   it('refuses a body that is not JSON with ValidationException', async () => {
@@ -158,6 +119,23 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     expect(calls.get('CreateFlow')).toBe(before + 3);
   });
 
+  it('answers a path that is not valid percent-encoding in the AWS error shape', async () => {
+    const res = await fetch(`${h.svc.endpoint}/tags/arn%zz`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
+    expect(String(((await res.json()) as { message: string }).message)).toContain('Percent-encode');
+  });
+
+  it('verifies raw signed requests with a query (DELETE /tags/{arn}?tagKeys=…)', async () => {
+    const arn = 'arn:aws:appflow:eu-west-1:111122223333:flow/raw';
+    await h.appflow.send(new TagResourceCommand({ resourceArn: arn, tags: { a: '1', b: '2', c: '3' } }));
+    const res = await rawSigned({ method: 'DELETE', path: `/tags/${encodeURIComponent(arn)}?tagKeys=a&tagKeys=b`, body: '' });
+    expect(res.status).toBe(200);
+    const listed = await h.appflow.send(new ListTagsForResourceCommand({ resourceArn: arn }));
+    expect(listed.tags).toEqual({ c: '3', echoedArn: arn });
+  });
+
   it('answers an unknown path with a JSON error', async () => {
     const res = await rawSigned({ path: '/no-such-operation' });
     expect(res.status).toBe(404);
@@ -174,6 +152,21 @@ describe('SigV4 verification', () => {
     expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
     expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
     expect(res.headers.get('date')).toBeTruthy();
+  });
+
+  it('refuses a malformed Authorization header with IncompleteSignatureException', async () => {
+    for (const authorization of ['AWS4-HMAC-SHA256 Credential=AKIAX/20250101/eu-west-1/appflow/aws4_request', 'Basic dXNlcjpwYXNz', `AWS4-HMAC-SHA256 Credential=${h.svc.accessKeyId}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`]) {
+      const res = await fetch(`${h.svc.endpoint}/describe-flow`, { method: 'POST', headers: { authorization, 'x-amz-date': '20250101T000000Z', 'content-type': 'application/json' }, body: '{"flowName":"f1"}' });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
+      expect(typeof ((await res.json()) as { message: unknown }).message).toBe('string');
+    }
+  });
+
+  it('refuses a presigned URL (query-string authentication)', async () => {
+    const res = await fetch(`${h.svc.endpoint}/describe-flow?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${'0'.repeat(64)}`, { method: 'POST', body: '{"flowName":"f1"}' });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
   });
 
   it('refuses a wrong secret with InvalidSignatureException', async () => {
@@ -242,6 +235,21 @@ describe('web page guard', () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
     expect(String(res.json['message'])).toContain('Origin');
+  });
+
+  it('answers the CORS preflight of an allowed origin, and serves its signed calls', async () => {
+    const allowed = await startHarness({ emulator: h.emu, operations: async () => protocolOperations(), allowOrigins: ['http://localhost:3000'] });
+    try {
+      const pre = await fetch(`${allowed.svc.endpoint}/describe-flow`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+      expect(pre.headers.get('access-control-allow-headers')).toContain('X-Amz-Date');
+      const other = await fetch(`${allowed.svc.endpoint}/describe-flow`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3001', 'access-control-request-method': 'POST' } });
+      expect(other.status).toBe(403);
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await allowed.close();
+    }
   });
 
   it('refuses a foreign Host name (DNS rebinding)', async () => {

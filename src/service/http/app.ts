@@ -72,13 +72,24 @@ export function toWire(value: unknown): unknown {
  * A zod failure in AWS's words: `2 validation errors detected: Value at 'flowName' failed to satisfy
  * constraint: ...; Value at ...`. Values are never echoed (a profile's credentials travel in requests).
  */
-export function validationMessage(error: z.ZodError): string {
+export function validationMessage(error: z.ZodError, input?: unknown): string {
   const issues = error.issues.slice(0, 10).map((issue) => {
     const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
-    return `Value at '${path || '(request)'}' failed to satisfy constraint: ${issue.message}`;
+    // A required member that is absent: AWS's own wording.
+    const missing = issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(input, issue.path) === undefined;
+    return `Value at '${path || '(request)'}' failed to satisfy constraint: ${missing ? 'Member must not be null' : issue.message}`;
   });
   const n = error.issues.length;
   return `${n} validation error${n === 1 ? '' : 's'} detected: ${issues.join('; ')}${n > 10 ? '; …' : ''}`;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const part of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[part];
+  }
+  return v;
 }
 
 function sendError(reply: FastifyReply, error: ApiError, status: number = error.status): FastifyReply {
@@ -100,7 +111,23 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   const log = options.log;
   const policy = { host: options.host ?? '127.0.0.1', allowHosts: options.allowHosts ?? [] };
   const allowedOrigins = new Set((options.allowOrigins ?? []).map((o) => normalizeOrigin(o)).filter((o): o is string => o !== undefined));
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(), return503OnClosing: true });
+  // A key whose secret cannot be opened (KMS down, tampered row) is the service's fault, not the caller's:
+  // InternalServerException, details in the log, nothing about KMS to an unauthenticated caller.
+  const keys: KeyResolver = {
+    async find(accessKeyId) {
+      try {
+        return await options.keys.find(accessKeyId);
+      } catch (error) {
+        log.error({ err: error, accessKeyId }, 'The secret of an access key could not be opened');
+        throw new ApiError('InternalServerException', 'The service could not check the request signature (its access key store failed); its log says why.');
+      }
+    },
+  };
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    // A URL fastify cannot decode (`/tags/%zz`) is answered before routing: still AWS's error shape.
+    frameworkErrors: (error, req, reply) => void sendError(reply.header('x-amzn-RequestId', req.id).header('Date', now().toUTCString()), new ApiError('ValidationException', `${error.message}. Percent-encode path segments (an ARN in /tags/{resourceArn} is one segment).`)),
+  });
 
   // Keep the exact body bytes: SigV4 signs them, and JSON is parsed only after the signature verifies.
   app.removeAllContentTypeParsers();
@@ -154,7 +181,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
 
   async function verify(req: FastifyRequest): Promise<AccessKey> {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys, regions: [options.region], now: now() });
   }
 
   for (const op of options.operations) {
@@ -194,7 +221,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     }
     const raw = { ...parseBody(body), ...labelsAndQuery(route, rawUrl) };
     const parsed = op.input.safeParse(raw);
-    if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error));
+    if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error, raw));
     const ctx: OperationContext = { log: log.child({ requestId: req.id, operation: op.name }), caller, region: options.region, accountId: options.accountId, now };
     const run = async (): Promise<string> => JSON.stringify(toWire(await op.handle(parsed.data, ctx)));
     const token = raw['clientToken'];
