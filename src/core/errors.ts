@@ -59,6 +59,7 @@ export const ERRORS = {
   JOURNAL_INPUT_CHANGED: { kind: 'config', summary: 'A Salesforce write of this flow did not finish (crash, kill), and its input or destination changed since, so it cannot be recovered; check what it wrote, then discard its journal with `forceflow recover --discard <executionId>`.' },
   FLOW_LOCKED: { kind: 'retryable', summary: 'Another run of the same flow holds its lock (never two runs of one flow at once); the message names it.' },
   RUN_INTERRUPTED: { kind: 'retryable', summary: 'Recorded on a run whose process ended without finishing (killed, crashed, ended by force); found and cleaned up by the next run or runs cleanup.' },
+  SERVICE_STOPPING: { kind: 'retryable', summary: 'The service is stopping (SIGTERM, close()) and starts no new runs; start the flow again once it is back.' },
   EMULATOR_ERROR: { kind: 'config', summary: 'The emulator could not start with the given options.' },
   INTERNAL: { kind: 'fatal', summary: 'A bug in forceflow; please report it with the log.' },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -41,6 +41,7 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   JOURNAL_INPUT_CHANGED: 'ConflictException',
   FLOW_LOCKED: 'ConflictException',
   RUN_INTERRUPTED: 'ConflictException',
+  SERVICE_STOPPING: 'ConflictException',
   EMULATOR_ERROR: 'InternalServerException',
   INTERNAL: 'InternalServerException',
 };

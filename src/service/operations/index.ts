@@ -4,6 +4,8 @@ import type { Logger } from '../../core/logger.ts';
 import type { Clock } from '../clock.ts';
 import type { ServiceDatabase } from '../db.ts';
 import type { Operation } from '../operation.ts';
+import { openProfileContext, storedProfileResolver } from '../../profiles/index.ts';
+import { openFlowService } from '../flows/service.ts';
 
 /** What operation factories get from startService: state, clocks, identity, and a way to join shutdown. */
 export interface ServiceDeps {
@@ -36,6 +38,12 @@ export interface ServiceDeps {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
 export async function composeOperations(deps: ServiceDeps): Promise<Operation<any>[]> {
-  void deps;
-  return [];
+  // One profile store (profiles.db, as `forceflow profiles create` keeps it) for every part.
+  const profiles = openProfileContext({ log: deps.log, home: deps.stateDir, kms: deps.kms });
+  deps.onClose(async () => profiles.close());
+  const flows = await openFlowService(deps, {
+    exists: async (name) => profiles.store.get(name) !== undefined,
+    resolver: storedProfileResolver(profiles),
+  });
+  return [...flows.operations];
 }

@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { ForceflowError, toForceflowError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { connectSalesforce } from '../connectors/salesforce/connect.ts';
+import { createS3Client } from '../connectors/s3/client.ts';
+import { cleanupFlow } from '../flows/cleanup.ts';
+import { acquireFlowLock } from '../flows/lock.ts';
+import { runFlow, type Progress, type ProfileResolver, type RunFlowOptions, type StartedRun } from '../flows/runner.ts';
+import type { ExecutionRecord } from '../flows/run-record.ts';
+import type { RunStateStore } from '../flows/state.ts';
+import type { FlowStore } from './flows/store.ts';
+
+export type StartedBy = 'schedule' | 'manual';
+
+/** The end of a run, as the scheduler hears it (flowErrorDeactivationThreshold counts `consecutiveFailures`). */
+export interface RunFinished {
+  readonly flowName: string;
+  readonly executionId: string;
+  readonly startedBy: StartedBy;
+  readonly status: ExecutionRecord['executionStatus'];
+  /** Failed scheduled runs of the flow in a row, this one included (0 after a successful run; 0 for manual runs). */
+  readonly consecutiveFailures: number;
+  readonly record: ExecutionRecord;
+}
+
+export type StartOutcome = { readonly executionId: string } | { readonly skipped: 'running'; readonly executionId?: string };
+
+/** What the service shows for a run still going: the record as started, with live counts and a requested cancel. */
+export interface LiveRun {
+  readonly executionId: string;
+  readonly cancelRequested: boolean;
+  readonly progress: Progress | undefined;
+}
+
+export interface Executor {
+  /**
+   * Start a run of a stored flow, in this process. Resolves once the run holds the flow's lock and its record is
+   * saved InProgress (so an immediate DescribeFlowExecutionRecords finds it), or `{ skipped: 'running' }` when a
+   * run of the flow is going (here, or in another process holding its lock). Throws FLOW_INVALID / RUN_NOT_FOUND
+   * style errors when the run cannot start, and SERVICE_STOPPING while draining.
+   */
+  start(flowName: string, options: { readonly startedBy: StartedBy; readonly executionId?: string }): Promise<StartOutcome>;
+  /**
+   * Cancel runs of a flow in progress here (all of them when `executionIds` is omitted). Returns the ids that
+   * could not be cancelled (unknown, finished, or not running in this process).
+   */
+  cancel(flowName: string, executionIds?: readonly string[]): { readonly invalid: string[]; readonly canceled: string[] };
+  /** The runs of a flow going on in this process. */
+  live(flowName: string): LiveRun[];
+  /** Subscribe to run ends; returns the unsubscribe function. */
+  onFinished(listener: (event: RunFinished) => void): () => void;
+  /** Wait for the run to end (resolves at once when it is not running here). */
+  finished(executionId: string): Promise<void>;
+  /**
+   * Stop taking work, let runs finish within `graceMs`, then cancel the rest; a run that has not ended
+   * `forceMs` later is recorded Canceled by force. Every run ends with a final status.
+   */
+  drain(graceMs: number, forceMs?: number): Promise<void>;
+  /**
+   * At service start: runs recorded InProgress whose process is gone (killed, crashed) are marked Error
+   * (RUN_INTERRUPTED), their staging discarded and Bulk jobs stopped, as `forceflow runs cleanup` does, under each
+   * flow's lock (a flow whose lock a live run holds is left alone). Returns the executionIds marked.
+   */
+  recoverInterrupted(): Promise<string[]>;
+}
+
+export interface ExecutorOptions {
+  readonly flows: FlowStore;
+  readonly state: RunStateStore;
+  /** Connector profiles by name (the service's profile store). */
+  readonly profiles: ProfileResolver;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  /** Extra runFlow options for every run (S3 client, Salesforce retry and Bulk polling, size guard). */
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'lockLeaseMs' | 'invalidUtf8'>;
+}
+
+interface Run {
+  readonly flowName: string;
+  readonly executionId: string;
+  readonly startedBy: StartedBy;
+  readonly controller: AbortController;
+  cancelRequested: boolean;
+  progress: Progress | undefined;
+  started: StartedRun | undefined;
+  /** Recorded Canceled by force (drain): its late end is not reported again. */
+  forced: boolean;
+  done: Promise<void>;
+}
+
+/** The definition runFlow runs: the stored members, the name, and the schemaVersion DescribeFlow shows. */
+function definitionOf(flow: { name: string; definition: Record<string, unknown>; schemaVersion: number }): Record<string, unknown> {
+  return { ...flow.definition, flowName: flow.name, schemaVersion: flow.schemaVersion };
+}
+
+export function createExecutor(options: ExecutorOptions): Executor {
+  const now = options.now ?? (() => new Date());
+  const runs = new Map<string, Run>();
+  /** Flows with a start under way (between the check and the lock), so two starts here cannot race. */
+  const starting = new Set<string>();
+  /** Starts under way, which drain waits for so a run starting as the service stops is drained too. */
+  const pendingStarts = new Set<Promise<unknown>>();
+  const listeners = new Set<(event: RunFinished) => void>();
+  let draining = false;
+
+  const emit = (event: RunFinished): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        options.log.error({ err: (error as Error).message }, 'a run-finished listener failed');
+      }
+    }
+  };
+
+  const runningOf = (flowName: string): Run | undefined => [...runs.values()].find((r) => r.flowName === flowName);
+
+  return {
+    async start(flowName, { startedBy, executionId = randomUUID() }) {
+      if (draining) throw new ForceflowError('SERVICE_STOPPING', `The service is stopping and starts no new runs; flow "${flowName}" was not started. Start it again once the service is back.`, { details: { flowName } });
+      const going = runningOf(flowName);
+      if (going) return { skipped: 'running', executionId: going.executionId };
+      if (starting.has(flowName)) return { skipped: 'running' };
+      // Taken before the first await: of two starts of one flow at the same time, one goes on.
+      starting.add(flowName);
+      const flow = await options.flows.get(flowName).catch((error: unknown) => {
+        starting.delete(flowName);
+        throw error;
+      });
+      if (!flow) {
+        starting.delete(flowName);
+        throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
+      }
+      const log = options.log.child({ flow: flowName, executionId, startedBy });
+      const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
+      let onStarted!: () => void;
+      const startedSignal = new Promise<void>((resolve) => { onStarted = resolve; });
+      const result = runFlow({
+        ...options.runOptions,
+        flow: definitionOf(flow),
+        profiles: options.profiles,
+        state: options.state,
+        log,
+        now,
+        executionId,
+        startedBy,
+        signal: run.controller.signal,
+        onProgress: (p) => { run.progress = p; },
+        onStarted: (started) => {
+          run.started = started;
+          runs.set(executionId, run);
+          starting.delete(flowName);
+          onStarted();
+        },
+      });
+      run.done = result.then(async (record) => {
+        runs.delete(executionId);
+        if (run.forced) return;
+        let consecutiveFailures = 0;
+        try {
+          // flowErrorDeactivationThreshold counts scheduled runs only.
+          if (startedBy === 'schedule') consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
+        } catch (error) {
+          log.error({ err: (error as Error).message }, 'could not count the run in the flow store');
+        }
+        emit({ flowName, executionId, startedBy, status: record.executionStatus, consecutiveFailures, record });
+      }, () => {
+        runs.delete(executionId);
+      });
+      const startedOrFailed = Promise.race([startedSignal, result]);
+      pendingStarts.add(startedOrFailed);
+      try {
+        await startedOrFailed;
+      } catch (error) {
+        starting.delete(flowName);
+        const e = toForceflowError(error);
+        if (e.code === 'FLOW_LOCKED') {
+          const holder = (e.details as { holder?: { executionId?: string } } | undefined)?.holder?.executionId;
+          return { skipped: 'running', ...(holder === undefined ? {} : { executionId: holder }) };
+        }
+        throw e;
+      } finally {
+        pendingStarts.delete(startedOrFailed);
+      }
+      starting.delete(flowName);
+      return { executionId };
+    },
+
+    cancel(flowName, executionIds) {
+      const mine = [...runs.values()].filter((r) => r.flowName === flowName);
+      const targets = executionIds === undefined ? mine : executionIds.map((id) => mine.find((r) => r.executionId === id) ?? id);
+      const invalid: string[] = [];
+      const canceled: string[] = [];
+      for (const t of targets) {
+        if (typeof t === 'string') {
+          invalid.push(t);
+          continue;
+        }
+        t.cancelRequested = true;
+        t.controller.abort();
+        canceled.push(t.executionId);
+      }
+      return { invalid, canceled };
+    },
+
+    live(flowName) {
+      return [...runs.values()].filter((r) => r.flowName === flowName).map((r) => ({ executionId: r.executionId, cancelRequested: r.cancelRequested, progress: r.progress }));
+    },
+
+    onFinished(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async finished(executionId) {
+      await runs.get(executionId)?.done;
+    },
+
+    async recoverInterrupted() {
+      const flowNames = [...new Set((await options.state.unfinishedRuns()).map((r) => r.flowName))].filter((name) => runningOf(name) === undefined);
+      const marked: string[] = [];
+      let s3: S3Client | undefined;
+      for (const flowName of flowNames) {
+        const executionId = `recovery-${randomUUID()}`;
+        const log = options.log.child({ flow: flowName });
+        let lock;
+        try {
+          lock = await acquireFlowLock({ state: options.state, flowName, executionId, log, now });
+        } catch (error) {
+          if (toForceflowError(error).code === 'FLOW_LOCKED') continue; // a live run: not interrupted
+          throw error;
+        }
+        try {
+          const report = await cleanupFlow(flowName, {
+            state: options.state, log, now,
+            s3Client: () => (s3 ??= options.runOptions?.s3Client ?? createS3Client()),
+            salesforce: async (name, apiVersion, signal) => {
+              const resolved = await options.profiles(name ?? undefined, 'source');
+              return connectSalesforce(resolved.profile, { log, signal, ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
+            },
+          }, { executionId, by: 'the service at start' });
+          marked.push(...report.interrupted);
+          if (report.interrupted.length > 0) log.warn({ interrupted: report.interrupted }, 'runs interrupted by the end of an earlier service process were marked Error');
+        } catch (error) {
+          log.error({ err: (error as Error).message }, 'could not clean up interrupted runs; the next run of the flow tries again');
+        } finally {
+          await lock.release();
+        }
+      }
+      return marked;
+    },
+
+    async drain(graceMs, forceMs = 10_000) {
+      draining = true;
+      await Promise.allSettled([...pendingStarts]);
+      const all = (): Promise<void> => Promise.all([...runs.values()].map((r) => r.done)).then(() => undefined);
+      const within = async (ms: number): Promise<boolean> => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+        try {
+          return await Promise.race([all().then(() => true as const), timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      if (runs.size === 0 || (await within(graceMs))) return;
+      options.log.warn({ runs: [...runs.keys()] }, `runs still going after the ${graceMs} ms grace period: cancelling them`);
+      for (const r of runs.values()) {
+        r.cancelRequested = true;
+        r.controller.abort();
+      }
+      if (await within(forceMs)) return;
+      for (const r of [...runs.values()]) {
+        options.log.error({ executionId: r.executionId }, 'a cancelled run did not stop in time: recording it Canceled');
+        runs.delete(r.executionId);
+        r.forced = true;
+        try {
+          const record = await r.started?.endByForce('The service stopped and the run did not stop within its grace period; it was recorded Canceled.');
+          if (record) emit({ flowName: r.flowName, executionId: r.executionId, startedBy: r.startedBy, status: record.executionStatus, consecutiveFailures: r.startedBy === 'schedule' ? await options.flows.recordRunEnd(r.flowName, record.executionStatus) : 0, record });
+        } catch (error) {
+          options.log.error({ err: (error as Error).message }, 'could not record the run Canceled');
+        }
+      }
+    },
+  };
+}

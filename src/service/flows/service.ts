@@ -1,0 +1,70 @@
+import type { ProfileResolver, RunFlowOptions } from '../../flows/runner.ts';
+import { openRunState, type RunStateStore } from '../../flows/state.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { createExecutor, type Executor } from '../executor.ts';
+import { Scheduler } from '../scheduler.ts';
+import type { Operation } from '../operation.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { ServiceDatabase } from '../db.ts';
+import { flowOperations } from '../operations/flows.ts';
+import type { Kysely } from 'kysely';
+import { createFlowStore, type FlowStore, type FlowTables } from './store.ts';
+
+export interface FlowProfiles {
+  /** Whether a connector profile of that name exists. */
+  exists(name: string): Promise<boolean>;
+  /** Profiles for runs, by name. */
+  readonly resolver: ProfileResolver;
+}
+
+/** What the flow part needs of the service (a subset of ServiceDeps, src/service/operations/index.ts). */
+export interface FlowServiceDeps {
+  readonly db: Kysely<ServiceDatabase>;
+  readonly stateDir: string;
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly gracePeriodMs: number;
+  onClose(hook: () => Promise<void>): void;
+}
+
+export interface FlowService {
+  readonly store: FlowStore;
+  readonly state: RunStateStore;
+  /** Runs flows in this process (the scheduler starts its fires through it). */
+  readonly executor: Executor;
+  readonly scheduler: Scheduler;
+  readonly operations: Operation[];
+}
+
+/**
+ * The flow part of the service: the flow store in service.db, the run history in runs.db (shared with the
+ * command line), the executor, and the flow operations. On close the executor drains (running runs get the
+ * grace period) before the run state closes.
+ */
+export interface FlowServiceOptions {
+  /** Extra runFlow options for every run (S3 client, Salesforce retry and polling, size guard). */
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes'>;
+  /** Flows per account (default 1,000, AppFlow's quota). */
+  readonly maxFlows?: number;
+  /** The scheduler's clock (default: the system clock). */
+  readonly clock?: Clock;
+}
+
+export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, options: FlowServiceOptions = {}): Promise<FlowService> {
+  const { runOptions } = options;
+  const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { now: deps.now });
+  const state = openRunState(deps.stateDir);
+  deps.onClose(async () => state.close());
+  const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, ...(runOptions ? { runOptions } : {}) });
+  // Registered after the state's close, so it runs first (hooks run in reverse order).
+  deps.onClose(async () => executor.drain(deps.gracePeriodMs));
+  // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
+  await executor.recoverInterrupted();
+  const scheduler = new Scheduler({ clock: options.clock ?? systemClock(), store: store.scheduler, executor, log: deps.log });
+  // Registered last, so it stops first: no fire starts a run while the executor drains.
+  deps.onClose(() => scheduler.close());
+  // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.
+  await scheduler.start();
+  const operations = flowOperations({ flows: store, state, executor, scheduler, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
+  return { store, state, executor, scheduler, operations };
+}
