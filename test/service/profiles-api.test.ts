@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  ConflictException,
+  ConnectorAuthenticationException,
+  CreateConnectorProfileCommand,
+  DeleteConnectorProfileCommand,
+  DescribeConnectorProfilesCommand,
+  paginateDescribeConnectorProfiles,
+  ResourceNotFoundException,
+  UpdateConnectorProfileCommand,
+  ValidationException,
+  type ConnectorProfile,
+  type CreateConnectorProfileCommandInput,
+} from '@aws-sdk/client-appflow';
+import { signJwtAssertion } from '../../src/connectors/salesforce/auth.ts';
+import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
+import { resolveProfile } from '../../src/profiles/resolve.ts';
+import { approvalRedirect } from '../profiles/browser.ts';
+import { ACCOUNT, metaEnv, REGION, type MetaEnv } from './meta-env.ts';
+
+let env: MetaEnv;
+beforeAll(async () => {
+  env = await metaEnv();
+});
+afterAll(async () => {
+  await env.closeAll();
+});
+
+async function rejection(p: Promise<unknown>): Promise<Error & { name: string; $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & { name: string };
+  }
+  throw new Error('expected the call to fail');
+}
+
+function request(name: string, credentials: Record<string, unknown> | undefined, extra: Partial<CreateConnectorProfileCommandInput> = {}): CreateConnectorProfileCommandInput {
+  return {
+    connectorProfileName: name,
+    connectorType: 'Salesforce',
+    connectionMode: 'Public',
+    ...extra,
+    connectorProfileConfig: {
+      connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } },
+      ...(credentials === undefined ? {} : { connectorProfileCredentials: { Salesforce: credentials } }),
+    },
+  };
+}
+
+/** The connected app's id and secret in a Secrets Manager secret, as AppFlow wants them (clientCredentialsArn). */
+async function appSecret(name: string, extra: Record<string, string> = {}): Promise<string> {
+  return env.createSecret(name, { clientId: env.emu.clientId, clientSecret: env.emu.clientSecret, ...extra });
+}
+
+async function describeAll(): Promise<ConnectorProfile[]> {
+  const out: ConnectorProfile[] = [];
+  for await (const page of paginateDescribeConnectorProfiles({ client: env.client, pageSize: 7 }, {})) out.push(...(page.connectorProfileDetails ?? []));
+  return out;
+}
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+async function registerJwtApp(clientId: string): Promise<void> {
+  const res = await fetch(`${env.emu.controlUrl}/connected-apps`, {
+    method: 'POST',
+    headers: env.emu.controlHeaders,
+    body: JSON.stringify({ name: clientId, clientId, certificatePem: publicKey.export({ format: 'pem', type: 'spki' }).toString() }),
+  });
+  expect(res.status).toBe(201);
+}
+
+describe('CreateConnectorProfile through the AppFlow API', () => {
+  it('creates a JWT bearer profile (AppFlow-style jwtToken), checks the connection, and stores it as forceflow profiles create does', async () => {
+    await registerJwtApp('svc-jwt-app');
+    const jwtToken = signJwtAssertion({ clientId: 'svc-jwt-app', username: env.emu.username, audience: env.emu.loginUrl, privateKeyPem: privatePem, lifetimeSeconds: 300 });
+    const out = await env.client.send(new CreateConnectorProfileCommand(request('api-jwt', { oAuth2GrantType: 'JWT_BEARER', jwtToken }, { connectorLabel: 'jwt-label' })));
+    expect(out.connectorProfileArn).toBe(`arn:aws:appflow:${REGION}:${ACCOUNT}:connectorprofile/api-jwt`);
+    // The CLI's view of the same store.
+    const cli = describeProfile(env.ctx, 'api-jwt');
+    expect(cli).toMatchObject({ connectorProfileName: 'api-jwt', connectorType: 'Salesforce', connectionMode: 'Public', connectorLabel: 'jwt-label' });
+    expect(cli.credentialFields).toEqual(['jwtToken', 'oAuth2GrantType']);
+    expect((await openProfile(env.ctx, 'api-jwt')).credentials.jwtToken).toBe(jwtToken);
+    // The stored profile works for runs (login host derived from the loopback instanceUrl).
+    const { tokens } = await resolveProfile(env.ctx, 'api-jwt');
+    expect((await tokens.session()).instanceUrl).toBe(env.emu.instanceUrl);
+  });
+
+  it('creates a JWT bearer profile whose private key is in the clientCredentialsArn secret', async () => {
+    await registerJwtApp('svc-jwt-app-2');
+    const arn = await env.createSecret('svc/jwt-key', { clientId: 'svc-jwt-app-2', privateKey: privatePem, username: env.emu.username });
+    await env.client.send(new CreateConnectorProfileCommand(request('api-jwt-secret', { oAuth2GrantType: 'JWT_BEARER', clientCredentialsArn: arn })));
+    expect(describeProfile(env.ctx, 'api-jwt-secret').credentialFields).toEqual(['clientCredentialsArn', 'oAuth2GrantType']);
+  });
+
+  it('creates a profile from an authorization code (exchanged once) and from a refresh token', async () => {
+    const redirectUri = 'http://127.0.0.1:9/appflow/oauth';
+    const url = new URL(`${env.emu.loginUrl}/services/oauth2/authorize`);
+    url.search = new URLSearchParams({ response_type: 'code', client_id: env.emu.clientId, redirect_uri: redirectUri, scope: 'api refresh_token' }).toString();
+    const authCode = new URL(await approvalRedirect(url.href, { username: env.emu.username, password: env.emu.password })).searchParams.get('code') ?? '';
+    expect(authCode).not.toBe('');
+    const arn = await appSecret('svc/app-code');
+    await env.client.send(new CreateConnectorProfileCommand(request('api-code', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, oAuthRequest: { authCode, redirectUri } })));
+    const stored = (await openProfile(env.ctx, 'api-code')).credentials;
+    expect(stored.accessToken).toMatch(/^00D/);
+    expect(stored.refreshToken).toMatch(/^5Aep861/);
+    expect(stored.oAuthRequest).toEqual({ redirectUri });
+
+    // The same code again: Salesforce refuses it (invalid_grant) → ConnectorAuthenticationException, nothing stored.
+    const reused = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-code-again', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, oAuthRequest: { authCode, redirectUri } }))));
+    expect(reused).toBeInstanceOf(ConnectorAuthenticationException);
+    expect(reused.$metadata?.httpStatusCode).toBe(401);
+    expect(reused.message).toContain('invalid_grant');
+    expect(reused.message).not.toContain(authCode);
+    expect(env.ctx.store.get('api-code-again')).toBeUndefined();
+
+    await env.client.send(new CreateConnectorProfileCommand(request('api-refresh', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, refreshToken: env.emu.refreshToken })));
+    // The connection check refreshed the session and stored the access token (encrypted).
+    expect((await openProfile(env.ctx, 'api-refresh')).credentials.accessToken).toMatch(/^00D/);
+  });
+
+  it('refuses bad credentials with ConnectorAuthenticationException and stores nothing', async () => {
+    const arn = await appSecret('svc/app-bad');
+    const bad = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-bad', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, refreshToken: 'not-a-refresh-token' }))));
+    expect(bad).toBeInstanceOf(ConnectorAuthenticationException);
+    expect(bad.message).not.toContain('not-a-refresh-token');
+    expect(env.ctx.store.get('api-bad')).toBeUndefined();
+
+    const expired = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-expired', { accessToken: 'expired-access-token' }))));
+    expect(expired).toBeInstanceOf(ConnectorAuthenticationException);
+    expect(expired.message).not.toContain('expired-access-token');
+    expect(env.ctx.store.get('api-expired')).toBeUndefined();
+  });
+
+  it('answers ConflictException for a name that exists, ValidationException naming the member otherwise', async () => {
+    const dup = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-jwt', { accessToken: 'x' }))));
+    expect(dup).toBeInstanceOf(ConflictException);
+    expect(dup.message).toBe('Connector profile api-jwt already exists.');
+
+    const zendesk = await rejection(env.client.send(new CreateConnectorProfileCommand({ ...request('api-zendesk', { accessToken: 'x' }), connectorType: 'Zendesk' })));
+    expect(zendesk).toBeInstanceOf(ValidationException);
+    expect(zendesk.message).toContain('connectorType');
+    expect(zendesk.message).toContain('Salesforce');
+
+    const grant = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-cc', { oAuth2GrantType: 'CLIENT_CREDENTIALS' }))));
+    expect(grant).toBeInstanceOf(ValidationException);
+    expect(grant.message).toContain('CLIENT_CREDENTIALS');
+
+    const url = await rejection(env.client.send(new CreateConnectorProfileCommand({ ...request('api-url', { accessToken: 'x' }), connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: 'http://acme.example.com/path' } } } })));
+    expect(url).toBeInstanceOf(ValidationException);
+    expect(url.message).toContain('instanceUrl');
+
+    const name = await rejection(env.client.send(new CreateConnectorProfileCommand(request('has space', { accessToken: 'x' }))));
+    expect(name).toBeInstanceOf(ValidationException);
+    expect(name.message).toContain('connectorProfileName');
+
+    const priv = await rejection(env.client.send(new CreateConnectorProfileCommand({ ...request('api-private', { accessToken: 'x' }), connectionMode: 'Private' })));
+    expect(priv).toBeInstanceOf(ValidationException);
+    expect(priv.message).toContain('connectionMode');
+
+    const secret = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-nosecret', { clientCredentialsArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:absent', refreshToken: 'r' }))));
+    expect(secret).toBeInstanceOf(ValidationException);
+    expect(secret.message).toContain('absent');
+    for (const n of ['api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(env.ctx.store.get(n)).toBeUndefined();
+  });
+});
+
+describe('DescribeConnectorProfiles', () => {
+  it('returns the ConnectorProfile shape with no credential anywhere', async () => {
+    const arn = await appSecret('svc/app-describe');
+    const secretRefresh = env.emu.refreshToken;
+    await env.client.send(new CreateConnectorProfileCommand(request('api-describe', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, refreshToken: secretRefresh }, { connectorLabel: 'desc' })));
+    const stored = (await openProfile(env.ctx, 'api-describe')).credentials;
+    const out = await env.client.send(new DescribeConnectorProfilesCommand({ connectorProfileNames: ['api-describe'] }));
+    expect(out.nextToken).toBeUndefined();
+    expect(out.connectorProfileDetails).toHaveLength(1);
+    const p = out.connectorProfileDetails?.[0] as ConnectorProfile;
+    expect(p).toMatchObject({
+      connectorProfileArn: `arn:aws:appflow:${REGION}:${ACCOUNT}:connectorprofile/api-describe`,
+      connectorProfileName: 'api-describe',
+      connectorType: 'Salesforce',
+      connectorLabel: 'desc',
+      connectionMode: 'Public',
+      credentialsArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:appflow!${ACCOUNT}-api-describe`,
+      connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } },
+    });
+    expect(p.createdAt).toBeInstanceOf(Date);
+    expect(Math.abs((p.createdAt as Date).getTime() - Date.now())).toBeLessThan(60_000);
+    expect(p.privateConnectionProvisioningState).toBeUndefined();
+    // The raw JSON on the wire: no credential value, no credential member.
+    const raw = await (await fetch(`${env.endpoint}/describe-connector-profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).text();
+    for (const value of [stored.accessToken, stored.refreshToken, env.emu.clientSecret, arn, secretRefresh]) expect(raw).not.toContain(value as string);
+    expect(raw).not.toMatch(/connectorProfileCredentials|accessToken|refreshToken|jwtToken|clientSecret|loginUrl/);
+    expect(raw).toContain('"createdAt":');
+  });
+
+  it('filters by names, type and label; unknown names are an empty list, not an error', async () => {
+    const names = async (input: ConstructorParameters<typeof DescribeConnectorProfilesCommand>[0]): Promise<string[]> =>
+      ((await env.client.send(new DescribeConnectorProfilesCommand(input))).connectorProfileDetails ?? []).map((p) => p.connectorProfileName ?? '');
+    expect(await names({ connectorProfileNames: ['api-jwt', 'api-describe', 'nope'] })).toEqual(['api-describe', 'api-jwt']);
+    expect(await names({ connectorProfileNames: ['nope'] })).toEqual([]);
+    expect(await names({ connectorLabel: 'jwt-label' })).toEqual(['api-jwt']);
+    expect(await names({ connectorType: 'Zendesk' })).toEqual([]);
+    expect((await names({ connectorType: 'Salesforce' })).length).toBeGreaterThan(3);
+  });
+
+  it('pages completely and terminates (as Terraform walks it), and refuses foreign tokens and bad maxResults', async () => {
+    // Profiles stored by the CLI path (no connection check) are listed as well.
+    for (let i = 0; i < 23; i++) await createProfile(env.ctx, { connectorProfileName: `page-${String(i).padStart(2, '0')}`, connectorType: 'Salesforce', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl } }, connectorProfileCredentials: { Salesforce: { accessToken: `t${i}` } } } });
+    const all = await describeAll();
+    const expected = env.ctx.store.list().map((p) => p.name);
+    expect(all.map((p) => p.connectorProfileName)).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(25);
+
+    const first = await env.client.send(new DescribeConnectorProfilesCommand({}));
+    expect(first.connectorProfileDetails).toHaveLength(20);
+    expect(first.nextToken).toBeDefined();
+    const second = await env.client.send(new DescribeConnectorProfilesCommand({ nextToken: first.nextToken }));
+    expect(second.connectorProfileDetails?.[0]?.connectorProfileName).toBe(expected[20]);
+
+    const foreign = await rejection(env.client.send(new DescribeConnectorProfilesCommand({ nextToken: first.nextToken, connectorType: 'Salesforce' })));
+    expect(foreign).toBeInstanceOf(ValidationException);
+    expect(foreign.message).toContain('nextToken');
+    const forged = await rejection(env.client.send(new DescribeConnectorProfilesCommand({ nextToken: `${(first.nextToken ?? '').slice(0, -2)}xx` })));
+    expect(forged).toBeInstanceOf(ValidationException);
+    for (const maxResults of [0, 101]) {
+      const e = await rejection(env.client.send(new DescribeConnectorProfilesCommand({ maxResults })));
+      expect(e).toBeInstanceOf(ValidationException);
+      expect(e.message).toContain('maxResults');
+    }
+  });
+});
+
+describe('UpdateConnectorProfile', () => {
+  it('keeps the stored credentials when none are sent, replaces and re-checks them when sent', async () => {
+    const before = await openProfile(env.ctx, 'api-refresh');
+    await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'api-refresh', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } } } }));
+    const after = await openProfile(env.ctx, 'api-refresh');
+    expect(after.credentials.refreshToken).toBe(before.credentials.refreshToken);
+    expect(after.credentials.clientCredentialsArn).toBe(before.credentials.clientCredentialsArn);
+    expect(after.stored.credentials.keyArn).toBe(before.stored.credentials.keyArn);
+    expect(after.stored.createdAt).toBe(before.stored.createdAt);
+
+    // Bad new credentials: refused, the previous profile stays as it was.
+    const bad = await rejection(env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'api-refresh', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl } }, connectorProfileCredentials: { Salesforce: { accessToken: 'wrong-token' } } } })));
+    expect(bad).toBeInstanceOf(ConnectorAuthenticationException);
+    const kept = await openProfile(env.ctx, 'api-refresh');
+    expect(kept.credentials.refreshToken).toBe(before.credentials.refreshToken);
+    expect(kept.credentials.accessToken).not.toBe('wrong-token');
+
+    // Good new credentials replace the old ones.
+    const arn = await appSecret('svc/app-update');
+    await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'api-refresh', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } }, connectorProfileCredentials: { Salesforce: { clientCredentialsArn: arn, refreshToken: env.emu.refreshToken } } } }));
+    expect((await openProfile(env.ctx, 'api-refresh')).credentials.clientCredentialsArn).toBe(arn);
+
+    const missing = await rejection(env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'nope', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: {} } } })));
+    expect(missing).toBeInstanceOf(ResourceNotFoundException);
+    expect(missing.message).toBe('Connector Profile with name nope does not exist.');
+  });
+});
+
+describe('DeleteConnectorProfile', () => {
+  it('refuses a profile used by a flow unless forceDelete; 404 for an absent profile', async () => {
+    env.inUse.set('api-jwt-secret', ['flow-a', 'flow-b']);
+    const used = await rejection(env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-jwt-secret' })));
+    expect(used).toBeInstanceOf(ConflictException);
+    expect(used.message).toContain('flow-a, flow-b');
+    expect(env.ctx.store.get('api-jwt-secret')).toBeDefined();
+    await env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-jwt-secret', forceDelete: true }));
+    expect(env.ctx.store.get('api-jwt-secret')).toBeUndefined();
+
+    await env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-code' }));
+    expect(env.ctx.store.get('api-code')).toBeUndefined();
+    const again = await rejection(env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-code' })));
+    expect(again).toBeInstanceOf(ResourceNotFoundException);
+    expect(again.$metadata?.httpStatusCode).toBe(404);
+  });
+});
