@@ -12,6 +12,7 @@ import {
   ValidationException,
   type ConnectorProfile,
   type CreateConnectorProfileCommandInput,
+  type DescribeConnectorProfilesCommandInput,
 } from '@aws-sdk/client-appflow';
 import { signJwtAssertion } from '../../src/connectors/salesforce/auth.ts';
 import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
@@ -197,7 +198,7 @@ describe('DescribeConnectorProfiles', () => {
   });
 
   it('filters by names, type and label; unknown names are an empty list, not an error', async () => {
-    const names = async (input: ConstructorParameters<typeof DescribeConnectorProfilesCommand>[0]): Promise<string[]> =>
+    const names = async (input: DescribeConnectorProfilesCommandInput): Promise<string[]> =>
       ((await env.client.send(new DescribeConnectorProfilesCommand(input))).connectorProfileDetails ?? []).map((p) => p.connectorProfileName ?? '');
     expect(await names({ connectorProfileNames: ['api-jwt', 'api-describe', 'nope'] })).toEqual(['api-describe', 'api-jwt']);
     expect(await names({ connectorProfileNames: ['nope'] })).toEqual([]);
