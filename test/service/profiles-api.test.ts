@@ -195,6 +195,9 @@ describe('DescribeConnectorProfiles', () => {
     for (const value of [stored.accessToken, stored.refreshToken, env.emu.clientSecret, arn, secretRefresh]) expect(raw).not.toContain(value as string);
     expect(raw).not.toMatch(/connectorProfileCredentials|accessToken|refreshToken|jwtToken|clientSecret|loginUrl/);
     expect(raw).toContain('"createdAt":');
+    const logs = env.logs();
+    expect(logs).toContain('connector profile created through the API');
+    for (const value of [stored.accessToken, stored.refreshToken, env.emu.clientSecret]) expect(logs).not.toContain(value as string);
   });
 
   it('filters by names, type and label; unknown names are an empty list, not an error', async () => {
