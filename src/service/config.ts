@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ForceflowError } from '../core/errors.ts';
+import { policyProblem } from '../core/http-guard.ts';
+import { formatZodIssues } from '../core/zod.ts';
+
+const accessKeySchema = z.strictObject({
+  accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE'),
+  secretAccessKey: z.string().min(16, 'a secret access key has at least 16 characters').max(128),
+  name: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'an IAM-style user name: 1 to 64 letters, digits and +=,.@_-'),
+  readOnly: z.boolean().optional(),
+});
+
+/** service.json: every member optional; command-line options win over it. */
+export const serviceConfigSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).optional(),
+  host: z.string().min(1).optional(),
+  stateDir: z.string().min(1).optional(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region name such as eu-west-1').optional(),
+  accountId: z.string().regex(/^\d{12}$/, 'twelve digits').optional(),
+  gracePeriodSeconds: z.number().min(0).max(86400).optional(),
+  allowHosts: z.array(z.string()).optional(),
+  allowOrigins: z.array(z.string()).optional(),
+  keys: z.array(accessKeySchema).max(100).optional(),
+});
+
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+
+/** Parse a service configuration (from service.json or a library caller), once, with a clear error. */
+export function parseServiceConfig(value: unknown, source = 'service configuration'): ServiceConfig {
+  const parsed = serviceConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ForceflowError('CONFIG_INVALID', `${source} is not valid: ${formatZodIssues(parsed.error).join('; ')}. See docs/service.md for its members.`);
+  }
+  const problem = policyProblem({ host: parsed.data.host ?? '127.0.0.1', allowHosts: parsed.data.allowHosts ?? [], allowOrigins: parsed.data.allowOrigins ?? [] });
+  if (problem !== undefined) throw new ForceflowError('CONFIG_INVALID', `${source}: ${problem}`);
+  return parsed.data;
+}
+
+export function loadServiceConfig(file: string): ServiceConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ForceflowError('FILE_NOT_FOUND', `Cannot read the service configuration ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}). Give the path of a JSON file.`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ForceflowError('CONFIG_INVALID', `${file} is not valid JSON: ${(error as Error).message}.`);
+  }
+  return parseServiceConfig(json, file);
+}

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { hostAllowed, normalizeOrigin } from '../../core/http-guard.ts';
+import { tooDeepAt } from '../../core/json-depth.ts';
+import type { Logger } from '../../core/logger.ts';
+import { API_ERRORS, ApiError } from '../api-error.ts';
+import type { Caller, Operation, OperationContext } from '../operation.ts';
+import { apiErrorFrom } from './errors.ts';
+import { verifySigV4, type KeyResolver } from './sigv4.ts';
+
+export interface ApiAppOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
+  readonly operations: readonly Operation<any>[];
+  readonly keys: KeyResolver;
+  /** The region the service answers for (the SigV4 credential scope must name it). */
+  readonly region: string;
+  readonly accountId: string;
+  readonly log: Logger;
+  /** The service clock (injectable in tests); also the `Date` of every response. */
+  readonly now?: () => Date;
+  /** The interface the server listens on (for the Host check); default 127.0.0.1. */
+  readonly host?: string;
+  /** Further host names the service answers to (beyond loopback names, IP literals and `host`). */
+  readonly allowHosts?: readonly string[];
+  /** Origins whose web pages may call the API (by default any request with an Origin header is refused). */
+  readonly allowOrigins?: readonly string[];
+  /** Largest request body in bytes (default 6 MiB). */
+  readonly bodyLimit?: number;
+}
+
+/** `{resourceArn}` label names of a path template, with their segment positions. */
+interface Route {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly op: Operation<any>;
+  readonly labels: ReadonlyArray<{ readonly index: number; readonly name: string }>;
+}
+
+function routeOf(op: Operation<unknown>): Route {
+  const labels: Array<{ index: number; name: string }> = [];
+  op.path.split('/').forEach((segment, index) => {
+    const m = /^\{(\w+)\}$/.exec(segment);
+    if (m?.[1]) labels.push({ index, name: m[1] });
+  });
+  return { op, labels };
+}
+
+/** `/tags/{resourceArn}` → fastify's `/tags/:resourceArn`. */
+function fastifyPath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/**
+ * Dates in a handler's output → epoch seconds as JSON numbers (fractional milliseconds kept), the
+ * REST-JSON default for timestamps; undefined members are dropped by JSON itself.
+ */
+export function toWire(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime() / 1000;
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A zod failure in AWS's words: `2 validation errors detected: Value at 'flowName' failed to satisfy
+ * constraint: ...; Value at ...`. Values are never echoed (a profile's credentials travel in requests).
+ */
+export function validationMessage(error: z.ZodError): string {
+  const issues = error.issues.slice(0, 10).map((issue) => {
+    const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+    return `Value at '${path || '(request)'}' failed to satisfy constraint: ${issue.message}`;
+  });
+  const n = error.issues.length;
+  return `${n} validation error${n === 1 ? '' : 's'} detected: ${issues.join('; ')}${n > 10 ? '; …' : ''}`;
+}
+
+function sendError(reply: FastifyReply, error: ApiError, status: number = error.status): FastifyReply {
+  return reply.code(status).header('x-amzn-ErrorType', error.type).header('content-type', 'application/json').send(JSON.stringify({ message: error.message }));
+}
+
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token, X-Amz-User-Agent, Amz-Sdk-Invocation-Id, Amz-Sdk-Request';
+
+/**
+ * The AppFlow REST-JSON API as a fastify instance (not listening; `listen()` or `inject()` it). Every
+ * request passes, in order: the Host/Origin guard (a web page must not drive the service), SigV4
+ * verification over the raw path, query, headers and body bytes, the read-only check, JSON and zod
+ * parsing of the input (→ ValidationException naming the member), then the operation's handler. Every
+ * answer carries `x-amzn-RequestId` and the service clock's `Date`; errors are `x-amzn-ErrorType` plus a
+ * JSON `{"message"}`.
+ */
+export function buildApiApp(options: ApiAppOptions): FastifyInstance {
+  const now = options.now ?? (() => new Date());
+  const log = options.log;
+  const policy = { host: options.host ?? '127.0.0.1', allowHosts: options.allowHosts ?? [] };
+  const allowedOrigins = new Set((options.allowOrigins ?? []).map((o) => normalizeOrigin(o)).filter((o): o is string => o !== undefined));
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(), return503OnClosing: true });
+
+  // Keep the exact body bytes: SigV4 signs them, and JSON is parsed only after the signature verifies.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const host = req.headers.host;
+    if (!hostAllowed(host, policy)) {
+      return sendError(reply, new ApiError('AccessDeniedException', `This service does not answer to the host name "${String(host).slice(0, 100)}". Use localhost or 127.0.0.1 (or the host it listens on), or add the name to allowHosts; other names are refused to stop DNS rebinding.`), 421);
+    }
+    const rawOrigin = req.headers.origin;
+    if (rawOrigin !== undefined) {
+      const origin = normalizeOrigin(rawOrigin);
+      if (origin === undefined || !allowedOrigins.has(origin)) {
+        return sendError(reply, new ApiError('AccessDeniedException', `Requests from web pages (Origin "${String(rawOrigin).slice(0, 100)}") are refused. Allow an origin with allowOrigins in the service configuration.`));
+      }
+      void reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin').header('Access-Control-Expose-Headers', 'x-amzn-RequestId, x-amzn-ErrorType, Date');
+      if (req.method === 'OPTIONS') {
+        return reply.code(204).header('Access-Control-Allow-Methods', 'GET, POST, DELETE').header('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS).header('Access-Control-Max-Age', '600').send();
+      }
+    }
+    return undefined;
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    void reply.header('x-amzn-RequestId', req.id).header('Date', now().toUTCString());
+    return payload;
+  });
+
+  app.setErrorHandler(async (error: { statusCode?: number; code?: string; message?: string }, req, reply) => {
+    const status = error.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // fastify's own refusals before a handler runs: body too large, malformed Content-Length, ...
+      return sendError(reply, new ApiError('ValidationException', error.message ?? 'Bad request.'), status);
+    }
+    const { error: apiError } = apiErrorFrom(error, req.id);
+    log.error({ requestId: req.id, err: error }, 'Unexpected error outside an operation');
+    return sendError(reply, apiError);
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const type = 'UnknownOperationException';
+    return reply.code(404).header('x-amzn-ErrorType', type).header('content-type', 'application/json').send(JSON.stringify({ message: `No operation answers ${req.method} ${req.url.split('?')[0] ?? ''}. See the AppFlow API reference for operation paths.` }));
+  });
+
+  for (const op of options.operations) {
+    const route = routeOf(op);
+    app.route({
+      method: op.method,
+      url: fastifyPath(op.path),
+      handler: async (req, reply) => {
+        const started = Date.now();
+        try {
+          const out = await call(route, req);
+          await reply.code(200).header('content-type', 'application/json').send(JSON.stringify(toWire(out)));
+          log.debug({ requestId: req.id, operation: op.name, status: 200, ms: Date.now() - started }, 'API call');
+        } catch (error) {
+          const { error: apiError, internal } = apiErrorFrom(error, req.id);
+          if (internal) log.error({ requestId: req.id, operation: op.name, err: error }, `${op.name} failed unexpectedly`);
+          else log.info({ requestId: req.id, operation: op.name, status: apiError.status, errorType: apiError.type }, `${op.name} refused: ${apiError.message}`);
+          await sendError(reply, apiError);
+        }
+        return reply;
+      },
+    });
+  }
+
+  async function call(route: Route, req: FastifyRequest): Promise<Record<string, unknown>> {
+    const { op } = route;
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const rawUrl = req.raw.url ?? '/';
+    const key = await verifySigV4({ method: req.raw.method ?? 'GET', rawUrl, rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+    const caller: Caller = { accessKeyId: key.accessKeyId, arn: key.arn, readOnly: key.readOnly };
+    if (!op.readOnly && key.readOnly) {
+      throw new ApiError('AccessDeniedException', `User: ${key.arn} is not authorized to perform: appflow:${op.name} (access key ${key.accessKeyId} is read-only).`);
+    }
+    const raw = { ...parseBody(body), ...labelsAndQuery(route, rawUrl) };
+    const parsed = op.input.safeParse(raw);
+    if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error));
+    const ctx: OperationContext = { log: log.child({ requestId: req.id, operation: op.name }), caller, region: options.region, accountId: options.accountId, now };
+    return op.handle(parsed.data, ctx);
+  }
+
+  return app;
+}
+
+/** The request body as a JSON object (`{}` when empty); anything else is a ValidationException. */
+function parseBody(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new ApiError('ValidationException', `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with the operation's members.`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError('ValidationException', 'The request body must be a JSON object with the operation\'s members.');
+  }
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) throw new ApiError('ValidationException', `The request body nests too deeply at ${deep}; real requests nest fewer than 20 levels.`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Path labels (each a single percent-encoded segment, decoded once: `/tags/arn%3Aaws%3A...` → the ARN)
+ * and query parameters (always arrays of strings: `?tagKeys=a&tagKeys=b` → `{ tagKeys: ['a','b'] }`).
+ */
+function labelsAndQuery(route: Route, rawUrl: string): Record<string, unknown> {
+  const q = rawUrl.indexOf('?');
+  const segments = (q < 0 ? rawUrl : rawUrl.slice(0, q)).split('/');
+  const out: Record<string, unknown> = {};
+  for (const { index, name } of route.labels) out[name] = decodeOnce(segments[index] ?? '', name);
+  if (q >= 0) {
+    for (const pair of rawUrl.slice(q + 1).split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      const name = decodeOnce(eq < 0 ? pair : pair.slice(0, eq), 'query');
+      const value = decodeOnce(eq < 0 ? '' : pair.slice(eq + 1), name);
+      const prev = out[name];
+      out[name] = Array.isArray(prev) ? [...(prev as string[]), value] : [value];
+    }
+  }
+  return out;
+}
+
+function decodeOnce(s: string, member: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError('ValidationException', `Value at '${member}' is not valid percent-encoding.`);
+  }
+}
+
+/** The status an error name answers with (for callers shaping refusals outside an operation). */
+export function statusOf(name: keyof typeof API_ERRORS): number {
+  return API_ERRORS[name];
+}

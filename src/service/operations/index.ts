@@ -1,0 +1,38 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { Kysely } from 'kysely';
+import type { Logger } from '../../core/logger.ts';
+import type { ServiceDatabase } from '../db.ts';
+import type { Operation } from '../operation.ts';
+
+/** What operation factories get from startService: state, clocks, identity, and a way to join shutdown. */
+export interface ServiceDeps {
+  /** `service.db` (kysely over SQLite). Add tables with `db.withTables<T>()` + CREATE TABLE IF NOT EXISTS. */
+  readonly db: Kysely<ServiceDatabase>;
+  /** The state folder (runs.db, profiles.db, service.db). */
+  readonly stateDir: string;
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly region: string;
+  readonly accountId: string;
+  readonly kms: KMSClient;
+  /** The KMS key new secrets are sealed with (alias/forceflow or FORCEFLOW_KMS_KEY_ID). */
+  readonly kmsKeyId: string;
+  /** How long running work may take to finish on close before it is cancelled. */
+  readonly gracePeriodMs: number;
+  /**
+   * Register work for shutdown (e.g. the executor's drain): hooks run after the HTTP server stopped
+   * taking requests, in reverse order of registration, before the database closes.
+   */
+  onClose(hook: () => Promise<void>): void;
+}
+
+/**
+ * Every operation the service serves, composed in this one place. Each part of the service adds its
+ * list here (flows and executions: src/service/flows; connector profiles, entities and connectors:
+ * src/service/meta), e.g. `...flowOperations(deps)`. Async so a part can open its tables first.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
+export async function composeOperations(deps: ServiceDeps): Promise<Operation<any>[]> {
+  void deps;
+  return [];
+}

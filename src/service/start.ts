@@ -1,0 +1,130 @@
+import { resolve } from 'node:path';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../core/logger.ts';
+import { defaultStateDir } from '../flows/state.ts';
+import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
+import { parseServiceConfig, type ServiceConfig } from './config.ts';
+import { openServiceDatabase } from './db.ts';
+import { buildApiApp } from './http/app.ts';
+import { KeyStore } from './keys.ts';
+import type { Operation } from './operation.ts';
+import { composeOperations, type ServiceDeps } from './operations/index.ts';
+
+export const DEFAULT_REGION = 'us-east-1';
+/** The account id in ARNs when none is configured (AWS's documentation example account). */
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+export interface ServiceOptions extends ServiceConfig {
+  readonly log: Logger;
+  /** The service clock (injectable in tests). */
+  readonly now?: () => Date;
+  /** KMS for the access keys' secrets (default: the AWS SDK chain, honouring AWS_ENDPOINT_URL_KMS). */
+  readonly kms?: KMSClient;
+  /** KMS key for new secrets (default $FORCEFLOW_KMS_KEY_ID or alias/forceflow). */
+  readonly kmsKeyId?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Operations to serve instead of the composed list (tests of the protocol layer). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly operations?: (deps: ServiceDeps) => Promise<Operation<any>[]>;
+}
+
+/** The environment a client needs (the AWS SDK and CLI read these). */
+export interface ServiceEnv {
+  readonly AWS_ENDPOINT_URL_APPFLOW: string;
+  readonly AWS_REGION: string;
+  readonly AWS_ACCESS_KEY_ID: string;
+  readonly AWS_SECRET_ACCESS_KEY: string;
+}
+
+export interface RunningService {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly stateDir: string;
+  /** The local default key. */
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly env: ServiceEnv;
+  readonly app: FastifyInstance;
+  readonly keys: KeyStore;
+  /** Register work to finish on close (after the API stopped taking requests; reverse order). */
+  onClose(hook: () => Promise<void>): void;
+  /** Stop taking requests, run the close hooks (running runs get the grace period), close the state. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start the forceflow service: open the state folder (service.db next to runs.db and profiles.db), make
+ * sure the local default access key exists, build the AppFlow API with the composed operations and
+ * listen (127.0.0.1 and a free port by default).
+ *
+ * @example
+ * const svc = await startService({ log });
+ * const appflow = new AppflowClient({ endpoint: svc.endpoint, region: svc.region,
+ *   credentials: { accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey } });
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { log: rootLog, now: nowOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
+  const config = parseServiceConfig(rest, 'startService options');
+  const env = envOption ?? process.env;
+  const log = rootLog.child({ component: 'service' });
+  const now = nowOption ?? (() => new Date());
+  const stateDir = resolve(config.stateDir ?? defaultStateDir(env));
+  const region = config.region ?? DEFAULT_REGION;
+  const accountId = config.accountId ?? DEFAULT_ACCOUNT_ID;
+  const host = config.host ?? '127.0.0.1';
+  const keyFromEnv = env['FORCEFLOW_KMS_KEY_ID'];
+  const kmsKeyId = kmsKeyOption ?? (keyFromEnv !== undefined && keyFromEnv !== '' ? keyFromEnv : DEFAULT_KMS_KEY_ID);
+  const kms = kmsOption ?? new KMSClient({});
+  const gracePeriodMs = (config.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS) * 1000;
+
+  const hooks: Array<() => Promise<void>> = [];
+  const db = openServiceDatabase(stateDir);
+  let app: FastifyInstance | undefined;
+  const cleanup = async (): Promise<void> => {
+    await app?.close();
+    for (const hook of hooks.slice().reverse()) {
+      try {
+        await hook();
+      } catch (error) {
+        log.error({ err: error }, 'A close hook of the service failed');
+      }
+    }
+    await db.destroy();
+    if (!kmsOption) kms.destroy();
+  };
+  try {
+    const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
+    await keys.ensure(config.keys ?? []);
+    const defaultKey = await keys.defaultKey();
+    const deps: ServiceDeps = { db, stateDir, log, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
+    const operations = await (operationsOption ?? composeOperations)(deps);
+    app = buildApiApp({ operations, keys, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
+    await app.listen({ port: config.port ?? 0, host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
+    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    const endpoint = `http://${urlHost}:${port}`;
+    log.info({ endpoint, region, stateDir, accessKeyId: defaultKey.accessKeyId, operations: operations.length }, 'AppFlow API listening');
+    let closing: Promise<void> | undefined;
+    const running: RunningService = {
+      endpoint,
+      region,
+      accountId,
+      stateDir,
+      accessKeyId: defaultKey.accessKeyId,
+      secretAccessKey: defaultKey.secretAccessKey,
+      env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
+      app,
+      keys,
+      onClose: (hook) => void hooks.push(hook),
+      close: () => (closing ??= cleanup().then(() => log.info('Service stopped'))),
+    };
+    return running;
+  } catch (error) {
+    await cleanup().catch(() => undefined);
+    throw error;
+  }
+}
