@@ -21,7 +21,7 @@ beforeAll(async () => {
   await createProfile(env.ctx, { connectorProfileName: 'revoked', connectorType: 'Salesforce', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl } }, connectorProfileCredentials: { Salesforce: { accessToken: 'no-longer-valid' } } } });
 });
 afterAll(async () => {
-  await env.closeAll();
+  await env.close();
 });
 
 async function rejection(p: Promise<unknown>): Promise<Error & { name: string; $metadata?: { httpStatusCode?: number } }> {

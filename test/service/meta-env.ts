@@ -1,94 +1,91 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { AppflowClient } from '@aws-sdk/client-appflow';
-import { ApiError } from '../../src/service/api-error.ts';
-import type { Operation, OperationContext } from '../../src/service/operation.ts';
-import { formatZodIssues } from '../../src/core/zod.ts';
+import type { AppflowClient } from '@aws-sdk/client-appflow';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import type { ProfileContext } from '../../src/profiles/profiles.ts';
+import { SecretsReader } from '../../src/profiles/secrets.ts';
+import { ProfileStore } from '../../src/profiles/store.ts';
+import { NodeSha256 } from '../../src/service/http/sigv4.ts';
+import { connectorOperations } from '../../src/service/operations/connectors.ts';
 import { MetadataCache } from '../../src/service/operations/metadata-cache.ts';
 import { profileOperations } from '../../src/service/operations/profiles.ts';
-import { connectorOperations } from '../../src/service/operations/connectors.ts';
 import { PageTokens } from '../../src/service/paging.ts';
-import { profilesEnv, type ProfilesEnv } from '../profiles/env.ts';
-
-export const REGION = 'us-east-1';
-export const ACCOUNT = '000000000000';
+import { startHarness, type ServiceHarness } from './harness.ts';
 
 /**
- * Until svc-proto's service (src/service/http/app.ts) is merged: the profile and connector operations
- * behind a minimal REST-JSON adapter (POST path → zod → handler; Dates as epoch seconds; AWS's error
- * shape), so that the tests drive them through the real @aws-sdk/client-appflow over HTTP.
+ * The service (svc-proto's harness: real HTTP, SigV4, the real @aws-sdk/client-appflow) serving the
+ * connector profile and metadata operations over the emulator's Salesforce, KMS and Secrets Manager, with
+ * the profile context they use (the service's state folder) for direct checks of the store.
  */
-export interface MetaEnv extends ProfilesEnv {
+export interface MetaEnv {
+  readonly emu: RunningEmulator;
+  readonly h: ServiceHarness;
   readonly client: AppflowClient;
-  readonly endpoint: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly ctx: ProfileContext;
+  readonly sm: SecretsManagerClient;
+  /** profileInUse answers: profile name → flow names. */
   readonly inUse: Map<string, string[]>;
   readonly cache: MetadataCache;
-  /** Service calls to Salesforce describe (the emulator's request log is not needed). */
-  readonly operations: Operation[];
-  closeAll(): Promise<void>;
-}
-
-function toWire(value: unknown): unknown {
-  if (value instanceof Date) return value.getTime() / 1000;
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
-  return value;
+  logs(): string;
+  createSecret(name: string, value: Record<string, string>): Promise<string>;
+  /** A signed POST sent with fetch, answering the raw JSON text (what is on the wire). */
+  rawPost(path: string, body: unknown): Promise<{ status: number; text: string }>;
+  close(): Promise<void>;
 }
 
 export async function metaEnv(): Promise<MetaEnv> {
-  const env = await profilesEnv();
+  const emu = await startEmulator();
+  const sm = new SecretsManagerClient({ endpoint: emu.aws.secretsManagerEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey }, maxAttempts: 1 });
   const inUse = new Map<string, string[]>();
   const cache = new MetadataCache();
-  const pageTokens = new PageTokens();
-  const operations = [
-    ...profileOperations({ profiles: env.ctx, profileInUse: async (name) => inUse.get(name) ?? [], metadataCache: cache, pageTokens }),
-    ...connectorOperations({ profiles: env.ctx, metadataCache: cache, pageTokens }),
-  ];
-  const byPath = new Map(operations.map((op) => [`${op.method} ${op.path}`, op]));
-  const ctx: OperationContext = {
-    log: env.ctx.log,
-    caller: { accessKeyId: 'AKIDTEST', arn: `arn:aws:iam::${ACCOUNT}:user/test`, readOnly: false },
-    region: REGION,
-    accountId: ACCOUNT,
-    now: () => new Date(),
-  };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const reply = (status: number, body: unknown, errorType?: string): void => {
-        res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': 'test', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
-        res.end(JSON.stringify(body));
-      };
-      void (async () => {
-        const op = byPath.get(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
-        if (!op) return reply(404, { message: 'no such operation' }, 'UnknownOperationException');
-        const text = Buffer.concat(chunks).toString('utf8');
-        const parsed = op.input.safeParse(text === '' ? {} : JSON.parse(text));
-        if (!parsed.success) return reply(400, { message: formatZodIssues(parsed.error).join('; ') }, 'ValidationException');
-        try {
-          reply(200, toWire(await op.handle(parsed.data, ctx)));
-        } catch (error) {
-          if (error instanceof ApiError) return reply(error.status, { message: error.message }, error.type);
-          reply(500, { message: `internal: ${(error as Error).message}` }, 'InternalServerException');
-        }
-      })();
-    });
+  let ctx: ProfileContext | undefined;
+  const h = await startHarness({
+    emulator: emu,
+    operations: async (deps) => {
+      const store = ProfileStore.open(deps.stateDir);
+      deps.onClose(async () => store.close());
+      ctx = { store, kms: deps.kms, secrets: new SecretsReader(sm), log: deps.log };
+      const pageTokens = new PageTokens();
+      return [
+        ...profileOperations({ profiles: ctx, profileInUse: async (name) => inUse.get(name) ?? [], metadataCache: cache, pageTokens }),
+        ...connectorOperations({ profiles: ctx, metadataCache: cache, pageTokens }),
+      ];
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new AppflowClient({ endpoint, region: REGION, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' }, maxAttempts: 1 });
+  if (!ctx) throw new Error('the service did not compose the operations');
+  const profiles = ctx;
   return {
-    ...env,
-    client,
-    endpoint,
+    emu,
+    h,
+    client: h.appflow,
+    region: h.svc.region,
+    accountId: h.svc.accountId,
+    ctx: profiles,
+    sm,
     inUse,
     cache,
-    operations,
-    async closeAll() {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await env.close();
+    logs: h.logText,
+    async createSecret(name, value) {
+      return (await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }))).ARN ?? '';
+    },
+    async rawPost(path, body) {
+      const url = new URL(h.svc.endpoint);
+      const text = JSON.stringify(body);
+      const request = new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, headers: { host: url.host, 'content-type': 'application/json' }, body: text });
+      const signer = new SignatureV4({ credentials: { accessKeyId: h.svc.accessKeyId, secretAccessKey: h.svc.secretAccessKey }, region: h.svc.region, service: 'appflow', sha256: NodeSha256 });
+      const signed = await signer.sign(request);
+      const headers = { ...signed.headers };
+      delete headers['host'];
+      const res = await fetch(`${h.svc.endpoint}${path}`, { method: 'POST', headers, body: text });
+      return { status: res.status, text: await res.text() };
+    },
+    async close() {
+      await h.close();
+      sm.destroy();
+      await emu.close();
     },
   };
 }

@@ -18,14 +18,14 @@ import { signJwtAssertion } from '../../src/connectors/salesforce/auth.ts';
 import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
 import { resolveProfile } from '../../src/profiles/resolve.ts';
 import { approvalRedirect } from '../profiles/browser.ts';
-import { ACCOUNT, metaEnv, REGION, type MetaEnv } from './meta-env.ts';
+import { metaEnv, type MetaEnv } from './meta-env.ts';
 
 let env: MetaEnv;
 beforeAll(async () => {
   env = await metaEnv();
 });
 afterAll(async () => {
-  await env.closeAll();
+  await env.close();
 });
 
 async function rejection(p: Promise<unknown>): Promise<Error & { name: string; $metadata?: { httpStatusCode?: number } }> {
@@ -78,7 +78,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     await registerJwtApp('svc-jwt-app');
     const jwtToken = signJwtAssertion({ clientId: 'svc-jwt-app', username: env.emu.username, audience: env.emu.loginUrl, privateKeyPem: privatePem, lifetimeSeconds: 300 });
     const out = await env.client.send(new CreateConnectorProfileCommand(request('api-jwt', { oAuth2GrantType: 'JWT_BEARER', jwtToken }, { connectorLabel: 'jwt-label' })));
-    expect(out.connectorProfileArn).toBe(`arn:aws:appflow:${REGION}:${ACCOUNT}:connectorprofile/api-jwt`);
+    expect(out.connectorProfileArn).toBe(`arn:aws:appflow:${env.region}:${env.accountId}:connectorprofile/api-jwt`);
     // The CLI's view of the same store.
     const cli = describeProfile(env.ctx, 'api-jwt');
     expect(cli).toMatchObject({ connectorProfileName: 'api-jwt', connectorType: 'Salesforce', connectionMode: 'Public', connectorLabel: 'jwt-label' });
@@ -179,19 +179,21 @@ describe('DescribeConnectorProfiles', () => {
     expect(out.connectorProfileDetails).toHaveLength(1);
     const p = out.connectorProfileDetails?.[0] as ConnectorProfile;
     expect(p).toMatchObject({
-      connectorProfileArn: `arn:aws:appflow:${REGION}:${ACCOUNT}:connectorprofile/api-describe`,
+      connectorProfileArn: `arn:aws:appflow:${env.region}:${env.accountId}:connectorprofile/api-describe`,
       connectorProfileName: 'api-describe',
       connectorType: 'Salesforce',
       connectorLabel: 'desc',
       connectionMode: 'Public',
-      credentialsArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:appflow!${ACCOUNT}-api-describe`,
+      credentialsArn: `arn:aws:secretsmanager:${env.region}:${env.accountId}:secret:appflow!${env.accountId}-api-describe`,
       connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } },
     });
     expect(p.createdAt).toBeInstanceOf(Date);
     expect(Math.abs((p.createdAt as Date).getTime() - Date.now())).toBeLessThan(60_000);
     expect(p.privateConnectionProvisioningState).toBeUndefined();
     // The raw JSON on the wire: no credential value, no credential member.
-    const raw = await (await fetch(`${env.endpoint}/describe-connector-profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).text();
+    const wire = await env.rawPost('/describe-connector-profiles', {});
+    expect(wire.status).toBe(200);
+    const raw = wire.text;
     for (const value of [stored.accessToken, stored.refreshToken, env.emu.clientSecret, arn, secretRefresh]) expect(raw).not.toContain(value as string);
     expect(raw).not.toMatch(/connectorProfileCredentials|accessToken|refreshToken|jwtToken|clientSecret|loginUrl/);
     expect(raw).toContain('"createdAt":');

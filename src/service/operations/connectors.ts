@@ -7,7 +7,7 @@ import { ApiError } from '../api-error.ts';
 import { operation, type Operation, type OperationContext } from '../operation.ts';
 import { maxResultsSchema, NextTokenSchema, pageOf, PageTokens } from '../paging.ts';
 import { MetadataCache } from './metadata-cache.ts';
-import { connectorApiError, salesforceClientFor } from './salesforce-access.ts';
+import { salesforceClientFor } from './salesforce-access.ts';
 
 export interface ConnectorOperationsDeps {
   readonly profiles: ProfileContext;
@@ -209,12 +209,8 @@ export function connectorOperations(deps: ConnectorOperationsDeps): Operation[] 
           throw new ApiError('ValidationException', `entitiesPath: Salesforce objects are not nested (hasNestedEntities is false for all of them); omit entitiesPath.`);
         }
         const apiVersion = versionOf(input.apiVersion);
-        let all: SfGlobalEntry[];
-        try {
-          all = await entities(name, apiVersion, ctx);
-        } catch (error) {
-          throw connectorApiError(error);
-        }
+        // Engine errors (Salesforce refusing the profile, or failing) are mapped by the protocol layer.
+        const all = await entities(name, apiVersion, ctx);
         const scope = PageTokens.scope('ListConnectorEntities', { p: name, v: apiVersion });
         const { page, nextToken } = pageOf(all, (e) => e.name, { tokens, scope, maxResults: input.maxResults ?? 10_000, nextToken: input.nextToken });
         return {
@@ -239,7 +235,7 @@ export function connectorOperations(deps: ConnectorOperationsDeps): Operation[] 
           if (isForceflowError(error) && error.code === 'OBJECT_NOT_FOUND') {
             throw new ApiError('ResourceNotFoundException', `Entity ${input.connectorEntityName} does not exist in the org of connector profile ${name}. ListConnectorEntities gives the object names (custom objects end with __c).`);
           }
-          throw connectorApiError(error);
+          throw error;
         }
         return { connectorEntityFields: object.fields.map(connectorEntityFieldOf) };
       },

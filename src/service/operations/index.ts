@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '../../core/logger.ts';
 import type { ServiceDatabase } from '../db.ts';
 import type { Operation } from '../operation.ts';
+import { openProfileContext } from '../../profiles/index.ts';
+import { metaOperations } from './meta.ts';
 
 /** What operation factories get from startService: state, clocks, identity, and a way to join shutdown. */
 export interface ServiceDeps {
@@ -33,6 +35,13 @@ export interface ServiceDeps {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
 export async function composeOperations(deps: ServiceDeps): Promise<Operation<any>[]> {
-  void deps;
-  return [];
+  // Connector profiles (the store `forceflow profiles` uses, in the state folder), entities, connectors.
+  const profileContext = openProfileContext({ log: deps.log, home: deps.stateDir, kms: deps.kms });
+  deps.onClose(async () => profileContext.close());
+  const profiles = { ...profileContext, defaultKeyId: deps.kmsKeyId };
+  return [
+    // TODO(integration): profileInUse must answer from the flow store (svc-flows) so that
+    // DeleteConnectorProfile refuses a profile a flow uses; until then no profile counts as used.
+    ...metaOperations({ profiles, profileInUse: async () => [] }),
+  ];
 }

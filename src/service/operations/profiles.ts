@@ -7,7 +7,7 @@ import { ApiError } from '../api-error.ts';
 import { operation, type Operation, type OperationContext } from '../operation.ts';
 import { maxResultsSchema, NextTokenSchema, pageOf, PageTokens } from '../paging.ts';
 import type { MetadataCache } from './metadata-cache.ts';
-import { connectorApiError, connectorProfileArn, salesforceClientFor } from './salesforce-access.ts';
+import { connectorProfileArn, salesforceClientFor } from './salesforce-access.ts';
 
 export interface ProfileOperationsDeps {
   /** The profile store, KMS and Secrets Manager: the ones `forceflow profiles` uses. */
@@ -115,14 +115,15 @@ export function connectorProfileOf(ctx: Pick<OperationContext, 'region' | 'accou
   };
 }
 
-/** AppFlow's connection check: get a session (exchange or refresh the token) and make one cheap call. */
+/**
+ * AppFlow's connection check: get a session (exchange or refresh the token) and make one cheap call.
+ * Engine errors reach the protocol layer's one mapping (src/service/http/errors.ts): Salesforce refusing
+ * the credentials is ConnectorAuthenticationException, another Salesforce failure ConnectorServerException,
+ * a secret or KMS key that cannot be used ValidationException.
+ */
 async function checkConnection(profiles: ProfileContext, name: string, log: Logger): Promise<void> {
-  try {
-    const client = await salesforceClientFor(profiles, name, log);
-    await client.json({ method: 'GET', path: '/limits', call: 'check the connection (limits)' });
-  } catch (error) {
-    throw connectorApiError(error);
-  }
+  const client = await salesforceClientFor(profiles, name, log);
+  await client.json({ method: 'GET', path: '/limits', call: 'check the connection (limits)' });
 }
 
 /**
@@ -149,11 +150,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
   /** Store (create or replace) and check the connection; on a failed check the previous state comes back. */
   const storeChecked = async (json: Record<string, unknown>, name: string, previous: StoredProfile | undefined, ctx: OperationContext): Promise<void> => {
     const log = ctx.log.child({ profile: name });
-    try {
-      await createProfile({ ...profiles, log }, json, { replace: previous !== undefined, origin: 'The request' });
-    } catch (error) {
-      throw connectorApiError(error);
-    }
+    await createProfile({ ...profiles, log }, json, { replace: previous !== undefined, origin: 'The request' });
     deps.metadataCache?.reset(name);
     try {
       await checkConnection(profiles, name, log);
@@ -208,13 +205,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
           const doc = previous.document as { kmsArn?: string; connectorLabel?: string };
           // Omitted credentials keep the stored ones (decrypted here, sealed again with the profile's key).
           let credentials = input.connectorProfileConfig.connectorProfileCredentials;
-          if (credentials === undefined) {
-            try {
-              credentials = { Salesforce: (await openProfile({ ...profiles, log: ctx.log }, name)).credentials };
-            } catch (error) {
-              throw connectorApiError(error);
-            }
-          }
+          if (credentials === undefined) credentials = { Salesforce: (await openProfile({ ...profiles, log: ctx.log }, name)).credentials };
           const json = {
             connectorProfileName: name,
             connectorType: previous.connectorType,
