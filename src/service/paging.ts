@@ -28,20 +28,21 @@ export class PageTokens {
     return `${list}:${createHash('sha256').update(JSON.stringify(filters ?? null)).digest('base64url').slice(0, 16)}`;
   }
 
-  issue(scope: string, position: string): string {
+  /** A token carrying `position` (any JSON value: a name, or `{ at, id }` for time-ordered lists). */
+  issue(scope: string, position: unknown): string {
     const body = Buffer.from(JSON.stringify({ s: scope, p: position }), 'utf8').toString('base64url');
     return `${body}.${this.mac(body)}`;
   }
 
   /** The position carried by `token`, or ValidationException (foreign, altered or reused with other filters). */
-  read(scope: string, token: string): string {
+  read(scope: string, token: string): unknown {
     const [body, mac] = token.split('.');
     if (body !== undefined && mac !== undefined) {
       const expected = Buffer.from(this.mac(body));
       const given = Buffer.from(mac);
       if (expected.length === given.length && timingSafeEqual(expected, given)) {
-        const parsed = z.object({ s: z.string(), p: z.string() }).safeParse(safeJson(Buffer.from(body, 'base64url').toString('utf8')));
-        if (parsed.success && parsed.data.s === scope) return parsed.data.p;
+        const parsed = z.object({ s: z.string(), p: z.unknown() }).safeParse(safeJson(Buffer.from(body, 'base64url').toString('utf8')));
+        if (parsed.success && parsed.data.s === scope && parsed.data.p !== undefined) return parsed.data.p;
       }
     }
     throw new ApiError('ValidationException', 'nextToken is not a token this list gave with these filters. Send the nextToken of the previous page unchanged, with the same filters, or omit it to start again.');
@@ -62,7 +63,9 @@ function safeJson(text: string): unknown {
 
 /** One page of `items` (sorted by `keyOf`, unique keys) after `after`, with the token of the next page. */
 export function pageOf<T>(items: readonly T[], keyOf: (item: T) => string, options: { tokens: PageTokens; scope: string; maxResults: number; nextToken?: string | undefined }): { page: T[]; nextToken?: string } {
-  const after = options.nextToken === undefined ? undefined : options.tokens.read(options.scope, options.nextToken);
+  const position = options.nextToken === undefined ? undefined : options.tokens.read(options.scope, options.nextToken);
+  if (position !== undefined && typeof position !== 'string') throw new ApiError('ValidationException', 'nextToken is not a token of this list. Omit it to start again.');
+  const after = position;
   const rest = after === undefined ? items : items.filter((item) => keyOf(item) > after);
   const page = rest.slice(0, options.maxResults);
   const last = page.at(-1);
