@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import {
   ConflictException,
   ConnectorAuthenticationException,
+  ConnectorServerException,
   CreateConnectorProfileCommand,
   DeleteConnectorProfileCommand,
   DescribeConnectorProfilesCommand,
@@ -133,6 +134,25 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     expect(expired).toBeInstanceOf(ConnectorAuthenticationException);
     expect(expired.message).not.toContain('expired-access-token');
     expect(env.ctx.store.get('api-expired')).toBeUndefined();
+  });
+
+  it('answers ConnectorServerException when Salesforce fails (after brief retries), and succeeds when a retry does', async () => {
+    const faults = async (spec: string): Promise<void> => {
+      const res = await fetch(`${env.emu.controlUrl}/faults`, { method: 'PUT', headers: env.emu.controlHeaders, body: JSON.stringify(spec) });
+      expect(res.status).toBe(200);
+    };
+    try {
+      await faults('rest.503.next=3,retryAfter=0');
+      const down = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-down', { accessToken: env.emu.accessToken }))));
+      expect(down).toBeInstanceOf(ConnectorServerException);
+      expect(down.$metadata?.httpStatusCode).toBe(400);
+      expect(env.ctx.store.get('api-down')).toBeUndefined();
+      await faults('rest.503.next=1,retryAfter=0');
+      await env.client.send(new CreateConnectorProfileCommand(request('api-flaky', { accessToken: env.emu.accessToken })));
+      expect(env.ctx.store.get('api-flaky')).toBeDefined();
+    } finally {
+      await faults('');
+    }
   });
 
   it('answers ConflictException for a name that exists, ValidationException naming the member otherwise', async () => {
