@@ -281,6 +281,11 @@ describe('UpdateConnectorProfile', () => {
     await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'api-refresh', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } }, connectorProfileCredentials: { Salesforce: { clientCredentialsArn: arn, refreshToken: env.emu.refreshToken } } } }));
     expect((await openProfile(env.ctx, 'api-refresh')).credentials.clientCredentialsArn).toBe(arn);
 
+    // A profile made by the CLI with forceflow's extensions (which the SDK cannot send) keeps them.
+    await createProfile(env.ctx, { connectorProfileName: 'cli-ext', connectorType: 'Salesforce', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, loginUrl: env.emu.loginUrl, apiVersion: '57.0' } }, connectorProfileCredentials: { Salesforce: { accessToken: env.emu.accessToken } } } });
+    await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'cli-ext', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } } } }));
+    expect(describeProfile(env.ctx, 'cli-ext').connectorProfileProperties).toEqual({ Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false, loginUrl: env.emu.loginUrl, apiVersion: '57.0' } });
+
     const missing = await rejection(env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'nope', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: {} } } })));
     expect(missing).toBeInstanceOf(ResourceNotFoundException);
     expect(missing.message).toBe('Connector Profile with name nope does not exist.');

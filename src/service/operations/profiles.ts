@@ -81,6 +81,17 @@ function withLoginUrl(properties: SalesforceProfileProperties): SalesforceProfil
   return isLoopbackHost(new URL(properties.instanceUrl).hostname) ? { ...properties, loginUrl: properties.instanceUrl } : properties;
 }
 
+/** forceflow's own property members, which the AWS SDK cannot send: an Update keeps the stored ones. */
+const EXTENSION_PROPERTIES = ['loginUrl', 'apiVersion'] as const;
+
+function withStoredExtensions(properties: SalesforceProfileProperties, stored: StoredProfile): SalesforceProfileProperties {
+  const doc = stored.document as { connectorProfileConfig?: { connectorProfileProperties?: { Salesforce?: Record<string, unknown> } } };
+  const before = doc.connectorProfileConfig?.connectorProfileProperties?.Salesforce ?? {};
+  const kept: Record<string, unknown> = {};
+  for (const key of EXTENSION_PROPERTIES) if (properties[key] === undefined && typeof before[key] === 'string') kept[key] = before[key];
+  return { ...kept, ...properties };
+}
+
 /** The modelled SalesforceConnectorProfileProperties members (forceflow's extensions stay internal). */
 function modelledProperties(stored: StoredProfile): Record<string, unknown> {
   const doc = stored.document as { connectorProfileConfig?: { connectorProfileProperties?: { Salesforce?: Record<string, unknown> } } };
@@ -203,7 +214,9 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
           const previous = profiles.store.get(name);
           if (!previous) throw notFound(name);
           const doc = previous.document as { kmsArn?: string; connectorLabel?: string };
-          // Omitted credentials keep the stored ones (decrypted here, sealed again with the profile's key).
+          // Omitted credentials keep the stored ones; so do forceflow's property extensions (loginUrl, apiVersion)
+          // and the members Update cannot change (kmsArn, connectorLabel). Stored credentials are decrypted
+          // here and sealed again with the profile's key.
           let credentials = input.connectorProfileConfig.connectorProfileCredentials;
           if (credentials === undefined) credentials = { Salesforce: (await openProfile({ ...profiles, log: ctx.log }, name)).credentials };
           const json = {
@@ -212,7 +225,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
             connectionMode: input.connectionMode,
             kmsArn: doc.kmsArn ?? previous.credentials.keyArn,
             ...(doc.connectorLabel === undefined ? {} : { connectorLabel: doc.connectorLabel }),
-            connectorProfileConfig: { connectorProfileProperties: { Salesforce: withLoginUrl(input.connectorProfileConfig.connectorProfileProperties.Salesforce) }, connectorProfileCredentials: credentials },
+            connectorProfileConfig: { connectorProfileProperties: { Salesforce: withLoginUrl(withStoredExtensions(input.connectorProfileConfig.connectorProfileProperties.Salesforce, previous)) }, connectorProfileCredentials: credentials },
           };
           await storeChecked(json, name, previous, ctx);
           ctx.log.info({ profile: name, caller: ctx.caller.arn, credentials: input.connectorProfileConfig.connectorProfileCredentials === undefined ? 'kept' : 'replaced' }, 'connector profile updated through the API');
