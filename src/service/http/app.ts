@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.ts';
 import { API_ERRORS, ApiError } from '../api-error.ts';
 import type { Caller, Operation, OperationContext } from '../operation.ts';
 import { apiErrorFrom } from './errors.ts';
-import { verifySigV4, type KeyResolver } from './sigv4.ts';
+import { verifySigV4, type AccessKey, type KeyResolver } from './sigv4.ts';
 
 export interface ApiAppOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
@@ -139,9 +139,20 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (req, reply) => {
+    // Authentication first, as AWS does: an unsigned caller learns nothing about which paths exist.
+    try {
+      await verify(req);
+    } catch (error) {
+      return sendError(reply, apiErrorFrom(error, req.id).error);
+    }
     const type = 'UnknownOperationException';
     return reply.code(404).header('x-amzn-ErrorType', type).header('content-type', 'application/json').send(JSON.stringify({ message: `No operation answers ${req.method} ${req.url.split('?')[0] ?? ''}. See the AppFlow API reference for operation paths.` }));
   });
+
+  async function verify(req: FastifyRequest): Promise<AccessKey> {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+  }
 
   for (const op of options.operations) {
     const route = routeOf(op);
@@ -169,7 +180,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const { op } = route;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const rawUrl = req.raw.url ?? '/';
-    const key = await verifySigV4({ method: req.raw.method ?? 'GET', rawUrl, rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+    const key = await verify(req);
     const caller: Caller = { accessKeyId: key.accessKeyId, arn: key.arn, readOnly: key.readOnly };
     if (!op.readOnly && key.readOnly) {
       throw new ApiError('AccessDeniedException', `User: ${key.arn} is not authorized to perform: appflow:${op.name} (access key ${key.accessKeyId} is read-only).`);
