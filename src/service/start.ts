@@ -35,6 +35,8 @@ export interface ServiceOptions extends ServiceConfig {
 export interface ServiceEnv {
   readonly AWS_ENDPOINT_URL_APPFLOW: string;
   readonly AWS_REGION: string;
+  /** The AWS CLI v1 reads the region from AWS_DEFAULT_REGION only. */
+  readonly AWS_DEFAULT_REGION: string;
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
 }
@@ -118,7 +120,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stateDir,
       accessKeyId: defaultKey.accessKeyId,
       secretAccessKey: defaultKey.secretAccessKey,
-      env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
+      env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_DEFAULT_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
       app,
       keys,
       onClose: (hook) => void hooks.push(hook),
