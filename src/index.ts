@@ -28,6 +28,8 @@ export { startEmulator, CONTROL_HEADERS } from './emulator/index.ts';
 export type { EmulatorOptions, EmulatorInfo, RunningEmulator } from './emulator/index.ts';
 export { startLocalS3 } from './emulator/s3/local.ts';
 export { createS3Client } from './connectors/s3/client.ts';
+export { startService, type ServiceOptions, type RunningService, type ServiceEnv } from './service/start.ts';
+export { parseServiceConfig, type ServiceConfig } from './service/config.ts';
 export { ForceflowError, ERRORS, isForceflowError } from './core/errors.ts';
 export type { ErrorCode, ErrorKind } from './core/errors.ts';
 export { createRootLogger } from './core/logger.ts';

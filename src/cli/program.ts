@@ -69,6 +69,22 @@ export function createProgram(output: CliOutput = processOutput): Command {
       await emulatorCommand(opts, createRootLogger({ pretty: false }));
     });
 
+  program
+    .command('serve')
+    .description("Serve AppFlow's API (REST-JSON, SigV4) for the AWS SDK and CLI; prints one JSON line with its endpoint and local access key once listening.")
+    .option('--port <n>', 'TCP port, 0 to 65535 (0 picks a free one; default 0)', port)
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('--state-dir <dir>', 'local state folder (service.db, run history, profiles; default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--config <file>', 'service.json: port, host, region, accountId, keys, gracePeriodSeconds, ... (see docs/service.md)')
+    .option('--grace-period <seconds>', 'on SIGTERM/SIGINT, how long running runs may finish before they are cancelled (default 30)', nonNegativeInteger)
+    .option('--allow-host <name>', 'also answer to this host name (repeatable; loopback names and IP addresses always work)', hostNameList)
+    .option('--allow-origin <origin>', 'let web pages from this origin call the API (repeatable; any other Origin is refused)', originList)
+    .action(async (opts) => {
+      // Loaded on use: the service pulls in fastify and kysely, which other commands do not need.
+      const { serveCommand } = await import('./serve.ts');
+      await serveCommand(opts, createRootLogger({ pretty: false }));
+    });
+
   registerRunCommands(program);
   registerRunsCommands(program);
   registerProfilesCommand(program);

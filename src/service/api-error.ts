@@ -2,7 +2,7 @@
  * AppFlow's error shapes on the wire (REST-JSON): the error name travels in `x-amzn-ErrorType` and the
  * JSON body `{"message": …}`; the AWS SDK picks the exception class by name. This is the service's
  * catalogue of protocol errors; engine errors (src/core/errors.ts) are mapped onto it by code in one
- * place (`apiErrorFrom`, src/service/protocol).
+ * place (`apiErrorFrom`, src/service/http/errors.ts).
  */
 export const API_ERRORS = {
   ValidationException: 400,

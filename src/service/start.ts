@@ -7,6 +7,7 @@ import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
 import { openServiceDatabase } from './db.ts';
 import { buildApiApp } from './http/app.ts';
+import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
 import type { Operation } from './operation.ts';
 import { composeOperations, type ServiceDeps } from './operations/index.ts';
@@ -34,6 +35,8 @@ export interface ServiceOptions extends ServiceConfig {
 export interface ServiceEnv {
   readonly AWS_ENDPOINT_URL_APPFLOW: string;
   readonly AWS_REGION: string;
+  /** The AWS CLI v1 reads the region from AWS_DEFAULT_REGION only. */
+  readonly AWS_DEFAULT_REGION: string;
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
 }
@@ -101,7 +104,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const defaultKey = await keys.defaultKey();
     const deps: ServiceDeps = { db, stateDir, log, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
-    app = buildApiApp({ operations, keys, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
+    const idempotency = await SqlIdempotencyStore.open(db);
+    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
     await app.listen({ port: config.port ?? 0, host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
@@ -116,7 +120,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stateDir,
       accessKeyId: defaultKey.accessKeyId,
       secretAccessKey: defaultKey.secretAccessKey,
-      env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
+      env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_DEFAULT_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
       app,
       keys,
       onClose: (hook) => void hooks.push(hook),

@@ -155,6 +155,17 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     }
   });
 
+  it('replays a Create repeated with the same clientToken (an SDK retry), and refuses the token with other input', async () => {
+    const input = { ...request('api-token', { accessToken: env.emu.accessToken }), clientToken: 'create-api-token-1' };
+    const first = await env.client.send(new CreateConnectorProfileCommand(input));
+    const again = await env.client.send(new CreateConnectorProfileCommand(input));
+    expect(again.connectorProfileArn).toBe(first.connectorProfileArn);
+    const other = await rejection(env.client.send(new CreateConnectorProfileCommand({ ...input, connectorProfileName: 'api-token-2' })));
+    expect(other).toBeInstanceOf(ConflictException);
+    expect(other.message).toContain('clientToken');
+    expect(env.ctx.store.get('api-token-2')).toBeUndefined();
+  });
+
   it('answers ConflictException for a name that exists, ValidationException naming the member otherwise', async () => {
     const dup = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-jwt', { accessToken: 'x' }))));
     expect(dup).toBeInstanceOf(ConflictException);

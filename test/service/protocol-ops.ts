@@ -7,7 +7,7 @@ import { operation, type Operation } from '../../src/service/operation.ts';
  * Test-only operations for the protocol layer (the real ones live in src/service/operations): they
  * echo what reached them, so a test sees the parsed input, the caller and the serialised output.
  */
-export function protocolOperations(): Array<Operation<any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export function protocolOperations(calls = new Map<string, number>()): Array<Operation<any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const tags = new Map<string, Record<string, string>>();
   return [
     operation({
@@ -36,8 +36,9 @@ export function protocolOperations(): Array<Operation<any>> { // eslint-disable-
       method: 'POST',
       path: '/create-flow',
       readOnly: false,
-      input: z.object({ flowName: z.string().min(1), description: z.string().max(2048).optional() }).passthrough(),
+      input: z.object({ flowName: z.string().min(1), description: z.string().max(2048).optional(), clientToken: z.string().optional() }).passthrough(),
       async handle(input, ctx) {
+        calls.set('CreateFlow', (calls.get('CreateFlow') ?? 0) + 1);
         return { flowArn: `arn:aws:appflow:${ctx.region}:${ctx.accountId}:flow/${input.flowName}`, flowStatus: 'Draft' };
       },
     }),

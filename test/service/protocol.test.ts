@@ -9,9 +9,10 @@ import { startHarness, type ServiceHarness } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
 
 let h: ServiceHarness;
+const calls = new Map<string, number>();
 
 beforeAll(async () => {
-  h = await startHarness({ operations: async () => protocolOperations(), region: 'eu-west-1', accountId: '111122223333' });
+  h = await startHarness({ operations: async () => protocolOperations(calls), region: 'eu-west-1', accountId: '111122223333' });
 });
 afterAll(async () => {
   await h?.close();
@@ -140,6 +141,21 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     await h.appflow.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['team', 'env'] }));
     const after = await h.appflow.send(new ListTagsForResourceCommand({ resourceArn: arn }));
     expect(after.tags).toEqual({ echoedArn: arn });
+  });
+
+  it('answers a repeated clientToken with the first response without running it again, and refuses it with different input', async () => {
+    const before = calls.get('CreateFlow') ?? 0;
+    const first = await h.appflow.send(new CreateFlowCommand({ flowName: 'idem', description: 'd', clientToken: 'token-1' } as never));
+    const again = await h.appflow.send(new CreateFlowCommand({ flowName: 'idem', description: 'd', clientToken: 'token-1' } as never));
+    expect(again.flowArn).toBe(first.flowArn);
+    expect(calls.get('CreateFlow')).toBe(before + 1);
+    const e = await rejection(h.appflow.send(new CreateFlowCommand({ flowName: 'idem', description: 'other', clientToken: 'token-1' } as never)));
+    expect(e.name).toBe('ConflictException');
+    expect(e.message).toContain('token-1');
+    // Without a token of its own the SDK makes a fresh one per call: each runs.
+    await h.appflow.send(new CreateFlowCommand({ flowName: 'idem' } as never));
+    await h.appflow.send(new CreateFlowCommand({ flowName: 'idem' } as never));
+    expect(calls.get('CreateFlow')).toBe(before + 3);
   });
 
   it('answers an unknown path with a JSON error', async () => {

@@ -6,8 +6,9 @@ import { tooDeepAt } from '../../core/json-depth.ts';
 import type { Logger } from '../../core/logger.ts';
 import { API_ERRORS, ApiError } from '../api-error.ts';
 import type { Caller, Operation, OperationContext } from '../operation.ts';
+import { CLIENT_TOKEN_TTL_MS, requestHash, type IdempotencyStore } from '../idempotency.ts';
 import { apiErrorFrom } from './errors.ts';
-import { verifySigV4, type KeyResolver } from './sigv4.ts';
+import { verifySigV4, type AccessKey, type KeyResolver } from './sigv4.ts';
 
 export interface ApiAppOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
@@ -25,6 +26,8 @@ export interface ApiAppOptions {
   readonly allowHosts?: readonly string[];
   /** Origins whose web pages may call the API (by default any request with an Origin header is refused). */
   readonly allowOrigins?: readonly string[];
+  /** Where clientTokens are remembered; without it, repeated tokens are not recognised. */
+  readonly idempotency?: IdempotencyStore;
   /** Largest request body in bytes (default 6 MiB). */
   readonly bodyLimit?: number;
 }
@@ -139,9 +142,20 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (req, reply) => {
+    // Authentication first, as AWS does: an unsigned caller learns nothing about which paths exist.
+    try {
+      await verify(req);
+    } catch (error) {
+      return sendError(reply, apiErrorFrom(error, req.id).error);
+    }
     const type = 'UnknownOperationException';
     return reply.code(404).header('x-amzn-ErrorType', type).header('content-type', 'application/json').send(JSON.stringify({ message: `No operation answers ${req.method} ${req.url.split('?')[0] ?? ''}. See the AppFlow API reference for operation paths.` }));
   });
+
+  async function verify(req: FastifyRequest): Promise<AccessKey> {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+  }
 
   for (const op of options.operations) {
     const route = routeOf(op);
@@ -151,8 +165,8 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
       handler: async (req, reply) => {
         const started = Date.now();
         try {
-          const out = await call(route, req);
-          await reply.code(200).header('content-type', 'application/json').send(JSON.stringify(toWire(out)));
+          const json = await call(route, req);
+          await reply.code(200).header('content-type', 'application/json').send(json);
           log.debug({ requestId: req.id, operation: op.name, status: 200, ms: Date.now() - started }, 'API call');
         } catch (error) {
           const { error: apiError, internal } = apiErrorFrom(error, req.id);
@@ -165,11 +179,15 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     });
   }
 
-  async function call(route: Route, req: FastifyRequest): Promise<Record<string, unknown>> {
+  /** Calls with a clientToken in flight, so a retry racing its first attempt waits for it instead of running twice. */
+  const inFlight = new Map<string, Promise<string>>();
+
+  /** The response body (JSON text) of one authenticated, validated call. */
+  async function call(route: Route, req: FastifyRequest): Promise<string> {
     const { op } = route;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const rawUrl = req.raw.url ?? '/';
-    const key = await verifySigV4({ method: req.raw.method ?? 'GET', rawUrl, rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+    const key = await verify(req);
     const caller: Caller = { accessKeyId: key.accessKeyId, arn: key.arn, readOnly: key.readOnly };
     if (!op.readOnly && key.readOnly) {
       throw new ApiError('AccessDeniedException', `User: ${key.arn} is not authorized to perform: appflow:${op.name} (access key ${key.accessKeyId} is read-only).`);
@@ -178,7 +196,43 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const parsed = op.input.safeParse(raw);
     if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error));
     const ctx: OperationContext = { log: log.child({ requestId: req.id, operation: op.name }), caller, region: options.region, accountId: options.accountId, now };
-    return op.handle(parsed.data, ctx);
+    const run = async (): Promise<string> => JSON.stringify(toWire(await op.handle(parsed.data, ctx)));
+    const token = raw['clientToken'];
+    const store = options.idempotency;
+    if (store === undefined || typeof token !== 'string') return run();
+    return once(store, op.name, token, requestHash(raw), run);
+  }
+
+  /**
+   * AppFlow's clientToken rule (§1.6 of the API reference): the same token with the same input answers
+   * the first call's response again without running it twice; with different input, ConflictException.
+   * Only successful answers are remembered (a refused call did not "complete"), for 8 hours.
+   */
+  async function once(store: IdempotencyStore, operation: string, token: string, hash: string, run: () => Promise<string>): Promise<string> {
+    const key = `${operation}\u0000${token}`;
+    for (;;) {
+      const pending = inFlight.get(key);
+      if (pending === undefined) break;
+      await pending.catch(() => undefined);
+    }
+    const remembered = await store.get(operation, token, now());
+    if (remembered !== undefined) {
+      if (remembered.requestHash !== hash) {
+        throw new ApiError('ConflictException', `The clientToken "${token.slice(0, 64)}" was already used for a ${operation} request with different input in the last 8 hours. Use a new clientToken (or omit it: the SDK and CLI make one per call).`);
+      }
+      return remembered.response;
+    }
+    const attempt = (async () => {
+      const response = await run();
+      await store.put(operation, token, { requestHash: hash, response, expiresAt: new Date(now().getTime() + CLIENT_TOKEN_TTL_MS) }, now());
+      return response;
+    })();
+    inFlight.set(key, attempt);
+    try {
+      return await attempt;
+    } finally {
+      inFlight.delete(key);
+    }
   }
 
   return app;

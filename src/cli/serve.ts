@@ -1,0 +1,53 @@
+import { isLoopbackHost } from '../core/http-guard.ts';
+import type { Logger } from '../core/logger.ts';
+import { loadServiceConfig, type ServiceConfig } from '../service/config.ts';
+import { startService } from '../service/start.ts';
+
+export interface ServeCommandOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly stateDir?: string;
+  readonly config?: string;
+  readonly gracePeriod?: number;
+  readonly allowHost?: readonly string[];
+  readonly allowOrigin?: readonly string[];
+}
+
+/**
+ * `forceflow serve`: the AppFlow API (and what the composed operations bring: executor, scheduler) until
+ * SIGINT/SIGTERM; exactly one JSON line on stdout once listening (endpoint, region, the local default
+ * key and the environment a client needs). Command-line options win over service.json.
+ */
+export async function serveCommand(opts: ServeCommandOptions, log: Logger): Promise<void> {
+  const fromFile: ServiceConfig = opts.config === undefined ? {} : loadServiceConfig(opts.config);
+  const config: ServiceConfig = {
+    ...fromFile,
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    ...(opts.host === undefined ? {} : { host: opts.host }),
+    ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
+    ...(opts.gracePeriod === undefined ? {} : { gracePeriodSeconds: opts.gracePeriod }),
+    ...(opts.allowHost === undefined ? {} : { allowHosts: [...(fromFile.allowHosts ?? []), ...opts.allowHost] }),
+    ...(opts.allowOrigin === undefined ? {} : { allowOrigins: [...(fromFile.allowOrigins ?? []), ...opts.allowOrigin] }),
+  };
+  const svc = await startService({ ...config, log });
+  const host = config.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    process.stderr.write(
+      `forceflow serve: WARNING: listening on ${host}, not on loopback. Anyone who can reach this machine can try its access keys; ` +
+        `requests travel unencrypted (plain HTTP), so put it behind TLS. Use --host 127.0.0.1 unless that is what you want.\n`,
+    );
+  }
+  const line = { endpoint: svc.endpoint, region: svc.region, accountId: svc.accountId, stateDir: svc.stateDir, accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey, env: svc.env };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (s: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(s);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  log.info({ signal }, 'Stopping the service: no new requests; running work gets its grace period');
+  await svc.close();
+}
