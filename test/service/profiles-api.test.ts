@@ -195,7 +195,13 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     const secret = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-nosecret', { clientCredentialsArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:absent', refreshToken: 'r' }))));
     expect(secret).toBeInstanceOf(ValidationException);
     expect(secret.message).toContain('absent');
-    for (const n of ['api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(env.ctx.store.get(n)).toBeUndefined();
+    const long = `SECRET-${'x'.repeat(5000)}`;
+    const tooLong = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-long', { accessToken: long }))));
+    expect(tooLong).toBeInstanceOf(ValidationException);
+    expect(tooLong.message).toContain('accessToken');
+    expect(tooLong.message).not.toContain('SECRET-');
+    expect(env.logs()).not.toContain('SECRET-');
+    for (const n of ['api-long', 'api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(env.ctx.store.get(n)).toBeUndefined();
   });
 });
 
