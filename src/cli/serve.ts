@@ -37,9 +37,8 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger): Prom
         `requests travel unencrypted (plain HTTP), so put it behind TLS. Use --host 127.0.0.1 unless that is what you want.\n`,
     );
   }
-  const line = { endpoint: svc.endpoint, region: svc.region, accountId: svc.accountId, stateDir: svc.stateDir, accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey, env: svc.env };
-  // Listen for the signals before printing the line: whoever reads the line may signal at once.
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+  // Listen for the signals before printing the line: a supervisor may signal as soon as it reads it.
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -48,8 +47,9 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger): Prom
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  const line = { endpoint: svc.endpoint, region: svc.region, accountId: svc.accountId, stateDir: svc.stateDir, accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey, env: svc.env };
   process.stdout.write(`${JSON.stringify(line)}\n`);
-  const signal = await stopped;
-  log.info({ signal }, 'Stopping the service: no new requests; running work gets its grace period');
+  const received = await signal;
+  log.info({ signal: received }, 'Stopping the service: no new requests; running work gets its grace period');
   await svc.close();
 }

@@ -28,7 +28,13 @@ export interface Operation<I = unknown> {
   /** The model's operation name, e.g. `CreateFlow`. */
   readonly name: string;
   readonly method: 'POST' | 'GET' | 'DELETE';
-  /** `/create-flow`, or `/tags/{resourceArn}` for the tag operations. */
+  /**
+   * `/create-flow`, or `/tags/{resourceArn}` for the tag operations. The input the schema sees is the JSON
+   * body's members, plus each `{label}` (its path segment, percent-decoded once) and each query parameter
+   * as an array of strings (`?tagKeys=a&tagKeys=b` → `tagKeys: ['a', 'b']`). A `clientToken` member is
+   * handled by the protocol layer (src/service/idempotency.ts): a repeat with the same input gets the first
+   * response without `handle` running again.
+   */
   readonly path: string;
   readonly readOnly: boolean;
   readonly input: z.ZodType<I>;

@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { FastifyInstance } from 'fastify';
+import { ForceflowError, isForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { defaultStateDir } from '../flows/state.ts';
 import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
 import { openServiceDatabase } from './db.ts';
+import type { AccessKey } from './http/sigv4.ts';
 import { buildApiApp } from './http/app.ts';
 import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
@@ -19,8 +22,8 @@ export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 
 export interface ServiceOptions extends ServiceConfig {
   readonly log: Logger;
-  /** The service clock (injectable in tests). */
-  readonly now?: () => Date;
+  /** The service clock: API Date headers, SigV4's window, timestamps, schedules (tests inject a manual one). */
+  readonly clock?: Clock;
   /** KMS for the access keys' secrets (default: the AWS SDK chain, honouring AWS_ENDPOINT_URL_KMS). */
   readonly kms?: KMSClient;
   /** KMS key for new secrets (default $FORCEFLOW_KMS_KEY_ID or alias/forceflow). */
@@ -69,11 +72,12 @@ export interface RunningService {
  *   credentials: { accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey } });
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { log: rootLog, now: nowOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
+  const { log: rootLog, clock: clockOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
   const config = parseServiceConfig(rest, 'startService options');
   const env = envOption ?? process.env;
   const log = rootLog.child({ component: 'service' });
-  const now = nowOption ?? (() => new Date());
+  const clock = clockOption ?? systemClock();
+  const now = (): Date => clock.now();
   const stateDir = resolve(config.stateDir ?? defaultStateDir(env));
   const region = config.region ?? DEFAULT_REGION;
   const accountId = config.accountId ?? DEFAULT_ACCOUNT_ID;
@@ -100,13 +104,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   };
   try {
     const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
-    await keys.ensure(config.keys ?? []);
-    const defaultKey = await keys.defaultKey();
-    const deps: ServiceDeps = { db, stateDir, log, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
+    let defaultKey: AccessKey;
+    try {
+      await keys.ensure(config.keys ?? []);
+      defaultKey = await keys.defaultKey();
+    } catch (error) {
+      if (!isForceflowError(error)) throw error;
+      throw new ForceflowError(
+        error.code,
+        `The service seals its access keys' secrets with KMS key ${kmsKeyId} (FORCEFLOW_KMS_KEY_ID; AWS_ENDPOINT_URL_KMS for a local KMS such as the emulator's), and that failed: ${error.message}`,
+        { cause: error, details: error.details },
+      );
+    }
+    const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
-    await app.listen({ port: config.port ?? 0, host });
+    try {
+      await app.listen({ port: config.port ?? 0, host });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      const why = code === 'EADDRINUSE' ? 'another program uses that port' : code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : code === 'EACCES' ? 'not allowed to use that port' : (error as Error).message;
+      throw new ForceflowError('CONFIG_INVALID', `The service cannot listen on ${host}:${config.port ?? 0} (${code}: ${why}). Choose another --port (0 picks a free one) or --host.`, { cause: error });
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;

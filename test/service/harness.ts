@@ -43,7 +43,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Servic
   const stateDir = serviceOptions.stateDir ?? mkdtempSync(join(tmpdir(), 'ff-service-'));
   const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey }, maxAttempts: 1 });
   const captured = captureContext();
-  const svc = await startService({ ...serviceOptions, stateDir, log: captured.log, kms, env: {} });
+  let svc: RunningService;
+  try {
+    svc = await startService({ ...serviceOptions, stateDir, log: captured.log, kms, env: {} });
+  } catch (error) {
+    kms.destroy();
+    if (!emulator) await emu.close();
+    if (serviceOptions.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  }
   const clients: AppflowClient[] = [];
   const client: ServiceHarness['client'] = (o = {}) => {
     const c = new AppflowClient({

@@ -1,12 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeFlowCommand } from '@aws-sdk/client-appflow';
 import { ERRORS, ForceflowError, type ErrorCode } from '../../src/core/errors.ts';
 import { API_ERRORS, ApiError } from '../../src/service/api-error.ts';
 import { apiErrorFrom, API_ERROR_FOR_CODE } from '../../src/service/http/errors.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { systemClock } from '../../src/service/clock.ts';
 import { startHarness } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
 
@@ -61,10 +63,59 @@ describe('access keys', () => {
   });
 });
 
+describe('access keys that cannot be opened', () => {
+  it('fails to start with KMS_ERROR saying what the KMS key is for', async () => {
+    const e = await startHarness({ emulator: emu, operations: async () => protocolOperations(), kmsKeyId: 'alias/no-such-key' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ForceflowError);
+    expect((e as ForceflowError).code).toBe('KMS_ERROR');
+    expect((e as ForceflowError).message).toMatch(/^The service seals its access keys' secrets with KMS key alias\/no-such-key .*does not exist/);
+  });
+
+  it('answers InternalServerException (details logged) for a key whose stored secret was tampered with', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ff-keys-'));
+    try {
+      const first = await startHarness({ emulator: emu, operations: async () => protocolOperations(), stateDir });
+      const key = await first.svc.keys.create({ name: 'tampered' });
+      await first.close();
+      const sqlite = new Database(join(stateDir, 'service.db'));
+      sqlite.prepare("UPDATE access_keys SET ciphertext = zeroblob(length(ciphertext)) WHERE access_key_id = ?").run(key.accessKeyId);
+      sqlite.close();
+      const second = await startHarness({ emulator: emu, operations: async () => protocolOperations(), stateDir });
+      try {
+        const c = second.client({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+        const e = await c.send(new DescribeFlowCommand({ flowName: 'f1' })).catch((x: Error & { $metadata?: { httpStatusCode?: number } }) => x);
+        expect((e as Error).name).toBe('InternalServerException');
+        expect((e as Error).message).not.toMatch(/KMS|decrypt|Profile/i);
+        expect(second.logText()).toContain('The secret of an access key could not be opened');
+        // The default key still works.
+        expect((await second.appflow.send(new DescribeFlowCommand({ flowName: 'f1' }))).flowName).toBe('f1');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('start', () => {
+  it('refuses a port in use with CONFIG_INVALID naming it', async () => {
+    const first = await startHarness({ emulator: emu, operations: async () => protocolOperations() });
+    try {
+      const port = Number(new URL(first.svc.endpoint).port);
+      const e = await startHarness({ emulator: emu, operations: async () => protocolOperations(), port }).catch((x: unknown) => x);
+      expect((e as ForceflowError).code).toBe('CONFIG_INVALID');
+      expect((e as ForceflowError).message).toContain(`127.0.0.1:${port} (EADDRINUSE: another program uses that port)`);
+    } finally {
+      await first.close();
+    }
+  });
+});
+
 describe('clock', () => {
   it("lets the SDK correct its clock from the service's Date header and retry (InvalidSignatureException: Signature expired)", async () => {
     const offset = 60 * 60 * 1000;
-    const h = await startHarness({ emulator: emu, operations: async () => protocolOperations(), now: () => new Date(Date.now() + offset) });
+    const h = await startHarness({ emulator: emu, operations: async () => protocolOperations(), clock: { ...systemClock(), now: () => new Date(Date.now() + offset) } });
     try {
       const once = h.client({ maxAttempts: 1 });
       const e = await once.send(new DescribeFlowCommand({ flowName: 'f1' })).catch((x: Error) => x);

@@ -158,6 +158,14 @@ describe('the AppFlow API through @aws-sdk/client-appflow', () => {
     expect(calls.get('CreateFlow')).toBe(before + 3);
   });
 
+  it('answers a path that is not valid percent-encoding in the AWS error shape', async () => {
+    const res = await fetch(`${h.svc.endpoint}/tags/arn%zz`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
+    expect(String(((await res.json()) as { message: string }).message)).toContain('Percent-encode');
+  });
+
   it('answers an unknown path with a JSON error', async () => {
     const res = await rawSigned({ path: '/no-such-operation' });
     expect(res.status).toBe(404);
@@ -174,6 +182,21 @@ describe('SigV4 verification', () => {
     expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
     expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
     expect(res.headers.get('date')).toBeTruthy();
+  });
+
+  it('refuses a malformed Authorization header with IncompleteSignatureException', async () => {
+    for (const authorization of ['AWS4-HMAC-SHA256 Credential=AKIAX/20250101/eu-west-1/appflow/aws4_request', 'Basic dXNlcjpwYXNz', `AWS4-HMAC-SHA256 Credential=${h.svc.accessKeyId}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`]) {
+      const res = await fetch(`${h.svc.endpoint}/describe-flow`, { method: 'POST', headers: { authorization, 'x-amz-date': '20250101T000000Z', 'content-type': 'application/json' }, body: '{"flowName":"f1"}' });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
+      expect(typeof ((await res.json()) as { message: unknown }).message).toBe('string');
+    }
+  });
+
+  it('refuses a presigned URL (query-string authentication)', async () => {
+    const res = await fetch(`${h.svc.endpoint}/describe-flow?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${'0'.repeat(64)}`, { method: 'POST', body: '{"flowName":"f1"}' });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
   });
 
   it('refuses a wrong secret with InvalidSignatureException', async () => {
@@ -242,6 +265,21 @@ describe('web page guard', () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
     expect(String(res.json['message'])).toContain('Origin');
+  });
+
+  it('answers the CORS preflight of an allowed origin, and serves its signed calls', async () => {
+    const allowed = await startHarness({ emulator: h.emu, operations: async () => protocolOperations(), allowOrigins: ['http://localhost:3000'] });
+    try {
+      const pre = await fetch(`${allowed.svc.endpoint}/describe-flow`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+      expect(pre.headers.get('access-control-allow-headers')).toContain('X-Amz-Date');
+      const other = await fetch(`${allowed.svc.endpoint}/describe-flow`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3001', 'access-control-request-method': 'POST' } });
+      expect(other.status).toBe(403);
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await allowed.close();
+    }
   });
 
   it('refuses a foreign Host name (DNS rebinding)', async () => {

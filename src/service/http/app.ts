@@ -100,7 +100,23 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   const log = options.log;
   const policy = { host: options.host ?? '127.0.0.1', allowHosts: options.allowHosts ?? [] };
   const allowedOrigins = new Set((options.allowOrigins ?? []).map((o) => normalizeOrigin(o)).filter((o): o is string => o !== undefined));
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(), return503OnClosing: true });
+  // A key whose secret cannot be opened (KMS down, tampered row) is the service's fault, not the caller's:
+  // InternalServerException, details in the log, nothing about KMS to an unauthenticated caller.
+  const keys: KeyResolver = {
+    async find(accessKeyId) {
+      try {
+        return await options.keys.find(accessKeyId);
+      } catch (error) {
+        log.error({ err: error, accessKeyId }, 'The secret of an access key could not be opened');
+        throw new ApiError('InternalServerException', 'The service could not check the request signature (its access key store failed); its log says why.');
+      }
+    },
+  };
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024, genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    // A URL fastify cannot decode (`/tags/%zz`) is answered before routing: still AWS's error shape.
+    frameworkErrors: (error, req, reply) => void sendError(reply.header('x-amzn-RequestId', req.id).header('Date', now().toUTCString()), new ApiError('ValidationException', `${error.message}. Percent-encode path segments (an ARN in /tags/{resourceArn} is one segment).`)),
+  });
 
   // Keep the exact body bytes: SigV4 signs them, and JSON is parsed only after the signature verifies.
   app.removeAllContentTypeParsers();
@@ -154,7 +170,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
 
   async function verify(req: FastifyRequest): Promise<AccessKey> {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys: options.keys, regions: [options.region], now: now() });
+    return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys, regions: [options.region], now: now() });
   }
 
   for (const op of options.operations) {

@@ -1,6 +1,7 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { Kysely } from 'kysely';
 import type { Logger } from '../../core/logger.ts';
+import type { Clock } from '../clock.ts';
 import type { ServiceDatabase } from '../db.ts';
 import type { Operation } from '../operation.ts';
 import { openProfileContext } from '../../profiles/index.ts';
@@ -13,6 +14,8 @@ export interface ServiceDeps {
   /** The state folder (runs.db, profiles.db, service.db). */
   readonly stateDir: string;
   readonly log: Logger;
+  /** The service clock (the scheduler's timers too); `now` is `clock.now`. */
+  readonly clock: Clock;
   readonly now: () => Date;
   readonly region: string;
   readonly accountId: string;
