@@ -158,7 +158,12 @@ describe('DescribeConnectorEntity', () => {
     expect(entity.message).toContain('NoSuch__c');
     expect(await rejection(env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'nope', connectorEntityName: 'Account' })))).toBeInstanceOf(ResourceNotFoundException);
     expect(await rejection(env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'org', connectorEntityName: '' })))).toBeInstanceOf(ValidationException);
-    expect(await rejection(env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'org', connectorEntityName: 'Account', apiVersion: 'latest' })))).toBeInstanceOf(ValidationException);
+    for (const apiVersion of ['latest', 'v10.0']) {
+      const e = await rejection(env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'org', connectorEntityName: 'Account', apiVersion })));
+      expect(e, apiVersion).toBeInstanceOf(ValidationException);
+      expect(e.message).toContain('apiVersion');
+    }
+    expect((await env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'org', connectorEntityName: 'Account', apiVersion: 'v58.0' }))).connectorEntityFields?.length).toBeGreaterThan(0);
     expect(await rejection(env.client.send(new DescribeConnectorEntityCommand({ connectorProfileName: 'revoked', connectorEntityName: 'Account' })))).toBeInstanceOf(ConnectorAuthenticationException);
   });
 

@@ -18,8 +18,14 @@ export interface ConnectorOperationsDeps {
 
 const PROFILE_NAME = z.string().min(1).max(256).regex(/^[\w/!@#+=.-]+$/, 'letters, digits and _/!@#+=.- only');
 const CONNECTOR_TYPE = z.string().max(256);
-/** AppFlow's apiVersion member; for Salesforce "v58.0" or "58.0". */
-const API_VERSION = z.string().max(256).regex(/^v?\d{2}\.0$/, 'a Salesforce API version such as "v58.0"');
+/**
+ * AppFlow's apiVersion member: for Salesforce the version of DescribeConnectors' supportedApiVersions
+ * ("v58.0", or "58.0"). Without it, the profile's version (forceflow's `apiVersion` extension, else 58.0).
+ */
+const API_VERSION = z
+  .string()
+  .max(256)
+  .refine((v) => v.replace(/^v/, '') === DEFAULT_API_VERSION, `the Salesforce API version this service supports: "v${DEFAULT_API_VERSION}" (DescribeConnectors' supportedApiVersions), or omit it`);
 
 const ListEntitiesInput = z.object({
   connectorProfileName: PROFILE_NAME.optional(),
