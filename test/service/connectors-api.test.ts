@@ -8,6 +8,7 @@ import {
   ListConnectorsCommand,
   ResetConnectorMetadataCacheCommand,
   ResourceNotFoundException,
+  UpdateConnectorProfileCommand,
   ValidationException,
   type ConnectorEntityField,
 } from '@aws-sdk/client-appflow';
@@ -182,6 +183,12 @@ describe('DescribeConnectorEntity', () => {
     expect(used()).toBeGreaterThan(afterFirst);
     expect(env.cache.size('org')).toBeGreaterThan(0);
     expect(env.cache.size('revoked')).toBe(0);
+    // Updating the profile (it may now point elsewhere) clears its metadata.
+    await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'org', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } } } }));
+    expect(env.cache.size('org')).toBe(0);
+    const beforeAgain = used();
+    await fields('Contact');
+    expect(used()).toBeGreaterThan(beforeAgain);
   });
 });
 
