@@ -18,6 +18,11 @@ export interface SfField {
   readonly defaultedOnCreate: boolean;
   readonly length: number;
   readonly referenceTo: readonly string[];
+  /** Active picklist values (picklist, multipicklist, combobox); absent when describe gave none. */
+  readonly picklistValues?: readonly string[];
+  readonly deprecatedAndHidden?: boolean;
+  /** describe's defaultValue as text (null when there is none). */
+  readonly defaultValue?: string | null;
 }
 
 /** An object's describe, with case-insensitive lookups. */
@@ -96,7 +101,39 @@ export async function describeObject(client: SalesforceClient, object: string): 
       defaultedOnCreate: f['defaultedOnCreate'] === true,
       length: typeof f['length'] === 'number' ? f['length'] : 0,
       referenceTo: Array.isArray(f['referenceTo']) ? (f['referenceTo'] as string[]) : [],
+      ...picklistOf(f['picklistValues']),
+      deprecatedAndHidden: f['deprecatedAndHidden'] === true,
+      defaultValue: f['defaultValue'] === null || f['defaultValue'] === undefined ? null : String(f['defaultValue']),
     }),
   );
   return new SfObject(raw.name, fields);
+}
+
+function picklistOf(raw: unknown): { picklistValues?: readonly string[] } {
+  if (!Array.isArray(raw) || raw.length === 0) return {};
+  const values = (raw as Array<Record<string, unknown>>).filter((v) => v['active'] !== false && typeof v['value'] === 'string').map((v) => v['value'] as string);
+  return { picklistValues: values };
+}
+
+/** One entry of the org's sObject list (describe global). */
+export interface SfGlobalEntry {
+  readonly name: string;
+  readonly label: string;
+  readonly queryable: boolean;
+  readonly createable: boolean;
+  readonly custom: boolean;
+}
+
+/** GET …/sobjects: the org's objects, in Salesforce's order. */
+export async function describeGlobal(client: SalesforceClient): Promise<SfGlobalEntry[]> {
+  const raw = await client.json<{ sobjects?: ReadonlyArray<Record<string, unknown>> }>({ method: 'GET', path: '/sobjects', call: 'describe global' });
+  return (raw.sobjects ?? [])
+    .filter((o) => typeof o['name'] === 'string')
+    .map((o) => ({
+      name: o['name'] as string,
+      label: typeof o['label'] === 'string' ? o['label'] : (o['name'] as string),
+      queryable: o['queryable'] === true,
+      createable: o['createable'] === true,
+      custom: o['custom'] === true,
+    }));
 }

@@ -68,3 +68,26 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   const operations = flowOperations({ flows: store, state, executor, scheduler, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
   return { store, state, executor, scheduler, operations };
 }
+
+/** The connector profile names a stored definition refers to (source and every destination). */
+function profileNames(definition: Readonly<Record<string, unknown>>): string[] {
+  const configs = [definition['sourceFlowConfig'], ...(Array.isArray(definition['destinationFlowConfigList']) ? definition['destinationFlowConfigList'] : [])];
+  const names: string[] = [];
+  for (const config of configs) {
+    const name = config !== null && typeof config === 'object' ? (config as Record<string, unknown>)['connectorProfileName'] : undefined;
+    if (typeof name === 'string') names.push(name);
+  }
+  return names;
+}
+
+/** The flows whose source or destination uses the connector profile `name` (DeleteConnectorProfile refuses it without forceDelete). */
+export async function flowsUsingProfile(store: FlowStore, name: string): Promise<string[]> {
+  const users: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.list({ ...(after === undefined ? {} : { after }), limit: 100 });
+    for (const flow of page) if (profileNames(flow.definition).includes(name)) users.push(flow.name);
+    if (page.length < 100) return users;
+    after = page[page.length - 1]?.name;
+  }
+}

@@ -5,7 +5,8 @@ import type { Clock } from '../clock.ts';
 import type { ServiceDatabase } from '../db.ts';
 import type { Operation } from '../operation.ts';
 import { openProfileContext, storedProfileResolver } from '../../profiles/index.ts';
-import { openFlowService } from '../flows/service.ts';
+import { flowsUsingProfile, openFlowService } from '../flows/service.ts';
+import { metaOperations } from './meta.ts';
 
 /** What operation factories get from startService: state, clocks, identity, and a way to join shutdown. */
 export interface ServiceDeps {
@@ -38,12 +39,16 @@ export interface ServiceDeps {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
 export async function composeOperations(deps: ServiceDeps): Promise<Operation<any>[]> {
-  // One profile store (profiles.db, as `forceflow profiles create` keeps it) for every part.
-  const profiles = openProfileContext({ log: deps.log, home: deps.stateDir, kms: deps.kms });
-  deps.onClose(async () => profiles.close());
+  // One profile store (profiles.db, as `forceflow profiles create` keeps it) for every part: flows, profiles, entities, connectors.
+  const profileContext = openProfileContext({ log: deps.log, home: deps.stateDir, kms: deps.kms });
+  deps.onClose(async () => profileContext.close());
   const flows = await openFlowService(deps, {
-    exists: async (name) => profiles.store.get(name) !== undefined,
-    resolver: storedProfileResolver(profiles),
+    exists: async (name) => profileContext.store.get(name) !== undefined,
+    resolver: storedProfileResolver(profileContext),
   });
-  return [...flows.operations];
+  const profiles = { ...profileContext, defaultKeyId: deps.kmsKeyId };
+  return [
+    ...flows.operations,
+    ...metaOperations({ profiles, profileInUse: (name) => flowsUsingProfile(flows.store, name) }),
+  ];
 }
