@@ -5,7 +5,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldSchema, FieldType, FieldValue, RecordBatch, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, EncoderOptions, InputFile, RecordEncoder } from './types.ts';
-import { rowFrom, rowTemplate } from './rows.ts';
+import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
 
 /**
@@ -24,10 +24,10 @@ import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
  * A row group ends at 50,000 rows, 32 MiB of values, or {@link ROW_GROUP_CELLS} values (rows × columns),
  * whichever comes first: encoding a group makes several short-lived copies of every value (hyparquet-writer's
  * levels, dictionary, one Uint8Array per string), so a group of 50,000 rows of a 30-field object took the
- * process's peak RSS to ~680 MB; bounded by cells it stays near 250 MB at any record count (issue 13).
+ * process's peak RSS to ~680 MB at 1M records; bounded by values, ~300 MB (issue 13; files ~15% larger).
  */
-/** The most values (rows × columns) in one row group by default: about 10,000 rows of a 30-field object. */
-export const ROW_GROUP_CELLS = 300_000;
+/** The most values (rows × columns) in one row group by default: about 6,500 rows of a 30-field object. */
+export const ROW_GROUP_CELLS = 200_000;
 const SCHEMA_KEY = 'forceflow.schema';
 const DAY_MS = 86_400_000;
 const INT64_MAX = 2n ** 63n - 1n;
@@ -153,6 +153,7 @@ export class ParquetEncoder implements RecordEncoder {
   readonly fileType = 'PARQUET' as const;
   readonly schema: EntitySchema;
   readonly #columns: readonly Column[];
+  readonly #names: readonly string[];
   readonly #writer = new ByteWriter();
   readonly #parquet: ParquetWriter;
   readonly #rowGroupRows: number;
@@ -165,6 +166,7 @@ export class ParquetEncoder implements RecordEncoder {
   constructor(schema: EntitySchema, options: EncoderOptions = {}) {
     this.schema = schema;
     this.#columns = schema.fields.map((f) => (options.preserveSourceDataTyping === true ? typedColumn(f) : stringColumn(f)));
+    this.#names = this.#columns.map((c) => c.name);
     this.#rowGroupRows = options.rowGroupRows ?? Math.min(50_000, Math.max(1_000, Math.floor(ROW_GROUP_CELLS / Math.max(1, this.#columns.length))));
     this.#rowGroupBytes = options.rowGroupBytes ?? 32 * 1024 * 1024;
     this.#buffer = this.#columns.map(() => []);
@@ -213,14 +215,19 @@ export class ParquetEncoder implements RecordEncoder {
     // (once per row group at most), the buffer is put back and the batch goes row by row.
     let bytes = 0;
     const before = this.#bufferedRows;
+    const columns = this.#columns;
+    const buffers = this.#buffer;
+    const names = this.#names;
+    const count = columns.length;
     try {
-      for (let c = 0; c < this.#columns.length; c += 1) {
-        const { name, convert } = this.#columns[c] as Column;
-        const buffer = this.#buffer[c] as unknown[];
-        for (const row of rows) {
-          const value = row[name];
+      for (const row of rows) {
+        // A row with exactly the schema's keys in order (what the sources and the transform build) gives its
+        // values in column order with one native call instead of one keyed lookup per column.
+        const values = hasExactKeys(row, names) ? Object.values(row) : names.map((name) => row[name]);
+        for (let c = 0; c < count; c += 1) {
+          const value = values[c];
           bytes += sizeOf(value);
-          buffer.push(convert(value));
+          (buffers[c] as unknown[]).push((columns[c] as Column).convert(value));
         }
       }
     } catch {
