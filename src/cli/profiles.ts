@@ -4,10 +4,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
 import { createRootLogger, type Logger } from '../core/logger.ts';
-import { authorizeProfile } from '../profiles/authorize.ts';
-import { openProfileContext } from '../profiles/index.ts';
-import { createProfile, deleteProfile, describeProfile, listProfiles, type ProfileContext } from '../profiles/profiles.ts';
-import { defaultHome } from '../profiles/store.ts';
+// Only types at the top: the profile modules (AWS SDK, SQLite) load when a command runs, so `--help` loads little.
+import type { ProfileContext } from '../profiles/profiles.ts';
 import { logLevel, LOG_LEVELS, positiveNumber } from './options.ts';
 
 interface CommonOptions {
@@ -21,6 +19,7 @@ function print(value: unknown): void {
 
 async function withContext<T>(opts: CommonOptions, fn: (ctx: ProfileContext, log: Logger) => Promise<T>): Promise<T> {
   const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+  const [{ openProfileContext }, { defaultHome }] = await Promise.all([import('../profiles/index.ts'), import('../profiles/store.ts')]);
   const ctx = openProfileContext({ log, home: resolve(opts.stateDir ?? defaultHome()) });
   try {
     return await fn(ctx, log);
@@ -113,12 +112,14 @@ export function registerProfilesCommand(program: Command): void {
     .option('--replace', 'overwrite a profile of the same name')
     .action(async (opts: CommonOptions & { file: string; replace?: boolean }) => {
       const json = await readJsonFile(opts.file, 'Profile file');
+      const { createProfile } = await import('../profiles/profiles.ts');
       await withContext(opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
     });
 
   common(profiles.command('list'))
     .description('List stored profiles (as AppFlow DescribeConnectorProfiles: no credential values).')
     .action(async (opts: CommonOptions) => {
+      const { listProfiles } = await import('../profiles/profiles.ts');
       await withContext(opts, async (ctx) => print({ connectorProfileDetails: listProfiles(ctx) }));
     });
 
@@ -126,6 +127,7 @@ export function registerProfilesCommand(program: Command): void {
     .description('Describe one stored profile (no credential values).')
     .argument('<name>', 'connectorProfileName')
     .action(async (name: string, opts: CommonOptions) => {
+      const { describeProfile } = await import('../profiles/profiles.ts');
       await withContext(opts, async (ctx) => print(describeProfile(ctx, name)));
     });
 
@@ -133,6 +135,7 @@ export function registerProfilesCommand(program: Command): void {
     .description('Delete a stored profile and its encrypted credentials.')
     .argument('<name>', 'connectorProfileName')
     .action(async (name: string, opts: CommonOptions) => {
+      const { deleteProfile } = await import('../profiles/profiles.ts');
       await withContext(opts, async (ctx) => {
         deleteProfile(ctx, name);
         process.stderr.write(`forceflow: deleted connector profile "${name}"\n`);
@@ -147,6 +150,7 @@ export function registerProfilesCommand(program: Command): void {
     .option('--timeout <seconds>', 'how long to wait for the browser', positiveNumber('seconds'), 300)
     .option('--no-browser', 'only print the URL to open')
     .action(async (name: string, opts: CommonOptions & { redirectUri?: string; scope: string; timeout: number; browser: boolean }) => {
+      const { authorizeProfile } = await import('../profiles/authorize.ts');
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);

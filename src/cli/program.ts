@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_CODES, exitCodeFor, toForceflowError } from '../core/errors.ts';
 import { createRootLogger } from '../core/logger.ts';
-import { emulatorCommand } from './emulator.ts';
-import { demoCommand } from './demo.ts';
 import { bucketName, hostNameList, nonNegativeInteger, originList, port, positiveInteger } from './options.ts';
 import { registerRunCommands } from './run.ts';
 import { registerRunsCommands } from './runs.ts';
@@ -66,6 +64,8 @@ export function createProgram(output: CliOutput = processOutput): Command {
     .option('--allow-host <name>', 'also answer to this host name, e.g. host.docker.internal (repeatable; loopback names and IP addresses always work)', hostNameList)
     .option('--allow-origin <origin>', 'let web pages from this origin (http://localhost:3000) call the emulator and the local S3 (repeatable)', originList)
     .action(async (opts) => {
+      // Each command imports its implementation when it runs, so `--help` loads little (README: start-up).
+      const { emulatorCommand } = await import('./emulator.ts');
       await emulatorCommand(opts, createRootLogger({ pretty: false }));
     });
 
@@ -94,6 +94,7 @@ export function createProgram(output: CliOutput = processOutput): Command {
     .command('demo')
     .description('Start the emulator and local S3 in-process and run the example flows.')
     .action(async () => {
+      const { demoCommand } = await import('./demo.ts');
       await demoCommand(createRootLogger({ pretty: process.stderr.isTTY }));
     });
   return program;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
-import { openRunState } from '../flows/state.ts';
 import { stateDir } from './run.ts';
 
 /**
@@ -15,6 +14,7 @@ export function registerRecoverCommand(program: Command): void {
     .option('--discard <executionId>', 'forget the write journal of this execution (after checking in Salesforce what it wrote); its rows are then sent again by the next run')
     .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
     .action(async (opts: { discard?: string; stateDir?: string }) => {
+      const { openRunState } = await import('../flows/state.ts');
       const state = openRunState(stateDir(opts.stateDir));
       try {
         const journal = state.writeJournal;

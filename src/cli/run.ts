@@ -2,16 +2,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError, exitCodeFor, EXIT_CODES } from '../core/errors.ts';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRootLogger, type Logger } from '../core/logger.ts';
-import { loadFlowFile } from '../flows/load.ts';
-import { runFlow, type Progress, type ProfileResolver, type ResolvedProfile } from '../flows/runner.ts';
-import { openRunState } from '../flows/state.ts';
-import { flowJsonSchemaText } from '../flows/json-schema.ts';
-import { nextFireTimes } from '../flows/schedule.ts';
-import { openProfileContext } from '../profiles/index.ts';
-import { resolveProfileDocument, storedProfileResolver } from '../profiles/resolve.ts';
-import { SecretsReader } from '../profiles/secrets.ts';
+// Only types at the top: each command imports its implementation when it runs, so `--help` loads little.
+import type { Progress, ProfileResolver, ResolvedProfile } from '../flows/runner.ts';
 import type { InputOptions } from '../formats/types.ts';
 import { byteSize, logLevel, LOG_LEVELS, oneOf, type LogLevel } from './options.ts';
 import { readJsonFile } from './profiles.ts';
@@ -80,6 +73,11 @@ export function cancelHandler(progress: { clear(): void }, log: Pick<Logger, 'wa
  * profiles (resolveProfileDocument).
  */
 async function profileFileResolver(file: string, log: Logger): Promise<{ resolver: ProfileResolver; close(): void }> {
+  const [{ SecretsManagerClient }, { SecretsReader }, { resolveProfileDocument }] = await Promise.all([
+    import('@aws-sdk/client-secrets-manager'),
+    import('../profiles/secrets.ts'),
+    import('../profiles/resolve.ts'),
+  ]);
   const json = await readJsonFile(file, 'Profile file');
   const origin = `Profile file ${file}`;
   // The AWS SDK default chain, as for stored profiles (AWS_ENDPOINT_URL_SECRETS_MANAGER points it at the emulator).
@@ -116,6 +114,13 @@ export function registerRunCommands(program: Command): void {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+      const [{ loadFlowFile }, { runFlow }, { openRunState }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
+        import('../flows/load.ts'),
+        import('../flows/runner.ts'),
+        import('../flows/state.ts'),
+        import('../profiles/index.ts'),
+        import('../profiles/resolve.ts'),
+      ]);
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
       let profileContext: { close(): void } | undefined;
@@ -171,6 +176,7 @@ export function registerRunCommands(program: Command): void {
     .description('Validate a flow definition; prints the compiled steps, or every problem with its JSON path.')
     .argument('<flow>', 'flow definition file')
     .action(async (file: string) => {
+      const [{ loadFlowFile }, { nextFireTimes }] = await Promise.all([import('../flows/load.ts'), import('../flows/schedule.ts')]);
       const loaded = await loadFlowFile(file);
       const p = loaded.plan;
       // A Scheduled flow: what its expression means, as the next fire times in its time zone.
@@ -187,7 +193,8 @@ export function registerRunCommands(program: Command): void {
   program
     .command('schema')
     .description('Print the JSON Schema of flow definitions (for editors).')
-    .action(() => {
+    .action(async () => {
+      const { flowJsonSchemaText } = await import('../flows/json-schema.ts');
       process.stdout.write(flowJsonSchemaText());
     });
 }

@@ -3,15 +3,12 @@ import type { Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ForceflowError, EXIT_CODES } from '../core/errors.ts';
 import { createRootLogger, type Logger } from '../core/logger.ts';
-import { connectSalesforce } from '../connectors/salesforce/connect.ts';
-import { createS3Client } from '../connectors/s3/client.ts';
-import { cleanupFlow, type CleanupReport } from '../flows/cleanup.ts';
-import { acquireFlowLock } from '../flows/lock.ts';
+// Only types at the top: the implementations load when a command runs, so `--help` loads little.
+import type { CleanupReport } from '../flows/cleanup.ts';
 import type { ExecutionRecord } from '../flows/run-record.ts';
 import type { ResolvedProfile } from '../flows/runner.ts';
-import { openRunState, type RunStateStore } from '../flows/state.ts';
-import { openProfileContext } from '../profiles/index.ts';
-import { storedProfileResolver } from '../profiles/resolve.ts';
+import type { RunStateStore } from '../flows/state.ts';
+import type { ProfileContext } from '../profiles/profiles.ts';
 import { readJsonFile } from './profiles.ts';
 import { stateDir } from './run.ts';
 
@@ -54,6 +51,7 @@ interface StateOpts {
 
 async function withState<T>(opts: StateOpts, fn: (state: RunStateStore, dir: string) => Promise<T>): Promise<T> {
   const dir = stateDir(opts.stateDir);
+  const { openRunState } = await import('../flows/state.ts');
   const state = openRunState(dir);
   try {
     return await fn(state, dir);
@@ -68,6 +66,13 @@ function out(value: unknown): void {
 
 /** Clean up one flow under its lock; a flow whose lock is held by a live run is skipped (it is not interrupted). */
 async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, deps: { s3Client: () => S3Client; profile?: string; dir: string }): Promise<CleanupReport & { skipped?: string }> {
+  const [{ acquireFlowLock }, { cleanupFlow }, { connectSalesforce }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
+    import('../flows/lock.ts'),
+    import('../flows/cleanup.ts'),
+    import('../connectors/salesforce/connect.ts'),
+    import('../profiles/index.ts'),
+    import('../profiles/resolve.ts'),
+  ]);
   const executionId = `cleanup-${randomUUID()}`;
   const now = (): Date => new Date();
   let lock;
@@ -77,7 +82,7 @@ async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, d
     if (error instanceof ForceflowError && error.code === 'FLOW_LOCKED') return { interrupted: [], cleaned: [], failed: [], skipped: error.message };
     throw error;
   }
-  let profileContext: ReturnType<typeof openProfileContext> | undefined;
+  let profileContext: (ProfileContext & { close(): void }) | undefined;
   try {
     return await cleanupFlow(flowName, {
       state, log, now, s3Client: deps.s3Client,
@@ -144,6 +149,7 @@ export function registerRunsCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'warn')
     .action(async (flow: string | undefined, opts: StateOpts & { profile?: string; logLevel: string }) => {
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+      const { createS3Client } = await import('../connectors/s3/client.ts');
       let s3: S3Client | undefined;
       try {
         await withState(opts, async (state, dir) => {
@@ -184,6 +190,7 @@ export function registerRunsCommands(program: Command): void {
     .action(async (flow: string, opts: StateOpts & { from?: string; note?: string }) => {
       const from = opts.from === undefined ? null : parseInstant(opts.from, '--from', new Date());
       const log = createRootLogger({ level: 'warn', pretty: process.stderr.isTTY === true });
+      const { acquireFlowLock } = await import('../flows/lock.ts');
       await withState(opts, async (state, dir) => {
         await knownFlow(state, flow, dir);
         // Under the flow's lock: a window moved while a run is reading would be overwritten by that run.

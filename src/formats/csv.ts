@@ -4,7 +4,7 @@ import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
 import { DEFAULT_MAX_RECORD_BYTES, guardInput } from './input-guard.ts';
-import { rowFrom, rowTemplate } from './rows.ts';
+import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
 import { LineBuffer } from './line-buffer.ts';
@@ -64,10 +64,13 @@ export class CsvEncoder implements RecordEncoder {
     if (rows.length === 0 && header === '') return undefined;
     const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25, header);
     for (const row of rows) {
+      // A row with exactly the schema's keys in order (what the sources and the transform build) gives its
+      // values in column order with one native call instead of one keyed lookup per cell.
+      const values = hasExactKeys(row, names) ? Object.values(row) : undefined;
       let line = '';
       for (let i = 0; i < count; i += 1) {
         if (i > 0) line += ',';
-        const value = row[names[i] as string];
+        const value = values === undefined ? row[names[i] as string] : values[i];
         if (value === null || value === undefined) continue;
         if (typeof value === 'string') {
           if (value === '') line += '""';
