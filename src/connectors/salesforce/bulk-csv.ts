@@ -4,11 +4,11 @@ import { ForceflowError } from '../../core/errors.ts';
  * A streaming parser for Bulk API 2.0 result CSV (RFC 4180: quoted fields, `""` escapes, quoted
  * newlines, LF or CRLF record ends, one-character delimiter).
  *
- * Why not csv-parse here: on the Bulk read path csv-parse was the bottleneck, about 10 MB/s and 28% of
- * CPU in a profile of a 200,000-record read (csv-parse stays the parser for user files, where its
- * options and error reporting matter). Salesforce quotes every value, so this parser jumps from quote to
- * quote with indexOf and slices whole values instead of visiting each character; see
- * bench/bulk-csv-parse.ts for the comparison.
+ * Why not csv-parse: on the Bulk read path csv-parse was the bottleneck, about 10 MB/s and 28% of CPU in a
+ * profile of a 200,000-record read. Salesforce quotes every value, so this parser jumps from quote to quote
+ * with indexOf and slices whole values instead of visiting each character; see bench/bulk-csv-parse.ts for the
+ * comparison. It is forceflow's one CSV reader: Bulk query results, Bulk ingest results and the write spool
+ * ({@link readBulkCsv}), and user CSV files in its strict mode ({@link BulkCsvOptions}, src/formats/csv.ts).
  */
 const STREAM = { stream: true } as const;
 
@@ -254,4 +254,18 @@ export class BulkCsvParser<Cell extends string | null = string> {
     }
     out.push(row);
   }
+}
+
+/**
+ * The records of Bulk CSV in `source` (results, or a spool file), in groups as the chunks finish them; the header
+ * row included, empty lines skipped, records of any length.
+ */
+export async function* readBulkCsv(source: AsyncIterable<Uint8Array>, delimiter = ','): AsyncGenerator<string[][]> {
+  const parser = new BulkCsvParser(delimiter, MAX_BULK_RECORD_CHARS, { skipEmptyLines: true });
+  for await (const chunk of source) {
+    const records = parser.push(chunk);
+    if (records.length > 0) yield records;
+  }
+  const last = parser.end();
+  if (last.length > 0) yield last;
 }

@@ -2,11 +2,10 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse';
 import type { Row } from '../../core/types.ts';
 import { RowFingerprint } from './journal.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
+import { readBulkCsv } from './bulk-csv.ts';
 
 /**
  * The Bulk write path's disk spool: records go to CSV files (Bulk API 2.0's upload format, header first) as
@@ -134,18 +133,24 @@ export class CsvSpool {
  * `''` is an empty cell (a key the record did not have), `#N/A` is null.
  */
 export async function* readSpoolRows(path: string): AsyncGenerator<{ position: number; cells: string[] }> {
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
-  const done = pipeline(createReadStream(path), parser);
-  done.catch(() => undefined);
+  for await (const { from, rows } of readSpoolBatches(path)) {
+    for (let i = 0; i < rows.length; i++) yield { position: from + i, cells: rows[i] as string[] };
+  }
+}
+
+/** The rows of a spool file (header skipped) in groups, `from` the position of the first: for whole-file passes. */
+export async function* readSpoolBatches(path: string): AsyncGenerator<{ from: number; rows: string[][] }> {
+  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
   let position = -1;
   try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
-      if (position >= 0) yield { position, cells };
-      position++;
+    for await (const records of readBulkCsv(stream)) {
+      const rows = position < 0 ? records.slice(1) : records;
+      const from = Math.max(position, 0);
+      position = from + rows.length;
+      if (rows.length > 0) yield { from, rows };
     }
-    await done;
   } finally {
-    parser.destroy();
+    stream.destroy();
   }
 }
 
