@@ -133,14 +133,21 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
   let queue: (string | null)[][] = [];
   let at = 0;
   let ended = false;
+  let finishing = false;
   const next = async (): Promise<IteratorResult<(string | null)[]>> => {
     while (at >= queue.length) {
       if (ended) return { done: true, value: undefined };
-      const chunk = await bytes.next();
-      if (chunk.done === true) {
-        ended = true;
+      if (finishing) {
+        // A failure found after the last records is thrown by a second end().
         queue = parser.end();
-      } else queue = parser.push(chunk.value);
+        ended = true;
+      } else {
+        const chunk = await bytes.next();
+        if (chunk.done === true) {
+          finishing = true;
+          queue = parser.end();
+        } else queue = parser.push(chunk.value);
+      }
       at = 0;
     }
     return { done: false, value: queue[at++] as (string | null)[] };

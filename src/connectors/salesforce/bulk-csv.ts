@@ -64,6 +64,8 @@ export class BulkCsvParser<Cell extends string | null = string> {
   private readonly strictQuotes: boolean;
   private readonly fail: BulkCsvOptions['fail'];
   private width = -1;
+  /** A failure found after records this call returns: thrown by the next call. */
+  private failed: Error | undefined;
   /** The line where `pending` starts (counted only with `fail`). */
   private line = 1;
 
@@ -92,7 +94,19 @@ export class BulkCsvParser<Cell extends string | null = string> {
    * line, only the records that hold such a character are two-byte. A quoted LF just leaves a record pending.
    */
   push(chunk: Uint8Array): Cell[][] {
+    if (this.failed !== undefined) throw this.failed;
     const out: Cell[][] = [];
+    try {
+      this.decodeLines(chunk, out);
+    } catch (error) {
+      // The records before the bad one come first (as a streaming parser gives them); the error with the next call.
+      if (out.length === 0) throw error;
+      this.failed = error as Error;
+    }
+    return out;
+  }
+
+  private decodeLines(chunk: Uint8Array, out: Cell[][]): void {
     const n = chunk.byteLength;
     let from = 0;
     while (from < n) {
@@ -107,14 +121,19 @@ export class BulkCsvParser<Cell extends string | null = string> {
       this.pending = this.pending.length === 0 ? text : this.pending + text;
       this.drain(false, out);
     }
-    return out;
   }
 
   /** Finish: the last record (which may lack a final newline). Throws on an unterminated quote. */
   end(): Cell[][] {
+    if (this.failed !== undefined) throw this.failed;
     this.pending += this.decoder.decode();
     const out: Cell[][] = [];
-    this.drain(true, out);
+    try {
+      this.drain(true, out);
+    } catch (error) {
+      if (out.length === 0) throw error;
+      this.failed = error as Error;
+    }
     return out;
   }
 
@@ -268,4 +287,5 @@ export async function* readBulkCsv(source: AsyncIterable<Uint8Array>, delimiter 
   }
   const last = parser.end();
   if (last.length > 0) yield last;
+  parser.end(); // throws a failure found after the last records
 }
