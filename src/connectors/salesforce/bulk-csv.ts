@@ -38,7 +38,8 @@ export interface BulkCsvOptions {
   /** A quote inside an unquoted value is a 'malformed' failure. */
   readonly strictQuotes?: boolean;
   /**
-   * Builds the error thrown for a failure; `line` is the line (counting LFs from 1) where the record starts.
+   * Builds the error thrown for a failure; `line` is the line (from 1; LFs counted, or CRs in a CR file) where
+   * the record starts.
    * With it, lines are counted; without it, failures throw SF_API_ERROR (too long) or a plain Error.
    */
   readonly fail?: (reason: CsvFailure, message: string, line: number) => Error;
@@ -164,7 +165,9 @@ export class BulkCsvParser<Cell extends string | null = string> {
   /** Lines counted past `s[from, to)`. */
   private advance(s: string, from: number, to: number): void {
     if (this.fail === undefined) return;
-    for (let i = s.indexOf('\n', from); i >= 0 && i < to; i = s.indexOf('\n', i + 1)) this.line++;
+    // Lines end at LF, or at CR in a file whose records end with CR alone.
+    const br = this.eol === EOL_CR ? '\r' : '\n';
+    for (let i = s.indexOf(br, from); i >= 0 && i < to; i = s.indexOf(br, i + 1)) this.line++;
   }
 
   private drain(final: boolean, out: Cell[][]): void {
