@@ -102,10 +102,38 @@ export class BulkWriter {
 
   /** Write every file, one job each, in order; stops early once the reporter says so. */
   async write(files: readonly SpoolFile[]): Promise<void> {
-    for (const file of files) {
-      if (this.reporter.stopped) return;
+    for (const file of files) this.enqueue(file);
+    await this.drain();
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+  private halted = false;
+  /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
+  failed = false;
+
+  /**
+   * Send `file` in a job once the files queued before it are done: jobs go one at a time, in order, while the
+   * caller goes on spooling the next file (so Salesforce processes one job while the input is still read).
+   * After a failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
+   */
+  enqueue(file: SpoolFile): void {
+    this.queue = this.queue.then(async () => {
+      if (this.reporter.stopped || this.halted) return;
       await this.writeFile(file, 0);
-    }
+    });
+    this.queue.catch(() => {
+      this.failed = true;
+    });
+  }
+
+  /** Wait for the queued jobs; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.queue;
+  }
+
+  /** Send no queued file that has not started; the job under way goes on (its rows are reported). */
+  halt(): void {
+    this.halted = true;
   }
 
   private async writeFile(file: SpoolFile, attempt: number): Promise<void> {

@@ -54,7 +54,11 @@ export class CsvSpool {
   /** Rows added over all files. */
   rows = 0;
 
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean } = {}) {
+  /** Called with each file as soon as it is closed (the next one is still being written). */
+  private readonly onFile: ((file: SpoolFile) => void) | undefined;
+
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void } = {}) {
+    this.onFile = options.onFile;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
@@ -124,7 +128,9 @@ export class CsvSpool {
     await this.originalsHandle?.close();
     this.handle = undefined;
     this.originalsHandle = undefined;
-    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) });
+    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) };
+    this.done.push(file);
+    this.onFile?.(file);
   }
 }
 
