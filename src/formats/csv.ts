@@ -6,7 +6,7 @@ import { rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
 import { LineBuffer } from './line-buffer.ts';
-import { BulkCsvParser } from '../connectors/salesforce/bulk-csv.ts';
+import { BulkCsvParser } from '../salesforce-wire/csv-reader.ts';
 
 /**
  * CSV as forceflow writes and reads it.
@@ -98,7 +98,7 @@ function inputInvalid(file: string, line: number | undefined, message: string, c
 /**
  * Opens a CSV file: reads up to its header, then streams its rows in batches.
  *
- * The file is read by the Bulk API CSV parser (src/connectors/salesforce/bulk-csv.ts, which jumps from quote to
+ * The file is read by the Bulk API CSV parser (src/salesforce-wire/csv-reader.ts, which jumps from quote to
  * quote and slices whole values) in its strict mode: record ends detected from the first line break (LF, CRLF or
  * CR; the others are ordinary characters of unquoted values), empty unquoted cells null, empty lines skipped,
  * every record as long as the header, a quote only at the start of a value. It replaced csv-parse here (issue

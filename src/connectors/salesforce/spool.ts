@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Row } from '../../core/types.ts';
 import { RowFingerprint } from './journal.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
-import { readBulkCsv } from './bulk-csv.ts';
+import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 
 /**
  * The Bulk write path's disk spool: records go to CSV files (Bulk API 2.0's upload format, header first) as

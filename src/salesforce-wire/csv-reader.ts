@@ -1,4 +1,4 @@
-import { ForceflowError } from '../../core/errors.ts';
+import { ForceflowError } from '../core/errors.ts';
 
 /**
  * A streaming parser for Bulk API 2.0 result CSV (RFC 4180: quoted fields, `""` escapes, quoted
