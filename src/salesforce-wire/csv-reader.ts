@@ -6,8 +6,7 @@ import { ForceflowError } from '../core/errors.ts';
  *
  * Why not csv-parse: on the Bulk read path csv-parse was the bottleneck, about 10 MB/s and 28% of CPU in a
  * profile of a 200,000-record read. Salesforce quotes every value, so this parser jumps from quote to quote
- * with indexOf and slices whole values instead of visiting each character; see bench/bulk-csv-parse.ts for the
- * comparison. It is forceflow's one CSV reader: Bulk query results, Bulk ingest results and the write spool
+ * with indexOf and slices whole values instead of visiting each character. It is forceflow's one CSV reader: Bulk query results, Bulk ingest results and the write spool
  * ({@link readBulkCsv}), and user CSV files in its strict mode ({@link BulkCsvOptions}, src/formats/csv.ts).
  */
 const STREAM = { stream: true } as const;
