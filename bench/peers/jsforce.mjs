@@ -4,7 +4,8 @@
  *   node bench/peers/jsforce.mjs import <emulator-json-file> <records> <upsert.csv>
  * - export: a Bulk API 2.0 query job created and polled with jsforce, its result pages fetched by locator and
  *   written to one CSV file (jsforce's own bulk2.query fails on multi-page results, jsforce#1546);
- * - import: `bulk2.loadAndWaitForResults`, an upsert by External_Id__c of the CSV file.
+ * - import: `bulk2.loadAndWaitForResults`, an upsert by External_Id__c of the CSV file, in parts of at most
+ *   100 MB (Bulk API 2.0 refuses a job over 150 MB).
  * Prints one JSON line: { scenario, records, seconds, cpuSeconds (this process), bytes, peakRssMB }.
  */
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
@@ -18,6 +19,41 @@ const version = '60.0';
 const conn = new jsforce.Connection({ instanceUrl: info.instanceUrl, accessToken: info.accessToken, version });
 // jsforce's default poll timeout is 30 s: a user with a million rows raises it.
 const polling = { pollInterval: 1000, pollTimeout: 4 * 3600 * 1000 };
+
+/** The CSV file in parts of at most `max` bytes cut at line ends, each starting with the header line. */
+async function* csvParts(file, max) {
+  let header;
+  let carry = Buffer.alloc(0);
+  let parts = [];
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    if (header === undefined) {
+      const lf = data.indexOf(10);
+      if (lf < 0) {
+        carry = data;
+        continue;
+      }
+      header = Buffer.from(data.subarray(0, lf + 1));
+      data = data.subarray(lf + 1);
+    }
+    const last = data.lastIndexOf(10);
+    carry = Buffer.from(data.subarray(last + 1));
+    const whole = data.subarray(0, last + 1);
+    if (size > 0 && header.length + size + whole.length > max) {
+      yield Buffer.concat([header, ...parts]);
+      parts = [];
+      size = 0;
+    }
+    parts.push(whole);
+    size += whole.length;
+  }
+  if (carry.length > 0) {
+    parts.push(carry);
+    size += carry.length;
+  }
+  if (size > 0) yield Buffer.concat([header, ...parts]);
+}
 
 let peak = 0;
 const sampler = setInterval(() => {
@@ -74,19 +110,24 @@ if (mode === 'export') {
   await new Promise((resolve, reject) => out.once('finish', resolve).once('error', reject));
 } else if (mode === 'import') {
   const [csvFile] = rest;
-  const results = await conn.bulk2.loadAndWaitForResults({
-    object: 'Invoice__c',
-    operation: 'upsert',
-    externalIdFieldName: 'External_Id__c',
-    input: createReadStream(csvFile),
-    ...polling,
-  });
-  records = results.successfulResults.length;
-  bytes = statSync(csvFile).size;
-  if (results.failedResults.length > 0) {
-    process.stderr.write(`jsforce import: ${results.failedResults.length} rows failed, first: ${JSON.stringify(results.failedResults[0])}\n`);
-    process.exit(1);
+  // Bulk API 2.0 takes at most 150 MB per job (100 MB recommended): the script splits the file at line ends
+  // (the generated file has no line break inside a value) into parts of at most 100 MB, header repeated, one
+  // loadAndWaitForResults each, in turn.
+  for await (const part of csvParts(csvFile, 100 * 1024 * 1024)) {
+    const results = await conn.bulk2.loadAndWaitForResults({
+      object: 'Invoice__c',
+      operation: 'upsert',
+      externalIdFieldName: 'External_Id__c',
+      input: Readable.from([part]),
+      ...polling,
+    });
+    records += results.successfulResults.length;
+    if (results.failedResults.length > 0) {
+      process.stderr.write(`jsforce import: ${results.failedResults.length} rows failed, first: ${JSON.stringify(results.failedResults[0])}\n`);
+      process.exit(1);
+    }
   }
+  bytes = statSync(csvFile).size;
 } else {
   process.stderr.write(`unknown mode ${mode}: export or import\n`);
   process.exit(2);

@@ -1,5 +1,3 @@
-import { Readable, pipeline } from 'node:stream';
-import { parse } from 'csv-parse';
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
 import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
@@ -8,6 +6,7 @@ import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
 import { LineBuffer } from './line-buffer.ts';
+import { BulkCsvParser } from '../salesforce-wire/csv-reader.ts';
 
 /**
  * CSV as forceflow writes and reads it.
@@ -19,8 +18,9 @@ import { LineBuffer } from './line-buffer.ts';
  * fields (address, location) their JSON text.
  *
  * Reading: the first row is the header (names must be present and unique); every value is a string, except
- * an empty unquoted cell, which is null. A UTF-8 BOM is skipped; CRLF and LF both work. A malformed file
- * (an unclosed quote, a row with a different number of cells) fails with INPUT_INVALID naming the file and line.
+ * an empty unquoted cell, which is null. A UTF-8 BOM is skipped; CRLF, LF and CR all work. A malformed file
+ * (an unclosed quote, a stray quote, a row with a different number of cells) fails with INPUT_INVALID naming
+ * the file and line.
  * Invalid UTF-8, a record longer than `maxRecordBytes` and a cancel are handled before parsing (input-guard.ts).
  */
 const NEEDS_QUOTES = /[",\r\n]/;
@@ -93,90 +93,38 @@ export class CsvEncoder implements RecordEncoder {
   }
 }
 
-/** A record as csv-parse gives it with `raw: true`. */
-interface RawRecord {
-  readonly record: string[];
-  readonly raw: string;
-}
-
-function isLineBreak(c: number): boolean {
-  return c === 10 || c === 13;
-}
-
-/**
- * The record's values, with each empty value that was an empty unquoted cell made null (an empty quoted cell
- * stays ""). Only a record with an empty value is scanned: its raw text is walked field by field (a quoted field
- * from quote to quote, an unquoted one by the length of its value), enough to see whether each empty value was
- * quoted. The raw text csv-parse gives may start with the line breaks of skipped empty lines (and end with part
- * of the record delimiter): the first field starts after them, less any line breaks its own value starts with.
- */
-export function withNulls({ record, raw }: RawRecord): (string | null)[] {
-  let last = -1;
-  for (let i = record.length - 1; i >= 0; i--) {
-    if (record[i] === '') {
-      last = i;
-      break;
-    }
-  }
-  if (last < 0) return record;
-  const out: (string | null)[] = record;
-  let pos = 0;
-  while (pos < raw.length && isLineBreak(raw.charCodeAt(pos))) pos++;
-  for (let i = 0; i <= last; i++) {
-    const value = record[i] as string;
-    if (raw.charCodeAt(pos) === 34) {
-      // Quoted: jump from quote to quote; a doubled quote is an escaped one.
-      let k = pos + 1;
-      for (;;) {
-        const q = raw.indexOf('"', k);
-        if (q < 0) return out; // cannot happen: csv-parse accepted the record
-        if (raw.charCodeAt(q + 1) === 34) k = q + 2;
-        else {
-          pos = q + 1;
-          break;
-        }
-      }
-    } else {
-      if (value === '') out[i] = null;
-      if (i === 0) {
-        let lead = 0;
-        while (lead < value.length && isLineBreak(value.charCodeAt(lead))) lead++;
-        pos -= lead;
-      }
-      pos += value.length;
-    }
-    pos++; // the delimiter
-  }
-  return out;
-}
-
-interface CsvParseError extends Error {
-  readonly code?: string;
-  readonly lines?: number;
-}
-
 function inputInvalid(file: string, line: number | undefined, message: string, cause?: unknown): ForceflowError {
   const where = line === undefined ? file : `${file} line ${line}`;
   return new ForceflowError('INPUT_INVALID', `${where}: ${message}`, { details: { file, line }, cause });
 }
 
-/** Opens a CSV file: reads up to its header, then streams its rows in batches. */
+/**
+ * Opens a CSV file: reads up to its header, then streams its rows in batches.
+ *
+ * The file is read by the Bulk API CSV parser (src/salesforce-wire/csv-reader.ts, which jumps from quote to
+ * quote and slices whole values) in its strict mode: record ends detected from the first line break (LF, CRLF or
+ * CR; the others are ordinary characters of unquoted values), empty unquoted cells null, empty lines skipped,
+ * every record as long as the header, a quote only at the start of a value. It replaced csv-parse here (issue
+ * 13: about 6x less CPU on a 15-column file), and is held to csv-parse's output by test/formats/csv-nulls.test.ts.
+ */
 export async function openCsv(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
   const batchSize = options.batchSize ?? 5000;
   const maxRecord = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const parser = parse({
-    bom: true,
-    relax_column_count: false,
-    skip_empty_lines: true,
-    // csv-parse counts the bytes of the field being read plus the characters of the record's other fields.
-    max_record_size: maxRecord,
-    // No `cast`: csv-parse builds a context object per field for it, which was most of an import's CPU (about
-    // 11x the parse without it, measured on a 15-column, 200,000-row file). `raw` gives each record's text
-    // instead, and only a record holding an empty value is looked at again to tell null from "" (rawNulls).
-    raw: true,
+  const parser = new BulkCsvParser<string | null>(',', maxRecord, {
+    recordEnd: 'first',
+    nulls: true,
+    skipEmptyLines: true,
+    sameLength: true,
+    strictQuotes: true,
+    fail: (reason, message, line) => reason === 'too-long'
+      ? new ForceflowError('INPUT_INVALID', `${file.name} line ${line}: a CSV record is longer than ${maxRecord} bytes, the limit for input files. An unclosed quote makes one record of the rest of the file: check the quotes there. If the file is right, raise the limit with --max-record-bytes (RunFlowOptions.maxRecordBytes).`, {
+        details: { file: file.name, line, reason: 'too-long', limit: maxRecord, option: '--max-record-bytes' },
+      })
+      : inputInvalid(file.name, line, message),
   });
   // A line is never longer than its record, so the byte stage refuses a line past the record limit before
-  // csv-parse buffers it (and checks UTF-8, and the cancel).
+  // the parser holds it (and checks UTF-8, and the cancel). The parser's own ceiling (in characters, so never
+  // tighter than the bytes) catches a record of many short lines.
   const bytes = guardInput(file.stream(), {
     name: file.name,
     maxLineBytes: maxRecord,
@@ -184,29 +132,33 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.invalidUtf8 ? { invalidUtf8: options.invalidUtf8 } : {}),
     ...(options.onInvalidUtf8Replaced ? { onReplaced: options.onInvalidUtf8Replaced } : {}),
-  });
-  pipeline(Readable.from(bytes), parser, () => {
-    // Errors surface through the parser's iterator below.
-  });
-  const records = parser[Symbol.asyncIterator]() as AsyncIterator<RawRecord>;
+  })[Symbol.asyncIterator]();
+  let queue: (string | null)[][] = [];
+  let at = 0;
+  let ended = false;
+  let finishing = false;
   const next = async (): Promise<IteratorResult<(string | null)[]>> => {
-    try {
-      const r = await records.next();
-      if (r.done === true) return r;
-      return { done: false, value: withNulls(r.value) };
-    } catch (error) {
-      const e = error as CsvParseError;
-      if (e instanceof ForceflowError) throw e;
-      if (e.code === 'CSV_MAX_RECORD_SIZE') {
-        throw new ForceflowError('INPUT_INVALID', `${file.name} line ${e.lines ?? '?'}: a CSV record is longer than ${maxRecord} bytes, the limit for input files. An unclosed quote makes one record of the rest of the file: check the quotes there. If the file is right, raise the limit with --max-record-bytes (RunFlowOptions.maxRecordBytes).`, {
-          details: { file: file.name, line: e.lines ?? null, reason: 'too-long', limit: maxRecord, option: '--max-record-bytes' },
-          cause: error,
-        });
+    while (at >= queue.length) {
+      if (ended) return { done: true, value: undefined };
+      if (finishing) {
+        // A failure found after the last records is thrown by a second end().
+        queue = parser.end();
+        ended = true;
+      } else {
+        const chunk = await bytes.next();
+        if (chunk.done === true) {
+          finishing = true;
+          queue = parser.end();
+        } else queue = parser.push(chunk.value);
       }
-      // csv-parse quotes the field in some messages (INVALID_OPENING_QUOTE): keep the message short.
-      const message = e.message.replace(/ on line \d+$/, '');
-      throw inputInvalid(file.name, e.lines, message.length > 300 ? `${message.slice(0, 297)}...` : message, error);
+      at = 0;
     }
+    return { done: false, value: queue[at++] as (string | null)[] };
+  };
+  const close = (): void => {
+    ended = true;
+    queue = [];
+    void bytes.return?.(undefined).catch(() => undefined);
   };
 
   const first = await next();
@@ -238,7 +190,7 @@ export async function openCsv(file: InputFile, options: DecodeOptions): Promise<
       }
       if (rows.length > 0) yield { rows, schema };
     } finally {
-      parser.destroy();
+      close();
     }
   }
   return { schema, batches: batches() };

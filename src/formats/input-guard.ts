@@ -213,23 +213,39 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
     return out;
   };
 
-  let onAbort: (() => void) | undefined;
-  const aborted = signal === undefined ? undefined : new Promise<never>((_, reject) => {
-    onAbort = () => reject(readCanceled());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted?.catch(() => undefined);
   const iterator = source[Symbol.asyncIterator]();
+  /**
+   * The next chunk, or the cancel, whichever comes first. Not a Promise.race against one long-lived "aborted"
+   * promise: each race leaves a reaction on that promise holding its result, so every chunk of the file stayed
+   * reachable until the read ended (the whole input in memory, issue 13). Here the listener goes with the step.
+   */
+  const step = (): Promise<IteratorResult<Uint8Array>> => {
+    if (signal === undefined) return iterator.next();
+    if (signal.aborted) return Promise.reject(readCanceled());
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(readCanceled());
+      signal.addEventListener('abort', onAbort, { once: true });
+      iterator.next().then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e as Error);
+        },
+      );
+    });
+  };
   let done = false;
   try {
     for (;;) {
-      const step = aborted === undefined ? await iterator.next() : await Promise.race([iterator.next(), aborted]);
-      if (step.done === true) {
+      const next = await step();
+      if (next.done === true) {
         done = true;
         break;
       }
-      const chunk = step.value;
+      const chunk = next.value;
       if (chunk.byteLength === 0) continue;
       const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
       const cut = completeEnd(data);
@@ -247,7 +263,6 @@ export async function* guardInput(source: AsyncIterable<Uint8Array>, options: In
       yield out;
     }
   } finally {
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     // Not awaited: a read still pending (the cancel case) settles first, then the source closes its file.
     if (!done) void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }

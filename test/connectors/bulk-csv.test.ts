@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { BulkCsvParser } from '../../src/connectors/salesforce/bulk-csv.ts';
+import { BulkCsvParser } from '../../src/salesforce-wire/csv-reader.ts';
 
 function parseIn(text: string, cuts: readonly number[], delimiter = ','): string[][] {
   const bytes = Buffer.from(text, 'utf8');

@@ -3,7 +3,7 @@ import { parseBulkError } from '../../src/connectors/salesforce/bulk-writer.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/salesforce/reconcile.ts';
 import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
-import type { Row } from '../../src/core/types.ts';
+import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { batches, destinationConfig as cfg, errorRows, FAST_DESTINATION, sumCalls as sum, writeEnv } from '../helpers/salesforce-write.ts';
 import { captureContext } from '../helpers/run-context.ts';
 import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
@@ -112,6 +112,28 @@ describe('AUTOMATIC', () => {
     // ~3000 × ~240 bytes = ~720 KB → 3 jobs of ≤ 256 KB.
     expect(result.outputs?.length).toBe(3);
     await expectExact('SPLIT', 3000, result);
+  });
+
+  it('sends each job as soon as its file is spooled, while the input is still being read', async () => {
+    const rows = accounts('EARLY', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+    const ctx = captureContext();
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2' }), { flowName: 'f', executionId: 'early', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024 });
+    let jobsBeforeLastBatch = 0;
+    async function* input(): AsyncGenerator<RecordBatch> {
+      const all = batches(rows);
+      for await (const batch of all) {
+        if (batch.rows.length > 0 && batch.rows[0] === rows[2500]) {
+          // The last batch waits (up to 10 s) for the first job to be created: it is, before the input ends.
+          for (let i = 0; i < 200 && !ctx.lines.some((l) => l['msg'] === 'bulk ingest job created'); i++) await new Promise((r) => setTimeout(r, 50));
+          jobsBeforeLastBatch = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').length;
+        }
+        yield batch;
+      }
+    }
+    const result = await dest.write(input(), ctx);
+    expect(jobsBeforeLastBatch).toBeGreaterThan(0);
+    expect(result.outputs?.length).toBe(3);
+    await expectExact('EARLY', 3000, result);
   });
 });
 

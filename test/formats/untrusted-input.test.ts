@@ -156,6 +156,31 @@ describe('line and record ceilings', () => {
   });
 });
 
+describe('malformed CSV names the file and the line where the record starts', () => {
+  const cases: [string, string, number, RegExp][] = [
+    ['a stray quote inside an unquoted value', 'a,b\n1,2\n3,x"y\n', 3, /quote inside the unquoted value "x\\"/],
+    ['a closing quote followed by text', 'a,b\n1,2\n"q\nr"z,4\n', 3, /closing quote is followed by "z/],
+    ['a record with too few cells, after a quoted line break', 'a,b\n"1\n1",2\n3\n', 4, /1 cell\(s\) where the first row has 2/],
+    ['an unclosed quote at the end', 'a,b\n1,2\n3,"open\nmore\n', 3, /never closed/],
+    ['CR record ends', 'a,b\r1,2\r3\r', 3, /1 cell\(s\)/],
+  ];
+  it.each(cases)('%s', async (_, text, line, message) => {
+    for (const chunk of [1, 5, 4096]) {
+      const decoded = await openDecoder('CSV', memoryFile('bad.csv', Buffer.from(text), chunk), { entity: 'X', batchSize: 1 });
+      const rows: Row[] = [];
+      const e = await failure((async () => {
+        for await (const b of decoded.batches as AsyncIterable<RecordBatch>) rows.push(...b.rows);
+      })());
+      expect(e.code).toBe('INPUT_INVALID');
+      expect(e.details).toMatchObject({ file: 'bad.csv', line });
+      expect(e.message).toMatch(new RegExp(`^bad\\.csv line ${line}: `));
+      expect(e.message).toMatch(message);
+      // The records before the bad one were read.
+      expect(rows.length).toBe(1);
+    }
+  });
+});
+
 describe('cancelling a file read', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ff-guard-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

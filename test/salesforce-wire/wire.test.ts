@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/emulator/bulk/csv.ts';
-import { BulkCsvParser } from '../../src/connectors/salesforce/bulk-csv.ts';
+import { BulkCsvParser } from '../../src/salesforce-wire/csv-reader.ts';
 import { BULK_JOB_STATES, isTerminalJobState } from '../../src/salesforce-wire/bulk-jobs.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT, dialect, escapeQuotes, escapeResultText, ingestCell, ingestLine, quote, resultEscaper } from '../../src/salesforce-wire/bulk-csv.ts';
 

@@ -5,7 +5,7 @@ import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
-import { BulkCsvParser } from './bulk-csv.ts';
+import { BulkCsvParser } from '../../salesforce-wire/csv-reader.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 

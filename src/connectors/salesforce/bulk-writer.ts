@@ -1,8 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { parse } from 'csv-parse';
 import { isTerminalJobState } from '../../salesforce-wire/bulk-jobs.ts';
 import { CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
@@ -12,6 +9,7 @@ import type { FieldType } from '../../core/types.ts';
 import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
+import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, isTransientCallError, recordFromCells, retryAfterOf, rowRetryPolicy, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
@@ -104,16 +102,48 @@ export class BulkWriter {
 
   /** Write every file, one job each, in order; stops early once the reporter says so. */
   async write(files: readonly SpoolFile[]): Promise<void> {
-    for (const file of files) {
-      if (this.reporter.stopped) return;
+    for (const file of files) this.enqueue(file);
+    await this.drain();
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+  private halted = false;
+  /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
+  failed = false;
+
+  /**
+   * Send `file` in a job once the files queued before it are done: jobs go one at a time, in order, while the
+   * caller goes on spooling the next file (so Salesforce processes one job while the input is still read).
+   * After a failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
+   */
+  enqueue(file: SpoolFile): void {
+    this.queue = this.queue.then(async () => {
+      if (this.reporter.stopped || this.halted) return;
       await this.writeFile(file, 0);
-    }
+    });
+    this.queue.catch(() => {
+      this.failed = true;
+    });
+  }
+
+  /** Wait for the queued jobs; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.queue;
+  }
+
+  /** Send no queued file that has not started; the job under way goes on (its rows are reported). */
+  halt(): void {
+    this.halted = true;
   }
 
   private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
     throwIfCanceled(this.ctx.signal);
-    const ledger = await JobLedger.build(file, this.types);
+    // The matching index is built while the job is created and the file uploaded (both read the spool file);
+    // the job's results are read against it only once both are done.
+    const building = JobLedger.build(file, this.types);
+    building.catch(() => undefined);
     const { jobId, seq } = await this.submit(file);
+    const ledger = await building;
     await this.finishJob(file, ledger, jobId, seq, attempt, false);
   }
 
@@ -358,27 +388,25 @@ export class BulkWriter {
       if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);
       const body = res.body as WebReadableStream<Uint8Array>;
       const client = this.client;
-      const source = Readable.from((async function* counted() {
+      const counted = (async function* counted() {
         for await (const chunk of body) {
           client.bytesReceived += chunk.byteLength;
           yield chunk;
         }
-      })(), { objectMode: false });
-      const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
-      const done = pipeline(source, parser);
-      done.catch(() => undefined);
+      })();
       let payloadAt = -1;
       let first = true;
-      for await (const cells of parser as AsyncIterable<string[]>) {
-        if (first) {
-          first = false;
-          pass.header(cells);
-          payloadAt = payloadColumn === undefined ? -1 : cells.findIndex((c) => c.trim().toLowerCase() === payloadColumn);
-          continue;
+      for await (const records of readBulkCsv(counted)) {
+        for (const cells of records) {
+          if (first) {
+            first = false;
+            pass.header(cells);
+            payloadAt = payloadColumn === undefined ? -1 : cells.findIndex((c) => c.trim().toLowerCase() === payloadColumn);
+            continue;
+          }
+          pass.match(cells, payloadAt >= 0 ? (cells[payloadAt] ?? '') : '');
         }
-        pass.match(cells, payloadAt >= 0 ? (cells[payloadAt] ?? '') : '');
       }
-      await done;
       pass.commit(which);
       return pass;
     }, {

@@ -278,7 +278,10 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
       };
       const startBulk = async (): Promise<void> => {
         spoolDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-'));
-        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true });
+        // Each spool file goes to its job as soon as it is closed, while the next one is spooled.
+        const writer = new BulkWriter(client, target as WriteTarget, reporter as Reporter, ctx, spoolDir, options.bulk, tracked);
+        bulk = writer;
+        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true, onFile: (file) => writer.enqueue(file) });
       };
 
       // The input, indexed; the first non-empty batch resolves the target (describe) and the error file.
@@ -341,7 +344,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           }
         }
         for await (const items of input) {
-          if (reporter?.stopped) break;
+          if (reporter?.stopped || bulk?.failed === true) break;
           if (rest !== undefined) {
             await rest.add(items);
           } else if (spool !== undefined) {
@@ -373,11 +376,9 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           if (spool !== undefined) {
             const files: SpoolFile[] = await spool.finish();
             if (config.apiPreference === 'AUTOMATIC') apiReason = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: spool.rows + reporter.failedCount }).reason;
-            if (!reporter.stopped) {
-              ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
-              bulk = new BulkWriter(client, target, reporter, ctx, spoolDir as string, options.bulk, tracked);
-              await bulk.write(files);
-            }
+            ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
+            // The files went to their jobs as they were closed (no job is sent once the reporter stopped).
+            await (bulk as BulkWriter | undefined)?.drain();
           }
         }
 
@@ -424,6 +425,10 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           ...(recovery ? { recovery: { ...recovery.counts, jobIds: recoveryJobs } } : {}),
         };
       } catch (error) {
+        // A job already sent finishes (its rows are reported) before the spool folder goes; queued files are not sent.
+        const writer = bulk as BulkWriter | undefined;
+        writer?.halt();
+        await writer?.drain().catch(() => undefined);
         await spool?.discard();
         await recovery?.discard();
         await rest?.settle();

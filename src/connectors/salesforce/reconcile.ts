@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
-import { readSpoolRows, type SpoolFile } from './spool.ts';
+import { readSpoolBatches, type SpoolFile } from './spool.ts';
 import { matchForm } from './write-values.ts';
 
 /**
@@ -127,12 +127,15 @@ export class JobLedger {
   static async build(file: SpoolFile, types: readonly FieldType[]): Promise<JobLedger> {
     const ledger = new JobLedger(file, types);
     const columns = types.map((_, i) => i);
-    for await (const { position, cells } of readSpoolRows(file.path)) {
-      const key = keyOf(types, cells, columns);
-      const had = ledger.keys.get(key);
-      if (had === undefined) ledger.keys.set(key, position);
-      else if (typeof had === 'number') ledger.keys.set(key, [had, position]);
-      else had.push(position);
+    for await (const { from, rows } of readSpoolBatches(file.path)) {
+      for (let i = 0; i < rows.length; i++) {
+        const position = from + i;
+        const key = keyOf(types, rows[i] as string[], columns);
+        const had = ledger.keys.get(key);
+        if (had === undefined) ledger.keys.set(key, position);
+        else if (typeof had === 'number') ledger.keys.set(key, [had, position]);
+        else had.push(position);
+      }
     }
     return ledger;
   }

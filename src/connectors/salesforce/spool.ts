@@ -2,11 +2,10 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse';
 import type { Row } from '../../core/types.ts';
 import { RowFingerprint } from './journal.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
+import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 
 /**
  * The Bulk write path's disk spool: records go to CSV files (Bulk API 2.0's upload format, header first) as
@@ -55,7 +54,11 @@ export class CsvSpool {
   /** Rows added over all files. */
   rows = 0;
 
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean } = {}) {
+  /** Called with each file as soon as it is closed (the next one is still being written). */
+  private readonly onFile: ((file: SpoolFile) => void) | undefined;
+
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void } = {}) {
+    this.onFile = options.onFile;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
@@ -125,7 +128,9 @@ export class CsvSpool {
     await this.originalsHandle?.close();
     this.handle = undefined;
     this.originalsHandle = undefined;
-    this.done.push({ path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) });
+    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) };
+    this.done.push(file);
+    this.onFile?.(file);
   }
 }
 
@@ -134,18 +139,24 @@ export class CsvSpool {
  * `''` is an empty cell (a key the record did not have), `#N/A` is null.
  */
 export async function* readSpoolRows(path: string): AsyncGenerator<{ position: number; cells: string[] }> {
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
-  const done = pipeline(createReadStream(path), parser);
-  done.catch(() => undefined);
+  for await (const { from, rows } of readSpoolBatches(path)) {
+    for (let i = 0; i < rows.length; i++) yield { position: from + i, cells: rows[i] as string[] };
+  }
+}
+
+/** The rows of a spool file (header skipped) in groups, `from` the position of the first: for whole-file passes. */
+export async function* readSpoolBatches(path: string): AsyncGenerator<{ from: number; rows: string[][] }> {
+  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
   let position = -1;
   try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
-      if (position >= 0) yield { position, cells };
-      position++;
+    for await (const records of readBulkCsv(stream)) {
+      const rows = position < 0 ? records.slice(1) : records;
+      const from = Math.max(position, 0);
+      position = from + rows.length;
+      if (rows.length > 0) yield { from, rows };
     }
-    await done;
   } finally {
-    parser.destroy();
+    stream.destroy();
   }
 }
 
