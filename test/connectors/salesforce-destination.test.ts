@@ -114,26 +114,38 @@ describe('AUTOMATIC', () => {
     await expectExact('SPLIT', 3000, result);
   });
 
-  it('sends each job as soon as its file is spooled, while the input is still being read', async () => {
-    const rows = accounts('EARLY', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+  /** Writes 3,000 wide rows in jobs of 256 KB; counts the jobs created before the last input batch is read. */
+  async function jobsBeforeLastBatch(prefix: string, config: Parameters<typeof cfg>[0], waitMs = 10_000): Promise<{ early: number; result: Awaited<ReturnType<ReturnType<typeof createSalesforceDestination>['write']>> }> {
+    const rows = accounts(prefix, 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
     const ctx = captureContext();
-    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2' }), { flowName: 'f', executionId: 'early', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024 });
-    let jobsBeforeLastBatch = 0;
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2', ...config }), { flowName: 'f', executionId: prefix, tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024 });
+    let early = 0;
     async function* input(): AsyncGenerator<RecordBatch> {
-      const all = batches(rows);
-      for await (const batch of all) {
+      for await (const batch of batches(rows)) {
         if (batch.rows.length > 0 && batch.rows[0] === rows[2500]) {
-          // The last batch waits (up to 10 s) for the first job to be created: it is, before the input ends.
-          for (let i = 0; i < 200 && !ctx.lines.some((l) => l['msg'] === 'bulk ingest job created'); i++) await new Promise((r) => setTimeout(r, 50));
-          jobsBeforeLastBatch = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').length;
+          // The last batch waits (up to waitMs) for the first job to be created.
+          for (let i = 0; i < waitMs / 50 && !ctx.lines.some((l) => l['msg'] === 'bulk ingest job created'); i++) await new Promise((r) => setTimeout(r, 50));
+          early = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').length;
         }
         yield batch;
       }
     }
     const result = await dest.write(input(), ctx);
-    expect(jobsBeforeLastBatch).toBeGreaterThan(0);
+    return { early, result };
+  }
+
+  it('sends each upsert job as soon as its file is spooled, while the input is still being read', async () => {
+    const { early, result } = await jobsBeforeLastBatch('EARLY', { writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] });
+    expect(early).toBeGreaterThan(0);
     expect(result.outputs?.length).toBe(3);
     await expectExact('EARLY', 3000, result);
+  });
+
+  it('holds insert jobs until the whole input is read (a bad row late in the input must not leave a partial insert)', async () => {
+    const { early, result } = await jobsBeforeLastBatch('LATEINS', {}, 3_000);
+    expect(early).toBe(0);
+    expect(result.outputs?.length).toBe(3);
+    await expectExact('LATEINS', 3000, result);
   });
 });
 

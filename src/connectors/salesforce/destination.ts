@@ -278,10 +278,15 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
       };
       const startBulk = async (): Promise<void> => {
         spoolDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-'));
-        // Each spool file goes to its job as soon as it is closed, while the next one is spooled.
+        // Update, upsert and delete: each spool file goes to its job as soon as it is closed, while the next
+        // one is spooled (a bad row later in the input stops the write part-way; running again after fixing
+        // the input repeats those writes harmlessly). Insert is not idempotent: its jobs start only once the
+        // whole input was read and converted, so a bad row late in a file never leaves a partial insert that
+        // a corrected rerun would insert twice.
         const writer = new BulkWriter(client, target as WriteTarget, reporter as Reporter, ctx, spoolDir, options.bulk, tracked);
         bulk = writer;
-        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true, onFile: (file) => writer.enqueue(file) });
+        const early = (target as WriteTarget).operation !== 'INSERT';
+        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true, ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file) } : {}) });
       };
 
       // The input, indexed; the first non-empty batch resolves the target (describe) and the error file.
@@ -377,7 +382,9 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             const files: SpoolFile[] = await spool.finish();
             if (config.apiPreference === 'AUTOMATIC') apiReason = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: spool.rows + reporter.failedCount }).reason;
             ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
-            // The files went to their jobs as they were closed (no job is sent once the reporter stopped).
+            // Update, upsert, delete: the files went to their jobs as they were closed; insert: they go now
+            // (no job is sent once the reporter stopped).
+            if ((target as WriteTarget).operation === 'INSERT') for (const file of files) (bulk as BulkWriter | undefined)?.enqueue(file);
             await (bulk as BulkWriter | undefined)?.drain();
           }
         }
