@@ -21,6 +21,9 @@ export function connectorTypeProblem(registry: ConnectorRegistry, path: string, 
   const supported = registry.types(side);
   if (supported.includes(type)) return undefined;
   const list = supported.join(', ');
+  if (registry.get(type) !== undefined) {
+    return { path, message: `${type} cannot be a flow's ${side} in forceflow (only a ${side === 'source' ? 'destination' : 'source'}). Use one of ${list}.` };
+  }
   if (side === 'destination' && (APPFLOW_SOURCE_ONLY_CONNECTORS as readonly string[]).includes(type)) {
     return { path, message: `${type} can only be a source in AppFlow, never a destination. Use one of ${list}.` };
   }
