@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SALESFORCE_OPERATORS, type ConnectorOperatorName } from '../core/connector-factory.ts';
+import type { ConnectorOperatorName } from '../core/connector-factory.ts';
 import { withSpelling } from '../core/zod.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import type { ErrorHandlingConfig } from '../connectors/files/properties.ts';
