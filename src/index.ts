@@ -6,8 +6,8 @@
  */
 import { warnIfStaleBuild } from './core/stale-build.ts';
 
-export { runFlow, DEFAULT_MAX_BYTES } from './flows/runner.ts';
-export type { RunFlowOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
+export { runFlow, runPlan, DEFAULT_MAX_BYTES } from './flows/runner.ts';
+export type { RunFlowOptions, RunPlanOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
 export type { ExecutionRecord, ExecutionStatus, WriteRecoveryRecord } from './flows/run-record.ts';
 export type { WriteJournal, JournalExecution, JournalEntry, JournalOutcome, JournalSummary } from './connectors/salesforce/journal.ts';
 export { openRunState, defaultStateDir, type RunStateStore, type FlowLockInfo, type LockOwner, type RunResource, type StoredRunResource, type WindowChange } from './flows/state.ts';
@@ -15,7 +15,8 @@ export { acquireFlowLock, holderGone, DEFAULT_LOCK_LEASE_MS, type HeldFlowLock }
 export { cleanupFlow, type CleanupReport } from './flows/cleanup.ts';
 export type { StartedRun } from './flows/runner.ts';
 export { validateFlow, checkFlow } from './flows/validate.ts';
-export { compileFlow, type FlowPlan } from './flows/compile.ts';
+export { compileFlow, type FlowPlan, type CompileOptions } from './flows/compile.ts';
+export { createRegistry, defaultRegistry, type ConnectorRegistry } from './connectors/registry.ts';
 export { loadFlowFile } from './flows/load.ts';
 export { createSchedule, nextFireTime, nextFireTimes, parseScheduleExpression, parseTimezone } from './flows/schedule.ts';
 export type { Schedule, ScheduleExpression } from './flows/schedule.ts';
@@ -35,6 +36,11 @@ export type { ErrorCode, ErrorKind } from './core/errors.ts';
 export { createRootLogger } from './core/logger.ts';
 export type * from './core/types.ts';
 export type * from './core/connector.ts';
+export { defineConnector } from './core/connector-factory.ts';
+export type {
+  AnyConnectorFactory, CompileSideContext, CompiledDestination, CompiledSource, ConnectorCapabilities, ConnectorFactory, ConnectorPlan,
+  ConnectorProblem, ConnectorRunServices, DestinationRunSettings, ErrorHandling, ResolvedConnectorProfile, WriteOperation,
+} from './core/connector-factory.ts';
 
 // Loaded from dist/ in a checkout whose src/ changed since the last build: say so (see src/core/stale-build.ts).
 warnIfStaleBuild(import.meta.url);

@@ -60,17 +60,23 @@ function areaOf(file: string): string {
   return parts[0] === 'connectors' ? `connectors/${parts[1] ?? ''}` : (parts[0] ?? '');
 }
 
+/** The engine's layers above the connectors: a connector imports none of them (it gets what it needs through the registry's contract). */
+const ABOVE_CONNECTORS = ['flows', 'cli', 'service'];
+
 /**
  * Imports of a connector's module from outside its folder that the layering forbids: from another connector
  * (except of the shared files layer, `connectors/files/`), and from `connectors/files/`, `formats/`, `core/` or
- * the emulator (which sit below the connectors).
+ * the emulator (which sit below the connectors). The registry (`connectors/registry.ts`) imports each
+ * connector's `index.ts` (its factory) and nothing else of it; a connector imports nothing of the engine above it.
  */
 function layerViolations(graph: ReadonlyMap<string, readonly string[]>): [string, string][] {
   const below = ['connectors/files', 'formats', 'core', 'emulator'];
   return [...graph].flatMap(([from, deps]) => deps.filter((to) => {
     const source = areaOf(from);
     const target = areaOf(to);
+    if (source.startsWith('connectors/') && ABOVE_CONNECTORS.includes(target)) return true;
     if (!target.startsWith('connectors/') || source === target) return false;
+    if (source === 'connectors/registry.ts') return relative(SRC, to).split(/[\\/]/)[2] !== 'index.ts';
     if (below.includes(source)) return true;
     return source.startsWith('connectors/') && target !== 'connectors/files';
   }).map((to): [string, string] => [from, to]));
@@ -90,12 +96,15 @@ describe('import graph of src/', () => {
     expect(cycles, `import cycles in src/:\n${cycles.join('\n')}`).toEqual([]);
   });
 
-  it('keeps the layers apart: a connector imports no other connector (only the shared files layer); files/, formats/, core/ and the emulator import no connector', () => {
+  it('keeps the layers apart: a connector imports no other connector (only the shared files layer) and nothing of flows/cli/service; the registry only connectors\' index.ts; files/, formats/, core/ and the emulator import no connector', () => {
     const wrong = layerViolations(graph).map(([from, to]) => `${relative(SRC, from)} → ${relative(SRC, to)}`);
     expect(wrong, `imports across layers:\n${wrong.join('\n')}`).toEqual([]);
     // The check can fail: the files layer importing a store, or one connector another's.
     expect(layerViolations(new Map([[join(SRC, 'connectors/files/x.ts'), [join(SRC, 'connectors/s3/bucket.ts')]]]))).toHaveLength(1);
     expect(layerViolations(new Map([[join(SRC, 'connectors/s3/x.ts'), [join(SRC, 'connectors/local-file/folder.ts'), join(SRC, 'connectors/files/store.ts')]]]))).toHaveLength(1);
+    // The registry takes a connector's factory from its index.ts only; a connector never imports the flows layer.
+    expect(layerViolations(new Map([[join(SRC, 'connectors/registry.ts'), [join(SRC, 'connectors/s3/index.ts'), join(SRC, 'connectors/s3/bucket.ts')]]]))).toHaveLength(1);
+    expect(layerViolations(new Map([[join(SRC, 'connectors/s3/index.ts'), [join(SRC, 'flows/schema.ts'), join(SRC, 'core/connector-factory.ts')]]]))).toHaveLength(1);
   });
 
   it('finds a cycle and names its path (the check can fail)', () => {

@@ -114,7 +114,7 @@ export function registerRunCommands(program: Command): void {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
-      const [{ loadFlowFile }, { runFlow }, { openRunState }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
+      const [{ loadFlowFile }, { runPlan }, { openRunState }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
         import('../flows/load.ts'),
         import('../flows/runner.ts'),
         import('../flows/state.ts'),
@@ -124,8 +124,8 @@ export function registerRunCommands(program: Command): void {
       const loaded = await loadFlowFile(file);
       let profiles: ProfileResolver | undefined;
       let profileContext: { close(): void } | undefined;
-      const needsProfile = loaded.plan.source.connectorType === 'Salesforce' || loaded.plan.destination.connectorType === 'Salesforce';
-      if (!opts.profile && needsProfile) {
+      // The plan says which sides' connectors need a profile (the registry's needsProfile).
+      if (!opts.profile && loaded.plan.profiles.length > 0) {
         // Profiles stored with `forceflow profiles create`, credentials decrypted through KMS at run time.
         const ctx = openProfileContext({ log, home: stateDir(opts.stateDir) });
         profileContext = ctx;
@@ -142,9 +142,8 @@ export function registerRunCommands(program: Command): void {
       // The first signal cancels (cancelHandler); a second one, or --cancel-timeout, ends the process by force.
       const cancel = handleCancel({ log, controller, timeoutSeconds: cancelTimeout, onFirst: cancelHandler(progress, log, controller, () => undefined) });
       try {
-        const record = await runFlow({
-          flow: loaded.flow,
-          flowFile: loaded.file,
+        // The plan compiled by loadFlowFile is what runs: not validated or compiled again.
+        const record = await runPlan(loaded.plan, {
           ...(profiles ? { profiles } : {}),
           log,
           signal: controller.signal,

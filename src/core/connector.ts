@@ -132,4 +132,6 @@ export interface WriteOptions {
 
 export interface Destination {
   write(batches: AsyncIterable<RecordBatch>, ctx: RunContext, options?: WriteOptions): Promise<WriteResult>;
+  /** HTTP calls made so far (Salesforce), counted even when the write fails. */
+  apiCalls?(): number;
 }

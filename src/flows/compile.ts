@@ -1,80 +1,39 @@
 import { createHash } from 'node:crypto';
-import { basename, extname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { PushdownFilter, ReadRequest } from '../core/connector.ts';
-import type { ApiPreference, EntitySchema, FieldType } from '../core/types.ts';
-import type { LocalFileDestinationProperties, LocalFileSourceProperties } from '../connectors/local-file/config.ts';
-import type { S3DestinationProperties, S3SourceProperties } from '../connectors/s3/config.ts';
-import type { OutputFormatConfig } from '../formats/config.ts';
+import type { EntitySchema, FieldType } from '../core/types.ts';
+import type { AnyConnectorFactory, ConnectorPlan, ErrorHandling } from '../core/connector-factory.ts';
+import { defaultRegistry, type ConnectorRegistry } from '../connectors/registry.ts';
+import type { LocalFileDestinationPlan, LocalFileSourcePlan } from '../connectors/local-file/properties.ts';
+import type { S3DestinationPlan, S3SourcePlan } from '../connectors/s3/properties.ts';
+import type { SalesforceDestinationPlan, SalesforceSourcePlan } from '../connectors/salesforce/properties.ts';
 import { compileTasks } from '../mapping/compile.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
 import type { AnalyzedTasks, BatchTransform } from '../mapping/compile.ts';
-import type { ErrorHandlingConfig, FlowDefinition, SalesforceSourceProperties, Timestamp } from './schema.ts';
-import { checkFlow, flowInvalid } from './validate.ts';
+import type { FlowDefinition, Timestamp } from './schema.ts';
+import { checkFlow, flowInvalid, parseJsonText } from './validate.ts';
 import { flowSchedule } from './no-effect.ts';
 import type { Schedule } from './schedule.ts';
 
 /**
- * compileFlow: a validated definition becomes a plain plan the runner executes. Everything that can be
- * decided from the definition is decided here, once: connector settings with defaults applied, LocalFile
- * paths made absolute, the read request (fields, Map_all exclusions, the filters Salesforce evaluates in
- * SOQL), the engine-side batch transform, output fields, partition keys and the schema version.
+ * compileFlow: a flow definition is validated (once) and becomes the plan the runner executes, an immutable
+ * (frozen) value. Everything that can be decided from the definition is decided here, once: the connectors
+ * (resolved through the registry) and their settings with defaults applied, paths made absolute from the
+ * plan's base folder, the read request (fields, Map_all exclusions, the filters a source evaluates itself),
+ * the engine-side batch transform, output fields, partition keys, incremental settings and the schema version.
+ *
+ * Compiling is deterministic and cheap (no I/O): a worker in another process rebuilds the same plan from the
+ * flow definition and its base folder (`compileFlow(definition, { baseDir })`), and runs it with runPlan.
  */
 
-export interface SalesforceSourcePlan {
-  readonly connectorType: 'Salesforce';
-  readonly connectorProfileName?: string;
-  readonly apiVersion?: string;
-  readonly object: string;
-  readonly apiPreference: ApiPreference;
-  readonly includeDeletedRecords: boolean;
-  readonly enableDynamicFieldUpdate: boolean;
-  readonly properties: SalesforceSourceProperties;
-}
-export interface S3SourcePlan {
-  readonly connectorType: 'S3';
-  readonly properties: S3SourceProperties;
-}
-export interface LocalFileSourcePlan {
-  readonly connectorType: 'LocalFile';
-  /** `path` is absolute (resolved from the flow file's folder). */
-  readonly properties: LocalFileSourceProperties;
-}
+export type { SalesforceDestinationPlan, SalesforceSourcePlan } from '../connectors/salesforce/properties.ts';
+export type { S3DestinationPlan, S3SourcePlan } from '../connectors/s3/properties.ts';
+export type { LocalFileDestinationPlan, LocalFileSourcePlan } from '../connectors/local-file/properties.ts';
+export type { ResolvedOutputFormat } from '../connectors/files/properties.ts';
+export type { ConnectorPlan } from '../core/connector-factory.ts';
+/** The source parts of forceflow's own connectors (a plan's `source` is one of them, or a registered connector's). */
 export type SourcePlan = SalesforceSourcePlan | S3SourcePlan | LocalFileSourcePlan;
-
-/** outputFormatConfig with AppFlow's defaults applied. */
-export interface ResolvedOutputFormat {
-  readonly fileType: 'CSV' | 'JSON' | 'PARQUET';
-  readonly prefixConfig: NonNullable<OutputFormatConfig['prefixConfig']>;
-  readonly aggregationConfig: { readonly aggregationType: 'None' | 'SingleFile'; readonly targetFileSize?: number };
-  /** Parquet only (false: every column a string); ignored for CSV and JSON. */
-  readonly preserveSourceDataTyping: boolean;
-}
-
-export interface S3DestinationPlan {
-  readonly connectorType: 'S3';
-  readonly bucketName: string;
-  readonly bucketPrefix?: string;
-  readonly outputFormat: ResolvedOutputFormat;
-  readonly properties: S3DestinationProperties;
-}
-export interface LocalFileDestinationPlan {
-  readonly connectorType: 'LocalFile';
-  /** Absolute folder that plays the role of the bucket. */
-  readonly path: string;
-  readonly outputFormat: ResolvedOutputFormat;
-  readonly properties: LocalFileDestinationProperties;
-}
-export interface SalesforceDestinationPlan {
-  readonly connectorType: 'Salesforce';
-  readonly connectorProfileName?: string;
-  readonly apiVersion?: string;
-  readonly object: string;
-  readonly writeOperationType: 'INSERT' | 'UPSERT' | 'UPDATE' | 'DELETE';
-  /** UPSERT: the external ID field; UPDATE/DELETE: the ID field (default Id). */
-  readonly idFieldNames: readonly string[];
-  readonly apiPreference: ApiPreference;
-}
-export type DestinationPlan = S3DestinationPlan | LocalFileDestinationPlan | SalesforceDestinationPlan;
+export type DestinationPlan = SalesforceDestinationPlan | S3DestinationPlan | LocalFileDestinationPlan;
 
 export interface SchedulePlan {
   readonly expression: string;
@@ -109,9 +68,18 @@ export interface IncrementalPlan {
 export interface FlowPlan {
   readonly flowName: string;
   readonly description?: string;
+  /** The validated definition, in its API form (CloudFormation spellings rewritten). */
+  readonly definition: FlowDefinition;
+  /** Absolute folder relative paths resolved from (the flow file's folder). */
+  readonly baseDir: string;
+  /** The connectors of both sides, resolved through the registry. */
+  readonly connectors: { readonly source: AnyConnectorFactory; readonly destination: AnyConnectorFactory };
+  /** A run needs connector profiles: for these sides (their connectors need credentials). */
+  readonly profiles: readonly ('source' | 'destination')[];
   readonly trigger: TriggerPlan;
-  readonly source: SourcePlan;
-  readonly destination: DestinationPlan;
+  /** The source connector's part: `connectorType` and its own settings (SalesforceSourcePlan, S3SourcePlan, ...). */
+  readonly source: ConnectorPlan;
+  readonly destination: ConnectorPlan;
   /** What to ask the source for. The runner adds `window` for incremental runs. */
   readonly read: ReadRequest;
   /** The filters in `read.filters` (Salesforce evaluates them in SOQL); empty for file sources. */
@@ -128,9 +96,14 @@ export interface FlowPlan {
   readonly mapAll: boolean;
   readonly partitionKeys: readonly string[];
   /** The destination's errorHandlingConfig with failOnFirstDestinationError defaulted to true (the console's default). */
-  readonly errorHandling: ErrorHandlingConfig & { readonly failOnFirstDestinationError: boolean };
-  /** AppFlow's schemaVersion when the definition carries one (describe-flow), else derived from mappings, types and partition keys. */
-  readonly schemaVersion: number;
+  readonly errorHandling: ErrorHandling & { readonly failOnFirstDestinationError: boolean };
+  /** S3 buckets the destination writes to (its files, an error file), checked before the source is read. */
+  readonly buckets: readonly (readonly [bucket: string, field: string])[];
+  /**
+   * AppFlow's schemaVersion when the definition carries one (describe-flow output): the runner uses it for the
+   * schemaVersion_<n> folder. Absent, the runner numbers the fingerprint from the run state (1, 2, ...).
+   */
+  readonly schemaVersion?: number;
   /** Hex fingerprint of mappings, types and partition keys: changes exactly when the schema version should. */
   readonly schemaFingerprint: string;
   /** The compiled step order, for logs and `forceflow validate`. */
@@ -140,28 +113,22 @@ export interface FlowPlan {
 }
 
 export interface CompileOptions {
-  /** The folder of the flow file: relative LocalFile paths resolve from it (default: the working directory). */
+  /** The folder relative paths resolve from: the flow file's (default: the working directory). */
+  readonly baseDir?: string;
+  /** The same as baseDir (its former name). */
   readonly flowFileDir?: string;
+  /** The flow file's name, for FLOW_INVALID messages. */
+  readonly source?: string;
   /** "Now" for validation rules about time (a past scheduleEndTime); the clock by default. */
   readonly now?: Date;
+  /** The connectors a flow may name (default: defaultRegistry()). */
+  readonly registry?: ConnectorRegistry;
 }
 
 function iso(t: Timestamp | undefined): string | undefined {
   if (t === undefined) return undefined;
   // ISO text without an offset is UTC (what the AWS SDKs send), never the machine's zone.
   return new Date(typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN).toISOString();
-}
-
-function resolveOutputFormat(cfg: OutputFormatConfig | undefined): ResolvedOutputFormat {
-  return {
-    fileType: cfg?.fileType ?? 'JSON',
-    prefixConfig: cfg?.prefixConfig ?? {},
-    aggregationConfig: {
-      aggregationType: cfg?.aggregationConfig?.aggregationType ?? 'None',
-      ...(cfg?.aggregationConfig?.targetFileSize !== undefined ? { targetFileSize: cfg.aggregationConfig.targetFileSize } : {}),
-    },
-    preserveSourceDataTyping: cfg?.fileType === 'PARQUET' ? (cfg.preserveSourceDataTyping ?? false) : false,
-  };
 }
 
 function fingerprint(a: AnalyzedTasks): string {
@@ -195,86 +162,48 @@ function stepSummary(a: AnalyzedTasks, pushdown: boolean): string[] {
   return steps;
 }
 
-/** Compiles a flow definition into a plan. Throws FLOW_INVALID if the definition has problems. */
-export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): FlowPlan {
-  const checked = checkFlow(def, options.now ? { now: options.now } : {});
-  if (!checked.ok || !checked.flow || !checked.tasks) throw flowInvalid(checked.problems);
+/** Plain objects and arrays of the plan, frozen all the way down (functions and other objects as they are). */
+function deepFreeze<T>(value: T, skip: ReadonlySet<unknown>): T {
+  if (typeof value !== 'object' || value === null || skip.has(value) || Object.isFrozen(value)) return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v, skip);
+  return value;
+}
+
+/**
+ * Validates a flow definition (parsed JSON, or JSON text) once and compiles it into a frozen plan. Throws
+ * FLOW_INVALID (every problem with its JSON path) if the definition has problems.
+ */
+export function compileFlow(definition: unknown, options: CompileOptions = {}): FlowPlan {
+  const registry = options.registry ?? defaultRegistry();
+  const json = typeof definition === 'string' ? parseJsonText(definition, options.source) : definition;
+  const checked = checkFlow(json, { registry, ...(options.now ? { now: options.now } : {}) });
+  if (!checked.ok || !checked.flow || !checked.tasks) throw flowInvalid(checked.problems, options.source);
   const flow = checked.flow;
   const analyzed = checked.tasks;
-  const baseDir = resolve(options.flowFileDir ?? process.cwd());
+  const baseDir = resolve(options.baseDir ?? options.flowFileDir ?? process.cwd());
 
+  // Validation checked both sides' types and that their properties are there (src/flows/rules.ts).
   const src = flow.sourceFlowConfig;
-  let source: SourcePlan;
-  let entity: string;
-  switch (src.connectorType) {
-    case 'Salesforce': {
-      const p = src.sourceConnectorProperties.Salesforce as SalesforceSourceProperties;
-      entity = p.object;
-      source = {
-        connectorType: 'Salesforce', object: p.object, apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
-        includeDeletedRecords: p.includeDeletedRecords ?? false, enableDynamicFieldUpdate: p.enableDynamicFieldUpdate ?? false,
-        properties: p,
-        ...(src.connectorProfileName !== undefined ? { connectorProfileName: src.connectorProfileName } : {}),
-        ...(src.apiVersion !== undefined ? { apiVersion: src.apiVersion } : {}),
-      };
-      break;
-    }
-    case 'S3': {
-      const p = src.sourceConnectorProperties.S3 as S3SourceProperties;
-      entity = (p.bucketPrefix ?? '').split('/').filter(Boolean).pop() ?? p.bucketName;
-      source = { connectorType: 'S3', properties: p };
-      break;
-    }
-    default: {
-      const p = src.sourceConnectorProperties.LocalFile as LocalFileSourceProperties;
-      const path = resolve(baseDir, p.path);
-      entity = basename(path, extname(path)) || 'LocalFile';
-      source = { connectorType: 'LocalFile', properties: { ...p, path } };
-    }
-  }
-
+  const sourceConnector = registry.require(src.connectorType, 'source');
+  const side = (c: { readonly connectorProfileName?: string; readonly apiVersion?: string }) => ({
+    baseDir, ...(c.connectorProfileName !== undefined ? { connectorProfileName: c.connectorProfileName } : {}), ...(c.apiVersion !== undefined ? { apiVersion: c.apiVersion } : {}),
+  });
+  const compiledSource = sourceConnector.compileSource?.(src.sourceConnectorProperties[src.connectorType], side(src));
   const d = flow.destinationFlowConfigList[0];
-  if (d === undefined) throw flowInvalid([{ path: 'destinationFlowConfigList', message: 'is empty. Add one destination.' }]);
-  let destination: DestinationPlan;
-  let ehc: ErrorHandlingConfig | undefined;
-  switch (d.connectorType) {
-    case 'S3': {
-      const p = d.destinationConnectorProperties.S3;
-      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.S3', message: 'is missing. Add the S3 properties.' }]);
-      const { errorHandlingConfig, ...properties } = p;
-      ehc = errorHandlingConfig;
-      destination = {
-        connectorType: 'S3', bucketName: p.bucketName, outputFormat: resolveOutputFormat(p.s3OutputFormatConfig), properties,
-        ...(p.bucketPrefix !== undefined ? { bucketPrefix: p.bucketPrefix } : {}),
-      };
-      break;
-    }
-    case 'LocalFile': {
-      const p = d.destinationConnectorProperties.LocalFile;
-      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.LocalFile', message: 'is missing. Add the LocalFile properties.' }]);
-      const path = resolve(baseDir, p.path);
-      destination = { connectorType: 'LocalFile', path, outputFormat: resolveOutputFormat(p.outputFormatConfig), properties: { ...p, path } };
-      break;
-    }
-    default: {
-      const p = d.destinationConnectorProperties.Salesforce;
-      if (!p) throw flowInvalid([{ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce', message: 'is missing. Add the Salesforce properties.' }]);
-      ehc = p.errorHandlingConfig;
-      const op = p.writeOperationType ?? 'INSERT';
-      destination = {
-        connectorType: 'Salesforce', object: p.object, writeOperationType: op,
-        idFieldNames: p.idFieldNames && p.idFieldNames.length > 0 ? p.idFieldNames : op === 'UPDATE' || op === 'DELETE' ? ['Id'] : [],
-        apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
-        ...(d.connectorProfileName !== undefined ? { connectorProfileName: d.connectorProfileName } : {}),
-        ...(d.apiVersion !== undefined ? { apiVersion: d.apiVersion } : {}),
-      };
-    }
-  }
+  if (d === undefined || compiledSource === undefined) throw flowInvalid([{ path: 'destinationFlowConfigList', message: 'is empty. Add one destination.' }], options.source);
+  const destinationConnector = registry.require(d.connectorType, 'destination');
+  const compiledDestination = destinationConnector.compileDestination?.(d.destinationConnectorProperties[d.connectorType], side(d));
+  if (compiledDestination === undefined) throw flowInvalid([{ path: 'destinationFlowConfigList[0].connectorType', message: `${d.connectorType} cannot be a destination.` }], options.source);
+  const source = compiledSource.plan;
+  const destination = compiledDestination.plan;
+  const entity = compiledSource.entity;
+  const ehc = compiledDestination.errorHandling;
 
-  const pushdown = source.connectorType === 'Salesforce';
-  // enableDynamicFieldUpdate (AppFlow: "dynamic fetching of new fields"): Map_all copies every field of the
-  // object's describe at run time, even beyond a PROJECTION written before the field existed.
-  const dynamicFields = source.connectorType === 'Salesforce' && source.enableDynamicFieldUpdate;
+  const pushdown = sourceConnector.capabilities.pushdownFilters;
+  const dynamicFields = compiledSource.dynamicFields ?? false;
   const compiled = compileTasks(analyzed, { pushdown, entity, dynamicFields });
 
   const read: ReadRequest = {
@@ -282,7 +211,7 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
     ...(compiled.readFields ? { fields: compiled.readFields } : {}),
     ...(compiled.excludeFields.length > 0 ? { excludeFields: compiled.excludeFields } : {}),
     ...(compiled.pushdown.length > 0 ? { filters: compiled.pushdown } : {}),
-    ...(source.connectorType === 'Salesforce' ? { includeDeleted: source.includeDeletedRecords, apiPreference: source.apiPreference } : {}),
+    ...compiledSource.read,
   };
 
   const sched = flow.triggerConfig.triggerProperties?.Scheduled;
@@ -313,13 +242,16 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
     : undefined;
 
   const print = fingerprint(analyzed);
-  const schemaVersion = flow.schemaVersion !== undefined && flow.schemaVersion > 0
-    ? flow.schemaVersion
-    : (Number.parseInt(print.slice(0, 8), 16) % 999_999_999) + 1;
+  const schemaVersion = flow.schemaVersion !== undefined && flow.schemaVersion > 0 ? flow.schemaVersion : undefined;
+  const connectors = Object.freeze({ source: sourceConnector, destination: destinationConnector });
 
-  return {
+  const plan: FlowPlan = {
     flowName: flow.flowName,
     ...(flow.description !== undefined ? { description: flow.description } : {}),
+    definition: flow,
+    baseDir,
+    connectors,
+    profiles: [...(sourceConnector.needsProfile ? ['source' as const] : []), ...(destinationConnector.needsProfile ? ['destination' as const] : [])],
     trigger: { triggerType: flow.triggerConfig.triggerType, dataPullMode, ...(schedule ? { schedule } : {}) },
     source,
     destination,
@@ -333,9 +265,12 @@ export function compileFlow(def: FlowDefinition, options: CompileOptions = {}): 
     mapAll: analyzed.mapAll !== undefined,
     partitionKeys: compiled.partitionKeys,
     errorHandling: { ...ehc, failOnFirstDestinationError: ehc?.failOnFirstDestinationError ?? true },
-    schemaVersion,
+    buckets: compiledDestination.buckets ?? [],
+    ...(schemaVersion !== undefined ? { schemaVersion } : {}),
     schemaFingerprint: print,
     steps: stepSummary(analyzed, pushdown),
     notices: checked.notices ?? [],
   };
+  // Immutable: a plan is what runs, as compiled (the connectors are frozen by defineConnector).
+  return deepFreeze(plan, new Set<unknown>([connectors]));
 }

@@ -6,7 +6,7 @@ export { validateFlow, checkFlow, formatProblems } from './validate.ts';
 export type { CheckResult, FlowProblem } from './validate.ts';
 export { compileFlow } from './compile.ts';
 export type {
-  CompileOptions, DestinationPlan, FlowPlan, IncrementalPlan, LocalFileDestinationPlan, LocalFileSourcePlan,
+  CompileOptions, ConnectorPlan, DestinationPlan, FlowPlan, IncrementalPlan, LocalFileDestinationPlan, LocalFileSourcePlan,
   ResolvedOutputFormat, S3DestinationPlan, S3SourcePlan, SalesforceDestinationPlan, SalesforceSourcePlan,
   SchedulePlan, SourcePlan, TriggerPlan,
 } from './compile.ts';
@@ -15,6 +15,6 @@ export { createSchedule, nextFireTime, nextFireTimes, parseScheduleExpression, p
 export type { CronExpression, RateExpression, Schedule, ScheduleExpression, ScheduleInput, NextFireOptions } from './schedule.ts';
 export type { LoadedFlow } from './load.ts';
 export { flowJsonSchema, flowJsonSchemaText } from './json-schema.ts';
-export { FlowDefinitionSchema } from './schema.ts';
+export { flowDefinitionSchema } from './schema.ts';
 export type { FlowDefinition, TaskDefinition } from './schema.ts';
 export type { BatchTransform, TransformContext, TransformResult } from '../mapping/compile.ts';

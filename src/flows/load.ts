@@ -4,22 +4,25 @@ import { ForceflowError } from '../core/errors.ts';
 import { compileFlow } from './compile.ts';
 import type { FlowPlan } from './compile.ts';
 import type { FlowDefinition } from './schema.ts';
-import { flowInvalid, parseJsonText, validateFlow } from './validate.ts';
+import type { ConnectorRegistry } from '../connectors/registry.ts';
+import { flowInvalid, parseJsonText } from './validate.ts';
 
 export interface LoadedFlow {
   readonly file: string;
   /** The flow file's folder: relative LocalFile paths resolve from it. */
   readonly flowFileDir: string;
+  /** The validated definition (plan.definition). */
   readonly flow: FlowDefinition;
   readonly plan: FlowPlan;
 }
 
 /**
- * Reads, validates and compiles a flow file (what `forceflow run` and `forceflow validate` do).
+ * Reads a flow file, and validates and compiles it once (what `forceflow run` and `forceflow validate` do):
+ * the plan is what runs (runPlan).
  * Throws FILE_NOT_FOUND when the file is missing and FLOW_INVALID (message names the file and every
  * problem's JSON path) when it is not a valid flow.
  */
-export async function loadFlowFile(file: string): Promise<LoadedFlow> {
+export async function loadFlowFile(file: string, options: { readonly registry?: ConnectorRegistry } = {}): Promise<LoadedFlow> {
   const path = resolve(file);
   let text: string;
   try {
@@ -39,7 +42,7 @@ export async function loadFlowFile(file: string): Promise<LoadedFlow> {
   if (typeof json === 'string') {
     throw flowInvalid([{ path: '(root)', message: 'is a JSON string, not an object. A flow definition is a JSON object: { "flowName": ..., "sourceFlowConfig": ..., ... }.' }], file);
   }
-  const flow = validateFlow(json, { source: file });
   const flowFileDir = dirname(path);
-  return { file: path, flowFileDir, flow, plan: compileFlow(flow, { flowFileDir }) };
+  const plan = compileFlow(json, { baseDir: flowFileDir, source: file, ...(options.registry ? { registry: options.registry } : {}) });
+  return { file: path, flowFileDir, flow: plan.definition, plan };
 }

@@ -6,14 +6,11 @@ import type { FlowPlan } from './compile.ts';
 /**
  * Cheap checks through the destination before the source is read: a run whose output bucket does not
  * exist (or may not be used) fails at once, not after reading the whole source. One HeadBucket per S3
- * bucket the destination writes to (its files, or a Salesforce destination's error file).
+ * bucket the destination writes to (its files, or a Salesforce destination's error file), as its connector
+ * listed them in the plan.
  */
-export async function preflightDestination(plan: FlowPlan, s3Client: () => S3Client): Promise<void> {
-  const d = plan.destination;
-  const buckets: Array<[bucket: string, what: string]> = [];
-  if (d.connectorType === 'S3') buckets.push([d.properties.bucketName, 'destinationConnectorProperties.S3.bucketName']);
-  if (d.connectorType === 'Salesforce' && plan.errorHandling.bucketName !== undefined) buckets.push([plan.errorHandling.bucketName, 'errorHandlingConfig.bucketName']);
-  for (const [bucket, what] of buckets) {
+export async function preflightDestination(plan: Pick<FlowPlan, 'buckets'>, s3Client: () => S3Client): Promise<void> {
+  for (const [bucket, what] of plan.buckets) {
     try {
       await s3Client().send(new HeadBucketCommand({ Bucket: bucket }));
     } catch (error) {

@@ -4,23 +4,26 @@ import { toEpochMillis } from '../mapping/convert.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
-import {
-  APPFLOW_SOURCE_ONLY_CONNECTORS, DESTINATION_CONNECTOR_TYPES, OTHER_APPFLOW_CONNECTOR_TYPES, SOURCE_CONNECTOR_TYPES,
-} from './schema.ts';
-import type { FlowDefinition, SourceConnectorType, Timestamp } from './schema.ts';
+import type { ConnectorRegistry } from '../connectors/registry.ts';
+import { APPFLOW_SOURCE_ONLY_CONNECTORS, OTHER_APPFLOW_CONNECTOR_TYPES } from './schema.ts';
+import type { FlowDefinition, Timestamp } from './schema.ts';
 
 /**
  * AppFlow's rules between the fields of a parsed flow definition (validate.ts parses it first). Each
  * rule is a pure function of the definition that returns its problems, each with its JSON path and a
  * sentence on what to do; `crossFieldRules` runs them in a fixed order (so messages come out in the
- * same order every time).
+ * same order every time). Which connector types each side takes, and what each can do, is the
+ * registry's (src/connectors/registry.ts); a connector's own rules are its `destinationProblems`.
  */
 
 /** The problem with a connectorType forceflow does not run on this side, or undefined when it does. */
-export function connectorTypeProblem(path: string, type: string, side: 'source' | 'destination'): FlowProblem | undefined {
-  const supported: readonly string[] = side === 'source' ? SOURCE_CONNECTOR_TYPES : DESTINATION_CONNECTOR_TYPES;
+export function connectorTypeProblem(registry: ConnectorRegistry, path: string, type: string, side: 'source' | 'destination'): FlowProblem | undefined {
+  const supported = registry.types(side);
   if (supported.includes(type)) return undefined;
   const list = supported.join(', ');
+  if (registry.get(type) !== undefined) {
+    return { path, message: `${type} cannot be a flow's ${side} in forceflow (only a ${side === 'source' ? 'destination' : 'source'}). Use one of ${list}.` };
+  }
   if (side === 'destination' && (APPFLOW_SOURCE_ONLY_CONNECTORS as readonly string[]).includes(type)) {
     return { path, message: `${type} can only be a source in AppFlow, never a destination. Use one of ${list}.` };
   }
@@ -46,9 +49,9 @@ export function propertiesProblems(base: string, key: string, type: string, prop
 }
 
 /** The source's connectorType is one forceflow reads, and its properties match it. */
-export function sourceConnectorProblems(flow: FlowDefinition): FlowProblem[] {
+export function sourceConnectorProblems(flow: FlowDefinition, registry: ConnectorRegistry): FlowProblem[] {
   const src = flow.sourceFlowConfig;
-  const typeProblem = connectorTypeProblem('sourceFlowConfig.connectorType', src.connectorType, 'source');
+  const typeProblem = connectorTypeProblem(registry, 'sourceFlowConfig.connectorType', src.connectorType, 'source');
   if (typeProblem) return [typeProblem];
   return propertiesProblems('sourceFlowConfig', 'sourceConnectorProperties', src.connectorType, src.sourceConnectorProperties);
 }
@@ -66,33 +69,29 @@ export function apiVersionProblems(flow: FlowDefinition): FlowProblem[] {
   return problems;
 }
 
-/** One destination, of a type forceflow writes, with matching properties; Salesforce's idFieldNames. */
-export function destinationProblems(flow: FlowDefinition): FlowProblem[] {
+/** One destination, of a type forceflow writes, with matching properties and the connector's own rules. */
+export function destinationProblems(flow: FlowDefinition, registry: ConnectorRegistry): FlowProblem[] {
   const problems: FlowProblem[] = [];
   const dests = flow.destinationFlowConfigList;
   if (dests.length !== 1) {
     problems.push({
       path: 'destinationFlowConfigList',
       message: dests.length === 0
-        ? 'is empty. Add one destination (S3, Salesforce or LocalFile).'
+        ? `is empty. Add one destination (${orList(registry.types('destination'))}).`
         : `has ${dests.length} destinations; AppFlow transfers to one destination per flow. Keep one and make a separate flow for each other destination.`,
     });
   }
   const dest = dests[0];
   if (!dest) return problems;
   dests.forEach((d, j) => {
-    const p = connectorTypeProblem(`destinationFlowConfigList[${j}].connectorType`, d.connectorType, 'destination');
+    const p = connectorTypeProblem(registry, `destinationFlowConfigList[${j}].connectorType`, d.connectorType, 'destination');
     if (p) problems.push(p);
     else problems.push(...propertiesProblems(`destinationFlowConfigList[${j}]`, 'destinationConnectorProperties', d.connectorType, d.destinationConnectorProperties));
   });
-  const sf = dest.destinationConnectorProperties.Salesforce;
-  if (dest.connectorType === 'Salesforce' && sf) {
-    if (sf.writeOperationType === 'UPSERT' && (sf.idFieldNames ?? []).length === 0) {
-      problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: 'is required when writeOperationType is UPSERT. Add the external ID field to match on, for example ["External_Id__c"].' });
-    }
-    if ((sf.idFieldNames ?? []).length > 1) {
-      problems.push({ path: 'destinationFlowConfigList[0].destinationConnectorProperties.Salesforce.idFieldNames', message: `lists ${sf.idFieldNames?.length} fields; Salesforce matches on one ID field. Keep one.` });
-    }
+  const own = registry.get(dest.connectorType);
+  const props = dest.destinationConnectorProperties[dest.connectorType];
+  if (own?.capabilities.destination && own.destinationProblems && props !== undefined) {
+    problems.push(...own.destinationProblems(props, `destinationFlowConfigList[0].destinationConnectorProperties.${dest.connectorType}`));
   }
   return problems;
 }
@@ -108,8 +107,8 @@ function epochMs(t: Timestamp): number {
   return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
 }
 
-/** The trigger type and its Scheduled properties agree; Incremental pulls need a Salesforce source. */
-export function triggerProblems(flow: FlowDefinition): FlowProblem[] {
+/** The trigger type and its Scheduled properties agree; Incremental pulls need a source that reads windows. */
+export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistry): FlowProblem[] {
   const problems: FlowProblem[] = [];
   const trig = flow.triggerConfig;
   const sched = trig.triggerProperties?.Scheduled;
@@ -126,17 +125,26 @@ export function triggerProblems(flow: FlowDefinition): FlowProblem[] {
     problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.scheduleEndTime', message: 'is not after scheduleStartTime. Set an end time later than the start time, or remove it.' });
   }
   const src = flow.sourceFlowConfig.connectorType;
-  const srcSupported = (SOURCE_CONNECTOR_TYPES as readonly string[]).includes(src);
-  if (sched?.dataPullMode === 'Incremental' && src !== 'Salesforce' && srcSupported) {
-    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a Salesforce source, but the source is ${src}. Set dataPullMode to Complete.` });
+  const source = registry.get(src);
+  if (sched?.dataPullMode === 'Incremental' && source?.capabilities.source && !source.capabilities.incremental) {
+    const able = registry.connectors.filter((c) => c.capabilities.source && c.capabilities.incremental).map((c) => c.connectorType);
+    problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a ${orList(able)} source, but the source is ${src}. Set dataPullMode to Complete.` });
   }
   return problems;
 }
 
 /** Partition tasks need a file destination. */
-export function partitionProblems(flow: FlowDefinition, tasks: AnalyzedTasks): FlowProblem[] {
-  if (!tasks.partition || flow.destinationFlowConfigList[0]?.connectorType !== 'Salesforce') return [];
-  return [{ path: `tasks[${tasks.partition.index}]`, message: 'Partition tasks only apply to file destinations (S3, LocalFile), but the destination is Salesforce. Remove the Partition task.' }];
+export function partitionProblems(flow: FlowDefinition, tasks: AnalyzedTasks, registry: ConnectorRegistry): FlowProblem[] {
+  const type = flow.destinationFlowConfigList[0]?.connectorType;
+  const dest = type === undefined ? undefined : registry.get(type);
+  if (!tasks.partition || !dest?.capabilities.destination || dest.capabilities.files) return [];
+  const files = registry.connectors.filter((c) => c.capabilities.destination && c.capabilities.files).map((c) => c.connectorType);
+  return [{ path: `tasks[${tasks.partition.index}]`, message: `Partition tasks only apply to file destinations (${files.join(', ')}), but the destination is ${type}. Remove the Partition task.` }];
+}
+
+/** "A, B or C". */
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
 export interface RulesResult {
@@ -146,21 +154,21 @@ export interface RulesResult {
 }
 
 /** Runs every rule on a parsed definition, in order; `now` is for rules about time (a schedule already over). */
-export function crossFieldRules(flow: FlowDefinition, now: Date = new Date()): RulesResult {
+export function crossFieldRules(flow: FlowDefinition, registry: ConnectorRegistry, now: Date = new Date()): RulesResult {
   const problems: FlowProblem[] = [
-    ...sourceConnectorProblems(flow),
+    ...sourceConnectorProblems(flow, registry),
     ...apiVersionProblems(flow),
-    ...destinationProblems(flow),
+    ...destinationProblems(flow, registry),
     ...metadataCatalogProblems(flow),
-    ...triggerProblems(flow),
+    ...triggerProblems(flow, registry),
     // Schedules forceflow can evaluate, and fields it would otherwise accept and ignore (src/flows/no-effect.ts).
     ...scheduleProblems(flow, now),
     ...unsupportedFieldProblems(flow),
   ];
   const src = flow.sourceFlowConfig.connectorType;
-  if (!(SOURCE_CONNECTOR_TYPES as readonly string[]).includes(src)) return { problems };
+  if (!registry.types('source').includes(src)) return { problems };
   // Task problems are pushed in place (analyzeTasks' cross-checks look at the problems found so far).
-  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src as SourceConnectorType }, problems);
-  problems.push(...partitionProblems(flow, tasks));
+  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src }, problems);
+  problems.push(...partitionProblems(flow, tasks, registry));
   return { problems, tasks };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Destination, WriteProgress, RunContext, Source, SourceStream, WriteResult } from '../core/connector.ts';
+import type { WriteProgress, RunContext, SourceStream, WriteResult } from '../core/connector.ts';
+import type { ConnectorRunServices } from '../core/connector-factory.ts';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RecordBatch } from '../core/types.ts';
@@ -11,23 +12,18 @@ import { connectSalesforce } from '../connectors/salesforce/connect.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { RetryPolicy } from '../connectors/salesforce/http.ts';
 import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
-import { createSalesforceDestination, type SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
+import type { SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
+import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
-import { createS3Destination } from '../connectors/s3/destination.ts';
 import { createS3Store, stagingPrefix } from '../connectors/s3/bucket.ts';
-import { createS3Source } from '../connectors/s3/source.ts';
-import { createLocalFileDestination } from '../connectors/local-file/destination.ts';
-import { createLocalFileSource } from '../connectors/local-file/source.ts';
-import { createFolderStore, resolvePath } from '../connectors/local-file/folder.ts';
+import { createFolderStore } from '../connectors/local-file/folder.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
-import { validateFlow } from './validate.ts';
 import { manualRunNote } from './no-effect.ts';
 import { preflightDestination } from './preflight.ts';
 import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
 import { defaultStateDir, openRunState, type RunResource, type RunStateStore } from './state.ts';
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
-import type { FlowDefinition } from './schema.ts';
 import { asCancellation, canceled, throwIfCanceled } from '../core/cancel.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
@@ -48,11 +44,8 @@ export interface Progress {
   readonly estimatedCount?: number;
 }
 
-export interface RunFlowOptions {
-  /** The flow definition: AppFlow CreateFlow JSON (parsed), validated here. */
-  readonly flow: unknown;
-  /** The flow file's path: relative LocalFile paths resolve from its folder, and messages name it. */
-  readonly flowFile?: string;
+/** How to run a plan (runPlan); runFlow takes the same, plus the definition. */
+export interface RunPlanOptions {
   /** Connector profiles by name (AppFlow CreateConnectorProfile JSON), or a resolver. */
   readonly profiles?: Readonly<Record<string, unknown>> | ProfileResolver;
   readonly log?: Logger;
@@ -95,10 +88,22 @@ export interface RunFlowOptions {
    * the lock (with SQLite, before it returns), for a process about to exit without waiting for the run to stop.
    */
   readonly onStarted?: (run: StartedRun) => void;
+  /** The Salesforce connector's options (the same as connectors.Salesforce). */
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
+  /** Options for connectors by connectorType, each as its connector defines them (ConnectorRunServices.options). */
+  readonly connectors?: Readonly<Record<string, unknown>>;
 }
 
-async function profileFor(options: RunFlowOptions, name: string | undefined, side: 'source' | 'destination'): Promise<ResolvedProfile> {
+export interface RunFlowOptions extends RunPlanOptions {
+  /** The flow definition: AppFlow CreateFlow JSON (parsed, or its text), validated and compiled here. */
+  readonly flow: unknown;
+  /** The flow file's path: relative paths resolve from its folder, and messages name it. */
+  readonly flowFile?: string;
+  /** The connectors a flow may name (default: defaultRegistry()). */
+  readonly registry?: ConnectorRegistry;
+}
+
+async function profileFor(options: RunPlanOptions, name: string | undefined, side: 'source' | 'destination'): Promise<ResolvedProfile> {
   const p = options.profiles;
   if (typeof p === 'function') return p(name, side);
   const entries = Object.entries(p ?? {});
@@ -111,7 +116,7 @@ async function profileFor(options: RunFlowOptions, name: string | undefined, sid
 }
 
 /** The input options of a run, checked (library callers get the CLI's checks): CONFIG_INVALID names the bad one. */
-export function inputOptions(options: Pick<RunFlowOptions, 'invalidUtf8' | 'maxLineBytes' | 'maxRecordBytes'>): InputOptions {
+export function inputOptions(options: Pick<RunPlanOptions, 'invalidUtf8' | 'maxLineBytes' | 'maxRecordBytes'>): InputOptions {
   const { invalidUtf8, maxLineBytes, maxRecordBytes } = options;
   if (invalidUtf8 !== undefined && invalidUtf8 !== 'error' && invalidUtf8 !== 'replace') {
     throw new ForceflowError('CONFIG_INVALID', `invalidUtf8 is ${JSON.stringify(invalidUtf8)}; use "error" (the default: refuse the file) or "replace" (read U+FFFD and count it).`, { details: { option: 'invalidUtf8' } });
@@ -140,7 +145,7 @@ async function* transformed(
   plan: FlowPlan,
   stream: SourceStream,
   record: ExecutionRecord,
-  options: RunFlowOptions,
+  options: RunPlanOptions,
   ctx: RunContext,
   maxBytes: number,
 ): AsyncGenerator<RecordBatch> {
@@ -173,7 +178,8 @@ async function* transformed(
 }
 
 /**
- * Run a flow once and return its execution record.
+ * Validate and compile a flow definition (compileFlow), then run the plan once (runPlan) and return its
+ * execution record.
  *
  * Definition problems throw (FLOW_INVALID, with every problem and its JSON path). Once the run has
  * started, failures are recorded, not thrown: the record's executionStatus is Error or Canceled and
@@ -186,9 +192,26 @@ async function* transformed(
  */
 export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord> {
   const now = options.now ?? (() => new Date());
-  const validatedAt = now();
-  const def: FlowDefinition = validateFlow(options.flow, { ...(options.flowFile === undefined ? {} : { source: options.flowFile }), now: validatedAt });
-  const plan = compileFlow(def, { flowFileDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), now: validatedAt });
+  const plan = compileFlow(options.flow, {
+    baseDir: options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(),
+    now: now(),
+    ...(options.flowFile === undefined ? {} : { source: options.flowFile }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  return runPlan(plan, options);
+}
+
+/**
+ * Run a compiled plan once and return its execution record. The plan is used as it is (never validated or
+ * compiled again): its connectors, base folder, incremental settings, steps and schema version.
+ *
+ * @example
+ * import { compileFlow, runPlan } from 'forceflow';
+ * const plan = compileFlow(definition, { baseDir: '/flows' });
+ * const record = await runPlan(plan, { profiles: { 'my-org': profileJson }, state });
+ */
+export async function runPlan(plan: FlowPlan, options: RunPlanOptions = {}): Promise<ExecutionRecord> {
+  const now = options.now ?? (() => new Date());
   inputOptions(options); // checked before the run takes its lock
   const executionId = options.executionId ?? randomUUID();
   // The run's child logger (flow, executionId) is the only logger its components get, Salesforce clients included.
@@ -202,7 +225,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
     log.info({ stateDir: dir }, 'incremental flow without a state store: using the default state folder');
   }
   try {
-    return await runWithState(options, def, plan, { executionId, log, now, ...(state ? { state } : {}) });
+    return await runWithState(options, plan, { executionId, log, now, ...(state ? { state } : {}) });
   } finally {
     if (ownState) state?.close();
   }
@@ -215,7 +238,7 @@ interface RunSetup {
   readonly state?: RunStateStore;
 }
 
-async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: RunSetup): Promise<ExecutionRecord> {
+async function runWithState(options: RunPlanOptions, plan: FlowPlan, setup: RunSetup): Promise<ExecutionRecord> {
   const { executionId, log, now, state } = setup;
   let s3: S3Client | undefined = options.s3Client;
   const s3Client = (): S3Client => (s3 ??= createS3Client());
@@ -257,7 +280,7 @@ async function runWithState(options: RunFlowOptions, def: FlowDefinition, plan: 
         },
       });
     }
-    return await execute(options, def, plan, { ...setup, startedAt, record, signal, ctx, s3Client, lockLost: lockLost.signal });
+    return await execute(options, plan, { ...setup, startedAt, record, signal, ctx, s3Client, lockLost: lockLost.signal });
   } finally {
     await lock?.release().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not release the flow lock'));
   }
@@ -272,7 +295,7 @@ interface ExecuteSetup extends RunSetup {
   readonly lockLost: AbortSignal;
 }
 
-async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowPlan, setup: ExecuteSetup): Promise<ExecutionRecord> {
+async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSetup): Promise<ExecutionRecord> {
   const { executionId, startedAt, record, log, now, state, signal, ctx, s3Client } = setup;
   const resource = async (r: RunResource): Promise<void> => {
     await state?.addRunResource(executionId, plan.flowName, r, now());
@@ -289,7 +312,7 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
   // Nothing accepted and ignored goes unsaid: a Scheduled flow run by hand runs once, and fields without
   // effect are named (src/flows/no-effect.ts).
   record.startedBy = options.startedBy ?? 'manual';
-  const manual = record.startedBy === 'manual' ? manualRunNote(def, startedAt) : undefined;
+  const manual = record.startedBy === 'manual' ? manualRunNote(plan.definition, startedAt) : undefined;
   if (manual !== undefined) {
     record.notes.push(manual);
     log.warn({ scheduleExpression: plan.trigger.schedule?.expression }, manual);
@@ -307,7 +330,8 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
       const localEnd = new Date(startedAt.getTime() - offsetSeconds * 1000);
       const last = await state?.lastWindowEnd(plan.flowName);
       const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(localEnd.getTime() - 30 * 86400_000).toISOString();
-      const to = plan.source.connectorType === 'Salesforce' ? undefined : localEnd.toISOString();
+      // A source that reads windows ends them on its own clock (Salesforce's); any other gets the local end.
+      const to = plan.connectors.source.capabilities.incremental ? undefined : localEnd.toISOString();
       read = { ...read, window: { field: plan.incremental.field, from, offsetSeconds, ...(to === undefined ? {} : { to }) } };
       record.dataPullStartTime = from;
       record.dataPullEndTime = to ?? null;
@@ -315,36 +339,20 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
 
     await preflightDestination(plan, s3Client);
 
-    // Source
-    let source: Source;
-    const sp = plan.source;
-    if (sp.connectorType === 'Salesforce') {
-      const resolved = await profileFor(options, sp.connectorProfileName, 'source');
-      const userBulk = options.salesforce?.bulk;
-      const sf = connectSalesforce(resolved.profile, {
-        log,
-        signal,
-        ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
-        ...(sp.apiVersion ? { apiVersion: sp.apiVersion } : {}),
-        ...(options.salesforce?.retry ? { retry: options.salesforce.retry } : {}),
-        source: {
-          // Each Bulk query job is recorded when created, so an interrupted run's job can be stopped later.
-          bulk: {
-            ...userBulk,
-            onQueryJobCreated: async (jobId: string) => {
-              await resource({ kind: 'SF_BULK_QUERY_JOB', jobId, connectorProfileName: sp.connectorProfileName ?? null, apiVersion: sf.client.apiVersion });
-              await userBulk?.onQueryJobCreated?.(jobId);
-            },
-          },
-          ...(options.salesforce?.maxRestUrlLength ? { maxRestUrlLength: options.salesforce.maxRestUrlLength } : {}),
-        },
-      });
-      source = sf.source;
-    } else if (sp.connectorType === 'S3') {
-      source = createS3Source(sp.properties, { client: s3Client(), input });
-    } else {
-      source = createLocalFileSource(sp.properties, { baseDir: sp.connectorType === 'LocalFile' && options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd(), input });
-    }
+    // The connectors, resolved when the plan was compiled, build the source and destination from their parts of it.
+    const connectorOptions: Readonly<Record<string, unknown>> = { ...(options.salesforce ? { Salesforce: options.salesforce } : {}), ...options.connectors };
+    const services = (side: 'source' | 'destination'): ConnectorRunServices => {
+      const part = plan[side];
+      return {
+        ctx, flowName: plan.flowName, executionId, baseDir: plan.baseDir, input, s3Client,
+        ...(plan.definition.kmsArn === undefined ? {} : { kmsArn: plan.definition.kmsArn }),
+        profile: () => profileFor(options, part.connectorProfileName, side),
+        recordResource: resource,
+        options: connectorOptions[part.connectorType],
+      };
+    };
+    const source = await plan.connectors.source.createSource?.(plan.source, services('source'));
+    if (source === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.source.connectorType} cannot be a flow's source.`, { details: { connectorType: plan.source.connectorType } });
     const stream = await source.open(read, ctx);
     sourceApiCalls = stream.apiCalls;
     sourceReplacements = stream.invalidUtf8Replacements;
@@ -354,50 +362,34 @@ async function execute(options: RunFlowOptions, def: FlowDefinition, plan: FlowP
 
     // Destination
     const outputSchema = plan.outputSchema(stream.schema);
-    let destination: Destination;
-    const dp = plan.destination;
     // The definition's own schemaVersion (describe-flow output) wins; else the local history numbers it 1, 2, ...
-    const schemaVersion = def.schemaVersion ?? (state ? await state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
-    // Map_all copies whatever columns each input has: files whose columns differ (a later CSV with one more
-    // column, JSON lines gaining a key) must not be cut to the first one's, so the writer follows each batch's
-    // columns (a new file, with its own header, when they change). Otherwise every batch has the same columns.
-    const fileDeps = { flowName: plan.flowName, executionId, schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys };
-    if (dp.connectorType === 'S3') {
-      await resource({ kind: 'S3_STAGING', bucket: dp.properties.bucketName, prefix: stagingPrefix(dp.properties.bucketPrefix, executionId) });
-      // The flow's kmsArn is AppFlow's key for "encrypting the data in the S3 bucket using Amazon S3 SSE-KMS".
-      destination = createS3Destination(dp.properties, { ...fileDeps, client: s3Client(), ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) });
-    } else if (dp.connectorType === 'LocalFile') {
-      const baseDir = options.flowFile ? dirname(resolve(options.flowFile)) : undefined;
-      await resource({ kind: 'LOCAL_STAGING', path: join(resolvePath(dp.properties.path, baseDir), '_temporary', executionId) });
-      destination = createLocalFileDestination(dp.properties, { ...fileDeps, ...(baseDir ? { baseDir } : {}) });
-    } else {
-      const resolved = await profileFor(options, dp.connectorProfileName, 'destination');
-      const sf = connectSalesforce(resolved.profile, {
-        log,
-        signal,
-        ...(resolved.tokens ? { tokens: resolved.tokens } : {}),
-        ...(dp.apiVersion ? { apiVersion: dp.apiVersion } : {}),
-        ...(options.salesforce?.retry ? { retry: options.salesforce.retry } : {}),
-      });
-      destinationApiCalls = () => sf.client.apiCalls;
-      const eh = plan.errorHandling;
-      const flowDir = options.flowFile ? dirname(resolve(options.flowFile)) : process.cwd();
-      // The error file's staging (the write path itself, and any write journal, are the destination's own).
-      const errorStaging = `${executionId}-errors`;
-      if (eh.bucketName !== undefined) await resource({ kind: 'S3_STAGING', bucket: eh.bucketName, prefix: stagingPrefix(eh.bucketPrefix, executionId) });
-      else if (eh.localPath !== undefined) await resource({ kind: 'LOCAL_STAGING', path: join(resolve(flowDir, eh.localPath), '_temporary', errorStaging) });
-      destination = createSalesforceDestination(sf.client, { ...dp, failOnFirstDestinationError: eh.failOnFirstDestinationError }, {
-        flowName: plan.flowName,
-        executionId,
-        // The error file goes through the same files layer as outputs, into the store that holds it. A local
-        // folder gets its own staging folder: publishing must not sweep away another writer's staged files of the run.
-        ...(eh.bucketName !== undefined
-          ? { errorTarget: createS3Store({ client: s3Client(), bucketName: eh.bucketName, bucketPrefix: eh.bucketPrefix, executionId, ...(def.kmsArn === undefined ? {} : { kmsKeyId: def.kmsArn }) }) }
-          : eh.localPath !== undefined ? { errorTarget: createFolderStore({ path: resolve(flowDir, eh.localPath), executionId: errorStaging }) } : {}),
-        ...(state?.writeJournal ? { journal: state.writeJournal } : {}),
-        ...options.salesforce?.destination,
-      });
-    }
+    const schemaVersion = plan.schemaVersion ?? (state ? await state.schemaVersion(plan.flowName, plan.schemaFingerprint) : 1);
+    const eh = plan.errorHandling;
+    // The failed-records file goes through the same files layer as outputs, into the store that holds it. A local
+    // folder gets its own staging folder: publishing must not sweep away another writer's staged files of the run.
+    const errorStaging = `${executionId}-errors`;
+    const errorTarget = eh.bucketName !== undefined
+      ? async () => {
+        await resource({ kind: 'S3_STAGING', bucket: eh.bucketName as string, prefix: stagingPrefix(eh.bucketPrefix, executionId) });
+        return createS3Store({ client: s3Client(), bucketName: eh.bucketName as string, bucketPrefix: eh.bucketPrefix, executionId, ...(plan.definition.kmsArn === undefined ? {} : { kmsKeyId: plan.definition.kmsArn }) });
+      }
+      : eh.localPath !== undefined
+        ? async () => {
+          const folder = resolve(plan.baseDir, eh.localPath as string);
+          await resource({ kind: 'LOCAL_STAGING', path: join(folder, '_temporary', errorStaging) });
+          return createFolderStore({ path: folder, executionId: errorStaging });
+        }
+        : undefined;
+    const destination = await plan.connectors.destination.createDestination?.(plan.destination, services('destination'), {
+      // Map_all copies whatever columns each input has: files whose columns differ (a later CSV with one more
+      // column, JSON lines gaining a key) must not be cut to the first one's, so the writer follows each batch's
+      // columns (a new file, with its own header, when they change). Otherwise every batch has the same columns.
+      schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys, errorHandling: eh,
+      ...(errorTarget ? { errorTarget } : {}),
+      ...(state?.writeJournal ? { writeJournal: state.writeJournal } : {}),
+    });
+    if (destination === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.destination.connectorType} cannot be a flow's destination.`, { details: { connectorType: plan.destination.connectorType } });
+    destinationApiCalls = destination.apiCalls ? () => destination.apiCalls?.() ?? 0 : undefined;
 
     const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx, { onProgress: (p) => { progress = p; } });
     // A cancel that arrives once the destination has finished (files published, records written) is too late

@@ -1,12 +1,22 @@
 import { z } from 'zod';
-import { BucketPrefixSchema, S3DestinationPropertiesSchema, S3SourcePropertiesSchema } from '../connectors/s3/config.ts';
-import { LocalFileDestinationPropertiesSchema, LocalFileSourcePropertiesSchema } from '../connectors/local-file/config.ts';
+import type { ConnectorOperatorName } from '../core/connector-factory.ts';
+import { withSpelling } from '../core/zod.ts';
+import type { ConnectorRegistry } from '../connectors/registry.ts';
+import type { ErrorHandlingConfig } from '../connectors/files/properties.ts';
+import type { LocalFileDestinationProperties, LocalFileSourceProperties } from '../connectors/local-file/properties.ts';
+import type { S3DestinationFlowProperties, S3SourceProperties } from '../connectors/s3/properties.ts';
+import type { SalesforceDestinationProperties, SalesforceSourceProperties } from '../connectors/salesforce/properties.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
+
+export { SALESFORCE_OPERATORS, S3_OPERATORS, type ConnectorOperatorName } from '../core/connector-factory.ts';
+export type { ErrorHandlingConfig, SalesforceDestinationProperties, SalesforceSourceProperties };
 
 /**
  * The flow definition: AppFlow's CreateFlow JSON (API member names, camelCase), as `aws appflow
  * create-flow --cli-input-json` takes it and `aws appflow describe-flow` prints it, plus forceflow's
- * own `LocalFile` connector type.
+ * own `LocalFile` connector type. The connector parts (sourceConnectorProperties,
+ * destinationConnectorProperties, connectorOperator) come from the connector registry
+ * (src/connectors/registry.ts): `flowDefinitionSchema(registry)` builds the schema.
  *
  * Every object is strict: an unknown or misspelled key is an error (validate.ts adds a "did you mean").
  * Fields only AppFlow's service sets (ARNs, status, timestamps, tags, ...) are accepted and ignored, so
@@ -15,11 +25,9 @@ import { toEpochMillis } from '../mapping/convert.ts';
  * problem gets its own path and sentence. docs/flows.md documents every field.
  */
 
-/** AppFlow's ConnectorType values that forceflow runs. */
-export const SOURCE_CONNECTOR_TYPES = ['Salesforce', 'S3', 'LocalFile'] as const;
-export const DESTINATION_CONNECTOR_TYPES = ['S3', 'Salesforce', 'LocalFile'] as const;
-export type SourceConnectorType = (typeof SOURCE_CONNECTOR_TYPES)[number];
-export type DestinationConnectorType = (typeof DESTINATION_CONNECTOR_TYPES)[number];
+/** A connectorType value (the registry says which ones forceflow runs). */
+export type SourceConnectorType = string;
+export type DestinationConnectorType = string;
 
 /** The rest of AppFlow's ConnectorType enum: recognised so the message can say "not supported" rather than "unknown". */
 export const OTHER_APPFLOW_CONNECTOR_TYPES = [
@@ -38,15 +46,6 @@ export const TASK_TYPES = [
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
-/** AppFlow's SalesforceConnectorOperator (21 values). */
-export const SALESFORCE_OPERATORS = [
-  'PROJECTION', 'LESS_THAN', 'CONTAINS', 'GREATER_THAN', 'BETWEEN', 'LESS_THAN_OR_EQUAL_TO', 'GREATER_THAN_OR_EQUAL_TO',
-  'EQUAL_TO', 'NOT_EQUAL_TO', 'ADDITION', 'MULTIPLICATION', 'DIVISION', 'SUBTRACTION', 'MASK_ALL', 'MASK_FIRST_N',
-  'MASK_LAST_N', 'VALIDATE_NON_NULL', 'VALIDATE_NON_ZERO', 'VALIDATE_NON_NEGATIVE', 'VALIDATE_NUMERIC', 'NO_OP',
-] as const;
-export type ConnectorOperatorName = (typeof SALESFORCE_OPERATORS)[number];
-/** AppFlow's S3ConnectorOperator: the Salesforce list without CONTAINS. */
-export const S3_OPERATORS = SALESFORCE_OPERATORS.filter((op) => op !== 'CONTAINS') as Exclude<ConnectorOperatorName, 'CONTAINS'>[];
 
 /** AppFlow's OperatorPropertiesKeys (17 values). */
 export const TASK_PROPERTY_KEYS = [
@@ -56,7 +55,7 @@ export const TASK_PROPERTY_KEYS = [
 ] as const;
 export type TaskPropertyKey = (typeof TASK_PROPERTY_KEYS)[number];
 
-export const DATA_TRANSFER_APIS = ['AUTOMATIC', 'BULKV2', 'REST_SYNC'] as const;
+export { DATA_TRANSFER_APIS } from '../connectors/salesforce/properties.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // CloudFormation's spellings (AWS::AppFlow::Flow, camelCased), rewritten to the API form while parsing.
@@ -85,24 +84,6 @@ function entriesToMap(list: readonly Entry[]): Record<string, unknown> {
 /** `api`, or CloudFormation's list of {key, value} entries rewritten to it (and then checked as `api`). */
 function orKeyValueList<T extends z.ZodType<unknown, Record<string, unknown>>>(api: T, list: ReturnType<typeof keyValueList>) {
   return z.union([api, list.transform(entriesToMap).pipe(api)]);
-}
-
-/**
- * `object` that also takes CloudFormation's spelling `from` of its key `to`: renamed before parsing (so
- * problems name the API key, as docs/flows.md spells it); with both set, `from` is reported as unknown.
- */
-function withSpelling<T extends z.ZodType>(from: string, to: string, object: T) {
-  const rename = (v: unknown): unknown => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-    const o = v as Record<string, unknown>;
-    if (!(from in o) || to in o) return v;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o)) out[k === from ? to : k] = o[k];
-    return out;
-  };
-  return z.preprocess(rename, object.superRefine((o, ctx) => {
-    if ((o as Record<string, unknown>)[from] !== undefined) ctx.addIssue({ code: 'unrecognized_keys', keys: [from], input: o as Record<string, unknown> });
-  }));
 }
 
 /** A Date member: epoch seconds (AppFlow's wire form, CloudFormation) or an ISO-8601 string (SDKs, Terraform; no offset means UTC). */
@@ -146,71 +127,27 @@ export const TriggerConfigSchema = z.strictObject({
   ).optional(),
 });
 
-const ObjectNameSchema = z.string().min(1).max(512).regex(/^\S+$/, { error: 'expected an object API name without spaces, such as "Account"' });
 const ProfileNameSchema = z.string().max(256).regex(/^[\w/!@#+=.-]+$/, { error: 'expected a connector profile name of letters, digits and _/!@#+=.-' });
-const BucketNameSchema = z.string().min(3).max(63);
 
-export const SalesforceSourcePropertiesSchema = z.strictObject({
-  object: ObjectNameSchema,
-  enableDynamicFieldUpdate: z.boolean().optional(),
-  includeDeletedRecords: z.boolean().optional(),
-  dataTransferApi: z.enum(DATA_TRANSFER_APIS).optional(),
-});
-export type SalesforceSourceProperties = z.infer<typeof SalesforceSourcePropertiesSchema>;
-
-export const ErrorHandlingConfigSchema = withSpelling('failOnFirstError', 'failOnFirstDestinationError', z.strictObject({
-  failOnFirstDestinationError: z.boolean().optional(),
-  bucketName: BucketNameSchema.optional(),
-  bucketPrefix: BucketPrefixSchema.optional(),
-  /** forceflow extension: a local folder for the failed-records file instead of S3 (relative to the flow file). */
-  localPath: z.string().min(1).max(1024).optional(),
-  failOnFirstError: z.boolean().optional().meta({ description: "CloudFormation's FailOnFirstError, camelCased: the same as failOnFirstDestinationError" }),
-}));
-export type ErrorHandlingConfig = z.infer<typeof ErrorHandlingConfigSchema>;
-
-export const SalesforceDestinationPropertiesSchema = z.strictObject({
-  object: ObjectNameSchema,
-  idFieldNames: z.array(z.string().min(1).max(128)).optional(),
-  errorHandlingConfig: ErrorHandlingConfigSchema.optional(),
-  writeOperationType: z.enum(['INSERT', 'UPSERT', 'UPDATE', 'DELETE']).optional(),
-  dataTransferApi: z.enum(DATA_TRANSFER_APIS).optional(),
-});
-export type SalesforceDestinationProperties = z.infer<typeof SalesforceDestinationPropertiesSchema>;
-
-/** AppFlow's S3 destination properties, plus errorHandlingConfig (accepted for symmetry with Salesforce). */
-export const S3DestinationFlowPropertiesSchema = S3DestinationPropertiesSchema.extend({
-  errorHandlingConfig: ErrorHandlingConfigSchema.optional(),
-});
-
-export const SourceConnectorPropertiesSchema = z.strictObject({
-  Salesforce: SalesforceSourcePropertiesSchema.optional(),
-  S3: S3SourcePropertiesSchema.optional(),
-  LocalFile: LocalFileSourcePropertiesSchema.optional(),
-});
-
-export const DestinationConnectorPropertiesSchema = z.strictObject({
-  Salesforce: SalesforceDestinationPropertiesSchema.optional(),
-  S3: S3DestinationFlowPropertiesSchema.optional(),
-  LocalFile: LocalFileDestinationPropertiesSchema.optional(),
-});
+/** sourceConnectorProperties: one optional entry per source connector, keyed by its type. */
+export interface SourceConnectorProperties {
+  Salesforce?: SalesforceSourceProperties;
+  S3?: S3SourceProperties;
+  LocalFile?: LocalFileSourceProperties;
+  /** A connector registered beyond forceflow's own: its properties as its schema parsed them. */
+  [connectorType: string]: unknown;
+}
+/** destinationConnectorProperties: one optional entry per destination connector, keyed by its type. */
+export interface DestinationConnectorProperties {
+  Salesforce?: SalesforceDestinationProperties;
+  S3?: S3DestinationFlowProperties;
+  LocalFile?: LocalFileDestinationProperties;
+  [connectorType: string]: unknown;
+}
+export type ConnectorOperator = Partial<Record<string, ConnectorOperatorName>>;
 
 const ConnectorTypeSchema = z.string().min(1);
 const ApiVersionSchema = z.string().max(256);
-
-export const SourceFlowConfigSchema = z.strictObject({
-  connectorType: ConnectorTypeSchema,
-  apiVersion: ApiVersionSchema.optional(),
-  connectorProfileName: ProfileNameSchema.optional(),
-  sourceConnectorProperties: SourceConnectorPropertiesSchema,
-  incrementalPullConfig: z.strictObject({ datetimeTypeFieldName: z.string().min(1).max(256).optional() }).optional(),
-});
-
-export const DestinationFlowConfigSchema = z.strictObject({
-  connectorType: ConnectorTypeSchema,
-  apiVersion: ApiVersionSchema.optional(),
-  connectorProfileName: ProfileNameSchema.optional(),
-  destinationConnectorProperties: DestinationConnectorPropertiesSchema,
-});
 
 const TaskPropertyValue = z.string().min(1).max(2048);
 /** taskProperties as the API has it: a map of OperatorPropertiesKeys to strings. */
@@ -221,20 +158,6 @@ export type TaskProperties = Partial<Record<TaskPropertyKey, string>>;
 
 /** taskProperties as a flow may give it: the API's map, or CloudFormation's list of {key, value}. */
 export const TaskPropertiesInputSchema = orKeyValueList(TaskPropertiesSchema, keyValueList("CloudFormation's TaskProperties form, camelCased", z.unknown(), false));
-
-export const ConnectorOperatorSchema = z.strictObject({
-  Salesforce: z.enum(SALESFORCE_OPERATORS).optional(),
-  S3: z.enum(S3_OPERATORS as [string, ...string[]]).optional(),
-  LocalFile: z.enum(SALESFORCE_OPERATORS).optional(),
-});
-
-export const TaskSchema = z.strictObject({
-  sourceFields: z.array(z.string().max(2048)),
-  connectorOperator: ConnectorOperatorSchema.optional(),
-  destinationField: z.string().max(256).optional(),
-  taskType: z.enum(TASK_TYPES),
-  taskProperties: TaskPropertiesInputSchema.optional(),
-});
 
 export const MetadataCatalogConfigSchema = z.strictObject({
   glueDataCatalog: z
@@ -250,38 +173,95 @@ export const TagsInputSchema = orKeyValueList(z.record(z.string(), z.string()), 
 /** The unions of an API form and its CloudFormation list (validate.ts words their problems as the API form's). */
 export const SPELLING_UNIONS: readonly object[] = [TaskPropertiesInputSchema, TagsInputSchema];
 
-export const FlowDefinitionSchema = z
-  .strictObject({
-    flowName: z.string().max(256).regex(/^[a-zA-Z0-9][\w!@#.-]+$/, {
-      error: 'expected a name of at least 2 characters: a letter or digit, then letters, digits and _!@#.- (no spaces)',
-    }),
-    description: z.string().max(2048).optional(),
-    kmsArn: z.string().min(20).max(2048).regex(/^arn:aws:kms:.*:[0-9]+:.*$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' }).optional(),
-    triggerConfig: TriggerConfigSchema,
-    sourceFlowConfig: SourceFlowConfigSchema,
-    destinationFlowConfigList: z.array(DestinationFlowConfigSchema),
-    tasks: z.array(TaskSchema),
-    tags: TagsInputSchema.optional(),
-    metadataCatalogConfig: MetadataCatalogConfigSchema.optional(),
-    clientToken: z.string().optional().meta({ description: SERVICE_ONLY }),
-    // Returned by DescribeFlow, tolerated so its output validates unchanged.
-    flowArn: z.string().optional().meta({ description: SERVICE_ONLY }),
-    flowStatus: z.string().optional().meta({ description: SERVICE_ONLY }),
-    flowStatusMessage: z.string().optional().meta({ description: SERVICE_ONLY }),
-    createdAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
-    lastUpdatedAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
-    createdBy: z.string().optional().meta({ description: SERVICE_ONLY }),
-    lastUpdatedBy: z.string().optional().meta({ description: SERVICE_ONLY }),
-    lastRunExecutionDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
-    lastRunMetadataCatalogDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
-    schemaVersion: z.number().int().nonnegative().optional().meta({
-      description: 'Set by AppFlow. When present, forceflow uses it for the schemaVersion_<n> folder instead of deriving one.',
-    }),
-  })
-  .meta({ title: 'forceflow flow definition (AppFlow CreateFlow JSON)' });
+/** The registry-driven parts of the schema: one optional entry per connector, keyed by its connectorType. */
+interface ConnectorParts {
+  readonly source: z.ZodType<SourceConnectorProperties>;
+  readonly destination: z.ZodType<DestinationConnectorProperties>;
+  readonly operator: z.ZodType<ConnectorOperator>;
+}
 
-export type FlowDefinition = z.infer<typeof FlowDefinitionSchema>;
-export type TaskDefinition = z.infer<typeof TaskSchema>;
-export type SourceFlowConfig = z.infer<typeof SourceFlowConfigSchema>;
-export type DestinationFlowConfig = z.infer<typeof DestinationFlowConfigSchema>;
+function connectorParts(registry: ConnectorRegistry): ConnectorParts {
+  const entries = (side: 'sourceProperties' | 'destinationProperties') => Object.fromEntries(
+    registry.connectors.flatMap((c) => (c[side] === undefined ? [] : [[c.connectorType, c[side].optional()]])),
+  );
+  const operator = Object.fromEntries(registry.connectors.map((c) => [c.connectorType, z.enum(c.operators as [string, ...string[]]).optional()]));
+  // The parsed values are each connector's own (typed in its folder); the casts state that.
+  return {
+    source: z.strictObject(entries('sourceProperties')) as unknown as z.ZodType<SourceConnectorProperties>,
+    destination: z.strictObject(entries('destinationProperties')) as unknown as z.ZodType<DestinationConnectorProperties>,
+    operator: z.strictObject(operator) as unknown as z.ZodType<ConnectorOperator>,
+  };
+}
+
+function buildFlowDefinitionSchema(parts: ConnectorParts) {
+  const sourceFlowConfig = z.strictObject({
+    connectorType: ConnectorTypeSchema,
+    apiVersion: ApiVersionSchema.optional(),
+    connectorProfileName: ProfileNameSchema.optional(),
+    sourceConnectorProperties: parts.source,
+    incrementalPullConfig: z.strictObject({ datetimeTypeFieldName: z.string().min(1).max(256).optional() }).optional(),
+  });
+  const destinationFlowConfig = z.strictObject({
+    connectorType: ConnectorTypeSchema,
+    apiVersion: ApiVersionSchema.optional(),
+    connectorProfileName: ProfileNameSchema.optional(),
+    destinationConnectorProperties: parts.destination,
+  });
+  const task = z.strictObject({
+    sourceFields: z.array(z.string().max(2048)),
+    connectorOperator: parts.operator.optional(),
+    destinationField: z.string().max(256).optional(),
+    taskType: z.enum(TASK_TYPES),
+    taskProperties: TaskPropertiesInputSchema.optional(),
+  });
+  return z
+    .strictObject({
+      flowName: z.string().max(256).regex(/^[a-zA-Z0-9][\w!@#.-]+$/, {
+        error: 'expected a name of at least 2 characters: a letter or digit, then letters, digits and _!@#.- (no spaces)',
+      }),
+      description: z.string().max(2048).optional(),
+      kmsArn: z.string().min(20).max(2048).regex(/^arn:aws:kms:.*:[0-9]+:.*$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' }).optional(),
+      triggerConfig: TriggerConfigSchema,
+      sourceFlowConfig,
+      destinationFlowConfigList: z.array(destinationFlowConfig),
+      tasks: z.array(task),
+      tags: TagsInputSchema.optional(),
+      metadataCatalogConfig: MetadataCatalogConfigSchema.optional(),
+      clientToken: z.string().optional().meta({ description: SERVICE_ONLY }),
+      // Returned by DescribeFlow, tolerated so its output validates unchanged.
+      flowArn: z.string().optional().meta({ description: SERVICE_ONLY }),
+      flowStatus: z.string().optional().meta({ description: SERVICE_ONLY }),
+      flowStatusMessage: z.string().optional().meta({ description: SERVICE_ONLY }),
+      createdAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+      lastUpdatedAt: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+      createdBy: z.string().optional().meta({ description: SERVICE_ONLY }),
+      lastUpdatedBy: z.string().optional().meta({ description: SERVICE_ONLY }),
+      lastRunExecutionDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+      lastRunMetadataCatalogDetails: z.unknown().optional().meta({ description: SERVICE_ONLY }),
+      schemaVersion: z.number().int().nonnegative().optional().meta({
+        description: 'Set by AppFlow. When present, forceflow uses it for the schemaVersion_<n> folder instead of deriving one.',
+      }),
+    })
+    .meta({ title: 'forceflow flow definition (AppFlow CreateFlow JSON)' });
+}
+
+export type FlowDefinitionSchemaType = ReturnType<typeof buildFlowDefinitionSchema>;
+
+// A registry is immutable, so its schema is built once per registry (a cache, not shared state).
+const schemas = new WeakMap<ConnectorRegistry, FlowDefinitionSchemaType>();
+
+/** The zod schema of a flow definition whose connectors are the registry's. */
+export function flowDefinitionSchema(registry: ConnectorRegistry): FlowDefinitionSchemaType {
+  let schema = schemas.get(registry);
+  if (!schema) {
+    schema = buildFlowDefinitionSchema(connectorParts(registry));
+    schemas.set(registry, schema);
+  }
+  return schema;
+}
+
+export type FlowDefinition = z.infer<FlowDefinitionSchemaType>;
+export type TaskDefinition = FlowDefinition['tasks'][number];
+export type SourceFlowConfig = FlowDefinition['sourceFlowConfig'];
+export type DestinationFlowConfig = FlowDefinition['destinationFlowConfigList'][number];
 export type ScheduledTriggerProperties = z.infer<typeof ScheduledTriggerPropertiesSchema>;

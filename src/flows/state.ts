@@ -1,3 +1,4 @@
+import type { RunResource } from '../core/connector-factory.ts';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,10 +34,7 @@ export type LockAttempt =
  * `forceflow runs cleanup`) can remove it: the destination's staging (S3 prefix or local folder) and
  * Bulk query jobs. A Salesforce write journal is not a run resource: cleanup never touches it.
  */
-export type RunResource =
-  | { readonly kind: 'S3_STAGING'; readonly bucket: string; readonly prefix: string }
-  | { readonly kind: 'LOCAL_STAGING'; readonly path: string }
-  | { readonly kind: 'SF_BULK_QUERY_JOB'; readonly jobId: string; readonly connectorProfileName: string | null; readonly apiVersion?: string };
+export type { RunResource } from '../core/connector-factory.ts';
 
 export interface StoredRunResource {
   readonly id: number;

@@ -6,7 +6,8 @@ import { MAX_JSON_DEPTH, tooDeepAt } from '../core/json-depth.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { flowNotices } from './no-effect.ts';
 import { connectorTypeProblem, crossFieldRules } from './rules.ts';
-import { CLOUDFORMATION_KEYS, FlowDefinitionSchema, SPELLING_UNIONS } from './schema.ts';
+import { defaultRegistry, type ConnectorRegistry } from '../connectors/registry.ts';
+import { CLOUDFORMATION_KEYS, flowDefinitionSchema, SPELLING_UNIONS } from './schema.ts';
 import type { FlowDefinition } from './schema.ts';
 
 export type { FlowProblem } from '../mapping/types.ts';
@@ -38,6 +39,8 @@ export interface CheckResult {
 export interface CheckOptions {
   /** "Now" for rules about time (a scheduleEndTime already past); the clock by default. */
   readonly now?: Date;
+  /** The connectors a flow may name (default: forceflow's, defaultRegistry()). */
+  readonly registry?: ConnectorRegistry;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -125,7 +128,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   array: 'a list', record: 'an object',
 };
 
-function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[] {
+function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema, registry: ConnectorRegistry): FlowProblem[] {
   const path = formatPath(issue.path);
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
@@ -136,7 +139,7 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
         const last = issue.path[issue.path.length - 1];
         if ((last === 'sourceConnectorProperties' || last === 'destinationConnectorProperties') && didYouMean(key, known) !== key) {
           const side = last === 'sourceConnectorProperties' ? 'source' : 'destination';
-          const p = connectorTypeProblem(keyPath, key, side);
+          const p = connectorTypeProblem(registry, keyPath, key, side);
           if (p) return p;
         }
         const guess = didYouMean(key, known);
@@ -182,7 +185,7 @@ function issueToProblems(issue: z.core.$ZodIssue, root: AnySchema): FlowProblem[
         // form is wrong (a malformed list reads as "expected an object", as before the rewrite).
         const [api = [], list = []] = issue.errors;
         const fromList = Array.isArray(input) && list.length > 0 && list.every((i) => typeof i.path[0] !== 'number');
-        return (fromList ? list : api).flatMap((i) => issueToProblems({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, root));
+        return (fromList ? list : api).flatMap((i) => issueToProblems({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, root, registry));
       }
       return [{ path, message: `${issue.message}, got ${describeValue(input)}. Use one of those forms.` }];
     default:
@@ -199,12 +202,14 @@ export function checkFlow(json: unknown, options: CheckOptions = {}): CheckResul
   if (deep !== undefined) {
     return { ok: false, problems: [{ path: deep, message: `is nested more than ${MAX_JSON_DEPTH} levels deep. A flow definition nests only a few levels: check the file is the flow you meant.` }] };
   }
-  const parsed = FlowDefinitionSchema.safeParse(json, { reportInput: true });
+  const registry = options.registry ?? defaultRegistry();
+  const schema = flowDefinitionSchema(registry);
+  const parsed = schema.safeParse(json, { reportInput: true });
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, FlowDefinitionSchema));
+    const problems = parsed.error.issues.flatMap((i) => issueToProblems(i, schema, registry));
     return { ok: false, problems: dedupe(problems) };
   }
-  const { problems, tasks } = crossFieldRules(parsed.data, options.now);
+  const { problems, tasks } = crossFieldRules(parsed.data, registry, options.now);
   if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
   return { ok: true, flow: parsed.data, problems: [], ...(tasks ? { tasks } : {}), notices: flowNotices(parsed.data) };
 }
@@ -230,7 +235,7 @@ export function formatProblems(problems: readonly FlowProblem[]): string {
  * expected a positive integer, got "x". Set it to ...`) and whose details carry `problems`.
  */
 export function validateFlow(json: unknown, options: { readonly source?: string } & CheckOptions = {}): FlowDefinition {
-  const result = checkFlow(typeof json === 'string' ? parseJsonText(json, options.source) : json, options.now ? { now: options.now } : {});
+  const result = checkFlow(typeof json === 'string' ? parseJsonText(json, options.source) : json, { ...(options.now ? { now: options.now } : {}), ...(options.registry ? { registry: options.registry } : {}) });
   if (result.ok && result.flow) return result.flow;
   throw flowInvalid(result.problems, options.source);
 }

@@ -44,13 +44,15 @@ describe('compileFlow: the canonical AppFlow example (appflow-model.md 1.6)', ()
     expect(plan.steps).toEqual(['read: tasks[0] (PROJECTION)', 'validate: tasks[3]', 'mask: tasks[4]', 'map: tasks[1], tasks[2]']);
   });
 
-  it('derives a deterministic schema version that moves with mappings only', () => {
+  it('derives a deterministic schema fingerprint that moves with mappings only (the runner numbers versions from it)', () => {
     const again = compileFlow(read('appflow-canonical.json'));
-    expect(again.schemaVersion).toBe(plan.schemaVersion);
-    expect(plan.schemaVersion).toBeGreaterThan(0);
+    expect(again.schemaFingerprint).toBe(plan.schemaFingerprint);
+    expect(plan.schemaFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // No schemaVersion in the definition: the runner numbers it from the run state (1, 2, ...).
+    expect(plan.schemaVersion).toBeUndefined();
     const def = read('appflow-canonical.json');
     const renamed = { ...def, tasks: def.tasks.map((t) => (t.destinationField === 'Name' ? { ...t, destinationField: 'AccountName' } : t)) };
-    expect(compileFlow(renamed).schemaVersion).not.toBe(plan.schemaVersion);
+    expect(compileFlow(renamed).schemaFingerprint).not.toBe(plan.schemaFingerprint);
     const retimed = { ...def, description: 'another description' };
     expect(compileFlow(retimed).schemaFingerprint).toBe(plan.schemaFingerprint);
   });

@@ -6,7 +6,7 @@ import type { RecordBatch } from '../../core/types.ts';
 import { createLayout } from '../files/layout.ts';
 import { writeFiles } from '../files/output.ts';
 import type { FileDestinationDeps } from '../files/output.ts';
-import type { LocalFileDestinationProperties } from './config.ts';
+import type { LocalFileDestinationProperties } from './properties.ts';
 import { createFolderStore, resolvePath } from './folder.ts';
 
 export interface LocalFileDestinationDeps extends FileDestinationDeps {

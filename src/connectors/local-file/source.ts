@@ -1,7 +1,7 @@
 import type { Source } from '../../core/connector.ts';
 import type { InputOptions } from '../../formats/types.ts';
 import { createFileSource } from '../files/file-source.ts';
-import type { LocalFileSourceProperties } from './config.ts';
+import type { LocalFileSourceProperties } from './properties.ts';
 import { createFolderStore, entityFromPath, resolvePath } from './folder.ts';
 
 /**

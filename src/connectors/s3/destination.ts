@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Destination, RunContext, WriteResult } from '../../core/connector.ts';
 import type { RecordBatch } from '../../core/types.ts';
 import { createS3Store } from './bucket.ts';
-import type { S3DestinationProperties } from './config.ts';
+import type { S3DestinationProperties } from './properties.ts';
 import { createLayout, writeFiles } from '../files/index.ts';
 import type { FileDestinationDeps } from '../files/index.ts';
 

@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Source } from '../../core/connector.ts';
 import type { InputOptions } from '../../formats/types.ts';
 import { createS3Store } from './bucket.ts';
-import type { S3SourceProperties } from './config.ts';
+import type { S3SourceProperties } from './properties.ts';
 import { createFileSource } from '../files/file-source.ts';
 
 /**

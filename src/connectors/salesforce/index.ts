@@ -7,3 +7,107 @@ export { describeObject, SfObject, type SfField } from './describe.ts';
 export { buildSelect, buildCount, escapeSoqlString, soqlLiteral, filterCondition } from './soql.ts';
 export { connectSalesforce, parseSalesforceProfile, type ConnectOptions } from './connect.ts';
 export { createSalesforceDestination, resolveTarget, type SalesforceDestination, type SalesforceDestinationConfig, type SalesforceDestinationOptions, type SalesforceWriteResult } from './destination.ts';
+export * from './properties.ts';
+
+// ---------------------------------------------------------------------------------------------------
+// The connector's factory (src/connectors/registry.ts registers it).
+
+import { defineConnector, SALESFORCE_OPERATORS, type AnyConnectorFactory, type ConnectorRunServices } from '../../core/connector-factory.ts';
+import type { TokenProvider as Tokens } from './auth.ts';
+import type { BulkReadOptions } from './bulk-source.ts';
+import { connectSalesforce as connect } from './connect.ts';
+import { createSalesforceDestination as createDestination, type SalesforceDestinationOptions as DestinationOptions } from './destination.ts';
+import type { RetryPolicy as Retry } from './http.ts';
+import type { WriteJournal } from './journal.ts';
+import type { ErrorSinkTarget } from '../files/error-sink.ts';
+import {
+  SalesforceDestinationPropertiesSchema, SalesforceSourcePropertiesSchema, salesforceDestinationProblems,
+  type SalesforceDestinationPlan, type SalesforceDestinationProperties, type SalesforceSourcePlan, type SalesforceSourceProperties,
+} from './properties.ts';
+
+/** Run options of the Salesforce connector (RunFlowOptions.salesforce). */
+export interface SalesforceRunOptions {
+  readonly retry?: Retry;
+  readonly bulk?: BulkReadOptions;
+  readonly maxRestUrlLength?: number;
+  readonly destination?: DestinationOptions;
+}
+
+async function session(plan: { readonly apiVersion?: string }, services: ConnectorRunServices, retry: Retry | undefined) {
+  const resolved = await services.profile();
+  const tokens = resolved.tokens as Tokens | undefined;
+  return { resolved, options: { log: services.ctx.log, signal: services.ctx.signal, ...(tokens ? { tokens } : {}), ...(plan.apiVersion ? { apiVersion: plan.apiVersion } : {}), ...(retry ? { retry } : {}) } };
+}
+
+/** Salesforce: a source (REST or Bulk API 2.0 queries, incremental, SOQL filters) and a destination (REST or Bulk writes). */
+export function salesforceConnector(): AnyConnectorFactory {
+  return defineConnector<SalesforceSourceProperties, SalesforceDestinationProperties, SalesforceSourcePlan, SalesforceDestinationPlan>({
+    connectorType: 'Salesforce',
+    sourceProperties: SalesforceSourcePropertiesSchema,
+    destinationProperties: SalesforceDestinationPropertiesSchema,
+    operators: SALESFORCE_OPERATORS,
+    needsProfile: true,
+    capabilities: { source: true, destination: true, incremental: true, pushdownFilters: true, writeOperations: ['INSERT', 'UPSERT', 'UPDATE', 'DELETE'], files: false },
+    destinationProblems: salesforceDestinationProblems,
+    compileSource(p, ctx) {
+      const plan: SalesforceSourcePlan = {
+        connectorType: 'Salesforce', object: p.object, apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
+        includeDeletedRecords: p.includeDeletedRecords ?? false, enableDynamicFieldUpdate: p.enableDynamicFieldUpdate ?? false,
+        properties: p,
+        ...(ctx.connectorProfileName !== undefined ? { connectorProfileName: ctx.connectorProfileName } : {}),
+        ...(ctx.apiVersion !== undefined ? { apiVersion: ctx.apiVersion } : {}),
+      };
+      // enableDynamicFieldUpdate (AppFlow: "dynamic fetching of new fields"): Map_all copies every field of the
+      // object's describe at run time, even beyond a PROJECTION written before the field existed.
+      return { plan, entity: p.object, read: { includeDeleted: plan.includeDeletedRecords, apiPreference: plan.apiPreference }, dynamicFields: plan.enableDynamicFieldUpdate };
+    },
+    compileDestination(p, ctx) {
+      const op = p.writeOperationType ?? 'INSERT';
+      const plan: SalesforceDestinationPlan = {
+        connectorType: 'Salesforce', object: p.object, writeOperationType: op,
+        idFieldNames: p.idFieldNames && p.idFieldNames.length > 0 ? p.idFieldNames : op === 'UPDATE' || op === 'DELETE' ? ['Id'] : [],
+        apiPreference: p.dataTransferApi ?? 'AUTOMATIC',
+        ...(ctx.connectorProfileName !== undefined ? { connectorProfileName: ctx.connectorProfileName } : {}),
+        ...(ctx.apiVersion !== undefined ? { apiVersion: ctx.apiVersion } : {}),
+      };
+      const eh = p.errorHandlingConfig;
+      return { plan, ...(eh ? { errorHandling: eh } : {}), ...(eh?.bucketName !== undefined ? { buckets: [[eh.bucketName, 'errorHandlingConfig.bucketName']] } : {}) };
+    },
+    async createSource(plan, services) {
+      const options = services.options as SalesforceRunOptions | undefined;
+      const { resolved, options: connectOptions } = await session(plan, services, options?.retry);
+      const userBulk = options?.bulk;
+      const sf = connect(resolved.profile, {
+        ...connectOptions,
+        source: {
+          // Each Bulk query job is recorded when created, so an interrupted run's job can be stopped later.
+          bulk: {
+            ...userBulk,
+            onQueryJobCreated: async (jobId: string) => {
+              await services.recordResource({ kind: 'SF_BULK_QUERY_JOB', jobId, connectorProfileName: plan.connectorProfileName ?? null, apiVersion: sf.client.apiVersion });
+              await userBulk?.onQueryJobCreated?.(jobId);
+            },
+          },
+          ...(options?.maxRestUrlLength ? { maxRestUrlLength: options.maxRestUrlLength } : {}),
+        },
+      });
+      return sf.source;
+    },
+    async createDestination(plan, services, settings) {
+      const options = services.options as SalesforceRunOptions | undefined;
+      const { resolved, options: connectOptions } = await session(plan, services, options?.retry);
+      const sf = connect(resolved.profile, connectOptions);
+      const journal = settings.writeJournal as WriteJournal | undefined;
+      const errorTarget = (await settings.errorTarget?.()) as ErrorSinkTarget | undefined;
+      const destination = createDestination(sf.client, { ...plan, failOnFirstDestinationError: settings.errorHandling.failOnFirstDestinationError }, {
+        flowName: services.flowName,
+        executionId: services.executionId,
+        // The error file goes through the files layer, into the store that holds it (the runner's errorTarget).
+        ...(errorTarget ? { errorTarget } : {}),
+        ...(journal ? { journal } : {}),
+        ...options?.destination,
+      });
+      return { write: (batches, ctx, writeOptions) => destination.write(batches, ctx, writeOptions), apiCalls: () => sf.client.apiCalls };
+    },
+  });
+}
