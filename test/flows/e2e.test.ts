@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +8,7 @@ import { runFlow } from '../../src/flows/runner.ts';
 import { openRunState } from '../../src/flows/state.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { captureContext } from '../helpers/run-context.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
@@ -238,16 +238,9 @@ describe('flows end to end (emulator + s3rver)', () => {
     writeFileSync(profileFile, JSON.stringify(emu.connectorProfile));
     const flowFile = join(dir, 'flow.json');
     writeFileSync(flowFile, JSON.stringify(sfFlow('cli-run', 'AUTOMATIC', 'CSV')));
-    const env = { ...process.env, ...s3.s3.env, FORCEFLOW_HOME: join(dir, 'home') };
-    const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((done) => {
-        const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { env, cwd: dir });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        child.on('exit', (code) => done({ code, stdout, stderr }));
-      });
+    // In-process (runCli); test/cli/smoke.test.ts runs the real binary.
+    const env = { ...s3.s3.env, FORCEFLOW_HOME: join(dir, 'home') };
+    const run = (args: string[]): ReturnType<typeof forceflow> => forceflow(args, { env });
     const ok = await run(['run', flowFile, '--profile', profileFile, '--log-level', 'warn']);
     expect(ok.code).toBe(0);
     const record = JSON.parse(ok.stdout) as { executionStatus: string; sourceDataTransferApi: string; outputs: string[] };
