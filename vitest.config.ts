@@ -12,7 +12,7 @@ export default defineConfig({
     // time on a 2-core machine). Override with --maxWorkers.
     maxWorkers: 3,
     // A worker keeps its module cache from one file to the next instead of loading src/ again through vite for
-    // every file (the import phase was about half of the suite's CPU time). Safe because src/ holds no module
+    // every file (on the unit-test folders this halved the CPU time: 6.3 s → 3.4 s). Safe because src/ holds no module
     // state (no module singletons, a house rule), and the tests that change process.env, TZ or a prototype
     // restore it in finally/afterAll. `npx vitest run --isolate` gives every file a fresh module graph again.
     isolate: false,
