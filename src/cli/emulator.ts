@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../emulator/s3/local.ts';
 import { isLoopbackHost } from '../core/http-guard.ts';
+import type { CliOutput } from './io.ts';
 
 export interface EmulatorCommandOptions {
   readonly port: number;
@@ -37,7 +38,7 @@ function checkDataDir(dir: string): void {
 }
 
 /** `forceflow emulator`: serve until SIGINT/SIGTERM; exactly one JSON line on stdout once listening. */
-export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger): Promise<void> {
+export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger, output: CliOutput): Promise<void> {
   if (opts.data !== undefined) checkDataDir(opts.data);
   const allowOrigins = opts.allowOrigin ?? [];
   const allowHosts = opts.allowHost ?? [];
@@ -65,13 +66,13 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger)
   }
   if (!isLoopbackHost(opts.host)) {
     // Nothing here is protected by real credentials: say so where the user will see it, not only in the log.
-    process.stderr.write(
+    output.writeErr(
       `forceflow emulator: WARNING: listening on ${opts.host}, not on loopback. Anyone who can reach this machine on port ${new URL(info.instanceUrl).port}` +
         `${s3 ? ` (and ${new URL(s3.endpoint).port} for S3)` : ''} gets the org and its records, its connected apps with their client secrets, ` +
         `its access tokens, and the emulated KMS keys and Secrets Manager secrets${s3 ? ', and the local S3 bucket' : ''}. Use --host 127.0.0.1 unless that is what you want.\n`,
     );
   }
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  output.writeOut(`${JSON.stringify(line)}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

@@ -3,22 +3,19 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
-import { createRootLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 // Only types at the top: the profile modules (AWS SDK, SQLite) load when a command runs, so `--help` loads little.
 import type { ProfileContext } from '../profiles/profiles.ts';
 import { logLevel, LOG_LEVELS, positiveNumber } from './options.ts';
+import type { CliIo } from './io.ts';
 
 interface CommonOptions {
   readonly stateDir?: string;
   readonly logLevel: string;
 }
 
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-async function withContext<T>(opts: CommonOptions, fn: (ctx: ProfileContext, log: Logger) => Promise<T>): Promise<T> {
-  const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+async function withContext<T>(io: CliIo, opts: CommonOptions, fn: (ctx: ProfileContext, log: Logger) => Promise<T>): Promise<T> {
+  const log = io.rootLogger({ level: opts.logLevel });
   const [{ openProfileContext }, { defaultHome }] = await Promise.all([import('../profiles/index.ts'), import('../profiles/store.ts')]);
   const ctx = openProfileContext({ log, home: resolve(opts.stateDir ?? defaultHome()) });
   try {
@@ -103,7 +100,8 @@ function common(cmd: Command): Command {
  * credentials envelope-encrypted with KMS (AWS SDK default chain; AWS_ENDPOINT_URL_KMS and
  * AWS_ENDPOINT_URL_SECRETS_MANAGER point it at the emulator).
  */
-export function registerProfilesCommand(program: Command): void {
+export function registerProfilesCommand(program: Command, io: CliIo): void {
+  const print = (value: unknown): void => io.print(value);
   const profiles = program.command('profiles').description('Connector profiles (AppFlow CreateConnectorProfile JSON), stored with KMS-encrypted credentials.');
 
   common(profiles.command('create'))
@@ -113,14 +111,14 @@ export function registerProfilesCommand(program: Command): void {
     .action(async (opts: CommonOptions & { file: string; replace?: boolean }) => {
       const json = await readJsonFile(opts.file, 'Profile file');
       const { createProfile } = await import('../profiles/profiles.ts');
-      await withContext(opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
+      await withContext(io, opts, async (ctx) => print(await createProfile(ctx, json, { replace: opts.replace === true, origin: `Profile file ${opts.file}` })));
     });
 
   common(profiles.command('list'))
     .description('List stored profiles (as AppFlow DescribeConnectorProfiles: no credential values).')
     .action(async (opts: CommonOptions) => {
       const { listProfiles } = await import('../profiles/profiles.ts');
-      await withContext(opts, async (ctx) => print({ connectorProfileDetails: listProfiles(ctx) }));
+      await withContext(io, opts, async (ctx) => print({ connectorProfileDetails: listProfiles(ctx) }));
     });
 
   common(profiles.command('describe'))
@@ -128,7 +126,7 @@ export function registerProfilesCommand(program: Command): void {
     .argument('<name>', 'connectorProfileName')
     .action(async (name: string, opts: CommonOptions) => {
       const { describeProfile } = await import('../profiles/profiles.ts');
-      await withContext(opts, async (ctx) => print(describeProfile(ctx, name)));
+      await withContext(io, opts, async (ctx) => print(describeProfile(ctx, name)));
     });
 
   common(profiles.command('delete'))
@@ -136,9 +134,9 @@ export function registerProfilesCommand(program: Command): void {
     .argument('<name>', 'connectorProfileName')
     .action(async (name: string, opts: CommonOptions) => {
       const { deleteProfile } = await import('../profiles/profiles.ts');
-      await withContext(opts, async (ctx) => {
+      await withContext(io, opts, async (ctx) => {
         deleteProfile(ctx, name);
-        process.stderr.write(`forceflow: deleted connector profile "${name}"\n`);
+        io.output.writeErr(`forceflow: deleted connector profile "${name}"\n`);
       });
     });
 
@@ -155,14 +153,14 @@ export function registerProfilesCommand(program: Command): void {
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
       try {
-        await withContext(opts, async (ctx) => {
+        await withContext(io, opts, async (ctx) => {
           const result = await authorizeProfile(ctx, name, {
             ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }),
             scope: opts.scope,
             timeoutMs: opts.timeout * 1000,
             signal: controller.signal,
             onAuthorizeUrl(url) {
-              process.stderr.write(`forceflow: open this URL to authorize profile "${name}":\n  ${url}\n`);
+              io.output.writeErr(`forceflow: open this URL to authorize profile "${name}":\n  ${url}\n`);
               if (opts.browser) openBrowser(url);
             },
           });

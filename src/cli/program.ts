@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_CODES, exitCodeFor, toForceflowError } from '../core/errors.ts';
-import { createRootLogger } from '../core/logger.ts';
 import { bucketName, hostNameList, nonNegativeInteger, originList, port, positiveInteger } from './options.ts';
 import { registerRunCommands } from './run.ts';
 import { registerRunsCommands } from './runs.ts';
 import { registerProfilesCommand } from './profiles.ts';
 import { registerRecoverCommand } from './recover.ts';
+import { cliIo, processOutput, type CliIo, type CliOutput } from './io.ts';
+
+export type { CliOutput } from './io.ts';
 
 function parseGenerate(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(value);
@@ -20,19 +22,12 @@ export function packageVersion(): string {
   return pkg.version ?? '0.0.0';
 }
 
-/** Where the CLI writes: the process's streams, or a test's buffers. */
-export interface CliOutput {
-  writeOut(text: string): void;
-  writeErr(text: string): void;
-}
-
-const processOutput: CliOutput = {
-  writeOut: (text) => void process.stdout.write(text),
-  writeErr: (text) => void process.stderr.write(text),
-};
-
-/** The commander program with every command; a wrong option throws (exitOverride) instead of exiting. */
-export function createProgram(output: CliOutput = processOutput): Command {
+/**
+ * The commander program with every command, writing through `io` (or `output`); a wrong option throws
+ * (exitOverride) instead of exiting.
+ */
+export function createProgram(output: CliOutput | CliIo = processOutput): Command {
+  const io = 'output' in output ? output : cliIo(output);
   const program = new Command();
   // Settings made before .command() are inherited by every subcommand.
   program
@@ -41,8 +36,8 @@ export function createProgram(output: CliOutput = processOutput): Command {
     .version(packageVersion(), '-V, --version', 'print the version of forceflow')
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => output.writeOut(s),
-      writeErr: (s) => output.writeErr(s),
+      writeOut: (s) => io.output.writeOut(s),
+      writeErr: (s) => io.output.writeErr(s),
       // commander's own errors (unknown option, invalid or missing argument) in the CLI's one error format.
       outputError: (s, write) => write(`forceflow: CONFIG_INVALID: ${s.replace(/^error: /, '')}`),
     })
@@ -66,7 +61,7 @@ export function createProgram(output: CliOutput = processOutput): Command {
     .action(async (opts) => {
       // Each command imports its implementation when it runs, so `--help` loads little (README: start-up).
       const { emulatorCommand } = await import('./emulator.ts');
-      await emulatorCommand(opts, createRootLogger({ pretty: false }));
+      await emulatorCommand(opts, io.rootLogger({ pretty: false }), io.output);
     });
 
   program
@@ -82,20 +77,20 @@ export function createProgram(output: CliOutput = processOutput): Command {
     .action(async (opts) => {
       // Loaded on use: the service pulls in fastify and kysely, which other commands do not need.
       const { serveCommand } = await import('./serve.ts');
-      await serveCommand(opts, createRootLogger({ pretty: false }));
+      await serveCommand(opts, io.rootLogger({ pretty: false }));
     });
 
-  registerRunCommands(program);
-  registerRunsCommands(program);
-  registerProfilesCommand(program);
-  registerRecoverCommand(program);
+  registerRunCommands(program, io);
+  registerRunsCommands(program, io);
+  registerProfilesCommand(program, io);
+  registerRecoverCommand(program, io);
 
   program
     .command('demo')
     .description('Start the emulator and local S3 in-process and run the example flows.')
     .action(async () => {
       const { demoCommand } = await import('./demo.ts');
-      await demoCommand(createRootLogger({ pretty: process.stderr.isTTY }));
+      if (!(await demoCommand(io.rootLogger(), io.output))) io.exitCode = 1;
     });
   return program;
 }
@@ -103,13 +98,15 @@ export function createProgram(output: CliOutput = processOutput): Command {
 /**
  * Run the CLI with `argv` (as process.argv: node, script, args...) and return the exit code. Errors are
  * written as one line `forceflow: CODE: message`; a wrong option or command (commander's own errors
- * included) exits 2, like every configuration error.
+ * included) exits 2, like every configuration error. Everything goes through `output` and nothing is left
+ * on the process (no exit code, no signal handler once a command has ended), so tests call it in-process.
  */
 export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<number> {
-  const program = createProgram(output);
+  const io = cliIo(output);
+  const program = createProgram(io);
   try {
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.ok;
+    return io.exitCode ?? EXIT_CODES.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end through here with exit code 0; every other commander error is a wrong
@@ -117,7 +114,7 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
       return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.config;
     }
     const e = toForceflowError(error);
-    output.writeErr(`forceflow: ${e.code}: ${e.message}\n`);
+    io.output.writeErr(`forceflow: ${e.code}: ${e.message}\n`);
     return exitCodeFor(e);
   }
 }

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
 import { stateDir } from './run.ts';
+import type { CliIo } from './io.ts';
 
 /**
  * `forceflow recover`: the Salesforce write journals left by runs that did not finish (killed, crashed). The next
  * run of the flow recovers them by itself; this lists them, and `--discard <executionId>` forgets one after the
  * user has checked in Salesforce what it wrote (the way out of JOURNAL_INPUT_CHANGED).
  */
-export function registerRecoverCommand(program: Command): void {
+export function registerRecoverCommand(program: Command, io: CliIo): void {
   program
     .command('recover')
     .description('List the Salesforce writes of runs that did not finish (the next run of their flow recovers them), or forget one with --discard.')
@@ -20,14 +21,14 @@ export function registerRecoverCommand(program: Command): void {
         const journal = state.writeJournal;
         if (journal === undefined) throw new ForceflowError('STATE_ERROR', 'This state store keeps no write journal.');
         if (opts.discard === undefined) {
-          process.stdout.write(`${JSON.stringify({ unfinishedWrites: await journal.list() }, null, 2)}\n`);
+          io.print({ unfinishedWrites: await journal.list() });
           return;
         }
         const open = (await journal.list()).find((e) => e.executionId === opts.discard);
         if (open === undefined || !(await journal.discard(opts.discard))) {
           throw new ForceflowError('CONFIG_INVALID', `No unfinished Salesforce write of execution ${opts.discard} in ${stateDir(opts.stateDir)}. "forceflow recover" lists them.`, { details: { executionId: opts.discard } });
         }
-        process.stdout.write(`${JSON.stringify({ discarded: open }, null, 2)}\n`);
+        io.print({ discarded: open });
       } finally {
         state.close();
       }

@@ -2,13 +2,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError, exitCodeFor, EXIT_CODES } from '../core/errors.ts';
-import { createRootLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 // Only types at the top: each command imports its implementation when it runs, so `--help` loads little.
 import type { Progress, ProfileResolver, ResolvedProfile } from '../flows/runner.ts';
 import type { InputOptions } from '../formats/types.ts';
 import { byteSize, logLevel, LOG_LEVELS, oneOf, type LogLevel } from './options.ts';
 import { readJsonFile } from './profiles.ts';
 import { DEFAULT_CANCEL_TIMEOUT_SECONDS, handleCancel, parseCancelTimeout, parseWaitLock } from './cancel.ts';
+import type { CliIo } from './io.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -96,7 +97,7 @@ async function profileFileResolver(file: string, log: Logger): Promise<{ resolve
   };
 }
 
-export function registerRunCommands(program: Command): void {
+export function registerRunCommands(program: Command, io: CliIo): void {
   program
     .command('run')
     .description('Run a flow once; prints the execution record as JSON on stdout.')
@@ -113,7 +114,7 @@ export function registerRunCommands(program: Command): void {
     .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string } & InputOptions) => {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
-      const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+      const log = io.rootLogger({ level: opts.logLevel });
       const [{ loadFlowFile }, { runPlan }, { openRunState }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
         import('../flows/load.ts'),
         import('../flows/runner.ts'),
@@ -138,7 +139,7 @@ export function registerRunCommands(program: Command): void {
       }
       const state = openRunState(stateDir(opts.stateDir));
       const controller = new AbortController();
-      const progress = progressPrinter();
+      const progress = progressPrinter({ isTTY: io.stderrIsTTY, write: (text) => io.output.writeErr(text) });
       // The first signal cancels (cancelHandler); a second one, or --cancel-timeout, ends the process by force.
       const cancel = handleCancel({ log, controller, timeoutSeconds: cancelTimeout, onFirst: cancelHandler(progress, log, controller, () => undefined) });
       try {
@@ -157,11 +158,8 @@ export function registerRunCommands(program: Command): void {
           onProgress: (p) => progress.update(p),
         });
         progress.done();
-        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-        if (record.error) {
-          const e = new ForceflowError(record.error.code as never, record.error.message);
-          process.exitCode = exitCodeFor(e);
-        } else process.exitCode = EXIT_CODES.ok;
+        io.print(record);
+        io.exitCode = record.error ? exitCodeFor(new ForceflowError(record.error.code as never, record.error.message)) : EXIT_CODES.ok;
       } finally {
         progress.done();
         cancel.dispose();
@@ -184,9 +182,7 @@ export function registerRunCommands(program: Command): void {
       const schedule = sched
         ? { expression: sched.expression, timezone: sched.parsed.timezone, nextFireTimes: nextFireTimes(sched.parsed, { after: now, anchor: now, count: 3 }).map((d) => d.toISOString()) }
         : undefined;
-      process.stdout.write(
-        `${JSON.stringify({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint, ...(schedule ? { schedule } : {}), notices: p.notices }, null, 2)}\n`,
-      );
+      io.print({ valid: true, flowName: p.flowName, source: p.source.connectorType, destination: p.destination.connectorType, read: p.read, steps: p.steps, schemaFingerprint: p.schemaFingerprint, ...(schedule ? { schedule } : {}), notices: p.notices });
     });
 
   program
@@ -194,6 +190,6 @@ export function registerRunCommands(program: Command): void {
     .description('Print the JSON Schema of flow definitions (for editors).')
     .action(async () => {
       const { flowJsonSchemaText } = await import('../flows/json-schema.ts');
-      process.stdout.write(flowJsonSchemaText());
+      io.output.writeOut(flowJsonSchemaText());
     });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ForceflowError, EXIT_CODES } from '../core/errors.ts';
-import { createRootLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 // Only types at the top: the implementations load when a command runs, so `--help` loads little.
 import type { CleanupReport } from '../flows/cleanup.ts';
 import type { ExecutionRecord } from '../flows/run-record.ts';
@@ -11,6 +11,7 @@ import type { RunStateStore } from '../flows/state.ts';
 import type { ProfileContext } from '../profiles/profiles.ts';
 import { readJsonFile } from './profiles.ts';
 import { stateDir } from './run.ts';
+import type { CliIo } from './io.ts';
 
 async function knownFlow(state: RunStateStore, flowName: string, dir: string): Promise<void> {
   const flows = await state.flows();
@@ -60,10 +61,6 @@ async function withState<T>(opts: StateOpts, fn: (state: RunStateStore, dir: str
   }
 }
 
-function out(value: unknown): void {
-  process.stdout.write(typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
-}
-
 /** Clean up one flow under its lock; a flow whose lock is held by a live run is skipped (it is not interrupted). */
 async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, deps: { s3Client: () => S3Client; profile?: string; dir: string }): Promise<CleanupReport & { skipped?: string }> {
   const [{ acquireFlowLock }, { cleanupFlow }, { connectSalesforce }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
@@ -102,7 +99,8 @@ async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, d
   }
 }
 
-export function registerRunsCommands(program: Command): void {
+export function registerRunsCommands(program: Command, io: CliIo): void {
+  const out = (value: unknown): void => io.print(value);
   const runs = program.command('runs').description('Run history in the local state: list, describe, clean up after interrupted runs.');
   runs
     .command('list')
@@ -148,7 +146,7 @@ export function registerRunsCommands(program: Command): void {
     .option('--profile <file>', 'connector profile file for stopping Bulk query jobs (default: stored profiles)')
     .option('--log-level <level>', 'trace, debug, info, warn, error, silent', 'warn')
     .action(async (flow: string | undefined, opts: StateOpts & { profile?: string; logLevel: string }) => {
-      const log = createRootLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true });
+      const log = io.rootLogger({ level: opts.logLevel });
       const { createS3Client } = await import('../connectors/s3/client.ts');
       let s3: S3Client | undefined;
       try {
@@ -161,7 +159,7 @@ export function registerRunsCommands(program: Command): void {
           }
           const interesting = Object.fromEntries(Object.entries(reports).filter(([, r]) => r.interrupted.length + r.cleaned.length + r.failed.length > 0 || r.skipped));
           out({ flows: interesting });
-          if (Object.values(reports).some((r) => r.failed.length > 0)) process.exitCode = EXIT_CODES.retryable;
+          if (Object.values(reports).some((r) => r.failed.length > 0)) io.exitCode = EXIT_CODES.retryable;
         });
       } finally {
         s3?.destroy();
@@ -189,7 +187,7 @@ export function registerRunsCommands(program: Command): void {
     .option('--note <text>', 'why (kept with the change)')
     .action(async (flow: string, opts: StateOpts & { from?: string; note?: string }) => {
       const from = opts.from === undefined ? null : parseInstant(opts.from, '--from', new Date());
-      const log = createRootLogger({ level: 'warn', pretty: process.stderr.isTTY === true });
+      const log = io.rootLogger({ level: 'warn' });
       const { acquireFlowLock } = await import('../flows/lock.ts');
       await withState(opts, async (state, dir) => {
         await knownFlow(state, flow, dir);

@@ -117,6 +117,10 @@ export function createEmulatorServer(org: Org, router: OrgRouter): Server {
       sendJson(res, 500, [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'An unexpected error occurred. Please include this ErrorId if you contact support: 0-0 (emulator)' }]);
     });
   });
-  server.keepAliveTimeout = 5_000;
+  // An idle connection stays open 30 s. Clients (undici's fetch) close theirs a little before the server's hint; at
+  // 5 s, a client whose event loop was busy for about that long (a long synchronous step in the same process as
+  // the emulator: tests, the demo) sent its next request on a socket the server was closing: ECONNRESET, which a
+  // non-idempotent call (a POST) rightly does not retry. close() still ends every connection at once.
+  server.keepAliveTimeout = 30_000;
   return server;
 }

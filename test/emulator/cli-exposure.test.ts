@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { forceflow } from '../helpers/cli.ts';
 
-/** `forceflow emulator` as a child process: the non-loopback warning and --allow-origin. */
+/** `forceflow emulator` as a child process (it serves until a signal): the non-loopback warning and --allow-origin. */
 
 interface Started {
   readonly info: { instanceUrl: string; s3?: { endpoint: string } };
@@ -74,9 +75,16 @@ describe('forceflow emulator exposure', () => {
   });
 
   it('refuses an --allow-origin that is not an origin and an --allow-host that is not a host name', async () => {
+    // In-process (runCli): the command line is refused before anything listens.
     for (const bad of ['localhost:3000', 'http://localhost:3000/app']) {
-      await expect(startCli(['--allow-origin', bad])).rejects.toThrow(/expected an origin such as http:\/\/localhost:3000/i);
+      const refused = await forceflow(['emulator', '--port', '0', '--allow-origin', bad], { env: { FORCEFLOW_HOME: '/nonexistent' } });
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(/expected an origin such as http:\/\/localhost:3000/i);
     }
-    await expect(startCli(['--allow-host', 'http://host.docker.internal'])).rejects.toThrow(/expected a host name such as host.docker.internal/i);
+    const refused = await forceflow(['emulator', '--port', '0', '--allow-host', 'http://host.docker.internal'], { env: { FORCEFLOW_HOME: '/nonexistent' } });
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/expected a host name such as host.docker.internal/i);
   });
 });

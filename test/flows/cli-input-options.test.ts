@@ -1,25 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { forceflow, type CliResult } from '../helpers/cli.ts';
 
-/** forceflow run's input options, through the real CLI (a child process). */
+/** forceflow run's input options, through the CLI (in-process: runCli). */
 const dir = mkdtempSync(join(tmpdir(), 'ff-cli-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/forceflow.js', ...args], { env: { ...process.env, FORCEFLOW_HOME: join(dir, 'home') } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return forceflow(args, { env: { FORCEFLOW_HOME: join(dir, 'home') } });
 }
 
 function flowFile(name: string, input: string, fileType: 'CSV' | 'JSON'): string {

@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdingProxy, type HoldRule, type HoldingProxy } from '../helpers/holding-proxy.ts';
 import { profileThrough } from '../helpers/rewriting-proxy.ts';
 import { emulatorEnv, sumCalls, tempDir } from '../helpers/salesforce-write.ts';
+import { forceflow } from '../helpers/cli.ts';
+import { runFlowLikeChild } from '../helpers/run-flow-child.ts';
 
 /**
  * Crash safety of Salesforce writes (issue 18): a real `forceflow run` is killed (SIGKILL) at a chosen stage of
  * its write (a proxy in front of the emulator holds the call of that stage, so the kill comes exactly there),
- * then the same command runs again on the same state folder. The org must hold each input row exactly once
+ * then the same command runs again on the same state folder (in-process: runCli, or runFlow as the child does). The org must hold each input row exactly once
  * (a marker in Site), the error file must list exactly the rows that failed or stay unknown, and the
  * run record must say what was recovered.
  */
@@ -80,8 +82,8 @@ function scenario(name: string, operation: string, api: string, header: string[]
   return { dir, flowFile, args: ['run', flowFile, '--profile', profileFile, '--state-dir', join(dir, 'state'), '--log-level', 'warn'] };
 }
 
-function cli(args: string[], cwd: string): { done: Promise<Run>; kill: () => void } {
-  // `run-flow-child` (runFlow with destination options the CLI does not expose) or the CLI itself.
+/** The process to kill: `run-flow-child` (runFlow with destination options the CLI does not expose) or the CLI itself. */
+function cliProcess(args: string[], cwd: string): { done: Promise<Run>; kill: () => void } {
   const argv = args[0] === 'run-flow-child' ? ['--import', 'tsx', join(ROOT, 'test/helpers/run-flow-child.ts'), ...args.slice(1)] : [join(ROOT, 'bin/forceflow.js'), ...args];
   const child = spawn(process.execPath, argv, { cwd: args[0] === 'run-flow-child' ? ROOT : cwd, env: { ...process.env } });
   let stdout = '';
@@ -90,6 +92,13 @@ function cli(args: string[], cwd: string): { done: Promise<Run>; kill: () => voi
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const done = new Promise<Run>((resolveRun) => child.on('exit', (code) => resolveRun({ code, stdout, stderr })));
   return { done, kill: () => child.kill('SIGKILL') };
+}
+
+/** The same command, not killed: in-process (the run after a crash, and `forceflow recover`). */
+async function cli(args: string[]): Promise<Run> {
+  if (args[0] !== 'run-flow-child') return forceflow(args);
+  const [flowFile, profileFile, stateFolder, destination] = args.slice(1) as [string, string, string, string];
+  return { code: 0, stdout: JSON.stringify(await runFlowLikeChild(flowFile, profileFile, stateFolder, destination)), stderr: '' };
 }
 
 /** Runs the flow until the proxy holds `rule`'s call (`count` of them), kills it there, and checks it died. */
@@ -113,7 +122,7 @@ function settledEntries(s: Scenario): number {
  */
 async function crashAt(s: Scenario, rule: HoldRule, count = 1, settled = 0): Promise<void> {
   proxy.hold(rule);
-  const run = cli(s.args, s.dir);
+  const run = cliProcess(s.args, s.dir);
   const reachedStage = async (): Promise<'held'> => {
     await proxy.reached(count);
     while (settledEntries(s) < settled) await new Promise((r) => setTimeout(r, 20));
@@ -130,7 +139,7 @@ async function crashAt(s: Scenario, rule: HoldRule, count = 1, settled = 0): Pro
 
 async function rerun(s: Scenario): Promise<{ run: Run; record: RunRecord }> {
   proxy.hold(undefined);
-  const run = await cli(s.args, s.dir).done;
+  const run = await cli(s.args);
   let record: RunRecord;
   try {
     record = JSON.parse(run.stdout) as RunRecord;
@@ -363,7 +372,7 @@ describe('input changed since the crash', () => {
     await crashAt(s, { method: 'PUT', path: /\/jobs\/ingest\/[^/]+\/batches$/, at: 'request' });
     const input = join(s.dir, 'input.csv');
     writeFileSync(input, readFileSync(input, 'utf8').replace(`${name} 5,`, `${name} five,`));
-    const refused = await cli(s.args, s.dir).done;
+    const refused = await cli(s.args);
     expect(refused.code).toBe(2);
     const record = JSON.parse(refused.stdout) as RunRecord;
     expect(record.error?.code).toBe('JOURNAL_INPUT_CHANGED');
@@ -372,11 +381,11 @@ describe('input changed since the crash', () => {
     expect((await markers(`${name}#`)).size).toBe(0);
 
     const state = join(s.dir, 'state');
-    const listed = await cli(['recover', '--state-dir', state], s.dir).done;
+    const listed = await cli(['recover', '--state-dir', state]);
     expect(JSON.parse(listed.stdout)).toMatchObject({ unfinishedWrites: [{ executionId, flowName: name, object: 'Account', operation: 'INSERT', entries: 1, unsettled: 1, rows: 100 }] });
-    const discarded = await cli(['recover', '--discard', executionId as string, '--state-dir', state], s.dir).done;
+    const discarded = await cli(['recover', '--discard', executionId as string, '--state-dir', state]);
     expect(discarded.code).toBe(0);
-    const again = await cli(['recover', '--discard', executionId as string, '--state-dir', state], s.dir).done;
+    const again = await cli(['recover', '--discard', executionId as string, '--state-dir', state]);
     expect(again.code).toBe(2);
 
     const { run, record: after } = await rerun(s);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +8,7 @@ import { runFlow } from '../../src/flows/runner.ts';
 import { openRunState } from '../../src/flows/state.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { captureContext } from '../helpers/run-context.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
@@ -44,9 +44,12 @@ describe('flows end to end (emulator + s3rver)', () => {
   let emu: RunningEmulator;
   let s3: TestS3;
   const profiles = (): Record<string, unknown> => ({ 'forceflow-emulator': emu.connectorProfile });
+  // The org's clock runs ahead of this machine's by `skew`, which a test moves forward instead of sleeping.
+  let skew = 0;
+  const orgNow = (): number => Date.now() + skew;
 
   beforeAll(async () => {
-    [emu, s3] = await Promise.all([startEmulator({ generate: { Contact: 30_000 } }), startTestS3()]);
+    [emu, s3] = await Promise.all([startEmulator({ generate: { Contact: 30_000 }, clock: orgNow }), startTestS3()]);
   });
   afterAll(async () => {
     await Promise.all([emu?.close(), s3?.close()]);
@@ -189,10 +192,12 @@ describe('flows end to end (emulator + s3rver)', () => {
   it('reads incrementally: each run starts where the last successful one ended, nothing missed', async () => {
     const state = openRunState(mkdtempSync(join(tmpdir(), 'ff-state-')));
     const out = mkdtempSync(join(tmpdir(), 'ff-inc-'));
-    const clock = Date.now();
+    const clock = orgNow();
     // Salesforce stamps records with its clock and the window ends at its clock (whole seconds, from the
-    // Date header): wait past a second boundary so the order of insert and run is unambiguous.
-    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 1100));
+    // Date header): move the org's clock past a second boundary so the order of insert and run is unambiguous.
+    const tick = async (): Promise<void> => {
+      skew += 1100;
+    };
     const flow = {
       flowName: 'incremental-accounts',
       triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', dataPullMode: 'Incremental', firstExecutionFrom: Math.floor(clock / 1000) - 60 } } },
@@ -226,9 +231,9 @@ describe('flows end to end (emulator + s3rver)', () => {
     // A local clock running an hour ahead does not move the window past what Salesforce has stamped.
     await insert('Incremental Three');
     await tick();
-    const skewed = await runFlow({ flow, profiles: profiles(), state, now: () => new Date(Date.now() + 3600_000), salesforce: FAST });
+    const skewed = await runFlow({ flow, profiles: profiles(), state, now: () => new Date(orgNow() + 3600_000), salesforce: FAST });
     expect(names(skewed.outputs)).toEqual(['Incremental Three']);
-    expect(Date.parse(String(skewed.dataPullEndTime))).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(String(skewed.dataPullEndTime))).toBeLessThanOrEqual(orgNow());
     state.close();
   });
 
@@ -238,16 +243,9 @@ describe('flows end to end (emulator + s3rver)', () => {
     writeFileSync(profileFile, JSON.stringify(emu.connectorProfile));
     const flowFile = join(dir, 'flow.json');
     writeFileSync(flowFile, JSON.stringify(sfFlow('cli-run', 'AUTOMATIC', 'CSV')));
-    const env = { ...process.env, ...s3.s3.env, FORCEFLOW_HOME: join(dir, 'home') };
-    const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((done) => {
-        const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { env, cwd: dir });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        child.on('exit', (code) => done({ code, stdout, stderr }));
-      });
+    // In-process (runCli); test/cli/smoke.test.ts runs the real binary.
+    const env = { ...s3.s3.env, FORCEFLOW_HOME: join(dir, 'home') };
+    const run = (args: string[]): ReturnType<typeof forceflow> => forceflow(args, { env });
     const ok = await run(['run', flowFile, '--profile', profileFile, '--log-level', 'warn']);
     expect(ok.code).toBe(0);
     const record = JSON.parse(ok.stdout) as { executionStatus: string; sourceDataTransferApi: string; outputs: string[] };

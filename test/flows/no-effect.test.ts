@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createRootLogger } from '../../src/core/logger.ts';
 import { compileFlow } from '../../src/flows/compile.ts';
 import { runFlow } from '../../src/flows/runner.ts';
 import { checkFlow, validateFlow } from '../../src/flows/validate.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 function localFlow(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   writeFileSync(join(dir, 'in.csv'), 'Id,Name\n1,Ada\n');
@@ -148,16 +147,8 @@ describe('accepted fields that have no effect are named', () => {
 });
 
 describe('the CLI', () => {
-  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-  const cli = (args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((done) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { cwd, env: { ...process.env, FORCEFLOW_HOME: join(cwd, 'home') } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('exit', (code) => done({ code, stdout, stderr }));
-    });
+  // In-process (runCli): what the command prints and its exit code, log lines included.
+  const cli = (args: string[], cwd: string): ReturnType<typeof forceflow> => forceflow(args, { env: { FORCEFLOW_HOME: join(cwd, 'home') } });
 
   it('forceflow run of a Scheduled flow runs it once and says so on stderr and in the record; validate prints notices', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-cli-sched-'));

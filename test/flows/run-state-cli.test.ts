@@ -10,13 +10,13 @@ import { openRunState } from '../../src/flows/state.ts';
 import { newExecutionRecord } from '../../src/flows/run-record.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { profileThrough } from '../helpers/rewriting-proxy.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HOUR = 3_600_000;
 
-/** A forceflow CLI process, its output, and a way to wait for a log line. */
+/** A forceflow command (a process, or in-process), its output, and a way to wait for a log line. */
 interface Cli {
-  readonly child: ChildProcessWithoutNullStreams;
   stdout(): string;
   stderr(): string;
   /** Resolves with the first JSON log line whose msg starts with `msg`. */
@@ -24,43 +24,59 @@ interface Cli {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv, cwd: string): Cli {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { env, cwd });
-  let out = '';
+/** Follows what a command writes to stderr: its JSON log lines, and whoever waits for one. */
+function stderrWatcher(): { feed(text: string): void; text(): string; line(msg: string): Promise<Record<string, unknown>> } {
   let err = '';
   const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
   const seen: Array<Record<string, unknown>> = [];
   let partial = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-    partial += c.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const text of lines) {
-      let l: Record<string, unknown>;
-      try {
-        l = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      seen.push(l);
-      for (const w of [...waiters]) if (String(l['msg']).startsWith(w.msg)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
-    }
-  });
-  // 'close', not 'exit': the output is complete only once the pipes are.
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
   return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
+    feed(text) {
+      err += text;
+      partial += text;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const t of lines) {
+        let l: Record<string, unknown>;
+        try {
+          l = JSON.parse(t) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        seen.push(l);
+        for (const w of [...waiters]) if (String(l['msg']).startsWith(w.msg)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+      }
+    },
+    text: () => err,
     line: (msg) => {
       const found = seen.find((l) => String(l['msg']).startsWith(msg));
       if (found) return Promise.resolve(found);
       return new Promise((r) => waiters.push({ msg, resolve: r }));
     },
-    exit,
   };
+}
+
+/** A real forceflow process: for what only a process has (its pid in a lock, signals, SIGKILL). */
+function cliProcess(args: string[], env: NodeJS.ProcessEnv, cwd: string): Cli & { readonly child: ChildProcessWithoutNullStreams } {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { env: { ...process.env, ...env }, cwd });
+  let out = '';
+  const err = stderrWatcher();
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => err.feed(c.toString()));
+  // 'close', not 'exit': the output is complete only once the pipes are.
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
+  return { child, stdout: () => out, stderr: err.text, line: err.line, exit };
+}
+
+/** Any other command: in-process through runCli (test/helpers/cli.ts), the same program without a process start. */
+function cli(args: string[], env: Record<string, string>): Cli {
+  const err = stderrWatcher();
+  let out = '';
+  const exit = forceflow(args, { env, onStderr: err.feed }).then((r) => {
+    out = r.stdout;
+    return { code: r.code, signal: null };
+  });
+  return { stdout: () => out, stderr: err.text, line: err.line, exit };
 }
 
 /**
@@ -106,7 +122,8 @@ async function holdingProxy(target: string): Promise<{ url: string; hold: (pick:
   };
 }
 
-// Each test starts several CLI processes (about a second each on an idle machine).
+// The runs that are signalled or killed are real forceflow processes (about a second each to start on an idle
+// machine); the commands around them run in-process.
 describe('run state through real forceflow processes', { timeout: 180_000 }, () => {
   let emu: RunningEmulator;
   let s3: TestS3;
@@ -124,7 +141,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     await Promise.all([emu?.close(), s3?.close()]);
   });
 
-  function setup(name: string, options: { destination?: 'LocalFile' | 'S3'; incremental?: boolean; instanceUrl?: string } = {}): { dir: string; out: string; flowFile: string; profileFile: string; env: NodeJS.ProcessEnv; home: string } {
+  function setup(name: string, options: { destination?: 'LocalFile' | 'S3'; incremental?: boolean; instanceUrl?: string } = {}): { dir: string; out: string; flowFile: string; profileFile: string; env: Record<string, string>; home: string } {
     const dir = mkdtempSync(join(tmpdir(), `ff-cli-state-${name}-`));
     const out = join(dir, 'out');
     const profileFile = join(dir, 'profile.json');
@@ -151,7 +168,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
       ],
     }));
     const home = join(dir, 'home');
-    return { dir, out, flowFile, profileFile, home, env: { ...process.env, ...s3.s3.env, FORCEFLOW_HOME: home } };
+    return { dir, out, flowFile, profileFile, home, env: { ...s3.s3.env, FORCEFLOW_HOME: home } };
   }
 
   /** Whether the emulated org still has the query job (asked in-process: the tests move its clock past token lifetimes). */
@@ -167,9 +184,9 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
   it('two concurrent runs of one flow: the second fails FLOW_LOCKED naming the first; --wait-lock waits and then runs', async () => {
     const t = setup('concurrent');
     const args = ['run', t.flowFile, '--profile', t.profileFile, '--log-level', 'info'];
-    const first = cli(args, t.env, t.dir);
+    const first = cliProcess(args, t.env, t.dir);
     const started = await first.line('bulk query job created');
-    const second = cli(args, t.env, t.dir);
+    const second = cli(args, t.env);
     const refused = await second.exit;
     expect(refused.code).toBe(4);
     expect(second.stderr()).toMatch(/FLOW_LOCKED/);
@@ -177,7 +194,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     expect(second.stderr()).toContain(`pid ${first.child.pid}`);
     expect(second.stderr()).not.toMatch(/\n\s+at /);
 
-    const waiter = cli([...args, '--wait-lock', '600'], t.env, t.dir);
+    const waiter = cli([...args, '--wait-lock', '600'], t.env);
     await waiter.line('waiting for the lock');
     first.child.kill('SIGTERM');
     const firstEnd = await first.exit;
@@ -188,7 +205,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     expect((await waiter.exit).code).toBe(0);
     expect(JSON.parse(waiter.stdout())).toMatchObject({ executionStatus: 'Successful' });
 
-    const list = cli(['runs', 'list', 'concurrent', '--json'], t.env, t.dir);
+    const list = cli(['runs', 'list', 'concurrent', '--json'], t.env);
     expect((await list.exit).code).toBe(0);
     const records = JSON.parse(list.stdout()) as Array<{ executionStatus: string }>;
     expect(records.map((r) => r.executionStatus)).toEqual(['Successful', 'Canceled']);
@@ -201,7 +218,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
   it('SIGKILL while the Bulk job runs (S3 destination): the next run marks it RUN_INTERRUPTED, deletes its job and staging, and does not take its window', async () => {
     const t = setup('killed-s3', { destination: 'S3', incremental: true });
     const args = ['run', t.flowFile, '--profile', t.profileFile, '--log-level', 'info'];
-    const victim = cli(args, t.env, t.dir);
+    const victim = cliProcess(args, t.env, t.dir);
     const created = await victim.line('bulk query job created');
     const jobId = String(created['jobId']);
     const executionId = String(created['executionId']);
@@ -215,7 +232,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     expect((await state.run(executionId))?.executionStatus).toBe('InProgress');
     state.close();
 
-    const rerun = cli(args, t.env, t.dir);
+    const rerun = cli(args, t.env);
     await rerun.line('bulk query job created');
     completeJobs();
     const end = await rerun.exit;
@@ -227,7 +244,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     expect(await jobState(jobId), rerun.stderr()).toBe(404);
     expect(await s3.keys('killed/killed-s3/_temporary/')).toEqual([]);
 
-    const describeRun = cli(['runs', 'describe', executionId], t.env, t.dir);
+    const describeRun = cli(['runs', 'describe', executionId], t.env);
     expect((await describeRun.exit).code).toBe(0);
     const described = JSON.parse(describeRun.stdout()) as { record: { executionStatus: string; error: { code: string } }; resources: Array<{ kind: string; settledAt: string | null }> };
     expect(described.record.executionStatus).toBe('Error');
@@ -242,7 +259,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
       const t = setup('killed-local', { instanceUrl: proxy.url });
       // Result pages after the first never come: the run has staged page one and waits for page two.
       proxy.hold((method, url) => method === 'GET' && /\/jobs\/query\/[^/]+\/results\?.*locator=/.test(url));
-      const victim = cli(['run', t.flowFile, '--profile', t.profileFile, '--log-level', 'info'], t.env, t.dir);
+      const victim = cliProcess(['run', t.flowFile, '--profile', t.profileFile, '--log-level', 'info'], t.env, t.dir);
       const created = await victim.line('bulk query job created');
       const executionId = String(created['executionId']);
       completeJobs();
@@ -253,18 +270,18 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
       await victim.exit;
       proxy.hold(() => false);
 
-      const cleanup = cli(['runs', 'cleanup', '--profile', t.profileFile], t.env, t.dir);
+      const cleanup = cli(['runs', 'cleanup', '--profile', t.profileFile], t.env);
       expect((await cleanup.exit).code, cleanup.stderr()).toBe(0);
       const report = JSON.parse(cleanup.stdout()) as { flows: Record<string, { interrupted: string[]; cleaned: Array<{ resource: { kind: string } }>; failed: unknown[] }> };
       expect(report.flows['killed-local']?.interrupted).toEqual([executionId]);
       expect(report.flows['killed-local']?.cleaned.map((c) => c.resource.kind).sort()).toEqual(['LOCAL_STAGING', 'SF_BULK_QUERY_JOB']);
       expect(existsSync(join(t.out, '_temporary'))).toBe(false);
       expect(await jobState(String(created['jobId']))).toBe(404);
-      const again = cli(['runs', 'cleanup', 'killed-local', '--profile', t.profileFile], t.env, t.dir);
+      const again = cli(['runs', 'cleanup', 'killed-local', '--profile', t.profileFile], t.env);
       expect((await again.exit).code).toBe(0);
       expect(JSON.parse(again.stdout())).toEqual({ flows: {} });
 
-      const list = cli(['runs', 'list', 'killed-local'], t.env, t.dir);
+      const list = cli(['runs', 'list', 'killed-local'], t.env);
       expect((await list.exit).code).toBe(0);
       expect(list.stdout()).toContain(`${executionId}  killed-local  Error (RUN_INTERRUPTED)`);
     } finally {
@@ -280,7 +297,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
       const args = ['run', t.flowFile, '--profile', t.profileFile, '--log-level', 'info'];
       // Page two never comes, and neither does an answer to the job's cleanup (abort/delete), which a cancel cannot interrupt.
       proxy.hold((method, url) => (method === 'GET' && /\/jobs\/query\/[^/]+\/results\?.*locator=/.test(url)) || method === 'DELETE' || method === 'PATCH');
-      const run = cli([...args, '--cancel-timeout', how === 'deadline' ? '1' : '3600'], t.env, t.dir);
+      const run = cliProcess([...args, '--cancel-timeout', how === 'deadline' ? '1' : '3600'], t.env, t.dir);
       const created = await run.line('bulk query job created');
       const executionId = String(created['executionId']);
       completeJobs();
@@ -306,7 +323,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
 
       // Its staging and its job were left: the next run (not FLOW_LOCKED) cleans them up.
       proxy.hold(() => false);
-      const next = cli(args, t.env, t.dir);
+      const next = cli(args, t.env);
       await next.line('bulk query job created');
       completeJobs();
       expect((await next.exit).code, next.stderr()).toBe(0);
@@ -328,7 +345,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     await state.saveRun(seed);
     state.close();
     const run = async (args: string[]): Promise<{ code: number | null; out: string; err: string }> => {
-      const c = cli(args, t.env, t.dir);
+      const c = cli(args, t.env);
       const e = await c.exit;
       return { code: e.code, out: c.stdout(), err: c.stderr() };
     };

@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { runFlow } from '../../src/flows/runner.ts';
 import { openRunState } from '../../src/flows/state.ts';
 import { createProfile, openProfile } from '../../src/profiles/profiles.ts';
 import { storedProfileResolver } from '../../src/profiles/resolve.ts';
 import { profilesEnv, type ProfilesEnv } from './env.ts';
-
-const run = promisify(execFile);
+import { forceflow } from '../helpers/cli.ts';
 const CLIENT_SECRET = 'CANARY0CLIENT0SECRET0c4f1e9a7b';
 
 let env: ProfilesEnv;
@@ -88,14 +85,9 @@ describe('canary: no secret in anything a run produces', () => {
     const accessToken = (await openProfile(env.ctx, 'canary')).credentials.accessToken ?? '';
     expect(accessToken).toMatch(/^00D/);
 
-    // The same flow through the CLI at trace level (its own root logger, its own run records).
-    const cliEnv = { ...process.env, ...env.emu.env, FORCEFLOW_HOME: env.home, FORCEFLOW_LOG_LEVEL: 'trace' };
-    const cliRun = (): Promise<{ code: number; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        execFile(process.execPath, ['bin/forceflow.js', 'run', flowFile, '--log-level', 'trace'], { env: cliEnv, cwd: process.cwd() }, (error, stdout, stderr) => {
-          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-        });
-      });
+    // The same flow through the CLI (in-process: runCli) at trace level (its own root logger, its own run records).
+    const cliEnv = { ...env.emu.env, FORCEFLOW_HOME: env.home, FORCEFLOW_LOG_LEVEL: 'trace' };
+    const cliRun = (): ReturnType<typeof forceflow> => forceflow(['run', flowFile, '--log-level', 'trace'], { env: cliEnv });
     // Expire the stored access token in the org so that the CLI run refreshes with the secret's values.
     await fetch(`${env.emu.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: accessToken }) });
     const cliOk = await cliRun();
@@ -127,7 +119,8 @@ describe('canary: no secret in anything a run produces', () => {
     }
 
     // CLI output of list/describe for the profile.
-    const cli = await run(process.execPath, ['bin/forceflow.js', 'profiles', 'describe', 'canary', '--log-level', 'trace'], { env: cliEnv, cwd: process.cwd() });
+    const cli = await forceflow(['profiles', 'describe', 'canary', '--log-level', 'trace'], { env: cliEnv });
+    expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('"connectorProfileName": "canary"');
 
     const haystacks: Array<[string, Buffer | string]> = [

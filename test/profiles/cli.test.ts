@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { approveInBrowser } from './browser.ts';
 import { profilesEnv, sfProfile, type ProfilesEnv } from './env.ts';
+import { forceflow, type CliResult } from '../helpers/cli.ts';
 
 let env: ProfilesEnv;
 beforeAll(async () => {
@@ -13,22 +13,13 @@ afterAll(async () => {
   await env.close();
 });
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
+function cliEnv(): Record<string, string> {
+  return { ...env.emu.env, FORCEFLOW_HOME: join(env.home, 'cli-home') };
 }
 
-function cliEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, ...env.emu.env, FORCEFLOW_HOME: join(env.home, 'cli-home') };
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/forceflow.js', ...args], { env: cliEnv() }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+/** The CLI in-process (runCli), with the emulator's AWS_ENDPOINT_URL_* and its own state folder. */
+function cli(args: string[], onStderr?: (text: string) => void): Promise<CliResult> {
+  return forceflow(args, { env: cliEnv(), ...(onStderr ? { onStderr } : {}) });
 }
 
 describe('forceflow profiles (CLI, AWS SDK pointed at the emulator by AWS_ENDPOINT_URL_*)', () => {
@@ -45,23 +36,20 @@ describe('forceflow profiles (CLI, AWS SDK pointed at the emulator by AWS_ENDPOI
     expect(JSON.parse(listed.stdout).connectorProfileDetails.map((p: { connectorProfileName: string }) => p.connectorProfileName)).toEqual(['cli-profile']);
 
     // authorize: the URL goes to stderr; a scripted browser logs in and allows.
-    const child = spawn(process.execPath, ['bin/forceflow.js', 'profiles', 'authorize', 'cli-profile', '--no-browser', '--timeout', '30'], { env: cliEnv() });
     let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        const m = /(http:\/\/\S+\/services\/oauth2\/authorize\?\S+)/.exec(stderr);
-        if (m?.[1]) resolve(m[1]);
-      });
-      child.on('exit', () => reject(new Error(`authorize exited early: ${stderr}`)));
+    let urlSeen: (url: string) => void = () => undefined;
+    const urlShown = new Promise<string>((resolve) => (urlSeen = resolve));
+    const authorizing = cli(['profiles', 'authorize', 'cli-profile', '--no-browser', '--timeout', '30'], (text) => {
+      stderr += text;
+      const m = /(http:\/\/\S+\/services\/oauth2\/authorize\?\S+)/.exec(stderr);
+      if (m?.[1]) urlSeen(m[1]);
     });
+    const url = await Promise.race([urlShown, authorizing.then((r) => Promise.reject(new Error(`authorize ended early: ${r.stderr}`)))]);
     const page = await approveInBrowser(url, { username: env.emu.username, password: env.emu.password });
     expect(page.callbackStatus).toBe(200);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ instanceUrl: env.emu.instanceUrl, hasRefreshToken: true });
+    const authorized = await authorizing;
+    expect(authorized.code).toBe(0);
+    expect(JSON.parse(authorized.stdout)).toMatchObject({ instanceUrl: env.emu.instanceUrl, hasRefreshToken: true });
 
     const described = await cli(['profiles', 'describe', 'cli-profile']);
     expect(JSON.parse(described.stdout).credentialFields).toEqual(['accessToken', 'clientCredentialsArn', 'oAuth2GrantType', 'oAuthRequest', 'refreshToken']);
