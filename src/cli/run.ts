@@ -10,6 +10,7 @@ import { byteSize, logLevel, LOG_LEVELS, oneOf, type LogLevel } from './options.
 import { readJsonFile } from './profiles.ts';
 import { DEFAULT_CANCEL_TIMEOUT_SECONDS, handleCancel, parseCancelTimeout, parseWaitLock } from './cancel.ts';
 import type { CliIo } from './io.ts';
+import { MAX_LOOKBACK_SECONDS, parseLookbackSeconds } from '../flows/lookback-tag.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -97,6 +98,13 @@ async function profileFileResolver(file: string, log: Logger): Promise<{ resolve
   };
 }
 
+/** --lookback: a whole number of seconds, 0 to 36000. */
+function lookbackOption(value: string): number {
+  const seconds = parseLookbackSeconds(value);
+  if (seconds === undefined) throw new ForceflowError('CONFIG_INVALID', `--lookback ${value}: give a whole number of seconds from 0 to ${MAX_LOOKBACK_SECONDS}, for example --lookback 300.`, { details: { option: 'lookback' } });
+  return seconds;
+}
+
 export function registerRunCommands(program: Command, io: CliIo): void {
   program
     .command('run')
@@ -110,8 +118,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     .option('--max-line-bytes <size>', 'longest JSON lines input line (default 64MiB)', byteSize)
     .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', byteSize)
     .option('--wait-lock [seconds]', 'when another run of the flow holds its lock, wait (without limit, or up to SECONDS) instead of failing with FLOW_LOCKED')
+    .option('--lookback <seconds>', "incremental flows: start each window SECONDS before the previous end and skip what was already delivered (over the flow's forceflow:lookbackSeconds tag; 0 to 36000)", lookbackOption)
     .option('--cancel-timeout <seconds>', `seconds a cancelled run gets to stop before the process ends by force (default ${DEFAULT_CANCEL_TIMEOUT_SECONDS})`)
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string } & InputOptions) => {
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number } & InputOptions) => {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = io.rootLogger({ level: opts.logLevel });
@@ -152,6 +161,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
           onStarted: (run) => cancel.onForce(async () => `${JSON.stringify(await run.endByForce(`The run was cancelled and did not stop in time (--cancel-timeout ${cancelTimeout} s, or a second signal); the process ended by force. Its staged output and Bulk jobs are cleaned up by the next run of the flow or "forceflow runs cleanup".`), null, 2)}\n`),
           ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
+          ...(opts.lookback === undefined ? {} : { lookbackSeconds: opts.lookback }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
           ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),

@@ -27,8 +27,12 @@ export interface ConnectorCapabilities {
   /** Can be a flow's source / destination. */
   readonly source: boolean;
   readonly destination: boolean;
-  /** Incremental pulls (dataPullMode Incremental): the source reads a window and ends it on its own clock. */
-  readonly incremental: boolean;
+  /**
+   * Incremental pulls (dataPullMode Incremental), or false. `field`: the source reads a window on the flow's
+   * datetime field and ends it on its own clock (Salesforce). `files`: the source windows its files by their
+   * LastModified time with the run's ledger of delivered files (src/flows/lookback.ts, files/file-source.ts).
+   */
+  readonly incremental: false | 'field' | 'files';
   /** The source evaluates Filter tasks itself (Salesforce: SOQL WHERE); otherwise the engine filters. */
   readonly pushdownFilters: boolean;
   /** The write operations the destination performs (file destinations: INSERT, new files). */

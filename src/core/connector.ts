@@ -37,8 +37,42 @@ export interface ReadRequest {
    * absent the source sets it to its own clock minus `offsetSeconds` (Salesforce: the server's time, so a
    * local clock running ahead can never skip records), and reports it in SourceStream.window.
    */
-  readonly window?: { readonly field: string; readonly from?: string; readonly to?: string; readonly offsetSeconds?: number };
+  readonly window?: {
+    readonly field: string;
+    readonly from?: string;
+    readonly to?: string;
+    readonly offsetSeconds?: number;
+    /**
+     * What earlier successful runs of the flow delivered at the window's start (the lookback overlap and the
+     * boundary). A file source windows by each file's LastModified / mtime: it reads files from `from`
+     * inclusive, skips those the ledger holds, stages the ones it reads, and says so in SourceStream.window.
+     * Other sources ignore it (the runner drops delivered records itself).
+     */
+    readonly ledger?: DeliveredLedger;
+    /** The end of the flow's last successful window: a source that ends windows on its own data never ends one before it. */
+    readonly previousEnd?: string;
+  };
   readonly apiPreference?: ApiPreference;
+}
+
+/** One delivered item: a record's Id (or a file's key) and its timestamp (epoch ms). */
+export interface DeliveredKey {
+  readonly id: string;
+  readonly at: number;
+}
+
+/**
+ * The keys a flow's earlier successful runs delivered inside the lookback span, and the run's own staging of
+ * what it delivers (committed only with the run's window advance: see RunStateStore.saveRun).
+ */
+export interface DeliveredLedger {
+  /** For each key, whether an earlier successful run delivered it. */
+  delivered(keys: readonly DeliveredKey[]): Promise<boolean[]>;
+  /**
+   * Stage keys this run delivers in a window ending at `windowEnd` (epoch ms); only those within the lookback
+   * of the end are kept. Call it (with no keys, if need be) once the end is known.
+   */
+  stage(keys: readonly DeliveredKey[], windowEnd: number): Promise<void>;
 }
 
 /** An opened read: what was decided before the first record, then the records. */
@@ -51,8 +85,11 @@ export interface SourceStream {
   readonly batches: AsyncIterable<RecordBatch>;
   /** Bytes read from the source so far (HTTP bodies, file bytes), when the source can tell. */
   readonly bytesRead?: () => number;
-  /** The incremental window actually applied. */
-  readonly window?: { readonly from?: string; readonly to: string };
+  /**
+   * The incremental window actually applied. `deduplicated`: the source skipped what the request's ledger
+   * holds and staged what it read (file sources), so the runner does not filter records itself.
+   */
+  readonly window?: { readonly from?: string; readonly to: string; readonly deduplicated?: boolean };
   /** API calls made so far, for Salesforce sources. */
   readonly apiCalls?: () => number;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */

@@ -3,6 +3,7 @@ import type { FlowProblem } from '../mapping/types.ts';
 import { nextFireTime, parseScheduleExpression, parseTimezone } from './schedule.ts';
 import type { Schedule } from './schedule.ts';
 import type { FlowDefinition, TaskDefinition, TaskType, Timestamp } from './schema.ts';
+import { LOOKBACK_TAG } from './lookback-tag.ts';
 
 /**
  * Fields a flow definition may carry that forceflow would otherwise accept and then ignore. A user must
@@ -161,6 +162,12 @@ export function flowNotices(flow: FlowDefinition): string[] {
   const src = flow.sourceFlowConfig;
   if (!incremental && src.incrementalPullConfig !== undefined) {
     notices.push('sourceFlowConfig.incrementalPullConfig has no effect: the flow is not an incremental Scheduled flow (dataPullMode Incremental), so every run reads all records.');
+  }
+  if (incremental && src.connectorType !== 'Salesforce' && src.incrementalPullConfig?.datetimeTypeFieldName !== undefined) {
+    notices.push(`sourceFlowConfig.incrementalPullConfig.datetimeTypeFieldName has no effect: an incremental ${src.connectorType} source reads the files written since the last run, by their LastModified time.`);
+  }
+  if (!incremental && flow.tags?.[LOOKBACK_TAG] !== undefined) {
+    notices.push(`tags.${LOOKBACK_TAG} has no effect: it widens incremental windows, and the flow is not an incremental Scheduled flow (dataPullMode Incremental).`);
   }
   if (sched && !incremental) {
     if ((sched.scheduleOffset ?? 0) > 0) notices.push(`${SCHED}.scheduleOffset has no effect: it shifts incremental windows, and dataPullMode is not Incremental.`);

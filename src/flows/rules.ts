@@ -4,6 +4,7 @@ import { toEpochMillis } from '../mapping/convert.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
+import { lookbackTagProblems } from './lookback-tag.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { APPFLOW_SOURCE_ONLY_CONNECTORS, OTHER_APPFLOW_CONNECTOR_TYPES } from './schema.ts';
 import type { FlowDefinition, Timestamp } from './schema.ts';
@@ -107,7 +108,7 @@ function epochMs(t: Timestamp): number {
   return typeof t === 'number' ? t * 1000 : toEpochMillis(t) ?? Number.NaN;
 }
 
-/** The trigger type and its Scheduled properties agree; Incremental pulls need a source that reads windows. */
+/** The trigger type and its Scheduled properties agree; Incremental pulls need a source that reads windows; the lookback tag is a number of seconds. */
 export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistry): FlowProblem[] {
   const problems: FlowProblem[] = [];
   const trig = flow.triggerConfig;
@@ -130,6 +131,7 @@ export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistr
     const able = registry.connectors.filter((c) => c.capabilities.source && c.capabilities.incremental).map((c) => c.connectorType);
     problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a ${orList(able)} source, but the source is ${src}. Set dataPullMode to Complete.` });
   }
+  problems.push(...lookbackTagProblems(flow));
   return problems;
 }
 

@@ -24,6 +24,7 @@ import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-reco
 import { defaultStateDir, openRunState, type RunResource, type RunStateStore } from './state.ts';
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
+import { incrementalRead, lookbackSecondsOf, withoutDelivered } from './lookback.ts';
 import { asCancellation, canceled, throwIfCanceled } from '../core/cancel.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
@@ -88,6 +89,13 @@ export interface RunPlanOptions {
    * the lock (with SQLite, before it returns), for a process about to exit without waiting for the run to stop.
    */
   readonly onStarted?: (run: StartedRun) => void;
+  /**
+   * Incremental runs: the lookback in seconds, over the flow's `forceflow:lookbackSeconds` tag (docs/flows.md).
+   * Each window starts this long before the previous end; records already delivered are not delivered again.
+   */
+  readonly lookbackSeconds?: number;
+  /** The lookback of incremental flows without the tag (a service's setting); default 0. */
+  readonly defaultLookbackSeconds?: number;
   /** The Salesforce connector's options (the same as connectors.Salesforce). */
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
   /** Options for connectors by connectorType, each as its connector defines them (ConnectorRunServices.options). */
@@ -213,6 +221,7 @@ export async function runFlow(options: RunFlowOptions): Promise<ExecutionRecord>
 export async function runPlan(plan: FlowPlan, options: RunPlanOptions = {}): Promise<ExecutionRecord> {
   const now = options.now ?? (() => new Date());
   inputOptions(options); // checked before the run takes its lock
+  lookbackSecondsOf(plan.definition, options);
   const executionId = options.executionId ?? randomUUID();
   // The run's child logger (flow, executionId) is the only logger its components get, Salesforce clients included.
   const log = (options.log ?? silentLogger()).child({ flow: plan.flowName, executionId });
@@ -322,20 +331,16 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     log.warn(notice);
   }
   try {
-    // Incremental window: from the last successful run's end (or AppFlow's first-run rule: 30 days, or
-    // firstExecutionFrom) to now − offset. A Salesforce source takes "now" from Salesforce's clock.
-    let read = plan.read;
-    if (plan.incremental) {
-      const offsetSeconds = plan.incremental.offsetSeconds;
-      const localEnd = new Date(startedAt.getTime() - offsetSeconds * 1000);
-      const last = await state?.lastWindowEnd(plan.flowName);
-      const from = last ?? plan.incremental.firstExecutionFrom ?? new Date(localEnd.getTime() - 30 * 86400_000).toISOString();
-      // A source that reads windows ends them on its own clock (Salesforce's); any other gets the local end.
-      const to = plan.connectors.source.capabilities.incremental ? undefined : localEnd.toISOString();
-      read = { ...read, window: { field: plan.incremental.field, from, offsetSeconds, ...(to === undefined ? {} : { to }) } };
-      record.dataPullStartTime = from;
-      record.dataPullEndTime = to ?? null;
-    }
+    // Incremental window (src/flows/lookback.ts): from the last successful run's end minus the lookback, or
+    // AppFlow's first-run rule; its end is the source's (Salesforce's clock, or the newest file).
+    const incremental = plan.incremental
+      ? await incrementalRead({
+        incremental: plan.incremental, read: plan.read, files: plan.connectors.source.capabilities.incremental === 'files',
+        state, flowName: plan.flowName, executionId, startedAt, lookbackSeconds: lookbackSecondsOf(plan.definition, options),
+      })
+      : undefined;
+    const read = incremental?.read ?? plan.read;
+    if (incremental) record.dataPullStartTime = incremental.from ?? null;
 
     await preflightDestination(plan, s3Client);
 
@@ -353,7 +358,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     };
     const source = await plan.connectors.source.createSource?.(plan.source, services('source'));
     if (source === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.source.connectorType} cannot be a flow's source.`, { details: { connectorType: plan.source.connectorType } });
-    const stream = await source.open(read, ctx);
+    let alreadyDelivered = 0;
+    const stream = await withoutDelivered(await source.open(read, ctx), incremental, ctx, (n) => { alreadyDelivered += n; });
     sourceApiCalls = stream.apiCalls;
     sourceReplacements = stream.invalidUtf8Replacements;
     if (stream.window) record.dataPullEndTime = stream.window.to;
@@ -404,6 +410,10 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     record.destinationDataTransferApiReason = result.apiReason ?? null;
     record.outputs = [...(result.outputs ?? [])];
     record.recovery = result.recovery ?? null;
+    if (alreadyDelivered > 0) {
+      record.notes.push(`${alreadyDelivered} record${alreadyDelivered === 1 ? '' : 's'} read again inside the lookback (same Id and timestamp as an earlier run delivered) ${alreadyDelivered === 1 ? 'was' : 'were'} not delivered again.`);
+      log.info({ alreadyDelivered }, 'records an earlier run delivered were not delivered again');
+    }
     record.executionStatus = 'Successful';
     record.lastUpdatedAt = now().toISOString();
     log.info({ records: record.executionResult.recordsProcessed, written: result.written, outputs: record.outputs.length }, 'run succeeded');

@@ -7,6 +7,7 @@ import { ForceflowError } from '../core/errors.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../core/private-fs.ts';
 import type { ExecutionRecord } from './run-record.ts';
 import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
+import type { DeliveredKey } from '../core/connector.ts';
 
 /** Who holds (or asks for) a flow's lock: the run, and the process it runs in. */
 export interface LockOwner {
@@ -108,6 +109,18 @@ export interface RunStateStore {
   /** Move a flow's window: `newEnd` null resets it to the first-run rule (firstExecutionFrom, or 30 days). */
   setWindow(flowName: string, newEnd: string | null, now: Date, note: string | null): Promise<WindowChange>;
   windowChanges(flowName: string, limit?: number): Promise<WindowChange[]>;
+
+  /**
+   * Lookback (docs/flows.md, "Lookback"): for each key (a record's Id and timestamp, or a file's key and
+   * LastModified), whether a successful run of the flow delivered it inside the span the flow remembers.
+   */
+  delivered(flowName: string, keys: readonly DeliveredKey[]): Promise<boolean[]>;
+  /**
+   * Stage keys a run delivers, keeping those at or after `keepFrom` (epoch ms). They become the flow's
+   * delivered keys in the same transaction as the window advance (saveRun with a Successful record and a
+   * window end), where keys older than `keepFrom` are dropped; any other final status drops them.
+   */
+  stageDelivered(flowName: string, executionId: string, keys: readonly DeliveredKey[], keepFrom: number): Promise<void>;
   close(): void;
   /** The Salesforce write journal (crash recovery), kept in the same database. */
   readonly writeJournal?: WriteJournal;
@@ -208,6 +221,12 @@ export function openRunState(folder: string): RunStateStore {
     db.exec(`CREATE TABLE IF NOT EXISTS window_changes (
       id INTEGER PRIMARY KEY AUTOINCREMENT, flow_name TEXT NOT NULL, changed_at TEXT NOT NULL, previous_end TEXT, new_end TEXT,
       reason TEXT NOT NULL, execution_id TEXT, note TEXT)`);
+    // Lookback: what successful runs delivered within the lookback of their window's end (bounded by it), and
+    // what running runs stage, committed with their window advance (src/flows/lookback.ts).
+    db.exec('CREATE TABLE IF NOT EXISTS delivered_keys (flow_name TEXT NOT NULL, id TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (flow_name, id, at)) WITHOUT ROWID');
+    db.exec('CREATE TABLE IF NOT EXISTS delivered_staged (execution_id TEXT NOT NULL, flow_name TEXT NOT NULL, id TEXT NOT NULL, at REAL NOT NULL)');
+    db.exec('CREATE INDEX IF NOT EXISTS delivered_staged_run ON delivered_staged(execution_id)');
+    db.exec('CREATE TABLE IF NOT EXISTS delivered_runs (execution_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, keep_from REAL NOT NULL)');
   } catch (error) {
     throw new ForceflowError('STATE_ERROR', `The run state in ${folder} could not be opened: ${(error as Error).message}. Check the folder's permissions or choose another with --state-dir.`, { cause: error });
   }
@@ -243,6 +262,20 @@ export function openRunState(folder: string): RunStateStore {
   const settle = db.prepare('UPDATE run_resources SET settled_at = ? WHERE id = ?');
   const resourceError = db.prepare('UPDATE run_resources SET last_error = ? WHERE id = ?');
 
+  const deliveredOf = db.prepare('SELECT id, at FROM delivered_keys WHERE flow_name = ? AND id IN (SELECT value FROM json_each(?))');
+  const stageKey = db.prepare('INSERT INTO delivered_staged (execution_id, flow_name, id, at) VALUES (?, ?, ?, ?)');
+  const stageRun = db.prepare('INSERT INTO delivered_runs (execution_id, flow_name, keep_from) VALUES (?, ?, ?) ON CONFLICT (execution_id) DO UPDATE SET keep_from = min(keep_from, excluded.keep_from)');
+  const runKeepFrom = db.prepare('SELECT keep_from FROM delivered_runs WHERE execution_id = ?');
+  const commitKeys = db.prepare('INSERT OR IGNORE INTO delivered_keys (flow_name, id, at) SELECT flow_name, id, at FROM delivered_staged WHERE execution_id = ?');
+  const pruneKeys = db.prepare('DELETE FROM delivered_keys WHERE flow_name = ? AND at < ?');
+  const clearKeys = db.prepare('DELETE FROM delivered_keys WHERE flow_name = ?');
+  const dropStaged = db.prepare('DELETE FROM delivered_staged WHERE execution_id = ?');
+  const dropStagedRun = db.prepare('DELETE FROM delivered_runs WHERE execution_id = ?');
+  const stageTx = db.transaction((flowName: string, executionId: string, keys: readonly DeliveredKey[], keepFrom: number) => {
+    stageRun.run(executionId, flowName, keepFrom);
+    for (const k of keys) if (k.at >= keepFrom) stageKey.run(executionId, flowName, k.id, k.at);
+  });
+
   const currentEnd = (flowName: string): string | null => {
     const row = windowRow.get(flowName) as { window_end: string | null } | undefined;
     if (row) return row.window_end;
@@ -255,6 +288,17 @@ export function openRunState(folder: string): RunStateStore {
     if (record.executionStatus === 'Successful' && record.dataPullEndTime !== null && before?.status !== 'Successful') {
       upsertWindow.run(record.flowName, record.dataPullEndTime, record.lastUpdatedAt);
       addWindowChange.run(record.flowName, record.lastUpdatedAt, previous, record.dataPullEndTime, 'run', record.executionId, null);
+      // The delivered keys move with the window, in this transaction: a run that does not get here leaves them as they were.
+      const keep = runKeepFrom.get(record.executionId) as { keep_from: number } | undefined;
+      if (keep === undefined) clearKeys.run(record.flowName);
+      else {
+        commitKeys.run(record.executionId);
+        pruneKeys.run(record.flowName, keep.keep_from);
+      }
+    }
+    if (record.executionStatus !== 'InProgress') {
+      dropStaged.run(record.executionId);
+      dropStagedRun.run(record.executionId);
     }
   });
   const lockTx = db.transaction((flowName: string, owner: LockOwner, leaseMs: number, now: Date, isGone: (holder: FlowLockInfo, now: Date) => boolean): LockAttempt => {
@@ -270,6 +314,8 @@ export function openRunState(folder: string): RunStateStore {
     const at = now.toISOString();
     upsertWindow.run(flowName, newEnd, at);
     addWindowChange.run(flowName, at, previous, newEnd, 'reset', null, note);
+    // A moved window is read again in full: what earlier runs delivered is delivered again.
+    clearKeys.run(flowName);
     return { flowName, changedAt: at, previousEnd: previous, newEnd, reason: 'reset', executionId: null, note };
   });
 
@@ -337,6 +383,15 @@ export function openRunState(folder: string): RunStateStore {
     },
     async setWindow(flowName, newEnd, now, note) {
       return guard('move the incremental window', () => windowTx.immediate(flowName, newEnd, now, note));
+    },
+    async delivered(flowName, keys) {
+      if (keys.length === 0) return [];
+      const rows = guard('read the delivered keys', () => deliveredOf.all(flowName, JSON.stringify([...new Set(keys.map((k) => k.id))])) as Array<{ id: string; at: number }>);
+      const have = new Set(rows.map((r) => `${r.at}\u0000${r.id}`));
+      return keys.map((k) => have.has(`${k.at}\u0000${k.id}`));
+    },
+    async stageDelivered(flowName, executionId, keys, keepFrom) {
+      guard('stage the delivered keys', () => stageTx(flowName, executionId, keys, keepFrom));
     },
     async windowChanges(flowName, limit = 20) {
       return guard('list window changes', () => (listWindowChanges.all(flowName, limit) as WindowRow[]).map(windowInfo));

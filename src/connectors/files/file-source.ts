@@ -30,7 +30,9 @@ export interface FileSourceOptions {
 export function createFileSource(store: BlobStore, options: FileSourceOptions = {}): Source {
   return {
     async open(request: ReadRequest, ctx: RunContext): Promise<SourceStream> {
-      const files = await store.list();
+      const listed = await store.list();
+      const windowed = request.window ? await fileWindow(listed, request.window, store.location, ctx) : undefined;
+      const files = windowed?.files ?? listed;
       const entity = request.entity !== '' ? request.entity : options.entity ?? 'records';
       let bytes = 0;
       let replaced = 0;
@@ -62,9 +64,54 @@ export function createFileSource(store: BlobStore, options: FileSourceOptions = 
           }
         }
       }
-      return { schema: project({ rows: [], schema: rawSchema }).schema, batches: batches(), bytesRead: () => bytes, invalidUtf8Replacements: () => replaced };
+      return {
+        schema: project({ rows: [], schema: rawSchema }).schema, batches: batches(), bytesRead: () => bytes, invalidUtf8Replacements: () => replaced,
+        ...(windowed?.window ? { window: windowed.window } : {}),
+      };
     },
   };
+}
+
+/**
+ * An incremental read of files (S3 objects, local files): the files written since the last successful run,
+ * by their LastModified (mtime). From `window.from` inclusive, minus what the ledger says earlier runs
+ * delivered (so a file stamped exactly at the boundary, or inside the lookback, is read once); up to
+ * `window.to`, or when the runner leaves it open, up to now − offsetSeconds when an offset is set, else up to
+ * the newest file listed. The window's end is that newest file's time, not the local clock: a file written
+ * after the listing is stamped later than every listed one (S3's clock, whatever this machine's says), so the
+ * next run reads it. The files read are staged in the ledger (those within the lookback of the end).
+ */
+async function fileWindow(
+  listed: readonly StoredFile[],
+  window: NonNullable<ReadRequest['window']>,
+  location: string,
+  ctx: RunContext,
+): Promise<{ files: StoredFile[]; window?: { from?: string; to: string; deduplicated: boolean } }> {
+  const from = window.from === undefined ? undefined : Date.parse(window.from);
+  const offsetMs = (window.offsetSeconds ?? 0) * 1000;
+  const upper = window.to !== undefined ? Date.parse(window.to) : offsetMs > 0 ? ctx.now().getTime() - offsetMs : Infinity;
+  const stamped = listed.map((f) => {
+    if (f.lastModified === undefined) {
+      throw new ForceflowError('S3_ERROR', `${location} did not give the time ${f.key} was last modified, which an incremental read needs. Set dataPullMode to Complete.`, { details: { file: f.key } });
+    }
+    return { file: f, at: f.lastModified };
+  });
+  let candidates = stamped.filter((s) => (from === undefined || s.at >= from) && s.at <= upper);
+  const ledger = window.ledger;
+  if (ledger && candidates.length > 0) {
+    const seen = await ledger.delivered(candidates.map((c) => ({ id: c.file.key, at: c.at })));
+    const skipped = seen.filter(Boolean).length;
+    if (skipped > 0) ctx.log.info({ skipped }, 'files an earlier run delivered are not read again');
+    candidates = candidates.filter((_, i) => seen[i] !== true);
+  }
+  // Never before the previous end: files re-read inside the lookback must not move the window back.
+  const floor = window.previousEnd === undefined ? -Infinity : Date.parse(window.previousEnd);
+  const end = window.to !== undefined ? upper : candidates.reduce((max, c) => Math.max(max, c.at), floor);
+  ctx.log.debug({ listed: listed.length, read: candidates.length, from: window.from ?? null }, 'incremental file window');
+  if (!Number.isFinite(end)) return { files: [] };
+  const keys = candidates.map((c) => ({ id: c.file.key, at: c.at }));
+  await ledger?.stage(keys, end);
+  return { files: candidates.map((c) => c.file), window: { ...(window.from === undefined ? {} : { from: window.from }), to: new Date(end).toISOString(), deduplicated: ledger !== undefined } };
 }
 
 /** The file, reporting every byte read from it (streamed, or ranges such as Parquet's footer and row groups). */

@@ -41,6 +41,8 @@ export interface StagedFile {
 export interface StoredFile {
   readonly key: string;
   readonly size: number;
+  /** When the object or file was last written (epoch ms): S3's LastModified, a file's mtime. */
+  readonly lastModified?: number;
 }
 
 /** Keys and paths whose relative folders or names start with `_` or `.` are not data (staging, markers). */

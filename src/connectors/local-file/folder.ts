@@ -128,7 +128,7 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
       } catch (error) {
         throw fsError(error, 'Reading', root);
       }
-      if (info.isFile()) return [{ key: root, size: info.size }];
+      if (info.isFile()) return [{ key: root, size: info.size, lastModified: info.mtimeMs }];
       const files: StoredFile[] = [];
       try {
         for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
@@ -136,8 +136,8 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
           const full = join(entry.parentPath, entry.name);
           const rel = relative(root, full).split(sep).join('/');
           if (isHidden(rel)) continue;
-          const size = (await stat(full)).size;
-          if (size > 0) files.push({ key: full, size });
+          const { size, mtimeMs } = await stat(full);
+          if (size > 0) files.push({ key: full, size, lastModified: mtimeMs });
         }
       } catch (error) {
         throw fsError(error, 'Listing', root);

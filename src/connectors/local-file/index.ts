@@ -24,7 +24,7 @@ export function localFileConnector(): AnyConnectorFactory {
     // Its tasks take the Salesforce operators (and S3's key, src/mapping/types.ts).
     operators: SALESFORCE_OPERATORS,
     needsProfile: false,
-    capabilities: { source: true, destination: true, incremental: false, pushdownFilters: false, writeOperations: ['INSERT'], files: true },
+    capabilities: { source: true, destination: true, incremental: 'files', pushdownFilters: false, writeOperations: ['INSERT'], files: true },
     compileSource(p, ctx) {
       const path = resolve(ctx.baseDir, p.path);
       const plan: LocalFileSourcePlan = { connectorType: 'LocalFile', properties: { ...p, path } };

@@ -190,7 +190,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
           // `base` may name one object, or a folder (with or without its `/`).
           const relative = key === base ? key.split('/').pop() ?? key : key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
           if (relative === undefined || key.endsWith('/') || size === 0 || isHidden(relative)) continue;
-          files.push({ key, size });
+          files.push({ key, size, ...(o.LastModified === undefined ? {} : { lastModified: o.LastModified.getTime() }) });
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (token !== undefined);

@@ -25,7 +25,7 @@ export function s3Connector(): AnyConnectorFactory {
     destinationProperties: S3DestinationFlowPropertiesSchema,
     operators: S3_OPERATORS,
     needsProfile: false,
-    capabilities: { source: true, destination: true, incremental: false, pushdownFilters: false, writeOperations: ['INSERT'], files: true },
+    capabilities: { source: true, destination: true, incremental: 'files', pushdownFilters: false, writeOperations: ['INSERT'], files: true },
     compileSource(p) {
       const plan: S3SourcePlan = { connectorType: 'S3', properties: p };
       return { plan, entity: (p.bucketPrefix ?? '').split('/').filter(Boolean).pop() ?? p.bucketName };
