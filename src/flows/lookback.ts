@@ -75,8 +75,11 @@ export async function incrementalRead(setup: IncrementalSetup): Promise<Incremen
   const localEnd = setup.startedAt.getTime() - offsetSeconds * 1000;
   const last = await state?.lastWindowEnd(flowName);
   const previousEnd = last === undefined ? undefined : Date.parse(last);
+  // The lookback never reaches before firstExecutionFrom (unless the window was moved there): what the flow
+  // was told not to read stays unread.
+  const first = incremental.firstExecutionFrom === undefined ? undefined : Date.parse(incremental.firstExecutionFrom);
   const from = previousEnd !== undefined
-    ? iso(previousEnd - lookbackMs)
+    ? iso(Math.max(previousEnd - lookbackMs, Math.min(first ?? -Infinity, previousEnd)))
     : incremental.firstExecutionFrom ?? (files ? undefined : iso(localEnd - 30 * 86400_000));
   // Files always keep a ledger (their boundary is inclusive); Salesforce records only with a lookback.
   const ledger = state !== undefined && (files || lookbackMs > 0) ? ledgerOf(state, flowName, executionId, lookbackMs) : undefined;

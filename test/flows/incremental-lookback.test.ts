@@ -139,7 +139,8 @@ describe('incremental lookback', () => {
     at(340);
     const next = await runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST });
     expect(next.executionStatus).toBe('Successful');
-    expect(next.dataPullStartTime).toBe(new Date(Date.parse(String(first.dataPullEndTime)) - 600_000).toISOString());
+    // The previous end minus 600 s would be before firstExecutionFrom: the lookback stops there.
+    expect(next.dataPullStartTime).toBe(new Date(t0 - 60_000).toISOString());
     expect(names(next)).toEqual(['E']);
     state.close();
   });
