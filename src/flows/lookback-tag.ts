@@ -15,6 +15,6 @@ export function parseLookbackSeconds(value: unknown): number | undefined {
 export function lookbackTagProblems(flow: FlowDefinition): FlowProblem[] {
   const value = flow.tags?.[LOOKBACK_TAG];
   if (value === undefined || parseLookbackSeconds(value) !== undefined) return [];
-  return [{ path: `tags.${LOOKBACK_TAG}`, message: `is ${JSON.stringify(value)}; it must be a whole number of seconds from 0 to ${MAX_LOOKBACK_SECONDS} (for example "300"), or remove the tag.` }];
+  return [{ path: `tags.${LOOKBACK_TAG}`, message: `is ${JSON.stringify(value)}, not a whole number of seconds from 0 to ${MAX_LOOKBACK_SECONDS}. Write the seconds, for example "300", or remove the tag.` }];
 }
 

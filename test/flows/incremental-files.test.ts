@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFlow } from '../../src/flows/runner.ts';
-import { validateFlow } from '../../src/flows/validate.ts';
+import { checkFlow, validateFlow } from '../../src/flows/validate.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
@@ -33,6 +33,13 @@ describe('incremental file sources', () => {
     ]) {
       expect(validateFlow({ flowName: 'inc', triggerConfig: incremental(), sourceFlowConfig: source, destinationFlowConfigList: localOut('out'), tasks: MAP_ALL }).flowName).toBe('inc');
     }
+    // A datetime field on a file source, and a lookback on a flow that is not incremental, do nothing: said so.
+    const s3Source = { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: 'some-bucket' } }, incrementalPullConfig: { datetimeTypeFieldName: 'LastModifiedDate' } };
+    const field = checkFlow({ flowName: 'inc', triggerConfig: incremental(), sourceFlowConfig: s3Source, destinationFlowConfigList: localOut('out'), tasks: MAP_ALL });
+    expect(field.notices?.join(' ')).toMatch(/datetimeTypeFieldName has no effect: an incremental S3 source reads the files written since the last run/);
+    const onDemand = checkFlow({ flowName: 'inc', triggerConfig: { triggerType: 'OnDemand' }, sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: 'some-bucket' } } }, destinationFlowConfigList: localOut('out'), tasks: MAP_ALL, tags: { 'forceflow:lookbackSeconds': '60' } });
+    expect(onDemand.ok).toBe(true);
+    expect(onDemand.notices?.join(' ')).toMatch(/tags\.forceflow:lookbackSeconds has no effect/);
   });
 
   it('S3: reads every object first, then only objects created or changed since the last successful run', async () => {

@@ -147,7 +147,7 @@ describe('incremental lookback', () => {
 
   it('takes the lookback from the run option over the tag, and refuses a bad tag or option naming it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ff-lookback-opt-'));
-    expect(() => validateFlow(flow('bad-tag', out, { 'forceflow:lookbackSeconds': '5 minutes' }))).toThrow(/tags\.forceflow:lookbackSeconds.*whole number of seconds/s);
+    expect(() => validateFlow(flow('bad-tag', out, { 'forceflow:lookbackSeconds': '5 minutes' }))).toThrow(/tags\.forceflow:lookbackSeconds.*not a whole number of seconds/s);
     const error = await runFlow({ flow: flow('bad-option', out), profiles: profiles(), lookbackSeconds: -1, state: openRunState(mkdtempSync(join(tmpdir(), 'ff-lookback-opt-state-'))) }).catch((e: unknown) => e);
     expect(isForceflowError(error) && error.code).toBe('CONFIG_INVALID');
     expect(String((error as Error).message)).toMatch(/lookbackSeconds/);
