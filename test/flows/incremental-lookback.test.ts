@@ -39,22 +39,22 @@ describe('incremental lookback', () => {
     expect(res.status).toBeLessThan(300);
     return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
   };
-  const insert = (name: string): Promise<string> => api('POST', 'Account', { Name: name, Industry: 'Lookback' });
+  const insert = (name: string, industry = 'Lookback'): Promise<string> => api('POST', 'Account', { Name: name, Industry: industry });
 
-  function flow(name: string, out: string, tags?: Record<string, string>): Record<string, unknown> {
+  function flow(name: string, out: string, tags?: Record<string, string>, transferApi = 'REST_SYNC', industry = 'Lookback'): Record<string, unknown> {
     return {
       flowName: name,
       triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', dataPullMode: 'Incremental', firstExecutionFrom: t0 / 1000 - 60 } } },
       sourceFlowConfig: {
         connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator',
-        sourceConnectorProperties: { Salesforce: { object: 'Account', dataTransferApi: 'REST_SYNC' } },
+        sourceConnectorProperties: { Salesforce: { object: 'Account', dataTransferApi: transferApi } },
         incrementalPullConfig: { datetimeTypeFieldName: 'LastModifiedDate' },
       },
       destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: out, outputFormatConfig: { fileType: 'JSON' } } } }],
       // Neither Id nor LastModifiedDate is mapped: the run reads them to key records, and the output lacks them.
       tasks: [
         { taskType: 'Filter', sourceFields: ['Name', 'Industry'], connectorOperator: { Salesforce: 'PROJECTION' } },
-        { taskType: 'Filter', sourceFields: ['Industry'], connectorOperator: { Salesforce: 'EQUAL_TO' }, taskProperties: { DATA_TYPE: 'string', VALUE: 'Lookback' } },
+        { taskType: 'Filter', sourceFields: ['Industry'], connectorOperator: { Salesforce: 'EQUAL_TO' }, taskProperties: { DATA_TYPE: 'string', VALUE: industry } },
         { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
       ],
       ...(tags ? { tags } : {}),
@@ -110,6 +110,25 @@ describe('incremental lookback', () => {
     const fourth = await run(withLookback);
     expect(names(fourth)).toEqual([]);
     expect(fourth.executionStatus).toBe('Successful');
+    state.close();
+  });
+
+  it('works the same through Bulk API 2.0 (its CSV timestamps key the records alike)', async () => {
+    const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-lookback-bulk-')));
+    const f = flow('lookback-bulk', mkdtempSync(join(tmpdir(), 'ff-lookback-bulk-out-')), { 'forceflow:lookbackSeconds': '60' }, 'BULKV2', 'LookbackBulk');
+    const run = (): Promise<ExecutionRecord> => runFlow({ flow: f, profiles: profiles(), state, salesforce: { ...FAST, bulk: { pollInitialMs: 10, pollMaxMs: 50 } } });
+    at(500);
+    await insert('X', 'LookbackBulk');
+    at(510);
+    const first = await run();
+    expect(first.sourceDataTransferApi).toBe('BULKV2');
+    expect(names(first)).toEqual(['X']);
+    at(505);
+    await insert('Y', 'LookbackBulk');
+    at(520);
+    const second = await run();
+    expect(second.executionStatus).toBe('Successful');
+    expect(names(second)).toEqual(['Y']);
     state.close();
   });
 
