@@ -19,6 +19,8 @@ export const serviceConfigSchema = z.strictObject({
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region name such as eu-west-1').optional(),
   accountId: z.string().regex(/^\d{12}$/, 'twelve digits').optional(),
   gracePeriodSeconds: z.number().min(0).max(86400).optional(),
+  // The lookback of incremental flows without a forceflow:lookbackSeconds tag (docs/flows.md, Incremental runs).
+  lookbackSeconds: z.number().int().min(0).max(36000).optional(),
   allowHosts: z.array(z.string()).optional(),
   allowOrigins: z.array(z.string()).optional(),
   keys: z.array(accessKeySchema).max(100).optional(),

@@ -116,7 +116,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         { cause: error, details: error.details },
       );
     }
-    const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, onClose: (hook) => void hooks.push(hook) };
+    const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });

@@ -7,6 +7,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { runFlow } from '../../src/flows/runner.ts';
 import { validateFlow } from '../../src/flows/validate.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
+import { parseServiceConfig } from '../../src/service/config.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 
@@ -164,12 +165,16 @@ describe('incremental lookback', () => {
     state.close();
   });
 
-  it('takes the lookback from the run option over the tag, and refuses a bad tag or option naming it', async () => {
+  it('takes the lookback from the run option, else the tag, else the default, and refuses a bad tag, option or service setting naming it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ff-lookback-opt-'));
     expect(() => validateFlow(flow('bad-tag', out, { 'forceflow:lookbackSeconds': '5 minutes' }))).toThrow(/tags\.forceflow:lookbackSeconds.*not a whole number of seconds/s);
     const error = await runFlow({ flow: flow('bad-option', out), profiles: profiles(), lookbackSeconds: -1, state: openRunState(mkdtempSync(join(tmpdir(), 'ff-lookback-opt-state-'))) }).catch((e: unknown) => e);
     expect(isForceflowError(error) && error.code).toBe('CONFIG_INVALID');
     expect(String((error as Error).message)).toMatch(/lookbackSeconds/);
+
+    // The service's default (service.json lookbackSeconds) is checked where it is read.
+    expect(parseServiceConfig({ lookbackSeconds: 300 }).lookbackSeconds).toBe(300);
+    for (const bad of [-1, 1.5, 36001]) expect(() => parseServiceConfig({ lookbackSeconds: bad })).toThrow(/lookbackSeconds/);
 
     const state = openRunState(mkdtempSync(join(tmpdir(), 'ff-lookback-opt-state-')));
     const f = flow('option-over-tag', out, { 'forceflow:lookbackSeconds': '0' });
@@ -183,6 +188,14 @@ describe('incremental lookback', () => {
     await state.setWindow('option-over-tag', new Date(t0 + 400_000).toISOString(), new Date(), 'test');
     const withOption = await runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST, lookbackSeconds: 30 });
     expect(names(withOption)).toEqual(['Late2']);
+    // The tag wins over a service's default; a flow without the tag takes the default.
+    await state.setWindow('option-over-tag', new Date(t0 + 400_000).toISOString(), new Date(), 'test');
+    const tagOverDefault = await runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST, defaultLookbackSeconds: 30 });
+    expect(names(tagOverDefault)).toEqual([]);
+    const untagged = flow('option-over-tag', out);
+    await state.setWindow('option-over-tag', new Date(t0 + 400_000).toISOString(), new Date(), 'test');
+    const byDefault = await runFlow({ flow: untagged, profiles: profiles(), state, salesforce: FAST, defaultLookbackSeconds: 30 });
+    expect(names(byDefault)).toEqual(['Late2']);
     state.close();
   });
 });

@@ -43,7 +43,7 @@ export interface FlowService {
  */
 export interface FlowServiceOptions {
   /** Extra runFlow options for every run (S3 client, Salesforce retry and polling, size guard). */
-  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes'>;
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'defaultLookbackSeconds'>;
   /** Flows per account (default 1,000, AppFlow's quota). */
   readonly maxFlows?: number;
   /** The scheduler's clock (default: the system clock). */

@@ -25,6 +25,8 @@ export interface ServiceDeps {
   readonly kmsKeyId: string;
   /** How long running work may take to finish on close before it is cancelled. */
   readonly gracePeriodMs: number;
+  /** The lookback of incremental flows without their own (service.json `lookbackSeconds`; default 0). */
+  readonly lookbackSeconds?: number;
   /**
    * Register work for shutdown (e.g. the executor's drain): hooks run after the HTTP server stopped
    * taking requests, in reverse order of registration, before the database closes.
@@ -45,7 +47,7 @@ export async function composeOperations(deps: ServiceDeps): Promise<Operation<an
   const flows = await openFlowService(deps, {
     exists: async (name) => profileContext.store.get(name) !== undefined,
     resolver: storedProfileResolver(profileContext),
-  });
+  }, deps.lookbackSeconds === undefined ? {} : { runOptions: { defaultLookbackSeconds: deps.lookbackSeconds } });
   const profiles = { ...profileContext, defaultKeyId: deps.kmsKeyId };
   return [
     ...flows.operations,
