@@ -332,6 +332,32 @@ describe('flow operations', () => {
     expect((await svc.flows.get('sched-fail'))?.consecutiveFailures).toBe(0);
   });
 
+  it('runs an incremental S3-source flow for the scheduler: each run reads only the objects written since the last successful one', async () => {
+    const def = {
+      flowName: 's3-incremental', triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(5minutes)', dataPullMode: 'Incremental' } } },
+      sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'svc-inc-in', s3InputFormatConfig: { s3InputFileType: 'CSV' } } } },
+      destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'svc-inc-out', s3OutputFormatConfig: { fileType: 'JSON' } } } }],
+      tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
+    };
+    await svc.call('CreateFlow', def);
+    const run = async (): Promise<Record<string, unknown>> => {
+      const started = await svc.executor.start('s3-incremental', { startedBy: 'schedule' });
+      const { executionId } = started as { executionId: string };
+      await svc.executor.finished(executionId);
+      return waitForStatus(svc, 's3-incremental', executionId, (st) => st !== 'InProgress');
+    };
+    const processed = (r: Record<string, unknown>): unknown => (r['executionResult'] as { recordsProcessed: number }).recordsProcessed;
+    await s3.put('svc-inc-in/a.csv', 'id\n1\n2\n');
+    const first = await run();
+    expect(first['executionStatus']).toBe('Successful');
+    expect(processed(first)).toBe(2);
+    await s3.put('svc-inc-in/b.csv', 'id\n3\n');
+    const second = await run();
+    expect(second['executionStatus']).toBe('Successful');
+    expect(processed(second)).toBe(1);
+    expect(processed(await run())).toBe(0);
+  });
+
   it('refuses a flow past the flow quota with ServiceQuotaExceededException', async () => {
     const existing = ((await svc.call('ListFlows', { maxResults: 100 }))['flows'] as unknown[]).length;
     for (let i = existing; i < 30; i++) await svc.call('CreateFlow', s3Flow(`quota-${i}`, s3.bucket, 'quota'));
