@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_CODES, exitCodeFor, toForceflowError } from '../core/errors.ts';
-import { bucketName, hostNameList, nonNegativeInteger, originList, port, positiveInteger } from './options.ts';
+import { bucketName, hostNameList, nonNegativeInteger, oneOf, originList, port, positiveInteger } from './options.ts';
 import { registerRunCommands } from './run.ts';
 import { registerRunsCommands } from './runs.ts';
 import { registerProfilesCommand } from './profiles.ts';
@@ -87,10 +87,12 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
 
   program
     .command('demo')
-    .description('Start the emulator and local S3 in-process and run the example flows.')
-    .action(async () => {
+    .description('Start the emulator and local S3 in-process, run the example flows, then drive forceflow serve through the AppFlow API.')
+    .option('--only <part>', 'flows (the example flows) or service (the AppFlow API part); both by default', oneOf(['flows', 'service'] as const))
+    .action(async (opts: { only?: 'flows' | 'service' }) => {
       const { demoCommand } = await import('./demo.ts');
-      if (!(await demoCommand(io.rootLogger(), io.output))) io.exitCode = 1;
+      const result = await demoCommand(io.rootLogger(), io.output, opts.only === undefined ? {} : { only: opts.only });
+      if (!result.succeeded) io.exitCode = 1;
     });
   return program;
 }

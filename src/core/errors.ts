@@ -60,6 +60,7 @@ export const ERRORS = {
   FLOW_LOCKED: { kind: 'retryable', summary: 'Another run of the same flow holds its lock (never two runs of one flow at once); the message names it.' },
   RUN_INTERRUPTED: { kind: 'retryable', summary: 'Recorded on a run whose process ended without finishing (killed, crashed, ended by force); found and cleaned up by the next run or runs cleanup.' },
   SERVICE_STOPPING: { kind: 'retryable', summary: 'The service is stopping (SIGTERM, close()) and starts no new runs; start the flow again once it is back.' },
+  APPFLOW_API_ERROR: { kind: 'fatal', summary: 'An AppFlow API (forceflow serve, or AWS) refused a call made by forceflow\'s own client (the demo); the message has the error type and the API\'s message.' },
   EMULATOR_ERROR: { kind: 'config', summary: 'The emulator could not start with the given options.' },
   INTERNAL: { kind: 'fatal', summary: 'A bug in forceflow; please report it with the log.' },
 } as const satisfies Record<string, CatalogueEntry>;

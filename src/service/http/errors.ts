@@ -42,6 +42,7 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   FLOW_LOCKED: 'ConflictException',
   RUN_INTERRUPTED: 'ConflictException',
   SERVICE_STOPPING: 'ConflictException',
+  APPFLOW_API_ERROR: 'InternalServerException',
   EMULATOR_ERROR: 'InternalServerException',
   INTERNAL: 'InternalServerException',
 };
