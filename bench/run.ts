@@ -16,6 +16,11 @@
  *   bulk2.loadAndWaitForResults);
  * - sf-export, sf-import: `sf data export bulk` and `sf data upsert bulk`, only when tools/sf-cli is installed
  *   (`npm run test:sf-cli` installs it); skipped with one line otherwise.
+ * The service (issue 14), each its own script with its own emulator and `forceflow serve` process, run first:
+ * - service-api: bench/service-api.ts, p50/p90/p99 latency of ListFlows and DescribeFlow under 100 concurrent
+ *   AppflowClients, calls/s and the service's CPU per call;
+ * - service-scheduler: bench/service-scheduler.ts, the scheduler's per-run overhead, from a scheduled fire to
+ *   the first Salesforce call of its run.
  * The emulator is reset (`/__emulator/reset`) before each scenario, so every one starts from the same org.
  * Reports, per scenario: records/s, MB/s, the scenario process's CPU seconds, the emulator process's CPU seconds
  * during the scenario (read from /proc/<pid>/stat: the emulator's share, not the contender's), peak RSS and API
@@ -36,13 +41,32 @@ const opt = (name: string): string | undefined => {
 };
 const records = Number(opt('records') ?? process.env['BENCH_RECORDS'] ?? 1_200_000);
 const rounds = Math.max(1, Number(opt('rounds') ?? 1));
-const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import'];
+const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import', 'service-api', 'service-scheduler'];
 const scenarios = (opt('only') ?? ALL.join(',')).split(',').filter((s) => s !== '');
 const unknown = scenarios.filter((s) => !ALL.includes(s));
 if (unknown.length > 0) {
   console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
   process.exit(2);
 }
+
+// The service's benchmarks (issue 14) are scripts of their own, with their own emulator: run first, output as is.
+const SERVICE_SCRIPTS: Record<string, string> = { 'service-api': 'bench/service-api.ts', 'service-scheduler': 'bench/service-scheduler.ts' };
+for (const scenario of scenarios.filter((s) => s in SERVICE_SCRIPTS)) {
+  console.error(`${scenario}: running ${SERVICE_SCRIPTS[scenario]}`);
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVICE_SCRIPTS[scenario] as string], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  console.log('');
+  if (code !== 0) {
+    console.error(`scenario ${scenario} failed (exit ${code})`);
+    process.exitCode = 1;
+  }
+}
+scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !(s in SERVICE_SCRIPTS)));
+if (scenarios.length === 0) process.exit();
+
 const SF = resolve('tools/sf-cli/node_modules/.bin/sf');
 const sfInstalled = existsSync(SF);
 
