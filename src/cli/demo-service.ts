@@ -14,7 +14,7 @@ import { appflowClient, type AppflowJson } from '../service/client.ts';
 export const SERVICE_DEMO_FLOWS = { onDemand: 'examples/account-to-s3-parquet.json', scheduled: 'examples/opportunities-every-minute.json' } as const;
 
 /** How far ahead of its creation the scheduled flow's `scheduleStartTime` is set (its first fire). */
-export const SCHEDULE_LEAD_SECONDS = 6;
+export const SCHEDULE_LEAD_SECONDS = 4;
 
 /** What `forceflow serve` printed. */
 export interface ServeLine {

@@ -138,7 +138,7 @@ describe('forceflow command line (in-process)', () => {
     const emulator = createProgram().commands.find((c) => c.name() === 'emulator');
     const bucket = emulator?.options.find((o) => o.long === '--bucket')?.defaultValue as string;
     expect(bucket).toBe('forceflow');
-    for (const f of ['account-to-s3-parquet.json', 'invoices-bulk-to-s3-jsonl.json', 'contacts-file-to-s3-csv.json']) {
+    for (const f of ['account-to-s3-parquet.json', 'invoices-bulk-to-s3-jsonl.json', 'contacts-file-to-s3-csv.json', 'opportunities-every-minute.json']) {
       const flow = JSON.parse(readFileSync(new URL(`../../examples/${f}`, import.meta.url), 'utf8')) as { destinationFlowConfigList: Array<{ destinationConnectorProperties: { S3: { bucketName: string } } }> };
       expect(flow.destinationFlowConfigList[0]?.destinationConnectorProperties.S3.bucketName, f).toBe(bucket);
     }
