@@ -66,7 +66,13 @@ export async function serviceDemo(ctx: ServiceDemoContext): Promise<ServiceDemoR
   const sm = new SecretsManagerClient({ endpoint: emu.aws.secretsManagerEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
   try {
     const serve = await new Promise<ServeLine>((resolve, reject) => {
-      createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l) as ServeLine));
+      createInterface({ input: child.stdout }).once('line', (l) => {
+        try {
+          resolve(JSON.parse(l) as ServeLine);
+        } catch {
+          reject(new ForceflowError('INTERNAL', `forceflow serve printed something other than its JSON line: ${l.slice(0, 200)}`));
+        }
+      });
       void exited.then((code) => reject(new ForceflowError('INTERNAL', `forceflow serve exited (code ${code}) before it was listening; its log is above.`)));
     });
     out(`forceflow serve: ${serve.endpoint} (region ${serve.region}, state in ${serve.stateDir})`);
