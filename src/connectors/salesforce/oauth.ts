@@ -157,6 +157,65 @@ function sessionCanceled(profileName: string, what: string): ForceflowError {
   return canceled(`Asking Salesforce for a session (${what}) for profile "${profileName}" was cancelled.`, { details: { profile: profileName } });
 }
 
+/** One form POST to a Salesforce OAuth endpoint (token, introspect): what it is, for messages and the log. */
+interface FormCall {
+  /** The login or instance URL, no trailing slash. */
+  readonly base: string;
+  readonly path: string;
+  readonly form: URLSearchParams;
+  /** Who asks, at the start of a message: `Profile "prod"`, `Sign-in`. */
+  readonly who: string;
+  /** What is asked, in a sentence: "the refresh token", "token introspection". */
+  readonly what: string;
+  /** Names the answer in a size-limit message. */
+  readonly answerName: string;
+  readonly logFields: Readonly<Record<string, unknown>>;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly canceled: () => ForceflowError;
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * POST the form and read the answer (bounded) as JSON, or undefined when it is not JSON. A network
+ * failure or a broken answer is SF_UNAVAILABLE; an abort is the call's cancellation error. Not re-sent.
+ */
+async function postForm(call: FormCall): Promise<{ res: Response; json: unknown }> {
+  const { base, path, signal } = call;
+  if (signal?.aborted) throw call.canceled();
+  const started = performance.now();
+  const logCall = (status: number | string): void =>
+    call.log.debug({ method: 'POST', path, ...call.logFields, status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
+
+  let res: Response | undefined;
+  let text: string;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      body: call.form,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      ...(signal ? { signal } : {}),
+    });
+    logCall(res.status);
+    text = await boundedText(res, MAX_TOKEN_ANSWER_BYTES, call.answerName);
+  } catch (error) {
+    if (signal?.aborted) throw call.canceled();
+    if (error instanceof ForceflowError) throw error;
+    if (res === undefined) logCall('network error');
+    const where = res === undefined ? `could not reach ${base} for ${call.what}` : `the answer from ${base} to ${call.what} broke part-way`;
+    throw new ForceflowError('SF_UNAVAILABLE', `${call.who}: ${where} (${networkReason(error)}). Check loginUrl and the network, then run again.`, {
+      details: call.details,
+    });
+  }
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { res, json };
+}
+
 /**
  * Post `grant` to `<loginUrl>/services/oauth2/token` and return the tokens, or throw a catalogued error
  * (see the module comment).
@@ -170,38 +229,19 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
   const what = WHAT[grant.type];
   const grantType = GRANT_TYPES[grant.type];
   const base = loginUrl.replace(/\/+$/, '');
-  if (signal?.aborted) throw sessionCanceled(profileName, what);
-  const started = performance.now();
-  const logCall = (status: number | string): void =>
-    log.debug({ method: 'POST', path: '/services/oauth2/token', grant: grant.type, status, ms: Math.round(performance.now() - started) }, 'salesforce http call');
-
-  let res: Response | undefined;
-  let text: string;
-  try {
-    res = await fetch(`${base}/services/oauth2/token`, {
-      method: 'POST',
-      body: formOf(grant),
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      ...(signal ? { signal } : {}),
-    });
-    logCall(res.status);
-    text = await boundedText(res, MAX_TOKEN_ANSWER_BYTES, `the ${grantType} grant`);
-  } catch (error) {
-    if (signal?.aborted) throw sessionCanceled(profileName, what);
-    if (error instanceof ForceflowError) throw error;
-    if (res === undefined) logCall('network error');
-    const where = res === undefined ? `could not reach ${base} for ${what}` : `the answer from ${base} to ${what} broke part-way`;
-    throw new ForceflowError('SF_UNAVAILABLE', `Profile "${profileName}": ${where} (${networkReason(error)}). Check loginUrl and the network, then run again.`, {
-      details: { profile: profileName, grant: grant.type },
-    });
-  }
-
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const { res, json } = await postForm({
+    base,
+    path: '/services/oauth2/token',
+    form: formOf(grant),
+    who: `Profile "${profileName}"`,
+    what,
+    answerName: `the ${grantType} grant`,
+    logFields: { grant: grant.type },
+    details: { profile: profileName, grant: grant.type },
+    canceled: () => sessionCanceled(profileName, what),
+    log,
+    ...(signal ? { signal } : {}),
+  });
 
   if (res.ok) {
     const parsed = TokenAnswerSchema.safeParse(json);
@@ -238,5 +278,111 @@ export async function requestToken(loginUrl: string, grant: TokenGrant, options:
   const fix = CLIENT_ERRORS.has(oauth.data.error) ? clientFix(grant) : grantFix(grant, profileName);
   throw new ForceflowError('SF_AUTH_FAILED', `Salesforce refused ${what} for profile "${profileName}": ${code}${description ? `: ${description}` : ''}. ${fix}`, {
     details: { profile: profileName, grant: grant.type, status: res.status, oauthError: code },
+  });
+}
+
+/** What `introspectToken` sends: the token, and the connected app's own credentials (Salesforce requires them). */
+export interface IntrospectionRequest {
+  readonly token: string;
+  readonly tokenTypeHint?: 'access_token' | 'refresh_token';
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface IntrospectionOptions {
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** Salesforce's introspection answer (RFC 7662), parsed once. Fields Salesforce may leave out are optional. */
+export type IntrospectionAnswer =
+  | { readonly active: false }
+  | {
+      readonly active: true;
+      readonly clientId: string;
+      /** The identity URL of the token's user (`https://login.salesforce.com/id/00D…/005…`). */
+      readonly sub: string;
+      readonly username?: string;
+      readonly tokenType?: string;
+      readonly scope?: string;
+      /** Epoch seconds; null for a refresh token that does not expire. */
+      readonly exp: number | null;
+      readonly iat?: number;
+    };
+
+const IntrospectionSchema = z.union([
+  z.object({ active: z.literal(false) }),
+  z.object({
+    active: z.literal(true),
+    client_id: z.string().min(1),
+    sub: z.string().min(1),
+    username: z.string().optional(),
+    token_type: z.string().optional(),
+    scope: z.string().optional(),
+    exp: z.number().nullable().optional(),
+    iat: z.number().optional(),
+  }),
+]);
+
+/**
+ * Ask Salesforce about a token (`POST <url>/services/oauth2/introspect`, RFC 7662) as the connected app
+ * `clientId`. Salesforce answers an app about its own tokens only (unless the app may introspect all of
+ * the org's), so a token of another app comes back `{active: false}`; callers still compare `clientId`.
+ * Throws CONFIG_INVALID for a URL the token must not be sent to, SF_AUTH_FAILED when Salesforce refuses
+ * the app's credentials, SF_UNAVAILABLE for 429/5xx/network, SF_API_ERROR for an answer that is not one.
+ * The token and the secret never reach a message or the log.
+ */
+export async function introspectToken(url: string, request: IntrospectionRequest, options: IntrospectionOptions): Promise<IntrospectionAnswer> {
+  const where = serverUrl.safeParse(url);
+  if (!where.success) {
+    throw new ForceflowError('CONFIG_INVALID', `The Salesforce URL for token introspection ${where.error.issues[0]?.message ?? 'is invalid'}: give the org's login or My Domain URL, such as https://login.salesforce.com.`);
+  }
+  const base = url.replace(/\/+$/, '');
+  const what = 'token introspection';
+  const form = new URLSearchParams({ token: request.token, token_type_hint: request.tokenTypeHint ?? 'access_token', client_id: request.clientId, client_secret: request.clientSecret });
+  const { res, json } = await postForm({
+    base,
+    path: '/services/oauth2/introspect',
+    form,
+    who: 'Sign-in',
+    what,
+    answerName: 'token introspection',
+    logFields: {},
+    details: { call: 'introspect' },
+    canceled: () => canceled(`Token introspection at ${base} was cancelled.`),
+    log: options.log,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const secrets = [request.token, request.clientSecret];
+  if (res.ok) {
+    const parsed = IntrospectionSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new ForceflowError('SF_API_ERROR', `Sign-in: the answer from ${base} to ${what} is not an introspection answer. Check the login URL and any proxy between forceflow and Salesforce.`, { details: { call: 'introspect' } });
+    }
+    const a = parsed.data;
+    if (!a.active) return { active: false };
+    return {
+      active: true,
+      clientId: a.client_id,
+      sub: a.sub,
+      exp: a.exp ?? null,
+      ...(a.username === undefined ? {} : { username: a.username }),
+      ...(a.token_type === undefined ? {} : { tokenType: a.token_type }),
+      ...(a.scope === undefined ? {} : { scope: a.scope }),
+      ...(a.iat === undefined ? {} : { iat: a.iat }),
+    };
+  }
+  if (res.status === 429 || res.status >= 500) {
+    throw new ForceflowError('SF_UNAVAILABLE', `Sign-in: Salesforce answered HTTP ${res.status} to ${what} at ${base}. Salesforce is busy or down; try again later.`, { details: { call: 'introspect', status: res.status } });
+  }
+  const oauth = OAuthErrorSchema.safeParse(json);
+  const code = oauth.success ? quoted(oauth.data.error, secrets) : `http_${res.status}`;
+  if (oauth.success && CLIENT_ERRORS.has(oauth.data.error)) {
+    throw new ForceflowError('SF_AUTH_FAILED', `Salesforce refused the connected app's credentials for ${what} (${code}): check the consumer key and consumer secret in the sign-in configuration.`, {
+      details: { call: 'introspect', status: res.status, oauthError: code },
+    });
+  }
+  throw new ForceflowError('SF_API_ERROR', `Sign-in: ${base} answered HTTP ${res.status} (${code}) to ${what}. Check the login URL and any proxy between forceflow and Salesforce.`, {
+    details: { call: 'introspect', status: res.status, oauthError: code },
   });
 }

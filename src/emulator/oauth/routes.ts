@@ -19,7 +19,19 @@ export const ConnectedAppBody = z.strictObject({
   refreshTokenRotation: z.boolean().optional(),
   allowLocalhostRedirects: z.boolean().optional(),
   runAs: z.string().optional(),
+  introspectAllTokens: z.boolean().optional(),
 });
+
+/** Body of `POST /__emulator/tokens/revoke`: one token, or every token of a user (optionally of one app). */
+export const RevokeTokensBody = z.union([
+  z.strictObject({ token: z.string().min(1) }),
+  z.strictObject({ user: z.string().min(1), clientId: z.string().min(1).optional() }),
+]);
+
+function invalidBody(error: z.ZodError, hint: string): never {
+  const issue = error.issues[0];
+  throw sfError(400, 'INVALID_FIELD', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}. ${hint}`);
+}
 
 /** A connected app as the control endpoint shows it. */
 export function appJson(app: ConnectedApp): Record<string, unknown> {
@@ -33,6 +45,7 @@ export function appJson(app: ConnectedApp): Record<string, unknown> {
     refreshTokenRotation: app.refreshTokenRotation === true,
     allowLocalhostRedirects: app.allowLocalhostRedirects === true,
     runAs: app.runAs ?? null,
+    introspectAllTokens: app.introspectAllTokens === true,
   };
 }
 
@@ -65,5 +78,35 @@ export function registerOAuthRoutes(router: OrgRouter): void {
       throw sfError(400, 'INVALID_FIELD', (error as Error).message);
     }
     sendJson(res, 201, appJson(app));
+  });
+
+  // Users: deactivate and reactivate (the User record's IsActive follows when there is one).
+  for (const [action, active] of [['deactivate', false], ['activate', true]] as const) {
+    router.add('POST', `/__emulator/users/:user/${action}`, control, (req, res, { org }) => {
+      const found = org.auth.anyUser(req.params['user'] ?? '');
+      if (!found) throw sfError(404, 'NOT_FOUND', `No user with the username or id ${req.params['user'] ?? ''}.`);
+      const { user } = found;
+      const table = org.store.table('User');
+      if (table?.get(user.userId)) {
+        table.update(user.userId, { IsActive: active }, org.auth.defaultUser.userId);
+        org.persistence.markDirty('User');
+      }
+      org.auth.setActive(user.userId, active);
+      sendJson(res, 200, { userId: user.userId, username: user.username, active });
+    });
+  }
+
+  // Revocation as an admin does it (Setup > Connected Apps OAuth Usage), or one token as /revoke does.
+  router.add('POST', '/__emulator/tokens/revoke', control, async (req, res, { org }) => {
+    const parsed = RevokeTokensBody.safeParse(await req.json());
+    if (!parsed.success) invalidBody(parsed.error, 'Send {"token": "..."} or {"user": "<username or id>", "clientId"?: "..."}.');
+    const body = parsed.data;
+    if ('token' in body) {
+      sendJson(res, 200, { revoked: org.auth.revoke(body.token) ? 1 : 0 });
+      return;
+    }
+    const found = org.auth.anyUser(body.user);
+    if (!found) throw sfError(404, 'NOT_FOUND', `No user with the username or id ${body.user}.`);
+    sendJson(res, 200, { revoked: org.auth.revokeUserTokens(found.user.userId, body.clientId) });
   });
 }

@@ -45,6 +45,11 @@ export interface ConnectedApp {
   readonly allowLocalhostRedirects?: boolean;
   /** Username the client_credentials flow runs as (default: the org's default user). */
   readonly runAs?: string;
+  /**
+   * May introspect every token of the org, not only its own (Salesforce's "Introspect all tokens" OAuth
+   * policy). Off by default, as on Salesforce.
+   */
+  readonly introspectAllTokens?: boolean;
 }
 
 /** What `POST /__emulator/connected-apps` and {@link AuthService.registerApp} accept. */
@@ -58,6 +63,7 @@ export interface ConnectedAppInput {
   readonly refreshTokenRotation?: boolean;
   readonly allowLocalhostRedirects?: boolean;
   readonly runAs?: string;
+  readonly introspectAllTokens?: boolean;
 }
 
 export interface OrgUser {
@@ -174,6 +180,8 @@ export class AuthService {
   private readonly approvals = new Set<string>();
   /** Authorize-page tickets: a user who logged in and has yet to approve the app. */
   private readonly tickets = new Map<string, { userId: string; clientId: string; expiresAt: number }>();
+  /** 18-character ids of users deactivated through the control endpoint ({@link setActive}). */
+  private readonly inactive = new Set<string>();
   private signing: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
   private readonly deps: AuthDeps;
 
@@ -237,6 +245,7 @@ export class AuthService {
       ...(input.refreshTokenRotation === undefined ? {} : { refreshTokenRotation: input.refreshTokenRotation }),
       ...(input.allowLocalhostRedirects === undefined ? {} : { allowLocalhostRedirects: input.allowLocalhostRedirects }),
       ...(input.runAs === undefined ? {} : { runAs: input.runAs }),
+      ...(input.introspectAllTokens === undefined ? {} : { introspectAllTokens: input.introspectAllTokens }),
     };
     const existing = this.apps.findIndex((a) => a.clientId === clientId);
     if (existing >= 0) this.apps[existing] = app;
@@ -264,21 +273,65 @@ export class AuthService {
 
   /**
    * A user by username or id (15 or 18 chars). The default user, plus every active user of the org's
-   * User records (those log in with the default password).
+   * User records (those log in with the default password). A deactivated user is not found: nothing
+   * they hold works (logins, access and refresh tokens, introspection).
    */
   user(usernameOrId: string): OrgUser | undefined {
+    const found = this.anyUser(usernameOrId);
+    return found && found.active ? found.user : undefined;
+  }
+
+  /** A user whether active or not (the control endpoint deactivates and reactivates through it). */
+  anyUser(usernameOrId: string): { user: OrgUser; active: boolean } | undefined {
     const key = usernameOrId.toLowerCase();
     const known = this.users.find((u) => u.username.toLowerCase() === key || u.userId.toLowerCase() === key || u.userId.slice(0, 15).toLowerCase() === key);
-    if (known) return known;
     const table = this.deps.store.table('User');
-    if (!table) return undefined;
     let record: StoredRecord | undefined;
-    if (/^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$/.test(usernameOrId)) record = table.get(usernameOrId);
-    record ??= table.findBy('Username', usernameOrId)[0];
-    if (!record || record['IsActive'] === false) return undefined;
-    const username = text(record, 'Username');
-    if (!username) return undefined;
-    return { userId: String(record['Id']), username, password: DEFAULT_PASSWORD, securityToken: DEFAULT_SECURITY_TOKEN };
+    if (known) record = table?.get(known.userId);
+    else if (table) {
+      if (/^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$/.test(usernameOrId)) record = table.get(usernameOrId);
+      record ??= table.findBy('Username', usernameOrId)[0];
+    }
+    let user = known;
+    if (!user) {
+      const username = text(record, 'Username');
+      if (!record || !username) return undefined;
+      user = { userId: String(record['Id']), username, password: DEFAULT_PASSWORD, securityToken: DEFAULT_SECURITY_TOKEN };
+    }
+    return { user, active: record?.['IsActive'] !== false && !this.inactive.has(user.userId) };
+  }
+
+  /**
+   * Deactivate or reactivate a user (the control endpoint also sets the User record's IsActive). While
+   * inactive, every token the user holds is refused but kept; reactivating makes them work again.
+   * Guess: Salesforce's exact treatment of a deactivated user's OAuth tokens is not documented in the
+   * sources we have; refusing them while inactive is what a relying party can observe.
+   */
+  setActive(userId: string, active: boolean): void {
+    if (active) this.inactive.delete(userId);
+    else this.inactive.add(userId);
+  }
+
+  /**
+   * Revoke every access and refresh token of a user, optionally only those of one connected app (what
+   * Setup > Connected Apps OAuth Usage > Revoke does). Returns how many tokens were revoked.
+   */
+  revokeUserTokens(userId: string, clientId?: string): number {
+    let count = 0;
+    const matches = (u: string, c: string): boolean => u === userId && (clientId === undefined || c === clientId);
+    for (const [token, session] of this.access) {
+      if (matches(session.userId, session.clientId)) {
+        this.access.delete(token);
+        count++;
+      }
+    }
+    for (const grant of this.refresh.values()) {
+      if (!grant.revoked && matches(grant.userId, grant.clientId)) {
+        grant.revoked = true;
+        count++;
+      }
+    }
+    return count;
   }
 
   /** The user when the password (optionally followed by the security token) is right. */
@@ -305,7 +358,7 @@ export class AuthService {
       locale: text(record, 'LocaleSidKey') ?? 'en_US',
       language: text(record, 'LanguageLocaleKey') ?? 'en_US',
       userType: (text(record, 'UserType') ?? 'Standard').toUpperCase(),
-      active: record?.['IsActive'] !== false,
+      active: this.anyUser(user.userId)?.active ?? record?.['IsActive'] !== false,
       lastModified: text(record, 'LastModifiedDate') ?? new Date(0).toISOString(),
     };
   }
@@ -348,10 +401,11 @@ export class AuthService {
     return options.withRefresh && refreshToken ? { session, refreshToken } : { session };
   }
 
-  /** The live session of an access token, or undefined when unknown, expired or revoked. */
+  /** The live session of an access token, or undefined when unknown, expired, revoked or its user is inactive. */
   authenticate(accessToken: string): Session | undefined {
     const s = this.access.get(accessToken);
     if (!s) return undefined;
+    if (!this.user(s.userId)) return undefined;
     if (s.expiresAt <= this.deps.clock()) {
       this.access.delete(accessToken);
       return undefined;
@@ -398,11 +452,15 @@ export class AuthService {
     this.access.clear();
   }
 
-  /** RFC 7662 introspection of an access or refresh token, as seen by the app `clientId`. */
+  /**
+   * RFC 7662 introspection of an access or refresh token, as seen by the app `clientId`: its own tokens
+   * only, unless the app may introspect all tokens of the org.
+   */
   introspect(token: string, clientId: string, hint?: string): Introspection {
+    const all = this.app(clientId)?.introspectAllTokens === true;
     const asAccess = (): Introspection | undefined => {
       const s = this.authenticate(token);
-      if (!s || s.clientId !== clientId) return undefined;
+      if (!s || (s.clientId !== clientId && !all)) return undefined;
       return {
         active: true,
         scope: s.scope,
@@ -417,7 +475,7 @@ export class AuthService {
     };
     const asRefresh = (): Introspection | undefined => {
       const g = this.refreshGrant(token);
-      if (!g || g.clientId !== clientId) return undefined;
+      if (!g || (g.clientId !== clientId && !all) || !this.user(g.userId)) return undefined;
       const iat = Math.floor((g.issuedAt ?? this.deps.clock()) / 1000);
       return {
         active: true,

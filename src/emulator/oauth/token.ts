@@ -73,8 +73,9 @@ function refreshGrant(org: Org, req: EmuRequest, params: URLSearchParams): Recor
   if (token === undefined) throw oauthError('invalid_request', 'missing required parameter: refresh_token');
   const grant = org.auth.refreshGrant(token);
   if (!grant || grant.clientId !== app.clientId) throw expiredToken();
+  // A deactivated user's refresh token: "authentication failure" (as practitioners report for Salesforce; a guess).
   const user = org.auth.user(grant.userId);
-  if (!user) throw expiredToken();
+  if (!user) throw authFailure();
   const issued = org.auth.redeemRefresh(grant, user, app.refreshTokenRotation === true);
   const idToken = scopeList(issued.session.scope).includes('openid') ? org.auth.idToken(issued.session) : undefined;
   return tokenBody(
