@@ -43,6 +43,8 @@ export const ERRORS = {
   SF_BULK_JOB_TIMEOUT: { kind: 'retryable', summary: 'A Bulk API 2.0 job did not finish before the deadline.' },
   SF_BULK_JOB_FAILED_TEMPORARY: { kind: 'retryable', summary: 'A Bulk API 2.0 query job kept ending Failed for a reason Salesforce gives as temporary ("please retry"), each time run again as a new job, until the retries ran out.' },
   SF_WRITE_OUTCOME_UNKNOWN: { kind: 'fatal', summary: 'Per-record code (error file, never thrown): a write was sent but its outcome could not be learned; the record may or may not exist.' },
+  // Sign-in (token exchange, service tokens)
+  TOKEN_REFUSED: { kind: 'auth', summary: 'A token presented to sign in or to the control API was refused (bad signature, audience, issuer, expiry, replay, inactive user...). The message never says which check failed; the reason is logged apart.' },
   // AWS and local state
   S3_ERROR: { kind: 'retryable', summary: 'An S3 call failed after retries.' },
   S3_ACCESS_DENIED: { kind: 'auth', summary: 'S3 refused access to the bucket or key.' },
