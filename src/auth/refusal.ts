@@ -79,7 +79,8 @@ function joseCode(error: unknown): string | undefined {
 export function refusalFromJose(error: unknown): RefusalReason | undefined {
   switch (joseCode(error)) {
     case 'ERR_JWT_EXPIRED':
-      return 'expired';
+      // jose reports a token past the maximum age as expired on its "iat" claim.
+      return (error as { claim?: unknown }).claim === 'iat' ? 'too_old' : 'expired';
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'signature';
     case 'ERR_JWKS_NO_MATCHING_KEY':
