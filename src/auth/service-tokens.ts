@@ -25,6 +25,8 @@ export const MAX_SERVICE_TOKEN_SECONDS = 60 * 60;
 interface SigningKey {
   readonly kid: string;
   readonly privateKey: CryptoKey;
+  /** Kept for {@link ServiceKeySet.exportPrivateJwks}: the imported CryptoKey is not extractable. */
+  readonly privateJwk: JWK;
   readonly publicJwk: JWK;
 }
 
@@ -32,11 +34,10 @@ async function signingKeyFrom(privateJwk: JWK): Promise<SigningKey> {
   if (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256' || typeof privateJwk.d !== 'string') {
     throw new ForceflowError('CONFIG_INVALID', 'A service signing key must be a private EC P-256 JWK (kty "EC", crv "P-256", with "d").');
   }
-  const { d: _d, ...pub } = privateJwk;
-  const publicJwk: JWK = { kty: 'EC', crv: 'P-256', x: pub.x, y: pub.y };
+  const publicJwk: JWK = { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
   const kid = await calculateJwkThumbprint(publicJwk);
   const privateKey = (await importJWK({ ...privateJwk, alg: SERVICE_TOKEN_ALG }, SERVICE_TOKEN_ALG)) as CryptoKey;
-  return { kid, privateKey, publicJwk: { ...publicJwk, kid, alg: SERVICE_TOKEN_ALG, use: 'sig' } };
+  return { kid, privateKey, privateJwk: { ...publicJwk, d: privateJwk.d, kid }, publicJwk: { ...publicJwk, kid, alg: SERVICE_TOKEN_ALG, use: 'sig' } };
 }
 
 /**
@@ -63,8 +64,8 @@ export class ServiceKeySet {
   }
 
   /** The private JWKs to store (owner-only), oldest first. Secret: never log them. */
-  async exportPrivateJwks(): Promise<JWK[]> {
-    return Promise.all(this.keys.map(async (k) => ({ ...(await exportJWK(k.privateKey)), kid: k.kid })));
+  exportPrivateJwks(): JWK[] {
+    return this.keys.map((k) => ({ ...k.privateJwk }));
   }
 
   /** Add a new key and make it the signing key; returns its kid. */
