@@ -95,7 +95,7 @@ describe('verifySalesforceIdToken against the emulator', () => {
     }
   });
 
-  it('refuses a tampered id_token, one signed by another key under the same kid, and an unknown kid', async () => {
+  it('refuses a tampered id_token, one signed by another key (under the same kid, or naming its own key), and an unknown kid', async () => {
     const token = await idToken(ours, app);
     const [h = '', , s = ''] = token.split('.');
     const { header, claims } = parts(token);
@@ -109,6 +109,9 @@ describe('verifySalesforceIdToken against the emulator', () => {
     };
     await expectRefused(verify(sign(header)), 'signature');
     await expectRefused(verify(sign({ ...header, kid: 'not-a-salesforce-key' })), 'unknown_key');
+    // Keys named inside the token (jku, jwk) are never used.
+    const attackerJwk = createPublicKey(privateKey).export({ format: 'jwk' });
+    await expectRefused(verify(sign({ ...header, jku: `${foreign.loginUrl}/id/keys`, jwk: attackerJwk })), 'signature');
   });
 
   it('checks the nonce when the browser sent one', async () => {
