@@ -48,6 +48,9 @@ async function signingKeyFrom(privateJwk: JWK): Promise<SigningKey> {
  * it signed is refused (`unknown_key`).
  */
 export class ServiceKeySet {
+  /** jose's key getter over {@link jwks}, kept between verifications (it caches imported keys) until the set changes. */
+  private getter: ReturnType<typeof createLocalJWKSet> | undefined;
+
   private constructor(private keys: SigningKey[]) {}
 
   /** A set of one new key. */
@@ -73,6 +76,7 @@ export class ServiceKeySet {
     const { privateKey } = await generateKeyPair(SERVICE_TOKEN_ALG, { extractable: true });
     const key = await signingKeyFrom(await exportJWK(privateKey));
     this.keys = [...this.keys, key];
+    this.getter = undefined;
     return key.kid;
   }
 
@@ -80,12 +84,14 @@ export class ServiceKeySet {
   retire(kid: string): void {
     if (this.current.kid === kid) throw new ForceflowError('CONFIG_INVALID', `Key ${kid} is the one that signs: rotate to a new key before retiring it.`);
     this.keys = this.keys.filter((k) => k.kid !== kid);
+    this.getter = undefined;
   }
 
-  get current(): SigningKey {
+  /** The signing key: its kid and a non-extractable CryptoKey (nothing secret if logged by mistake). */
+  get current(): { readonly kid: string; readonly privateKey: CryptoKey } {
     const key = this.keys[this.keys.length - 1];
     if (!key) throw new ForceflowError('INTERNAL', 'The service key set has no key.');
-    return key;
+    return { kid: key.kid, privateKey: key.privateKey };
   }
 
   get kids(): readonly string[] {
@@ -95,6 +101,12 @@ export class ServiceKeySet {
   /** The public keys, for `/.well-known/jwks.json` and for verifying. */
   jwks(): JSONWebKeySet {
     return { keys: this.keys.map((k) => ({ ...k.publicJwk })) };
+  }
+
+  /** The key getter `verifyServiceToken` uses (rebuilt after a rotation or a retirement). */
+  keyGetter(): ReturnType<typeof createLocalJWKSet> {
+    this.getter ??= createLocalJWKSet(this.jwks());
+    return this.getter;
   }
 }
 
@@ -151,7 +163,8 @@ export class TokenIssuer {
     const nowMs = (this.options.now ?? Date.now)();
     const iat = Math.floor(nowMs / 1000);
     const exp = Math.min(iat + this.lifetimeSeconds, Math.floor(request.notAfter.getTime() / 1000));
-    if (exp - iat < 1) throw refuse('expired');
+    // Written so that an invalid notAfter (NaN) is refused too.
+    if (!(exp - iat >= 1)) throw refuse('expired');
     const extra = Object.fromEntries(Object.entries(request.claims ?? {}).filter(([k]) => !REGISTERED.has(k)));
     const scope = [...new Set(request.scopes)].join(' ');
     const jti = randomUUID();
@@ -170,8 +183,8 @@ export class TokenIssuer {
 }
 
 export interface ServiceTokenVerifyOptions {
-  /** The keys that may have signed (ours: a {@link ServiceKeySet}, or its published JWKS). */
-  readonly keys: { jwks(): JSONWebKeySet };
+  /** The keys that may have signed: our {@link ServiceKeySet}, or anything publishing a JWKS. */
+  readonly keys: ServiceKeySet | { jwks(): JSONWebKeySet };
   readonly issuer: string;
   readonly audience: string;
   /** Default 30 s. */
@@ -203,7 +216,8 @@ export async function verifyServiceToken(token: string, options: ServiceTokenVer
   }
   if (alg !== SERVICE_TOKEN_ALG) throw refuse('algorithm');
   try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(options.keys.jwks()), {
+    const keys = options.keys instanceof ServiceKeySet ? options.keys.keyGetter() : createLocalJWKSet(options.keys.jwks());
+    const { payload } = await jwtVerify(token, keys, {
       issuer: options.issuer,
       audience: options.audience,
       algorithms: [SERVICE_TOKEN_ALG],

@@ -15,7 +15,7 @@ let now = Date.parse('2026-01-10T09:00:00.000Z');
 const clock = (): number => now;
 const inAnHour = (): Date => new Date(now + 3600_000);
 
-function verifier(keys: { jwks(): ReturnType<ServiceKeySet['jwks']> }) {
+function verifier(keys: ServiceKeySet | { jwks(): ReturnType<ServiceKeySet['jwks']> }) {
   return (token: string) => verifyServiceToken(token, { keys, issuer: ISSUER, audience: AUDIENCE, now: clock });
 }
 
@@ -43,6 +43,7 @@ describe('service tokens', () => {
     expect(short.expiresIn).toBe(90);
     expect((await issuer.issue({ subject: 's', scopes: [], notAfter: inAnHour() })).expiresIn).toBe(900);
     await expectRefused(issuer.issue({ subject: 's', scopes: [], notAfter: new Date(now + 500) }), 'expired');
+    await expectRefused(issuer.issue({ subject: 's', scopes: [], notAfter: new Date(Number.NaN) }), 'expired');
     expect(() => new TokenIssuer({ keys, issuer: ISSUER, audience: AUDIENCE, lifetimeSeconds: MAX_SERVICE_TOKEN_SECONDS + 1 })).toThrow(/lifetime/);
   });
 
@@ -78,6 +79,10 @@ describe('service tokens', () => {
     expect(keys.kids).toEqual([newKid]);
     await expectRefused(verifier(keys)(before.token), 'unknown_key', before.token);
     await expect(verifier(keys)(after.token)).resolves.toMatchObject({ subject: 'u' });
+    // Verifying from the published JWKS alone (what another service would hold) gives the same answers.
+    const published = keys.jwks();
+    await expectRefused(verifier({ jwks: () => published })(before.token), 'unknown_key');
+    await expect(verifier({ jwks: () => published })(after.token)).resolves.toMatchObject({ subject: 'u' });
   });
 
   it('survives a restart through its stored private keys', async () => {
