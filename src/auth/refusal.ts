@@ -31,7 +31,7 @@ export type RefusalReason =
   | 'inactive'
   /** Introspection: issued to another connected app. */
   | 'client'
-  /** Introspection: not an access token (a refresh token, say). */
+  /** A `subject_token_type` not accepted, or introspection says it is not an access token (a refresh token, say). */
   | 'token_type'
   /** The subject token was already exchanged once. */
   | 'replayed';
