@@ -46,8 +46,9 @@ export const TOKEN_REFUSED_MESSAGE = 'The token was refused.';
 export class TokenRefusedError extends ForceflowError {
   readonly reason: RefusalReason;
 
-  constructor(reason: RefusalReason, options: { cause?: unknown } = {}) {
-    super('TOKEN_REFUSED', TOKEN_REFUSED_MESSAGE, options.cause === undefined ? {} : { cause: options.cause });
+  /** No cause is kept: jose's errors carry the token's claims (`payload`), which a log must not get. */
+  constructor(reason: RefusalReason) {
+    super('TOKEN_REFUSED', TOKEN_REFUSED_MESSAGE);
     this.name = 'TokenRefusedError';
     this.reason = reason;
   }
@@ -57,8 +58,8 @@ export class TokenRefusedError extends ForceflowError {
   }
 }
 
-export function refuse(reason: RefusalReason, cause?: unknown): TokenRefusedError {
-  return new TokenRefusedError(reason, cause === undefined ? {} : { cause });
+export function refuse(reason: RefusalReason): TokenRefusedError {
+  return new TokenRefusedError(reason);
 }
 
 /** SHA-256 of a token, hex: what the replay guard keeps and what a log may name (never the token). */

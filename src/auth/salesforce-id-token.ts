@@ -108,8 +108,8 @@ export async function verifySalesforceIdToken(token: string, options: IdTokenVer
   try {
     alg = decodeProtectedHeader(token).alg;
     claimedIssuer = decodeJwt(token).iss;
-  } catch (error) {
-    throw refuse('malformed', error);
+  } catch {
+    throw refuse('malformed');
   }
   if (alg !== 'RS256') throw refuse('algorithm');
   const keys = typeof claimedIssuer === 'string' ? options.allowedIssuers.keysOf(claimedIssuer) : undefined;
@@ -128,7 +128,7 @@ export async function verifySalesforceIdToken(token: string, options: IdTokenVer
     }));
   } catch (error) {
     const reason = refusalFromJose(error);
-    if (reason !== undefined) throw refuse(reason, error);
+    if (reason !== undefined) throw refuse(reason);
     throw new ForceflowError('SF_UNAVAILABLE', `Sign-in: could not get the signing keys of ${claimedIssuer} to check an id_token (${(error as Error).message}). Check the network; try again later.`, {
       cause: error,
       details: { issuer: claimedIssuer },

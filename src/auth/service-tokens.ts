@@ -211,8 +211,8 @@ export async function verifyServiceToken(token: string, options: ServiceTokenVer
   let alg: unknown;
   try {
     alg = decodeProtectedHeader(token).alg;
-  } catch (error) {
-    throw refuse('malformed', error);
+  } catch {
+    throw refuse('malformed');
   }
   if (alg !== SERVICE_TOKEN_ALG) throw refuse('algorithm');
   try {
@@ -231,6 +231,6 @@ export async function verifyServiceToken(token: string, options: ServiceTokenVer
     return Object.freeze({ subject: sub, scopes: Object.freeze(scope.split(' ').filter((s) => s !== '')), jti, expiresAt: new Date(exp * 1000), claims: Object.freeze({ ...payload }) });
   } catch (error) {
     if (error instanceof ForceflowError) throw error;
-    throw refuse(refusalFromJose(error) ?? 'malformed', error);
+    throw refuse(refusalFromJose(error) ?? 'malformed');
   }
 }

@@ -15,6 +15,8 @@ export async function expectRefused(promise: Promise<unknown>, reason: RefusalRe
   expect({ code: refused.code, kind: refused.kind, message: refused.message, reason: refused.reason }).toEqual({ code: 'TOKEN_REFUSED', kind: 'auth', message: TOKEN_REFUSED_MESSAGE, reason });
   const json = JSON.stringify(refused);
   expect(json).toContain(`"reason":"${reason}"`);
+  // No cause: jose's errors carry the token's claims, which must not reach a log.
+  expect(refused.cause).toBeUndefined();
   if (token !== undefined) {
     expect(json).not.toContain(token);
     expect(refused.message).not.toContain(token);
