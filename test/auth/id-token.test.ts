@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllowedIssuers, verifySalesforceIdToken } from '../../src/auth/salesforce-id-token.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { calls, registerApp, signIn, type TestApp } from './helpers.ts';
+import { calls, control, registerApp, signIn, type TestApp } from './helpers.ts';
 import { expectRefused } from './refusal-assert.ts';
 
 let now = Date.parse('2026-01-10T09:00:00.000Z');
@@ -118,6 +118,24 @@ describe('verifySalesforceIdToken against the emulator', () => {
     const token = await idToken(ours, app, 'nonce-1');
     await expect(verify(token, { nonce: 'nonce-1' })).resolves.toMatchObject({ orgId: ours.orgId });
     await expectRefused(verify(token, { nonce: 'nonce-2' }), 'nonce', token);
+  });
+
+  it('picks up a key Salesforce rotated in (a new kid) without a restart, fetching again only for it', async () => {
+    const issuers = new AllowedIssuers([ours.loginUrl], { cooldownMs: 0 });
+    const check = (token: string) => verify(token, { allowedIssuers: issuers });
+    const before = await idToken(ours, app);
+    await check(before);
+    const fetched = (await calls(ours))['GET /id/keys'] ?? 0;
+    const rotated = await control(ours, 'POST', '/id-keys/rotate', {});
+    expect(rotated['kids']).toEqual(['238', rotated['kid']]);
+    const after = await idToken(ours, app);
+    expect(parts(after).header['kid']).toBe(rotated['kid']);
+    await expect(check(after)).resolves.toMatchObject({ userId: ours.userId });
+    await expect(check(before)).resolves.toMatchObject({ userId: ours.userId });
+    expect(((await calls(ours))['GET /id/keys'] ?? 0) - fetched).toBe(1);
+    // Once Salesforce no longer publishes a key, a verifier that fetches afresh refuses what it signed.
+    await control(ours, 'POST', '/id-keys/rotate', { dropOld: true });
+    await expectRefused(verify(after, { allowedIssuers: new AllowedIssuers([ours.loginUrl]) }), 'unknown_key', after);
   });
 
   it('refuses what is not a JWT', async () => {

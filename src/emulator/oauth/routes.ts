@@ -96,6 +96,13 @@ export function registerOAuthRoutes(router: OrgRouter): void {
     });
   }
 
+  // Salesforce rotates its id_token keys: a new kid signs; the old ones stay published unless dropOld.
+  router.add('POST', '/__emulator/id-keys/rotate', control, async (req, res, { org }) => {
+    const parsed = z.strictObject({ dropOld: z.boolean().optional() }).safeParse((await req.body()).length === 0 ? {} : await req.json());
+    if (!parsed.success) invalidBody(parsed.error, 'Send {} or {"dropOld": true}.');
+    sendJson(res, 200, org.auth.rotateSigningKey(parsed.data.dropOld === undefined ? {} : { dropOld: parsed.data.dropOld }));
+  });
+
   // Revocation as an admin does it (Setup > Connected Apps OAuth Usage), or one token as /revoke does.
   router.add('POST', '/__emulator/tokens/revoke', control, async (req, res, { org }) => {
     const parsed = RevokeTokensBody.safeParse(await req.json());

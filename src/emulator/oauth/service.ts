@@ -182,7 +182,8 @@ export class AuthService {
   private readonly tickets = new Map<string, { userId: string; clientId: string; expiresAt: number }>();
   /** 18-character ids of users deactivated through the control endpoint ({@link setActive}). */
   private readonly inactive = new Set<string>();
-  private signing: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
+  /** id_token signing keys, oldest first; the newest signs, all are published at /id/keys. */
+  private signing: Array<{ kid: string; privateKey: KeyObject; publicKey: KeyObject }> = [];
   private readonly deps: AuthDeps;
 
   constructor(deps: AuthDeps) {
@@ -542,16 +543,32 @@ export class AuthService {
     this.approvals.add(`${clientId}|${userId}`);
   }
 
-  /** The id_token signing key pair (RSA 2048, generated on first use). */
-  private signingKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
-    this.signing ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return this.signing;
+  /** The id_token signing key (RSA 2048, generated on first use; kid {@link ID_TOKEN_KID} at first). */
+  private signingKey(): { kid: string; privateKey: KeyObject; publicKey: KeyObject } {
+    if (this.signing.length === 0) this.signing.push({ kid: ID_TOKEN_KID, ...generateKeyPairSync('rsa', { modulusLength: 2048 }) });
+    return this.signing[this.signing.length - 1] as { kid: string; privateKey: KeyObject; publicKey: KeyObject };
+  }
+
+  /**
+   * Start signing id_tokens with a new key (the next kid number), as Salesforce does from release to
+   * release. The old keys stay published unless `dropOld`. Returns the kids now published.
+   */
+  rotateSigningKey(options: { dropOld?: boolean } = {}): { kid: string; kids: string[] } {
+    const kid = String(Number(this.signingKey().kid) + 1);
+    const key = { kid, ...generateKeyPairSync('rsa', { modulusLength: 2048 }) };
+    this.signing = options.dropOld ? [key] : [...this.signing, key];
+    return { kid, kids: this.signing.map((k) => k.kid) };
   }
 
   /** The JWKS served at `/id/keys`. */
   jwks(): { keys: Array<Record<string, string>> } {
-    const jwk = this.signingKeys().publicKey.export({ format: 'jwk' });
-    return { keys: [{ kty: 'RSA', e: String(jwk.e), use: 'sig', kid: ID_TOKEN_KID, alg: 'RS256', n: String(jwk.n) }] };
+    this.signingKey();
+    return {
+      keys: this.signing.map((k) => {
+        const jwk = k.publicKey.export({ format: 'jwk' });
+        return { kty: 'RSA', e: String(jwk.e), use: 'sig', kid: k.kid, alg: 'RS256', n: String(jwk.n) };
+      }),
+    };
   }
 
   /** An OpenID Connect id_token for a session (RS256, kid {@link ID_TOKEN_KID}). */
@@ -584,7 +601,8 @@ export class AuthService {
         : {}),
       ...(scopes.includes('email') ? { email: p.email, email_verified: true } : {}),
     };
-    return signRs256(claims, this.signingKeys().privateKey, ID_TOKEN_KID);
+    const key = this.signingKey();
+    return signRs256(claims, key.privateKey, key.kid);
   }
 
   /** Credentials printed on start-up: a ready session for the default user and app. */
