@@ -13,6 +13,8 @@ export const REDACT_PATHS: readonly string[] = [
   'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'client_secret', '*.client_secret',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', '*.headers.authorization',
   'secret', '*.secret', 'SecretString', '*.SecretString', 'Plaintext', '*.Plaintext',
+  // Sign-in (RFC 8693 token exchange): the tokens a request or an answer carries.
+  'subject_token', '*.subject_token', 'actor_token', '*.actor_token', 'id_token', '*.id_token',
 ];
 
 export interface RootLoggerOptions {
