@@ -49,6 +49,16 @@ export interface StoredRunResource {
   readonly lastError: string | null;
 }
 
+/** One page of a run history (RunStateStore.runs): newest first, continuing after `before`. */
+export interface RunsQuery {
+  /** At most this many runs (default 20). */
+  readonly limit?: number;
+  /** The last run of the previous page: only runs older than it (start time, then executionId) are returned. */
+  readonly before?: { readonly startedAt: string; readonly executionId: string };
+  /** Only runs started at or after this instant (ISO-8601), e.g. since a flow was created again under its name. */
+  readonly since?: string;
+}
+
 /** One change of a flow's incremental window: by a successful run, or by `forceflow windows reset`. */
 export interface WindowChange {
   readonly flowName: string;
@@ -74,8 +84,12 @@ export interface RunStateStore {
   lastWindowEnd(flowName: string): Promise<string | undefined>;
   /** Insert or replace a run's record. A Successful record with a window end advances the flow's window. */
   saveRun(record: ExecutionRecord): Promise<void>;
-  /** Runs of one flow (or of every flow), newest first. */
-  runs(flowName?: string, limit?: number): Promise<ExecutionRecord[]>;
+  /**
+   * Runs of one flow (or of every flow), newest first (by start time, then executionId descending). A number is
+   * the limit (20 by default); a {@link RunsQuery} reads one page: at most `limit` runs started at or after
+   * `since`, strictly after the cursor `before` in that order. Only the page is read from the database.
+   */
+  runs(flowName?: string, query?: number | RunsQuery): Promise<ExecutionRecord[]>;
   run(executionId: string): Promise<ExecutionRecord | undefined>;
   /** Runs recorded InProgress (of one flow, or of every flow): running now, or interrupted. */
   unfinishedRuns(flowName?: string): Promise<ExecutionRecord[]>;
@@ -245,8 +259,12 @@ export function openRunState(folder: string): RunStateStore {
   const listWindowChanges = db.prepare('SELECT * FROM window_changes WHERE flow_name = ? ORDER BY id DESC LIMIT ?');
   const insert = db.prepare('INSERT OR REPLACE INTO runs (execution_id, flow_name, status, started_at, window_end, record) VALUES (?, ?, ?, ?, ?, ?)');
   const previousStatus = db.prepare('SELECT status FROM runs WHERE execution_id = ?');
-  const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?');
-  const listAll = db.prepare('SELECT record FROM runs ORDER BY started_at DESC LIMIT ?');
+  const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC, execution_id DESC LIMIT ?');
+  const listAll = db.prepare('SELECT record FROM runs ORDER BY started_at DESC, execution_id DESC LIMIT ?');
+  // One page of a history: the (started_at, execution_id) cursor and the lower bound use the runs_flow index.
+  const page = db.prepare(`SELECT record FROM runs WHERE (@flow IS NULL OR flow_name = @flow) AND started_at >= @since
+    AND (@at IS NULL OR started_at < @at OR (started_at = @at AND execution_id < @id))
+    ORDER BY started_at DESC, execution_id DESC LIMIT @limit`);
   const unfinished = db.prepare("SELECT record FROM runs WHERE status = 'InProgress' AND (? IS NULL OR flow_name = ?) ORDER BY started_at");
   const one = db.prepare('SELECT record FROM runs WHERE execution_id = ?');
   const flowNames = db.prepare('SELECT flow_name FROM runs UNION SELECT flow_name FROM flow_windows UNION SELECT flow_name FROM flow_locks ORDER BY flow_name');
@@ -337,8 +355,11 @@ export function openRunState(folder: string): RunStateStore {
     async saveRun(record) {
       guard('save the run record', () => saveTx(record));
     },
-    async runs(flowName, limit = 20) {
-      const rows = guard('list runs', () => (flowName === undefined ? listAll.all(limit) : list.all(flowName, limit)) as Array<{ record: string }>);
+    async runs(flowName, query = 20) {
+      const rows = guard('list runs', () => {
+        if (typeof query === 'number') return (flowName === undefined ? listAll.all(query) : list.all(flowName, query)) as Array<{ record: string }>;
+        return page.all({ flow: flowName ?? null, since: query.since ?? '', at: query.before?.startedAt ?? null, id: query.before?.executionId ?? '', limit: query.limit ?? 20 }) as Array<{ record: string }>;
+      });
       return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
     },
     async run(executionId) {

@@ -1,6 +1,6 @@
 import type { ProfileResolver, RunFlowOptions } from '../../flows/runner.ts';
 import { openRunState, type RunStateStore } from '../../flows/state.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import { createExecutor, type Executor } from '../executor.ts';
 import { Scheduler } from '../scheduler.ts';
 import type { Operation } from '../operation.ts';
@@ -22,6 +22,8 @@ export interface FlowServiceDeps {
   readonly db: Kysely<ServiceDatabase>;
   readonly stateDir: string;
   readonly log: Logger;
+  /** The service clock: the scheduler's timers and every timestamp (startService's `clock`; tests inject a manual one). */
+  readonly clock: Clock;
   readonly now: () => Date;
   readonly gracePeriodMs: number;
   onClose(hook: () => Promise<void>): void;
@@ -46,8 +48,6 @@ export interface FlowServiceOptions {
   readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'defaultLookbackSeconds'>;
   /** Flows per account (default 1,000, AppFlow's quota). */
   readonly maxFlows?: number;
-  /** The scheduler's clock (default: the system clock). */
-  readonly clock?: Clock;
 }
 
 export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, options: FlowServiceOptions = {}): Promise<FlowService> {
@@ -60,7 +60,7 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
   // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
   await executor.recoverInterrupted();
-  const scheduler = new Scheduler({ clock: options.clock ?? systemClock(), store: store.scheduler, executor, log: deps.log });
+  const scheduler = new Scheduler({ clock: deps.clock, store: store.scheduler, executor, log: deps.log });
   // Registered last, so it stops first: no fire starts a run while the executor drains.
   deps.onClose(() => scheduler.close());
   // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.

@@ -126,19 +126,10 @@ function sideOf(config: unknown, propsKey: string): string {
   return canonical({ type: c['connectorType'], profile: c['connectorProfileName'] ?? null, object: typed['object'] ?? null, bucket: typed['bucketName'] ?? null, prefix: typed['bucketPrefix'] ?? null, path: typed['path'] ?? null });
 }
 
-/** Runs of the flow since it was created (a flow deleted and created again starts a new history), newest first. */
-async function runsOf(deps: FlowOperationDeps, flow: StoredFlow): Promise<ExecutionRecord[]> {
-  const since = flow.createdAt.toISOString();
-  const all = await deps.state.runs(flow.name, 100_000);
-  return all
-    .filter((r) => r.startedAt >= since)
-    .sort((a, b) => (a.startedAt === b.startedAt ? (a.executionId < b.executionId ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1));
-}
-
 /** The flow's latest run (since it was created), for lastRunExecutionDetails. */
 async function latestRun(deps: FlowOperationDeps, flow: StoredFlow): Promise<ExecutionRecord | undefined> {
-  const [latest] = await deps.state.runs(flow.name, 1);
-  return latest !== undefined && latest.startedAt >= flow.createdAt.toISOString() ? latest : undefined;
+  const [latest] = await deps.state.runs(flow.name, { since: flow.createdAt.toISOString(), limit: 1 });
+  return latest;
 }
 
 /** A run record as AppFlow's ExecutionRecord; a run going on here shows its live counts and a requested cancel. */
@@ -414,8 +405,9 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const limit = input.maxResults ?? 20;
       const scope = `DescribeFlowExecutionRecords:${flow.name}:${flow.createdAt.toISOString()}`;
       const cursor = input.nextToken === undefined ? undefined : pages.read<{ at: string; id: string }>(scope, input.nextToken);
-      const all = await runsOf(deps, flow);
-      const rest = cursor === undefined ? all : all.filter((r) => r.startedAt < cursor.at || (r.startedAt === cursor.at && r.executionId < cursor.id));
+      // Runs since the flow was created (a flow deleted and created again starts a new history), newest first:
+      // one page and one more run (to know whether a next page exists), read from the store, never the whole history.
+      const rest = await deps.state.runs(flow.name, { since: flow.createdAt.toISOString(), limit: limit + 1, ...(cursor === undefined ? {} : { before: { startedAt: cursor.at, executionId: cursor.id } }) });
       const page = rest.slice(0, limit);
       const live = new Map(deps.executor.live(flow.name).map((l) => [l.executionId, l]));
       const last = page[page.length - 1];
