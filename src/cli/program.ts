@@ -6,6 +6,7 @@ import { registerRunCommands } from './run.ts';
 import { registerRunsCommands } from './runs.ts';
 import { registerProfilesCommand } from './profiles.ts';
 import { registerRecoverCommand } from './recover.ts';
+import { registerServiceCommands } from './service.ts';
 import { cliIo, processOutput, type CliIo, type CliOutput } from './io.ts';
 
 export type { CliOutput } from './io.ts';
@@ -84,6 +85,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
   registerRunsCommands(program, io);
   registerProfilesCommand(program, io);
   registerRecoverCommand(program, io);
+  registerServiceCommands(program, io);
 
   program
     .command('demo')
