@@ -4,31 +4,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppflowClient, CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
+import { AppflowClient, CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand, type ExecutionRecord } from '@aws-sdk/client-appflow';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { openRunState } from '../../src/flows/state.ts';
 import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
+import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 
+/**
+ * A real `forceflow serve` process killed (SIGKILL) mid-run, then started again; the flow is Scheduled
+ * (rate(1minutes), Incremental) and its next fire comes in real time: this is the one real-time schedule test.
+ */
 const ROOT = new URL('../..', import.meta.url).pathname;
+const MINUTE = 60_000;
 let emu: RunningEmulator;
+let s3: TestS3;
 let dir: string;
+/** The emulator's clock runs this far ahead of the real one: moving it on completes a Bulk job at once. */
+let emulatorAhead = 0;
 
 beforeAll(async () => {
-  // Bulk query jobs stay InProgress a minute: the run is still polling when the service is killed.
-  emu = await startEmulator({ bulkProcessingDelayMs: 60_000, generate: { Contact: 50 } });
+  // A Bulk query job stays InProgress ten minutes of the emulator's clock: a run is still polling when killed.
+  [emu, s3] = await Promise.all([startEmulator({ bulkProcessingDelayMs: 10 * MINUTE, generate: { Contact: 50 }, clock: () => Date.now() + emulatorAhead }), startTestS3()]);
   dir = mkdtempSync(join(tmpdir(), 'ff-serve-kill-'));
 });
 afterAll(async () => {
-  await emu?.close();
+  await Promise.all([emu?.close(), s3?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
 interface ServeLine { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }
 
 function serve(state: string): { line: Promise<ServeLine>; exit: Promise<number | null>; kill: (s: NodeJS.Signals) => void } {
-  const env = { ...process.env, AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint, AWS_REGION: emu.aws.region, AWS_ACCESS_KEY_ID: emu.aws.accessKeyId, AWS_SECRET_ACCESS_KEY: emu.aws.secretAccessKey };
+  // KMS from the emulator (it takes any signature), S3 from the local S3 (its credentials).
+  const env = { ...process.env, ...s3.s3.env, AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint };
   const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), 'serve', '--state-dir', state], { env, cwd: dir });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -41,8 +52,18 @@ function serve(state: string): { line: Promise<ServeLine>; exit: Promise<number 
   return { line, exit, kill: (s) => child.kill(s) };
 }
 
+async function until<T>(what: string, timeoutMs: number, read: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${what}`);
+    await sleep(100);
+  }
+}
+
 describe('a service killed mid-run', () => {
-  it('marks the run Error (interrupted) when it starts again', async () => {
+  it('marks the run Error (interrupted), discards its staging, keeps its window; the next fire runs normally', async () => {
     const state = join(dir, 'state');
     const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
     const ctx = openProfileContext({ log: silentLogger(), home: state, kms });
@@ -53,20 +74,42 @@ describe('a service killed mid-run', () => {
       kms.destroy();
     }
     const client = (l: ServeLine): AppflowClient => new AppflowClient({ endpoint: l.endpoint, region: l.region, credentials: { accessKeyId: l.accessKeyId, secretAccessKey: l.secretAccessKey }, maxAttempts: 1 });
+    const runs = async (c: AppflowClient): Promise<ExecutionRecord[]> => (await c.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'killed' }))).flowExecutions ?? [];
     const first = serve(state);
     const a = client(await first.line);
     const profile = emu.connectorProfile.connectorProfileName;
+    // Before every generated Contact's LastModifiedDate (2021 to 2024): the first window holds all 50.
+    const firstExecutionFrom = new Date('2020-01-01T00:00:00Z');
     await a.send(new CreateFlowCommand({
       flowName: 'killed',
-      triggerConfig: { triggerType: 'OnDemand' },
-      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: profile, sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
-      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: profile, destinationConnectorProperties: { Salesforce: { object: 'Account', writeOperationType: 'INSERT' } } }],
+      triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1minutes)', dataPullMode: 'Incremental', firstExecutionFrom } } },
+      sourceFlowConfig: {
+        connectorType: 'Salesforce', connectorProfileName: profile,
+        sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } },
+        incrementalPullConfig: { datetimeTypeFieldName: 'LastModifiedDate' },
+      },
+      destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'out', s3OutputFormatConfig: { fileType: 'JSON', aggregationConfig: { aggregationType: 'SingleFile' } } } } }],
       tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
     }));
-    const { executionId } = await a.send(new StartFlowCommand({ flowName: 'killed' }));
-    const running = await a.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'killed' }));
-    expect(running.flowExecutions?.[0]).toMatchObject({ executionId, executionStatus: 'InProgress' });
-    await sleep(300); // the run is polling its Bulk job
+    // A rate() runs at activation, then every minute from it.
+    await a.send(new StartFlowCommand({ flowName: 'killed' }));
+    const activatedAt = Date.now();
+    const killed = await until('the first scheduled run InProgress', 10_000, async () => (await runs(a)).find((r) => r.executionStatus === 'InProgress'));
+    const executionId = String(killed.executionId);
+    // The run has recorded its S3 staging (it is polling its Bulk job, which has no rows yet).
+    const local = openRunState(state);
+    let staging: { bucket: string; prefix: string };
+    try {
+      staging = await until('the run\'s S3 staging recorded', 10_000, async () => {
+        const r = (await local.runResources(executionId)).find((x) => x.resource.kind === 'S3_STAGING')?.resource;
+        return r?.kind === 'S3_STAGING' ? r : undefined;
+      });
+    } finally {
+      local.close();
+    }
+    expect(staging).toEqual({ kind: 'S3_STAGING', bucket: s3.bucket, prefix: `out/_temporary/${executionId}/` });
+    // What the run had staged when it died (it has read nothing yet, so this part stands in for its first file).
+    await s3.put(`${staging.prefix}killed-0.jsonl`, '{"Id":"003000000000001AAA"}\n');
     a.destroy();
     first.kill('SIGKILL');
     await first.exit;
@@ -74,13 +117,49 @@ describe('a service killed mid-run', () => {
     const second = serve(state);
     const b = client(await second.line);
     try {
-      const after = await b.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'killed' }));
-      expect(after.flowExecutions?.[0]).toMatchObject({ executionId, executionStatus: 'Error' });
-      expect(after.flowExecutions?.[0]?.executionResult?.errorInfo?.executionMessage).toContain('interrupted');
+      const after = await runs(b);
+      expect(after).toHaveLength(1);
+      expect(after[0]).toMatchObject({ executionId, executionStatus: 'Error' });
+      expect(after[0]?.executionResult?.errorInfo?.executionMessage).toContain('interrupted');
+      // Its staging is gone and nothing was published.
+      expect(await s3.keys('out/')).toEqual([]);
+      const check = openRunState(state);
+      try {
+        expect((await check.runResources(executionId)).every((r) => r.settledAt !== null)).toBe(true);
+        expect(await check.lastWindowEnd('killed')).toBeUndefined();
+      } finally {
+        check.close();
+      }
+
+      // The next fire, a minute after activation (real time), runs from where the killed run started (firstExecutionFrom).
+      const next = await until('the next fire\'s run', 80_000, async () => (await runs(b)).find((r) => r.executionId !== executionId));
+      expect(next.startedAt?.getTime()).toBeGreaterThanOrEqual(Math.floor((activatedAt - 1000) / 1000) * 1000 + MINUTE - 1000);
+      // Once its Bulk query job exists, the emulator's clock moves past the job's ten minutes: done at the next poll.
+      const jobs = openRunState(state);
+      try {
+        await until('the next run\'s Bulk job', 20_000, async () => (await jobs.runResources(String(next.executionId))).find((r) => r.resource.kind === 'SF_BULK_QUERY_JOB'));
+      } finally {
+        jobs.close();
+      }
+      emulatorAhead = 11 * MINUTE;
+      const done = await until('the next run ends', 30_000, async () => (await runs(b)).find((r) => r.executionId === next.executionId && r.executionStatus !== 'InProgress'));
+      expect(done.executionStatus).toBe('Successful');
+      expect(done.dataPullStartTime?.getTime()).toBe(firstExecutionFrom.getTime());
+      expect(done.executionResult?.recordsProcessed).toBe(50);
+      const published = await s3.keys('out/');
+      expect(published).toHaveLength(1);
+      expect(published[0]).toBe(`out/killed/${String(next.executionId)}/${String(next.executionId)}-00000.jsonl`);
+      expect((await s3.getText(String(published[0]))).trim().split('\n')).toHaveLength(50);
+      const windowed = openRunState(state);
+      try {
+        expect(await windowed.lastWindowEnd('killed')).toBe(done.dataPullEndTime?.toISOString());
+      } finally {
+        windowed.close();
+      }
     } finally {
       b.destroy();
       second.kill('SIGTERM');
       expect(await second.exit).toBe(0);
     }
-  });
+  }, 150_000);
 });
