@@ -169,6 +169,9 @@ describe('the scheduler through the AppFlow API, on the service clock', () => {
     expect(await appflow.send(new CancelFlowExecutionsCommand({ flowName: 'overlap', executionIds: [String(running?.executionId)] }))).toMatchObject({ invalidExecutions: [] });
     const [canceled] = await settled(appflow, 'overlap', 1);
     expect(canceled?.executionStatus).toBe('Canceled');
+    // Its Bulk query job was aborted in the org (PATCH state Aborted), not left running.
+    const calls = (await (await fetch(`${emu.instanceUrl}/__emulator/calls`, { headers: { 'X-Forceflow-Emulator': '1' } })).json()) as { calls: Record<string, number> };
+    expect(Object.keys(calls.calls).filter((k) => /^PATCH .*jobs\/query/.test(k))).toHaveLength(1);
     await appflow.send(new StopFlowCommand({ flowName: 'overlap' }));
   });
 
