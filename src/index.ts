@@ -10,7 +10,7 @@ export { runFlow, runPlan, DEFAULT_MAX_BYTES } from './flows/runner.ts';
 export type { RunFlowOptions, RunPlanOptions, ProfileResolver, ResolvedProfile, Progress } from './flows/runner.ts';
 export type { ExecutionRecord, ExecutionStatus, WriteRecoveryRecord } from './flows/run-record.ts';
 export type { WriteJournal, JournalExecution, JournalEntry, JournalOutcome, JournalSummary } from './connectors/salesforce/journal.ts';
-export { openRunState, defaultStateDir, type RunStateStore, type FlowLockInfo, type LockOwner, type RunResource, type StoredRunResource, type WindowChange } from './flows/state.ts';
+export { openRunState, defaultStateDir, type RunStateStore, type RunsQuery, type FlowLockInfo, type LockOwner, type RunResource, type StoredRunResource, type WindowChange } from './flows/state.ts';
 export { acquireFlowLock, holderGone, DEFAULT_LOCK_LEASE_MS, type HeldFlowLock } from './flows/lock.ts';
 export { cleanupFlow, type CleanupReport } from './flows/cleanup.ts';
 export type { StartedRun } from './flows/runner.ts';
