@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
 import type { FireRecord } from '../service/scheduler.ts';
@@ -29,6 +31,10 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
     .option('--json', 'print the fire records as a JSON array')
     .action(async (flow: string, opts: { stateDir?: string; limit?: number; json?: boolean }) => {
       const dir = stateDir(opts.stateDir);
+      // Never create a state folder or database here: a mistyped --state-dir is an error, not an empty log.
+      if (!existsSync(join(dir, 'service.db'))) {
+        throw new ForceflowError('CONFIG_INVALID', `${dir} holds no service state (no service.db): forceflow serve has not run with this state folder. Give the folder the service uses with --state-dir (or $FORCEFLOW_HOME).`, { details: { stateDir: dir } });
+      }
       // Loaded on use: the flow store pulls in kysely, which other commands do not need.
       const { openSqliteFlowStore } = await import('../service/flows/store.ts');
       const store = await openSqliteFlowStore(dir);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -164,6 +164,10 @@ describe('the scheduler through the AppFlow API, on the service clock', () => {
     const unknown = await cli('no-such-flow').then(() => undefined, (e: { code: number; stderr: string }) => e);
     expect(unknown?.code).toBe(2); // a configuration error
     expect(unknown?.stderr).toContain('RUN_NOT_FOUND');
+    const noState = await run(process.execPath, [join(ROOT, 'bin/forceflow.js'), 'service', 'fires', 'overlap', '--state-dir', join(dir, 'no-such-state')]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(noState).toMatchObject({ code: 2 });
+    expect(noState?.stderr).toContain('CONFIG_INVALID');
+    expect(existsSync(join(dir, 'no-such-state'))).toBe(false);
 
     // CancelFlowExecutions stops the run polling its Bulk job: CancelStarted, then Canceled.
     expect(await appflow.send(new CancelFlowExecutionsCommand({ flowName: 'overlap', executionIds: [String(running?.executionId)] }))).toMatchObject({ invalidExecutions: [] });
