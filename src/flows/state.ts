@@ -221,6 +221,7 @@ export function openRunState(folder: string): RunStateStore {
       execution_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
       window_end TEXT, record TEXT NOT NULL)`);
     db.exec('CREATE INDEX IF NOT EXISTS runs_flow ON runs(flow_name, started_at)');
+    db.exec('CREATE INDEX IF NOT EXISTS runs_page ON runs(flow_name, started_at, execution_id)');
     db.exec('CREATE TABLE IF NOT EXISTS schema_versions (flow_name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (flow_name, version))');
     db.exec(`CREATE TABLE IF NOT EXISTS flow_locks (
       flow_name TEXT PRIMARY KEY, execution_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, process_start TEXT,
@@ -261,10 +262,13 @@ export function openRunState(folder: string): RunStateStore {
   const previousStatus = db.prepare('SELECT status FROM runs WHERE execution_id = ?');
   const list = db.prepare('SELECT record FROM runs WHERE flow_name = ? ORDER BY started_at DESC, execution_id DESC LIMIT ?');
   const listAll = db.prepare('SELECT record FROM runs ORDER BY started_at DESC, execution_id DESC LIMIT ?');
-  // One page of a history: the (started_at, execution_id) cursor and the lower bound use the runs_flow index.
-  const page = db.prepare(`SELECT record FROM runs WHERE (@flow IS NULL OR flow_name = @flow) AND started_at >= @since
-    AND (@at IS NULL OR started_at < @at OR (started_at = @at AND execution_id < @id))
-    ORDER BY started_at DESC, execution_id DESC LIMIT @limit`);
+  // One page of a flow's history, walked backwards on the runs_page index from the (started_at, execution_id)
+  // cursor: SQLite reads the page's rows and stops (no sort of the whole history).
+  const ORDER = 'ORDER BY started_at DESC, execution_id DESC LIMIT @limit';
+  const pageFirst = db.prepare(`SELECT record FROM runs WHERE flow_name = @flow AND started_at >= @since ${ORDER}`);
+  const pageAfter = db.prepare(`SELECT record FROM runs WHERE flow_name = @flow AND started_at >= @since AND (started_at, execution_id) < (@at, @id) ${ORDER}`);
+  const pageAllFirst = db.prepare(`SELECT record FROM runs WHERE started_at >= @since ${ORDER}`);
+  const pageAllAfter = db.prepare(`SELECT record FROM runs WHERE started_at >= @since AND (started_at, execution_id) < (@at, @id) ${ORDER}`);
   const unfinished = db.prepare("SELECT record FROM runs WHERE status = 'InProgress' AND (? IS NULL OR flow_name = ?) ORDER BY started_at");
   const one = db.prepare('SELECT record FROM runs WHERE execution_id = ?');
   const flowNames = db.prepare('SELECT flow_name FROM runs UNION SELECT flow_name FROM flow_windows UNION SELECT flow_name FROM flow_locks ORDER BY flow_name');
@@ -358,7 +362,10 @@ export function openRunState(folder: string): RunStateStore {
     async runs(flowName, query = 20) {
       const rows = guard('list runs', () => {
         if (typeof query === 'number') return (flowName === undefined ? listAll.all(query) : list.all(flowName, query)) as Array<{ record: string }>;
-        return page.all({ flow: flowName ?? null, since: query.since ?? '', at: query.before?.startedAt ?? null, id: query.before?.executionId ?? '', limit: query.limit ?? 20 }) as Array<{ record: string }>;
+        const { before } = query;
+        const base = { since: query.since ?? '', limit: query.limit ?? 20, ...(before ? { at: before.startedAt, id: before.executionId } : {}) };
+        const stmt = flowName === undefined ? (before ? pageAllAfter : pageAllFirst) : before ? pageAfter : pageFirst;
+        return stmt.all(flowName === undefined ? base : { ...base, flow: flowName }) as Array<{ record: string }>;
       });
       return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
     },
