@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { hostAllowed, normalizeOrigin } from '../../core/http-guard.ts';
@@ -30,7 +31,15 @@ export interface ApiAppOptions {
   readonly idempotency?: IdempotencyStore;
   /** Largest request body in bytes (default 6 MiB). */
   readonly bodyLimit?: number;
+  /**
+   * How long a client may take to send a whole request, headers and body (default 60 s); a connection that
+   * trickles bytes (slow-loris) is closed with 408 after it. Headers must arrive within half of it.
+   */
+  readonly requestTimeoutMs?: number;
 }
+
+/** Default of {@link ApiAppOptions.requestTimeoutMs}. */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** `{resourceArn}` label names of a path template, with their segment positions. */
 interface Route {
@@ -123,8 +132,14 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
       }
     },
   };
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: false,
+    // fastify's own defaults disable Node's request timeout (requestTimeout 0), so a client sending a byte
+    // now and then would hold its connection, and the memory of its body so far, forever. Node's server with
+    // the timeouts set; it checks them every connectionsCheckingInterval.
+    serverFactory: (handler) =>
+      createServer({ requestTimeout, headersTimeout: Math.ceil(requestTimeout / 2), keepAliveTimeout: 72_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))) }, handler),
     bodyLimit: options.bodyLimit ?? 6 * 1024 * 1024,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
@@ -230,22 +245,25 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const token = raw['clientToken'];
     const store = options.idempotency;
     if (store === undefined || typeof token !== 'string') return run();
-    return once(store, op.name, token, requestHash(raw), run);
+    return once(store, op.name, caller.accessKeyId, token, requestHash(raw), run);
   }
 
   /**
    * AppFlow's clientToken rule (§1.6 of the API reference): the same token with the same input answers
    * the first call's response again without running it twice; with different input, ConflictException.
-   * Only successful answers are remembered (a refused call did not "complete"), for 8 hours.
+   * Only successful answers are remembered (a refused call did not "complete"), for 8 hours. Tokens are
+   * scoped to the access key that signed the call (stored as `<accessKeyId>/<token>`; key ids have no `/`):
+   * another key's call with the same token runs on its own and never gets the first caller's response.
    */
-  async function once(store: IdempotencyStore, operation: string, token: string, hash: string, run: () => Promise<string>): Promise<string> {
-    const key = `${operation}\u0000${token}`;
+  async function once(store: IdempotencyStore, operation: string, accessKeyId: string, token: string, hash: string, run: () => Promise<string>): Promise<string> {
+    const scoped = `${accessKeyId}/${token}`;
+    const key = `${operation}\u0000${scoped}`;
     for (;;) {
       const pending = inFlight.get(key);
       if (pending === undefined) break;
       await pending.catch(() => undefined);
     }
-    const remembered = await store.get(operation, token, now());
+    const remembered = await store.get(operation, scoped, now());
     if (remembered !== undefined) {
       if (remembered.requestHash !== hash) {
         throw new ApiError('ConflictException', `The clientToken "${token.slice(0, 64)}" was already used for a ${operation} request with different input in the last 8 hours. Use a new clientToken (or omit it: the SDK and CLI make one per call).`);
@@ -254,7 +272,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     }
     const attempt = (async () => {
       const response = await run();
-      await store.put(operation, token, { requestHash: hash, response, expiresAt: new Date(now().getTime() + CLIENT_TOKEN_TTL_MS) }, now());
+      await store.put(operation, scoped, { requestHash: hash, response, expiresAt: new Date(now().getTime() + CLIENT_TOKEN_TTL_MS) }, now());
       return response;
     })();
     inFlight.set(key, attempt);
@@ -275,7 +293,10 @@ function parseBody(body: Buffer): Record<string, unknown> {
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw new ApiError('ValidationException', `The request body is not valid JSON (${(error as Error).message.slice(0, 200)}). Send a JSON object with the operation's members.`);
+    // Only the position: V8's message quotes the body ("Unexpected token 'x', "{"refreshToken": ..." is not
+    // valid JSON"), and a body may carry credentials (CreateConnectorProfile), which must reach no log or answer.
+    const at = /at position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ApiError('ValidationException', `The request body is not valid JSON${at === undefined ? '' : ` (syntax error at character ${at})`}. Send a JSON object with the operation's members.`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ApiError('ValidationException', 'The request body must be a JSON object with the operation\'s members.');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLoopbackHost, SalesforceProfileCredentialsSchema, SalesforceProfilePropertiesSchema, type SalesforceProfileProperties } from '../../connectors/salesforce/config.ts';
+import { isLoopbackHost, loginUrlOf, SalesforceProfileCredentialsSchema, SalesforceProfilePropertiesSchema, type SalesforceProfileProperties } from '../../connectors/salesforce/config.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createProfile, deleteProfile, openProfile, type ProfileContext } from '../../profiles/profiles.ts';
 import type { StoredProfile } from '../../profiles/store.ts';
@@ -90,6 +90,32 @@ function withStoredExtensions(properties: SalesforceProfileProperties, stored: S
   const kept: Record<string, unknown> = {};
   for (const key of EXTENSION_PROPERTIES) if (properties[key] === undefined && typeof before[key] === 'string') kept[key] = before[key];
   return { ...kept, ...properties };
+}
+
+function storedProperties(stored: StoredProfile): SalesforceProfileProperties {
+  const doc = stored.document as { connectorProfileConfig?: { connectorProfileProperties?: { Salesforce?: SalesforceProfileProperties } } };
+  return doc.connectorProfileConfig?.connectorProfileProperties?.Salesforce ?? {};
+}
+
+function originOf(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : new URL(url).origin;
+}
+
+/**
+ * An update that keeps the stored credentials must not send them to another server: the connection check
+ * (and every later run) would hand the refresh token, client secret or JWT to whatever instanceUrl or login
+ * host the request names. Moving a profile takes its credentials again.
+ */
+function refuseMovedCredentials(before: SalesforceProfileProperties, after: SalesforceProfileProperties): void {
+  const moved: string[] = [];
+  if (originOf(before.instanceUrl) !== originOf(after.instanceUrl)) moved.push('instanceUrl');
+  if (originOf(loginUrlOf(before)) !== originOf(loginUrlOf(after))) moved.push(after.loginUrl === undefined && before.loginUrl === undefined ? 'isSandboxEnvironment' : 'the login host');
+  if (moved.length > 0) {
+    throw new ApiError(
+      'ValidationException',
+      `Value at 'connectorProfileConfig.connectorProfileCredentials' failed to satisfy constraint: this update changes ${moved.join(' and ')}, so the stored credentials are not reused for the new server. Send connectorProfileCredentials again with the update.`,
+    );
+  }
 }
 
 /** The modelled SalesforceConnectorProfileProperties members (forceflow's extensions stay internal). */
@@ -217,15 +243,19 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
           // Omitted credentials keep the stored ones; so do forceflow's property extensions (loginUrl, apiVersion)
           // and the members Update cannot change (kmsArn, connectorLabel). Stored credentials are decrypted
           // here and sealed again with the profile's key.
+          const properties = withLoginUrl(withStoredExtensions(input.connectorProfileConfig.connectorProfileProperties.Salesforce, previous));
           let credentials = input.connectorProfileConfig.connectorProfileCredentials;
-          if (credentials === undefined) credentials = { Salesforce: (await openProfile({ ...profiles, log: ctx.log }, name)).credentials };
+          if (credentials === undefined) {
+            refuseMovedCredentials(storedProperties(previous), properties);
+            credentials = { Salesforce: (await openProfile({ ...profiles, log: ctx.log }, name)).credentials };
+          }
           const json = {
             connectorProfileName: name,
             connectorType: previous.connectorType,
             connectionMode: input.connectionMode,
             kmsArn: doc.kmsArn ?? previous.credentials.keyArn,
             ...(doc.connectorLabel === undefined ? {} : { connectorLabel: doc.connectorLabel }),
-            connectorProfileConfig: { connectorProfileProperties: { Salesforce: withLoginUrl(withStoredExtensions(input.connectorProfileConfig.connectorProfileProperties.Salesforce, previous)) }, connectorProfileCredentials: credentials },
+            connectorProfileConfig: { connectorProfileProperties: { Salesforce: properties }, connectorProfileCredentials: credentials },
           };
           await storeChecked(json, name, previous, ctx);
           ctx.log.info({ profile: name, caller: ctx.caller.arn, credentials: input.connectorProfileConfig.connectorProfileCredentials === undefined ? 'kept' : 'replaced' }, 'connector profile updated through the API');
