@@ -15,6 +15,8 @@ export const REDACT_PATHS: readonly string[] = [
   'secret', '*.secret', 'SecretString', '*.SecretString', 'Plaintext', '*.Plaintext',
   // Sign-in (RFC 8693 token exchange): the tokens a request or an answer carries.
   'subject_token', '*.subject_token', 'actor_token', '*.actor_token', 'id_token', '*.id_token',
+  // The service's access keys (and the environment it prints for clients).
+  'secretAccessKey', '*.secretAccessKey', 'AWS_SECRET_ACCESS_KEY', '*.AWS_SECRET_ACCESS_KEY',
 ];
 
 export interface RootLoggerOptions {

@@ -103,6 +103,15 @@ async function send(o: SendOptions = {}): Promise<Raw> {
   });
 }
 
+/**
+ * Authorization for a known key with a wrong signature: it passes every check made before the body is read
+ * (form, scope, clock, key), so the body rules are reached.
+ */
+function preBodyAuth(accessKeyId: string, region = 'eu-west-1'): Record<string, string> {
+  const amzDate = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return { 'x-amz-date': amzDate, authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${amzDate.slice(0, 8)}/${region}/appflow/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}` };
+}
+
 function count(): number {
   return calls.get('CreateFlow') ?? 0;
 }
@@ -209,7 +218,7 @@ describe('request bodies and slow clients', () => {
   it('answers a 1 GB Content-Length with 413 before reading it', async () => {
     const url = new URL(h.svc.endpoint);
     const res = await new Promise<{ status: number; type: unknown }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers: { 'content-type': 'application/json', 'content-length': String(1024 ** 3) } }, (r) => {
+      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers: { 'content-type': 'application/json', 'content-length': String(1024 ** 3), ...preBodyAuth(h.svc.accessKeyId) } }, (r) => {
         r.resume();
         resolve({ status: r.statusCode ?? 0, type: r.headers['x-amzn-errortype'] });
         req.destroy();
@@ -221,11 +230,30 @@ describe('request bodies and slow clients', () => {
     expect(res.type).toBe('ValidationException');
   });
 
-  it("stops reading a chunked body past the limit", { timeout: 10_000 }, async () => {
+  it('refuses an unauthenticated request before reading its body', { timeout: 10_000 }, async () => {
+    const url = new URL(h.svc.endpoint);
+    for (const auth of [{}, preBodyAuth('AKIAUNKNOWN0000000000'), preBodyAuth(h.svc.accessKeyId, 'us-west-2')]) {
+      const res = await new Promise<{ status: number; type: unknown }>((resolve, reject) => {
+        const headers = { 'content-type': 'application/json', 'content-length': String(5 * 1024 * 1024), ...auth };
+        const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers }, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, type: r.headers['x-amzn-errortype'] });
+          req.destroy();
+        });
+        req.on('error', reject);
+        // A few bytes of the 5 MiB announced: the answer must not wait for the rest.
+        req.write('{"flowName":"');
+      });
+      expect(res.status).toBe(403);
+      expect(res.type).toBe(auth.authorization === undefined ? 'MissingAuthenticationTokenException' : auth.authorization.includes('us-west-2') ? 'InvalidSignatureException' : 'UnrecognizedClientException');
+    }
+  });
+
+  it('stops reading a chunked body past the limit', { timeout: 10_000 }, async () => {
     const url = new URL(h.svc.endpoint);
     let sent = 0;
     const res = await new Promise<{ status: number }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (r) => {
+      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...preBodyAuth(h.svc.accessKeyId) } }, (r) => {
         r.resume();
         resolve({ status: r.statusCode ?? 0 });
         req.destroy();
@@ -247,7 +275,7 @@ describe('request bodies and slow clients', () => {
   });
 
   it('closes a connection that trickles its request (slow-loris) after the request timeout', async () => {
-    const app = buildApiApp({ operations: protocolOperations(), keys: { find: async () => undefined }, region: 'eu-west-1', accountId: '111122223333', log: silentLogger(), requestTimeoutMs: 800 });
+    const app = buildApiApp({ operations: protocolOperations(), keys: { find: async (accessKeyId) => ({ accessKeyId, secretAccessKey: 'x'.repeat(40), readOnly: false, arn: 'arn:aws:iam::111122223333:user/slow' }) }, region: 'eu-west-1', accountId: '111122223333', log: silentLogger(), requestTimeoutMs: 800 });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const address = app.server.address();
@@ -256,7 +284,8 @@ describe('request bodies and slow clients', () => {
       let answer = '';
       socket.on('data', (c: Buffer) => (answer += c.toString()));
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.write('POST /create-flow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      const auth = Object.entries(preBodyAuth('AKIASLOWLORIS0000000')).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`POST /create-flow HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
       const trickle = setInterval(() => socket.write(' '), 100);
       const started = Date.now();
       await closed;
@@ -308,5 +337,14 @@ describe('clientToken across callers and operations', () => {
     const res = await send({ path: '/describe-flow', body: '{"flowName":"op-scope","clientToken":"op-token"}' });
     expect(res.status, res.text).toBe(200);
     expect(JSON.parse(res.text)).toMatchObject({ flowName: 'op-scope', flowStatus: 'Active' });
+  });
+
+  it('never replays a read: a stray clientToken on DescribeFlow does not freeze its answer', async () => {
+    const first = await send({ path: '/describe-flow', body: '{"flowName":"fresh","clientToken":"read-token"}' });
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await send({ path: '/describe-flow', body: '{"flowName":"fresh","clientToken":"read-token"}' });
+    expect(first.status).toBe(200);
+    // lastUpdatedAt is the service clock at the call: a replayed answer would repeat the first one.
+    expect(JSON.parse(second.text).lastUpdatedAt).toBeGreaterThan(JSON.parse(first.text).lastUpdatedAt);
   });
 });

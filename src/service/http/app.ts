@@ -9,7 +9,7 @@ import { ApiError } from '../api-error.ts';
 import type { Caller, Operation, OperationContext } from '../operation.ts';
 import { CLIENT_TOKEN_TTL_MS, requestHash, type IdempotencyStore } from '../idempotency.ts';
 import { apiErrorFrom } from './errors.ts';
-import { verifySigV4, type AccessKey, type KeyResolver } from './sigv4.ts';
+import { verifySigV4, verifySigV4Headers, type AccessKey, type KeyResolver } from './sigv4.ts';
 
 export interface ApiAppOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
@@ -167,6 +167,12 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
         return reply.code(204).header('Access-Control-Allow-Methods', 'GET, POST, DELETE').header('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS).header('Access-Control-Max-Age', '600').send();
       }
     }
+    // Authentication up to the signature before the body is read (the signature itself needs the body).
+    try {
+      await verifySigV4Headers({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders }, { keys, regions: [options.region], now: now() });
+    } catch (error) {
+      return sendError(reply, apiErrorFrom(error, req.id).error);
+    }
     return undefined;
   });
 
@@ -244,7 +250,9 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const run = async (): Promise<string> => JSON.stringify(toWire(await op.handle(parsed.data, ctx)));
     const token = raw['clientToken'];
     const store = options.idempotency;
-    if (store === undefined || typeof token !== 'string') return run();
+    // Only operations that change something complete "once"; a read with a stray clientToken member (not in
+    // the model) must not answer a remembered, stale response for 8 hours.
+    if (store === undefined || typeof token !== 'string' || op.readOnly) return run();
     return once(store, op.name, caller.accessKeyId, token, requestHash(raw), run);
   }
 

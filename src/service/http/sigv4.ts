@@ -171,6 +171,20 @@ export function sha256Hex(body: Buffer): string {
  * the CLI sends none). Signatures are compared in constant time.
  */
 export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions): Promise<AccessKey> {
+  const { headers, auth, key, signingDate, rawPath, query } = await checkHeaders(req, options);
+  return verifySignature(req, headers, auth, key, signingDate, rawPath, query);
+}
+
+/**
+ * Every check that needs no body: the Authorization header's form, the scope, the clock and the key.
+ * The protocol layer runs it before reading the body, so an unauthenticated caller cannot make the service
+ * buffer a body (up to bodyLimit) per connection; {@link verifySigV4} repeats it with the signature.
+ */
+export async function verifySigV4Headers(req: Omit<ReceivedRequest, 'body'>, options: VerifyOptions): Promise<AccessKey> {
+  return (await checkHeaders(req, options)).key;
+}
+
+async function checkHeaders(req: Omit<ReceivedRequest, 'body'>, options: VerifyOptions) {
   const headers = joinHeaders(req.rawHeaders);
   const q = req.rawUrl.indexOf('?');
   const rawPath = q < 0 ? req.rawUrl : req.rawUrl.slice(0, q);
@@ -210,7 +224,10 @@ export async function verifySigV4(req: ReceivedRequest, options: VerifyOptions):
   }
   const key = await options.keys.find(auth.accessKeyId);
   if (key === undefined) throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  return { headers, auth, key, signingDate, rawPath, query };
+}
 
+async function verifySignature(req: ReceivedRequest, headers: Map<string, string>, auth: ParsedAuthorization, key: AccessKey, signingDate: Date, rawPath: string, query: Record<string, string | string[]>): Promise<AccessKey> {
   const payloadHash = sha256Hex(req.body);
   const claimed = headers.get('x-amz-content-sha256');
   if (claimed !== undefined && claimed.trim().toLowerCase() !== payloadHash) {
