@@ -166,6 +166,37 @@ describe('input validation at the boundary', () => {
   });
 });
 
+describe('files of the service machine', () => {
+  it('refuses LocalFile sources and destinations and errorHandlingConfig.localPath from API callers, writing nothing', async () => {
+    const target = join(h.stateDir, 'escaped');
+    const localDest = { connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: target, outputFormatConfig: { fileType: 'JSON', aggregationConfig: { aggregationType: 'SingleFile' } } } } };
+    const toFile = { ...flow('to-file', 'page-a', 'Account'), destinationFlowConfigList: [localDest] };
+    const res = await call('/create-flow', toFile);
+    expect(res.status, res.text).toBe(400);
+    expect(res.type).toBe('ValidationException');
+    expect(res.message).toContain('destinationFlowConfigList[0].connectorType: LocalFile reads or writes files');
+    const fromFile = {
+      ...flow('from-file', 'page-a', 'Account'),
+      sourceFlowConfig: { connectorType: 'LocalFile', sourceConnectorProperties: { LocalFile: { path: '/etc/hostname', fileType: 'CSV' } } },
+      tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { LocalFile: 'NO_OP' }, taskProperties: {} }],
+    };
+    const read = await call('/create-flow', fromFile);
+    expect(read.status, read.text).toBe(400);
+    expect(read.message).toContain('sourceFlowConfig.connectorType: LocalFile');
+    const errorsToFile = flow('errors-to-file', 'page-a', 'Account');
+    (errorsToFile.destinationFlowConfigList?.[0]?.destinationConnectorProperties?.Salesforce as unknown as Record<string, unknown>)['errorHandlingConfig'] = { localPath: target };
+    const eh = await call('/create-flow', errorsToFile);
+    expect(eh.status, eh.text).toBe(400);
+    expect(eh.message).toContain('errorHandlingConfig.localPath');
+    // Nor can an existing flow be changed to one.
+    await h.appflow.send(new CreateFlowCommand(flow('to-file-later', 'page-a', 'Account')));
+    const upd = await call('/update-flow', { ...toFile, flowName: 'to-file-later' });
+    expect(upd.status, upd.text).toBe(400);
+    expect(upd.type).toBe('ValidationException');
+    expect(readdirSync(h.stateDir)).not.toContain('escaped');
+  });
+});
+
 describe('canary: no credential in the log, the state files or any answer', () => {
   const CLIENT_SECRET = 'CANARY0SVC0CLIENT0SECRET0d91e7';
   const BAD_REFRESH = 'CANARY0SVC0BAD0REFRESH0a1b2c3';

@@ -164,10 +164,30 @@ function lastRunDetails(latest: ExecutionRecord | undefined, live: readonly Live
   return { mostRecentExecutionStatus: status, mostRecentExecutionTime: new Date(latest.startedAt), ...(message === null ? {} : { mostRecentExecutionMessage: message }) };
 }
 
+/**
+ * The parts of a definition that read or write files of the service's machine: LocalFile sources and
+ * destinations, and a Salesforce destination's errorHandlingConfig.localPath. `forceflow run` takes them from
+ * the flow's author, who owns the machine; through the API they would give every access key every file the
+ * service can read or write (its profiles, keys and shell start-up files included), so the service refuses them.
+ */
+function localFileProblems(def: FlowDefinition): FlowProblem[] {
+  const problems: FlowProblem[] = [];
+  const why = 'reads or writes files on the service\'s machine, which API callers may not do (an access key would reach every file the service can). Use S3, or run this flow with `forceflow run`.';
+  if (def.sourceFlowConfig.connectorType === 'LocalFile') problems.push({ path: 'sourceFlowConfig.connectorType', message: `LocalFile ${why}` });
+  def.destinationFlowConfigList.forEach((d, i) => {
+    if (d.connectorType === 'LocalFile') problems.push({ path: `destinationFlowConfigList[${i}].connectorType`, message: `LocalFile ${why}` });
+    const eh = (d.destinationConnectorProperties as { Salesforce?: { errorHandlingConfig?: { localPath?: unknown } } }).Salesforce?.errorHandlingConfig;
+    if (eh?.localPath !== undefined) problems.push({ path: `destinationFlowConfigList[${i}].destinationConnectorProperties.Salesforce.errorHandlingConfig.localPath`, message: `localPath ${why}` });
+  });
+  return problems;
+}
+
 /** The stored definition checked and compiled: its problems, or the mapping fingerprint behind schemaVersion. */
 function compiled(members: FlowMembers, name: string, now: Date): { problems: readonly FlowProblem[] } | { def: FlowDefinition; fingerprint: string } {
   const checked = checkFlow({ ...members, flowName: name }, { now });
   if (!checked.ok || !checked.flow) return { problems: checked.problems };
+  const local = localFileProblems(checked.flow);
+  if (local.length > 0) return { problems: local };
   try {
     return { def: checked.flow, fingerprint: compileFlow(checked.flow, { now }).schemaFingerprint };
   } catch (error) {
