@@ -282,6 +282,9 @@ describe('canary: no credential in the log, the state files or any answer', () =
     const haystacks: Array<[string, Buffer]> = [['service log', Buffer.from(log)], ...answers.map((a, i): [string, Buffer] => [`answer ${i}`, Buffer.from(a)]), ...allFiles(h.stateDir)];
     expect(haystacks.some(([where]) => where.endsWith('service.db'))).toBe(true);
     expect(haystacks.some(([where]) => where.endsWith('runs.db'))).toBe(true);
+    // The state folder and its databases are the owner's only.
+    expect(statSync(h.stateDir).mode & 0o077).toBe(0);
+    for (const name of ['service.db', 'profiles.db', 'runs.db']) expect(statSync(join(h.stateDir, name)).mode & 0o077, name).toBe(0);
     for (const [where, bytes] of haystacks) {
       for (const [what, needle] of Object.entries(needles)) {
         expect(bytes.includes(Buffer.from(needle)), `${what} found in ${where}`).toBe(false);
