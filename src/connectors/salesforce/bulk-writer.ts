@@ -125,23 +125,43 @@ export class BulkWriter {
   }
 
   private queue: Promise<void> = Promise.resolve();
+  /** Resolves when the job enqueued last lets the next one go (see {@link enqueue}). */
+  private gate: Promise<void> = Promise.resolve();
   private halted = false;
   /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
   failed = false;
 
   /**
-   * Send `file` in a job once the files queued before it are done: jobs go one at a time, in order, while the
-   * caller goes on spooling the next file (so Salesforce processes one job while the input is still read).
-   * After a failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
+   * Send `file` in a job once the job queued before it lets it go: jobs are processed by Salesforce one at a
+   * time, in order, while the caller goes on spooling the next file. A job lets the next one go once its
+   * results are reconciled, or earlier, as soon as Salesforce says it completed with every row processed and
+   * none failed (its results can then only be successes, and reading them overlaps the next job). After a
+   * failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
    */
   enqueue(file: SpoolFile): void {
-    this.queue = this.queue.then(async () => {
-      if (this.reporter.stopped || this.halted) return;
-      await this.writeFile(file, 0);
+    const previous = this.gate;
+    let release = (): void => undefined;
+    this.gate = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    this.queue.catch(() => {
-      this.failed = true;
+    const run = (async (): Promise<void> => {
+      try {
+        await previous;
+        if (this.reporter.stopped || this.halted || this.failed) return;
+        await this.writeFile(file, 0, release);
+      } catch (error) {
+        this.failed = true;
+        throw error;
+      } finally {
+        release();
+      }
+    })();
+    // drain() throws the first failure; the jobs already under way finish first.
+    this.queue = Promise.allSettled([this.queue, run]).then(([before, now]) => {
+      if (before.status === 'rejected') throw before.reason;
+      if (now.status === 'rejected') throw now.reason;
     });
+    this.queue.catch(() => undefined);
   }
 
   /** Wait for the queued jobs; throws the first failure. */
@@ -154,7 +174,7 @@ export class BulkWriter {
     this.halted = true;
   }
 
-  private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
+  private async writeFile(file: SpoolFile, attempt: number, release?: () => void): Promise<void> {
     throwIfCanceled(this.ctx.signal);
     // The matching index is built while the job is created and the file uploaded (both read the spool file);
     // the job's results are read against it only once both are done.
@@ -162,7 +182,7 @@ export class BulkWriter {
     building.catch(() => undefined);
     const { jobId, seq } = await this.submit(file);
     const ledger = await building;
-    await this.finishJob(file, ledger, jobId, seq, attempt, false);
+    await this.finishJob(file, ledger, jobId, seq, attempt, false, release);
   }
 
   /**
@@ -203,10 +223,14 @@ export class BulkWriter {
     return { resend };
   }
 
-  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean): Promise<SpoolFile | undefined> {
+  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean, release?: () => void): Promise<SpoolFile | undefined> {
     const object = this.target.object.name;
     ledger.jobId = jobId;
     const info = await this.waitForJob(jobId, ledger.size);
+    // Every row processed, none failed: nothing this job's results say can stop the write or send rows
+    // again, so the next job may start while they are read.
+    if (release !== undefined && info.state === 'JobComplete' && info.numberRecordsFailed === 0 && info.numberRecordsProcessed === ledger.size) release();
+    this.ctx.log.debug({ jobId, state: info.state }, 'bulk job ended; reading its results');
     const created = await this.readResults(ledger, 'successfulResults', SUCCEEDED);
     const errors = await this.readResults(ledger, 'failedResults', FAILED);
     await this.readResults(ledger, 'unprocessedrecords', UNPROCESSED);
@@ -331,6 +355,7 @@ export class BulkWriter {
         continue;
       }
       await this.close(job.id);
+      this.ctx.log.debug({ jobId: job.id }, 'bulk job uploaded and closed');
       return { jobId: job.id, seq };
     }
   }
@@ -378,6 +403,7 @@ export class BulkWriter {
         throw error;
       }
       if (isTerminalJobState(info.state)) return info;
+      this.ctx.log.debug({ jobId, state: info.state, processed: info.numberRecordsProcessed }, 'bulk job polled');
       if (Date.now() - started > deadline) {
         await this.abort(jobId);
         throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `Bulk job ${jobId} did not finish within ${Math.round(deadline / 1000)} s (state ${info.state}); it was aborted. Rows it processed before the abort are written; run again to write the rest (UPSERT is safe to repeat).`, { details: { jobId } });
