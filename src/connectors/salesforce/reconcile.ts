@@ -45,7 +45,16 @@ function keyOf(types: readonly FieldType[], cells: readonly string[], columns: r
     s += matchForm(types[i] as FieldType, c >= 0 ? (cells[c] ?? '') : '');
     s += '\u0001';
   }
-  return s.length <= 48 ? s : createHash('md5').update(s).digest('base64');
+  return s.length <= 48 ? detached(s) : createHash('md5').update(s).digest('base64');
+}
+
+/**
+ * A copy of `s` that does not keep the text it was cut from alive: V8 represents a substring of 13 characters
+ * or more as a slice of its parent (here a whole chunk of the spool file), and a key kept per row would keep
+ * every chunk of the file in memory.
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : (` ${s}`).slice(1);
 }
 
 export interface PassRow {
@@ -176,7 +185,7 @@ export class JobLedger {
     for await (const { from, rows } of readSpoolBatches(file.path)) {
       for (let i = 0; i < rows.length; i++) {
         const key = matchForm(type, (rows[i] as string[])[identity] ?? '');
-        if (byIdentity.get(key) === undefined) byIdentity.set(key, from + i);
+        if (byIdentity.get(key) === undefined) byIdentity.set(detached(key), from + i);
         else {
           byIdentity.set(key, SHARED);
           shared = true;
