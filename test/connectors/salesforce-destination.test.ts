@@ -141,6 +141,23 @@ describe('AUTOMATIC', () => {
     await expectExact('EARLY', 3000, result);
   });
 
+  it('ramps early jobs up from firstJobBytes, doubling to jobBytes, and reconciles every row while jobs overlap their results', async () => {
+    const rows = accounts('RAMP', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+    const ctx = captureContext();
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), { flowName: 'f', executionId: 'RAMP', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, firstJobBytes: 64 * 1024 });
+    const result = await dest.write(batches(rows), ctx);
+    const sizes = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').map((l) => l['bytes'] as number);
+    // ~720 KB: 64 KB, 128 KB, then jobs of at most 256 KB.
+    expect(sizes.length).toBe(result.outputs?.length);
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    expect(sizes[0]).toBeLessThanOrEqual(64 * 1024);
+    expect(sizes[0]).toBeGreaterThan(60 * 1024);
+    expect(sizes[1]).toBeLessThanOrEqual(128 * 1024);
+    expect(sizes[1]).toBeGreaterThan(120 * 1024);
+    for (const size of sizes.slice(2)) expect(size).toBeLessThanOrEqual(256 * 1024);
+    await expectExact('RAMP', 3000, result);
+  });
+
   it('holds insert jobs until the whole input is read (a bad row late in the input must not leave a partial insert)', async () => {
     const { early, result } = await jobsBeforeLastBatch('LATEINS', {}, 3_000);
     expect(early).toBe(0);

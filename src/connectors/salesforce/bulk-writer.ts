@@ -75,6 +75,20 @@ export function parseBulkError(text: string): { code: string; message: string; f
   return { code, message: rest.trim(), fields };
 }
 
+/**
+ * The wait before the next poll of an ingest job: the backoff's `delay`, or less when the job's progress
+ * (numberRecordsProcessed since the first poll, at the rate seen so far) says it will be done sooner, but not
+ * under `floor`. A long job is polled rarely while it runs and soon after it ends, not up to a full backoff
+ * step (10 s) late.
+ */
+export function pollDelay(delay: number, floor: number, first: { at: number; processed: number }, now: { at: number; processed: number }, rows: number): number {
+  const done = now.processed - first.processed;
+  const elapsed = now.at - first.at;
+  if (done <= 0 || elapsed <= 0) return delay;
+  const remaining = ((rows - now.processed) * elapsed) / done;
+  return Math.max(floor, Math.min(delay, Math.round(remaining)));
+}
+
 export class BulkWriter {
   private readonly client: SalesforceClient;
   private readonly target: WriteTarget;
@@ -84,6 +98,8 @@ export class BulkWriter {
   private readonly tempDir: string;
   private readonly types: readonly FieldType[];
   private readonly keys: readonly string[];
+  /** The column that identifies a row to Salesforce (reconcile.ts): UPSERT's external id, UPDATE's and DELETE's Id. */
+  private readonly identity: number;
   private retrySeq = 0;
   private readonly journal: ExecutionJournal;
   readonly stats: BulkWriteStats = { jobs: [], calls: 0 };
@@ -98,6 +114,8 @@ export class BulkWriter {
     this.tempDir = tempDir;
     this.types = target.columns.map((c) => c.field.type);
     this.keys = target.columns.map((c) => c.key);
+    const identityField = target.operation === 'UPSERT' ? target.externalIdField?.name : target.operation === 'INSERT' ? undefined : 'Id';
+    this.identity = identityField === undefined ? -1 : target.columns.findIndex((c) => c.field.name.toLowerCase() === identityField.toLowerCase());
   }
 
   /** Write every file, one job each, in order; stops early once the reporter says so. */
@@ -107,23 +125,43 @@ export class BulkWriter {
   }
 
   private queue: Promise<void> = Promise.resolve();
+  /** Resolves when the job enqueued last lets the next one go (see {@link enqueue}). */
+  private gate: Promise<void> = Promise.resolve();
   private halted = false;
   /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
   failed = false;
 
   /**
-   * Send `file` in a job once the files queued before it are done: jobs go one at a time, in order, while the
-   * caller goes on spooling the next file (so Salesforce processes one job while the input is still read).
-   * After a failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
+   * Send `file` in a job once the job queued before it lets it go: jobs are processed by Salesforce one at a
+   * time, in order, while the caller goes on spooling the next file. A job lets the next one go once its
+   * results are reconciled, or earlier, as soon as Salesforce says it completed with every row processed and
+   * none failed (its results can then only be successes, and reading them overlaps the next job). After a
+   * failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
    */
   enqueue(file: SpoolFile): void {
-    this.queue = this.queue.then(async () => {
-      if (this.reporter.stopped || this.halted) return;
-      await this.writeFile(file, 0);
+    const previous = this.gate;
+    let release = (): void => undefined;
+    this.gate = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    this.queue.catch(() => {
-      this.failed = true;
+    const run = (async (): Promise<void> => {
+      try {
+        await previous;
+        if (this.reporter.stopped || this.halted || this.failed) return;
+        await this.writeFile(file, 0, release);
+      } catch (error) {
+        this.failed = true;
+        throw error;
+      } finally {
+        release();
+      }
+    })();
+    // drain() throws the first failure; the jobs already under way finish first.
+    this.queue = Promise.allSettled([this.queue, run]).then(([before, now]) => {
+      if (before.status === 'rejected') throw before.reason;
+      if (now.status === 'rejected') throw now.reason;
     });
+    this.queue.catch(() => undefined);
   }
 
   /** Wait for the queued jobs; throws the first failure. */
@@ -136,15 +174,15 @@ export class BulkWriter {
     this.halted = true;
   }
 
-  private async writeFile(file: SpoolFile, attempt: number): Promise<void> {
+  private async writeFile(file: SpoolFile, attempt: number, release?: () => void): Promise<void> {
     throwIfCanceled(this.ctx.signal);
     // The matching index is built while the job is created and the file uploaded (both read the spool file);
     // the job's results are read against it only once both are done.
-    const building = JobLedger.build(file, this.types);
+    const building = JobLedger.build(file, this.types, this.identity);
     building.catch(() => undefined);
     const { jobId, seq } = await this.submit(file);
     const ledger = await building;
-    await this.finishJob(file, ledger, jobId, seq, attempt, false);
+    await this.finishJob(file, ledger, jobId, seq, attempt, false, release);
   }
 
   /**
@@ -180,15 +218,19 @@ export class BulkWriter {
     }
     this.stats.jobs.push(jobId);
     if (info.state === 'Open') await this.abort(jobId);
-    const ledger = await JobLedger.build(file, this.types);
+    const ledger = await JobLedger.build(file, this.types, this.identity);
     const resend = await this.finishJob(file, ledger, jobId, seq, 0, true);
     return { resend };
   }
 
-  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean): Promise<SpoolFile | undefined> {
+  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean, release?: () => void): Promise<SpoolFile | undefined> {
     const object = this.target.object.name;
     ledger.jobId = jobId;
-    const info = await this.waitForJob(jobId);
+    const info = await this.waitForJob(jobId, ledger.size);
+    // Every row processed, none failed: nothing this job's results say can stop the write or send rows
+    // again, so the next job may start while they are read.
+    if (release !== undefined && info.state === 'JobComplete' && info.numberRecordsFailed === 0 && info.numberRecordsProcessed === ledger.size) release();
+    this.ctx.log.debug({ jobId, state: info.state }, 'bulk job ended; reading its results');
     const created = await this.readResults(ledger, 'successfulResults', SUCCEEDED);
     const errors = await this.readResults(ledger, 'failedResults', FAILED);
     await this.readResults(ledger, 'unprocessedrecords', UNPROCESSED);
@@ -199,12 +241,9 @@ export class BulkWriter {
     let retry: CsvSpool | undefined;
     const failures: RecordFailure[] = [];
     const unknown: RecordFailure[] = [];
-    let createdCount = 0;
     const errorAt = new Map<number, string>();
     errors.positions.forEach((p, i) => errorAt.set(p, errors.payload[i] ?? ''));
-    created.positions.forEach((_, i) => {
-      if (created.payload[i] === 'true') createdCount++;
-    });
+    const createdCount = created.trueCount;
     const written = created.positions.length;
     const jobError = info.errorMessage ?? `the job ended ${info.state}`;
     const jobCode = /^(\w+)\s*:/.exec(jobError)?.[1] ?? 'BULK_JOB_FAILED';
@@ -316,6 +355,7 @@ export class BulkWriter {
         continue;
       }
       await this.close(job.id);
+      this.ctx.log.debug({ jobId: job.id }, 'bulk job uploaded and closed');
       return { jobId: job.id, seq };
     }
   }
@@ -348,8 +388,9 @@ export class BulkWriter {
     }
   }
 
-  private async waitForJob(jobId: string): Promise<JobInfo> {
+  private async waitForJob(jobId: string, rows: number): Promise<JobInfo> {
     const started = Date.now();
+    let first: { at: number; processed: number } | undefined;
     const deadline = this.options.deadlineMs ?? 2 * 3600_000;
     let delay = this.options.pollInitialMs ?? 250;
     const max = this.options.pollMaxMs ?? 10_000;
@@ -362,12 +403,16 @@ export class BulkWriter {
         throw error;
       }
       if (isTerminalJobState(info.state)) return info;
+      this.ctx.log.debug({ jobId, state: info.state, processed: info.numberRecordsProcessed }, 'bulk job polled');
       if (Date.now() - started > deadline) {
         await this.abort(jobId);
         throw new ForceflowError('SF_BULK_JOB_TIMEOUT', `Bulk job ${jobId} did not finish within ${Math.round(deadline / 1000)} s (state ${info.state}); it was aborted. Rows it processed before the abort are written; run again to write the rest (UPSERT is safe to repeat).`, { details: { jobId } });
       }
+      const now = Date.now();
+      const processed = info.numberRecordsProcessed ?? 0;
+      first ??= { at: now, processed };
       try {
-        await sleep(delay, this.ctx.signal);
+        await sleep(pollDelay(delay, this.options.pollInitialMs ?? 250, first, { at: now, processed }, rows), this.ctx.signal);
       } catch (error) {
         await this.abort(jobId);
         throw error;
@@ -382,7 +427,7 @@ export class BulkWriter {
     // Result rows lead with sf__Id and sf__Created / sf__Error; unprocessed rows have only the sent columns.
     const payloadColumn = which === 'successfulResults' ? 'sf__created' : which === 'failedResults' ? 'sf__error' : undefined;
     return retry(async () => {
-      const pass = new MatchPass(ledger, status);
+      const pass = new MatchPass(ledger, status, which !== 'successfulResults');
       this.stats.calls++;
       const res = await this.client.send({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
       if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);

@@ -13,7 +13,7 @@ import type { SalesforceClient } from './http.ts';
 import { RestWriter, type RestItem, type RestWriterOptions } from './rest-writer.ts';
 import { executionJournal, executionJournalNone, type ExecutionJournal, type WriteJournal } from './journal.ts';
 import { Recovery, type RecoveryCounts } from './recovery.ts';
-import { CsvSpool, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
+import { CsvSpool, DEFAULT_FIRST_JOB_BYTES, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
 import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
@@ -58,6 +58,8 @@ export interface SalesforceDestinationOptions {
   readonly bulkThreshold?: number;
   /** Largest CSV upload per Bulk job (default 100 MB). */
   readonly jobBytes?: number;
+  /** The first Bulk job's size when jobs start while the input is read (UPDATE, UPSERT, DELETE); default 16 MB, doubling per job up to jobBytes. */
+  readonly firstJobBytes?: number;
   /** Failures kept in WriteResult.failed (all of them go to the error file; default 10,000). */
   readonly maxFailuresKept?: number;
   readonly rest?: RestWriterOptions;
@@ -286,7 +288,13 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         const writer = new BulkWriter(client, target as WriteTarget, reporter as Reporter, ctx, spoolDir, options.bulk, tracked);
         bulk = writer;
         const early = (target as WriteTarget).operation !== 'INSERT';
-        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), { maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES, originals: true, ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file) } : {}) });
+        spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), {
+          maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES,
+          originals: true,
+          // Early jobs ramp up (16, 32, 64, then 100 MB): Salesforce starts on a small first job while the
+          // input is still read, instead of waiting for 100 MB of it.
+          ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file), firstMaxBytes: options.firstJobBytes ?? DEFAULT_FIRST_JOB_BYTES } : {}),
+        });
       };
 
       // The input, indexed; the first non-empty batch resolves the target (describe) and the error file.

@@ -23,12 +23,20 @@ import { matchForm } from './write-values.ts';
  *    about one) stops the run with INTERNAL: the reconciliation could not be exact, and we say so rather than
  *    guess. Positions no result file mentions are "unseen"; the writer decides what they mean.
  *
+ * With an identity column (the external id of an UPSERT, the Id of an UPDATE or DELETE), a row whose identity no
+ * other row of the job shares is keyed by that one cell: Salesforce's result row echoing it can only be about
+ * that row, and keying one cell instead of all of them is most of the CPU of matching. Rows sharing an identity
+ * (an external id sent twice) are keyed by all their cells as above, read in a second pass over the file only
+ * when there are any.
+ *
  * Memory: one short key per row of one job (a job is at most 100 MB of CSV) and one byte of status per row.
  */
 export const UNSEEN = 0;
 export const SUCCEEDED = 1;
 export const FAILED = 2;
 export const UNPROCESSED = 3;
+/** In {@link JobLedger.byIdentity}: several rows share this identity; they are keyed by all their cells. */
+const SHARED = -1;
 
 function keyOf(types: readonly FieldType[], cells: readonly string[], columns: readonly number[]): string {
   let s = '';
@@ -37,7 +45,16 @@ function keyOf(types: readonly FieldType[], cells: readonly string[], columns: r
     s += matchForm(types[i] as FieldType, c >= 0 ? (cells[c] ?? '') : '');
     s += '\u0001';
   }
-  return s.length <= 48 ? s : createHash('md5').update(s).digest('base64');
+  return s.length <= 48 ? detached(s) : createHash('md5').update(s).digest('base64');
+}
+
+/**
+ * A copy of `s` that does not keep the text it was cut from alive: V8 represents a substring of 13 characters
+ * or more as a slice of its parent (here a whole chunk of the spool file), and a key kept per row would keep
+ * every chunk of the file in memory.
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : (` ${s}`).slice(1);
 }
 
 export interface PassRow {
@@ -48,7 +65,11 @@ export interface PassRow {
 /** One result file being matched; nothing changes in the ledger until {@link commit}. */
 export class MatchPass {
   readonly positions: number[] = [];
+  /** Payload per matched position (empty unless the pass keeps payloads). */
   readonly payload: string[] = [];
+  /** How many matched rows had the payload `true` (sf__Created). */
+  trueCount = 0;
+  private readonly keepPayload: boolean;
   private readonly ledger: JobLedger;
   private readonly taken: Uint8Array;
   private readonly cursor = new Map<string, number>();
@@ -56,7 +77,8 @@ export class MatchPass {
   private readonly status: number;
   unmatched = 0;
 
-  constructor(ledger: JobLedger, status: number) {
+  constructor(ledger: JobLedger, status: number, keepPayload = true) {
+    this.keepPayload = keepPayload;
     this.ledger = ledger;
     this.status = status;
     this.taken = new Uint8Array(ledger.size);
@@ -70,10 +92,18 @@ export class MatchPass {
 
   /** Match one result row; `payload` is kept per matched position (sf__Created, sf__Error). */
   match(cells: readonly string[], payload = ''): number | undefined {
-    const key = keyOf(this.ledger.types, cells, this.columns);
-    const entry = this.ledger.keys.get(key);
-    const free = (p: number): boolean => this.taken[p] === 0 && this.ledger.status[p] === UNSEEN;
+    const ledger = this.ledger;
+    const free = (p: number): boolean => this.taken[p] === 0 && ledger.status[p] === UNSEEN;
     let found: number | undefined;
+    let full = true;
+    if (ledger.identity >= 0) {
+      const c = this.columns[ledger.identity] ?? -1;
+      const at = ledger.byIdentity.get(matchForm(ledger.types[ledger.identity] as FieldType, c >= 0 ? (cells[c] ?? '') : ''));
+      full = at === SHARED;
+      if (at !== undefined && at !== SHARED && free(at)) found = at;
+    }
+    const key = full ? keyOf(ledger.types, cells, this.columns) : '';
+    const entry = full ? ledger.keys.get(key) : undefined;
     if (typeof entry === 'number') {
       if (free(entry)) found = entry;
     } else if (entry !== undefined) {
@@ -88,7 +118,8 @@ export class MatchPass {
     }
     this.taken[found] = 1;
     this.positions.push(found);
-    this.payload.push(payload);
+    if (this.keepPayload) this.payload.push(payload);
+    if (payload === 'true') this.trueCount++;
     return found;
   }
 
@@ -108,14 +139,19 @@ export class JobLedger {
   readonly file: SpoolFile;
   readonly header: readonly string[];
   readonly types: readonly FieldType[];
+  /** Full key (all cells) → position(s): every row without an identity column, else the rows sharing one. */
   readonly keys = new Map<string, number | number[]>();
+  /** The identity column (-1: none); identity key → the one position having it, or SHARED. */
+  readonly identity: number;
+  readonly byIdentity = new Map<string, number>();
   readonly status: Uint8Array;
   jobId = '';
 
-  private constructor(file: SpoolFile, types: readonly FieldType[]) {
+  private constructor(file: SpoolFile, types: readonly FieldType[], identity: number) {
     this.file = file;
     this.header = file.header;
     this.types = types;
+    this.identity = identity;
     this.status = new Uint8Array(file.indexes.length);
   }
 
@@ -123,18 +159,45 @@ export class JobLedger {
     return this.file.indexes.length;
   }
 
-  /** Read the spool file once and key its rows. */
-  static async build(file: SpoolFile, types: readonly FieldType[]): Promise<JobLedger> {
-    const ledger = new JobLedger(file, types);
+  /**
+   * Read the spool file and key its rows. `identity`: the column that identifies a row to Salesforce (external
+   * id of an UPSERT, Id of an UPDATE or DELETE), or -1 (INSERT: every row keyed by all its cells).
+   */
+  static async build(file: SpoolFile, types: readonly FieldType[], identity = -1): Promise<JobLedger> {
+    const ledger = new JobLedger(file, types, identity);
     const columns = types.map((_, i) => i);
+    const keyAll = (position: number, cells: readonly string[]): void => {
+      const key = keyOf(types, cells, columns);
+      const had = ledger.keys.get(key);
+      if (had === undefined) ledger.keys.set(key, position);
+      else if (typeof had === 'number') ledger.keys.set(key, [had, position]);
+      else had.push(position);
+    };
+    if (identity < 0) {
+      for await (const { from, rows } of readSpoolBatches(file.path)) {
+        for (let i = 0; i < rows.length; i++) keyAll(from + i, rows[i] as string[]);
+      }
+      return ledger;
+    }
+    const type = types[identity] as FieldType;
+    const byIdentity = ledger.byIdentity;
+    let shared = false;
     for await (const { from, rows } of readSpoolBatches(file.path)) {
       for (let i = 0; i < rows.length; i++) {
-        const position = from + i;
-        const key = keyOf(types, rows[i] as string[], columns);
-        const had = ledger.keys.get(key);
-        if (had === undefined) ledger.keys.set(key, position);
-        else if (typeof had === 'number') ledger.keys.set(key, [had, position]);
-        else had.push(position);
+        const key = matchForm(type, (rows[i] as string[])[identity] ?? '');
+        if (byIdentity.get(key) === undefined) byIdentity.set(detached(key), from + i);
+        else {
+          byIdentity.set(key, SHARED);
+          shared = true;
+        }
+      }
+    }
+    if (shared) {
+      for await (const { from, rows } of readSpoolBatches(file.path)) {
+        for (let i = 0; i < rows.length; i++) {
+          const cells = rows[i] as string[];
+          if (byIdentity.get(matchForm(type, cells[identity] ?? '')) === SHARED) keyAll(from + i, cells);
+        }
       }
     }
     return ledger;
