@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdingProxy, type HoldRule, type HoldingProxy } from '../helpers/holding-proxy.ts';
+import { describe, expect, it } from 'vitest';
+import { holdingProxyEnv, type HoldRule } from '../helpers/holding-proxy.ts';
 import { profileThrough } from '../helpers/rewriting-proxy.ts';
 import { emulatorEnv, sumCalls, tempDir } from '../helpers/salesforce-write.ts';
-import { forceflow } from '../helpers/cli.ts';
+import { FORCEFLOW_BIN, forceflow, killableNode, type ProcessResult } from '../helpers/cli.ts';
 import { runFlowLikeChild } from '../helpers/run-flow-child.ts';
 
 /**
@@ -23,20 +22,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 // first poll leaves a job still running for the rerun to wait for.
 const env = emulatorEnv({ bulkProcessingDelayMs: 2500 });
 const tmp = tempDir('ff-crash-');
-let proxy: HoldingProxy;
-
-beforeAll(async () => {
-  proxy = await holdingProxy(env.emu.instanceUrl);
-});
-afterAll(async () => {
-  await proxy.close();
-});
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+const proxy = holdingProxyEnv(() => env.emu.instanceUrl);
 
 interface RunRecord {
   executionStatus: string;
@@ -83,19 +69,13 @@ function scenario(name: string, operation: string, api: string, header: string[]
 }
 
 /** The process to kill: `run-flow-child` (runFlow with destination options the CLI does not expose) or the CLI itself. */
-function cliProcess(args: string[], cwd: string): { done: Promise<Run>; kill: () => void } {
-  const argv = args[0] === 'run-flow-child' ? ['--import', 'tsx', join(ROOT, 'test/helpers/run-flow-child.ts'), ...args.slice(1)] : [join(ROOT, 'bin/forceflow.js'), ...args];
-  const child = spawn(process.execPath, argv, { cwd: args[0] === 'run-flow-child' ? ROOT : cwd, env: { ...process.env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<Run>((resolveRun) => child.on('exit', (code) => resolveRun({ code, stdout, stderr })));
-  return { done, kill: () => child.kill('SIGKILL') };
+function cliProcess(args: string[], cwd: string): { done: Promise<ProcessResult>; kill: () => void } {
+  if (args[0] === 'run-flow-child') return killableNode(['--import', 'tsx', join(ROOT, 'test/helpers/run-flow-child.ts'), ...args.slice(1)], ROOT);
+  return killableNode([FORCEFLOW_BIN, ...args], cwd);
 }
 
 /** The same command, not killed: in-process (the run after a crash, and `forceflow recover`). */
-async function cli(args: string[]): Promise<Run> {
+async function cli(args: string[]): Promise<ProcessResult> {
   if (args[0] !== 'run-flow-child') return forceflow(args);
   const [flowFile, profileFile, stateFolder, destination] = args.slice(1) as [string, string, string, string];
   return { code: 0, stdout: JSON.stringify(await runFlowLikeChild(flowFile, profileFile, stateFolder, destination)), stderr: '' };
@@ -137,7 +117,7 @@ async function crashAt(s: Scenario, rule: HoldRule, count = 1, settled = 0): Pro
   expect(killed.stdout).toBe('');
 }
 
-async function rerun(s: Scenario): Promise<{ run: Run; record: RunRecord }> {
+async function rerun(s: Scenario): Promise<{ run: ProcessResult; record: RunRecord }> {
   proxy.hold(undefined);
   const run = await cli(s.args);
   let record: RunRecord;

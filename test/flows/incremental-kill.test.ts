@@ -1,37 +1,18 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdingProxy, type HoldingProxy } from '../helpers/holding-proxy.ts';
+import { describe, expect, it } from 'vitest';
+import { holdingProxyEnv } from '../helpers/holding-proxy.ts';
+import { FORCEFLOW_BIN, killableNode, type ProcessResult } from '../helpers/cli.ts';
 import { profileThrough } from '../helpers/rewriting-proxy.ts';
 import { emulatorEnv, tempDir } from '../helpers/salesforce-write.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const env = emulatorEnv({});
 const tmp = tempDir('ff-inc-kill-');
-let proxy: HoldingProxy;
+const proxy = holdingProxyEnv(() => env.emu.instanceUrl);
 
-beforeAll(async () => {
-  proxy = await holdingProxy(env.emu.instanceUrl);
-});
-afterAll(async () => {
-  await proxy.close();
-});
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: string[], cwd: string): { done: Promise<Run>; kill: () => void } {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { cwd, env: { ...process.env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return { done: new Promise((r) => child.on('exit', (code) => r({ code, stdout, stderr }))), kill: () => child.kill('SIGKILL') };
+function cli(args: string[], cwd: string): { done: Promise<ProcessResult>; kill: () => void } {
+  return killableNode([FORCEFLOW_BIN, ...args], cwd);
 }
 
 function count(db: Database.Database, sql: string): number {

@@ -1,4 +1,11 @@
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import { runCli } from '../../src/cli/program.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The `forceflow` binary of this checkout (bin/forceflow.js), for `node <it> <args>`. */
+export const FORCEFLOW_BIN = join(ROOT, 'bin/forceflow.js');
 
 /** What one forceflow command line did: its exit code and everything it wrote. */
 export interface CliResult {
@@ -54,4 +61,25 @@ export function forceflow(args: readonly string[], options: InProcessCliOptions 
   });
   queue = run.catch(() => undefined);
   return run;
+}
+
+/** What a child process did: its exit code (null when a signal ended it) and everything it wrote. */
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * `node <argv>` as a real child process in `cwd`, with this process's environment, to SIGKILL mid-way:
+ * `done` resolves when it exits, `kill` sends SIGKILL.
+ */
+export function killableNode(argv: readonly string[], cwd: string): { done: Promise<ProcessResult>; kill: () => void } {
+  const child = spawn(process.execPath, argv, { cwd, env: { ...process.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const done = new Promise<ProcessResult>((resolveRun) => child.on('exit', (code) => resolveRun({ code, stdout, stderr })));
+  return { done, kill: () => child.kill('SIGKILL') };
 }

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /**
@@ -82,5 +83,31 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * Registers beforeAll/afterAll in the calling scope: a holding proxy in front of `target()` (read in beforeAll,
+ * so it may name what another beforeAll starts), closed after the suite.
+ */
+export function holdingProxyEnv(target: () => string): HoldingProxy {
+  let running: HoldingProxy | undefined;
+  beforeAll(async () => {
+    running = await holdingProxy(target());
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  const proxy = (): HoldingProxy => {
+    if (running === undefined) throw new Error('holdingProxyEnv: used outside the tests of the suite that started it');
+    return running;
+  };
+  return {
+    get url(): string {
+      return proxy().url;
+    },
+    hold: (rule) => proxy().hold(rule),
+    reached: (count) => proxy().reached(count),
+    close: () => proxy().close(),
   };
 }

@@ -6,10 +6,8 @@ import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
 import { startLocalS3, type LocalS3 } from '../../src/emulator/s3/local.ts';
-import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
-import { startHarness, type ServiceHarness } from './harness.ts';
+import { startHarness, storeEmulatorProfile, type ServiceHarness } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
 
 const run = promisify(execFile);
@@ -93,12 +91,7 @@ describe.skipIf(!hasAwsCli)('the AWS CLI recipe against the composed service', (
       process.env[k] = v;
     }
     svc = await startHarness();
-    const ctx = openProfileContext({ log: silentLogger(), home: svc.stateDir, kms: svc.kms });
-    try {
-      await createProfile(ctx, svc.emu.connectorProfile);
-    } finally {
-      ctx.close();
-    }
+    await storeEmulatorProfile(svc);
   });
   afterAll(async () => {
     await svc?.close();

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-appflow';
 import { createProfile } from '../../src/profiles/profiles.ts';
 import { metaEnv, type MetaEnv } from './meta-env.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 let env: MetaEnv;
 beforeAll(async () => {
@@ -24,15 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env.close();
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error & { name: string; $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Error & { name: string };
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Salesforce's own answers, read directly from the emulator (what the service must reflect). */
 async function salesforce<T>(path: string): Promise<T> {

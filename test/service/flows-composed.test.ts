@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
 import { openRunState } from '../../src/flows/state.ts';
 import { newExecutionRecord } from '../../src/flows/run-record.ts';
-import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
-import { startHarness, type ServiceHarness } from './harness.ts';
+import { startHarness, storeEmulatorProfile, type ServiceHarness } from './harness.ts';
 
 /**
  * The flow operations as startService composes them: connector profiles come from the profile store of the state
@@ -17,12 +15,7 @@ describe('flows in the composed service', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    const ctx = openProfileContext({ log: silentLogger(), home: h.stateDir, kms: h.kms });
-    try {
-      await createProfile(ctx, h.emu.connectorProfile);
-    } finally {
-      ctx.close();
-    }
+    await storeEmulatorProfile(h);
   });
   afterAll(async () => {
     await h?.close();

@@ -11,6 +11,8 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import type { Operation } from '../../src/service/operation.ts';
 import type { ServiceDeps } from '../../src/service/operations/index.ts';
 import { startService, type RunningService, type ServiceOptions } from '../../src/service/start.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
 import { captureContext } from '../helpers/run-context.ts';
 
 export interface ServiceHarness {
@@ -85,6 +87,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Servic
       if (serviceOptions.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Stores the emulator's connector profile (named as the emulator names it) in the service's profile store
+ * (profiles.db of its state folder, credentials KMS-sealed), as `forceflow profiles create` would.
+ */
+export async function storeEmulatorProfile(h: Pick<ServiceHarness, 'emu' | 'stateDir' | 'kms'>): Promise<void> {
+  const ctx = openProfileContext({ log: silentLogger(), home: h.stateDir, kms: h.kms });
+  try {
+    await createProfile(ctx, h.emu.connectorProfile);
+  } finally {
+    ctx.close();
+  }
 }
 
 export interface SignedFetchOptions {

@@ -20,6 +20,7 @@ import { createProfile, describeProfile, openProfile } from '../../src/profiles/
 import { resolveProfile } from '../../src/profiles/resolve.ts';
 import { approvalRedirect } from '../profiles/browser.ts';
 import { metaEnv, type MetaEnv } from './meta-env.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 let env: MetaEnv;
 beforeAll(async () => {
@@ -28,15 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env.close();
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error & { name: string; $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Error & { name: string };
-  }
-  throw new Error('expected the call to fail');
-}
 
 function request(name: string, credentials: Record<string, unknown> | undefined, extra: Partial<CreateConnectorProfileCommandInput> = {}): CreateConnectorProfileCommandInput {
   return {

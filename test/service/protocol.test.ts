@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateFlowCommand, DescribeFlowCommand, ListTagsForResourceCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-appflow';
 import { signedFetch, startHarness, type ServiceHarness, type SignedFetchOptions, type SignedFetchResult } from './harness.ts';
 import { protocolOperations } from './protocol-ops.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 let h: ServiceHarness;
 const calls = new Map<string, number>();
@@ -13,16 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** The error a promise rejects with (fails the test when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; $response?: unknown }> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Error & { $metadata?: { httpStatusCode?: number } };
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A signed raw request to this file's service (see signedFetch in harness.ts). */
 function rawSigned(o: SignedFetchOptions = {}): Promise<SignedFetchResult> {
