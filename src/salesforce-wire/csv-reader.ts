@@ -94,12 +94,19 @@ export class BulkCsvParser<Cell extends string | null = string> {
    * line, only the records that hold such a character are two-byte. A quoted LF just leaves a record pending.
    */
   push(chunk: Uint8Array): Cell[][] {
+    return this.collect((out) => this.decodeLines(chunk, out));
+  }
+
+  /**
+   * The records `fill` finishes. When it throws after some, those come first (as a streaming parser gives them)
+   * and the error with the next call; a failure found earlier is thrown at once.
+   */
+  private collect(fill: (out: Cell[][]) => void): Cell[][] {
     if (this.failed !== undefined) throw this.failed;
     const out: Cell[][] = [];
     try {
-      this.decodeLines(chunk, out);
+      fill(out);
     } catch (error) {
-      // The records before the bad one come first (as a streaming parser gives them); the error with the next call.
       if (out.length === 0) throw error;
       this.failed = error as Error;
     }
@@ -125,16 +132,10 @@ export class BulkCsvParser<Cell extends string | null = string> {
 
   /** Finish: the last record (which may lack a final newline). Throws on an unterminated quote. */
   end(): Cell[][] {
-    if (this.failed !== undefined) throw this.failed;
-    this.pending += this.decoder.decode();
-    const out: Cell[][] = [];
-    try {
+    return this.collect((out) => {
+      this.pending += this.decoder.decode();
       this.drain(true, out);
-    } catch (error) {
-      if (out.length === 0) throw error;
-      this.failed = error as Error;
-    }
-    return out;
+    });
   }
 
   private error(reason: CsvFailure, message: string): Error {

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { introspectSalesforceAccessToken } from '../../src/auth/salesforce-access-token.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
-import { createRootLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { control, registerApp, signIn, type TestApp } from './helpers.ts';
 import { expectRefused } from './refusal-assert.ts';
+import { capturedRootLogger } from '../helpers/run-context.ts';
 
 let now = Date.parse('2026-01-10T09:00:00.000Z');
 const clock = (): number => now;
@@ -13,16 +12,7 @@ const TTL = 3600;
 let emu: RunningEmulator;
 let app: TestApp;
 let otherApp: TestApp;
-let logged = '';
-const log = createRootLogger({
-  level: 'debug',
-  destination: new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logged += chunk.toString();
-      done();
-    },
-  }),
-});
+const { log, text: logged } = capturedRootLogger('debug');
 
 beforeAll(async () => {
   emu = await startEmulator({ clock, tokenTtlSeconds: TTL });
@@ -111,8 +101,8 @@ describe('introspectSalesforceAccessToken against the emulator', () => {
   });
 
   it('never logged a token or a secret', () => {
-    expect(logged).toContain('/services/oauth2/introspect');
-    expect(logged).not.toMatch(/!AQ|5Aep861/);
-    expect(logged).not.toContain(app.clientSecret);
+    expect(logged()).toContain('/services/oauth2/introspect');
+    expect(logged()).not.toMatch(/!AQ|5Aep861/);
+    expect(logged()).not.toContain(app.clientSecret);
   });
 });
