@@ -24,6 +24,14 @@ describe('incremental file sources', () => {
   });
   const localOut = (out: string): unknown[] => [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: out, outputFormatConfig: { fileType: 'JSON' } } } }];
   const MAP_ALL = [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }];
+  /** An incremental flow from the CSV objects under `prefix` of the test bucket to JSON files in `out`. */
+  const s3Flow = (flowName: string, prefix: string, out: string): Record<string, unknown> => ({
+    flowName,
+    triggerConfig: incremental(),
+    sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: prefix, s3InputFormatConfig: { s3InputFileType: 'CSV' } } } },
+    destinationFlowConfigList: localOut(out),
+    tasks: MAP_ALL,
+  });
   const ids = (r: ExecutionRecord): string[] => r.outputs.flatMap((p) => readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => String((JSON.parse(l) as { id: string }).id))).sort();
 
   it('accepts S3 and LocalFile sources with dataPullMode Incremental', () => {
@@ -45,13 +53,7 @@ describe('incremental file sources', () => {
   it('S3: reads every object first, then only objects created or changed since the last successful run', async () => {
     const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-inc-s3-')));
     const out = mkdtempSync(join(tmpdir(), 'ff-inc-s3-out-'));
-    const flow = {
-      flowName: 's3-incremental',
-      triggerConfig: incremental(),
-      sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'inc-in', s3InputFormatConfig: { s3InputFileType: 'CSV' } } } },
-      destinationFlowConfigList: localOut(out),
-      tasks: MAP_ALL,
-    };
+    const flow = s3Flow('s3-incremental', 'inc-in', out);
     const run = (): Promise<ExecutionRecord> => runFlow({ flow, state, s3Client: s3.client });
     await s3.put('inc-in/a.csv', 'id\na1\na2\n');
     await s3.put('inc-in/b.csv', 'id\nb1\n');
@@ -89,13 +91,7 @@ describe('incremental file sources', () => {
   it('S3: a failed run does not advance: the next run reads the same objects', async () => {
     const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-inc-s3-fail-')));
     const out = mkdtempSync(join(tmpdir(), 'ff-inc-s3-fail-out-'));
-    const flow = {
-      flowName: 's3-incremental-fail',
-      triggerConfig: incremental(),
-      sourceFlowConfig: { connectorType: 'S3', sourceConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'fail-in', s3InputFormatConfig: { s3InputFileType: 'CSV' } } } },
-      destinationFlowConfigList: localOut(out),
-      tasks: MAP_ALL,
-    };
+    const flow = s3Flow('s3-incremental-fail', 'fail-in', out);
     await s3.put('fail-in/x.csv', 'id\nx1\n');
     const first = await runFlow({ flow, state, s3Client: s3.client });
     expect(ids(first)).toEqual(['x1']);
