@@ -8,11 +8,10 @@ import Database from 'better-sqlite3';
 import { AppflowClient, CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand, type ExecutionRecord } from '@aws-sdk/client-appflow';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openRunState } from '../../src/flows/state.ts';
-import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
+import { storeEmulatorProfile } from './harness.ts';
 
 /**
  * A real `forceflow serve` process killed (SIGKILL) mid-run, then started again; the flow is Scheduled
@@ -65,11 +64,9 @@ async function until<T>(what: string, timeoutMs: number, read: () => Promise<T |
 
 async function storeProfile(state: string): Promise<void> {
   const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
-  const ctx = openProfileContext({ log: silentLogger(), home: state, kms });
   try {
-    await createProfile(ctx, emu.connectorProfile);
+    await storeEmulatorProfile({ emu, stateDir: state, kms });
   } finally {
-    ctx.close();
     kms.destroy();
   }
 }
