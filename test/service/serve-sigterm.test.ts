@@ -7,10 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppflowClient, CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openRunState } from '../../src/flows/state.ts';
-import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
+import { storeEmulatorProfile } from './harness.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 let emu: RunningEmulator;
@@ -32,11 +31,9 @@ describe('forceflow serve stopped with SIGTERM while a run is going', () => {
   it('cancels the run after the grace period, records it Canceled (nothing left InProgress), exits 0, and never logs its secret key', async () => {
     const state = join(dir, 'state');
     const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
-    const ctx = openProfileContext({ log: silentLogger(), home: state, kms });
     try {
-      await createProfile(ctx, emu.connectorProfile);
+      await storeEmulatorProfile({ emu, stateDir: state, kms });
     } finally {
-      ctx.close();
       kms.destroy();
     }
     const env = { ...process.env, AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint, AWS_REGION: emu.aws.region, AWS_ACCESS_KEY_ID: emu.aws.accessKeyId, AWS_SECRET_ACCESS_KEY: emu.aws.secretAccessKey, FORCEFLOW_LOG_LEVEL: 'debug' };
