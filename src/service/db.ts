@@ -88,11 +88,16 @@ export function checkDatabaseUrl(url: string, source = '--database'): string {
  */
 class MigrationLockingSqliteAdapter extends SqliteAdapter {
   failed = false;
+  private held = false;
   override async acquireMigrationLock(db: AnyKysely): Promise<void> {
     this.failed = false;
     await sql`begin immediate`.execute(db);
+    this.held = true;
   }
   override async releaseMigrationLock(db: AnyKysely): Promise<void> {
+    // kysely calls this even when acquiring failed (busy past busy_timeout): then there is nothing to end.
+    if (!this.held) return;
+    this.held = false;
     await sql.raw(this.failed ? 'rollback' : 'commit').execute(db);
   }
 }
