@@ -50,7 +50,7 @@ function unreachable(db: AnyKysely, error: unknown, what: string): ForceflowErro
   if (error instanceof ForceflowError) return error;
   const e = error as NodeJS.ErrnoException;
   const backend = databaseKind(db) === 'postgres' ? 'the PostgreSQL service database (--database, FORCEFLOW_DATABASE_URL or service.json database)' : 'the SQLite service database (service.db)';
-  return new ForceflowError('STATE_ERROR', `Could not ${what} in ${backend}: ${e.code === undefined ? '' : `${e.code}: `}${e.message}. Check that the server is running and the URL, user and database are right.`, { cause: error });
+  return new ForceflowError('STATE_ERROR', `Could not ${what} (${backend}): ${e.code === undefined ? '' : `${e.code}: `}${e.message}. Check that the server is running and the URL, user and database are right.`, { cause: error });
 }
 
 /** Read which migrations the database has (none when it was never migrated). */
@@ -59,10 +59,10 @@ export async function readSchemaState(db: AnyKysely): Promise<SchemaState> {
   try {
     await sql`select 1`.execute(db);
   } catch (error) {
-    throw unreachable(db, error, 'connect');
+    throw unreachable(db, error, 'connect to the service database');
   }
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true }).catch((error: unknown) => {
-    throw unreachable(db, error, 'read the schema');
+    throw unreachable(db, error, "read the service database's tables");
   });
   if (!tables.some((t) => t.name === 'kysely_migration')) {
     names = [];
@@ -71,7 +71,7 @@ export async function readSchemaState(db: AnyKysely): Promise<SchemaState> {
       const rows = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
       names = rows.map((r) => String(r.name));
     } catch (error) {
-      throw unreachable(db, error, 'read the applied migrations');
+      throw unreachable(db, error, "read the service database's applied migrations");
     }
   }
   return {
