@@ -48,7 +48,7 @@ export async function postgresForTests(file: string, env: NodeJS.ProcessEnv = pr
     const why = `${(error as NodeJS.ErrnoException).code ?? ''} ${(error as Error).message}`.trim();
     const safeUrl = url.replace(/:[^:@/]*@/, ':***@');
     if (env['CI'] === 'true') {
-      throw new Error(`${file}: PostgreSQL is required under CI=true but ${safeUrl} is unreachable (${why}). Start PostgreSQL there or set ${POSTGRES_TEST_URL_ENV}.`);
+      throw new Error(`${file}: PostgreSQL is required under CI=true but ${safeUrl} is unreachable (${why}). Start PostgreSQL there or set ${POSTGRES_TEST_URL_ENV}.`, { cause: error });
     }
     process.stderr.write(`${file}: PostgreSQL tests SKIPPED (${safeUrl} unreachable: ${why}). Enable them: run PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) or set ${POSTGRES_TEST_URL_ENV}=postgres://user@host:port/db.\n`);
     return undefined;
