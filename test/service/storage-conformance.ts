@@ -11,14 +11,15 @@ import { databaseKind, type AnyKysely, type ServiceDatabase } from '../../src/se
 import { createFlowStore, type FlowStore, type FlowTables, type NewFlow } from '../../src/service/flows/store.ts';
 import { SqlIdempotencyStore } from '../../src/service/idempotency.ts';
 import { KeyStore } from '../../src/service/keys.ts';
+import { forceflow } from '../helpers/cli.ts';
 import { KNOWN_MIGRATIONS, migrateServiceDatabase, prepareServiceSchema, readSchemaState } from '../../src/service/migrations/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `forceflow <args>` in its own process (the binary), for what must be several processes at once. */
-function forceflowProcess(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** A TypeScript script in its own Node process (through tsx), for what must be several processes at once. */
+function nodeProcess(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { cwd: ROOT, env: { ...process.env, FORCEFLOW_DATABASE_URL: '' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -32,7 +33,7 @@ function forceflowProcess(args: readonly string[]): Promise<{ code: number | nul
 export interface StorageBackend {
   readonly kind: 'sqlite' | 'postgres';
   /** A new empty database (not migrated), and a second handle on the same one (another process's view). */
-  fresh(): Promise<{ open(): Kysely<ServiceDatabase>; readonly cliArgs: readonly string[]; drop(): Promise<void> }>;
+  fresh(): Promise<{ open(): Kysely<ServiceDatabase>; readonly target: { readonly url?: string; readonly stateDir: string }; readonly cliArgs: readonly string[]; drop(): Promise<void> }>;
 }
 
 const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens'] as const;
@@ -92,17 +93,19 @@ export function describeStorageConformance(backend: StorageBackend): void {
         expect(await migrateServiceDatabase(db)).toEqual([]);
       });
 
-      it('three `forceflow migrate` processes on a new database at once apply each migration exactly once', async () => {
+      it('three processes migrating a new database in the same millisecond apply each migration exactly once; forceflow migrate then applies nothing', async () => {
         const other = await backend.fresh();
         const h = other.open();
         try {
-          const outs = await Promise.all([0, 1, 2].map(() => forceflowProcess(['migrate', ...other.cliArgs])));
+          // Each child loads first, then all migrate at `at`: a real race on the migration lock.
+          const at = Date.now() + 6000;
+          const outs = await Promise.all([0, 1, 2].map(() => nodeProcess([join(ROOT, 'test/helpers/migrate-at.ts'), JSON.stringify({ ...other.target, at })])));
           for (const out of outs) expect(out.code, out.stderr).toBe(0);
-          const reports = outs.map((o) => JSON.parse(o.stdout) as { appliedNow: string[]; applied: string[]; database: string });
-          expect(reports.flatMap((r) => r.appliedNow).sort()).toEqual([...KNOWN_MIGRATIONS].sort());
-          for (const r of reports) expect(r.applied).toEqual(KNOWN_MIGRATIONS);
+          const appliedNow = outs.flatMap((o) => JSON.parse(o.stdout) as string[]);
+          expect(appliedNow.sort()).toEqual([...KNOWN_MIGRATIONS].sort());
           expect(await readSchemaState(h)).toEqual({ applied: KNOWN_MIGRATIONS, pending: [], unknown: [] });
-          const again = await forceflowProcess(['migrate', ...other.cliArgs]);
+          const again = await forceflow(['migrate', ...other.cliArgs], { env: { FORCEFLOW_DATABASE_URL: undefined } });
+          expect(again.code, again.stderr).toBe(0);
           expect(JSON.parse(again.stdout)).toMatchObject({ appliedNow: [], applied: KNOWN_MIGRATIONS });
         } finally {
           await h.destroy();

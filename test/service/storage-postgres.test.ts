@@ -12,7 +12,7 @@ if (server === undefined) {
     kind: 'postgres',
     fresh: async () => {
       const database = await server.createDatabase('ff_storage');
-      return { open: () => openServiceDatabase({ url: database.url, stateDir: '/nonexistent-unused' }), cliArgs: ['--database', database.url], drop: () => database.drop() };
+      return { open: () => openServiceDatabase({ url: database.url, stateDir: '/nonexistent-unused' }), target: { url: database.url, stateDir: '/nonexistent-unused' }, cliArgs: ['--database', database.url], drop: () => database.drop() };
     },
   });
 }

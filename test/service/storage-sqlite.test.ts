@@ -9,6 +9,6 @@ describeStorageConformance({
   kind: 'sqlite',
   fresh: async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'ff-storage-sqlite-'));
-    return { open: () => openServiceDatabase({ stateDir }), cliArgs: ['--state-dir', stateDir], drop: async () => rmSync(stateDir, { recursive: true, force: true }) };
+    return { open: () => openServiceDatabase({ stateDir }), target: { stateDir }, cliArgs: ['--state-dir', stateDir], drop: async () => rmSync(stateDir, { recursive: true, force: true }) };
   },
 });
