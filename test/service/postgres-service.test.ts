@@ -5,6 +5,7 @@ import { CreateFlowCommand, DeleteFlowCommand, DescribeFlowCommand, ListFlowsCom
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openFlowService } from '../../src/service/flows/service.ts';
+import { KNOWN_MIGRATIONS } from '../../src/service/migrations/index.ts';
 import type { ServiceDeps } from '../../src/service/operations/index.ts';
 import { forceflow } from '../helpers/cli.ts';
 import { postgresForTests, type TestDatabase } from '../helpers/postgres.ts';
@@ -59,7 +60,7 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
     await expect(startHarness(options())).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('forceflow migrate --database') });
     const out = await forceflow(['migrate', '--database', database.url], { env: { FORCEFLOW_DATABASE_URL: undefined } });
     expect(out.code, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toMatchObject({ appliedNow: ['0001-baseline'], applied: ['0001-baseline'] });
+    expect(JSON.parse(out.stdout)).toMatchObject({ appliedNow: KNOWN_MIGRATIONS, applied: KNOWN_MIGRATIONS });
   });
 
   it('keeps flows, tags and access keys in PostgreSQL across a restart (no service.db is written)', async () => {

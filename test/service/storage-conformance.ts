@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { databaseKind, type AnyKysely, type ServiceDatabase } from '../../src/service/db.ts';
 import { createFlowStore, type FlowStore, type FlowTables, type NewFlow } from '../../src/service/flows/store.ts';
+import { SqlReplayGuard } from '../../src/auth/replay.ts';
 import { SqlIdempotencyStore } from '../../src/service/idempotency.ts';
 import { KeyStore } from '../../src/service/keys.ts';
 import { forceflow } from '../helpers/cli.ts';
@@ -36,7 +37,7 @@ export interface StorageBackend {
   fresh(): Promise<{ open(): Kysely<ServiceDatabase>; readonly target: { readonly url?: string; readonly stateDir: string }; readonly cliArgs: readonly string[]; drop(): Promise<void> }>;
 }
 
-const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens'] as const;
+const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens', 'subject_token_uses'] as const;
 
 function newFlow(name: string, extra: Partial<NewFlow> = {}): NewFlow {
   return {
@@ -282,6 +283,18 @@ export function describeStorageConformance(backend: StorageBackend): void {
         expect(s?.statusMessage).toHaveLength(2048);
         expect(s?.lastUpdatedAt.toISOString()).toBe(clock.toISOString());
         expect(await flows.scheduler.listActive()).toEqual([]);
+      });
+    });
+
+    describe('token-exchange replay store', () => {
+      it('claims a hash once until it expires, atomically: of 20 racing claims exactly one wins', async () => {
+        const guard = await SqlReplayGuard.open(db);
+        const t = (s: number): Date => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+        const results = await Promise.all(Array.from({ length: 20 }, () => guard.firstUse('a'.repeat(64), t(60), t(0))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await guard.firstUse('a'.repeat(64), t(60), t(59))).toBe(false);
+        expect(await guard.firstUse('a'.repeat(64), t(120), t(60))).toBe(true);
+        expect(await guard.firstUse('b'.repeat(64), t(120), t(60))).toBe(true);
       });
     });
 

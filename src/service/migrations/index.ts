@@ -2,6 +2,7 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import { ForceflowError } from '../../core/errors.ts';
 import { databaseKind, markMigrationFailed, type AnyKysely } from '../db.ts';
 import * as baseline from './0001-baseline.ts';
+import * as subjectTokenUses from './0002-subject-token-uses.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -11,6 +12,7 @@ import * as baseline from './0001-baseline.ts';
  */
 const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<void>]> = [
   ['0001-baseline', baseline.up],
+  ['0002-subject-token-uses', subjectTokenUses.up],
 ];
 
 /** The names of the migrations this build knows, in order. */
