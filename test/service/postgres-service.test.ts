@@ -1,17 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateFlowCommand, DeleteFlowCommand, DescribeFlowCommand, ListFlowsCommand, ListTagsForResourceCommand, TagResourceCommand, UpdateFlowCommand, type CreateFlowCommandInput } from '@aws-sdk/client-appflow';
+import { CreateFlowCommand, DeleteFlowCommand, DescribeFlowCommand, DescribeFlowExecutionRecordsCommand, ListFlowsCommand, StartFlowCommand, ListTagsForResourceCommand, TagResourceCommand, UpdateFlowCommand, type CreateFlowCommandInput } from '@aws-sdk/client-appflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openFlowService } from '../../src/service/flows/service.ts';
 import { KNOWN_MIGRATIONS } from '../../src/service/migrations/index.ts';
 import type { ServiceDeps } from '../../src/service/operations/index.ts';
 import { forceflow } from '../helpers/cli.ts';
+import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { postgresForTests, type TestDatabase } from '../helpers/postgres.ts';
 import { startHarness, type HarnessOptions } from './harness.ts';
 
 const PROFILE = 'forceflow-emulator';
+let BUCKET = 'out';
+const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
 
 function flowInput(name: string): CreateFlowCommandInput {
   return {
@@ -19,7 +23,7 @@ function flowInput(name: string): CreateFlowCommandInput {
     description: `Accounts to S3 (${name})`,
     triggerConfig: { triggerType: 'OnDemand' },
     sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: PROFILE, sourceConnectorProperties: { Salesforce: { object: 'Account' } } },
-    destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: 'out', bucketPrefix: name, s3OutputFormatConfig: { fileType: 'JSON' } } } }],
+    destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: BUCKET, bucketPrefix: name, s3OutputFormatConfig: { fileType: 'JSON' } } } }],
     tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
     tags: { team: 'data' },
   };
@@ -31,6 +35,7 @@ const server = await postgresForTests('test/service/postgres-service.test.ts');
 describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)', () => {
   let emu: RunningEmulator;
   let database: TestDatabase;
+  let s3: TestS3;
   const stateDir = mkdtempSync(join(tmpdir(), 'ff-pg-service-'));
   const options = (): HarnessOptions => ({
     emulator: emu,
@@ -41,18 +46,20 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
       const part = await openFlowService(deps, {
         exists: async (name) => Object.prototype.hasOwnProperty.call(profiles, name),
         resolver: async (name) => ({ profile: profiles[name ?? ''] }),
-      });
+      }, { runOptions: { salesforce: FAST, s3Client: s3.client } });
       return part.operations;
     },
   });
 
   beforeAll(async () => {
-    emu = await startEmulator();
+    [emu, s3] = await Promise.all([startEmulator(), startTestS3()]);
+    BUCKET = s3.bucket;
     database = await (server as NonNullable<typeof server>).createDatabase('ff_service');
   });
   afterAll(async () => {
     await database?.drop();
     await emu?.close();
+    await s3?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -96,6 +103,34 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
       expect(orders).toMatchObject({ description: 'Accounts to S3 (Orders)', schemaVersion: 1, tags: { team: 'data', env: 'test' } });
       expect((await second.appflow.send(new ListTagsForResourceCommand({ resourceArn: orders.flowArn }))).tags).toEqual({ team: 'data', env: 'test' });
       await expect(second.appflow.send(new DescribeFlowCommand({ flowName: 'Zeta-1' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('runs a flow: the run ends Successful, and a StartFlow clientToken is remembered in PostgreSQL across a restart', async () => {
+    let executionId: string;
+    const first = await startHarness(options());
+    try {
+      await first.appflow.send(new CreateFlowCommand(flowInput('runner')));
+      executionId = (await first.appflow.send(new StartFlowCommand({ flowName: 'runner', clientToken: 'start-once' }))).executionId as string;
+      let status: string | undefined;
+      for (let i = 0; i < 400 && (status === undefined || status === 'InProgress'); i++) {
+        const records = await first.appflow.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'runner' }));
+        status = records.flowExecutions?.find((r) => r.executionId === executionId)?.executionStatus;
+        if (status === 'InProgress') await sleep(25);
+      }
+      expect(status).toBe('Successful');
+      expect((await s3.keys('runner')).length).toBeGreaterThan(0);
+    } finally {
+      await first.close();
+    }
+    const second = await startHarness(options());
+    try {
+      const replay = await second.appflow.send(new StartFlowCommand({ flowName: 'runner', clientToken: 'start-once' }));
+      expect(replay.executionId).toBe(executionId);
+      const records = await second.appflow.send(new DescribeFlowExecutionRecordsCommand({ flowName: 'runner' }));
+      expect(records.flowExecutions?.map((r) => r.executionId)).toEqual([executionId]);
     } finally {
       await second.close();
     }
