@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openServiceDatabase, redactDatabaseUrl } from '../../src/service/db.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { readSchemaState } from '../../src/service/migrations/index.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 describe('service database URLs', () => {
   it('refuses what is not a PostgreSQL URL naming a database, with CONFIG_INVALID and what to give instead', () => {
@@ -32,6 +33,16 @@ describe('service database URLs', () => {
     } finally {
       await db.destroy();
       rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('forceflow serve and migrate refuse a --database that is not PostgreSQL with one CONFIG_INVALID line', async () => {
+    for (const command of ['serve', 'migrate']) {
+      const out = await forceflow([command, '--database', 'mysql://root@localhost/db', '--state-dir', '/nonexistent-unused'], { env: { FORCEFLOW_DATABASE_URL: undefined } });
+      expect(out.code).toBe(2);
+      expect(out.stderr).toContain('CONFIG_INVALID');
+      expect(out.stderr).toContain('postgres://');
+      expect(out.stdout).toBe('');
     }
   });
 });
