@@ -64,7 +64,7 @@ export function redactDatabaseUrl(url: string): string {
 }
 
 /** Check a `--database` / FORCEFLOW_DATABASE_URL / service.json `database` value: a postgres:// or postgresql:// URL. */
-export function checkDatabaseUrl(url: string, source = '--database'): string {
+export function checkDatabaseUrl(url: string, source = 'The database URL (--database, FORCEFLOW_DATABASE_URL or service.json database)'): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
