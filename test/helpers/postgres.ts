@@ -16,8 +16,12 @@ const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 export interface TestPostgresServer {
   /** The admin URL (database `test`). */
   readonly url: string;
-  /** Create an empty database with a random name; answers its URL and how to drop it (after closing every pool on it). */
-  createDatabase(label?: string): Promise<TestDatabase>;
+  /**
+   * Create an empty database with a random name; answers its URL and how to drop it (after closing every pool on
+   * it). `icuLocale` (such as 'en-US') gives it a language's collation, as production databases often have,
+   * instead of the server's default (C.UTF-8 on the project's machines).
+   */
+  createDatabase(label?: string, options?: { readonly icuLocale?: string }): Promise<TestDatabase>;
 }
 
 export interface TestDatabase {
@@ -55,9 +59,10 @@ export async function postgresForTests(file: string, env: NodeJS.ProcessEnv = pr
   }
   return {
     url,
-    createDatabase: async (label = 'ff') => {
+    createDatabase: async (label = 'ff', options = {}) => {
       const name = `${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(6).toString('hex')}`;
-      await withClient(url, (c) => c.query(`create database "${name}"`));
+      const locale = options.icuLocale === undefined ? '' : ` template template0 locale_provider icu icu_locale '${options.icuLocale.replace(/[^A-Za-z0-9_-]/g, '')}'`;
+      await withClient(url, (c) => c.query(`create database "${name}"${locale}`));
       const dbUrl = new URL(url);
       dbUrl.pathname = `/${name}`;
       return {

@@ -11,7 +11,8 @@ if (server === undefined) {
   describeStorageConformance({
     kind: 'postgres',
     fresh: async () => {
-      const database = await server.createDatabase('ff_storage');
+      // An en-US collation (ICU), where 'a-flow' sorts before 'B-flow': the store must still list in byte order.
+      const database = await server.createDatabase('ff_storage', { icuLocale: 'en-US' });
       return { open: () => openServiceDatabase({ url: database.url, stateDir: '/nonexistent-unused' }), target: { url: database.url, stateDir: '/nonexistent-unused' }, cliArgs: ['--database', database.url], drop: () => database.drop() };
     },
   });
