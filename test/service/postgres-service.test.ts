@@ -134,5 +134,12 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
     } finally {
       await second.close();
     }
+    // `forceflow service fires` reads the flow store where the service keeps it.
+    const env = { FORCEFLOW_DATABASE_URL: database.url };
+    const fires = await forceflow(['service', 'fires', 'runner', '--state-dir', stateDir, '--json'], { env });
+    expect(fires.code, fires.stderr).toBe(0);
+    expect(JSON.parse(fires.stdout)).toEqual([]);
+    const unknown = await forceflow(['service', 'fires', 'Zeta-1', '--database', database.url, '--state-dir', stateDir], { env });
+    expect(unknown.stderr).toContain('has no flow "Zeta-1"');
   });
 });

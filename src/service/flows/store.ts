@@ -273,3 +273,8 @@ export async function openFlowStore(options: ServiceDatabaseOptions & { readonly
   }
   return createFlowStore(db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { ownsDb: true });
 }
+
+/** The flow store in `service.db` of a state folder (migrated as the service migrates it), closing it on close(). */
+export async function openSqliteFlowStore(stateDir: string): Promise<FlowStore> {
+  return openFlowStore({ stateDir });
+}
