@@ -53,20 +53,15 @@ type ReplayTables = {
 /**
  * In the service database (`subject_token_uses`): survives restarts; one row per exchanged token, swept
  * once expired. The claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE expired` statement, so it is
- * atomic in SQLite (and in PostgreSQL, should the kysely dialect change).
+ * atomic in SQLite and in PostgreSQL (test/service/storage-conformance.ts races it on both).
  */
 export class SqlReplayGuard implements ReplayGuard {
   private constructor(private readonly db: Kysely<ReplayTables>) {}
 
+  /** Over a migrated service database (the table comes from src/service/migrations/0002-subject-token-uses.ts). */
   static async open<DB>(db: Kysely<DB>): Promise<SqlReplayGuard> {
     // The table is this module's own; the caller's database type does not need to know it.
     const own = db.withTables<ReplayTables>() as unknown as Kysely<ReplayTables>;
-    await own.schema
-      .createTable('subject_token_uses')
-      .ifNotExists()
-      .addColumn('hash', 'text', (c) => c.primaryKey())
-      .addColumn('expires_at', 'text', (c) => c.notNull())
-      .execute();
     return new SqlReplayGuard(own);
   }
 

@@ -72,6 +72,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('--state-dir <dir>', 'local state folder (service.db, run history, profiles; default $FORCEFLOW_HOME or ~/.forceflow)')
     .option('--config <file>', 'service.json: port, host, region, accountId, keys, gracePeriodSeconds, ... (see docs/service.md)')
+    .option('--database <url>', "PostgreSQL URL for the service's state (default $FORCEFLOW_DATABASE_URL, else service.db in the state folder); run `forceflow migrate` on it first")
     .option('--grace-period <seconds>', 'on SIGTERM/SIGINT, how long running runs may finish before they are cancelled (default 30)', nonNegativeInteger)
     .option('--allow-host <name>', 'also answer to this host name (repeatable; loopback names and IP addresses always work)', hostNameList)
     .option('--allow-origin <origin>', 'let web pages from this origin call the API (repeatable; any other Origin is refused)', originList)
@@ -79,6 +80,17 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
       // Loaded on use: the service pulls in fastify and kysely, which other commands do not need.
       const { serveCommand } = await import('./serve.ts');
       await serveCommand(opts, io.rootLogger({ pretty: false }));
+    });
+
+  program
+    .command('migrate')
+    .description("Create or upgrade the service database's schema (versioned migrations; safe to run twice and from several processes at once).")
+    .option('--database <url>', 'PostgreSQL URL (default $FORCEFLOW_DATABASE_URL, else service.db in the state folder)')
+    .option('--state-dir <dir>', 'local state folder holding service.db when no PostgreSQL URL is given (default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--config <file>', 'service.json (its database and stateDir)')
+    .action(async (opts) => {
+      const { migrateCommand } = await import('./migrate.ts');
+      await migrateCommand(opts, io);
     });
 
   registerRunCommands(program, io);

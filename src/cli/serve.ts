@@ -8,6 +8,7 @@ export interface ServeCommandOptions {
   readonly host?: string;
   readonly stateDir?: string;
   readonly config?: string;
+  readonly database?: string;
   readonly gracePeriod?: number;
   readonly allowHost?: readonly string[];
   readonly allowOrigin?: readonly string[];
@@ -25,6 +26,7 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger): Prom
     ...(opts.port === undefined ? {} : { port: opts.port }),
     ...(opts.host === undefined ? {} : { host: opts.host }),
     ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
+    ...(opts.database === undefined ? {} : { database: opts.database }),
     ...(opts.gracePeriod === undefined ? {} : { gracePeriodSeconds: opts.gracePeriod }),
     ...(opts.allowHost === undefined ? {} : { allowHosts: [...(fromFile.allowHosts ?? []), ...opts.allowHost] }),
     ...(opts.allowOrigin === undefined ? {} : { allowOrigins: [...(fromFile.allowOrigins ?? []), ...opts.allowOrigin] }),

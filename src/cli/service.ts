@@ -27,17 +27,22 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
     .description("A scheduled flow's fires log, newest first: runs started, fires skipped because a run was going, fires that failed to start a run.")
     .argument('<flow>', 'flow name')
     .option('--state-dir <dir>', 'the state folder the service uses (default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--database <url>', 'the PostgreSQL database the service uses (default $FORCEFLOW_DATABASE_URL, else service.db in the state folder)')
     .option('--limit <n>', 'fires to show (default 20)', positiveInteger)
     .option('--json', 'print the fire records as a JSON array')
-    .action(async (flow: string, opts: { stateDir?: string; limit?: number; json?: boolean }) => {
+    .action(async (flow: string, opts: { stateDir?: string; database?: string; limit?: number; json?: boolean }) => {
       const dir = stateDir(opts.stateDir);
+      // Loaded on use: the service database pulls in kysely, pg and better-sqlite3, which other commands do not need.
+      const { DATABASE_URL_ENV } = await import('../service/db.ts');
+      const fromEnv = process.env[DATABASE_URL_ENV];
+      const url = opts.database ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
       // Never create a state folder or database here: a mistyped --state-dir is an error, not an empty log.
-      if (!existsSync(join(dir, 'service.db'))) {
+      if (url === undefined && !existsSync(join(dir, 'service.db'))) {
         throw new ForceflowError('CONFIG_INVALID', `${dir} holds no service state (no service.db): forceflow serve has not run with this state folder. Give the folder the service uses with --state-dir (or $FORCEFLOW_HOME).`, { details: { stateDir: dir } });
       }
-      // Loaded on use: the flow store pulls in kysely, which other commands do not need.
-      const { openSqliteFlowStore } = await import('../service/flows/store.ts');
-      const store = await openSqliteFlowStore(dir);
+      const { openFlowStore } = await import('../service/flows/store.ts');
+      // PostgreSQL is never migrated from here (forceflow migrate does that): an unmigrated one is refused.
+      const store = await openFlowStore({ url, stateDir: dir });
       try {
         if (!(await store.get(flow))) {
           throw new ForceflowError('RUN_NOT_FOUND', `The service in ${dir} has no flow "${flow}". Check the name (aws appflow list-flows) or the state folder (--state-dir, $FORCEFLOW_HOME).`, { details: { flowName: flow, stateDir: dir } });

@@ -16,6 +16,8 @@ export const serviceConfigSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
   stateDir: z.string().min(1).optional(),
+  // A PostgreSQL URL for the service's own state (docs/service.md, PostgreSQL storage); absent: service.db (SQLite).
+  database: z.string().regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/forceflow').optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region name such as eu-west-1').optional(),
   accountId: z.string().regex(/^\d{12}$/, 'twelve digits').optional(),
   gracePeriodSeconds: z.number().min(0).max(86400).optional(),

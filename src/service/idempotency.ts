@@ -47,22 +47,12 @@ export function requestHash(input: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
-/** clientTokens in service.db (`client_tokens`), expired rows swept on write. */
+/** clientTokens in the service database (`client_tokens`, created by src/service/migrations/), expired rows swept on write. */
 export class SqlIdempotencyStore implements IdempotencyStore {
   private constructor(private readonly db: Db) {}
 
   static async open(db: Kysely<ServiceDatabase>): Promise<SqlIdempotencyStore> {
     const own = db.withTables<{ client_tokens: ClientTokenTable }>();
-    await own.schema
-      .createTable('client_tokens')
-      .ifNotExists()
-      .addColumn('operation', 'text', (c) => c.notNull())
-      .addColumn('client_token', 'text', (c) => c.notNull())
-      .addColumn('request_hash', 'text', (c) => c.notNull())
-      .addColumn('response', 'text', (c) => c.notNull())
-      .addColumn('expires_at', 'text', (c) => c.notNull())
-      .addPrimaryKeyConstraint('client_tokens_pk', ['operation', 'client_token'])
-      .execute();
     return new SqlIdempotencyStore(own);
   }
 

@@ -61,21 +61,8 @@ export class KeyStore implements KeyResolver {
     private readonly options: KeyStoreOptions,
   ) {}
 
+  /** Over a migrated service database (src/service/migrations/). */
   static async open(db: Kysely<ServiceDatabase>, options: KeyStoreOptions): Promise<KeyStore> {
-    await db.schema
-      .createTable('access_keys')
-      .ifNotExists()
-      .addColumn('access_key_id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('read_only', 'integer', (c) => c.notNull())
-      .addColumn('is_default', 'integer', (c) => c.notNull())
-      .addColumn('kms_key_arn', 'text', (c) => c.notNull())
-      .addColumn('data_key', 'blob', (c) => c.notNull())
-      .addColumn('iv', 'blob', (c) => c.notNull())
-      .addColumn('tag', 'blob', (c) => c.notNull())
-      .addColumn('ciphertext', 'blob', (c) => c.notNull())
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .execute();
     return new KeyStore(db, options);
   }
 

@@ -7,11 +7,12 @@ import { defaultStateDir } from '../flows/state.ts';
 import { DEFAULT_KMS_KEY_ID } from '../profiles/crypto.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
-import { openServiceDatabase } from './db.ts';
+import { DATABASE_URL_ENV, databaseKind, openServiceDatabase, redactDatabaseUrl } from './db.ts';
 import type { AccessKey } from './http/sigv4.ts';
 import { buildApiApp } from './http/app.ts';
 import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
+import { prepareServiceSchema } from './migrations/index.ts';
 import type { Operation } from './operation.ts';
 import { composeOperations, type ServiceDeps } from './operations/index.ts';
 
@@ -62,7 +63,8 @@ export interface RunningService {
 }
 
 /**
- * Start the forceflow service: open the state folder (service.db next to runs.db and profiles.db), make
+ * Start the forceflow service: open the state folder (service.db next to runs.db and profiles.db, or the
+ * PostgreSQL database of `database` / FORCEFLOW_DATABASE_URL instead of service.db), check its schema, make
  * sure the local default access key exists, build the AppFlow API with the composed operations and
  * listen (127.0.0.1 and a free port by default).
  *
@@ -87,8 +89,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const kms = kmsOption ?? new KMSClient({});
   const gracePeriodMs = (config.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS) * 1000;
 
+  const urlFromEnv = env[DATABASE_URL_ENV];
+  const databaseUrl = config.database ?? (urlFromEnv !== undefined && urlFromEnv !== '' ? urlFromEnv : undefined);
+
   const hooks: Array<() => Promise<void>> = [];
-  const db = openServiceDatabase(stateDir);
+  const db = openServiceDatabase({ url: databaseUrl, stateDir });
   let app: FastifyInstance | undefined;
   const cleanup = async (): Promise<void> => {
     await app?.close();
@@ -103,6 +108,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (!kmsOption) kms.destroy();
   };
   try {
+    // The embedded SQLite database migrates itself; a shared PostgreSQL one is migrated by `forceflow migrate`
+    // (one deliberate step for every process using it), and an unmigrated or newer schema refuses the start.
+    await prepareServiceSchema(db, { autoMigrate: databaseKind(db) === 'sqlite' });
     const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
     let defaultKey: AccessKey;
     try {
@@ -131,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const endpoint = `http://${urlHost}:${port}`;
-    log.info({ endpoint, region, stateDir, accessKeyId: defaultKey.accessKeyId, operations: operations.length }, 'AppFlow API listening');
+    log.info({ endpoint, region, stateDir, database: databaseUrl === undefined ? 'sqlite' : redactDatabaseUrl(databaseUrl), accessKeyId: defaultKey.accessKeyId, operations: operations.length }, 'AppFlow API listening');
     let closing: Promise<void> | undefined;
     const running: RunningService = {
       endpoint,

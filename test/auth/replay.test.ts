@@ -7,6 +7,7 @@ import { tokenHash } from '../../src/auth/refusal.ts';
 import { AllowedIssuers, verifySalesforceIdToken } from '../../src/auth/salesforce-id-token.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openServiceDatabase } from '../../src/service/db.ts';
+import { migrateServiceDatabase } from '../../src/service/migrations/index.ts';
 import { registerApp, signIn } from './helpers.ts';
 import { expectRefused } from './refusal-assert.ts';
 
@@ -19,13 +20,19 @@ function stateDir(): string {
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+/** The service database (SQLite) of a state folder, migrated as the service migrates it at start. */
+async function migrated(dir: string): Promise<ReturnType<typeof openServiceDatabase>> {
+  const db = openServiceDatabase({ stateDir: dir });
+  await migrateServiceDatabase(db);
+  return db;
+}
 
 const t0 = new Date('2026-01-10T09:00:00.000Z');
 const at = (seconds: number): Date => new Date(t0.getTime() + seconds * 1000);
 
 const guards: Array<[string, () => Promise<ReplayGuard>]> = [
   ['in memory', () => Promise.resolve(new MemoryReplayGuard())],
-  ['in the service database (SQLite)', () => SqlReplayGuard.open(openServiceDatabase(stateDir()))],
+  ['in the service database (SQLite)', async () => SqlReplayGuard.open(await migrated(stateDir()))],
 ];
 
 describe.each(guards)('replay guard %s', (_name, make) => {
@@ -49,12 +56,12 @@ describe.each(guards)('replay guard %s', (_name, make) => {
 describe('SqlReplayGuard', () => {
   it('keeps the hash (never the token) across a restart', async () => {
     const dir = stateDir();
-    const first = openServiceDatabase(dir);
+    const first = await migrated(dir);
     await acceptOnce(await SqlReplayGuard.open(first), 'persisted-token', at(120), at(0));
     const rows = await first.withTables<{ subject_token_uses: { hash: string; expires_at: string } }>().selectFrom('subject_token_uses').selectAll().execute();
     expect(rows).toEqual([{ hash: tokenHash('persisted-token'), expires_at: at(120).toISOString() }]);
     await first.destroy();
-    const again = await SqlReplayGuard.open(openServiceDatabase(dir));
+    const again = await SqlReplayGuard.open(openServiceDatabase({ stateDir: dir }));
     await expectRefused(acceptOnce(again, 'persisted-token', at(120), at(5)), 'replayed');
   });
 });

@@ -2,7 +2,8 @@ import { type Kysely, sql } from 'kysely';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FlowDefinition } from '../../flows/schema.ts';
 import type { FireRecord, ScheduledFlow, SchedulerStore } from '../scheduler.ts';
-import { openServiceDatabase } from '../db.ts';
+import { openServiceDatabase, type ServiceDatabaseOptions } from '../db.ts';
+import { prepareServiceSchema } from '../migrations/index.ts';
 
 /** AppFlow's flow statuses (Deprecated is in the model but never set here). */
 export type FlowStatus = 'Active' | 'Suspended' | 'Draft' | 'Errored' | 'Deleted';
@@ -115,41 +116,6 @@ export type FlowTables = {
   flow_fires: FlowFiresTable;
 };
 
-/** Create the store's tables when missing (kysely's schema builder: portable, coexists with other tables). */
-export async function migrateFlowTables(db: Kysely<FlowTables>): Promise<void> {
-  await db.schema.createTable('flows').ifNotExists()
-    .addColumn('name', 'text', (c) => c.primaryKey())
-    .addColumn('arn', 'text', (c) => c.notNull())
-    .addColumn('definition', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('status_message', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('last_updated_at', 'text', (c) => c.notNull())
-    .addColumn('created_by', 'text', (c) => c.notNull())
-    .addColumn('last_updated_by', 'text', (c) => c.notNull())
-    .addColumn('schema_version', 'integer', (c) => c.notNull())
-    .addColumn('schema_fingerprint', 'text', (c) => c.notNull())
-    .addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('activated_at', 'text')
-    .execute();
-  await db.schema.createTable('flow_fires').ifNotExists()
-    .addColumn('flow_name', 'text', (c) => c.notNull())
-    .addColumn('scheduled_at', 'text', (c) => c.notNull())
-    .addColumn('fired_at', 'text', (c) => c.notNull())
-    .addColumn('outcome', 'text', (c) => c.notNull())
-    .addColumn('catch_up', 'integer', (c) => c.notNull())
-    .addColumn('execution_id', 'text')
-    .addColumn('reason', 'text')
-    .execute();
-  await db.schema.createIndex('flow_fires_flow').ifNotExists().on('flow_fires').columns(['flow_name', 'fired_at']).execute();
-  await db.schema.createTable('flow_tags').ifNotExists()
-    .addColumn('flow_name', 'text', (c) => c.notNull())
-    .addColumn('tag_key', 'text', (c) => c.notNull())
-    .addColumn('tag_value', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('flow_tags_pk', ['flow_name', 'tag_key'])
-    .execute();
-}
-
 function toFlow(row: FlowsTable, tags: Record<string, string>): StoredFlow {
   return {
     name: row.name,
@@ -169,10 +135,9 @@ function toFlow(row: FlowsTable, tags: Record<string, string>): StoredFlow {
   };
 }
 
-/** The flow store over any kysely database holding the tables of {@link migrateFlowTables}. */
+/** The flow store over a service database migrated by src/service/migrations/ (SQLite or PostgreSQL). */
 export async function createFlowStore(db: Kysely<FlowTables>, options: { readonly ownsDb?: boolean; readonly now?: () => Date } = {}): Promise<FlowStore> {
   const now = options.now ?? (() => new Date());
-  await migrateFlowTables(db);
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -297,7 +262,19 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
   };
 }
 
-/** The flow store in `service.db` of the state folder, closing its database on close(). */
+/** The flow store in the service database (SQLite service.db in the state folder, or PostgreSQL at `url`), closing it on close(). */
+export async function openFlowStore(options: ServiceDatabaseOptions & { readonly autoMigrate?: boolean }): Promise<FlowStore> {
+  const db = openServiceDatabase(options);
+  try {
+    await prepareServiceSchema(db, { autoMigrate: options.autoMigrate ?? options.url === undefined });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return createFlowStore(db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { ownsDb: true });
+}
+
+/** The flow store in `service.db` of a state folder (migrated as the service migrates it), closing it on close(). */
 export async function openSqliteFlowStore(stateDir: string): Promise<FlowStore> {
-  return createFlowStore(openServiceDatabase(stateDir).withTables<FlowTables>() as unknown as Kysely<FlowTables>, { ownsDb: true });
+  return openFlowStore({ stateDir });
 }

@@ -10,7 +10,7 @@ import { metaOperations } from './meta.ts';
 
 /** What operation factories get from startService: state, clocks, identity, and a way to join shutdown. */
 export interface ServiceDeps {
-  /** `service.db` (kysely over SQLite). Add tables with `db.withTables<T>()` + CREATE TABLE IF NOT EXISTS. */
+  /** The service database (kysely over SQLite service.db or PostgreSQL), migrated. New tables: a migration in src/service/migrations/, viewed with `db.withTables<T>()`. */
   readonly db: Kysely<ServiceDatabase>;
   /** The state folder (runs.db, profiles.db, service.db). */
   readonly stateDir: string;
