@@ -73,7 +73,7 @@ export interface ExecutorOptions {
   readonly log: Logger;
   readonly now?: () => Date;
   /** Extra runFlow options for every run (S3 client, Salesforce retry and Bulk polling, size guard). */
-  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'lockLeaseMs' | 'invalidUtf8' | 'defaultLookbackSeconds'>;
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'lockLeaseMs' | 'invalidUtf8' | 'defaultLookbackSeconds' | 'registry'>;
 }
 
 interface Run {
