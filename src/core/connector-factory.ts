@@ -148,6 +148,11 @@ export interface ConnectorFactory<SP = unknown, DP = unknown, SPlan extends Conn
   readonly destinationProperties?: z.ZodType<DP>;
   /** Its connectorOperator values in tasks. */
   readonly operators: readonly string[];
+  /**
+   * The connectorOperator keys its tasks are accepted with, in the order they are read (default: its own
+   * connectorType alone). LocalFile also takes S3's key, so an S3 flow's tasks work on local files as they are.
+   */
+  readonly operatorKeys?: readonly string[];
   /** Runs need a connector profile (credentials) for this connector. */
   readonly needsProfile: boolean;
   readonly capabilities: ConnectorCapabilities;

@@ -21,8 +21,9 @@ export function localFileConnector(): AnyConnectorFactory {
     connectorType: 'LocalFile',
     sourceProperties: LocalFileSourcePropertiesSchema,
     destinationProperties: LocalFileDestinationPropertiesSchema,
-    // Its tasks take the Salesforce operators (and S3's key, src/mapping/types.ts).
+    // Its tasks take the Salesforce operators, keyed by LocalFile or, as an S3 flow's tasks are, by S3.
     operators: SALESFORCE_OPERATORS,
+    operatorKeys: ['LocalFile', 'S3'],
     needsProfile: false,
     capabilities: { source: true, destination: true, incremental: 'files', pushdownFilters: false, writeOperations: ['INSERT'], files: true },
     compileSource(p, ctx) {
