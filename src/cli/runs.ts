@@ -63,10 +63,9 @@ async function withState<T>(opts: StateOpts, fn: (state: RunStateStore, dir: str
 
 /** Clean up one flow under its lock; a flow whose lock is held by a live run is skipped (it is not interrupted). */
 async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, deps: { s3Client: () => S3Client; profile?: string; dir: string }): Promise<CleanupReport & { skipped?: string }> {
-  const [{ acquireFlowLock }, { cleanupFlow }, { connectSalesforce }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
+  const [{ acquireFlowLock }, { cleanupFlow }, { openProfileContext }, { storedProfileResolver }] = await Promise.all([
     import('../flows/lock.ts'),
     import('../flows/cleanup.ts'),
-    import('../connectors/salesforce/connect.ts'),
     import('../profiles/index.ts'),
     import('../profiles/resolve.ts'),
   ]);
@@ -83,14 +82,10 @@ async function cleanupOne(flowName: string, state: RunStateStore, log: Logger, d
   try {
     return await cleanupFlow(flowName, {
       state, log, now, s3Client: deps.s3Client,
-      salesforce: async (name, apiVersion, signal) => {
-        let resolved: ResolvedProfile;
-        if (deps.profile !== undefined) resolved = { profile: await readJsonFile(deps.profile, 'Profile file') };
-        else {
-          profileContext ??= openProfileContext({ log, home: deps.dir });
-          resolved = await storedProfileResolver(profileContext)(name ?? undefined, 'source');
-        }
-        return connectSalesforce(resolved.profile, { log, signal, ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
+      profile: async (name): Promise<ResolvedProfile> => {
+        if (deps.profile !== undefined) return { profile: await readJsonFile(deps.profile, 'Profile file') };
+        profileContext ??= openProfileContext({ log, home: deps.dir });
+        return storedProfileResolver(profileContext)(name ?? undefined, 'source');
       },
     }, { executionId, by: 'forceflow runs cleanup' });
   } finally {

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { z } from 'zod';
 import type { InputOptions } from '../formats/types.ts';
 import type { Destination, ReadRequest, RunContext, Source } from './connector.ts';
+import type { Logger } from './logger.ts';
 import type { EntitySchema } from './types.ts';
 
 /**
@@ -95,6 +96,22 @@ export interface ResolvedConnectorProfile {
   readonly tokens?: unknown;
 }
 
+/**
+ * What a connector's `removeResource` gets to remove an interrupted run's resource (src/flows/cleanup.ts): the
+ * cleanup's logger, a signal that ends its calls (the cleaning run's), the S3 client and connector profiles.
+ */
+export interface CleanupServices {
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+  /** The S3 client (created on first use). */
+  s3Client(): S3Client;
+  /** A connector profile by name, resolved as a run's sides resolve theirs. */
+  profile(connectorProfileName: string | null): Promise<ResolvedConnectorProfile>;
+}
+
+/** How long one resource's cleanup may take before it is left for the next time. */
+export const CLEANUP_CALL_TIMEOUT_MS = 30_000;
+
 /** What a run left outside its process (a Bulk job, staged files): recorded so that a later cleanup can remove it. */
 export type RunResource =
   | { readonly kind: 'S3_STAGING'; readonly bucket: string; readonly prefix: string }
@@ -148,6 +165,11 @@ export interface ConnectorFactory<SP = unknown, DP = unknown, SPlan extends Conn
   readonly destinationProperties?: z.ZodType<DP>;
   /** Its connectorOperator values in tasks. */
   readonly operators: readonly string[];
+  /**
+   * The connectorOperator keys its tasks are accepted with, in the order they are read (default: its own
+   * connectorType alone). LocalFile also takes S3's key, so an S3 flow's tasks work on local files as they are.
+   */
+  readonly operatorKeys?: readonly string[];
   /** Runs need a connector profile (credentials) for this connector. */
   readonly needsProfile: boolean;
   readonly capabilities: ConnectorCapabilities;
@@ -155,6 +177,10 @@ export interface ConnectorFactory<SP = unknown, DP = unknown, SPlan extends Conn
   destinationProblems?(properties: DP, path: string): ConnectorProblem[];
   compileSource?(properties: SP, ctx: CompileSideContext): CompiledSource<SPlan>;
   compileDestination?(properties: DP, ctx: CompileSideContext): CompiledDestination<DPlan>;
+  /** The kinds of RunResource it records, which its `removeResource` removes after a run was interrupted. */
+  readonly resourceKinds?: readonly RunResource['kind'][];
+  /** Remove a resource an interrupted run left (staged files, a Bulk job); throws to keep it for the next time. */
+  removeResource?(resource: RunResource, services: CleanupServices): Promise<void>;
   createSource?(plan: SPlan, services: ConnectorRunServices): Source | Promise<Source>;
   createDestination?(plan: DPlan, services: ConnectorRunServices, settings: DestinationRunSettings): Destination | Promise<Destination>;
 }

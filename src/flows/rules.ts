@@ -170,7 +170,8 @@ export function crossFieldRules(flow: FlowDefinition, registry: ConnectorRegistr
   const src = flow.sourceFlowConfig.connectorType;
   if (!registry.types('source').includes(src)) return { problems };
   // Task problems are pushed in place (analyzeTasks' cross-checks look at the problems found so far).
-  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src }, problems);
+  const operatorKeys = registry.get(src)?.operatorKeys;
+  const tasks = analyzeTasks(flow.tasks, { sourceConnector: src, ...(operatorKeys ? { operatorKeys } : {}) }, problems);
   problems.push(...partitionProblems(flow, tasks, registry));
   return { problems, tasks };
 }

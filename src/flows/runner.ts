@@ -8,7 +8,6 @@ import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RecordBatch } from '../core/types.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../formats/input-guard.ts';
 import type { InputOptions } from '../formats/types.ts';
-import { connectSalesforce } from '../connectors/salesforce/connect.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { RetryPolicy } from '../connectors/salesforce/http.ts';
 import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
@@ -272,11 +271,8 @@ async function runWithState(options: RunPlanOptions, plan: FlowPlan, setup: RunS
     if (state) {
       // Holding the lock, no other run of this flow can be alive: any run still InProgress was interrupted.
       await cleanupFlow(plan.flowName, {
-        state, log, now, s3Client,
-        salesforce: async (name, apiVersion, callSignal) => {
-          const resolved = await profileFor(options, name ?? undefined, 'source');
-          return connectSalesforce(resolved.profile, { log, signal: AbortSignal.any([callSignal, signal]), ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
-        },
+        state, log, now, s3Client, signal,
+        profile: (name) => profileFor(options, name ?? undefined, 'source'),
       }, { executionId, by: `run ${executionId}` }).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not clean up after interrupted runs'));
       await state.saveRun(record);
       options.onStarted?.({

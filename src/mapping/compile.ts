@@ -57,6 +57,8 @@ export interface AnalyzedTasks {
 
 export interface AnalyzeOptions {
   readonly sourceConnector: SourceConnectorType;
+  /** The connectorOperator keys the source connector accepts (the registry's `operatorKeys`; default: its type). */
+  readonly operatorKeys?: readonly string[];
 }
 
 const OPERATOR_REQUIRED = new Set(['Filter', 'Arithmetic', 'Mask', 'Validate']);
@@ -72,7 +74,7 @@ function checkOperatorKey(ctx: TaskContext): void {
     }
     return;
   }
-  const accepted = ctx.sourceConnector === 'LocalFile' ? ['LocalFile', 'S3'] : [ctx.sourceConnector];
+  const accepted = ctx.operatorKeys;
   if (keys.length > 1) {
     ctx.problems.push({ path: `tasks[${ctx.index}].connectorOperator`, message: `has ${keys.length} keys (${keys.join(', ')}). Keep only "${ctx.sourceConnector}", the source connectorType.` });
     return;
@@ -103,8 +105,9 @@ export function analyzeTasks(tasks: readonly TaskDefinition[], options: AnalyzeO
   const validations: ValidateSpec[] = [];
   const partitions: PartitionSpec[] = [];
 
+  const operatorKeys = options.operatorKeys ?? [options.sourceConnector];
   tasks.forEach((task, index) => {
-    const ctx: TaskContext = { index, task, sourceConnector: options.sourceConnector, problems };
+    const ctx: TaskContext = { index, task, sourceConnector: options.sourceConnector, operatorKeys, problems };
     const before = problems.length;
     checkOperatorKey(ctx);
     if (problems.length > before) return;

@@ -12,6 +12,8 @@ export interface TaskContext {
   readonly index: number;
   readonly task: TaskDefinition;
   readonly sourceConnector: SourceConnectorType;
+  /** The connectorOperator keys the source connector accepts, in the order they are read (the registry's). */
+  readonly operatorKeys: readonly string[];
   readonly problems: FlowProblem[];
 }
 
@@ -42,13 +44,14 @@ export function prop(ctx: TaskContext, key: TaskPropertyKey): string | undefined
   return ctx.task.taskProperties?.[key];
 }
 
-/** The operator of the task, read from the key of the source connector (LocalFile also takes S3's key). */
+/** The operator of the task, read from the first of the source connector's operator keys it has. */
 export function operatorOf(ctx: TaskContext): ConnectorOperatorName | undefined {
-  const op = ctx.task.connectorOperator;
+  const op = ctx.task.connectorOperator as Readonly<Record<string, ConnectorOperatorName | undefined>> | undefined;
   if (op === undefined) return undefined;
-  const own = op[ctx.sourceConnector] as ConnectorOperatorName | undefined;
-  if (own !== undefined) return own;
-  if (ctx.sourceConnector === 'LocalFile' && op.S3 !== undefined) return op.S3 as ConnectorOperatorName;
+  for (const key of ctx.operatorKeys) {
+    const value = op[key];
+    if (value !== undefined) return value;
+  }
   return undefined;
 }
 

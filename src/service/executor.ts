@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { connectSalesforce } from '../connectors/salesforce/connect.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
 import { cleanupFlow } from '../flows/cleanup.ts';
 import { acquireFlowLock } from '../flows/lock.ts';
@@ -73,7 +72,7 @@ export interface ExecutorOptions {
   readonly log: Logger;
   readonly now?: () => Date;
   /** Extra runFlow options for every run (S3 client, Salesforce retry and Bulk polling, size guard). */
-  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'lockLeaseMs' | 'invalidUtf8' | 'defaultLookbackSeconds'>;
+  readonly runOptions?: Pick<RunFlowOptions, 's3Client' | 'salesforce' | 'maxBytes' | 'lockLeaseMs' | 'invalidUtf8' | 'defaultLookbackSeconds' | 'registry'>;
 }
 
 interface Run {
@@ -235,10 +234,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
           const report = await cleanupFlow(flowName, {
             state: options.state, log, now,
             s3Client: () => (s3 ??= options.runOptions?.s3Client ?? createS3Client()),
-            salesforce: async (name, apiVersion, signal) => {
-              const resolved = await options.profiles(name ?? undefined, 'source');
-              return connectSalesforce(resolved.profile, { log, signal, ...(resolved.tokens ? { tokens: resolved.tokens } : {}), ...(apiVersion ? { apiVersion } : {}) }).client;
-            },
+            profile: (name) => options.profiles(name ?? undefined, 'source'),
+            ...(options.runOptions?.registry ? { registry: options.runOptions.registry } : {}),
           }, { executionId, by: 'the service at start' });
           marked.push(...report.interrupted);
           if (report.interrupted.length > 0) log.warn({ interrupted: report.interrupted }, 'runs interrupted by the end of an earlier service process were marked Error');

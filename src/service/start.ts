@@ -15,6 +15,7 @@ import { KeyStore } from './keys.ts';
 import { prepareServiceSchema } from './migrations/index.ts';
 import type { Operation } from './operation.ts';
 import { composeOperations, type ServiceDeps } from './operations/index.ts';
+import { defaultRegistry } from '../connectors/registry.ts';
 
 export const DEFAULT_REGION = 'us-east-1';
 /** The account id in ARNs when none is configured (AWS's documentation example account). */
@@ -124,7 +125,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         { cause: error, details: error.details },
       );
     }
-    const deps: ServiceDeps = { db, stateDir, log, clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
+    // One connector registry for the process: validation, compilation and runs all use it.
+    const deps: ServiceDeps = { db, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });

@@ -28,7 +28,7 @@ describe('Bulk CSV helpers', () => {
     const cases: [string, ReturnType<typeof dialect>][] = [
       ['Name,Description\n" A, Inc ","say ""hi""\nthen go"\n\n B ,\n"",x\n"""",\nlast,"no eol"', dialect('COMMA', 'LF')],
       ['A|B\r\n"x|y"|"a\r\nb"\r\n|\r\n"""q"""|', dialect('PIPE', 'CRLF')],
-      ['\ufeffA\tB\nééé\t"🙂"\n', dialect('TAB', 'LF')],
+      ['\ufeffA\tB\nééé\t"🙂"\nx\t"y""z"\n', dialect('TAB', 'LF')],
     ];
     for (const [text, d] of cases) {
       const whole = parseCsv(text, d);
@@ -37,7 +37,14 @@ describe('Bulk CSV helpers', () => {
       expect(index.rowCount).toBe(whole.rows.length);
       whole.rows.forEach((row, r) => {
         expect(index.row(r)).toEqual(row);
-        expect(index.quotedRow(r)).toBe(row.map(quote).join(d.delimiter));
+        const quoted = row.map(quote).join(d.delimiter);
+        expect(index.quotedRow(r)).toBe(quoted);
+        // The same text as bytes written into a result chunk (at an offset, within the room it asks for), or -1
+        // for a row that is not ASCII.
+        const out = Buffer.alloc(index.quotedRowRoom(r) + 3, 0x7e);
+        const at = index.writeQuotedRow(r, out, 3);
+        if ([...quoted].every((ch) => ch.charCodeAt(0) < 128)) expect(out.toString('utf8', 3, at)).toBe(quoted);
+        else expect(at).toBe(-1);
       });
     }
   });

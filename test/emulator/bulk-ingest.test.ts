@@ -76,16 +76,18 @@ describe('Bulk API 2.0 ingest', () => {
   });
 
   it('inserts, with successfulResults, failedResults and unprocessedrecords in Salesforce’s CSV shapes', async () => {
-    const csv = 'Name,NumberOfEmployees,AnnualRevenue,External_Id__c\nGenePoint,800,912260031,ins-1\n,5,,ins-2\n"Quote ""Co"", Ltd",7,100,ins-3\n';
+    // Row 4 is not ASCII: result files copy it as text, the others as bytes.
+    const csv = 'Name,NumberOfEmployees,AnnualRevenue,External_Id__c\nGenePoint,800,912260031,ins-1\n,5,,ins-2\n"Quote ""Co"", Ltd",7,100,ins-3\nCafé 🙂,9,1,ins-4\n';
     const info = await runJob({ object: 'Account', operation: 'insert' }, csv);
-    expect(info).toMatchObject({ state: 'JobComplete', numberRecordsProcessed: 3, numberRecordsFailed: 1 });
+    expect(info).toMatchObject({ state: 'JobComplete', numberRecordsProcessed: 4, numberRecordsFailed: 1 });
     const id = String(info['id']);
     const ok = await text(`/jobs/ingest/${id}/successfulResults/`);
     const lines = ok.trimEnd().split('\n');
     expect(lines[0]).toBe('"sf__Id","sf__Created",Name,NumberOfEmployees,AnnualRevenue,External_Id__c');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(lines[1]).toMatch(/^"001[A-Za-z0-9]{15}","true","GenePoint","800","912260031","ins-1"$/);
     expect(lines[2]).toMatch(/^"001[A-Za-z0-9]{15}","true","Quote ""Co"", Ltd","7","100","ins-3"$/);
+    expect(lines[3]).toMatch(/^"001[A-Za-z0-9]{15}","true","Café 🙂","9","1","ins-4"$/);
     const failed = await text(`/jobs/ingest/${id}/failedResults`);
     expect(failed).toBe('"sf__Id","sf__Error",Name,NumberOfEmployees,AnnualRevenue,External_Id__c\n' + '"","REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --","","5","","ins-2"\n');
     expect(await text(`/jobs/ingest/${id}/unprocessedrecords`)).toBe('Name,NumberOfEmployees,AnnualRevenue,External_Id__c\n');

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isForceflowError } from '../../src/core/errors.ts';
 import type { Row } from '../../src/core/types.ts';
-import { apply, map, plan, problemsOf, projection, schemaOf, task } from './helpers.ts';
+import { createRegistry } from '../../src/connectors/registry.ts';
+import { localFileConnector } from '../../src/connectors/local-file/index.ts';
+import { s3Connector } from '../../src/connectors/s3/index.ts';
+import { salesforceConnector } from '../../src/connectors/salesforce/index.ts';
+import { checkFlow } from '../../src/flows/validate.ts';
+import { apply, flowWith, map, plan, problemsOf, projection, schemaOf, task } from './helpers.ts';
 
 const one = (tasks: Record<string, unknown>[], row: Row, types = {}): Row | undefined => apply(tasks, [row], types).batch.rows[0];
 
@@ -290,5 +295,23 @@ describe('order and purity', () => {
     const rows: Row[] = [{ P: 'secret' }];
     apply([projection('P'), task('Mask', ['P'], 'MASK_ALL'), map('P')], rows);
     expect(rows).toEqual([{ P: 'secret' }]);
+  });
+});
+
+describe('connectorOperator keys', () => {
+  const filter = (key: string): Record<string, unknown> => ({ taskType: 'Filter', sourceFields: ['A'], connectorOperator: { [key]: 'PROJECTION' } });
+
+  it('are the source connector’s operatorKeys in the registry: LocalFile takes its own and S3’s, Salesforce only its own', () => {
+    expect(problemsOf([filter('LocalFile'), map('A')])).toEqual([]);
+    expect(problemsOf([filter('S3'), map('A')])).toEqual([]);
+    expect(problemsOf([filter('Salesforce'), map('A')]).map((p) => p.path)).toEqual(['tasks[0].connectorOperator.Salesforce']);
+    expect(problemsOf([filter('S3'), map('A')], 'Salesforce').map((p) => p.path)).toContain('tasks[0].connectorOperator.S3');
+  });
+
+  it('follow a registered connector’s operatorKeys (a LocalFile registered without S3’s key refuses it)', () => {
+    const registry = createRegistry([salesforceConnector(), s3Connector(), { ...localFileConnector(), operatorKeys: ['LocalFile'] }]);
+    const problems = checkFlow(flowWith([filter('S3'), map('A')]), { registry }).problems;
+    expect(problems.map((p) => p.path)).toEqual(['tasks[0].connectorOperator.S3']);
+    expect(checkFlow(flowWith([filter('LocalFile'), map('A')]), { registry }).problems).toEqual([]);
   });
 });

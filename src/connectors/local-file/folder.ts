@@ -188,3 +188,11 @@ export function resolvePath(path: string, baseDir?: string): string {
 export function entityFromPath(path: string): string {
   return basename(path).replace(/\.[^.]*$/, '') || 'records';
 }
+
+/** Remove an interrupted run's staging folder (`…/_temporary/<executionId>`), and `_temporary` when empty. */
+export async function removeStagingFolder(path: string): Promise<void> {
+  // Only ever a run's own staging folder: a damaged state database must not make cleanup remove anything else.
+  if (basename(dirname(path)) !== '_temporary') throw new Error(`${path} is not a staging folder (…/_temporary/<executionId>)`);
+  await rm(path, { recursive: true, force: true });
+  await rmdir(dirname(path)).catch(() => undefined); // only when empty
+}

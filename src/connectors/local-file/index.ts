@@ -13,6 +13,7 @@ import { defineConnector, SALESFORCE_OPERATORS, type AnyConnectorFactory } from 
 import { resolveOutputFormat } from '../files/properties.ts';
 import { createLocalFileDestination as createDestination } from './destination.ts';
 import { createLocalFileSource as createSource } from './source.ts';
+import { removeStagingFolder } from './folder.ts';
 import { LocalFileDestinationPropertiesSchema, LocalFileSourcePropertiesSchema, type LocalFileDestinationPlan, type LocalFileDestinationProperties, type LocalFileSourcePlan, type LocalFileSourceProperties } from './properties.ts';
 
 /** forceflow's LocalFile: a file or folder as the source, a folder as the destination (the S3 destination's layout). */
@@ -21,8 +22,13 @@ export function localFileConnector(): AnyConnectorFactory {
     connectorType: 'LocalFile',
     sourceProperties: LocalFileSourcePropertiesSchema,
     destinationProperties: LocalFileDestinationPropertiesSchema,
-    // Its tasks take the Salesforce operators (and S3's key, src/mapping/types.ts).
+    // Its tasks take the Salesforce operators, keyed by LocalFile or, as an S3 flow's tasks are, by S3.
     operators: SALESFORCE_OPERATORS,
+    operatorKeys: ['LocalFile', 'S3'],
+    resourceKinds: ['LOCAL_STAGING'],
+    async removeResource(resource) {
+      if (resource.kind === 'LOCAL_STAGING') await removeStagingFolder(resource.path);
+    },
     needsProfile: false,
     capabilities: { source: true, destination: true, incremental: 'files', pushdownFilters: false, writeOperations: ['INSERT'], files: true },
     compileSource(p, ctx) {

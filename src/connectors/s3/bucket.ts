@@ -223,3 +223,15 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     },
   };
 }
+
+/** Remove an interrupted run's staged objects (every key under `…/_temporary/<executionId>/`). */
+export async function removeStagingPrefix(client: S3Client, bucket: string, prefix: string): Promise<void> {
+  if (!/(^|\/)_temporary\/[^/]+\/$/.test(prefix)) throw new Error(`s3://${bucket}/${prefix} is not a staging prefix (…/_temporary/<executionId>/)`);
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key ?? '' })).filter((k) => k.Key !== '');
+    if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+}

@@ -12,7 +12,7 @@ export * from './properties.ts';
 
 import { defineConnector, S3_OPERATORS, type AnyConnectorFactory } from '../../core/connector-factory.ts';
 import { resolveOutputFormat } from '../files/properties.ts';
-import { stagingPrefix as staging } from './bucket.ts';
+import { removeStagingPrefix, stagingPrefix as staging } from './bucket.ts';
 import { createS3Destination as createDestination } from './destination.ts';
 import { createS3Source as createSource } from './source.ts';
 import { S3DestinationFlowPropertiesSchema, S3SourcePropertiesSchema, type S3DestinationFlowProperties, type S3DestinationPlan, type S3SourcePlan, type S3SourceProperties } from './properties.ts';
@@ -25,6 +25,10 @@ export function s3Connector(): AnyConnectorFactory {
     destinationProperties: S3DestinationFlowPropertiesSchema,
     operators: S3_OPERATORS,
     needsProfile: false,
+    resourceKinds: ['S3_STAGING'],
+    async removeResource(resource, services) {
+      if (resource.kind === 'S3_STAGING') await removeStagingPrefix(services.s3Client(), resource.bucket, resource.prefix);
+    },
     capabilities: { source: true, destination: true, incremental: 'files', pushdownFilters: false, writeOperations: ['INSERT'], files: true },
     compileSource(p) {
       const plan: S3SourcePlan = { connectorType: 'S3', properties: p };

@@ -1,5 +1,6 @@
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForceflowError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
@@ -232,4 +233,25 @@ async function waitForJob(client: SalesforceClient, jobId: string, object: strin
     await sleep(delay, ctx.signal);
     delay = Math.min(options.pollMaxMs ?? 10_000, Math.round(delay * 1.5));
   }
+}
+
+/** Stop an interrupted run's Bulk query job (abort it while it runs) and delete it; a job already gone is done. */
+export async function stopBulkQueryJob(client: SalesforceClient, jobId: string, log: Logger): Promise<void> {
+  const gone = (error: unknown): boolean => (error as ForceflowError).details?.['status'] === 404;
+  let state: string | undefined;
+  try {
+    state = (await client.json<{ state: string }>({ method: 'GET', path: `/jobs/query/${jobId}`, call: `read Bulk query job ${jobId}` })).state;
+  } catch (error) {
+    if (gone(error)) return;
+    throw error;
+  }
+  if (state === 'UploadComplete' || state === 'InProgress') {
+    await client.send({ method: 'PATCH', path: `/jobs/query/${jobId}`, json: { state: 'Aborted' }, call: `abort Bulk query job ${jobId}` }).catch((error: unknown) => {
+      if (!gone(error)) throw error;
+    });
+  }
+  await client.send({ method: 'DELETE', path: `/jobs/query/${jobId}`, call: `delete Bulk query job ${jobId}` }).catch((error: unknown) => {
+    if (!gone(error)) throw error;
+  });
+  log.info({ jobId, state }, 'bulk query job of an interrupted run stopped and deleted');
 }

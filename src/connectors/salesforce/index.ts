@@ -12,9 +12,9 @@ export * from './properties.ts';
 // ---------------------------------------------------------------------------------------------------
 // The connector's factory (src/connectors/registry.ts registers it).
 
-import { defineConnector, SALESFORCE_OPERATORS, type AnyConnectorFactory, type ConnectorRunServices } from '../../core/connector-factory.ts';
+import { CLEANUP_CALL_TIMEOUT_MS, defineConnector, SALESFORCE_OPERATORS, type AnyConnectorFactory, type ConnectorRunServices } from '../../core/connector-factory.ts';
 import type { TokenProvider as Tokens } from './auth.ts';
-import type { BulkReadOptions } from './bulk-source.ts';
+import { stopBulkQueryJob, type BulkReadOptions } from './bulk-source.ts';
 import { connectSalesforce as connect } from './connect.ts';
 import { createSalesforceDestination as createDestination, type SalesforceDestinationOptions as DestinationOptions } from './destination.ts';
 import type { RetryPolicy as Retry } from './http.ts';
@@ -49,6 +49,17 @@ export function salesforceConnector(): AnyConnectorFactory {
     needsProfile: true,
     capabilities: { source: true, destination: true, incremental: 'field', pushdownFilters: true, writeOperations: ['INSERT', 'UPSERT', 'UPDATE', 'DELETE'], files: false },
     destinationProblems: salesforceDestinationProblems,
+    resourceKinds: ['SF_BULK_QUERY_JOB'],
+    async removeResource(resource, services) {
+      if (resource.kind !== 'SF_BULK_QUERY_JOB') return;
+      // Each job's cleanup is bounded, so an unresponsive org cannot hold up the run that cleans up.
+      const timeout = AbortSignal.timeout(CLEANUP_CALL_TIMEOUT_MS);
+      const signal = services.signal ? AbortSignal.any([timeout, services.signal]) : timeout;
+      const resolved = await services.profile(resource.connectorProfileName);
+      const tokens = resolved.tokens as Tokens | undefined;
+      const { client } = connect(resolved.profile, { log: services.log, signal, ...(tokens ? { tokens } : {}), ...(resource.apiVersion ? { apiVersion: resource.apiVersion } : {}) });
+      await stopBulkQueryJob(client, resource.jobId, services.log);
+    },
     compileSource(p, ctx) {
       const plan: SalesforceSourcePlan = {
         connectorType: 'Salesforce', object: p.object, apiPreference: p.dataTransferApi ?? 'AUTOMATIC',

@@ -155,6 +155,56 @@ function quotedLine(text: string, delim: number, delimiter: string, i: number): 
   }
 }
 
+/**
+ * {@link quotedLine} written as bytes into `out` from `pos` (room for `3 × span + 2` bytes, where span is the
+ * line's length in the text, must be left): the new position, or -1 when the line holds a character outside
+ * ASCII (the caller then writes the string). No string is made.
+ */
+function writeQuotedLine(text: string, delim: number, i: number, out: Buffer, pos: number): number {
+  const n = text.length;
+  for (;;) {
+    if (text.charCodeAt(i) === 34) {
+      // A quoted value is copied as it is, quotes included (`""` inside stays `""`).
+      out[pos++] = 34;
+      let j = i + 1;
+      for (;;) {
+        const ch = text.charCodeAt(j++);
+        if (ch > 127) return -1;
+        out[pos++] = ch;
+        if (ch === 34) {
+          if (text.charCodeAt(j) !== 34) break;
+          out[pos++] = 34;
+          j++;
+        }
+      }
+      i = j;
+    } else {
+      out[pos++] = 34;
+      let j = i;
+      while (j < n) {
+        const ch = text.charCodeAt(j);
+        if (ch === delim || ch === 10) break;
+        if (ch === 13 && text.charCodeAt(j + 1) === 10) break;
+        if (ch > 127) return -1;
+        out[pos++] = ch;
+        j++;
+      }
+      out[pos++] = 34;
+      i = j;
+    }
+    if (i >= n) return pos;
+    if (text.charCodeAt(i) !== delim) return pos;
+    if (delim > 127) return -1;
+    out[pos++] = delim;
+    i++;
+    if (i >= n) {
+      out[pos++] = 34;
+      out[pos++] = 34;
+      return pos;
+    }
+  }
+}
+
 /** The text without a byte order mark, after checking that its line ending is the job's. */
 function checkedText(text: string, d: CsvDialect): string {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -202,6 +252,14 @@ export interface CsvIndex {
    * the same text as `row(r).map(quote).join(delimiter)`, taken from the upload's own text.
    */
   quotedRow(r: number): string;
+  /**
+   * {@link quotedRow}'s text as bytes written into `out` at `pos`: the new position, or -1 when the row is not
+   * plain ASCII (nothing usable was written; write `quotedRow(r)` instead). `out` must have
+   * {@link quotedRowRoom}`(r)` bytes free from `pos`.
+   */
+  writeQuotedRow(r: number, out: Buffer, pos: number): number;
+  /** The bytes {@link writeQuotedRow} may need for row `r`. */
+  quotedRowRoom(r: number): number;
 }
 
 /** Check CSV data as {@link parseCsv} does and index its rows (see {@link CsvIndex}). */
@@ -243,6 +301,12 @@ export function indexCsv(input: string, d: CsvDialect): CsvIndex {
     },
     quotedRow(r: number): string {
       return quotedLine(text, delim, d.delimiter, starts[r] as number);
+    },
+    writeQuotedRow(r: number, out: Buffer, pos: number): number {
+      return writeQuotedLine(text, delim, starts[r] as number, out, pos);
+    },
+    quotedRowRoom(r: number): number {
+      return 3 * ((starts[r + 1] ?? text.length) - (starts[r] as number)) + 2;
     },
   };
 }

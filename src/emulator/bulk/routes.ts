@@ -79,49 +79,80 @@ function readUpload(req: EmuRequest, max: number): Promise<Buffer> {
 
 // ---------------------------------------------------------------- ingest results
 
-function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocessed', chunkBytes = 256 * 1024): Iterable<string> {
+/**
+ * A result file's bytes, in chunks of about `chunkBytes`: each row is written straight into the chunk (an
+ * uploaded row's quoted text from the upload's own text, see CsvIndex.writeQuotedRow), without building a
+ * string per row.
+ */
+function* ingestResults(job: IngestJob, which: 'success' | 'failed' | 'unprocessed', chunkBytes = 256 * 1024): Iterable<Buffer | string> {
   const d = job.dialect;
   const origHeader = job.header.join(d.delimiter);
-  const rowText = (i: number): string => (i < job.rowCount ? (job.input?.quotedRow(i) ?? '') : '');
+  const input = job.input;
   const sep = job.header.length > 0 ? d.delimiter : '';
-  let buf: string;
+  let out = Buffer.allocUnsafe(Math.max(chunkBytes, 3 * origHeader.length + 64));
+  let pos = 0;
+  /** Room for `need` more bytes: a chunk that would overflow is handed out first. */
+  const full = (need: number): boolean => pos + need > out.length;
+  const fresh = (need: number): void => {
+    out = Buffer.allocUnsafe(Math.max(chunkBytes, need));
+    pos = 0;
+  };
+  /** `prefix`, then uploaded row `r` quoted (nothing past the uploaded rows), then the line ending. */
+  const writeRow = (prefix: string, r: number): void => {
+    pos += out.write(prefix, pos);
+    if (input && r < job.rowCount) {
+      const at = input.writeQuotedRow(r, out, pos);
+      pos = at >= 0 ? at : pos + out.write(input.quotedRow(r), pos);
+    }
+    pos += out.write(d.eol, pos);
+  };
+  const room = (prefix: string, r: number): number => 3 * prefix.length + (input && r < job.rowCount ? input.quotedRowRoom(r) : 0) + 2;
   if (which === 'success') {
-    buf = `"sf__Id"${d.delimiter}"sf__Created"${sep}${origHeader}${d.eol}`;
+    pos += out.write(`"sf__Id"${d.delimiter}"sf__Created"${sep}${origHeader}${d.eol}`, 0);
     const { row, id, created } = job.successes;
+    const yes = `${d.delimiter}"true"${sep}`;
+    const no = `${d.delimiter}"false"${sep}`;
     for (let k = 0; k < row.length; k++) {
-      buf += `${quote(id[k] as string)}${d.delimiter}"${created[k] ? 'true' : 'false'}"${sep}${rowText(row[k] as number)}${d.eol}`;
-      if (buf.length >= chunkBytes) {
-        yield buf;
-        buf = '';
+      const prefix = quote(id[k] as string) + (created[k] ? yes : no);
+      const r = row[k] as number;
+      const need = room(prefix, r);
+      if (full(need)) {
+        if (pos > 0) yield out.subarray(0, pos);
+        fresh(need);
       }
+      writeRow(prefix, r);
     }
   } else if (which === 'failed') {
-    buf = `"sf__Id"${d.delimiter}"sf__Error"${sep}${origHeader}${d.eol}`;
+    pos += out.write(`"sf__Id"${d.delimiter}"sf__Error"${sep}${origHeader}${d.eol}`, 0);
     const { row, id, error } = job.failures;
     for (let k = 0; k < row.length; k++) {
-      buf += `${quote(id[k] as string)}${d.delimiter}${quote(error[k] as string)}${sep}${rowText(row[k] as number)}${d.eol}`;
-      if (buf.length >= chunkBytes) {
-        yield buf;
-        buf = '';
+      const prefix = `${quote(id[k] as string)}${d.delimiter}${quote(error[k] as string)}${sep}`;
+      const r = row[k] as number;
+      const need = room(prefix, r);
+      if (full(need)) {
+        if (pos > 0) yield out.subarray(0, pos);
+        fresh(need);
       }
+      writeRow(prefix, r);
     }
   } else {
     if (job.unparsed !== undefined) {
       yield job.unparsed;
       return;
     }
-    buf = job.header.length > 0 ? origHeader + d.eol : '';
+    if (job.header.length > 0) pos += out.write(origHeader + d.eol, 0);
     // Rows never reached: after an abort, a failure of the whole job, or still waiting.
     const start = job.state === 'Failed' || job.state === 'Aborted' ? job.cursor : job.rowCount;
     for (let i = start; i < job.rowCount; i++) {
-      buf += (job.input?.quotedRow(i) ?? '') + d.eol;
-      if (buf.length >= chunkBytes) {
-        yield buf;
-        buf = '';
+      const need = room('', i);
+      if (full(need)) {
+        if (pos > 0) yield out.subarray(0, pos);
+        fresh(need);
       }
+      writeRow('', i);
     }
   }
-  if (buf) yield buf;
+  if (pos > 0) yield out.subarray(0, pos);
 }
 
 // ---------------------------------------------------------------- query results

@@ -651,9 +651,8 @@ class WriteRun {
     }
 
     // Read-only fields.
-    const names = Object.keys(values);
     let notWritable: string[] | undefined;
-    for (const name of names) {
+    for (const name in values) {
       const f = schema.field(name);
       if (f !== undefined && !isWritable(f, mode)) (notWritable ??= []).push(name);
     }
@@ -670,7 +669,7 @@ class WriteRun {
       if (missing) return this.fail(requiredMissingError(missing));
     } else {
       let missing: string[] | undefined;
-      for (const name of names) {
+      for (const name in values) {
         if (values[name] !== null) continue;
         const f = schema.field(name);
         if (f !== undefined && isRequiredOnUpdate(f)) (missing ??= []).push(name);

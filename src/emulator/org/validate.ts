@@ -370,8 +370,7 @@ export function checkedValue(field: DescribeField, value: StoredValue, allowed?:
     }
     if ((field.type === 'picklist' || field.type === 'multipicklist') && field.restrictedPicklist && field.picklistValues.length > 0) {
       const values = allowed ?? allowedPicklistValues(field);
-      const parts = field.type === 'multipicklist' ? value.split(';') : [value];
-      const badPart = parts.find((p) => !values.has(p));
+      const badPart = field.type === 'multipicklist' ? value.split(';').find((p) => !values.has(p)) : values.has(value) ? undefined : value;
       if (badPart !== undefined) {
         return new Rejected(writeError('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `${field.label}: bad value for restricted picklist field: ${badPart}`, [field.name]));
       }

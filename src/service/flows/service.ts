@@ -5,6 +5,7 @@ import { createExecutor, type Executor } from '../executor.ts';
 import { Scheduler } from '../scheduler.ts';
 import type { Operation } from '../operation.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { ConnectorRegistry } from '../../connectors/registry.ts';
 import type { ServiceDatabase } from '../db.ts';
 import { flowOperations } from '../operations/flows.ts';
 import type { Kysely } from 'kysely';
@@ -24,6 +25,8 @@ export interface FlowServiceDeps {
   readonly log: Logger;
   /** The service clock: the scheduler's timers and every timestamp (startService's `clock`; tests inject a manual one). */
   readonly clock: Clock;
+  /** The connectors flows may name (the service's one registry). */
+  readonly registry: ConnectorRegistry;
   readonly now: () => Date;
   readonly gracePeriodMs: number;
   onClose(hook: () => Promise<void>): void;
@@ -55,7 +58,7 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { now: deps.now });
   const state = openRunState(deps.stateDir);
   deps.onClose(async () => state.close());
-  const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, ...(runOptions ? { runOptions } : {}) });
+  const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, runOptions: { ...runOptions, registry: deps.registry } });
   // Registered after the state's close, so it runs first (hooks run in reverse order).
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
   // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
@@ -65,7 +68,7 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   deps.onClose(() => scheduler.close());
   // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.
   await scheduler.start();
-  const operations = flowOperations({ flows: store, state, executor, scheduler, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
+  const operations = flowOperations({ flows: store, state, executor, scheduler, registry: deps.registry, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
   return { store, state, executor, scheduler, operations };
 }
 

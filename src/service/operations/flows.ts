@@ -1,10 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { isForceflowError } from '../../core/errors.ts';
+import type { ConnectorRegistry } from '../../connectors/registry.ts';
 import { compileFlow } from '../../flows/compile.ts';
 import type { ExecutionRecord } from '../../flows/run-record.ts';
 import type { RunStateStore } from '../../flows/state.ts';
-import { checkFlow } from '../../flows/validate.ts';
 import type { FlowProblem } from '../../flows/validate.ts';
 import type { FlowDefinition } from '../../flows/schema.ts';
 import { ApiError } from '../api-error.ts';
@@ -18,6 +18,8 @@ export interface FlowOperationDeps {
   readonly executor: Executor;
   /** The run history (the records `forceflow runs list` shows). */
   readonly state: RunStateStore;
+  /** The connectors flows may name: the service's one registry (built once, at start). */
+  readonly registry: ConnectorRegistry;
   /** Whether a connector profile of that name exists (CreateFlow/UpdateFlow refuse flows naming a missing one). */
   profileExists(name: string): Promise<boolean>;
   /** Key that signs paging tokens (default: random per process, so tokens do not survive a restart). */
@@ -182,14 +184,17 @@ function localFileProblems(def: FlowDefinition): FlowProblem[] {
   return problems;
 }
 
-/** The stored definition checked and compiled: its problems, or the mapping fingerprint behind schemaVersion. */
-function compiled(members: FlowMembers, name: string, now: Date): { problems: readonly FlowProblem[] } | { def: FlowDefinition; fingerprint: string } {
-  const checked = checkFlow({ ...members, flowName: name }, { now });
-  if (!checked.ok || !checked.flow) return { problems: checked.problems };
-  const local = localFileProblems(checked.flow);
-  if (local.length > 0) return { problems: local };
+/**
+ * The stored definition validated and compiled once (compileFlow validates): its problems, or the validated
+ * definition and the mapping fingerprint behind schemaVersion. Definitions that reach the service machine's files
+ * are refused (localFileProblems).
+ */
+function compiled(members: FlowMembers, name: string, now: Date, registry: ConnectorRegistry): { problems: readonly FlowProblem[] } | { def: FlowDefinition; fingerprint: string } {
   try {
-    return { def: checked.flow, fingerprint: compileFlow(checked.flow, { now }).schemaFingerprint };
+    const plan = compileFlow({ ...members, flowName: name }, { now, registry });
+    const local = localFileProblems(plan.definition);
+    if (local.length > 0) return { problems: local };
+    return { def: plan.definition, fingerprint: plan.schemaFingerprint };
   } catch (error) {
     if (isForceflowError(error) && error.code === 'FLOW_INVALID') {
       const problems = (error.details as { problems?: FlowProblem[] } | undefined)?.problems;
@@ -218,7 +223,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     handle: async (input, ctx) => {
       const members = pickMembers(input, MEMBERS);
       const now = ctx.now();
-      const result = compiled(members, input.flowName, now);
+      const result = compiled(members, input.flowName, now, deps.registry);
       if ('problems' in result) throw validationFailed('Create', result.problems);
       const tags = input.tags ?? {};
       checkTags(tags, 'tags');
@@ -300,7 +305,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const flow = await mustGet(deps, input.flowName);
       const kmsArn = flow.definition['kmsArn'];
       const members: FlowMembers = { ...pickMembers(input, UPDATABLE), ...(kmsArn === undefined ? {} : { kmsArn }) };
-      const result = compiled(members, flow.name, ctx.now());
+      const result = compiled(members, flow.name, ctx.now(), deps.registry);
       if ('problems' in result) throw validationFailed('Update', result.problems);
       if (sideOf(members['sourceFlowConfig'], 'sourceConnectorProperties') !== sideOf(flow.definition['sourceFlowConfig'], 'sourceConnectorProperties')) {
         throw new ApiError('ValidationException', `Update Flow request failed: [Source object for the source connector can not be updated. sourceFlowConfig's connectorType, connectorProfileName and object must stay as they are; create a new flow to read from elsewhere.]`);
@@ -354,7 +359,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     input: z.looseObject({ flowName: FLOW_NAME, clientToken: CLIENT_TOKEN.optional() }),
     handle: async (input, ctx) => {
       const flow = await mustGet(deps, input.flowName);
-      const result = compiled(flow.definition, flow.name, ctx.now());
+      const result = compiled(flow.definition, flow.name, ctx.now(), deps.registry);
       if ('problems' in result) throw validationFailed('Start', result.problems);
       if (triggerType(flow.definition) !== 'OnDemand') {
         // Scheduled and event flows: StartFlow activates (no run; executionId null). Already Active: no-op.

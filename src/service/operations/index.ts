@@ -1,5 +1,6 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { Kysely } from 'kysely';
+import type { ConnectorRegistry } from '../../connectors/registry.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Clock } from '../clock.ts';
 import type { ServiceDatabase } from '../db.ts';
@@ -15,6 +16,8 @@ export interface ServiceDeps {
   /** The state folder (runs.db, profiles.db, service.db). */
   readonly stateDir: string;
   readonly log: Logger;
+  /** The connectors flows may name: built once at service start (its schema costs ~15 ms), shared by every part. */
+  readonly registry: ConnectorRegistry;
   /** The service clock (the scheduler's timers too); `now` is `clock.now`. */
   readonly clock: Clock;
   readonly now: () => Date;

@@ -135,20 +135,21 @@ export class GeneratedTable extends StoredTable<number> {
     if (!this.generator.extIdFields.has(fieldName)) return undefined;
     const indexed = this.indexes.lookup(fieldName, value);
     if (!indexed) return undefined;
-    const caseSensitive = this.schema.field(fieldName)?.caseSensitive ?? false;
-    let generated: { c: number; r: StoredRecord } | undefined;
-    if (typeof value === 'string' && value.length > 4 && (value.charCodeAt(0) | 32) === 103 /* g */) {
-      const m = /^gen-([1-9][0-9]{0,14})$/i.exec(value);
-      const c = m?.[1] ? Number(m[1]) : 0;
-      if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
-        const r = this.generatedRecord(c);
-        if (textKey(r[fieldName] ?? null, caseSensitive) === textKey(value, caseSensitive)) generated = { c, r };
+    let generated: StoredRecord | undefined;
+    let gc = 0;
+    const c = typeof value === 'string' ? genCounter(value) : 0;
+    if (c >= 1 && c <= this.size && !this.overrides.has(c)) {
+      const r = this.generatedRecord(c);
+      const v = r[fieldName] ?? null;
+      if (v === value || textKey(v, this.schema.field(fieldName)?.caseSensitive ?? false) === textKey(value, this.schema.field(fieldName)?.caseSensitive ?? false)) {
+        generated = r;
+        gc = c;
       }
     }
     // The generated match first, then the overlay's in index order (a counter listed once).
-    const out: StoredRecord[] = generated ? [generated.r] : [];
+    const out: StoredRecord[] = generated ? [generated] : [];
     for (const c of indexed) {
-      if (c === generated?.c) continue;
+      if (c === gc) continue;
       const r = this.read(c);
       if (r && r['IsDeleted'] !== true) out.push(r);
     }
@@ -183,4 +184,18 @@ export class GeneratedTable extends StoredTable<number> {
     }
     this.nextCounter = Math.max(this.nextCounter, nextCounter);
   }
+}
+
+/** The counter of a generated external id `GEN-<n>` (any case; n from 1, at most 15 digits, no leading 0), else 0. */
+function genCounter(value: string): number {
+  const n = value.length;
+  if (n < 5 || n > 19) return 0;
+  if ((value.charCodeAt(0) | 32) !== 103 || (value.charCodeAt(1) | 32) !== 101 || (value.charCodeAt(2) | 32) !== 110 || value.charCodeAt(3) !== 45) return 0;
+  let c = 0;
+  for (let i = 4; i < n; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (i === 4 && d === 0)) return 0;
+    c = c * 10 + d;
+  }
+  return c;
 }
