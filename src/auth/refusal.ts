@@ -34,7 +34,19 @@ export type RefusalReason =
   /** A `subject_token_type` not accepted, or introspection says it is not an access token (a refresh token, say). */
   | 'token_type'
   /** The subject token was already exchanged once. */
-  | 'replayed';
+  | 'replayed'
+  /** The exchange request itself is wrong: grant type, a missing or repeated parameter, audience, requested token type. */
+  | 'request'
+  /** None of the requested scopes is granted to the user's role. */
+  | 'scope'
+  /** The user's Salesforce org is not allowed. */
+  | 'unknown_org'
+  /** The user is not mapped and the org has no default role. */
+  | 'unknown_user'
+  /** The user's principal is disabled. */
+  | 'disabled'
+  /** Too many exchanges from this address or for this Salesforce user. */
+  | 'rate_limited';
 
 /** The one message of every refusal. */
 export const TOKEN_REFUSED_MESSAGE = 'The token was refused.';

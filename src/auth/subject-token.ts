@@ -42,20 +42,31 @@ export class SubjectTokenVerifier {
     return this.options.introspection ? [ID_TOKEN_TYPE, ACCESS_TOKEN_TYPE] : [ID_TOKEN_TYPE];
   }
 
+  /** Check the token (signature or introspection) and accept it once; see {@link check}. */
   async verify(token: string, tokenType: string, extra: { readonly nonce?: string; readonly signal?: AbortSignal } = {}): Promise<SalesforceSubject> {
+    const subject = await this.check(token, tokenType, extra);
+    await this.acceptOnce(token, subject);
+    return subject;
+  }
+
+  /**
+   * Check the token without recording it: for a caller that makes further checks (the user's mapping, a
+   * rate limit) before {@link acceptOnce}, so a token refused by those is not spent.
+   */
+  async check(token: string, tokenType: string, extra: { readonly nonce?: string; readonly signal?: AbortSignal } = {}): Promise<SalesforceSubject> {
     const o = this.options;
     const now = o.now ?? Date.now;
-    let subject: SalesforceSubject;
     if (tokenType === ID_TOKEN_TYPE) {
-      subject = await verifySalesforceIdToken(token, {
+      return verifySalesforceIdToken(token, {
         allowedIssuers: o.allowedIssuers,
         consumerKey: o.consumerKey,
         maxAgeSeconds: o.maxAgeSeconds ?? 300,
         now,
         ...(extra.nonce === undefined ? {} : { nonce: extra.nonce }),
       });
-    } else if (tokenType === ACCESS_TOKEN_TYPE && o.introspection) {
-      subject = await introspectSalesforceAccessToken(token, {
+    }
+    if (tokenType === ACCESS_TOKEN_TYPE && o.introspection) {
+      return introspectSalesforceAccessToken(token, {
         instanceOrLoginUrl: o.introspection.url,
         clientId: o.consumerKey,
         clientSecret: o.introspection.consumerSecret,
@@ -63,10 +74,12 @@ export class SubjectTokenVerifier {
         now,
         ...(extra.signal ? { signal: extra.signal } : {}),
       });
-    } else {
-      throw refuse('token_type');
     }
-    await acceptOnce(o.replay, token, subject.expiresAt, new Date(now()));
-    return subject;
+    throw refuse('token_type');
+  }
+
+  /** Record a checked token as used (TOKEN_REFUSED `replayed` if it already was). */
+  async acceptOnce(token: string, subject: SalesforceSubject): Promise<void> {
+    await acceptOnce(this.options.replay, token, subject.expiresAt, new Date((this.options.now ?? Date.now)()));
   }
 }

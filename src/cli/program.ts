@@ -7,6 +7,7 @@ import { registerRunsCommands } from './runs.ts';
 import { registerProfilesCommand } from './profiles.ts';
 import { registerRecoverCommand } from './recover.ts';
 import { registerServiceCommands } from './service.ts';
+import { registerUsersCommands } from './users.ts';
 import { cliIo, processOutput, type CliIo, type CliOutput } from './io.ts';
 
 export type { CliOutput } from './io.ts';
@@ -98,6 +99,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
   registerProfilesCommand(program, io);
   registerRecoverCommand(program, io);
   registerServiceCommands(program, io);
+  registerUsersCommands(program, io);
 
   program
     .command('demo')

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
 import { policyProblem } from '../core/http-guard.ts';
 import { formatZodIssues } from '../core/zod.ts';
+import { signInConfigSchema } from './signin/config.ts';
 
 const accessKeySchema = z.strictObject({
   accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE'),
@@ -26,6 +27,8 @@ export const serviceConfigSchema = z.strictObject({
   allowHosts: z.array(z.string()).optional(),
   allowOrigins: z.array(z.string()).optional(),
   keys: z.array(accessKeySchema).max(100).optional(),
+  // Sign in with Salesforce: the token exchange endpoint and Bearer tokens (docs/signin.md).
+  signIn: signInConfigSchema.optional(),
 });
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;

@@ -14,6 +14,7 @@ import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
 import { prepareServiceSchema } from './migrations/index.ts';
 import type { Operation } from './operation.ts';
+import { SignInService } from './signin/exchange.ts';
 import { composeOperations, type ServiceDeps } from './operations/index.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 
@@ -57,6 +58,8 @@ export interface RunningService {
   readonly env: ServiceEnv;
   readonly app: FastifyInstance;
   readonly keys: KeyStore;
+  /** Sign in with Salesforce, when `signIn` is configured: principals, signing keys, the exchange. */
+  readonly signIn?: SignInService;
   /** Register work to finish on close (after the API stopped taking requests; reverse order). */
   onClose(hook: () => Promise<void>): void;
   /** Stop taking requests, run the close hooks (running runs get the grace period), close the state. */
@@ -129,7 +132,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const deps: ServiceDeps = { db, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
-    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [] });
+    const signIn = config.signIn === undefined ? undefined : await SignInService.open({ config: config.signIn, db, kms, kmsKeyId, accountId, log: log.child({ component: 'signin' }), now: () => now().getTime() });
+    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [], ...(signIn ? { signIn } : {}) });
     try {
       await app.listen({ port: config.port ?? 0, host });
     } catch (error) {
@@ -141,6 +145,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const port = typeof address === 'object' && address !== null ? address.port : config.port ?? 0;
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const endpoint = `http://${urlHost}:${port}`;
+    signIn?.setEndpoint(endpoint);
     log.info({ endpoint, region, stateDir, database: databaseUrl === undefined ? 'sqlite' : redactDatabaseUrl(databaseUrl), accessKeyId: defaultKey.accessKeyId, operations: operations.length }, 'AppFlow API listening');
     let closing: Promise<void> | undefined;
     const running: RunningService = {
@@ -153,6 +158,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       env: { AWS_ENDPOINT_URL_APPFLOW: endpoint, AWS_REGION: region, AWS_DEFAULT_REGION: region, AWS_ACCESS_KEY_ID: defaultKey.accessKeyId, AWS_SECRET_ACCESS_KEY: defaultKey.secretAccessKey },
       app,
       keys,
+      ...(signIn ? { signIn } : {}),
       onClose: (hook) => void hooks.push(hook),
       close: () => (closing ??= cleanup().then(() => log.info('Service stopped'))),
     };

@@ -8,6 +8,7 @@ import type { Logger } from '../../core/logger.ts';
 import { ApiError } from '../api-error.ts';
 import type { Caller, Operation, OperationContext } from '../operation.ts';
 import { CLIENT_TOKEN_TTL_MS, requestHash, type IdempotencyStore } from '../idempotency.ts';
+import { Authorizer, type BearerAuthenticator } from './authorizer.ts';
 import { apiErrorFrom } from './errors.ts';
 import { verifySigV4, verifySigV4Headers, type AccessKey, type KeyResolver } from './sigv4.ts';
 
@@ -36,6 +37,11 @@ export interface ApiAppOptions {
    * trickles bytes (slow-loris) is closed with 408 after it. Headers must arrive within half of it.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Sign in with Salesforce (src/service/signin/exchange.ts): `Authorization: Bearer` on every operation,
+   * and its routes (token exchange, JWKS, metadata), registered behind the same Host/Origin guard.
+   */
+  readonly signIn?: BearerAuthenticator & { register(app: FastifyInstance): void; readonly publicPaths: readonly string[] };
 }
 
 /** Default of {@link ApiAppOptions.requestTimeoutMs}. */
@@ -133,6 +139,13 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     },
   };
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const authorizer = new Authorizer({
+    verifySigV4: (req) => verify(req),
+    verifySigV4Headers: (req) => verifySigV4Headers({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders }, { keys, regions: [options.region], now: now() }),
+    log,
+    ...(options.signIn ? { bearer: options.signIn } : {}),
+  });
+  const publicPaths = new Set(options.signIn?.publicPaths ?? []);
   const app = Fastify({
     logger: false,
     // fastify's own defaults disable Node's request timeout (requestTimeout 0), so a client sending a byte
@@ -167,9 +180,11 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
         return reply.code(204).header('Access-Control-Allow-Methods', 'GET, POST, DELETE').header('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS).header('Access-Control-Max-Age', '600').send();
       }
     }
+    // The sign-in routes (token exchange, JWKS, metadata) are public: they are how a caller gets a credential.
+    if (publicPaths.has((req.raw.url ?? '/').split('?')[0] ?? '')) return undefined;
     // Authentication up to the signature before the body is read (the signature itself needs the body).
     try {
-      await verifySigV4Headers({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders }, { keys, regions: [options.region], now: now() });
+      await authorizer.beforeBody(req);
     } catch (error) {
       return sendError(reply, apiErrorFrom(error, req.id).error);
     }
@@ -195,7 +210,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   app.setNotFoundHandler(async (req, reply) => {
     // Authentication first, as AWS does: an unsigned caller learns nothing about which paths exist.
     try {
-      await verify(req);
+      await authorizer.authenticate(req);
     } catch (error) {
       return sendError(reply, apiErrorFrom(error, req.id).error);
     }
@@ -207,6 +222,8 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     return verifySigV4({ method: req.raw.method ?? 'GET', rawUrl: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, body }, { keys, regions: [options.region], now: now() });
   }
+
+  options.signIn?.register(app);
 
   for (const op of options.operations) {
     const route = routeOf(op);
@@ -238,11 +255,9 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     const { op } = route;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const rawUrl = req.raw.url ?? '/';
-    const key = await verify(req);
-    const caller: Caller = { accessKeyId: key.accessKeyId, arn: key.arn, readOnly: key.readOnly };
-    if (!op.readOnly && key.readOnly) {
-      throw new ApiError('AccessDeniedException', `User: ${key.arn} is not authorized to perform: appflow:${op.name} (access key ${key.accessKeyId} is read-only).`);
-    }
+    const who = await authorizer.authenticate(req);
+    authorizer.authorize(who, op);
+    const caller: Caller = who.caller;
     const raw = { ...parseBody(body), ...labelsAndQuery(route, rawUrl) };
     const parsed = op.input.safeParse(raw);
     if (!parsed.success) throw new ApiError('ValidationException', validationMessage(parsed.error, raw));

@@ -3,6 +3,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import { databaseKind, markMigrationFailed, type AnyKysely } from '../db.ts';
 import * as baseline from './0001-baseline.ts';
 import * as subjectTokenUses from './0002-subject-token-uses.ts';
+import * as signIn from './0003-signin.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -13,6 +14,7 @@ import * as subjectTokenUses from './0002-subject-token-uses.ts';
 const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<void>]> = [
   ['0001-baseline', baseline.up],
   ['0002-subject-token-uses', subjectTokenUses.up],
+  ['0003-signin', signIn.up],
 ];
 
 /** The names of the migrations this build knows, in order. */
