@@ -262,6 +262,44 @@ describe('POST /oauth2/token (RFC 8693) and Bearer calls, over HTTP against the 
     expect(list.map((k) => k.kid)).toEqual(after);
   });
 
+  it('forceflow signing-keys rotate, from another process\'s view of service.db, is served without a restart', async () => {
+    const env = { AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint, AWS_REGION: emu.aws.region, AWS_ACCESS_KEY_ID: emu.aws.accessKeyId, AWS_SECRET_ACCESS_KEY: emu.aws.secretAccessKey };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    let rotated: { code: number; out: string; err: string };
+    try {
+      rotated = await cli('signing-keys', 'rotate');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(rotated.code, rotated.err).toBe(0);
+    const { kid } = JSON.parse(rotated.out) as { kid: string };
+    const deadline = Date.now() + 8_000;
+    let kids: string[] = [];
+    while (Date.now() < deadline) {
+      kids = ((await (await fetch(`${h.svc.endpoint}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+      if (kids.includes(kid)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(kids.at(-1)).toBe(kid);
+    const token = await serviceToken();
+    expect(JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString())).toMatchObject({ kid });
+  });
+
+  it('the users CLI names what is wrong with an id or a role, and lists what is stored', async () => {
+    const badUser = await cli('users', 'add', emu.orgId, 'ada@example.com', '--role', 'viewer');
+    expect(badUser.code).toBe(2);
+    expect(badUser.err).toMatch(/^forceflow: CONFIG_INVALID: The user id "ada@example.com" is not a Salesforce user id: 15 or 18 letters and digits starting with 005/);
+    const badRole = await cli('users', 'orgs', 'allow', emu.orgId, '--default-role', 'owner');
+    expect(badRole.err).toMatch(/The role "owner" is not one of viewer, operator, admin/);
+    expect((await cli('users', 'remove', emu.orgId, '005000000000000AAA')).code).toBe(2);
+    expect(JSON.parse((await cli('users', 'list')).out)).toEqual([expect.objectContaining({ orgId: emu.orgId, userId: emu.userId, name: 'ada', role: 'operator', disabled: false })]);
+    expect(JSON.parse((await cli('users', 'orgs', 'list')).out)).toEqual([expect.objectContaining({ orgId: emu.orgId })]);
+  });
+
   it('SigV4 callers keep working alongside Bearer ones', async () => {
     const res = await fetch(`${h.svc.endpoint}/list-flows`, { method: 'POST', headers: { authorization: 'Bearer ' }, body: '{}' });
     expect(res.status).toBe(403);
