@@ -1,8 +1,11 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceKeySet, TokenIssuer } from '../../src/auth/service-tokens.ts';
 import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE } from '../../src/auth/subject-token.ts';
 import { runCli } from '../../src/cli/program.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { parseServiceConfig } from '../../src/service/config.ts';
 import type { SignInService } from '../../src/service/signin/exchange.ts';
 import { registerApp, signIn, type TestApp } from '../auth/helpers.ts';
 import { startHarness, type ServiceHarness } from './harness.ts';
@@ -308,6 +311,15 @@ describe('POST /oauth2/token (RFC 8693) and Bearer calls, over HTTP against the 
   });
 });
 
+describe('the signIn configuration', () => {
+  it('is parsed once, naming the member that is wrong', () => {
+    expect(() => parseServiceConfig({ signIn: { issuers: [], consumerKey: 'k' } })).toThrow(/signIn\.issuers/);
+    expect(() => parseServiceConfig({ signIn: { issuers: ['https://login.salesforce.com'], consumerKey: 'k', tokenLifetimeSeconds: 7200 } })).toThrow(/signIn\.tokenLifetimeSeconds/);
+    expect(() => parseServiceConfig({ signIn: { issuers: ['https://login.salesforce.com'], consumerKey: 'k', cognito: {} } })).toThrow(/CONFIG|cognito/);
+    expect(parseServiceConfig({ signIn: { issuers: ['https://login.salesforce.com'], consumerKey: 'k' } }).signIn?.consumerKey).toBe('k');
+  });
+});
+
 describe('rate limits of the exchange', () => {
   let limited: ServiceHarness;
   beforeAll(async () => {
@@ -337,7 +349,15 @@ describe('rate limits of the exchange', () => {
   });
 });
 
-describe('the logs', () => {
+describe('the logs and the state folder', () => {
+  it('the state folder holds no token and no private signing key in the clear', async () => {
+    const keys = (await signInOf(h).signingKeys.keySet()).exportPrivateJwks();
+    expect(keys.length).toBeGreaterThan(1);
+    const bytes = Buffer.concat(readdirSync(h.stateDir, { recursive: true, encoding: 'utf8' }).map((f) => join(h.stateDir, f)).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f)));
+    expect(bytes.length).toBeGreaterThan(0);
+    for (const secret of [...keys.map((k) => String(k.d)), ...seen]) expect(bytes.includes(Buffer.from(secret))).toBe(false);
+  });
+
   it('never carry a token', () => {
     expect(seen.length).toBeGreaterThan(20);
     const text = h.logText();
