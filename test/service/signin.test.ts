@@ -6,6 +6,8 @@ import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE } from '../../src/auth/subject-token.t
 import { runCli } from '../../src/cli/program.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
+import { openServiceDatabase } from '../../src/service/db.ts';
+import { SigningKeyStore } from '../../src/service/signin/signing-keys.ts';
 import type { SignInService } from '../../src/service/signin/exchange.ts';
 import { registerApp, signIn, type TestApp } from '../auth/helpers.ts';
 import { startHarness, type ServiceHarness } from './harness.ts';
@@ -280,6 +282,20 @@ describe('POST /oauth2/token (RFC 8693) and Bearer calls, over HTTP against the 
     }
     expect(rotated.code, rotated.err).toBe(0);
     const { kid } = JSON.parse(rotated.out) as { kid: string };
+    // A token another node signs with the new key is accepted at once (an unknown kid re-reads the keys).
+    const db = openServiceDatabase(h.stateDir);
+    try {
+      const elsewhere = await SigningKeyStore.open(db, { kms: h.kms, kmsKeyId: 'alias/forceflow' });
+      const signin = signInOf(h);
+      const keys = await elsewhere.keySet();
+      expect(keys.current.kid).toBe(kid);
+      const other = await new TokenIssuer({ keys, issuer: signin.issuer, audience: signin.audience }).issue({ subject: `sf:${emu.orgId}:${emu.userId}`, scopes: ['flows:read'], notAfter: new Date(Date.now() + 60_000) });
+      seen.push(other.token);
+      const otherCall = await callApi('/list-flows', other.token);
+      expect(otherCall.status, JSON.stringify([otherCall.json, h.logLines.filter((l) => l['msg'] === 'Bearer token refused').at(-1)])).toBe(200);
+    } finally {
+      await db.destroy();
+    }
     const deadline = Date.now() + 8_000;
     let kids: string[] = [];
     while (Date.now() < deadline) {

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { TokenRefusedError, refuse, tokenHash } from '../../auth/refusal.ts';
 import { SqlReplayGuard } from '../../auth/replay.ts';
 import { AllowedIssuers } from '../../auth/salesforce-id-token.ts';
-import { TokenIssuer, verifyServiceToken } from '../../auth/service-tokens.ts';
+import { TokenIssuer, verifyServiceToken, type ServiceKeySet } from '../../auth/service-tokens.ts';
 import { ACCESS_TOKEN_TYPE, SubjectTokenVerifier } from '../../auth/subject-token.ts';
 import { isForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -178,8 +178,15 @@ export class SignInService implements BearerAuthenticator {
 
   /** The Bearer side of the authorizer: our token, then the principal as it is now (a disabled user is refused at once). */
   async authenticate(token: string): Promise<AuthorizedCaller> {
-    const keys = await this.signingKeys.keySet(this.options.keyRefreshMs);
-    const verified = await verifyServiceToken(token, { keys, issuer: this.issuer, audience: this.audience, now: () => this.now() });
+    const verify = (keys: ServiceKeySet): ReturnType<typeof verifyServiceToken> => verifyServiceToken(token, { keys, issuer: this.issuer, audience: this.audience, now: () => this.now() });
+    let verified;
+    try {
+      verified = await verify(await this.signingKeys.keySet(this.options.keyRefreshMs));
+    } catch (error) {
+      // A kid we do not know yet may be a rotation by another process or node: re-read the kids (one SELECT).
+      if (!(error instanceof TokenRefusedError && error.reason === 'unknown_key')) throw error;
+      verified = await verify(await this.signingKeys.reloaded());
+    }
     const m = /^sf:(00D[A-Za-z0-9]{15}):(005[A-Za-z0-9]{15})$/.exec(verified.subject);
     if (!m?.[1] || !m[2]) throw refuse('subject');
     const principal = await this.principals.resolve(m[1], m[2]);

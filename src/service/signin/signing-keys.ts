@@ -120,6 +120,15 @@ export class SigningKeyStore {
     return keys;
   }
 
+  /**
+   * The key set re-read from the database now (for a token naming a kid not known yet: a rotation by
+   * another process). Cheap: one SELECT of the kids; KMS opens only keys not opened before.
+   */
+  async reloaded(): Promise<ServiceKeySet> {
+    this.checkedAt = Number.NEGATIVE_INFINITY;
+    return this.keySet();
+  }
+
   private async openKey(kid: string): Promise<JWK> {
     const cached = this.opened.get(kid);
     if (cached) return cached;
