@@ -283,9 +283,9 @@ describe('POST /oauth2/token (RFC 8693) and Bearer calls, over HTTP against the 
     expect(rotated.code, rotated.err).toBe(0);
     const { kid } = JSON.parse(rotated.out) as { kid: string };
     // A token another node signs with the new key is accepted at once (an unknown kid re-reads the keys).
-    const db = openServiceDatabase(h.stateDir);
+    const db = openServiceDatabase({ stateDir: h.stateDir });
     try {
-      const elsewhere = await SigningKeyStore.open(db, { kms: h.kms, kmsKeyId: 'alias/forceflow' });
+      const elsewhere = SigningKeyStore.open(db, { kms: h.kms, kmsKeyId: 'alias/forceflow' });
       const signin = signInOf(h);
       const keys = await elsewhere.keySet();
       expect(keys.current.kid).toBe(kid);
