@@ -10,6 +10,9 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { databaseKind, type AnyKysely, type ServiceDatabase } from '../../src/service/db.ts';
 import { createFlowStore, type FlowStore, type FlowTables, type NewFlow } from '../../src/service/flows/store.ts';
 import { SqlReplayGuard } from '../../src/auth/replay.ts';
+import { normalizeId } from '../../src/salesforce-wire/ids.ts';
+import { PrincipalStore } from '../../src/service/signin/principals.ts';
+import { SigningKeyStore } from '../../src/service/signin/signing-keys.ts';
 import { SqlIdempotencyStore } from '../../src/service/idempotency.ts';
 import { KeyStore } from '../../src/service/keys.ts';
 import { forceflow } from '../helpers/cli.ts';
@@ -37,7 +40,7 @@ export interface StorageBackend {
   fresh(): Promise<{ open(): Kysely<ServiceDatabase>; readonly target: { readonly url?: string; readonly stateDir: string }; readonly cliArgs: readonly string[]; drop(): Promise<void> }>;
 }
 
-const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens', 'subject_token_uses'] as const;
+const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens', 'subject_token_uses', 'signin_orgs', 'signin_principals', 'service_signing_keys'] as const;
 
 function newFlow(name: string, extra: Partial<NewFlow> = {}): NewFlow {
   return {
@@ -295,6 +298,38 @@ export function describeStorageConformance(backend: StorageBackend): void {
         expect(await guard.firstUse('a'.repeat(64), t(60), t(59))).toBe(false);
         expect(await guard.firstUse('a'.repeat(64), t(120), t(60))).toBe(true);
         expect(await guard.firstUse('b'.repeat(64), t(120), t(60))).toBe(true);
+      });
+    });
+
+    describe('sign-in: principals and signing keys', () => {
+      it('maps users by org id and user id to roles; allowed orgs, default roles, disabled users', async () => {
+        const principals = PrincipalStore.open(db);
+        const org = normalizeId('00D000000000001') ?? '';
+        const user = normalizeId('005000000000001') ?? '';
+        expect(await principals.resolve(org, user)).toBe('unknown_org');
+        await principals.allowOrg(org);
+        expect(await principals.resolve(org, user)).toBe('unknown_user');
+        await principals.addUser({ orgId: org, userId: user, role: 'operator', name: 'ada' });
+        expect(await principals.resolve(org, user)).toMatchObject({ id: `sf:${org}:${user}`, role: 'operator', name: 'ada' });
+        await principals.addUser({ orgId: org, userId: user, role: 'admin', name: 'ada' });
+        expect((await principals.listUsers()).map((u) => u.role)).toEqual(['admin']);
+        await principals.setDisabled(org, user, true);
+        expect(await principals.resolve(org, user)).toBe('disabled');
+        await principals.allowOrg(org, 'viewer');
+        const other = normalizeId('005000000000002') ?? '';
+        expect(await principals.resolve(org, other)).toMatchObject({ role: 'viewer' });
+        expect(await principals.listOrgs()).toEqual([expect.objectContaining({ orgId: org, defaultRole: 'viewer' })]);
+        expect(await principals.removeOrg(org)).toBe(true);
+        expect(await principals.resolve(org, other)).toBe('unknown_org');
+      });
+
+      it('signing keys: sealed, rotated, read back by a fresh store in order (the newest signs)', async () => {
+        const keys = SigningKeyStore.open(db, { kms, kmsKeyId: 'alias/forceflow' });
+        const first = await keys.keySet();
+        const { kid } = await keys.rotate();
+        const fresh = await SigningKeyStore.open(db, { kms, kmsKeyId: 'alias/forceflow' }).keySet();
+        expect(fresh.kids).toEqual([...first.kids, kid]);
+        expect(fresh.current.kid).toBe(kid);
       });
     });
 
