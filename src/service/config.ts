@@ -6,7 +6,7 @@ import { formatZodIssues } from '../core/zod.ts';
 import { signInConfigSchema } from './signin/config.ts';
 
 const accessKeySchema = z.strictObject({
-  accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE'),
+  accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits (forceflow generates FFLK followed by 16)'),
   secretAccessKey: z.string().min(16, 'a secret access key has at least 16 characters').max(128),
   name: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'an IAM-style user name: 1 to 64 letters, digits and +=,.@_-'),
   readOnly: z.boolean().optional(),

@@ -35,9 +35,13 @@ export interface KeyStoreOptions {
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
-/** An AWS-shaped access key id (`AKIA` + 16 base-32 characters) and a 40-character secret. */
+/**
+ * An access key id shaped like AWS's (a four-letter prefix + 16 base-32 characters) and a 40-character secret. The
+ * prefix is forceflow's own, `FFLK` (forceflow local key), not AWS's `AKIA`: secret scanners and readers must never
+ * take a service key for a real AWS key, nor a real AWS key for a service key.
+ */
 export function generateAccessKey(): { accessKeyId: string; secretAccessKey: string } {
-  let id = 'AKIA';
+  let id = 'FFLK';
   for (let i = 0; i < 16; i++) id += BASE32[randomInt(32)];
   const secretAccessKey = randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'z');
   return { accessKeyId: id, secretAccessKey };

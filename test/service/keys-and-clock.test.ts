@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('access keys', () => {
   it('keeps secrets sealed in service.db, and a reopened service accepts the same keys (configured ones included)', async () => {
-    const configured = { accessKeyId: 'AKIACONFIGURED000001', secretAccessKey: 'configured-secret-0123456789abcdef', name: 'ci', readOnly: true };
+    const configured = { accessKeyId: 'FFLKCONFIGURED000001', secretAccessKey: 'configured-secret-0123456789abcdef', name: 'ci', readOnly: true };
     const stateDir = mkdtempSync(join(tmpdir(), 'ff-keys-'));
     const first = await startHarness({ emulator: emu, operations: async () => protocolOperations(), keys: [configured], stateDir });
     const secret = first.svc.secretAccessKey;

@@ -232,7 +232,7 @@ describe('request bodies and slow clients', () => {
 
   it('refuses an unauthenticated request before reading its body', { timeout: 10_000 }, async () => {
     const url = new URL(h.svc.endpoint);
-    for (const auth of [{}, preBodyAuth('AKIAUNKNOWN0000000000'), preBodyAuth(h.svc.accessKeyId, 'us-west-2')]) {
+    for (const auth of [{}, preBodyAuth('FFLKUNKNOWN0000000000'), preBodyAuth(h.svc.accessKeyId, 'us-west-2')]) {
       const res = await new Promise<{ status: number; type: unknown }>((resolve, reject) => {
         const headers = { 'content-type': 'application/json', 'content-length': String(5 * 1024 * 1024), ...auth };
         const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/create-flow', headers }, (r) => {
@@ -284,7 +284,7 @@ describe('request bodies and slow clients', () => {
       let answer = '';
       socket.on('data', (c: Buffer) => (answer += c.toString()));
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      const auth = Object.entries(preBodyAuth('AKIASLOWLORIS0000000')).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const auth = Object.entries(preBodyAuth('FFLKSLOWLORIS0000000')).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       socket.write(`POST /create-flow HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
       const trickle = setInterval(() => socket.write(' '), 100);
       const started = Date.now();

@@ -146,7 +146,7 @@ describe('SigV4 verification', () => {
   });
 
   it('refuses a malformed Authorization header with IncompleteSignatureException', async () => {
-    for (const authorization of ['AWS4-HMAC-SHA256 Credential=AKIAX/20250101/eu-west-1/appflow/aws4_request', 'Basic dXNlcjpwYXNz', `AWS4-HMAC-SHA256 Credential=${h.svc.accessKeyId}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`]) {
+    for (const authorization of ['AWS4-HMAC-SHA256 Credential=FFLKX/20250101/eu-west-1/appflow/aws4_request', 'Basic dXNlcjpwYXNz', `AWS4-HMAC-SHA256 Credential=${h.svc.accessKeyId}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`]) {
       const res = await fetch(`${h.svc.endpoint}/describe-flow`, { method: 'POST', headers: { authorization, 'x-amz-date': '20250101T000000Z', 'content-type': 'application/json' }, body: '{"flowName":"f1"}' });
       expect(res.status).toBe(403);
       expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
@@ -169,7 +169,7 @@ describe('SigV4 verification', () => {
   });
 
   it('refuses an unknown access key with UnrecognizedClientException', async () => {
-    const c = h.client({ accessKeyId: 'AKIAUNKNOWNKEY000000' });
+    const c = h.client({ accessKeyId: 'FFLKUNKNOWNKEY000000' });
     const e = await rejection(c.send(new DescribeFlowCommand({ flowName: 'f1' })));
     expect(e.name).toBe('UnrecognizedClientException');
     expect(e.message).toBe('The security token included in the request is invalid.');

@@ -62,7 +62,7 @@ describe('forceflow serve', () => {
     expect(line.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.region).toBe('eu-central-1');
     expect(line.env).toEqual({ AWS_ENDPOINT_URL_APPFLOW: line.endpoint, AWS_REGION: 'eu-central-1', AWS_DEFAULT_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: line.accessKeyId, AWS_SECRET_ACCESS_KEY: line.secretAccessKey });
-    expect(line.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
+    expect(line.accessKeyId).toMatch(/^FFLK[A-Z2-7]{16}$/);
     expect(statSync(join(state, 'service.db')).mode & 0o777).toBe(0o600);
 
     const good = new AppflowClient({ endpoint: line.endpoint, region: line.region, credentials: { accessKeyId: line.accessKeyId, secretAccessKey: line.secretAccessKey }, maxAttempts: 1 });

@@ -169,7 +169,7 @@ export function describeStorageConformance(backend: StorageBackend): void {
 
       it('ensure() replaces a key whose secret or mode changed (an upsert), and delete removes it', async () => {
         const keys = await KeyStore.open(db, options());
-        const id = 'AKIAEXAMPLEEXAMPLE01';
+        const id = 'FFLKEXAMPLEEXAMPLE01';
         await keys.ensure([{ accessKeyId: id, secretAccessKey: 'first-secret-0123456789', name: 'bob' }]);
         await keys.ensure([{ accessKeyId: id, secretAccessKey: 'second-secret-0123456789', name: 'bob', readOnly: true }]);
         const fresh = await KeyStore.open(db, options());
