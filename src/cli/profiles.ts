@@ -1,3 +1,4 @@
+import { jsonErrorPosition } from '../core/json-position.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -47,34 +48,6 @@ export async function readJsonFile(file: string, what: string): Promise<unknown>
     const { line, column } = jsonErrorPosition(json);
     throw new ForceflowError('PROFILE_INVALID', `${what} ${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold credentials).`);
   }
-}
-
-/**
- * Where JSON.parse first fails (the shortest prefix that fails for a reason other than ending early),
- * so that errors about files holding credentials can point at the place without quoting the text.
- */
-export function jsonErrorPosition(text: string): { line: number; column: number } {
-  const failsInside = (length: number): boolean => {
-    try {
-      JSON.parse(text.slice(0, length));
-      return false;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/Unexpected end of JSON input|Unterminated string/.test(message)) return false;
-      const at = /at position (\d+)/.exec(message);
-      return !(at && Number(at[1]) >= length);
-    }
-  };
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (failsInside(mid)) hi = mid;
-    else lo = mid + 1;
-  }
-  const before = text.slice(0, Math.max(0, lo - 1));
-  const lines = before.split('\n');
-  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
 }
 
 /** Open a URL in the user's browser; failures are ignored (the URL is printed anyway). */

@@ -1,3 +1,4 @@
+import { jsonErrorPosition } from '../core/json-position.ts';
 import type { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
 import type { AnalyzedTasks } from '../mapping/compile.ts';
@@ -249,36 +250,13 @@ export function flowInvalid(problems: readonly FlowProblem[], source?: string): 
   });
 }
 
-/** True when parsing `prefix` fails only because the text stops early (so the error lies further on). */
-function endsEarly(prefix: string): boolean {
-  try {
-    JSON.parse(prefix);
-    return true;
-  } catch (error) {
-    const msg = error instanceof Error ? error.message : '';
-    if (/end of JSON input/.test(msg)) return true;
-    const pos = /at position (\d+)/.exec(msg);
-    return pos?.[1] !== undefined && Number(pos[1]) >= prefix.length;
-  }
-}
-
 /** Parses JSON text, turning a syntax error into FLOW_INVALID with the line and column. */
 export function parseJsonText(text: string, source?: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
     const msg = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
-    // The first prefix that fails for a reason other than ending early ends at the offending character.
-    let lo = 0;
-    let hi = text.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (endsEarly(text.slice(0, mid + 1))) lo = mid + 1;
-      else hi = mid;
-    }
-    const before = text.slice(0, lo);
-    const line = before.split('\n').length;
-    const column = lo - before.lastIndexOf('\n');
+    const { line, column } = jsonErrorPosition(text);
     throw flowInvalid([{ path: '(root)', message: `is not valid JSON at line ${line}, column ${column} (${msg}). Fix the syntax; an editor using docs/flow-schema.json points at it.` }], source);
   }
 }

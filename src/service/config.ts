@@ -1,3 +1,4 @@
+import { jsonErrorPosition } from '../core/json-position.ts';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
@@ -54,8 +55,10 @@ export function loadServiceConfig(file: string): ServiceConfig {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    throw new ForceflowError('CONFIG_INVALID', `${file} is not valid JSON: ${(error as Error).message}.`);
+  } catch {
+    // Say where, not what: V8's message quotes the text around the error, and service.json may hold secret keys.
+    const { line, column } = jsonErrorPosition(text);
+    throw new ForceflowError('CONFIG_INVALID', `${file} is not valid JSON at line ${line}, column ${column}. Fix the JSON there (the text is not shown: it may hold secret keys).`);
   }
   return parseServiceConfig(json, file);
 }
