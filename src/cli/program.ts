@@ -80,7 +80,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
     .action(async (opts) => {
       // Loaded on use: the service pulls in fastify and kysely, which other commands do not need.
       const { serveCommand } = await import('./serve.ts');
-      await serveCommand(opts, io.rootLogger({ pretty: false }));
+      await serveCommand(opts, io.rootLogger({ pretty: false }), io.output);
     });
 
   program

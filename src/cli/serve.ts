@@ -1,5 +1,6 @@
 import { isLoopbackHost } from '../core/http-guard.ts';
 import type { Logger } from '../core/logger.ts';
+import type { CliOutput } from './io.ts';
 import { loadServiceConfig, type ServiceConfig } from '../service/config.ts';
 import { startService } from '../service/start.ts';
 
@@ -19,7 +20,7 @@ export interface ServeCommandOptions {
  * SIGINT/SIGTERM; exactly one JSON line on stdout once listening (endpoint, region, the local default
  * key and the environment a client needs). Command-line options win over service.json.
  */
-export async function serveCommand(opts: ServeCommandOptions, log: Logger): Promise<void> {
+export async function serveCommand(opts: ServeCommandOptions, log: Logger, output: CliOutput): Promise<void> {
   const fromFile: ServiceConfig = opts.config === undefined ? {} : loadServiceConfig(opts.config);
   const config: ServiceConfig = {
     ...fromFile,
@@ -34,7 +35,7 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger): Prom
   const svc = await startService({ ...config, log });
   const host = config.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
-    process.stderr.write(
+    output.writeErr(
       `forceflow serve: WARNING: listening on ${host}, not on loopback. Anyone who can reach this machine can try its access keys; ` +
         `requests travel unencrypted (plain HTTP), so put it behind TLS. Use --host 127.0.0.1 unless that is what you want.\n`,
     );
@@ -50,7 +51,7 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger): Prom
     process.on('SIGTERM', stop);
   });
   const line = { endpoint: svc.endpoint, region: svc.region, accountId: svc.accountId, stateDir: svc.stateDir, accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey, env: svc.env };
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  output.writeOut(`${JSON.stringify(line)}\n`);
   const received = await signal;
   log.info({ signal: received }, 'Stopping the service: no new requests; running work gets its grace period');
   await svc.close();
