@@ -46,7 +46,11 @@ export type RefusalReason =
   /** The user's principal is disabled. */
   | 'disabled'
   /** Too many exchanges from this address or for this Salesforce user. */
-  | 'rate_limited';
+  | 'rate_limited'
+  /** Our access token belongs to a sign-in that was revoked (sign-out, or its refresh token was reused). */
+  | 'revoked'
+  /** A Cognito token of a user in none of the groups mapped to a role. */
+  | 'group';
 
 /** The one message of every refusal. */
 export const TOKEN_REFUSED_MESSAGE = 'The token was refused.';

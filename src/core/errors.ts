@@ -45,6 +45,7 @@ export const ERRORS = {
   SF_WRITE_OUTCOME_UNKNOWN: { kind: 'fatal', summary: 'Per-record code (error file, never thrown): a write was sent but its outcome could not be learned; the record may or may not exist.' },
   // Sign-in (token exchange, service tokens)
   TOKEN_REFUSED: { kind: 'auth', summary: 'A token presented to sign in or to the control API was refused (bad signature, audience, issuer, expiry, replay, inactive user...). The message never says which check failed; the reason is logged apart.' },
+  COGNITO_UNAVAILABLE: { kind: 'retryable', summary: 'The signing keys (JWKS) of the configured Amazon Cognito user pool could not be fetched to check a Bearer token; try again later.' },
   // AWS and local state
   S3_ERROR: { kind: 'retryable', summary: 'An S3 call failed after retries.' },
   S3_ACCESS_DENIED: { kind: 'auth', summary: 'S3 refused access to the bucket or key.' },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
 import { policyProblem } from '../core/http-guard.ts';
 import { formatZodIssues } from '../core/zod.ts';
-import { signInConfigSchema } from './signin/config.ts';
+import { cognitoConfigSchema, signInConfigSchema } from './signin/config.ts';
 
 const accessKeySchema = z.strictObject({
   accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits (forceflow generates FFLK followed by 16)'),
@@ -30,6 +30,8 @@ export const serviceConfigSchema = z.strictObject({
   keys: z.array(accessKeySchema).max(100).optional(),
   // Sign in with Salesforce: the token exchange endpoint and Bearer tokens (docs/signin.md).
   signIn: signInConfigSchema.optional(),
+  // Bearer tokens of an Amazon Cognito user pool, groups mapped to roles (docs/signin.md, Amazon Cognito users).
+  cognito: cognitoConfigSchema.optional(),
 });
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;

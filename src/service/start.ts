@@ -14,6 +14,7 @@ import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
 import { prepareServiceSchema } from './migrations/index.ts';
 import type { Operation } from './operation.ts';
+import { BearerRouter, CognitoAuthenticator } from './signin/bearer.ts';
 import { SignInService } from './signin/exchange.ts';
 import { composeOperations, type ServiceDeps } from './operations/index.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
@@ -133,7 +134,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     const signIn = config.signIn === undefined ? undefined : await SignInService.open({ config: config.signIn, db, kms, kmsKeyId, accountId, log: log.child({ component: 'signin' }), now: () => now().getTime() });
-    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [], ...(signIn ? { signIn } : {}) });
+    const cognito = config.cognito === undefined ? undefined : new CognitoAuthenticator(config.cognito, accountId, () => now().getTime());
+    // Bearer tokens: ours (sign in with Salesforce) and, when configured, a Cognito pool's; the token's issuer picks.
+    const bearer = cognito === undefined ? signIn : {
+      authenticate: (token: string) => new BearerRouter([...(signIn ? [signIn] : []), cognito]).authenticate(token),
+      register: (server: FastifyInstance) => signIn?.register(server),
+      publicPaths: signIn?.publicPaths ?? [],
+    };
+    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [], ...(bearer ? { signIn: bearer } : {}) });
     try {
       await app.listen({ port: config.port ?? 0, host });
     } catch (error) {

@@ -28,6 +28,7 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   SF_BULK_JOB_FAILED_TEMPORARY: 'ConnectorServerException',
   SF_WRITE_OUTCOME_UNKNOWN: 'ConnectorServerException',
   TOKEN_REFUSED: 'UnrecognizedClientException',
+  COGNITO_UNAVAILABLE: 'InternalServerException',
   S3_ERROR: 'ConnectorServerException',
   S3_ACCESS_DENIED: 'AccessDeniedException',
   KMS_ERROR: 'ValidationException',

@@ -4,6 +4,7 @@ import { databaseKind, markMigrationFailed, type AnyKysely } from '../db.ts';
 import * as baseline from './0001-baseline.ts';
 import * as subjectTokenUses from './0002-subject-token-uses.ts';
 import * as signIn from './0003-signin.ts';
+import * as refreshTokens from './0004-refresh-tokens.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<voi
   ['0001-baseline', baseline.up],
   ['0002-subject-token-uses', subjectTokenUses.up],
   ['0003-signin', signIn.up],
+  ['0004-refresh-tokens', refreshTokens.up],
 ];
 
 /** The names of the migrations this build knows, in order. */
