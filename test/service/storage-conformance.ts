@@ -13,6 +13,7 @@ import { SqlReplayGuard } from '../../src/auth/replay.ts';
 import { normalizeId } from '../../src/salesforce-wire/ids.ts';
 import { PrincipalStore } from '../../src/service/signin/principals.ts';
 import { SigningKeyStore } from '../../src/service/signin/signing-keys.ts';
+import { RefreshTokenStore } from '../../src/service/signin/refresh-tokens.ts';
 import { SqlIdempotencyStore } from '../../src/service/idempotency.ts';
 import { KeyStore } from '../../src/service/keys.ts';
 import { forceflow } from '../helpers/cli.ts';
@@ -40,7 +41,7 @@ export interface StorageBackend {
   fresh(): Promise<{ open(): Kysely<ServiceDatabase>; readonly target: { readonly url?: string; readonly stateDir: string }; readonly cliArgs: readonly string[]; drop(): Promise<void> }>;
 }
 
-const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens', 'subject_token_uses', 'signin_orgs', 'signin_principals', 'service_signing_keys'] as const;
+const TABLES = ['access_keys', 'flows', 'flow_tags', 'flow_fires', 'client_tokens', 'subject_token_uses', 'signin_orgs', 'signin_principals', 'service_signing_keys', 'signin_refresh_tokens', 'signin_refresh_families'] as const;
 
 function newFlow(name: string, extra: Partial<NewFlow> = {}): NewFlow {
   return {
@@ -330,6 +331,37 @@ export function describeStorageConformance(backend: StorageBackend): void {
         const fresh = await SigningKeyStore.open(db, { kms, kmsKeyId: 'alias/forceflow' }).keySet();
         expect(fresh.kids).toEqual([...first.kids, kid]);
         expect(fresh.current.kid).toBe(kid);
+      });
+    });
+
+    describe('sign-in: refresh tokens', () => {
+      it('rotate once, revoke the family on reuse or on request, end at the absolute lifetime; only hashes are stored', async () => {
+        const store = RefreshTokenStore.open(db, { now: () => clock.getTime() });
+        const first = await store.issue('sf:org:user', ['flows:read', 'flows:run'], 3600);
+        const next = await store.rotate(first.token);
+        expect(next).toMatchObject({ familyId: first.familyId, subject: 'sf:org:user', scopes: ['flows:read', 'flows:run'] });
+        if (typeof next === 'string') throw new Error(next);
+        expect(await store.isActive(first.familyId)).toBe(true);
+        expect(await store.rotate(first.token)).toBe('reused');
+        expect(await store.rotate(next.token)).toBe('revoked');
+        expect(await store.isActive(first.familyId)).toBe(false);
+        const rows = await (db as AnyKysely).selectFrom('signin_refresh_tokens').selectAll().execute();
+        expect(JSON.stringify(rows)).not.toContain(first.token.slice(5));
+        // Of racing uses of one token exactly one wins.
+        const second = await store.issue('sf:org:user', ['flows:read'], 3600);
+        const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.rotate(second.token)));
+        expect(outcomes.filter((o) => typeof o !== 'string')).toHaveLength(1);
+        expect(await store.revoke('ffrt_unknown')).toBe(false);
+        const third = await store.issue('sf:org:user', ['flows:read'], 60);
+        clock = new Date(clock.getTime() + 61_000);
+        expect(await store.rotate(third.token)).toBe('expired');
+        expect(await store.isActive(third.familyId)).toBe(false);
+        // The next sign-in sweeps families that ended: their tokens are unknown from then on.
+        await store.issue('sf:org:user', ['flows:read'], 60);
+        expect(await store.rotate(third.token)).toBe('unknown');
+        const fourth = await store.issue('sf:org:user', ['flows:read'], 60);
+        expect(await store.revoke(fourth.token)).toBe(true);
+        expect(await store.rotate(fourth.token)).toBe('revoked');
       });
     });
 
