@@ -248,7 +248,7 @@ describe('POST /oauth2/token (RFC 8693) and Bearer calls, over HTTP against the 
 
   it('serves issuer metadata, and the JWKS with the current and previous key after a rotation', async () => {
     const meta = (await (await fetch(`${h.svc.endpoint}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
-    expect(meta).toMatchObject({ issuer: h.svc.endpoint, token_endpoint: `${h.svc.endpoint}/oauth2/token`, jwks_uri: `${h.svc.endpoint}/.well-known/jwks.json`, grant_types_supported: [GRANT] });
+    expect(meta).toMatchObject({ issuer: h.svc.endpoint, token_endpoint: `${h.svc.endpoint}/oauth2/token`, jwks_uri: `${h.svc.endpoint}/.well-known/jwks.json`, grant_types_supported: [GRANT, 'refresh_token'], revocation_endpoint: `${h.svc.endpoint}/oauth2/revoke` });
     const jwks = async (): Promise<string[]> => ((await (await fetch(`${h.svc.endpoint}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; d?: string }> }).keys.map((k) => {
       expect(k.d).toBeUndefined();
       return k.kid;
