@@ -1,10 +1,11 @@
+import { createHmac, createPublicKey, createSign, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ID_TOKEN_TYPE } from '../../src/auth/subject-token.ts';
+import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE } from '../../src/auth/subject-token.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { systemClock } from '../../src/service/clock.ts';
 import type { SignInService } from '../../src/service/signin/exchange.ts';
-import { registerApp, signIn, type TestApp } from '../auth/helpers.ts';
+import { control, registerApp, signIn, type TestApp } from '../auth/helpers.ts';
 import { startHarness, storeEmulatorProfile, type ServiceHarness } from './harness.ts';
 
 /**
@@ -91,7 +92,7 @@ beforeAll(async () => {
   h = await startHarness({
     emulator: emu,
     clock: { now: () => new Date(Date.now() + offsetMs), setTimer: (at, fn) => real.setTimer(new Date(at.getTime() - offsetMs), fn) },
-    signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId, refreshTokens: { lifetimeSeconds: LIFETIME_S }, rateLimit: { perAddress: { burst: 1000, perMinute: 60 }, perUser: { burst: 1000, perMinute: 60 } } },
+    signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId, introspection: { url: emu.loginUrl, consumerSecret: app.clientSecret }, refreshTokens: { lifetimeSeconds: LIFETIME_S }, rateLimit: { perAddress: { burst: 1000, perMinute: 60 }, perUser: { burst: 1000, perMinute: 60 } } },
   });
   await storeEmulatorProfile(h);
   await signin().principals.allowOrg(emu.orgId);
@@ -255,6 +256,54 @@ describe('refresh tokens (grant_type=refresh_token) and revocation (RFC 7009)', 
     expect(res.json).toEqual({ error: 'invalid_request' });
     expect(parseServiceConfig({ signIn: { issuers: ['https://login.salesforce.com'], consumerKey: 'k', refreshTokens: false } }).signIn?.refreshTokens).toBe(false);
     expect(() => parseServiceConfig({ signIn: { issuers: ['https://login.salesforce.com'], consumerKey: 'k', refreshTokens: { lifetimeSeconds: 90 * 86400 } } })).toThrow(/signIn\.refreshTokens/);
+  });
+});
+
+describe('attacks on the exchange, over HTTP: each refused alike and changing nothing', () => {
+  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  async function refusedExchange(token: string, reason: string, type = ID_TOKEN_TYPE): Promise<void> {
+    const res = await post('/oauth2/token', { grant_type: GRANT, subject_token: token, subject_token_type: type });
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: 'invalid_request' });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(lastLog('Token exchange refused')?.['reason']).toBe(reason);
+  }
+
+  it('an id_token with alg none, HS256 keyed with the public key, from an issuer not allowed, or expired; the genuine one then passes once', async () => {
+    const { id_token: token = '' } = await signIn(emu, app, { scope: 'openid' });
+    seen.push(token);
+    const [head = '', payload = ''] = token.split('.');
+    const header = JSON.parse(Buffer.from(head, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    await refusedExchange(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`, 'algorithm');
+    const jwks = (await (await fetch(`${emu.loginUrl}/id/keys`)).json()) as { keys: Array<Record<string, unknown>> };
+    const pem = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const input = `${b64({ ...header, alg: 'HS256' })}.${payload}`;
+    await refusedExchange(`${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`, 'algorithm');
+    // Another issuer, signed by its own key (RS256, with a kid): refused before anything is fetched from it.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const evil = `${b64({ alg: 'RS256', kid: 'evil' })}.${b64({ ...claims, iss: 'https://evil.example' })}`;
+    await refusedExchange(`${evil}.${createSign('RSA-SHA256').update(evil).sign(privateKey).toString('base64url')}`, 'issuer');
+    // The same genuine token, on a service whose clock is past its expiry.
+    offsetMs = (Number(claims['exp']) * 1000 - Date.now()) + 60_000;
+    try {
+      await refusedExchange(token, 'expired');
+    } finally {
+      offsetMs = 0;
+    }
+    expect((await post('/oauth2/token', { grant_type: GRANT, subject_token: token, subject_token_type: ID_TOKEN_TYPE })).status).toBe(200);
+  });
+
+  it('the access token of a user deactivated in Salesforce (introspection answers inactive)', async () => {
+    const { access_token: token } = await signIn(emu, app, { scope: 'api' });
+    seen.push(token);
+    await control(emu, 'POST', `/users/${emu.userId}/deactivate`);
+    try {
+      await refusedExchange(token, 'inactive', ACCESS_TOKEN_TYPE);
+    } finally {
+      await control(emu, 'POST', `/users/${emu.userId}/activate`);
+    }
+    expect((await post('/oauth2/token', { grant_type: GRANT, subject_token: token, subject_token_type: ACCESS_TOKEN_TYPE })).status).toBe(200);
   });
 });
 
