@@ -5,6 +5,8 @@ import { CognitoPool } from '../../src/auth/cognito-token.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { startCognitoLocal, type CognitoLocal } from '../helpers/cognito-local.ts';
+import { startEmulator } from '../../src/emulator/index.ts';
+import { registerApp, signIn } from '../auth/helpers.ts';
 import { startHarness, type ServiceHarness } from './harness.ts';
 
 /**
@@ -186,6 +188,43 @@ describe('Bearer tokens of a Cognito user pool (cognito-local), over HTTP', () =
     for (const token of seen) {
       expect(text).not.toContain(token);
       expect(text).not.toContain(token.split('.')[2]);
+    }
+  });
+});
+
+describe('Cognito users and Salesforce sign-in on one service', () => {
+  it('the token\'s issuer picks the verifier: a Cognito token and a service token both work, each with its own role', async () => {
+    const emu = await startEmulator();
+    let both: ServiceHarness | undefined;
+    try {
+      const app = await registerApp(emu, { name: 'forceflow sign-in' });
+      both = await startHarness({
+        emulator: emu,
+        signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId },
+        cognito: { userPoolId: poolId, endpoint: cognito.endpoint, appClientIds: [clientId], groups: { 'flow-viewers': 'viewer' } },
+      });
+      const svc = both.svc.signIn;
+      if (!svc) throw new Error('sign-in is not configured');
+      await svc.principals.allowOrg(emu.orgId);
+      await svc.principals.addUser({ orgId: emu.orgId, userId: emu.userId, role: 'operator', name: 'ada' });
+      const { id_token: idToken = '' } = await signIn(emu, app, { scope: 'openid' });
+      const exchanged = await fetch(`${both.svc.endpoint}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: idToken, subject_token_type: 'urn:ietf:params:oauth:token-type:id_token' }) });
+      const ours = String(((await exchanged.json()) as Record<string, unknown>)['access_token']);
+      const bob = (await tokens('bob')).access;
+      const call = async (token: string, path: string): Promise<string | null> => (await fetch(`${both?.svc.endpoint ?? ''}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ flowName: 'no-such-flow' }) })).headers.get('x-amzn-errortype');
+      // The operator (ours) reaches the operation; the Cognito viewer is stopped by the role.
+      expect(await call(ours, '/start-flow')).toBe('ResourceNotFoundException');
+      expect(await call(bob, '/start-flow')).toBe('AccessDeniedException');
+      expect(await call(bob, '/list-flows')).toBeNull();
+      // Ada is only in groups this service does not map: refused, whatever the other issuer would say.
+      expect(await call((await tokens('ada')).access, '/list-flows')).toBe('UnrecognizedClientException');
+      // A Salesforce id_token is neither issuer's token.
+      const { id_token: raw = '' } = await signIn(emu, app, { scope: 'openid' });
+      expect(await call(raw, '/list-flows')).toBe('UnrecognizedClientException');
+      expect(both.logLines.filter((l) => l['msg'] === 'Bearer token refused').map((l) => l['reason'])).toEqual(['group', 'issuer']);
+    } finally {
+      await both?.close();
+      await emu.close();
     }
   });
 });
