@@ -15,7 +15,7 @@ export interface AuthorizedCaller {
   readonly scopes: readonly string[];
 }
 
-/** Checks `Authorization: Bearer` tokens (the service's own, src/service/signin/exchange.ts). */
+/** Checks `Authorization: Bearer` tokens: the service's own (src/service/signin/exchange.ts) and, when configured, a Cognito pool's (src/service/signin/bearer.ts). */
 export interface BearerAuthenticator {
   /** The caller of a token; throws (any error) when the token is refused. */
   authenticate(token: string): Promise<AuthorizedCaller>;
