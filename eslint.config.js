@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console: browser modules (no build), type-checked by `tsc -p console`.
+    files: ['console/**/*.js'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', sessionStorage: 'readonly', crypto: 'readonly', btoa: 'readonly', Event: 'readonly', Node: 'readonly', HTMLElement: 'readonly', HTMLSelectElement: 'readonly', URLSearchParams: 'readonly' } },
+  },
+  {
     files: ['src/cli/**', 'bench/**', 'scripts/**', 'bin/**', 'src/emulator/main.ts'],
     rules: { 'no-console': 'off' },
   },

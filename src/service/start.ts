@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { parseServiceConfig, type ServiceConfig } from './config.ts';
 import { DATABASE_URL_ENV, databaseKind, openServiceDatabase, redactDatabaseUrl } from './db.ts';
 import type { AccessKey } from './http/sigv4.ts';
+import { consoleAssets } from './console/assets.ts';
 import { buildApiApp } from './http/app.ts';
 import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
@@ -141,7 +142,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       register: (server: FastifyInstance) => signIn?.register(server),
       publicPaths: signIn?.publicPaths ?? [],
     };
-    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [], ...(bearer ? { signIn: bearer } : {}) });
+    app = buildApiApp({ operations, keys, idempotency, region, accountId, log, now, host, allowHosts: config.allowHosts ?? [], allowOrigins: config.allowOrigins ?? [], ...(bearer ? { signIn: bearer } : {}), console: consoleAssets(config.signIn) });
     try {
       await app.listen({ port: config.port ?? 0, host });
     } catch (error) {

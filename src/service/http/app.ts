@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { hostAllowed, normalizeOrigin } from '../../core/http-guard.ts';
+import { hostAllowed, normalizeOrigin, originAllowed } from '../../core/http-guard.ts';
 import { tooDeepAt } from '../../core/json-depth.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ApiError } from '../api-error.ts';
@@ -42,6 +42,8 @@ export interface ApiAppOptions {
    * and its routes (token exchange, JWKS, metadata), registered behind the same Host/Origin guard.
    */
   readonly signIn?: BearerAuthenticator & { register(app: FastifyInstance): void; readonly publicPaths: readonly string[] };
+  /** The web console's static routes (src/service/console/assets.ts): public, behind the same Host/Origin guard. */
+  readonly console?: { register(app: FastifyInstance): void; readonly publicPaths: readonly string[] };
 }
 
 /** Default of {@link ApiAppOptions.requestTimeoutMs}. */
@@ -145,7 +147,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     log,
     ...(options.signIn ? { bearer: options.signIn } : {}),
   });
-  const publicPaths = new Set(options.signIn?.publicPaths ?? []);
+  const publicPaths = new Set([...(options.signIn?.publicPaths ?? []), ...(options.console?.publicPaths ?? [])]);
   const app = Fastify({
     logger: false,
     // fastify's own defaults disable Node's request timeout (requestTimeout 0), so a client sending a byte
@@ -171,16 +173,21 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
     }
     const rawOrigin = req.headers.origin;
     if (rawOrigin !== undefined) {
+      // Allowed: the configured origins, and the service's own pages (the console: browsers send Origin on every
+      // POST, same-origin ones too). Any other page is refused.
       const origin = normalizeOrigin(rawOrigin);
-      if (origin === undefined || !allowedOrigins.has(origin)) {
+      if (origin === undefined || !originAllowed(rawOrigin, host, req.socket.localPort, { ...policy, allowOrigins: [...allowedOrigins] })) {
         return sendError(reply, new ApiError('AccessDeniedException', `Requests from web pages (Origin "${String(rawOrigin).slice(0, 100)}") are refused. Allow an origin with allowOrigins in the service configuration.`));
       }
-      void reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin').header('Access-Control-Expose-Headers', 'x-amzn-RequestId, x-amzn-ErrorType, Date');
-      if (req.method === 'OPTIONS') {
-        return reply.code(204).header('Access-Control-Allow-Methods', 'GET, POST, DELETE').header('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS).header('Access-Control-Max-Age', '600').send();
+      // CORS only for the configured (cross-origin) ones: the own pages need none.
+      if (allowedOrigins.has(origin)) {
+        void reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin').header('Access-Control-Expose-Headers', 'x-amzn-RequestId, x-amzn-ErrorType, Date');
+        if (req.method === 'OPTIONS') {
+          return reply.code(204).header('Access-Control-Allow-Methods', 'GET, POST, DELETE').header('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS).header('Access-Control-Max-Age', '600').send();
+        }
       }
     }
-    // The sign-in routes (token exchange, JWKS, metadata) are public: they are how a caller gets a credential.
+    // The sign-in routes (token exchange, JWKS, metadata) and the console's files are public: how a caller gets a credential.
     if (publicPaths.has((req.raw.url ?? '/').split('?')[0] ?? '')) return undefined;
     // Authentication up to the signature before the body is read (the signature itself needs the body).
     try {
@@ -224,6 +231,7 @@ export function buildApiApp(options: ApiAppOptions): FastifyInstance {
   }
 
   options.signIn?.register(app);
+  options.console?.register(app);
 
   for (const op of options.operations) {
     const route = routeOf(op);

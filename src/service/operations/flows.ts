@@ -27,7 +27,7 @@ export interface FlowOperationDeps {
   /** Flows per account (AppFlow's quota: 1,000). */
   readonly maxFlows?: number;
   /** Schedules Active Scheduled flows: StartFlow activates, StopFlow and DeleteFlow deactivate, UpdateFlow reschedules. */
-  readonly scheduler?: Pick<Scheduler, 'activate' | 'update' | 'deactivate'>;
+  readonly scheduler?: Pick<Scheduler, 'activate' | 'update' | 'deactivate'> & Partial<Pick<Scheduler, 'nextFireAt'>>;
 }
 
 /** The definition members CreateFlow stores and DescribeFlow echoes (UpdateFlow replaces all but kmsArn). */
@@ -443,6 +443,46 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     },
   });
 
+  // forceflow's own read-only operation (the web console's): what AppFlow's ExecutionRecord has no member for, which
+  // the AWS SDK would drop from DescribeFlowExecutionRecords. Same runs, same paging, plus the API each side used and
+  // why, the error file, the catalogued error, and the flow's next scheduled run.
+  const describeFlowRuns = operation({
+    name: 'DescribeFlowRuns', method: 'POST', path: '/forceflow/describe-flow-runs', readOnly: true,
+    input: z.looseObject({ flowName: FLOW_NAME, maxResults: MAX_RESULTS.optional(), nextToken: NEXT_TOKEN.optional() }),
+    async handle(input) {
+      const flow = await mustGet(deps, input.flowName);
+      const limit = input.maxResults ?? 20;
+      const scope = `DescribeFlowRuns:${flow.name}:${flow.createdAt.toISOString()}`;
+      const cursor = input.nextToken === undefined ? undefined : pages.read<{ at: string; id: string }>(scope, input.nextToken);
+      const rest = await deps.state.runs(flow.name, { since: flow.createdAt.toISOString(), limit: limit + 1, ...(cursor === undefined ? {} : { before: { startedAt: cursor.at, executionId: cursor.id } }) });
+      const page = rest.slice(0, limit);
+      const live = new Map(deps.executor.live(flow.name).map((l) => [l.executionId, l]));
+      const last = page[page.length - 1];
+      const nextRunAt = flow.status === 'Active' ? deps.scheduler?.nextFireAt?.(flow.name) : undefined;
+      return {
+        flowName: flow.name,
+        flowStatus: flow.status,
+        ...(nextRunAt === undefined ? {} : { nextRunAt }),
+        runs: page.map((r) => ({
+          ...executionRecord(r, live.get(r.executionId)),
+          startedBy: r.startedBy,
+          recordsWritten: r.executionResult.recordsWritten,
+          recordsFiltered: r.executionResult.recordsFiltered,
+          recordsDropped: r.executionResult.recordsDropped,
+          sourceDataTransferApi: r.sourceDataTransferApi,
+          sourceDataTransferApiReason: r.sourceDataTransferApiReason,
+          destinationDataTransferApi: r.destinationDataTransferApi,
+          destinationDataTransferApiReason: r.destinationDataTransferApiReason,
+          errorFile: r.errorFile,
+          outputs: r.outputs,
+          error: r.error === null ? null : { code: r.error.code, message: r.error.message },
+          notes: r.notes,
+        })),
+        ...(rest.length > limit && last ? { nextToken: pages.make(scope, { at: last.startedAt, id: last.executionId }) } : {}),
+      };
+    },
+  });
+
   const tagResource = operation({
     name: 'TagResource', method: 'POST', path: '/tags/{resourceArn}', readOnly: false,
     input: z.looseObject({ resourceArn: z.string().min(1).max(512), tags: TAGS }),
@@ -475,5 +515,5 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     },
   });
 
-  return [createFlow, describeFlow, listFlows, updateFlow, deleteFlow, startFlow, stopFlow, cancelFlowExecutions, describeExecutions, tagResource, untagResource, listTags] as Operation[];
+  return [createFlow, describeFlow, listFlows, updateFlow, deleteFlow, startFlow, stopFlow, cancelFlowExecutions, describeExecutions, describeFlowRuns, tagResource, untagResource, listTags] as Operation[];
 }

@@ -1,0 +1,219 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { CreateFlowCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
+import { runCli } from '../../src/cli/program.ts';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { openFlowService } from '../../src/service/flows/service.ts';
+import { registerApp, type TestApp } from '../auth/helpers.ts';
+import { chromiumForTests, launchChromium, type TestBrowser } from '../helpers/chromium.ts';
+import { startTestS3, type TestS3 } from '../helpers/s3.ts';
+import { startHarness, type ServiceHarness } from '../service/harness.ts';
+
+/**
+ * The web console in a real browser (headless Chromium driven by playwright-core) against the real service
+ * (startService, sign-in configured) and the emulator as Salesforce: sign in through the emulator's authorize
+ * page, see the flows, start a run and watch it finish, sign out (the Salesforce token is revoked), and as a
+ * viewer find Start disabled and refused by the server.
+ */
+const executablePath = chromiumForTests('test/console/console.test.ts');
+
+const PROFILE = 'forceflow-emulator';
+const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let emu: RunningEmulator;
+let s3: TestS3;
+let app: TestApp;
+let h: ServiceHarness;
+let browser: TestBrowser;
+let origin: string;
+
+async function cli(...args: string[]): Promise<void> {
+  let err = '';
+  const code = await runCli(['node', 'forceflow', ...args, '--state-dir', h.stateDir], { writeOut: () => undefined, writeErr: (s) => (err += s) });
+  expect(code, err).toBe(0);
+}
+
+/** Sign in through the console: its button, the emulator's login page, the approval page when first asked. */
+async function signIn(page: Page): Promise<void> {
+  await page.goto(`${origin}/#/flows`);
+  await page.locator('#signin').click();
+  await page.waitForURL((url) => url.origin === new URL(emu.loginUrl).origin);
+  await page.locator('#username').fill(emu.username);
+  await page.locator('#password').fill(emu.password);
+  await page.locator('#Login').click();
+  await page.waitForURL((url) => url.origin === origin || url.pathname.endsWith('/authorize'));
+  if (new URL(page.url()).origin !== origin) await page.locator('#oaapprove').click();
+  await page.waitForURL((url) => url.origin === origin && url.search === '');
+  await page.locator('#role').waitFor();
+}
+
+interface StoredSession {
+  readonly accessToken: string;
+  readonly scopes: string[];
+  readonly salesforce?: { readonly loginHost: string; readonly accessToken: string };
+}
+
+async function session(page: Page): Promise<StoredSession | null> {
+  return page.evaluate(() => {
+    const raw = sessionStorage.getItem('forceflow.console.session');
+    return raw === null ? null : (JSON.parse(raw) as StoredSession);
+  });
+}
+
+beforeAll(async () => {
+  if (executablePath === undefined) return;
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  // Salesforce lets the console's origin call its token and revoke endpoints (CORS allowlist, as on a real org).
+  emu = await startEmulator({ allowOrigins: [origin] });
+  s3 = await startTestS3();
+  app = await registerApp(emu, { name: 'forceflow console', redirectUris: [`${origin}/`] });
+  const profiles: Record<string, unknown> = { [PROFILE]: emu.connectorProfile };
+  h = await startHarness({
+    emulator: emu,
+    port,
+    signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId },
+    operations: async (deps) =>
+      (
+        await openFlowService(deps, { exists: async (name) => Object.hasOwn(profiles, name), resolver: async (name) => ({ profile: profiles[name ?? ''] }) }, { runOptions: { salesforce: FAST, s3Client: s3.client } })
+      ).operations,
+  });
+  await cli('users', 'orgs', 'allow', emu.orgId);
+  await cli('users', 'add', emu.orgId, emu.userId, '--role', 'operator', '--name', 'ada');
+  const source = { connectorType: 'Salesforce', connectorProfileName: PROFILE, sourceConnectorProperties: { Salesforce: { object: 'Account' } } };
+  const destination = [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: 'console', s3OutputFormatConfig: { fileType: 'JSON', aggregationConfig: { aggregationType: 'SingleFile' } } } } }];
+  const tasks = [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }];
+  await h.appflow.send(new CreateFlowCommand({ flowName: 'accounts-to-s3', description: 'Accounts to S3', triggerConfig: { triggerType: 'OnDemand' }, sourceFlowConfig: source, destinationFlowConfigList: destination, tasks } as never));
+  await h.appflow.send(new CreateFlowCommand({ flowName: 'accounts-daily', triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1days)', dataPullMode: 'Complete' } } }, sourceFlowConfig: source, destinationFlowConfigList: destination, tasks } as never));
+  await h.appflow.send(new StartFlowCommand({ flowName: 'accounts-daily' }));
+  browser = await launchChromium(executablePath);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+  await s3?.close();
+  await emu?.close();
+});
+
+describe.skipIf(executablePath === undefined)('the web console in headless Chromium', () => {
+  it('serves the console at / without a credential, with a CSP; the guard lets its own origin call and refuses others', async () => {
+    const page = await fetch(`${origin}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain(`connect-src 'self' ${new URL(emu.loginUrl).origin}`);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await page.text()).toContain('/console/app.js');
+    const config = (await (await fetch(`${origin}/console/config.json`)).json()) as Record<string, unknown>;
+    expect(config).toEqual({ signIn: { loginHosts: [emu.loginUrl.replace(/\/+$/, '')], clientId: app.clientId } });
+    // A foreign page is refused before anything else; the API still needs a credential from the own origin.
+    const foreign = await fetch(`${origin}/list-flows`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{}' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+    const own = await fetch(`${origin}/list-flows`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{}' });
+    expect(own.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+  });
+
+  it('an operator signs in, sees the flows, starts a run, watches it finish, and signs out (the Salesforce token is revoked)', async () => {
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await signIn(page);
+    expect(await page.locator('#role').textContent()).toBe('Role: operator');
+    // The code is gone from the address bar, the page is the one asked for.
+    expect(new URL(page.url()).hash).toBe('#/flows');
+    const rows = page.locator('#flows tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const daily = page.locator('tr[data-flow="accounts-daily"]');
+    expect(await daily.locator('td').nth(1).textContent()).toBe('Active');
+    expect(await daily.locator('td').nth(2).textContent()).toBe('rate(1days)');
+    expect(await daily.locator('td').nth(4).locator('time').count()).toBe(1);
+
+    // Keyboard: the flow's link is reachable with Tab and followed with Enter.
+    const link = page.locator('a[href="#/flows/accounts-to-s3"]');
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${origin}/#/flows/accounts-to-s3`);
+    await page.locator('#start').waitFor();
+    expect(await page.locator('#start').isEnabled()).toBe(true);
+    await page.locator('#start').click();
+    await page.waitForURL(/#\/flows\/accounts-to-s3\/runs\//);
+    const executionId = decodeURIComponent(page.url().split('/runs/')[1] ?? '');
+    expect(executionId).not.toBe('');
+    // The run page polls until the run ends.
+    await expect.poll(() => page.locator('#run dd .badge').first().textContent(), { timeout: 30_000, interval: 200 }).toBe('Successful');
+    const records = Number(await page.locator('#records').textContent());
+    expect(records).toBeGreaterThan(0);
+    expect(await page.locator('#run').textContent()).toMatch(/Read with(REST_SYNC|BULKV2): \S/);
+
+    // The run history shows it, as the API has it.
+    await page.locator(`a[href="#/flows/accounts-to-s3"]`).click();
+    const run = page.locator(`tr[data-run="${executionId}"]`);
+    await run.waitFor();
+    expect(await run.locator('td').nth(1).textContent()).toBe('Successful');
+    expect(Number(await run.locator('td').nth(2).textContent())).toBe(records);
+    expect(await run.locator('td').nth(4).textContent()).toMatch(/read: (REST_SYNC|BULKV2)/);
+    const { flowExecutions } = await h.appflow.send(new (await import('@aws-sdk/client-appflow')).DescribeFlowExecutionRecordsCommand({ flowName: 'accounts-to-s3' }));
+    expect(flowExecutions?.map((e) => [e.executionId, e.executionStatus, e.executionResult?.recordsProcessed])).toEqual([[executionId, 'Successful', records]]);
+
+    // The definition, as DescribeFlow has it.
+    await page.locator('a[href="#/flows/accounts-to-s3/definition"]').click();
+    const definition = JSON.parse((await page.locator('#definition').textContent()) ?? '{}') as Record<string, unknown>;
+    expect(definition).toMatchObject({ flowName: 'accounts-to-s3', description: 'Accounts to S3', triggerConfig: { triggerType: 'OnDemand' } });
+
+    // Sign out: the Salesforce token is revoked at the login host, the session is gone from the tab.
+    const stored = await session(page);
+    const sfToken = stored?.salesforce?.accessToken ?? '';
+    expect(sfToken).not.toBe('');
+    const introspect = async (): Promise<unknown> => {
+      const res = await fetch(`${emu.loginUrl}/services/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: sfToken, client_id: app.clientId, client_secret: app.clientSecret }).toString() });
+      return ((await res.json()) as Record<string, unknown>)['active'];
+    };
+    expect(await introspect()).toBe(true);
+    await page.locator('#signout').click();
+    await page.locator('#signin').waitFor();
+    expect(await page.locator('#status').textContent()).toContain('Your Salesforce token was revoked.');
+    expect(await introspect()).toBe(false);
+    expect(await session(page)).toBeNull();
+    // No token reached the service's log.
+    for (const token of [sfToken, stored?.accessToken ?? '']) expect(h.logText()).not.toContain(token);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('a viewer sees the flows but cannot start a run: the button is disabled and the server refuses', async () => {
+    await cli('users', 'add', emu.orgId, emu.userId, '--role', 'viewer', '--name', 'ada');
+    const page = await browser.context.newPage();
+    await signIn(page);
+    expect(await page.locator('#role').textContent()).toBe('Role: viewer');
+    await page.goto(`${origin}/#/flows/accounts-to-s3`);
+    await page.locator('#start').waitFor();
+    expect(await page.locator('#start').isDisabled()).toBe(true);
+    expect(await page.locator('#role-hint').textContent()).toContain('viewer');
+    const before = await page.locator('#runs tbody tr').count();
+    // The server refuses anyway: the page's own token, the page's own origin.
+    const answer = await page.evaluate(async () => {
+      const s = JSON.parse(sessionStorage.getItem('forceflow.console.session') ?? '{}') as { accessToken?: string };
+      const res = await fetch('/start-flow', { method: 'POST', headers: { authorization: `Bearer ${s.accessToken ?? ''}`, 'content-type': 'application/json' }, body: JSON.stringify({ flowName: 'accounts-to-s3' }) });
+      return { status: res.status, type: res.headers.get('x-amzn-errortype') };
+    });
+    expect(answer).toEqual({ status: 403, type: 'AccessDeniedException' });
+    await page.reload();
+    await page.locator('#runs').waitFor();
+    expect(await page.locator('#runs tbody tr').count()).toBe(before);
+    await page.close();
+  }, 60_000);
+});
