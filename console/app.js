@@ -268,10 +268,12 @@ async function signOut() {
   saveSession(undefined);
   stopPolling();
   if (!s) return render();
-  const [service, salesforce] = await Promise.all([
-    (async () => (s.refreshToken ? revokeAtService(s.refreshToken, 'refresh_token') : true) && revokeAtService(s.accessToken, 'access_token'))(),
+  const [refresh, access, salesforce] = await Promise.all([
+    s.refreshToken ? revokeAtService(s.refreshToken, 'refresh_token') : Promise.resolve(true),
+    revokeAtService(s.accessToken, 'access_token'),
     s.salesforce ? revokeSalesforce(s.salesforce) : Promise.resolve(true),
   ]);
+  const service = refresh && access;
   const left = Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000));
   history.replaceState(null, '', '/#/flows');
   say(`Signed out. ${salesforce ? 'Your Salesforce token was revoked.' : 'Salesforce did not confirm the revocation of your token.'} ${service ? 'The service revoked its token.' : `The service's token was dropped here; it expires by itself within ${left} s.`}`);

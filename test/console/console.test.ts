@@ -7,6 +7,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { openFlowService } from '../../src/service/flows/service.ts';
 import { registerApp, type TestApp } from '../auth/helpers.ts';
 import { chromiumForTests, launchChromium, type TestBrowser } from '../helpers/chromium.ts';
+import { holdingProxy, type HoldingProxy } from '../helpers/holding-proxy.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import { startHarness, type ServiceHarness } from '../service/harness.ts';
 
@@ -39,6 +40,8 @@ let app: TestApp;
 let h: ServiceHarness;
 let browser: TestBrowser;
 let origin: string;
+/** Between the `held` profile and the emulator: holds a run at its first query, so the test sees it running. */
+let proxy: HoldingProxy;
 
 async function cli(...args: string[]): Promise<void> {
   let err = '';
@@ -68,7 +71,7 @@ interface StoredSession {
 
 async function session(page: Page): Promise<StoredSession | null> {
   return page.evaluate(() => {
-    const raw = sessionStorage.getItem('forceflow.console.session');
+    const raw = (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('forceflow.console.session');
     return raw === null ? null : (JSON.parse(raw) as StoredSession);
   });
 }
@@ -81,7 +84,9 @@ beforeAll(async () => {
   emu = await startEmulator({ allowOrigins: [origin] });
   s3 = await startTestS3();
   app = await registerApp(emu, { name: 'forceflow console', redirectUris: [`${origin}/`] });
-  const profiles: Record<string, unknown> = { [PROFILE]: emu.connectorProfile };
+  proxy = await holdingProxy(emu.instanceUrl);
+  const viaProxy = { ...emu.connectorProfile, connectorProfileName: 'held', connectorProfileConfig: { ...emu.connectorProfile.connectorProfileConfig, connectorProfileProperties: { Salesforce: { instanceUrl: proxy.url, isSandboxEnvironment: false, loginUrl: proxy.url } } } };
+  const profiles: Record<string, unknown> = { [PROFILE]: emu.connectorProfile, held: viaProxy };
   h = await startHarness({
     emulator: emu,
     port,
@@ -99,12 +104,15 @@ beforeAll(async () => {
   await h.appflow.send(new CreateFlowCommand({ flowName: 'accounts-to-s3', description: 'Accounts to S3', triggerConfig: { triggerType: 'OnDemand' }, sourceFlowConfig: source, destinationFlowConfigList: destination, tasks } as never));
   await h.appflow.send(new CreateFlowCommand({ flowName: 'accounts-daily', triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1days)', dataPullMode: 'Complete' } } }, sourceFlowConfig: source, destinationFlowConfigList: destination, tasks } as never));
   await h.appflow.send(new StartFlowCommand({ flowName: 'accounts-daily' }));
+  await h.appflow.send(new CreateFlowCommand({ flowName: 'accounts-held', triggerConfig: { triggerType: 'OnDemand' }, sourceFlowConfig: { ...source, connectorProfileName: 'held' }, destinationFlowConfigList: destination, tasks } as never));
   browser = await launchChromium(executablePath);
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
+  proxy?.hold(undefined);
   await h?.close();
+  await proxy?.close();
   await s3?.close();
   await emu?.close();
 });
@@ -136,7 +144,7 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     // The code is gone from the address bar, the page is the one asked for.
     expect(new URL(page.url()).hash).toBe('#/flows');
     const rows = page.locator('#flows tbody tr');
-    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => rows.count()).toBe(3);
     const daily = page.locator('tr[data-flow="accounts-daily"]');
     expect(await daily.locator('td').nth(1).textContent()).toBe('Active');
     expect(await daily.locator('td').nth(2).textContent()).toBe('rate(1days)');
@@ -169,6 +177,15 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     const { flowExecutions } = await h.appflow.send(new (await import('@aws-sdk/client-appflow')).DescribeFlowExecutionRecordsCommand({ flowName: 'accounts-to-s3' }));
     expect(flowExecutions?.map((e) => [e.executionId, e.executionStatus, e.executionResult?.recordsProcessed])).toEqual([[executionId, 'Successful', records]]);
 
+    // What the run history shows beyond AppFlow's ExecutionRecord comes from DescribeFlowRuns (forceflow's).
+    const token = (await session(page))?.accessToken ?? '';
+    const described = await fetch(`${origin}/forceflow/describe-flow-runs`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ flowName: 'accounts-to-s3' }) });
+    expect(described.status).toBe(200);
+    const [detail] = ((await described.json()) as { runs: Array<Record<string, unknown>> }).runs;
+    expect(detail).toMatchObject({ executionId, executionStatus: 'Successful', startedBy: 'manual', recordsWritten: records, errorFile: null, error: null, destinationDataTransferApi: null });
+    expect(String(detail?.['sourceDataTransferApiReason'])).not.toBe('');
+    expect(detail?.['outputs']).toEqual([expect.stringMatching(new RegExp(`^s3://${s3.bucket}/console/`))]);
+
     // The definition, as DescribeFlow has it.
     await page.locator('a[href="#/flows/accounts-to-s3/definition"]').click();
     const definition = JSON.parse((await page.locator('#definition').textContent()) ?? '{}') as Record<string, unknown>;
@@ -194,6 +211,28 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await page.close();
   }, 60_000);
 
+  it('shows a running run live, with Cancel; cancelling it ends the run Canceled', async () => {
+    const page = await browser.context.newPage();
+    await signIn(page);
+    proxy.hold({ method: 'GET', path: /\/query\/?$/, at: 'request' });
+    await page.goto(`${origin}/#/flows/accounts-held`);
+    await page.locator('#start').click();
+    await page.waitForURL(/#\/flows\/accounts-held\/runs\//);
+    await proxy.reached(1);
+    await page.locator('#live').waitFor();
+    expect(await page.locator('#run dd .badge').first().textContent()).toBe('InProgress');
+    // One run at a time: Start is disabled while it runs; Cancel is offered.
+    expect(await page.locator('#start').isDisabled()).toBe(true);
+    expect(await page.locator('#cancel').isEnabled()).toBe(true);
+    await page.locator('#cancel').click();
+    await expect.poll(() => page.locator('#run dd .badge').first().textContent(), { timeout: 30_000, interval: 200 }).toBe('Canceled');
+    expect(await page.locator('#live').count()).toBe(0);
+    proxy.hold(undefined);
+    await page.locator('#signout').click();
+    await page.locator('#signin').waitFor();
+    await page.close();
+  }, 60_000);
+
   it('a viewer sees the flows but cannot start a run: the button is disabled and the server refuses', async () => {
     await cli('users', 'add', emu.orgId, emu.userId, '--role', 'viewer', '--name', 'ada');
     const page = await browser.context.newPage();
@@ -206,7 +245,7 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     const before = await page.locator('#runs tbody tr').count();
     // The server refuses anyway: the page's own token, the page's own origin.
     const answer = await page.evaluate(async () => {
-      const s = JSON.parse(sessionStorage.getItem('forceflow.console.session') ?? '{}') as { accessToken?: string };
+      const s = JSON.parse((globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('forceflow.console.session') ?? '{}') as { accessToken?: string };
       const res = await fetch('/start-flow', { method: 'POST', headers: { authorization: `Bearer ${s.accessToken ?? ''}`, 'content-type': 'application/json' }, body: JSON.stringify({ flowName: 'accounts-to-s3' }) });
       return { status: res.status, type: res.headers.get('x-amzn-errortype') };
     });
