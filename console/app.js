@@ -2,7 +2,7 @@
 /**
  * The forceflow web console (docs/console.md): sign in with Salesforce (authorization code + PKCE), exchange the
  * id_token at the service's POST /oauth2/token for the service's own token, then call the AppFlow API with
- * `Authorization: Bearer`. No framework and no build: one ES module, type-checked by `tsc -p console`.
+ * `Authorization: Bearer`. No framework and no build: one ES module, type-checked by `tsc -p tsconfig.console.json`.
  *
  * The session (the service's token, and the Salesforce access token kept only to revoke it at sign-out) lives in
  * sessionStorage: it survives a reload and the redirect through the login page, belongs to this tab only, and is

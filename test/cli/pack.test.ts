@@ -38,7 +38,7 @@ describe('the packed package (npm pack, then installed outside the clone)', () =
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const tarball = join(work, info?.filename ?? '');
     const files = (info?.files ?? []).map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['bin/forceflow.js', 'dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'package.json', 'README.md']));
+    expect(files).toEqual(expect.arrayContaining(['bin/forceflow.js', 'dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'package.json', 'README.md', 'console/index.html', 'console/app.js', 'console/app.css']));
     expect(files.some((f) => f.startsWith('src/'))).toBe(false);
 
     // A global install into a temporary prefix, from the npm cache only (this machine has no network).
