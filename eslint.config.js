@@ -17,7 +17,7 @@ export default tseslint.config(
   {
     // The web console: browser modules (no build), type-checked by `tsc -p tsconfig.console.json`.
     files: ['console/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', sessionStorage: 'readonly', crypto: 'readonly', btoa: 'readonly', Event: 'readonly', Node: 'readonly', HTMLElement: 'readonly', HTMLSelectElement: 'readonly', URLSearchParams: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', sessionStorage: 'readonly', crypto: 'readonly', btoa: 'readonly', Event: 'readonly', Node: 'readonly', HTMLElement: 'readonly', HTMLSelectElement: 'readonly', CSS: 'readonly', URLSearchParams: 'readonly' } },
   },
   {
     files: ['src/cli/**', 'bench/**', 'scripts/**', 'bin/**', 'src/emulator/main.ts'],

@@ -288,7 +288,10 @@ async function signOut() {
  */
 async function api(path, body = {}) {
   const s = await liveSession();
-  if (!s) throw new ApiError(401, 'SignedOut', 'You are signed out.');
+  if (!s) {
+    void render();
+    throw new ApiError(401, 'SignedOut', 'You are signed out.');
+  }
   const res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
   const json = text === '' ? {} : JSON.parse(text);
@@ -343,11 +346,18 @@ function showError(error) {
   say(error instanceof ApiError ? `${error.type}: ${error.message}` : String(/** @type {Error} */ (error).message ?? error), true);
 }
 
-/** @param {HTMLElement} content @param {boolean} [focus] */
+/**
+ * Replace the page's content. A new page takes the focus (so the keyboard starts at its content); a refresh of
+ * the same page (polling) gives it back to the button or link that had it.
+ * @param {HTMLElement} content @param {boolean} [focus]
+ */
 function show(content, focus = true) {
   const main = byId('main');
+  const active = document.activeElement;
+  const selector = !focus && active instanceof HTMLElement && main.contains(active) ? (active.id ? `#${CSS.escape(active.id)}` : active.getAttribute('href') ? `a[href="${CSS.escape(active.getAttribute('href') ?? '')}"]` : undefined) : undefined;
   main.replaceChildren(content);
   if (focus) main.focus();
+  else if (selector) /** @type {HTMLElement | null} */ (main.querySelector(selector))?.focus();
 }
 
 function renderWho() {
@@ -377,8 +387,8 @@ function signInPage() {
   );
 }
 
-/** #/flows @param {number} id @param {Session} session */
-async function flowsPage(id, session) {
+/** #/flows @param {number} id @param {Session} session @param {boolean} [focus] */
+async function flowsPage(id, session, focus = true) {
   const flows = await listFlows();
   // Schedule and next run: DescribeFlow for Scheduled flows, and DescribeFlowRuns (forceflow's) for the active ones.
   const extra = await Promise.all(
@@ -412,8 +422,9 @@ async function flowsPage(id, session) {
         : h('table', { id: 'flows' }, h('thead', {}, h('tr', {}, ...['Flow', 'Status', 'Schedule', 'Last run', 'Next run', 'Source → destination'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows)),
       h('p', { class: 'hint' }, `Signed in as ${roleOf(session)}.`),
     ),
+    focus,
   );
-  if (flows.some((f) => RUNNING.has(f['lastRunExecutionDetails']?.['mostRecentExecutionStatus']))) pollAgain(() => flowsPage(id, session), id);
+  if (flows.some((f) => RUNNING.has(f['lastRunExecutionDetails']?.['mostRecentExecutionStatus']))) pollAgain(() => flowsPage(id, session, false), id);
 }
 
 /** @param {Json} r */

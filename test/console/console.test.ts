@@ -224,7 +224,12 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     // One run at a time: Start is disabled while it runs; Cancel is offered.
     expect(await page.locator('#start').isDisabled()).toBe(true);
     expect(await page.locator('#cancel').isEnabled()).toBe(true);
-    await page.locator('#cancel').click();
+    // The page refreshes itself while the run goes on; the keyboard focus stays on Cancel, and Enter presses it.
+    await page.locator('#cancel').focus();
+    const shown = await page.locator('#run').elementHandle();
+    await page.waitForFunction((el) => el !== null && !el.isConnected, shown);
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe('cancel');
+    await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#run dd .badge').first().textContent(), { timeout: 30_000, interval: 200 }).toBe('Canceled');
     expect(await page.locator('#live').count()).toBe(0);
     proxy.hold(undefined);
@@ -253,6 +258,16 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await page.reload();
     await page.locator('#runs').waitFor();
     expect(await page.locator('#runs tbody tr').count()).toBe(before);
+
+    // A session past its end (no refresh token from this service) asks to sign in again.
+    await page.evaluate(() => {
+      const store = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).sessionStorage;
+      store.setItem('forceflow.console.session', JSON.stringify({ ...JSON.parse(store.getItem('forceflow.console.session') ?? '{}'), expiresAt: 0 }));
+    });
+    await page.reload();
+    await page.locator('#signin').waitFor();
+    expect(await page.locator('#status').textContent()).toContain('Your session ended');
+    expect(await session(page)).toBeNull();
     await page.close();
   }, 60_000);
 });
