@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ForceflowError } from '../../core/errors.ts';
 import type { SignInConfig } from '../signin/config.ts';
 
 /**
@@ -52,11 +53,17 @@ export interface ConsoleAssets {
   register(app: FastifyInstance): void;
 }
 
-/** The console's routes, its files read now. Throws if the package's console/ folder is incomplete. */
+/** The console's routes, its files read now. Throws INTERNAL if the package's console/ folder is incomplete. */
 export function consoleAssets(signIn: SignInConfig | undefined): ConsoleAssets {
   const config = consoleConfig(signIn);
   const headers = securityHeaders(config.signIn?.loginHosts ?? []);
-  const files = FILES.map(([path, file, type]) => ({ path, type, body: readFileSync(new URL(file, CONSOLE_DIR)) }));
+  const files = FILES.map(([path, file, type]) => {
+    try {
+      return { path, type, body: readFileSync(new URL(file, CONSOLE_DIR)) };
+    } catch (error) {
+      throw new ForceflowError('INTERNAL', `The web console's file console/${file} is missing from the forceflow package (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}); reinstall forceflow.`, { cause: error });
+    }
+  });
   const send = (reply: FastifyReply, type: string, body: Buffer | string): FastifyReply => reply.code(200).headers(headers).header('content-type', type).send(body);
   return {
     publicPaths: [...files.map((f) => f.path), CONSOLE_CONFIG_PATH],
