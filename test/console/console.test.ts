@@ -57,8 +57,12 @@ async function signIn(page: Page): Promise<void> {
   await page.locator('#username').fill(emu.username);
   await page.locator('#password').fill(emu.password);
   await page.locator('#Login').click();
-  await page.waitForURL((url) => url.origin === origin || url.pathname.endsWith('/authorize'));
-  if (new URL(page.url()).origin !== origin) await page.locator('#oaapprove').click();
+  // The approval page the first time; afterwards Salesforce remembers the approval and redirects at once.
+  const approve = page.locator('#oaapprove');
+  const back = page.waitForURL((url) => url.origin === origin);
+  await Promise.race([approve.waitFor(), back]).catch(() => undefined);
+  if (await approve.isVisible().catch(() => false)) await approve.click();
+  await back;
   await page.waitForURL((url) => url.origin === origin && url.search === '');
   await page.locator('#role').waitFor();
 }
