@@ -196,7 +196,8 @@ async function completeSignIn(params) {
   const sfRes = await fetch(`${pending.loginHost}/services/oauth2/token`, form({ grant_type: 'authorization_code', code, client_id: config.signIn.clientId, redirect_uri: redirectUri(), code_verifier: pending.verifier }));
   const sf = /** @type {Json} */ (await sfRes.json().catch(() => ({})));
   if (!sfRes.ok || typeof sf['id_token'] !== 'string') throw new Error(`Salesforce refused the sign-in code (${sf['error_description'] ?? sf['error'] ?? sfRes.status}). Check that the connected app issues id tokens (scope openid).`);
-  const res = await fetch('/oauth2/token', form({ grant_type: TOKEN_EXCHANGE, subject_token: sf['id_token'], subject_token_type: ID_TOKEN_TYPE, nonce: pending.nonce }));
+  // offline_access: a refresh token, so the sign-in outlives the id_token's 2 minutes (the role's scopes stay all granted).
+  const res = await fetch('/oauth2/token', form({ grant_type: TOKEN_EXCHANGE, subject_token: sf['id_token'], subject_token_type: ID_TOKEN_TYPE, nonce: pending.nonce, scope: 'offline_access' }));
   const ours = /** @type {Json} */ (await res.json().catch(() => ({})));
   if (!res.ok || typeof ours['access_token'] !== 'string') {
     // The Salesforce token is of no use now.
@@ -217,23 +218,35 @@ function sessionFrom(answer, salesforce) {
   };
 }
 
-/** The session, refreshed when it is about to expire and the service gave a refresh token; undefined when over. */
+/** @type {Promise<Session | undefined> | undefined} */
+let refreshing;
+
+/**
+ * The session, refreshed when it is about to expire and the service gave a refresh token; undefined when over.
+ * One refresh at a time: refresh tokens are one-time, and a second use of one ends the whole sign-in.
+ */
 async function liveSession() {
   const s = loadSession();
   if (!s) return undefined;
   if (s.expiresAt - Date.now() > 20_000) return s;
   if (s.refreshToken) {
-    const res = await fetch('/oauth2/token', form({ grant_type: 'refresh_token', refresh_token: s.refreshToken }));
-    if (res.ok) {
-      const next = { ...sessionFrom(await res.json()), ...(s.salesforce ? { salesforce: s.salesforce } : {}) };
-      if (!next.refreshToken) next.refreshToken = s.refreshToken;
-      saveSession(next);
-      return next;
-    }
+    refreshing ??= refresh(s).finally(() => (refreshing = undefined));
+    const next = await refreshing;
+    if (next) return next;
   }
-  if (s.expiresAt > Date.now()) return s;
+  if (s.expiresAt > Date.now() && !s.refreshToken) return s;
   await expire();
   return undefined;
+}
+
+/** @param {Session} s @returns {Promise<Session | undefined>} */
+async function refresh(s) {
+  const res = await fetch('/oauth2/token', form({ grant_type: 'refresh_token', refresh_token: s.refreshToken ?? '' }));
+  if (!res.ok) return undefined;
+  const next = { ...sessionFrom(await res.json()), ...(s.salesforce ? { salesforce: s.salesforce } : {}) };
+  if (!next.refreshToken && s.refreshToken) next.refreshToken = s.refreshToken;
+  saveSession(next);
+  return next;
 }
 
 /** The session ended on its own (expired, refused): revoke what is left and say so. */
@@ -254,7 +267,7 @@ async function revokeSalesforce(sf) {
   }
 }
 
-/** RFC 7009 at the service (404 or any refusal: the service has no revocation; the token just expires). @param {string} token @param {string} hint */
+/** RFC 7009 at the service (a 404 from an older service: no revocation there; the token just expires). @param {string} token @param {string} hint */
 async function revokeAtService(token, hint) {
   try {
     return (await fetch('/oauth2/revoke', form({ token, token_type_hint: hint }))).ok;

@@ -69,6 +69,8 @@ async function signIn(page: Page): Promise<void> {
 
 interface StoredSession {
   readonly accessToken: string;
+  readonly refreshToken?: string;
+  readonly expiresAt: number;
   readonly scopes: string[];
   readonly salesforce?: { readonly loginHost: string; readonly accessToken: string };
 }
@@ -199,18 +201,25 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     const stored = await session(page);
     const sfToken = stored?.salesforce?.accessToken ?? '';
     expect(sfToken).not.toBe('');
+    expect(stored?.refreshToken).toMatch(/^ffrt_/);
     const introspect = async (): Promise<unknown> => {
       const res = await fetch(`${emu.loginUrl}/services/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: sfToken, client_id: app.clientId, client_secret: app.clientSecret }).toString() });
       return ((await res.json()) as Record<string, unknown>)['active'];
     };
     expect(await introspect()).toBe(true);
+    const listFlows = async (bearer: string): Promise<string | null> => (await fetch(`${origin}/list-flows`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{}' })).headers.get('x-amzn-errortype');
+    expect(await listFlows(stored?.accessToken ?? '')).toBeNull();
     await page.locator('#signout').click();
     await page.locator('#signin').waitFor();
-    expect(await page.locator('#status').textContent()).toContain('Your Salesforce token was revoked.');
+    expect(await page.locator('#status').textContent()).toContain('Your Salesforce token was revoked. The service revoked its token.');
     expect(await introspect()).toBe(false);
     expect(await session(page)).toBeNull();
+    // The service's token and its refresh token are revoked too (RFC 7009 at /oauth2/revoke).
+    expect(await listFlows(stored?.accessToken ?? '')).toBe('UnrecognizedClientException');
+    const refreshed = await fetch(`${origin}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored?.refreshToken ?? '' }).toString() });
+    expect(refreshed.status).toBe(400);
     // No token reached the service's log.
-    for (const token of [sfToken, stored?.accessToken ?? '']) expect(h.logText()).not.toContain(token);
+    for (const token of [sfToken, stored?.accessToken ?? '', stored?.refreshToken ?? '']) expect(h.logText()).not.toContain(token);
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
@@ -263,11 +272,30 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await page.locator('#runs').waitFor();
     expect(await page.locator('#runs tbody tr').count()).toBe(before);
 
-    // A session past its end (no refresh token from this service) asks to sign in again.
-    await page.evaluate(() => {
-      const store = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).sessionStorage;
-      store.setItem('forceflow.console.session', JSON.stringify({ ...JSON.parse(store.getItem('forceflow.console.session') ?? '{}'), expiresAt: 0 }));
-    });
+    // A token about to expire is renewed with the refresh token (a new one each time), and the page goes on.
+    const setSession = (change: Record<string, unknown>): Promise<void> =>
+      page.evaluate((c) => {
+        const store = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).sessionStorage;
+        const current = JSON.parse(store.getItem('forceflow.console.session') ?? '{}') as Record<string, unknown>;
+        for (const [k, v] of Object.entries(c)) {
+          if (v === null) delete current[k];
+          else current[k] = v;
+        }
+        store.setItem('forceflow.console.session', JSON.stringify(current));
+      }, change);
+    const first = await session(page);
+    await setSession({ expiresAt: Date.now() });
+    await page.reload();
+    await page.locator('#runs').waitFor();
+    const renewed = await session(page);
+    expect(renewed?.accessToken).not.toBe(first?.accessToken);
+    expect(renewed?.refreshToken).toMatch(/^ffrt_/);
+    expect(renewed?.refreshToken).not.toBe(first?.refreshToken);
+    expect(renewed?.scopes).toEqual(['flows:read', 'offline_access']);
+    expect(renewed?.expiresAt).toBeGreaterThan(Date.now());
+
+    // A session past its end without a refresh token asks to sign in again.
+    await setSession({ expiresAt: 0, refreshToken: null });
     await page.reload();
     await page.locator('#signin').waitFor();
     expect(await page.locator('#status').textContent()).toContain('Your session ended');
