@@ -91,7 +91,7 @@ export function registerProfilesCommand(program: Command, io: CliIo): void {
     .description('List stored profiles (as AppFlow DescribeConnectorProfiles: no credential values).')
     .action(async (opts: CommonOptions) => {
       const { listProfiles } = await import('../profiles/profiles.ts');
-      await withContext(io, opts, async (ctx) => print({ connectorProfileDetails: listProfiles(ctx) }));
+      await withContext(io, opts, async (ctx) => print({ connectorProfileDetails: await listProfiles(ctx) }));
     });
 
   common(profiles.command('describe'))
@@ -99,7 +99,7 @@ export function registerProfilesCommand(program: Command, io: CliIo): void {
     .argument('<name>', 'connectorProfileName')
     .action(async (name: string, opts: CommonOptions) => {
       const { describeProfile } = await import('../profiles/profiles.ts');
-      await withContext(io, opts, async (ctx) => print(describeProfile(ctx, name)));
+      await withContext(io, opts, async (ctx) => print(await describeProfile(ctx, name)));
     });
 
   common(profiles.command('delete'))
@@ -108,7 +108,7 @@ export function registerProfilesCommand(program: Command, io: CliIo): void {
     .action(async (name: string, opts: CommonOptions) => {
       const { deleteProfile } = await import('../profiles/profiles.ts');
       await withContext(io, opts, async (ctx) => {
-        deleteProfile(ctx, name);
+        await deleteProfile(ctx, name);
         io.output.writeErr(`forceflow: deleted connector profile "${name}"\n`);
       });
     });

@@ -208,7 +208,7 @@ function windowInfo(row: WindowRow): WindowChange {
 }
 
 /** Open (creating when needed, owner-only) the run state in `folder` (`runs.db`). */
-export function openRunState(folder: string): RunStateStore {
+export function openRunState(folder: string): RunStateStore & { readonly writeJournal: WriteJournal } {
   let db: Database.Database;
   const file = join(folder, 'runs.db');
   try {

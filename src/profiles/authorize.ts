@@ -169,7 +169,7 @@ export async function authorizeProfile(ctx: ProfileContext, name: string, option
     if (!token.refreshToken) ctx.log.warn({ profile: name }, 'Salesforce returned no refresh token: add the refresh_token scope to the connected app, or runs will stop once the access token expires');
     ctx.log.info({ profile: name, instanceUrl }, 'profile authorized; tokens stored encrypted');
     finish?.(true, 'The tokens are stored encrypted. You can close this window.');
-    return { profile: describeProfile(ctx, name), instanceUrl, hasRefreshToken: token.refreshToken !== undefined };
+    return { profile: await describeProfile(ctx, name), instanceUrl, hasRefreshToken: token.refreshToken !== undefined };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

@@ -6,11 +6,11 @@ import { requestToken } from '../connectors/salesforce/oauth.ts';
 import { loginUrlOf, SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { DEFAULT_KMS_KEY_ID, openForProfile, sealForProfile } from './crypto.ts';
 import type { SecretsReader } from './secrets.ts';
-import type { ProfileStore, StoredProfile } from './store.ts';
+import type { ProfileRepository, StoredProfile } from './store.ts';
 
 /** What profile operations need: the local store, KMS, Secrets Manager and a logger (all passed in). */
 export interface ProfileContext {
-  readonly store: ProfileStore;
+  readonly store: ProfileRepository;
   readonly kms: KMSClient;
   readonly secrets: SecretsReader;
   readonly log: Logger;
@@ -84,7 +84,7 @@ function credentialFieldsOf(credentials: SalesforceProfileCredentials): string[]
 export async function createProfile(ctx: ProfileContext, json: unknown, options: { replace?: boolean; origin?: string } = {}): Promise<ProfileDescription> {
   const profile = parseSalesforceProfile(json, options.origin ?? 'The connector profile');
   const name = profile.connectorProfileName;
-  if (!options.replace && ctx.store.get(name)) {
+  if (!options.replace && (await ctx.store.get(name))) {
     throw new ForceflowError('PROFILE_INVALID', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
   }
   let credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
@@ -120,7 +120,7 @@ export async function createProfile(ctx: ProfileContext, json: unknown, options:
   }
   const keyId = profile.kmsArn ?? ctx.defaultKeyId ?? DEFAULT_KMS_KEY_ID;
   const envelope = await sealForProfile(ctx.kms, keyId, name, Buffer.from(JSON.stringify(credentials), 'utf8'));
-  const stored = ctx.store.put(
+  const stored = await ctx.store.put(
     { name, connectorType: profile.connectorType, connectionMode: profile.connectionMode, document: documentOf(profile), credentialFields: credentialFieldsOf(credentials), credentials: envelope },
     { replace: options.replace === true },
   );
@@ -128,16 +128,16 @@ export async function createProfile(ctx: ProfileContext, json: unknown, options:
   return describeStored(stored);
 }
 
-export function listProfiles(ctx: Pick<ProfileContext, 'store'>): ProfileDescription[] {
-  return ctx.store.list().map(describeStored);
+export async function listProfiles(ctx: Pick<ProfileContext, 'store'>): Promise<ProfileDescription[]> {
+  return (await ctx.store.list()).map(describeStored);
 }
 
-export function describeProfile(ctx: Pick<ProfileContext, 'store'>, name: string): ProfileDescription {
-  return describeStored(ctx.store.require(name));
+export async function describeProfile(ctx: Pick<ProfileContext, 'store'>, name: string): Promise<ProfileDescription> {
+  return describeStored(await ctx.store.require(name));
 }
 
-export function deleteProfile(ctx: Pick<ProfileContext, 'store' | 'log'>, name: string): void {
-  if (!ctx.store.delete(name)) ctx.store.require(name);
+export async function deleteProfile(ctx: Pick<ProfileContext, 'store' | 'log'>, name: string): Promise<void> {
+  if (!(await ctx.store.delete(name))) await ctx.store.require(name);
   ctx.log.info({ profile: name }, 'connector profile deleted');
 }
 
@@ -150,7 +150,7 @@ export interface OpenedProfile {
 
 /** Decrypt a stored profile's credentials (KMS Decrypt with the profile's encryption context). */
 export async function openProfile(ctx: ProfileContext, name: string): Promise<OpenedProfile> {
-  const stored = ctx.store.require(name);
+  const stored = await ctx.store.require(name);
   const plaintext = await openForProfile(ctx.kms, name, stored.credentials);
   const parsed = SalesforceProfileCredentialsSchema.safeParse(JSON.parse(plaintext.toString('utf8')));
   plaintext.fill(0);
@@ -168,5 +168,5 @@ export async function saveCredentials(ctx: ProfileContext, opened: OpenedProfile
     const doc = opened.stored.document as { connectorProfileConfig?: Record<string, unknown> };
     document = { ...opened.stored.document, connectorProfileConfig: { ...doc.connectorProfileConfig, connectorProfileProperties: { Salesforce: properties } } };
   }
-  ctx.store.updateCredentials(name, envelope, credentialFieldsOf(credentials), document);
+  await ctx.store.updateCredentials(name, envelope, credentialFieldsOf(credentials), document);
 }

@@ -71,10 +71,35 @@ function fromRow(row: Row): StoredProfile {
 }
 
 /**
- * Connector profiles in the engine's local state (`<home>/profiles.db`, SQLite through better-sqlite3).
- * The store only ever sees envelopes: encryption happens before `put`, decryption after `get`.
+ * Where connector profiles are kept: profiles.db in the state folder ({@link ProfileStore}, the command line and
+ * the embedded service) or the service database on PostgreSQL (src/service/profiles-sql.ts). The store only
+ * ever sees envelopes: encryption happens before `put`, decryption after `get`.
  */
-export class ProfileStore {
+export interface ProfileRepository {
+  /** Insert a profile; with `replace`, overwrite one of the same name (keeping its creation time). PROFILE_INVALID when it exists and `replace` is not set. */
+  put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options?: { replace?: boolean }): Promise<StoredProfile>;
+  /** Replace a profile's credentials (and optionally its document), e.g. after an OAuth refresh; PROFILE_NOT_FOUND when there is none. */
+  updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): Promise<void>;
+  get(name: string): Promise<StoredProfile | undefined>;
+  /** The profile, or PROFILE_NOT_FOUND naming the fix. */
+  require(name: string): Promise<StoredProfile>;
+  /** Every profile, by name. */
+  list(): Promise<StoredProfile[]>;
+  /** Delete a profile; false when there was none. */
+  delete(name: string): Promise<boolean>;
+  close(): void;
+}
+
+/** The PROFILE_INVALID error of a `put` without `replace` on an existing name. */
+export function profileExists(name: string): ForceflowError {
+  return new ForceflowError('PROFILE_INVALID', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
+}
+
+/**
+ * Connector profiles in the engine's local state (`<home>/profiles.db`, SQLite through better-sqlite3). Each
+ * write completes before its promise is returned.
+ */
+export class ProfileStore implements ProfileRepository {
   readonly path: string;
   private readonly db: Database.Database;
 
@@ -110,14 +135,11 @@ export class ProfileStore {
     }
   }
 
-  /** Insert a profile; with `replace`, overwrite one of the same name (keeping its creation time). */
-  put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options: { replace?: boolean } = {}): StoredProfile {
+  async put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options: { replace?: boolean } = {}): Promise<StoredProfile> {
     return this.run('save the profile', () => {
       const now = new Date().toISOString();
-      const existing = this.get(profile.name);
-      if (existing && !options.replace) {
-        throw new ForceflowError('PROFILE_INVALID', `A connector profile named "${profile.name}" already exists. Delete it first (forceflow profiles delete ${profile.name}) or pass --replace.`, { details: { profile: profile.name } });
-      }
+      const existing = this.getNow(profile.name);
+      if (existing && !options.replace) throw profileExists(profile.name);
       const createdAt = existing?.createdAt ?? now;
       this.db
         .prepare(
@@ -132,8 +154,7 @@ export class ProfileStore {
     });
   }
 
-  /** Replace a profile's credentials (and optionally its document), e.g. after an OAuth refresh. */
-  updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): void {
+  async updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): Promise<void> {
     this.run('update the profile', () => {
       const info = this.db
         .prepare(
@@ -144,26 +165,28 @@ export class ProfileStore {
     });
   }
 
-  get(name: string): StoredProfile | undefined {
+  async get(name: string): Promise<StoredProfile | undefined> {
+    return this.getNow(name);
+  }
+
+  private getNow(name: string): StoredProfile | undefined {
     return this.run('read the profile', () => {
       const row = this.db.prepare('SELECT * FROM connector_profiles WHERE name = ?').get(name) as Row | undefined;
       return row ? fromRow(row) : undefined;
     });
   }
 
-  /** The profile, or PROFILE_NOT_FOUND naming the fix. */
-  require(name: string): StoredProfile {
-    const found = this.get(name);
+  async require(name: string): Promise<StoredProfile> {
+    const found = this.getNow(name);
     if (!found) throw notFound(name);
     return found;
   }
 
-  list(): StoredProfile[] {
+  async list(): Promise<StoredProfile[]> {
     return this.run('list profiles', () => (this.db.prepare('SELECT * FROM connector_profiles ORDER BY name').all() as Row[]).map(fromRow));
   }
 
-  /** Delete a profile; false when there was none. */
-  delete(name: string): boolean {
+  async delete(name: string): Promise<boolean> {
     return this.run('delete the profile', () => this.db.prepare('DELETE FROM connector_profiles WHERE name = ?').run(name).changes > 0);
   }
 

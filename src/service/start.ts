@@ -14,6 +14,7 @@ import { buildApiApp } from './http/app.ts';
 import { SqlIdempotencyStore } from './idempotency.ts';
 import { KeyStore } from './keys.ts';
 import { prepareServiceSchema } from './migrations/index.ts';
+import { openServiceState, type ServiceState } from './state.ts';
 import type { Operation } from './operation.ts';
 import { BearerRouter, CognitoAuthenticator } from './signin/bearer.ts';
 import { SignInService } from './signin/exchange.ts';
@@ -69,8 +70,9 @@ export interface RunningService {
 }
 
 /**
- * Start the forceflow service: open the state folder (service.db next to runs.db and profiles.db, or the
- * PostgreSQL database of `database` / FORCEFLOW_DATABASE_URL instead of service.db), check its schema, make
+ * Start the forceflow service: open the state folder (service.db next to runs.db and profiles.db), or the
+ * PostgreSQL database of `database` / FORCEFLOW_DATABASE_URL, which then holds all of it (openServiceState),
+ * check its schema, make
  * sure the local default access key exists, build the AppFlow API with the composed operations and
  * listen (127.0.0.1 and a free port by default).
  *
@@ -101,6 +103,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const hooks: Array<() => Promise<void>> = [];
   const db = openServiceDatabase({ url: databaseUrl, stateDir });
   let app: FastifyInstance | undefined;
+  let state: ServiceState | undefined;
   const cleanup = async (): Promise<void> => {
     await app?.close();
     for (const hook of hooks.slice().reverse()) {
@@ -110,6 +113,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         log.error({ err: error }, 'A close hook of the service failed');
       }
     }
+    // After the hooks: the executor has drained, so no run writes its state any more.
+    state?.close();
     await db.destroy();
     if (!kmsOption) kms.destroy();
   };
@@ -117,6 +122,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // The embedded SQLite database migrates itself; a shared PostgreSQL one is migrated by `forceflow migrate`
     // (one deliberate step for every process using it), and an unmigrated or newer schema refuses the start.
     await prepareServiceSchema(db, { autoMigrate: databaseKind(db) === 'sqlite' });
+    // Run state, connector profiles and the write journal: runs.db and profiles.db in the state folder on
+    // SQLite, the service database on PostgreSQL (src/service/state.ts).
+    state = openServiceState({ db, stateDir });
     const keys = await KeyStore.open(db, { stateDir, kms, kmsKeyId, accountId });
     let defaultKey: AccessKey;
     try {
@@ -131,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       );
     }
     // One connector registry for the process: validation, compilation and runs all use it.
-    const deps: ServiceDeps = { db, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
+    const deps: ServiceDeps = { db, state, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     const signIn = config.signIn === undefined ? undefined : await SignInService.open({ config: config.signIn, db, kms, kmsKeyId, accountId, log: log.child({ component: 'signin' }), now: () => now().getTime() });

@@ -78,7 +78,7 @@ describe('profiles authorize: the web server flow with PKCE, driven over HTTP', 
 
     expect(result.instanceUrl).toBe(env.emu.instanceUrl);
     expect(result.hasRefreshToken).toBe(true);
-    expect(describeProfile(env.ctx, 'authz').connectorProfileProperties).toMatchObject({ Salesforce: { instanceUrl: env.emu.instanceUrl } });
+    expect((await describeProfile(env.ctx, 'authz')).connectorProfileProperties).toMatchObject({ Salesforce: { instanceUrl: env.emu.instanceUrl } });
     const stored = (await openProfile(env.ctx, 'authz')).credentials;
     expect(stored.accessToken).toMatch(/^00D/);
     expect(stored.refreshToken).toMatch(/^5Aep861/);

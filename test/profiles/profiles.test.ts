@@ -57,10 +57,10 @@ describe('profiles: create, list, describe, delete', () => {
     expect(created.kmsArn).toMatch(/^arn:aws:kms:us-east-1:000000000000:key\//);
     expect(created.credentialFields).toEqual(['accessToken', 'clientId', 'clientSecret', 'refreshToken']);
     await createProfile(env.ctx, sfProfile(env.emu, 'crud-b', { accessToken: 'tok-crud-b' }));
-    expect(listProfiles(env.ctx).map((p) => p.connectorProfileName)).toEqual(expect.arrayContaining(['crud-a', 'crud-b']));
-    const described = describeProfile(env.ctx, 'crud-a');
+    expect((await listProfiles(env.ctx)).map((p) => p.connectorProfileName)).toEqual(expect.arrayContaining(['crud-a', 'crud-b']));
+    const described = await describeProfile(env.ctx, 'crud-a');
     expect(described.connectorProfileProperties).toEqual({ Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false, loginUrl: env.emu.loginUrl } });
-    expect(JSON.stringify(listProfiles(env.ctx))).not.toMatch(/tok-crud|refresh-crud|csecret-crud/);
+    expect(JSON.stringify(await listProfiles(env.ctx))).not.toMatch(/tok-crud|refresh-crud|csecret-crud/);
 
     const dup = await failure(createProfile(env.ctx, sfProfile(env.emu, 'crud-a', {})));
     expect(dup.code).toBe('PROFILE_INVALID');
@@ -68,8 +68,8 @@ describe('profiles: create, list, describe, delete', () => {
     await createProfile(env.ctx, sfProfile(env.emu, 'crud-a', { accessToken: 'tok-crud-a2' }), { replace: true });
     expect((await openProfile(env.ctx, 'crud-a')).credentials.accessToken).toBe('tok-crud-a2');
 
-    deleteProfile(env.ctx, 'crud-b');
-    expect(listProfiles(env.ctx).map((p) => p.connectorProfileName)).not.toContain('crud-b');
+    await deleteProfile(env.ctx, 'crud-b');
+    expect((await listProfiles(env.ctx)).map((p) => p.connectorProfileName)).not.toContain('crud-b');
     const gone = await failure(() => describeProfile(env.ctx, 'crud-b'));
     expect(gone.code).toBe('PROFILE_NOT_FOUND');
     expect(gone.message).toContain('forceflow profiles create');

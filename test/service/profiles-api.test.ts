@@ -73,7 +73,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     const out = await env.client.send(new CreateConnectorProfileCommand(request('api-jwt', { oAuth2GrantType: 'JWT_BEARER', jwtToken }, { connectorLabel: 'jwt-label' })));
     expect(out.connectorProfileArn).toBe(`arn:aws:appflow:${env.region}:${env.accountId}:connectorprofile/api-jwt`);
     // The CLI's view of the same store.
-    const cli = describeProfile(env.ctx, 'api-jwt');
+    const cli = await describeProfile(env.ctx, 'api-jwt');
     expect(cli).toMatchObject({ connectorProfileName: 'api-jwt', connectorType: 'Salesforce', connectionMode: 'Public', connectorLabel: 'jwt-label' });
     expect(cli.credentialFields).toEqual(['jwtToken', 'oAuth2GrantType']);
     expect((await openProfile(env.ctx, 'api-jwt')).credentials.jwtToken).toBe(jwtToken);
@@ -86,7 +86,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     await registerJwtApp('svc-jwt-app-2');
     const arn = await env.createSecret('svc/jwt-key', { clientId: 'svc-jwt-app-2', privateKey: privatePem, username: env.emu.username });
     await env.client.send(new CreateConnectorProfileCommand(request('api-jwt-secret', { oAuth2GrantType: 'JWT_BEARER', clientCredentialsArn: arn })));
-    expect(describeProfile(env.ctx, 'api-jwt-secret').credentialFields).toEqual(['clientCredentialsArn', 'oAuth2GrantType']);
+    expect((await describeProfile(env.ctx, 'api-jwt-secret')).credentialFields).toEqual(['clientCredentialsArn', 'oAuth2GrantType']);
   });
 
   it('creates a profile from an authorization code (exchanged once) and from a refresh token', async () => {
@@ -108,7 +108,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     expect(reused.$metadata?.httpStatusCode).toBe(401);
     expect(reused.message).toContain('invalid_grant');
     expect(reused.message).not.toContain(authCode);
-    expect(env.ctx.store.get('api-code-again')).toBeUndefined();
+    expect(await env.ctx.store.get('api-code-again')).toBeUndefined();
 
     await env.client.send(new CreateConnectorProfileCommand(request('api-refresh', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, refreshToken: env.emu.refreshToken })));
     // The connection check refreshed the session and stored the access token (encrypted).
@@ -120,12 +120,12 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     const bad = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-bad', { oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: arn, refreshToken: 'not-a-refresh-token' }))));
     expect(bad).toBeInstanceOf(ConnectorAuthenticationException);
     expect(bad.message).not.toContain('not-a-refresh-token');
-    expect(env.ctx.store.get('api-bad')).toBeUndefined();
+    expect(await env.ctx.store.get('api-bad')).toBeUndefined();
 
     const expired = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-expired', { accessToken: 'expired-access-token' }))));
     expect(expired).toBeInstanceOf(ConnectorAuthenticationException);
     expect(expired.message).not.toContain('expired-access-token');
-    expect(env.ctx.store.get('api-expired')).toBeUndefined();
+    expect(await env.ctx.store.get('api-expired')).toBeUndefined();
   });
 
   it('answers ConnectorServerException when Salesforce fails (after brief retries), and succeeds when a retry does', async () => {
@@ -138,10 +138,10 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
       const down = await rejection(env.client.send(new CreateConnectorProfileCommand(request('api-down', { accessToken: env.emu.accessToken }))));
       expect(down).toBeInstanceOf(ConnectorServerException);
       expect(down.$metadata?.httpStatusCode).toBe(400);
-      expect(env.ctx.store.get('api-down')).toBeUndefined();
+      expect(await env.ctx.store.get('api-down')).toBeUndefined();
       await faults('rest.503.next=1,retryAfter=0');
       await env.client.send(new CreateConnectorProfileCommand(request('api-flaky', { accessToken: env.emu.accessToken })));
-      expect(env.ctx.store.get('api-flaky')).toBeDefined();
+      expect(await env.ctx.store.get('api-flaky')).toBeDefined();
     } finally {
       await faults('');
     }
@@ -155,7 +155,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     const other = await rejection(env.client.send(new CreateConnectorProfileCommand({ ...input, connectorProfileName: 'api-token-2' })));
     expect(other).toBeInstanceOf(ConflictException);
     expect(other.message).toContain('clientToken');
-    expect(env.ctx.store.get('api-token-2')).toBeUndefined();
+    expect(await env.ctx.store.get('api-token-2')).toBeUndefined();
   });
 
   it('answers ConflictException for a name that exists, ValidationException naming the member otherwise', async () => {
@@ -193,7 +193,7 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     expect(tooLong.message).toContain('accessToken');
     expect(tooLong.message).not.toContain('SECRET-');
     expect(env.logs()).not.toContain('SECRET-');
-    for (const n of ['api-long', 'api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(env.ctx.store.get(n)).toBeUndefined();
+    for (const n of ['api-long', 'api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(await env.ctx.store.get(n)).toBeUndefined();
   });
 });
 
@@ -245,7 +245,7 @@ describe('DescribeConnectorProfiles', () => {
     // Profiles stored by the CLI path (no connection check) are listed as well.
     for (let i = 0; i < 23; i++) await createProfile(env.ctx, { connectorProfileName: `page-${String(i).padStart(2, '0')}`, connectorType: 'Salesforce', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl } }, connectorProfileCredentials: { Salesforce: { accessToken: `t${i}` } } } });
     const all = await describeAll();
-    const expected = env.ctx.store.list().map((p) => p.name);
+    const expected = (await env.ctx.store.list()).map((p) => p.name);
     expect(all.map((p) => p.connectorProfileName)).toEqual(expected);
     expect(expected.length).toBeGreaterThan(25);
 
@@ -293,7 +293,7 @@ describe('UpdateConnectorProfile', () => {
     // A profile made by the CLI with forceflow's extensions (which the SDK cannot send) keeps them.
     await createProfile(env.ctx, { connectorProfileName: 'cli-ext', connectorType: 'Salesforce', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, loginUrl: env.emu.loginUrl, apiVersion: '57.0' } }, connectorProfileCredentials: { Salesforce: { accessToken: env.emu.accessToken } } } });
     await env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'cli-ext', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false } } } }));
-    expect(describeProfile(env.ctx, 'cli-ext').connectorProfileProperties).toEqual({ Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false, loginUrl: env.emu.loginUrl, apiVersion: '57.0' } });
+    expect((await describeProfile(env.ctx, 'cli-ext')).connectorProfileProperties).toEqual({ Salesforce: { instanceUrl: env.emu.instanceUrl, isSandboxEnvironment: false, loginUrl: env.emu.loginUrl, apiVersion: '57.0' } });
 
     const missing = await rejection(env.client.send(new UpdateConnectorProfileCommand({ connectorProfileName: 'nope', connectionMode: 'Public', connectorProfileConfig: { connectorProfileProperties: { Salesforce: {} } } })));
     expect(missing).toBeInstanceOf(ResourceNotFoundException);
@@ -307,12 +307,12 @@ describe('DeleteConnectorProfile', () => {
     const used = await rejection(env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-jwt-secret' })));
     expect(used).toBeInstanceOf(ConflictException);
     expect(used.message).toContain('flow-a, flow-b');
-    expect(env.ctx.store.get('api-jwt-secret')).toBeDefined();
+    expect(await env.ctx.store.get('api-jwt-secret')).toBeDefined();
     await env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-jwt-secret', forceDelete: true }));
-    expect(env.ctx.store.get('api-jwt-secret')).toBeUndefined();
+    expect(await env.ctx.store.get('api-jwt-secret')).toBeUndefined();
 
     await env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-code' }));
-    expect(env.ctx.store.get('api-code')).toBeUndefined();
+    expect(await env.ctx.store.get('api-code')).toBeUndefined();
     const again = await rejection(env.client.send(new DeleteConnectorProfileCommand({ connectorProfileName: 'api-code' })));
     expect(again).toBeInstanceOf(ResourceNotFoundException);
     expect(again.$metadata?.httpStatusCode).toBe(404);

@@ -32,7 +32,7 @@ describe('the composed service (composeOperations)', () => {
     // The same store `forceflow profiles --state-dir` reads.
     const store = ProfileStore.open(h.stateDir);
     try {
-      expect(store.get('composed')?.credentialFields).toEqual(['accessToken']);
+      expect((await store.get('composed'))?.credentialFields).toEqual(['accessToken']);
     } finally {
       store.close();
     }

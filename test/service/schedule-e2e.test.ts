@@ -46,7 +46,7 @@ async function service(stateDir: string, clock: ManualClock): Promise<{ h: Servi
   const h = await startHarness({ emulator: emu, stateDir, clock });
   const ctx = openProfileContext({ log: silentLogger(), home: stateDir, kms: h.kms });
   try {
-    if (ctx.store.get(emu.connectorProfile.connectorProfileName) === undefined) await createProfile(ctx, emu.connectorProfile);
+    if ((await ctx.store.get(emu.connectorProfile.connectorProfileName)) === undefined) await createProfile(ctx, emu.connectorProfile);
   } finally {
     ctx.close();
   }

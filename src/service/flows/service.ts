@@ -1,5 +1,6 @@
 import type { ProfileResolver, RunFlowOptions } from '../../flows/runner.ts';
-import { openRunState, type RunStateStore } from '../../flows/state.ts';
+import type { RunStateStore } from '../../flows/state.ts';
+import type { ServiceState } from '../state.ts';
 import type { Clock } from '../clock.ts';
 import { createExecutor, type Executor } from '../executor.ts';
 import { Scheduler } from '../scheduler.ts';
@@ -21,7 +22,8 @@ export interface FlowProfiles {
 /** What the flow part needs of the service (a subset of ServiceDeps, src/service/operations/index.ts). */
 export interface FlowServiceDeps {
   readonly db: Kysely<ServiceDatabase>;
-  readonly stateDir: string;
+  /** Where the run history is kept (runs.db, or the PostgreSQL service database); its owner closes it. */
+  readonly state: Pick<ServiceState, 'runs'>;
   readonly log: Logger;
   /** The service clock: the scheduler's timers and every timestamp (startService's `clock`; tests inject a manual one). */
   readonly clock: Clock;
@@ -42,9 +44,9 @@ export interface FlowService {
 }
 
 /**
- * The flow part of the service: the flow store in service.db, the run history in runs.db (shared with the
- * command line), the executor, and the flow operations. On close the executor drains (running runs get the
- * grace period) before the run state closes.
+ * The flow part of the service: the flow store in the service database, the run history of `deps.state` (runs.db,
+ * shared with the command line, or PostgreSQL), the executor, and the flow operations. On close the executor
+ * drains (running runs get the grace period) before the run state closes.
  */
 export interface FlowServiceOptions {
   /** Extra runFlow options for every run (S3 client, Salesforce retry and polling, size guard). */
@@ -56,10 +58,9 @@ export interface FlowServiceOptions {
 export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfiles, options: FlowServiceOptions = {}): Promise<FlowService> {
   const { runOptions } = options;
   const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { now: deps.now });
-  const state = openRunState(deps.stateDir);
-  deps.onClose(async () => state.close());
+  const state = deps.state.runs;
   const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, runOptions: { ...runOptions, registry: deps.registry } });
-  // Registered after the state's close, so it runs first (hooks run in reverse order).
+  // The run state is closed by its owner (startService) after every close hook, so after this drain.
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
   // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
   await executor.recoverInterrupted();

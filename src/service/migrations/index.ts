@@ -5,6 +5,8 @@ import * as baseline from './0001-baseline.ts';
 import * as subjectTokenUses from './0002-subject-token-uses.ts';
 import * as signIn from './0003-signin.ts';
 import * as refreshTokens from './0004-refresh-tokens.ts';
+import * as runState from './0005-run-state.ts';
+import * as connectorProfiles from './0006-connector-profiles.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -17,6 +19,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<voi
   ['0002-subject-token-uses', subjectTokenUses.up],
   ['0003-signin', signIn.up],
   ['0004-refresh-tokens', refreshTokens.up],
+  ['0005-run-state', runState.up],
+  ['0006-connector-profiles', connectorProfiles.up],
 ];
 
 /** The names of the migrations this build knows, in order. */

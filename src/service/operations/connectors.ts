@@ -68,14 +68,14 @@ const ListConnectorsInput = z.object({
 });
 
 /** The profile named by a metadata request, which must exist and be a Salesforce profile. */
-function requireProfile(profiles: ProfileContext, name: string | undefined, connectorType: string | undefined): string {
+async function requireProfile(profiles: ProfileContext, name: string | undefined, connectorType: string | undefined): Promise<string> {
   if (connectorType !== undefined && connectorType !== 'Salesforce') {
     throw new ApiError('ValidationException', `connectorType: "${connectorType}" is not available in this service; it supports "Salesforce" only.`);
   }
   if (name === undefined) {
     throw new ApiError('ValidationException', 'connectorProfileName: required for Salesforce (entities are read from the org the profile connects to).');
   }
-  const stored = profiles.store.get(name);
+  const stored = await profiles.store.get(name);
   if (!stored) throw new ApiError('ResourceNotFoundException', `Connector Profile with name ${name} does not exist.`);
   return name;
 }
@@ -210,7 +210,7 @@ export function connectorOperations(deps: ConnectorOperationsDeps): Operation[] 
       readOnly: true,
       input: ListEntitiesInput,
       async handle(input, ctx) {
-        const name = requireProfile(profiles, input.connectorProfileName, input.connectorType);
+        const name = await requireProfile(profiles, input.connectorProfileName, input.connectorType);
         if (input.entitiesPath !== undefined && input.entitiesPath !== '') {
           throw new ApiError('ValidationException', `entitiesPath: Salesforce objects are not nested (hasNestedEntities is false for all of them); omit entitiesPath.`);
         }
@@ -233,7 +233,7 @@ export function connectorOperations(deps: ConnectorOperationsDeps): Operation[] 
       readOnly: true,
       input: DescribeEntityInput,
       async handle(input, ctx) {
-        const name = requireProfile(profiles, input.connectorProfileName, input.connectorType);
+        const name = await requireProfile(profiles, input.connectorProfileName, input.connectorType);
         let object: SfObject;
         try {
           object = await describe(name, input.connectorEntityName, versionOf(input.apiVersion), ctx);
@@ -254,7 +254,7 @@ export function connectorOperations(deps: ConnectorOperationsDeps): Operation[] 
       readOnly: false,
       input: ResetCacheInput,
       async handle(input) {
-        const name = requireProfile(profiles, input.connectorProfileName, input.connectorType);
+        const name = await requireProfile(profiles, input.connectorProfileName, input.connectorType);
         const entity = input.connectorEntityName;
         if (entity === undefined || entity === '') cache.reset(name);
         else cache.reset(name, (key) => key.startsWith(`entity:${entity.toLowerCase()}@`));

@@ -4,6 +4,7 @@ import type { ConnectorRegistry } from '../../connectors/registry.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Clock } from '../clock.ts';
 import type { ServiceDatabase } from '../db.ts';
+import type { ServiceState } from '../state.ts';
 import type { Operation } from '../operation.ts';
 import { openProfileContext, storedProfileResolver } from '../../profiles/index.ts';
 import { flowsUsingProfile, openFlowService } from '../flows/service.ts';
@@ -13,7 +14,9 @@ import { metaOperations } from './meta.ts';
 export interface ServiceDeps {
   /** The service database (kysely over SQLite service.db or PostgreSQL), migrated. New tables: a migration in src/service/migrations/, viewed with `db.withTables<T>()`. */
   readonly db: Kysely<ServiceDatabase>;
-  /** The state folder (runs.db, profiles.db, service.db). */
+  /** Run state, connector profiles and the write journal, on the database's backend (src/service/state.ts); closed by startService. */
+  readonly state: ServiceState;
+  /** The state folder (runs.db, profiles.db and service.db on SQLite). */
   readonly stateDir: string;
   readonly log: Logger;
   /** The connectors flows may name: built once at service start (its schema costs ~15 ms), shared by every part. */
@@ -44,11 +47,12 @@ export interface ServiceDeps {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table of operations of different input types
 export async function composeOperations(deps: ServiceDeps): Promise<Operation<any>[]> {
-  // One profile store (profiles.db, as `forceflow profiles create` keeps it) for every part: flows, profiles, entities, connectors.
-  const profileContext = openProfileContext({ log: deps.log, home: deps.stateDir, kms: deps.kms });
+  // One profile store for every part (flows, profiles, entities, connectors): profiles.db as `forceflow profiles
+  // create` keeps it, or the PostgreSQL service database.
+  const profileContext = openProfileContext({ log: deps.log, store: deps.state.profiles, kms: deps.kms });
   deps.onClose(async () => profileContext.close());
   const flows = await openFlowService(deps, {
-    exists: async (name) => profileContext.store.get(name) !== undefined,
+    exists: async (name) => (await profileContext.store.get(name)) !== undefined,
     resolver: storedProfileResolver(profileContext),
   }, deps.lookbackSeconds === undefined ? {} : { runOptions: { defaultLookbackSeconds: deps.lookbackSeconds } });
   const profiles = { ...profileContext, defaultKeyId: deps.kmsKeyId };

@@ -192,8 +192,8 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
     try {
       await checkConnection(profiles, name, log);
     } catch (error) {
-      if (previous) profiles.store.put(previous, { replace: true });
-      else profiles.store.delete(name);
+      if (previous) await profiles.store.put(previous, { replace: true });
+      else await profiles.store.delete(name);
       throw error;
     }
   };
@@ -209,7 +209,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
         const name = input.connectorProfileName;
         refusePrivate(input.connectionMode);
         return exclusive(name, async () => {
-          if (profiles.store.get(name)) throw new ApiError('ConflictException', `Connector profile ${name} already exists.`);
+          if (await profiles.store.get(name)) throw new ApiError('ConflictException', `Connector profile ${name} already exists.`);
           const properties = withLoginUrl(input.connectorProfileConfig.connectorProfileProperties.Salesforce);
           const credentials = input.connectorProfileConfig.connectorProfileCredentials;
           const json = {
@@ -237,7 +237,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
         const name = input.connectorProfileName;
         refusePrivate(input.connectionMode);
         return exclusive(name, async () => {
-          const previous = profiles.store.get(name);
+          const previous = await profiles.store.get(name);
           if (!previous) throw notFound(name);
           const doc = previous.document as { kmsArn?: string; connectorLabel?: string };
           // Omitted credentials keep the stored ones; so do forceflow's property extensions (loginUrl, apiVersion)
@@ -272,8 +272,7 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
       input: DescribeInput,
       async handle(input, ctx) {
         const names = input.connectorProfileNames === undefined || input.connectorProfileNames.length === 0 ? undefined : new Set(input.connectorProfileNames);
-        const matching = profiles.store
-          .list()
+        const matching = (await profiles.store.list())
           .filter((p) => (names === undefined || names.has(p.name)) && (input.connectorType === undefined || p.connectorType === input.connectorType))
           .filter((p) => input.connectorLabel === undefined || (p.document as { connectorLabel?: unknown }).connectorLabel === input.connectorLabel);
         const scope = PageTokens.scope('DescribeConnectorProfiles', { n: input.connectorProfileNames ?? [], t: input.connectorType, l: input.connectorLabel });
@@ -291,14 +290,14 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
       async handle(input, ctx) {
         const name = input.connectorProfileName;
         return exclusive(name, async () => {
-          if (!profiles.store.get(name)) throw notFound(name);
+          if (!(await profiles.store.get(name))) throw notFound(name);
           if (input.forceDelete !== true) {
             const flows = await deps.profileInUse(name);
             if (flows.length > 0) {
               throw new ApiError('ConflictException', `Connector profile ${name} is used by ${flows.length === 1 ? 'flow' : 'flows'} ${flows.slice(0, 10).join(', ')}${flows.length > 10 ? ` and ${flows.length - 10} more` : ''}. Delete or change those flows first, or set forceDelete.`);
             }
           }
-          deleteProfile({ ...profiles, log: ctx.log }, name);
+          await deleteProfile({ ...profiles, log: ctx.log }, name);
           deps.metadataCache?.reset(name);
           return {};
         });
