@@ -269,7 +269,7 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
   const pageAfter = db.prepare(`SELECT record FROM runs WHERE flow_name = @flow AND started_at >= @since AND (started_at, execution_id) < (@at, @id) ${ORDER}`);
   const pageAllFirst = db.prepare(`SELECT record FROM runs WHERE started_at >= @since ${ORDER}`);
   const pageAllAfter = db.prepare(`SELECT record FROM runs WHERE started_at >= @since AND (started_at, execution_id) < (@at, @id) ${ORDER}`);
-  const unfinished = db.prepare("SELECT record FROM runs WHERE status = 'InProgress' AND (? IS NULL OR flow_name = ?) ORDER BY started_at");
+  const unfinished = db.prepare("SELECT record FROM runs WHERE status = 'InProgress' AND (? IS NULL OR flow_name = ?) ORDER BY started_at, execution_id");
   const one = db.prepare('SELECT record FROM runs WHERE execution_id = ?');
   const flowNames = db.prepare('SELECT flow_name FROM runs UNION SELECT flow_name FROM flow_windows UNION SELECT flow_name FROM flow_locks ORDER BY flow_name');
   const latestSchema = db.prepare('SELECT version, fingerprint FROM schema_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1');
