@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { CreateFlowCommand, DeleteFlowCommand, DescribeFlowCommand, DescribeFlowExecutionRecordsCommand, ListFlowsCommand, StartFlowCommand, ListTagsForResourceCommand, TagResourceCommand, UpdateFlowCommand, type CreateFlowCommandInput } from '@aws-sdk/client-appflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { openServiceDatabase } from '../../src/service/db.ts';
 import { openFlowService } from '../../src/service/flows/service.ts';
+import { openServiceState } from '../../src/service/state.ts';
 import { KNOWN_MIGRATIONS } from '../../src/service/migrations/index.ts';
 import type { ServiceDeps } from '../../src/service/operations/index.ts';
 import { forceflow } from '../helpers/cli.ts';
@@ -124,6 +126,18 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
       expect((await s3.keys('runner')).length).toBeGreaterThan(0);
     } finally {
       await first.close();
+    }
+    // The run history, lock and profiles are in PostgreSQL, where another process (here: another pool) reads
+    // them; the state folder holds no database file.
+    for (const file of ['service.db', 'runs.db', 'profiles.db']) expect(existsSync(join(stateDir, file))).toBe(false);
+    const other = openServiceDatabase({ url: database.url, stateDir });
+    try {
+      const state = openServiceState({ db: other, stateDir });
+      expect(await state.runs.run(executionId)).toMatchObject({ flowName: 'runner', executionStatus: 'Successful' });
+      expect(await state.runs.lockHolder('runner')).toBeUndefined();
+      expect(await state.runs.flows()).toContain('runner');
+    } finally {
+      await other.destroy();
     }
     const second = await startHarness(options());
     try {
