@@ -72,13 +72,15 @@ export interface WindowChange {
 }
 
 /**
- * Run history in the engine's local state (SQLite): the execution records, the end of the last successful
+ * Run history in the engine's state (runs.db here; the service database on PostgreSQL,
+ * src/service/run-state-sql.ts): the execution records, the end of the last successful
  * incremental window per flow (so the next run starts exactly where the last one ended), the per-flow lock
  * (never two runs of one flow at once), and what each run must clean up should it be interrupted.
  *
  * Every method is asynchronous so the same interface can be implemented on a server database (PostgreSQL).
  * The SQLite implementation completes each write before its promise is returned, which a process about to be
- * ended by force relies on (it calls `saveRun` and `releaseLock` and exits without waiting).
+ * ended by force relies on (it calls `saveRun` and `releaseLock` and exits without waiting): the command line
+ * always uses it. The PostgreSQL implementation's writes are done when their promise resolves.
  */
 export interface RunStateStore {
   lastWindowEnd(flowName: string): Promise<string | undefined>;

@@ -17,8 +17,8 @@ import { ForceflowError } from '../../core/errors.ts';
  * - When the write ends (successfully or with a handled error) with every entry settled, its execution is
  *   finished and forgotten. An execution left open is a crashed one: the next write of the flow recovers it.
  *
- * Storage-neutral (async, plain values), so that a PostgreSQL state store can implement it too: three
- * statements on two tables (see {@link openSqliteJournal}); `seq` is a per-store increasing number that orders
+ * Storage-neutral (async, plain values): two tables, in runs.db ({@link openSqliteJournal}) or in the
+ * service database on PostgreSQL (sqlWriteJournal, src/service/run-state-sql.ts); `seq` is a per-store increasing number that orders
  * entries across executions (a later entry's outcome for a row overrides an earlier one's).
  */
 export interface WriteJournal {
