@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ForceflowError } from '../core/errors.ts';
-import { stateDir } from './run.ts';
 import type { CliIo } from './io.ts';
+import { DATABASE_OPTION, withState, type StateOpts } from './runs.ts';
 
 /**
  * `forceflow recover`: the Salesforce write journals left by runs that did not finish (killed, crashed). The next
@@ -14,10 +14,9 @@ export function registerRecoverCommand(program: Command, io: CliIo): void {
     .description('List the Salesforce writes of runs that did not finish (the next run of their flow recovers them), or forget one with --discard.')
     .option('--discard <executionId>', 'forget the write journal of this execution (after checking in Salesforce what it wrote); its rows are then sent again by the next run')
     .option('--state-dir <dir>', 'local state folder (run history, incremental windows, profiles)')
-    .action(async (opts: { discard?: string; stateDir?: string }) => {
-      const { openRunState } = await import('../flows/state.ts');
-      const state = openRunState(stateDir(opts.stateDir));
-      try {
+    .option(...DATABASE_OPTION)
+    .action(async (opts: StateOpts & { discard?: string }) => {
+      await withState(opts, async (state, where) => {
         const journal = state.writeJournal;
         if (journal === undefined) throw new ForceflowError('STATE_ERROR', 'This state store keeps no write journal.');
         if (opts.discard === undefined) {
@@ -26,11 +25,9 @@ export function registerRecoverCommand(program: Command, io: CliIo): void {
         }
         const open = (await journal.list()).find((e) => e.executionId === opts.discard);
         if (open === undefined || !(await journal.discard(opts.discard))) {
-          throw new ForceflowError('CONFIG_INVALID', `No unfinished Salesforce write of execution ${opts.discard} in ${stateDir(opts.stateDir)}. "forceflow recover" lists them.`, { details: { executionId: opts.discard } });
+          throw new ForceflowError('CONFIG_INVALID', `No unfinished Salesforce write of execution ${opts.discard} in ${where.label}. "forceflow recover" lists them.`, { details: { executionId: opts.discard } });
         }
         io.print({ discarded: open });
-      } finally {
-        state.close();
-      }
+      });
     });
 }

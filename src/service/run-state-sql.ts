@@ -320,7 +320,7 @@ async function acquire(
 ): Promise<LockAttempt> {
   const at = options.now.toISOString();
   const values = { execution_id: owner.executionId, host: owner.host, pid: owner.pid, process_start: owner.processStart ?? null, acquired_at: at, heartbeat_at: at, expires_at: new Date(options.now.getTime() + options.leaseMs).toISOString() };
-  // Twice at most: a row another client inserted between our read and our insert is read (locked) the second time.
+  // A row another client inserted between our read and our insert is read (locked) on the next pass.
   for (let attempt = 0; attempt < 3; attempt++) {
     const select = trx.selectFrom('flow_locks').selectAll().where('flow_name', '=', flowName);
     const row = await (pg ? select.forUpdate() : select).executeTakeFirst();
