@@ -3,7 +3,7 @@ import { ForceflowError } from '../core/errors.ts';
 import { notFound, profileExists, type ProfileRepository, type StoredProfile } from '../profiles/store.ts';
 import type { AnyKysely } from './db.ts';
 
-/** The connector_profiles table (migration 0005-connector-profiles), as the state folder's profiles.db has it. */
+/** The connector_profiles table (migration 0006-connector-profiles), as the state folder's profiles.db has it. */
 export type ProfileTables = {
   connector_profiles: {
     name: string;

@@ -6,7 +6,7 @@ import type { ExecutionRecord } from '../flows/run-record.ts';
 import type { FlowLockInfo, LockAttempt, LockOwner, RunResource, RunStateStore, StoredRunResource, WindowChange } from '../flows/state.ts';
 import { databaseKind, type AnyKysely } from './db.ts';
 
-/** The run-state tables (migration 0004-run-state), as the state folder's runs.db has them. */
+/** The run-state tables (migration 0005-run-state), as the state folder's runs.db has them. */
 export type RunStateTables = {
   runs: { execution_id: string; flow_name: string; status: string; started_at: string; window_end: string | null; record: string };
   schema_versions: { flow_name: string; version: number; fingerprint: string };
