@@ -12,13 +12,33 @@ import type { CliIo } from './io.ts';
 
 interface CommonOptions {
   readonly stateDir?: string;
+  /** The PostgreSQL database of a service started with --database (only when given: never from the environment). */
+  readonly database?: string;
   readonly logLevel: string;
 }
 
 async function withContext<T>(io: CliIo, opts: CommonOptions, fn: (ctx: ProfileContext, log: Logger) => Promise<T>): Promise<T> {
   const log = io.rootLogger({ level: opts.logLevel });
   const [{ openProfileContext }, { defaultHome }] = await Promise.all([import('../profiles/index.ts'), import('../profiles/store.ts')]);
-  const ctx = openProfileContext({ log, home: resolve(opts.stateDir ?? defaultHome()) });
+  const home = resolve(opts.stateDir ?? defaultHome());
+  if (opts.database !== undefined) {
+    // Loaded on use: kysely and pg are not needed for profiles.db.
+    const [{ openServiceDatabase }, { prepareServiceSchema }, { openSqlProfileStore }] = await Promise.all([import('../service/db.ts'), import('../service/migrations/index.ts'), import('../service/profiles-sql.ts')]);
+    const db = openServiceDatabase({ url: opts.database, stateDir: home });
+    try {
+      // Never migrated from here (forceflow migrate does that): an unmigrated or newer schema is refused.
+      await prepareServiceSchema(db, { autoMigrate: false });
+      const ctx = openProfileContext({ log, store: openSqlProfileStore(db) });
+      try {
+        return await fn(ctx, log);
+      } finally {
+        ctx.close();
+      }
+    } finally {
+      await db.destroy();
+    }
+  }
+  const ctx = openProfileContext({ log, home });
   try {
     return await fn(ctx, log);
   } finally {
@@ -65,6 +85,7 @@ function openBrowser(url: string): void {
 function common(cmd: Command): Command {
   return cmd
     .option('--state-dir <dir>', 'local state folder (default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--database <url>', "the PostgreSQL database of a service started with --database (default: the state folder's profiles.db)")
     .option('--log-level <level>', LOG_LEVELS.join(', '), logLevel, 'warn');
 }
 
