@@ -380,6 +380,19 @@ for (let i = 0; i < 600; i++) {
 }
 finish('Invoice__c', invoices, userIds);
 
+// Invoice lines (after every other object, so the records above keep their random draws).
+const lines: Rec[] = [];
+for (let i = 0; i < 900; i++) {
+  const inv = invoices[int(0, invoices.length - 1)] as Rec;
+  lines.push({
+    Name: `LINE-${String(i + 1).padStart(5, '0')}`,
+    Invoice__c: inv['Id'] as string,
+    Quantity__c: maybe(0.95, () => int(1, 40)),
+    Unit_Price__c: maybe(0.95, () => round(int(1, 5000) + rand(), 2)),
+  });
+}
+finish('Invoice_Line__c', lines, userIds);
+
 // A few soft-deleted records, so that queryAll has something to find.
 for (const [obj, idx] of [['Account', [13, 207, 555]], ['Contact', [42, 777, 1201]], ['Opportunity', [99]], ['Lead', [8, 300]], ['Invoice__c', [17]]] as const) {
   for (const i of idx) {

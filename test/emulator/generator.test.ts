@@ -169,7 +169,7 @@ describe('generated tables', () => {
     }
     expect(isForceflowError(error, 'EMULATOR_ERROR')).toBe(true);
     expect((error as Error).message).toContain('Acount');
-    expect((error as Error).message).toContain('Account, Contact, Invoice__c, Lead, Opportunity');
+    expect((error as Error).message).toContain('Account, Contact, Invoice_Line__c, Invoice__c, Lead, Opportunity');
     expect(() => buildStore({ generate: { Organization: 2 } }, clock)).toThrow(/Organization cannot be generated/);
     expect(() => buildStore({ generate: { Account: -1 } }, clock)).toThrow(/count must be an integer/);
   });

@@ -12,7 +12,7 @@ const recorded = JSON.parse(readFileSync(new URL('../../fixtures/org/source/acco
 const FIELD_KEYS = Object.keys(recorded.fields[0] ?? {}).sort();
 const TOP_KEYS = Object.keys(recorded).sort();
 const CHILD_KEYS = Object.keys(recorded.childRelationships[0] ?? {}).sort();
-const OBJECTS = ['Account', 'Contact', 'Invoice__c', 'Lead', 'Opportunity', 'Organization', 'User'];
+const OBJECTS = ['Account', 'Contact', 'Invoice__c', 'Invoice_Line__c', 'Lead', 'Opportunity', 'Organization', 'User'];
 
 interface Field {
   name: string;

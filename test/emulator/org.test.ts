@@ -26,7 +26,7 @@ describe('seed org', () => {
   const all = (name: string): StoredRecord[] => [...t(name).scan(true)];
 
   it('holds a few thousand records with soft-deleted ones', () => {
-    expect(store.tables().map((x) => x.schema.name).sort()).toEqual(['Account', 'Contact', 'Invoice__c', 'Lead', 'Opportunity', 'Organization', 'User']);
+    expect(store.tables().map((x) => x.schema.name).sort()).toEqual(['Account', 'Contact', 'Invoice_Line__c', 'Invoice__c', 'Lead', 'Opportunity', 'Organization', 'User']);
     expect(t('Account').count(true)).toBe(1000);
     expect(t('Account').count(false)).toBe(997);
     let total = 0;

@@ -1,74 +1,12 @@
 import type { DescribeField, ObjectSchema } from './schema.ts';
 import type { StoredValue } from './record.ts';
+import { compileFormulaNode, formulaFields, formulaValue, readsParent, type FormulaExpr } from './formula.ts';
 
 /**
  * Fields Salesforce computes itself: formula (calculated) fields, the person Name of Contact/Lead/User,
  * and Opportunity's stage-driven fields. Applied on every write (MemoryTable, generated overlay) so that
  * reads always see consistent values.
  */
-
-type Num = number | null;
-type Expr = (rec: Readonly<Record<string, StoredValue>>) => Num;
-
-/** Compile a numeric formula (fields, numbers, + - * /, parentheses). Null operands give null (blank). */
-export function compileFormula(source: string, schema: ObjectSchema): Expr {
-  const tokens = source.match(/\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[-+*/()])/g)?.map((t) => t.trim()) ?? [];
-  let pos = 0;
-  const peek = (): string | undefined => tokens[pos];
-  const bin = (a: Expr, b: Expr, op: string): Expr => (r) => {
-    const x = a(r);
-    const y = b(r);
-    if (x === null || y === null) return null;
-    if (op === '+') return x + y;
-    if (op === '-') return x - y;
-    if (op === '*') return x * y;
-    return y === 0 ? null : x / y;
-  };
-  const primary = (): Expr => {
-    const t = tokens[pos++];
-    if (t === undefined) throw new Error(`formula ended early: ${source}`);
-    if (t === '(') {
-      const e = sum();
-      pos++; // ')'
-      return e;
-    }
-    if (t === '-') {
-      const e = primary();
-      return (r) => {
-        const v = e(r);
-        return v === null ? null : -v;
-      };
-    }
-    if (/^\d/.test(t)) {
-      const n = Number(t);
-      return () => n;
-    }
-    const field = schema.field(t);
-    if (!field) throw new Error(`formula of ${schema.name} names unknown field ${t}`);
-    const name = field.name;
-    return (r) => {
-      const v = r[name];
-      return typeof v === 'number' ? v : null;
-    };
-  };
-  const product = (): Expr => {
-    let e = primary();
-    while (peek() === '*' || peek() === '/') {
-      const op = tokens[pos++] as string;
-      e = bin(e, primary(), op);
-    }
-    return e;
-  };
-  const sum = (): Expr => {
-    let e = product();
-    while (peek() === '+' || peek() === '-') {
-      const op = tokens[pos++] as string;
-      e = bin(e, product(), op);
-    }
-    return e;
-  };
-  return sum();
-}
 
 function roundTo(v: number, scale: number): number {
   const f = 10 ** scale;
@@ -95,22 +33,20 @@ export class Deriver {
   private readonly steps: ((rec: Record<string, StoredValue>, changed: ReadonlySet<string> | undefined) => void)[] = [];
 
   constructor(schema: ObjectSchema) {
-    const formulas: { field: DescribeField; expr: Expr }[] = [];
-    for (const f of schema.fields) {
-      if (f.calculated && f.calculatedFormula) {
-        try {
-          formulas.push({ field: f, expr: compileFormula(f.calculatedFormula, schema) });
-        } catch {
-          // Formulas the small evaluator does not understand stay as stored.
-        }
+    // Formulas over the record's own fields (src/emulator/org/formula.ts); those reaching a parent are computed
+    // on read (FormulaView), never stored.
+    const formulas: { field: DescribeField; expr: FormulaExpr }[] = [];
+    for (const { field, node } of formulaFields(schema)) {
+      if (readsParent(node)) continue;
+      try {
+        formulas.push({ field, expr: compileFormulaNode(node, schema, undefined) });
+      } catch {
+        // Formulas naming unknown fields stay as stored.
       }
     }
     if (formulas.length > 0) {
       this.steps.push((rec) => {
-        for (const { field, expr } of formulas) {
-          const v = expr(rec);
-          rec[field.name] = v === null || !Number.isFinite(v) ? null : roundTo(v, field.scale);
-        }
+        for (const { field, expr } of formulas) rec[field.name] = formulaValue(field, expr(rec));
       });
     }
     const nameField = schema.field('Name');

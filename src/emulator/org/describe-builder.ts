@@ -366,6 +366,7 @@ function childRelationshipName(child: string, f: DescribeField): string | null {
     'Contact.MasterRecordId': '',
     'Opportunity.AccountId': 'Opportunities',
     'Invoice__c.Account__c': 'Invoices__r',
+    'Invoice_Line__c.Invoice__c': 'Invoice_Lines__r',
     'Lead.ConvertedAccountId': '',
     'Lead.ConvertedContactId': '',
     'Lead.ConvertedOpportunityId': '',

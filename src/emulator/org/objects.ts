@@ -268,4 +268,29 @@ export const INVOICE: ObjectSpec = {
   ],
 };
 
-export const OBJECT_SPECS: readonly ObjectSpec[] = [CONTACT, OPPORTUNITY, LEAD, USER, ORGANIZATION, INVOICE];
+/**
+ * Lines of an invoice: formula fields over the record itself (Line_Total__c) and through the Invoice__r lookup
+ * (Converted_Total__c, computed on read: a change of the invoice's exchange rate shows in its lines without
+ * touching their SystemModstamp; src/emulator/org/formula.ts).
+ */
+export const INVOICE_LINE: ObjectSpec = {
+  name: 'Invoice_Line__c',
+  label: 'Invoice Line',
+  labelPlural: 'Invoice Lines',
+  keyPrefix: 'a02',
+  flags: { feedEnabled: false, mergeable: false },
+  fields: [
+    sys.id('Record ID'),
+    sys.owner(['Group', 'User']),
+    sys.isDeleted(),
+    { name: 'Name', type: 'string', label: 'Invoice Line Name', length: 80, nameField: true, nillable: true, custom: false },
+    ...sys.audit(),
+    { name: 'Invoice__c', type: 'reference', label: 'Invoice', referenceTo: ['Invoice__c'], relationshipName: 'Invoice__r' },
+    { name: 'Quantity__c', type: 'double', label: 'Quantity', precision: 18, scale: 2 },
+    { name: 'Unit_Price__c', type: 'currency', label: 'Unit Price', precision: 16, scale: 2 },
+    { name: 'Line_Total__c', type: 'currency', label: 'Line Total', precision: 18, scale: 2, formula: 'Quantity__c * Unit_Price__c' },
+    { name: 'Converted_Total__c', type: 'currency', label: 'Converted Total', precision: 18, scale: 2, formula: 'Invoice__r.Exchange_Rate__c * Quantity__c * Unit_Price__c' },
+  ],
+};
+
+export const OBJECT_SPECS: readonly ObjectSpec[] = [CONTACT, OPPORTUNITY, LEAD, USER, ORGANIZATION, INVOICE, INVOICE_LINE];

@@ -160,7 +160,7 @@ export class DataDirPersistence {
     this.dirty.clear();
     this.writing = this.writing.catch(() => undefined).then(async () => {
       for (const name of names) {
-        const table = this.store.table(name);
+        const table = this.store.storedTable(name);
         const path = join(this.dir, `${name}.jsonl`);
         if (table instanceof MemoryTable) await writeAtomically(path, memoryLines(table));
         else if (table instanceof GeneratedTable) await writeAtomically(path, overlayLines(table, this.seed));

@@ -2,6 +2,7 @@ import { normalizeId } from '../../salesforce-wire/ids.ts';
 import { idCounter, makeId } from '../ids.ts';
 import type { ObjectSchema } from './schema.ts';
 import { Deriver } from './derived.ts';
+import { FormulaView } from './formula.ts';
 import type { StoredRecord, StoredValue } from './record.ts';
 
 export type { StoredRecord, StoredValue } from './record.ts';
@@ -346,16 +347,81 @@ export class MemoryTable extends StoredTable<string> {
   }
 }
 
-/** The org's tables, looked up case-insensitively by object name. */
+/**
+ * A table whose object has formulas reaching a parent (`Invoice__r.Exchange_Rate__c * Quantity__c`): every
+ * record it hands out has them computed from the current parents (src/emulator/org/formula.ts). Writes go to
+ * the stored table as they are; the stored records never hold those values, and a parent's change never
+ * touches a child's audit fields.
+ */
+class FormulaTable implements Table {
+  readonly schema: ObjectSchema;
+  readonly generated: boolean;
+
+  constructor(readonly stored: Table, private readonly view: FormulaView) {
+    this.schema = stored.schema;
+    this.generated = stored.generated;
+  }
+
+  count(includeDeleted: boolean): number {
+    return this.stored.count(includeDeleted);
+  }
+
+  *scan(includeDeleted: boolean): Iterable<StoredRecord> {
+    for (const r of this.stored.scan(includeDeleted)) yield this.view.apply(r);
+  }
+
+  get(id: string, includeDeleted?: boolean): StoredRecord | undefined {
+    const r = this.stored.get(id, includeDeleted);
+    return r && this.view.apply(r);
+  }
+
+  findBy(fieldName: string, value: StoredValue): StoredRecord[] {
+    return this.stored.findBy(fieldName, value).map((r) => this.view.apply(r));
+  }
+
+  insert(values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
+    return this.view.apply(this.stored.insert(values, userId));
+  }
+
+  update(id: string, values: Readonly<Record<string, StoredValue>>, userId: string): StoredRecord {
+    return this.view.apply(this.stored.update(id, values, userId));
+  }
+
+  delete(id: string, userId: string): void {
+    this.stored.delete(id, userId);
+  }
+
+  hardDelete(id: string): void {
+    this.stored.hardDelete(id);
+  }
+}
+
+/**
+ * The org's tables, looked up case-insensitively by object name. A table whose formulas reach a parent is
+ * handed out through a {@link FormulaTable} (computed on read); `storedTable` gives the table as stored
+ * (persistence).
+ */
 export class OrgStore {
   private readonly byLower = new Map<string, Table>();
+  private readonly storedByLower = new Map<string, Table>();
 
   add(table: Table): void {
-    this.byLower.set(table.schema.name.toLowerCase(), table);
+    const key = table.schema.name.toLowerCase();
+    this.storedByLower.set(key, table);
+    const view = new FormulaView(table.schema, {
+      schema: (name) => this.storedByLower.get(name.toLowerCase())?.schema,
+      parent: (target, id) => (target ? this.table(target.name) : this.tableForId(id))?.get(id, true),
+    });
+    this.byLower.set(key, view.empty ? table : new FormulaTable(table, view));
   }
 
   table(name: string): Table | undefined {
     return this.byLower.get(name.toLowerCase());
+  }
+
+  /** The table as stored (a {@link MemoryTable} or a generated table), without formulas computed on read. */
+  storedTable(name: string): Table | undefined {
+    return this.storedByLower.get(name.toLowerCase());
   }
 
   /** The table whose key prefix matches an id's first three characters. */
