@@ -40,6 +40,11 @@ export interface ConnectorCapabilities {
   readonly writeOperations: readonly WriteOperation[];
   /** The destination writes files (output formats, layout, Partition tasks). */
   readonly files: boolean;
+  /**
+   * The source has formula fields whose values change without their records' timestamps, and its `Source`
+   * lists them (`formulaFields`): incremental flows may refresh them (src/flows/formula-refresh.ts).
+   */
+  readonly formulaRefresh?: boolean;
 }
 
 /** A problem in a flow definition: its JSON path and a sentence on what to do. */

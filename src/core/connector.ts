@@ -98,6 +98,11 @@ export interface SourceStream {
 
 export interface Source {
   open(request: ReadRequest, ctx: RunContext): Promise<SourceStream>;
+  /**
+   * The entity's formula (calculated) fields, canonical names: values that change without the record's
+   * timestamp (a source whose capabilities say `formulaRefresh`; src/flows/formula-refresh.ts).
+   */
+  formulaFields?(entity: string): Promise<readonly string[]>;
 }
 
 /** A record that failed to write, with the reason Salesforce (or the writer) gave. */

@@ -149,7 +149,7 @@ export async function withoutDelivered(stream: SourceStream, inc: IncrementalRea
 }
 
 /** Removes the key fields the run added to the read (the tasks see the records as the flow asked for them). */
-function stripper(fields: readonly string[]): (batch: RecordBatch) => RecordBatch {
+export function stripper(fields: readonly string[]): (batch: RecordBatch) => RecordBatch {
   const drop = new Set(fields);
   return (batch) => ({
     schema: { entity: batch.schema.entity, fields: batch.schema.fields.filter((f) => !drop.has(f.name)) },

@@ -5,6 +5,7 @@ import type { FlowProblem } from '../mapping/types.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
 import { lookbackTagProblems } from './lookback-tag.ts';
+import { formulaRefreshTagProblems } from './formula-refresh-tag.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { APPFLOW_SOURCE_ONLY_CONNECTORS, OTHER_APPFLOW_CONNECTOR_TYPES } from './schema.ts';
 import type { FlowDefinition, Timestamp } from './schema.ts';
@@ -132,6 +133,7 @@ export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistr
     problems.push({ path: 'triggerConfig.triggerProperties.Scheduled.dataPullMode', message: `Incremental pulls need a ${orList(able)} source, but the source is ${src}. Set dataPullMode to Complete.` });
   }
   problems.push(...lookbackTagProblems(flow));
+  problems.push(...formulaRefreshTagProblems(flow, registry));
   return problems;
 }
 

@@ -66,6 +66,31 @@ export interface ExecutionRecord {
    * this run recovered from the write journal before sending anything; null when there were none.
    */
   recovery: WriteRecoveryRecord | null;
+  /**
+   * The formula refresh of an incremental flow with the `forceflow:formulaRefresh` tag (docs/flows.md, "Formula
+   * refresh"): whether this run refreshed, why, and what it re-read and delivered. Absent without the tag.
+   */
+  formulaRefresh?: FormulaRefreshRecord;
+}
+
+/** What a run's formula refresh did (ExecutionRecord.formulaRefresh). */
+export interface FormulaRefreshRecord {
+  /** The tag's value: `every:N` or `interval:DURATION`. */
+  readonly setting: string;
+  /** Whether this run re-read every record's formula fields. */
+  refreshed: boolean;
+  /** Why it refreshed or not, in a sentence. */
+  reason: string;
+  /** The formula fields of the object the flow reads (what is compared). */
+  fields: string[];
+  /** Records the refresh read again (0 when it did not refresh). */
+  recordsRead: number;
+  /** Of those, records whose formula values differ from what the flow last delivered: delivered as updates. */
+  changed: number;
+  /** Of those, records the flow never delivered since the tag was set: their values recorded, not delivered. */
+  baseline: number;
+  /** Salesforce calls the refresh read made (included in apiCalls.source). */
+  apiCalls: number;
 }
 
 /** What a run recovered of unfinished earlier writes: the destination's {@link WriteRecovery}, as recorded. */

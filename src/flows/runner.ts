@@ -24,6 +24,7 @@ import { defaultStateDir, openRunState, type RunResource, type RunStateStore } f
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
 import { incrementalRead, lookbackSecondsOf, withoutDelivered } from './lookback.ts';
+import { formulaRefreshRun, type FormulaRefreshRun } from './formula-refresh.ts';
 import { asCancellation, canceled, throwIfCanceled } from '../core/cancel.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
@@ -312,6 +313,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   let destinationApiCalls: (() => number) | undefined;
   // What the destination had written when its write stopped part-way (it tells, through WriteOptions.onProgress).
   let progress: WriteProgress | undefined;
+  // The formula refresh of an incremental flow with its tag (src/flows/formula-refresh.ts).
+  let refresh: FormulaRefreshRun | undefined;
 
   log.info({ source: plan.source.connectorType, destination: plan.destination.connectorType, steps: plan.steps }, 'run started');
   // Nothing accepted and ignored goes unsaid: a Scheduled flow run by hand runs once, and fields without
@@ -329,9 +332,11 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   try {
     // Incremental window (src/flows/lookback.ts): from the last successful run's end minus the lookback, or
     // AppFlow's first-run rule; its end is the source's (Salesforce's clock, or the newest file).
+    refresh = await formulaRefreshRun({ plan, state, executionId, startedAt, log });
+    if (refresh) record.formulaRefresh = refresh.record;
     const incremental = plan.incremental
       ? await incrementalRead({
-        incremental: plan.incremental, read: plan.read, files: plan.connectors.source.capabilities.incremental === 'files',
+        incremental: plan.incremental, read: refresh?.read(plan.read) ?? plan.read, files: plan.connectors.source.capabilities.incremental === 'files',
         state, flowName: plan.flowName, executionId, startedAt, lookbackSeconds: lookbackSecondsOf(plan.definition, options),
       })
       : undefined;
@@ -355,7 +360,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     const source = await plan.connectors.source.createSource?.(plan.source, services('source'));
     if (source === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.source.connectorType} cannot be a flow's source.`, { details: { connectorType: plan.source.connectorType } });
     let alreadyDelivered = 0;
-    const stream = await withoutDelivered(await source.open(read, ctx), incremental, ctx, (n) => { alreadyDelivered += n; });
+    let stream = await withoutDelivered(await source.open(read, ctx), incremental, ctx, (n) => { alreadyDelivered += n; });
+    if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;
     sourceReplacements = stream.invalidUtf8Replacements;
     if (stream.window) record.dataPullEndTime = stream.window.to;
@@ -435,6 +441,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   }
   if (state) {
     await state.saveRun(record);
+    await refresh?.settle(record).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not keep the formula refresh state'));
     // The run ended in this process: its connectors published or discarded their staging and stopped their
     // Bulk jobs themselves, so nothing is left for a later cleanup.
     const mine = (await state.runResources(executionId)).filter((r) => r.settledAt === null).map((r) => r.id);

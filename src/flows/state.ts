@@ -8,6 +8,7 @@ import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../core/private-fs.ts';
 import type { ExecutionRecord } from './run-record.ts';
 import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
 import type { DeliveredKey } from '../core/connector.ts';
+import { openSqliteFormulaState, type FormulaStateStore } from './formula-state.ts';
 
 /** Who holds (or asks for) a flow's lock: the run, and the process it runs in. */
 export interface LockOwner {
@@ -140,6 +141,8 @@ export interface RunStateStore {
   close(): void;
   /** The Salesforce write journal (crash recovery), kept in the same database. */
   readonly writeJournal?: WriteJournal;
+  /** What the formula refresh of incremental flows remembers (src/flows/formula-refresh.ts), in the same database. */
+  readonly formulaState?: FormulaStateStore;
 }
 
 /** The engine's local state folder when none is given: $FORCEFLOW_HOME, else ~/.forceflow. */
@@ -344,8 +347,10 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
   });
 
   const writeJournal = openSqliteJournal(db);
+  const formulaState = openSqliteFormulaState(db);
   return {
     writeJournal,
+    formulaState,
     async schemaVersion(flowName, fingerprint) {
       return guard('number the schema version', () => {
         const row = latestSchema.get(flowName) as { version: number; fingerprint: string } | undefined;

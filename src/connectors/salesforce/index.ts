@@ -47,7 +47,7 @@ export function salesforceConnector(): AnyConnectorFactory {
     destinationProperties: SalesforceDestinationPropertiesSchema,
     operators: SALESFORCE_OPERATORS,
     needsProfile: true,
-    capabilities: { source: true, destination: true, incremental: 'field', pushdownFilters: true, writeOperations: ['INSERT', 'UPSERT', 'UPDATE', 'DELETE'], files: false },
+    capabilities: { source: true, destination: true, incremental: 'field', pushdownFilters: true, writeOperations: ['INSERT', 'UPSERT', 'UPDATE', 'DELETE'], files: false, formulaRefresh: true },
     destinationProblems: salesforceDestinationProblems,
     resourceKinds: ['SF_BULK_QUERY_JOB'],
     async removeResource(resource, services) {

@@ -46,6 +46,10 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
   return {
     stats,
     describe,
+    async formulaFields(entity: string): Promise<readonly string[]> {
+      const object = await describe(entity);
+      return object.fields.filter((f) => f.calculated && !object.isCompound(f)).map((f) => f.name);
+    },
     async open(req: ReadRequest, ctx: RunContext): Promise<SourceStream> {
       const object = await describe(req.entity);
       const excluded = new Set((req.excludeFields ?? []).map((f) => f.toLowerCase()));

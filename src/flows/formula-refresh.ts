@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import type { ReadRequest, RunContext, Source, SourceStream } from '../core/connector.ts';
+import type { Logger } from '../core/logger.ts';
+import type { RecordBatch, Row } from '../core/types.ts';
+import type { FlowPlan } from './compile.ts';
+import { FORMULA_REFRESH_TAG, parseFormulaRefresh, type FormulaRefreshConfig } from './formula-refresh-tag.ts';
+import type { FormulaRefreshStatus, FormulaStateStore } from './formula-state.ts';
+import { stripper } from './lookback.ts';
+import type { ExecutionRecord, FormulaRefreshRecord } from './run-record.ts';
+import type { RunStateStore } from './state.ts';
+
+/**
+ * The formula refresh of an incremental flow (docs/flows.md, "Formula refresh"). A formula field (or a roll-up
+ * summary) changes when its inputs change, on the record or on a parent, without touching the record's
+ * SystemModstamp: an incremental window never sees it. With the flow's `forceflow:formulaRefresh` tag:
+ *
+ * - every run of the flow stages, per record it delivers, a hash of the record's formula values (keyed by Id,
+ *   in the run state; `FormulaStateStore`), which become the flow's when the run succeeds;
+ * - a run the tag makes due (every Nth run, or once an interval has passed) then reads the flow's fields of
+ *   every record again through one Bulk API 2.0 query (the flow's filters, no window), and delivers, after its
+ *   ordinary window, the records whose formula hash differs from the one the flow last delivered, through the
+ *   same tasks and destination; a record without a hash (never delivered since the tag was set) is taken as
+ *   the baseline, not delivered. A record the window delivered in this run has this run's hash: not twice.
+ *
+ * Memory stays flat: hashes are looked up and staged a batch at a time in the state store.
+ */
+
+/** A run's part of the formula refresh: the read it needs, the stream it wraps, and what it keeps at the end. */
+export interface FormulaRefreshRun {
+  /** What the run record says (`formulaRefresh`); filled in as the run goes. */
+  readonly record: FormulaRefreshRecord;
+  /** The flow's read with Id added (records are keyed by it; removed again before the tasks). */
+  read(read: ReadRequest): ReadRequest;
+  /** The run's stream with hashes staged, followed (when the refresh is due) by the records whose formulas changed. */
+  wrap(stream: SourceStream, source: Source, read: ReadRequest, ctx: RunContext): Promise<SourceStream>;
+  /** At the run's end, once its record is saved: its hashes and refresh status kept (Successful) or dropped. */
+  settle(record: ExecutionRecord): Promise<void>;
+}
+
+export interface FormulaRefreshSetup {
+  readonly plan: FlowPlan;
+  readonly state: RunStateStore | undefined;
+  readonly executionId: string;
+  readonly startedAt: Date;
+  readonly log: Logger;
+}
+
+/** The run's formula refresh, or undefined when the flow has no `forceflow:formulaRefresh` tag. */
+export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<FormulaRefreshRun | undefined> {
+  const { plan, executionId, startedAt, log } = setup;
+  const tag = plan.definition.tags?.[FORMULA_REFRESH_TAG];
+  const config = tag === undefined || plan.incremental === undefined ? undefined : parseFormulaRefresh(tag);
+  if (config === undefined) return undefined;
+  const flowName = plan.flowName;
+  const store = setup.state?.formulaState;
+  const status = await store?.status(flowName);
+  const due = store === undefined ? { due: false, reason: 'the run state keeps no formula hashes' } : dueness(config, status, startedAt);
+  const record: FormulaRefreshRecord = {
+    setting: String(tag).trim(), refreshed: false, reason: due.reason, fields: [], recordsRead: 0, changed: 0, baseline: 0, apiCalls: 0,
+  };
+  let addedId = false;
+
+  return {
+    record,
+    read(read) {
+      if (store === undefined) return read;
+      if (read.fields !== undefined) {
+        if (read.fields.includes('Id')) return read;
+        addedId = true;
+        return { ...read, fields: [...read.fields, 'Id'] };
+      }
+      if (!read.excludeFields?.includes('Id')) return read;
+      addedId = true;
+      return { ...read, excludeFields: read.excludeFields.filter((f) => f !== 'Id') };
+    },
+    async wrap(stream, source, read, ctx) {
+      const strip = addedId ? stripper(['Id']) : (b: RecordBatch): RecordBatch => b;
+      const stripped = (s: SourceStream): SourceStream => (addedId ? { ...s, schema: strip({ rows: [], schema: s.schema }).schema } : s);
+      const all = store === undefined ? [] : ((await source.formulaFields?.(read.entity)) ?? []);
+      const excluded = new Set((read.excludeFields ?? []).map((f) => f.toLowerCase()));
+      const wanted = read.fields === undefined ? undefined : new Set(read.fields.map((f) => f.toLowerCase()));
+      const fields = all.filter((f) => (wanted === undefined ? !excluded.has(f.toLowerCase()) : wanted.has(f.toLowerCase())));
+      record.fields = [...fields];
+      if (store === undefined || fields.length === 0) {
+        if (store !== undefined) record.reason = `the flow reads no formula field of ${read.entity}`;
+        return { ...stripped(stream), batches: mapBatches(stream.batches, strip) };
+      }
+      const hashOf = hasher(fields);
+      const refreshing = due.due;
+      log.info({ formulaRefresh: record.setting, due: refreshing, reason: record.reason, fields }, refreshing ? 'formula refresh: due this run' : 'formula refresh: not due');
+      async function* batches(): AsyncGenerator<RecordBatch> {
+        for await (const batch of stream.batches) {
+          await (store as FormulaStateStore).stage(flowName, executionId, keyed(batch.rows, hashOf));
+          yield strip(batch);
+        }
+        if (!refreshing) return;
+        // The refresh: every record again (the flow's filters, no window) through one Bulk query.
+        const { window: _window, ...noWindow } = read;
+        const before = stream.apiCalls?.() ?? 0;
+        const again = await source.open({ ...noWindow, apiPreference: 'BULKV2' }, ctx);
+        record.refreshed = true;
+        try {
+          for await (const batch of again.batches) {
+            record.recordsRead += batch.rows.length;
+            const entries = keyed(batch.rows, hashOf);
+            const known = await (store as FormulaStateStore).hashes(flowName, executionId, entries.map((e) => e.id));
+            const changed: Row[] = [];
+            const stage: { id: string; hash: string }[] = [];
+            for (const e of entries) {
+              const previous = known.get(e.id);
+              if (previous === e.hash) continue;
+              stage.push(e);
+              if (previous === undefined) record.baseline++;
+              else {
+                record.changed++;
+                changed.push(e.row);
+              }
+            }
+            await (store as FormulaStateStore).stage(flowName, executionId, stage);
+            if (changed.length > 0) yield strip({ rows: changed, schema: batch.schema });
+          }
+        } finally {
+          record.apiCalls = (again.apiCalls?.() ?? before) - before;
+          log.info({ recordsRead: record.recordsRead, changed: record.changed, baseline: record.baseline, apiCalls: record.apiCalls }, 'formula refresh read');
+        }
+      }
+      return { ...stripped(stream), batches: batches() };
+    },
+    async settle(runRecord) {
+      if (store === undefined) return;
+      if (runRecord.executionStatus === 'Successful') await store.commit(flowName, executionId, { refreshed: record.refreshed, at: startedAt.toISOString() });
+      else await store.discard(flowName, executionId);
+    },
+  };
+}
+
+/** Whether this run refreshes, and why (said in the run record). */
+export function dueness(config: FormulaRefreshConfig, status: FormulaRefreshStatus | undefined, startedAt: Date): { due: boolean; reason: string } {
+  if (status === undefined) return { due: false, reason: 'first run with the refresh: it records the formula values it delivers' };
+  if (config.kind === 'every') {
+    const runs = status.runsSinceRefresh + 1;
+    return runs >= config.runs
+      ? { due: true, reason: `every ${config.runs} runs: run ${runs} since the ${status.lastRefreshAt === null ? "flow's first run" : 'last refresh'}` }
+      : { due: false, reason: `every ${config.runs} runs: run ${runs} since the ${status.lastRefreshAt === null ? "flow's first run" : 'last refresh'}` };
+  }
+  const since = status.lastRefreshAt ?? status.firstRunAt;
+  const elapsed = startedAt.getTime() - Date.parse(since);
+  const what = status.lastRefreshAt === null ? "the flow's first run" : 'the last refresh';
+  return elapsed >= config.ms
+    ? { due: true, reason: `interval ${config.text}: ${what} was at ${since}` }
+    : { due: false, reason: `interval ${config.text}: ${what} was at ${since}, next refresh from ${new Date(Date.parse(since) + config.ms).toISOString()}` };
+}
+
+/** A record's formula values as one short hash (the fields in the flow's order; canonical values). */
+function hasher(fields: readonly string[]): (row: Row) => string {
+  return (row) => createHash('sha256').update(JSON.stringify(fields.map((f) => (Object.hasOwn(row, f) ? row[f] : null) ?? null))).digest('base64url').slice(0, 22);
+}
+
+function keyed(rows: readonly Row[], hashOf: (row: Row) => string): { id: string; hash: string; row: Row }[] {
+  const out: { id: string; hash: string; row: Row }[] = [];
+  for (const row of rows) {
+    const id = row['Id'];
+    if (typeof id === 'string' && id !== '') out.push({ id, hash: hashOf(row), row });
+  }
+  return out;
+}
+
+async function* mapBatches(batches: AsyncIterable<RecordBatch>, fn: (b: RecordBatch) => RecordBatch): AsyncGenerator<RecordBatch> {
+  for await (const b of batches) yield fn(b);
+}
