@@ -189,6 +189,33 @@ describe('formula refresh', () => {
     state.close();
   });
 
+  it('works with a lookback and a Bulk window read: nothing delivered twice, the output as the tasks map it', async () => {
+    const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-formula-lb-')));
+    const f = flow('lines-lookback', mkdtempSync(join(tmpdir(), 'ff-formula-lb-out-')), { 'forceflow:formulaRefresh': 'every:1', 'forceflow:lookbackSeconds': '60' }, 'FRL-');
+    const source = (f['sourceFlowConfig'] as { sourceConnectorProperties: { Salesforce: Record<string, unknown> } }).sourceConnectorProperties.Salesforce;
+    source['dataTransferApi'] = 'BULKV2';
+    const run = (): Promise<ExecutionRecord> => runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST });
+    at(400);
+    const inv = await api('POST', 'Invoice__c', { Name: 'FRL-INV', Exchange_Rate__c: 1 });
+    await api('POST', 'Invoice_Line__c', { Name: 'FRL-L1', Invoice__c: inv, Quantity__c: 2, Unit_Price__c: 5 });
+    const l2 = await api('POST', 'Invoice_Line__c', { Name: 'FRL-L2', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 1 });
+    at(410);
+    const first = await run();
+    expect(first.sourceDataTransferApi).toBe('BULKV2');
+    expect(delivered(first)).toEqual(['FRL-L1=10', 'FRL-L2=1']);
+    expect(Object.keys(rows(first)[0] ?? {}).sort()).toEqual(['Converted', 'Name', 'Quantity']);
+    at(420);
+    await api('PATCH', `Invoice__c/${inv}`, { Exchange_Rate__c: 3 });
+    await api('PATCH', `Invoice_Line__c/${l2}`, { Quantity__c: 2 });
+    at(430);
+    // The window (with its lookback) delivers L2 once; the refresh delivers L1; nothing else.
+    const second = await run();
+    expect(delivered(second)).toEqual(['FRL-L1=30', 'FRL-L2=6']);
+    expect(second.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 1, baseline: 0 });
+    expect(Object.keys(rows(second)[0] ?? {}).sort()).toEqual(['Converted', 'Name', 'Quantity']);
+    state.close();
+  });
+
   it('refuses a bad tag, naming the field, and the tag on flows it cannot apply to', () => {
     const out = mkdtempSync(join(tmpdir(), 'ff-formula-bad-'));
     const problems = (json: Record<string, unknown>): string[] => checkFlow(json).problems.map((p) => `${p.path}: ${p.message}`);
