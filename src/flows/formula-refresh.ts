@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ReadRequest, RunContext, Source, SourceStream } from '../core/connector.ts';
 import type { Logger } from '../core/logger.ts';
 import type { RecordBatch, Row } from '../core/types.ts';
+import { toEpochMillis } from '../mapping/convert.ts';
 import type { FlowPlan } from './compile.ts';
 import { FORMULA_REFRESH_TAG, parseFormulaRefresh, type FormulaRefreshConfig } from './formula-refresh-tag.ts';
 import type { FormulaRefreshStatus, FormulaStateStore } from './formula-state.ts';
@@ -49,33 +50,39 @@ export interface FormulaRefreshSetup {
 export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<FormulaRefreshRun | undefined> {
   const { plan, executionId, startedAt, log } = setup;
   const tag = plan.definition.tags?.[FORMULA_REFRESH_TAG];
-  const config = tag === undefined || plan.incremental === undefined ? undefined : parseFormulaRefresh(tag);
-  if (config === undefined) return undefined;
+  const incremental = plan.incremental;
+  const config = tag === undefined || incremental === undefined ? undefined : parseFormulaRefresh(tag);
+  if (config === undefined || incremental === undefined) return undefined;
   const flowName = plan.flowName;
   const store = setup.state?.formulaState;
   const status = await store?.status(flowName);
   const due = store === undefined ? { due: false, reason: 'the run state keeps no formula hashes' } : dueness(config, status, startedAt);
   const record: FormulaRefreshRecord = {
-    setting: String(tag).trim(), refreshed: false, reason: due.reason, fields: [], recordsRead: 0, changed: 0, baseline: 0, apiCalls: 0,
+    setting: String(tag).trim(), refreshed: false, reason: due.reason, fields: [], recordsRead: 0, changed: 0, baseline: 0, deferred: 0, apiCalls: 0,
   };
-  let addedId = false;
+  // Records are keyed by Id, and the refresh leaves records stamped after the window's end to the next window:
+  // both fields are read even when the tasks do not map them, and removed again before the tasks.
+  const windowField = incremental.field;
+  const added: string[] = [];
 
   return {
     record,
     read(read) {
       if (store === undefined) return read;
+      const need = ['Id', windowField];
       if (read.fields !== undefined) {
-        if (read.fields.includes('Id')) return read;
-        addedId = true;
-        return { ...read, fields: [...read.fields, 'Id'] };
+        const missing = need.filter((f, i) => need.indexOf(f) === i && !read.fields?.includes(f));
+        added.push(...missing);
+        return missing.length === 0 ? read : { ...read, fields: [...read.fields, ...missing] };
       }
-      if (!read.excludeFields?.includes('Id')) return read;
-      addedId = true;
-      return { ...read, excludeFields: read.excludeFields.filter((f) => f !== 'Id') };
+      const excluded = need.filter((f) => read.excludeFields?.includes(f));
+      added.push(...excluded);
+      return excluded.length === 0 ? read : { ...read, excludeFields: (read.excludeFields ?? []).filter((f) => !need.includes(f)) };
     },
     async wrap(stream, source, read, ctx) {
-      const strip = addedId ? stripper(['Id']) : (b: RecordBatch): RecordBatch => b;
-      const stripped = (s: SourceStream): SourceStream => (addedId ? { ...s, schema: strip({ rows: [], schema: s.schema }).schema } : s);
+      const strip = added.length > 0 ? stripper(added) : (b: RecordBatch): RecordBatch => b;
+      const stripped = (s: SourceStream): SourceStream => (added.length > 0 ? { ...s, schema: strip({ rows: [], schema: s.schema }).schema } : s);
+      const windowEnd = stream.window === undefined ? undefined : Date.parse(stream.window.to);
       const all = store === undefined ? [] : ((await source.formulaFields?.(read.entity)) ?? []);
       const excluded = new Set((read.excludeFields ?? []).map((f) => f.toLowerCase()));
       const wanted = read.fields === undefined ? undefined : new Set(read.fields.map((f) => f.toLowerCase()));
@@ -107,6 +114,12 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
             const changed: Row[] = [];
             const stage: { id: string; hash: string }[] = [];
             for (const e of entries) {
+              // Changed since the window's end: the next window delivers it (with its new timestamp).
+              const stamp = toEpochMillis(e.row[windowField]);
+              if (windowEnd !== undefined && stamp !== undefined && stamp > windowEnd) {
+                record.deferred++;
+                continue;
+              }
               const previous = known.get(e.id);
               if (previous === e.hash) continue;
               stage.push(e);
@@ -121,7 +134,7 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
           }
         } finally {
           record.apiCalls = (again.apiCalls?.() ?? before) - before;
-          log.info({ recordsRead: record.recordsRead, changed: record.changed, baseline: record.baseline, apiCalls: record.apiCalls }, 'formula refresh read');
+          log.info({ recordsRead: record.recordsRead, changed: record.changed, baseline: record.baseline, deferred: record.deferred, apiCalls: record.apiCalls }, 'formula refresh read');
         }
       }
       return { ...stripped(stream), batches: batches() };

@@ -89,6 +89,8 @@ export interface FormulaRefreshRecord {
   changed: number;
   /** Of those, records the flow never delivered since the tag was set: their values recorded, not delivered. */
   baseline: number;
+  /** Of those, records changed since the window's end: left to the next window, which delivers them. */
+  deferred: number;
   /** Salesforce calls the refresh read made (included in apiCalls.source). */
   apiCalls: number;
 }

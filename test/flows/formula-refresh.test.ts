@@ -216,6 +216,36 @@ describe('formula refresh', () => {
     state.close();
   });
 
+  it('leaves a record changed after the window end to the next window (scheduleOffset)', async () => {
+    const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-formula-off-')));
+    const f = flow('lines-offset', mkdtempSync(join(tmpdir(), 'ff-formula-off-out-')), { 'forceflow:formulaRefresh': 'every:1' }, 'FRO-');
+    ((f['triggerConfig'] as { triggerProperties: { Scheduled: Record<string, unknown> } }).triggerProperties.Scheduled)['scheduleOffset'] = 100;
+    const run = (): Promise<ExecutionRecord> => runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST });
+    at(600);
+    const inv = await api('POST', 'Invoice__c', { Name: 'FRO-INV', Exchange_Rate__c: 1 });
+    await api('POST', 'Invoice_Line__c', { Name: 'FRO-L1', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 2 });
+    const l2 = await api('POST', 'Invoice_Line__c', { Name: 'FRO-L2', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 3 });
+    at(800);
+    const first = await run();
+    expect(first.dataPullEndTime).toBe(new Date(t0 + 700_000).toISOString());
+    expect(delivered(first)).toEqual(['FRO-L1=2', 'FRO-L2=3']);
+    at(850);
+    await api('PATCH', `Invoice__c/${inv}`, { Exchange_Rate__c: 10 });
+    at(880);
+    await api('PATCH', `Invoice_Line__c/${l2}`, { Quantity__c: 2 });
+    at(900);
+    // Window (700, 800]: nothing. The refresh delivers L1; L2, stamped after 800, is the next window's.
+    const second = await run();
+    expect(delivered(second)).toEqual(['FRO-L1=20']);
+    expect(second.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 1, deferred: 1 });
+    expect(Object.keys(rows(second)[0] ?? {}).sort()).toEqual(['Converted', 'Name', 'Quantity']);
+    at(1000);
+    const third = await run();
+    expect(delivered(third)).toEqual(['FRO-L2=60']);
+    expect(third.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 0, deferred: 0 });
+    state.close();
+  });
+
   it('refuses a bad tag, naming the field, and the tag on flows it cannot apply to', () => {
     const out = mkdtempSync(join(tmpdir(), 'ff-formula-bad-'));
     const problems = (json: Record<string, unknown>): string[] => checkFlow(json).problems.map((p) => `${p.path}: ${p.message}`);
