@@ -119,8 +119,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     .option('--max-record-bytes <size>', 'longest CSV input record (default 64MiB)', byteSize)
     .option('--wait-lock [seconds]', 'when another run of the flow holds its lock, wait (without limit, or up to SECONDS) instead of failing with FLOW_LOCKED')
     .option('--lookback <seconds>', "incremental flows: start each window SECONDS before the previous end and skip what was already delivered (over the flow's forceflow:lookbackSeconds tag; 0 to 36000)", lookbackOption)
+    .option('--formula-refresh <when>', "flows with the forceflow:formulaRefresh tag: due (default: when the tag says), now (this run) or skip (not this run)", oneOf(['due', 'now', 'skip'] as const))
     .option('--cancel-timeout <seconds>', `seconds a cancelled run gets to stop before the process ends by force (default ${DEFAULT_CANCEL_TIMEOUT_SECONDS})`)
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number } & InputOptions) => {
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number; formulaRefresh?: 'due' | 'now' | 'skip' } & InputOptions) => {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = io.rootLogger({ level: opts.logLevel });
@@ -162,6 +163,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           onStarted: (run) => cancel.onForce(async () => `${JSON.stringify(await run.endByForce(`The run was cancelled and did not stop in time (--cancel-timeout ${cancelTimeout} s, or a second signal); the process ended by force. Its staged output and Bulk jobs are cleaned up by the next run of the flow or "forceflow runs cleanup".`), null, 2)}\n`),
           ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
           ...(opts.lookback === undefined ? {} : { lookbackSeconds: opts.lookback }),
+          ...(opts.formulaRefresh === undefined ? {} : { formulaRefresh: opts.formulaRefresh }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
           ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ReadRequest, RunContext, Source, SourceStream } from '../core/connector.ts';
+import { ForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { RecordBatch, Row } from '../core/types.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
@@ -38,12 +39,28 @@ export interface FormulaRefreshRun {
   settle(record: ExecutionRecord): Promise<void>;
 }
 
+/** When a run refreshes: `due` when the tag says so (default), `now` whatever the tag's schedule, `skip` not this run. */
+export type FormulaRefreshWhen = 'due' | 'now' | 'skip';
+const WHEN: readonly FormulaRefreshWhen[] = ['due', 'now', 'skip'];
+
+/** The run option, checked before a run starts: a known value, and `now` only for a flow with the tag. */
+export function checkFormulaRefreshOption(plan: FlowPlan, when: unknown): void {
+  if (when === undefined) return;
+  if (!WHEN.includes(when as FormulaRefreshWhen)) {
+    throw new ForceflowError('CONFIG_INVALID', `formulaRefresh is ${JSON.stringify(when)}; it must be one of ${WHEN.join(', ')}.`, { details: { option: 'formulaRefresh' } });
+  }
+  if (when === 'now' && (plan.incremental === undefined || parseFormulaRefresh(plan.definition.tags?.[FORMULA_REFRESH_TAG]) === undefined)) {
+    throw new ForceflowError('CONFIG_INVALID', `formulaRefresh "now" needs an incremental flow with the ${FORMULA_REFRESH_TAG} tag (flow "${plan.flowName}" has none): the refresh compares with what the flow delivered since the tag was set. Add the tag, for example "every:24".`, { details: { option: 'formulaRefresh' } });
+  }
+}
+
 export interface FormulaRefreshSetup {
   readonly plan: FlowPlan;
   readonly state: RunStateStore | undefined;
   readonly executionId: string;
   readonly startedAt: Date;
   readonly log: Logger;
+  readonly when?: FormulaRefreshWhen;
 }
 
 /** The run's formula refresh, or undefined when the flow has no `forceflow:formulaRefresh` tag. */
@@ -56,7 +73,13 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
   const flowName = plan.flowName;
   const store = setup.state?.formulaState;
   const status = await store?.status(flowName);
-  const due = store === undefined ? { due: false, reason: 'the run state keeps no formula hashes' } : dueness(config, status, startedAt);
+  const due = store === undefined
+    ? { due: false, reason: 'the run state keeps no formula hashes' }
+    : setup.when === 'now'
+      ? { due: true, reason: 'asked for this run (formulaRefresh now)' }
+      : setup.when === 'skip'
+        ? { due: false, reason: 'skipped for this run (formulaRefresh skip)' }
+        : dueness(config, status, startedAt);
   const record: FormulaRefreshRecord = {
     setting: String(tag).trim(), refreshed: false, reason: due.reason, fields: [], recordsRead: 0, changed: 0, baseline: 0, deferred: 0, apiCalls: 0,
   };

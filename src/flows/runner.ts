@@ -24,7 +24,7 @@ import { defaultStateDir, openRunState, type RunResource, type RunStateStore } f
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
 import { incrementalRead, lookbackSecondsOf, withoutDelivered } from './lookback.ts';
-import { formulaRefreshRun, type FormulaRefreshRun } from './formula-refresh.ts';
+import { checkFormulaRefreshOption, formulaRefreshRun, type FormulaRefreshRun, type FormulaRefreshWhen } from './formula-refresh.ts';
 import { asCancellation, canceled, throwIfCanceled } from '../core/cancel.ts';
 
 /** AppFlow's per-run cap for Salesforce sources (15 GB), our default size guard for every run. */
@@ -96,6 +96,11 @@ export interface RunPlanOptions {
   readonly lookbackSeconds?: number;
   /** The lookback of incremental flows without the tag (a service's setting); default 0. */
   readonly defaultLookbackSeconds?: number;
+  /**
+   * The formula refresh of a flow with the `forceflow:formulaRefresh` tag (docs/flows.md, "Formula refresh"):
+   * `due` (default) when the tag says so, `now` this run whatever the tag's schedule, `skip` not this run.
+   */
+  readonly formulaRefresh?: FormulaRefreshWhen;
   /** The Salesforce connector's options (the same as connectors.Salesforce). */
   readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
   /** Options for connectors by connectorType, each as its connector defines them (ConnectorRunServices.options). */
@@ -222,6 +227,7 @@ export async function runPlan(plan: FlowPlan, options: RunPlanOptions = {}): Pro
   const now = options.now ?? (() => new Date());
   inputOptions(options); // checked before the run takes its lock
   lookbackSecondsOf(plan.definition, options);
+  checkFormulaRefreshOption(plan, options.formulaRefresh);
   const executionId = options.executionId ?? randomUUID();
   // The run's child logger (flow, executionId) is the only logger its components get, Salesforce clients included.
   const log = (options.log ?? silentLogger()).child({ flow: plan.flowName, executionId });
@@ -332,7 +338,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   try {
     // Incremental window (src/flows/lookback.ts): from the last successful run's end minus the lookback, or
     // AppFlow's first-run rule; its end is the source's (Salesforce's clock, or the newest file).
-    refresh = await formulaRefreshRun({ plan, state, executionId, startedAt, log });
+    refresh = await formulaRefreshRun({ plan, state, executionId, startedAt, log, ...(options.formulaRefresh === undefined ? {} : { when: options.formulaRefresh }) });
     if (refresh) record.formulaRefresh = refresh.record;
     const incremental = plan.incremental
       ? await incrementalRead({

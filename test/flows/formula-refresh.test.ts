@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import { checkFlow } from '../../src/flows/validate.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 import { parseFormulaRefresh } from '../../src/flows/formula-refresh-tag.ts';
+import { isForceflowError } from '../../src/core/errors.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 const FAST = { retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 }, bulk: { pollInitialMs: 5, pollMaxMs: 20 } };
 
@@ -244,6 +246,56 @@ describe('formula refresh', () => {
     expect(delivered(third)).toEqual(['FRO-L2=60']);
     expect(third.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 0, deferred: 0 });
     state.close();
+  });
+
+  it('refreshes now or skips a due refresh when the run asks (runFlow formulaRefresh, forceflow run --formula-refresh)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ff-formula-now-'));
+    const state: RunStateStore = openRunState(stateDir);
+    const out = mkdtempSync(join(tmpdir(), 'ff-formula-now-out-'));
+    const f = flow('lines-now', out, { 'forceflow:formulaRefresh': 'every:2' }, 'FRN-');
+    const run = (formulaRefresh?: 'due' | 'now' | 'skip'): Promise<ExecutionRecord> => runFlow({ flow: f, profiles: profiles(), state, salesforce: FAST, ...(formulaRefresh ? { formulaRefresh } : {}) });
+    at(1100);
+    const inv = await api('POST', 'Invoice__c', { Name: 'FRN-INV', Exchange_Rate__c: 1 });
+    await api('POST', 'Invoice_Line__c', { Name: 'FRN-L1', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 5 });
+    at(1110);
+    expect(delivered(await run())).toEqual(['FRN-L1=5']);
+    at(1120);
+    await api('PATCH', `Invoice__c/${inv}`, { Exchange_Rate__c: 2 });
+    at(1130);
+    // Due (the second run), skipped: nothing delivered; the next run is due and delivers the change.
+    const skipped = await run('skip');
+    expect(skipped.formulaRefresh).toMatchObject({ refreshed: false, reason: 'skipped for this run (formulaRefresh skip)' });
+    expect(delivered(skipped)).toEqual([]);
+    const due = await run('due');
+    expect(due.formulaRefresh).toMatchObject({ refreshed: true, changed: 1 });
+    expect(due.formulaRefresh?.reason).toMatch(/every 2 runs: run 3 since the flow's first run/);
+    expect(delivered(due)).toEqual(['FRN-L1=10']);
+    state.close();
+    at(1140);
+    await api('PATCH', `Invoice__c/${inv}`, { Exchange_Rate__c: 3 });
+    at(1150);
+
+    // The CLI, on the same state folder: not due (the last run refreshed), refreshed now.
+    const flowFile = join(out, 'flow.json');
+    const profileFile = join(out, 'profile.json');
+    writeFileSync(flowFile, JSON.stringify(f));
+    writeFileSync(profileFile, JSON.stringify(emu.connectorProfile));
+    const now = await forceflow(['run', flowFile, '--profile', profileFile, '--state-dir', stateDir, '--formula-refresh', 'now', '--log-level', 'warn']);
+    expect(now.code).toBe(0);
+    const record = JSON.parse(now.stdout) as ExecutionRecord;
+    expect(record.formulaRefresh).toMatchObject({ refreshed: true, reason: 'asked for this run (formulaRefresh now)', recordsRead: 1, changed: 1 });
+    expect(delivered(record)).toEqual(['FRN-L1=15']);
+    const bad = await forceflow(['run', flowFile, '--formula-refresh', 'sometimes']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/CONFIG_INVALID: option '--formula-refresh <when>' argument 'sometimes' is invalid/);
+
+    // `now` needs the tag; a wrong value from a library caller is refused too, before the run starts.
+    const untagged = flow('lines-untagged', out, undefined, 'FRN-');
+    for (const [when, pattern] of [['now', /needs an incremental flow with the forceflow:formulaRefresh tag/], ['sometimes', /must be one of due, now, skip/]] as const) {
+      const error = await runFlow({ flow: untagged, profiles: profiles(), state: openRunState(mkdtempSync(join(tmpdir(), 'ff-formula-opt-'))), formulaRefresh: when as 'now' }).catch((e: unknown) => e);
+      expect(isForceflowError(error, 'CONFIG_INVALID'), String(error)).toBe(true);
+      expect(String((error as Error).message)).toMatch(pattern);
+    }
   });
 
   it('refuses a bad tag, naming the field, and the tag on flows it cannot apply to', () => {
