@@ -7,7 +7,7 @@ import type { RunStateStore } from '../../src/flows/state.ts';
 import type { Executor } from '../../src/service/executor.ts';
 import type { FlowStore } from '../../src/service/flows/store.ts';
 import { openFlowService, type FlowService } from '../../src/service/flows/service.ts';
-import { startHarness, type ServiceHarness } from './harness.ts';
+import { signedFetch, startHarness, type ServiceHarness } from './harness.ts';
 
 const FAST = { retry: { retries: 6, baseDelayMs: 5, maxDelayMs: 50 }, bulk: { pollInitialMs: 10, pollMaxMs: 50 } };
 const PROFILE = 'forceflow-emulator';
@@ -245,6 +245,35 @@ describe('flow operations', () => {
     const seen = [...(p1['flowExecutions'] as Array<{ executionId: string }>), ...(p2['flowExecutions'] as Array<{ executionId: string }>)].map((r) => r.executionId);
     expect(seen).toEqual([...ids].reverse());
     expect(p2['nextToken']).toBeUndefined();
+  });
+
+  it('DescribeFlowRuns (forceflow\'s, POST /forceflow/describe-flow-runs) pages the same runs newest first; a token of another operation or flow is refused', async () => {
+    // The runs of 'many-runs' (the test above): three, finished.
+    const call = (body: Record<string, unknown>) => signedFetch(svc.harness.svc, { method: 'POST', path: '/forceflow/describe-flow-runs', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const records = ((await svc.call('DescribeFlowExecutionRecords', { flowName: 'many-runs' }))['flowExecutions'] as Array<{ executionId: string }>).map((r) => r.executionId);
+    expect(records).toHaveLength(3);
+    const ids: string[] = [];
+    const tokens: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await call({ flowName: 'many-runs', maxResults: 2, ...(nextToken ? { nextToken } : {}) });
+      expect(page.status, JSON.stringify(page.json)).toBe(200);
+      expect(page.json).toMatchObject({ flowName: 'many-runs', flowStatus: 'Active' });
+      const runs = page.json['runs'] as Array<{ executionId: string; startedBy: string }>;
+      expect(runs.length).toBeLessThanOrEqual(2);
+      ids.push(...runs.map((r) => r.executionId));
+      nextToken = page.json['nextToken'] as string | undefined;
+      if (nextToken) tokens.push(nextToken);
+    } while (nextToken);
+    expect(ids).toEqual(records);
+    expect(tokens).toHaveLength(1);
+    // A DescribeFlowRuns token is bound to the operation and the flow: elsewhere it is a ValidationException.
+    const elsewhere = await rejection(svc.call('DescribeFlowExecutionRecords', { flowName: 'many-runs', nextToken: tokens[0] }));
+    expect(elsewhere.name).toBe('ValidationException');
+    const forged = await call({ flowName: 'many-runs', nextToken: 'forged.token' });
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect((await call({ flowName: 'many-runs', maxResults: 0 })).status).toBe(400);
   });
 
   it('activates and suspends a scheduled flow; StopFlow refuses an on-demand one', async () => {
