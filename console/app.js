@@ -92,10 +92,20 @@ function time(epochSeconds) {
   return h('time', { datetime: d.toISOString(), title: d.toISOString() }, d.toLocaleString());
 }
 
-/** @param {number | undefined} n */
+/** A count with the reader's digit grouping (1,234,567). @param {number | undefined | null} n */
+function count(n) {
+  return n === undefined || n === null ? '—' : Number(n).toLocaleString();
+}
+
+/** A byte size in binary units; the exact count in the tooltip. @param {number | undefined | null} n @returns {Node | string} */
 function bytes(n) {
-  if (n === undefined) return '—';
+  if (n === undefined || n === null) return '—';
   if (n < 1024) return `${n} B`;
+  return h('span', { title: `${count(n)} bytes` }, binary(n));
+}
+
+/** @param {number} n */
+function binary(n) {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
@@ -104,6 +114,18 @@ function bytes(n) {
     i++;
   }
   return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A table in a region that scrolls sideways on a narrow screen (focusable, so the keyboard can scroll it too).
+ * @param {string} id @param {string} label @param {Array<[string, boolean?]>} columns [title, numeric] @param {HTMLElement} body */
+function table(id, label, columns, body) {
+  const head = h('thead', {}, h('tr', {}, ...columns.map(([t, numeric]) => h('th', { scope: 'col', class: numeric ? 'num' : undefined }, t))));
+  return h('div', { class: 'scroll', role: 'region', 'aria-label': label, tabindex: '0' }, h('table', { id }, head, body));
+}
+
+/** The page's title: the browser's tab, its history and a screen reader name the page. @param {string} [what] */
+function title(what) {
+  document.title = what ? `${what} · forceflow` : 'forceflow console';
 }
 
 /** @param {string} name */
@@ -305,7 +327,14 @@ async function api(path, body = {}) {
     void render();
     throw new ApiError(401, 'SignedOut', 'You are signed out.');
   }
-  const res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  /** @type {Response} */
+  let res;
+  try {
+    res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${s.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch {
+    // fetch rejects only when no answer came at all (the service stopped, the network is down).
+    throw new ApiError(0, 'NetworkError', 'The service could not be reached. Check that it is running, then reload the page.');
+  }
   const text = await res.text();
   const json = text === '' ? {} : JSON.parse(text);
   if (res.ok) return json;
@@ -330,10 +359,15 @@ async function listFlows() {
   return flows;
 }
 
+/** @param {unknown} type */
+function triggerLabel(type) {
+  return type === 'Event' ? 'On event' : type === 'Scheduled' ? 'Scheduled' : 'On demand';
+}
+
 /** @param {Json} flow */
 function scheduleOf(flow) {
   const t = flow['triggerConfig'] ?? {};
-  if (t['triggerType'] !== 'Scheduled') return String(t['triggerType'] ?? 'OnDemand');
+  if (t['triggerType'] !== 'Scheduled') return triggerLabel(t['triggerType']);
   const s = t['triggerProperties']?.['Scheduled'] ?? {};
   return `${s['scheduleExpression'] ?? 'Scheduled'}${s['timezone'] ? ` (${s['timezone']})` : ''}`;
 }
@@ -353,10 +387,24 @@ function pollAgain(fn, id) {
   }, POLL_MS);
 }
 
+/** What an AppFlow error type means, for a person. */
+const ERROR_TITLES = /** @type {Record<string, string>} */ ({
+  AccessDeniedException: 'Not allowed',
+  ResourceNotFoundException: 'Not found',
+  ConflictException: 'Not now',
+  ValidationException: 'Invalid request',
+  ThrottlingException: 'Too many requests, try again shortly',
+  UnsupportedOperationException: 'Not supported',
+  InternalServerException: 'The service failed',
+  ServiceUnavailableException: 'The service is unavailable',
+  NetworkError: 'No answer',
+});
+
 /** @param {unknown} error */
 function showError(error) {
   if (error instanceof ApiError && error.type === 'SignedOut') return;
-  say(error instanceof ApiError ? `${error.type}: ${error.message}` : String(/** @type {Error} */ (error).message ?? error), true);
+  if (error instanceof ApiError) return say(`${ERROR_TITLES[error.type] ?? error.type}: ${error.message}`, true);
+  say(String(/** @type {Error} */ (error).message ?? error), true);
 }
 
 /**
@@ -406,7 +454,7 @@ async function flowsPage(id, session, focus = true) {
   // Schedule and next run: DescribeFlow for Scheduled flows, and DescribeFlowRuns (forceflow's) for the active ones.
   const extra = await Promise.all(
     flows.map(async (f) => {
-      if (f['triggerType'] !== 'Scheduled') return { schedule: String(f['triggerType'] ?? ''), next: undefined };
+      if (f['triggerType'] !== 'Scheduled') return { schedule: triggerLabel(f['triggerType']), next: undefined };
       const [def, runs] = await Promise.all([api('/describe-flow', { flowName: f['flowName'] }), f['flowStatus'] === 'Active' ? api('/forceflow/describe-flow-runs', { flowName: f['flowName'], maxResults: 1 }) : Promise.resolve(/** @type {Json} */ ({}))]);
       return { schedule: scheduleOf(def), next: runs['nextRunAt'] };
     }),
@@ -431,9 +479,8 @@ async function flowsPage(id, session, focus = true) {
       {},
       h('h1', {}, 'Flows'),
       flows.length === 0
-        ? h('p', {}, 'No flows yet.')
-        : h('table', { id: 'flows' }, h('thead', {}, h('tr', {}, ...['Flow', 'Status', 'Schedule', 'Last run', 'Next run', 'Source → destination'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, ...rows)),
-      h('p', { class: 'hint' }, `Signed in as ${roleOf(session)}.`),
+        ? h('p', { id: 'no-flows' }, 'No flows yet. An admin creates them through the API (CreateFlow, with the AWS CLI or an SDK pointed at this service).')
+        : table('flows', 'Flows', [['Flow'], ['Status'], ['Schedule'], ['Last run'], ['Next run'], ['Source → destination']], h('tbody', {}, ...rows)),
     ),
     focus,
   );
@@ -454,7 +501,7 @@ function apiCell(r) {
 function errorsCell(r) {
   const info = r['executionResult']?.['errorInfo'];
   if (!info && !r['errorFile']) return '—';
-  return h('span', {}, info?.['putFailuresCount'] ? `${info['putFailuresCount']} failed records. ` : '', info?.['executionMessage'] ?? '', r['errorFile'] ? h('span', {}, ' Error file: ', h('code', {}, r['errorFile'])) : null);
+  return h('span', {}, info?.['putFailuresCount'] ? `${count(info['putFailuresCount'])} failed records. ` : '', info?.['executionMessage'] ?? '', r['errorFile'] ? h('span', {}, ' Error file: ', h('code', {}, r['errorFile'])) : null);
 }
 
 /**
@@ -517,7 +564,7 @@ async function flowPage(id, session, name, focus = true) {
           { 'data-run': r['executionId'] },
           h('td', {}, h('a', { href: `${flowHref(name)}/runs/${encodeURIComponent(r['executionId'])}` }, time(r['startedAt']))),
           h('td', {}, badge(r['executionStatus'])),
-          h('td', { class: 'num' }, String(r['executionResult']?.['recordsProcessed'] ?? 0)),
+          h('td', { class: 'num' }, count(r['executionResult']?.['recordsProcessed'] ?? 0)),
           h('td', { class: 'num' }, bytes(r['executionResult']?.['bytesProcessed'])),
           h('td', {}, apiCell(r)),
           h('td', {}, errorsCell(r)),
@@ -546,7 +593,7 @@ async function flowPage(id, session, name, focus = true) {
       tabs(name, 'runs'),
       runs.length === 0
         ? h('p', {}, 'No runs yet.')
-        : h('table', { id: 'runs' }, h('thead', {}, h('tr', {}, ...['Started', 'Status', 'Records', 'Bytes', 'API used', 'Errors'].map((t) => h('th', { scope: 'col' }, t)))), body),
+        : table('runs', `Runs of ${name}`, [['Started'], ['Status'], ['Records', true], ['Bytes', true], ['API used'], ['Errors']], body),
       more,
     ),
     focus,
@@ -559,7 +606,19 @@ async function definitionPage(id, name) {
   const flow = await api('/describe-flow', { flowName: name });
   if (id !== renderId) return;
   const { lastRunExecutionDetails: _l, ...definition } = flow;
-  show(h('section', {}, h('p', {}, h('a', { href: '#/flows' }, '← Flows')), h('h1', {}, name, ' ', badge(flow['flowStatus'])), tabs(name, 'definition'), h('pre', { id: 'definition', tabindex: '0' }, JSON.stringify(definition, null, 2))));
+  /** @param {unknown} arn */
+  const who = (arn) => (typeof arn === 'string' && arn !== '' ? ` by ${arn.split(/[:/]/).at(-1)}` : '');
+  show(
+    h(
+      'section',
+      {},
+      h('p', {}, h('a', { href: '#/flows' }, '← Flows')),
+      h('h1', {}, name, ' ', badge(flow['flowStatus'])),
+      tabs(name, 'definition'),
+      h('p', { class: 'hint' }, 'Created ', time(flow['createdAt']), who(flow['createdBy']), '; last updated ', time(flow['lastUpdatedAt']), who(flow['lastUpdatedBy']), '. As DescribeFlow answers it:'),
+      h('pre', { id: 'definition', tabindex: '0', 'aria-label': `Definition of ${name} (JSON)` }, JSON.stringify(definition, null, 2)),
+    ),
+  );
 }
 
 /** #/flows/<name>/runs/<id>: one run, its live progress while it goes on. @param {number} id @param {Session} session @param {string} name @param {string} executionId @param {boolean} focus */
@@ -591,15 +650,15 @@ async function runPage(id, session, name, executionId, focus = true) {
     ['Started', time(r['startedAt'])],
     ['Last updated', time(r['lastUpdatedAt'])],
     ['Started by', String(r['startedBy'] ?? '')],
-    ['Records processed', h('span', { id: 'records' }, String(res['recordsProcessed'] ?? 0))],
+    ['Records processed', h('span', { id: 'records' }, count(res['recordsProcessed'] ?? 0))],
     ['Bytes processed', h('span', { id: 'bytes' }, bytes(res['bytesProcessed']))],
-    ['Records written', String(r['recordsWritten'] ?? 0)],
-    ['Filtered / dropped', `${r['recordsFiltered'] ?? 0} / ${r['recordsDropped'] ?? 0}`],
+    ['Records written', count(r['recordsWritten'] ?? 0)],
+    ['Filtered / dropped', `${count(r['recordsFiltered'] ?? 0)} / ${count(r['recordsDropped'] ?? 0)}`],
     ['Bytes written', bytes(res['bytesWritten'])],
     ['Window', r['dataPullStartTime'] || r['dataPullEndTime'] ? h('span', {}, time(r['dataPullStartTime']), ' → ', time(r['dataPullEndTime'])) : 'full transfer'],
     ['Read with', r['sourceDataTransferApi'] ? `${r['sourceDataTransferApi']}: ${r['sourceDataTransferApiReason'] ?? ''}` : '—'],
     ['Written with', r['destinationDataTransferApi'] ? `${r['destinationDataTransferApi']}: ${r['destinationDataTransferApiReason'] ?? ''}` : '—'],
-    ['Failed records', String(res['errorInfo']?.['putFailuresCount'] ?? 0)],
+    ['Failed records', count(res['errorInfo']?.['putFailuresCount'] ?? 0)],
     ['Error', r['error'] ? `${r['error']['code']}: ${r['error']['message']}` : res['errorInfo']?.['executionMessage'] ?? '—'],
     ['Error file', r['errorFile'] ? h('code', {}, r['errorFile']) : '—'],
     ['Outputs', (r['outputs'] ?? []).length === 0 ? '—' : h('ul', {}, ...(r['outputs'] ?? []).map((/** @type {string} */ o) => h('li', {}, h('code', {}, o))))],
@@ -611,7 +670,7 @@ async function runPage(id, session, name, executionId, focus = true) {
       'section',
       {},
       h('p', {}, h('a', { href: flowHref(name) }, `← ${name}`)),
-      h('h1', {}, `Run ${executionId}`),
+      h('h1', { class: 'run-id' }, `Run ${executionId}`),
       live ? h('p', { id: 'live' }, h('progress', { 'aria-label': 'Run in progress' }), ' In progress: the counts update every second.') : null,
       h('dl', { class: 'facts', id: 'run' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       live ? flowActions(flow, [r], session, refresh) : null,
@@ -628,17 +687,41 @@ async function render() {
   renderWho();
   const session = await liveSession();
   renderWho();
-  if (!session) return show(signInPage());
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
+  if (!session) {
+    title('Sign in');
+    return show(signInPage());
+  }
+  // A hand-edited address with a broken escape is read as typed rather than failing the page.
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
   try {
-    if (parts[0] !== 'flows' || !parts[1]) return await flowsPage(id, session);
-    if (parts[2] === 'definition') return await definitionPage(id, parts[1]);
-    if (parts[2] === 'runs' && parts[3]) return await runPage(id, session, parts[1], parts[3]);
+    if (parts[0] !== 'flows' || !parts[1]) {
+      title('Flows');
+      return await flowsPage(id, session);
+    }
+    if (parts[2] === 'definition') {
+      title(`${parts[1]}: definition`);
+      return await definitionPage(id, parts[1]);
+    }
+    if (parts[2] === 'runs' && parts[3]) {
+      title(`${parts[1]}: run ${parts[3]}`);
+      return await runPage(id, session, parts[1], parts[3]);
+    }
+    title(parts[1]);
     return await flowPage(id, session, parts[1]);
   } catch (error) {
     if (id !== renderId) return;
-    showError(error);
-    if (error instanceof ApiError && error.type !== 'SignedOut') show(h('section', {}, h('h1', {}, 'Not available'), h('p', {}, error.message), h('p', {}, h('a', { href: '#/flows' }, 'All flows'))));
+    if (!(error instanceof ApiError) || error.type === 'SignedOut') return showError(error);
+    // The page says what went wrong; the status line above it would only repeat it.
+    say('');
+    const heading = error.type === 'ResourceNotFoundException' ? 'Not found' : error.type === 'AccessDeniedException' ? 'Not allowed' : 'Not available';
+    title(heading);
+    show(h('section', { id: 'problem' }, h('h1', {}, heading), h('p', { class: 'error' }, error.message), h('p', {}, h('a', { href: '#/flows' }, 'All flows'))));
   }
 }
 

@@ -169,7 +169,8 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     expect(executionId).not.toBe('');
     // The run page polls until the run ends.
     await expect.poll(() => page.locator('#run dd .badge').first().textContent(), { timeout: 30_000, interval: 200 }).toBe('Successful');
-    const records = Number(await page.locator('#records').textContent());
+    // The count is shown with the browser's digit grouping (1,234).
+    const records = Number((await page.locator('#records').textContent())?.replace(/\D/g, ''));
     expect(records).toBeGreaterThan(0);
     expect(await page.locator('#run').textContent()).toMatch(/Read with(REST_SYNC|BULKV2): \S/);
 
@@ -178,7 +179,7 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     const run = page.locator(`tr[data-run="${executionId}"]`);
     await run.waitFor();
     expect(await run.locator('td').nth(1).textContent()).toBe('Successful');
-    expect(Number(await run.locator('td').nth(2).textContent())).toBe(records);
+    expect(Number((await run.locator('td').nth(2).textContent())?.replace(/\D/g, ''))).toBe(records);
     expect(await run.locator('td').nth(4).textContent()).toMatch(/read: (REST_SYNC|BULKV2)/);
     const { flowExecutions } = await h.appflow.send(new (await import('@aws-sdk/client-appflow')).DescribeFlowExecutionRecordsCommand({ flowName: 'accounts-to-s3' }));
     expect(flowExecutions?.map((e) => [e.executionId, e.executionStatus, e.executionResult?.recordsProcessed])).toEqual([[executionId, 'Successful', records]]);
@@ -196,6 +197,38 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await page.locator('a[href="#/flows/accounts-to-s3/definition"]').click();
     const definition = JSON.parse((await page.locator('#definition').textContent()) ?? '{}') as Record<string, unknown>;
     expect(definition).toMatchObject({ flowName: 'accounts-to-s3', description: 'Accounts to S3', triggerConfig: { triggerType: 'OnDemand' } });
+    expect(await page.title()).toBe('accounts-to-s3: definition · forceflow');
+    expect(await page.locator('#definition').getAttribute('aria-label')).toBe('Definition of accounts-to-s3 (JSON)');
+
+    // On a phone's width the page never scrolls sideways: a wide table scrolls in its own (focusable, named) region.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = (): Promise<number> => page.evaluate(() => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    for (const hash of ['#/flows', '#/flows/accounts-to-s3', `#/flows/accounts-to-s3/runs/${encodeURIComponent(executionId)}`, '#/flows/accounts-to-s3/definition']) {
+      await page.goto(`${origin}/${hash}`);
+      await page.locator('main h1').waitFor();
+      await page.locator('main table, #run, #definition').first().waitFor();
+      expect(await overflow(), hash).toBeLessThanOrEqual(0);
+    }
+    await page.goto(`${origin}/#/flows/accounts-to-s3`);
+    const region = page.locator('.scroll[role="region"]');
+    await region.waitFor();
+    expect(await region.getAttribute('aria-label')).toBe('Runs of accounts-to-s3');
+    expect(await region.getAttribute('tabindex')).toBe('0');
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // A flow that does not exist: a page that says so (titled, so the tab and history say it too), with the way back.
+    await page.goto(`${origin}/#/flows/no-such-flow`);
+    await page.locator('#problem').waitFor();
+    expect(await page.locator('#problem h1').textContent()).toBe('Not found');
+    expect(await page.locator('#problem .error').textContent()).toContain('no-such-flow');
+    expect(await page.title()).toBe('Not found · forceflow');
+    expect(await page.locator('#status').textContent()).toBe('');
+    // A broken escape in a hand-edited address is read as typed, not a script error.
+    await page.goto(`${origin}/#/flows/%E0%A4%A`);
+    await page.locator('#problem').waitFor();
 
     // Sign out: the Salesforce token is revoked at the login host, the session is gone from the tab.
     const stored = await session(page);
