@@ -316,6 +316,19 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
         }
         store.setItem('forceflow.console.session', JSON.stringify(current));
       }, change);
+    // A page whose session still says operator (the role was lowered since): Start is offered, the server refuses,
+    // and the page says so in words, the run history unchanged.
+    const stale = await session(page);
+    await setSession({ scopes: ['flows:read', 'flows:run', 'offline_access'] });
+    await page.reload();
+    await page.locator('#runs').waitFor();
+    expect(await page.locator('#start').isEnabled()).toBe(true);
+    await page.locator('#start').click();
+    await page.locator('#status .error').waitFor();
+    expect(await page.locator('#status .error').textContent()).toMatch(/^Not allowed: User: arn:aws:sts::\d{12}:assumed-role\/forceflow-viewer\/ada is not authorized to perform: appflow:StartFlow/);
+    expect(await page.locator('#runs tbody tr').count()).toBe(before);
+    await setSession({ scopes: stale?.scopes ?? [] });
+
     const first = await session(page);
     await setSession({ expiresAt: Date.now() });
     await page.reload();
