@@ -294,6 +294,42 @@ describe('attacks on the exchange, over HTTP: each refused alike and changing no
     expect((await post('/oauth2/token', { grant_type: GRANT, subject_token: token, subject_token_type: ID_TOKEN_TYPE })).status).toBe(200);
   });
 
+  it('an id_token issued longer ago than signIn.maxAgeSeconds, though not expired; the same token passes while young enough', async () => {
+    const real = systemClock();
+    const strict = await startHarness({
+      emulator: emu,
+      clock: { now: () => new Date(Date.now() + offsetMs), setTimer: (at, fn) => real.setTimer(new Date(at.getTime() - offsetMs), fn) },
+      signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId, maxAgeSeconds: 30 },
+    });
+    try {
+      const s = strict.svc.signIn;
+      if (!s) throw new Error('sign-in is not configured');
+      await s.principals.allowOrg(emu.orgId);
+      await s.principals.addUser({ orgId: emu.orgId, userId: emu.userId, role: 'viewer', name: 'ada' });
+      const { id_token: token = '' } = await signIn(emu, app, { scope: 'openid' });
+      seen.push(token);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { iat: number; exp: number };
+      const send = async (): Promise<Response> => fetch(`${strict.svc.endpoint}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: GRANT, subject_token: token, subject_token_type: ID_TOKEN_TYPE }).toString() });
+      // 30 s of age plus the 30 s clock tolerance, and 5 more: too old, while `exp` (iat + 120 s) is still ahead.
+      offsetMs = (claims.iat + 65) * 1000 - Date.now();
+      expect(claims.exp * 1000).toBeGreaterThan(Date.now() + offsetMs);
+      try {
+        const res = await send();
+        expect(res.status).toBe(400);
+        expect(await res.json()).toEqual({ error: 'invalid_request' });
+        expect(strict.logLines.filter((l) => l['msg'] === 'Token exchange refused').at(-1)?.['reason']).toBe('too_old');
+      } finally {
+        offsetMs = 0;
+      }
+      const ok = await send();
+      expect(ok.status).toBe(200);
+      seen.push(String(((await ok.json()) as Record<string, unknown>)['access_token']));
+      expect(strict.logText()).not.toContain(token);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('the access token of a user deactivated in Salesforce (introspection answers inactive)', async () => {
     const { access_token: token } = await signIn(emu, app, { scope: 'api' });
     seen.push(token);
