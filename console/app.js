@@ -672,8 +672,9 @@ async function runPage(id, session, name, executionId, focus = true) {
       h('p', {}, h('a', { href: flowHref(name) }, `← ${name}`)),
       h('h1', { class: 'run-id' }, `Run ${executionId}`),
       live ? h('p', { id: 'live' }, h('progress', { 'aria-label': 'Run in progress' }), ' In progress: the counts update every second.') : null,
-      h('dl', { class: 'facts', id: 'run' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      // Cancel where it is seen at once, above the facts (a long list on a phone).
       live ? flowActions(flow, [r], session, refresh) : null,
+      h('dl', { class: 'facts', id: 'run' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     ),
     focus,
   );
