@@ -279,8 +279,17 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await expect.poll(() => page.locator('#run dd .badge').first().textContent(), { timeout: 30_000, interval: 200 }).toBe('Canceled');
     expect(await page.locator('#live').count()).toBe(0);
     proxy.hold(undefined);
-    await page.locator('#signout').click();
-    await page.locator('#signin').waitFor();
+    // Disabled by an admin while signed in: the next page's call is refused (403), and the page asks to sign in again.
+    await cli('users', 'disable', emu.orgId, emu.userId);
+    try {
+      await page.goto(`${origin}/#/flows/accounts-to-s3`);
+      await page.locator('#signin').waitFor();
+      expect(await page.locator('#status').textContent()).toContain('Your session ended');
+      expect(await session(page)).toBeNull();
+      expect(await page.title()).toBe('Sign in · forceflow');
+    } finally {
+      await cli('users', 'enable', emu.orgId, emu.userId);
+    }
     await page.close();
   }, 60_000);
 
