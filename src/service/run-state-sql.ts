@@ -2,6 +2,7 @@ import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
 import type { DeliveredKey } from '../core/connector.ts';
 import { ForceflowError } from '../core/errors.ts';
 import type { IndexRanges, JournalExecutionStart, JournalOutcome, WriteJournal } from '../connectors/salesforce/journal.ts';
+import type { FormulaStateStore } from '../flows/formula-state.ts';
 import type { ExecutionRecord } from '../flows/run-record.ts';
 import type { FlowLockInfo, LockAttempt, LockOwner, RunResource, RunStateStore, StoredRunResource, WindowChange } from '../flows/state.ts';
 import { databaseKind, type AnyKysely } from './db.ts';
@@ -19,6 +20,10 @@ export type RunStateTables = {
   delivered_runs: { execution_id: string; flow_name: string; keep_from: number };
   write_journal_executions: { execution_id: string; flow_name: string; object: string; operation: string; started_at: string };
   write_journal_entries: { seq: GeneratedId; execution_id: string; kind: 'bulk' | 'rest'; ref: string | null; ranges: string; count: number; fingerprint: string; sent_at: number | string; outcome: string | null };
+  // Migration 0008-formula-state.
+  formula_hashes: { flow_name: string; id: string; hash: string };
+  formula_staged: { execution_id: string; flow_name: string; id: string; hash: string };
+  formula_refresh: { flow_name: string; last_refresh_at: string | null; runs_since: number; first_run_at: string };
 };
 
 type GeneratedId = Generated<number>;
@@ -87,10 +92,11 @@ const records = (rows: ReadonlyArray<{ record: string }>): ExecutionRecord[] => 
  * Concurrency on PostgreSQL: the flow lock is taken in a transaction that locks its row (`SELECT … FOR UPDATE`)
  * or inserts it (`ON CONFLICT DO NOTHING`, retried when another client inserted it first), so of two clients
  * only one acquires or takes over; moving a flow's window, committing its lookback keys and numbering its
- * schema versions hold a transaction-scoped advisory lock on the flow name. Works on SQLite too (one
+ * schema versions hold a transaction-scoped advisory lock on the flow name, as do settling its formula hashes
+ * (`formulaState`, {@link sqlFormulaState}). Works on SQLite too (one
  * connection; transactions are serialized), which the conformance suite uses.
  */
-export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly writeJournal: WriteJournal } {
+export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly writeJournal: WriteJournal; readonly formulaState: FormulaStateStore } {
   const db = database.withTables<RunStateTables>() as unknown as Db;
   const pg = databaseKind(database) === 'postgres';
 
@@ -122,9 +128,11 @@ export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly
       .execute();
 
   const writeJournal = sqlWriteJournal(database);
+  const formulaState = sqlFormulaState(database);
 
   return {
     writeJournal,
+    formulaState,
     async schemaVersion(flowName, fingerprint) {
       return guard('number the schema version', () =>
         db.transaction().execute(async (trx) => {
@@ -306,6 +314,92 @@ export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly
     },
     close() {
       // The service database belongs to the service, which closes it.
+    },
+  };
+}
+
+/**
+ * The formula refresh's state ({@link FormulaStateStore}) in the service database: the same three tables and
+ * meaning as runs.db's (src/flows/formula-state.ts). Ids are looked up and staged in chunks (well under
+ * PostgreSQL's parameter limit); a commit moves the run's staged hashes inside the database (INSERT … SELECT),
+ * so no whole table passes through the process. Commit and discard hold the flow's transaction-scoped advisory
+ * lock (PostgreSQL), so two processes settling runs of one flow do not lose a status update.
+ */
+export function sqlFormulaState(database: AnyKysely): FormulaStateStore {
+  const db = database.withTables<RunStateTables>() as unknown as Db;
+  const pg = databaseKind(database) === 'postgres';
+  const flowLock = async (trx: Tx, flowName: string): Promise<void> => {
+    if (pg) await sql`select pg_advisory_xact_lock(hashtext(${`forceflow:formula:${flowName}`}))`.execute(trx);
+  };
+  return {
+    async hashes(flowName, executionId, ids) {
+      const out = new Map<string, string>();
+      if (ids.length === 0) return out;
+      return guard('read the formula hashes', async () => {
+        for (const part of chunks([...new Set(ids)])) {
+          const committed = await db.selectFrom('formula_hashes').select(['id', 'hash']).where('flow_name', '=', flowName).where('id', 'in', part).execute();
+          for (const r of committed) out.set(r.id, r.hash);
+          // What this run staged wins over what the flow's successful runs delivered.
+          const staged = await db.selectFrom('formula_staged').select(['id', 'hash']).where('execution_id', '=', executionId).where('id', 'in', part).execute();
+          for (const r of staged) out.set(r.id, r.hash);
+        }
+        return out;
+      });
+    },
+    async stage(flowName, executionId, entries) {
+      if (entries.length === 0) return;
+      // One row per Id (the last one wins, as a later stage does): PostgreSQL refuses a statement that
+      // updates one row twice.
+      const last = new Map<string, string>();
+      for (const e of entries) last.set(e.id, e.hash);
+      const rows = [...last].map(([id, hash]) => ({ execution_id: executionId, flow_name: flowName, id, hash }));
+      await guard('stage the formula hashes', () =>
+        db.transaction().execute(async (trx) => {
+          for (const part of chunks(rows)) {
+            await trx
+              .insertInto('formula_staged')
+              .values(part)
+              .onConflict((oc) => oc.columns(['execution_id', 'id']).doUpdateSet({ hash: (eb) => eb.ref('excluded.hash') }))
+              .execute();
+          }
+        }),
+      );
+    },
+    async commit(flowName, executionId, run) {
+      await guard('save the formula hashes', () =>
+        db.transaction().execute(async (trx) => {
+          await flowLock(trx, flowName);
+          await trx
+            .insertInto('formula_hashes')
+            .columns(['flow_name', 'id', 'hash'])
+            .expression(trx.selectFrom('formula_staged').select(['flow_name', 'id', 'hash']).where('execution_id', '=', executionId))
+            .onConflict((oc) => oc.columns(['flow_name', 'id']).doUpdateSet({ hash: (eb) => eb.ref('excluded.hash') }))
+            .execute();
+          // One run of a flow at a time: whatever else is staged for the flow is a dead run's.
+          await trx.deleteFrom('formula_staged').where('flow_name', '=', flowName).execute();
+          const row = await trx.selectFrom('formula_refresh').selectAll().where('flow_name', '=', flowName).executeTakeFirst();
+          const next = run.refreshed
+            ? { last_refresh_at: run.at, runs_since: 0, first_run_at: row?.first_run_at ?? run.at }
+            : { last_refresh_at: row?.last_refresh_at ?? null, runs_since: Number(row?.runs_since ?? 0) + 1, first_run_at: row?.first_run_at ?? run.at };
+          await trx
+            .insertInto('formula_refresh')
+            .values({ flow_name: flowName, ...next })
+            .onConflict((oc) => oc.column('flow_name').doUpdateSet(next))
+            .execute();
+        }),
+      );
+    },
+    async discard(flowName) {
+      await guard('drop the staged formula hashes', () =>
+        db.transaction().execute(async (trx) => {
+          await flowLock(trx, flowName);
+          await trx.deleteFrom('formula_staged').where('flow_name', '=', flowName).execute();
+        }),
+      );
+    },
+    async status(flowName) {
+      const row = await guard('read the formula refresh status', () => db.selectFrom('formula_refresh').selectAll().where('flow_name', '=', flowName).executeTakeFirst());
+      return row === undefined ? undefined : { lastRefreshAt: row.last_refresh_at, runsSinceRefresh: Number(row.runs_since), firstRunAt: row.first_run_at };
     },
   };
 }

@@ -33,7 +33,7 @@ export interface OpenServiceStateOptions {
  * - **SQLite** (the embedded default): runs.db and profiles.db in `stateDir`, better-sqlite3 — the files the
  *   command line uses (`forceflow run`, `runs`, `profiles`), whose writes complete before their promise is
  *   returned (a process about to be killed relies on it).
- * - **PostgreSQL**: the same tables in the service database (migrations 0005-run-state and 0006-connector-profiles), through kysely, shared by
+ * - **PostgreSQL**: the same tables in the service database (migrations 0005-run-state, 0006-connector-profiles and 0008-formula-state), through kysely, shared by
  *   every process on every machine; nothing is written to `stateDir`.
  *
  * Call once per process after the schema is checked; `close()` when done, before destroying `db`.

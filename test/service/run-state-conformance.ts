@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WriteJournal } from '../../src/connectors/salesforce/journal.ts';
+import type { FormulaStateStore } from '../../src/flows/formula-state.ts';
 import { newExecutionRecord, type ExecutionRecord } from '../../src/flows/run-record.ts';
 import type { FlowLockInfo, LockOwner, RunStateStore } from '../../src/flows/state.ts';
 import type { ProfileRepository } from '../../src/profiles/store.ts';
@@ -27,6 +28,13 @@ function finished(record: ExecutionRecord, status: 'Successful' | 'Error', end: 
 
 const owner = (executionId: string, host = 'host-a', pid = 100): LockOwner => ({ executionId, host, pid, processStart: `boot:${pid}` });
 const never = (): boolean => false;
+
+/** The client's formula refresh state: every backend must have one (a flow's refresh needs it). */
+function formula(c: StateClient): FormulaStateStore {
+  const store = c.runs.formulaState;
+  if (store === undefined) throw new Error('the run state has no formulaState');
+  return store;
+}
 
 /**
  * The run state's behaviours, the same assertions on every backend: the SQLite files of the state folder
@@ -236,6 +244,76 @@ export function describeRunStateConformance(backend: RunStateBackend): void {
       expect(found.filter(Boolean).length).toBe(600);
       expect(found[0]).toBe(true);
       expect(found[1]).toBe(false);
+    });
+
+    it('keeps formula hashes per flow and Id: staged by a run, the flow\u2019s once it commits, dropped by discard and by the next commit, with the refresh status', async () => {
+      const fa = formula(a);
+      const fb = formula(b);
+      expect(await fb.status('fx')).toBeUndefined();
+      expect(await fa.hashes('fx', 'fx-1', [])).toEqual(new Map());
+      await fa.stage('fx', 'fx-1', []);
+      await fa.stage('fx', 'fx-1', [{ id: '001A', hash: 'h1' }, { id: '001B', hash: 'h1' }]);
+      // Staged again (the refresh after the window): the later hash wins, also twice in one call.
+      await fa.stage('fx', 'fx-1', [{ id: '001A', hash: 'h0' }, { id: '001A', hash: 'h2' }]);
+      expect(await fb.hashes('fx', 'fx-1', ['001A', '001B', '001C', '001A'])).toEqual(new Map([['001A', 'h2'], ['001B', 'h1']]));
+      // Not the flow's before the run commits: another run (or flow) sees none.
+      expect(await fb.hashes('fx', 'fx-other', ['001A', '001B'])).toEqual(new Map());
+      await fa.commit('fx', 'fx-1', { refreshed: false, at: at(0).toISOString() });
+      expect(await fb.status('fx')).toEqual({ lastRefreshAt: null, runsSinceRefresh: 1, firstRunAt: at(0).toISOString() });
+      expect(await fb.hashes('fx', 'fx-2', ['001A', '001B', '001C'])).toEqual(new Map([['001A', 'h2'], ['001B', 'h1']]));
+      expect(await fb.hashes('fy', 'fx-2', ['001A', '001B'])).toEqual(new Map());
+
+      // A run's staged hash wins over the flow's for that run only; a failed run's are dropped.
+      await fb.stage('fx', 'fx-2', [{ id: '001A', hash: 'h3' }, { id: '001C', hash: 'h1' }]);
+      expect(await fa.hashes('fx', 'fx-2', ['001A', '001B', '001C'])).toEqual(new Map([['001A', 'h3'], ['001B', 'h1'], ['001C', 'h1']]));
+      expect(await fa.hashes('fx', 'fx-3', ['001A', '001C'])).toEqual(new Map([['001A', 'h2']]));
+      await fb.discard('fx', 'fx-2');
+      expect(await fa.hashes('fx', 'fx-2', ['001A', '001B', '001C'])).toEqual(new Map([['001A', 'h2'], ['001B', 'h1']]));
+      expect(await fa.status('fx')).toEqual({ lastRefreshAt: null, runsSinceRefresh: 1, firstRunAt: at(0).toISOString() });
+
+      // A refresh resets the count and notes its time; the next run counts one.
+      await fa.stage('fx', 'fx-3', [{ id: '001B', hash: 'h9' }]);
+      await fa.commit('fx', 'fx-3', { refreshed: true, at: at(10).toISOString() });
+      expect(await fb.status('fx')).toEqual({ lastRefreshAt: at(10).toISOString(), runsSinceRefresh: 0, firstRunAt: at(0).toISOString() });
+      expect(await fb.hashes('fx', 'fx-4', ['001A', '001B'])).toEqual(new Map([['001A', 'h2'], ['001B', 'h9']]));
+
+      // A killed run's staged hashes (never settled) are dropped by the flow's next commit, not kept.
+      await fb.stage('fx', 'fx-dead', [{ id: '001D', hash: 'h1' }]);
+      await fa.commit('fx', 'fx-4', { refreshed: false, at: at(20).toISOString() });
+      expect(await fb.hashes('fx', 'fx-dead', ['001D'])).toEqual(new Map());
+      expect(await fb.hashes('fx', 'fx-5', ['001D'])).toEqual(new Map());
+      expect(await fb.status('fx')).toEqual({ lastRefreshAt: at(10).toISOString(), runsSinceRefresh: 1, firstRunAt: at(0).toISOString() });
+      expect(await fb.status('fy')).toBeUndefined();
+    });
+
+    it('stages, commits and looks up formula hashes of thousands of Ids at once', async () => {
+      const fa = formula(a);
+      const fb = formula(b);
+      const entries = Array.from({ length: 2500 }, (_, i) => ({ id: `f${i}`, hash: `h${i % 7}` }));
+      await fa.stage('fx-many', 'fxm-1', entries);
+      await fa.commit('fx-many', 'fxm-1', { refreshed: false, at: at(0).toISOString() });
+      const ids = [...entries.map((e) => e.id), ...Array.from({ length: 1000 }, (_, i) => `missing${i}`), 'f1'];
+      const found = await fb.hashes('fx-many', 'fxm-2', ids);
+      expect(found.size).toBe(2500);
+      expect(found.get('f2499')).toBe(`h${2499 % 7}`);
+      expect(found.has('missing0')).toBe(false);
+      // A second run changes every other hash: both the staged and the kept ones are read back.
+      await fb.stage('fx-many', 'fxm-2', entries.filter((_, i) => i % 2 === 0).map((e) => ({ id: e.id, hash: 'new' })));
+      const mixed = await fa.hashes('fx-many', 'fxm-2', ids);
+      expect([...mixed.values()].filter((h) => h === 'new').length).toBe(1250);
+      await fb.commit('fx-many', 'fxm-2', { refreshed: true, at: at(1).toISOString() });
+      const after = await fa.hashes('fx-many', 'fxm-3', ids);
+      expect([...after.values()].filter((h) => h === 'new').length).toBe(1250);
+      expect(after.get('f1')).toBe('h1');
+    });
+
+    it('counts every formula commit of a flow when two clients commit at once', async () => {
+      const fa = formula(a);
+      const fb = formula(b);
+      await Promise.all([fa.commit('fx-both', 'fxb-1', { refreshed: false, at: at(0).toISOString() }), fb.commit('fx-both', 'fxb-2', { refreshed: false, at: at(0).toISOString() })]);
+      expect((await fa.status('fx-both'))?.runsSinceRefresh).toBe(2);
+      await Promise.all([fa.commit('fx-both', 'fxb-3', { refreshed: false, at: at(1).toISOString() }), fb.commit('fx-both', 'fxb-4', { refreshed: false, at: at(1).toISOString() }), fa.commit('fx-both', 'fxb-5', { refreshed: false, at: at(1).toISOString() })]);
+      expect(await fb.status('fx-both')).toEqual({ lastRefreshAt: null, runsSinceRefresh: 5, firstRunAt: at(0).toISOString() });
     });
 
     it('numbers schema versions per flow, the same number for the same fingerprint, also from two clients at once', async () => {
