@@ -7,7 +7,7 @@ import * as signIn from './0003-signin.ts';
 import * as refreshTokens from './0004-refresh-tokens.ts';
 import * as runState from './0005-run-state.ts';
 import * as connectorProfiles from './0006-connector-profiles.ts';
-import * as formulaState from './0008-formula-state.ts';
+import * as formulaState from './0007-formula-state.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -22,7 +22,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<voi
   ['0004-refresh-tokens', refreshTokens.up],
   ['0005-run-state', runState.up],
   ['0006-connector-profiles', connectorProfiles.up],
-  ['0008-formula-state', formulaState.up],
+  ['0007-formula-state', formulaState.up],
 ];
 
 /** The names of the migrations this build knows, in order. */
