@@ -119,8 +119,6 @@ export interface SourceStream {
   readonly apiCalls?: () => number;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
   readonly invalidUtf8Replacements?: () => number;
-  /** API calls by kind and the org's budget (Salesforce sources). */
-  readonly apiUsage?: () => ApiUsage;
   /**
    * Set once the read ended early (ReadRequest.stopEarly): the window end the records delivered reach
    * (every record stamped at or before it was delivered), and why, for the run record.
@@ -135,6 +133,8 @@ export interface Source {
    * timestamp (a source whose capabilities say `formulaRefresh`; src/flows/formula-refresh.ts).
    */
   formulaFields?(entity: string): Promise<readonly string[]>;
+  /** API calls by kind and the org's budget so far (Salesforce), counted even when open or the read fails. */
+  apiUsage?(): ApiUsage;
 }
 
 /** A record that failed to write, with the reason Salesforce (or the writer) gave. */

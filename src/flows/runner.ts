@@ -324,7 +324,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   let sourceApiCalls: (() => number) | undefined;
   let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
-  let sourceApiUsage: (() => ApiUsage) | undefined;
+  let sourceApiUsage: (() => ApiUsage | undefined) | undefined;
   let destinationApiUsage: (() => ApiUsage | undefined) | undefined;
   // What the destination had written when its write stopped part-way (it tells, through WriteOptions.onProgress).
   let progress: WriteProgress | undefined;
@@ -383,8 +383,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     let alreadyDelivered = 0;
     // An incremental flow may opt in to an early stop at the org's API reserve (docs/salesforce-budget.md).
     const stopEarly = incremental !== undefined && onApiReserveOf(plan.definition) === 'stop';
+    sourceApiUsage = source.apiUsage ? () => source.apiUsage?.() : undefined;
     const opened = await source.open(stopEarly ? { ...read, stopEarly } : read, ctx);
-    sourceApiUsage = opened.apiUsage;
     let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
     if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;

@@ -47,6 +47,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
   return {
     stats,
     describe,
+    apiUsage: () => ({ calls: { ...client.callsByKind }, ...(client.budget ? { org: client.budget.report() } : {}) }),
     async formulaFields(entity: string): Promise<readonly string[]> {
       const object = await describe(entity);
       return object.fields.filter((f) => f.calculated && !object.isCompound(f)).map((f) => f.name);
@@ -140,7 +141,6 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         ...(window ? { window: { ...(window.from === undefined ? {} : { from: window.from }), to: window.to } } : {}),
         bytesRead: () => client.recordBytesReceived,
         apiCalls: () => client.apiCalls,
-        apiUsage: () => ({ calls: { ...client.callsByKind }, ...(budget ? { org: budget.report() } : {}) }),
         stoppedEarly: () => stopped,
       };
     },
