@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { runFlow } from '../../src/flows/runner.ts';
+import { compileFlow } from '../../src/flows/compile.ts';
+import { validateFlow } from '../../src/flows/validate.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 
@@ -83,6 +85,20 @@ describe('API budget guard', () => {
   };
   const fresh = (prefix: string): { state: RunStateStore; out: string } => ({ state: openRunState(mkdtempSync(join(tmpdir(), `${prefix}-state-`))), out: mkdtempSync(join(tmpdir(), `${prefix}-out-`)) });
 
+  it('checks the forceflow:onApiReserve tag, and says when "stop" has no effect', () => {
+    expect(() => validateFlow(flow('bad-tag', '/tmp', { tags: { 'forceflow:onApiReserve': 'pause' } }))).toThrow(/tags\.forceflow:onApiReserve.*"stop".*"fail"/s);
+    const plan = compileFlow(flow('not-incremental', '/tmp', { tags: { 'forceflow:onApiReserve': 'stop' }, incremental: false }), { baseDir: '/tmp' });
+    expect(plan.notices.some((n) => n.startsWith('tags.forceflow:onApiReserve "stop" has no effect'))).toBe(true);
+  });
+
+  it('refuses a bad reserve before the run', async () => {
+    const { state, out } = fresh('ff-budget-bad');
+    const record = await runFlow({ flow: flow('budget-bad', out), profiles: profiles(), state, salesforce: { ...BULK, apiReserve: '120%' } });
+    expect(record.error?.code).toBe('CONFIG_INVALID');
+    expect(record.error?.message).toContain('"120%"');
+    state.close();
+  });
+
   it('refuses a run whose estimate would take the org below the reserve, naming the limit, the remaining figure and the estimate', async () => {
     const { state, out } = fresh('ff-budget-refused');
     // 20% of 1,000 is 200; 206 remaining leaves room for the describe, the COUNT and /limits, not for a Bulk job.
@@ -98,6 +114,34 @@ describe('API budget guard', () => {
     expect(calls['POST /services/data/:version/jobs/query']).toBeUndefined();
     expect(record.apiUsage.calls).toEqual({ describe: 1, restQuery: 1, limits: 1 });
     expect(record.apiUsage.orgs).toEqual([{ connectorProfileName: 'forceflow-emulator', max: 1000, remaining: 203, reserve: 200, estimate: expect.any(Number) as number, stopped: null }]);
+    state.close();
+  });
+
+  it('adds the write estimate to the read estimate of the same org, and refuses before anything is written', async () => {
+    const { state } = fresh('ff-budget-write');
+    const copy = {
+      flowName: 'budget-write',
+      triggerConfig: { triggerType: 'OnDemand' },
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', sourceConnectorProperties: { Salesforce: { object: 'Account', dataTransferApi: 'REST_SYNC' } } },
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', destinationConnectorProperties: { Salesforce: { object: 'Invoice__c', writeOperationType: 'INSERT', dataTransferApi: 'BULKV2' } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Id', 'Name'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        { taskType: 'Map', sourceFields: ['Id'], destinationField: 'Account__c', connectorOperator: { Salesforce: 'NO_OP' } },
+        { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
+      ],
+    };
+    // After the describe, the COUNT and /limits, 103 remain: the read (1 page) fits the reserve of 100, the read and a Bulk write do not.
+    await setLimits({ max: 1000, remaining: 106 });
+    const record = await runFlow({ flow: copy, profiles: profiles(), state, salesforce: { ...BULK, apiReserve: 100 } });
+    expect(record.error?.code).toBe('API_BUDGET_RESERVE');
+    expect(record.error?.message).toMatch(/DailyApiRequests has 103 of 1,000 remaining, the run's estimate is (\d+) \(write to Invoice__c: 1 Bulk ingest job/);
+    const estimate = Number(/the run's estimate is (\d+)/.exec(record.error?.message ?? '')?.[1]);
+    expect(estimate).toBeGreaterThan(3);
+    expect(record.apiUsage.orgs).toHaveLength(1);
+    expect(record.apiUsage.orgs[0]?.estimate).toBe(estimate);
+    expect(record.executionResult.recordsWritten).toBe(0);
+    const calls = ((await control('GET', '/calls')) as { calls: Record<string, number> }).calls;
+    expect(calls['POST /services/data/:version/jobs/ingest']).toBeUndefined();
     state.close();
   });
 
