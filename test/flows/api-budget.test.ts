@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { compileFlow } from '../../src/flows/compile.ts';
 import { validateFlow } from '../../src/flows/validate.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
+import { forceflow } from '../helpers/cli.ts';
 
 /**
  * The API budget guard against the emulator over HTTP (docs/salesforce-budget.md): the emulator keeps the org's
@@ -97,6 +98,25 @@ describe('API budget guard', () => {
     expect(record.error?.code).toBe('CONFIG_INVALID');
     expect(record.error?.message).toContain('"120%"');
     state.close();
+  });
+
+  it('forceflow run --api-reserve: refused with exit 4 by a reserve over the profile\'s; a bad value is exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-budget-cli-'));
+    const base = emu.connectorProfile;
+    const props = base.connectorProfileConfig.connectorProfileProperties.Salesforce;
+    // The profile's own reserve (1%) lets the run through; the option's 99% does not.
+    writeFileSync(join(dir, 'profile.json'), JSON.stringify({ ...base, connectorProfileConfig: { ...base.connectorProfileConfig, connectorProfileProperties: { Salesforce: { ...props, apiReserve: '1%' } } } }));
+    writeFileSync(join(dir, 'flow.json'), JSON.stringify(flow('budget-cli', join(dir, 'out'), { incremental: false, api: 'REST_SYNC' })));
+    await setLimits({ max: 1000, remaining: 900 });
+    const args = ['run', join(dir, 'flow.json'), '--profile', join(dir, 'profile.json'), '--state-dir', join(dir, 'state'), '--log-level', 'error'];
+    const ok = await forceflow(args);
+    expect(ok.code).toBe(0);
+    const refused = await forceflow([...args, '--api-reserve', '99%']);
+    expect(refused.code).toBe(4);
+    expect((JSON.parse(refused.stdout) as ExecutionRecord).error?.code).toBe('API_BUDGET_RESERVE');
+    const bad = await forceflow([...args, '--api-reserve', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--api-reserve lots');
   });
 
   it('refuses a run whose estimate would take the org below the reserve, naming the limit, the remaining figure and the estimate', async () => {

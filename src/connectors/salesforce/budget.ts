@@ -209,8 +209,20 @@ export class ApiBudget {
    * (retryable). With `stop`, calls go on (the source ends its read at the next page; what was read is written).
    */
   checkCall(call: string): void {
-    if (this.action !== 'fail' || !this.crossed()) return;
-    throw this.reachedError(`before ${call}`);
+    if (!this.crossed()) return;
+    // Below the reserve before the run was admitted: it is refused as a whole, whatever its reserve action.
+    if (!this.estimated) throw this.refusedError(call);
+    if (this.action === 'fail') throw this.reachedError(`before ${call}`);
+  }
+
+  /** API_BUDGET_RESERVE for an org already below its reserve when the run starts. */
+  private refusedError(call: string): ForceflowError {
+    const usage = this.usage ?? { used: 0, max: 0 };
+    const reserve = this.reserveOf(usage.max) ?? 0;
+    const remaining = Math.max(0, usage.max - usage.used);
+    return new ForceflowError('API_BUDGET_RESERVE', `The run was refused before ${call}: org "${this.profileName}" has ${fmt(remaining)} of ${fmt(usage.max)} DailyApiRequests remaining, already below its reserve of ${formatReserve(this.reserve as ApiReserve)} (${fmt(reserve)}), before any estimate of the run (estimate 0). Run it once the limit has recovered (24 h rolling), or lower the reserve (--api-reserve).`, {
+      details: { limit: 'DailyApiRequests', max: usage.max, remaining, estimate: 0, reserve },
+    });
   }
 
   /** API_BUDGET_RESERVE_REACHED for the crossed reserve (the run fails, delivering nothing). */
