@@ -85,7 +85,8 @@ export function writeCost(preference: 'AUTOMATIC' | 'BULKV2' | 'REST_SYNC', reco
   const { api } = select({ direction: 'destination', preference, recordCount: records });
   if (api === 'BULKV2') {
     const jobs = Math.max(1, Math.ceil(records / INGEST_JOB_ROWS_ESTIMATE));
-    const batches = jobs + Math.max(0, Math.ceil(records / INGEST_BATCH_ROWS) - jobs);
+    // One batch per 10,000 rows, at least one per job.
+    const batches = Math.max(jobs, Math.ceil(records / INGEST_BATCH_ROWS));
     // Per job: create, upload, close, polls, then the successful and failed results.
     const perJob = 3 + pollsEstimate(records / jobs) + 2;
     return { api, apiRequests: jobs * perJob, bulkV2QueryJobs: 0, bulkApiBatches: batches, basis: `${jobs} Bulk ingest job(s) of ${fmt(records)} records` };
