@@ -11,6 +11,7 @@ import { readJsonFile } from './profiles.ts';
 import { DEFAULT_CANCEL_TIMEOUT_SECONDS, handleCancel, parseCancelTimeout, parseWaitLock } from './cancel.ts';
 import type { CliIo } from './io.ts';
 import { MAX_LOOKBACK_SECONDS, parseLookbackSeconds } from '../flows/lookback-tag.ts';
+import { parseApiReserve } from '../connectors/salesforce/reserve.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -105,6 +106,12 @@ function lookbackOption(value: string): number {
   return seconds;
 }
 
+/** --api-reserve: a percentage of each daily maximum ("20%") or a number of API calls (5000). */
+function apiReserveOption(value: string): string {
+  if (parseApiReserve(value) === undefined) throw new ForceflowError('CONFIG_INVALID', `--api-reserve ${value}: give a percentage of the org's daily maximum such as 20%, or a number of API calls such as 5000.`, { details: { option: 'api-reserve' } });
+  return value;
+}
+
 export function registerRunCommands(program: Command, io: CliIo): void {
   program
     .command('run')
@@ -120,8 +127,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     .option('--wait-lock [seconds]', 'when another run of the flow holds its lock, wait (without limit, or up to SECONDS) instead of failing with FLOW_LOCKED')
     .option('--lookback <seconds>', "incremental flows: start each window SECONDS before the previous end and skip what was already delivered (over the flow's forceflow:lookbackSeconds tag; 0 to 36000)", lookbackOption)
     .option('--formula-refresh <when>', "flows with the forceflow:formulaRefresh tag: due (default: when the tag says), now (this run) or skip (not this run)", oneOf(['due', 'now', 'skip'] as const))
+    .option('--api-reserve <reserve>', "Salesforce: the API calls no run may take the org below, as a percentage of its daily maximum (20%) or a number (5000); over the profile's apiReserve (docs/salesforce-budget.md)", apiReserveOption)
     .option('--cancel-timeout <seconds>', `seconds a cancelled run gets to stop before the process ends by force (default ${DEFAULT_CANCEL_TIMEOUT_SECONDS})`)
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number; formulaRefresh?: 'due' | 'now' | 'skip' } & InputOptions) => {
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number; formulaRefresh?: 'due' | 'now' | 'skip'; apiReserve?: string } & InputOptions) => {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = io.rootLogger({ level: opts.logLevel });
@@ -164,6 +172,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
           ...(opts.lookback === undefined ? {} : { lookbackSeconds: opts.lookback }),
           ...(opts.formulaRefresh === undefined ? {} : { formulaRefresh: opts.formulaRefresh }),
+          ...(opts.apiReserve === undefined ? {} : { salesforce: { apiReserve: opts.apiReserve } }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
           ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),

@@ -142,6 +142,11 @@ export interface ConnectorRunServices {
   recordResource(resource: RunResource): Promise<void>;
   /** The run options given for this connector type (RunFlowOptions.connectors[type]), as the connector defines them. */
   readonly options?: unknown;
+  /**
+   * One value per key for the whole run, shared by its source and destination: `create` runs the first time a
+   * key is asked for (Salesforce: one API budget per org when a flow reads and writes the same org).
+   */
+  runScoped<T>(key: string, create: () => T): T;
 }
 
 /** What a destination needs besides its plan. */
@@ -160,6 +165,8 @@ export interface DestinationRunSettings {
   errorTarget?(): Promise<unknown>;
   /** The state's journal of writes (Salesforce), when the run has a state store. */
   readonly writeJournal?: unknown;
+  /** The records the source expects to deliver (its COUNT), when it knows: what an API cost estimate uses. */
+  readonly expectedRecords?: number;
 }
 
 export interface ConnectorFactory<SP = unknown, DP = unknown, SPlan extends ConnectorPlan = ConnectorPlan, DPlan extends ConnectorPlan = ConnectorPlan> {

@@ -53,6 +53,31 @@ export interface ReadRequest {
     readonly previousEnd?: string;
   };
   readonly apiPreference?: ApiPreference;
+  /**
+   * The source may end the read early, at a point the next incremental run resumes from, when the org's API
+   * reserve is reached (the flow's `forceflow:onApiReserve` tag is `stop`): it then reads in the window field's
+   * order and reports the point in SourceStream.stoppedEarly. Only incremental reads set it.
+   */
+  readonly stopEarly?: boolean;
+}
+
+/** The API calls a side made, by kind, and the org's budget as its last answer reported it (the run record's apiUsage). */
+export interface ApiUsage {
+  readonly calls: Readonly<Record<string, number>>;
+  readonly org?: OrgApiBudget;
+}
+
+/** One org's daily API requests at the end of a run, with the run's reserve and estimate. */
+export interface OrgApiBudget {
+  readonly connectorProfileName: string;
+  readonly max: number | null;
+  readonly remaining: number | null;
+  /** The reserve, in calls (null without one). */
+  readonly reserve: number | null;
+  /** The run's estimate of its API requests before it started (null when the guard did not run). */
+  readonly estimate: number | null;
+  /** `fail` or `stop` when the reserve was reached part-way. */
+  readonly stopped: 'fail' | 'stop' | null;
 }
 
 /** One delivered item: a record's Id (or a file's key) and its timestamp (epoch ms). */
@@ -94,6 +119,11 @@ export interface SourceStream {
   readonly apiCalls?: () => number;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
   readonly invalidUtf8Replacements?: () => number;
+  /**
+   * Set once the read ended early (ReadRequest.stopEarly): the window end the records delivered reach
+   * (every record stamped at or before it was delivered), and why, for the run record.
+   */
+  readonly stoppedEarly?: () => { readonly resumeFrom: string; readonly reason: string } | undefined;
 }
 
 export interface Source {
@@ -103,6 +133,8 @@ export interface Source {
    * timestamp (a source whose capabilities say `formulaRefresh`; src/flows/formula-refresh.ts).
    */
   formulaFields?(entity: string): Promise<readonly string[]>;
+  /** API calls by kind and the org's budget so far (Salesforce), counted even when open or the read fails. */
+  apiUsage?(): ApiUsage;
 }
 
 /** A record that failed to write, with the reason Salesforce (or the writer) gave. */
@@ -176,4 +208,6 @@ export interface Destination {
   write(batches: AsyncIterable<RecordBatch>, ctx: RunContext, options?: WriteOptions): Promise<WriteResult>;
   /** HTTP calls made so far (Salesforce), counted even when the write fails. */
   apiCalls?(): number;
+  /** API calls by kind and the org's budget (Salesforce). */
+  apiUsage?(): ApiUsage;
 }

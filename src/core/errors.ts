@@ -36,6 +36,8 @@ export const ERRORS = {
   SF_AUTH_FAILED: { kind: 'auth', summary: 'Salesforce refused the OAuth grant (bad client, expired or revoked token, rejected JWT).' },
   SF_SESSION_INVALID: { kind: 'auth', summary: 'The Salesforce session is invalid and could not be refreshed.' },
   SF_REQUEST_LIMIT_EXCEEDED: { kind: 'retryable', summary: "The org's daily API request limit is spent; running again once it resets (a rolling 24 hours) succeeds, or raise it." },
+  API_BUDGET_RESERVE: { kind: 'retryable', summary: "Refused before any record moved: the run's estimated API cost would take the org below its API reserve (--api-reserve, the profile's apiReserve); the message names the limit, the remaining figure, the estimate and the reserve." },
+  API_BUDGET_RESERVE_REACHED: { kind: 'retryable', summary: "The org's remaining daily API requests fell below the reserve part-way through the run (Sforce-Limit-Info); the run stopped and delivered nothing (a flow may opt in to an early stop that keeps what was read instead)." },
   SF_QUERY_INVALID: { kind: 'config', summary: 'Salesforce rejected the SOQL query (unknown field or object, malformed query).' },
   SF_API_ERROR: { kind: 'fatal', summary: 'Salesforce answered a call with an error that is not retryable.' },
   SF_UNAVAILABLE: { kind: 'retryable', summary: 'Salesforce kept answering 429/5xx or the network failed after all retries.' },

@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import { ForceflowError } from '../core/errors.ts';
 import type { Org, OrgRouter } from './context.ts';
 import { notFound, SfHttpError, sfError } from './errors.ts';
 import type { FaultSpec } from './faults.ts';
 import { sendEmpty, sendJson, type EmuRequest } from './http.ts';
+import type { DailyLimit } from './limits.ts';
 import type { StoredRecord, StoredValue, Table } from './org/store.ts';
 
 /**
@@ -73,6 +75,28 @@ function recordCounts(org: Org): Record<string, { live: number; deleted: number;
     out[t.schema.name] = { live, deleted: t.count(true) - live, generated: t.generated };
   }
   return out;
+}
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const limitSchema = z.strictObject({ max: count.optional(), used: count.optional(), remaining: count.optional() });
+const limitsBodySchema = limitSchema.extend({
+  bulkV2QueryJobs: limitSchema.optional(),
+  bulkApiBatches: limitSchema.optional(),
+  maxConcurrentLongRunning: count.optional(),
+});
+
+/** Set a limit's max, then its used calls (or what remains: used = max - remaining). */
+function setLimit(limit: DailyLimit, body: z.infer<typeof limitSchema>): void {
+  if (body.max !== undefined) limit.max = body.max;
+  if (body.used !== undefined) limit.used = body.used;
+  else if (body.remaining !== undefined) limit.used = Math.max(0, limit.max - body.remaining);
+}
+
+/** The org's allowances as the control endpoint reports them. */
+function limitsState(org: Org): Record<string, unknown> {
+  const l = org.limits;
+  const of = (d: DailyLimit): { max: number; used: number; remaining: number } => ({ max: d.max, used: d.used, remaining: d.remaining });
+  return { ...of(l.requests), bulkV2QueryJobs: of(l.bulkQueryJobs), bulkApiBatches: of(l.bulkBatches), concurrentLongRunning: { max: l.maxLongRunning, running: l.longRunning } };
 }
 
 export function registerControlRoutes(router: OrgRouter): void {
@@ -149,15 +173,22 @@ export function registerControlRoutes(router: OrgRouter): void {
     sendJson(res, 200, { expired: 'all' });
   });
 
+  router.add('GET', '/__emulator/limits', o, (_req, res, { org }) => {
+    sendJson(res, 200, limitsState(org));
+  });
+
   router.add('PUT', '/__emulator/limits', o, async (req, res, { org }) => {
-    const body = (await req.json()) as { max?: unknown; used?: unknown };
-    const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-    if (!body || typeof body !== 'object' || (body.max !== undefined && !ok(body.max)) || (body.used !== undefined && !ok(body.used))) {
-      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be {"max"?: integer >= 0, "used"?: integer >= 0}.' }]);
+    const parsed = limitsBodySchema.safeParse(await req.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}. The body is {"max"?, "used"?, "remaining"?, "bulkV2QueryJobs"?: {...}, "bulkApiBatches"?: {...}, "maxConcurrentLongRunning"?}, each a whole number >= 0 (docs/emulator-control.md).` }]);
     }
-    if (ok(body.max)) org.limits.max = body.max;
-    if (ok(body.used)) org.limits.used = body.used;
-    sendJson(res, 200, { max: org.limits.max, used: org.limits.used, remaining: Math.max(0, org.limits.max - org.limits.used) });
+    const body = parsed.data;
+    setLimit(org.limits.requests, body);
+    if (body.bulkV2QueryJobs) setLimit(org.limits.bulkQueryJobs, body.bulkV2QueryJobs);
+    if (body.bulkApiBatches) setLimit(org.limits.bulkBatches, body.bulkApiBatches);
+    if (body.maxConcurrentLongRunning !== undefined) org.limits.maxLongRunning = body.maxConcurrentLongRunning;
+    sendJson(res, 200, limitsState(org));
   });
 }
 

@@ -92,8 +92,12 @@ export function createEmulatorServer(org: Org, router: OrgRouter): Server {
     const req = makeRequest(raw, path, query, params, session);
     if (await org.faults.intercept(route.group, req, res)) return;
     if (route.countsAsApiCall) {
-      org.limits.consume();
-      res.setHeader('Sforce-Limit-Info', org.limits.header());
+      // Every answer of a counted call carries the usage, a refusal for the spent limit included.
+      try {
+        org.limits.consume();
+      } finally {
+        res.setHeader('Sforce-Limit-Info', org.limits.header());
+      }
     }
     await route.handler(req, org.faults.wrapResponse(route.group, res), { org });
   };

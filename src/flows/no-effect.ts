@@ -4,6 +4,7 @@ import { nextFireTime, parseScheduleExpression, parseTimezone } from './schedule
 import type { Schedule } from './schedule.ts';
 import type { FlowDefinition, TaskDefinition, TaskType, Timestamp } from './schema.ts';
 import { LOOKBACK_TAG } from './lookback-tag.ts';
+import { ON_API_RESERVE_TAG } from './reserve-tag.ts';
 
 /**
  * Fields a flow definition may carry that forceflow would otherwise accept and then ignore. A user must
@@ -168,6 +169,9 @@ export function flowNotices(flow: FlowDefinition): string[] {
   }
   if (!incremental && flow.tags?.[LOOKBACK_TAG] !== undefined) {
     notices.push(`tags.${LOOKBACK_TAG} has no effect: it widens incremental windows, and the flow is not an incremental Scheduled flow (dataPullMode Incremental).`);
+  }
+  if (!(incremental && src.connectorType === 'Salesforce') && flow.tags?.[ON_API_RESERVE_TAG] === 'stop') {
+    notices.push(`tags.${ON_API_RESERVE_TAG} "stop" has no effect: an early stop needs an incremental Salesforce source to resume from; reaching the API reserve fails the run.`);
   }
   if (sched && !incremental) {
     if ((sched.scheduleOffset ?? 0) > 0) notices.push(`${SCHED}.scheduleOffset has no effect: it shifts incremental windows, and dataPullMode is not Incremental.`);

@@ -6,6 +6,7 @@ import { didYouMean } from './did-you-mean.ts';
 import { scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
 import { lookbackTagProblems } from './lookback-tag.ts';
 import { formulaRefreshTagProblems } from './formula-refresh-tag.ts';
+import { onApiReserveTagProblems } from './reserve-tag.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { APPFLOW_SOURCE_ONLY_CONNECTORS, OTHER_APPFLOW_CONNECTOR_TYPES } from './schema.ts';
 import type { FlowDefinition, Timestamp } from './schema.ts';
@@ -134,6 +135,7 @@ export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistr
   }
   problems.push(...lookbackTagProblems(flow));
   problems.push(...formulaRefreshTagProblems(flow, registry));
+  problems.push(...onApiReserveTagProblems(flow));
   return problems;
 }
 

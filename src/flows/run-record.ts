@@ -1,6 +1,6 @@
 import type { ForceflowError } from '../core/errors.ts';
 import type { TransferApi } from '../core/types.ts';
-import type { WriteRecovery } from '../core/connector.ts';
+import type { ApiUsage, OrgApiBudget, WriteRecovery } from '../core/connector.ts';
 
 /** AppFlow's execution statuses. */
 export type ExecutionStatus = 'InProgress' | 'Successful' | 'Error' | 'CancelStarted' | 'Canceled';
@@ -49,6 +49,12 @@ export interface ExecutionRecord {
   errorFile: string | null;
   /** HTTP calls made to Salesforce by each side. */
   apiCalls: { source: number; destination: number };
+  /**
+   * The API calls both sides made, by kind (limits, describe, restQuery, bulkQuery, restWrite, bulkIngest,
+   * other), and each org's daily API requests at the end of the run with the reserve and the run's estimate
+   * (docs/salesforce-budget.md). Empty for runs that call no API.
+   */
+  apiUsage: { calls: Record<string, number>; orgs: OrgApiBudget[] };
   /** The catalogued error that ended the run, if any. */
   error: { code: string; kind: string; message: string } | null;
   /**
@@ -127,6 +133,7 @@ export function newExecutionRecord(flowName: string, executionId: string, starte
     outputs: [],
     errorFile: null,
     apiCalls: { source: 0, destination: 0 },
+    apiUsage: { calls: {}, orgs: [] },
     error: null,
     startedBy: 'manual',
     notes: [],
@@ -139,4 +146,16 @@ export function failRecord(record: ExecutionRecord, error: ForceflowError, now: 
   record.executionResult.errorInfo.executionMessage = error.message.slice(0, 2048);
   record.error = { code: error.code, kind: error.kind, message: error.message };
   record.lastUpdatedAt = now.toISOString();
+}
+
+/** Both sides' API usage as the record keeps it: calls summed by kind, one entry per org (the later side's figure wins). */
+export function mergeApiUsage(usages: ReadonlyArray<ApiUsage | undefined>): ExecutionRecord['apiUsage'] {
+  const calls: Record<string, number> = {};
+  const orgs = new Map<string, OrgApiBudget>();
+  for (const u of usages) {
+    if (!u) continue;
+    for (const [kind, n] of Object.entries(u.calls)) calls[kind] = (calls[kind] ?? 0) + n;
+    if (u.org) orgs.set(u.org.connectorProfileName, u.org);
+  }
+  return { calls, orgs: [...orgs.values()] };
 }

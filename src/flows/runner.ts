@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { WriteProgress, RunContext, SourceStream, WriteResult } from '../core/connector.ts';
+import type { ApiUsage, WriteProgress, RunContext, SourceStream, WriteResult } from '../core/connector.ts';
 import type { ConnectorRunServices } from '../core/connector-factory.ts';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
@@ -19,7 +19,8 @@ import { createFolderStore } from '../connectors/local-file/folder.ts';
 import { compileFlow, type FlowPlan } from './compile.ts';
 import { manualRunNote } from './no-effect.ts';
 import { preflightDestination } from './preflight.ts';
-import { failRecord, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
+import { failRecord, mergeApiUsage, newExecutionRecord, type ExecutionRecord } from './run-record.ts';
+import { onApiReserveOf } from './reserve-tag.ts';
 import { defaultStateDir, openRunState, type RunResource, type RunStateStore } from './state.ts';
 import { acquireFlowLock, type HeldFlowLock } from './lock.ts';
 import { cleanupFlow } from './cleanup.ts';
@@ -102,7 +103,13 @@ export interface RunPlanOptions {
    */
   readonly formulaRefresh?: FormulaRefreshWhen;
   /** The Salesforce connector's options (the same as connectors.Salesforce). */
-  readonly salesforce?: { readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions };
+  readonly salesforce?: {
+    readonly retry?: RetryPolicy; readonly bulk?: BulkReadOptions; readonly maxRestUrlLength?: number; readonly destination?: SalesforceDestinationOptions;
+    /** The API reserve of the orgs the run calls, over their profiles' (docs/salesforce-budget.md). */
+    readonly apiReserve?: string | number;
+    /** The API reserve of orgs whose profile sets none (a service's setting). */
+    readonly defaultApiReserve?: string | number;
+  };
   /** Options for connectors by connectorType, each as its connector defines them (ConnectorRunServices.options). */
   readonly connectors?: Readonly<Record<string, unknown>>;
 }
@@ -317,6 +324,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   let sourceApiCalls: (() => number) | undefined;
   let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
+  let sourceApiUsage: (() => ApiUsage | undefined) | undefined;
+  let destinationApiUsage: (() => ApiUsage | undefined) | undefined;
   // What the destination had written when its write stopped part-way (it tells, through WriteOptions.onProgress).
   let progress: WriteProgress | undefined;
   // The formula refresh of an incremental flow with its tag (src/flows/formula-refresh.ts).
@@ -353,6 +362,11 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
 
     // The connectors, resolved when the plan was compiled, build the source and destination from their parts of it.
     const connectorOptions: Readonly<Record<string, unknown>> = { ...(options.salesforce ? { Salesforce: options.salesforce } : {}), ...options.connectors };
+    const scoped = new Map<string, unknown>();
+    const runScoped = <T>(key: string, create: () => T): T => {
+      if (!scoped.has(key)) scoped.set(key, create());
+      return scoped.get(key) as T;
+    };
     const services = (side: 'source' | 'destination'): ConnectorRunServices => {
       const part = plan[side];
       return {
@@ -361,12 +375,17 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
         profile: () => profileFor(options, part.connectorProfileName, side),
         recordResource: resource,
         options: connectorOptions[part.connectorType],
+        runScoped,
       };
     };
     const source = await plan.connectors.source.createSource?.(plan.source, services('source'));
     if (source === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.source.connectorType} cannot be a flow's source.`, { details: { connectorType: plan.source.connectorType } });
     let alreadyDelivered = 0;
-    let stream = await withoutDelivered(await source.open(read, ctx), incremental, ctx, (n) => { alreadyDelivered += n; });
+    // An incremental flow may opt in to an early stop at the org's API reserve (docs/salesforce-budget.md).
+    const stopEarly = incremental !== undefined && onApiReserveOf(plan.definition) === 'stop';
+    sourceApiUsage = source.apiUsage ? () => source.apiUsage?.() : undefined;
+    const opened = await source.open(stopEarly ? { ...read, stopEarly } : read, ctx);
+    let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
     if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;
     sourceReplacements = stream.invalidUtf8Replacements;
@@ -401,9 +420,11 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
       schemaVersion, startedAt, ...(plan.mapAll ? {} : { outputSchema }), partitionKeys: plan.partitionKeys, errorHandling: eh,
       ...(errorTarget ? { errorTarget } : {}),
       ...(state?.writeJournal ? { writeJournal: state.writeJournal } : {}),
+      ...(stream.estimatedCount === undefined ? {} : { expectedRecords: stream.estimatedCount }),
     });
     if (destination === undefined) throw new ForceflowError('CONFIG_INVALID', `Connector ${plan.destination.connectorType} cannot be a flow's destination.`, { details: { connectorType: plan.destination.connectorType } });
     destinationApiCalls = destination.apiCalls ? () => destination.apiCalls?.() ?? 0 : undefined;
+    destinationApiUsage = destination.apiUsage ? () => destination.apiUsage?.() : undefined;
 
     const result: WriteResult = await destination.write(transformed(plan, stream, record, options, ctx, maxBytes), ctx, { onProgress: (p) => { progress = p; } });
     // A cancel that arrives once the destination has finished (files published, records written) is too late
@@ -418,6 +439,13 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     record.destinationDataTransferApiReason = result.apiReason ?? null;
     record.outputs = [...(result.outputs ?? [])];
     record.recovery = result.recovery ?? null;
+    const stopped = opened.stoppedEarly?.();
+    if (stopped) {
+      // Everything stamped up to resumeFrom was delivered: the window ends there, and the next run reads on from it.
+      record.dataPullEndTime = stopped.resumeFrom;
+      record.notes.push(stopped.reason);
+      log.warn({ resumeFrom: stopped.resumeFrom }, stopped.reason);
+    }
     if (alreadyDelivered > 0) {
       record.notes.push(`${alreadyDelivered} record${alreadyDelivered === 1 ? '' : 's'} read again inside the lookback (same Id and timestamp as an earlier run delivered) ${alreadyDelivered === 1 ? 'was' : 'were'} not delivered again.`);
       log.info({ alreadyDelivered }, 'records an earlier run delivered were not delivered again');
@@ -444,6 +472,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     record.apiCalls.source = sourceApiCalls?.() ?? 0;
     record.executionResult.invalidUtf8Replacements = sourceReplacements?.() ?? 0;
     record.apiCalls.destination = destinationApiCalls?.() ?? 0;
+    record.apiUsage = mergeApiUsage([sourceApiUsage?.(), destinationApiUsage?.()]);
   }
   if (state) {
     await state.saveRun(record);

@@ -5,6 +5,7 @@ import { ForceflowError } from '../core/errors.ts';
 import { policyProblem } from '../core/http-guard.ts';
 import { formatZodIssues } from '../core/zod.ts';
 import { cognitoConfigSchema, signInConfigSchema } from './signin/config.ts';
+import { apiReserveSchema } from '../connectors/salesforce/budget.ts';
 
 const accessKeySchema = z.strictObject({
   accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'an access key id is 16 to 128 upper-case letters and digits (forceflow generates FFLK followed by 16)'),
@@ -25,6 +26,8 @@ export const serviceConfigSchema = z.strictObject({
   gracePeriodSeconds: z.number().min(0).max(86400).optional(),
   // The lookback of incremental flows without a forceflow:lookbackSeconds tag (docs/flows.md, Incremental runs).
   lookbackSeconds: z.number().int().min(0).max(36000).optional(),
+  // The API reserve of Salesforce orgs whose connector profile sets none ("20%" or 5000; docs/salesforce-budget.md).
+  apiReserve: apiReserveSchema.optional(),
   allowHosts: z.array(z.string()).optional(),
   allowOrigins: z.array(z.string()).optional(),
   keys: z.array(accessKeySchema).max(100).optional(),

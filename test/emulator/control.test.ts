@@ -117,7 +117,7 @@ describe('control endpoint', () => {
   it('sets the daily API limit and usage', async () => {
     const issued = emu.org.auth.issue(emu.org.auth.defaultUser, emu.clientId).session.accessToken;
     const res = await control('PUT', '/limits', { max: 10, used: 9 });
-    expect(await res.json()).toEqual({ max: 10, used: 9, remaining: 1 });
+    expect(await res.json()).toMatchObject({ max: 10, used: 9, remaining: 1 });
     const ok = await api('/limits', issued);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('sforce-limit-info')).toBe('api-usage=10/10');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiReserveSchema } from './budget.ts';
 
 /**
  * A Salesforce connector profile in AppFlow's CreateConnectorProfile JSON shape, with forceflow's local
@@ -45,6 +46,11 @@ export const SalesforceProfilePropertiesSchema = z
     loginUrl: salesforceOrigin('loginUrl').optional(),
     /** forceflow extension: the REST API version to use (AppFlow pins it by connection date; default 58.0). */
     apiVersion: z.string().regex(/^\d{2}\.0$/, 'an API version such as "58.0"').optional(),
+    /**
+     * forceflow extension: the org's API reserve, what no run may take it below: a percentage of each daily
+     * maximum ("20%") or a number of API requests (5000). `--api-reserve` wins over it (docs/salesforce-budget.md).
+     */
+    apiReserve: apiReserveSchema.optional(),
   })
   .strict();
 

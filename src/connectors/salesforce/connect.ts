@@ -4,6 +4,7 @@ import { formatZodIssues } from '../../core/zod.ts';
 import { createTokenProvider, type TokenProvider } from './auth.ts';
 import { DEFAULT_API_VERSION, SalesforceConnectorProfileSchema, type SalesforceConnectorProfile } from './config.ts';
 import { SalesforceClient, type RetryPolicy } from './http.ts';
+import type { ApiBudget } from './budget.ts';
 import { createSalesforceSource, type SalesforceSourceOptions } from './source.ts';
 
 export interface ConnectOptions {
@@ -15,6 +16,8 @@ export interface ConnectOptions {
   /** A token provider to use instead of the profile's inline credentials (profiles store, Secrets Manager). */
   readonly tokens?: TokenProvider;
   readonly source?: SalesforceSourceOptions;
+  /** The org's API budget for the run, given the parsed profile (budget.ts); the client reports to it. */
+  readonly budget?: (profile: SalesforceConnectorProfile) => ApiBudget | undefined;
 }
 
 /** Parse a connector profile (AppFlow's CreateConnectorProfile JSON) at the boundary. */
@@ -40,7 +43,9 @@ export function connectSalesforce(profileJson: unknown, options: ConnectOptions 
   const props = profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
   const credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
   const tokens = options.tokens ?? createTokenProvider({ profileName: profile.connectorProfileName, properties: props, credentials }, log, options.signal ? { signal: options.signal } : {});
+  const budget = options.budget?.(profile);
   const client = new SalesforceClient({
+    ...(budget ? { budget } : {}),
     tokens,
     apiVersion: options.apiVersion ?? props.apiVersion ?? DEFAULT_API_VERSION,
     log: log.child({ connector: 'salesforce', profile: profile.connectorProfileName }),

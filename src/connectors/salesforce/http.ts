@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { SalesforceSession, TokenProvider } from './auth.ts';
 import { boundedText, networkReason } from './net.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
+import { callKind, type ApiBudget, type CallKind } from './budget.ts';
 
 export { networkReason };
 
@@ -54,6 +55,8 @@ export interface ClientOptions {
   readonly retry?: RetryPolicy;
   /** Profile name, for messages. */
   readonly profileName?: string;
+  /** The org's API budget for the run (budget.ts): told every answer's usage, asked before every call. */
+  readonly budget?: ApiBudget;
 }
 
 interface SfErrorBody {
@@ -99,6 +102,10 @@ export class SalesforceClient {
   recordBytesReceived = 0;
   /** From the last `Sforce-Limit-Info` header. */
   apiUsage: { used: number; max: number } | undefined;
+  /** HTTP calls sent, by kind (budget.ts `callKind`): what the run record's apiUsage.calls adds up. */
+  readonly callsByKind: Partial<Record<CallKind, number>> = {};
+  /** The org's API budget for the run, when the run has one. */
+  readonly budget: ApiBudget | undefined;
   private readonly tokens: TokenProvider;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
@@ -115,6 +122,7 @@ export class SalesforceClient {
     this.retryPolicy = options.retry ?? DEFAULT_RETRY;
     this.backoff = new Backoff(this.retryPolicy);
     this.profileName = options.profileName ?? 'salesforce';
+    this.budget = options.budget;
   }
 
   get basePath(): string {
@@ -133,12 +141,17 @@ export class SalesforceClient {
     const signal = req.cleanup ? undefined : this.signal;
     const startedAt = Date.now();
     for (let attempt = 0; ; attempt++) {
-      if (!req.cleanup) this.throwIfAborted();
+      if (!req.cleanup) {
+        this.throwIfAborted();
+        this.budget?.checkCall(req.call);
+      }
       const url = this.url(session.instanceUrl, req);
       let res: Response;
       const started = performance.now();
       try {
         this.apiCalls++;
+        const kind = callKind(req.method, req.path);
+        this.callsByKind[kind] = (this.callsByKind[kind] ?? 0) + 1;
         res = await fetch(url, {
           method: req.method,
           headers: {
@@ -165,7 +178,10 @@ export class SalesforceClient {
       if (Number.isFinite(date)) this.serverTime = date;
       const limit = res.headers.get('sforce-limit-info');
       const m = limit ? /api-usage=(\d+)\/(\d+)/.exec(limit) : null;
-      if (m) this.apiUsage = { used: Number(m[1]), max: Number(m[2]) };
+      if (m) {
+        this.apiUsage = { used: Number(m[1]), max: Number(m[2]) };
+        this.budget?.observe(this.apiUsage.used, this.apiUsage.max);
+      }
       if (res.ok) return res;
 
       const text = await res.text().catch(() => '');

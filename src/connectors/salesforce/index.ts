@@ -18,6 +18,9 @@ import { stopBulkQueryJob, type BulkReadOptions } from './bulk-source.ts';
 import { connectSalesforce as connect } from './connect.ts';
 import { createSalesforceDestination as createDestination, type SalesforceDestinationOptions as DestinationOptions } from './destination.ts';
 import type { RetryPolicy as Retry } from './http.ts';
+import { ApiBudget, parseApiReserve, writeCost } from './budget.ts';
+import { ForceflowError } from '../../core/errors.ts';
+import type { SalesforceConnectorProfile } from './config.ts';
 import type { WriteJournal } from './journal.ts';
 import type { ErrorSinkTarget } from '../files/error-sink.ts';
 import {
@@ -31,6 +34,23 @@ export interface SalesforceRunOptions {
   readonly bulk?: BulkReadOptions;
   readonly maxRestUrlLength?: number;
   readonly destination?: DestinationOptions;
+  /** The API reserve of every org the run calls (`--api-reserve`), over the profile's `apiReserve` (docs/salesforce-budget.md). */
+  readonly apiReserve?: string | number;
+  /** The reserve of orgs whose profile sets none (service.json `apiReserve`). */
+  readonly defaultApiReserve?: string | number;
+}
+
+/** The run's API budget of the profile's org: one per org per run, shared by the source and destination. */
+function budgetFor(services: ConnectorRunServices, options: SalesforceRunOptions | undefined) {
+  return (profile: SalesforceConnectorProfile): ApiBudget =>
+    services.runScoped(`salesforce-api-budget:${profile.connectorProfileName}`, () => {
+      const raw = options?.apiReserve ?? profile.connectorProfileConfig.connectorProfileProperties.Salesforce.apiReserve ?? options?.defaultApiReserve;
+      const reserve = raw === undefined ? undefined : parseApiReserve(raw);
+      if (raw !== undefined && reserve === undefined) {
+        throw new ForceflowError('CONFIG_INVALID', `The API reserve ${JSON.stringify(raw)} is not a percentage such as "20%" or a number of API calls such as 5000.`, { details: { option: 'apiReserve' } });
+      }
+      return new ApiBudget({ profileName: profile.connectorProfileName, log: services.ctx.log, ...(reserve ? { reserve } : {}) });
+    });
 }
 
 async function session(plan: { readonly apiVersion?: string }, services: ConnectorRunServices, retry: Retry | undefined) {
@@ -90,6 +110,7 @@ export function salesforceConnector(): AnyConnectorFactory {
       const userBulk = options?.bulk;
       const sf = connect(resolved.profile, {
         ...connectOptions,
+        budget: budgetFor(services, options),
         source: {
           // Each Bulk query job is recorded when created, so an interrupted run's job can be stopped later.
           bulk: {
@@ -107,7 +128,15 @@ export function salesforceConnector(): AnyConnectorFactory {
     async createDestination(plan, services, settings) {
       const options = services.options as SalesforceRunOptions | undefined;
       const { resolved, options: connectOptions } = await session(plan, services, options?.retry);
-      const sf = connect(resolved.profile, connectOptions);
+      const sf = connect(resolved.profile, { ...connectOptions, budget: budgetFor(services, options) });
+      const budget = sf.client.budget;
+      if (budget) {
+        // Before the first record is written: refused when the writes would take the org below its reserve (with the
+        // read's estimate, when the flow reads the same org). An unknown count (a file source) checks the reserve alone.
+        const records = settings.expectedRecords ?? 0;
+        const cost = writeCost(plan.apiPreference, records);
+        await budget.admit(cost, () => sf.client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }), `write to ${plan.object}: ${settings.expectedRecords === undefined ? 'records not counted before the run' : cost.basis}`);
+      }
       const journal = settings.writeJournal as WriteJournal | undefined;
       const errorTarget = (await settings.errorTarget?.()) as ErrorSinkTarget | undefined;
       const destination = createDestination(sf.client, { ...plan, failOnFirstDestinationError: settings.errorHandling.failOnFirstDestinationError }, {
@@ -118,7 +147,11 @@ export function salesforceConnector(): AnyConnectorFactory {
         ...(journal ? { journal } : {}),
         ...options?.destination,
       });
-      return { write: (batches, ctx, writeOptions) => destination.write(batches, ctx, writeOptions), apiCalls: () => sf.client.apiCalls };
+      return {
+        write: (batches, ctx, writeOptions) => destination.write(batches, ctx, writeOptions),
+        apiCalls: () => sf.client.apiCalls,
+        apiUsage: () => ({ calls: { ...sf.client.callsByKind }, ...(budget ? { org: budget.report() } : {}) }),
+      };
     },
   });
 }

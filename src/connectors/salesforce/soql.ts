@@ -170,6 +170,8 @@ export interface SelectSpec {
   /** Incremental window: from (exclusive) .. to (inclusive). */
   readonly window?: { readonly field: string; readonly from?: string; readonly to: string };
   readonly orderById?: boolean;
+  /** ORDER BY these fields (ascending), when not ordering by Id alone (an early-stoppable read: the window field, Id). */
+  readonly orderBy?: readonly string[];
 }
 
 export function whereClause(spec: Omit<SelectSpec, 'fields'>): string {
@@ -191,7 +193,8 @@ export function whereClause(spec: Omit<SelectSpec, 'fields'>): string {
 
 export function buildSelect(spec: SelectSpec): string {
   const names = spec.fields.map((n) => spec.object.require(n, 'projection').name);
-  return `SELECT ${names.join(', ')} FROM ${spec.object.name}${whereClause(spec)}${spec.orderById ? ' ORDER BY Id' : ''}`;
+  const order = spec.orderBy && spec.orderBy.length > 0 ? ` ORDER BY ${spec.orderBy.map((n) => spec.object.require(n, 'projection').name).join(', ')}` : spec.orderById ? ' ORDER BY Id' : '';
+  return `SELECT ${names.join(', ')} FROM ${spec.object.name}${whereClause(spec)}${order}`;
 }
 
 export function buildCount(spec: Omit<SelectSpec, 'fields'>): string {

@@ -1,5 +1,5 @@
 import type { ReadRequest, RunContext, Source, SourceStream } from '../../core/connector.ts';
-import type { RecordBatch } from '../../core/types.ts';
+import type { RecordBatch, Row } from '../../core/types.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import { select } from '../../api-selection/select.ts';
 import type { SalesforceClient } from './http.ts';
@@ -8,6 +8,7 @@ import { buildCount, buildSelect } from './soql.ts';
 import { planRead } from './read-plan.ts';
 import { MAX_REST_URL_LENGTH, readRest, readRestGroups, restQueryUrlLength } from './rest-source.ts';
 import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
+import { readCost, type ApiBudget } from './budget.ts';
 
 export interface SalesforceSourceOptions {
   readonly bulk?: BulkReadOptions;
@@ -46,6 +47,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
   return {
     stats,
     describe,
+    apiUsage: () => ({ calls: { ...client.callsByKind }, ...(client.budget ? { org: client.budget.report() } : {}) }),
     async formulaFields(entity: string): Promise<readonly string[]> {
       const object = await describe(entity);
       return object.fields.filter((f) => f.calculated && !object.isCompound(f)).map((f) => f.name);
@@ -64,6 +66,14 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       for (const x of excluded) object.require(x, 'EXCLUDE_SOURCE_FIELDS_LIST');
       if (output.length === 0) throw new ForceflowError('FLOW_INVALID', `No fields left to read from ${object.name}: the projection is empty or every field is excluded.`);
       const schema = object.schema(output.map((f) => f.name));
+      const budget = client.budget;
+      if (budget) budget.action = req.stopEarly === true && req.window !== undefined ? 'stop' : 'fail';
+      // An early-stoppable read (docs/salesforce-budget.md) goes in the window field's order, so that the records
+      // delivered before a stop are exactly those up to a timestamp: the window field is read even when not asked for.
+      const stopField = budget?.action === 'stop' && req.window ? object.require(req.window.field, 'incrementalPullConfig.datetimeTypeFieldName') : undefined;
+      const stripStopField = stopField !== undefined && !output.some((f) => f.name === stopField.name);
+      if (stopField && stripStopField) output = [...output, stopField];
+      const orderBy = stopField ? (stopField.name === 'Id' ? ['Id'] : [stopField.name, 'Id']) : undefined;
       // The window's end comes from Salesforce's own clock (the describe's Date header): records are stamped
       // by that clock, so a local clock running ahead can never push the end past records not yet read.
       let window: { field: string; from?: string; to: string } | undefined;
@@ -71,7 +81,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         const to = req.window.to ?? new Date((client.serverTime ?? Date.now()) - (req.window.offsetSeconds ?? 0) * 1000).toISOString();
         window = { field: req.window.field, ...(req.window.from === undefined ? {} : { from: req.window.from }), to };
       }
-      const spec = { object, filters: req.filters ?? [], ...(window ? { window } : {}) };
+      const spec = { object, filters: req.filters ?? [], ...(window ? { window } : {}), ...(orderBy ? { orderBy } : {}) };
       const includeDeleted = req.includeDeleted ?? false;
       const preference = req.apiPreference ?? 'AUTOMATIC';
 
@@ -86,7 +96,8 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       const restPossible = restQueryUrlLength(client, countSoql) <= maxUrl && (restSingleQuery || groups.every((g) => restQueryUrlLength(client, g.soql) <= maxUrl));
 
       let count: number | undefined;
-      if (preference === 'AUTOMATIC' && restPossible) {
+      // With an API reserve the cost estimate needs the COUNT whichever API the flow asked for.
+      if ((preference === 'AUTOMATIC' || budget?.reserve !== undefined) && restPossible) {
         ctx.log.debug({ object: object.name, soql: countSoql }, 'SOQL sent (record count)');
         const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: countSoql }, call: `count ${object.name}` });
         count = res.totalSize;
@@ -94,6 +105,11 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       }
       const choice = select({ direction: 'source', preference, recordCount: count ?? 0, capabilities: { restSingleQuery, rest: restPossible } });
       ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
+      if (budget) {
+        // Before the first record: refused (API_BUDGET_RESERVE) when the read would take the org below its reserve.
+        const cost = readCost(choice.api, count ?? 0, { groups: choice.api === 'BULKV2' || restSingleQuery ? 1 : groups.length, ...(options.bulk?.maxRecords ? { bulkPageRows: options.bulk.maxRecords } : {}) });
+        await budget.admit(cost, () => client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }), `read of ${object.name}: ${cost.basis}`);
+      }
 
       let batches: AsyncIterable<RecordBatch>;
       const logSoql = (soql: string): void => ctx.log.debug({ object: object.name, api: choice.api, soql }, 'SOQL sent');
@@ -112,6 +128,10 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         for (const g of groups) logSoql(g.soql);
         batches = readRestGroups(client, restPlan, schema, groups, includeDeleted, ctx);
       }
+      let stopped: { resumeFrom: string; reason: string } | undefined;
+      if (budget && stopField && window) {
+        batches = stoppable(batches, budget, stopField.name, stripStopField, req.window?.previousEnd ?? window.from, object.name, (s) => { stopped = s; });
+      }
       return {
         schema,
         api: choice.api,
@@ -121,6 +141,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         ...(window ? { window: { ...(window.from === undefined ? {} : { from: window.from }), to: window.to } } : {}),
         bytesRead: () => client.recordBytesReceived,
         apiCalls: () => client.apiCalls,
+        stoppedEarly: () => stopped,
       };
     },
   };
@@ -148,4 +169,72 @@ function splitFieldGroups(
   const last = [...(id ? [id] : []), ...current];
   groups.push({ soql: build(last), fields: last });
   return groups;
+}
+
+/**
+ * The read of an incremental flow that stops early at the API reserve (reserve action `stop`), its records in
+ * the window field's order: before each page it asks the budget, and once the reserve is crossed it ends the
+ * read. The trailing records of a page that share its last timestamp are held back until the next page (a stop
+ * drops them), so every record stamped at or before the last one delivered was delivered, and the next run,
+ * reading after that timestamp, misses nothing and repeats nothing.
+ */
+async function* stoppable(
+  batches: AsyncIterable<RecordBatch>,
+  budget: ApiBudget,
+  field: string,
+  strip: boolean,
+  from: string | undefined,
+  object: string,
+  onStop: (stop: { resumeFrom: string; reason: string }) => void,
+): AsyncGenerator<RecordBatch> {
+  const stamp = (row: Row): unknown => row[field];
+  const out = (rows: Row[]): Row[] => (strip ? rows.map((r) => { const { [field]: _drop, ...rest } = r; return rest as Row; }) : rows);
+  let carry: Row[] = [];
+  let last: string | undefined;
+  let schema: RecordBatch['schema'] | undefined;
+  const it = batches[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      if (budget.crossed()) {
+        // The window keeps at least its previous end (a stop before anything new was read leaves it there).
+        const resumeFrom = later(last, from);
+        // Nothing delivered and no window to keep: the run cannot stop cleanly, so it fails.
+        if (resumeFrom === undefined) throw budget.reachedError(`reading ${object}`);
+        budget.markStopped();
+        const usage = budget.report();
+        onStop({
+          resumeFrom: resumeFrom as string,
+          reason: `The org's API reserve was reached (${usage.remaining ?? '?'} of ${usage.max ?? '?'} DailyApiRequests remaining, reserve ${usage.reserve ?? '?'}): the read of ${object} stopped early, the records stamped up to ${resumeFrom as string} were delivered, and the next run resumes from there.`,
+        });
+        return;
+      }
+      const next = await it.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      schema = next.value.schema;
+      const rows = carry.length > 0 ? [...carry, ...next.value.rows] : next.value.rows;
+      let cut = rows.length;
+      const tail = rows.length > 0 ? stamp(rows[rows.length - 1] as Row) : undefined;
+      while (cut > 0 && stamp(rows[cut - 1] as Row) === tail) cut--;
+      carry = rows.slice(cut);
+      if (cut > 0) {
+        const ready = rows.slice(0, cut);
+        const t = stamp(ready[ready.length - 1] as Row);
+        if (typeof t === 'string') last = t;
+        yield { schema, rows: out(ready) };
+      }
+    }
+    if (carry.length > 0 && schema) yield { schema, rows: out(carry) };
+  } finally {
+    if (!done) await it.return?.();
+  }
+}
+
+/** The later of two ISO datetimes (either may be absent). */
+function later(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return Date.parse(a) >= Date.parse(b) ? a : b;
 }

@@ -186,13 +186,24 @@ function completedQuery(req: EmuRequest, org: Org): QueryJob {
   return job;
 }
 
+/** Data rows of an uploaded CSV (lines after the header; a quoted line break may over-count, as a batch estimate). */
+function dataRows(data: Buffer | undefined): number {
+  if (!data || data.length === 0) return 0;
+  let lines = 0;
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) lines++;
+  if (data[data.length - 1] !== 10) lines++;
+  return Math.max(0, lines - 1);
+}
+
 export function registerBulkRoutes(router: OrgRouter): void {
   // ------------------------------------------------------------ ingest
   router.add('POST', `${BASE}/ingest`, { group: 'bulkIngest' }, async (req, res, { org }) => {
     minVersion(req, 41);
     const ct = String(req.headers['content-type'] ?? 'application/json');
     if (/multipart\/form-data/i.test(ct)) throw sfError(400, 'API_ERROR', 'Multipart job creation is not supported by the emulator; upload the data with PUT …/batches');
-    const job = org.bulk.createIngest(await req.json(), req.version ?? '', userOf(req, org));
+    const body: unknown = await req.json();
+    org.limits.checkBulkBatches();
+    const job = org.bulk.createIngest(body, req.version ?? '', userOf(req, org));
     sendJob(res, 200, org.bulk.created(job));
   });
   router.add('GET', `${BASE}/ingest`, { group: 'bulkIngest' }, (req, res, { org }) => {
@@ -219,7 +230,10 @@ export function registerBulkRoutes(router: OrgRouter): void {
   router.add('PATCH', `${BASE}/ingest/:id`, { group: 'bulkIngest' }, async (req, res, { org }) => {
     minVersion(req, 41);
     const job = org.bulk.get(req.params['id'] ?? '', 'ingest');
+    const wasOpen = job.state === 'Open';
     org.bulk.changeState(job, await req.json());
+    // DailyBulkApiBatches: one batch per 10,000 rows uploaded, counted when the upload is complete.
+    if (wasOpen && job.state === 'UploadComplete') org.limits.countIngestBatches(dataRows(job.data));
     sendJob(res, 200, org.bulk.patched(job));
   });
   router.add('DELETE', `${BASE}/ingest/:id`, { group: 'bulkIngest' }, (req, res, { org }) => {
@@ -240,7 +254,9 @@ export function registerBulkRoutes(router: OrgRouter): void {
   // ------------------------------------------------------------ query
   router.add('POST', `${BASE}/query`, { group: 'bulkQuery' }, async (req, res, { org }) => {
     minVersion(req, 47);
-    const job = org.bulk.createQuery(await req.json(), req.version ?? '', userOf(req, org));
+    const body: unknown = await req.json();
+    org.limits.consumeBulkQueryJob();
+    const job = org.bulk.createQuery(body, req.version ?? '', userOf(req, org));
     sendJob(res, 200, org.bulk.created(job));
   });
   router.add('GET', `${BASE}/query`, { group: 'bulkQuery' }, (req, res, { org }) => {
@@ -275,12 +291,19 @@ export function registerBulkRoutes(router: OrgRouter): void {
     const start = Math.min(offset, total);
     const n = Math.max(0, Math.min(limit, total - start));
     const next = start + n < total ? encodeLocator(start + n) : 'null';
-    await streamText(
-      res,
-      200,
-      { 'Content-Type': CSV, 'Sforce-NumberOfRecords': String(n), 'Sforce-Locator': next },
-      source.page(start, n, job.dialect),
-    );
+    // A results download is a long-running request: at most limits.maxLongRunning at once (src/emulator/limits.ts).
+    const end = org.limits.startLongRunning();
+    res.once('close', end);
+    try {
+      await streamText(
+        res,
+        200,
+        { 'Content-Type': CSV, 'Sforce-NumberOfRecords': String(n), 'Sforce-Locator': next },
+        source.page(start, n, job.dialect),
+      );
+    } finally {
+      end();
+    }
   });
   const resultPages = (req: EmuRequest, res: ServerResponse, { org }: { org: Org }): void => {
     minVersion(req, 58);

@@ -114,14 +114,13 @@ function tableOr404(org: Org, name: string | undefined): Table {
   return table;
 }
 
-/** Daily/hourly limits as a Developer/Enterprise org reports them; API requests from the org's counter. */
+/** Daily/hourly limits as a Developer/Enterprise org reports them; API requests and Bulk jobs and batches from the org's counters. */
 export function limitsBody(org: Org): Record<string, unknown> {
   const ml = (max: number, remaining = max): { Max: number; Remaining: number } => ({ Max: max, Remaining: remaining });
   let records = 0;
   for (const t of org.store.tables()) records += t.count(true);
   // Salesforce counts most records as 2 KB of data storage.
   const dataMb = Math.ceil((records * 2) / 1024);
-  const apiRemaining = Math.max(0, org.limits.max - org.limits.used);
   return {
     ActiveScratchOrgs: ml(3),
     AnalyticsExternalDataSizeMB: ml(40960),
@@ -131,12 +130,12 @@ export function limitsBody(org: Org): Record<string, unknown> {
     ConcurrentSyncReportRuns: ml(20),
     DailyAnalyticsDataflowJobExecutions: ml(60),
     DailyAnalyticsUploadedFilesSizeMB: ml(51200),
-    DailyApiRequests: ml(org.limits.max, apiRemaining),
+    DailyApiRequests: org.limits.requests.entry(),
     DailyAsyncApexExecutions: ml(250000),
     DailyAsyncApexTests: ml(500),
-    DailyBulkApiBatches: ml(15000),
+    DailyBulkApiBatches: org.limits.bulkBatches.entry(),
     DailyBulkV2QueryFileStorageMB: ml(976562),
-    DailyBulkV2QueryJobs: ml(10000),
+    DailyBulkV2QueryJobs: org.limits.bulkQueryJobs.entry(),
     DailyDeliveredPlatformEvents: ml(10000),
     DailyDurableGenericStreamingApiEvents: ml(10000),
     DailyDurableStreamingApiEvents: ml(10000),

@@ -20,6 +20,8 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   SF_AUTH_FAILED: 'ConnectorAuthenticationException',
   SF_SESSION_INVALID: 'ConnectorAuthenticationException',
   SF_REQUEST_LIMIT_EXCEEDED: 'ConnectorServerException',
+  API_BUDGET_RESERVE: 'ServiceQuotaExceededException',
+  API_BUDGET_RESERVE_REACHED: 'ServiceQuotaExceededException',
   SF_QUERY_INVALID: 'ConnectorServerException',
   SF_API_ERROR: 'ConnectorServerException',
   SF_UNAVAILABLE: 'ConnectorServerException',

@@ -33,6 +33,8 @@ export interface ServiceDeps {
   readonly gracePeriodMs: number;
   /** The lookback of incremental flows without their own (service.json `lookbackSeconds`; default 0). */
   readonly lookbackSeconds?: number;
+  /** The API reserve of Salesforce orgs whose profile sets none (service.json `apiReserve`; docs/salesforce-budget.md). */
+  readonly apiReserve?: string | number;
   /**
    * Register work for shutdown (e.g. the executor's drain): hooks run after the HTTP server stopped
    * taking requests, in reverse order of registration, before the database closes.
@@ -54,7 +56,12 @@ export async function composeOperations(deps: ServiceDeps): Promise<Operation<an
   const flows = await openFlowService(deps, {
     exists: async (name) => (await profileContext.store.get(name)) !== undefined,
     resolver: storedProfileResolver(profileContext),
-  }, deps.lookbackSeconds === undefined ? {} : { runOptions: { defaultLookbackSeconds: deps.lookbackSeconds } });
+  }, {
+    runOptions: {
+      ...(deps.lookbackSeconds === undefined ? {} : { defaultLookbackSeconds: deps.lookbackSeconds }),
+      ...(deps.apiReserve === undefined ? {} : { salesforce: { defaultApiReserve: deps.apiReserve } }),
+    },
+  });
   const profiles = { ...profileContext, defaultKeyId: deps.kmsKeyId };
   return [
     ...flows.operations,

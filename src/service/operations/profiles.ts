@@ -8,6 +8,7 @@ import { operation, type Operation, type OperationContext } from '../operation.t
 import { maxResultsSchema, NextTokenSchema, pageOf, PageTokens } from '../paging.ts';
 import type { MetadataCache } from './metadata-cache.ts';
 import { connectorProfileArn, salesforceClientFor } from './salesforce-access.ts';
+import { parseApiReserve, reserveCalls } from '../../connectors/salesforce/reserve.ts';
 
 export interface ProfileOperationsDeps {
   /** The profile store, KMS and Secrets Manager: the ones `forceflow profiles` uses. */
@@ -55,6 +56,15 @@ const DescribeInput = z.object({
   nextToken: NextTokenSchema.optional(),
 });
 
+const BudgetInput = z.object({ connectorProfileName: PROFILE_NAME });
+
+/** `/limits`, parsed once: the limits the API budget guard watches (docs/salesforce-budget.md). */
+const LimitsAnswer = z.object({
+  DailyApiRequests: z.object({ Max: z.number(), Remaining: z.number() }),
+  DailyBulkV2QueryJobs: z.object({ Max: z.number(), Remaining: z.number() }).optional(),
+  DailyBulkApiBatches: z.object({ Max: z.number(), Remaining: z.number() }).optional(),
+});
+
 const DeleteInput = z.object({
   connectorProfileName: PROFILE_NAME,
   forceDelete: z.boolean().optional(),
@@ -82,13 +92,13 @@ function withLoginUrl(properties: SalesforceProfileProperties): SalesforceProfil
 }
 
 /** forceflow's own property members, which the AWS SDK cannot send: an Update keeps the stored ones. */
-const EXTENSION_PROPERTIES = ['loginUrl', 'apiVersion'] as const;
+const EXTENSION_PROPERTIES = ['loginUrl', 'apiVersion', 'apiReserve'] as const;
 
 function withStoredExtensions(properties: SalesforceProfileProperties, stored: StoredProfile): SalesforceProfileProperties {
   const doc = stored.document as { connectorProfileConfig?: { connectorProfileProperties?: { Salesforce?: Record<string, unknown> } } };
   const before = doc.connectorProfileConfig?.connectorProfileProperties?.Salesforce ?? {};
   const kept: Record<string, unknown> = {};
-  for (const key of EXTENSION_PROPERTIES) if (properties[key] === undefined && typeof before[key] === 'string') kept[key] = before[key];
+  for (const key of EXTENSION_PROPERTIES) if (properties[key] === undefined && (typeof before[key] === 'string' || typeof before[key] === 'number')) kept[key] = before[key];
   return { ...kept, ...properties };
 }
 
@@ -278,6 +288,39 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
         const scope = PageTokens.scope('DescribeConnectorProfiles', { n: input.connectorProfileNames ?? [], t: input.connectorType, l: input.connectorLabel });
         const { page, nextToken } = pageOf(matching, (p) => p.name, { tokens, scope, maxResults: input.maxResults ?? 20, nextToken: input.nextToken });
         return { connectorProfileDetails: page.map((p) => connectorProfileOf(ctx, p)), ...(nextToken === undefined ? {} : { nextToken }) };
+      },
+    }),
+
+    operation({
+      // forceflow extension: the org's API budget now (one /limits call), with the profile's reserve.
+      name: 'DescribeConnectorProfileApiBudget',
+      method: 'POST',
+      path: '/describe-connector-profile-api-budget',
+      readOnly: true,
+      input: BudgetInput,
+      async handle(input, ctx) {
+        const name = input.connectorProfileName;
+        const stored = await profiles.store.get(name);
+        if (!stored) throw notFound(name);
+        const client = await salesforceClientFor(profiles, name, ctx.log.child({ profile: name }));
+        const answer = LimitsAnswer.safeParse(await client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }));
+        if (!answer.success) throw new ApiError('ConnectorServerException', `Salesforce's /limits answer for ${name} has no DailyApiRequests {Max, Remaining}.`);
+        const setting = storedProperties(stored).apiReserve;
+        const reserve = setting === undefined ? undefined : parseApiReserve(setting);
+        const limit = (l: { Max: number; Remaining: number } | undefined, isRequests: boolean) => l === undefined ? undefined : {
+          max: l.Max, remaining: l.Remaining,
+          reserve: reserve === undefined ? null : isRequests || 'percent' in reserve ? reserveCalls(reserve, l.Max) : 0,
+        };
+        const a = answer.data;
+        return {
+          connectorProfileName: name,
+          apiReserve: setting ?? null,
+          limits: {
+            DailyApiRequests: limit(a.DailyApiRequests, true),
+            ...(a.DailyBulkV2QueryJobs ? { DailyBulkV2QueryJobs: limit(a.DailyBulkV2QueryJobs, false) } : {}),
+            ...(a.DailyBulkApiBatches ? { DailyBulkApiBatches: limit(a.DailyBulkApiBatches, false) } : {}),
+          },
+        };
       },
     }),
 
