@@ -16,6 +16,7 @@ export interface EmulatorCommandOptions {
   readonly faults?: string;
   readonly tokenTtl?: number;
   readonly apiLimit?: number;
+  readonly bulkQueryRate?: number;
   readonly s3?: boolean;
   readonly allowOrigin?: readonly string[];
   readonly allowHost?: readonly string[];
@@ -53,6 +54,7 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger,
     ...(opts.faults === undefined ? {} : { faults: opts.faults }),
     ...(opts.tokenTtl === undefined ? {} : { tokenTtlSeconds: opts.tokenTtl }),
     ...(opts.apiLimit === undefined ? {} : { dailyApiLimit: opts.apiLimit }),
+    ...(opts.bulkQueryRate === undefined ? {} : { bulkQueryBytesPerSecond: opts.bulkQueryRate }),
     logger: log.child({ component: 'emulator' }),
   });
   const { org: _org, close, ...info } = emu;

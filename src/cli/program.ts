@@ -56,6 +56,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
     .option('--faults <spec>', 'fault injection spec (see README)')
     .option('--token-ttl <seconds>', 'access token lifetime', positiveInteger)
     .option('--api-limit <n>', 'daily API request limit', nonNegativeInteger)
+    .option('--bulk-query-rate <bytes>', 'result throughput of each Bulk query job in bytes per second, like a real org (default 0: unlimited)', nonNegativeInteger)
     .option('--s3', 'also start a local S3 (s3rver)')
     .option('--bucket <name>', 'with --s3: the bucket to create (default forceflow, the bucket the examples write to)', bucketName, 'forceflow')
     .option('--allow-host <name>', 'also answer to this host name, e.g. host.docker.internal (repeatable; loopback names and IP addresses always work)', hostNameList)

@@ -48,7 +48,7 @@ export function buildEmulator(options: EmulatorOptions = {}): { org: Org; router
     limits,
     faults,
     auth: new AuthService({ store, orgId, clock, baseUrl: () => org.baseUrl, tokenTtlSeconds: options.tokenTtlSeconds ?? 7200 }),
-    bulk: new BulkService({ store, clock, faults, persistence, processingDelayMs: options.bulkProcessingDelayMs ?? 0 }),
+    bulk: new BulkService({ store, clock, faults, persistence, processingDelayMs: options.bulkProcessingDelayMs ?? 0, ...(options.bulkQueryBytesPerSecond === undefined ? {} : { queryBytesPerSecond: options.bulkQueryBytesPerSecond }) }),
     aws: new AwsState({ ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }), clock }),
     callCounts,
     baseUrl: '',

@@ -173,6 +173,24 @@ export function registerControlRoutes(router: OrgRouter): void {
     sendJson(res, 200, { expired: 'all' });
   });
 
+  router.add('GET', '/__emulator/bulk', o, (_req, res, { org }) => {
+    sendJson(res, 200, { queryBytesPerSecond: org.bulk.queryBytesPerSecond, queryPageRows: org.bulk.queryPageRows });
+  });
+
+  router.add('PUT', '/__emulator/bulk', o, async (req, res, { org }) => {
+    const body = (await req.json()) as { queryBytesPerSecond?: unknown; queryPageRows?: unknown } | null;
+    const rate = body?.queryBytesPerSecond;
+    const rows = body?.queryPageRows;
+    const okRate = rate === undefined || (typeof rate === 'number' && Number.isFinite(rate) && rate >= 0);
+    const okRows = rows === undefined || (typeof rows === 'number' && Number.isSafeInteger(rows) && rows > 0);
+    if (!body || typeof body !== 'object' || !okRate || !okRows) {
+      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be {"queryBytesPerSecond"?: number >= 0 (0: unlimited), "queryPageRows"?: integer > 0}.' }]);
+    }
+    if (typeof rate === 'number') org.bulk.queryBytesPerSecond = rate;
+    if (typeof rows === 'number') org.bulk.queryPageRows = rows;
+    sendJson(res, 200, { queryBytesPerSecond: org.bulk.queryBytesPerSecond, queryPageRows: org.bulk.queryPageRows });
+  });
+
   router.add('GET', '/__emulator/limits', o, (_req, res, { org }) => {
     sendJson(res, 200, limitsState(org));
   });

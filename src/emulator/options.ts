@@ -25,6 +25,11 @@ export interface EmulatorOptions {
   readonly faults?: string | FaultSpec;
   /** Milliseconds a Bulk job spends InProgress before completing (default 0: the first poll sees it done). */
   readonly bulkProcessingDelayMs?: number;
+  /**
+   * Result throughput of each Bulk query job, in bytes per second (default 0: unlimited). Like Salesforce, whose
+   * per-job download rate is bounded, so several jobs in parallel read faster than one (docs/emulator-bulk.md).
+   */
+  readonly bulkQueryBytesPerSecond?: number;
   readonly logger?: Logger;
   /** Clock in epoch ms, for tests. */
   readonly clock?: () => number;

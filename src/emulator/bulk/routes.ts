@@ -26,24 +26,46 @@ function minVersion(req: EmuRequest, min: number): void {
   if (Number(req.version) < min) throw notFound();
 }
 
-/** Write text chunks as a chunked response, respecting backpressure; stops if the client goes away. */
-export async function streamText(res: ServerResponse, status: number, headers: Record<string, string>, chunks: Iterable<string | Buffer>): Promise<void> {
+/** Slices a paced response is written in (so a low rate still sends steadily). */
+const PACE_SLICE = 64 * 1024;
+
+/**
+ * Write text chunks as a chunked response, respecting backpressure; stops if the client goes away. With `pace`
+ * (milliseconds to wait before sending so many bytes), buffers are sent in 64 KB slices, each after its wait.
+ */
+export async function streamText(res: ServerResponse, status: number, headers: Record<string, string>, chunks: Iterable<string | Buffer>, pace?: (bytes: number) => number): Promise<void> {
   res.writeHead(status, headers);
-  for (const chunk of chunks) {
-    if (res.destroyed) return;
-    if (!res.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+  for (const whole of chunks) {
+    const slices = pace === undefined || typeof whole === 'string' ? [whole] : sliced(whole);
+    for (const chunk of slices) {
+      if (res.destroyed) return;
+      const wait = pace?.(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength) ?? 0;
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (res.destroyed) return;
+      await writeOne(res, chunk);
     }
   }
   if (!res.destroyed) res.end();
+}
+
+function sliced(buffer: Buffer): Buffer[] {
+  if (buffer.byteLength <= PACE_SLICE) return [buffer];
+  const out: Buffer[] = [];
+  for (let at = 0; at < buffer.byteLength; at += PACE_SLICE) out.push(buffer.subarray(at, Math.min(buffer.byteLength, at + PACE_SLICE)));
+  return out;
+}
+
+async function writeOne(res: ServerResponse, chunk: string | Buffer): Promise<void> {
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Base64 size of `raw` bytes: what Salesforce compares with its 150 MB upload limit. */
@@ -300,6 +322,7 @@ export function registerBulkRoutes(router: OrgRouter): void {
         200,
         { 'Content-Type': CSV, 'Sforce-NumberOfRecords': String(n), 'Sforce-Locator': next },
         source.page(start, n, job.dialect),
+        org.bulk.queryBytesPerSecond > 0 ? (bytes) => org.bulk.paceDelay(job, bytes) : undefined,
       );
     } finally {
       end();

@@ -69,6 +69,8 @@ export interface QueryJob extends JobBase {
   readonly query: string;
   source?: BulkQuerySource;
   numberRecordsProcessed: number;
+  /** Results pacing (`queryBytesPerSecond`): when the job's results stream may send its next byte (epoch ms). */
+  paceAt: number;
 }
 
 export type BulkJob = IngestJob | QueryJob;
@@ -107,9 +109,29 @@ export class BulkService {
   maxUploadBytes = MAX_UPLOAD_BYTES;
   /** Rows in a query results page when the client gives no `maxRecords` (tests may lower it to get many pages). */
   queryPageRows = DEFAULT_QUERY_PAGE_ROWS;
+  /**
+   * Result throughput of each query job in bytes per second (0: unlimited, the default). Salesforce serves a
+   * job's results at a bounded rate, so a read split into several jobs goes faster; this makes the emulator do
+   * the same (docs/emulator-bulk.md, "Per-job result throughput"). Every results request of one job shares it.
+   */
+  queryBytesPerSecond = 0;
 
-  constructor(deps: BulkDeps) {
+  constructor(deps: BulkDeps & { readonly queryBytesPerSecond?: number }) {
     this.deps = deps;
+    this.queryBytesPerSecond = Math.max(0, deps.queryBytesPerSecond ?? 0);
+  }
+
+  /**
+   * How long to wait before sending `bytes` more of a job's results, under `queryBytesPerSecond` (0 when
+   * unlimited). The job's budget is shared by all its results requests and does not build up while idle.
+   */
+  paceDelay(job: QueryJob, bytes: number): number {
+    const rate = this.queryBytesPerSecond;
+    if (!(rate > 0)) return 0;
+    const now = Date.now();
+    const start = Math.max(now, job.paceAt);
+    job.paceAt = start + (bytes / rate) * 1000;
+    return Math.max(0, start - now);
   }
 
   /** Abort and forget every job (control reset, close). */
@@ -375,6 +397,7 @@ export class BulkService {
       done: false,
       source,
       numberRecordsProcessed: 0,
+      paceAt: 0,
     };
     this.jobs.set(job.id, job);
     return job;

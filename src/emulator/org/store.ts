@@ -16,6 +16,11 @@ export interface Table {
   count(includeDeleted: boolean): number;
   /** Records in a stable order (creation order, which is Id order), produced lazily. */
   scan(includeDeleted: boolean): Iterable<StoredRecord>;
+  /**
+   * Optional seek: the records of `scan` from the first whose Id may be at or after `id` (18-char), in the same
+   * order. Callers still compare Ids; a table without it is scanned from the start.
+   */
+  scanFrom?(id: string, includeDeleted: boolean): Iterable<StoredRecord>;
   /** A record by 15- or 18-char id. Deleted records only when `includeDeleted`. */
   get(id: string, includeDeleted?: boolean): StoredRecord | undefined;
   /**

@@ -25,6 +25,7 @@ import type {
   AggregateFunction,
   AggregateSpec,
   FieldPath,
+  IdRange,
   Norm,
   OrderSpec,
   OutNode,
@@ -93,6 +94,7 @@ class QueryCompiler implements QueryPlan {
   readonly aggregates: AggregateSpec[] = [];
   hasRelationships = false;
   idKeys: string[] | undefined;
+  idRange: IdRange | undefined;
   readonly parentLink: DescribeField | undefined;
   readonly cache: { childIndex?: Map<string, StoredRecord[]> } = {};
 
@@ -109,6 +111,7 @@ class QueryCompiler implements QueryPlan {
     if (query.where) {
       this.filter = this.compileWhere(query.where);
       this.idKeys = idKeysOf(query.where, this.alias);
+      this.idRange = idRangeOf(query.where, this.alias);
     }
     this.compileGroupBy(query);
     if (query.having) this.having = this.compileHaving(query.having);
@@ -764,6 +767,34 @@ function idKeysOf(where: WhereClause, alias: string | undefined): string[] | und
     node = 'right' in node ? (node.right as WhereClause) : undefined;
   }
   return keys;
+}
+
+/**
+ * The Id bounds of a WHERE clause that is a plain AND chain (no OR, NOT or parentheses) containing `Id >`, `>=`,
+ * `<` or `<=` conditions: the highest lower bound and the lowest upper one (18-char ids); undefined otherwise.
+ */
+function idRangeOf(where: WhereClause, alias: string | undefined): IdRange | undefined {
+  let node: WhereClause | undefined = where;
+  let from: string | undefined;
+  let to: string | undefined;
+  while (node) {
+    const left = node.left as (Condition & { openParen?: number; closeParen?: number; field?: string; value?: string | string[]; operator?: string }) | null;
+    if (!left || left.openParen || left.closeParen) return undefined;
+    const op = 'operator' in node ? node.operator : undefined;
+    if (op !== undefined && op !== 'AND') return undefined;
+    const field = (left.field ?? '').toLowerCase();
+    const isId = field === 'id' || (alias !== undefined && field === `${alias.toLowerCase()}.id`);
+    const cmp = left.operator;
+    if (isId && (cmp === '>' || cmp === '>=' || cmp === '<' || cmp === '<=') && typeof left.value === 'string' && !('valueQuery' in left)) {
+      const id = normalizeId(unquote(left.value) ?? '');
+      if (id) {
+        if (cmp.startsWith('>')) from = from === undefined || id > from ? id : from;
+        else to = to === undefined || id < to ? id : to;
+      }
+    }
+    node = 'right' in node ? (node.right as WhereClause) : undefined;
+  }
+  return from === undefined && to === undefined ? undefined : { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
 }
 
 /** Compile a top-level statement (or a semi-join's) against the org's schemas. */

@@ -3,7 +3,7 @@
  * table's scan unless a sort or an aggregate needs them all), COUNT(), raw column values and subquery children.
  */
 import type { StoredRecord, StoredValue } from '../org/store.ts';
-import type { FieldPath, Norm, OrderSpec, QueryColumn, QueryPlan, QueryRow, ValueKind } from './types.ts';
+import type { FieldPath, IdRange, Norm, OrderSpec, QueryColumn, QueryPlan, QueryRow, ValueKind } from './types.ts';
 import { EMPTY_PARENTS, compareNorm, kindOf, normalize, resolveParent } from './values.ts';
 
 function makeRow(plan: QueryPlan, record: StoredRecord): QueryRow {
@@ -67,13 +67,31 @@ function rowsFrom(plan: QueryPlan, source: Iterable<StoredRecord>): Iterable<Que
 /** The table's records in Id order, or only those an `Id =` / `Id IN` filter can match (by key lookup). */
 function source(plan: QueryPlan): Iterable<StoredRecord> {
   const keys = plan.idKeys;
-  if (!keys) return plan.table.scan(plan.includeDeleted);
+  if (!keys) return plan.idRange ? inRange(plan, plan.idRange) : plan.table.scan(plan.includeDeleted);
   const out: StoredRecord[] = [];
   for (const id of keys) {
     const r = plan.table.get(id, plan.includeDeleted);
     if (r) out.push(r);
   }
   return out;
+}
+
+/**
+ * The records an Id range can match, in Id order (scan order is Id order): from the lower bound (where the
+ * table can seek, generated tables by counter) up to the first record past the upper one. The WHERE's filter
+ * still decides each record (the bounds' exact operators).
+ */
+function* inRange(plan: QueryPlan, range: IdRange): Generator<StoredRecord> {
+  const table = plan.table;
+  const records = range.from !== undefined && table.scanFrom ? table.scanFrom(range.from, plan.includeDeleted) : table.scan(plan.includeDeleted);
+  const { from, to } = range;
+  for (const r of records) {
+    const id = r['Id'];
+    if (typeof id !== 'string') continue;
+    if (from !== undefined && id < from) continue;
+    if (to !== undefined && id > to) return;
+    yield r;
+  }
 }
 
 export function scansTable(plan: QueryPlan): boolean {

@@ -164,8 +164,19 @@ export interface QueryPlan {
   readonly hasRelationships: boolean;
   /** When WHERE is `Id = x` / `Id IN (...)` ANDed with other conditions: the only records worth reading. */
   readonly idKeys: readonly string[] | undefined;
+  /**
+   * When WHERE is an AND chain with `Id >`, `>=`, `<`, `<=` conditions (a range read, e.g. one job of a split
+   * Bulk read): the bounds (18-char ids), so the scan starts at the lower one and stops past the upper one.
+   */
+  readonly idRange: IdRange | undefined;
   /** For a subquery: the child field that points to the parent (AccountId). */
   readonly parentLink: DescribeField | undefined;
   /** Built on first use while executing: a subquery's child records by parent id. */
   readonly cache: { childIndex?: Map<string, StoredRecord[]> };
+}
+
+/** Id bounds of a WHERE clause (see QueryPlan.idRange); the filter still applies the exact comparisons. */
+export interface IdRange {
+  readonly from?: string;
+  readonly to?: string;
 }

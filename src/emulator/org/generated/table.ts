@@ -56,8 +56,19 @@ export class GeneratedTable extends StoredTable<number> {
   }
 
   *scan(includeDeleted: boolean): Iterable<StoredRecord> {
+    yield* this.scanCounters(1, includeDeleted);
+  }
+
+  /** The records of `scan` from the counter of `id` on (all of them when the id is not one this table mints). */
+  scanFrom(id: string, includeDeleted: boolean): Iterable<StoredRecord> {
+    const key = normalizeId(id);
+    const c = key && key.slice(0, 3) === this.schema.keyPrefix ? idCounter(key) : undefined;
+    return this.scanCounters(c === undefined ? 1 : Math.max(1, c), includeDeleted);
+  }
+
+  private *scanCounters(first: number, includeDeleted: boolean): Iterable<StoredRecord> {
     const overrides = this.overrides;
-    for (let c = 1; c <= this.size; c++) {
+    for (let c = first; c <= this.size; c++) {
       if (overrides.size > 0 && overrides.has(c)) {
         const r = overrides.get(c);
         if (!r) continue;
@@ -67,7 +78,8 @@ export class GeneratedTable extends StoredTable<number> {
         yield this.generator.generate(c - 1);
       }
     }
-    for (const r of [...this.inserted.values()]) {
+    for (const [c, r] of [...this.inserted.entries()]) {
+      if (c < first) continue;
       if (!includeDeleted && r['IsDeleted'] === true) continue;
       yield r;
     }
