@@ -12,6 +12,7 @@ import { DEFAULT_CANCEL_TIMEOUT_SECONDS, handleCancel, parseCancelTimeout, parse
 import type { CliIo } from './io.ts';
 import { MAX_LOOKBACK_SECONDS, parseLookbackSeconds } from '../flows/lookback-tag.ts';
 import { parseApiReserve } from '../connectors/salesforce/reserve.ts';
+import { MAX_BULK_PARALLEL_JOBS, parseBulkParallelJobs } from '../connectors/salesforce/split-tags.ts';
 
 /** The engine's local state folder: --state-dir, $FORCEFLOW_HOME, or ~/.forceflow. */
 export function stateDir(option?: string): string {
@@ -112,6 +113,12 @@ function apiReserveOption(value: string): string {
   return value;
 }
 
+function bulkParallelJobsOption(value: string): number {
+  const jobs = parseBulkParallelJobs(value);
+  if (jobs === undefined) throw new ForceflowError('CONFIG_INVALID', `--bulk-parallel-jobs ${value}: give a whole number of jobs from 1 to ${MAX_BULK_PARALLEL_JOBS}, for example --bulk-parallel-jobs 4 (1 reads with one job).`, { details: { option: 'bulk-parallel-jobs' } });
+  return jobs;
+}
+
 export function registerRunCommands(program: Command, io: CliIo): void {
   program
     .command('run')
@@ -128,8 +135,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     .option('--lookback <seconds>', "incremental flows: start each window SECONDS before the previous end and skip what was already delivered (over the flow's forceflow:lookbackSeconds tag; 0 to 36000)", lookbackOption)
     .option('--formula-refresh <when>', "flows with the forceflow:formulaRefresh tag: due (default: when the tag says), now (this run) or skip (not this run)", oneOf(['due', 'now', 'skip'] as const))
     .option('--api-reserve <reserve>', "Salesforce: the API calls no run may take the org below, as a percentage of its daily maximum (20%) or a number (5000); over the profile's apiReserve (docs/salesforce-budget.md)", apiReserveOption)
+    .option('--bulk-parallel-jobs <n>', "Salesforce Bulk reads of big objects: query jobs over Id ranges run at once (over the flow's forceflow:bulkParallelJobs tag; 1 to 16, 1 = one job)", bulkParallelJobsOption)
     .option('--cancel-timeout <seconds>', `seconds a cancelled run gets to stop before the process ends by force (default ${DEFAULT_CANCEL_TIMEOUT_SECONDS})`)
-    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number; formulaRefresh?: 'due' | 'now' | 'skip'; apiReserve?: string } & InputOptions) => {
+    .action(async (file: string, opts: { profile?: string; stateDir?: string; maxBytes?: number; logLevel: LogLevel; waitLock?: string | boolean; cancelTimeout?: string; lookback?: number; formulaRefresh?: 'due' | 'now' | 'skip'; apiReserve?: string; bulkParallelJobs?: number } & InputOptions) => {
       const lockWaitMs = parseWaitLock(opts.waitLock);
       const cancelTimeout = opts.cancelTimeout === undefined ? DEFAULT_CANCEL_TIMEOUT_SECONDS : parseCancelTimeout(opts.cancelTimeout);
       const log = io.rootLogger({ level: opts.logLevel });
@@ -172,7 +180,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
           ...(opts.lookback === undefined ? {} : { lookbackSeconds: opts.lookback }),
           ...(opts.formulaRefresh === undefined ? {} : { formulaRefresh: opts.formulaRefresh }),
-          ...(opts.apiReserve === undefined ? {} : { salesforce: { apiReserve: opts.apiReserve } }),
+          ...(opts.apiReserve === undefined && opts.bulkParallelJobs === undefined ? {} : {
+            salesforce: { ...(opts.apiReserve === undefined ? {} : { apiReserve: opts.apiReserve }), ...(opts.bulkParallelJobs === undefined ? {} : { split: { jobs: opts.bulkParallelJobs } }) },
+          }),
           ...(opts.invalidUtf8 ? { invalidUtf8: opts.invalidUtf8 } : {}),
           ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
           ...(opts.maxRecordBytes ? { maxRecordBytes: opts.maxRecordBytes } : {}),

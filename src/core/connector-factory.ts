@@ -68,6 +68,8 @@ export interface CompileSideContext {
   readonly baseDir: string;
   readonly connectorProfileName?: string;
   readonly apiVersion?: string;
+  /** The flow's tags (forceflow's own settings ride on `forceflow:` tags AppFlow ignores). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Every connector's part of a plan names its type; the rest is the connector's own (plain, frozen data). */

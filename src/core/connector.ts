@@ -100,6 +100,35 @@ export interface DeliveredLedger {
   stage(keys: readonly DeliveredKey[], windowEnd: number): Promise<void>;
 }
 
+/** One job of a split read (a Salesforce Bulk query job over an Id range), as the run record shows it. */
+export interface SourceSplitJob {
+  readonly range: number;
+  /** The range's Ids: `from` inclusive, `to` exclusive; null is open. */
+  readonly from: string | null;
+  readonly to: string | null;
+  /** The job's id, and the ids of the jobs that ran it again after a temporary failure. */
+  readonly jobIds: string[];
+  status: 'pending' | 'running' | 'done' | 'failed' | 'aborted';
+  /** Read ahead of the output and spooled to disk (else streamed straight through). */
+  spooled: boolean;
+  records: number;
+  pages: number;
+  startedAt: string | null;
+  endedAt: string | null;
+  ms: number | null;
+}
+
+/** A source read split into several jobs run in parallel (docs/flows.md, "Parallel Bulk reads"). */
+export interface SourceSplitRecord {
+  /** Why the read was split (or, with no jobs, why not). */
+  readonly reason: string;
+  /** Jobs run at once. */
+  readonly concurrency: number;
+  /** API calls spent finding the ranges' boundaries. */
+  readonly boundaryCalls: number;
+  readonly jobs: SourceSplitJob[];
+}
+
 /** An opened read: what was decided before the first record, then the records. */
 export interface SourceStream {
   readonly schema: EntitySchema;
@@ -117,6 +146,8 @@ export interface SourceStream {
   readonly window?: { readonly from?: string; readonly to: string; readonly deduplicated?: boolean };
   /** API calls made so far, for Salesforce sources. */
   readonly apiCalls?: () => number;
+  /** A read split into parallel jobs (Salesforce Bulk), as it stands; undefined when it was not split. */
+  readonly split?: () => SourceSplitRecord | undefined;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
   readonly invalidUtf8Replacements?: () => number;
   /**

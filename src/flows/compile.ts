@@ -190,6 +190,7 @@ export function compileFlow(definition: unknown, options: CompileOptions = {}): 
   const sourceConnector = registry.require(src.connectorType, 'source');
   const side = (c: { readonly connectorProfileName?: string; readonly apiVersion?: string }) => ({
     baseDir, ...(c.connectorProfileName !== undefined ? { connectorProfileName: c.connectorProfileName } : {}), ...(c.apiVersion !== undefined ? { apiVersion: c.apiVersion } : {}),
+    ...(flow.tags === undefined ? {} : { tags: flow.tags }),
   });
   const compiledSource = sourceConnector.compileSource?.(src.sourceConnectorProperties[src.connectorType], side(src));
   const d = flow.destinationFlowConfigList[0];

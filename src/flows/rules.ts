@@ -7,6 +7,7 @@ import { scheduleProblems, unsupportedFieldProblems } from './no-effect.ts';
 import { lookbackTagProblems } from './lookback-tag.ts';
 import { formulaRefreshTagProblems } from './formula-refresh-tag.ts';
 import { onApiReserveTagProblems } from './reserve-tag.ts';
+import { bulkParallelTagProblems } from '../connectors/salesforce/split-tags.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { APPFLOW_SOURCE_ONLY_CONNECTORS, OTHER_APPFLOW_CONNECTOR_TYPES } from './schema.ts';
 import type { FlowDefinition, Timestamp } from './schema.ts';
@@ -136,6 +137,7 @@ export function triggerProblems(flow: FlowDefinition, registry: ConnectorRegistr
   problems.push(...lookbackTagProblems(flow));
   problems.push(...formulaRefreshTagProblems(flow, registry));
   problems.push(...onApiReserveTagProblems(flow));
+  problems.push(...bulkParallelTagProblems(flow.tags));
   return problems;
 }
 

@@ -1,6 +1,6 @@
 import type { ForceflowError } from '../core/errors.ts';
 import type { TransferApi } from '../core/types.ts';
-import type { ApiUsage, OrgApiBudget, WriteRecovery } from '../core/connector.ts';
+import type { ApiUsage, OrgApiBudget, SourceSplitRecord, WriteRecovery } from '../core/connector.ts';
 
 /** AppFlow's execution statuses. */
 export type ExecutionStatus = 'InProgress' | 'Successful' | 'Error' | 'CancelStarted' | 'Canceled';
@@ -55,6 +55,11 @@ export interface ExecutionRecord {
    * (docs/salesforce-budget.md). Empty for runs that call no API.
    */
   apiUsage: { calls: Record<string, number>; orgs: OrgApiBudget[] };
+  /**
+   * A Salesforce Bulk read split into parallel query jobs over Id ranges (docs/flows.md, "Parallel Bulk reads"):
+   * why, the ranges, each job's ids, records, status and timings; null when the read was one job or not Bulk.
+   */
+  sourceSplit: SourceSplitRecord | null;
   /** The catalogued error that ended the run, if any. */
   error: { code: string; kind: string; message: string } | null;
   /**
@@ -134,6 +139,7 @@ export function newExecutionRecord(flowName: string, executionId: string, starte
     errorFile: null,
     apiCalls: { source: 0, destination: 0 },
     apiUsage: { calls: {}, orgs: [] },
+    sourceSplit: null,
     error: null,
     startedBy: 'manual',
     notes: [],

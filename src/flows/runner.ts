@@ -11,6 +11,7 @@ import type { InputOptions } from '../formats/types.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
 import type { RetryPolicy } from '../connectors/salesforce/http.ts';
 import type { BulkReadOptions } from '../connectors/salesforce/bulk-source.ts';
+import type { BulkSplitOptions } from '../connectors/salesforce/bulk-split.ts';
 import type { SalesforceDestinationOptions } from '../connectors/salesforce/destination.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
@@ -109,6 +110,8 @@ export interface RunPlanOptions {
     readonly apiReserve?: string | number;
     /** The API reserve of orgs whose profile sets none (a service's setting). */
     readonly defaultApiReserve?: string | number;
+    /** Parallel Bulk reads of big objects (docs/flows.md, "Parallel Bulk reads"), over the flow's tags. */
+    readonly split?: Partial<BulkSplitOptions>;
   };
   /** Options for connectors by connectorType, each as its connector defines them (ConnectorRunServices.options). */
   readonly connectors?: Readonly<Record<string, unknown>>;
@@ -322,6 +325,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const input = inputOptions(options);
   let sourceApiCalls: (() => number) | undefined;
+  let sourceSplit: SourceStream['split'];
   let sourceReplacements: (() => number) | undefined;
   let destinationApiCalls: (() => number) | undefined;
   let sourceApiUsage: (() => ApiUsage | undefined) | undefined;
@@ -388,6 +392,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
     if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;
+    sourceSplit = stream.split;
     sourceReplacements = stream.invalidUtf8Replacements;
     if (stream.window) record.dataPullEndTime = stream.window.to;
     record.sourceDataTransferApi = stream.api ?? null;
@@ -470,6 +475,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     log.error({ code: e.code, kind: e.kind, err: e.message }, 'run failed');
   } finally {
     record.apiCalls.source = sourceApiCalls?.() ?? 0;
+    record.sourceSplit = sourceSplit?.() ?? null;
     record.executionResult.invalidUtf8Replacements = sourceReplacements?.() ?? 0;
     record.apiCalls.destination = destinationApiCalls?.() ?? 0;
     record.apiUsage = mergeApiUsage([sourceApiUsage?.(), destinationApiUsage?.()]);

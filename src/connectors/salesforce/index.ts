@@ -15,6 +15,8 @@ export * from './properties.ts';
 import { CLEANUP_CALL_TIMEOUT_MS, defineConnector, SALESFORCE_OPERATORS, type AnyConnectorFactory, type ConnectorRunServices } from '../../core/connector-factory.ts';
 import type { TokenProvider as Tokens } from './auth.ts';
 import { stopBulkQueryJob, type BulkReadOptions } from './bulk-source.ts';
+import type { BulkSplitOptions } from './bulk-split.ts';
+import { bulkParallelOfTags } from './split-tags.ts';
 import { connectSalesforce as connect } from './connect.ts';
 import { createSalesforceDestination as createDestination, type SalesforceDestinationOptions as DestinationOptions } from './destination.ts';
 import type { RetryPolicy as Retry } from './http.ts';
@@ -38,6 +40,8 @@ export interface SalesforceRunOptions {
   readonly apiReserve?: string | number;
   /** The reserve of orgs whose profile sets none (service.json `apiReserve`). */
   readonly defaultApiReserve?: string | number;
+  /** Parallel Bulk reads: over the flow's `forceflow:bulkParallelJobs` / `…MinRecords` tags (forceflow run --bulk-parallel-jobs). */
+  readonly split?: Partial<BulkSplitOptions>;
 }
 
 /** The run's API budget of the profile's org: one per org per run, shared by the source and destination. */
@@ -87,6 +91,7 @@ export function salesforceConnector(): AnyConnectorFactory {
         properties: p,
         ...(ctx.connectorProfileName !== undefined ? { connectorProfileName: ctx.connectorProfileName } : {}),
         ...(ctx.apiVersion !== undefined ? { apiVersion: ctx.apiVersion } : {}),
+        bulkParallel: bulkParallelOfTags(ctx.tags),
       };
       // enableDynamicFieldUpdate (AppFlow: "dynamic fetching of new fields"): Map_all copies every field of the
       // object's describe at run time, even beyond a PROJECTION written before the field existed.
@@ -108,6 +113,9 @@ export function salesforceConnector(): AnyConnectorFactory {
       const options = services.options as SalesforceRunOptions | undefined;
       const { resolved, options: connectOptions } = await session(plan, services, options?.retry);
       const userBulk = options?.bulk;
+      const jobs = options?.split?.jobs ?? plan.bulkParallel?.jobs ?? 1;
+      const minRecords = options?.split?.minRecords ?? plan.bulkParallel?.minRecords;
+      const split: BulkSplitOptions = { jobs, ...(minRecords === undefined ? {} : { minRecords }), ...(options?.split?.tempDir === undefined ? {} : { tempDir: options.split.tempDir }) };
       const sf = connect(resolved.profile, {
         ...connectOptions,
         budget: budgetFor(services, options),
@@ -121,6 +129,7 @@ export function salesforceConnector(): AnyConnectorFactory {
             },
           },
           ...(options?.maxRestUrlLength ? { maxRestUrlLength: options.maxRestUrlLength } : {}),
+          ...(jobs > 1 ? { split } : {}),
         },
       });
       return sf.source;

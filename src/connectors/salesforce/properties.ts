@@ -37,6 +37,8 @@ export interface SalesforceSourcePlan {
   readonly includeDeletedRecords: boolean;
   readonly enableDynamicFieldUpdate: boolean;
   readonly properties: SalesforceSourceProperties;
+  /** Parallel Bulk reads from the flow's tags (split-tags.ts). */
+  readonly bulkParallel?: { readonly jobs?: number; readonly minRecords?: number };
 }
 
 /** The Salesforce destination's part of a plan, defaults applied. */

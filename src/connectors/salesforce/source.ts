@@ -9,11 +9,15 @@ import { planRead } from './read-plan.ts';
 import { MAX_REST_URL_LENGTH, readRest, readRestGroups, restQueryUrlLength } from './rest-source.ts';
 import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
 import { readCost, type ApiBudget } from './budget.ts';
+import { openSplitRead, type BulkSplitOptions } from './bulk-split.ts';
+import type { SourceSplitRecord } from '../../core/connector.ts';
 
 export interface SalesforceSourceOptions {
   readonly bulk?: BulkReadOptions;
   /** Longest REST query URL before the read is split into field groups or moved to Bulk (default 15,000). */
   readonly maxRestUrlLength?: number;
+  /** Parallel Bulk reads of big objects (bulk-split.ts); off unless `jobs` is 2 or more. */
+  readonly split?: BulkSplitOptions;
 }
 
 /** Facts about one read, for the run record. */
@@ -97,12 +101,14 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
 
       let count: number | undefined;
       // With an API reserve the cost estimate needs the COUNT whichever API the flow asked for.
-      if ((preference === 'AUTOMATIC' || budget?.reserve !== undefined) && restPossible) {
+      const countNow = (preference === 'AUTOMATIC' || budget?.reserve !== undefined) && restPossible;
+      const takeCount = async (): Promise<number> => {
         ctx.log.debug({ object: object.name, soql: countSoql }, 'SOQL sent (record count)');
         const res = await client.json<{ totalSize: number }>({ method: 'GET', path: includeDeleted ? '/queryAll' : '/query', query: { q: countSoql }, call: `count ${object.name}` });
-        count = res.totalSize;
-        stats.count = count;
-      }
+        stats.count = res.totalSize;
+        return res.totalSize;
+      };
+      if (countNow) count = await takeCount();
       const choice = select({ direction: 'source', preference, recordCount: count ?? 0, capabilities: { restSingleQuery, rest: restPossible } });
       ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
       if (budget) {
@@ -112,13 +118,24 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       }
 
       let batches: AsyncIterable<RecordBatch>;
+      let split: SourceSplitRecord | undefined;
       const logSoql = (soql: string): void => ctx.log.debug({ object: object.name, api: choice.api, soql }, 'SOQL sent');
       if (choice.api === 'BULKV2') {
         const plan = planRead(object, output, 'BULKV2');
         const soql = buildSelect({ ...spec, fields: plan.select.map((f) => f.name) });
         stats.soql = soql;
         logSoql(soql);
-        batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, options.bulk, stats);
+        // An early-stoppable read goes in the window field's order (docs/salesforce-budget.md): never split.
+        const parallel = options.split === undefined || orderBy !== undefined ? undefined : await openSplitRead({
+          client, plan, schema, includeDeleted, count, takeCount: restPossible ? takeCount : undefined, split: options.split, stats,
+          soql: (extra, idOnly) => buildSelect({ ...spec, filters: [...spec.filters, ...extra], fields: idOnly ? ['Id'] : plan.select.map((f) => f.name) }),
+          ...(options.bulk === undefined ? {} : { bulk: options.bulk }),
+        }, ctx);
+        if (parallel) {
+          count = stats.count;
+          split = parallel.record;
+          batches = parallel.batches;
+        } else batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, options.bulk, stats);
       } else if (restSingleQuery) {
         stats.soql = restSoql;
         logSoql(restSoql);
@@ -142,6 +159,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         bytesRead: () => client.recordBytesReceived,
         apiCalls: () => client.apiCalls,
         stoppedEarly: () => stopped,
+        ...(split ? { split: () => split } : {}),
       };
     },
   };
