@@ -178,16 +178,16 @@ class Handoff {
     this.wakeConsumer?.();
   }
 
-  /** The next batch, undefined at the end; `stopped` resolves when the whole read fails. */
-  async take(stopped: Promise<void>): Promise<RecordBatch | undefined> {
+  /** The next batch; undefined at the end, or once `stop` has resolved (the whole read stopped: the caller checks why). */
+  async take(stop: Deferred): Promise<RecordBatch | undefined> {
     for (;;) {
       const item = this.items.shift();
       if (item !== undefined) {
         this.wakeProducer?.();
         return item;
       }
-      if (this.ended) return undefined;
-      await Promise.race([new Promise<void>((resolve) => { this.wakeConsumer = resolve; }), stopped]);
+      if (this.ended || stop.settled) return undefined;
+      await Promise.race([new Promise<void>((resolve) => { this.wakeConsumer = resolve; }), stop.promise]);
       this.wakeConsumer = undefined;
     }
   }
@@ -262,13 +262,22 @@ interface RangeState {
 
 interface Deferred {
   readonly promise: Promise<void>;
+  readonly settled: boolean;
   resolve(): void;
 }
 
 function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
-  return { promise, resolve };
+  let settle!: () => void;
+  const promise = new Promise<void>((r) => { settle = r; });
+  const d = {
+    promise,
+    settled: false,
+    resolve(): void {
+      d.settled = true;
+      settle();
+    },
+  };
+  return d;
 }
 
 /**
@@ -372,7 +381,7 @@ export async function* readBulkSplit(read: SplitRead, ctx: RunContext): AsyncGen
       if (failure !== undefined || ctx.signal.aborted) rethrow();
       if (state.mode === 'direct') {
         for (;;) {
-          const batch = await (state.handoff as Handoff).take(stop.promise);
+          const batch = await (state.handoff as Handoff).take(stop);
           if (failure !== undefined || ctx.signal.aborted) rethrow();
           if (batch === undefined) break;
           yield batch;

@@ -1,0 +1,206 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
+import { splitIdSpan, rangeFilters } from '../../src/connectors/salesforce/bulk-split.ts';
+import type { ReadRequest, SourceSplitRecord } from '../../src/core/connector.ts';
+import type { Row } from '../../src/core/types.ts';
+import { isForceflowError } from '../../src/core/errors.ts';
+import { runFlow } from '../../src/flows/runner.ts';
+import { to18 } from '../../src/salesforce-wire/ids.ts';
+import { captureContext } from '../helpers/run-context.ts';
+
+/** Big objects read in parallel (src/connectors/salesforce/bulk-split.ts): Bulk query jobs over Id ranges. */
+
+const RETRY = { retries: 3, baseDelayMs: 5, maxDelayMs: 20 };
+const BULK = { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 2_000, jobRetryBaseMs: 5 };
+const RECORDS = 12_000;
+const C: ReadRequest = { entity: 'Contact', fields: ['Id', 'LastName', 'Email', 'Birthdate', 'CreatedDate'], apiPreference: 'BULKV2' };
+
+describe('splitIdSpan', () => {
+  it('cuts the Id span into equal ranges, open at both ends, each bound a valid 18-char id between the two', () => {
+    const min = to18('003000000000001');
+    const max = to18('0030000000009zz');
+    const ranges = splitIdSpan(min, max, 4);
+    expect(ranges).toHaveLength(4);
+    expect(ranges[0]?.from).toBeUndefined();
+    expect(ranges[3]?.to).toBeUndefined();
+    for (let i = 1; i < 4; i++) {
+      const bound = ranges[i]?.from as string;
+      expect(bound).toHaveLength(18);
+      expect(bound).toBe(to18(bound.slice(0, 15)));
+      expect(ranges[i - 1]?.to).toBe(bound);
+      expect(bound > min && bound < max).toBe(true);
+      if (i > 1) expect(bound > (ranges[i - 1]?.from as string)).toBe(true);
+    }
+    expect(rangeFilters(ranges[1] ?? {}).map((f) => f.operator)).toEqual(['GREATER_THAN_OR_EQUAL_TO', 'LESS_THAN']);
+  });
+
+  it('one range when the ids are of different objects or too close together', () => {
+    expect(splitIdSpan(to18('003000000000001'), to18('001000000000009'), 4)).toEqual([{}]);
+    expect(splitIdSpan(to18('003000000000001'), to18('003000000000001'), 4)).toEqual([{}]);
+    expect(splitIdSpan(to18('003000000000001'), to18('003000000000003'), 8)).toHaveLength(2);
+  });
+});
+
+describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
+  let emu: RunningEmulator;
+  let work: string;
+  beforeAll(async () => {
+    emu = await startEmulator({ generate: { Contact: RECORDS }, seed: 11 });
+    work = mkdtempSync(join(tmpdir(), 'ff-split-'));
+  });
+  afterAll(async () => emu?.close());
+  const put = (path: string, body: unknown) => fetch(`${emu.controlUrl}${path}`, { method: 'PUT', body: JSON.stringify(body), headers: emu.controlHeaders });
+  afterEach(async () => {
+    await put('/faults', { spec: '' });
+    await put('/bulk', { queryBytesPerSecond: 0 });
+  });
+
+  async function read(req: ReadRequest, jobs: number, signal?: AbortSignal, onBatch?: (rows: number) => void) {
+    const ctx = captureContext(signal);
+    const { source, client } = connectSalesforce(emu.connectorProfile, {
+      retry: RETRY, log: ctx.log, ...(signal ? { signal } : {}),
+      source: { bulk: BULK, ...(jobs > 1 ? { split: { jobs, minRecords: 0, tempDir: work } } : {}) },
+    });
+    const rows: Row[] = [];
+    let split: SourceSplitRecord | undefined;
+    const error = await (async () => {
+      const stream = await source.open(req, ctx);
+      split = stream.split?.();
+      for await (const b of stream.batches) {
+        rows.push(...b.rows);
+        onBatch?.(rows.length);
+      }
+    })().catch((e: unknown) => e);
+    return { rows, error: error as (Error & { code?: string }) | undefined, client, ctx, split };
+  }
+
+  async function queryJobs(): Promise<Array<{ id: string; state: string }>> {
+    const res = await fetch(`${emu.instanceUrl}/services/data/v60.0/jobs/query`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
+    return ((await res.json()) as { records: Array<{ id: string; state: string }> }).records;
+  }
+
+  it('the same records in the same order as one job, each job over its own range, timings in the split record', async () => {
+    const serial = await read(C, 1);
+    expect(serial.error).toBeUndefined();
+    expect(serial.rows).toHaveLength(RECORDS);
+    const parallel = await read(C, 4);
+    expect(parallel.error).toBeUndefined();
+    expect(JSON.stringify(parallel.rows)).toBe(JSON.stringify(serial.rows));
+    const split = parallel.split as SourceSplitRecord;
+    expect(split.jobs).toHaveLength(4);
+    expect(split.boundaryCalls).toBe(3); // the COUNT (BULKV2 takes none otherwise) and the two Id bounds
+    expect(split.jobs.every((j) => j.status === 'done' && j.jobIds.length === 1 && j.ms !== null && j.startedAt !== null)).toBe(true);
+    expect(split.jobs.reduce((n, j) => n + j.records, 0)).toBe(RECORDS);
+    // Balanced: generated Ids are dense, so each range holds about a quarter.
+    for (const j of split.jobs) expect(Math.abs(j.records - RECORDS / 4)).toBeLessThan(RECORDS / 20);
+    expect(new Set(split.jobs.flatMap((j) => j.jobIds)).size).toBe(4);
+    // Ranges read ahead of the output went through the spool, which is removed afterwards.
+    expect(split.jobs.some((j) => j.spooled)).toBe(true);
+    expect(readdirSync(work)).toEqual([]);
+  });
+
+  it('below the threshold the read stays one job', async () => {
+    const ctx = captureContext();
+    const { source } = connectSalesforce(emu.connectorProfile, { retry: RETRY, log: ctx.log, source: { bulk: BULK, split: { jobs: 4, minRecords: RECORDS + 1 } } });
+    const stream = await source.open(C, ctx);
+    expect(stream.split).toBeUndefined();
+    let n = 0;
+    for await (const b of stream.batches) n += b.rows.length;
+    expect(n).toBe(RECORDS);
+  });
+
+  it('a job Failed for a temporary reason is run again alone; the others run once', async () => {
+    await put('/faults', { spec: 'bulkQuery.jobFail.next=1' });
+    const r = await read(C, 3);
+    expect(r.error).toBeUndefined();
+    expect(r.rows).toHaveLength(RECORDS);
+    const split = r.split as SourceSplitRecord;
+    expect(split.jobs.map((j) => j.jobIds.length).sort()).toEqual([1, 1, 2]);
+    expect(split.jobs.every((j) => j.status === 'done')).toBe(true);
+    const serial = await read(C, 1);
+    expect(r.rows.map((x) => x['Id'])).toEqual(serial.rows.map((x) => x['Id']));
+  });
+
+  it('a job that fails for good stops the read, and every other job is stopped', async () => {
+    await put('/faults', { spec: 'bulkQuery.jobFail=1' });
+    const r = await read(C, 3);
+    expect(isForceflowError(r.error, 'SF_BULK_JOB_FAILED_TEMPORARY')).toBe(true);
+    const split = r.split as SourceSplitRecord;
+    expect(split.jobs.some((j) => j.status === 'failed')).toBe(true);
+    expect(split.jobs.every((j) => j.status === 'failed' || j.status === 'aborted')).toBe(true);
+    const ids = new Set(split.jobs.flatMap((j) => j.jobIds));
+    expect((await queryJobs()).filter((j) => ids.has(j.id) && !['Failed', 'Aborted'].includes(j.state))).toEqual([]);
+  });
+
+  it('a cancelled run aborts every job of the split', async () => {
+    // Slow jobs (the per-job throughput knob): the read is cancelled while every job is serving results.
+    await put('/bulk', { queryBytesPerSecond: 40_000 });
+    const controller = new AbortController();
+    const r = await read(C, 4, controller.signal, () => controller.abort());
+    expect(isForceflowError(r.error, 'RUN_CANCELED')).toBe(true);
+    const split = r.split as SourceSplitRecord;
+    expect(split.jobs.every((j) => j.status === 'aborted')).toBe(true);
+    // Complete jobs cannot be aborted on Salesforce: they are deleted, with their results.
+    const ids = new Set(split.jobs.flatMap((j) => j.jobIds));
+    expect(ids.size).toBe(4);
+    expect((await queryJobs()).filter((j) => ids.has(j.id))).toEqual([]);
+    expect(readdirSync(work)).toEqual([]);
+  });
+
+  it('a flow run: output files byte-identical to a one-job run, the split in the run record (flow tag)', async () => {
+    const flow = (name: string, tags?: Record<string, string>): Record<string, unknown> => ({
+      flowName: name,
+      triggerConfig: { triggerType: 'OnDemand' },
+      ...(tags ? { tags } : {}),
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'out', name), outputFormatConfig: { fileType: 'CSV' } } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: C.fields, connectorOperator: { Salesforce: 'PROJECTION' } },
+        ...(C.fields ?? []).map((f) => ({ taskType: 'Map', sourceFields: [f], destinationField: f, connectorOperator: { Salesforce: 'NO_OP' } })),
+      ],
+    });
+    const salesforce = { retry: RETRY, bulk: BULK };
+    const profiles = { emu: emu.connectorProfile };
+    const one = await runFlow({ flow: flow('one'), profiles, salesforce });
+    const many = await runFlow({ flow: flow('many', { 'forceflow:bulkParallelJobs': '4', 'forceflow:bulkParallelMinRecords': '1000' }), profiles, salesforce });
+    expect(one.error).toBeNull();
+    expect(many.error).toBeNull();
+    expect(one.sourceSplit).toBeNull();
+    expect(many.sourceSplit?.jobs).toHaveLength(4);
+    expect(many.sourceSplit?.reason).toMatch(/4 Bulk query jobs over Id ranges, 4 at once/);
+    expect(many.executionResult.recordsProcessed).toBe(RECORDS);
+    expect(one.outputs).toHaveLength(1);
+    expect(many.outputs).toHaveLength(1);
+    const a = readFileSync(one.outputs[0] as string);
+    const b = readFileSync(many.outputs[0] as string);
+    expect(a.length).toBeGreaterThan(RECORDS * 20);
+    expect(b.equals(a)).toBe(true);
+  });
+
+  it('the emulator knob: PUT /__emulator/bulk sets the per-job result throughput, and refuses a bad value', async () => {
+    const ok = await put('/bulk', { queryBytesPerSecond: 1_000_000 });
+    expect(await ok.json()).toMatchObject({ queryBytesPerSecond: 1_000_000 });
+    const bad = await put('/bulk', { queryBytesPerSecond: -1 });
+    expect(bad.status).toBe(400);
+    const now = await fetch(`${emu.controlUrl}/bulk`, { headers: emu.controlHeaders });
+    expect(await now.json()).toMatchObject({ queryBytesPerSecond: 1_000_000 });
+  });
+
+  it('a bad tag is a flow problem naming the tag', async () => {
+    const record = await runFlow({
+      flow: {
+        flowName: 'bad-tag', triggerConfig: { triggerType: 'OnDemand' }, tags: { 'forceflow:bulkParallelJobs': 'many' },
+        sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Contact' } } },
+        destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'bad') } } }],
+        tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' } }],
+      },
+      profiles: { emu: emu.connectorProfile },
+    }).catch((e: unknown) => e);
+    expect(isForceflowError(record, 'FLOW_INVALID')).toBe(true);
+    expect((record as Error).message).toMatch(/forceflow:bulkParallelJobs/);
+  });
+});
