@@ -151,6 +151,30 @@ describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
     expect(readdirSync(work)).toEqual([]);
   });
 
+  it('a run cancelled while its jobs are still processing leaves every job Aborted in the org', async () => {
+    const slow = await startEmulator({ generate: { Contact: RECORDS }, seed: 11, bulkProcessingDelayMs: 600_000 });
+    try {
+      const controller = new AbortController();
+      const ctx = captureContext(controller.signal);
+      const { source } = connectSalesforce(slow.connectorProfile, { retry: RETRY, log: ctx.log, signal: controller.signal, source: { bulk: BULK, split: { jobs: 4, minRecords: 0, tempDir: work } } });
+      const stream = await source.open(C, ctx);
+      const iterator = stream.batches[Symbol.asyncIterator]();
+      const pending = iterator.next().catch((e: unknown) => e);
+      const split = stream.split?.() as SourceSplitRecord;
+      // Cancel once all four jobs exist (they poll InProgress for ten minutes).
+      while (split.jobs.some((j) => j.jobIds.length === 0)) await new Promise((r) => setTimeout(r, 10));
+      controller.abort();
+      expect(isForceflowError(await pending, 'RUN_CANCELED')).toBe(true);
+      const res = await fetch(`${slow.instanceUrl}/services/data/v60.0/jobs/query`, { headers: { Authorization: `Bearer ${slow.accessToken}` } });
+      const jobs = ((await res.json()) as { records: Array<{ id: string; state: string }> }).records;
+      expect(jobs.map((j) => j.state)).toEqual(['Aborted', 'Aborted', 'Aborted', 'Aborted']);
+      expect(new Set(jobs.map((j) => j.id))).toEqual(new Set(split.jobs.flatMap((j) => j.jobIds)));
+      expect(split.jobs.every((j) => j.status === 'aborted')).toBe(true);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('a flow run: output files byte-identical to a one-job run, the split in the run record (flow tag)', async () => {
     const flow = (name: string, tags?: Record<string, string>): Record<string, unknown> => ({
       flowName: name,
