@@ -157,8 +157,11 @@ export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: (
 
   // A generated table scanned whole (no WHERE, no ORDER BY but Id, plain fields): rows are streamed as
   // encoded text of the selected fields straight from the generator, without record objects.
+  // So is one over an Id range alone (a job of a split read): the writer then goes over the range's counters.
+  const rangeOnly = q.idRange?.only === true && !q.hasOrderBy && q.limit === undefined && q.offset === 0 && !q.isCount && !q.hasAggregate && !q.hasSubquery;
+  const counters = q.table instanceof GeneratedTable && rangeOnly && q.idRange ? q.table.counterRange(q.idRange) : undefined;
   const scan =
-    q.table instanceof GeneratedTable && q.scansTable && columns.length > 0 && keys.every((k) => k !== undefined)
+    q.table instanceof GeneratedTable && (q.scansTable || counters !== undefined) && columns.length > 0 && keys.every((k) => k !== undefined)
       ? {
           table: q.table,
           fields: columns.map((c) => c.field as DescribeField),
@@ -174,7 +177,7 @@ export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: (
       return writer;
     }
     if (!scan) return undefined;
-    const writer = scan.table.rowWriter(scan.fields, scan.encoders, q.includeDeleted, { open: '"', separator: `"${d.delimiter}"`, close: `"${d.eol}` });
+    const writer = scan.table.rowWriter(scan.fields, scan.encoders, q.includeDeleted, { open: '"', separator: `"${d.delimiter}"`, close: `"${d.eol}` }, counters);
     writer?.skip(offset);
     return writer;
   };
@@ -186,7 +189,8 @@ export function openBulkQuery(org: { readonly store: OrgStore; readonly clock: (
       return count;
     },
     complete() {
-      if (generated) count = q.count();
+      if (scan && counters) count = scan.table.countRange(counters, q.includeDeleted);
+      else if (generated) count = q.count();
       else {
         snapshot = [...q.rows()];
         count = snapshot.length;

@@ -775,8 +775,9 @@ function idKeysOf(where: WhereClause, alias: string | undefined): string[] | und
  */
 function idRangeOf(where: WhereClause, alias: string | undefined): IdRange | undefined {
   let node: WhereClause | undefined = where;
-  let from: string | undefined;
-  let to: string | undefined;
+  let from: { id: string; inclusive: boolean } | undefined;
+  let to: { id: string; inclusive: boolean } | undefined;
+  let only = true;
   while (node) {
     const left = node.left as (Condition & { openParen?: number; closeParen?: number; field?: string; value?: string | string[]; operator?: string }) | null;
     if (!left || left.openParen || left.closeParen) return undefined;
@@ -785,16 +786,22 @@ function idRangeOf(where: WhereClause, alias: string | undefined): IdRange | und
     const field = (left.field ?? '').toLowerCase();
     const isId = field === 'id' || (alias !== undefined && field === `${alias.toLowerCase()}.id`);
     const cmp = left.operator;
-    if (isId && (cmp === '>' || cmp === '>=' || cmp === '<' || cmp === '<=') && typeof left.value === 'string' && !('valueQuery' in left)) {
-      const id = normalizeId(unquote(left.value) ?? '');
-      if (id) {
-        if (cmp.startsWith('>')) from = from === undefined || id > from ? id : from;
-        else to = to === undefined || id < to ? id : to;
-      }
-    }
+    const id = isId && (cmp === '>' || cmp === '>=' || cmp === '<' || cmp === '<=') && typeof left.value === 'string' && !('valueQuery' in left) ? normalizeId(unquote(left.value) ?? '') : undefined;
+    if (id !== undefined && cmp !== undefined) {
+      const inclusive = cmp.endsWith('=');
+      // The tighter bound wins; at the same id, the exclusive one.
+      if (cmp.startsWith('>')) {
+        if (from === undefined || id > from.id || (id === from.id && !inclusive)) from = { id, inclusive };
+      } else if (to === undefined || id < to.id || (id === to.id && !inclusive)) to = { id, inclusive };
+    } else only = false;
     node = 'right' in node ? (node.right as WhereClause) : undefined;
   }
-  return from === undefined && to === undefined ? undefined : { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+  if (from === undefined && to === undefined) return undefined;
+  return {
+    only,
+    ...(from === undefined ? {} : { from: from.id, fromInclusive: from.inclusive }),
+    ...(to === undefined ? {} : { to: to.id, toInclusive: to.inclusive }),
+  };
 }
 
 /** Compile a top-level statement (or a semi-join's) against the org's schemas. */

@@ -24,6 +24,7 @@ function preparedQuery(plan: QueryPlan): PreparedQuery {
     limit: plan.limit,
     offset: plan.offset,
     scansTable: scansTable(plan),
+    idRange: plan.idRange,
     rows: () => rows(plan),
     count: () => count(plan),
     value: (row, column) => value(plan, row, column),

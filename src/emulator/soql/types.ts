@@ -89,6 +89,8 @@ export interface PreparedQuery {
    * A LIMIT only stops it early (after `count()` rows). Lets Bulk stream generated tables without rows.
    */
   readonly scansTable: boolean;
+  /** The WHERE's Id bounds (see QueryPlan.idRange); with `only`, the WHERE is nothing else. */
+  readonly idRange: IdRange | undefined;
   /** Matched rows after ORDER BY / OFFSET / LIMIT, lazily (streams unless ORDER BY needs a sort). */
   rows(): Iterable<QueryRow>;
   /** How many rows `rows()` yields (COUNT()'s answer), without building rows; O(1) for an unfiltered table. */
@@ -178,5 +180,11 @@ export interface QueryPlan {
 /** Id bounds of a WHERE clause (see QueryPlan.idRange); the filter still applies the exact comparisons. */
 export interface IdRange {
   readonly from?: string;
+  /** `>=` rather than `>`. */
+  readonly fromInclusive?: boolean;
   readonly to?: string;
+  /** `<=` rather than `<`. */
+  readonly toInclusive?: boolean;
+  /** The WHERE holds nothing but these Id comparisons (ANDed). */
+  readonly only: boolean;
 }

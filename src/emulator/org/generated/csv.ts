@@ -24,6 +24,12 @@ export interface RowWriter {
   skip(n: number): number;
 }
 
+/** Counters from `first` to `last`, both included (a range of Ids). */
+export interface CounterRange {
+  readonly first: number;
+  readonly last: number;
+}
+
 /** The records a writer goes through: generated ones (unless the overlay has them), then inserted ones. */
 export interface GeneratedRows {
   readonly generator: RecordGenerator;
@@ -43,6 +49,7 @@ export function generatedRowWriter(
   encoders: readonly ColumnEncoder[],
   includeDeleted: boolean,
   shape: RowShape,
+  counters?: CounterRange,
 ): RowWriter | undefined {
   const generator = source.generator;
   const bytes = shapeBytes(shape);
@@ -56,8 +63,11 @@ export function generatedRowWriter(
     }
   };
   const { overrides, inserted } = source;
-  const size = generator.size;
-  let c = 1;
+  // With `counters`, only the records of that range (a query over an Id range).
+  const first = counters?.first ?? 1;
+  const last = counters?.last ?? Number.POSITIVE_INFINITY;
+  const size = Math.min(generator.size, last);
+  let c = first;
   let later: StoredRecord[] | undefined;
   let li = 0;
   /** Prepare the next visible row's cells; false at the end. */
@@ -76,7 +86,7 @@ export function generatedRowWriter(
       }
       return true;
     }
-    later ??= [...inserted.values()];
+    later ??= counters === undefined ? [...inserted.values()] : [...inserted.entries()].filter(([k]) => k >= first && k <= last).map(([, r]) => r);
     while (li < later.length) {
       const r = later[li++] as StoredRecord;
       if (!includeDeleted && r['IsDeleted'] === true) continue;

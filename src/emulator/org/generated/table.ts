@@ -10,7 +10,7 @@ import { idCounter, makeId } from '../../ids.ts';
 import type { DescribeField } from '../schema.ts';
 import { StoredTable, textKey, type StoredRecord, type StoredValue } from '../store.ts';
 import type { ColumnEncoder, RowShape } from './cells.ts';
-import { generatedRowWriter, type RowWriter } from './csv.ts';
+import { generatedRowWriter, type CounterRange, type RowWriter } from './csv.ts';
 import { RecordGenerator, type GeneratorOptions } from './values.ts';
 
 export class GeneratedTable extends StoredTable<number> {
@@ -46,8 +46,52 @@ export class GeneratedTable extends StoredTable<number> {
    * results of a generated object; generated/csv.ts). Undefined when a field is not one of this table's stored
    * (non-compound) fields.
    */
-  rowWriter(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], includeDeleted: boolean, shape: RowShape): RowWriter | undefined {
-    return generatedRowWriter({ generator: this.generator, overrides: this.overrides, inserted: this.inserted }, fields, encoders, includeDeleted, shape);
+  rowWriter(fields: readonly DescribeField[], encoders: readonly ColumnEncoder[], includeDeleted: boolean, shape: RowShape, counters?: CounterRange): RowWriter | undefined {
+    return generatedRowWriter({ generator: this.generator, overrides: this.overrides, inserted: this.inserted }, fields, encoders, includeDeleted, shape, counters);
+  }
+
+  /**
+   * The counters whose ids satisfy Id bounds (`from`/`to`, inclusive or not), by binary search: ids grow with the
+   * counter. `first > last` when none does.
+   */
+  counterRange(range: { from?: string; fromInclusive?: boolean; to?: string; toInclusive?: boolean }): CounterRange {
+    const top = this.nextCounter - 1;
+    const id = (c: number): string => makeId(this.schema.keyPrefix, c);
+    const above = (c: number): boolean => range.from === undefined || (range.fromInclusive ? id(c) >= range.from : id(c) > range.from);
+    const below = (c: number): boolean => range.to === undefined || (range.toInclusive ? id(c) <= range.to : id(c) < range.to);
+    // first: the smallest counter above the lower bound; last: the largest below the upper one.
+    let lo = 1;
+    let hi = top + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (above(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    const first = lo;
+    lo = 0;
+    hi = top;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (below(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    return { first, last: lo };
+  }
+
+  /** The records of `scan(includeDeleted)` with counters in the range, counted from the overlay alone. */
+  countRange(range: CounterRange, includeDeleted: boolean): number {
+    if (range.first > range.last) return 0;
+    const lastGenerated = Math.min(this.size, range.last);
+    let n = Math.max(0, lastGenerated - range.first + 1);
+    for (const [c, r] of this.overrides) {
+      if (c < range.first || c > lastGenerated) continue;
+      if (!r || (!includeDeleted && r['IsDeleted'] === true)) n--;
+    }
+    for (const [c, r] of this.inserted) {
+      if (c < range.first || c > range.last) continue;
+      if (includeDeleted || r['IsDeleted'] !== true) n++;
+    }
+    return n;
   }
 
   count(includeDeleted: boolean): number {
