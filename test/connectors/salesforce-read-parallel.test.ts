@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { splitIdSpan, rangeFilters } from '../../src/connectors/salesforce/bulk-split.ts';
+import { RowSpool, rangeFilters, splitIdSpan, spooledBatches } from '../../src/connectors/salesforce/bulk-split.ts';
 import type { ReadRequest, SourceSplitRecord } from '../../src/core/connector.ts';
 import type { Row } from '../../src/core/types.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
@@ -42,6 +42,34 @@ describe('splitIdSpan', () => {
     expect(splitIdSpan(to18('003000000000001'), to18('001000000000009'), 4)).toEqual([{}]);
     expect(splitIdSpan(to18('003000000000001'), to18('003000000000001'), 4)).toEqual([{}]);
     expect(splitIdSpan(to18('003000000000001'), to18('003000000000003'), 8)).toHaveLength(2);
+  });
+});
+
+describe('the spool of ranges read ahead', () => {
+  it('gives back the rows it was given, values and key order alike, whatever the read chunk size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ff-spool-'));
+    const names = ['Id', 'Text', 'N', 'B', 'Address'];
+    const rows: Row[] = Array.from({ length: 2_500 }, (_, i) => ({
+      Id: `003${String(i).padStart(15, '0')}`,
+      Text: i % 7 === 0 ? null : `line ${i}\nnext "quoted", ünïcode ✓ \u2028 ${'x'.repeat(i % 50)}`,
+      N: i % 5 === 0 ? null : i * 1.5 - 1e6,
+      B: i % 2 === 0,
+      Address: i % 3 === 0 ? null : { street: `${i} Main St`, city: 'Paris', latitude: 48.85 },
+    }));
+    const spool = new RowSpool(join(dir, 'range.jsonl'));
+    for (let i = 0; i < rows.length; i += 333) await spool.add(rows.slice(i, i + 333), names);
+    await spool.close();
+    const schema = { entity: 'Contact', fields: [] };
+    for (const chunk of [64, 4096, 1 << 20]) {
+      const back: Row[] = [];
+      let batches = 0;
+      for await (const b of spooledBatches(spool.path, schema, names, 1000, chunk)) {
+        back.push(...b.rows);
+        batches++;
+      }
+      expect(JSON.stringify(back)).toBe(JSON.stringify(rows));
+      expect(batches).toBe(3);
+    }
   });
 });
 
