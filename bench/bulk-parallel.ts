@@ -42,7 +42,10 @@ async function read(parallel: number): Promise<{ ms: number; rows: number; bytes
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const split = stream.split?.();
-  const jobsText = split ? split.jobs.map((j) => `${j.records} in ${((j.ms ?? 0) / 1000).toFixed(1)} s${j.spooled ? ' (spooled)' : ''}`).join(', ') : 'one job';
+  // When the last job had served its results: the rest of the read is reading the spool back (CPU).
+  const lastJob = split ? Math.max(...split.jobs.map((j) => Date.parse(j.endedAt ?? '') || 0)) : 0;
+  const jobsDone = split ? `; all jobs done ${((lastJob - (Date.now() - ms)) / 1000).toFixed(1)} s in` : '';
+  const jobsText = split ? `${split.jobs.map((j) => `${j.records} in ${((j.ms ?? 0) / 1000).toFixed(1)} s${j.spooled ? ' (spooled)' : ''}`).join(', ')}${jobsDone}` : 'one job';
   return { ms, rows, bytes: client.recordBytesReceived, calls: client.apiCalls, digest: hash.digest('hex'), split: jobsText };
 }
 

@@ -256,6 +256,12 @@ describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
       return ids;
     };
     const all = await rest('SELECT Id FROM Contact WHERE Id != null ORDER BY Id');
+    // ORDER BY Id DESC (the highest-Id boundary query) reads the scan backwards: the same as sorting.
+    expect(await rest('SELECT Id FROM Contact ORDER BY Id DESC')).toEqual([...all].reverse());
+    expect(await rest('SELECT Id FROM Contact ORDER BY Id DESC LIMIT 3')).toEqual(all.slice(-3).reverse());
+    const accounts = await rest('SELECT Id FROM Account ORDER BY Id');
+    expect(accounts.length).toBeGreaterThan(1);
+    expect(await rest('SELECT Id FROM Account ORDER BY Id DESC')).toEqual([...accounts].reverse());
     const a = all[100] as string;
     const b = all[2_345] as string;
     const odd = to18(`${a.slice(0, 14)}z`); // between two record ids

@@ -21,6 +21,8 @@ export interface Table {
    * order. Callers still compare Ids; a table without it is scanned from the start.
    */
   scanFrom?(id: string, includeDeleted: boolean): Iterable<StoredRecord>;
+  /** Optional: the records of `scan` in reverse order, lazily (a table without it is scanned whole and reversed). */
+  scanDescending?(includeDeleted: boolean): Iterable<StoredRecord>;
   /** A record by 15- or 18-char id. Deleted records only when `includeDeleted`. */
   get(id: string, includeDeleted?: boolean): StoredRecord | undefined;
   /**

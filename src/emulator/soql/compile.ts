@@ -80,6 +80,8 @@ class QueryCompiler implements QueryPlan {
   hasGroupBy = false;
   hasTypeof = false;
   hasOrderBy = false;
+  /** ORDER BY Id DESC alone: rows come from the table's scan backwards. */
+  idDescending = false;
   limit: number | undefined;
   offset = 0;
 
@@ -733,11 +735,15 @@ class QueryCompiler implements QueryPlan {
       this.order.push({ key: this.normGetter(ref, kind), desc, nullsFirst });
     }
     this.hasOrderBy = this.order.length > 0;
-    // ORDER BY Id (ascending) is the scan order: no sort needed.
+    // ORDER BY Id (ascending) is the scan order: no sort needed; ORDER BY Id DESC is the scan backwards (Salesforce
+    // answers `ORDER BY Id DESC LIMIT 1` from its index, as the emulator should without sorting the table).
     const only = clauses[0];
-    if (clauses.length === 1 && only && 'field' in only && only.order !== 'DESC' && !this.hasAggregate) {
+    if (clauses.length === 1 && only && 'field' in only && !this.hasAggregate) {
       const ref = this.resolvePath(this.segments(only.field), only.field);
-      if (ref.relationships.length === 0 && ref.field.type === 'id') this.order = [];
+      if (ref.relationships.length === 0 && ref.field.type === 'id') {
+        this.order = [];
+        this.idDescending = only.order === 'DESC';
+      }
     }
   }
 }

@@ -66,6 +66,7 @@ function rowsFrom(plan: QueryPlan, source: Iterable<StoredRecord>): Iterable<Que
 
 /** The table's records in Id order, or only those an `Id =` / `Id IN` filter can match (by key lookup). */
 function source(plan: QueryPlan): Iterable<StoredRecord> {
+  if (plan.idDescending) return descending(plan);
   const keys = plan.idKeys;
   if (!keys) return plan.idRange ? inRange(plan, plan.idRange) : plan.table.scan(plan.includeDeleted);
   const out: StoredRecord[] = [];
@@ -94,8 +95,22 @@ function* inRange(plan: QueryPlan, range: IdRange): Generator<StoredRecord> {
   }
 }
 
+/** The records in reverse Id order (ORDER BY Id DESC): by key for `Id IN`, else the table's scan backwards. */
+function descending(plan: QueryPlan): Iterable<StoredRecord> {
+  const table = plan.table;
+  if (plan.idKeys) {
+    const out: StoredRecord[] = [];
+    for (const id of plan.idKeys) {
+      const r = table.get(id, plan.includeDeleted);
+      if (r) out.push(r);
+    }
+    return out.reverse();
+  }
+  return table.scanDescending ? table.scanDescending(plan.includeDeleted) : [...table.scan(plan.includeDeleted)].reverse();
+}
+
 export function scansTable(plan: QueryPlan): boolean {
-  return !plan.isCount && !plan.hasAggregate && !plan.filter && !plan.idKeys && plan.order.length === 0 && plan.offset === 0 && !plan.hasRelationships && !plan.parentLink;
+  return !plan.idDescending && !plan.isCount && !plan.hasAggregate && !plan.filter && !plan.idKeys && plan.order.length === 0 && plan.offset === 0 && !plan.hasRelationships && !plan.parentLink;
 }
 
 export function rows(plan: QueryPlan): Iterable<QueryRow> {
@@ -209,7 +224,8 @@ export function children(plan: QueryPlan, row: QueryRow, column: QueryColumn): Q
   if (!child || row.aggregate) return [];
   const id = row.record['Id'];
   if (typeof id !== 'string') return [];
-  return [...rowsFrom(child, childRecords(child, id))];
+  const records = childRecords(child, id);
+  return [...rowsFrom(child, child.idDescending ? [...records].reverse() : records)];
 }
 
 /** The child records pointing at a parent id (index built once, on first use). */

@@ -154,8 +154,10 @@ export interface QueryPlan {
   readonly offset: number;
   readonly filter: Predicate | undefined;
   readonly having: ((values: Record<string, StoredValue>) => boolean) | undefined;
-  /** ORDER BY keys; empty when the scan order (Id) is the order. */
+  /** ORDER BY keys; empty when the scan order (Id) is the order, or its reverse (`idDescending`). */
   readonly order: readonly OrderSpec[];
+  /** ORDER BY Id DESC alone: the rows in reverse scan order. */
+  readonly idDescending: boolean;
   /** The REST output tree. */
   readonly out: readonly OutNode[];
   /** Relationship paths of the SELECT list: their parents are resolved before a row is handed out. */

@@ -110,6 +110,25 @@ export class GeneratedTable extends StoredTable<number> {
     return this.scanCounters(c === undefined ? 1 : Math.max(1, c), includeDeleted);
   }
 
+  /** The records of `scan`, last first (ORDER BY Id DESC), lazily. */
+  *scanDescending(includeDeleted: boolean): Iterable<StoredRecord> {
+    for (const r of [...this.inserted.values()].reverse()) {
+      if (!includeDeleted && r['IsDeleted'] === true) continue;
+      yield r;
+    }
+    const overrides = this.overrides;
+    for (let c = this.size; c >= 1; c--) {
+      if (overrides.size > 0 && overrides.has(c)) {
+        const r = overrides.get(c);
+        if (!r) continue;
+        if (!includeDeleted && r['IsDeleted'] === true) continue;
+        yield r;
+      } else {
+        yield this.generator.generate(c - 1);
+      }
+    }
+  }
+
   private *scanCounters(first: number, includeDeleted: boolean): Iterable<StoredRecord> {
     const overrides = this.overrides;
     for (let c = first; c <= this.size; c++) {
