@@ -85,6 +85,12 @@ const limitsBodySchema = limitSchema.extend({
   maxConcurrentLongRunning: count.optional(),
 });
 
+/** `PUT /__emulator/bulk`: the Bulk serving settings (docs/emulator-control.md). */
+const bulkBodySchema = z.strictObject({
+  queryBytesPerSecond: z.number().finite().min(0).optional(),
+  queryPageRows: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
 /** Set a limit's max, then its used calls (or what remains: used = max - remaining). */
 function setLimit(limit: DailyLimit, body: z.infer<typeof limitSchema>): void {
   if (body.max !== undefined) limit.max = body.max;
@@ -178,16 +184,14 @@ export function registerControlRoutes(router: OrgRouter): void {
   });
 
   router.add('PUT', '/__emulator/bulk', o, async (req, res, { org }) => {
-    const body = (await req.json()) as { queryBytesPerSecond?: unknown; queryPageRows?: unknown } | null;
-    const rate = body?.queryBytesPerSecond;
-    const rows = body?.queryPageRows;
-    const okRate = rate === undefined || (typeof rate === 'number' && Number.isFinite(rate) && rate >= 0);
-    const okRows = rows === undefined || (typeof rows === 'number' && Number.isSafeInteger(rows) && rows > 0);
-    if (!body || typeof body !== 'object' || !okRate || !okRows) {
-      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: 'The body must be {"queryBytesPerSecond"?: number >= 0 (0: unlimited), "queryPageRows"?: integer > 0}.' }]);
+    const parsed = bulkBodySchema.safeParse(await req.json());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SfHttpError(400, [{ errorCode: 'EMULATOR_ERROR', message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}. The body is {"queryBytesPerSecond"?: a number >= 0 (0: unlimited), "queryPageRows"?: a whole number >= 1} (docs/emulator-control.md).` }]);
     }
-    if (typeof rate === 'number') org.bulk.queryBytesPerSecond = rate;
-    if (typeof rows === 'number') org.bulk.queryPageRows = rows;
+    const { queryBytesPerSecond, queryPageRows } = parsed.data;
+    if (queryBytesPerSecond !== undefined) org.bulk.queryBytesPerSecond = queryBytesPerSecond;
+    if (queryPageRows !== undefined) org.bulk.queryPageRows = queryPageRows;
     sendJson(res, 200, { queryBytesPerSecond: org.bulk.queryBytesPerSecond, queryPageRows: org.bulk.queryPageRows });
   });
 

@@ -276,6 +276,7 @@ describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
     expect(await ok.json()).toMatchObject({ queryBytesPerSecond: 1_000_000 });
     const bad = await put('/bulk', { queryBytesPerSecond: -1 });
     expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toMatch(/queryBytesPerSecond/);
     const now = await fetch(`${emu.controlUrl}/bulk`, { headers: emu.controlHeaders });
     expect(await now.json()).toMatchObject({ queryBytesPerSecond: 1_000_000 });
   });
