@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { RowSpool, rangeFilters, splitIdSpan, spooledBatches } from '../../src/connectors/salesforce/bulk-split.ts';
+import { RowSpool, expectedSplitJobs, rangeFilters, splitIdSpan, spooledBatches } from '../../src/connectors/salesforce/bulk-split.ts';
+import { readCost } from '../../src/connectors/salesforce/budget.ts';
 import type { ReadRequest, SourceSplitRecord } from '../../src/core/connector.ts';
 import type { Row } from '../../src/core/types.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
@@ -42,6 +43,20 @@ describe('splitIdSpan', () => {
     expect(splitIdSpan(to18('003000000000001'), to18('001000000000009'), 4)).toEqual([{}]);
     expect(splitIdSpan(to18('003000000000001'), to18('003000000000001'), 4)).toEqual([{}]);
     expect(splitIdSpan(to18('003000000000001'), to18('003000000000003'), 8)).toHaveLength(2);
+  });
+});
+
+describe('the API budget of a split read', () => {
+  it('counts every job and the two boundary queries', () => {
+    expect(expectedSplitJobs({ jobs: 4 }, 5_000_000)).toBe(4);
+    expect(expectedSplitJobs({ jobs: 4 }, 999_999)).toBe(1);
+    expect(expectedSplitJobs({ jobs: 4, minRecords: 10 }, undefined)).toBe(1);
+    expect(expectedSplitJobs({ jobs: 40, minRecords: 0 }, 1)).toBe(16);
+    const one = readCost('BULKV2', 5_000_000);
+    const four = readCost('BULKV2', 5_000_000, { bulkJobs: 4 });
+    expect(four.bulkV2QueryJobs).toBe(4);
+    expect(four.apiRequests).toBeGreaterThanOrEqual(one.apiRequests + 2 + 3);
+    expect(four.basis).toMatch(/4 parallel Bulk query jobs/);
   });
 });
 

@@ -69,9 +69,15 @@ export interface CostEstimate {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /** The cost of a read once the API is chosen: REST pages (times field groups), or a Bulk job, its polls and result pages. */
-export function readCost(api: TransferApi, records: number, options: { readonly groups?: number; readonly bulkPageRows?: number } = {}): CostEstimate {
+export function readCost(api: TransferApi, records: number, options: { readonly groups?: number; readonly bulkPageRows?: number; readonly bulkJobs?: number } = {}): CostEstimate {
   if (api === 'BULKV2') {
     const pages = Math.max(1, Math.ceil(records / (options.bulkPageRows ?? BULK_PAGE_ROWS_ESTIMATE)));
+    const jobs = Math.max(1, options.bulkJobs ?? 1);
+    if (jobs > 1) {
+      // A parallel read (bulk-split.ts): two REST queries for the Id bounds, then per job a create and its polls.
+      const polls = pollsEstimate(records / jobs);
+      return { apiRequests: 2 + jobs * (1 + polls) + pages + jobs, bulkV2QueryJobs: jobs, bulkApiBatches: 0, basis: `${jobs} parallel Bulk query jobs of ${fmt(records)} records: 2 boundary queries, per job a create and ${polls} polls, ${pages + jobs} result page(s)` };
+    }
     const polls = pollsEstimate(records);
     return { apiRequests: 1 + polls + pages, bulkV2QueryJobs: 1, bulkApiBatches: 0, basis: `1 Bulk query job of ${fmt(records)} records: create, ${polls} polls, ${pages} result page(s)` };
   }

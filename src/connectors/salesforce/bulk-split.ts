@@ -425,6 +425,12 @@ export function splitRecord(ranges: readonly IdRange[], concurrency: number, rea
   };
 }
 
+/** The jobs a read of `count` records would be split into (for the API budget's estimate; the Ids may give fewer). */
+export function expectedSplitJobs(split: BulkSplitOptions, count: number | undefined): number {
+  const jobs = Math.min(MAX_SPLIT_JOBS, Math.floor(split.jobs));
+  return jobs >= 2 && count !== undefined && count >= (split.minRecords ?? DEFAULT_SPLIT_MIN_RECORDS) ? jobs : 1;
+}
+
 /** What {@link openSplitRead} needs: the read as source.ts built it. */
 export interface SplitCandidate {
   readonly client: SalesforceClient;

@@ -9,7 +9,7 @@ import { planRead } from './read-plan.ts';
 import { MAX_REST_URL_LENGTH, readRest, readRestGroups, restQueryUrlLength } from './rest-source.ts';
 import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
 import { readCost, type ApiBudget } from './budget.ts';
-import { openSplitRead, type BulkSplitOptions } from './bulk-split.ts';
+import { expectedSplitJobs, openSplitRead, type BulkSplitOptions } from './bulk-split.ts';
 import type { SourceSplitRecord } from '../../core/connector.ts';
 
 export interface SalesforceSourceOptions {
@@ -113,7 +113,11 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       ctx.log.info({ object: object.name, api: choice.api, reason: choice.reason, count }, 'salesforce read API chosen');
       if (budget) {
         // Before the first record: refused (API_BUDGET_RESERVE) when the read would take the org below its reserve.
-        const cost = readCost(choice.api, count ?? 0, { groups: choice.api === 'BULKV2' || restSingleQuery ? 1 : groups.length, ...(options.bulk?.maxRecords ? { bulkPageRows: options.bulk.maxRecords } : {}) });
+        const cost = readCost(choice.api, count ?? 0, {
+          groups: choice.api === 'BULKV2' || restSingleQuery ? 1 : groups.length,
+          ...(options.bulk?.maxRecords ? { bulkPageRows: options.bulk.maxRecords } : {}),
+          ...(choice.api === 'BULKV2' && options.split && orderBy === undefined ? { bulkJobs: expectedSplitJobs(options.split, count) } : {}),
+        });
         await budget.admit(cost, () => client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }), `read of ${object.name}: ${cost.basis}`);
       }
 
