@@ -139,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       );
     }
     // One connector registry for the process: validation, compilation and runs all use it.
-    const deps: ServiceDeps = { db, state, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), ...(config.apiReserve === undefined ? {} : { apiReserve: config.apiReserve }), onClose: (hook) => void hooks.push(hook) };
+    const deps: ServiceDeps = { db, state, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), ...(config.apiReserve === undefined ? {} : { apiReserve: config.apiReserve }), ...(databaseUrl === undefined ? {} : { databaseUrl }), ...(config.runFlows === undefined ? {} : { runFlows: config.runFlows }), ...(config.runLeaseSeconds === undefined ? {} : { runLeaseMs: config.runLeaseSeconds * 1000 }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     const signIn = config.signIn === undefined ? undefined : await SignInService.open({ config: config.signIn, db, kms, kmsKeyId, accountId, log: log.child({ component: 'signin' }), now: () => now().getTime() });

@@ -1,0 +1,60 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppflowClient } from '@aws-sdk/client-appflow';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { RunningEmulator } from '../../src/emulator/index.ts';
+import { storeEmulatorProfile } from './harness.ts';
+
+/** Child `forceflow serve` and `forceflow worker` processes of the distributed mode, for the tests on PostgreSQL. */
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface Child {
+  readonly line: Promise<Record<string, unknown>>;
+  readonly exit: Promise<number | null>;
+  readonly stderr: () => string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function forceflowChild(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Child {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [join(ROOT, 'bin/forceflow.js'), ...args], { env, cwd });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+    if (err.length > 2_000_000) err = err.slice(-1_000_000);
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const line = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l) as Record<string, unknown>));
+    void exit.then((code) => reject(new Error(`forceflow ${args[0]} exited ${code}: ${err.slice(-3000)}`)));
+  });
+  line.catch(() => undefined);
+  return { line, exit, stderr: () => err, kill: (s) => child.kill(s) };
+}
+
+export async function until<T>(what: string, timeoutMs: number, read: () => Promise<T | undefined>, everyMs = 150): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function storeProfile(emu: RunningEmulator, stateDir: string): Promise<void> {
+  const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
+  try {
+    await storeEmulatorProfile({ emu, stateDir, kms });
+  } finally {
+    kms.destroy();
+  }
+}
+
+export function appflowOf(line: Record<string, unknown>): AppflowClient {
+  return new AppflowClient({
+    endpoint: String(line['endpoint']), region: String(line['region']), maxAttempts: 1,
+    credentials: { accessKeyId: String(line['accessKeyId']), secretAccessKey: String(line['secretAccessKey']) },
+  });
+}
