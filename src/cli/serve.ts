@@ -37,7 +37,7 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger, outpu
     ...(opts.allowOrigin === undefined ? {} : { allowOrigins: [...(fromFile.allowOrigins ?? []), ...opts.allowOrigin] }),
   };
   const clock = clockFromEnv(process.env);
-  const svc = await startService({ ...config, log, ...(clock ? { clock } : {}) });
+  const svc = await startService({ ...config, log, ...(clock ? { scheduleClock: clock } : {}) });
   const host = config.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     output.writeErr(

@@ -26,7 +26,13 @@ export function forceflowChild(args: readonly string[], env: NodeJS.ProcessEnv, 
   });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const line = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l) as Record<string, unknown>));
+    // The first line that is a JSON object (serve and worker print one; migrate prints indented JSON).
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (l) => {
+      if (!l.startsWith('{') || !l.endsWith('}')) return;
+      lines.close();
+      resolve(JSON.parse(l) as Record<string, unknown>);
+    });
     void exit.then((code) => reject(new Error(`forceflow ${args[0]} exited ${code}: ${err.slice(-3000)}`)));
   });
   line.catch(() => undefined);
