@@ -129,7 +129,8 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       }
       rlog.info('run started');
       await executor.finished(run.executionId);
-      if (run.attempt > 1) await noteRetry(run.executionId);
+      // The claim counts attempts whatever job carried the run (a lost worker's job is failed, a new one sent).
+      if (((await claims.get(run.executionId))?.attempts ?? run.attempt) > 1) await noteRetry(run.executionId);
     } finally {
       mine.delete(run.executionId);
       if (!ended) await claims.finish(run.executionId).catch((error: unknown) => rlog.error({ err: (error as Error).message }, 'could not end the run claim'));
@@ -171,14 +172,19 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       if (toForceflowError(error).code === 'FLOW_LOCKED') return false; // its worker's lock still lives: later
       throw error;
     }
+    let released = false;
     try {
       const current = await claims.get(row.execution_id);
       if (current?.status !== 'running' || current.worker !== row.worker || Number(current.lease_until) >= Date.now()) return false; // handled meanwhile
       const record = await state.run(row.execution_id);
       const written = await hasWritten(row);
       const job: RunJob = { flowName: row.flow_name, executionId: row.execution_id, startedBy: row.started_by === 'schedule' ? 'schedule' : 'manual', attempt: row.attempts + 1 };
-      if (!written && row.attempts < 2 && record?.executionStatus === 'InProgress' && (await claims.requeue(row.execution_id, RETRY_NOTE))) {
+      if (!written && row.attempts < 2 && record?.executionStatus === 'InProgress') {
         if (row.job_id !== null) await boss.fail(RUN_QUEUE, row.job_id, { reason: 'worker lost; queued again once' }).catch(() => undefined);
+        // The lock is let go before the run can be taken again, so its next worker finds the flow free.
+        released = true;
+        await lock.release();
+        if (!(await claims.requeue(row.execution_id, RETRY_NOTE))) return false; // another worker's watch did it
         await sendRunJob(boss, claims, job);
         rlog.warn('a worker was lost before its run wrote anything: the run was queued again once');
         return true;
@@ -196,7 +202,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       if (job.startedBy === 'schedule') await suspendIfOverThreshold(row.flow_name, await flows.recordRunEnd(row.flow_name, 'Error'), `run ${row.execution_id} (worker lost)`);
       return true;
     } finally {
-      await lock.release();
+      if (!released) await lock.release();
     }
   }
 

@@ -60,7 +60,7 @@ describe.skipIf(server === undefined)('distributed mode: a worker killed mid-run
     const workerIds = await Promise.all(workers.map(async (w) => String((await w.line)['worker'])));
 
     const profile = emu.connectorProfile.connectorProfileName;
-    const toS3 = (name: string, api: string): CreateFlowCommand => new CreateFlowCommand({
+    const toS3 = (name: string, api: 'BULKV2' | 'REST_SYNC'): CreateFlowCommand => new CreateFlowCommand({
       flowName: name, triggerConfig: { triggerType: 'OnDemand' },
       sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: profile, sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: api } } },
       destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: name, s3OutputFormatConfig: { fileType: 'JSON', aggregationConfig: { aggregationType: 'SingleFile' } } } } }],
