@@ -4,8 +4,12 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppflowClient } from '@aws-sdk/client-appflow';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { silentLogger } from '../../src/core/logger.ts';
 import type { RunningEmulator } from '../../src/emulator/index.ts';
-import { storeEmulatorProfile } from './harness.ts';
+import type { RunStateStore } from '../../src/flows/state.ts';
+import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
+import { openServiceDatabase } from '../../src/service/db.ts';
+import { openServiceState } from '../../src/service/state.ts';
 
 /** Child `forceflow serve` and `forceflow worker` processes of the distributed mode, for the tests on PostgreSQL. */
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -49,13 +53,27 @@ export async function until<T>(what: string, timeoutMs: number, read: () => Prom
   }
 }
 
-export async function storeProfile(emu: RunningEmulator, stateDir: string): Promise<void> {
+/** Store the emulator's connector profile in the service database (migrated), as `forceflow profiles create --database` does. */
+export async function storeProfile(emu: RunningEmulator, url: string, stateDir: string): Promise<void> {
   const kms = new KMSClient({ endpoint: emu.aws.kmsEndpoint, region: emu.aws.region, credentials: { accessKeyId: emu.aws.accessKeyId, secretAccessKey: emu.aws.secretAccessKey } });
+  const db = openServiceDatabase({ url, stateDir });
+  const state = openServiceState({ db, stateDir });
+  const ctx = openProfileContext({ log: silentLogger(), store: state.profiles, kms });
   try {
-    await storeEmulatorProfile({ emu, stateDir, kms });
+    await createProfile(ctx, emu.connectorProfile);
   } finally {
+    ctx.close();
+    state.close();
+    await db.destroy();
     kms.destroy();
   }
+}
+
+/** The service's run state in the service database (PostgreSQL), read as the service reads it. */
+export function openRuns(url: string, stateDir: string): { readonly runs: RunStateStore; close(): Promise<void> } {
+  const db = openServiceDatabase({ url, stateDir });
+  const state = openServiceState({ db, stateDir });
+  return { runs: state.runs, close: async () => { state.close(); await db.destroy(); } };
 }
 
 export function appflowOf(line: Record<string, unknown>): AppflowClient {

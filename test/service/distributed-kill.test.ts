@@ -5,10 +5,9 @@ import { CreateFlowCommand, DescribeFlowExecutionRecordsCommand, StartFlowComman
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { openRunState } from '../../src/flows/state.ts';
 import { postgresForTests, type TestDatabase } from '../helpers/postgres.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
-import { appflowOf, forceflowChild, storeProfile, until, type Child } from './distributed-helpers.ts';
+import { appflowOf, forceflowChild, openRuns, storeProfile, until, type Child } from './distributed-helpers.ts';
 
 /**
  * Workers of the distributed mode killed (SIGKILL) mid-run: one during a Bulk export (its Bulk query job is
@@ -46,9 +45,9 @@ describe.skipIf(server === undefined)('distributed mode: a worker killed mid-run
 
   it('ends the runs Error WORKER_LOST, discards staging, writes no record twice; the other worker goes on', async () => {
     const state = join(dir, 'state');
-    await storeProfile(emu, state);
     const env = { ...process.env, ...s3.s3.env, AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint, FORCEFLOW_DATABASE_URL: undefined };
     expect(await forceflowChild(['migrate', '--database', database.url], env, dir).exit).toBe(0);
+    await storeProfile(emu, database.url, state);
     const spawnChild = (args: string[]): Child => {
       const c = forceflowChild(args, env, dir);
       children.push(c);
@@ -79,7 +78,8 @@ describe.skipIf(server === undefined)('distributed mode: a worker killed mid-run
 
     const exportId = String((await client.send(new StartFlowCommand({ flowName: 'export' }))).executionId);
     const writeId = String((await client.send(new StartFlowCommand({ flowName: 'write' }))).executionId);
-    const local = openRunState(state);
+    const opened = openRuns(database.url, state);
+    const local = opened.runs;
     const pgc = new pg.Client({ connectionString: database.url });
     await pgc.connect();
     try {
@@ -129,7 +129,7 @@ describe.skipIf(server === undefined)('distributed mode: a worker killed mid-run
       expect(stored?.recovery?.executions).toEqual([writeId]);
       expect(count()).toEqual(Array.from({ length: ROWS }, () => 1));
     } finally {
-      local.close();
+      await opened.close();
       await pgc.end();
     }
     client.destroy();

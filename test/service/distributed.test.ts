@@ -6,15 +6,14 @@ import { CreateFlowCommand, StartFlowCommand, StopFlowCommand, type AppflowClien
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { openRunState } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 import { postgresForTests, type TestDatabase } from '../helpers/postgres.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
-import { appflowOf, forceflowChild, storeProfile, until, type Child } from './distributed-helpers.ts';
+import { appflowOf, forceflowChild, openRuns, storeProfile, until, type Child } from './distributed-helpers.ts';
 
 /**
  * The distributed mode end to end: two `forceflow serve` and three `forceflow worker` processes on one PostgreSQL
- * database (and one state folder for profiles and run history), dozens of on-demand and scheduled flows, the
+ * database (which holds their flows, run history and profiles), dozens of on-demand and scheduled flows, the
  * schedules on an accelerated clock shared by both serve processes (FORCEFLOW_TEST_CLOCK).
  */
 const server = await postgresForTests('test/service/distributed.test.ts');
@@ -47,10 +46,10 @@ describe.skipIf(server === undefined)('distributed mode: 2 serve + 3 worker proc
 
   it('runs every fire and every StartFlow exactly once, never two runs of a flow at once, outputs complete', async () => {
     const state = join(dir, 'state');
-    await storeProfile(emu, state);
     const env = { ...process.env, ...s3.s3.env, AWS_ENDPOINT_URL_KMS: emu.aws.kmsEndpoint, FORCEFLOW_DATABASE_URL: undefined, FORCEFLOW_TEST_CLOCK: `${Date.now()}:${SPEED}` };
     const migrate = forceflowChild(['migrate', '--database', database.url], env, dir);
     expect(await migrate.exit).toBe(0);
+    await storeProfile(emu, database.url, state);
 
     const spawnBoth = (args: string[]): Child => {
       const c = forceflowChild(args, env, dir);
@@ -100,12 +99,12 @@ describe.skipIf(server === undefined)('distributed mode: 2 serve + 3 worker proc
         return (r.rows[0] as { n: number }).n === 0 ? true : undefined;
       }, 300);
 
-      const runState = openRunState(state);
+      const runState = openRuns(database.url, state);
       let runs: ExecutionRecord[];
       try {
-        runs = await runState.runs(undefined, 10_000);
+        runs = await runState.runs.runs(undefined, 10_000);
       } finally {
-        runState.close();
+        await runState.close();
       }
       const fires = (await pgc.query('select flow_name, scheduled_at, outcome, execution_id from flow_fires')).rows as Array<{ flow_name: string; scheduled_at: string; outcome: string; execution_id: string | null }>;
 

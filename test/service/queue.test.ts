@@ -6,7 +6,8 @@ import type PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
+import type { RunStateStore } from '../../src/flows/state.ts';
+import { openServiceState, type ServiceState } from '../../src/service/state.ts';
 import { openServiceDatabase, type ServiceDatabase } from '../../src/service/db.ts';
 import type { Executor } from '../../src/service/executor.ts';
 import { createFlowStore, type FlowStore, type FlowTables } from '../../src/service/flows/store.ts';
@@ -35,6 +36,7 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
   let claims: RunClaims;
   let flows: FlowStore;
   let state: RunStateStore;
+  let serviceState: ServiceState;
   let queue: Executor;
   const log = silentLogger();
   const now = (): Date => new Date();
@@ -71,13 +73,14 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
     boss = await openBoss({ url: database.url, log });
     claims = new RunClaims(db.withTables<ClaimTables>() as unknown as Kysely<ClaimTables>);
     flows = await createFlowStore(db.withTables<FlowTables>() as unknown as Kysely<FlowTables>);
-    state = openRunState(dir);
+    serviceState = openServiceState({ db, stateDir: dir });
+    state = serviceState.runs;
     queue = createQueueExecutor({ boss, claims, flows, state, log, now });
   });
   afterAll(async () => {
     await boss?.stop({ graceful: false, wait: true });
     await db?.destroy();
-    state?.close();
+    serviceState?.close();
     await database?.drop();
     await Promise.all([emu?.close(), s3?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -96,9 +99,11 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
     try {
       await until('the run ended', 30_000, () => ended(id));
       expect((await state.run(id))?.error).toBeNull();
+      // The worker notes the retry on the record, then ends the claim.
+      await until('its claim ended', 10_000, async () => ((await claims.get(id))?.status === 'done' ? true : undefined));
+      expect(await claims.get(id)).toMatchObject({ status: 'done', attempts: 2 });
       const record = await state.run(id);
       expect(record?.notes.some((n) => n.includes('queued again once'))).toBe(true);
-      expect(await claims.get(id)).toMatchObject({ status: 'done', attempts: 2 });
       expect((await s3.keys(`retried/retried/${id}/`)).length).toBeGreaterThan(0);
     } finally {
       await w.close(1000);
