@@ -79,16 +79,19 @@ export class RunClaims {
    * Claim the flow's one queued-or-running slot for a new run. `duplicate`: this executionId was claimed before
    * (a fire another service process enqueued); `running`: another run of the flow is queued or running.
    */
-  async claim(run: { executionId: string; flowName: string; startedBy: StartedBy; at: Date }): Promise<{ claimed: true } | { claimed: false; duplicate: boolean; executionId?: string }> {
+  async claim(run: { executionId: string; flowName: string; startedBy: StartedBy; at: Date; fire?: boolean }): Promise<{ claimed: true } | { claimed: false; duplicate: boolean; executionId?: string }> {
     return guard('claim a run', async () => {
-      const inserted = await this.#db.insertInto('run_claims').values({
-        execution_id: run.executionId, flow_name: run.flowName, started_by: run.startedBy, status: 'queued', job_id: null, worker: null,
-        attempts: 1, cancel_requested: 0, lease_until: null, enqueued_at: run.at.toISOString(), note: null,
-      }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { claimed: true };
+      const insert = (status: 'queued' | 'done', note: string | null): Promise<boolean> => this.#db.insertInto('run_claims').values({
+        execution_id: run.executionId, flow_name: run.flowName, started_by: run.startedBy, status, job_id: null, worker: null,
+        attempts: status === 'queued' ? 1 : 0, cancel_requested: 0, lease_until: null, enqueued_at: run.at.toISOString(), note,
+      }).onConflict((oc) => oc.doNothing()).executeTakeFirst().then((r) => Number(r.numInsertedOrUpdatedRows ?? 0n) === 1);
+      if (await insert('queued', null)) return { claimed: true };
       const same = await this.#db.selectFrom('run_claims').select('execution_id').where('execution_id', '=', run.executionId).executeTakeFirst();
       if (same) return { claimed: false, duplicate: true };
       const holder = await this.active(run.flowName);
+      // A fire skipped because the flow runs: its row (done, never run) makes the other service processes see a
+      // duplicate, so the skipped fire is recorded once too.
+      if (run.fire === true && !(await insert('done', 'fire skipped: a run of the flow was in progress'))) return { claimed: false, duplicate: true };
       return { claimed: false, duplicate: false, ...(holder[0] ? { executionId: holder[0].execution_id } : {}) };
     });
   }
@@ -262,7 +265,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): Executor {
       const holder = await state.lockHolder(flowName);
       if (holder && Date.parse(holder.expiresAt) > now().getTime()) return { skipped: 'running', executionId: holder.executionId };
       const at = now();
-      const claim = await claims.claim({ executionId, flowName, startedBy, at });
+      const claim = await claims.claim({ executionId, flowName, startedBy, at, fire: scheduledAt !== undefined });
       if (!claim.claimed) return claim.duplicate ? { skipped: 'duplicate', executionId } : { skipped: 'running', ...(claim.executionId === undefined ? {} : { executionId: claim.executionId }) };
       const record = newExecutionRecord(flowName, executionId, at);
       record.startedBy = startedBy;
