@@ -172,6 +172,12 @@ export class RunClaims {
     return guard('read a run claim', () => this.#db.selectFrom('run_claims').selectAll().where('execution_id', '=', executionId).executeTakeFirst());
   }
 
+  /** Queued runs that never got their job (the service process died between recording and sending it). */
+  async unsent(enqueuedBefore: Date): Promise<ClaimRow[]> {
+    return guard('find runs without a job', () => this.#db.selectFrom('run_claims').selectAll().where('status', '=', 'queued')
+      .where('job_id', 'is', null).where('enqueued_at', '<', enqueuedBefore.toISOString()).execute());
+  }
+
   /** Running runs whose lease ran out (their worker stopped renewing it). */
   async expired(nowMs: number): Promise<ClaimRow[]> {
     return guard('find lost runs', () => this.#db.selectFrom('run_claims').selectAll().where('status', '=', 'running').where('lease_until', '<', nowMs).execute());

@@ -55,6 +55,9 @@ export interface RunWorker {
   close(graceMs: number): Promise<void>;
 }
 
+/** A queued run with no job after this long lost its service process between recording it and sending its job. */
+const UNSENT_AFTER_MS = 60_000;
+
 const RETRY_NOTE = 'Its first worker was lost before the run wrote anything; the run was queued again once (attempt 2).';
 
 export async function startRunWorker(options: RunWorkerOptions): Promise<RunWorker> {
@@ -210,6 +213,13 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   const reap = (): Promise<string[]> => (reaping ??= (async () => {
     const out: string[] = [];
     try {
+      // A run recorded and claimed whose job was never sent (its service process died in between) would hold its
+      // flow's slot for ever: send its job now.
+      for (const row of await claims.unsent(new Date(now().getTime() - UNSENT_AFTER_MS))) {
+        await sendRunJob(boss, claims, { flowName: row.flow_name, executionId: row.execution_id, startedBy: row.started_by === 'schedule' ? 'schedule' : 'manual', attempt: row.attempts })
+          .then(() => wlog.warn({ executionId: row.execution_id, flow: row.flow_name }, 'a queued run had no job (its service process stopped before sending it): sent it'))
+          .catch((error: unknown) => wlog.error({ executionId: row.execution_id, err: (error as Error).message }, 'could not send the job of a queued run'));
+      }
       for (const row of await claims.expired(Date.now())) {
         if (mine.has(row.execution_id)) continue;
         try {

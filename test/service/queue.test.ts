@@ -110,6 +110,22 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('sends the job of a run recorded and claimed whose service process stopped before sending it', async () => {
+    await createFlow('unsent', 'REST_SYNC');
+    const id = 'unsent-run-1';
+    const at = new Date(Date.now() - 2 * MINUTE);
+    expect(await claims.claim({ executionId: id, flowName: 'unsent', startedBy: 'manual', at })).toEqual({ claimed: true });
+    const w = await worker();
+    try {
+      await until('the run ended', 30_000, () => ended(id));
+      expect((await state.run(id))?.executionStatus).toBe('Successful');
+      await until('its claim ended', 10_000, async () => ((await claims.get(id))?.status === 'done' ? true : undefined));
+      expect(await claims.get(id)).toMatchObject({ attempts: 1 });
+    } finally {
+      await w.close(1000);
+    }
+  }, 60_000);
+
   it('cancels a queued run at once and a running one through its worker', async () => {
     await createFlow('long', 'BULKV2');
     await createFlow('waiting', 'REST_SYNC');
