@@ -14,7 +14,7 @@ import type { FlowStore } from './flows/store.ts';
 /**
  * The distributed mode's run queue (docs/service.md, "Distributed mode"): on PostgreSQL, a StartFlow or a
  * scheduled fire becomes one pg-boss job on {@link RUN_QUEUE}; `forceflow worker` processes take the jobs and
- * run them. Beside pg-boss, one shared row per run (`run_claims`, migration 0004) says which run of a flow is
+ * run them. Beside pg-boss, one shared row per run (`run_claims`, migration 0008-run-claims) says which run of a flow is
  * queued or running (at most one per flow), which worker holds it and until when its lease runs, and whether a
  * cancel was asked for.
  */
