@@ -20,7 +20,9 @@
  * - service-api: bench/service-api.ts, p50/p90/p99 latency of ListFlows and DescribeFlow under 100 concurrent
  *   AppflowClients, calls/s and the service's CPU per call;
  * - service-scheduler: bench/service-scheduler.ts, the scheduler's per-run overhead, from a scheduled fire to
- *   the first Salesforce call of its run.
+ *   the first Salesforce call of its run;
+ * - service-queue: bench/service-queue.ts, the distributed mode's queue (issue 16): start → run started p50/p99 and
+ *   short runs per minute with 1 and 3 `forceflow worker` processes on PostgreSQL, against SQLite in one process.
  * - bulk-parallel: bench/bulk-parallel.ts (issue 17), a Bulk read as one job and as 4 jobs over Id ranges, with the
  *   emulator serving each job's results at 1 MB/s (bulkQueryBytesPerSecond): the speed-up, about 15 s.
  * The emulator is reset (`/__emulator/reset`) before each scenario, so every one starts from the same org.
@@ -46,7 +48,7 @@ const opt = (name: string): string | undefined => {
 };
 const records = Number(opt('records') ?? process.env['BENCH_RECORDS'] ?? 1_200_000);
 const rounds = Math.max(1, Number(opt('rounds') ?? 1));
-const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import', 'service-api', 'service-scheduler', 'bulk-parallel'];
+const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import', 'service-api', 'service-scheduler', 'service-queue', 'bulk-parallel'];
 const scenarios = (opt('only') ?? ALL.join(',')).split(',').filter((s) => s !== '');
 const unknown = scenarios.filter((s) => !ALL.includes(s));
 if (unknown.length > 0) {
@@ -56,7 +58,7 @@ if (unknown.length > 0) {
 
 // The service's benchmarks (issue 14) are scripts of their own, with their own emulator: run first, output as is.
 // So is the parallel Bulk read's (issue 17: one job against several over Id ranges, under the emulator's per-job rate).
-const SERVICE_SCRIPTS: Record<string, string> = { 'service-api': 'bench/service-api.ts', 'service-scheduler': 'bench/service-scheduler.ts', 'bulk-parallel': 'bench/bulk-parallel.ts' };
+const SERVICE_SCRIPTS: Record<string, string> = { 'service-api': 'bench/service-api.ts', 'service-scheduler': 'bench/service-scheduler.ts', 'service-queue': 'bench/service-queue.ts', 'bulk-parallel': 'bench/bulk-parallel.ts' };
 for (const scenario of scenarios.filter((s) => s in SERVICE_SCRIPTS)) {
   console.error(`${scenario}: running ${SERVICE_SCRIPTS[scenario]}`);
   const child = spawn(process.execPath, ['--import', 'tsx', SERVICE_SCRIPTS[scenario] as string], {

@@ -4,6 +4,7 @@ import { loadServiceConfig } from '../service/config.ts';
 import { DATABASE_URL_ENV, openServiceDatabase, redactDatabaseUrl } from '../service/db.ts';
 import { migrateServiceDatabase, readSchemaState } from '../service/migrations/index.ts';
 import type { CliIo } from './io.ts';
+import { installRunQueue } from '../service/queue.ts';
 
 export interface MigrateCommandOptions {
   readonly database?: string;
@@ -24,6 +25,8 @@ export async function migrateCommand(opts: MigrateCommandOptions, io: CliIo, env
   const db = openServiceDatabase({ url, stateDir });
   try {
     const appliedNow = await migrateServiceDatabase(db);
+    // PostgreSQL: the distributed mode's run queue (pg-boss's own schema, versioned by pg-boss).
+    if (url !== undefined) await installRunQueue(url, io.rootLogger({ pretty: false }));
     const state = await readSchemaState(db);
     io.print({ database: url === undefined ? `sqlite:${resolve(stateDir, 'service.db')}` : redactDatabaseUrl(url), appliedNow, applied: state.applied });
   } finally {

@@ -76,12 +76,27 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
     .option('--config <file>', 'service.json: port, host, region, accountId, keys, gracePeriodSeconds, ... (see docs/service.md)')
     .option('--database <url>', "PostgreSQL URL for the service's state (default $FORCEFLOW_DATABASE_URL, else service.db in the state folder); run `forceflow migrate` on it first")
     .option('--grace-period <seconds>', 'on SIGTERM/SIGINT, how long running runs may finish before they are cancelled (default 30)', nonNegativeInteger)
+    .option('--run-flows [n]', 'with --database (PostgreSQL): also run queued flow runs in this process, n at once (default 1); without it, forceflow worker processes run them', positiveInteger)
     .option('--allow-host <name>', 'also answer to this host name (repeatable; loopback names and IP addresses always work)', hostNameList)
     .option('--allow-origin <origin>', 'let web pages from this origin call the API (repeatable; any other Origin is refused)', originList)
     .action(async (opts) => {
       // Loaded on use: the service pulls in fastify and kysely, which other commands do not need.
       const { serveCommand } = await import('./serve.ts');
       await serveCommand(opts, io.rootLogger({ pretty: false }), io.output);
+    });
+
+  program
+    .command('worker')
+    .description('Run the flow runs queued in the PostgreSQL service database (the distributed mode: StartFlow and scheduled fires of every forceflow serve), and nothing else.')
+    .option('--database <url>', 'PostgreSQL URL (default $FORCEFLOW_DATABASE_URL); run `forceflow migrate` on it first')
+    .option('--concurrency <n>', 'runs at once in this process (default 1)', positiveInteger)
+    .option('--state-dir <dir>', 'local state folder (connector profiles, run history; default $FORCEFLOW_HOME or ~/.forceflow)')
+    .option('--config <file>', 'service.json (its database, stateDir, gracePeriodSeconds, runLeaseSeconds)')
+    .option('--grace-period <seconds>', 'on SIGTERM/SIGINT, how long running runs may finish before they are cancelled (default 30)', nonNegativeInteger)
+    .option('--lease-seconds <n>', 'a run\'s lease: a worker silent this long is taken for lost and its run ended (default 30)', positiveInteger)
+    .action(async (opts) => {
+      const { workerCommand } = await import('./worker.ts');
+      await workerCommand(opts, io.rootLogger({ pretty: false }), io.output);
     });
 
   program

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import type { CliOutput } from './io.ts';
 import { loadServiceConfig, type ServiceConfig } from '../service/config.ts';
 import { startService } from '../service/start.ts';
+import { clockFromEnv } from '../service/clock.ts';
 
 export interface ServeCommandOptions {
   readonly port?: number;
@@ -11,6 +12,8 @@ export interface ServeCommandOptions {
   readonly config?: string;
   readonly database?: string;
   readonly gracePeriod?: number;
+  /** `--run-flows [n]`: true (1) or a count. */
+  readonly runFlows?: number | boolean;
   readonly allowHost?: readonly string[];
   readonly allowOrigin?: readonly string[];
 }
@@ -29,10 +32,12 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger, outpu
     ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
     ...(opts.database === undefined ? {} : { database: opts.database }),
     ...(opts.gracePeriod === undefined ? {} : { gracePeriodSeconds: opts.gracePeriod }),
+    ...(opts.runFlows === undefined ? {} : { runFlows: opts.runFlows === true ? 1 : Number(opts.runFlows) }),
     ...(opts.allowHost === undefined ? {} : { allowHosts: [...(fromFile.allowHosts ?? []), ...opts.allowHost] }),
     ...(opts.allowOrigin === undefined ? {} : { allowOrigins: [...(fromFile.allowOrigins ?? []), ...opts.allowOrigin] }),
   };
-  const svc = await startService({ ...config, log });
+  const clock = clockFromEnv(process.env);
+  const svc = await startService({ ...config, log, ...(clock ? { scheduleClock: clock } : {}) });
   const host = config.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     output.writeErr(

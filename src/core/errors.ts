@@ -63,6 +63,7 @@ export const ERRORS = {
   DESTINATION_WRITE_FAILED: { kind: 'fatal', summary: 'A record failed to write and the flow fails on the first destination error.' },
   JOURNAL_INPUT_CHANGED: { kind: 'config', summary: 'A Salesforce write of this flow did not finish (crash, kill), and its input or destination changed since, so it cannot be recovered; check what it wrote, then discard its journal with `forceflow recover --discard <executionId>`.' },
   FLOW_LOCKED: { kind: 'retryable', summary: 'Another run of the same flow holds its lock (never two runs of one flow at once); the message names it.' },
+  WORKER_LOST: { kind: 'retryable', summary: 'Recorded on a run whose worker (forceflow worker) stopped renewing its lease mid-run (killed, machine gone); the run is not re-run blindly.' },
   RUN_INTERRUPTED: { kind: 'retryable', summary: 'Recorded on a run whose process ended without finishing (killed, crashed, ended by force); found and cleaned up by the next run or runs cleanup.' },
   SERVICE_STOPPING: { kind: 'retryable', summary: 'The service is stopping (SIGTERM, close()) and starts no new runs; start the flow again once it is back.' },
   APPFLOW_API_ERROR: { kind: 'fatal', summary: 'An AppFlow API (forceflow serve, or AWS) refused a call made by forceflow\'s own client (the demo); the message has the error type and the API\'s message.' },

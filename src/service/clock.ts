@@ -1,3 +1,5 @@
+import { ForceflowError } from '../core/errors.ts';
+
 /**
  * The service's clock: what time it is, and a timer that calls back at an absolute instant. The scheduler
  * (src/service/scheduler.ts) takes one, so tests drive schedules with a manual clock instead of waiting.
@@ -53,4 +55,33 @@ export function systemClock(options: SystemClockOptions = {}): Clock {
       };
     },
   };
+}
+
+/** The environment variable that makes `forceflow serve` use {@link acceleratedClock}: `<originEpochMs>:<speed>` (tests, demos). */
+export const TEST_CLOCK_ENV = 'FORCEFLOW_TEST_CLOCK';
+
+/**
+ * A clock that runs `speed` times faster than the real one from the instant `originMs` (which it shows as
+ * itself): several processes given the same origin and speed agree on the time, so schedules fire in every
+ * one at once (the distributed mode's tests run many fires of `rate(1minutes)` in seconds).
+ */
+export function acceleratedClock(originMs: number, speed: number): Clock {
+  const now = (): number => originMs + (Date.now() - originMs) * speed;
+  return {
+    now: () => new Date(now()),
+    setTimer(at: Date, fn: () => void): () => void {
+      const handle = setTimeout(fn, Math.max(0, Math.min((at.getTime() - now()) / speed, MAX_TIMEOUT_MS)));
+      handle.unref();
+      return () => clearTimeout(handle);
+    },
+  };
+}
+
+/** The clock {@link TEST_CLOCK_ENV} asks for, or undefined when it is unset; a malformed value is an error. */
+export function clockFromEnv(env: NodeJS.ProcessEnv): Clock | undefined {
+  const value = env[TEST_CLOCK_ENV];
+  if (value === undefined || value === '') return undefined;
+  const m = /^(\d+):(\d+(?:\.\d+)?)$/.exec(value);
+  if (!m || Number(m[2]) <= 0) throw new ForceflowError('CONFIG_INVALID', `${TEST_CLOCK_ENV} must be <originEpochMs>:<speed>, such as 1796500000000:60 (got an unreadable value).`);
+  return acceleratedClock(Number(m[1]), Number(m[2]));
 }

@@ -24,6 +24,10 @@ export const serviceConfigSchema = z.strictObject({
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region name such as eu-west-1').optional(),
   accountId: z.string().regex(/^\d{12}$/, 'twelve digits').optional(),
   gracePeriodSeconds: z.number().min(0).max(86400).optional(),
+  // The distributed mode (PostgreSQL; docs/service.md): run flows in this process too, this many at once (0: none, the default there).
+  runFlows: z.number().int().min(0).max(64).optional(),
+  // The distributed mode: a run's lease; a worker silent this long is lost (docs/service.md).
+  runLeaseSeconds: z.number().min(1).max(3600).optional(),
   // The lookback of incremental flows without a forceflow:lookbackSeconds tag (docs/flows.md, Incremental runs).
   lookbackSeconds: z.number().int().min(0).max(36000).optional(),
   // The API reserve of Salesforce orgs whose connector profile sets none ("20%" or 5000; docs/salesforce-budget.md).

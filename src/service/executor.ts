@@ -23,7 +23,18 @@ export interface RunFinished {
   readonly record: ExecutionRecord;
 }
 
-export type StartOutcome = { readonly executionId: string } | { readonly skipped: 'running'; readonly executionId?: string };
+/**
+ * A start's outcome: the run's executionId, or skipped because a run of the flow is going, or (the distributed
+ * mode's scheduled fires) because another service process enqueued this very fire already.
+ */
+export type StartOutcome = { readonly executionId: string } | { readonly skipped: 'running'; readonly executionId?: string } | { readonly skipped: 'duplicate'; readonly executionId: string };
+
+export interface StartOptions {
+  readonly startedBy: StartedBy;
+  readonly executionId?: string;
+  /** A scheduled fire's schedule time: the distributed mode derives the executionId from it (one run per fire). */
+  readonly scheduledAt?: Date;
+}
 
 /** What the service shows for a run still going: the record as started, with live counts and a requested cancel. */
 export interface LiveRun {
@@ -32,6 +43,8 @@ export interface LiveRun {
   readonly progress: Progress | undefined;
 }
 
+export interface CancelOutcome { readonly invalid: string[]; readonly canceled: string[] }
+
 export interface Executor {
   /**
    * Start a run of a stored flow, in this process. Resolves once the run holds the flow's lock and its record is
@@ -39,14 +52,14 @@ export interface Executor {
    * run of the flow is going (here, or in another process holding its lock). Throws FLOW_INVALID / RUN_NOT_FOUND
    * style errors when the run cannot start, and SERVICE_STOPPING while draining.
    */
-  start(flowName: string, options: { readonly startedBy: StartedBy; readonly executionId?: string }): Promise<StartOutcome>;
+  start(flowName: string, options: StartOptions): Promise<StartOutcome>;
   /**
    * Cancel runs of a flow in progress here (all of them when `executionIds` is omitted). Returns the ids that
    * could not be cancelled (unknown, finished, or not running in this process).
    */
-  cancel(flowName: string, executionIds?: readonly string[]): { readonly invalid: string[]; readonly canceled: string[] };
-  /** The runs of a flow going on in this process. */
-  live(flowName: string): LiveRun[];
+  cancel(flowName: string, executionIds?: readonly string[]): CancelOutcome | Promise<CancelOutcome>;
+  /** The runs of a flow going on in this process (the distributed mode: queued or running on any worker). */
+  live(flowName: string): LiveRun[] | Promise<LiveRun[]>;
   /** Subscribe to run ends; returns the unsubscribe function. */
   onFinished(listener: (event: RunFinished) => void): () => void;
   /** Wait for the run to end (resolves at once when it is not running here). */
@@ -93,7 +106,13 @@ function definitionOf(flow: { name: string; definition: Record<string, unknown>;
   return { ...flow.definition, flowName: flow.name, schemaVersion: flow.schemaVersion };
 }
 
-export function createExecutor(options: ExecutorOptions): Executor {
+/** The in-process executor: its cancel and live answer at once. */
+export interface LocalExecutor extends Executor {
+  cancel(flowName: string, executionIds?: readonly string[]): CancelOutcome;
+  live(flowName: string): LiveRun[];
+}
+
+export function createExecutor(options: ExecutorOptions): LocalExecutor {
   const now = options.now ?? (() => new Date());
   const runs = new Map<string, Run>();
   /** Flows with a start under way (between the check and the lock), so two starts here cannot race. */

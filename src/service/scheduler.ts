@@ -88,7 +88,7 @@ export interface SchedulerExecutor {
    * Starts a run now, unless one of the flow is in progress (then `{ skipped: 'running' }`). Atomic: of two
    * calls for one flow at the same time, at most one starts a run. Throws when no run can be started at all.
    */
-  start(flowName: string, options: { readonly startedBy: 'schedule' }): Promise<{ readonly executionId: string } | { readonly skipped: 'running' }>;
+  start(flowName: string, options: { readonly startedBy: 'schedule'; readonly scheduledAt: Date }): Promise<{ readonly executionId: string } | { readonly skipped: 'running' | 'duplicate' }>;
   /** Calls `listener` whenever a run ends; returns the function that stops listening. */
   onFinished(listener: (run: RunFinished) => void): () => void;
 }
@@ -217,6 +217,43 @@ export class Scheduler {
     return this.#entries.get(flowName)?.nextAt;
   }
 
+  /** The flows scheduled now. */
+  scheduledFlows(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /**
+   * Follow the store (the distributed mode, where StartFlow, StopFlow and UpdateFlow may reach another service
+   * process): schedules Active flows it does not have (as {@link start} does, catching up from their last fire),
+   * reschedules those whose trigger changed, and drops those no longer Active. `triggers` remembers each flow's
+   * trigger as last seen (the caller keeps it between calls).
+   */
+  async sync(triggers: Map<string, string>): Promise<void> {
+    if (this.#closed) return;
+    const active = await this.#deps.store.listActive();
+    const names = new Set(active.map((f) => f.flowName));
+    for (const name of this.scheduledFlows()) {
+      if (!names.has(name)) {
+        this.deactivate(name);
+        triggers.delete(name);
+      }
+    }
+    for (const flow of active) {
+      const trigger = JSON.stringify(flow.triggerConfig);
+      const seen = triggers.get(flow.flowName);
+      triggers.set(flow.flowName, trigger);
+      if (seen !== undefined && seen !== trigger && this.#entries.has(flow.flowName)) {
+        try {
+          this.update(flow);
+        } catch (error) {
+          if (!(error instanceof ForceflowError)) throw error;
+          this.#log.error({ flow: flow.flowName, code: error.code }, error.message);
+        }
+      }
+    }
+    await this.start();
+  }
+
   /** Whether the flow is scheduled (activated and not deactivated or suspended since). */
   isScheduled(flowName: string): boolean {
     return this.#entries.has(flowName);
@@ -302,7 +339,12 @@ export class Scheduler {
     let record: FireRecord;
     const log = this.#log.child({ flow: flowName });
     try {
-      const started = await this.#deps.executor.start(flowName, { startedBy: 'schedule' });
+      const started = await this.#deps.executor.start(flowName, { startedBy: 'schedule', scheduledAt: fire.scheduledAt });
+      if ('skipped' in started && started.skipped === 'duplicate') {
+        // Another service process (the distributed mode) enqueued this fire and records it.
+        log.debug({ scheduledAt: fire.scheduledAt.toISOString() }, 'fire enqueued by another service process');
+        return;
+      }
       if ('skipped' in started) {
         record = { ...base, outcome: 'skipped', reason: 'A run of the flow was still in progress; a flow never runs twice at once, so this fire was skipped.' };
         log.warn({ scheduledAt: fire.scheduledAt.toISOString() }, `Skipped the fire of ${fire.scheduledAt.toISOString()}: a run of the flow is still in progress.`);

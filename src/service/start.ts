@@ -30,6 +30,11 @@ export interface ServiceOptions extends ServiceConfig {
   readonly log: Logger;
   /** The service clock: API Date headers, SigV4's window, timestamps, schedules (tests inject a manual one). */
   readonly clock?: Clock;
+  /**
+   * The schedules' clock (the scheduler's timers, flow activation and fire times) when it differs from `clock`: an
+   * accelerated test clock (FORCEFLOW_TEST_CLOCK), while requests are still signed and checked in real time.
+   */
+  readonly scheduleClock?: Clock;
   /** KMS for the access keys' secrets (default: the AWS SDK chain, honouring AWS_ENDPOINT_URL_KMS). */
   readonly kms?: KMSClient;
   /** KMS key for new secrets (default $FORCEFLOW_KMS_KEY_ID or alias/forceflow). */
@@ -82,7 +87,7 @@ export interface RunningService {
  *   credentials: { accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey } });
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { log: rootLog, clock: clockOption, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
+  const { log: rootLog, clock: clockOption, scheduleClock, kms: kmsOption, kmsKeyId: kmsKeyOption, env: envOption, operations: operationsOption, ...rest } = options;
   const config = parseServiceConfig(rest, 'startService options');
   const env = envOption ?? process.env;
   const log = rootLog.child({ component: 'service' });
@@ -139,7 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       );
     }
     // One connector registry for the process: validation, compilation and runs all use it.
-    const deps: ServiceDeps = { db, state, stateDir, log, registry: defaultRegistry(), clock, now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), ...(config.apiReserve === undefined ? {} : { apiReserve: config.apiReserve }), onClose: (hook) => void hooks.push(hook) };
+    const deps: ServiceDeps = { db, state, stateDir, log, registry: defaultRegistry(), clock: scheduleClock ?? clock, now: scheduleClock ? () => scheduleClock.now() : now, region, accountId, kms, kmsKeyId, gracePeriodMs, ...(config.lookbackSeconds === undefined ? {} : { lookbackSeconds: config.lookbackSeconds }), ...(config.apiReserve === undefined ? {} : { apiReserve: config.apiReserve }), ...(databaseUrl === undefined ? {} : { databaseUrl }), ...(config.runFlows === undefined ? {} : { runFlows: config.runFlows }), ...(config.runLeaseSeconds === undefined ? {} : { runLeaseMs: config.runLeaseSeconds * 1000 }), onClose: (hook) => void hooks.push(hook) };
     const operations = await (operationsOption ?? composeOperations)(deps);
     const idempotency = await SqlIdempotencyStore.open(db);
     const signIn = config.signIn === undefined ? undefined : await SignInService.open({ config: config.signIn, db, kms, kmsKeyId, accountId, log: log.child({ component: 'signin' }), now: () => now().getTime() });

@@ -43,6 +43,8 @@ describe.skipIf(server === undefined)('the service on PostgreSQL (AppFlow SDK)',
     emulator: emu,
     stateDir,
     database: database.url,
+    // The distributed mode: this one process also runs the queued runs (serve --run-flows).
+    runFlows: 1,
     operations: async (deps: ServiceDeps) => {
       const profiles: Record<string, unknown> = { [PROFILE]: emu.connectorProfile };
       const part = await openFlowService(deps, {

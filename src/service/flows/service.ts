@@ -11,6 +11,9 @@ import type { ServiceDatabase } from '../db.ts';
 import { flowOperations } from '../operations/flows.ts';
 import type { Kysely } from 'kysely';
 import { createFlowStore, type FlowStore, type FlowTables } from './store.ts';
+import { databaseKind } from '../db.ts';
+import { createQueueExecutor, DEFAULT_RUN_LEASE_MS, openBoss, RunClaims, type ClaimTables } from '../queue.ts';
+import { startRunWorker } from '../worker.ts';
 
 export interface FlowProfiles {
   /** Whether a connector profile of that name exists. */
@@ -31,8 +34,17 @@ export interface FlowServiceDeps {
   readonly registry: ConnectorRegistry;
   readonly now: () => Date;
   readonly gracePeriodMs: number;
+  /** The PostgreSQL URL of `db` (the distributed mode's pg-boss queue lives there too); absent on SQLite. */
+  readonly databaseUrl?: string;
+  /** The distributed mode (PostgreSQL): also run flows in this process (`serve --run-flows`), with this many at once. */
+  readonly runFlows?: number;
+  /** The distributed mode: a run's lease (default 30 s). */
+  readonly runLeaseMs?: number;
   onClose(hook: () => Promise<void>): void;
 }
+
+/** How often a service process of the distributed mode re-reads the Active scheduled flows (other processes' StartFlow, StopFlow, UpdateFlow). */
+export const SCHEDULE_SYNC_MS = 2000;
 
 export interface FlowService {
   readonly store: FlowStore;
@@ -59,7 +71,21 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   const { runOptions } = options;
   const store = await createFlowStore(deps.db.withTables<FlowTables>() as unknown as Kysely<FlowTables>, { now: deps.now });
   const state = deps.state.runs;
-  const executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, runOptions: { ...runOptions, registry: deps.registry } });
+  const distributed = deps.databaseUrl !== undefined && databaseKind(deps.db) === 'postgres';
+  let executor: Executor;
+  if (distributed) {
+    // The distributed mode (docs/service.md): runs go through the pg-boss queue to `forceflow worker` processes.
+    const boss = await openBoss({ url: deps.databaseUrl as string, log: deps.log });
+    deps.onClose(() => boss.stop({ graceful: true, wait: true, timeout: 5000 }));
+    const claims = new RunClaims(deps.db.withTables<ClaimTables>() as unknown as Kysely<ClaimTables>);
+    executor = createQueueExecutor({ boss, claims, flows: store, state, log: deps.log.child({ component: 'queue' }), now: deps.now });
+    if (deps.runFlows !== undefined && deps.runFlows > 0) {
+      const worker = await startRunWorker({ boss, claims, flows: store, state, profiles: profiles.resolver, log: deps.log, now: deps.now, runOptions: { ...runOptions, registry: deps.registry }, concurrency: deps.runFlows, leaseMs: deps.runLeaseMs ?? DEFAULT_RUN_LEASE_MS });
+      deps.onClose(() => worker.close(deps.gracePeriodMs));
+    }
+  } else {
+    executor = createExecutor({ flows: store, state, profiles: profiles.resolver, log: deps.log.child({ component: 'executor' }), now: deps.now, runOptions: { ...runOptions, registry: deps.registry } });
+  }
   // The run state is closed by its owner (startService) after every close hook, so after this drain.
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
   // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
@@ -69,6 +95,20 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   deps.onClose(() => scheduler.close());
   // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.
   await scheduler.start();
+  if (distributed) {
+    // Every service process schedules every Active flow (each fire is enqueued once: fireExecutionId); they follow
+    // each other's StartFlow, StopFlow and UpdateFlow through the store.
+    const triggers = new Map<string, string>();
+    let syncing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      syncing = scheduler.sync(triggers).catch((error: unknown) => deps.log.warn({ err: (error as Error).message }, 'could not follow the scheduled flows'));
+    }, SCHEDULE_SYNC_MS);
+    timer.unref();
+    deps.onClose(async () => {
+      clearInterval(timer);
+      await syncing;
+    });
+  }
   const operations = flowOperations({ flows: store, state, executor, scheduler, registry: deps.registry, profileExists: (name) => profiles.exists(name), ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }) });
   return { store, state, executor, scheduler, operations };
 }

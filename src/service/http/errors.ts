@@ -45,6 +45,7 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   JOURNAL_INPUT_CHANGED: 'ConflictException',
   FLOW_LOCKED: 'ConflictException',
   RUN_INTERRUPTED: 'ConflictException',
+  WORKER_LOST: 'ConflictException',
   SERVICE_STOPPING: 'ConflictException',
   APPFLOW_API_ERROR: 'InternalServerException',
   EMULATOR_ERROR: 'InternalServerException',

@@ -8,6 +8,7 @@ import * as refreshTokens from './0004-refresh-tokens.ts';
 import * as runState from './0005-run-state.ts';
 import * as connectorProfiles from './0006-connector-profiles.ts';
 import * as formulaState from './0007-formula-state.ts';
+import * as runClaims from './0008-run-claims.ts';
 
 /**
  * The service database's versioned migrations, in order, the same code for SQLite and PostgreSQL (a
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, (db: AnyKysely) => Promise<voi
   ['0005-run-state', runState.up],
   ['0006-connector-profiles', connectorProfiles.up],
   ['0007-formula-state', formulaState.up],
+  ['0008-run-claims', runClaims.up],
 ];
 
 /** The names of the migrations this build knows, in order. */

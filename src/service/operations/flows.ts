@@ -246,7 +246,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     async handle(input) {
       const flow = await mustGet(deps, input.flowName);
       const latest = await latestRun(deps, flow);
-      const details = lastRunDetails(latest, deps.executor.live(flow.name));
+      const details = lastRunDetails(latest, await deps.executor.live(flow.name));
       return {
         flowArn: flow.arn,
         flowName: flow.name,
@@ -275,7 +275,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const flows = await Promise.all(page.map(async (f) => {
         const source = f.definition['sourceFlowConfig'] as { connectorType?: string; apiVersion?: string } | undefined;
         const dest = (f.definition['destinationFlowConfigList'] as Array<{ connectorType?: string }> | undefined)?.[0];
-        const details = lastRunDetails(await latestRun(deps, f), deps.executor.live(f.name));
+        const details = lastRunDetails(await latestRun(deps, f), await deps.executor.live(f.name));
         const description = f.definition['description'];
         return {
           flowArn: f.arn,
@@ -339,12 +339,12 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     input: z.looseObject({ flowName: FLOW_NAME, forceDelete: z.boolean().optional() }),
     async handle(input, ctx) {
       const flow = await mustGet(deps, input.flowName);
-      const live = deps.executor.live(flow.name);
+      const live = await deps.executor.live(flow.name);
       if (live.length > 0) {
         if (input.forceDelete !== true) {
           throw new ApiError('ConflictException', `Flow ${flow.name} has a run in progress (${live.map((l) => l.executionId).join(', ')}). Cancel it with CancelFlowExecutions, wait for it to end, or delete with forceDelete.`);
         }
-        deps.executor.cancel(flow.name);
+        await deps.executor.cancel(flow.name);
         await Promise.all(live.map((l) => deps.executor.finished(l.executionId)));
       }
       deps.scheduler?.deactivate(flow.name);
@@ -416,7 +416,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
     input: z.looseObject({ flowName: FLOW_NAME, executionIds: z.array(z.string().min(1).max(256).regex(/^\S+$/)).max(100).optional() }),
     async handle(input, ctx) {
       const flow = await mustGet(deps, input.flowName);
-      const { invalid, canceled } = deps.executor.cancel(flow.name, input.executionIds);
+      const { invalid, canceled } = await deps.executor.cancel(flow.name, input.executionIds);
       if (canceled.length > 0) ctx.log.info({ flowName: flow.name, canceled }, 'cancel requested');
       return { invalidExecutions: invalid };
     },
@@ -434,7 +434,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       // one page and one more run (to know whether a next page exists), read from the store, never the whole history.
       const rest = await deps.state.runs(flow.name, { since: flow.createdAt.toISOString(), limit: limit + 1, ...(cursor === undefined ? {} : { before: { startedAt: cursor.at, executionId: cursor.id } }) });
       const page = rest.slice(0, limit);
-      const live = new Map(deps.executor.live(flow.name).map((l) => [l.executionId, l]));
+      const live = new Map((await deps.executor.live(flow.name)).map((l) => [l.executionId, l]));
       const last = page[page.length - 1];
       return {
         flowExecutions: page.map((r) => executionRecord(r, live.get(r.executionId))),
@@ -456,7 +456,7 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       const cursor = input.nextToken === undefined ? undefined : pages.read<{ at: string; id: string }>(scope, input.nextToken);
       const rest = await deps.state.runs(flow.name, { since: flow.createdAt.toISOString(), limit: limit + 1, ...(cursor === undefined ? {} : { before: { startedAt: cursor.at, executionId: cursor.id } }) });
       const page = rest.slice(0, limit);
-      const live = new Map(deps.executor.live(flow.name).map((l) => [l.executionId, l]));
+      const live = new Map((await deps.executor.live(flow.name)).map((l) => [l.executionId, l]));
       const last = page[page.length - 1];
       const nextRunAt = flow.status === 'Active' ? deps.scheduler?.nextFireAt?.(flow.name) : undefined;
       return {

@@ -31,6 +31,12 @@ export interface ServiceDeps {
   readonly kmsKeyId: string;
   /** How long running work may take to finish on close before it is cancelled. */
   readonly gracePeriodMs: number;
+  /** The PostgreSQL URL of `db` (absent on SQLite): the distributed mode's run queue is there too. */
+  readonly databaseUrl?: string;
+  /** The distributed mode: run flows in this process too, this many at once (service.json runFlows, serve --run-flows). */
+  readonly runFlows?: number;
+  /** The distributed mode: a run's lease in ms (service.json runLeaseSeconds). */
+  readonly runLeaseMs?: number;
   /** The lookback of incremental flows without their own (service.json `lookbackSeconds`; default 0). */
   readonly lookbackSeconds?: number;
   /** The API reserve of Salesforce orgs whose profile sets none (service.json `apiReserve`; docs/salesforce-budget.md). */
