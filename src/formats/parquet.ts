@@ -24,10 +24,13 @@ import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
  * A row group ends at 50,000 rows, 32 MiB of values, or {@link ROW_GROUP_CELLS} values (rows × columns),
  * whichever comes first: encoding a group makes several short-lived copies of every value (hyparquet-writer's
  * levels, dictionary, one Uint8Array per string), so a group of 50,000 rows of a 30-field object took the
- * process's peak RSS to ~680 MB at 1M records; bounded by values, ~300 MB (issue 13; files ~15% larger).
+ * process's peak RSS to ~680 MB at 1M records; bounded by values, under 300 MB (issue 13; files ~15% larger).
  */
-/** The most values (rows × columns) in one row group by default: about 6,500 rows of a 30-field object. */
-export const ROW_GROUP_CELLS = 200_000;
+/**
+ * The most values (rows × columns) in one row group by default: about 4,500 rows of a 30-field object. 200,000
+ * peaked at 283-306 MB on the 1,000,000-record S3 export, 140,000 at about 262 (issue 13's goal: 300 MB).
+ */
+export const ROW_GROUP_CELLS = 140_000;
 const SCHEMA_KEY = 'forceflow.schema';
 const DAY_MS = 86_400_000;
 const INT64_MAX = 2n ** 63n - 1n;

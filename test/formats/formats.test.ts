@@ -157,7 +157,7 @@ describe('JSON lines', () => {
 
 describe('Parquet', () => {
   it('bounds a row group by values (rows × columns), so a wide object does not buffer 50,000 rows', () => {
-    // 100 columns: 2,000 rows a group (ROW_GROUP_CELLS 200,000); 7,000 rows make groups of 2,000, 2,000, 2,000, 1,000.
+    // 100 columns: 1,400 rows a group (ROW_GROUP_CELLS 140,000); 7,000 rows make five groups of 1,400.
     const wide: EntitySchema = { entity: 'Wide', fields: Array.from({ length: 100 }, (_, i) => ({ name: `F${i}`, type: 'string' as const, nillable: true })) };
     const enc = createEncoder('PARQUET', wide, {});
     const parts: Uint8Array[] = [];
@@ -170,7 +170,7 @@ describe('Parquet', () => {
     if (tail) parts.push(tail);
     const bytes = Buffer.concat(parts);
     const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([2000, 2000, 2000, 1000]);
+    expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([1400, 1400, 1400, 1400, 1400]);
   });
 
   it('writes typed columns with preserveSourceDataTyping, read by hyparquet (not the writer)', async () => {
