@@ -118,9 +118,11 @@ describe.skipIf(server === undefined)('distributed mode: a worker killed mid-run
       expect(await s3.keys('export/')).toEqual([]);
       expect((await local.runResources(exportId)).every((r) => r.settledAt !== null)).toBe(true);
 
-      // The write: its rows reached the org once; the flow's next run recovers the journal instead of sending them again.
+      // The write: the worker died after journalling its Bulk job, before or after the org took the rows (the kill
+      // races the upload), so each row is in the org at most once; the flow's next run recovers the journal, which
+      // completes the write without sending any row a second time.
       const count = (): number[] => Array.from({ length: ROWS }, (_, i) => emu.org.store.table('Account')?.findBy('Name', `dk-${i}`).length ?? -1);
-      expect(count()).toEqual(Array.from({ length: ROWS }, () => 1));
+      expect(count().filter((n) => n !== 0 && n !== 1)).toEqual([]);
       emulatorAhead = 11 * MINUTE;
       const nextId = String((await client.send(new StartFlowCommand({ flowName: 'write' }))).executionId);
       const next = await until('the write\'s next run', 40_000, () => ended('write', nextId));
