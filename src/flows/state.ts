@@ -9,23 +9,9 @@ import type { ExecutionRecord } from './run-record.ts';
 import { openSqliteJournal, type WriteJournal } from '../connectors/salesforce/journal.ts';
 import type { DeliveredKey } from '../core/connector.ts';
 import { openSqliteFormulaState, type FormulaStateStore } from './formula-state.ts';
+import { lockInfo, resourceInfo, runRecord, runRecords, windowInfo, type FlowLockInfo, type LockOwner, type LockRow, type ResourceRow, type RunRow, type StoredRunResource, type WindowChange, type WindowRow } from './state-rows.ts';
 
-/** Who holds (or asks for) a flow's lock: the run, and the process it runs in. */
-export interface LockOwner {
-  readonly executionId: string;
-  readonly host: string;
-  readonly pid: number;
-  /** Identifies the process beyond its pid (boot id and start time on Linux), so a reused pid is not taken for the holder. */
-  readonly processStart?: string;
-}
-
-/** A flow's lock as stored: its holder, since when, and until when its lease runs without a heartbeat. */
-export interface FlowLockInfo extends LockOwner {
-  readonly flowName: string;
-  readonly acquiredAt: string;
-  readonly heartbeatAt: string;
-  readonly expiresAt: string;
-}
+export type { FlowLockInfo, LockOwner, StoredRunResource, WindowChange } from './state-rows.ts';
 
 export type LockAttempt =
   | { readonly acquired: true; readonly takenOverFrom?: FlowLockInfo }
@@ -38,18 +24,6 @@ export type LockAttempt =
  */
 export type { RunResource } from '../core/connector-factory.ts';
 
-export interface StoredRunResource {
-  readonly id: number;
-  readonly executionId: string;
-  readonly flowName: string;
-  readonly resource: RunResource;
-  readonly createdAt: string;
-  /** When it was released (the run ended and its connectors cleaned up, or cleanup removed it); null while pending. */
-  readonly settledAt: string | null;
-  /** The last cleanup failure, if any. */
-  readonly lastError: string | null;
-}
-
 /** One page of a run history (RunStateStore.runs): newest first, continuing after `before`. */
 export interface RunsQuery {
   /** At most this many runs (default 20). */
@@ -58,18 +32,6 @@ export interface RunsQuery {
   readonly before?: { readonly startedAt: string; readonly executionId: string };
   /** Only runs started at or after this instant (ISO-8601), e.g. since a flow was created again under its name. */
   readonly since?: string;
-}
-
-/** One change of a flow's incremental window: by a successful run, or by `forceflow windows reset`. */
-export interface WindowChange {
-  readonly flowName: string;
-  readonly changedAt: string;
-  readonly previousEnd: string | null;
-  readonly newEnd: string | null;
-  /** `run` (a successful run advanced it) or `reset` (windows reset). */
-  readonly reason: 'run' | 'reset';
-  readonly executionId: string | null;
-  readonly note: string | null;
 }
 
 /**
@@ -158,58 +120,6 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 function ownerOnly(folder: string, file: string): void {
   ensurePrivateDir(folder, (name) => /^(runs|profiles)\.db(-wal|-shm|-journal)?$/.test(name));
   if (!existsSync(file)) closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
-}
-
-interface LockRow {
-  flow_name: string;
-  execution_id: string;
-  host: string;
-  pid: number;
-  process_start: string | null;
-  acquired_at: string;
-  heartbeat_at: string;
-  expires_at: string;
-}
-
-function lockInfo(row: LockRow): FlowLockInfo {
-  return {
-    flowName: row.flow_name,
-    executionId: row.execution_id,
-    host: row.host,
-    pid: row.pid,
-    ...(row.process_start === null ? {} : { processStart: row.process_start }),
-    acquiredAt: row.acquired_at,
-    heartbeatAt: row.heartbeat_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-interface ResourceRow {
-  id: number;
-  execution_id: string;
-  flow_name: string;
-  resource: string;
-  created_at: string;
-  settled_at: string | null;
-  last_error: string | null;
-}
-
-function resourceInfo(row: ResourceRow): StoredRunResource {
-  return { id: row.id, executionId: row.execution_id, flowName: row.flow_name, resource: JSON.parse(row.resource) as RunResource, createdAt: row.created_at, settledAt: row.settled_at, lastError: row.last_error };
-}
-
-interface WindowRow {
-  flow_name: string;
-  changed_at: string;
-  previous_end: string | null;
-  new_end: string | null;
-  reason: 'run' | 'reset';
-  execution_id: string | null;
-  note: string | null;
-}
-
-function windowInfo(row: WindowRow): WindowChange {
-  return { flowName: row.flow_name, changedAt: row.changed_at, previousEnd: row.previous_end, newEnd: row.new_end, reason: row.reason, executionId: row.execution_id, note: row.note };
 }
 
 /** Open (creating when needed, owner-only) the run state in `folder` (`runs.db`). */
@@ -368,21 +278,21 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
     },
     async runs(flowName, query = 20) {
       const rows = guard('list runs', () => {
-        if (typeof query === 'number') return (flowName === undefined ? listAll.all(query) : list.all(flowName, query)) as Array<{ record: string }>;
+        if (typeof query === 'number') return (flowName === undefined ? listAll.all(query) : list.all(flowName, query)) as Array<Pick<RunRow, 'record'>>;
         const { before } = query;
         const base = { since: query.since ?? '', limit: query.limit ?? 20, ...(before ? { at: before.startedAt, id: before.executionId } : {}) };
         const stmt = flowName === undefined ? (before ? pageAllAfter : pageAllFirst) : before ? pageAfter : pageFirst;
-        return stmt.all(flowName === undefined ? base : { ...base, flow: flowName }) as Array<{ record: string }>;
+        return stmt.all(flowName === undefined ? base : { ...base, flow: flowName }) as Array<Pick<RunRow, 'record'>>;
       });
-      return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
+      return runRecords(rows);
     },
     async run(executionId) {
-      const row = guard('read the run', () => one.get(executionId) as { record: string } | undefined);
-      return row === undefined ? undefined : (JSON.parse(row.record) as ExecutionRecord);
+      const row = guard('read the run', () => one.get(executionId) as Pick<RunRow, 'record'> | undefined);
+      return row === undefined ? undefined : runRecord(row);
     },
     async unfinishedRuns(flowName) {
-      const rows = guard('list unfinished runs', () => unfinished.all(flowName ?? null, flowName ?? null) as Array<{ record: string }>);
-      return rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
+      const rows = guard('list unfinished runs', () => unfinished.all(flowName ?? null, flowName ?? null) as Array<Pick<RunRow, 'record'>>);
+      return runRecords(rows);
     },
     async flows() {
       return guard('list flows', () => (flowNames.all() as Array<{ flow_name: string }>).map((r) => r.flow_name));

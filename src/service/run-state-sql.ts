@@ -3,18 +3,18 @@ import type { DeliveredKey } from '../core/connector.ts';
 import { ForceflowError } from '../core/errors.ts';
 import type { IndexRanges, JournalExecutionStart, JournalOutcome, WriteJournal } from '../connectors/salesforce/journal.ts';
 import type { FormulaStateStore } from '../flows/formula-state.ts';
-import type { ExecutionRecord } from '../flows/run-record.ts';
-import type { FlowLockInfo, LockAttempt, LockOwner, RunResource, RunStateStore, StoredRunResource, WindowChange } from '../flows/state.ts';
+import type { LockAttempt, RunStateStore } from '../flows/state.ts';
+import { lockInfo, resourceInfo, runRecord, runRecords, windowInfo, type FlowLockInfo, type LockOwner, type LockRow, type ResourceRow, type RunRow, type WindowChange, type WindowRow } from '../flows/state-rows.ts';
 import { databaseKind, type AnyKysely } from './db.ts';
 
 /** The run-state tables (migration 0005-run-state), as the state folder's runs.db has them. */
 export type RunStateTables = {
-  runs: { execution_id: string; flow_name: string; status: string; started_at: string; window_end: string | null; record: string };
+  runs: RunRow;
   schema_versions: { flow_name: string; version: number; fingerprint: string };
-  flow_locks: { flow_name: string; execution_id: string; host: string; pid: number; process_start: string | null; acquired_at: string; heartbeat_at: string; expires_at: string };
-  run_resources: { id: GeneratedId; execution_id: string; flow_name: string; resource: string; created_at: string; settled_at: string | null; last_error: string | null };
+  flow_locks: LockRow;
+  run_resources: Omit<ResourceRow, 'id'> & { id: GeneratedId };
   flow_windows: { flow_name: string; window_end: string | null; changed_at: string };
-  window_changes: { id: GeneratedId; flow_name: string; changed_at: string; previous_end: string | null; new_end: string | null; reason: 'run' | 'reset'; execution_id: string | null; note: string | null };
+  window_changes: WindowRow & { id: GeneratedId };
   delivered_keys: { flow_name: string; id: string; at: number };
   delivered_staged: { execution_id: string; flow_name: string; id: string; at: number };
   delivered_runs: { execution_id: string; flow_name: string; keep_from: number };
@@ -53,35 +53,6 @@ async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
     throw stateError(what, error);
   }
 }
-
-function lockInfo(row: RunStateTables['flow_locks']): FlowLockInfo {
-  return {
-    flowName: row.flow_name,
-    executionId: row.execution_id,
-    host: row.host,
-    pid: Number(row.pid),
-    ...(row.process_start === null ? {} : { processStart: row.process_start }),
-    acquiredAt: row.acquired_at,
-    heartbeatAt: row.heartbeat_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-interface ResourceRow {
-  id: number;
-  execution_id: string;
-  flow_name: string;
-  resource: string;
-  created_at: string;
-  settled_at: string | null;
-  last_error: string | null;
-}
-
-function resourceInfo(row: ResourceRow): StoredRunResource {
-  return { id: Number(row.id), executionId: row.execution_id, flowName: row.flow_name, resource: JSON.parse(row.resource) as RunResource, createdAt: row.created_at, settledAt: row.settled_at, lastError: row.last_error };
-}
-
-const records = (rows: ReadonlyArray<{ record: string }>): ExecutionRecord[] => rows.map((r) => JSON.parse(r.record) as ExecutionRecord);
 
 /**
  * The run state ({@link RunStateStore}) in the service database through kysely: the service on PostgreSQL uses
@@ -194,18 +165,18 @@ export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly
           const { before } = query;
           if (before) q = q.where((eb) => eb.or([eb('started_at', '<', before.startedAt), eb.and([eb('started_at', '=', before.startedAt), eb('execution_id', '<', before.executionId)])]));
         }
-        return records(await q.orderBy('started_at', 'desc').orderBy('execution_id', 'desc').limit(limit).execute());
+        return runRecords(await q.orderBy('started_at', 'desc').orderBy('execution_id', 'desc').limit(limit).execute());
       });
     },
     async run(executionId) {
       const row = await guard('read the run', () => db.selectFrom('runs').select('record').where('execution_id', '=', executionId).executeTakeFirst());
-      return row === undefined ? undefined : (JSON.parse(row.record) as ExecutionRecord);
+      return row === undefined ? undefined : runRecord(row);
     },
     async unfinishedRuns(flowName) {
       return guard('list unfinished runs', async () => {
         let q = db.selectFrom('runs').select('record').where('status', '=', 'InProgress');
         if (flowName !== undefined) q = q.where('flow_name', '=', flowName);
-        return records(await q.orderBy('started_at').orderBy('execution_id').execute());
+        return runRecords(await q.orderBy('started_at').orderBy('execution_id').execute());
       });
     },
     async flows() {
@@ -277,15 +248,7 @@ export function openSqlRunState(database: AnyKysely): RunStateStore & { readonly
     },
     async windowChanges(flowName, limit = 20) {
       return guard('list window changes', async () =>
-        (await db.selectFrom('window_changes').selectAll().where('flow_name', '=', flowName).orderBy('id', 'desc').limit(limit).execute()).map((row) => ({
-          flowName: row.flow_name,
-          changedAt: row.changed_at,
-          previousEnd: row.previous_end,
-          newEnd: row.new_end,
-          reason: row.reason,
-          executionId: row.execution_id,
-          note: row.note,
-        })),
+        (await db.selectFrom('window_changes').selectAll().where('flow_name', '=', flowName).orderBy('id', 'desc').limit(limit).execute()).map(windowInfo),
       );
     },
     async delivered(flowName, keys) {
