@@ -26,7 +26,8 @@ export interface StoredProfile {
   readonly updatedAt: string;
 }
 
-interface Row {
+/** A row of connector_profiles: profiles.db's, and the service database's (migration 0006-connector-profiles, src/service/profiles-sql.ts). */
+export interface ProfileRow {
   name: string;
   connector_type: string;
   connection_mode: string | null;
@@ -57,17 +58,22 @@ CREATE TABLE IF NOT EXISTS connector_profiles (
   updated_at TEXT NOT NULL
 ) STRICT;`;
 
-function fromRow(row: Row): StoredProfile {
+export function profileFromRow(row: ProfileRow): StoredProfile {
   return {
     name: row.name,
     connectorType: row.connector_type,
     connectionMode: row.connection_mode ?? undefined,
     document: JSON.parse(row.document) as Record<string, unknown>,
     credentialFields: JSON.parse(row.credential_fields) as string[],
-    credentials: { keyArn: row.kms_key_arn, encryptedDataKey: row.data_key, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext },
+    credentials: { keyArn: row.kms_key_arn, encryptedDataKey: Buffer.from(row.data_key), iv: Buffer.from(row.iv), tag: Buffer.from(row.tag), ciphertext: Buffer.from(row.ciphertext) },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** The columns of connector_profiles that hold a profile's credentials envelope. */
+export function envelopeColumns(envelope: Envelope): Pick<ProfileRow, 'kms_key_arn' | 'data_key' | 'iv' | 'tag' | 'ciphertext'> {
+  return { kms_key_arn: envelope.keyArn, data_key: Buffer.from(envelope.encryptedDataKey), iv: Buffer.from(envelope.iv), tag: Buffer.from(envelope.tag), ciphertext: Buffer.from(envelope.ciphertext) };
 }
 
 /**
@@ -171,8 +177,8 @@ export class ProfileStore implements ProfileRepository {
 
   private getNow(name: string): StoredProfile | undefined {
     return this.run('read the profile', () => {
-      const row = this.db.prepare('SELECT * FROM connector_profiles WHERE name = ?').get(name) as Row | undefined;
-      return row ? fromRow(row) : undefined;
+      const row = this.db.prepare('SELECT * FROM connector_profiles WHERE name = ?').get(name) as ProfileRow | undefined;
+      return row ? profileFromRow(row) : undefined;
     });
   }
 
@@ -183,7 +189,7 @@ export class ProfileStore implements ProfileRepository {
   }
 
   async list(): Promise<StoredProfile[]> {
-    return this.run('list profiles', () => (this.db.prepare('SELECT * FROM connector_profiles ORDER BY name').all() as Row[]).map(fromRow));
+    return this.run('list profiles', () => (this.db.prepare('SELECT * FROM connector_profiles ORDER BY name').all() as ProfileRow[]).map(profileFromRow));
   }
 
   async delete(name: string): Promise<boolean> {
