@@ -70,11 +70,12 @@ export interface ApiUsage {
 /** One org's daily API requests at the end of a run, with the run's reserve and estimate. */
 export interface OrgApiBudget {
   readonly connectorProfileName: string;
+  /** DailyApiRequests at the end of the run (the last answer's Sforce-Limit-Info). */
   readonly max: number | null;
   readonly remaining: number | null;
   /** The reserve, in calls (null without one). */
   readonly reserve: number | null;
-  /** The run's estimate of its API requests before it started (null when the guard did not run). */
+  /** The run's estimate of its API requests (DailyApiRequests) before it started (null when the guard did not run). */
   readonly estimate: number | null;
   /** `fail` or `stop` when the reserve was reached part-way. */
   readonly stopped: 'fail' | 'stop' | null;

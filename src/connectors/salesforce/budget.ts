@@ -3,6 +3,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { select } from '../../api-selection/select.ts';
 import type { TransferApi } from '../../core/types.ts';
+import type { OrgApiBudget } from '../../core/connector.ts';
 import { formatReserve, parseApiReserve, reserveCalls, RESERVE_TEXT, type ApiReserve } from './reserve.ts';
 
 export { formatReserve, parseApiReserve, reserveCalls, type ApiReserve };
@@ -123,18 +124,7 @@ const ESTIMATE_OF: Readonly<Record<LimitName, keyof Omit<CostEstimate, 'basis'>>
 };
 
 /** What the run record says of one org's budget (`apiUsage.orgs[]`). */
-export interface BudgetReport {
-  readonly connectorProfileName: string;
-  /** DailyApiRequests at the end of the run (the last answer's Sforce-Limit-Info). */
-  readonly max: number | null;
-  readonly remaining: number | null;
-  /** The reserve, in calls (null without one). */
-  readonly reserve: number | null;
-  /** The run's estimate of DailyApiRequests before it started (null when the guard did not run). */
-  readonly estimate: number | null;
-  /** Set when the reserve stopped the run part-way. */
-  readonly stopped: 'fail' | 'stop' | null;
-}
+export type BudgetReport = OrgApiBudget;
 
 /** How the guard gets `/limits`: one GET through the run's client. */
 export type LimitsFetcher = () => Promise<unknown>;

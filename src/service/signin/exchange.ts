@@ -205,13 +205,7 @@ export class SignInService implements BearerAuthenticator {
       await this.verifier.acceptOnce(token, subject);
       const lifetime = this.refreshLifetimeSeconds;
       const family = offline && lifetime !== undefined ? await this.refreshTokens.issue(principal.id, scopes, lifetime) : undefined;
-      const issuer = new TokenIssuer({
-        keys: await this.signingKeys.keySet(this.options.keyRefreshMs),
-        issuer: this.issuer,
-        audience: this.audience,
-        now: () => this.now(),
-        ...(this.options.config.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.options.config.tokenLifetimeSeconds }),
-      });
+      const issuer = await this.tokenIssuer();
       // With a refresh token the access token belongs to its sign-in (`sid`): revoking the family ends both.
       const claims: Record<string, string> = { sf_org: subject.orgId, sf_user: subject.userId, client_id: this.options.config.consumerKey, ...(family ? { sid: family.familyId } : {}) };
       const issued = await issuer.issue({ subject: principal.id, scopes, notAfter: subject.expiresAt, claims });
@@ -220,6 +214,17 @@ export class SignInService implements BearerAuthenticator {
     } catch (error) {
       return this.refused(reply, context, error);
     }
+  }
+
+  /** Signs access tokens with the current signing keys, for this service's issuer and audience. */
+  private async tokenIssuer(): Promise<TokenIssuer> {
+    return new TokenIssuer({
+      keys: await this.signingKeys.keySet(this.options.keyRefreshMs),
+      issuer: this.issuer,
+      audience: this.audience,
+      now: () => this.now(),
+      ...(this.options.config.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.options.config.tokenLifetimeSeconds }),
+    });
   }
 
   /**
@@ -246,13 +251,7 @@ export class SignInService implements BearerAuthenticator {
       const requested = (params.get('scope') ?? '').split(' ').filter((s) => s !== '' && s !== OFFLINE_ACCESS);
       const scopes = grant.scopes.filter((s) => role.includes(s) && (requested.length === 0 || requested.includes(s)));
       if (scopes.length === 0) throw new RefreshRefused('scope');
-      const issuer = new TokenIssuer({
-        keys: await this.signingKeys.keySet(this.options.keyRefreshMs),
-        issuer: this.issuer,
-        audience: this.audience,
-        now: () => this.now(),
-        ...(this.options.config.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.options.config.tokenLifetimeSeconds }),
-      });
+      const issuer = await this.tokenIssuer();
       const issued = await issuer.issue({ subject: principal.id, scopes, notAfter: grant.expiresAt, claims: { sf_org: principal.orgId, sf_user: principal.userId, client_id: this.options.config.consumerKey, sid: grant.familyId } });
       this.options.log.info({ ...context, principal: principal.id, role: principal.role, jti: issued.jti, expiresIn: issued.expiresIn }, 'Token refresh: token issued');
       return reply.code(200).send(JSON.stringify({ access_token: issued.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: issued.expiresIn, scope: `${issued.scope} ${OFFLINE_ACCESS}`, refresh_token: grant.token }));

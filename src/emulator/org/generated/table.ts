@@ -116,30 +116,26 @@ export class GeneratedTable extends StoredTable<number> {
       if (!includeDeleted && r['IsDeleted'] === true) continue;
       yield r;
     }
-    const overrides = this.overrides;
     for (let c = this.size; c >= 1; c--) {
-      if (overrides.size > 0 && overrides.has(c)) {
-        const r = overrides.get(c);
-        if (!r) continue;
-        if (!includeDeleted && r['IsDeleted'] === true) continue;
-        yield r;
-      } else {
-        yield this.generator.generate(c - 1);
-      }
+      const r = this.atCounter(c, includeDeleted);
+      if (r) yield r;
     }
   }
 
-  private *scanCounters(first: number, includeDeleted: boolean): Iterable<StoredRecord> {
+  /** The record of generated counter `c`: its override (none when deleted for good, or soft-deleted and `includeDeleted` is false), else the generator's. */
+  private atCounter(c: number, includeDeleted: boolean): StoredRecord | undefined {
     const overrides = this.overrides;
+    if (overrides.size > 0 && overrides.has(c)) {
+      const r = overrides.get(c);
+      return r && (includeDeleted || r['IsDeleted'] !== true) ? r : undefined;
+    }
+    return this.generator.generate(c - 1);
+  }
+
+  private *scanCounters(first: number, includeDeleted: boolean): Iterable<StoredRecord> {
     for (let c = first; c <= this.size; c++) {
-      if (overrides.size > 0 && overrides.has(c)) {
-        const r = overrides.get(c);
-        if (!r) continue;
-        if (!includeDeleted && r['IsDeleted'] === true) continue;
-        yield r;
-      } else {
-        yield this.generator.generate(c - 1);
-      }
+      const r = this.atCounter(c, includeDeleted);
+      if (r) yield r;
     }
     for (const [c, r] of [...this.inserted.entries()]) {
       if (c < first) continue;
