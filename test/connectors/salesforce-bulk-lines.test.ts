@@ -15,7 +15,7 @@ import type { RecordEncoder } from '../../src/formats/types.ts';
  */
 const SCALAR_TYPES: readonly FieldType[] = ['id', 'reference', 'string', 'textarea', 'email', 'url', 'phone', 'picklist', 'multipicklist', 'combobox', 'encryptedstring', 'boolean', 'int', 'long', 'double', 'currency', 'percent', 'date', 'datetime', 'time'];
 const CELLS = [
-  '', ' ', 'true', 'false', 'TRUE', '0', '-0', '1.0', '12.50', '9.12260031E8', '1e400', '1e21', '0.1', '-5', 'NaN', 'Infinity', '0x10', 'abc', 'null',
+  '', ' ', 'true', 'false', 'TRUE', '0', '-0', '1.0', '12.50', '9.12260031E8', '1e400', '1e21', '0.1', '-5', '-0.5', '100', '0.000001', '0.0000001', '-0.00000123', '123456789012345', '1234567890123456', '12345678901234567890123', '0.1234567890123456', '007', '1.', '.5', '+5', 'NaN', 'Infinity', '0x10', 'abc', 'null',
   '12:30', '12:30:15.5Z', '2024-01-02', '2024-01-02T03:04:05.000Z', '2024-01-02T03:04:05.000+0200', '2024-01-02T03:04:05Z', '2024-01-02T03:04:05,5Z',
   'a "quoted", text\nline', '"', '""', ',', 'a,b', 'cr\rlf\r\n', 'tab\there', 'back\\slash', 'Zoë 😀 漢字', '\u2028\u2029', '\u0000\u001f', 'lone \ud800 surrogate',
 ];

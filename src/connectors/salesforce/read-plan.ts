@@ -86,6 +86,19 @@ const enum Cell {
   Other,
 }
 
+/**
+ * A number cell that is already its value's text (`String(Number(cell)) === cell`), so a line copies it: plain
+ * decimal, no leading or trailing zero, at most 15 characters (so at most 15 significant digits, which a double
+ * keeps exactly and prints as written), not below 1e-6 (printed with an exponent), and not -0 (printed 0).
+ */
+const PLAIN_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+function isCanonicalNumber(cell: string): boolean {
+  return cell.length <= 15 && PLAIN_NUMBER.test(cell) && cell !== '-0' && !/^-?0\.0{6}/.test(cell);
+}
+
+/** What JSON.stringify escapes in a string (surrogates: only lone ones, so any sends the text through it). */
+// eslint-disable-next-line no-control-regex -- control characters are among what JSON.stringify escapes
+const JSON_ESCAPES = /["\\\u0000-\u001f\ud800-\udfff]/;
 const CANONICAL_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function cellKind(f: SfField): Cell {
@@ -232,8 +245,11 @@ export function bulkLineBuilder(plan: ReadPlan, version: string, header: readonl
             line += cell === 'true' ? 'true' : 'false';
             break;
           default: {
-            const number = Number(cell);
-            if (Number.isFinite(number)) line += String(number);
+            if (isCanonicalNumber(cell)) line += cell;
+            else {
+              const number = Number(cell);
+              if (Number.isFinite(number)) line += String(number);
+            }
           }
         }
       }
@@ -258,7 +274,8 @@ export function bulkLineBuilder(plan: ReadPlan, version: string, header: readonl
       }
       switch (kind) {
         case Cell.Text:
-          line += JSON.stringify(cell);
+          // Text JSON.stringify would copy unchanged (no quote, backslash, control character or surrogate) is quoted as it is.
+          line += JSON_ESCAPES.test(cell) ? JSON.stringify(cell) : `"${cell}"`;
           break;
         case Cell.Datetime:
           line += CANONICAL_DATETIME.test(cell) ? `"${cell}"` : JSON.stringify(canonicalDatetime(cell));
@@ -267,8 +284,11 @@ export function bulkLineBuilder(plan: ReadPlan, version: string, header: readonl
           line += cell === 'true' ? 'true' : 'false';
           break;
         default: {
-          const number = Number(cell);
-          line += Number.isFinite(number) ? String(number) : 'null';
+          if (isCanonicalNumber(cell)) line += cell;
+          else {
+            const number = Number(cell);
+            line += Number.isFinite(number) ? String(number) : 'null';
+          }
         }
       }
     }
