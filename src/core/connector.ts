@@ -59,6 +59,12 @@ export interface ReadRequest {
    * order and reports the point in SourceStream.stoppedEarly. Only incremental reads set it.
    */
   readonly stopEarly?: boolean;
+  /**
+   * The flow writes the source's rows unchanged (Map_all alone, no partitions, no file size target, not
+   * incremental) to CSV or JSON lines files: a source that can may give its batches as those files' lines
+   * (RecordBatch.encoded), never building rows. Decided when the flow is compiled (src/flows/compile.ts).
+   */
+  readonly encodeAs?: 'CSV' | 'JSON';
 }
 
 /** The API calls a side made, by kind, and the org's budget as its last answer reported it (the run record's apiUsage). */

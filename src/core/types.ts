@@ -39,6 +39,18 @@ export interface EntitySchema {
 export interface RecordBatch {
   readonly rows: readonly Row[];
   readonly schema: EntitySchema;
+  /**
+   * The batch as lines of an output file, encoded by the source while it read them (issue 13): only when the
+   * read asked for them (ReadRequest.encodeAs), and then `rows` is empty: count with batchSize (src/core/batches.ts).
+   */
+  readonly encoded?: EncodedLines;
+}
+
+/** Complete lines of a CSV (without its header) or JSON lines file, each ending in `\n`: the bytes the file type's encoder writes for `count` rows. */
+export interface EncodedLines {
+  readonly fileType: 'CSV' | 'JSON';
+  readonly bytes: Uint8Array;
+  readonly count: number;
 }
 
 /** The API a Salesforce side of a run used. */

@@ -162,6 +162,21 @@ function stepSummary(a: AnalyzedTasks, pushdown: boolean): string[] {
   return steps;
 }
 
+/**
+ * The file type a source may encode its rows in (ReadRequest.encodeAs, issue 13): a flow whose only task is
+ * Map_all (its rows written unchanged) to CSV or JSON lines files of LocalFile or S3, without partitions or a
+ * file size target (files roll over at record boundaries the encoded lines do not show). Anything else: rows.
+ * The caller leaves out incremental flows (lookback deduplication and formula refresh read the rows).
+ */
+function linesFor(a: AnalyzedTasks, destination: ConnectorPlan): 'CSV' | 'JSON' | undefined {
+  if (a.mapAll === undefined || a.partition !== undefined) return undefined;
+  if ([a.projections, a.predicates, a.maps, a.passthroughs, a.merges, a.arithmetics, a.masks, a.truncates, a.validations].some((x) => x.length > 0)) return undefined;
+  if (destination.connectorType !== 'LocalFile' && destination.connectorType !== 'S3') return undefined;
+  const format = (destination as LocalFileDestinationPlan | S3DestinationPlan).outputFormat;
+  if (format.aggregationConfig.targetFileSize !== undefined) return undefined;
+  return format.fileType === 'CSV' || format.fileType === 'JSON' ? format.fileType : undefined;
+}
+
 /** Plain objects and arrays of the plan, frozen all the way down (functions and other objects as they are). */
 function deepFreeze<T>(value: T, skip: ReadonlySet<unknown>): T {
   if (typeof value !== 'object' || value === null || skip.has(value) || Object.isFrozen(value)) return value;
@@ -207,11 +222,15 @@ export function compileFlow(definition: unknown, options: CompileOptions = {}): 
   const dynamicFields = compiledSource.dynamicFields ?? false;
   const compiled = compileTasks(analyzed, { pushdown, entity, dynamicFields });
 
+  const sched0 = flow.triggerConfig.triggerProperties?.Scheduled;
+  const incrementalPull = flow.triggerConfig.triggerType === 'Scheduled' && sched0?.dataPullMode === 'Incremental';
+  const encodeAs = incrementalPull ? undefined : linesFor(analyzed, destination);
   const read: ReadRequest = {
     entity,
     ...(compiled.readFields ? { fields: compiled.readFields } : {}),
     ...(compiled.excludeFields.length > 0 ? { excludeFields: compiled.excludeFields } : {}),
     ...(compiled.pushdown.length > 0 ? { filters: compiled.pushdown } : {}),
+    ...(encodeAs === undefined ? {} : { encodeAs }),
     ...compiledSource.read,
   };
 

@@ -6,6 +6,7 @@ import type { ConnectorRunServices } from '../core/connector-factory.ts';
 import { ForceflowError, toForceflowError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import type { RecordBatch } from '../core/types.ts';
+import { batchSize } from '../core/batches.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../formats/input-guard.ts';
 import type { InputOptions } from '../formats/types.ts';
 import type { TokenProvider } from '../connectors/salesforce/auth.ts';
@@ -178,22 +179,23 @@ async function* transformed(
     throwIfCanceled(ctx.signal);
     // Counted as read before the tasks run, so that a batch a TerminateFlow validation stops in counts.
     const firstIndex = read;
-    read += batch.rows.length;
-    if (!stream.bytesRead) estimatedBytes += Buffer.byteLength(JSON.stringify(batch.rows));
+    const size = batchSize(batch);
+    read += size;
+    if (!stream.bytesRead) estimatedBytes += batch.encoded === undefined ? Buffer.byteLength(JSON.stringify(batch.rows)) : batch.encoded.bytes.length;
     const r = record.executionResult;
     r.recordsProcessed = read;
     r.bytesProcessed = stream.bytesRead ? stream.bytesRead() : estimatedBytes;
     const result = plan.transform(batch, { firstIndex });
     r.recordsFiltered += result.filtered;
     r.recordsDropped += result.dropped;
-    r.maxPageSize = Math.max(r.maxPageSize, batch.rows.length);
+    r.maxPageSize = Math.max(r.maxPageSize, size);
     options.onProgress?.({ recordsRead: read, recordsWritten: r.recordsWritten, bytesProcessed: r.bytesProcessed, api: record.sourceDataTransferApi, ...(stream.estimatedCount === undefined ? {} : { estimatedCount: stream.estimatedCount }) });
     if (r.bytesProcessed > maxBytes) {
       throw new ForceflowError('RUN_SIZE_LIMIT', `The run read ${r.bytesProcessed} bytes, more than its size guard of ${maxBytes} bytes. Split the flow with filters, or raise the guard (--max-bytes).`, {
         details: { bytesProcessed: r.bytesProcessed, maxBytes },
       });
     }
-    if (result.batch.rows.length > 0) yield result.batch;
+    if (batchSize(result.batch) > 0) yield result.batch;
   }
   // A source may end its stream early when the run is cancelled: that is never the whole input, so the
   // destination must not finish (publish, or report a partial write as complete).

@@ -25,6 +25,11 @@ import { BulkCsvParser } from '../salesforce-wire/csv-reader.ts';
  */
 const NEEDS_QUOTES = /[",\r\n]/;
 
+/** A non-empty string as a CSV cell: quoted (quotes doubled) when it holds a comma, a quote, CR or LF. */
+export function csvText(text: string): string {
+  return NEEDS_QUOTES.test(text) ? quote(text) : text;
+}
+
 export function csvCell(value: FieldValue | undefined): string {
   const text = valueToText(value);
   if (text === null) return '';
@@ -85,6 +90,18 @@ export class CsvEncoder implements RecordEncoder {
     this.#size += bytes.length;
     if (rows.length > 0) this.#bytesPerRow = Math.ceil(bytes.length / rows.length);
     return bytes;
+  }
+
+  /**
+   * Lines a source encoded for this file's columns (RecordBatch.encoded: the bytes {@link encode} gives for their
+   * rows), the header first when it is not written yet.
+   */
+  encodeLines(lines: Uint8Array, count: number): Uint8Array | undefined {
+    const header = this.#headerWritten ? undefined : this.encode([]);
+    const bytes = header === undefined ? lines : Buffer.concat([header, lines]);
+    this.#size += lines.length;
+    if (count > 0) this.#bytesPerRow = Math.ceil(lines.length / count);
+    return bytes.length === 0 ? undefined : bytes;
   }
 
   /** A file with no rows still gets its header. */

@@ -62,6 +62,13 @@ export class JsonLinesEncoder implements RecordEncoder {
     return bytes;
   }
 
+  /** Lines a source encoded for this file's columns (RecordBatch.encoded: the bytes {@link encode} gives for their rows). */
+  encodeLines(lines: Uint8Array, count: number): Uint8Array | undefined {
+    this.#size += lines.length;
+    if (count > 0) this.#bytesPerRow = Math.ceil(lines.length / count);
+    return lines.length === 0 ? undefined : lines;
+  }
+
   finish(): Uint8Array | undefined {
     return undefined;
   }

@@ -15,6 +15,11 @@ export interface RecordEncoder {
   /** Bytes returned so far plus an estimate of what is buffered (for targetFileSize roll-over). */
   readonly estimatedSize: number;
   encode(rows: readonly Row[]): Uint8Array | undefined;
+  /**
+   * CSV and JSON lines: `count` lines a source encoded for this file's columns and type (RecordBatch.encoded,
+   * the same bytes `encode` gives for their rows), with what the file needs before them (CSV's header).
+   */
+  encodeLines?(lines: Uint8Array, count: number): Uint8Array | undefined;
   finish(): Uint8Array | undefined;
 }
 

@@ -434,6 +434,11 @@ export function compileTasks(a: AnalyzedTasks, options: { readonly pushdown: boo
     const copy = b.steps.length > 0;
     const { filter, pre, post, steps, outputs: getters, template } = b;
     const n = getters.length;
+    if (batch.encoded !== undefined) {
+      // Lines a source encoded for a flow that writes its rows unchanged (ReadRequest.encodeAs): passed on as they are.
+      if (!b.identity) throw new ForceflowError('INTERNAL', 'A source gave encoded lines to tasks that change its rows.');
+      return { batch: { rows: [], schema: b.out, encoded: batch.encoded }, filtered, dropped };
+    }
     if (b.identity) {
       const names = b.out.fields.map((f) => f.name);
       for (const row of batch.rows) {

@@ -43,6 +43,28 @@ describe('Salesforce read: a Bulk results page cut short at a record boundary', 
     }
   });
 
+  it('read as encoded JSON lines (ReadRequest.encodeAs): fetched again, so no line is lost or written twice', async () => {
+    const proxy = await truncatingProxy(emu.instanceUrl, 1_234, 2);
+    try {
+      const ctx = captureContext();
+      const { source } = connectSalesforce(profileThrough(emu.connectorProfile, proxy.url), { log: ctx.log, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 }, source: { bulk: { pollInitialMs: 10, pollMaxMs: 20, maxRecords: 3_000 } } });
+      const ids: string[] = [];
+      let counted = 0;
+      const stream = await source.open({ entity: 'Contact', fields: ['Id', 'LastName'], apiPreference: 'BULKV2', encodeAs: 'JSON' }, ctx);
+      for await (const b of stream.batches) {
+        const lines = Buffer.from(b.encoded?.bytes ?? new Uint8Array()).toString('utf8').split('\n').slice(0, -1);
+        expect(lines).toHaveLength(b.encoded?.count ?? -1);
+        counted += b.encoded?.count ?? 0;
+        for (const line of lines) ids.push((JSON.parse(line) as { Id: string }).Id);
+      }
+      expect(proxy.rewrites()).toBe(2);
+      expect(counted).toBe(7_000);
+      expect(new Set(ids).size).toBe(7_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a cancellation while waiting to fetch a broken page again ends the read at once with RUN_CANCELED', async () => {
     // Every page is cut, and the wait before fetching it again is drawn under an hour (the client's policy):
     // the wait used to ignore the run's abort signal.

@@ -7,6 +7,7 @@ import type { OutputFormatConfig } from '../../formats/config.ts';
 import type { Layout } from './layout.ts';
 import type { BlobStore, StagedFile, StagedWrite } from './store.ts';
 import { canceled } from '../../core/cancel.ts';
+import { batchSize } from '../../core/batches.ts';
 
 /** What a run knows that a file destination's properties (S3's, LocalFile's) do not say. */
 export interface FileDestinationDeps {
@@ -139,11 +140,26 @@ export async function writeFiles(
   try {
     for await (const batch of batches) {
       if (ctx.signal.aborted) throw writeCanceled();
-      if (batch.rows.length === 0) continue;
+      if (batchSize(batch) === 0) continue;
       if (schema === undefined || (options.outputSchema === undefined && batch.schema !== schema && !sameColumns(batch.schema, schema))) {
         schema = batch.schema;
       }
       const fileSchema = schema;
+      if (batch.encoded !== undefined) {
+        // Lines the source encoded (a Map_all flow to CSV or JSON lines, decided when it was compiled): written as they are.
+        const { fileType: linesType, bytes: lines, count } = batch.encoded;
+        if (keys.length > 0 || targetBytes !== undefined || linesType !== fileType || !sameColumns(batch.schema, fileSchema)) {
+          throw new ForceflowError('INTERNAL', `Encoded ${linesType} lines reached a ${fileType} destination that cannot write them as they are.`);
+        }
+        const file = await fileFor('', fileSchema);
+        if (file.encoder.encodeLines === undefined) throw new ForceflowError('INTERNAL', `The ${fileType} encoder cannot write encoded lines.`);
+        const bytes = file.encoder.encodeLines(lines, count);
+        if (bytes !== undefined) await file.write.write(bytes);
+        file.records += count;
+        written += count;
+        if (!single && (file.records >= NONE_MAX_RECORDS || file.encoder.estimatedSize >= NONE_MAX_BYTES)) await closeFile(file);
+        continue;
+      }
       const groups = keys.length === 0 ? new Map([['', batch.rows]]) : groupByPartition(batch.rows, keys, layout);
       const touched = new Set<OpenFile>();
       for (const [folder, rows] of groups) {

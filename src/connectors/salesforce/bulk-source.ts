@@ -5,7 +5,8 @@ import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
-import { bulkRowBuilder, type ReadPlan } from './read-plan.ts';
+import { bulkLineBuilder, bulkRowBuilder, type ReadPlan } from './read-plan.ts';
+import { LineBuffer } from '../../formats/line-buffer.ts';
 import { BulkCsvParser } from '../../salesforce-wire/csv-reader.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
@@ -31,6 +32,11 @@ export interface BulkReadOptions {
    * and clean it up should its process die. A failure aborts the job and the read.
    */
   readonly onQueryJobCreated?: (jobId: string) => void | Promise<void>;
+  /**
+   * Give the batches as lines of this file type (RecordBatch.encoded; ReadRequest.encodeAs), each record written
+   * as a line as it is parsed, so no row is built and no cell outlives its record (issue 13).
+   */
+  readonly encodeAs?: 'CSV' | 'JSON';
 }
 
 /**
@@ -120,6 +126,7 @@ export async function* readBulk(
     const pageBackoff = new Backoff({ ...client.retryPolicy, retries: options.pageRetries ?? 5 });
     completed = true;
     const batchRows = options.batchRows ?? 1000;
+    const encodeAs = options.encodeAs;
     let locator: string | undefined;
     for (;;) {
       let skip = 0;
@@ -140,8 +147,21 @@ export async function* readBulk(
         const body = res.body as WebReadableStream<Uint8Array>;
         const parser = new BulkCsvParser(CLIENT_DIALECT.delimiter);
         let build: ((cells: readonly string[]) => Row) | undefined;
+        let line: ((cells: readonly string[]) => string) | undefined;
         let seen = 0;
         let rows: Row[] = [];
+        // Lines (options.encodeAs): the batch's buffer and its records.
+        let out: LineBuffer | undefined;
+        let lines = 0;
+        let bytesPerRow = 256;
+        const encoded = (): RecordBatch => {
+          const bytes = (out as LineBuffer).bytes();
+          const batch: RecordBatch = { schema, rows: [], encoded: { fileType: encodeAs as 'CSV' | 'JSON', bytes, count: lines } };
+          bytesPerRow = Math.ceil(bytes.length / Math.max(1, lines));
+          out = undefined;
+          lines = 0;
+          return batch;
+        };
         try {
           let ended = false;
           const iterator = body[Symbol.asyncIterator]();
@@ -160,10 +180,20 @@ export async function* readBulk(
               for (const cells of records) {
                 if (!build) {
                   build = bulkRowBuilder(plan, client.apiVersion, cells);
+                  if (encodeAs !== undefined) line = bulkLineBuilder(plan, client.apiVersion, cells, encodeAs);
                   continue;
                 }
                 seen++;
                 if (seen <= skip) continue;
+                if (line !== undefined) {
+                  (out ??= new LineBuffer(batchRows * bytesPerRow * 1.25)).line(line(cells));
+                  if (++lines >= batchRows) {
+                    skip = seen;
+                    yield encoded();
+                    if (ctx.signal.aborted) return;
+                  }
+                  continue;
+                }
                 rows.push(build(cells));
                 if (rows.length >= batchRows) {
                   skip = seen;
@@ -193,9 +223,12 @@ export async function* readBulk(
           // Cancellable: a cancelled run does not sit out the wait (it used to).
           await sleep(wait, ctx.signal);
           // rows buffered but not yet yielded are re-read from the page; `skip` counts only yielded ones.
+          out = undefined;
+          lines = 0;
           continue;
         }
         if (rows.length > 0) yield { schema, rows };
+        if (lines > 0) yield encoded();
         stats.pages++;
         break;
       }

@@ -2,6 +2,7 @@ import type { FieldValue, Row } from '../../core/types.ts';
 import { isInheritedName, ownValue, rowFrom, rowTemplate } from '../../formats/rows.ts';
 import { base64Reference, canonicalCompound, canonicalDatetime, componentKey, fromBulk, fromRest } from '../../api-selection/normalize.ts';
 import type { SfField, SfObject } from './describe.ts';
+import { csvCell, csvText } from '../../formats/csv.ts';
 
 /**
  * How the requested output fields map onto what each API can select.
@@ -85,6 +86,19 @@ const enum Cell {
   Other,
 }
 
+/**
+ * A number cell that is already its value's text (`String(Number(cell)) === cell`), so a line copies it: plain
+ * decimal, no leading or trailing zero, at most 15 characters (so at most 15 significant digits, which a double
+ * keeps exactly and prints as written), not below 1e-6 (printed with an exponent), and not -0 (printed 0).
+ */
+const PLAIN_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+function isCanonicalNumber(cell: string): boolean {
+  return cell.length <= 15 && PLAIN_NUMBER.test(cell) && cell !== '-0' && !/^-?0\.0{6}/.test(cell);
+}
+
+/** What JSON.stringify escapes in a string (surrogates: only lone ones, so any sends the text through it). */
+// eslint-disable-next-line no-control-regex -- control characters are among what JSON.stringify escapes
+const JSON_ESCAPES = /["\\\u0000-\u001f\ud800-\udfff]/;
 const CANONICAL_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function cellKind(f: SfField): Cell {
@@ -106,16 +120,17 @@ function cellKind(f: SfField): Cell {
   }
 }
 
-/**
- * Compile a Bulk CSV row (cells by header position) → canonical row function, once per results page header.
- * The values are fromBulk's (test/connectors/salesforce-read-canonical.test.ts holds Bulk and REST reads of every
- * type to the same records); a type-coded loop instead of two calls per cell costs about 7% less CPU on the Bulk
- * export benchmark's rows (issue 13).
- */
-export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly string[]): (cells: readonly string[]) => Row {
+/** The columns of a Bulk results page, compiled once per header: each output field's kind, cell position, function. */
+interface BulkColumns {
+  readonly names: readonly string[];
+  readonly kinds: readonly Cell[];
+  readonly positions: readonly number[];
+  readonly others: ReadonlyArray<Column<readonly string[]> | undefined>;
+}
+
+function bulkColumns(plan: ReadPlan, version: string, header: readonly string[]): BulkColumns {
   const indexOf = new Map(header.map((h, i) => [h.toLowerCase(), i]));
   const idIndex = indexOf.get('id');
-  const n = plan.output.length;
   const names = plan.output.map((f) => f.name);
   const kinds: Cell[] = [];
   const positions: number[] = [];
@@ -151,6 +166,18 @@ export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly
     positions.push(i ?? -1);
     others.push(other);
   }
+  return { names, kinds, positions, others };
+}
+
+/**
+ * Compile a Bulk CSV row (cells by header position) → canonical row function, once per results page header.
+ * The values are fromBulk's (test/connectors/salesforce-read-canonical.test.ts holds Bulk and REST reads of every
+ * type to the same records); a type-coded loop instead of two calls per cell costs about 7% less CPU on the Bulk
+ * export benchmark's rows (issue 13).
+ */
+export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly string[]): (cells: readonly string[]) => Row {
+  const { names, kinds, positions, others } = bulkColumns(plan, version, header);
+  const n = names.length;
   const template = rowTemplate(names);
   return (cells) => {
     const row = rowFrom(template);
@@ -181,5 +208,90 @@ export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly
       row[names[k] as string] = value;
     }
     return row;
+  };
+}
+
+/**
+ * Compile a Bulk CSV row → one line of an output file (CSV or JSON lines, without its line end), the same text the
+ * file's encoder writes for the row {@link bulkRowBuilder} builds (issue 13: a Map_all export to a file writes
+ * Bulk's cells without building rows). Each cell gets the builder's value rule, then the encoder's text rule:
+ * CSV as CsvEncoder (src/formats/csv.ts: null an empty cell, strings quoted when they need it), JSON lines as
+ * JsonLinesEncoder (`JSON.stringify` of the row, key by key). test/connectors/salesforce-bulk-lines.test.ts holds
+ * both to the encoders' bytes on every field type and tricky cells.
+ */
+export function bulkLineBuilder(plan: ReadPlan, version: string, header: readonly string[], format: 'CSV' | 'JSON'): (cells: readonly string[]) => string {
+  const { names, kinds, positions, others } = bulkColumns(plan, version, header);
+  const n = names.length;
+  if (format === 'CSV') {
+    return (cells) => {
+      let line = '';
+      for (let k = 0; k < n; k++) {
+        if (k > 0) line += ',';
+        const kind = kinds[k] as Cell;
+        if (kind === Cell.Other) {
+          line += csvCell((others[k] as Column<readonly string[]>)(cells));
+          continue;
+        }
+        const cell = cells[positions[k] as number];
+        if (cell === undefined || cell === '') continue;
+        switch (kind) {
+          case Cell.Text:
+            line += csvText(cell);
+            break;
+          case Cell.Datetime:
+            line += CANONICAL_DATETIME.test(cell) ? cell : csvText(canonicalDatetime(cell));
+            break;
+          case Cell.Boolean:
+            line += cell === 'true' ? 'true' : 'false';
+            break;
+          default: {
+            if (isCanonicalNumber(cell)) line += cell;
+            else {
+              const number = Number(cell);
+              if (Number.isFinite(number)) line += String(number);
+            }
+          }
+        }
+      }
+      return line;
+    };
+  }
+  // The key of each value, with what goes before it: `{"Id":`, `,"Name":`, ... (JSON.stringify's own escaping).
+  const keys = names.map((name, k) => `${k === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  return (cells) => {
+    let line = n === 0 ? '{' : '';
+    for (let k = 0; k < n; k++) {
+      line += keys[k] as string;
+      const kind = kinds[k] as Cell;
+      if (kind === Cell.Other) {
+        line += JSON.stringify((others[k] as Column<readonly string[]>)(cells));
+        continue;
+      }
+      const cell = cells[positions[k] as number];
+      if (cell === undefined || cell === '') {
+        line += 'null';
+        continue;
+      }
+      switch (kind) {
+        case Cell.Text:
+          // Text JSON.stringify would copy unchanged (no quote, backslash, control character or surrogate) is quoted as it is.
+          line += JSON_ESCAPES.test(cell) ? JSON.stringify(cell) : `"${cell}"`;
+          break;
+        case Cell.Datetime:
+          line += CANONICAL_DATETIME.test(cell) ? `"${cell}"` : JSON.stringify(canonicalDatetime(cell));
+          break;
+        case Cell.Boolean:
+          line += cell === 'true' ? 'true' : 'false';
+          break;
+        default: {
+          if (isCanonicalNumber(cell)) line += cell;
+          else {
+            const number = Number(cell);
+            line += Number.isFinite(number) ? String(number) : 'null';
+          }
+        }
+      }
+    }
+    return `${line}}`;
   };
 }

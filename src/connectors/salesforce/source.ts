@@ -139,7 +139,12 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
           count = stats.count;
           split = parallel.record;
           batches = parallel.batches;
-        } else batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, options.bulk, stats);
+        } else {
+          // A flow writing the rows unchanged to CSV or JSON lines files gets them as those lines (ReadRequest.encodeAs);
+          // a parallel read (above) and an early-stoppable one (below, it reads the rows) give rows.
+          const encodeAs = stopField === undefined ? req.encodeAs : undefined;
+          batches = readBulk(client, plan, schema, soql, includeDeleted, ctx, encodeAs === undefined ? options.bulk : { ...options.bulk, encodeAs }, stats);
+        }
       } else if (restSingleQuery) {
         stats.soql = restSoql;
         logSoql(restSoql);
