@@ -74,10 +74,15 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   let stopping = false;
   let s3: S3Client | undefined;
 
-  // flowErrorDeactivationThreshold, counted where the runs end: the executor counts scheduled runs in the flow store.
+  // flowErrorDeactivationThreshold, counted where the runs end, in the shared flow store (`consecutive_failures`,
+  // incremented atomically by recordRunEnd: the executor for runs that ran, handle() for scheduled runs that could
+  // not start, reapOne() for lost ones); serve's scheduler drops the suspended flow at its next sync.
+  const suspending = new Set<Promise<void>>();
   executor.onFinished((event) => {
     if (event.startedBy !== 'schedule' || event.status !== 'Error') return;
-    void suspendIfOverThreshold(event.flowName, event.consecutiveFailures, `run ${event.executionId}`);
+    const p = suspendIfOverThreshold(event.flowName, event.consecutiveFailures, `run ${event.executionId}`);
+    suspending.add(p);
+    void p.finally(() => suspending.delete(p));
   });
 
   async function suspendIfOverThreshold(flowName: string, failures: number, last: string): Promise<void> {
@@ -88,8 +93,9 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       const threshold = schedule?.triggerProperties?.Scheduled?.flowErrorDeactivationThreshold;
       if (threshold === undefined || failures < threshold) return;
       const reason = `Deactivated after ${failures} consecutive failed scheduled runs (flowErrorDeactivationThreshold is ${threshold}); the last was ${last}. Fix the cause, then start the flow again (start-flow).`;
-      wlog.warn({ flow: flowName, failures, threshold }, reason);
-      await flows.scheduler.suspend(flowName, reason);
+      // Only an Active flow is suspended (one UPDATE … WHERE status = 'Active'): of two workers seeing the count
+      // over the threshold, or a StartFlow racing with this, the flow is suspended once, with one reason.
+      if (await flows.suspendActive(flowName, reason)) wlog.warn({ flow: flowName, failures, threshold }, reason);
     } catch (error) {
       wlog.error({ flow: flowName, err: (error as Error).message }, 'could not suspend the flow after its failed runs');
     }
@@ -123,6 +129,8 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
         }
         await endUnstartedRun(state, run.executionId, run.flowName, e, now());
         rlog.warn({ code: e.code }, `the run could not start: ${e.message}`);
+        // A scheduled run that could not start counts as a failed one (the scheduler's rule on SQLite).
+        if (run.startedBy === 'schedule') await suspendIfOverThreshold(run.flowName, await flows.recordRunEnd(run.flowName, 'Error'), `run ${run.executionId} (it could not start: ${e.code})`);
         return;
       }
       if ('skipped' in outcome) {
@@ -279,6 +287,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       clearInterval(heartbeat);
       clearInterval(cancels);
       await reaping;
+      await Promise.allSettled([...suspending]);
       wlog.info('worker stopped');
     },
   };

@@ -46,13 +46,15 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
     profiles: async () => ({ profile: emu.connectorProfile }),
     runOptions: { salesforce: FAST, s3Client: s3.client },
   });
-  const createFlow = async (name: string, api: 'BULKV2' | 'REST_SYNC'): Promise<void> => {
+  const createFlow = async (name: string, api: 'BULKV2' | 'REST_SYNC', source: { object?: string; fileType?: string; threshold?: number } = {}): Promise<void> => {
     await flows.create({
       name, arn: `arn:aws:appflow:us-east-1:123456789012:flow/${name}`, status: 'Active', at: now(), by: 'test', schemaFingerprint: 'f', tags: {},
       definition: {
-        triggerConfig: { triggerType: 'OnDemand' },
-        sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: api } } },
-        destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: name, s3OutputFormatConfig: { fileType: 'JSON' } } } }],
+        triggerConfig: source.threshold === undefined
+          ? { triggerType: 'OnDemand' }
+          : { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', flowErrorDeactivationThreshold: source.threshold } } },
+        sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: source.object ?? 'Contact', dataTransferApi: api } } },
+        destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: s3.bucket, bucketPrefix: name, s3OutputFormatConfig: { fileType: source.fileType ?? 'JSON' } } } }],
         tasks: [{ taskType: 'Map_all', sourceFields: [], taskProperties: {} }],
       },
     });
@@ -145,6 +147,60 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
       expect(await until('the long run cancelled', 20_000, () => ended(long.executionId))).toBe('Canceled');
       await until('its claim ended', 10_000, async () => ((await claims.get(long.executionId))?.status === 'done' ? true : undefined));
       expect(await s3.keys('long/')).toEqual([]);
+    } finally {
+      await w.close(1000);
+    }
+  }, 60_000);
+
+  it('suspends a flow after flowErrorDeactivationThreshold consecutive failed scheduled runs, counted across workers, exactly once', async () => {
+    await createFlow('failing', 'REST_SYNC', { object: 'NoSuchObject__c', threshold: 3 });
+    let fire = Date.parse('2026-01-01T00:00:00.000Z');
+    // Each fire goes to whichever worker takes it: the count lives in the shared flow store, not in a process.
+    const scheduled = async (w: RunWorker[]): Promise<string> => {
+      fire += 3_600_000;
+      const started = (await queue.start('failing', { startedBy: 'schedule', scheduledAt: new Date(fire) })) as { executionId: string };
+      expect(await until('the scheduled run ended', 30_000, () => ended(started.executionId))).toBe('Error');
+      await until('its claim ended', 10_000, async () => ((await claims.get(started.executionId))?.status === 'done' ? true : undefined));
+      expect(w.flatMap((x) => x.running())).toEqual([]);
+      return started.executionId;
+    };
+    const first = await worker();
+    const second = await worker();
+    try {
+      await scheduled([first, second]);
+      // A run started by hand does not count either way (as on SQLite).
+      const manual = (await queue.start('failing', { startedBy: 'manual' })) as { executionId: string };
+      expect(await until('the manual run ended', 30_000, () => ended(manual.executionId))).toBe('Error');
+      await until('its claim ended', 10_000, async () => ((await claims.get(manual.executionId))?.status === 'done' ? true : undefined));
+      await scheduled([first, second]);
+      expect(await flows.get('failing')).toMatchObject({ status: 'Active', consecutiveFailures: 2 });
+      await first.close(1000);
+      const third = await scheduled([second]);
+      const suspended = await flows.get('failing');
+      expect(suspended).toMatchObject({ status: 'Suspended', consecutiveFailures: 3 });
+      expect(suspended?.statusMessage).toBe(`Deactivated after 3 consecutive failed scheduled runs (flowErrorDeactivationThreshold is 3); the last was run ${third}. Fix the cause, then start the flow again (start-flow).`);
+      // A scheduled run ending after the suspension (queued before it) does not suspend it again.
+      await scheduled([second]);
+      expect(await flows.get('failing')).toMatchObject({ status: 'Suspended', statusMessage: suspended?.statusMessage, lastUpdatedAt: suspended?.lastUpdatedAt });
+    } finally {
+      await Promise.all([first.close(1000), second.close(1000)]);
+    }
+  }, 120_000);
+
+  it('counts a scheduled run that could not start (its stored definition no longer compiles) as a failed run', async () => {
+    await createFlow('orphan', 'REST_SYNC', { fileType: 'XLS', threshold: 2 });
+    const w = await worker();
+    try {
+      const ids: string[] = [];
+      for (const at of ['2026-01-01T01:00:00.000Z', '2026-01-01T02:00:00.000Z']) {
+        const started = (await queue.start('orphan', { startedBy: 'schedule', scheduledAt: new Date(at) })) as { executionId: string };
+        expect(await until('the scheduled run ended', 30_000, () => ended(started.executionId))).toBe('Error');
+        await until('its claim ended', 10_000, async () => ((await claims.get(started.executionId))?.status === 'done' ? true : undefined));
+        ids.push(started.executionId);
+      }
+      const flow = await flows.get('orphan');
+      expect(flow).toMatchObject({ status: 'Suspended', consecutiveFailures: 2 });
+      expect(flow?.statusMessage).toContain(`the last was run ${ids[1]}`);
     } finally {
       await w.close(1000);
     }

@@ -274,7 +274,8 @@ export function describeStorageConformance(backend: StorageBackend): void {
         expect(fires[0]).toEqual({ flowName: 'sched', scheduledAt: t(10), firedAt: t(31), outcome: 'skipped', catchUp: true, reason: 'a run was in progress' });
         expect(fires[2]).toEqual({ flowName: 'sched', scheduledAt: t(5), firedAt: t(5), outcome: 'started', catchUp: false, executionId: 'e1' });
         expect(await flows.fires('sched', 1)).toHaveLength(1);
-        await flows.recordRunEnd('sched', 'Error');
+        expect(await flows.recordRunEnd('sched', 'Error')).toBe(1);
+        expect(await flows.recordRunEnd('sched', 'Canceled')).toBe(1);
         const active = await flows.scheduler.listActive();
         expect(active).toHaveLength(1);
         expect(active[0]).toMatchObject({ flowName: 'sched', consecutiveFailures: 1, triggerConfig: scheduled.triggerConfig });
@@ -287,6 +288,13 @@ export function describeStorageConformance(backend: StorageBackend): void {
         expect(s?.statusMessage).toHaveLength(2048);
         expect(s?.lastUpdatedAt.toISOString()).toBe(clock.toISOString());
         expect(await flows.scheduler.listActive()).toEqual([]);
+        // suspendActive suspends an Active flow only: once, whoever asks second (another worker) changes nothing.
+        await flows.setStatus('sched', 'Active', null, clock);
+        expect(await flows.recordRunEnd('sched', 'Error')).toBe(1);
+        expect(await flows.suspendActive('sched', 'first')).toBe(true);
+        expect(await flows.suspendActive('sched', 'second')).toBe(false);
+        expect(await flows.get('sched')).toMatchObject({ status: 'Suspended', statusMessage: 'first' });
+        expect(await flows.suspendActive('no-such-flow', 'x')).toBe(false);
       });
     });
 

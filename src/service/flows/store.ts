@@ -70,6 +70,8 @@ export interface FlowStore {
   setStatus(name: string, status: FlowStatus, message: string | null, at: Date): Promise<StoredFlow | undefined>;
   /** Count a run's end: +1 on Error, back to 0 on Successful (Canceled changes nothing). Returns the count. */
   recordRunEnd(name: string, status: string): Promise<number>;
+  /** Suspend the flow with `flowStatusMessage` = reason if it is Active (atomically); true when it was. */
+  suspendActive(name: string, reason: string): Promise<boolean>;
   delete(name: string): Promise<boolean>;
   tag(name: string, tags: Readonly<Record<string, string>>): Promise<void>;
   /** The scheduler's view (src/service/scheduler.ts): Active Scheduled flows, the fires log, suspension. */
@@ -208,10 +210,15 @@ export async function createFlowStore(db: Kysely<FlowTables>, options: { readonl
       return Number(result.numUpdatedRows) === 0 ? undefined : get(name);
     }),
     recordRunEnd: (name, status) => guard('count the run', async () => {
-      if (status === 'Error') await db.updateTable('flows').set({ consecutive_failures: sql<number>`consecutive_failures + 1` }).where('name', '=', name).execute();
-      else if (status === 'Successful') await db.updateTable('flows').set({ consecutive_failures: 0 }).where('name', '=', name).execute();
-      const row = await db.selectFrom('flows').select('consecutive_failures').where('name', '=', name).executeTakeFirst();
+      // One statement (UPDATE … RETURNING, on both backends): the count answered is the one this run made.
+      const row = status === 'Error' || status === 'Successful'
+        ? await db.updateTable('flows').set({ consecutive_failures: status === 'Error' ? sql<number>`consecutive_failures + 1` : 0 }).where('name', '=', name).returning('consecutive_failures').executeTakeFirst()
+        : await db.selectFrom('flows').select('consecutive_failures').where('name', '=', name).executeTakeFirst();
       return Number(row?.consecutive_failures ?? 0);
+    }),
+    suspendActive: (name, reason) => guard('suspend the flow', async () => {
+      const result = await db.updateTable('flows').set({ status: 'Suspended', status_message: reason.slice(0, 2048), last_updated_at: now().toISOString() }).where('name', '=', name).where('status', '=', 'Active').executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
     }),
     delete: (name) => guard('delete the flow', async () => db.transaction().execute(async (trx) => {
       await trx.deleteFrom('flow_tags').where('flow_name', '=', name).execute();
