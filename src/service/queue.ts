@@ -10,6 +10,7 @@ import { canceled } from '../core/cancel.ts';
 import { redactDatabaseUrl } from './db.ts';
 import type { Executor, LiveRun, RunFinished, StartedBy, StartOutcome } from './executor.ts';
 import type { FlowStore } from './flows/store.ts';
+import { deactivationReason } from './scheduler.ts';
 
 /**
  * The distributed mode's run queue (docs/service.md, "Distributed mode"): on PostgreSQL, a StartFlow or a
@@ -244,6 +245,28 @@ export async function endUnstartedRun(state: RunStateStore, executionId: string,
   return record;
 }
 
+/**
+ * flowErrorDeactivationThreshold in the distributed mode: `failures` is the flow's count of consecutive failed
+ * scheduled runs in the shared flow store (recordRunEnd's answer). At or over the threshold the flow is suspended,
+ * only if still Active (one UPDATE), so of several processes seeing it, one suspends it, with one reason.
+ */
+export async function suspendOverThreshold(flows: FlowStore, flowName: string, failures: number, last: string, log: Logger): Promise<boolean> {
+  try {
+    const flow = await flows.get(flowName);
+    if (flow?.status !== 'Active') return false;
+    const schedule = flow.definition['triggerConfig'] as { triggerProperties?: { Scheduled?: { flowErrorDeactivationThreshold?: number } } } | undefined;
+    const threshold = schedule?.triggerProperties?.Scheduled?.flowErrorDeactivationThreshold;
+    if (threshold === undefined || failures < threshold) return false;
+    const reason = deactivationReason(failures, threshold, last);
+    if (!(await flows.suspendActive(flowName, reason))) return false;
+    log.warn({ flow: flowName, failures, threshold }, reason);
+    return true;
+  } catch (error) {
+    log.error({ flow: flowName, err: (error as Error).message }, 'could not suspend the flow after its failed runs');
+    return false;
+  }
+}
+
 export interface QueueExecutorOptions {
   readonly boss: PgBoss;
   readonly claims: RunClaims;
@@ -282,6 +305,11 @@ export function createQueueExecutor(options: QueueExecutorOptions): Executor {
         const e = toForceflowError(error);
         await claims.finish(executionId, 'the job could not be queued').catch(() => undefined);
         await endUnstartedRun(state, executionId, flowName, e, now()).catch(() => undefined);
+        // A fire that could not be queued is a failed scheduled run (the scheduler counts nothing in this mode).
+        if (startedBy === 'schedule') {
+          const failures = await flows.recordRunEnd(flowName, 'Error').catch(() => undefined);
+          if (failures !== undefined) await suspendOverThreshold(flows, flowName, failures, `run ${executionId} (it could not be queued: ${e.code})`, log);
+        }
         throw e;
       }
       log.info({ flow: flowName, executionId, startedBy }, 'run queued');

@@ -99,6 +99,18 @@ export interface SchedulerDeps {
   readonly executor: SchedulerExecutor;
   /** The service logger; the scheduler logs through a child (`component: scheduler`). */
   readonly log: Logger;
+  /**
+   * The distributed mode: runs end in worker processes, which count failed scheduled runs in the shared flow store
+   * and suspend the flow there (src/service/worker.ts), as the queue executor does for a fire it could not enqueue;
+   * this scheduler then counts nothing itself (its count would miss the runs' ends) and drops a suspended flow when
+   * {@link Scheduler.sync} no longer finds it Active.
+   */
+  readonly failuresCountedElsewhere?: boolean;
+}
+
+/** The `flowStatusMessage` of a flow suspended by `flowErrorDeactivationThreshold`. */
+export function deactivationReason(failures: number, threshold: number, last: string): string {
+  return `Deactivated after ${failures} consecutive failed scheduled runs (flowErrorDeactivationThreshold is ${threshold}); the last was ${last}. Fix the cause, then start the flow again (start-flow).`;
 }
 
 /** A catch-up run stands for every fire due in the minute after it: a flow runs at most once a minute. */
@@ -376,11 +388,11 @@ export class Scheduler {
 
   #countFailure(flowName: string, last: string): void {
     const entry = this.#entries.get(flowName);
-    if (!entry) return;
+    if (!entry || this.#deps.failuresCountedElsewhere === true) return;
     entry.failures += 1;
     const threshold = entry.threshold;
     if (threshold === undefined || entry.failures < threshold) return;
-    const reason = `Deactivated after ${entry.failures} consecutive failed scheduled runs (flowErrorDeactivationThreshold is ${threshold}); the last was ${last}. Fix the cause, then start the flow again (start-flow).`;
+    const reason = deactivationReason(entry.failures, threshold, last);
     this.#drop(entry);
     this.#log.warn({ flow: flowName, failures: entry.failures, threshold }, reason);
     this.#track(this.#deps.store.suspend(flowName, reason).catch((e: unknown) => this.#storeFailed(flowName, 'suspend', e)));

@@ -11,7 +11,7 @@ import type { ExecutionRecord } from '../flows/run-record.ts';
 import type { RunStateStore } from '../flows/state.ts';
 import { createExecutor, type ExecutorOptions } from './executor.ts';
 import type { FlowStore } from './flows/store.ts';
-import { endUnstartedRun, RUN_QUEUE, runJobSchema, sendRunJob, type ClaimRow, type RunClaims, type RunJob } from './queue.ts';
+import { endUnstartedRun, RUN_QUEUE, runJobSchema, sendRunJob, suspendOverThreshold, type ClaimRow, type RunClaims, type RunJob } from './queue.ts';
 
 /**
  * The run worker of the distributed mode (`forceflow worker`, or `serve --run-flows`): it takes run jobs from
@@ -86,19 +86,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   });
 
   async function suspendIfOverThreshold(flowName: string, failures: number, last: string): Promise<void> {
-    try {
-      const flow = await flows.get(flowName);
-      if (flow?.status !== 'Active') return;
-      const schedule = flow.definition['triggerConfig'] as { triggerProperties?: { Scheduled?: { flowErrorDeactivationThreshold?: number } } } | undefined;
-      const threshold = schedule?.triggerProperties?.Scheduled?.flowErrorDeactivationThreshold;
-      if (threshold === undefined || failures < threshold) return;
-      const reason = `Deactivated after ${failures} consecutive failed scheduled runs (flowErrorDeactivationThreshold is ${threshold}); the last was ${last}. Fix the cause, then start the flow again (start-flow).`;
-      // Only an Active flow is suspended (one UPDATE … WHERE status = 'Active'): of two workers seeing the count
-      // over the threshold, or a StartFlow racing with this, the flow is suspended once, with one reason.
-      if (await flows.suspendActive(flowName, reason)) wlog.warn({ flow: flowName, failures, threshold }, reason);
-    } catch (error) {
-      wlog.error({ flow: flowName, err: (error as Error).message }, 'could not suspend the flow after its failed runs');
-    }
+    await suspendOverThreshold(flows, flowName, failures, last, wlog);
   }
 
   async function handle(job: PgBoss.Job<unknown>): Promise<void> {

@@ -187,11 +187,11 @@ export interface Harness {
   readonly scheduler: Scheduler;
 }
 
-export function harness(start: string, parts: { store?: MemoryStore; executor?: MemoryExecutor; clock?: ManualClock; log?: Logger } = {}): Harness {
+export function harness(start: string, parts: { store?: MemoryStore; executor?: MemoryExecutor; clock?: ManualClock; log?: Logger; failuresCountedElsewhere?: boolean } = {}): Harness {
   const clock = parts.clock ?? new ManualClock(start);
   const store = parts.store ?? new MemoryStore();
   const executor = parts.executor ?? new MemoryExecutor(clock);
-  const scheduler = new Scheduler({ clock, store, executor, log: parts.log ?? silentLog() });
+  const scheduler = new Scheduler({ clock, store, executor, log: parts.log ?? silentLog(), ...(parts.failuresCountedElsewhere === undefined ? {} : { failuresCountedElsewhere: parts.failuresCountedElsewhere }) });
   return { clock, store, executor, scheduler };
 }
 

@@ -254,6 +254,22 @@ describe('flowErrorDeactivationThreshold', () => {
     expect(h.store.flows.get('broken')?.status).toBe('Suspended');
   });
 
+  it('counts nothing itself when the failures are counted elsewhere (the distributed mode: workers count in the store)', async () => {
+    const h = harness('2025-07-01T00:00:00Z', { failuresCountedElsewhere: true });
+    h.executor.failStart = new ForceflowError('STATE_ERROR', 'PostgreSQL is unreachable.');
+    await activate(h, scheduledFlow('remote', { scheduleExpression: 'rate(1hours)', flowErrorDeactivationThreshold: 2 }, h.clock.now()));
+    await h.clock.advanceBy(3 * 3600_000);
+    expect(h.store.firesOf('remote').map((f) => f.outcome)).toEqual(['failed', 'failed', 'failed', 'failed']);
+    h.executor.failStart = undefined;
+    for (let i = 0; i < 3; i++) {
+      await h.clock.advanceBy(3600_000);
+      h.executor.finish('remote', 'Error');
+    }
+    await h.clock.advanceBy(0);
+    expect(h.store.flows.get('remote')?.status).toBe('Active');
+    expect(h.scheduler.isScheduled('remote')).toBe(true);
+  });
+
   it('when unset, never deactivates; and runs started by others do not count', async () => {
     const h = harness('2025-07-01T00:00:00Z');
     await activate(h, scheduledFlow('stubborn', { scheduleExpression: 'rate(1hours)' }, h.clock.now()));

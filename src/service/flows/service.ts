@@ -90,7 +90,7 @@ export async function openFlowService(deps: FlowServiceDeps, profiles: FlowProfi
   deps.onClose(async () => executor.drain(deps.gracePeriodMs));
   // Runs an earlier service process left InProgress (killed mid-run) end as Error before anything is scheduled.
   await executor.recoverInterrupted();
-  const scheduler = new Scheduler({ clock: deps.clock, store: store.scheduler, executor, log: deps.log });
+  const scheduler = new Scheduler({ clock: deps.clock, store: store.scheduler, executor, log: deps.log, failuresCountedElsewhere: distributed });
   // Registered last, so it stops first: no fire starts a run while the executor drains.
   deps.onClose(() => scheduler.close());
   // Every Active scheduled flow is scheduled again; fires missed while the service was down make one run.
