@@ -195,6 +195,10 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
         profile: (name) => options.profiles(name ?? undefined, 'source'),
         ...(options.runOptions?.registry ? { registry: options.runOptions.registry } : {}),
       }, { executionId: reaperId, by: 'the lost worker\'s lease running out' });
+      // The lock goes before the claim ends: once the claim is done a new run of the flow may be queued at once
+      // (StartFlow refuses a flow whose lock is held), so it must find the flow free.
+      released = true;
+      await lock.release();
       await claims.finish(row.execution_id, 'worker lost');
       if (row.job_id !== null) await boss.fail(RUN_QUEUE, row.job_id, { reason: 'worker lost' }).catch(() => undefined);
       rlog.error('a worker was lost mid-run: the run ended Error (WORKER_LOST), its staging discarded; it is not run again');
