@@ -134,75 +134,89 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
 
   const runningOf = (flowName: string): Run | undefined => [...runs.values()].find((r) => r.flowName === flowName);
 
+  const stoppingError = (flowName: string): ForceflowError => new ForceflowError('SERVICE_STOPPING', `The service is stopping and starts no new runs; flow "${flowName}" was not started. Start it again once the service is back.`, { details: { flowName } });
+
+  async function startRun(flowName: string, startedBy: StartedBy, executionId: string): Promise<StartOutcome> {
+    const flow = await options.flows.get(flowName).catch((error: unknown) => {
+      starting.delete(flowName);
+      throw error;
+    });
+    if (!flow) {
+      starting.delete(flowName);
+      throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
+    }
+    if (draining) {
+      // The drain began while the flow was read: not started, so handed back (the worker) or refused (StartFlow).
+      starting.delete(flowName);
+      throw stoppingError(flowName);
+    }
+    const log = options.log.child({ flow: flowName, executionId, startedBy });
+    const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
+    let onStarted!: () => void;
+    const startedSignal = new Promise<void>((resolve) => { onStarted = resolve; });
+    const result = runFlow({
+      ...options.runOptions,
+      flow: definitionOf(flow),
+      profiles: options.profiles,
+      state: options.state,
+      log,
+      now,
+      executionId,
+      startedBy,
+      signal: run.controller.signal,
+      onProgress: (p) => { run.progress = p; },
+      onStarted: (started) => {
+        run.started = started;
+        runs.set(executionId, run);
+        starting.delete(flowName);
+        onStarted();
+      },
+    });
+    run.done = result.then(async (record) => {
+      runs.delete(executionId);
+      if (run.forced) return;
+      let consecutiveFailures = 0;
+      try {
+        // flowErrorDeactivationThreshold counts scheduled runs only.
+        if (startedBy === 'schedule') consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'could not count the run in the flow store');
+      }
+      emit({ flowName, executionId, startedBy, status: record.executionStatus, consecutiveFailures, record });
+    }, () => {
+      runs.delete(executionId);
+    });
+    try {
+      await Promise.race([startedSignal, result]);
+    } catch (error) {
+      starting.delete(flowName);
+      const e = toForceflowError(error);
+      if (e.code === 'FLOW_LOCKED') {
+        const holder = (e.details as { holder?: { executionId?: string } } | undefined)?.holder?.executionId;
+        return { skipped: 'running', ...(holder === undefined ? {} : { executionId: holder }) };
+      }
+      throw e;
+    }
+    starting.delete(flowName);
+    return { executionId };
+  }
+
   return {
-    async start(flowName, { startedBy, executionId = randomUUID() }) {
-      if (draining) throw new ForceflowError('SERVICE_STOPPING', `The service is stopping and starts no new runs; flow "${flowName}" was not started. Start it again once the service is back.`, { details: { flowName } });
+    start(flowName, { startedBy, executionId = randomUUID() }) {
+      if (draining) return Promise.reject(stoppingError(flowName));
       const going = runningOf(flowName);
-      if (going) return { skipped: 'running', executionId: going.executionId };
-      if (starting.has(flowName)) return { skipped: 'running' };
+      if (going) return Promise.resolve({ skipped: 'running', executionId: going.executionId });
+      if (starting.has(flowName)) return Promise.resolve({ skipped: 'running' });
       // Taken before the first await: of two starts of one flow at the same time, one goes on.
       starting.add(flowName);
-      const flow = await options.flows.get(flowName).catch((error: unknown) => {
-        starting.delete(flowName);
-        throw error;
-      });
-      if (!flow) {
-        starting.delete(flowName);
-        throw new ForceflowError('RUN_NOT_FOUND', `Flow "${flowName}" does not exist.`, { details: { flowName } });
-      }
-      const log = options.log.child({ flow: flowName, executionId, startedBy });
-      const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
-      let onStarted!: () => void;
-      const startedSignal = new Promise<void>((resolve) => { onStarted = resolve; });
-      const result = runFlow({
-        ...options.runOptions,
-        flow: definitionOf(flow),
-        profiles: options.profiles,
-        state: options.state,
-        log,
-        now,
-        executionId,
-        startedBy,
-        signal: run.controller.signal,
-        onProgress: (p) => { run.progress = p; },
-        onStarted: (started) => {
-          run.started = started;
-          runs.set(executionId, run);
-          starting.delete(flowName);
-          onStarted();
-        },
-      });
-      run.done = result.then(async (record) => {
-        runs.delete(executionId);
-        if (run.forced) return;
-        let consecutiveFailures = 0;
-        try {
-          // flowErrorDeactivationThreshold counts scheduled runs only.
-          if (startedBy === 'schedule') consecutiveFailures = await options.flows.recordRunEnd(flowName, record.executionStatus);
-        } catch (error) {
-          log.error({ err: (error as Error).message }, 'could not count the run in the flow store');
-        }
-        emit({ flowName, executionId, startedBy, status: record.executionStatus, consecutiveFailures, record });
-      }, () => {
-        runs.delete(executionId);
-      });
-      const startedOrFailed = Promise.race([startedSignal, result]);
-      pendingStarts.add(startedOrFailed);
-      try {
-        await startedOrFailed;
-      } catch (error) {
-        starting.delete(flowName);
-        const e = toForceflowError(error);
-        if (e.code === 'FLOW_LOCKED') {
-          const holder = (e.details as { holder?: { executionId?: string } } | undefined)?.holder?.executionId;
-          return { skipped: 'running', ...(holder === undefined ? {} : { executionId: holder }) };
-        }
-        throw e;
-      } finally {
-        pendingStarts.delete(startedOrFailed);
-      }
-      starting.delete(flowName);
-      return { executionId };
+      // Tracked before the first await too: a drain from now on waits for this start. One that began while the flow
+      // was read used to find nothing to wait for, and the run then started anyway and was never cancelled (a
+      // worker's close waited for a 10-minute Bulk export: test/service/queue.test.ts's drain, under load).
+      const started = startRun(flowName, startedBy, executionId);
+      const tracked = started.catch(() => undefined);
+      pendingStarts.add(tracked);
+      void tracked.finally(() => pendingStarts.delete(tracked));
+      return started;
     },
 
     cancel(flowName, executionIds) {

@@ -41,8 +41,8 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
   const log = silentLogger();
   const now = (): Date => new Date();
 
-  const worker = (concurrency = 1): Promise<RunWorker> => startRunWorker({
-    boss, claims, flows, state, log, now, concurrency, leaseMs: 1500, cancelPollMs: 200,
+  const worker = (concurrency = 1, flowStore?: FlowStore): Promise<RunWorker> => startRunWorker({
+    boss, claims, flows: flowStore ?? flows, state, log, now, concurrency, leaseMs: 1500, cancelPollMs: 200,
     profiles: async () => ({ profile: emu.connectorProfile }),
     runOptions: { salesforce: FAST, s3Client: s3.client },
   });
@@ -206,11 +206,43 @@ describe.skipIf(server === undefined)('the run queue on PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('drains while a taken run is still being started: the run is handed back and another worker runs it, the close ends', async () => {
+    await createFlow('handed', 'REST_SYNC');
+    // The worker reads the flow as it starts the run: hold that read until the drain has begun.
+    let reached!: () => void;
+    const reading = new Promise<void>((resolve) => { reached = resolve; });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const slow: FlowStore = { ...flows, get: async (name) => {
+      if (name === 'handed') {
+        reached();
+        await gate;
+      }
+      return flows.get(name);
+    } };
+    const first = await worker(1, slow);
+    const run = (await queue.start('handed', { startedBy: 'manual' })) as { executionId: string };
+    await reading;
+    const closing = first.close(300);
+    release();
+    await closing;
+    // Not started by the closing worker: handed back to the queue, not left running for ever (nor cancelled).
+    expect(await claims.get(run.executionId)).toMatchObject({ status: 'queued' });
+    expect((await state.run(run.executionId))?.executionStatus).toBe('InProgress');
+    const second = await worker();
+    try {
+      expect(await until('the run ended', 30_000, () => ended(run.executionId))).toBe('Successful');
+    } finally {
+      await second.close(1000);
+    }
+  }, 60_000);
+
   it('drains on close: a run still going after the grace period ends Canceled, its staging removed', async () => {
     await createFlow('drained', 'BULKV2');
     const w = await worker(1);
     const run = (await queue.start('drained', { startedBy: 'manual' })) as { executionId: string };
-    await until('the run running', 20_000, async () => ((await claims.get(run.executionId))?.status === 'running' ? true : undefined));
+    // Started: it holds the flow's lock (its claim is `running` from the moment the worker takes the job, before that).
+    await until('the run started', 20_000, async () => ((await state.lockHolder('drained'))?.executionId === run.executionId ? true : undefined));
     await w.close(300);
     expect(await ended(run.executionId)).toBe('Canceled');
     expect(await claims.get(run.executionId)).toMatchObject({ status: 'done' });
