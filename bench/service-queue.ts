@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/service-queue.ts [--flows 24] [--samples 20] [--records 10]`: the distributed mode's
+ * `node --import tsx bench/service-queue.ts [--flows 24] [--samples 20] [--fires 10] [--records 10]`: the distributed mode's
  * queue (issue 16) against the embedded SQLite mode, on this machine.
  *
  * The emulator (Account with `--records` records) and a local S3 run in this process; every forceflow process
@@ -12,6 +12,10 @@
  *   `startedAt` in the run history (the run holds the flow's lock and is recorded by whoever runs it). A
  *   scheduled fire goes through the same enqueue (the scheduler calls the same start), so this is the fire →
  *   start overhead of the queue: the job insert, a worker's poll (pg-boss, every 0.5 s at most), the claim;
+ * - scheduled fire → run started, p50/p99 over `--fires` fires made one at a time: a Scheduled flow (`rate(1minutes)`)
+ *   activated by StartFlow fires at once (a rate() runs first at its activation) through the scheduler, as every
+ *   later fire does; from the fire's `scheduledAt` in the fires log to the run's `startedAt`. The flow is stopped
+ *   after its run, before its next fire;
  * - short runs per minute: `--flows` on-demand flows (REST Account → S3 JSON lines) started together, twice;
  *   runs completed ÷ wall time.
  * PostgreSQL: 127.0.0.1:5432 (user postgres, database test) or FORCEFLOW_TEST_POSTGRES_URL; without it the queue
@@ -28,8 +32,10 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import pg from 'pg';
 import { startEmulator } from '../src/emulator/index.ts';
 import { startLocalS3 } from '../src/emulator/s3/local.ts';
-import { openRunState } from '../src/flows/state.ts';
 import { appflowClient, type AppflowJson } from '../src/service/client.ts';
+import { openServiceDatabase } from '../src/service/db.ts';
+import { openFlowStore } from '../src/service/flows/store.ts';
+import { openServiceState } from '../src/service/state.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -38,6 +44,7 @@ const opt = (name: string): string | undefined => {
 };
 const FLOWS = Math.max(1, Number(opt('flows') ?? 24));
 const SAMPLES = Math.max(1, Number(opt('samples') ?? 20));
+const FIRES = Math.max(1, Number(opt('fires') ?? 10));
 const RECORDS = Math.max(1, Number(opt('records') ?? 10));
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const ADMIN_URL = process.env['FORCEFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -84,7 +91,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-interface Result { label: string; p50: number; p99: number; perMinute: number; failed: number }
+interface Result { label: string; p50: number; p99: number; fireP50: number; fireP99: number; perMinute: number; failed: number }
 
 async function measure(label: string, workers: number | undefined): Promise<Result> {
   const stateDir = join(work, `state-${label.replace(/\W+/g, '-')}`);
@@ -111,15 +118,32 @@ async function measure(label: string, workers: number | undefined): Promise<Resu
         connectorProfileCredentials: { Salesforce: { accessToken: emu.accessToken, refreshToken: emu.refreshToken, oAuth2GrantType: 'AUTHORIZATION_CODE', clientCredentialsArn: secret.ARN } },
       },
     });
-    const flowDef = (name: string): AppflowJson => ({
-      flowName: name, triggerConfig: { triggerType: 'OnDemand' },
+    const flowDef = (name: string, scheduled = false): AppflowJson => ({
+      flowName: name, triggerConfig: scheduled ? { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1minutes)' } } } : { triggerType: 'OnDemand' },
       sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'bench', sourceConnectorProperties: { Salesforce: { object: 'Account', dataTransferApi: 'REST_SYNC' } } },
       destinationFlowConfigList: [{ connectorType: 'S3', destinationConnectorProperties: { S3: { bucketName: 'forceflow', bucketPrefix: `bench-${label.replace(/\W+/g, '-')}`, s3OutputFormatConfig: { fileType: 'JSON' } } } }],
       tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' }, taskProperties: {} }],
     });
     const names = Array.from({ length: FLOWS }, (_, i) => `q-${String(i).padStart(3, '0')}`);
     for (const name of names) await appflow.call('create-flow', flowDef(name));
-    const state = openRunState(stateDir);
+    const scheduledNames = Array.from({ length: FIRES }, (_, i) => `s-${String(i).padStart(3, '0')}`);
+    for (const name of scheduledNames) await appflow.call('create-flow', flowDef(name, true));
+    // The run history where the service keeps it: the state folder on SQLite, the database on PostgreSQL.
+    const db = openServiceDatabase({ stateDir, ...(url === undefined ? {} : { url }) });
+    const serviceState = openServiceState({ db, stateDir });
+    const state = serviceState.runs;
+    const store = await openFlowStore({ stateDir, ...(url === undefined ? {} : { url }) });
+    // A run's record ends a moment before its queue claim does: a StartFlow right after is refused (ConflictException), so retried.
+    const startFlow = async (flowName: string): Promise<string> => {
+      for (let tries = 0; ; tries++) {
+        try {
+          return (await appflow.call<{ executionId: string }>('start-flow', { flowName })).executionId;
+        } catch (error) {
+          if ((error as { details?: { errorType?: string } }).details?.errorType !== 'ConflictException' || tries >= 100) throw error;
+          await sleep(20);
+        }
+      }
+    };
     const endOf = async (id: string): Promise<string> => {
       for (;;) {
         const r = await state.run(id);
@@ -133,24 +157,42 @@ async function measure(label: string, workers: number | undefined): Promise<Resu
       let failed = 0;
       for (let i = 0; i < SAMPLES; i++) {
         const sent = Date.now();
-        const { executionId } = await appflow.call<{ executionId: string }>('start-flow', { flowName: names[i % names.length] });
+        const executionId = await startFlow(names[i % names.length] as string);
         if ((await endOf(executionId)) !== 'Successful') failed++;
         latencies.push(Date.parse(String((await state.run(executionId))?.startedAt)) - sent);
       }
       latencies.sort((a, b) => a - b);
+      // Scheduled fire → run started: one activation fire at a time.
+      const fireLatencies: number[] = [];
+      for (const flowName of scheduledNames) {
+        await appflow.call('start-flow', { flowName });
+        let fire;
+        for (let waited = 0; fire === undefined; waited += 20) {
+          if (waited > 30_000) throw new Error(`${flowName}: no fire within 30 s of its activation`);
+          fire = (await store.fires(flowName, 1)).find((f) => f.outcome === 'started' && f.executionId !== undefined);
+          if (fire === undefined) await sleep(20);
+        }
+        const executionId = String(fire.executionId);
+        if ((await endOf(executionId)) !== 'Successful') failed++;
+        await appflow.call('stop-flow', { flowName });
+        fireLatencies.push(Date.parse(String((await state.run(executionId))?.startedAt)) - fire.scheduledAt.getTime());
+      }
+      fireLatencies.sort((a, b) => a - b);
       // Throughput: every flow at once, twice.
       const t0 = Date.now();
       let runs = 0;
       for (let wave = 0; wave < 2; wave++) {
-        const ids = await Promise.all(names.map(async (flowName) => (await appflow.call<{ executionId: string }>('start-flow', { flowName })).executionId));
+        const ids = await Promise.all(names.map(startFlow));
         const statuses = await Promise.all(ids.map(endOf));
         failed += statuses.filter((s) => s !== 'Successful').length;
         runs += ids.length;
       }
       const perMinute = runs / ((Date.now() - t0) / 60_000);
-      return { label, p50: percentile(latencies, 50), p99: percentile(latencies, 99), perMinute, failed };
+      return { label, p50: percentile(latencies, 50), p99: percentile(latencies, 99), fireP50: percentile(fireLatencies, 50), fireP99: percentile(fireLatencies, 99), perMinute, failed };
     } finally {
-      state.close();
+      serviceState.close();
+      await db.destroy();
+      await store.close();
     }
   } finally {
     for (const p of procs) p.child.kill('SIGTERM');
@@ -164,9 +206,9 @@ if (havePostgres) {
   results.push(await measure('queue, 1 worker', 1));
   results.push(await measure('queue, 3 workers', 3));
 }
-console.log(`Run queue: ${FLOWS} on-demand flows (REST Account, ${RECORDS} records → S3 JSON lines), latency over ${SAMPLES} runs one at a time; workers --concurrency 4; load average ${loadavg()[0]?.toFixed(2)} on ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`);
+console.log(`Run queue: ${FLOWS} on-demand flows (REST Account, ${RECORDS} records → S3 JSON lines), latency over ${SAMPLES} runs and ${FIRES} scheduled fires one at a time; workers --concurrency 4; load average ${loadavg()[0]?.toFixed(2)} on ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`);
 for (const r of results) {
-  console.log(`${r.label.padEnd(22)} start → run started p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms   short runs/min ${r.perMinute.toFixed(0)}${r.failed > 0 ? `   (${r.failed} runs did not succeed)` : ''}`);
+  console.log(`${r.label.padEnd(22)} start → run started p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms   fire → run started p50 ${r.fireP50.toFixed(0)} ms  p99 ${r.fireP99.toFixed(0)} ms   short runs/min ${r.perMinute.toFixed(0)}${r.failed > 0 ? `   (${r.failed} runs did not succeed)` : ''}`);
 }
 sm.destroy();
 await s3.close();
