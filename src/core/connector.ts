@@ -119,6 +119,8 @@ export interface SourceSplitJob {
   /** Read ahead of the output and spooled to disk (else streamed straight through). */
   spooled: boolean;
   records: number;
+  /** Bytes of its result pages: what the run's size guard counts for a split read (its largest job's). */
+  bytes: number;
   pages: number;
   startedAt: string | null;
   endedAt: string | null;
@@ -133,6 +135,8 @@ export interface SourceSplitRecord {
   readonly concurrency: number;
   /** API calls spent finding the ranges' boundaries. */
   readonly boundaryCalls: number;
+  /** The size estimate the split was decided on: the COUNT, the record width from describe, their product. */
+  readonly estimate?: { readonly records: number; readonly recordBytes: number; readonly bytes: number };
   readonly jobs: SourceSplitJob[];
 }
 
@@ -155,6 +159,11 @@ export interface SourceStream {
   readonly apiCalls?: () => number;
   /** A read split into parallel jobs (Salesforce Bulk), as it stands; undefined when it was not split. */
   readonly split?: () => SourceSplitRecord | undefined;
+  /**
+   * The bytes the run's size guard counts, when not all of bytesRead: a split read's largest job's (the guard
+   * applies per job; docs/flows.md, "Parallel Bulk reads").
+   */
+  readonly guardedBytes?: () => number;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
   readonly invalidUtf8Replacements?: () => number;
   /**

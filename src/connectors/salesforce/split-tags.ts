@@ -5,8 +5,10 @@
 
 /** Query jobs a big Bulk read runs at once (1 to 16; 1 never splits). */
 export const BULK_PARALLEL_JOBS_TAG = 'forceflow:bulkParallelJobs';
-/** Split only reads of at least this many records (default 1,000,000). */
+/** Split only reads of at least this many records (default 1,000,000)… */
 export const BULK_PARALLEL_MIN_RECORDS_TAG = 'forceflow:bulkParallelMinRecords';
+/** …or estimated at this many bytes or more (COUNT × the record width from describe; default 2 GiB, bulk-split.ts). */
+export const BULK_PARALLEL_MIN_BYTES_TAG = 'forceflow:bulkParallelMinBytes';
 export const MAX_BULK_PARALLEL_JOBS = 16;
 
 function wholeNumber(value: unknown): number | undefined {
@@ -23,14 +25,26 @@ export function parseBulkParallelMinRecords(value: unknown): number | undefined 
   return wholeNumber(value);
 }
 
-/** The flow's parallel-read settings from its tags (a tag left out or invalid is absent: rules.ts reports it). */
-export function bulkParallelOfTags(tags: Readonly<Record<string, string>> | undefined): { jobs?: number; minRecords?: number } {
-  const jobs = parseBulkParallelJobs(tags?.[BULK_PARALLEL_JOBS_TAG]);
-  const minRecords = parseBulkParallelMinRecords(tags?.[BULK_PARALLEL_MIN_RECORDS_TAG]);
-  return { ...(jobs === undefined ? {} : { jobs }), ...(minRecords === undefined ? {} : { minRecords }) };
+/** A number of bytes: digits, or with a unit (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024). */
+export function parseBulkParallelMinBytes(value: unknown): number | undefined {
+  if (typeof value === 'number') return wholeNumber(value);
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const unit = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[m[2] ?? 'B'] ?? 1;
+  const bytes = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-/** Problems of the two tags, when present, as [path, message] pairs. */
+/** The flow's parallel-read settings from its tags (a tag left out or invalid is absent: rules.ts reports it). */
+export function bulkParallelOfTags(tags: Readonly<Record<string, string>> | undefined): { jobs?: number; minRecords?: number; minBytes?: number } {
+  const jobs = parseBulkParallelJobs(tags?.[BULK_PARALLEL_JOBS_TAG]);
+  const minRecords = parseBulkParallelMinRecords(tags?.[BULK_PARALLEL_MIN_RECORDS_TAG]);
+  const minBytes = parseBulkParallelMinBytes(tags?.[BULK_PARALLEL_MIN_BYTES_TAG]);
+  return { ...(jobs === undefined ? {} : { jobs }), ...(minRecords === undefined ? {} : { minRecords }), ...(minBytes === undefined ? {} : { minBytes }) };
+}
+
+/** Problems of the three tags, when present, as [path, message] pairs. */
 export function bulkParallelTagProblems(tags: Readonly<Record<string, string>> | undefined): Array<{ path: string; message: string }> {
   const out: Array<{ path: string; message: string }> = [];
   const jobs = tags?.[BULK_PARALLEL_JOBS_TAG];
@@ -40,6 +54,10 @@ export function bulkParallelTagProblems(tags: Readonly<Record<string, string>> |
   const min = tags?.[BULK_PARALLEL_MIN_RECORDS_TAG];
   if (min !== undefined && parseBulkParallelMinRecords(min) === undefined) {
     out.push({ path: `tags.${BULK_PARALLEL_MIN_RECORDS_TAG}`, message: `is ${JSON.stringify(min)}, not a whole number of records. Write for example "2000000", or remove the tag.` });
+  }
+  const minBytes = tags?.[BULK_PARALLEL_MIN_BYTES_TAG];
+  if (minBytes !== undefined && parseBulkParallelMinBytes(minBytes) === undefined) {
+    out.push({ path: `tags.${BULK_PARALLEL_MIN_BYTES_TAG}`, message: `is ${JSON.stringify(minBytes)}, not a number of bytes. Write for example "5GB" or "2147483648", or remove the tag.` });
   }
   return out;
 }
