@@ -65,6 +65,11 @@ export interface ReadRequest {
    * (RecordBatch.encoded), never building rows. Decided when the flow is compiled (src/flows/compile.ts).
    */
   readonly encodeAs?: 'CSV' | 'JSON';
+  /**
+   * The run's size guard in bytes (--max-bytes). A source that reads in parallel jobs (a split Salesforce Bulk
+   * read) stops a job that passes it as the job reads; the runner checks everything else as records pass.
+   */
+  readonly maxBytes?: number;
 }
 
 /** The API calls a side made, by kind, and the org's budget as its last answer reported it (the run record's apiUsage). */

@@ -393,7 +393,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     // An incremental flow may opt in to an early stop at the org's API reserve (docs/salesforce-budget.md).
     const stopEarly = incremental !== undefined && onApiReserveOf(plan.definition) === 'stop';
     sourceApiUsage = source.apiUsage ? () => source.apiUsage?.() : undefined;
-    const opened = await source.open(stopEarly ? { ...read, stopEarly } : read, ctx);
+    const opened = await source.open({ ...read, maxBytes, ...(stopEarly ? { stopEarly } : {}) }, ctx);
     let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
     if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;

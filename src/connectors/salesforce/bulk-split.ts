@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PushdownFilter, RunContext, SourceSplitJob, SourceSplitRecord } from '../../core/connector.ts';
 import { canceled, isCanceled, throwIfCanceled } from '../../core/cancel.ts';
+import { ForceflowError } from '../../core/errors.ts';
 import type { EntitySchema, FieldValue, RecordBatch, Row } from '../../core/types.ts';
 import { rowFrom, rowTemplate } from '../../formats/rows.ts';
 import { to18 } from '../../salesforce-wire/ids.ts';
@@ -90,6 +91,12 @@ export function estimatedRecordBytes(fields: ReadonlyArray<Pick<SfField, 'type' 
   return fields.reduce((n, f) => n + estimatedFieldBytes(f), 1);
 }
 
+/** The split's settings under the run's size guard: no range's estimated share above the guard either. */
+export function underGuard(split: BulkSplitOptions, maxBytes: number | undefined): BulkSplitOptions {
+  if (maxBytes === undefined) return split;
+  return { ...split, maxJobBytes: Math.min(split.maxJobBytes ?? DEFAULT_SPLIT_JOB_BYTES, maxBytes) };
+}
+
 /** How a read is split: the Id ranges wanted, the jobs at once, and why (or why not, with `ranges` 1). */
 export interface SplitDecision {
   readonly ranges: number;
@@ -100,7 +107,7 @@ export interface SplitDecision {
 }
 
 const n = (v: number): string => v.toLocaleString('en-US');
-const gib = (v: number): string => `${(v / 1024 ** 3).toFixed(2)} GiB`;
+const gib = (v: number): string => (v >= 1024 ** 3 ? `${(v / 1024 ** 3).toFixed(2)} GiB` : v >= 1024 ** 2 ? `${(v / 1024 ** 2).toFixed(1)} MiB` : `${n(v)} bytes`);
 
 /**
  * Decide the split of a read of `count` records of `recordBytes` each: split when the COUNT reaches `minRecords`
@@ -229,6 +236,8 @@ export interface SplitRead {
   readonly record: SourceSplitRecord;
   /** Shared with the source: pages read over all jobs, the last job's id. */
   readonly stats: BulkReadStats;
+  /** The run's size guard, per job: a job whose result pages pass it fails the read (RUN_SIZE_LIMIT). */
+  readonly maxBytes?: number;
 }
 
 /** A bounded hand-off of batches from the job of the range the output has reached. */
@@ -429,6 +438,7 @@ export async function* readBulkSplit(read: SplitRead, ctx: RunContext): AsyncGen
       for await (const batch of readBulk(read.client, plan, read.schema, read.soqlFor(ranges[i] as IdRange), read.includeDeleted, rctx, options, stats)) {
         job.records += batch.rows.length;
         job.bytes = stats.bytes ?? 0;
+        if (read.maxBytes !== undefined && job.bytes > read.maxBytes) throw jobSizeLimit(i, job.bytes, read.maxBytes);
         if (state.handoff) await state.handoff.put(batch, signal);
         else await state.spool?.add(batch.rows, names);
         if (signal.aborted) break;
@@ -533,6 +543,8 @@ export interface SplitCandidate {
   readonly soql: (extra: readonly PushdownFilter[], idOnly?: boolean) => string;
   /** The read's estimated record width in a Bulk result ({@link estimatedRecordBytes} of the selected fields). */
   readonly recordBytes: number;
+  /** The run's size guard: each job stops once its result pages pass it. */
+  readonly maxBytes?: number;
   readonly split: BulkSplitOptions;
   readonly bulk?: BulkReadOptions;
   readonly stats: BulkReadStats;
@@ -569,10 +581,18 @@ export async function openSplitRead(c: SplitCandidate, ctx: RunContext): Promise
     client: c.client, plan: c.plan, schema: c.schema, includeDeleted: c.includeDeleted, ranges, concurrency,
     soqlFor: (range) => c.soql(rangeFilters(range)),
     record, stats: c.stats,
+    ...(c.maxBytes === undefined ? {} : { maxBytes: c.maxBytes }),
     ...(c.split.tempDir === undefined ? {} : { tempDir: c.split.tempDir }),
     ...(c.bulk === undefined ? {} : { bulk: c.bulk }),
   }, ctx);
   return { batches, record };
+}
+
+/** A job of a split read passed the run's size guard, which applies per job (docs/flows.md, "Parallel Bulk reads"). */
+export function jobSizeLimit(range: number, bytes: number, maxBytes: number): ForceflowError {
+  return new ForceflowError('RUN_SIZE_LIMIT', `One job of the split read (range ${range}) read ${bytes} bytes, more than the run's size guard of ${maxBytes} bytes, which applies to each job: the records are wider than their estimate from describe, or spread unevenly over their Ids. Split the flow with filters, or raise the guard (--max-bytes).`, {
+    details: { range, jobBytes: bytes, maxBytes },
+  });
 }
 
 /** The bytes of the split's biggest job so far: what the run's size guard counts for a split read. */
