@@ -1,3 +1,5 @@
+import { parseByteSize } from '../../core/byte-size.ts';
+
 /**
  * The flow tags of parallel Bulk reads (docs/flows.md, "Parallel Bulk reads"): tags AppFlow stores and ignores,
  * so the definition stays AppFlow's. `forceflow run --bulk-parallel-jobs` overrides the jobs tag for one run.
@@ -25,15 +27,9 @@ export function parseBulkParallelMinRecords(value: unknown): number | undefined 
   return wholeNumber(value);
 }
 
-/** A number of bytes: digits, or with a unit (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024). */
+/** A number of bytes ≥ 1: digits, or with a unit (core/byte-size.ts, as `--max-bytes` takes them). */
 export function parseBulkParallelMinBytes(value: unknown): number | undefined {
-  if (typeof value === 'number') return wholeNumber(value);
-  if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/.exec(value);
-  if (!m) return undefined;
-  const unit = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[m[2] ?? 'B'] ?? 1;
-  const bytes = Math.round(Number(m[1]) * unit);
-  return Number.isSafeInteger(bytes) ? bytes : undefined;
+  return typeof value === 'string' ? parseByteSize(value) : typeof value === 'number' ? parseByteSize(String(value)) : undefined;
 }
 
 /** The flow's parallel-read settings from its tags (a tag left out or invalid is absent: rules.ts reports it). */
