@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { normalizeOrigin, policyProblem } from '../core/http-guard.ts';
+import { parseByteSize } from '../core/byte-size.ts';
 
 /**
  * Small, reusable option parsers for commander (`.option('--x <n>', 'help', positiveInteger('--x'))`).
@@ -54,24 +55,10 @@ export function positiveNumber(unit = ''): OptionParser<number> {
   };
 }
 
-const BYTE_UNITS: Readonly<Record<string, number>> = {
-  '': 1, b: 1,
-  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
-  k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4,
-};
-
-/**
- * A byte size ≥ 1: digits, optionally followed by a unit (`500MB`, `15GiB`, `2g`; KB/MB/GB are powers of
- * 1000, KiB/MiB/GiB and K/M/G powers of 1024). Zero, negatives, exponents and fractions of a byte are refused.
- */
+/** A byte size ≥ 1 (core/byte-size.ts: digits, optionally with a unit such as 500MB or 15GiB). */
 export const byteSize: OptionParser<number> = (value) => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = m?.[2]?.toLowerCase() ?? '';
-  const factor = BYTE_UNITS[unit];
-  const digits = m?.[1];
-  // A fraction needs a unit larger than a byte (1.5GiB yes, 1.5 no).
-  const n = digits !== undefined && factor !== undefined && (factor > 1 || !digits.includes('.')) ? Math.round(Number(digits) * factor) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
+  const n = parseByteSize(value);
+  if (n === undefined) {
     throw new InvalidArgumentError(`Expected a size in bytes ≥ 1, as digits with an optional unit (for example 16106127360, 500MB or 15GiB), got "${value}".`);
   }
   return n;

@@ -65,6 +65,11 @@ export interface ReadRequest {
    * (RecordBatch.encoded), never building rows. Decided when the flow is compiled (src/flows/compile.ts).
    */
   readonly encodeAs?: 'CSV' | 'JSON';
+  /**
+   * The run's size guard in bytes (--max-bytes). A source that reads in parallel jobs (a split Salesforce Bulk
+   * read) stops a job that passes it as the job reads; the runner checks everything else as records pass.
+   */
+  readonly maxBytes?: number;
 }
 
 /** The API calls a side made, by kind, and the org's budget as its last answer reported it (the run record's apiUsage). */
@@ -119,6 +124,8 @@ export interface SourceSplitJob {
   /** Read ahead of the output and spooled to disk (else streamed straight through). */
   spooled: boolean;
   records: number;
+  /** Bytes of its result pages: what the run's size guard counts for a split read (its largest job's). */
+  bytes: number;
   pages: number;
   startedAt: string | null;
   endedAt: string | null;
@@ -133,6 +140,8 @@ export interface SourceSplitRecord {
   readonly concurrency: number;
   /** API calls spent finding the ranges' boundaries. */
   readonly boundaryCalls: number;
+  /** The size estimate the split was decided on: the COUNT, the record width from describe, their product. */
+  readonly estimate?: { readonly records: number; readonly recordBytes: number; readonly bytes: number };
   readonly jobs: SourceSplitJob[];
 }
 
@@ -155,6 +164,11 @@ export interface SourceStream {
   readonly apiCalls?: () => number;
   /** A read split into parallel jobs (Salesforce Bulk), as it stands; undefined when it was not split. */
   readonly split?: () => SourceSplitRecord | undefined;
+  /**
+   * The bytes the run's size guard counts, when not all of bytesRead: a split read's largest job's (the guard
+   * applies per job; docs/flows.md, "Parallel Bulk reads").
+   */
+  readonly guardedBytes?: () => number;
   /** Invalid UTF-8 sequences replaced by U+FFFD so far (file sources read with invalidUtf8 'replace'). */
   readonly invalidUtf8Replacements?: () => number;
   /**

@@ -1,4 +1,4 @@
-import { BULK_PARALLEL_JOBS_TAG, BULK_PARALLEL_MIN_RECORDS_TAG } from '../connectors/salesforce/split-tags.ts';
+import { BULK_PARALLEL_JOBS_TAG, BULK_PARALLEL_MIN_BYTES_TAG, BULK_PARALLEL_MIN_RECORDS_TAG } from '../connectors/salesforce/split-tags.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
 import type { FlowProblem } from '../mapping/types.ts';
 import { nextFireTime, parseScheduleExpression, parseTimezone } from './schedule.ts';
@@ -185,7 +185,7 @@ export function flowNotices(flow: FlowDefinition): string[] {
   if (src.connectorType !== 'Salesforce') {
     if (src.apiVersion !== undefined) notices.push(`sourceFlowConfig.apiVersion has no effect: it is the Salesforce API version, and the source is ${src.connectorType}.`);
     if (src.connectorProfileName !== undefined) notices.push(`sourceFlowConfig.connectorProfileName has no effect: a ${src.connectorType} source uses no connector profile.`);
-    for (const tag of [BULK_PARALLEL_JOBS_TAG, BULK_PARALLEL_MIN_RECORDS_TAG]) {
+    for (const tag of [BULK_PARALLEL_JOBS_TAG, BULK_PARALLEL_MIN_RECORDS_TAG, BULK_PARALLEL_MIN_BYTES_TAG]) {
       if (flow.tags?.[tag] !== undefined) notices.push(`tags.${tag} has no effect: it splits Salesforce Bulk reads, and the source is ${src.connectorType}.`);
     }
   }

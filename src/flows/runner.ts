@@ -190,9 +190,12 @@ async function* transformed(
     r.recordsDropped += result.dropped;
     r.maxPageSize = Math.max(r.maxPageSize, size);
     options.onProgress?.({ recordsRead: read, recordsWritten: r.recordsWritten, bytesProcessed: r.bytesProcessed, api: record.sourceDataTransferApi, ...(stream.estimatedCount === undefined ? {} : { estimatedCount: stream.estimatedCount }) });
-    if (r.bytesProcessed > maxBytes) {
-      throw new ForceflowError('RUN_SIZE_LIMIT', `The run read ${r.bytesProcessed} bytes, more than its size guard of ${maxBytes} bytes. Split the flow with filters, or raise the guard (--max-bytes).`, {
-        details: { bytesProcessed: r.bytesProcessed, maxBytes },
+    // A read split into parallel jobs is guarded per job (its largest job's bytes; docs/flows.md, "Parallel Bulk reads").
+    const guarded = stream.guardedBytes ? stream.guardedBytes() : r.bytesProcessed;
+    if (guarded > maxBytes) {
+      const what = stream.guardedBytes ? `One job of the split read read ${guarded} bytes` : `The run read ${r.bytesProcessed} bytes`;
+      throw new ForceflowError('RUN_SIZE_LIMIT', `${what}, more than its size guard of ${maxBytes} bytes. Split the flow with filters, or raise the guard (--max-bytes).`, {
+        details: { bytesProcessed: r.bytesProcessed, maxBytes, ...(stream.guardedBytes ? { jobBytes: guarded } : {}) },
       });
     }
     if (batchSize(result.batch) > 0) yield result.batch;
@@ -390,7 +393,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     // An incremental flow may opt in to an early stop at the org's API reserve (docs/salesforce-budget.md).
     const stopEarly = incremental !== undefined && onApiReserveOf(plan.definition) === 'stop';
     sourceApiUsage = source.apiUsage ? () => source.apiUsage?.() : undefined;
-    const opened = await source.open(stopEarly ? { ...read, stopEarly } : read, ctx);
+    const opened = await source.open({ ...read, maxBytes, ...(stopEarly ? { stopEarly } : {}) }, ctx);
     let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
     if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
     sourceApiCalls = stream.apiCalls;

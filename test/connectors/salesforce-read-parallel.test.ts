@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
-import { RowSpool, expectedSplitJobs, rangeFilters, splitIdSpan, spooledBatches } from '../../src/connectors/salesforce/bulk-split.ts';
+import {
+  DEFAULT_SPLIT_JOB_BYTES, DEFAULT_SPLIT_MIN_BYTES, MAX_SPLIT_RANGES, RowSpool, decideSplit, estimatedFieldBytes, estimatedRecordBytes, expectedSplitJobs, rangeFilters, splitIdSpan, spooledBatches,
+} from '../../src/connectors/salesforce/bulk-split.ts';
+import { bulkParallelOfTags, bulkParallelTagProblems } from '../../src/connectors/salesforce/split-tags.ts';
+import { planRead } from '../../src/connectors/salesforce/read-plan.ts';
 import { readCost } from '../../src/connectors/salesforce/budget.ts';
 import type { ReadRequest, SourceSplitRecord } from '../../src/core/connector.ts';
 import type { Row } from '../../src/core/types.ts';
@@ -57,6 +61,52 @@ describe('the API budget of a split read', () => {
     expect(four.bulkV2QueryJobs).toBe(4);
     expect(four.apiRequests).toBeGreaterThanOrEqual(one.apiRequests + 2 + 3);
     expect(four.basis).toMatch(/4 parallel Bulk query jobs/);
+  });
+});
+
+describe('the split by estimated size', () => {
+  const GiB = 1024 ** 3;
+  it('estimates a record from describe: fixed-width types at their widest, text at its declared length up to 255', () => {
+    expect(estimatedFieldBytes({ type: 'id', length: 18 })).toBe(18 + 3);
+    expect(estimatedFieldBytes({ type: 'datetime', length: 0 })).toBe(24 + 3);
+    expect(estimatedFieldBytes({ type: 'string', length: 80 })).toBe(80 + 3);
+    expect(estimatedFieldBytes({ type: 'textarea', length: 131_072 })).toBe(255 + 3);
+    expect(estimatedRecordBytes([{ type: 'id', length: 18 }, { type: 'boolean', length: 0 }])).toBe(21 + 8 + 1);
+  });
+
+  it('the size triggers the split below the record threshold, and more ranges keep each share under the per-job bound', () => {
+    // 100,000 records of 30 KB: 2.79 GiB, far below 1,000,000 records but above the 2 GiB size threshold.
+    const wide = decideSplit({ jobs: 4 }, 100_000, 30_000);
+    expect(wide.ranges).toBe(4);
+    expect(wide.reason).toMatch(/parallel size threshold of 2\.00 GiB/);
+    expect(wide.reason).not.toMatch(/threshold of 1,000,000 records/);
+    expect(decideSplit({ jobs: 4 }, 100_000, 3_000).ranges).toBe(1);
+    // 20 GiB estimated, 4 jobs at once: 10 ranges of at most 2 GiB, 4 running at a time.
+    const big = decideSplit({ jobs: 4 }, 10_000_000, 2 * GiB / 1_000_000);
+    expect(big.estimatedBytes).toBe(20 * GiB);
+    expect(big.ranges).toBe(10);
+    expect(big.concurrency).toBe(4);
+    expect((big.estimatedBytes as number) / big.ranges).toBeLessThanOrEqual(DEFAULT_SPLIT_JOB_BYTES);
+    expect(big.reason).toMatch(/10 Bulk query jobs over Id ranges, 4 at once, more ranges than jobs so each range's share stays at or below 2\.00 GiB/);
+    // Never more than MAX_SPLIT_RANGES ranges, whatever the size.
+    const huge = decideSplit({ jobs: 16 }, 1e9, 4_000);
+    expect(huge.ranges).toBe(MAX_SPLIT_RANGES);
+    expect(huge.concurrency).toBe(16);
+    expect(huge.reason).toMatch(/as small as 64 ranges allow/);
+    // Off stays off; no COUNT, no split.
+    expect(decideSplit({ jobs: 1 }, 1e9, 4_000).ranges).toBe(1);
+    expect(decideSplit({ jobs: 4 }, undefined, 4_000).ranges).toBe(1);
+    // The budget's estimate counts the ranges.
+    expect(expectedSplitJobs({ jobs: 4 }, 10_000_000, 2 * GiB / 1_000_000)).toBe(10);
+    expect(DEFAULT_SPLIT_MIN_BYTES).toBe(2 * GiB);
+  });
+
+  it('the forceflow:bulkParallelMinBytes tag: digits or a unit; anything else is a problem naming it', () => {
+    expect(bulkParallelOfTags({ 'forceflow:bulkParallelMinBytes': '5GB' }).minBytes).toBe(5e9);
+    expect(bulkParallelOfTags({ 'forceflow:bulkParallelMinBytes': '1.5GiB' }).minBytes).toBe(1.5 * GiB);
+    expect(bulkParallelOfTags({ 'forceflow:bulkParallelMinBytes': '1000' }).minBytes).toBe(1000);
+    expect(bulkParallelTagProblems({ 'forceflow:bulkParallelMinBytes': 'big' })).toEqual([{ path: 'tags.forceflow:bulkParallelMinBytes', message: expect.stringMatching(/not a number of bytes/) as unknown as string }]);
+    expect(bulkParallelTagProblems({ 'forceflow:bulkParallelMinBytes': '2GB' })).toEqual([]);
   });
 });
 
@@ -144,6 +194,30 @@ describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
     // Ranges read ahead of the output went through the spool, which is removed afterwards.
     expect(split.jobs.some((j) => j.spooled)).toBe(true);
     expect(readdirSync(work)).toEqual([]);
+  });
+
+  it('an estimated size over the threshold splits a read below the record threshold, into more ranges than jobs to bound each share', async () => {
+    const ctx = captureContext();
+    const { source } = connectSalesforce(emu.connectorProfile, {
+      retry: RETRY, log: ctx.log,
+      // The record threshold is out of reach; the size threshold is 1 byte, and each range's share at most a fifth.
+      source: { bulk: BULK, split: { jobs: 2, minRecords: RECORDS + 1, minBytes: 1, maxJobBytes: 1, tempDir: work } },
+    });
+    const stream = await source.open(C, ctx);
+    const rows: Row[] = [];
+    for await (const b of stream.batches) rows.push(...b.rows);
+    const split = stream.split?.() as SourceSplitRecord;
+    expect(split.jobs).toHaveLength(MAX_SPLIT_RANGES);
+    expect(split.concurrency).toBe(2);
+    const describe = await source.describe('Contact');
+    const width = estimatedRecordBytes(planRead(describe, (C.fields ?? []).map((f) => describe.require(f, 'test')), 'BULKV2').select);
+    expect(split.estimate).toEqual({ records: RECORDS, recordBytes: width, bytes: RECORDS * width });
+    expect(split.reason).toMatch(/parallel size threshold/);
+    expect(split.reason).toMatch(/64 Bulk query jobs over Id ranges, 2 at once/);
+    expect(split.jobs.every((j) => j.status === 'done' && j.bytes > 0)).toBe(true);
+    expect(split.jobs.reduce((n, j) => n + j.records, 0)).toBe(RECORDS);
+    const serial = await read(C, 1);
+    expect(JSON.stringify(rows)).toBe(JSON.stringify(serial.rows));
   });
 
   it('below the threshold the read stays one job', async () => {
@@ -246,6 +320,68 @@ describe('Salesforce read: parallel Bulk jobs over Id ranges', () => {
     const b = readFileSync(many.outputs[0] as string);
     expect(a.length).toBeGreaterThan(RECORDS * 20);
     expect(b.equals(a)).toBe(true);
+  });
+
+  it('the size guard (--max-bytes) applies to each job of a split read, not to their total', async () => {
+    const flow = (name: string, tags?: Record<string, string>): Record<string, unknown> => ({
+      flowName: name,
+      triggerConfig: { triggerType: 'OnDemand' },
+      ...(tags ? { tags } : {}),
+      sourceFlowConfig: { connectorType: 'Salesforce', connectorProfileName: 'emu', sourceConnectorProperties: { Salesforce: { object: 'Contact', dataTransferApi: 'BULKV2' } } },
+      destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: join(work, 'guard', name), outputFormatConfig: { fileType: 'CSV' } } } }],
+      tasks: [{ taskType: 'Map_all', sourceFields: [], connectorOperator: { Salesforce: 'NO_OP' } }],
+    });
+    const salesforce = { retry: RETRY, bulk: BULK };
+    const profiles = { emu: emu.connectorProfile };
+    // Split by size (the tag): 12,000 records are far below the default record threshold.
+    const tags = { 'forceflow:bulkParallelJobs': '4', 'forceflow:bulkParallelMinBytes': '1KB' };
+    const whole = await runFlow({ flow: flow('whole'), profiles, salesforce });
+    expect(whole.error).toBeNull();
+    const total = whole.executionResult.bytesProcessed;
+    // A guard at 60% of the read: one job passes it, so the serial run stops...
+    const maxBytes = Math.floor(total * 0.6);
+    const serial = await runFlow({ flow: flow('serial'), profiles, salesforce, maxBytes });
+    expect(serial.error?.code).toBe('RUN_SIZE_LIMIT');
+    // ...while four jobs of about a quarter each stay under it, though together they read more.
+    const split = await runFlow({ flow: flow('split', tags), profiles, salesforce, maxBytes });
+    expect(split.error).toBeNull();
+    expect(split.executionResult.recordsProcessed).toBe(RECORDS);
+    expect(split.executionResult.bytesProcessed).toBeGreaterThan(maxBytes);
+    expect(split.sourceSplit?.reason).toMatch(/12,000 records × [\d,]+ bytes estimated per record = [\d.]+ MiB, at or above the parallel size threshold of 1,000 bytes: /);
+    expect(split.sourceSplit?.estimate?.records).toBe(RECORDS);
+    const jobs = split.sourceSplit?.jobs ?? [];
+    expect(jobs.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...jobs.map((j) => j.bytes))).toBeLessThanOrEqual(maxBytes);
+    expect(jobs.reduce((n, j) => n + j.bytes, 0)).toBe(split.executionResult.bytesProcessed);
+    // A guard at a tenth: the ranges' estimated shares are kept under it too, so more ranges share the read.
+    const tenth = Math.floor(total / 10);
+    const many = await runFlow({ flow: flow('tenth', tags), profiles, salesforce, maxBytes: tenth });
+    expect(many.error).toBeNull();
+    expect(many.sourceSplit?.jobs.length).toBeGreaterThanOrEqual(10);
+    expect(Math.max(...(many.sourceSplit?.jobs ?? []).map((j) => j.bytes))).toBeLessThanOrEqual(tenth);
+    expect(readFileSync(many.outputs[0] as string).equals(readFileSync(whole.outputs[0] as string))).toBe(true);
+  });
+
+  it('a job of a split read that passes the size guard stops the read as it reads (RUN_SIZE_LIMIT), and every other job is stopped', async () => {
+    const serial = await read(C, 1);
+    const total = serial.client.recordBytesReceived;
+    // At most 64 ranges: a guard of 1/200 of the read is below every range's share.
+    const maxBytes = Math.floor(total / 200);
+    const r = await read({ ...C, maxBytes }, 4);
+    expect(isForceflowError(r.error, 'RUN_SIZE_LIMIT')).toBe(true);
+    expect(r.error?.message).toMatch(/which applies to each job/);
+    const details = (r.error as unknown as { details: { range: number; jobBytes: number; maxBytes: number } }).details;
+    expect(details.maxBytes).toBe(maxBytes);
+    expect(details.jobBytes).toBeGreaterThan(maxBytes);
+    const split = r.split as SourceSplitRecord;
+    expect(split.jobs).toHaveLength(MAX_SPLIT_RANGES);
+    expect(split.jobs[details.range]?.status).toBe('failed');
+    // Stopped early: far from the whole read, and no job but those read whole left in the org.
+    expect(r.client.recordBytesReceived).toBeLessThan(total);
+    const stopped = split.jobs.filter((j) => j.status !== 'done');
+    expect(stopped.every((j) => j.status === 'failed' || j.status === 'aborted')).toBe(true);
+    const ids = new Set(stopped.flatMap((j) => j.jobIds));
+    expect((await queryJobs()).filter((j) => ids.has(j.id) && j.state !== 'Aborted')).toEqual([]);
   });
 
   it('the emulator: a Bulk query over an Id range (every operator, bounds on record ids) serves what the REST query selects', async () => {

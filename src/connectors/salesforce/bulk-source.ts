@@ -63,6 +63,8 @@ interface JobInfo {
 export interface BulkReadStats {
   jobId?: string;
   pages: number;
+  /** Bytes of the result pages read (counted also in the client's recordBytesReceived). */
+  bytes?: number;
 }
 
 /**
@@ -175,6 +177,7 @@ export async function* readBulk(
               } else {
                 client.bytesReceived += step.value.byteLength;
                 client.recordBytesReceived += step.value.byteLength;
+                stats.bytes = (stats.bytes ?? 0) + step.value.byteLength;
                 records = parser.push(step.value);
               }
               for (const cells of records) {

@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PushdownFilter, RunContext, SourceSplitJob, SourceSplitRecord } from '../../core/connector.ts';
 import { canceled, isCanceled, throwIfCanceled } from '../../core/cancel.ts';
+import { ForceflowError } from '../../core/errors.ts';
 import type { EntitySchema, FieldValue, RecordBatch, Row } from '../../core/types.ts';
 import { rowFrom, rowTemplate } from '../../formats/rows.ts';
 import { to18 } from '../../salesforce-wire/ids.ts';
 import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
 import type { SalesforceClient } from './http.ts';
 import type { ReadPlan } from './read-plan.ts';
+import type { SfField } from './describe.ts';
 
 /**
  * Big objects read in parallel (docs/flows.md, "Parallel Bulk reads"): a Bulk API 2.0 read of at least
- * `minRecords` records (by the run's COUNT) is split into `jobs` query jobs over Id ranges, run at once, and
+ * `minRecords` records (by the run's COUNT), or estimated at `minBytes` or more (the COUNT times a record width
+ * from describe, {@link estimatedRecordBytes}), is split into `jobs` query jobs over Id ranges, or more ranges
+ * so that each one's estimated share stays under `maxJobBytes`, run `jobs` at a time, and
  * delivered as one stream in Id-range order, so the output has the same records in the same order (and a file
  * output the same bytes) as a single job's.
  *
@@ -36,6 +40,10 @@ export interface BulkSplitOptions {
   readonly jobs: number;
   /** Split only reads of at least this many records (the run's COUNT); default {@link DEFAULT_SPLIT_MIN_RECORDS}. */
   readonly minRecords?: number;
+  /** Split also reads estimated at this many bytes or more (COUNT × {@link estimatedRecordBytes}); default {@link DEFAULT_SPLIT_MIN_BYTES}. */
+  readonly minBytes?: number;
+  /** Cut into more ranges than `jobs` until each range's estimated share is at most this; default {@link DEFAULT_SPLIT_JOB_BYTES}. */
+  readonly maxJobBytes?: number;
   /** Folder for the spool of ranges read ahead of the output (default the OS temp folder). */
   readonly tempDir?: string;
 }
@@ -44,6 +52,91 @@ export interface BulkSplitOptions {
 export const DEFAULT_SPLIT_MIN_RECORDS = 1_000_000;
 /** The most jobs of one read (Salesforce allows 25 concurrent long-running requests per org). */
 export const MAX_SPLIT_JOBS = 16;
+/** Reads estimated at 2 GiB or more split whatever their COUNT: 1,000,000 records at AppFlow's typical 2 KB. */
+export const DEFAULT_SPLIT_MIN_BYTES = 2 * 1024 ** 3;
+/**
+ * A range's estimated share is kept at or below 2 GiB (docs/flows.md, "Parallel Bulk reads"): a job that fails
+ * is run again whole, Salesforce stores at most 1,000,000,000 KB of Bulk query results per org and day, and the
+ * run's size guard (15 GB by default) applies to each job of a split read.
+ */
+export const DEFAULT_SPLIT_JOB_BYTES = 2 * 1024 ** 3;
+/** The most Id ranges (query jobs) of one read, run `jobs` at a time: 64 of the org's 10,000 daily Bulk query jobs. */
+export const MAX_SPLIT_RANGES = 64;
+
+/** Text fields count their declared length up to this many characters (long text areas declare up to 131,072). */
+export const TEXT_WIDTH_CAP = 255;
+
+/**
+ * One field's width in a Bulk result's CSV, from describe alone (no API call): the widest value of fixed-width
+ * types, text at its declared length capped at {@link TEXT_WIDTH_CAP}, plus the two quotes and the comma.
+ */
+export function estimatedFieldBytes(field: Pick<SfField, 'type' | 'length'>): number {
+  const value = ((): number => {
+    switch (field.type) {
+      case 'id': case 'reference': return 18;
+      case 'boolean': return 5;
+      case 'date': return 10;
+      case 'time': return 13;
+      case 'datetime': return 24;
+      case 'int': return 11;
+      case 'long': case 'double': case 'currency': case 'percent': return 20;
+      default: return Math.min(TEXT_WIDTH_CAP, field.length > 0 ? field.length : TEXT_WIDTH_CAP);
+    }
+  })();
+  return value + 3;
+}
+
+/** A record's estimated width in a Bulk result (its fields' {@link estimatedFieldBytes} and the line end). */
+export function estimatedRecordBytes(fields: ReadonlyArray<Pick<SfField, 'type' | 'length'>>): number {
+  return fields.reduce((n, f) => n + estimatedFieldBytes(f), 1);
+}
+
+/** The split's settings under the run's size guard: no range's estimated share above the guard either. */
+export function underGuard(split: BulkSplitOptions, maxBytes: number | undefined): BulkSplitOptions {
+  if (maxBytes === undefined) return split;
+  return { ...split, maxJobBytes: Math.min(split.maxJobBytes ?? DEFAULT_SPLIT_JOB_BYTES, maxBytes) };
+}
+
+/** How a read is split: the Id ranges wanted, the jobs at once, and why (or why not, with `ranges` 1). */
+export interface SplitDecision {
+  readonly ranges: number;
+  readonly concurrency: number;
+  readonly reason: string;
+  /** COUNT × record width, when the COUNT is known. */
+  readonly estimatedBytes?: number;
+}
+
+const n = (v: number): string => v.toLocaleString('en-US');
+const gib = (v: number): string => (v >= 1024 ** 3 ? `${(v / 1024 ** 3).toFixed(2)} GiB` : v >= 1024 ** 2 ? `${(v / 1024 ** 2).toFixed(1)} MiB` : `${n(v)} bytes`);
+
+/**
+ * Decide the split of a read of `count` records of `recordBytes` each: split when the COUNT reaches `minRecords`
+ * or the estimate reaches `minBytes`, into `jobs` ranges, or more (up to {@link MAX_SPLIT_RANGES}) so that each
+ * range's share of the estimate stays at or below `maxJobBytes`; never more than `jobs` run at once.
+ */
+export function decideSplit(split: BulkSplitOptions, count: number | undefined, recordBytes: number): SplitDecision {
+  const jobs = Math.min(MAX_SPLIT_JOBS, Math.floor(split.jobs));
+  if (!(jobs >= 2)) return { ranges: 1, concurrency: 1, reason: 'parallel reads are off' };
+  if (count === undefined) return { ranges: 1, concurrency: 1, reason: 'no record count (the query is too long for REST)' };
+  const estimatedBytes = count * recordBytes;
+  const minRecords = split.minRecords ?? DEFAULT_SPLIT_MIN_RECORDS;
+  const minBytes = split.minBytes ?? DEFAULT_SPLIT_MIN_BYTES;
+  const maxJobBytes = Math.max(1, split.maxJobBytes ?? DEFAULT_SPLIT_JOB_BYTES);
+  const estimate = `${n(count)} records × ${n(recordBytes)} bytes estimated per record = ${gib(estimatedBytes)}`;
+  const byCount = count >= minRecords;
+  const bySize = estimatedBytes >= minBytes;
+  if (!byCount && !bySize) {
+    return { ranges: 1, concurrency: 1, estimatedBytes, reason: `${estimate}: below both parallel thresholds (${n(minRecords)} records, ${gib(minBytes)})` };
+  }
+  const forSize = Math.ceil(estimatedBytes / maxJobBytes);
+  const ranges = Math.min(MAX_SPLIT_RANGES, Math.max(jobs, forSize));
+  const why = [
+    ...(byCount ? [`at or above the parallel threshold of ${n(minRecords)} records`] : []),
+    ...(bySize ? [`at or above the parallel size threshold of ${gib(minBytes)}`] : []),
+  ].join(' and ');
+  const more = ranges > jobs ? `, more ranges than jobs so each range's share stays ${ranges === MAX_SPLIT_RANGES && forSize > ranges ? `as small as ${MAX_SPLIT_RANGES} ranges allow` : `at or below ${gib(maxJobBytes)}`}` : '';
+  return { ranges, concurrency: jobs, estimatedBytes, reason: `${estimate}, ${why}: ${ranges} Bulk query jobs over Id ranges, ${jobs} at once${more}` };
+}
 
 /** One Id range: `from` inclusive, `to` exclusive; undefined is open. */
 export interface IdRange {
@@ -143,6 +236,8 @@ export interface SplitRead {
   readonly record: SourceSplitRecord;
   /** Shared with the source: pages read over all jobs, the last job's id. */
   readonly stats: BulkReadStats;
+  /** The run's size guard, per job: a job whose result pages pass it fails the read (RUN_SIZE_LIMIT). */
+  readonly maxBytes?: number;
 }
 
 /** A bounded hand-off of batches from the job of the range the output has reached. */
@@ -342,6 +437,8 @@ export async function* readBulkSplit(read: SplitRead, ctx: RunContext): AsyncGen
     try {
       for await (const batch of readBulk(read.client, plan, read.schema, read.soqlFor(ranges[i] as IdRange), read.includeDeleted, rctx, options, stats)) {
         job.records += batch.rows.length;
+        job.bytes = stats.bytes ?? 0;
+        if (read.maxBytes !== undefined && job.bytes > read.maxBytes) throw jobSizeLimit(i, job.bytes, read.maxBytes);
         if (state.handoff) await state.handoff.put(batch, signal);
         else await state.spool?.add(batch.rows, names);
         if (signal.aborted) break;
@@ -362,6 +459,7 @@ export async function* readBulkSplit(read: SplitRead, ctx: RunContext): AsyncGen
       job.ms = ended - started;
       job.pages = stats.pages;
       read.stats.pages += stats.pages;
+      job.bytes = stats.bytes ?? 0;
     }
   };
 
@@ -416,19 +514,19 @@ export async function* readBulkSplit(read: SplitRead, ctx: RunContext): AsyncGen
 }
 
 /** The split's starting record (jobs pending), for the run record. */
-export function splitRecord(ranges: readonly IdRange[], concurrency: number, reason: string, boundaryCalls: number): SourceSplitRecord {
+export function splitRecord(ranges: readonly IdRange[], concurrency: number, reason: string, boundaryCalls: number, estimate?: SourceSplitRecord['estimate']): SourceSplitRecord {
   return {
     reason,
     concurrency,
     boundaryCalls,
-    jobs: ranges.map((r, range) => ({ range, from: r.from ?? null, to: r.to ?? null, jobIds: [], status: 'pending', spooled: false, records: 0, pages: 0, startedAt: null, endedAt: null, ms: null })),
+    ...(estimate === undefined ? {} : { estimate }),
+    jobs: ranges.map((r, range) => ({ range, from: r.from ?? null, to: r.to ?? null, jobIds: [], status: 'pending', spooled: false, records: 0, bytes: 0, pages: 0, startedAt: null, endedAt: null, ms: null })),
   };
 }
 
-/** The jobs a read of `count` records would be split into (for the API budget's estimate; the Ids may give fewer). */
-export function expectedSplitJobs(split: BulkSplitOptions, count: number | undefined): number {
-  const jobs = Math.min(MAX_SPLIT_JOBS, Math.floor(split.jobs));
-  return jobs >= 2 && count !== undefined && count >= (split.minRecords ?? DEFAULT_SPLIT_MIN_RECORDS) ? jobs : 1;
+/** The jobs a read of `count` records of `recordBytes` would be split into (for the API budget's estimate; the Ids may give fewer). */
+export function expectedSplitJobs(split: BulkSplitOptions, count: number | undefined, recordBytes = 0): number {
+  return decideSplit(split, count, recordBytes).ranges;
 }
 
 /** What {@link openSplitRead} needs: the read as source.ts built it. */
@@ -443,6 +541,10 @@ export interface SplitCandidate {
   readonly takeCount: (() => Promise<number>) | undefined;
   /** The read's Bulk SOQL with extra Id conditions; with `idOnly`, `SELECT Id` (for the boundaries). */
   readonly soql: (extra: readonly PushdownFilter[], idOnly?: boolean) => string;
+  /** The read's estimated record width in a Bulk result ({@link estimatedRecordBytes} of the selected fields). */
+  readonly recordBytes: number;
+  /** The run's size guard: each job stops once its result pages pass it. */
+  readonly maxBytes?: number;
   readonly split: BulkSplitOptions;
   readonly bulk?: BulkReadOptions;
   readonly stats: BulkReadStats;
@@ -457,28 +559,43 @@ export async function openSplitRead(c: SplitCandidate, ctx: RunContext): Promise
   const jobs = Math.min(MAX_SPLIT_JOBS, Math.floor(c.split.jobs));
   if (!(jobs >= 2)) return undefined;
   const object = c.plan.object.name;
-  const minRecords = c.split.minRecords ?? DEFAULT_SPLIT_MIN_RECORDS;
   const callsBefore = c.client.apiCalls;
   let count = c.count;
   if (count === undefined && c.takeCount) count = await c.takeCount();
-  if (count === undefined || count < minRecords) {
-    ctx.log.info({ object, count, minRecords }, count === undefined ? 'bulk read not split: no record count (the query is too long for REST)' : 'bulk read not split: below the threshold');
+  const decision = decideSplit(c.split, count, c.recordBytes);
+  if (decision.ranges < 2) {
+    ctx.log.info({ object, count, estimatedBytes: decision.estimatedBytes }, `bulk read not split: ${decision.reason}`);
     return undefined;
   }
   const span = await idSpan(c.client, c.soql([], true), c.includeDeleted, object);
-  const ranges = span ? splitIdSpan(span.min, span.max, jobs) : [{}];
+  const ranges = span ? splitIdSpan(span.min, span.max, decision.ranges) : [{}];
   if (ranges.length < 2) {
     ctx.log.info({ object, count }, 'bulk read not split: its Ids make one range');
     return undefined;
   }
-  const reason = `${count.toLocaleString('en-US')} records is at or above the parallel threshold of ${minRecords.toLocaleString('en-US')}: ${ranges.length} Bulk query jobs over Id ranges, ${jobs} at once`;
-  const record = splitRecord(ranges, jobs, reason, c.client.apiCalls - callsBefore);
+  const concurrency = Math.min(decision.concurrency, ranges.length);
+  const reason = ranges.length === decision.ranges ? decision.reason : `${decision.reason} (the Ids gave ${ranges.length} ranges)`;
+  const estimate = { records: count as number, recordBytes: c.recordBytes, bytes: decision.estimatedBytes as number };
+  const record = splitRecord(ranges, concurrency, reason, c.client.apiCalls - callsBefore, estimate);
   const batches = readBulkSplit({
-    client: c.client, plan: c.plan, schema: c.schema, includeDeleted: c.includeDeleted, ranges, concurrency: jobs,
+    client: c.client, plan: c.plan, schema: c.schema, includeDeleted: c.includeDeleted, ranges, concurrency,
     soqlFor: (range) => c.soql(rangeFilters(range)),
     record, stats: c.stats,
+    ...(c.maxBytes === undefined ? {} : { maxBytes: c.maxBytes }),
     ...(c.split.tempDir === undefined ? {} : { tempDir: c.split.tempDir }),
     ...(c.bulk === undefined ? {} : { bulk: c.bulk }),
   }, ctx);
   return { batches, record };
+}
+
+/** A job of a split read passed the run's size guard, which applies per job (docs/flows.md, "Parallel Bulk reads"). */
+export function jobSizeLimit(range: number, bytes: number, maxBytes: number): ForceflowError {
+  return new ForceflowError('RUN_SIZE_LIMIT', `One job of the split read (range ${range}) read ${bytes} bytes, more than the run's size guard of ${maxBytes} bytes, which applies to each job: the records are wider than their estimate from describe, or spread unevenly over their Ids. Split the flow with filters, or raise the guard (--max-bytes).`, {
+    details: { range, jobBytes: bytes, maxBytes },
+  });
+}
+
+/** The bytes of the split's biggest job so far: what the run's size guard counts for a split read. */
+export function largestJobBytes(record: SourceSplitRecord): number {
+  return record.jobs.reduce((m, j) => Math.max(m, j.bytes), 0);
 }

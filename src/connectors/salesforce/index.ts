@@ -40,7 +40,7 @@ export interface SalesforceRunOptions {
   readonly apiReserve?: string | number;
   /** The reserve of orgs whose profile sets none (service.json `apiReserve`). */
   readonly defaultApiReserve?: string | number;
-  /** Parallel Bulk reads: over the flow's `forceflow:bulkParallelJobs` / `…MinRecords` tags (forceflow run --bulk-parallel-jobs). */
+  /** Parallel Bulk reads: over the flow's `forceflow:bulkParallelJobs` / `…MinRecords` / `…MinBytes` tags (forceflow run --bulk-parallel-jobs). */
   readonly split?: Partial<BulkSplitOptions>;
 }
 
@@ -115,7 +115,12 @@ export function salesforceConnector(): AnyConnectorFactory {
       const userBulk = options?.bulk;
       const jobs = options?.split?.jobs ?? plan.bulkParallel?.jobs ?? 1;
       const minRecords = options?.split?.minRecords ?? plan.bulkParallel?.minRecords;
-      const split: BulkSplitOptions = { jobs, ...(minRecords === undefined ? {} : { minRecords }), ...(options?.split?.tempDir === undefined ? {} : { tempDir: options.split.tempDir }) };
+      const minBytes = options?.split?.minBytes ?? plan.bulkParallel?.minBytes;
+      const maxJobBytes = options?.split?.maxJobBytes;
+      const split: BulkSplitOptions = {
+        jobs, ...(minRecords === undefined ? {} : { minRecords }), ...(minBytes === undefined ? {} : { minBytes }),
+        ...(maxJobBytes === undefined ? {} : { maxJobBytes }), ...(options?.split?.tempDir === undefined ? {} : { tempDir: options.split.tempDir }),
+      };
       const sf = connect(resolved.profile, {
         ...connectOptions,
         budget: budgetFor(services, options),

@@ -38,7 +38,7 @@ export interface SalesforceSourcePlan {
   readonly enableDynamicFieldUpdate: boolean;
   readonly properties: SalesforceSourceProperties;
   /** Parallel Bulk reads from the flow's tags (split-tags.ts). */
-  readonly bulkParallel?: { readonly jobs?: number; readonly minRecords?: number };
+  readonly bulkParallel?: { readonly jobs?: number; readonly minRecords?: number; readonly minBytes?: number };
 }
 
 /** The Salesforce destination's part of a plan, defaults applied. */

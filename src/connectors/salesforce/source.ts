@@ -9,7 +9,7 @@ import { planRead } from './read-plan.ts';
 import { MAX_REST_URL_LENGTH, readRest, readRestGroups, restQueryUrlLength } from './rest-source.ts';
 import { readBulk, type BulkReadOptions, type BulkReadStats } from './bulk-source.ts';
 import { readCost, type ApiBudget } from './budget.ts';
-import { expectedSplitJobs, openSplitRead, type BulkSplitOptions } from './bulk-split.ts';
+import { estimatedRecordBytes, expectedSplitJobs, largestJobBytes, openSplitRead, underGuard, type BulkSplitOptions } from './bulk-split.ts';
 import type { SourceSplitRecord } from '../../core/connector.ts';
 
 export interface SalesforceSourceOptions {
@@ -87,6 +87,8 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       }
       const spec = { object, filters: req.filters ?? [], ...(window ? { window } : {}), ...(orderBy ? { orderBy } : {}) };
       const includeDeleted = req.includeDeleted ?? false;
+      // Parallel Bulk reads (bulk-split.ts), each job's estimated share under the run's size guard too.
+      const splitOptions = options.split ? underGuard(options.split, req.maxBytes) : undefined;
       const preference = req.apiPreference ?? 'AUTOMATIC';
 
       const restPlan = planRead(object, output, 'REST_SYNC');
@@ -116,7 +118,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         const cost = readCost(choice.api, count ?? 0, {
           groups: choice.api === 'BULKV2' || restSingleQuery ? 1 : groups.length,
           ...(options.bulk?.maxRecords ? { bulkPageRows: options.bulk.maxRecords } : {}),
-          ...(choice.api === 'BULKV2' && options.split && orderBy === undefined ? { bulkJobs: expectedSplitJobs(options.split, count) } : {}),
+          ...(choice.api === 'BULKV2' && splitOptions && orderBy === undefined ? { bulkJobs: expectedSplitJobs(splitOptions, count, estimatedRecordBytes(planRead(object, output, 'BULKV2').select)) } : {}),
         });
         await budget.admit(cost, () => client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }), `read of ${object.name}: ${cost.basis}`);
       }
@@ -130,8 +132,10 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         stats.soql = soql;
         logSoql(soql);
         // An early-stoppable read goes in the window field's order (docs/salesforce-budget.md): never split.
-        const parallel = options.split === undefined || orderBy !== undefined ? undefined : await openSplitRead({
-          client, plan, schema, includeDeleted, count, takeCount: restPossible ? takeCount : undefined, split: options.split, stats,
+        const parallel = splitOptions === undefined || orderBy !== undefined ? undefined : await openSplitRead({
+          client, plan, schema, includeDeleted, count, takeCount: restPossible ? takeCount : undefined, split: splitOptions, stats,
+          recordBytes: estimatedRecordBytes(plan.select),
+          ...(req.maxBytes === undefined ? {} : { maxBytes: req.maxBytes }),
           soql: (extra, idOnly) => buildSelect({ ...spec, filters: [...spec.filters, ...extra], fields: idOnly ? ['Id'] : plan.select.map((f) => f.name) }),
           ...(options.bulk === undefined ? {} : { bulk: options.bulk }),
         }, ctx);
@@ -168,7 +172,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
         bytesRead: () => client.recordBytesReceived,
         apiCalls: () => client.apiCalls,
         stoppedEarly: () => stopped,
-        ...(split ? { split: () => split } : {}),
+        ...(split ? { split: () => split, guardedBytes: () => largestJobBytes(split as SourceSplitRecord) } : {}),
       };
     },
   };
