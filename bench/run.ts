@@ -151,6 +151,9 @@ if (needsCsv) {
 }
 const soql = scenarios.some((s) => s.endsWith('-export')) ? await exportSoql(info.instanceUrl, info.accessToken) : '';
 
+/** Extra node flags for forceflow's scenario processes (profiling: `BENCH_NODE_ARGS='--trace-gc'`), split on spaces. */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** The command of a scenario, or a reason to skip it. */
 function command(scenario: string): string[] | { skip: string } {
   const out = join(work, `${scenario}-out.csv`);
@@ -167,8 +170,8 @@ function command(scenario: string): string[] | { skip: string } {
         : ['bench/peers/sf.mjs', 'import', infoFile, String(records), importCsv];
     default:
       return scenarioScript === undefined
-        ? ['--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records), importCsv]
-        : [scenarioScript, scenario, infoFile, String(records), importCsv];
+        ? [...nodeArgs, '--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records), importCsv]
+        : [...nodeArgs, scenarioScript, scenario, infoFile, String(records), importCsv];
   }
 }
 

@@ -23,8 +23,15 @@ const object = 'Invoice__c';
 const log = pino({ level: 'warn' });
 const ctx = { log, signal: new AbortController().signal, now: () => new Date() };
 let peak = 0;
+// BENCH_MEMORY=1: sample the whole process.memoryUsage() (heap, external, ArrayBuffers) and print it at the RSS peak.
+const memoryDetail = process.env.BENCH_MEMORY === '1';
+let atPeak: NodeJS.MemoryUsage | undefined;
 const sampler = setInterval(() => {
   // rss() alone: process.memoryUsage() also walks the heap's spaces (~1 ms a call), a cost the sampler would add.
+  if (memoryDetail) {
+    const m = process.memoryUsage();
+    if (m.rss > peak) atPeak = m;
+  }
   peak = Math.max(peak, process.memoryUsage.rss());
 }, 100);
 const started = process.hrtime.bigint();
@@ -126,6 +133,10 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 if (records !== Number(recordsArg)) {
   process.stderr.write(`scenario ${scenario}: ${records} records moved, expected ${recordsArg}\n`);
   process.exit(1);
+}
+if (atPeak !== undefined) {
+  const mb = (n: number): number => Math.round(n / 1e6);
+  process.stderr.write(`memory at the RSS peak (MB): rss ${mb(atPeak.rss)}, heapTotal ${mb(atPeak.heapTotal)}, heapUsed ${mb(atPeak.heapUsed)}, external ${mb(atPeak.external)}, arrayBuffers ${mb(atPeak.arrayBuffers)}\n`);
 }
 process.stdout.write(`${JSON.stringify({ scenario, records, seconds, cpuSeconds, bytes, apiCalls, peakRssMB: Math.round(peak / 1e6) })}\n`);
 
