@@ -34,6 +34,17 @@ export interface SpoolFile {
   readonly originals?: string;
   /** Fingerprint of the rows as sent (input index and CSV line of each), for the write journal. */
   readonly fingerprint: string;
+  /**
+   * The rows keyed as they were added (the spool's `index` option), so the job's result-matching index needs
+   * no second read and parse of the file. Taken once by the job's ledger (reconcile.ts), which clears it, so
+   * the list of finished files does not keep it alive.
+   */
+  index?: RowIndex;
+}
+
+/** Keys each row of one spool file as it is added (position in the file, cells as sent). */
+export interface RowIndex {
+  add(position: number, cells: readonly string[]): void;
 }
 
 export class CsvSpool {
@@ -53,6 +64,8 @@ export class CsvSpool {
   private pendingOriginals = '';
   private seq = 0;
   private fingerprint = new RowFingerprint();
+  private readonly newIndex: (() => RowIndex) | undefined;
+  private rowIndex: RowIndex | undefined;
   /** Rows added over all files. */
   rows = 0;
 
@@ -67,8 +80,9 @@ export class CsvSpool {
    * twice the one before, up to `maxBytes`. With `onFile` sending each file to its job as it closes, a small
    * first job starts Salesforce working early while the larger ones are still being spooled.
    */
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void } = {}) {
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void; index?: () => RowIndex } = {}) {
     this.onFile = options.onFile;
+    this.newIndex = options.index;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
@@ -88,6 +102,7 @@ export class CsvSpool {
     this.fingerprint.add(index, line);
     if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
     this.bytes += size;
+    this.rowIndex?.add(this.indexes.length, cells);
     this.indexes.push(index);
     this.rows++;
     if (this.pending.length >= FLUSH_BYTES || this.pendingOriginals.length >= FLUSH_BYTES) await this.flush();
@@ -124,6 +139,7 @@ export class CsvSpool {
     this.bytes = Buffer.byteLength(this.headerLine);
     this.indexes = [];
     this.fingerprint = new RowFingerprint();
+    this.rowIndex = this.newIndex?.();
   }
 
   private async flush(): Promise<void> {
@@ -144,7 +160,8 @@ export class CsvSpool {
     await this.originalsHandle?.close();
     this.handle = undefined;
     this.originalsHandle = undefined;
-    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) };
+    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}), ...(this.rowIndex !== undefined ? { index: this.rowIndex } : {}) };
+    this.rowIndex = undefined;
     this.done.push(file);
     this.onFile?.(file);
   }
