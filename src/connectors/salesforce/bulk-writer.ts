@@ -8,7 +8,7 @@ import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { FieldType } from '../../core/types.ts';
 import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
-import { FAILED, IdentityIndex, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
+import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, isTransientCallError, recordFromCells, retryAfterOf, rowRetryPolicy, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
@@ -100,8 +100,6 @@ export class BulkWriter {
   private readonly keys: readonly string[];
   /** The column that identifies a row to Salesforce (reconcile.ts): UPSERT's external id, UPDATE's and DELETE's Id. */
   private readonly identity: number;
-  /** Builds a spool file's identity index as it is spooled (CsvSpool's `index` option); none for INSERT. */
-  readonly identityIndex: (() => IdentityIndex) | undefined;
   private retrySeq = 0;
   private readonly journal: ExecutionJournal;
   readonly stats: BulkWriteStats = { jobs: [], calls: 0 };
@@ -118,9 +116,6 @@ export class BulkWriter {
     this.keys = target.columns.map((c) => c.key);
     const identityField = target.operation === 'UPSERT' ? target.externalIdField?.name : target.operation === 'INSERT' ? undefined : 'Id';
     this.identity = identityField === undefined ? -1 : target.columns.findIndex((c) => c.field.name.toLowerCase() === identityField.toLowerCase());
-    const identity = this.identity;
-    const identityType = this.types[identity];
-    this.identityIndex = identity >= 0 && identityType !== undefined ? () => new IdentityIndex(identityType, identity) : undefined;
   }
 
   /** Write every file, one job each, in order; stops early once the reporter says so. */

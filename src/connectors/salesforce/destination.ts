@@ -291,8 +291,6 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), {
           maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES,
           originals: true,
-          // The result-matching index is built as rows are spooled (no second read of each file).
-          ...(writer.identityIndex !== undefined ? { index: writer.identityIndex } : {}),
           // Early jobs ramp up (16, 32, 64, then 100 MB): Salesforce starts on a small first job while the
           // input is still read, instead of waiting for 100 MB of it.
           ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file), firstMaxBytes: options.firstJobBytes ?? DEFAULT_FIRST_JOB_BYTES } : {}),

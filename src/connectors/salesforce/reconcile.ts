@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
-import { readSpoolBatches, type RowIndex, type SpoolFile } from './spool.ts';
+import { readSpoolBatches, type SpoolFile } from './spool.ts';
 import { matchForm } from './write-values.ts';
 
 /**
@@ -135,33 +135,6 @@ export class MatchPass {
 }
 
 /** What is known about each row of one job's upload. */
-/**
- * A spool file's identity keys, built while the file is spooled (the spool's `index` option): the same map
- * {@link JobLedger.build} would build by reading the file back, without reading and parsing it again.
- */
-export class IdentityIndex implements RowIndex {
-  readonly byIdentity = new Map<string, number>();
-  readonly type: FieldType;
-  readonly column: number;
-  /** Two rows share an identity: the ledger then reads the file (it also keys those rows by all cells). */
-  shared = false;
-
-  constructor(type: FieldType, column: number) {
-    this.type = type;
-    this.column = column;
-  }
-
-  add(position: number, cells: readonly string[]): void {
-    if (this.shared) return;
-    const key = matchForm(this.type, cells[this.column] ?? '');
-    if (this.byIdentity.get(key) === undefined) this.byIdentity.set(detached(key), position);
-    else {
-      this.shared = true;
-      this.byIdentity.clear();
-    }
-  }
-}
-
 export class JobLedger {
   readonly file: SpoolFile;
   readonly header: readonly string[];
@@ -170,12 +143,11 @@ export class JobLedger {
   readonly keys = new Map<string, number | number[]>();
   /** The identity column (-1: none); identity key → the one position having it, or SHARED. */
   readonly identity: number;
-  readonly byIdentity: Map<string, number>;
+  readonly byIdentity = new Map<string, number>();
   readonly status: Uint8Array;
   jobId = '';
 
-  private constructor(file: SpoolFile, types: readonly FieldType[], identity: number, byIdentity = new Map<string, number>()) {
-    this.byIdentity = byIdentity;
+  private constructor(file: SpoolFile, types: readonly FieldType[], identity: number) {
     this.file = file;
     this.header = file.header;
     this.types = types;
@@ -192,11 +164,6 @@ export class JobLedger {
    * id of an UPSERT, Id of an UPDATE or DELETE), or -1 (INSERT: every row keyed by all its cells).
    */
   static async build(file: SpoolFile, types: readonly FieldType[], identity = -1): Promise<JobLedger> {
-    const built = file.index;
-    file.index = undefined;
-    if (identity >= 0 && built instanceof IdentityIndex && !built.shared && built.column === identity && built.type === types[identity]) {
-      return new JobLedger(file, types, identity, built.byIdentity);
-    }
     const ledger = new JobLedger(file, types, identity);
     const columns = types.map((_, i) => i);
     const keyAll = (position: number, cells: readonly string[]): void => {

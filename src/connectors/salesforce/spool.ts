@@ -34,61 +34,6 @@ export interface SpoolFile {
   readonly originals?: string;
   /** Fingerprint of the rows as sent (input index and CSV line of each), for the write journal. */
   readonly fingerprint: string;
-  /**
-   * The rows keyed as they were added (the spool's `index` option), so the job's result-matching index needs
-   * no second read and parse of the file. Taken once by the job's ledger (reconcile.ts), which clears it, so
-   * the list of finished files does not keep it alive.
-   */
-  index?: RowIndex;
-}
-
-/** Keys each row of one spool file as it is added (position in the file, cells as sent). */
-export interface RowIndex {
-  add(position: number, cells: readonly string[]): void;
-}
-
-/**
- * Text appended to a file through one reused buffer: each flush writes the buffer's bytes and waits for the write,
- * so no string is concatenated per flush and no new Buffer is made per write (both were garbage: about twice the
- * spooled bytes per run, held until the next collection).
- */
-class FileAppender {
-  private readonly buffer = Buffer.allocUnsafe(FLUSH_BYTES);
-  private used = 0;
-  handle: FileHandle | undefined;
-
-  /** Append `text` (`bytes`: its UTF-8 length). */
-  async append(text: string, bytes: number): Promise<void> {
-    if (this.used + bytes > this.buffer.length) await this.flush();
-    if (bytes > this.buffer.length) {
-      await this.handle?.write(text);
-      return;
-    }
-    this.used += this.buffer.write(text, this.used, 'utf8');
-  }
-
-  async flush(): Promise<void> {
-    if (this.used === 0 || this.handle === undefined) return;
-    const used = this.used;
-    this.used = 0;
-    await this.handle.write(this.buffer, 0, used);
-  }
-
-  /** Flush and close; the buffer is kept for the next file. */
-  async close(): Promise<void> {
-    await this.flush();
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close();
-  }
-
-  /** Close without writing what is buffered. */
-  async discard(): Promise<void> {
-    this.used = 0;
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close().catch(() => undefined);
-  }
 }
 
 export class CsvSpool {
@@ -98,16 +43,16 @@ export class CsvSpool {
   private readonly maxBytes: number;
   private readonly prefix: string;
   private readonly done: SpoolFile[] = [];
-  private readonly out = new FileAppender();
+  private handle: FileHandle | undefined;
   private path = '';
   private indexes: number[] = [];
   private bytes = 0;
+  private pending = '';
   private readonly keepOriginals: boolean;
-  private originalsOut: FileAppender | undefined;
+  private originalsHandle: FileHandle | undefined;
+  private pendingOriginals = '';
   private seq = 0;
   private fingerprint = new RowFingerprint();
-  private readonly newIndex: (() => RowIndex) | undefined;
-  private rowIndex: RowIndex | undefined;
   /** Rows added over all files. */
   rows = 0;
 
@@ -122,9 +67,8 @@ export class CsvSpool {
    * twice the one before, up to `maxBytes`. With `onFile` sending each file to its job as it closes, a small
    * first job starts Salesforce working early while the larger ones are still being spooled.
    */
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void; index?: () => RowIndex } = {}) {
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void } = {}) {
     this.onFile = options.onFile;
-    this.newIndex = options.index;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
@@ -138,18 +82,15 @@ export class CsvSpool {
   async add(index: number, cells: readonly string[], original?: Row): Promise<void> {
     const line = ingestLine(cells);
     const size = Buffer.byteLength(line);
-    if (this.out.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.limit()) await this.roll();
-    if (this.out.handle === undefined) await this.openNext();
-    await this.out.append(line, size);
+    if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.limit()) await this.roll();
+    if (this.handle === undefined) await this.openNext();
+    this.pending += line;
     this.fingerprint.add(index, line);
-    if (this.originalsOut !== undefined) {
-      const json = `${JSON.stringify(original ?? null)}\n`;
-      await this.originalsOut.append(json, Buffer.byteLength(json));
-    }
+    if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
     this.bytes += size;
-    this.rowIndex?.add(this.indexes.length, cells);
     this.indexes.push(index);
     this.rows++;
+    if (this.pending.length >= FLUSH_BYTES || this.pendingOriginals.length >= FLUSH_BYTES) await this.flush();
   }
 
   /** The size the file being written rolls over at. */
@@ -159,36 +100,51 @@ export class CsvSpool {
 
   /** Close the last file; the files in order. */
   async finish(): Promise<SpoolFile[]> {
-    if (this.out.handle !== undefined) await this.roll();
+    if (this.handle !== undefined) await this.roll();
     return this.done;
   }
 
   /** Close without keeping anything (on failure; the caller removes the folder). */
   async discard(): Promise<void> {
-    await this.out.discard();
-    await this.originalsOut?.discard();
+    const h = this.handle;
+    const o = this.originalsHandle;
+    this.handle = undefined;
+    this.originalsHandle = undefined;
+    await h?.close().catch(() => undefined);
+    await o?.close().catch(() => undefined);
   }
 
   private async openNext(): Promise<void> {
     this.seq++;
     this.path = join(this.dir, `${this.prefix}-${String(this.seq).padStart(4, '0')}.csv`);
-    this.out.handle = await open(this.path, 'w');
-    if (this.keepOriginals) {
-      this.originalsOut ??= new FileAppender();
-      this.originalsOut.handle = await open(`${this.path}.rows.jsonl`, 'w');
-    }
+    this.handle = await open(this.path, 'w');
+    if (this.keepOriginals) this.originalsHandle = await open(`${this.path}.rows.jsonl`, 'w');
+    this.pending = this.headerLine;
+    this.pendingOriginals = '';
     this.bytes = Buffer.byteLength(this.headerLine);
-    await this.out.append(this.headerLine, this.bytes);
     this.indexes = [];
     this.fingerprint = new RowFingerprint();
-    this.rowIndex = this.newIndex?.();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingOriginals !== '' && this.originalsHandle !== undefined) {
+      const text = this.pendingOriginals;
+      this.pendingOriginals = '';
+      await this.originalsHandle.write(text);
+    }
+    if (this.pending === '' || this.handle === undefined) return;
+    const text = this.pending;
+    this.pending = '';
+    await this.handle.write(text);
   }
 
   private async roll(): Promise<void> {
-    await this.out.close();
-    await this.originalsOut?.close();
-    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}), ...(this.rowIndex !== undefined ? { index: this.rowIndex } : {}) };
-    this.rowIndex = undefined;
+    await this.flush();
+    await this.handle?.close();
+    await this.originalsHandle?.close();
+    this.handle = undefined;
+    this.originalsHandle = undefined;
+    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) };
     this.done.push(file);
     this.onFile?.(file);
   }
