@@ -26,11 +26,13 @@ let peak = 0;
 // BENCH_MEMORY=1: sample the whole process.memoryUsage() (heap, external, ArrayBuffers) and print it at the RSS peak.
 const memoryDetail = process.env.BENCH_MEMORY === '1';
 let atPeak: NodeJS.MemoryUsage | undefined;
+let ticks = 0;
 const sampler = setInterval(() => {
   // rss() alone: process.memoryUsage() also walks the heap's spaces (~1 ms a call), a cost the sampler would add.
   if (memoryDetail) {
     const m = process.memoryUsage();
     if (m.rss > peak) atPeak = m;
+    if (++ticks % 10 === 0) process.stderr.write(`mem ${ticks / 10}s rss ${Math.round(m.rss / 1e6)} heapUsed ${Math.round(m.heapUsed / 1e6)} heapTotal ${Math.round(m.heapTotal / 1e6)} arrayBuffers ${Math.round(m.arrayBuffers / 1e6)}\n`);
   }
   peak = Math.max(peak, process.memoryUsage.rss());
 }, 100);
