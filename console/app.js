@@ -423,8 +423,17 @@ function show(content, focus = true) {
 
 function renderWho() {
   const who = byId('who');
+  const sections = byId('sections');
   const s = loadSession();
-  if (!s) return who.replaceChildren();
+  if (!s) {
+    sections.replaceChildren();
+    return who.replaceChildren();
+  }
+  const here = location.hash.startsWith('#/connections') ? 'connections' : 'flows';
+  sections.replaceChildren(
+    h('a', { href: '#/flows', 'aria-current': here === 'flows' ? 'page' : undefined }, 'Flows'),
+    h('a', { href: '#/connections', id: 'nav-connections', 'aria-current': here === 'connections' ? 'page' : undefined }, 'Connections'),
+  );
   who.replaceChildren(h('span', { id: 'role' }, `Role: ${roleOf(s)}`), h('button', { class: 'secondary', id: 'signout', type: 'button', onclick: () => void signOut() }, 'Sign out'));
 }
 
@@ -681,6 +690,83 @@ async function runPage(id, session, name, executionId, focus = true) {
   if (live) pollAgain(() => runPage(id, session, name, executionId, false), id);
 }
 
+/** Every Salesforce connector profile (DescribeConnectorProfiles, all pages). @returns {Promise<Json[]>} */
+async function listProfiles() {
+  /** @type {Json[]} */
+  const profiles = [];
+  let nextToken;
+  do {
+    const page = await api('/describe-connector-profiles', { connectorType: 'Salesforce', maxResults: 100, ...(nextToken ? { nextToken } : {}) });
+    profiles.push(...(page['connectorProfileDetails'] ?? []));
+    nextToken = page['nextToken'];
+  } while (nextToken);
+  return profiles;
+}
+
+/** "remaining of max" for one daily limit, the exact figures on hover. @param {Json | undefined} l @param {string} what */
+function limitCell(l, what) {
+  if (!l) return '—';
+  return h('span', { title: `${count(l['remaining'])} ${what} left of ${count(l['max'])} (rolling 24 hours)` }, `${count(l['remaining'])} / ${count(l['max'])}`);
+}
+
+/** The profile's reserve as set, and what it keeps of each limit. @param {Json} budget */
+function reserveCell(budget) {
+  const setting = budget['apiReserve'];
+  if (setting === null || setting === undefined) return h('span', { title: 'No reserve: runs are not checked against this org\'s limits (a service-wide apiReserve may still apply).' }, 'none');
+  const l = budget['limits'] ?? {};
+  const parts = [['requests', l['DailyApiRequests']], ['query jobs', l['DailyBulkV2QueryJobs']], ['batches', l['DailyBulkApiBatches']]]
+    .filter(([, v]) => v && v['reserve'])
+    .map(([k, v]) => `${count(v['reserve'])} ${k}`);
+  return h('span', {}, String(setting), parts.length > 0 ? h('span', { class: 'hint' }, ` (${parts.join(', ')})`) : null);
+}
+
+/**
+ * #/connections: the Salesforce connector profiles with each org's API budget now. One /limits call per profile,
+ * made when the page opens or on Refresh (never polled: each call counts against the org's API requests). A profile
+ * whose org does not answer shows its error in its row.
+ * @param {number} id @param {boolean} [focus]
+ */
+async function connectionsPage(id, focus = true) {
+  const profiles = await listProfiles();
+  if (id !== renderId) return;
+  const COLUMNS = 6;
+  const rows = profiles.map((p) => {
+    const name = String(p['connectorProfileName']);
+    const sf = p['connectorProfileProperties']?.['Salesforce'] ?? {};
+    const row = h('tr', { 'data-profile': name }, h('th', { scope: 'row' }, name), h('td', {}, sf['instanceUrl'] ? h('code', {}, sf['instanceUrl']) : '—'), h('td', { colspan: String(COLUMNS - 2), class: 'hint' }, 'Reading the org\u2019s limits…'));
+    return { name, row };
+  });
+  show(
+    h(
+      'section',
+      {},
+      h('h1', {}, 'Connections'),
+      h('p', { class: 'hint', id: 'budget-note' }, 'Each Salesforce org\u2019s daily API budget, read once when this page opens (one /limits call per connector profile, which counts as one API request of that org). It is not refreshed by itself: ', h('button', { class: 'secondary', type: 'button', id: 'refresh', onclick: () => void connectionsPage(++renderId, false).catch(showError) }, 'Refresh'), ' reads it again. Remaining / maximum over the rolling 24 hours; runs leave the reserve to the org\u2019s other integrations (docs/salesforce-budget.md).'),
+      profiles.length === 0
+        ? h('p', { id: 'no-profiles' }, 'No Salesforce connector profiles yet. An admin creates them through the API (CreateConnectorProfile) or with forceflow profiles create.')
+        : table('budgets', 'Connections and their API budget', [['Connector profile'], ['Org'], ['API requests', true], ['Bulk query jobs', true], ['Bulk API batches', true], ['Reserve']], h('tbody', {}, ...rows.map((r) => r.row))),
+    ),
+    focus,
+  );
+  await Promise.all(
+    rows.map(async ({ name, row }) => {
+      /** @type {Array<Node>} */
+      let cells;
+      try {
+        const budget = await api('/describe-connector-profile-api-budget', { connectorProfileName: name });
+        const l = budget['limits'] ?? {};
+        cells = [h('td', { class: 'num' }, limitCell(l['DailyApiRequests'], 'API requests')), h('td', { class: 'num' }, limitCell(l['DailyBulkV2QueryJobs'], 'Bulk query jobs')), h('td', { class: 'num' }, limitCell(l['DailyBulkApiBatches'], 'Bulk API batches')), h('td', {}, reserveCell(budget))];
+      } catch (error) {
+        if (error instanceof ApiError && error.type === 'SignedOut') return;
+        const text = error instanceof ApiError ? `${ERROR_TITLES[error.type] ?? error.type}: ${error.message}` : String(/** @type {Error} */ (error).message ?? error);
+        cells = [h('td', { colspan: String(COLUMNS - 2), class: 'row-error' }, text)];
+      }
+      if (id !== renderId) return;
+      row.replaceChildren(.../** @type {Node[]} */ (Array.from(row.children).slice(0, 2)), ...cells);
+    }),
+  );
+}
+
 /** Route by the URL's hash, so every page can be shared (after signing in). */
 async function render() {
   const id = ++renderId;
@@ -701,6 +787,10 @@ async function render() {
     }
   });
   try {
+    if (parts[0] === 'connections') {
+      title('Connections');
+      return await connectionsPage(id);
+    }
     if (parts[0] !== 'flows' || !parts[1]) {
       title('Flows');
       return await flowsPage(id, session);

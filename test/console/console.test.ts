@@ -5,6 +5,8 @@ import { CreateFlowCommand, StartFlowCommand } from '@aws-sdk/client-appflow';
 import { runCli } from '../../src/cli/program.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { openFlowService } from '../../src/service/flows/service.ts';
+import { metaOperations } from '../../src/service/operations/meta.ts';
+import { createProfile, openProfileContext } from '../../src/profiles/index.ts';
 import { registerApp, type TestApp } from '../auth/helpers.ts';
 import { chromiumForTests, launchChromium, type TestBrowser } from '../helpers/chromium.ts';
 import { holdingProxy, type HoldingProxy } from '../helpers/holding-proxy.ts';
@@ -97,10 +99,19 @@ beforeAll(async () => {
     emulator: emu,
     port,
     signIn: { issuers: [emu.loginUrl], consumerKey: app.clientId },
-    operations: async (deps) =>
-      (
-        await openFlowService(deps, { exists: async (name) => Object.hasOwn(profiles, name), resolver: async (name) => ({ profile: profiles[name ?? ''] }) }, { runOptions: { salesforce: FAST, s3Client: s3.client } })
-      ).operations,
+    operations: async (deps) => {
+      const flows = await openFlowService(deps, { exists: async (name) => Object.hasOwn(profiles, name), resolver: async (name) => ({ profile: profiles[name ?? ''] }) }, { runOptions: { salesforce: FAST, s3Client: s3.client } });
+      // The stored profiles the Connections page lists (DescribeConnectorProfiles and the API budget): the
+      // emulator's org with a reserve, and an org that does not answer (nothing listens on its port).
+      const profileContext = openProfileContext({ log: deps.log, store: deps.state.profiles, kms: deps.kms });
+      deps.onClose(async () => profileContext.close());
+      const base = emu.connectorProfile;
+      const sf = base.connectorProfileConfig.connectorProfileProperties.Salesforce;
+      await createProfile(profileContext, { ...base, connectorProfileConfig: { ...base.connectorProfileConfig, connectorProfileProperties: { Salesforce: { ...sf, apiReserve: '20%' } } } });
+      const nowhere = `http://127.0.0.1:${await freePort()}`;
+      await createProfile(profileContext, { ...base, connectorProfileName: 'unreachable', connectorProfileConfig: { ...base.connectorProfileConfig, connectorProfileProperties: { Salesforce: { instanceUrl: nowhere, isSandboxEnvironment: false, loginUrl: nowhere } } } });
+      return [...flows.operations, ...metaOperations({ profiles: { ...profileContext, defaultKeyId: deps.kmsKeyId }, profileInUse: async () => [] })];
+    },
   });
   await cli('users', 'orgs', 'allow', emu.orgId);
   await cli('users', 'add', emu.orgId, emu.userId, '--role', 'operator', '--name', 'ada');
@@ -206,7 +217,7 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
       const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
       return root.scrollWidth - root.clientWidth;
     });
-    for (const hash of ['#/flows', '#/flows/accounts-to-s3', `#/flows/accounts-to-s3/runs/${encodeURIComponent(executionId)}`, '#/flows/accounts-to-s3/definition']) {
+    for (const hash of ['#/flows', '#/flows/accounts-to-s3', `#/flows/accounts-to-s3/runs/${encodeURIComponent(executionId)}`, '#/flows/accounts-to-s3/definition', '#/connections']) {
       await page.goto(`${origin}/${hash}`);
       await page.locator('main h1').waitFor();
       await page.locator('main table, #run, #definition').first().waitFor();
@@ -355,6 +366,48 @@ describe.skipIf(executablePath === undefined)('the web console in headless Chrom
     await page.locator('#signin').waitFor();
     expect(await page.locator('#status').textContent()).toContain('Your session ended');
     expect(await session(page)).toBeNull();
+    await page.close();
+  }, 60_000);
+  it("a viewer opens Connections from the header with the keyboard: each org's API budget, one /limits call per view, an unreachable org's error in its row", async () => {
+    await cli('users', 'add', emu.orgId, emu.userId, '--role', 'viewer', '--name', 'ada');
+    const limits = (body?: unknown): Promise<Response> => fetch(`${emu.controlUrl}/limits`, { method: body === undefined ? 'GET' : 'PUT', headers: emu.controlHeaders, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    expect((await limits({ max: 50_000, remaining: 43_210, bulkV2QueryJobs: { max: 10_000, remaining: 9_876 } })).status).toBe(200);
+    const page = await browser.context.newPage();
+    await signIn(page);
+    expect(await page.locator('#role').textContent()).toBe('Role: viewer');
+    await page.locator('#nav-connections').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${origin}/#/connections`);
+    await page.locator('#budget-note').waitFor();
+    expect(await page.title()).toBe('Connections · forceflow');
+    expect(await page.locator('#nav-connections').getAttribute('aria-current')).toBe('page');
+    expect(await page.locator('#budget-note').textContent()).toContain('not refreshed by itself');
+    const row = page.locator(`#budgets tr[data-profile="${PROFILE}"]`);
+    const cells = row.locator('td');
+    await cells.nth(4).waitFor();
+    /** What the emulator says its org has left now (its control endpoint counts no call). */
+    const org = async (): Promise<{ max: number; remaining: number; bulkV2QueryJobs: { max: number; remaining: number }; bulkApiBatches: { max: number; remaining: number } }> => (await (await limits()).json()) as never;
+    const fmt = (n: number): Promise<string> => page.evaluate((x) => x.toLocaleString(), n);
+    let now = await org();
+    // The page's one /limits call is the only API request since the figures were set.
+    expect(now.remaining).toBe(43_209);
+    expect(await cells.nth(1).textContent()).toBe(`${await fmt(now.remaining)} / ${await fmt(now.max)}`);
+    expect(await cells.nth(2).textContent()).toBe(`${await fmt(now.bulkV2QueryJobs.remaining)} / ${await fmt(now.bulkV2QueryJobs.max)}`);
+    expect(await cells.nth(3).textContent()).toBe(`${await fmt(now.bulkApiBatches.remaining)} / ${await fmt(now.bulkApiBatches.max)}`);
+    expect(await cells.nth(4).textContent()).toContain(`20% (${await fmt(10_000)} requests, ${await fmt(2_000)} query jobs`);
+    // The org that does not answer: its row says so, the others are shown.
+    const failed = page.locator('#budgets tr[data-profile="unreachable"] td.row-error');
+    await failed.waitFor();
+    expect(await failed.textContent()).toMatch(/^ConnectorServerException: Salesforce could not be reached .*ECONNREFUSED/);
+    // Not polled: nothing more is read until Refresh, which reads once more.
+    expect((await org()).remaining).toBe(43_209);
+    await page.locator('#refresh').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((want) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('#budgets tr[data-profile="forceflow-emulator"] td:nth-of-type(2)')?.textContent?.startsWith(want) === true, await fmt(43_208));
+    now = await org();
+    expect(now.remaining).toBe(43_208);
+    // The keyboard stays where it was.
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe('refresh');
     await page.close();
   }, 60_000);
 });
