@@ -35,6 +35,8 @@ export interface FormulaRefreshRun {
   read(read: ReadRequest): ReadRequest;
   /** The run's stream with hashes staged, followed (when the refresh is due) by the records whose formulas changed. */
   wrap(stream: SourceStream, source: Source, read: ReadRequest, ctx: RunContext): Promise<SourceStream>;
+  /** A note for the run record when a due refresh was deferred to the next run (the API reserve was reached). */
+  note(): string | undefined;
   /** At the run's end, once its record is saved: its hashes and refresh status kept (Successful) or dropped. */
   settle(record: ExecutionRecord): Promise<void>;
 }
@@ -87,6 +89,7 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
   // both fields are read even when the tasks do not map them, and removed again before the tasks.
   const windowField = incremental.field;
   const added: string[] = [];
+  let deferredNote: string | undefined;
 
   return {
     record,
@@ -124,8 +127,18 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
           yield strip(batch);
         }
         if (!refreshing) return;
+        // An early stop at the API reserve (docs/salesforce-budget.md): the refresh's read (every record, not in
+        // the window's order) cannot stop and resume, and would spend calls below the reserve. It is deferred: the
+        // run delivers its window only, keeps the refresh status as it was (still due), and the next run refreshes.
+        const stop = read.stopEarly === true ? reserveReached(stream, source) : undefined;
+        if (stop !== undefined) {
+          record.reason = `due (${due.reason}), deferred to the next run: ${stop}`;
+          deferredNote = `The formula refresh was due but is deferred to the next run: ${stop}. This run delivered its window only; the formula values of records outside it are refreshed by the next run.`;
+          log.warn({ formulaRefresh: record.setting }, deferredNote);
+          return;
+        }
         // The refresh: every record again (the flow's filters, no window) through one Bulk query.
-        const { window: _window, ...noWindow } = read;
+        const { window: _window, stopEarly: _stopEarly, ...noWindow } = read;
         const before = stream.apiCalls?.() ?? 0;
         const again = await source.open({ ...noWindow, apiPreference: 'BULKV2' }, ctx);
         record.refreshed = true;
@@ -162,6 +175,7 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
       }
       return { ...stripped(stream), batches: batches() };
     },
+    note: () => deferredNote,
     async settle(runRecord) {
       if (store === undefined) return;
       if (runRecord.executionStatus === 'Successful') await store.commit(flowName, executionId, { refreshed: record.refreshed, at: startedAt.toISOString() });
@@ -185,6 +199,16 @@ export function dueness(config: FormulaRefreshConfig, status: FormulaRefreshStat
   return elapsed >= config.ms
     ? { due: true, reason: `interval ${config.text}: ${what} was at ${since}` }
     : { due: false, reason: `interval ${config.text}: ${what} was at ${since}, next refresh from ${new Date(Date.parse(since) + config.ms).toISOString()}` };
+}
+
+/** Why a flow that stops early at the API reserve cannot refresh now: its read stopped, or the reserve is reached. */
+function reserveReached(stream: SourceStream, source: Source): string | undefined {
+  if (stream.stoppedEarly?.() !== undefined) return "the read stopped early at the org's API reserve";
+  const org = source.apiUsage?.()?.org;
+  if (org !== undefined && org.reserve !== null && org.remaining !== null && org.remaining < org.reserve) {
+    return `the org's API reserve was reached (${org.remaining} of ${org.max ?? '?'} DailyApiRequests remaining, reserve ${org.reserve})`;
+  }
+  return undefined;
 }
 
 /** A record's formula values as one short hash (the fields in the flow's order; canonical values). */

@@ -395,7 +395,7 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
     sourceApiUsage = source.apiUsage ? () => source.apiUsage?.() : undefined;
     const opened = await source.open({ ...read, maxBytes, ...(stopEarly ? { stopEarly } : {}) }, ctx);
     let stream = await withoutDelivered(opened, incremental, ctx, (n) => { alreadyDelivered += n; });
-    if (refresh) stream = await refresh.wrap(stream, source, read, ctx);
+    if (refresh) stream = await refresh.wrap(stream, source, { ...read, ...(stopEarly ? { stopEarly } : {}) }, ctx);
     sourceApiCalls = stream.apiCalls;
     sourceSplit = stream.split;
     sourceReplacements = stream.invalidUtf8Replacements;
@@ -456,6 +456,8 @@ async function execute(options: RunPlanOptions, plan: FlowPlan, setup: ExecuteSe
       record.notes.push(stopped.reason);
       log.warn({ resumeFrom: stopped.resumeFrom }, stopped.reason);
     }
+    const refreshNote = refresh?.note();
+    if (refreshNote !== undefined) record.notes.push(refreshNote);
     if (alreadyDelivered > 0) {
       record.notes.push(`${alreadyDelivered} record${alreadyDelivered === 1 ? '' : 's'} read again inside the lookback (same Id and timestamp as an earlier run delivered) ${alreadyDelivered === 1 ? 'was' : 'were'} not delivered again.`);
       log.info({ alreadyDelivered }, 'records an earlier run delivered were not delivered again');
