@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ReadRequest, RunContext, Source, SourceStream } from '../core/connector.ts';
-import { ForceflowError } from '../core/errors.ts';
+import { ForceflowError, isForceflowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { RecordBatch, Row } from '../core/types.ts';
 import { toEpochMillis } from '../mapping/convert.ts';
@@ -130,17 +130,27 @@ export async function formulaRefreshRun(setup: FormulaRefreshSetup): Promise<For
         // An early stop at the API reserve (docs/salesforce-budget.md): the refresh's read (every record, not in
         // the window's order) cannot stop and resume, and would spend calls below the reserve. It is deferred: the
         // run delivers its window only, keeps the refresh status as it was (still due), and the next run refreshes.
-        const stop = read.stopEarly === true ? reserveReached(stream, source) : undefined;
-        if (stop !== undefined) {
-          record.reason = `due (${due.reason}), deferred to the next run: ${stop}`;
-          deferredNote = `The formula refresh was due but is deferred to the next run: ${stop}. This run delivered its window only; the formula values of records outside it are refreshed by the next run.`;
+        const defer = (why: string): void => {
+          record.reason = `due (${due.reason}), deferred to the next run: ${why}`;
+          deferredNote = `The formula refresh was due but is deferred to the next run: ${why}. This run delivered its window only; the formula values of records outside it are refreshed by the next run.`;
           log.warn({ formulaRefresh: record.setting }, deferredNote);
-          return;
-        }
+        };
+        const stop = read.stopEarly === true ? reserveReached(stream, source) : undefined;
+        if (stop !== undefined) return defer(stop);
         // The refresh: every record again (the flow's filters, no window) through one Bulk query.
         const { window: _window, stopEarly: _stopEarly, ...noWindow } = read;
         const before = stream.apiCalls?.() ?? 0;
-        const again = await source.open({ ...noWindow, apiPreference: 'BULKV2' }, ctx);
+        let again: SourceStream;
+        try {
+          again = await source.open({ ...noWindow, apiPreference: 'BULKV2' }, ctx);
+        } catch (error) {
+          // The reserve learnt from the refresh's own first answers (its COUNT): deferred as well, nothing of it read.
+          if (read.stopEarly === true && (isForceflowError(error, 'API_BUDGET_RESERVE') || isForceflowError(error, 'API_BUDGET_RESERVE_REACHED'))) {
+            record.apiCalls = (stream.apiCalls?.() ?? before) - before;
+            return defer(`the org's API reserve was reached before the refresh's read (${error.code})`);
+          }
+          throw error;
+        }
         record.refreshed = true;
         try {
           for await (const batch of again.batches) {

@@ -43,8 +43,8 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
   };
   const name = (i: number): string => `BFR-L${String(i).padStart(2, '0')}`;
-  const flow = (out: string): Record<string, unknown> => ({
-    flowName: 'budget-formula',
+  const flow = (out: string, flowName = 'budget-formula', marker = 'BFR-'): Record<string, unknown> => ({
+    flowName,
     triggerConfig: { triggerType: 'Scheduled', triggerProperties: { Scheduled: { scheduleExpression: 'rate(1hours)', dataPullMode: 'Incremental', firstExecutionFrom: t0 / 1000 - 60 } } },
     sourceFlowConfig: {
       connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator',
@@ -54,7 +54,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     destinationFlowConfigList: [{ connectorType: 'LocalFile', destinationConnectorProperties: { LocalFile: { path: out, outputFormatConfig: { fileType: 'JSON' } } } }],
     tasks: [
       { taskType: 'Filter', sourceFields: ['Name', 'Converted_Total__c'], connectorOperator: { Salesforce: 'PROJECTION' } },
-      { taskType: 'Filter', sourceFields: ['Name'], connectorOperator: { Salesforce: 'CONTAINS' }, taskProperties: { DATA_TYPE: 'string', VALUE: 'BFR-' } },
+      { taskType: 'Filter', sourceFields: ['Name'], connectorOperator: { Salesforce: 'CONTAINS' }, taskProperties: { DATA_TYPE: 'string', VALUE: marker } },
       { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
       { taskType: 'Map', sourceFields: ['Converted_Total__c'], destinationField: 'Converted', connectorOperator: { Salesforce: 'NO_OP' } },
     ],
@@ -137,6 +137,46 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     const fourth = await runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), formulaRefresh: 'now' });
     expect(fourth.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: LINES, changed: 0, baseline: 0 });
     expect(delivered(fourth)).toEqual([]);
+    state.close();
+  });
+
+  it('defers the refresh when the reserve is reached once the window is read (its last page), before the refresh reads', async () => {
+    const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-bfr2-state-')));
+    const f = flow(mkdtempSync(join(tmpdir(), 'ff-bfr2-out-')), 'budget-formula-last-page', 'BFR2-');
+    const run = (onProgress?: () => void): Promise<ExecutionRecord> =>
+      runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+    await control('PUT', '/limits', { max: 1000, remaining: 1000 });
+    at(4_000);
+    const inv = await api('POST', 'Invoice__c', { Name: 'BFR2-INV', Exchange_Rate__c: 1 });
+    const l1 = await api('POST', 'Invoice_Line__c', { Name: 'BFR2-L1', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 3 });
+    await api('POST', 'Invoice_Line__c', { Name: 'BFR2-L2', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 5 });
+    at(4_010);
+    const first = await run();
+    expect(delivered(first).sort()).toEqual(['BFR2-L1=3', 'BFR2-L2=5']);
+    at(4_020);
+    await api('PATCH', `Invoice__c/${inv}`, { Exchange_Rate__c: 10 });
+    at(4_021);
+    await api('PATCH', `Invoice_Line__c/${l1}`, { Quantity__c: 2 });
+    // Due; the window (one page: L1) is read whole, and the org is spent as it is delivered.
+    at(4_010 + 3600);
+    let spent = false;
+    const second = await run(() => {
+      if (spent) return;
+      spent = true;
+      emu.org.limits.used = emu.org.limits.max - 50;
+    });
+    expect(second.executionStatus, JSON.stringify(second.error)).toBe('Successful');
+    expect(delivered(second)).toEqual(['BFR2-L1=60']);
+    expect(second.dataPullEndTime).toBe(new Date(clock).toISOString());
+    expect(second.formulaRefresh).toMatchObject({ refreshed: false, changed: 0 });
+    expect(second.formulaRefresh?.reason).toMatch(/deferred to the next run: the org's API reserve was reached/);
+    expect(second.notes.some((n) => /formula refresh .*deferred/i.test(n))).toBe(true);
+
+    await control('PUT', '/limits', { max: 1000, remaining: 1000 });
+    at(4_020 + 3600);
+    const third = await run();
+    expect(third.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 1, baseline: 0 });
+    expect(delivered(third)).toEqual(['BFR2-L2=50']);
     state.close();
   });
 });
