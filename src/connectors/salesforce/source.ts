@@ -71,10 +71,12 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
       if (output.length === 0) throw new ForceflowError('FLOW_INVALID', `No fields left to read from ${object.name}: the projection is empty or every field is excluded.`);
       const schema = object.schema(output.map((f) => f.name));
       const budget = client.budget;
-      if (budget) budget.action = req.stopEarly === true && req.window !== undefined ? 'stop' : 'fail';
+      // The read's reserve action, the budget's once the read is admitted (a later read of the run refused by the
+      // reserve, such as a formula refresh's, leaves the earlier read's action to the calls still to come).
+      const action = req.stopEarly === true && req.window !== undefined ? 'stop' : 'fail';
       // An early-stoppable read (docs/salesforce-budget.md) goes in the window field's order, so that the records
       // delivered before a stop are exactly those up to a timestamp: the window field is read even when not asked for.
-      const stopField = budget?.action === 'stop' && req.window ? object.require(req.window.field, 'incrementalPullConfig.datetimeTypeFieldName') : undefined;
+      const stopField = budget && action === 'stop' && req.window ? object.require(req.window.field, 'incrementalPullConfig.datetimeTypeFieldName') : undefined;
       const stripStopField = stopField !== undefined && !output.some((f) => f.name === stopField.name);
       if (stopField && stripStopField) output = [...output, stopField];
       const orderBy = stopField ? (stopField.name === 'Id' ? ['Id'] : [stopField.name, 'Id']) : undefined;
@@ -121,6 +123,7 @@ export function createSalesforceSource(client: SalesforceClient, options: Salesf
           ...(choice.api === 'BULKV2' && splitOptions && orderBy === undefined ? { bulkJobs: expectedSplitJobs(splitOptions, count, estimatedRecordBytes(planRead(object, output, 'BULKV2').select)) } : {}),
         });
         await budget.admit(cost, () => client.json({ method: 'GET', path: '/limits', call: 'read the org limits' }), `read of ${object.name}: ${cost.basis}`);
+        budget.action = action;
       }
 
       let batches: AsyncIterable<RecordBatch>;
