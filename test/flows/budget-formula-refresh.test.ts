@@ -26,7 +26,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
   const SF = { apiReserve: 100, retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 }, bulk: { maxRecords: 5, pollInitialMs: 1, pollMaxMs: 5 } };
 
   beforeAll(async () => {
-    emu = await startEmulator({ clock: () => clock });
+    emu = await startEmulator({ clock: () => clock, tokenTtlSeconds: 86_400 });
   });
   afterAll(async () => {
     await emu?.close();
@@ -177,6 +177,40 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     const third = await run();
     expect(third.formulaRefresh).toMatchObject({ refreshed: true, recordsRead: 2, changed: 1, baseline: 0 });
     expect(delivered(third)).toEqual(['BFR2-L2=50']);
+    state.close();
+  });
+
+  it('with a Salesforce destination on the same org, a deferred refresh leaves the window\'s records to be written', async () => {
+    const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-bfr3-state-')));
+    const f = {
+      ...flow('/unused', 'budget-formula-to-sf', 'BFR3-'),
+      destinationFlowConfigList: [{ connectorType: 'Salesforce', connectorProfileName: 'forceflow-emulator', destinationConnectorProperties: { Salesforce: { object: 'Account', writeOperationType: 'INSERT', dataTransferApi: 'BULKV2' } } }],
+      tasks: [
+        { taskType: 'Filter', sourceFields: ['Name', 'Converted_Total__c'], connectorOperator: { Salesforce: 'PROJECTION' } },
+        { taskType: 'Filter', sourceFields: ['Name'], connectorOperator: { Salesforce: 'CONTAINS' }, taskProperties: { DATA_TYPE: 'string', VALUE: 'BFR3-' } },
+        { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
+      ],
+    };
+    const run = (onProgress?: () => void): Promise<ExecutionRecord> =>
+      runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+    await control('PUT', '/limits', { max: 1000, remaining: 1000 });
+    at(5_000);
+    const inv = await api('POST', 'Invoice__c', { Name: 'BFR3-INV', Exchange_Rate__c: 1 });
+    const l1 = await api('POST', 'Invoice_Line__c', { Name: 'BFR3-L1', Invoice__c: inv, Quantity__c: 1, Unit_Price__c: 3 });
+    at(5_010);
+    expect((await run()).executionResult.recordsWritten).toBe(1);
+    at(5_020);
+    await api('PATCH', `Invoice_Line__c/${l1}`, { Quantity__c: 2 });
+    at(5_010 + 3600);
+    let spent = false;
+    const second = await run(() => {
+      if (spent) return;
+      spent = true;
+      emu.org.limits.used = emu.org.limits.max - 50;
+    });
+    expect(second.executionStatus, JSON.stringify(second.error)).toBe('Successful');
+    expect(second.executionResult.recordsWritten).toBe(1);
+    expect(second.formulaRefresh?.reason).toMatch(/deferred to the next run/);
     state.close();
   });
 });
