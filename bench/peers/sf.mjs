@@ -6,7 +6,9 @@
  * CPU seconds from this process's reaped-children times in /proc/self/stat (the CLI and every process it
  * waited for), peak RSS sampled from /proc/<pid>/status (VmHWM) over the CLI's process tree.
  * The record count is the job's, read from the emulator (the benchmark resets it before each scenario, so
- * the CLI's job is the only one). Prints one JSON line like bench/scenario.ts.
+ * the CLI's job is the only one). API calls are the emulator's count just before and just after the command
+ * (so the login and the job look-ups afterwards are not counted), printed as apiCallsOwn, which bench/run.ts
+ * uses instead of the emulator's total since the reset. Prints one JSON line like bench/scenario.ts.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -88,6 +90,13 @@ function run(args, extraEnv = {}, measure = false) {
   });
 }
 
+/** The emulator's count of API calls since its last reset (its control route, bench/run.ts resets it). */
+async function emulatorCalls() {
+  const res = await fetch(`${info.controlUrl}/calls`, { headers: { 'X-Forceflow-Emulator': '1' } });
+  if (!res.ok) throw new Error(`emulator GET /calls: HTTP ${res.status}`);
+  return Number((await res.json()).total ?? 0);
+}
+
 async function lastJob(kind) {
   const res = await fetch(`${info.instanceUrl}/services/data/v${version}/jobs/${kind}`, { headers: { Authorization: `Bearer ${info.accessToken}` } });
   const body = await res.json();
@@ -99,19 +108,23 @@ async function lastJob(kind) {
 
 try {
   await run(['org', 'login', 'access-token', '--instance-url', info.instanceUrl, '--no-prompt', '--alias', 'emu'], { SF_ACCESS_TOKEN: info.accessToken });
+  const calls0 = await emulatorCalls();
   const cpu0 = childCpuSeconds();
   const started = process.hrtime.bigint();
   let measured;
   let bytes;
   let records;
+  let apiCallsOwn;
   if (mode === 'export') {
     const [soql, outFile] = rest;
     measured = await run(['data', 'export', 'bulk', '-o', 'emu', '-q', soql, '--output-file', outFile, '--wait', '240'], {}, true);
+    apiCallsOwn = (await emulatorCalls()) - calls0;
     bytes = statSync(outFile).size;
     records = (await lastJob('query')).numberRecordsProcessed;
   } else if (mode === 'import') {
     const [csvFile] = rest;
     measured = await run(['data', 'upsert', 'bulk', '-o', 'emu', '--file', csvFile, '--sobject', 'Invoice__c', '--external-id', 'External_Id__c', '--wait', '240'], {}, true);
+    apiCallsOwn = (await emulatorCalls()) - calls0;
     bytes = statSync(csvFile).size;
     const job = await lastJob('ingest');
     if (job.numberRecordsFailed !== 0) throw new Error(`sf import: ${job.numberRecordsFailed} rows failed`);
@@ -122,7 +135,7 @@ try {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpuSeconds = childCpuSeconds() - cpu0;
   if (records !== Number(recordsArg)) throw new Error(`sf ${mode}: ${records} records moved, expected ${recordsArg}`);
-  process.stdout.write(`${JSON.stringify({ scenario: `sf-${mode}`, records, seconds, cpuSeconds, bytes, apiCalls: 0, peakRssMB: Math.round(measured.peak / 1e6) })}\n`);
+  process.stdout.write(`${JSON.stringify({ scenario: `sf-${mode}`, records, seconds, cpuSeconds, bytes, apiCalls: 0, apiCallsOwn, peakRssMB: Math.round(measured.peak / 1e6) })}\n`);
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
