@@ -6,6 +6,7 @@ import { startEmulator } from '../emulator/index.ts';
 import { startLocalS3, type LocalS3 } from '../emulator/s3/local.ts';
 import { isLoopbackHost } from '../core/http-guard.ts';
 import type { CliOutput } from './io.ts';
+import { stopSignal } from './stop-signal.ts';
 
 export interface EmulatorCommandOptions {
   readonly port: number;
@@ -75,15 +76,7 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger,
     );
   }
   output.writeOut(`${JSON.stringify(line)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopSignal();
   await s3?.close();
   await close();
 }

@@ -4,6 +4,7 @@ import type { CliOutput } from './io.ts';
 import { loadServiceConfig, type ServiceConfig } from '../service/config.ts';
 import { startService } from '../service/start.ts';
 import { clockFromEnv } from '../service/clock.ts';
+import { stopSignal } from './stop-signal.ts';
 
 export interface ServeCommandOptions {
   readonly port?: number;
@@ -46,15 +47,7 @@ export async function serveCommand(opts: ServeCommandOptions, log: Logger, outpu
     );
   }
   // Listen for the signals before printing the line: a supervisor may signal as soon as it reads it.
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    const stop = (s: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(s);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const signal = stopSignal();
   const line = { endpoint: svc.endpoint, region: svc.region, accountId: svc.accountId, stateDir: svc.stateDir, accessKeyId: svc.accessKeyId, secretAccessKey: svc.secretAccessKey, env: svc.env };
   output.writeOut(`${JSON.stringify(line)}\n`);
   const received = await signal;

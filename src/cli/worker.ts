@@ -3,6 +3,7 @@ import type { CliOutput } from './io.ts';
 import { loadServiceConfig, type ServiceConfig } from '../service/config.ts';
 import { DEFAULT_GRACE_PERIOD_SECONDS } from '../service/start.ts';
 import { startWorkerProcess } from '../service/worker-process.ts';
+import { stopSignal } from './stop-signal.ts';
 
 export interface WorkerCommandOptions {
   readonly database?: string;
@@ -31,15 +32,7 @@ export async function workerCommand(opts: WorkerCommandOptions, log: Logger, out
     ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
     ...(leaseSeconds === undefined ? {} : { leaseMs: leaseSeconds * 1000 }),
   });
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    const stop = (s: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(s);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  const signal = stopSignal();
   output.writeOut(`${JSON.stringify({ worker: proc.worker.id, database: proc.database, stateDir: proc.stateDir, concurrency: opts.concurrency ?? 1 })}\n`);
   const received = await signal;
   log.info({ signal: received }, 'Stopping the worker: no new runs; running runs get the grace period');
