@@ -6,6 +6,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts
 import { runFlow } from '../../src/flows/runner.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
+import { sobjectApi } from '../helpers/sobject-api.ts';
 
 /**
  * The API budget guard's early stop (`forceflow:onApiReserve: "stop"`, docs/salesforce-budget.md) on a flow with
@@ -37,11 +38,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     expect(res.status).toBeLessThan(300);
     return res.json();
   };
-  const api = async (method: string, path: string, body: unknown): Promise<string> => {
-    const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/${path}`, { method, headers: { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status).toBeLessThan(300);
-    return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
-  };
+  const api = sobjectApi(() => emu);
   const name = (i: number): string => `BFR-L${String(i).padStart(2, '0')}`;
   const flow = (out: string, flowName = 'budget-formula', marker = 'BFR-'): Record<string, unknown> => ({
     flowName,

@@ -10,6 +10,7 @@ import type { ExecutionRecord } from '../../src/flows/run-record.ts';
 import { parseFormulaRefresh } from '../../src/flows/formula-refresh-tag.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { forceflow } from '../helpers/cli.ts';
+import { sobjectApi } from '../helpers/sobject-api.ts';
 
 const FAST = { retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 }, bulk: { pollInitialMs: 5, pollMaxMs: 20 } };
 
@@ -36,11 +37,7 @@ describe('formula refresh', () => {
     await emu?.close();
   });
 
-  const api = async (method: string, path: string, body: unknown): Promise<string> => {
-    const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/${path}`, { method, headers: { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status).toBeLessThan(300);
-    return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
-  };
+  const api = sobjectApi(() => emu);
   const modstamp = async (id: string): Promise<string> => {
     const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/Invoice_Line__c/${id}`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
     return String(((await res.json()) as { SystemModstamp: string }).SystemModstamp);

@@ -10,6 +10,7 @@ import { isForceflowError } from '../../src/core/errors.ts';
 import { parseServiceConfig } from '../../src/service/config.ts';
 import { openRunState, type RunStateStore } from '../../src/flows/state.ts';
 import type { ExecutionRecord } from '../../src/flows/run-record.ts';
+import { sobjectApi } from '../helpers/sobject-api.ts';
 
 const FAST = { retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 } };
 
@@ -35,11 +36,7 @@ describe('incremental lookback', () => {
     await emu?.close();
   });
 
-  const api = async (method: string, path: string, body: unknown): Promise<string> => {
-    const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/${path}`, { method, headers: { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status).toBeLessThan(300);
-    return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
-  };
+  const api = sobjectApi(() => emu);
   const insert = (name: string, industry = 'Lookback'): Promise<string> => api('POST', 'Account', { Name: name, Industry: industry });
 
   function flow(name: string, out: string, tags?: Record<string, string>, transferApi = 'REST_SYNC', industry = 'Lookback'): Record<string, unknown> {

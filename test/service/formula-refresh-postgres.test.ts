@@ -10,6 +10,7 @@ import { openServiceDatabase, type ServiceDatabase } from '../../src/service/db.
 import { migrateServiceDatabase } from '../../src/service/migrations/index.ts';
 import { openServiceState, type ServiceState } from '../../src/service/state.ts';
 import { postgresForTests, type TestDatabase } from '../helpers/postgres.ts';
+import { sobjectApi } from '../helpers/sobject-api.ts';
 
 const FAST = { retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 }, bulk: { pollInitialMs: 5, pollMaxMs: 20 } };
 
@@ -54,11 +55,7 @@ describe.skipIf(server === undefined)('formula refresh with the service state on
     expect(state.backend).toBe('postgres');
     return state;
   };
-  const api = async (method: string, path: string, body: unknown): Promise<string> => {
-    const res = await fetch(`${emu.instanceUrl}/services/data/v58.0/sobjects/${path}`, { method, headers: { Authorization: `Bearer ${emu.accessToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    expect(res.status).toBeLessThan(300);
-    return res.status === 201 ? String(((await res.json()) as { id: string }).id) : '';
-  };
+  const api = sobjectApi(() => emu);
   const out = mkdtempSync(join(tmpdir(), 'ff-formula-pg-out-'));
   const flow = {
     flowName: 'lines-pg',
