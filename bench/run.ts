@@ -192,7 +192,7 @@ try {
       }
       await control('POST', '/reset');
       const emu0 = processCpuSeconds(emulator.pid as number);
-      const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
