@@ -256,6 +256,7 @@ const PAIRS: [string, string, string][] = [
   ['s3', 'floor', 'CPU ≤ 2.5'],
   ['localfile-csv', 'jsforce-export', ''],
   ['localfile-csv', 'sf-export', ''],
+  ['localfile', 'sf-export', ''],
 ];
 const pairs = PAIRS.filter(([a, b]) => results.has(a) && results.has(b));
 if (pairs.length > 0) {
@@ -266,8 +267,30 @@ if (pairs.length > 0) {
     const y = results.get(b) as Result;
     console.log(`| ${a} ÷ ${b} | ${(x.seconds / y.seconds).toFixed(2)} | ${(x.cpuSeconds / y.cpuSeconds).toFixed(2)} | ${(x.peakRssMB / y.peakRssMB).toFixed(2)} | ${goal} |`);
   }
-  const imp = results.get('import');
-  if (imp) console.log(`\nimport peak RSS: ${imp.peakRssMB} MB (goal ≤ 300 MB)`);
+}
+
+/** Issue 13's goals: each a ratio (or a peak) measured in this run, and whether it is met. */
+const GOALS: { goal: string; a: string; b?: string; measure: (x: Result, y?: Result) => number; limit: number; unit: string }[] = [
+  { goal: 'import wall ≤ 0.5× sf-import', a: 'import', b: 'sf-import', measure: (x, y) => x.seconds / (y as Result).seconds, limit: 0.5, unit: '×' },
+  { goal: 'import wall ≤ 0.8× jsforce-import', a: 'import', b: 'jsforce-import', measure: (x, y) => x.seconds / (y as Result).seconds, limit: 0.8, unit: '×' },
+  { goal: 'import CPU ≤ 2× jsforce-import', a: 'import', b: 'jsforce-import', measure: (x, y) => x.cpuSeconds / (y as Result).cpuSeconds, limit: 2, unit: '×' },
+  { goal: 'import peak RSS ≤ 300 MB', a: 'import', measure: (x) => x.peakRssMB, limit: 300, unit: ' MB' },
+  { goal: 'CSV file export wall ≤ 1.1× floor', a: 'localfile-csv', b: 'floor', measure: (x, y) => x.seconds / (y as Result).seconds, limit: 1.1, unit: '×' },
+  { goal: 'CSV file export CPU ≤ 2× floor', a: 'localfile-csv', b: 'floor', measure: (x, y) => x.cpuSeconds / (y as Result).cpuSeconds, limit: 2, unit: '×' },
+  { goal: 'JSON lines file export wall ≤ 1.1× floor', a: 'localfile', b: 'floor', measure: (x, y) => x.seconds / (y as Result).seconds, limit: 1.1, unit: '×' },
+  { goal: 'JSON lines file export CPU ≤ 2× floor', a: 'localfile', b: 'floor', measure: (x, y) => x.cpuSeconds / (y as Result).cpuSeconds, limit: 2, unit: '×' },
+  { goal: 'S3 export CPU ≤ 2.5× floor', a: 's3', b: 'floor', measure: (x, y) => x.cpuSeconds / (y as Result).cpuSeconds, limit: 2.5, unit: '×' },
+  { goal: 'Parquet peak RSS ≤ 300 MB', a: 's3-parquet', measure: (x) => x.peakRssMB, limit: 300, unit: ' MB' },
+];
+const goals = GOALS.filter((g) => results.has(g.a) && (g.b === undefined || results.has(g.b)));
+if (goals.length > 0) {
+  console.log('\n| goal (issue 13) | measured | status |');
+  console.log('|---|---:|---|');
+  for (const g of goals) {
+    const value = g.measure(results.get(g.a) as Result, g.b === undefined ? undefined : results.get(g.b));
+    const shown = g.unit === '×' ? value.toFixed(2) : String(Math.round(value));
+    console.log(`| ${g.goal} | ${shown}${g.unit} | ${value <= g.limit ? 'met' : 'missed'} |`);
+  }
 }
 if (skipped.size > 0) console.log(`\nskipped: ${[...skipped].join(', ')}`);
 if (failed.size > 0) {
