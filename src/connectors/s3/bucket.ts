@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -11,18 +9,18 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import type { InputFile } from '../../formats/types.ts';
 import { s3Error } from './client.ts';
+import { IN_FLIGHT, ObjectUpload, PartBuffers } from './upload.ts';
 import { isHidden } from '../files/store.ts';
 import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../files/store.ts';
 
 /**
  * A {@link BlobStore} on S3: `bucketName` and an optional `bucketPrefix` (a folder; a trailing `/` is implied).
  *
- * Staging: each file is uploaded with lib-storage's `Upload` (multipart above 8 MiB, 2 parts in flight, so at
- * most ~24 MiB per open file) to `<bucketPrefix>/_temporary/<executionId>/<key>`, inside the prefix the flow
+ * Staging: each file is uploaded by an {@link ObjectUpload} (one PutObject under 8 MiB, multipart from there, 2 parts
+ * in flight, so at most ~24 MiB per open file) to `<bucketPrefix>/_temporary/<executionId>/<key>`, inside the prefix the flow
  * may write to. `publish` copies every staged object to its final key (CopyObject; a multipart UploadPartCopy
  * above 5 GiB) and then deletes the staged ones, so final keys only ever hold complete files and appear
  * together at the end of a successful run. A failed run aborts its open multipart uploads and deletes its
@@ -43,7 +41,6 @@ export interface S3StoreOptions {
   readonly kmsKeyId?: string;
 }
 
-const PART_SIZE = 8 * 1024 * 1024;
 const COPY_LIMIT = 5 * 1024 * 1024 * 1024;
 const COPY_PART = 1024 * 1024 * 1024;
 
@@ -72,6 +69,8 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
   const uri = (key: string): string => `s3://${bucket}/${key}`;
   // A copy does not keep the source's encryption: every request that creates an object names the key again.
   const sse = options.kmsKeyId === undefined ? {} : { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: options.kmsKeyId };
+  // Part buffers of this store's uploads, reused: enough for one file's filling part and parts in flight, and one more.
+  const buffers = new PartBuffers(IN_FLIGHT + 2);
 
   async function copyLarge(from: string, to: string, size: number): Promise<void> {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to, ...sse }));
@@ -102,36 +101,25 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
 
     create(key: string, contentType: string): StagedWrite {
       const staged = `${stagingRoot}${key}`;
-      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const upload = new Upload({ client, params: { Bucket: bucket, Key: staged, Body: body, ContentType: contentType, ...sse }, partSize: PART_SIZE, queueSize: 2, leavePartsOnError: false });
-      let size = 0;
-      const done = upload.done();
-      // Rejects as soon as the upload fails, so a writer waiting for 'drain' is not stuck.
-      const failure = done.then(
-        () => new Promise<never>(() => undefined),
-        (error: unknown) => {
-          throw s3Error(error, 'Uploading', uri(staged));
-        },
-      );
-      failure.catch(() => undefined);
+      const upload = new ObjectUpload({ client, bucket, key: staged, contentType, buffers, sse });
       return {
         async write(chunk: Uint8Array): Promise<void> {
-          size += chunk.byteLength;
-          if (!body.write(chunk)) await Promise.race([once(body, 'drain'), failure]);
-        },
-        async close(): Promise<StagedFile> {
-          body.end();
           try {
-            await done;
+            await upload.write(chunk);
           } catch (error) {
             throw s3Error(error, 'Uploading', uri(staged));
           }
-          return { key, size, staged };
+        },
+        async close(): Promise<StagedFile> {
+          try {
+            await upload.finish();
+          } catch (error) {
+            throw s3Error(error, 'Uploading', uri(staged));
+          }
+          return { key, size: upload.size, staged };
         },
         async abort(): Promise<void> {
-          body.destroy();
-          await upload.abort().catch(() => undefined);
-          await done.catch(() => undefined);
+          await upload.abort();
           await deleteKeys([staged]).catch(() => undefined);
         },
       };

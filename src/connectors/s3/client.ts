@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
 import { ForceflowError } from '../../core/errors.ts';
 
 /**
@@ -10,6 +11,13 @@ import { ForceflowError } from '../../core/errors.ts';
  *
  * `env` defaults to `process.env`; passing one (e.g. a local S3's `env`) configures the client from it
  * without touching the process environment.
+ *
+ * Uploads (issue 13: the CPU of S3 output), integrity of a part's or object's bytes:
+ * - no extra checksum: `requestChecksumCalculation` is `WHEN_REQUIRED` (the SDK's default, `WHEN_SUPPORTED`, adds a
+ *   CRC32 of every part), unless AWS_REQUEST_CHECKSUM_CALCULATION=WHEN_SUPPORTED asks for it;
+ * - over HTTPS a binary body is sent with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (S3 accepts it over TLS, whose
+ *   record MACs protect the bytes in transit; the request itself stays signed), so the SDK does not hash it;
+ *   over plain HTTP (a local S3) the body's SHA-256 is signed as usual. See {@link payloadHashHeader}.
  */
 export interface S3ClientOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -35,12 +43,32 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
       const sessionToken = env['AWS_SESSION_TOKEN'];
       config.credentials = { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) };
     }
-    const requestChecksum = env['AWS_REQUEST_CHECKSUM_CALCULATION'];
-    if (requestChecksum?.toUpperCase() === 'WHEN_REQUIRED') config.requestChecksumCalculation = 'WHEN_REQUIRED';
     const responseChecksum = env['AWS_RESPONSE_CHECKSUM_VALIDATION'];
     if (responseChecksum?.toUpperCase() === 'WHEN_REQUIRED') config.responseChecksumValidation = 'WHEN_REQUIRED';
   }
-  return new S3Client(config);
+  config.requestChecksumCalculation = read('AWS_REQUEST_CHECKSUM_CALCULATION')?.toUpperCase() === 'WHEN_SUPPORTED' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+  const client = new S3Client(config);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request;
+      if (HttpRequest.isInstance(request)) {
+        const header = payloadHashHeader(request.protocol, request.body);
+        if (header !== undefined) request.headers['x-amz-content-sha256'] = header;
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'forceflowUnsignedPayloadOverTls' },
+  );
+  return client;
+}
+
+/**
+ * The `x-amz-content-sha256` forceflow sets on a request before it is signed: `UNSIGNED-PAYLOAD` for a binary
+ * body (UploadPart, PutObject) over HTTPS; otherwise none, and the signer hashes the body (small XML bodies, and
+ * every body over plain HTTP, where nothing else protects it).
+ */
+export function payloadHashHeader(protocol: string, body: unknown): 'UNSIGNED-PAYLOAD' | undefined {
+  return protocol === 'https:' && ArrayBuffer.isView(body) ? 'UNSIGNED-PAYLOAD' : undefined;
 }
 
 interface AwsErrorLike {
