@@ -225,7 +225,7 @@ describe('run state through real forceflow processes', { timeout: 180_000 }, () 
     victim.child.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
     expect(await jobState(jobId)).toBe(200);
-    // An upload of the killed run that had reached S3 (lib-storage sends a file once it is whole or 8 MiB in).
+    // An upload of the killed run that had reached S3 (a file is sent once it is whole or 8 MiB in).
     await s3.put(`killed/killed-s3/_temporary/${executionId}/killed-s3/part-0.json`, '{"Id":"001');
 
     const state = openRunState(t.home);
