@@ -208,7 +208,7 @@ try {
       const apiCalls = printed.apiCallsOwn ?? Number(calls['total'] ?? 0);
       const r = { ...printed, scenario, emulatorCpuSeconds, apiCalls };
       runs.set(scenario, [...(runs.get(scenario) ?? []), r]);
-      console.error(`${scenario}${rounds > 1 ? ` (round ${round})` : ''}: done in ${r.seconds.toFixed(1)} s`);
+      console.error(`${scenario}${rounds > 1 ? ` (round ${round})` : ''}: done in ${r.seconds.toFixed(1)} s, CPU ${r.cpuSeconds.toFixed(2)} s, RSS ${r.peakRssMB} MB`);
     }
   }
 } finally {
