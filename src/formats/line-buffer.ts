@@ -23,6 +23,26 @@ export class LineBuffer {
     if (++this.#grouped === 32) this.#flush();
   }
 
+  /**
+   * Room for `bytes` more bytes written in place, after the lines appended so far: the buffer, to write from
+   * {@link length} on; then {@link advance} past what was written. The buffer may be replaced by the next call.
+   */
+  reserve(bytes: number): Buffer {
+    if (this.#grouped > 0) this.#flush();
+    if (this.#offset + bytes > this.#buffer.length) this.#grow(bytes);
+    return this.#buffer;
+  }
+
+  /** The bytes written so far (the lines appended since the last {@link reserve} not counted). */
+  get length(): number {
+    return this.#offset;
+  }
+
+  /** Bytes written in place (after {@link reserve}) up to `offset`. */
+  advance(offset: number): void {
+    this.#offset = offset;
+  }
+
   /** The bytes written: a view of the buffer, valid until the next batch's buffer replaces it. */
   bytes(): Buffer {
     if (this.#grouped > 0) this.#flush();
@@ -31,13 +51,15 @@ export class LineBuffer {
 
   #flush(): void {
     const room = this.#pending.length * 3;
-    if (this.#offset + room > this.#buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + room));
-      this.#buffer.copy(grown, 0, 0, this.#offset);
-      this.#buffer = grown;
-    }
+    if (this.#offset + room > this.#buffer.length) this.#grow(room);
     this.#offset += this.#buffer.write(this.#pending, this.#offset);
     this.#pending = '';
     this.#grouped = 0;
+  }
+
+  #grow(room: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + room));
+    this.#buffer.copy(grown, 0, 0, this.#offset);
+    this.#buffer = grown;
   }
 }

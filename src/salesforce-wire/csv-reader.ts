@@ -138,6 +138,14 @@ export class BulkCsvParser<Cell extends string | null = string> {
     });
   }
 
+  /**
+   * No record started and no text held: the parser is where a fresh one would be after the header (used by
+   * {@link BulkCsvRecords} to hand the bytes that follow to its byte scanner; only true right after a line end).
+   */
+  idle(): boolean {
+    return this.pending.length === 0 && this.failed === undefined;
+  }
+
   private error(reason: CsvFailure, message: string): Error {
     return this.fail === undefined ? new Error(message) : this.fail(reason, message, this.line);
   }
@@ -291,4 +299,205 @@ export async function* readBulkCsv(source: AsyncIterable<Uint8Array>, delimiter 
   const last = parser.end();
   if (last.length > 0) yield last;
   parser.end(); // throws a failure found after the last records
+}
+
+/** What {@link BulkCsvRecords.next} gives: no record (it needs the next chunk, or the results are read). */
+export const NO_RECORD = 0;
+/** A record as bytes: {@link BulkCsvRecords.buf} and the bounds of its cells. */
+export const BYTES_RECORD = 1;
+/** A record as the parser's cells: {@link BulkCsvRecords.cells}. */
+export const CELLS_RECORD = 2;
+
+/** Classes of the bytes of a cell's content, or-ed in {@link BulkCsvRecords.flags}: a byte ≥ 0x80. */
+export const BYTE_NON_ASCII = 1;
+/** A byte a CSV cell written with forceflow's encoder is quoted for: `,` `"` CR LF. */
+export const BYTE_CSV_QUOTE = 2;
+/** A byte JSON.stringify escapes: `"` `\` and controls below 0x20. */
+export const BYTE_JSON_ESCAPE = 4;
+/** An escaped quote (`""`) in the cell. */
+export const BYTE_QUOTE = 8;
+
+const BYTE_CLASS = ((): Uint8Array => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 0x20; b++) t[b] = BYTE_JSON_ESCAPE;
+  t[92] = BYTE_JSON_ESCAPE;
+  for (const b of [44, 13, 10]) t[b] = (t[b] as number) | BYTE_CSV_QUOTE;
+  for (let b = 0x80; b < 0x100; b++) t[b] = BYTE_NON_ASCII;
+  return t;
+})();
+
+/** The bytes of one unfinished record held across chunks before the parser takes over (it scans them once; the byte scanner rescans a carried record with each chunk). */
+const CARRY_LIMIT = 1 << 20;
+const INCOMPLETE = -1;
+const IRREGULAR = -2;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The records of one Bulk results body, given as bytes where they are as Salesforce writes them, for a consumer
+ * that copies bytes (the Bulk export to CSV or JSON lines files, issue 13), else as {@link BulkCsvParser}'s cells.
+ *
+ * A plain record, every cell quoted and the delimiter between them, ending with LF, is scanned byte by byte (no
+ * string per cell): its cells' content bounds and byte classes ({@link BYTE_NON_ASCII}...). Anything else goes
+ * to the parser from that record on: the header (and a BOM), an unquoted cell, a CR record end, the last record
+ * without LF, a record longer than 1 MiB still unfinished; the bytes go back to the scanner at the first line end
+ * after which the parser holds nothing (so both read the body as the parser alone would, records and failures
+ * alike). A record split across chunks is carried to the next one. A consumer that cannot write a bytes record
+ * asks for its cells ({@link cellsOfBytes}: the parser's own for those bytes).
+ */
+export class BulkCsvRecords {
+  readonly #parser: BulkCsvParser;
+  readonly #delimiter: number;
+  #input: Buffer = EMPTY;
+  #pos = 0;
+  #final = false;
+  #ended = false;
+  /** Scanning bytes (else pushing lines to the parser). */
+  #scanning = false;
+  #queue: string[][] = [];
+  #next = 0;
+  #tail: Buffer | undefined;
+
+  /** The bytes record: `buf[start, end)` (its LF included), its cells' contents `buf[starts[i], ends[i])` with classes `flags[i]`, for i < count; `classes` or-s them. */
+  buf: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+  count = 0;
+  classes = 0;
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  flags = new Uint8Array(64);
+  /** The cells record. */
+  cells: string[] = [];
+  /** Records given as bytes, and as the parser's cells (the header included). */
+  scanned = 0;
+  parsed = 0;
+
+  constructor(delimiter = ',') {
+    this.#parser = new BulkCsvParser(delimiter);
+    this.#delimiter = delimiter.charCodeAt(0);
+  }
+
+  /** The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). */
+  push(chunk: Uint8Array | undefined): void {
+    if (chunk === undefined) {
+      this.#final = true;
+      this.#input = this.#tail ?? EMPTY;
+    } else {
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      this.#input = this.#tail === undefined ? bytes : Buffer.concat([this.#tail, bytes]);
+    }
+    this.#tail = undefined;
+    this.#pos = 0;
+  }
+
+  /** The next record: {@link BYTES_RECORD}, {@link CELLS_RECORD} or {@link NO_RECORD}. Throws the parser's failures. */
+  next(): number {
+    for (;;) {
+      if (this.#next < this.#queue.length) {
+        this.cells = this.#queue[this.#next++] as string[];
+        this.parsed++;
+        return CELLS_RECORD;
+      }
+      const input = this.#input;
+      const n = input.length;
+      const pos = this.#pos;
+      if (this.#scanning) {
+        if (pos >= n) return NO_RECORD;
+        const end = this.#scan(input, pos, n);
+        if (end >= 0) {
+          this.buf = input;
+          this.start = pos;
+          this.end = end;
+          this.#pos = end;
+          this.scanned++;
+          return BYTES_RECORD;
+        }
+        if (end === INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
+          this.#tail = input.subarray(pos);
+          this.#pos = n;
+          return NO_RECORD;
+        }
+        this.#scanning = false;
+        continue;
+      }
+      if (pos < n) {
+        // Line by line, so the scanner can take over at the first line end the parser is idle after.
+        const lf = input.indexOf(10, pos);
+        const to = lf < 0 ? n : lf + 1;
+        this.#queue = this.#parser.push(input.subarray(pos, to));
+        this.#next = 0;
+        this.#pos = to;
+        if (lf >= 0 && this.#parser.idle()) this.#scanning = true;
+        continue;
+      }
+      if (this.#final && !this.#ended) {
+        this.#ended = true;
+        this.#queue = this.#parser.end();
+        this.#next = 0;
+        continue;
+      }
+      return NO_RECORD;
+    }
+  }
+
+  /** The bytes record's cells as the parser reads them (a record the consumer cannot write from its bytes). */
+  cellsOfBytes(): string[] {
+    const records = this.#parser.push(this.buf.subarray(this.start, this.end));
+    if (records.length !== 1 || !this.#parser.idle()) throw new ForceflowError('INTERNAL', `The Bulk CSV byte scanner and parser read a record differently (${records.length} record(s)).`);
+    return records[0] as string[];
+  }
+
+  /** The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain record). */
+  #scan(buf: Buffer, p: number, n: number): number {
+    const delimiter = this.#delimiter;
+    let count = 0;
+    let classes = 0;
+    for (;;) {
+      if (p >= n) return INCOMPLETE;
+      if (buf[p] !== 34) return IRREGULAR;
+      let j = p + 1;
+      let f = 0;
+      for (;;) {
+        if (j >= n) return INCOMPLETE;
+        const b = buf[j] as number;
+        if (b === 34) {
+          if (j + 1 >= n) return INCOMPLETE;
+          if (buf[j + 1] !== 34) break;
+          f |= BYTE_QUOTE | BYTE_CSV_QUOTE | BYTE_JSON_ESCAPE;
+          j += 2;
+        } else {
+          f |= BYTE_CLASS[b] as number;
+          j++;
+        }
+      }
+      if (count === this.starts.length) this.#grow();
+      this.starts[count] = p + 1;
+      this.ends[count] = j;
+      this.flags[count] = f;
+      count++;
+      classes |= f;
+      const after = buf[j + 1];
+      if (after === delimiter) {
+        p = j + 2;
+        continue;
+      }
+      if (after !== 10) return IRREGULAR;
+      this.count = count;
+      this.classes = classes;
+      return j + 2;
+    }
+  }
+
+  #grow(): void {
+    const size = this.starts.length * 2;
+    const starts = new Int32Array(size);
+    const ends = new Int32Array(size);
+    const flags = new Uint8Array(size);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    flags.set(this.flags);
+    this.starts = starts;
+    this.ends = ends;
+    this.flags = flags;
+  }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FieldType, Row } from '../../src/core/types.ts';
 import { SfObject, type SfField } from '../../src/connectors/salesforce/describe.ts';
-import { bulkLineBuilder, bulkRowBuilder, planRead } from '../../src/connectors/salesforce/read-plan.ts';
+import { bulkLineWriter, bulkRowBuilder, planRead, type BulkLineWriter } from '../../src/connectors/salesforce/read-plan.ts';
+import { BulkCsvParser, BulkCsvRecords, BYTES_RECORD, CELLS_RECORD, NO_RECORD } from '../../src/salesforce-wire/csv-reader.ts';
 import { LineBuffer } from '../../src/formats/line-buffer.ts';
 import { CsvEncoder } from '../../src/formats/csv.ts';
 import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
@@ -9,7 +10,7 @@ import type { RecordEncoder } from '../../src/formats/types.ts';
 
 /**
  * A Map_all Bulk export to a CSV or JSON lines file writes lines built from Bulk's cells as they are parsed
- * (bulkLineBuilder, ReadRequest.encodeAs, issue 13) instead of building rows and encoding them. The bytes must be the encoders' own for the rows bulkRowBuilder
+ * (bulkLineWriter, ReadRequest.encodeAs, issue 13) instead of building rows and encoding them. The bytes must be the encoders' own for the rows bulkRowBuilder
  * builds from the same cells: every field type (compound, base64, a field missing from the header and names that
  * are Object.prototype's included), with the cells where the two could differ.
  */
@@ -80,7 +81,7 @@ describe('Bulk cells written as file lines (the Map_all export fast path)', () =
     ['JSON', () => new JsonLinesEncoder(schema)],
   ] as const)('%s: the same bytes as the encoder gives for the rows built from the same cells', (fileType, make) => {
     const row = bulkRowBuilder(plan, '60.0', header);
-    const line = bulkLineBuilder(plan, '60.0', header, fileType);
+    const line = bulkLineWriter(plan, '60.0', header, fileType).line;
     const all = records();
     // Several batches, so the CSV header is written once and the encoders' buffer sizing is exercised.
     const batches = [all.slice(0, 7), all.slice(7, 8), all.slice(8)];
@@ -103,8 +104,8 @@ describe('Bulk cells written as file lines (the Map_all export fast path)', () =
     set('F13_double__c', '12.50');
     set('F17_datetime__c', '2024-01-01T00:00:00.000+0100');
     set('BillingCity', 'Zürich');
-    const csv = bulkLineBuilder(plan, '60.0', header, 'CSV')(cells);
-    const json = bulkLineBuilder(plan, '60.0', header, 'JSON')(cells);
+    const csv = bulkLineWriter(plan, '60.0', header, 'CSV').line(cells);
+    const json = bulkLineWriter(plan, '60.0', header, 'JSON').line(cells);
     const parsed = JSON.parse(json) as Record<string, unknown>;
     expect(parsed['F1_string__c']).toBe('say "hi", then\nleave');
     expect(parsed['F10_boolean__c']).toBe(true);

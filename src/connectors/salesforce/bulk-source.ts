@@ -5,9 +5,9 @@ import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { RunContext } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
-import { bulkLineBuilder, bulkRowBuilder, type ReadPlan } from './read-plan.ts';
+import { bulkLineWriter, bulkRowBuilder, type BulkLineWriter, type ReadPlan } from './read-plan.ts';
 import { LineBuffer } from '../../formats/line-buffer.ts';
-import { BulkCsvParser } from '../../salesforce-wire/csv-reader.ts';
+import { BulkCsvParser, BulkCsvRecords, BYTES_RECORD, CELLS_RECORD, NO_RECORD } from '../../salesforce-wire/csv-reader.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 
@@ -147,9 +147,11 @@ export async function* readBulk(
         const declared = Number(res.headers.get('sforce-numberofrecords') ?? Number.NaN);
         if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
         const body = res.body as WebReadableStream<Uint8Array>;
-        const parser = new BulkCsvParser(CLIENT_DIALECT.delimiter);
+        // Lines (options.encodeAs) are written from the body's bytes (BulkCsvRecords, bulkLineWriter); rows from the parser's cells.
+        const parser = encodeAs === undefined ? new BulkCsvParser(CLIENT_DIALECT.delimiter) : undefined;
+        const reader = encodeAs === undefined ? undefined : new BulkCsvRecords(CLIENT_DIALECT.delimiter);
         let build: ((cells: readonly string[]) => Row) | undefined;
-        let line: ((cells: readonly string[]) => string) | undefined;
+        let writer: BulkLineWriter | undefined;
         let seen = 0;
         let rows: Row[] = [];
         // Lines (options.encodeAs): the batch's buffer and its records.
@@ -170,33 +172,40 @@ export async function* readBulk(
           try {
             while (!ended) {
               const step = await iterator.next();
-              let records: string[][];
-              if (step.done) {
-                ended = true;
-                records = parser.end();
-              } else {
+              if (step.done) ended = true;
+              else {
                 client.bytesReceived += step.value.byteLength;
                 client.recordBytesReceived += step.value.byteLength;
                 stats.bytes = (stats.bytes ?? 0) + step.value.byteLength;
-                records = parser.push(step.value);
               }
-              for (const cells of records) {
-                if (!build) {
-                  build = bulkRowBuilder(plan, client.apiVersion, cells);
-                  if (encodeAs !== undefined) line = bulkLineBuilder(plan, client.apiVersion, cells, encodeAs);
-                  continue;
-                }
-                seen++;
-                if (seen <= skip) continue;
-                if (line !== undefined) {
-                  (out ??= new LineBuffer(batchRows * bytesPerRow * 1.25)).line(line(cells));
+              if (reader !== undefined) {
+                reader.push(step.done ? undefined : step.value);
+                for (let kind = reader.next(); kind !== NO_RECORD; kind = reader.next()) {
+                  if (!writer) {
+                    writer = bulkLineWriter(plan, client.apiVersion, kind === CELLS_RECORD ? reader.cells : reader.cellsOfBytes(), encodeAs as 'CSV' | 'JSON');
+                    continue;
+                  }
+                  seen++;
+                  if (seen <= skip) continue;
+                  out ??= new LineBuffer(batchRows * bytesPerRow * 1.25);
+                  if (kind === BYTES_RECORD) writer.write(reader, out);
+                  else out.line(writer.line(reader.cells));
                   if (++lines >= batchRows) {
                     skip = seen;
                     yield encoded();
                     if (ctx.signal.aborted) return;
                   }
+                }
+                continue;
+              }
+              const records = step.done ? (parser as BulkCsvParser).end() : (parser as BulkCsvParser).push(step.value);
+              for (const cells of records) {
+                if (!build) {
+                  build = bulkRowBuilder(plan, client.apiVersion, cells);
                   continue;
                 }
+                seen++;
+                if (seen <= skip) continue;
                 rows.push(build(cells));
                 if (rows.length >= batchRows) {
                   skip = seen;
@@ -232,6 +241,7 @@ export async function* readBulk(
         }
         if (rows.length > 0) yield { schema, rows };
         if (lines > 0) yield encoded();
+        if (reader !== undefined) ctx.log.debug({ jobId: job.id, records: seen, fromBytes: writer?.stats.copied, reparsed: writer?.stats.reparsed, columnTexts: writer?.stats.texts, parsed: reader.parsed }, 'bulk results page written as lines');
         stats.pages++;
         break;
       }

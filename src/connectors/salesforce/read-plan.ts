@@ -3,6 +3,9 @@ import { isInheritedName, ownValue, rowFrom, rowTemplate } from '../../formats/r
 import { base64Reference, canonicalCompound, canonicalDatetime, componentKey, fromBulk, fromRest } from '../../api-selection/normalize.ts';
 import type { SfField, SfObject } from './describe.ts';
 import { csvCell, csvText } from '../../formats/csv.ts';
+import type { LineBuffer } from '../../formats/line-buffer.ts';
+import { BYTE_CSV_QUOTE, BYTE_JSON_ESCAPE, BYTE_NON_ASCII, BYTE_QUOTE, type BulkCsvRecords } from '../../salesforce-wire/csv-reader.ts';
+import { isUtf8 } from 'node:buffer';
 
 /**
  * How the requested output fields map onto what each API can select.
@@ -126,6 +129,10 @@ interface BulkColumns {
   readonly kinds: readonly Cell[];
   readonly positions: readonly number[];
   readonly others: ReadonlyArray<Column<readonly string[]> | undefined>;
+  /** The cell positions each `other` column's function reads (none for the others). */
+  readonly reads: ReadonlyArray<readonly number[]>;
+  /** A location column's latitude and longitude cells, when it has one of each. */
+  readonly locations: ReadonlyArray<readonly [number, number] | undefined>;
 }
 
 function bulkColumns(plan: ReadPlan, version: string, header: readonly string[]): BulkColumns {
@@ -135,13 +142,18 @@ function bulkColumns(plan: ReadPlan, version: string, header: readonly string[])
   const kinds: Cell[] = [];
   const positions: number[] = [];
   const others: Array<Column<readonly string[]> | undefined> = [];
+  const reads: number[][] = [];
+  const locations: Array<readonly [number, number] | undefined> = [];
   for (const f of plan.output) {
+    let location: readonly [number, number] | undefined;
     let kind = cellKind(f);
     let other: Column<readonly string[]> | undefined;
+    let read: number[] = [];
     const i = indexOf.get(f.name.toLowerCase());
     if (f.type === 'base64') {
       kind = Cell.Other;
       other = base64Column(plan, version, f, (cells) => (idIndex === undefined ? null : (cells[idIndex] ?? null) || null));
+      if (idIndex !== undefined) read = [idIndex];
     } else if (plan.object.isCompound(f)) {
       kind = Cell.Other;
       const type = f.type === 'location' ? 'location' : 'address';
@@ -149,6 +161,10 @@ function bulkColumns(plan: ReadPlan, version: string, header: readonly string[])
         .components(f)
         .map((c) => ({ field: c, key: componentKey(f, c), index: indexOf.get(c.name.toLowerCase()) }))
         .filter((p): p is { field: SfField; key: string; index: number } => p.key !== undefined && p.index !== undefined);
+      read = parts.map((p) => p.index);
+      const lat = parts.filter((p) => p.key === 'latitude');
+      const lon = parts.filter((p) => p.key === 'longitude');
+      if (type === 'location' && parts.length === 2 && lat.length === 1 && lon.length === 1) location = [(lat[0] as { index: number }).index, (lon[0] as { index: number }).index];
       other = (cells) => {
         // Every component empty (most records have no address or location): null, as canonicalCompound says.
         if (parts.every((p) => cells[p.index] === undefined || cells[p.index] === '')) return null;
@@ -161,12 +177,15 @@ function bulkColumns(plan: ReadPlan, version: string, header: readonly string[])
       other = () => null;
     } else if (kind === Cell.Other) {
       other = (cells) => fromBulk(f, cells[i]);
+      read = [i];
     }
     kinds.push(kind);
     positions.push(i ?? -1);
     others.push(other);
+    reads.push(read);
+    locations.push(location);
   }
-  return { names, kinds, positions, others };
+  return { names, kinds, positions, others, reads, locations };
 }
 
 /**
@@ -211,87 +230,325 @@ export function bulkRowBuilder(plan: ReadPlan, version: string, header: readonly
   };
 }
 
+/** How {@link bulkLineWriter} writes a column from a record's bytes. */
+const enum Rule {
+  Text,
+  Datetime,
+  Boolean,
+  Number,
+  /** A time cell (fromBulk's canonicalTime): copied when already `HH:MM:SS.sssZ`. */
+  Time,
+  /** Its text from the decoded cells it reads (compound, base64, a field missing from the header, ...). */
+  Column,
+}
+
+/** One page's line writer: the line of a record given as cells, or as bytes. */
+export interface BulkLineWriter {
+  /** The line of a record's cells (without its line end). */
+  line(cells: readonly string[]): string;
+  /** Writes the line (and its LF) of the reader's {@link BYTES_RECORD} record into `out`. */
+  write(records: BulkCsvRecords, out: LineBuffer): void;
+  /**
+   * Records written from their bytes, records parsed again as cells (a width other than the header's, invalid
+   * UTF-8), and column texts built from decoded cells (a value not already as written, a compound, base64 or
+   * missing column; its text for empty cells is built once).
+   */
+  readonly stats: { copied: number; reparsed: number; texts: number };
+}
+
+/** `HH:MM:SS.sssZ` and `YYYY-MM-DDTHH:MM:SS.sssZ`: 0 a digit, else the byte itself. */
+const TIME_SHAPE = Buffer.from('00:00:00.000Z');
+const DATETIME_SHAPE = Buffer.from('0000-00-00T00:00:00.000Z');
+
+function shaped(buf: Uint8Array, s: number, e: number, shape: Uint8Array): boolean {
+  if (e - s !== shape.length) return false;
+  for (let j = 0; j < shape.length; j++) {
+    const b = buf[s + j] as number;
+    const want = shape[j] as number;
+    if (want === 48 ? b < 48 || b > 57 : b !== want) return false;
+  }
+  return true;
+}
+
+/** {@link isCanonicalNumber} on bytes. */
+function canonicalNumberAt(buf: Uint8Array, s: number, e: number): boolean {
+  if (e - s > 15) return false;
+  let j = s;
+  const negative = buf[j] === 45;
+  if (negative) j++;
+  if (j >= e) return false;
+  const lead = buf[j] as number;
+  if (lead === 48) j++;
+  else if (lead > 48 && lead <= 57) {
+    while (j < e && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
+  } else return false;
+  if (j === e) return !(negative && lead === 48 && e - s === 2);
+  if (buf[j] !== 46) return false;
+  const dot = ++j;
+  while (j < e && (buf[j] as number) >= 48 && (buf[j] as number) <= 57) j++;
+  if (j !== e || j === dot || buf[e - 1] === 48) return false;
+  // Below 1e-6: printed with an exponent.
+  if (lead === 48 && e - dot >= 6) {
+    for (let z = dot; z < dot + 6; z++) if (buf[z] !== 48) return true;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The end of a number cell's text as the builder writes it, when it is the cell's start: the cell itself when
+ * {@link canonicalNumberAt}, or without the zeros ending its decimals (and a bare dot) when that is (`12.50`,
+ * `3.0`: Java's doubles, as Bulk writes them); else -1.
+ */
+function numberTextEnd(buf: Uint8Array, s: number, e: number): number {
+  if (s === e) return -1;
+  if (canonicalNumberAt(buf, s, e)) return e;
+  if (buf[e - 1] !== 48) return -1;
+  let dot = s;
+  while (dot < e && buf[dot] !== 46) dot++;
+  if (dot === e) return -1;
+  let t = e;
+  while (t > dot + 1 && buf[t - 1] === 48) t--;
+  if (t === dot + 1) t = dot;
+  return canonicalNumberAt(buf, s, t) ? t : -1;
+}
+
+const NULL = Buffer.from('null');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+/** JSON.stringify's escapes of the bytes below 0x20 and `"`, `\`. */
+const JSON_ESCAPE_TEXT: readonly Buffer[] = Array.from({ length: 0x60 }, (_, b) => Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1)));
+
+function copy(from: Buffer, s: number, e: number, to: Buffer, o: number): number {
+  if (e - s > 32) return o + from.copy(to, o, s, e);
+  for (let j = s; j < e; j++) to[o++] = from[j] as number;
+  return o;
+}
+
 /**
  * Compile a Bulk CSV row → one line of an output file (CSV or JSON lines, without its line end), the same text the
  * file's encoder writes for the row {@link bulkRowBuilder} builds (issue 13: a Map_all export to a file writes
  * Bulk's cells without building rows). Each cell gets the builder's value rule, then the encoder's text rule:
  * CSV as CsvEncoder (src/formats/csv.ts: null an empty cell, strings quoted when they need it), JSON lines as
- * JsonLinesEncoder (`JSON.stringify` of the row, key by key). test/connectors/salesforce-bulk-lines.test.ts holds
- * both to the encoders' bytes on every field type and tricky cells.
+ * JsonLinesEncoder (`JSON.stringify` of the row, key by key).
+ *
+ * `write` writes a record from its bytes ({@link BulkCsvRecords}), with no string per cell, what `line` gives for
+ * its cells: Bulk quotes every value as RFC 4180 does, so a cell's bytes between its quotes are its CSV text
+ * (quoted again when the encoder quotes it) and, with `""` → `\"`, `\` and controls escaped, its JSON text. Text
+ * is copied (non-ASCII once the record is valid UTF-8, which decodes and encodes to the same bytes), booleans
+ * compared, numbers, datetimes and times copied when already as the builder writes them; any other column gets
+ * `line`'s text of its decoded cells; a record of another width or invalid UTF-8 is parsed again as cells.
+ * test/connectors/salesforce-bulk-lines.test.ts holds both to the encoders' bytes on every field type and tricky
+ * cells, the bytes fed in chunks of every size.
  */
-export function bulkLineBuilder(plan: ReadPlan, version: string, header: readonly string[], format: 'CSV' | 'JSON'): (cells: readonly string[]) => string {
-  const { names, kinds, positions, others } = bulkColumns(plan, version, header);
+export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly string[], format: 'CSV' | 'JSON'): BulkLineWriter {
+  const { names, kinds, positions, others, reads, locations } = bulkColumns(plan, version, header);
   const n = names.length;
-  if (format === 'CSV') {
-    return (cells) => {
+  const csv = format === 'CSV';
+  const empty = csv ? '' : 'null';
+  /** Column k's text in the line. */
+  const text = (k: number, cells: readonly string[]): string => {
+    const kind = kinds[k] as Cell;
+    if (kind === Cell.Other) {
+      const value = (others[k] as Column<readonly string[]>)(cells);
+      return csv ? csvCell(value) : JSON.stringify(value);
+    }
+    const cell = cells[positions[k] as number];
+    if (cell === undefined || cell === '') return empty;
+    switch (kind) {
+      case Cell.Text:
+        // JSON: text JSON.stringify would copy unchanged (no quote, backslash, control character or surrogate) is quoted as it is.
+        return csv ? csvText(cell) : JSON_ESCAPES.test(cell) ? JSON.stringify(cell) : `"${cell}"`;
+      case Cell.Datetime:
+        if (CANONICAL_DATETIME.test(cell)) return csv ? cell : `"${cell}"`;
+        return csv ? csvText(canonicalDatetime(cell)) : JSON.stringify(canonicalDatetime(cell));
+      case Cell.Boolean:
+        return cell === 'true' ? 'true' : 'false';
+      default: {
+        if (isCanonicalNumber(cell)) return cell;
+        const number = Number(cell);
+        return Number.isFinite(number) ? String(number) : empty;
+      }
+    }
+  };
+  // JSON: the key of each value, with what goes before it: `{"Id":`, `,"Name":`, ... (JSON.stringify's own escaping).
+  const keys = names.map((name, k) => `${k === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  const line = csv
+    ? (cells: readonly string[]): string => {
       let line = '';
       for (let k = 0; k < n; k++) {
         if (k > 0) line += ',';
-        const kind = kinds[k] as Cell;
-        if (kind === Cell.Other) {
-          line += csvCell((others[k] as Column<readonly string[]>)(cells));
-          continue;
-        }
-        const cell = cells[positions[k] as number];
-        if (cell === undefined || cell === '') continue;
-        switch (kind) {
-          case Cell.Text:
-            line += csvText(cell);
-            break;
-          case Cell.Datetime:
-            line += CANONICAL_DATETIME.test(cell) ? cell : csvText(canonicalDatetime(cell));
-            break;
-          case Cell.Boolean:
-            line += cell === 'true' ? 'true' : 'false';
-            break;
-          default: {
-            if (isCanonicalNumber(cell)) line += cell;
-            else {
-              const number = Number(cell);
-              if (Number.isFinite(number)) line += String(number);
-            }
-          }
-        }
+        line += text(k, cells);
       }
       return line;
+    }
+    : (cells: readonly string[]): string => {
+      let line = n === 0 ? '{' : '';
+      for (let k = 0; k < n; k++) line += (keys[k] as string) + text(k, cells);
+      return `${line}}`;
     };
+
+  const stats = { copied: 0, reparsed: 0, texts: 0 };
+  const width = header.length;
+  const rules = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const kind = kinds[k] as Cell;
+    const time = kind === Cell.Other && plan.output[k]?.type === 'time' && (positions[k] as number) >= 0;
+    rules[k] = kind === Cell.Other ? (time ? Rule.Time : Rule.Column) : kind === Cell.Text ? Rule.Text : kind === Cell.Datetime ? Rule.Datetime : kind === Cell.Boolean ? Rule.Boolean : Rule.Number;
   }
-  // The key of each value, with what goes before it: `{"Id":`, `,"Name":`, ... (JSON.stringify's own escaping).
-  const keys = names.map((name, k) => `${k === 0 ? '{' : ','}${JSON.stringify(name)}:`);
-  return (cells) => {
-    let line = n === 0 ? '{' : '';
+  const keyBytes = keys.map((key) => Buffer.from(csv ? '' : key));
+  const LATITUDE = Buffer.from(csv ? '"{""latitude"":' : '{"latitude":');
+  const LONGITUDE = Buffer.from(csv ? ',""longitude"":' : ',"longitude":');
+  const LOCATION_END = Buffer.from(csv ? '}"' : '}');
+  const end = Buffer.from(csv ? '\n' : `${n === 0 ? '{' : ''}}\n`);
+  const emptyTexts: Array<Buffer | undefined> = new Array<Buffer | undefined>(n);
+  const scratch: string[] = new Array<string>(width).fill('');
+
+  /** Cell i of the bytes record, decoded as the parser gives it. */
+  const decode = (records: BulkCsvRecords, i: number): string => {
+    const s = records.starts[i] as number;
+    const e = records.ends[i] as number;
+    if (s === e) return '';
+    const f = records.flags[i] as number;
+    const cell = records.buf.toString((f & BYTE_NON_ASCII) === 0 ? 'latin1' : 'utf8', s, e);
+    return (f & BYTE_QUOTE) === 0 ? cell : cell.replaceAll('""', '"');
+  };
+  /** Column k's text from the record's decoded cells (as bytes when they are all empty: always the same). */
+  const columnText = (k: number, records: BulkCsvRecords): string | Buffer => {
+    let blank = true;
+    for (const i of reads[k] as readonly number[]) {
+      scratch[i] = decode(records, i);
+      if (scratch[i] !== '') blank = false;
+    }
+    if (blank) return (emptyTexts[k] ??= Buffer.from(text(k, scratch)));
+    stats.texts++;
+    return text(k, scratch);
+  };
+
+  const write = (records: BulkCsvRecords, out: LineBuffer): void => {
+    const buf = records.buf;
+    if (records.count !== width || ((records.classes & BYTE_NON_ASCII) !== 0 && !isUtf8(buf.subarray(records.start, records.end)))) {
+      stats.reparsed++;
+      out.line(line(records.cellsOfBytes()));
+      return;
+    }
+    const { starts, ends, flags } = records;
+    let ob = out.reserve(64);
+    let o = out.length;
     for (let k = 0; k < n; k++) {
-      line += keys[k] as string;
-      const kind = kinds[k] as Cell;
-      if (kind === Cell.Other) {
-        line += JSON.stringify((others[k] as Column<readonly string[]>)(cells));
-        continue;
+      const rule = rules[k] as Rule;
+      const i = positions[k] as number;
+      const s = rule === Rule.Column ? 0 : (starts[i] as number);
+      const e = rule === Rule.Column ? 0 : (ends[i] as number);
+      const key = keyBytes[k] as Buffer;
+      // Room for the key, the cell's bytes escaped (6 bytes at most for one), quotes, a comma or 'false'.
+      const room = key.length + 6 * (e - s) + 8;
+      if (o + room > ob.length) {
+        out.advance(o);
+        ob = out.reserve(room);
+        o = out.length;
       }
-      const cell = cells[positions[k] as number];
-      if (cell === undefined || cell === '') {
-        line += 'null';
-        continue;
-      }
-      switch (kind) {
-        case Cell.Text:
-          // Text JSON.stringify would copy unchanged (no quote, backslash, control character or surrogate) is quoted as it is.
-          line += JSON_ESCAPES.test(cell) ? JSON.stringify(cell) : `"${cell}"`;
-          break;
-        case Cell.Datetime:
-          line += CANONICAL_DATETIME.test(cell) ? `"${cell}"` : JSON.stringify(canonicalDatetime(cell));
-          break;
-        case Cell.Boolean:
-          line += cell === 'true' ? 'true' : 'false';
-          break;
-        default: {
-          if (isCanonicalNumber(cell)) line += cell;
-          else {
-            const number = Number(cell);
-            line += Number.isFinite(number) ? String(number) : 'null';
+      if (csv) {
+        if (k > 0) ob[o++] = 44;
+      } else o = copy(key, 0, key.length, ob, o);
+      let value: string | Buffer;
+      if (rule === Rule.Column) {
+        // A location whose latitude and longitude are both numbers as written: {"latitude":…,"longitude":…}.
+        const location = locations[k];
+        if (location !== undefined) {
+          const [la, lo] = location;
+          const laEnd = numberTextEnd(buf, starts[la] as number, ends[la] as number);
+          const loEnd = laEnd < 0 ? -1 : numberTextEnd(buf, starts[lo] as number, ends[lo] as number);
+          if (loEnd >= 0 && o + 64 + laEnd + loEnd - (starts[la] as number) - (starts[lo] as number) <= ob.length) {
+            o = copy(LATITUDE, 0, LATITUDE.length, ob, o);
+            o = copy(buf, starts[la] as number, laEnd, ob, o);
+            o = copy(LONGITUDE, 0, LONGITUDE.length, ob, o);
+            o = copy(buf, starts[lo] as number, loEnd, ob, o);
+            o = copy(LOCATION_END, 0, LOCATION_END.length, ob, o);
+            continue;
           }
         }
+        value = columnText(k, records);
+      } else if (s === e) {
+        if (!csv) o = copy(NULL, 0, 4, ob, o);
+        continue;
+      } else {
+        switch (rule) {
+          case Rule.Text: {
+            const f = flags[i] as number;
+            if (csv) {
+              if ((f & BYTE_CSV_QUOTE) === 0) o = copy(buf, s, e, ob, o);
+              else {
+                ob[o++] = 34;
+                o = copy(buf, s, e, ob, o);
+                ob[o++] = 34;
+              }
+            } else {
+              ob[o++] = 34;
+              if ((f & BYTE_JSON_ESCAPE) === 0) o = copy(buf, s, e, ob, o);
+              else {
+                for (let j = s; j < e; j++) {
+                  const b = buf[j] as number;
+                  if (b < 0x20 || b === 92 || b === 34) {
+                    const escape = JSON_ESCAPE_TEXT[b] as Buffer;
+                    for (let x = 0; x < escape.length; x++) ob[o++] = escape[x] as number;
+                    if (b === 34) j++; // "" is one quote
+                  } else ob[o++] = b;
+                }
+              }
+              ob[o++] = 34;
+            }
+            continue;
+          }
+          case Rule.Boolean:
+            o = e - s === 4 && buf[s] === 116 && buf[s + 1] === 114 && buf[s + 2] === 117 && buf[s + 3] === 101 ? copy(TRUE, 0, 4, ob, o) : copy(FALSE, 0, 5, ob, o);
+            continue;
+          case Rule.Number: {
+            const t = numberTextEnd(buf, s, e);
+            if (t > 0) {
+              o = copy(buf, s, t, ob, o);
+              continue;
+            }
+            break;
+          }
+          default:
+            if (shaped(buf, s, e, rule === Rule.Time ? TIME_SHAPE : DATETIME_SHAPE)) {
+              if (!csv) ob[o++] = 34;
+              o = copy(buf, s, e, ob, o);
+              if (!csv) ob[o++] = 34;
+              continue;
+            }
+        }
+        // Not as the builder writes it: its text of the decoded cell.
+        if (rule === Rule.Time) value = columnText(k, records);
+        else {
+          scratch[i] = decode(records, i);
+          stats.texts++;
+          value = text(k, scratch);
+        }
+      }
+      if (typeof value === 'string') {
+        out.advance(o);
+        ob = out.reserve(value.length * 3);
+        o = out.length;
+        o += ob.write(value, o);
+      } else {
+        if (o + value.length > ob.length) {
+          out.advance(o);
+          ob = out.reserve(value.length);
+          o = out.length;
+        }
+        o = copy(value, 0, value.length, ob, o);
       }
     }
-    return `${line}}`;
+    if (o + 3 > ob.length) {
+      out.advance(o);
+      ob = out.reserve(3);
+      o = out.length;
+    }
+    o = copy(end, 0, end.length, ob, o);
+    out.advance(o);
+    stats.copied++;
   };
+  return { line, write, stats };
 }
