@@ -129,3 +129,147 @@ describe('an empty CSV file of encoded lines', () => {
     expect(viaLines.toString('utf8').split('\n')).toHaveLength(2);
   });
 });
+
+/**
+ * The export's records are written from the results' bytes (BulkCsvRecords + bulkLineWriter.write, issue 13): the
+ * file's bytes must be those of the rows path (today's parser, bulkRowBuilder, the encoder) for the same body fed
+ * in chunks of every size, whichever way each record goes (copied, a column's text from its decoded cells, parsed
+ * again, or read by the parser), and the bytes path must be the one plain records take.
+ */
+describe('Bulk results transcoded from their bytes to file lines', () => {
+  const VALUES = [
+    ...CELLS, '1e-7', '0.10', '1.500', '100.00', '-0.0', '0.0', '3.0', '0.0000010', '0.00000100', '-12.340', '1234567890123456', '123456789012345.0', '1.0E5', '09:05', '09:05:07.1Z', '23:59:59.999Z', '00:00:00.000Z',
+    '2024-01-02T03:04:05.000-0800', '2024-01-02T03:04:05.123Z', 'plain', 'back\\\\slash "and" quote', 'ctl \u0001\u0008\u000c\u007f', `${'long '.repeat(4000)}end`, 'ümlaut, comma', '😀',
+  ];
+  const q = (cell: string): string => `"${cell.replaceAll('"', '""')}"`;
+  const text = (rows: readonly (readonly string[])[], eol = '\n'): string => rows.map((r) => r.map(q).join(',')).join(eol) + eol;
+  /** Records of every value in every column, mixed across columns, and the header first. */
+  const plainRecords = (): string[][] => {
+    const out: string[][] = [];
+    for (const cell of VALUES) out.push(header.map((_, i) => (i === 0 ? `a0A${String(out.length).padStart(15, '0')}` : cell)));
+    for (let shift = 0; shift < VALUES.length; shift++) out.push(header.map((_, i) => VALUES[(i * 7 + shift) % VALUES.length] as string));
+    return out;
+  };
+
+  /** Today's rows path: the parser over the chunks, rows, the encoder. */
+  function viaRows(body: Uint8Array, chunk: number, fileType: 'CSV' | 'JSON'): Buffer {
+    const parser = new BulkCsvParser(',');
+    const all: string[][] = [];
+    for (let i = 0; i < body.length; i += chunk) all.push(...parser.push(body.subarray(i, i + chunk)));
+    all.push(...parser.end());
+    const build = bulkRowBuilder(plan, '60.0', all[0] as string[]);
+    const encoder = fileType === 'CSV' ? new CsvEncoder(schema) : new JsonLinesEncoder(schema);
+    return bytesOf(encoder, [all.slice(1).map(build)], undefined);
+  }
+
+  /** The export's path: BulkCsvRecords over the chunks, each record written as bulk-source.ts writes it. */
+  function viaBytes(body: Uint8Array, chunk: number, fileType: 'CSV' | 'JSON'): { bytes: Buffer; writer: BulkLineWriter; records: BulkCsvRecords } {
+    const records = new BulkCsvRecords(',');
+    const out = new LineBuffer(64);
+    let writer: BulkLineWriter | undefined;
+    let count = 0;
+    const drain = (): void => {
+      for (let kind = records.next(); kind !== NO_RECORD; kind = records.next()) {
+        if (writer === undefined) {
+          writer = bulkLineWriter(plan, '60.0', kind === CELLS_RECORD ? records.cells : records.cellsOfBytes(), fileType);
+          continue;
+        }
+        count++;
+        if (kind === BYTES_RECORD) writer.write(records, out);
+        else out.line(writer.line(records.cells));
+      }
+    };
+    for (let i = 0; i < body.length; i += chunk) {
+      records.push(body.subarray(i, i + chunk));
+      drain();
+    }
+    records.push(undefined);
+    drain();
+    const encoder = fileType === 'CSV' ? new CsvEncoder(schema) : new JsonLinesEncoder(schema);
+    return { bytes: bytesOf(encoder, undefined, [out.bytes()], [count]), writer: writer as BulkLineWriter, records };
+  }
+
+  const same = (body: Uint8Array, chunk: number, fileType: 'CSV' | 'JSON'): ReturnType<typeof viaBytes> => {
+    const expected = viaRows(body, chunk, fileType);
+    const got = viaBytes(body, chunk, fileType);
+    expect(got.bytes.toString('utf8').split('\n')).toEqual(expected.toString('utf8').split('\n'));
+    expect(got.bytes.equals(expected)).toBe(true);
+    return got;
+  };
+
+  for (const fileType of ['CSV', 'JSON'] as const) {
+    it(`${fileType}: plain records are copied from their bytes, the same bytes as the rows path, in chunks of any size`, () => {
+      const rows = plainRecords();
+      const body = Buffer.from(text([header, ...rows]));
+      expect(body.length).toBeGreaterThan(200_000); // the long text (20 kB) spans chunks
+      for (const chunk of [body.length, 65_536, 4096, 1000]) {
+        const { writer, records } = same(body, chunk, fileType);
+        expect(records.parsed).toBe(1); // the header
+        expect(records.scanned).toBe(rows.length);
+        expect(writer.stats.copied).toBe(rows.length);
+        expect(writer.stats.reparsed).toBe(0);
+        expect(writer.stats.texts).toBeGreaterThan(0); // values not as written: 1e400, 9.12260031E8, 12:30, offsets...
+      }
+      // Every record split at every byte: the short records only (a record is scanned again with each chunk that
+      // does not finish it, as the parser does: the 800 kB record of the long text would take minutes byte by byte).
+      const short = Buffer.from(text([header, ...rows.filter((r) => !r.some((c) => c.length > 1000))]));
+      for (const chunk of [1, 2, 3, 7]) expect(same(short, chunk, fileType).writer.stats.copied).toBeGreaterThan(90);
+    });
+
+    it(`${fileType}: canonical values take no text at all (numbers, Java's x.0, datetimes, times, booleans, a location)`, () => {
+      const cells: string[] = header.map((h) => {
+        const name = h.toLowerCase();
+        if (name === 'id') return 'a0A000000000001AAA';
+        const type = fields.find((x) => x.name.toLowerCase() === name)?.type;
+        if (type === 'datetime') return '2024-01-02T03:04:05.006Z';
+        if (type === 'time') return '09:05:07.100Z';
+        if (type === 'boolean') return 'true';
+        if (type === 'double' || type === 'int' || type === 'currency' || type === 'percent' || type === 'long') return '12.50';
+        return 'text, "quoted" ü\\';
+      });
+      const body = Buffer.from(text([header, cells, cells.map((c) => (c === '12.50' ? '3.0' : c))]));
+      const { writer } = same(body, 7, fileType);
+      expect(writer.stats).toEqual({ copied: 2, reparsed: 0, texts: 4 }); // per record, the address (a compound other than a location) and the base64 reference
+    });
+
+    it(`${fileType}: records not as Salesforce writes them go to the parser, and back to bytes after them`, () => {
+      const rows = plainRecords().filter((r) => !r.some((c) => c.length > 1000)).slice(0, 10);
+      const plain = rows.map((r) => r.map(q).join(',')).join('\n');
+      const n = rows.length;
+      const bodies: Array<[string, Uint8Array, number, number]> = [
+        // [why, body, records the parser reads after the header, records copied]
+        ['a BOM', Buffer.from(`\ufeff${text([header])}${plain}\n`), 0, n],
+        ['CRLF record ends', Buffer.from(text([header, ...rows], '\r\n')), n, 0],
+        ['unquoted cells', Buffer.from(`${text([header])}${plain}\n${rows.map((r) => r.map((c, i) => (i % 3 === 0 && !/[",\r\n]/.test(c) ? c : q(c))).join(',')).join('\n')}\n${plain}\n`), n, 2 * n],
+        // The parser reads up to the first LF: the two CR records and the plain record the LF ends.
+        ['CR record ends', Buffer.from(`${text([header])}${text(rows.slice(0, 2), '\r')}${plain}\n`), 3, n - 1],
+        ['the last record without LF', Buffer.from(`${text([header])}${plain}`), 1, n - 1],
+        ['an empty line', Buffer.from(`${text([header])}${plain}\n\n${plain}\n`), 1, 2 * n],
+        ['a record longer than 1 MiB', Buffer.from(`${text([header])}${plain}\n${text([header.map((_, i) => (i === 0 ? 'a0A000000000009AAA' : 'x'.repeat(100_000)))])}${plain}\n`), 1, 2 * n],
+      ];
+      for (const [why, body, parsed, copied] of bodies) {
+        // (The long record in small chunks: the parser, like the scanner, reads a pending record again with each chunk.)
+        for (const chunk of why.includes('1 MiB') ? [body.length, 65_536] : [body.length, 65_536, 4096, 61, 7]) {
+          const { records, writer } = same(body, chunk, fileType);
+          // Whole, the long record is scanned as bytes; in chunks, it is too long to carry and the parser reads it.
+          expect(records.parsed - 1, why).toBe(why.includes('1 MiB') && chunk === body.length ? 0 : parsed);
+          expect(writer.stats.copied, why).toBe(copied + (why.includes('1 MiB') && chunk === body.length ? 1 : 0));
+        }
+      }
+    });
+
+    it(`${fileType}: a record of another width, or of invalid UTF-8, is parsed again as cells`, () => {
+      const rows = plainRecords().filter((r) => !r.some((c) => c.length > 1000)).slice(0, 4);
+      const invalid = [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xc0, 0x80]), Buffer.from([0xe2, 0x82])];
+      const parts: Buffer[] = [Buffer.from(text([header, ...rows]))];
+      for (const bad of invalid) parts.push(Buffer.concat([Buffer.from(`"a0A000000000008AAA","x`), bad, Buffer.from(`y"${',""'.repeat(header.length - 2)}\n`)]));
+      parts.push(Buffer.from(text([['a0A000000000007AAA'], header.map(() => '1'), [...header.map(() => '2'), 'extra']])));
+      const body = Buffer.concat(parts);
+      for (const chunk of [body.length, 5]) {
+        const { writer } = same(body, chunk, fileType);
+        expect(writer.stats.reparsed).toBe(invalid.length + 2);
+        expect(writer.stats.copied).toBe(rows.length + 1);
+      }
+    });
+  }
+});

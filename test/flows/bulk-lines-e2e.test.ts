@@ -56,7 +56,11 @@ describe('Bulk export, Map_all → CSV / JSON lines file: lines written as Bulk 
     await insert({ Name: 'lines-empty', Notes__c: '', Contact_Phone__c: '', Location__Latitude__s: 45.5, Is_Paid__c: false });
     await insert({ Name: 'lines-offsets', Paid_At__c: '2024-01-01T00:00:00+0100', Amount__c: 12345678901234.56, Tax_Rate__c: 0, Line_Count__c: -5, Reminder_Time__c: '00:00:00.000Z' });
     await insert({ Name: ' null ', Notes__c: '"', Amount__c: 0.30000000000000004, Exchange_Rate__c: 1e21 });
-    expected['Invoice__c'] = counts.Invoice__c + 4;
+    // Values the byte transcoder copies, escapes or hands to the line text: Java's x.0, tiny and long numbers,
+    // controls, backslashes, a time without seconds, a datetime with an offset, text longer than a chunk.
+    await insert({ Name: 'lines-bytes "q" \\ \u0001\u001f', Notes__c: `${'ü'.repeat(32_000)} ,"\n`, Amount__c: 12345678901234, Tax_Rate__c: 0.1, Exchange_Rate__c: 1e-7, Line_Count__c: 0, Reminder_Time__c: '09:05', Paid_At__c: '2024-06-01T12:00:00.000-0700', Location__Latitude__s: -0.5, Location__Longitude__s: 10, Is_Paid__c: true });
+    await insert({ Name: 'lines-location-half', Location__Latitude__s: 1.25, Tax_Rate__c: -0, Exchange_Rate__c: 0.1 + 0.2 });
+    expected['Invoice__c'] = counts.Invoice__c + 6;
     expected['Account'] = counts.Account + (await client.json<{ totalSize: number }>({ method: 'GET', path: '/query', query: { q: 'SELECT COUNT() FROM Account' }, call: 'count' })).totalSize - counts.Account;
   });
   afterAll(async () => emu?.close());
@@ -77,6 +81,12 @@ describe('Bulk export, Map_all → CSV / JSON lines file: lines written as Bulk 
       }
       expect(total).toBe(expected['Invoice__c']);
     }
+    // The records were written from the results' bytes (BulkCsvRecords, bulkLineWriter), not parsed into cells.
+    const pages = ctx.lines.filter((l) => l['msg'] === 'bulk results page written as lines');
+    const sum = (key: string): number => pages.reduce((n, l) => n + Number(l[key]), 0);
+    expect(sum('fromBytes')).toBe(2 * expected['Invoice__c']);
+    expect(sum('reparsed')).toBe(0);
+    expect(sum('parsed')).toBe(pages.length); // the headers
   });
 
   it('the plan asks for lines only for Map_all alone to CSV or JSON lines without partitions or a file size target', () => {
