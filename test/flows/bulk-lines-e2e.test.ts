@@ -84,7 +84,7 @@ describe('Bulk export, Map_all → CSV / JSON lines file: lines written as Bulk 
     // The records were written from the results' bytes (BulkCsvRecords, bulkLineWriter), not parsed into cells.
     const pages = ctx.lines.filter((l) => l['msg'] === 'bulk results page written as lines');
     const sum = (key: string): number => pages.reduce((n, l) => n + Number(l[key]), 0);
-    expect(sum('fromBytes')).toBe(2 * expected['Invoice__c']);
+    expect(sum('fromBytes')).toBe(2 * (expected['Invoice__c'] as number));
     expect(sum('reparsed')).toBe(0);
     expect(sum('parsed')).toBe(pages.length); // the headers
   });
