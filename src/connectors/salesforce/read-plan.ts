@@ -320,7 +320,7 @@ const FALSE = Buffer.from('false');
 const JSON_ESCAPE_TEXT: readonly Buffer[] = Array.from({ length: 0x60 }, (_, b) => Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1)));
 
 function copy(from: Buffer, s: number, e: number, to: Buffer, o: number): number {
-  if (e - s > 32) return o + from.copy(to, o, s, e);
+  if (e - s > 64) return o + from.copy(to, o, s, e);
   for (let j = s; j < e; j++) to[o++] = from[j] as number;
   return o;
 }
@@ -415,12 +415,14 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
   };
   /** Column k's text from the record's decoded cells (as bytes when they are all empty: always the same). */
   const columnText = (k: number, records: BulkCsvRecords): string | Buffer => {
+    const read = reads[k] as readonly number[];
     let blank = true;
-    for (const i of reads[k] as readonly number[]) {
-      scratch[i] = decode(records, i);
-      if (scratch[i] !== '') blank = false;
+    for (const i of read) if (records.starts[i] !== records.ends[i]) blank = false;
+    if (blank) {
+      for (const i of read) scratch[i] = '';
+      return (emptyTexts[k] ??= Buffer.from(text(k, scratch)));
     }
-    if (blank) return (emptyTexts[k] ??= Buffer.from(text(k, scratch)));
+    for (const i of read) scratch[i] = decode(records, i);
     stats.texts++;
     return text(k, scratch);
   };
