@@ -356,9 +356,12 @@ export class BulkCsvRecords {
   #queue: string[][] = [];
   #next = 0;
   #tail: Buffer | undefined;
+  #inputView: DataView = new DataView(EMPTY.buffer, 0, 0);
 
   /** The bytes record: `buf[start, end)` (its LF included), its cells' contents `buf[starts[i], ends[i])` with classes `flags[i]`, for i < count; `classes` or-s them. */
   buf: Buffer = EMPTY;
+  /** `buf` as a DataView (for copies four bytes at a time). */
+  view: DataView = new DataView(EMPTY.buffer, 0, 0);
   start = 0;
   end = 0;
   count = 0;
@@ -388,6 +391,7 @@ export class BulkCsvRecords {
     }
     this.#tail = undefined;
     this.#pos = 0;
+    this.#inputView = new DataView(this.#input.buffer, this.#input.byteOffset, this.#input.length);
   }
 
   /** The next record: {@link BYTES_RECORD}, {@link CELLS_RECORD} or {@link NO_RECORD}. Throws the parser's failures. */
@@ -406,6 +410,7 @@ export class BulkCsvRecords {
         const end = this.#scan(input, pos, n);
         if (end >= 0) {
           this.buf = input;
+          this.view = this.#inputView;
           this.start = pos;
           this.end = end;
           this.#pos = end;

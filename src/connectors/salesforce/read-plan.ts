@@ -316,13 +316,26 @@ function numberTextEnd(buf: Uint8Array, s: number, e: number): number {
 const NULL = Buffer.from('null');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
+const NULL_VIEW = viewOf(NULL);
+const TRUE_VIEW = viewOf(TRUE);
+const FALSE_VIEW = viewOf(FALSE);
 /** JSON.stringify's escapes of the bytes below 0x20 and `"`, `\`. */
 const JSON_ESCAPE_TEXT: readonly Buffer[] = Array.from({ length: 0x60 }, (_, b) => Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1)));
 
-function copy(from: Buffer, s: number, e: number, to: Buffer, o: number): number {
-  if (e - s > 64) return o + from.copy(to, o, s, e);
-  for (let j = s; j < e; j++) to[o++] = from[j] as number;
+/**
+ * Copies `from[s, e)` to `to` at `o` (the views are the same bytes'): four bytes at a time through the DataViews
+ * (2-3× a loop of bytes on 8-100-byte spans, faster than a native copy's call below about 200 bytes), natively above.
+ */
+function copy(from: Buffer, fv: DataView, s: number, e: number, to: Buffer, tv: DataView, o: number): number {
+  if (e - s > 256) return o + from.copy(to, o, s, e);
+  let j = s;
+  for (; j + 4 <= e; j += 4, o += 4) tv.setUint32(o, fv.getUint32(j));
+  for (; j < e; j++) to[o++] = from[j] as number;
   return o;
+}
+
+function viewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /**
@@ -400,7 +413,22 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
   const LATITUDE = Buffer.from(csv ? '"{""latitude"":' : '{"latitude":');
   const LONGITUDE = Buffer.from(csv ? ',""longitude"":' : ',"longitude":');
   const LOCATION_END = Buffer.from(csv ? '}"' : '}');
+  const keyViews = keyBytes.map(viewOf);
+  const latitudeView = viewOf(LATITUDE);
+  const longitudeView = viewOf(LONGITUDE);
+  const locationEndView = viewOf(LOCATION_END);
   const end = Buffer.from(csv ? '\n' : `${n === 0 ? '{' : ''}}\n`);
+  const endView = viewOf(end);
+  // The DataView of the output buffer, made again when the buffer is.
+  let outBuffer: Buffer | undefined;
+  let outView = viewOf(end);
+  const outViewOf = (ob: Buffer): DataView => {
+    if (ob !== outBuffer) {
+      outBuffer = ob;
+      outView = viewOf(ob);
+    }
+    return outView;
+  };
   const emptyTexts: Array<Buffer | undefined> = new Array<Buffer | undefined>(n);
   const scratch: string[] = new Array<string>(width).fill('');
 
@@ -435,7 +463,9 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       return;
     }
     const { starts, ends, flags } = records;
+    const bv = records.view;
     let ob = out.reserve(64);
+    let ov = outViewOf(ob);
     let o = out.length;
     for (let k = 0; k < n; k++) {
       const rule = rules[k] as Rule;
@@ -448,11 +478,12 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       if (o + room > ob.length) {
         out.advance(o);
         ob = out.reserve(room);
+        ov = outViewOf(ob);
         o = out.length;
       }
       if (csv) {
         if (k > 0) ob[o++] = 44;
-      } else o = copy(key, 0, key.length, ob, o);
+      } else o = copy(key, keyViews[k] as DataView, 0, key.length, ob, ov, o);
       let value: string | Buffer;
       if (rule === Rule.Column) {
         // A location whose latitude and longitude are both numbers as written: {"latitude":…,"longitude":…}.
@@ -462,32 +493,32 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
           const laEnd = numberTextEnd(buf, starts[la] as number, ends[la] as number);
           const loEnd = laEnd < 0 ? -1 : numberTextEnd(buf, starts[lo] as number, ends[lo] as number);
           if (loEnd >= 0 && o + 64 + laEnd + loEnd - (starts[la] as number) - (starts[lo] as number) <= ob.length) {
-            o = copy(LATITUDE, 0, LATITUDE.length, ob, o);
-            o = copy(buf, starts[la] as number, laEnd, ob, o);
-            o = copy(LONGITUDE, 0, LONGITUDE.length, ob, o);
-            o = copy(buf, starts[lo] as number, loEnd, ob, o);
-            o = copy(LOCATION_END, 0, LOCATION_END.length, ob, o);
+            o = copy(LATITUDE, latitudeView, 0, LATITUDE.length, ob, ov, o);
+            o = copy(buf, bv, starts[la] as number, laEnd, ob, ov, o);
+            o = copy(LONGITUDE, longitudeView, 0, LONGITUDE.length, ob, ov, o);
+            o = copy(buf, bv, starts[lo] as number, loEnd, ob, ov, o);
+            o = copy(LOCATION_END, locationEndView, 0, LOCATION_END.length, ob, ov, o);
             continue;
           }
         }
         value = columnText(k, records);
       } else if (s === e) {
-        if (!csv) o = copy(NULL, 0, 4, ob, o);
+        if (!csv) o = copy(NULL, NULL_VIEW, 0, 4, ob, ov, o);
         continue;
       } else {
         switch (rule) {
           case Rule.Text: {
             const f = flags[i] as number;
             if (csv) {
-              if ((f & BYTE_CSV_QUOTE) === 0) o = copy(buf, s, e, ob, o);
+              if ((f & BYTE_CSV_QUOTE) === 0) o = copy(buf, bv, s, e, ob, ov, o);
               else {
                 ob[o++] = 34;
-                o = copy(buf, s, e, ob, o);
+                o = copy(buf, bv, s, e, ob, ov, o);
                 ob[o++] = 34;
               }
             } else {
               ob[o++] = 34;
-              if ((f & BYTE_JSON_ESCAPE) === 0) o = copy(buf, s, e, ob, o);
+              if ((f & BYTE_JSON_ESCAPE) === 0) o = copy(buf, bv, s, e, ob, ov, o);
               else {
                 for (let j = s; j < e; j++) {
                   const b = buf[j] as number;
@@ -503,12 +534,12 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
             continue;
           }
           case Rule.Boolean:
-            o = e - s === 4 && buf[s] === 116 && buf[s + 1] === 114 && buf[s + 2] === 117 && buf[s + 3] === 101 ? copy(TRUE, 0, 4, ob, o) : copy(FALSE, 0, 5, ob, o);
+            o = e - s === 4 && buf[s] === 116 && buf[s + 1] === 114 && buf[s + 2] === 117 && buf[s + 3] === 101 ? copy(TRUE, TRUE_VIEW, 0, 4, ob, ov, o) : copy(FALSE, FALSE_VIEW, 0, 5, ob, ov, o);
             continue;
           case Rule.Number: {
             const t = numberTextEnd(buf, s, e);
             if (t > 0) {
-              o = copy(buf, s, t, ob, o);
+              o = copy(buf, bv, s, t, ob, ov, o);
               continue;
             }
             break;
@@ -516,7 +547,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
           default:
             if (shaped(buf, s, e, rule === Rule.Time ? TIME_SHAPE : DATETIME_SHAPE)) {
               if (!csv) ob[o++] = 34;
-              o = copy(buf, s, e, ob, o);
+              o = copy(buf, bv, s, e, ob, ov, o);
               if (!csv) ob[o++] = 34;
               continue;
             }
@@ -532,23 +563,26 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       if (typeof value === 'string') {
         out.advance(o);
         ob = out.reserve(value.length * 3);
+        ov = outViewOf(ob);
         o = out.length;
         o += ob.write(value, o);
       } else {
         if (o + value.length > ob.length) {
           out.advance(o);
           ob = out.reserve(value.length);
+          ov = outViewOf(ob);
           o = out.length;
         }
-        o = copy(value, 0, value.length, ob, o);
+        o = copy(value, viewOf(value), 0, value.length, ob, ov, o);
       }
     }
     if (o + 3 > ob.length) {
       out.advance(o);
       ob = out.reserve(3);
+      ov = outViewOf(ob);
       o = out.length;
     }
-    o = copy(end, 0, end.length, ob, o);
+    o = copy(end, endView, 0, end.length, ob, ov, o);
     out.advance(o);
     stats.copied++;
   };
