@@ -8,6 +8,8 @@ import { ForceflowError } from '../core/errors.ts';
  * profile of a 200,000-record read. Salesforce quotes every value, so this parser jumps from quote to quote
  * with indexOf and slices whole values instead of visiting each character. It is forceflow's one CSV reader: Bulk query results, Bulk ingest results and the write spool
  * ({@link readBulkCsv}), and user CSV files in its strict mode ({@link BulkCsvOptions}, src/formats/csv.ts).
+ * {@link BulkCsvRecords} (below) puts a byte scanner in front of it for the Bulk export to files: plain records as
+ * bytes, everything else through this parser.
  */
 const STREAM = { stream: true } as const;
 
