@@ -429,7 +429,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
     }
     return outView;
   };
-  const emptyTexts: Array<Buffer | undefined> = new Array<Buffer | undefined>(n);
+  const emptyTexts: Array<{ bytes: Buffer; view: DataView } | undefined> = new Array<{ bytes: Buffer; view: DataView } | undefined>(n);
   const scratch: string[] = new Array<string>(width).fill('');
 
   /** Cell i of the bytes record, decoded as the parser gives it. */
@@ -442,13 +442,17 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
     return (f & BYTE_QUOTE) === 0 ? cell : cell.replaceAll('""', '"');
   };
   /** Column k's text from the record's decoded cells (as bytes when they are all empty: always the same). */
-  const columnText = (k: number, records: BulkCsvRecords): string | Buffer => {
+  const columnText = (k: number, records: BulkCsvRecords): string | { bytes: Buffer; view: DataView } => {
     const read = reads[k] as readonly number[];
     let blank = true;
     for (const i of read) if (records.starts[i] !== records.ends[i]) blank = false;
     if (blank) {
       for (const i of read) scratch[i] = '';
-      return (emptyTexts[k] ??= Buffer.from(text(k, scratch)));
+      if (emptyTexts[k] === undefined) {
+        const bytes = Buffer.from(text(k, scratch));
+        emptyTexts[k] = { bytes, view: viewOf(bytes) };
+      }
+      return emptyTexts[k];
     }
     for (const i of read) scratch[i] = decode(records, i);
     stats.texts++;
@@ -484,7 +488,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       if (csv) {
         if (k > 0) ob[o++] = 44;
       } else o = copy(key, keyViews[k] as DataView, 0, key.length, ob, ov, o);
-      let value: string | Buffer;
+      let value: string | { bytes: Buffer; view: DataView };
       if (rule === Rule.Column) {
         // A location whose latitude and longitude are both numbers as written: {"latitude":…,"longitude":…}.
         const location = locations[k];
@@ -567,13 +571,14 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
         o = out.length;
         o += ob.write(value, o);
       } else {
-        if (o + value.length > ob.length) {
+        const { bytes, view } = value;
+        if (o + bytes.length > ob.length) {
           out.advance(o);
-          ob = out.reserve(value.length);
+          ob = out.reserve(bytes.length);
           ov = outViewOf(ob);
           o = out.length;
         }
-        o = copy(value, viewOf(value), 0, value.length, ob, ov, o);
+        o = copy(bytes, view, 0, bytes.length, ob, ov, o);
       }
     }
     if (o + 3 > ob.length) {
