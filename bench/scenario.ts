@@ -20,7 +20,8 @@ const info = JSON.parse(readFileSync(infoFile, 'utf8')) as {
   instanceUrl: string; accessToken: string; connectorProfile: { connectorProfileName: string }; env: Record<string, string>; s3?: { bucket: string };
 };
 const object = 'Invoice__c';
-const log = pino({ level: 'warn' });
+// BENCH_LOG=info|debug: forceflow's log lines (with their epoch-ms times) on stderr, to see where the wall time goes.
+const log = pino({ level: process.env.BENCH_LOG ?? 'warn' }, pino.destination(2));
 const ctx = { log, signal: new AbortController().signal, now: () => new Date() };
 let peak = 0;
 // BENCH_MEMORY=1: sample the whole process.memoryUsage() (heap, external, ArrayBuffers) and print it at the RSS peak.

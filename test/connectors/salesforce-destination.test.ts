@@ -238,6 +238,28 @@ describe('per-record failures and the error file', () => {
     expect(sum(await calls(), /jobs\/ingest/) - sum(before, /jobs\/ingest/)).toBe(0);
     expect((await byExt('STOPB')).size).toBe(0);
   });
+  it('failOnFirstDestinationError with Bulk: the next job, uploaded and waiting Open while the first runs, is aborted once a record of the first failed', async () => {
+    const rows = accounts('STOPO', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+    rows[5] = { ...rows[5], Name: null };
+    // Every ingest call takes 100 ms: the second file is spooled and its job created and uploaded while the
+    // first job's polls and results are answered.
+    await faults('bulkIngest.delay=100');
+    const ctx = captureContext();
+    const client = env.client(ctx.log);
+    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'], failOnFirstDestinationError: true }), { flowName: 'f', executionId: 'STOPO', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, firstJobBytes: 64 * 1024 });
+    const error = await dest.write(batches(rows), ctx).catch((e: unknown) => e);
+    expect(isForceflowError(error, 'DESTINATION_WRITE_FAILED')).toBe(true);
+    const created = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created');
+    const first = created[0]?.['records'] as number;
+    expect((error as ForceflowError).details).toMatchObject({ written: first - 1, failed: 1 });
+    // The second job was uploaded before the first ended, then aborted without being closed.
+    const second = created[1]?.['jobId'] as string;
+    expect(ctx.lines.some((l) => l['msg'] === 'bulk job uploaded; waiting Open for the job before it' && l['jobId'] === second)).toBe(true);
+    expect(ctx.lines.some((l) => l['msg'] === 'bulk job uploaded and closed' && l['jobId'] === second)).toBe(false);
+    expect(await client.json<{ state: string }>({ method: 'GET', path: `/jobs/ingest/${second}`, call: 'read job' })).toMatchObject({ state: 'Aborted' });
+    expect(created).toHaveLength(2);
+    expect((await byExt('STOPO')).size).toBe(first - 1);
+  });
 });
 
 describe('bad input is refused before anything is written', () => {

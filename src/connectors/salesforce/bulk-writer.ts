@@ -39,6 +39,8 @@ export interface BulkWriterOptions extends RowRetryOptions {
   readonly deadlineMs?: number;
   /** Attempts to re-read a results file whose body broke part-way (default 4). */
   readonly resultRetries?: number;
+  /** Attempts to send again an upload or UploadComplete that failed in transit (default 4). */
+  readonly callRetries?: number;
 }
 
 /** What recovering a job left to send again (a spool file of those rows, with their originals). */
@@ -125,34 +127,45 @@ export class BulkWriter {
   }
 
   private queue: Promise<void> = Promise.resolve();
-  /** Resolves when the job enqueued last lets the next one go (see {@link enqueue}). */
+  /** Resolves when the job enqueued last lets the next one be closed (see {@link enqueue}). */
   private gate: Promise<void> = Promise.resolve();
+  /** Resolves when the job enqueued last is closed (UploadComplete), or will not be: the next may upload. */
+  private uploaded: Promise<void> = Promise.resolve();
   private halted = false;
   /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
   failed = false;
 
   /**
-   * Send `file` in a job once the job queued before it lets it go: jobs are processed by Salesforce one at a
-   * time, in order, while the caller goes on spooling the next file. A job lets the next one go once its
-   * results are reconciled, or earlier, as soon as Salesforce says it completed with every row processed and
-   * none failed (its results can then only be successes, and reading them overlaps the next job). After a
-   * failure, or once the reporter stops the write or {@link halt} is called, queued files are not sent.
+   * Send `file` in a job. Jobs are processed by Salesforce one at a time, in order, while the caller goes on
+   * spooling the next file. A job is created and its file uploaded as soon as the job before it is closed, so
+   * that it waits Open (an Open job is never processed) while Salesforce works on that one; it is closed
+   * (UploadComplete) once the job before it lets it go: when that job's results are reconciled, or earlier, as
+   * soon as Salesforce says it completed with every row processed and none failed (its results can then only
+   * be successes, and reading them overlaps the next job). After a failure, or once the reporter stops the
+   * write or {@link halt} is called, queued files are not sent, and a job waiting Open is aborted (it wrote
+   * nothing; the journal says so).
    */
   enqueue(file: SpoolFile): void {
     const previous = this.gate;
+    const previousUploaded = this.uploaded;
     let release = (): void => undefined;
+    let closed = (): void => undefined;
     this.gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    this.uploaded = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
     const run = (async (): Promise<void> => {
       try {
-        await previous;
-        if (this.reporter.stopped || this.halted || this.failed) return;
-        await this.writeFile(file, 0, release);
+        await previousUploaded;
+        if (this.stopping()) return;
+        await this.writeFile(file, 0, { before: previous, closed, release });
       } catch (error) {
         this.failed = true;
         throw error;
       } finally {
+        closed();
         release();
       }
     })();
@@ -162,6 +175,11 @@ export class BulkWriter {
       if (now.status === 'rejected') throw now.reason;
     });
     this.queue.catch(() => undefined);
+  }
+
+  /** No queued job may start (or leave Open): the reporter stopped the write, it was halted, or a job failed. */
+  private stopping(): boolean {
+    return this.reporter.stopped || this.halted || this.failed;
   }
 
   /** Wait for the queued jobs; throws the first failure. */
@@ -174,15 +192,21 @@ export class BulkWriter {
     this.halted = true;
   }
 
-  private async writeFile(file: SpoolFile, attempt: number, release?: () => void): Promise<void> {
+  /**
+   * One job for `file`: `order.before`, when given, is waited for between the upload and UploadComplete
+   * (the job waits Open meanwhile); `order.closed` is called once the job is closed, `order.release` once the
+   * next job may be closed.
+   */
+  private async writeFile(file: SpoolFile, attempt: number, order: { before?: Promise<void>; closed?: () => void; release?: () => void } = {}): Promise<void> {
     throwIfCanceled(this.ctx.signal);
-    // The matching index is built while the job is created and the file uploaded (both read the spool file);
-    // the job's results are read against it only once both are done.
+    const submitted = await this.submit(file, order.before);
+    order.closed?.();
+    if (submitted === undefined) return;
+    // The matching index is built while Salesforce processes the job (it reads the spool file); the job's
+    // results are read against it once both are done.
     const building = JobLedger.build(file, this.types, this.identity);
     building.catch(() => undefined);
-    const { jobId, seq } = await this.submit(file);
-    const ledger = await building;
-    await this.finishJob(file, ledger, jobId, seq, attempt, false, release);
+    await this.finishJob(file, building, submitted.jobId, submitted.seq, attempt, false, order.release);
   }
 
   /**
@@ -218,15 +242,15 @@ export class BulkWriter {
     }
     this.stats.jobs.push(jobId);
     if (info.state === 'Open') await this.abort(jobId);
-    const ledger = await JobLedger.build(file, this.types, this.identity);
-    const resend = await this.finishJob(file, ledger, jobId, seq, 0, true);
+    const resend = await this.finishJob(file, JobLedger.build(file, this.types, this.identity), jobId, seq, 0, true);
     return { resend };
   }
 
-  private async finishJob(file: SpoolFile, ledger: JobLedger, jobId: string, seq: number, attempt: number, recovering: boolean, release?: () => void): Promise<SpoolFile | undefined> {
+  private async finishJob(file: SpoolFile, building: Promise<JobLedger>, jobId: string, seq: number, attempt: number, recovering: boolean, release?: () => void): Promise<SpoolFile | undefined> {
     const object = this.target.object.name;
+    const info = await this.waitForJob(jobId, file.indexes.length);
+    const ledger = await building;
     ledger.jobId = jobId;
-    const info = await this.waitForJob(jobId, ledger.size);
     // Every row processed, none failed: nothing this job's results say can stop the write or send rows
     // again, so the next job may start while they are read.
     if (release !== undefined && info.state === 'JobComplete' && info.numberRecordsFailed === 0 && info.numberRecordsProcessed === ledger.size) release();
@@ -306,12 +330,16 @@ export class BulkWriter {
     return this.client.json<T>(req);
   }
 
-  /** Create a job and upload the file; a failed upload aborts that job and tries a new one. */
-  private async submit(file: SpoolFile): Promise<{ jobId: string; seq: number }> {
+  /**
+   * Create a job, upload the file, wait for `before` (the job stays Open meanwhile), then close it; a failed
+   * upload aborts that job and tries a new one. Undefined when the write stopped while the job waited Open:
+   * it was aborted and its rows are journaled as not written.
+   */
+  private async submit(file: SpoolFile, before?: Promise<void>): Promise<{ jobId: string; seq: number } | undefined> {
     const t = this.target;
     const object = t.object.name;
     const operation = t.operation.toLowerCase();
-    const backoff = new Backoff({ ...this.client.retryPolicy, retries: BULK_CALL_RETRIES });
+    const backoff = new Backoff({ ...this.client.retryPolicy, retries: this.options.callRetries ?? BULK_CALL_RETRIES });
     const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       const job = await this.json<JobInfo>({
@@ -354,6 +382,15 @@ export class BulkWriter {
         await sleep(wait, this.ctx.signal);
         continue;
       }
+      if (before !== undefined) {
+        this.ctx.log.debug({ jobId: job.id }, 'bulk job uploaded; waiting Open for the job before it');
+        await before;
+        if (this.stopping() || this.ctx.signal?.aborted === true) {
+          if (await this.abort(job.id)) await notWritten();
+          throwIfCanceled(this.ctx.signal);
+          return undefined;
+        }
+      }
       await this.close(job.id);
       this.ctx.log.debug({ jobId: job.id }, 'bulk job uploaded and closed');
       return { jobId: job.id, seq };
@@ -362,7 +399,7 @@ export class BulkWriter {
 
   /** UploadComplete; if the answer is lost, read the state before sending it again. */
   private async close(jobId: string): Promise<void> {
-    const backoff = new Backoff({ ...this.client.retryPolicy, retries: BULK_CALL_RETRIES });
+    const backoff = new Backoff({ ...this.client.retryPolicy, retries: this.options.callRetries ?? BULK_CALL_RETRIES });
     const firstTried = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
