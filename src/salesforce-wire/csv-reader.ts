@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -44,6 +45,12 @@ export interface BulkCsvOptions {
    * With it, lines are counted; without it, failures throw SF_API_ERROR (too long) or a plain Error.
    */
   readonly fail?: (reason: CsvFailure, message: string, line: number) => Error;
+  /**
+   * A chunk that is all ASCII is decoded in one piece instead of line by line (see {@link BulkCsvParser.push}):
+   * fewer decoder calls, but each value is then a slice of the whole chunk's text and keeps it alive as long as
+   * the value lives. Only for readers whose values do not outlive the read (result matching).
+   */
+  readonly wholeAsciiChunks?: boolean;
 }
 
 /** A record end: none yet known ('first' mode), LF, CR, CRLF, or any of them. */
@@ -65,6 +72,7 @@ export class BulkCsvParser<Cell extends string | null = string> {
   private readonly sameLength: boolean;
   private readonly strictQuotes: boolean;
   private readonly fail: BulkCsvOptions['fail'];
+  private readonly wholeAscii: boolean;
   private width = -1;
   /** A failure found after records this call returns: thrown by the next call. */
   private failed: Error | undefined;
@@ -85,6 +93,7 @@ export class BulkCsvParser<Cell extends string | null = string> {
     this.sameLength = options.sameLength ?? false;
     this.strictQuotes = options.strictQuotes ?? false;
     this.fail = options.fail;
+    this.wholeAscii = options.wholeAsciiChunks ?? false;
   }
 
   /**
@@ -116,6 +125,13 @@ export class BulkCsvParser<Cell extends string | null = string> {
   }
 
   private decodeLines(chunk: Uint8Array, out: Cell[][]): void {
+    if (this.wholeAscii && !this.first && isAscii(chunk)) {
+      // One-byte text either way; the decoder's state is the same as after decoding it line by line.
+      const text = this.decoder.decode(chunk, STREAM);
+      this.pending = this.pending.length === 0 ? text : this.pending + text;
+      this.drain(false, out);
+      return;
+    }
     const n = chunk.byteLength;
     let from = 0;
     while (from < n) {
@@ -292,8 +308,8 @@ export class BulkCsvParser<Cell extends string | null = string> {
  * The records of Bulk CSV in `source` (results, or a spool file), in groups as the chunks finish them; the header
  * row included, empty lines skipped, records of any length.
  */
-export async function* readBulkCsv(source: AsyncIterable<Uint8Array>, delimiter = ','): AsyncGenerator<string[][]> {
-  const parser = new BulkCsvParser(delimiter, MAX_BULK_RECORD_CHARS, { skipEmptyLines: true });
+export async function* readBulkCsv(source: AsyncIterable<Uint8Array>, delimiter = ',', options: { wholeAsciiChunks?: boolean } = {}): AsyncGenerator<string[][]> {
+  const parser = new BulkCsvParser(delimiter, MAX_BULK_RECORD_CHARS, { skipEmptyLines: true, ...options });
   for await (const chunk of source) {
     const records = parser.push(chunk);
     if (records.length > 0) yield records;

@@ -2,9 +2,9 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { BulkCsvParser } from '../../src/salesforce-wire/csv-reader.ts';
 
-function parseIn(text: string, cuts: readonly number[], delimiter = ','): string[][] {
+function parseIn(text: string, cuts: readonly number[], delimiter = ',', wholeAsciiChunks = false): string[][] {
   const bytes = Buffer.from(text, 'utf8');
-  const p = new BulkCsvParser(delimiter);
+  const p = new BulkCsvParser(delimiter, undefined, { wholeAsciiChunks });
   const rows: string[][] = [];
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
@@ -26,13 +26,13 @@ const SAMPLES = [
 ];
 
 describe('BulkCsvParser', () => {
-  it.each(SAMPLES)('matches csv-parse on %j, whatever the chunk boundaries', (text) => {
+  it.each(SAMPLES.flatMap((text) => [[text, false], [text, true]] as const))('matches csv-parse on %j, whatever the chunk boundaries (ASCII chunks decoded whole: %s)', (text, whole) => {
     const expected = parse(text, { bom: true, relax_column_count: true }) as string[][];
     const len = Buffer.byteLength(text);
-    expect(parseIn(text, [])).toEqual(expected);
-    for (let cut = 1; cut < len; cut++) expect(parseIn(text, [cut])).toEqual(expected);
+    expect(parseIn(text, [], ',', whole)).toEqual(expected);
+    for (let cut = 1; cut < len; cut++) expect(parseIn(text, [cut], ',', whole)).toEqual(expected);
     const every = Array.from({ length: len - 1 }, (_, i) => i + 1);
-    expect(parseIn(text, every)).toEqual(expected);
+    expect(parseIn(text, every, ',', whole)).toEqual(expected);
   });
 
   it('honours another delimiter and a BOM', () => {

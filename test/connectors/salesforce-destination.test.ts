@@ -239,7 +239,7 @@ describe('per-record failures and the error file', () => {
     expect((await byExt('STOPB')).size).toBe(0);
   });
   it('failOnFirstDestinationError with Bulk: the next job, uploaded and waiting Open while the first runs, is aborted once a record of the first failed', async () => {
-    const rows = accounts('STOPO', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+    const rows: Row[] = accounts('STOPO', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
     rows[5] = { ...rows[5], Name: null };
     // Every ingest call takes 100 ms: the second file is spooled and its job created and uploaded while the
     // first job's polls and results are answered.

@@ -48,16 +48,32 @@ describe('Bulk result matching', () => {
   });
 });
 
-describe('Bulk result matching by identity (UPSERT external id, UPDATE/DELETE Id)', () => {
+describe.each([
+  ['read from the spool file', false],
+  ['read from the identities file the spool kept', true],
+] as const)('Bulk result matching by identity (UPSERT external id, UPDATE/DELETE Id), identities %s', (_, kept) => {
   const header = ['Ext__c', 'Name', 'Amount__c'];
   const types: FieldType[] = ['string', 'string', 'currency'];
 
   async function identityLedger(rows: string[][]): Promise<JobLedger> {
-    const spool = new CsvSpool(dir.path, header, { prefix: `i${++seq}` });
+    const spool = new CsvSpool(dir.path, header, { prefix: `i${++seq}`, ...(kept ? { identity: 0 } : {}) });
     for (const [i, r] of rows.entries()) await spool.add(100 + i, r);
     const [file] = await spool.finish();
+    expect(file?.identities !== undefined).toBe(kept);
     return JobLedger.build(file as NonNullable<typeof file>, types, 0);
   }
+
+  it('external ids with line breaks, quotes, commas, edge spaces or none at all are keyed as sent', async () => {
+    const ids = ['"quoted" first', 'two\nlines', 'cr\ronly', 'a,b', '', ' edge ', 'x"y', 'Café', '#N/A'];
+    const ledger = await identityLedger(ids.map((id, i) => [id, `n${i}`, String(i)]));
+    // '' and '#N/A' (null, echoed empty) share an identity: those two rows are keyed by all their cells.
+    expect(ledger.keys.size).toBe(2);
+    const pass = new MatchPass(ledger, SUCCEEDED, false);
+    pass.header(['sf__Id', 'sf__Created', ...header]);
+    ids.forEach((id, i) => expect(pass.match(['a01000000000001AAA', 'false', id, `n${i}`, String(i)], 'false'), JSON.stringify(id)).toBe(i));
+    pass.commit('successfulResults');
+    expect(ledger.count(SUCCEEDED)).toBe(ids.length);
+  });
 
   it('a row whose external id no other row shares is matched by that id alone; an id never sent matches nothing', async () => {
     const ledger = await identityLedger([['E1', 'one', '1'], ['E2', 'two', '2']]);

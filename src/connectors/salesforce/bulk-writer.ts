@@ -100,8 +100,8 @@ export class BulkWriter {
   private readonly tempDir: string;
   private readonly types: readonly FieldType[];
   private readonly keys: readonly string[];
-  /** The column that identifies a row to Salesforce (reconcile.ts): UPSERT's external id, UPDATE's and DELETE's Id. */
-  private readonly identity: number;
+  /** The column that identifies a row to Salesforce (reconcile.ts): UPSERT's external id, UPDATE's and DELETE's Id; -1 for INSERT. */
+  readonly identity: number;
   private retrySeq = 0;
   private readonly journal: ExecutionJournal;
   readonly stats: BulkWriteStats = { jobs: [], calls: 0 };
@@ -301,7 +301,7 @@ export class BulkWriter {
             unknown.push({ index, record: record(), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId} ${jobFailed ? `ended ${info.state} (${info.numberRecordsProcessed ?? '?'} records processed)` : 'completed'} without reporting this record in its successful, failed or unprocessed results; Salesforce may or may not have written it.` });
           }
           if (again) {
-            retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}`, originals: originals !== undefined });
+            retry ??= new CsvSpool(this.tempDir, file.header, { maxBytes: Number.MAX_SAFE_INTEGER, prefix: `retry-${++this.retrySeq}`, originals: originals !== undefined, identity: this.identity });
             await retry.add(index, cells, original);
           }
         }
@@ -364,7 +364,7 @@ export class BulkWriter {
         await this.client.send({
           method: 'PUT',
           path: `/jobs/ingest/${job.id}/batches`,
-          body: () => createReadStream(file.path),
+          body: () => createReadStream(file.path, { highWaterMark: 1024 * 1024 }),
           headers: { 'Content-Type': 'text/csv' },
           idempotent: false,
           call: `upload ${file.indexes.length} ${object} record(s) to Bulk job ${job.id}`,
@@ -478,7 +478,7 @@ export class BulkWriter {
       })();
       let payloadAt = -1;
       let first = true;
-      for await (const records of readBulkCsv(counted)) {
+      for await (const records of readBulkCsv(counted, ',', { wholeAsciiChunks: true })) {
         for (const cells of records) {
           if (first) {
             first = false;

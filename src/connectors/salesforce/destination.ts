@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emptyRow } from '../../formats/rows.ts';
+import { emptyRow, hasExactKeys } from '../../formats/rows.ts';
 import type { Destination, RecordFailure, RunContext, WriteOptions, WriteProgress, WriteResult } from '../../core/connector.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import type { ApiPreference, RecordBatch, Row, TransferApi } from '../../core/types.ts';
@@ -267,13 +267,15 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         await journal.finish(recovery === undefined || recovery.resolved ? [executionId, ...recovered] : [executionId]);
       };
       const startRest = (): RestWriter => new RestWriter(client, target as WriteTarget, reporter as Reporter, ctx, options.rest, tracked);
+      let originalOf: ((row: Row) => Row) | undefined;
       const spoolRows = async (items: readonly RestItem[]): Promise<void> => {
         const t = target as WriteTarget;
         const s = spool as CsvSpool;
+        originalOf ??= originalsOf(t);
         const conversionFailures: RecordFailure[] = [];
         for (const { index, row } of items) {
           const failure = bulkCells(t, index, row);
-          if (Array.isArray(failure)) await s.add(index, failure, originalOf(t, row));
+          if (Array.isArray(failure)) await s.add(index, failure, originalOf(row));
           else conversionFailures.push(failure);
         }
         await (reporter as Reporter).failed(conversionFailures);
@@ -291,6 +293,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         spool = new CsvSpool(spoolDir, (target as WriteTarget).columns.map((c) => c.field.name), {
           maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES,
           originals: true,
+          identity: writer.identity,
           // Early jobs ramp up (16, 32, 64, then 100 MB): Salesforce starts on a small first job while the
           // input is still read, instead of waiting for 100 MB of it.
           ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file), firstMaxBytes: options.firstJobBytes ?? DEFAULT_FIRST_JOB_BYTES } : {}),
@@ -332,7 +335,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
             recoveryDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'forceflow-sf-recover-'));
             const dir = recoveryDir;
             recovery = new Recovery(unfinished, t, dir, ctx);
-            await recovery.stage(input, (row) => originalOf(t, row), (index, row) => bulkCells(t, index, row));
+            await recovery.stage(input, originalsOf(t), (index, row) => bulkCells(t, index, row));
             recovery.verify();
             let recoverBulk: BulkWriter | undefined;
             let recoverRest: RestWriter | undefined;
@@ -488,14 +491,21 @@ function withProgress(error: unknown, reporter: Reporter | undefined, api: Trans
   );
 }
 
-/** The destination fields of a record as it came (what the error file lists if it fails). */
-function originalOf(target: WriteTarget, row: Row): Row {
-  const out: Row = emptyRow();
-  for (const c of target.columns) {
-    const v = row[c.key];
-    if (v !== undefined) out[c.key] = v;
-  }
-  return out;
+/**
+ * The destination fields of a record as it came (what the error file lists if it fails). A row holding exactly
+ * the destination keys, in order (a Map_all or plain rename), is its own original: no copy.
+ */
+function originalsOf(target: WriteTarget): (row: Row) => Row {
+  const keys = target.columns.map((c) => c.key);
+  return (row) => {
+    if (hasExactKeys(row, keys)) return row;
+    const out: Row = emptyRow();
+    for (const key of keys) {
+      const v = row[key];
+      if (v !== undefined) out[key] = v;
+    }
+    return out;
+  };
 }
 
 /** A record's Bulk CSV cells, or the failure that keeps it from being sent. */

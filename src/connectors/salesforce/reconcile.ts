@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
-import { readSpoolBatches, type SpoolFile } from './spool.ts';
+import { readIdentities, readSpoolBatches, type SpoolFile } from './spool.ts';
 import { matchForm } from './write-values.ts';
 
 /**
@@ -28,6 +28,9 @@ import { matchForm } from './write-values.ts';
  * that row, and keying one cell instead of all of them is most of the CPU of matching. Rows sharing an identity
  * (an external id sent twice) are keyed by all their cells as above, read in a second pass over the file only
  * when there are any.
+ *
+ * With the identity column, the spool keeps that column's cells in a file of their own (spool.ts), read
+ * instead of the spool file when there is one.
  *
  * Memory: one short key per row of one job (a job is at most 100 MB of CSV) and one byte of status per row.
  */
@@ -174,7 +177,7 @@ export class JobLedger {
       else had.push(position);
     };
     if (identity < 0) {
-      for await (const { from, rows } of readSpoolBatches(file.path)) {
+      for await (const { from, rows } of readSpoolBatches(file.path, true)) {
         for (let i = 0; i < rows.length; i++) keyAll(from + i, rows[i] as string[]);
       }
       return ledger;
@@ -182,18 +185,26 @@ export class JobLedger {
     const type = types[identity] as FieldType;
     const byIdentity = ledger.byIdentity;
     let shared = false;
-    for await (const { from, rows } of readSpoolBatches(file.path)) {
-      for (let i = 0; i < rows.length; i++) {
-        const key = matchForm(type, (rows[i] as string[])[identity] ?? '');
-        if (byIdentity.get(key) === undefined) byIdentity.set(detached(key), from + i);
-        else {
-          byIdentity.set(key, SHARED);
-          shared = true;
-        }
+    const add = (position: number, cell: string): void => {
+      const key = matchForm(type, cell);
+      if (byIdentity.get(key) === undefined) byIdentity.set(detached(key), position);
+      else {
+        byIdentity.set(key, SHARED);
+        shared = true;
+      }
+    };
+    if (file.identities !== undefined) {
+      // The spool wrote the identity cells to a file of their own: no need to parse every cell of the spool.
+      const cells = await readIdentities(file.identities);
+      if (cells.length !== file.indexes.length) throw new ForceflowError('INTERNAL', `The identities file of ${file.path} has ${cells.length} line(s) for ${file.indexes.length} row(s).`);
+      for (let p = 0; p < cells.length; p++) add(p, cells[p] as string);
+    } else {
+      for await (const { from, rows } of readSpoolBatches(file.path, true)) {
+        for (let i = 0; i < rows.length; i++) add(from + i, (rows[i] as string[])[identity] ?? '');
       }
     }
     if (shared) {
-      for await (const { from, rows } of readSpoolBatches(file.path)) {
+      for await (const { from, rows } of readSpoolBatches(file.path, true)) {
         for (let i = 0; i < rows.length; i++) {
           const cells = rows[i] as string[];
           if (byIdentity.get(matchForm(type, cells[identity] ?? '')) === SHARED) keyAll(from + i, cells);

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Row } from '../../core/types.ts';
@@ -34,6 +34,30 @@ export interface SpoolFile {
   readonly originals?: string;
   /** Fingerprint of the rows as sent (input index and CSV line of each), for the write journal. */
   readonly fingerprint: string;
+  /** The identity column's cell of each row, one line per position (see {@link identityLine}), when the spool keeps them. */
+  readonly identities?: string;
+}
+
+/**
+ * A cell as one line of a spool's identities file: as it is, or as a JSON string when it holds a line break
+ * or starts with a quote (see {@link readIdentities}).
+ */
+function identityLine(cell: string): string {
+  return cell.includes('\n') || cell.includes('\r') || cell.charCodeAt(0) === 34 ? `${JSON.stringify(cell)}\n` : `${cell}\n`;
+}
+
+/** The cells of an identities file ({@link SpoolFile.identities}), in position order. */
+export async function readIdentities(path: string): Promise<string[]> {
+  const text = await readFile(path, 'utf8');
+  const out: string[] = [];
+  let from = 0;
+  while (from < text.length) {
+    const lf = text.indexOf('\n', from);
+    const line = text.slice(from, lf);
+    out.push(line.charCodeAt(0) === 34 ? (JSON.parse(line) as string) : line);
+    from = lf + 1;
+  }
+  return out;
 }
 
 export class CsvSpool {
@@ -51,6 +75,10 @@ export class CsvSpool {
   private readonly keepOriginals: boolean;
   private originalsHandle: FileHandle | undefined;
   private pendingOriginals = '';
+  /** The column whose cells go to the identities file (-1: none). */
+  private readonly identity: number;
+  private identitiesHandle: FileHandle | undefined;
+  private pendingIdentities = '';
   private seq = 0;
   private fingerprint = new RowFingerprint();
   /** Rows added over all files. */
@@ -67,8 +95,13 @@ export class CsvSpool {
    * twice the one before, up to `maxBytes`. With `onFile` sending each file to its job as it closes, a small
    * first job starts Salesforce working early while the larger ones are still being spooled.
    */
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; onFile?: (file: SpoolFile) => void } = {}) {
+  /**
+   * `identity`: a column whose cells are also written to a file of their own (SpoolFile.identities), so that
+   * matching results (reconcile.ts) reads those instead of parsing the whole spool file again.
+   */
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; identity?: number; onFile?: (file: SpoolFile) => void } = {}) {
     this.onFile = options.onFile;
+    this.identity = options.identity ?? -1;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
@@ -87,6 +120,7 @@ export class CsvSpool {
     this.pending += line;
     this.fingerprint.add(index, line);
     if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
+    if (this.identity >= 0) this.pendingIdentities += identityLine(cells[this.identity] ?? '');
     this.bytes += size;
     this.indexes.push(index);
     this.rows++;
@@ -108,10 +142,13 @@ export class CsvSpool {
   async discard(): Promise<void> {
     const h = this.handle;
     const o = this.originalsHandle;
+    const i = this.identitiesHandle;
     this.handle = undefined;
     this.originalsHandle = undefined;
+    this.identitiesHandle = undefined;
     await h?.close().catch(() => undefined);
     await o?.close().catch(() => undefined);
+    await i?.close().catch(() => undefined);
   }
 
   private async openNext(): Promise<void> {
@@ -119,14 +156,21 @@ export class CsvSpool {
     this.path = join(this.dir, `${this.prefix}-${String(this.seq).padStart(4, '0')}.csv`);
     this.handle = await open(this.path, 'w');
     if (this.keepOriginals) this.originalsHandle = await open(`${this.path}.rows.jsonl`, 'w');
+    if (this.identity >= 0) this.identitiesHandle = await open(`${this.path}.ids`, 'w');
     this.pending = this.headerLine;
     this.pendingOriginals = '';
+    this.pendingIdentities = '';
     this.bytes = Buffer.byteLength(this.headerLine);
     this.indexes = [];
     this.fingerprint = new RowFingerprint();
   }
 
   private async flush(): Promise<void> {
+    if (this.pendingIdentities !== '' && this.identitiesHandle !== undefined) {
+      const text = this.pendingIdentities;
+      this.pendingIdentities = '';
+      await this.identitiesHandle.write(text);
+    }
     if (this.pendingOriginals !== '' && this.originalsHandle !== undefined) {
       const text = this.pendingOriginals;
       this.pendingOriginals = '';
@@ -142,9 +186,15 @@ export class CsvSpool {
     await this.flush();
     await this.handle?.close();
     await this.originalsHandle?.close();
+    await this.identitiesHandle?.close();
     this.handle = undefined;
     this.originalsHandle = undefined;
-    const file: SpoolFile = { path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(), ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}) };
+    this.identitiesHandle = undefined;
+    const file: SpoolFile = {
+      path: this.path, header: this.header, indexes: this.indexes, bytes: this.bytes, fingerprint: this.fingerprint.digest(),
+      ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}),
+      ...(this.identity >= 0 ? { identities: `${this.path}.ids` } : {}),
+    };
     this.done.push(file);
     this.onFile?.(file);
   }
@@ -160,12 +210,15 @@ export async function* readSpoolRows(path: string): AsyncGenerator<{ position: n
   }
 }
 
-/** The rows of a spool file (header skipped) in groups, `from` the position of the first: for whole-file passes. */
-export async function* readSpoolBatches(path: string): AsyncGenerator<{ from: number; rows: string[][] }> {
+/**
+ * The rows of a spool file (header skipped) in groups, `from` the position of the first: for whole-file passes.
+ * `transient`: the cells do not outlive the pass (they may keep a chunk of the file's text alive; readBulkCsv).
+ */
+export async function* readSpoolBatches(path: string, transient = false): AsyncGenerator<{ from: number; rows: string[][] }> {
   const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
   let position = -1;
   try {
-    for await (const records of readBulkCsv(stream)) {
+    for await (const records of readBulkCsv(stream, ',', { wholeAsciiChunks: transient })) {
       const rows = position < 0 ? records.slice(1) : records;
       const from = Math.max(position, 0);
       position = from + rows.length;
