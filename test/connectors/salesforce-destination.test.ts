@@ -141,21 +141,46 @@ describe('AUTOMATIC', () => {
     await expectExact('EARLY', 3000, result);
   });
 
-  it('ramps early jobs up from firstJobBytes, doubling to jobBytes, and reconciles every row while jobs overlap their results', async () => {
+  it('starts with a job of minJobBytes, sizes each next one by what was spooled while the one before ran (at most jobBytes), and reconciles every row while jobs overlap their results', async () => {
     const rows = accounts('RAMP', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
     const ctx = captureContext();
-    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), { flowName: 'f', executionId: 'RAMP', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, firstJobBytes: 64 * 1024 });
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), { flowName: 'f', executionId: 'RAMP', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, minJobBytes: 64 * 1024 });
     const result = await dest.write(batches(rows), ctx);
     const sizes = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').map((l) => l['bytes'] as number);
-    // ~720 KB: 64 KB, 128 KB, then jobs of at most 256 KB.
+    // ~720 KB: the first job at 64 KB (nothing runs yet), the others between 64 and 256 KB but the last.
     expect(sizes.length).toBe(result.outputs?.length);
-    expect(sizes.length).toBeGreaterThanOrEqual(4);
-    expect(sizes[0]).toBeLessThanOrEqual(64 * 1024);
-    expect(sizes[0]).toBeGreaterThan(60 * 1024);
-    expect(sizes[1]).toBeLessThanOrEqual(128 * 1024);
-    expect(sizes[1]).toBeGreaterThan(120 * 1024);
-    for (const size of sizes.slice(2)) expect(size).toBeLessThanOrEqual(256 * 1024);
+    expect(sizes[0]).toBeLessThanOrEqual(64 * 1024 + 300);
+    expect(sizes[0]).toBeGreaterThanOrEqual(64 * 1024);
+    for (const size of sizes.slice(1, -1)) expect(size).toBeGreaterThanOrEqual(64 * 1024);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(256 * 1024);
     await expectExact('RAMP', 3000, result);
+  });
+
+  it('a file grows to jobBytes while the job before it is still being created and uploaded', async () => {
+    const rows = accounts('GROW', 3000).map((r) => ({ ...r, Description: 'x'.repeat(200) }));
+    // Every ingest call takes 100 ms: the first job is not closed before the second file is full.
+    await faults('bulkIngest.delay=100');
+    const ctx = captureContext();
+    const dest = createSalesforceDestination(env.client(ctx.log), cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), { flowName: 'f', executionId: 'GROW', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, minJobBytes: 64 * 1024 });
+    const result = await dest.write(batches(rows), ctx);
+    const sizes = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created').map((l) => l['bytes'] as number);
+    expect(sizes[0]).toBeLessThanOrEqual(64 * 1024 + 300);
+    expect(sizes[1]).toBeGreaterThan(256 * 1024 - 300);
+    await expectExact('GROW', 3000, result);
+  });
+
+  it('CsvSpool rolls a file over past minBytes only when rollEarly says so, and always before maxBytes', async () => {
+    let early = false;
+    const spool = new CsvSpool(env.dir, ['Name'], { prefix: 'early', maxBytes: 1000, minBytes: 300, rollEarly: () => early });
+    const row = ['x'.repeat(99)]; // 100 bytes a line
+    for (let i = 0; i < 25; i++) {
+      early = i >= 20;
+      await spool.add(i, row);
+    }
+    const files = await spool.finish();
+    // 9 rows (+ header) fill 1,000 bytes twice; from row 20 on, a file of 300 bytes or more rolls at once.
+    expect(files.map((f) => f.indexes.length)).toEqual([9, 9, 3, 3, 1]);
+    expect(files.every((f) => f.bytes <= 1000)).toBe(true);
   });
 
   it('holds insert jobs until the whole input is read (a bad row late in the input must not leave a partial insert)', async () => {
@@ -246,7 +271,7 @@ describe('per-record failures and the error file', () => {
     await faults('bulkIngest.delay=100');
     const ctx = captureContext();
     const client = env.client(ctx.log);
-    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'], failOnFirstDestinationError: true }), { flowName: 'f', executionId: 'STOPO', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, firstJobBytes: 64 * 1024 });
+    const dest = createSalesforceDestination(client, cfg({ apiPreference: 'BULKV2', writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'], failOnFirstDestinationError: true }), { flowName: 'f', executionId: 'STOPO', tempDir: env.dir, ...FAST_DESTINATION, jobBytes: 256 * 1024, minJobBytes: 64 * 1024 });
     const error = await dest.write(batches(rows), ctx).catch((e: unknown) => e);
     expect(isForceflowError(error, 'DESTINATION_WRITE_FAILED')).toBe(true);
     const created = ctx.lines.filter((l) => l['msg'] === 'bulk ingest job created');

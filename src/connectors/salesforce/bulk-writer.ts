@@ -132,6 +132,8 @@ export class BulkWriter {
   /** Resolves when the job enqueued last is closed (UploadComplete), or will not be: the next may upload. */
   private uploaded: Promise<void> = Promise.resolve();
   private halted = false;
+  /** Files enqueued whose job is not closed yet (nor given up): none means Salesforce has nothing queued behind the job it processes. */
+  waiting = 0;
   /** Set once a queued job failed: the caller stops spooling and calls {@link drain}, which throws the failure. */
   failed = false;
 
@@ -149,13 +151,21 @@ export class BulkWriter {
     const previous = this.gate;
     const previousUploaded = this.uploaded;
     let release = (): void => undefined;
-    let closed = (): void => undefined;
+    let resolveUploaded = (): void => undefined;
     this.gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     this.uploaded = new Promise<void>((resolve) => {
-      closed = resolve;
+      resolveUploaded = resolve;
     });
+    this.waiting++;
+    let isClosed = false;
+    const closed = (): void => {
+      if (isClosed) return;
+      isClosed = true;
+      this.waiting--;
+      resolveUploaded();
+    };
     const run = (async (): Promise<void> => {
       try {
         await previousUploaded;

@@ -13,7 +13,7 @@ import type { SalesforceClient } from './http.ts';
 import { RestWriter, type RestItem, type RestWriterOptions } from './rest-writer.ts';
 import { executionJournal, executionJournalNone, type ExecutionJournal, type WriteJournal } from './journal.ts';
 import { Recovery, type RecoveryCounts } from './recovery.ts';
-import { CsvSpool, DEFAULT_FIRST_JOB_BYTES, DEFAULT_JOB_BYTES, type SpoolFile } from './spool.ts';
+import { CsvSpool, DEFAULT_JOB_BYTES, DEFAULT_MIN_JOB_BYTES, type SpoolFile } from './spool.ts';
 import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
@@ -58,8 +58,11 @@ export interface SalesforceDestinationOptions {
   readonly bulkThreshold?: number;
   /** Largest CSV upload per Bulk job (default 100 MB). */
   readonly jobBytes?: number;
-  /** The first Bulk job's size when jobs start while the input is read (UPDATE, UPSERT, DELETE); default 16 MB, doubling per job up to jobBytes. */
-  readonly firstJobBytes?: number;
+  /**
+   * UPDATE, UPSERT, DELETE (jobs start while the input is read): a spool file of at least this size goes to its
+   * job as soon as no other job waits behind the one Salesforce is processing (default 16 MB; see spool.ts).
+   */
+  readonly minJobBytes?: number;
   /** Failures kept in WriteResult.failed (all of them go to the error file; default 10,000). */
   readonly maxFailuresKept?: number;
   readonly rest?: RestWriterOptions;
@@ -294,9 +297,10 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           maxBytes: options.jobBytes ?? DEFAULT_JOB_BYTES,
           originals: true,
           identity: writer.identity,
-          // Early jobs ramp up (16, 32, 64, then 100 MB): Salesforce starts on a small first job while the
-          // input is still read, instead of waiting for 100 MB of it.
-          ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file), firstMaxBytes: options.firstJobBytes ?? DEFAULT_FIRST_JOB_BYTES } : {}),
+          // Early jobs are as large as what was spooled while Salesforce processed the job before (at least
+          // 16 MB, at most 100 MB): it starts on a small first job while the input is still read, and is not
+          // left waiting for a large file when the input is read at about the pace it writes.
+          ...(early ? { onFile: (file: SpoolFile) => writer.enqueue(file), minBytes: options.minJobBytes ?? DEFAULT_MIN_JOB_BYTES, rollEarly: () => writer.waiting === 0 } : {}),
         });
       };
 

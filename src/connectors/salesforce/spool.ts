@@ -20,8 +20,8 @@ import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
  * as the REST path does, without holding them in memory.
  */
 export const DEFAULT_JOB_BYTES = 100 * 1024 * 1024;
-/** The first job's size when jobs start while the input is still read (spool files then ramp up to 100 MB). */
-export const DEFAULT_FIRST_JOB_BYTES = 16 * 1024 * 1024;
+/** The smallest job when jobs start while the input is still read (see CsvSpool's `rollEarly`). */
+export const DEFAULT_MIN_JOB_BYTES = 16 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
 
 export interface SpoolFile {
@@ -87,26 +87,29 @@ export class CsvSpool {
   /** Called with each file as soon as it is closed (the next one is still being written). */
   private readonly onFile: ((file: SpoolFile) => void) | undefined;
 
-  /** The first file's limit when files ramp up (see the constructor); each next file's limit doubles. */
-  private readonly firstMaxBytes: number;
+  /** A file of at least `minBytes` rolls over as soon as `rollEarly` says so (see the constructor). */
+  private readonly minBytes: number;
+  private readonly rollEarly: (() => boolean) | undefined;
 
   /**
-   * `firstMaxBytes`: when set (below `maxBytes`), the first file rolls over at that size and each next one at
-   * twice the one before, up to `maxBytes`. With `onFile` sending each file to its job as it closes, a small
-   * first job starts Salesforce working early while the larger ones are still being spooled.
-   */
-  /**
+   * `rollEarly`: asked as rows are added, once the file holds at least `minBytes` (below `maxBytes`): true rolls
+   * the file over then. With `onFile` sending each file to its job as it closes, and `rollEarly` saying that no
+   * job waits behind the one Salesforce is processing, a job is as large as what was spooled while Salesforce
+   * processed the one before it (up to `maxBytes`): the first starts early, and Salesforce is not left idle
+   * waiting for a large file while the input is read at about the pace it writes.
+   *
    * `identity`: a column whose cells are also written to a file of their own (SpoolFile.identities), so that
    * matching results (reconcile.ts) reads those instead of parsing the whole spool file again.
    */
-  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; firstMaxBytes?: number; prefix?: string; originals?: boolean; identity?: number; onFile?: (file: SpoolFile) => void } = {}) {
+  constructor(dir: string, header: readonly string[], options: { maxBytes?: number; minBytes?: number; rollEarly?: () => boolean; prefix?: string; originals?: boolean; identity?: number; onFile?: (file: SpoolFile) => void } = {}) {
     this.onFile = options.onFile;
     this.identity = options.identity ?? -1;
     this.dir = dir;
     this.header = header;
     this.headerLine = ingestLine(header);
     this.maxBytes = options.maxBytes ?? DEFAULT_JOB_BYTES;
-    this.firstMaxBytes = Math.min(this.maxBytes, options.firstMaxBytes ?? this.maxBytes);
+    this.minBytes = Math.min(this.maxBytes, options.minBytes ?? this.maxBytes);
+    this.rollEarly = options.rollEarly;
     this.prefix = options.prefix ?? 'job';
     this.keepOriginals = options.originals ?? false;
   }
@@ -115,7 +118,7 @@ export class CsvSpool {
   async add(index: number, cells: readonly string[], original?: Row): Promise<void> {
     const line = ingestLine(cells);
     const size = Buffer.byteLength(line);
-    if (this.handle !== undefined && this.indexes.length > 0 && this.bytes + size > this.limit()) await this.roll();
+    if (this.handle !== undefined && this.indexes.length > 0 && (this.bytes + size > this.maxBytes || (this.rollEarly !== undefined && this.bytes >= this.minBytes && this.rollEarly()))) await this.roll();
     if (this.handle === undefined) await this.openNext();
     this.pending += line;
     this.fingerprint.add(index, line);
@@ -125,11 +128,6 @@ export class CsvSpool {
     this.indexes.push(index);
     this.rows++;
     if (this.pending.length >= FLUSH_BYTES || this.pendingOriginals.length >= FLUSH_BYTES) await this.flush();
-  }
-
-  /** The size the file being written rolls over at. */
-  private limit(): number {
-    return Math.min(this.maxBytes, this.firstMaxBytes * 2 ** Math.min(30, this.seq - 1));
   }
 
   /** Close the last file; the files in order. */
