@@ -98,7 +98,9 @@ async function compiledScenario(): Promise<string> {
 }
 const scenarioScript = useTsx ? undefined : await compiledScenario();
 
-const emulator = spawn(process.execPath, ['bin/forceflow.js', 'emulator', '--s3', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
+// The emulator keeps every record in memory (5,000,000 generated Invoice__c and as many upserted reach about 4 GB,
+// node's default heap limit): its heap may grow to 16 GB. It is the org, not a contender; its RSS is not reported.
+const emulator = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/forceflow.js', 'emulator', '--s3', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const line = await new Promise<string>((resolve, reject) => {
