@@ -15,7 +15,7 @@ import { executionJournal, executionJournalNone, type ExecutionJournal, type Wri
 import { Recovery, type RecoveryCounts } from './recovery.ts';
 import { CsvSpool, DEFAULT_JOB_BYTES, DEFAULT_MIN_JOB_BYTES, type SpoolFile } from './spool.ts';
 import { MISSING_ARGUMENT, type WriteColumn, type WriteOperation, type WriteReporter, type WriteTarget } from './write-plan.ts';
-import { VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
+import { BULK_NULL, VALUE_NOT_CONVERTIBLE, ValueConversionError, toBulkValue } from './write-values.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 
 /**
@@ -278,7 +278,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
         const conversionFailures: RecordFailure[] = [];
         for (const { index, row } of items) {
           const failure = bulkCells(t, index, row);
-          if (Array.isArray(failure)) await s.add(index, failure, originalOf(row));
+          if (Array.isArray(failure)) await s.add(index, failure, sentAsIs(t, row, failure) ? undefined : originalOf(row));
           else conversionFailures.push(failure);
         }
         await (reporter as Reporter).failed(conversionFailures);
@@ -510,6 +510,25 @@ function originalsOf(target: WriteTarget): (row: Row) => Row {
     }
     return out;
   };
+}
+
+/**
+ * Whether a record is exactly what its Bulk cells read back give (write-plan.ts recordFromCells: the target's
+ * keys in order, each a non-empty string sent as it is, or null sent as `#N/A`): then the spool keeps no copy
+ * of it (its original is rebuilt from the cells when a failure is reported). Typically a CSV input's rows.
+ */
+function sentAsIs(target: WriteTarget, row: Row, cells: readonly string[]): boolean {
+  const columns = target.columns;
+  let i = 0;
+  for (const key in row) {
+    const column = columns[i];
+    if (column === undefined || key !== column.key) return false;
+    const v = row[key];
+    const cell = cells[i];
+    if (v === null ? cell !== BULK_NULL : v !== cell || cell === '' || cell === BULK_NULL) return false;
+    i++;
+  }
+  return i === columns.length;
 }
 
 /** A record's Bulk CSV cells, or the failure that keeps it from being sent. */

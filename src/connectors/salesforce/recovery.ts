@@ -5,12 +5,12 @@ import { createInterface } from 'node:readline';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Row } from '../../core/types.ts';
-import { emptyRow, rowFrom } from '../../formats/rows.ts';
+import { rowFrom } from '../../formats/rows.ts';
 import type { BulkWriter } from './bulk-writer.ts';
 import { RowFingerprint, rangeIndexes, type JournalEntry, type JournalExecution, type JournalFailure } from './journal.ts';
 import { restLine, type RestItem, type RestWriter } from './rest-writer.ts';
-import { CsvSpool, readSpoolOriginals, type SpoolFile } from './spool.ts';
-import type { WriteReporter, WriteTarget } from './write-plan.ts';
+import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
+import { recordFromCells, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 
@@ -245,10 +245,16 @@ export class Recovery {
 
   private async stageFile(file: SpoolFile): Promise<void> {
     if (file.originals === undefined) return;
-    let position = 0;
-    for await (const row of readSpoolOriginals(file.originals)) {
-      this.counts.rowsResent++;
-      await this.stageRow(file.indexes[position++] as number, row ?? emptyRow());
+    const keys = this.target.columns.map((c) => c.key);
+    const originals = readSpoolOriginals(file.originals);
+    try {
+      for await (const { position, cells } of readSpoolRows(file.path)) {
+        const row = (await originals.next()).value ?? undefined;
+        this.counts.rowsResent++;
+        await this.stageRow(file.indexes[position] as number, row ?? recordFromCells(keys, cells));
+      }
+    } finally {
+      await originals.return(undefined);
     }
   }
 

@@ -17,7 +17,8 @@ import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
  *
  * With `originals`, each row's record as it came (before conversion to Bulk text) is kept beside the CSV, one
  * JSON line per position (`<file>.rows.jsonl`), so the error file lists a failed record's original values,
- * as the REST path does, without holding them in memory.
+ * as the REST path does, without holding them in memory. A row added without one (`null`) is its cells read
+ * back (write-plan.ts recordFromCells): the writer passes none when that gives the record exactly.
  */
 export const DEFAULT_JOB_BYTES = 100 * 1024 * 1024;
 /** The smallest job when jobs start while the input is still read (see CsvSpool's `rollEarly`). */
@@ -114,7 +115,7 @@ export class CsvSpool {
     this.keepOriginals = options.originals ?? false;
   }
 
-  /** Append one row (cells already converted to Bulk text; `original`: the record as it came). */
+  /** Append one row (cells already converted to Bulk text; `original`: the record as it came, when its cells do not give it back). */
   async add(index: number, cells: readonly string[], original?: Row): Promise<void> {
     const line = ingestLine(cells);
     const size = Buffer.byteLength(line);
@@ -122,7 +123,7 @@ export class CsvSpool {
     if (this.handle === undefined) await this.openNext();
     this.pending += line;
     this.fingerprint.add(index, line);
-    if (this.keepOriginals) this.pendingOriginals += `${JSON.stringify(original ?? null)}\n`;
+    if (this.keepOriginals) this.pendingOriginals += original === undefined ? 'null\n' : `${JSON.stringify(original)}\n`;
     if (this.identity >= 0) this.pendingIdentities += identityLine(cells[this.identity] ?? '');
     this.bytes += size;
     this.indexes.push(index);
@@ -227,7 +228,7 @@ export async function* readSpoolBatches(path: string, transient = false): AsyncG
   }
 }
 
-/** The original records of a spool file kept with `originals`, in position order (null where none was given). */
+/** The original records of a spool file kept with `originals`, in position order (null where none was given: the row's cells give it). */
 export async function* readSpoolOriginals(path: string): AsyncGenerator<Row | null> {
   const stream = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
