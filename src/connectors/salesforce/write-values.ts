@@ -67,6 +67,13 @@ const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const CANONICAL_DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const PLAIN_INT_RE = /^[+-]?\d+$/;
+const CANONICAL_TIME_RE = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
+/** `HH:mm:ss.SSSZ` within the day: a time {@link toTime} gives back unchanged. */
+function isCanonicalTime(value: string): boolean {
+  return value.length === 13 && CANONICAL_TIME_RE.test(value);
+}
 const TIME_RE = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?Z?$/;
 
 export function isTextType(type: FieldType): boolean {
@@ -82,9 +89,12 @@ function fail(field: SfField, value: FieldValue, expected: string): never {
   throw new ValueConversionError(field.name, `${field.name}: ${show(value)} cannot be written to a ${field.type} field (expected ${expected}).`);
 }
 
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A calendar date (proleptic Gregorian, as Date's); years below 100 are refused, as Date.UTC reads them as 19xx. */
 function validDate(y: number, m: number, d: number): boolean {
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+  if (!(y >= 100 && y <= 275759 && m >= 1 && m <= 12 && d >= 1 && d <= (MONTH_DAYS[m - 1] as number))) return false;
+  return m !== 2 || d < 29 || (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0));
 }
 
 /** An ISO-ish datetime string → `YYYY-MM-DDTHH:mm:ss.SSSZ` (no offset means UTC); undefined if invalid. */
@@ -213,9 +223,19 @@ export function toBulkValue(field: SfField, value: FieldValue | undefined): stri
   const t = field.type;
   if (TEXT_TYPES.has(t)) return toText(field, value);
   if (t === 'boolean') return toBoolean(field, value) ? 'true' : 'false';
+  if (typeof value === 'string') {
+    // The common cases of text input, each exactly what the general path below gives for it.
+    if (INT_TYPES.has(t)) {
+      const s = value.trim();
+      if (PLAIN_INT_RE.test(s) && Number.isSafeInteger(Number(s))) return s;
+    } else if (DECIMAL_TYPES.has(t)) {
+      const s = value.trim();
+      if (DECIMAL_RE.test(s) && Number.isFinite(Number(s))) return s;
+    } else if (t === 'time' && isCanonicalTime(value)) return value;
+  }
   if (INT_TYPES.has(t)) {
     const n = toInt(field, value);
-    return typeof value === 'string' && /^[+-]?\d+$/.test(value.trim()) ? value.trim() : String(n);
+    return typeof value === 'string' && PLAIN_INT_RE.test(value.trim()) ? value.trim() : String(n);
   }
   if (DECIMAL_TYPES.has(t)) {
     const n = toDecimal(field, value);
