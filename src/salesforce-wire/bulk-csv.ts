@@ -57,14 +57,19 @@ export function ingestCell(text: string): string {
   return text;
 }
 
-/** One line of ingest CSV in the client's dialect ({@link ingestCell} each, LF-terminated). */
+/**
+ * One line of ingest CSV in the client's dialect ({@link ingestCell} each, LF-terminated). Joined rather than
+ * concatenated cell by cell: one flat string instead of a rope of a node per cell and comma (less garbage per
+ * row on the Bulk write path); a copy of the cells only when one needs quotes.
+ */
 export function ingestLine(cells: readonly string[]): string {
-  let line = '';
+  let quoted: string[] | undefined;
   for (let i = 0; i < cells.length; i++) {
-    if (i > 0) line += ',';
-    line += ingestCell(cells[i] as string);
+    const cell = cells[i] as string;
+    const text = ingestCell(cell);
+    if (text !== cell) (quoted ??= cells.slice())[i] = text;
   }
-  return `${line}\n`;
+  return `${(quoted ?? cells).join(',')}\n`;
 }
 
 /**
