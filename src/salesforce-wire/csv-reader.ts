@@ -344,6 +344,14 @@ const BYTE_CLASS = ((): Uint8Array => {
   return t;
 })();
 
+/** {@link BYTE_CLASS} with `"` as SCAN_QUOTE: the scanner's table (one look-up a byte). */
+const SCAN_QUOTE = 0x80;
+const SCAN_CLASS = ((): Uint8Array => {
+  const t = Uint8Array.from(BYTE_CLASS);
+  t[34] = SCAN_QUOTE;
+  return t;
+})();
+
 /** The bytes of one unfinished record held across chunks before the parser takes over (it scans them once; the byte scanner rescans a carried record with each chunk). */
 const CARRY_LIMIT = 1 << 20;
 const INCOMPLETE = -1;
@@ -473,32 +481,36 @@ export class BulkCsvRecords {
   /** The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain record). */
   #scan(buf: Buffer, p: number, n: number): number {
     const delimiter = this.#delimiter;
+    const classes = SCAN_CLASS;
+    let { starts, ends, flags } = this;
     let count = 0;
-    let classes = 0;
+    let all = 0;
     for (;;) {
       if (p >= n) return INCOMPLETE;
       if (buf[p] !== 34) return IRREGULAR;
       let j = p + 1;
       let f = 0;
       for (;;) {
-        if (j >= n) return INCOMPLETE;
-        const b = buf[j] as number;
-        if (b === 34) {
-          if (j + 1 >= n) return INCOMPLETE;
-          if (buf[j + 1] !== 34) break;
-          f |= BYTE_QUOTE | BYTE_CSV_QUOTE | BYTE_JSON_ESCAPE;
-          j += 2;
-        } else {
-          f |= BYTE_CLASS[b] as number;
+        // One table look-up a byte: its class, or SCAN_QUOTE for `"`.
+        let c = 0;
+        while (j < n && (c = classes[buf[j] as number] as number) !== SCAN_QUOTE) {
+          f |= c;
           j++;
         }
+        if (j + 1 >= n) return INCOMPLETE;
+        if (buf[j + 1] !== 34) break;
+        f |= BYTE_QUOTE | BYTE_CSV_QUOTE | BYTE_JSON_ESCAPE;
+        j += 2;
       }
-      if (count === this.starts.length) this.#grow();
-      this.starts[count] = p + 1;
-      this.ends[count] = j;
-      this.flags[count] = f;
+      if (count === starts.length) {
+        this.#grow();
+        ({ starts, ends, flags } = this);
+      }
+      starts[count] = p + 1;
+      ends[count] = j;
+      flags[count] = f;
       count++;
-      classes |= f;
+      all |= f;
       const after = buf[j + 1];
       if (after === delimiter) {
         p = j + 2;
@@ -506,7 +518,7 @@ export class BulkCsvRecords {
       }
       if (after !== 10) return IRREGULAR;
       this.count = count;
-      this.classes = classes;
+      this.classes = all;
       return j + 2;
     }
   }

@@ -265,7 +265,7 @@ function shaped(buf: Uint8Array, s: number, e: number, shape: Uint8Array): boole
   for (let j = 0; j < shape.length; j++) {
     const b = buf[s + j] as number;
     const want = shape[j] as number;
-    if (want === 48 ? b < 48 || b > 57 : b !== want) return false;
+    if (want === 48 ? (b - 48) >>> 0 > 9 : b !== want) return false;
   }
   return true;
 }
@@ -329,7 +329,7 @@ const JSON_ESCAPE_TEXT: readonly Buffer[] = Array.from({ length: 0x60 }, (_, b) 
 function copy(from: Buffer, fv: DataView, s: number, e: number, to: Buffer, tv: DataView, o: number): number {
   if (e - s > 256) return o + from.copy(to, o, s, e);
   let j = s;
-  for (; j + 4 <= e; j += 4, o += 4) tv.setUint32(o, fv.getUint32(j));
+  for (; j + 4 <= e; j += 4, o += 4) tv.setUint32(o, fv.getUint32(j, true), true);
   for (; j < e; j++) to[o++] = from[j] as number;
   return o;
 }
