@@ -1,4 +1,4 @@
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -383,6 +383,8 @@ export class BulkCsvRecords {
   #next = 0;
   #tail: Buffer | undefined;
   #inputView: DataView = new DataView(EMPTY.buffer, 0, 0);
+  /** The input's bytes before this are valid UTF-8 (-1: not checked yet). */
+  #utf8To = -1;
 
   /** The bytes record: `buf[start, end)` (its LF included), its cells' contents `buf[starts[i], ends[i])` with classes `flags[i]`, for i < count; `classes` or-s them. */
   buf: Buffer = EMPTY;
@@ -418,6 +420,19 @@ export class BulkCsvRecords {
     this.#tail = undefined;
     this.#pos = 0;
     this.#inputView = new DataView(this.#input.buffer, this.#input.byteOffset, this.#input.length);
+    this.#utf8To = -1;
+  }
+
+  /**
+   * Whether the bytes record is valid UTF-8: checked once for the input up to its last LF (a record lies between
+   * line ends, so it is valid when that is), else on its own bytes.
+   */
+  utf8(): boolean {
+    if (this.#utf8To < 0) {
+      const to = this.#input.lastIndexOf(10) + 1;
+      this.#utf8To = to > 0 && isUtf8(this.#input.subarray(0, to)) ? to : 0;
+    }
+    return this.end <= this.#utf8To || isUtf8(this.buf.subarray(this.start, this.end));
   }
 
   /** The next record: {@link BYTES_RECORD}, {@link CELLS_RECORD} or {@link NO_RECORD}. Throws the parser's failures. */
@@ -492,10 +507,10 @@ export class BulkCsvRecords {
       let f = 0;
       for (;;) {
         // One table look-up a byte: its class, or SCAN_QUOTE for `"`.
-        let c = 0;
-        while (j < n && (c = classes[buf[j] as number] as number) !== SCAN_QUOTE) {
+        for (; j < n; j++) {
+          const c = classes[buf[j] as number] as number;
+          if (c === SCAN_QUOTE) break;
           f |= c;
-          j++;
         }
         if (j + 1 >= n) return INCOMPLETE;
         if (buf[j + 1] !== 34) break;

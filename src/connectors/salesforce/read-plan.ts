@@ -5,7 +5,6 @@ import type { SfField, SfObject } from './describe.ts';
 import { csvCell, csvText } from '../../formats/csv.ts';
 import type { LineBuffer } from '../../formats/line-buffer.ts';
 import { BYTE_CSV_QUOTE, BYTE_JSON_ESCAPE, BYTE_NON_ASCII, BYTE_QUOTE, type BulkCsvRecords } from '../../salesforce-wire/csv-reader.ts';
-import { isUtf8 } from 'node:buffer';
 
 /**
  * How the requested output fields map onto what each API can select.
@@ -329,7 +328,15 @@ const JSON_ESCAPE_TEXT: readonly Buffer[] = Array.from({ length: 0x60 }, (_, b) 
 function copy(from: Buffer, fv: DataView, s: number, e: number, to: Buffer, tv: DataView, o: number): number {
   if (e - s > 256) return o + from.copy(to, o, s, e);
   let j = s;
-  for (; j + 4 <= e; j += 4, o += 4) tv.setUint32(o, fv.getUint32(j, true), true);
+  for (; j + 8 <= e; j += 8, o += 8) {
+    tv.setUint32(o, fv.getUint32(j, true), true);
+    tv.setUint32(o + 4, fv.getUint32(j + 4, true), true);
+  }
+  if (j + 4 <= e) {
+    tv.setUint32(o, fv.getUint32(j, true), true);
+    j += 4;
+    o += 4;
+  }
   for (; j < e; j++) to[o++] = from[j] as number;
   return o;
 }
@@ -461,7 +468,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
 
   const write = (records: BulkCsvRecords, out: LineBuffer): void => {
     const buf = records.buf;
-    if (records.count !== width || ((records.classes & BYTE_NON_ASCII) !== 0 && !isUtf8(buf.subarray(records.start, records.end)))) {
+    if (records.count !== width || ((records.classes & BYTE_NON_ASCII) !== 0 && !records.utf8())) {
       stats.reparsed++;
       out.line(line(records.cellsOfBytes()));
       return;
