@@ -8,10 +8,11 @@
  *   100 MB (Bulk API 2.0 refuses a job over 150 MB).
  * Prints one JSON line: { scenario, records, seconds, cpuSeconds (this process), bytes, peakRssMB }.
  */
-import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import jsforce from 'jsforce';
+import { PART_BYTES, csvParts } from './csv-parts.mjs';
 
 const [mode, infoFile, recordsArg, ...rest] = process.argv.slice(2);
 const info = JSON.parse(readFileSync(infoFile, 'utf8'));
@@ -19,41 +20,6 @@ const version = '60.0';
 const conn = new jsforce.Connection({ instanceUrl: info.instanceUrl, accessToken: info.accessToken, version });
 // jsforce's default poll timeout is 30 s: a user with a million rows raises it.
 const polling = { pollInterval: 1000, pollTimeout: 4 * 3600 * 1000 };
-
-/** The CSV file in parts of at most `max` bytes cut at line ends, each starting with the header line. */
-async function* csvParts(file, max) {
-  let header;
-  let carry = Buffer.alloc(0);
-  let parts = [];
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    if (header === undefined) {
-      const lf = data.indexOf(10);
-      if (lf < 0) {
-        carry = data;
-        continue;
-      }
-      header = Buffer.from(data.subarray(0, lf + 1));
-      data = data.subarray(lf + 1);
-    }
-    const last = data.lastIndexOf(10);
-    carry = Buffer.from(data.subarray(last + 1));
-    const whole = data.subarray(0, last + 1);
-    if (size > 0 && header.length + size + whole.length > max) {
-      yield Buffer.concat([header, ...parts]);
-      parts = [];
-      size = 0;
-    }
-    parts.push(whole);
-    size += whole.length;
-  }
-  if (carry.length > 0) {
-    parts.push(carry);
-    size += carry.length;
-  }
-  if (size > 0) yield Buffer.concat([header, ...parts]);
-}
 
 let peak = 0;
 const sampler = setInterval(() => {
@@ -110,10 +76,9 @@ if (mode === 'export') {
   await new Promise((resolve, reject) => out.once('finish', resolve).once('error', reject));
 } else if (mode === 'import') {
   const [csvFile] = rest;
-  // Bulk API 2.0 takes at most 150 MB per job (100 MB recommended): the script splits the file at line ends
-  // (the generated file has no line break inside a value) into parts of at most 100 MB, header repeated, one
-  // loadAndWaitForResults each, in turn.
-  for await (const part of csvParts(csvFile, 100 * 1024 * 1024)) {
+  // Bulk API 2.0 takes at most 150 MB per job (100 MB recommended): the script splits the file at record ends
+  // into parts of at most 100 MB, header repeated, one loadAndWaitForResults each, in turn.
+  for await (const part of csvParts(csvFile, PART_BYTES)) {
     const results = await conn.bulk2.loadAndWaitForResults({
       object: 'Invoice__c',
       operation: 'upsert',
