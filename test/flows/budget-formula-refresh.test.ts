@@ -57,6 +57,18 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     ],
     tags: { 'forceflow:formulaRefresh': 'interval:PT1H', 'forceflow:onApiReserve': 'stop' },
   });
+  /** Runs flow `f` on the emulator at the test clock, with an onProgress callback when given. */
+  const runner = (f: Record<string, unknown>, state: RunStateStore) => (onProgress?: () => void): Promise<ExecutionRecord> =>
+    runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+  /** An onProgress that, at the first batch, has another integration spend the org down to 50 calls left. */
+  const spendOnce = (): (() => void) => {
+    let spent = false;
+    return () => {
+      if (spent) return;
+      spent = true;
+      emu.org.limits.used = emu.org.limits.max - 50;
+    };
+  };
   const delivered = (r: ExecutionRecord): string[] =>
     r.outputs.flatMap((p) => readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
       const x = JSON.parse(l) as Record<string, unknown>;
@@ -66,8 +78,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
   it('defers the refresh of a run stopped early, and the next run delivers the rest once, refreshing', async () => {
     const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-bfr-state-')));
     const f = flow(mkdtempSync(join(tmpdir(), 'ff-bfr-out-')));
-    const run = (onProgress?: () => void): Promise<ExecutionRecord> =>
-      runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+    const run = runner(f, state);
     await control('PUT', '/limits', { max: 1000, remaining: 1000 });
 
     // One invoice at rate 1; LINES lines of price i+1, stamped three by three a second apart.
@@ -96,12 +107,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
 
     // Due a refresh (an hour since the first run); another integration spends the org's calls after the first batch.
     at(10 + 3600);
-    let spent = false;
-    const second = await run(() => {
-      if (spent) return;
-      spent = true;
-      emu.org.limits.used = emu.org.limits.max - 50;
-    });
+    const second = await run(spendOnce());
     expect(second.executionStatus, JSON.stringify(second.error)).toBe('Successful');
     expect(second.apiUsage.orgs[0]?.stopped).toBe('stop');
     const got2 = delivered(second);
@@ -140,8 +146,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
   it('defers the refresh when the reserve is reached once the window is read (its last page), before the refresh reads', async () => {
     const state: RunStateStore = openRunState(mkdtempSync(join(tmpdir(), 'ff-bfr2-state-')));
     const f = flow(mkdtempSync(join(tmpdir(), 'ff-bfr2-out-')), 'budget-formula-last-page', 'BFR2-');
-    const run = (onProgress?: () => void): Promise<ExecutionRecord> =>
-      runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+    const run = runner(f, state);
     await control('PUT', '/limits', { max: 1000, remaining: 1000 });
     at(4_000);
     const inv = await api('POST', 'Invoice__c', { Name: 'BFR2-INV', Exchange_Rate__c: 1 });
@@ -156,12 +161,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     await api('PATCH', `Invoice_Line__c/${l1}`, { Quantity__c: 2 });
     // Due; the window (one page: L1) is read whole, and the org is spent as it is delivered.
     at(4_010 + 3600);
-    let spent = false;
-    const second = await run(() => {
-      if (spent) return;
-      spent = true;
-      emu.org.limits.used = emu.org.limits.max - 50;
-    });
+    const second = await run(spendOnce());
     expect(second.executionStatus, JSON.stringify(second.error)).toBe('Successful');
     expect(delivered(second)).toEqual(['BFR2-L1=60']);
     expect(second.dataPullEndTime).toBe(new Date(clock).toISOString());
@@ -188,8 +188,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
         { taskType: 'Map', sourceFields: ['Name'], destinationField: 'Name', connectorOperator: { Salesforce: 'NO_OP' } },
       ],
     };
-    const run = (onProgress?: () => void): Promise<ExecutionRecord> =>
-      runFlow({ flow: f, profiles: { 'forceflow-emulator': emu.connectorProfile }, state, salesforce: SF, now: () => new Date(clock), ...(onProgress ? { onProgress } : {}) });
+    const run = runner(f, state);
     await control('PUT', '/limits', { max: 1000, remaining: 1000 });
     at(5_000);
     const inv = await api('POST', 'Invoice__c', { Name: 'BFR3-INV', Exchange_Rate__c: 1 });
@@ -199,12 +198,7 @@ describe('early stop at the API reserve on a flow due a formula refresh', () => 
     at(5_020);
     await api('PATCH', `Invoice_Line__c/${l1}`, { Quantity__c: 2 });
     at(5_010 + 3600);
-    let spent = false;
-    const second = await run(() => {
-      if (spent) return;
-      spent = true;
-      emu.org.limits.used = emu.org.limits.max - 50;
-    });
+    const second = await run(spendOnce());
     expect(second.executionStatus, JSON.stringify(second.error)).toBe('Successful');
     expect(second.executionResult.recordsWritten).toBe(1);
     expect(second.formulaRefresh?.reason).toMatch(/deferred to the next run/);
