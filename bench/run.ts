@@ -206,7 +206,10 @@ try {
         continue;
       }
       const calls = await control('GET', '/calls');
-      const printed = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Result;
+      const lines = out.trim().split('\n');
+      // Lines before the result (node's own, e.g. BENCH_NODE_ARGS='--trace-gc') go to stderr.
+      if (lines.length > 1) process.stderr.write(`${lines.slice(0, -1).join('\n')}\n`);
+      const printed = JSON.parse(lines.pop() ?? '{}') as Result;
       const apiCalls = printed.apiCallsOwn ?? Number(calls['total'] ?? 0);
       const r = { ...printed, scenario, emulatorCpuSeconds, apiCalls };
       runs.set(scenario, [...(runs.get(scenario) ?? []), r]);

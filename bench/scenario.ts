@@ -4,7 +4,7 @@
  * Prints one JSON line: { scenario, records, seconds, cpuSeconds (this process: user + system), bytes, apiCalls, peakRssMB }.
  * `import` upserts the rows of import-csv (bench/data.ts) by External_Id__c: a flow LocalFile CSV → Salesforce.
  */
-import { mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -136,6 +136,18 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 if (records !== Number(recordsArg)) {
   process.stderr.write(`scenario ${scenario}: ${records} records moved, expected ${recordsArg}\n`);
   process.exit(1);
+}
+// BENCH_THREADS=1: this process's CPU seconds, the main thread's and the others' (V8's GC and compiler helpers, libuv's pool), from /proc.
+if (process.env.BENCH_THREADS === '1') {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const name = tid === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    byName.set(name, (byName.get(name) ?? 0) + seconds);
+  }
+  process.stderr.write(`CPU s by thread: ${[...byName].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')}\n`);
 }
 if (atPeak !== undefined) {
   const mb = (n: number): number => Math.round(n / 1e6);
