@@ -51,6 +51,13 @@ export interface EncodedLines {
   readonly fileType: 'CSV' | 'JSON';
   readonly bytes: Uint8Array;
   readonly count: number;
+  /**
+   * Called by the consumer once nothing reads `bytes` any more (written to the file or copied into an upload's
+   * part): the source may then write a later batch into the same memory (src/core/buffer-pool.ts). A consumer
+   * that never calls it costs an allocation per batch, nothing else; one that reads `bytes` after calling it
+   * reads another batch.
+   */
+  readonly release?: () => void;
 }
 
 /** The API a Salesforce side of a run used. */

@@ -5,14 +5,20 @@
  * two-byte line (a non-ASCII character) makes the text it is joined to two-byte and slower to encode, so the
  * groups stay small. The buffer is sized from an estimate and grows when a group does not fit.
  */
+import type { BufferPool } from '../core/buffer-pool.ts';
+
 export class LineBuffer {
   #buffer: Buffer;
+  readonly #pool: BufferPool | undefined;
   #offset = 0;
   #pending = '';
   #grouped = 0;
 
-  constructor(estimatedBytes: number, head = '') {
-    this.#buffer = Buffer.allocUnsafe(Math.max(4096, head.length * 3, Math.ceil(estimatedBytes)));
+  /** `pool`: the buffer (and a larger one when it grows) is taken from it, for a batch's consumer to give back once written. */
+  constructor(estimatedBytes: number, head = '', pool?: BufferPool) {
+    this.#pool = pool;
+    const size = Math.max(4096, head.length * 3, Math.ceil(estimatedBytes));
+    this.#buffer = pool === undefined ? Buffer.allocUnsafe(size) : pool.take(size);
     if (head !== '') this.#offset = this.#buffer.write(head, 0);
   }
 
@@ -57,9 +63,17 @@ export class LineBuffer {
     this.#grouped = 0;
   }
 
+  /** The whole buffer the bytes are written in (what a pooled batch gives back once written). */
+  get buffer(): Buffer {
+    return this.#buffer;
+  }
+
   #grow(room: number): void {
-    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + room));
+    const size = Math.max(this.#buffer.length * 2, this.#offset + room);
+    const grown = this.#pool === undefined ? Buffer.allocUnsafe(size) : this.#pool.take(size);
     this.#buffer.copy(grown, 0, 0, this.#offset);
+    // Nothing else has seen the outgrown buffer: it goes back to the pool at once.
+    this.#pool?.give(this.#buffer);
     this.#buffer = grown;
   }
 }

@@ -155,6 +155,8 @@ export async function writeFiles(
         if (file.encoder.encodeLines === undefined) throw new ForceflowError('INTERNAL', `The ${fileType} encoder cannot write encoded lines.`);
         const bytes = file.encoder.encodeLines(lines, count);
         if (bytes !== undefined) await file.write.write(bytes);
+        // Written (StagedWrite.write resolves once the store holds no reference): the source may reuse the memory.
+        batch.encoded.release?.();
         file.records += count;
         written += count;
         if (!single && (file.records >= NONE_MAX_RECORDS || file.encoder.estimatedSize >= NONE_MAX_BYTES)) await closeFile(file);

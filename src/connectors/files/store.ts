@@ -23,7 +23,10 @@ export interface BlobStore {
 }
 
 export interface StagedWrite {
-  /** Resolves when the chunk is accepted (backpressure). */
+  /**
+   * Resolves when the chunk is accepted (backpressure) and the store holds no reference to it any more (written,
+   * or copied): the caller may then reuse its memory (EncodedLines.release).
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Ends the file; it stays staged until published. */
   close(): Promise<StagedFile>;

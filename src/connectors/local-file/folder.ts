@@ -62,13 +62,15 @@ export function createFolderStore(options: FolderStoreOptions): BlobStore {
           });
           check();
           size += chunk.byteLength;
-          if (!(stream as WriteStream).write(chunk)) {
-            // events.once rejects on 'error' by itself; racing a second once('error') leaked a listener per wait.
-            await once(stream as WriteStream, 'drain').catch((e: unknown) => {
-              failure ??= e as Error;
+          // Resolved once the chunk is written (its callback), not merely buffered: the caller may reuse its memory
+          // (StagedWrite.write). The stream writes one chunk at a time, so this is its backpressure as well.
+          await new Promise<void>((resolve) => {
+            (stream as WriteStream).write(chunk, (e) => {
+              if (e) failure ??= e;
+              resolve();
             });
-            check();
-          }
+          });
+          check();
         },
         async close(): Promise<StagedFile> {
           await ready.catch((e: unknown) => {

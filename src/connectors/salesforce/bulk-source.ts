@@ -7,6 +7,7 @@ import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import type { SalesforceClient } from './http.ts';
 import { bulkLineWriter, bulkRowBuilder, type BulkLineWriter, type ReadPlan } from './read-plan.ts';
 import { LineBuffer } from '../../formats/line-buffer.ts';
+import { BufferPool, releaseOnce } from '../../core/buffer-pool.ts';
 import { BulkCsvParser, BulkCsvRecords, BYTES_RECORD, CELLS_RECORD, NO_RECORD } from '../../salesforce-wire/csv-reader.ts';
 import { CLIENT_DIALECT, CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
@@ -128,6 +129,8 @@ export async function* readBulk(
     const pageBackoff = new Backoff({ ...client.retryPolicy, retries: options.pageRetries ?? 5 });
     completed = true;
     const batchRows = options.batchRows ?? 1000;
+    // Lines (options.encodeAs): the batches' buffers, given back by the consumer once written (EncodedLines.release).
+    const pool = new BufferPool(3);
     const encodeAs = options.encodeAs;
     let locator: string | undefined;
     for (;;) {
@@ -160,7 +163,8 @@ export async function* readBulk(
         let bytesPerRow = 256;
         const encoded = (): RecordBatch => {
           const bytes = (out as LineBuffer).bytes();
-          const batch: RecordBatch = { schema, rows: [], encoded: { fileType: encodeAs as 'CSV' | 'JSON', bytes, count: lines } };
+          const release = releaseOnce(pool, (out as LineBuffer).buffer);
+          const batch: RecordBatch = { schema, rows: [], encoded: { fileType: encodeAs as 'CSV' | 'JSON', bytes, count: lines, release } };
           bytesPerRow = Math.ceil(bytes.length / Math.max(1, lines));
           out = undefined;
           lines = 0;
@@ -187,7 +191,8 @@ export async function* readBulk(
                   }
                   seen++;
                   if (seen <= skip) continue;
-                  out ??= new LineBuffer(batchRows * bytesPerRow * 1.25);
+                  // Sized in steps of 256 KiB, so a batch a little larger than the last still fits a buffer given back.
+                  out ??= new LineBuffer(Math.ceil((batchRows * bytesPerRow * 1.25) / 262_144) * 262_144, '', pool);
                   if (kind === BYTES_RECORD) writer.write(reader, out);
                   else out.line(writer.line(reader.cells));
                   if (++lines >= batchRows) {
