@@ -6,6 +6,7 @@ import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
 import { valueToText } from './values.ts';
 import { LineBuffer } from './line-buffer.ts';
+import { BufferPool } from '../core/buffer-pool.ts';
 import { BulkCsvParser } from '../salesforce-wire/csv-reader.ts';
 
 /**
@@ -45,6 +46,10 @@ export class CsvEncoder implements RecordEncoder {
   /** The last batch's bytes per row: sizes the next batch's buffer. */
   #bytesPerRow = 128;
   readonly #names: readonly string[];
+  /** Buffers of encoded batches, given back by {@link written}. */
+  readonly #pool = new BufferPool(2);
+  /** The buffer of the bytes the last encode returned. */
+  #last: Buffer | undefined;
 
   constructor(schema: EntitySchema) {
     this.schema = schema;
@@ -67,7 +72,7 @@ export class CsvEncoder implements RecordEncoder {
     const header = this.#headerWritten ? '' : `${names.map((n) => csvCell(n)).join(',')}\n`;
     this.#headerWritten = true;
     if (rows.length === 0 && header === '') return undefined;
-    const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25, header);
+    const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25, header, this.#pool);
     for (const row of rows) {
       // A row with exactly the schema's keys in order (what the sources and the transform build) gives its
       // values in column order with one native call instead of one keyed lookup per cell.
@@ -87,6 +92,7 @@ export class CsvEncoder implements RecordEncoder {
       out.line(line);
     }
     const bytes = out.bytes();
+    this.#last = out.buffer;
     this.#size += bytes.length;
     if (rows.length > 0) this.#bytesPerRow = Math.ceil(bytes.length / rows.length);
     return bytes;
@@ -102,6 +108,11 @@ export class CsvEncoder implements RecordEncoder {
     this.#size += lines.length;
     if (count > 0) this.#bytesPerRow = Math.ceil(lines.length / count);
     return bytes.length === 0 ? undefined : bytes;
+  }
+
+  written(): void {
+    if (this.#last !== undefined) this.#pool.give(this.#last);
+    this.#last = undefined;
   }
 
   /** A file with no rows still gets its header. */

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_LINE_BYTES, guardInput } from './input-guard.ts';
 import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { inferFieldType, toFieldValue } from './values.ts';
 import { LineBuffer } from './line-buffer.ts';
+import { BufferPool } from '../core/buffer-pool.ts';
 
 /**
  * JSON lines (what AppFlow's `JSON` file type is): one JSON object per record, `\n` after each.
@@ -28,6 +29,10 @@ export class JsonLinesEncoder implements RecordEncoder {
   #bytesPerRow = 256;
   readonly #names: readonly string[];
   readonly #keys: readonly string[];
+  /** Buffers of encoded batches, given back by {@link written}. */
+  readonly #pool = new BufferPool(2);
+  /** The buffer of the bytes the last encode returned. */
+  #last: Buffer | undefined;
 
   constructor(schema: EntitySchema) {
     this.schema = schema;
@@ -42,7 +47,7 @@ export class JsonLinesEncoder implements RecordEncoder {
   encode(rows: readonly Row[]): Uint8Array | undefined {
     if (rows.length === 0) return undefined;
     const names = this.#names;
-    const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25);
+    const out = new LineBuffer(rows.length * this.#bytesPerRow * 1.25, '', this.#pool);
     for (const row of rows) {
       // A row with exactly the schema's keys in order (what the Salesforce source and the transform build)
       // is its own JSON line: one native call instead of one per value.
@@ -57,6 +62,7 @@ export class JsonLinesEncoder implements RecordEncoder {
       }
     }
     const bytes = out.bytes();
+    this.#last = out.buffer;
     this.#size += bytes.length;
     this.#bytesPerRow = Math.ceil(bytes.length / rows.length);
     return bytes;
@@ -67,6 +73,11 @@ export class JsonLinesEncoder implements RecordEncoder {
     this.#size += lines.length;
     if (count > 0) this.#bytesPerRow = Math.ceil(lines.length / count);
     return lines.length === 0 ? undefined : lines;
+  }
+
+  written(): void {
+    if (this.#last !== undefined) this.#pool.give(this.#last);
+    this.#last = undefined;
   }
 
   finish(): Uint8Array | undefined {

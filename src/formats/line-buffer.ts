@@ -18,7 +18,10 @@ export class LineBuffer {
   constructor(estimatedBytes: number, head = '', pool?: BufferPool) {
     this.#pool = pool;
     const size = Math.max(4096, head.length * 3, Math.ceil(estimatedBytes));
-    this.#buffer = pool === undefined ? Buffer.allocUnsafe(size) : pool.take(size);
+    // Pooled: sized in steps of a quarter of its power of two (256 KiB for 1-2 MiB), so a batch a little larger
+    // than the last still fits a buffer given back.
+    const step = Math.max(4096, 2 ** (Math.floor(Math.log2(size)) - 2));
+    this.#buffer = pool === undefined ? Buffer.allocUnsafe(size) : pool.take(Math.ceil(size / step) * step);
     if (head !== '') this.#offset = this.#buffer.write(head, 0);
   }
 

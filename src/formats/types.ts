@@ -20,6 +20,12 @@ export interface RecordEncoder {
    * the same bytes `encode` gives for their rows), with what the file needs before them (CSV's header).
    */
   encodeLines?(lines: Uint8Array, count: number): Uint8Array | undefined;
+  /**
+   * CSV and JSON lines: the bytes the last `encode` returned are written and nothing reads them any more (the
+   * store's write resolved): the next `encode` may write into the same memory instead of allocating
+   * (src/core/buffer-pool.ts). Not calling it only costs an allocation per batch.
+   */
+  written?(): void;
   finish(): Uint8Array | undefined;
 }
 

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferPool, releaseOnce } from '../../src/core/buffer-pool.ts';
 import { LineBuffer } from '../../src/formats/line-buffer.ts';
+import { CsvEncoder } from '../../src/formats/csv.ts';
+import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
+import type { EntitySchema } from '../../src/core/types.ts';
 import { createFolderStore } from '../../src/connectors/local-file/folder.ts';
 import { createS3Store } from '../../src/connectors/s3/bucket.ts';
 import type { BlobStore } from '../../src/connectors/files/store.ts';
@@ -47,6 +50,28 @@ describe('BufferPool', () => {
     expect(at).not.toBe(given);
     expect(pool.take(8192)).toBe(given);
   });
+});
+
+describe('CSV and JSON lines encoders: written() lets the next batch reuse the last one\'s memory', () => {
+  const schema: EntitySchema = { entity: 'T', fields: [{ name: 'Id', type: 'string' }, { name: 'N', type: 'double' }] } as EntitySchema;
+  const rows = (from: number): Array<Record<string, unknown>> => Array.from({ length: 50 }, (_, i) => ({ Id: `r${from + i}`, N: from + i }));
+  for (const make of [() => new CsvEncoder(schema), () => new JsonLinesEncoder(schema)]) {
+    it(`${make().fileType}: reused after written(), never before`, () => {
+      const reusing = make();
+      const a = reusing.encode(rows(0)) as Uint8Array;
+      const aText = Buffer.from(a).toString();
+      reusing.written();
+      const b = reusing.encode(rows(100)) as Uint8Array;
+      expect(b.buffer).toBe(a.buffer);
+      const holding = make();
+      const c = holding.encode(rows(0)) as Uint8Array;
+      expect(Buffer.from(c).toString()).toBe(aText);
+      const d = holding.encode(rows(100)) as Uint8Array;
+      expect(d.buffer).not.toBe(c.buffer);
+      expect(Buffer.from(c).toString()).toBe(aText);
+      expect(Buffer.from(b).toString()).toBe(Buffer.from(d).toString());
+    });
+  }
 });
 
 /**

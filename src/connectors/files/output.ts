@@ -171,6 +171,7 @@ export async function writeFiles(
           const slice = step === rows.length ? rows : rows.slice(start, start + step);
           const bytes = file.encoder.encode(slice);
           if (bytes !== undefined) await file.write.write(bytes);
+          file.encoder.written?.();
           file.records += slice.length;
           written += slice.length;
           touched.add(file);

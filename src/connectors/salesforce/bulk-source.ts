@@ -191,8 +191,7 @@ export async function* readBulk(
                   }
                   seen++;
                   if (seen <= skip) continue;
-                  // Sized in steps of 256 KiB, so a batch a little larger than the last still fits a buffer given back.
-                  out ??= new LineBuffer(Math.ceil((batchRows * bytesPerRow * 1.25) / 262_144) * 262_144, '', pool);
+                  out ??= new LineBuffer(batchRows * bytesPerRow * 1.25, '', pool);
                   if (kind === BYTES_RECORD) writer.write(reader, out);
                   else out.line(writer.line(reader.cells));
                   if (++lines >= batchRows) {
