@@ -6,7 +6,7 @@ import { BufferPool, releaseOnce } from '../../src/core/buffer-pool.ts';
 import { LineBuffer } from '../../src/formats/line-buffer.ts';
 import { CsvEncoder } from '../../src/formats/csv.ts';
 import { JsonLinesEncoder } from '../../src/formats/jsonl.ts';
-import type { EntitySchema } from '../../src/core/types.ts';
+import type { EntitySchema, Row } from '../../src/core/types.ts';
 import { createFolderStore } from '../../src/connectors/local-file/folder.ts';
 import { createS3Store } from '../../src/connectors/s3/bucket.ts';
 import type { BlobStore } from '../../src/connectors/files/store.ts';
@@ -54,7 +54,7 @@ describe('BufferPool', () => {
 
 describe('CSV and JSON lines encoders: written() lets the next batch reuse the last one\'s memory', () => {
   const schema: EntitySchema = { entity: 'T', fields: [{ name: 'Id', type: 'string' }, { name: 'N', type: 'double' }] } as EntitySchema;
-  const rows = (from: number): Array<Record<string, unknown>> => Array.from({ length: 50 }, (_, i) => ({ Id: `r${from + i}`, N: from + i }));
+  const rows = (from: number): Row[] => Array.from({ length: 50 }, (_, i) => ({ Id: `r${from + i}`, N: from + i }));
   for (const make of [() => new CsvEncoder(schema), () => new JsonLinesEncoder(schema)]) {
     it(`${make().fileType}: reused after written(), never before`, () => {
       const reusing = make();
