@@ -1,4 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
+import { CsvScanner, SCAN_FULL } from './csv-scan.ts';
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -335,22 +336,6 @@ export const BYTE_JSON_ESCAPE = 4;
 /** An escaped quote (`""`) in the cell. */
 export const BYTE_QUOTE = 8;
 
-const BYTE_CLASS = ((): Uint8Array => {
-  const t = new Uint8Array(256);
-  for (let b = 0; b < 0x20; b++) t[b] = BYTE_JSON_ESCAPE;
-  t[92] = BYTE_JSON_ESCAPE;
-  for (const b of [44, 13, 10]) t[b] = (t[b] as number) | BYTE_CSV_QUOTE;
-  for (let b = 0x80; b < 0x100; b++) t[b] = BYTE_NON_ASCII;
-  return t;
-})();
-
-/** {@link BYTE_CLASS} with `"` as SCAN_QUOTE: the scanner's table (one look-up a byte). */
-const SCAN_QUOTE = 0x80;
-const SCAN_CLASS = ((): Uint8Array => {
-  const t = Uint8Array.from(BYTE_CLASS);
-  t[34] = SCAN_QUOTE;
-  return t;
-})();
 
 /** The bytes of one unfinished record held across chunks before the parser takes over (it scans them once; the byte scanner rescans a carried record with each chunk). */
 const CARRY_LIMIT = 1 << 20;
@@ -372,7 +357,6 @@ const EMPTY = Buffer.alloc(0);
  */
 export class BulkCsvRecords {
   readonly #parser: BulkCsvParser;
-  readonly #delimiter: number;
   #input: Buffer = EMPTY;
   #pos = 0;
   #final = false;
@@ -383,6 +367,9 @@ export class BulkCsvRecords {
   #next = 0;
   #tail: Buffer | undefined;
   #inputView: DataView = new DataView(EMPTY.buffer, 0, 0);
+  readonly #scanner: CsvScanner;
+  /** The input the scanner holds a copy of. */
+  #loaded: Buffer | undefined;
   /** The input's bytes before this are valid UTF-8 (-1: not checked yet). */
   #utf8To = -1;
 
@@ -394,9 +381,9 @@ export class BulkCsvRecords {
   end = 0;
   count = 0;
   classes = 0;
-  starts = new Int32Array(64);
-  ends = new Int32Array(64);
-  flags = new Uint8Array(64);
+  starts: Int32Array;
+  ends: Int32Array;
+  flags: Uint8Array;
   /** The cells record. */
   cells: string[] = [];
   /** Records given as bytes, and as the parser's cells (the header included). */
@@ -405,7 +392,10 @@ export class BulkCsvRecords {
 
   constructor(delimiter = ',') {
     this.#parser = new BulkCsvParser(delimiter);
-    this.#delimiter = delimiter.charCodeAt(0);
+    this.#scanner = new CsvScanner(delimiter.charCodeAt(0));
+    this.starts = this.#scanner.starts;
+    this.ends = this.#scanner.ends;
+    this.flags = this.#scanner.flags;
   }
 
   /** The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). */
@@ -448,7 +438,7 @@ export class BulkCsvRecords {
       const pos = this.#pos;
       if (this.#scanning) {
         if (pos >= n) return NO_RECORD;
-        const end = this.#scan(input, pos, n);
+        const end = this.#scan(pos, n);
         if (end >= 0) {
           this.buf = input;
           this.view = this.#inputView;
@@ -493,61 +483,35 @@ export class BulkCsvRecords {
     return records[0] as string[];
   }
 
-  /** The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain record). */
-  #scan(buf: Buffer, p: number, n: number): number {
-    const delimiter = this.#delimiter;
-    const classes = SCAN_CLASS;
-    let { starts, ends, flags } = this;
-    let count = 0;
-    let all = 0;
-    for (;;) {
-      if (p >= n) return INCOMPLETE;
-      if (buf[p] !== 34) return IRREGULAR;
-      let j = p + 1;
-      let f = 0;
-      for (;;) {
-        // One table look-up a byte: its class, or SCAN_QUOTE for `"`.
-        for (; j < n; j++) {
-          const c = classes[buf[j] as number] as number;
-          if (c === SCAN_QUOTE) break;
-          f |= c;
-        }
-        if (j + 1 >= n) return INCOMPLETE;
-        if (buf[j + 1] !== 34) break;
-        f |= BYTE_QUOTE | BYTE_CSV_QUOTE | BYTE_JSON_ESCAPE;
-        j += 2;
-      }
-      if (count === starts.length) {
-        this.#grow();
-        ({ starts, ends, flags } = this);
-      }
-      starts[count] = p + 1;
-      ends[count] = j;
-      flags[count] = f;
-      count++;
-      all |= f;
-      const after = buf[j + 1];
-      if (after === delimiter) {
-        p = j + 2;
-        continue;
-      }
-      if (after !== 10) return IRREGULAR;
-      this.count = count;
-      this.classes = all;
-      return j + 2;
+  /**
+   * The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain
+   * record): the scanner's module on its copy of the input, its cells' bounds in `starts`/`ends`/`flags`.
+   */
+  #scan(p: number, n: number): number {
+    const scanner = this.#scanner;
+    if (this.#loaded !== this.#input) {
+      scanner.load(this.#input);
+      this.#loaded = this.#input;
+      this.#cellArrays();
     }
+    let end = scanner.scan(p, n);
+    while (end === SCAN_FULL) {
+      scanner.grow(this.#input);
+      this.#cellArrays();
+      end = scanner.scan(p, n);
+    }
+    if (end >= 0) {
+      this.count = scanner.count();
+      this.classes = scanner.classes();
+    }
+    return end;
   }
 
-  #grow(): void {
-    const size = this.starts.length * 2;
-    const starts = new Int32Array(size);
-    const ends = new Int32Array(size);
-    const flags = new Uint8Array(size);
-    starts.set(this.starts);
-    ends.set(this.ends);
-    flags.set(this.flags);
-    this.starts = starts;
-    this.ends = ends;
-    this.flags = flags;
+  /** The cell arrays: the scanner's views on its memory (new ones when it grew). */
+  #cellArrays(): void {
+    const scanner = this.#scanner;
+    this.starts = scanner.starts;
+    this.ends = scanner.ends;
+    this.flags = scanner.flags;
   }
 }
