@@ -1,5 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { CsvScanner, SCAN_FULL } from './csv-scan.ts';
+import { CsvScanner, SCAN_FULL, SCAN_INCOMPLETE } from './csv-scan.ts';
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -336,11 +336,8 @@ export const BYTE_JSON_ESCAPE = 4;
 /** An escaped quote (`""`) in the cell. */
 export const BYTE_QUOTE = 8;
 
-
 /** The bytes of one unfinished record held across chunks before the parser takes over (it scans them once; the byte scanner rescans a carried record with each chunk). */
 const CARRY_LIMIT = 1 << 20;
-const INCOMPLETE = -1;
-const IRREGULAR = -2;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -448,7 +445,7 @@ export class BulkCsvRecords {
           this.scanned++;
           return BYTES_RECORD;
         }
-        if (end === INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
+        if (end === SCAN_INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
           this.#tail = input.subarray(pos);
           this.#pos = n;
           return NO_RECORD;
@@ -484,8 +481,8 @@ export class BulkCsvRecords {
   }
 
   /**
-   * The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain
-   * record): the scanner's module on its copy of the input, its cells' bounds in `starts`/`ends`/`flags`.
+   * The end of the record at `p` (past its LF), or SCAN_INCOMPLETE (more bytes needed), or SCAN_IRREGULAR (not a
+   * plain record): the scanner's module on its copy of the input, its cells' bounds in `starts`/`ends`/`flags`.
    */
   #scan(p: number, n: number): number {
     const scanner = this.#scanner;

@@ -8,6 +8,10 @@ import { CSV_SCAN_WASM } from './csv-scan-wasm.ts';
 const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const MODULE = new WASM.Module(Buffer.from(CSV_SCAN_WASM, 'base64'));
 
+/** scan(): the input ends before the record does. */
+export const SCAN_INCOMPLETE = -1;
+/** scan(): not a plain record (a cell not quoted, or a record end other than LF). */
+export const SCAN_IRREGULAR = -2;
 /** scan(): the record has more cells than the cell arrays hold ({@link CsvScanner.grow}, then scan again). */
 export const SCAN_FULL = -3;
 
@@ -83,8 +87,8 @@ export class CsvScanner {
   }
 
   /**
-   * The end of the record at `p` of the loaded input's first `n` bytes (past its LF), or -1 (incomplete), -2 (not
-   * a plain record), {@link SCAN_FULL}.
+   * The end of the record at `p` of the loaded input's first `n` bytes (past its LF), {@link SCAN_INCOMPLETE},
+   * {@link SCAN_IRREGULAR} or {@link SCAN_FULL}.
    */
   scan(p: number, n: number): number {
     return this.#exports.scan(p, n);
