@@ -344,8 +344,10 @@ const EMPTY = Buffer.alloc(0);
  * The records of one Bulk results body, given as bytes where they are as Salesforce writes them, for a consumer
  * that copies bytes (the Bulk export to CSV or JSON lines files, issue 13), else as {@link BulkCsvParser}'s cells.
  *
- * A plain record, every cell quoted and the delimiter between them, ending with LF, is scanned byte by byte (no
- * string per cell): its cells' content bounds and byte classes ({@link BYTE_NON_ASCII}...). Anything else goes
+ * A plain record, every cell quoted and the delimiter between them, ending with LF, is scanned as bytes (no
+ * string per cell) by a WebAssembly scanner ({@link CsvScanner}, csv-scan.wat, working on its own copy of each
+ * input): its cells' content bounds and byte classes ({@link BYTE_NON_ASCII}...), in `starts`/`ends`/`flags`,
+ * views on the scanner's memory valid until the next call of {@link next}. Anything else goes
  * to the parser from that record on: the header (and a BOM), an unquoted cell, a CR record end, the last record
  * without LF, a record longer than 1 MiB still unfinished; the bytes go back to the scanner at the first line end
  * after which the parser holds nothing (so both read the body as the parser alone would, records and failures

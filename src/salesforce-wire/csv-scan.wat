@@ -1,3 +1,11 @@
+;; The byte scanner of BulkCsvRecords (csv-reader.ts, csv-scan.ts): finds the cells of one plain Bulk CSV record
+;; (every cell quoted, the delimiter between, LF at the end) and or-s the classes of each cell's bytes.
+;; Compiled by scripts/gen-csv-scan-wasm.ts (wabt's wat2wasm) into csv-scan-wasm.ts; edit this file, then run it.
+;;
+;; Memory (placed by csv-scan.ts through layout()): the record's cell count and or-ed classes at 0 and 4, the
+;; byte-class table at 256 (BYTE_NON_ASCII 1, BYTE_CSV_QUOTE 2, BYTE_JSON_ESCAPE 4 of csv-reader.ts; 0x80 for `"`),
+;; the cell arrays (starts, ends: i32; flags: u8), then the input, a `"` after its last byte and 15 more bytes of
+;; room (so a 16-byte load from any byte of the input stays in the memory and the byte loops need no bound check).
 (module
   (memory (export "memory") 1)
   (global $in (mut i32) (i32.const 0))
@@ -42,7 +50,11 @@
       (select (i32.const 4) (i32.const 0) (i32.and (local.get $m) (i8x16.bitmask (v128.or
         (i8x16.lt_u (local.get $v) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))
         (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92))))))))
-  ;; scan(p, n): the record at input[p], bytes input[0, n) with a '"' at input[n]
+  ;; scan(p, n): the record at input[p] of input[0, n): the end of the record (past its LF, from the input's
+  ;; start), with its cells' bounds and classes in the cell arrays and the count and classes at 0 and 4; or -1 (the
+  ;; input ends first), -2 (not a plain record), -3 (more cells than the arrays hold). As the JavaScript scanner
+  ;; it replaces: a cell's content runs to the first `"` not doubled; the bytes are read 16 at a time (SIMD), the
+  ;; classes worked out only for a block that holds a byte of some class before its first `"`.
   (func (export "scan") (param $p i32) (param $n i32) (result i32)
     (local $in i32) (local $end i32) (local $j i32) (local $c i32) (local $f i32)
     (local $count i32) (local $all i32) (local $after i32)
