@@ -364,11 +364,10 @@ export class BulkCsvRecords {
   #scanning = false;
   #queue: string[][] = [];
   #next = 0;
-  #tail: Buffer | undefined;
+  /** Where the record carried to the next chunk starts in the input (-1: none). */
+  #tail = -1;
   #inputView: DataView = new DataView(EMPTY.buffer, 0, 0);
   readonly #scanner: CsvScanner;
-  /** The input the scanner holds a copy of. */
-  #loaded: Buffer | undefined;
   /** The input's bytes before this are valid UTF-8 (-1: not checked yet). */
   #utf8To = -1;
 
@@ -397,19 +396,26 @@ export class BulkCsvRecords {
     this.flags = this.#scanner.flags;
   }
 
-  /** The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). */
+  /**
+   * The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). The chunk is
+   * copied into the scanner's memory (after the bytes of a record carried over): `buf` of a bytes record is valid
+   * until the next push.
+   */
   push(chunk: Uint8Array | undefined): void {
-    if (chunk === undefined) {
-      this.#final = true;
-      this.#input = this.#tail ?? EMPTY;
-    } else {
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      this.#input = this.#tail === undefined ? bytes : Buffer.concat([this.#tail, bytes]);
-    }
-    this.#tail = undefined;
+    if (chunk === undefined) this.#final = true;
+    const from = this.#tail;
+    const keep = from < 0 ? 0 : this.#input.length - from;
+    this.#scanner.input(Math.max(from, 0), keep, chunk ?? EMPTY);
+    this.#tail = -1;
     this.#pos = 0;
-    this.#inputView = new DataView(this.#input.buffer, this.#input.byteOffset, this.#input.length);
+    this.#setInput();
+    this.#cellArrays();
     this.#utf8To = -1;
+  }
+
+  #setInput(): void {
+    this.#input = this.#scanner.bytes;
+    this.#inputView = this.#scanner.view;
   }
 
   /**
@@ -439,7 +445,7 @@ export class BulkCsvRecords {
         if (pos >= n) return NO_RECORD;
         const end = this.#scan(pos, n);
         if (end >= 0) {
-          this.buf = input;
+          this.buf = this.#input; // not `input`: the scanner may have moved it (SCAN_FULL)
           this.view = this.#inputView;
           this.start = pos;
           this.end = end;
@@ -448,7 +454,7 @@ export class BulkCsvRecords {
           return BYTES_RECORD;
         }
         if (end === SCAN_INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
-          this.#tail = input.subarray(pos);
+          this.#tail = pos;
           this.#pos = n;
           return NO_RECORD;
         }
@@ -488,14 +494,10 @@ export class BulkCsvRecords {
    */
   #scan(p: number, n: number): number {
     const scanner = this.#scanner;
-    if (this.#loaded !== this.#input) {
-      scanner.load(this.#input);
-      this.#loaded = this.#input;
-      this.#cellArrays();
-    }
     let end = scanner.scan(p, n);
     while (end === SCAN_FULL) {
-      scanner.grow(this.#input);
+      scanner.grow();
+      this.#setInput();
       this.#cellArrays();
       end = scanner.scan(p, n);
     }

@@ -33,7 +33,7 @@ interface ScanExports {
   readonly scan: (p: number, n: number) => number;
 }
 
-/** The memory: the result (count, classes) at 0, the byte-class table at 256, then the cell arrays, then the input. */
+/** The memory: the result (count, classes) at 0, the byte-class table at 256, then the cell arrays, then the input (csv-scan.wat). */
 const CELLS = 1024;
 const PAGE = 65536;
 
@@ -43,52 +43,73 @@ export class CsvScanner {
   #cap = 0;
   #input = 0;
   #inputRoom = 0;
+  #length = 0;
   #bytes = new Uint8Array(0);
   #result = new Int32Array(0);
   /** The record's cells: content bounds in the input, and byte classes (views on the module's memory). */
   starts = new Int32Array(0);
   ends = new Int32Array(0);
   flags = new Uint8Array(0);
+  /** The input (in the module's memory: valid until the next {@link input}), and as a DataView. */
+  bytes: Buffer = Buffer.alloc(0);
+  view = new DataView(new ArrayBuffer(0));
 
   constructor(delimiter: number) {
     this.#exports = new WASM.Instance(MODULE).exports as unknown as ScanExports;
     this.#delimiter = delimiter;
-    this.#layout(256, 0);
+    this.#layout(256, 0, 0);
   }
 
-  /** Places the cell arrays (`cap` cells) and room for `inputLength` bytes of input (and the scan's padding). */
-  #layout(cap: number, inputLength: number): void {
+  /**
+   * Places the cell arrays (`cap` cells) and room for `room` bytes of input (and the scan's padding); the input's
+   * first `keep` bytes stay.
+   */
+  #layout(cap: number, room: number, keep: number): void {
     const input = (CELLS + cap * 9 + 15) & ~15;
-    const need = input + inputLength + 16;
+    const need = input + room + 16;
     const memory = this.#exports.memory;
     if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
     const buffer = memory.buffer;
+    this.#bytes = new Uint8Array(buffer);
+    if (keep > 0 && input !== this.#input) this.#bytes.copyWithin(input, this.#input, this.#input + keep);
     this.#cap = cap;
     this.#input = input;
     this.#inputRoom = buffer.byteLength - input - 16;
-    this.#bytes = new Uint8Array(buffer);
     this.#result = new Int32Array(buffer, 0, 2);
     this.starts = new Int32Array(buffer, CELLS, cap);
     this.ends = new Int32Array(buffer, CELLS + cap * 4, cap);
     this.flags = new Uint8Array(buffer, CELLS + cap * 8, cap);
     this.#exports.layout(input, CELLS, CELLS + cap * 4, CELLS + cap * 8, cap, this.#delimiter);
-  }
-
-  /** Copies the input into the module's memory (a `"` after it stops the scan's byte loop). */
-  load(input: Uint8Array): void {
-    if (input.length > this.#inputRoom) this.#layout(this.#cap, input.length);
-    this.#bytes.set(input, this.#input);
-    this.#bytes[this.#input + input.length] = 34;
-  }
-
-  /** Doubles the cell arrays, the input copied again (after {@link SCAN_FULL}). */
-  grow(input: Uint8Array): void {
-    this.#layout(this.#cap * 2, input.length);
-    this.load(input);
+    this.#setInput(keep);
   }
 
   /**
-   * The end of the record at `p` of the loaded input's first `n` bytes (past its LF), {@link SCAN_INCOMPLETE},
+   * The next input: the `keep` bytes of the current one from `from` (a record carried over) moved to its start, then
+   * `chunk`, with a `"` after it (it stops the scan's byte loops). {@link bytes} and {@link view} are the new input.
+   */
+  input(from: number, keep: number, chunk: Uint8Array): void {
+    const length = keep + chunk.length;
+    if (length > this.#inputRoom) this.#layout(this.#cap, length, this.#length);
+    const base = this.#input;
+    if (keep > 0 && from > 0) this.#bytes.copyWithin(base, base + from, base + from + keep);
+    this.#bytes.set(chunk, base + keep);
+    this.#setInput(length);
+  }
+
+  #setInput(length: number): void {
+    this.#length = length;
+    this.#bytes[this.#input + length] = 34;
+    this.bytes = Buffer.from(this.#bytes.buffer, this.#input, length);
+    this.view = new DataView(this.#bytes.buffer, this.#input, length);
+  }
+
+  /** Doubles the cell arrays, the input moved after them (after {@link SCAN_FULL}). */
+  grow(): void {
+    this.#layout(this.#cap * 2, this.#length, this.#length);
+  }
+
+  /**
+   * The end of the record at `p` of the input's first `n` bytes (past its LF), {@link SCAN_INCOMPLETE},
    * {@link SCAN_IRREGULAR} or {@link SCAN_FULL}.
    */
   scan(p: number, n: number): number {
