@@ -33,7 +33,7 @@ interface ScanExports {
   readonly scan: (p: number, n: number) => number;
 }
 
-/** The memory: the result (count, classes) at 0, the byte-class table at 256, then the cell arrays, then the input (csv-scan.wat). */
+/** The memory: the result (count, classes) at 0, then the cell arrays, then the input (csv-scan.wat). */
 const CELLS = 1024;
 const PAGE = 65536;
 
