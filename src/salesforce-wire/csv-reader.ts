@@ -1,4 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
+import { CsvScanner, SCAN_FULL, SCAN_INCOMPLETE } from './csv-scan.ts';
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -335,35 +336,18 @@ export const BYTE_JSON_ESCAPE = 4;
 /** An escaped quote (`""`) in the cell. */
 export const BYTE_QUOTE = 8;
 
-const BYTE_CLASS = ((): Uint8Array => {
-  const t = new Uint8Array(256);
-  for (let b = 0; b < 0x20; b++) t[b] = BYTE_JSON_ESCAPE;
-  t[92] = BYTE_JSON_ESCAPE;
-  for (const b of [44, 13, 10]) t[b] = (t[b] as number) | BYTE_CSV_QUOTE;
-  for (let b = 0x80; b < 0x100; b++) t[b] = BYTE_NON_ASCII;
-  return t;
-})();
-
-/** {@link BYTE_CLASS} with `"` as SCAN_QUOTE: the scanner's table (one look-up a byte). */
-const SCAN_QUOTE = 0x80;
-const SCAN_CLASS = ((): Uint8Array => {
-  const t = Uint8Array.from(BYTE_CLASS);
-  t[34] = SCAN_QUOTE;
-  return t;
-})();
-
 /** The bytes of one unfinished record held across chunks before the parser takes over (it scans them once; the byte scanner rescans a carried record with each chunk). */
 const CARRY_LIMIT = 1 << 20;
-const INCOMPLETE = -1;
-const IRREGULAR = -2;
 const EMPTY = Buffer.alloc(0);
 
 /**
  * The records of one Bulk results body, given as bytes where they are as Salesforce writes them, for a consumer
  * that copies bytes (the Bulk export to CSV or JSON lines files, issue 13), else as {@link BulkCsvParser}'s cells.
  *
- * A plain record, every cell quoted and the delimiter between them, ending with LF, is scanned byte by byte (no
- * string per cell): its cells' content bounds and byte classes ({@link BYTE_NON_ASCII}...). Anything else goes
+ * A plain record, every cell quoted and the delimiter between them, ending with LF, is scanned as bytes (no
+ * string per cell) by a WebAssembly scanner ({@link CsvScanner}, csv-scan.wat, working on its own copy of each
+ * input): its cells' content bounds and byte classes ({@link BYTE_NON_ASCII}...), in `starts`/`ends`/`flags`,
+ * views on the scanner's memory valid until the next call of {@link next}. Anything else goes
  * to the parser from that record on: the header (and a BOM), an unquoted cell, a CR record end, the last record
  * without LF, a record longer than 1 MiB still unfinished; the bytes go back to the scanner at the first line end
  * after which the parser holds nothing (so both read the body as the parser alone would, records and failures
@@ -372,7 +356,6 @@ const EMPTY = Buffer.alloc(0);
  */
 export class BulkCsvRecords {
   readonly #parser: BulkCsvParser;
-  readonly #delimiter: number;
   #input: Buffer = EMPTY;
   #pos = 0;
   #final = false;
@@ -381,8 +364,10 @@ export class BulkCsvRecords {
   #scanning = false;
   #queue: string[][] = [];
   #next = 0;
-  #tail: Buffer | undefined;
+  /** Where the record carried to the next chunk starts in the input (-1: none). */
+  #tail = -1;
   #inputView: DataView = new DataView(EMPTY.buffer, 0, 0);
+  readonly #scanner: CsvScanner;
   /** The input's bytes before this are valid UTF-8 (-1: not checked yet). */
   #utf8To = -1;
 
@@ -394,9 +379,9 @@ export class BulkCsvRecords {
   end = 0;
   count = 0;
   classes = 0;
-  starts = new Int32Array(64);
-  ends = new Int32Array(64);
-  flags = new Uint8Array(64);
+  starts: Int32Array;
+  ends: Int32Array;
+  flags: Uint8Array;
   /** The cells record. */
   cells: string[] = [];
   /** Records given as bytes, and as the parser's cells (the header included). */
@@ -405,22 +390,32 @@ export class BulkCsvRecords {
 
   constructor(delimiter = ',') {
     this.#parser = new BulkCsvParser(delimiter);
-    this.#delimiter = delimiter.charCodeAt(0);
+    this.#scanner = new CsvScanner(delimiter.charCodeAt(0));
+    this.starts = this.#scanner.starts;
+    this.ends = this.#scanner.ends;
+    this.flags = this.#scanner.flags;
   }
 
-  /** The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). */
+  /**
+   * The next chunk of the body (once {@link next} gave {@link NO_RECORD}), or its end (undefined). The chunk is
+   * copied into the scanner's memory (after the bytes of a record carried over): `buf` of a bytes record is valid
+   * until the next push.
+   */
   push(chunk: Uint8Array | undefined): void {
-    if (chunk === undefined) {
-      this.#final = true;
-      this.#input = this.#tail ?? EMPTY;
-    } else {
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      this.#input = this.#tail === undefined ? bytes : Buffer.concat([this.#tail, bytes]);
-    }
-    this.#tail = undefined;
+    if (chunk === undefined) this.#final = true;
+    const from = this.#tail;
+    const keep = from < 0 ? 0 : this.#input.length - from;
+    this.#scanner.input(Math.max(from, 0), keep, chunk ?? EMPTY);
+    this.#tail = -1;
     this.#pos = 0;
-    this.#inputView = new DataView(this.#input.buffer, this.#input.byteOffset, this.#input.length);
+    this.#setInput();
+    this.#cellArrays();
     this.#utf8To = -1;
+  }
+
+  #setInput(): void {
+    this.#input = this.#scanner.bytes;
+    this.#inputView = this.#scanner.view;
   }
 
   /**
@@ -448,9 +443,9 @@ export class BulkCsvRecords {
       const pos = this.#pos;
       if (this.#scanning) {
         if (pos >= n) return NO_RECORD;
-        const end = this.#scan(input, pos, n);
+        const end = this.#scan(pos, n);
         if (end >= 0) {
-          this.buf = input;
+          this.buf = this.#input; // not `input`: the scanner may have moved it (SCAN_FULL)
           this.view = this.#inputView;
           this.start = pos;
           this.end = end;
@@ -458,8 +453,8 @@ export class BulkCsvRecords {
           this.scanned++;
           return BYTES_RECORD;
         }
-        if (end === INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
-          this.#tail = input.subarray(pos);
+        if (end === SCAN_INCOMPLETE && !this.#final && n - pos <= CARRY_LIMIT) {
+          this.#tail = pos;
           this.#pos = n;
           return NO_RECORD;
         }
@@ -493,61 +488,31 @@ export class BulkCsvRecords {
     return records[0] as string[];
   }
 
-  /** The end of the record at `p` (past its LF), or INCOMPLETE (more bytes needed), or IRREGULAR (not a plain record). */
-  #scan(buf: Buffer, p: number, n: number): number {
-    const delimiter = this.#delimiter;
-    const classes = SCAN_CLASS;
-    let { starts, ends, flags } = this;
-    let count = 0;
-    let all = 0;
-    for (;;) {
-      if (p >= n) return INCOMPLETE;
-      if (buf[p] !== 34) return IRREGULAR;
-      let j = p + 1;
-      let f = 0;
-      for (;;) {
-        // One table look-up a byte: its class, or SCAN_QUOTE for `"`.
-        for (; j < n; j++) {
-          const c = classes[buf[j] as number] as number;
-          if (c === SCAN_QUOTE) break;
-          f |= c;
-        }
-        if (j + 1 >= n) return INCOMPLETE;
-        if (buf[j + 1] !== 34) break;
-        f |= BYTE_QUOTE | BYTE_CSV_QUOTE | BYTE_JSON_ESCAPE;
-        j += 2;
-      }
-      if (count === starts.length) {
-        this.#grow();
-        ({ starts, ends, flags } = this);
-      }
-      starts[count] = p + 1;
-      ends[count] = j;
-      flags[count] = f;
-      count++;
-      all |= f;
-      const after = buf[j + 1];
-      if (after === delimiter) {
-        p = j + 2;
-        continue;
-      }
-      if (after !== 10) return IRREGULAR;
-      this.count = count;
-      this.classes = all;
-      return j + 2;
+  /**
+   * The end of the record at `p` (past its LF), or SCAN_INCOMPLETE (more bytes needed), or SCAN_IRREGULAR (not a
+   * plain record): the scanner's module on its copy of the input, its cells' bounds in `starts`/`ends`/`flags`.
+   */
+  #scan(p: number, n: number): number {
+    const scanner = this.#scanner;
+    let end = scanner.scan(p, n);
+    while (end === SCAN_FULL) {
+      scanner.grow();
+      this.#setInput();
+      this.#cellArrays();
+      end = scanner.scan(p, n);
     }
+    if (end >= 0) {
+      this.count = scanner.count();
+      this.classes = scanner.classes();
+    }
+    return end;
   }
 
-  #grow(): void {
-    const size = this.starts.length * 2;
-    const starts = new Int32Array(size);
-    const ends = new Int32Array(size);
-    const flags = new Uint8Array(size);
-    starts.set(this.starts);
-    ends.set(this.ends);
-    flags.set(this.flags);
-    this.starts = starts;
-    this.ends = ends;
-    this.flags = flags;
+  /** The cell arrays: the scanner's views on its memory (new ones when it grew). */
+  #cellArrays(): void {
+    const scanner = this.#scanner;
+    this.starts = scanner.starts;
+    this.ends = scanner.ends;
+    this.flags = scanner.flags;
   }
 }
