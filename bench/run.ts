@@ -237,9 +237,13 @@ try {
       }
       const calls = await control('GET', '/calls');
       const lines = out.trim().split('\n');
-      // Lines before the result (node's own, e.g. BENCH_NODE_ARGS='--trace-gc') go to stderr.
-      if (lines.length > 1) process.stderr.write(`${lines.slice(0, -1).join('\n')}\n`);
-      const printed = JSON.parse(lines.pop() ?? '{}') as Result;
+      // The result is the scenario's JSON line; node's own lines (BENCH_NODE_ARGS='--trace-gc') go to stderr. A
+      // collection may still be traced after the result is printed, so the result is not always the last line.
+      let at = lines.length - 1;
+      while (at > 0 && !(lines[at] ?? '').startsWith('{')) at -= 1;
+      const others = lines.filter((_, i) => i !== at);
+      if (others.length > 0) process.stderr.write(`${others.join('\n')}\n`);
+      const printed = JSON.parse(lines[at] ?? '{}') as Result;
       const apiCalls = printed.apiCallsOwn ?? Number(calls['total'] ?? 0);
       const r = { ...printed, scenario, emulatorCpuSeconds, apiCalls };
       runs.set(scenario, [...(runs.get(scenario) ?? []), r]);
