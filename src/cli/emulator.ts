@@ -78,8 +78,12 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger,
         `its access tokens, and the emulated KMS keys and Secrets Manager secrets${s3 ? ', and the local S3 bucket' : ''}. Use --host 127.0.0.1 unless that is what you want.\n`,
     );
   }
+  // Listen for the stop signal before printing the ready line: a supervisor (or a test) may send it as soon as it
+  // reads the line, and a signal with no listener yet would end the process without closing the local S3 (whose
+  // temporary folders would stay).
+  const stopped = stopSignal();
   output.writeOut(`${JSON.stringify(line)}\n`);
-  await stopSignal();
+  await stopped;
   await s3?.close();
   await close();
 }
