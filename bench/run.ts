@@ -8,7 +8,11 @@
  * - floor: the raw floor, the same Bulk result pages copied to disk with no parsing or processing;
  * - source: the Salesforce source alone (Bulk 2.0 forced, canonical records, discarded);
  * - localfile: a Map_all flow Salesforce → LocalFile JSON lines;  localfile-csv: → LocalFile CSV;
- * - s3: the same flow → S3 (s3rver) JSON lines;  s3-parquet: → S3 typed Parquet;
+ * - s3: the same flow → S3 (s3rver) JSON lines;  s3-parquet: → S3 typed Parquet. The local S3 is on HTTPS
+ *   (`--s3-https`, a certificate made for the run, trusted through NODE_EXTRA_CA_CERTS), as S3 is: uploads then send
+ *   UNSIGNED-PAYLOAD bodies, as they do to AWS;
+ * - s3-http: the s3 scenario on a second local S3 over plain http (its own `forceflow emulator --s3` process, no
+ *   records), where SigV4 signs every part's SHA-256: what the TLS costs and the hashing saves;
  * - import: N upserts by External_Id__c from a CSV file (bench/data.ts: half update generated records, half
  *   create), a flow LocalFile → Salesforce over Bulk API 2.0.
  * Peers (bench/peers/), on the same SOQL (every non-compound field) and the same CSV file:
@@ -48,7 +52,7 @@ const opt = (name: string): string | undefined => {
 };
 const records = Number(opt('records') ?? process.env['BENCH_RECORDS'] ?? 1_200_000);
 const rounds = Math.max(1, Number(opt('rounds') ?? 1));
-const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import', 'service-api', 'service-scheduler', 'service-queue', 'bulk-parallel'];
+const ALL = ['floor', 'source', 'localfile', 'localfile-csv', 's3', 's3-http', 's3-parquet', 'import', 'jsforce-export', 'jsforce-import', 'sf-export', 'sf-import', 'service-api', 'service-scheduler', 'service-queue', 'bulk-parallel'];
 const scenarios = (opt('only') ?? ALL.join(',')).split(',').filter((s) => s !== '');
 const unknown = scenarios.filter((s) => !ALL.includes(s));
 if (unknown.length > 0) {
@@ -100,18 +104,35 @@ const scenarioScript = useTsx ? undefined : await compiledScenario();
 
 // The emulator keeps every record in memory (5,000,000 generated Invoice__c and as many upserted reach about 4 GB,
 // node's default heap limit): its heap may grow to 16 GB. It is the org, not a contender; its RSS is not reported.
-const emulator = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/forceflow.js', 'emulator', '--s3', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
+// Its local S3 is on HTTPS, as S3 is (scenarios trust its certificate through env's NODE_EXTRA_CA_CERTS).
+const emulator = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/forceflow.js', 'emulator', '--s3-https', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
-const line = await new Promise<string>((resolve, reject) => {
-  const rl = createInterface({ input: emulator.stdout });
-  rl.once('line', resolve);
-  emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-});
+/** The one JSON line a `forceflow emulator` process prints once it listens. */
+function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    rl.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+}
+const line = await firstLine(emulator);
 const work = mkdtempSync(join(tmpdir(), 'forceflow-bench-'));
 const infoFile = join(work, 'emulator.json');
 writeFileSync(infoFile, line);
-const info = JSON.parse(line) as { instanceUrl: string; accessToken: string; controlUrl: string };
+const info = JSON.parse(line) as { instanceUrl: string; accessToken: string; controlUrl: string; env: Record<string, string> };
+// The scenarios trust the local S3's certificate as a user trusts a private CA (docs/destinations.md).
+const caFile = info.env['NODE_EXTRA_CA_CERTS'];
+
+// s3-http: the same flow to a local S3 on plain http, in a process of its own (an emulator with no records); the
+// scenario reads the org of the main emulator and writes to this S3 (its info file has this S3's endpoint).
+const httpS3 = scenarios.includes('s3-http') ? spawn(process.execPath, ['bin/forceflow.js', 'emulator', '--s3'], { stdio: ['ignore', 'pipe', 'inherit'] }) : undefined;
+const httpInfoFile = join(work, 'emulator-s3-http.json');
+if (httpS3 !== undefined) {
+  const other = JSON.parse(await firstLine(httpS3)) as { s3: { endpoint: string; bucket: string }; env: Record<string, string> };
+  const main = JSON.parse(line) as Record<string, unknown>;
+  writeFileSync(httpInfoFile, JSON.stringify({ ...main, s3: other.s3, env: { ...info.env, AWS_ENDPOINT_URL_S3: other.env['AWS_ENDPOINT_URL_S3'] } }));
+}
 
 /** CPU seconds (user + system) of a process so far: fields 14 and 15 of /proc/<pid>/stat, in 1/100 s. */
 function processCpuSeconds(pid: number): number {
@@ -172,10 +193,12 @@ function command(scenario: string): string[] | { skip: string } {
       return scenario === 'sf-export'
         ? ['bench/peers/sf.mjs', 'export', infoFile, String(records), soql, out]
         : ['bench/peers/sf.mjs', 'import', infoFile, String(records), importCsv];
-    default:
+    default: {
+      const file = scenario === 's3-http' ? httpInfoFile : infoFile;
       return scenarioScript === undefined
-        ? [...nodeArgs, '--import', 'tsx', 'bench/scenario.ts', scenario, infoFile, String(records), importCsv]
-        : [...nodeArgs, scenarioScript, scenario, infoFile, String(records), importCsv];
+        ? [...nodeArgs, '--import', 'tsx', 'bench/scenario.ts', scenario, file, String(records), importCsv]
+        : [...nodeArgs, scenarioScript, scenario, file, String(records), importCsv];
+    }
   }
 }
 
@@ -193,12 +216,19 @@ try {
         continue;
       }
       await control('POST', '/reset');
-      const emu0 = processCpuSeconds(emulator.pid as number);
-      const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+      // The org's process, plus the http S3's for s3-http (its org is idle).
+      const servers = scenario === 's3-http' && httpS3 !== undefined ? [emulator, httpS3] : [emulator];
+      const serversCpu = (): number => servers.reduce((sum, p) => sum + processCpuSeconds(p.pid as number), 0);
+      const emu0 = serversCpu();
+      // Every contender gets the same environment, the local S3's CA included.
+      const child = spawn(process.execPath, cmd, {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(caFile === undefined ? {} : { NODE_EXTRA_CA_CERTS: caFile }) },
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      const emulatorCpuSeconds = processCpuSeconds(emulator.pid as number) - emu0;
+      const emulatorCpuSeconds = serversCpu() - emu0;
       rmSync(join(work, `${scenario}-out.csv`), { force: true });
       if (code !== 0) {
         console.error(`scenario ${scenario} failed (exit ${code})`);
@@ -207,9 +237,13 @@ try {
       }
       const calls = await control('GET', '/calls');
       const lines = out.trim().split('\n');
-      // Lines before the result (node's own, e.g. BENCH_NODE_ARGS='--trace-gc') go to stderr.
-      if (lines.length > 1) process.stderr.write(`${lines.slice(0, -1).join('\n')}\n`);
-      const printed = JSON.parse(lines.pop() ?? '{}') as Result;
+      // The result is the scenario's JSON line; node's own lines (BENCH_NODE_ARGS='--trace-gc') go to stderr. A
+      // collection may still be traced after the result is printed, so the result is not always the last line.
+      let at = lines.length - 1;
+      while (at > 0 && !(lines[at] ?? '').startsWith('{')) at -= 1;
+      const others = lines.filter((_, i) => i !== at);
+      if (others.length > 0) process.stderr.write(`${others.join('\n')}\n`);
+      const printed = JSON.parse(lines[at] ?? '{}') as Result;
       const apiCalls = printed.apiCallsOwn ?? Number(calls['total'] ?? 0);
       const r = { ...printed, scenario, emulatorCpuSeconds, apiCalls };
       runs.set(scenario, [...(runs.get(scenario) ?? []), r]);
@@ -218,6 +252,7 @@ try {
   }
 } finally {
   emulator.kill('SIGTERM');
+  httpS3?.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -259,6 +294,7 @@ const PAIRS: [string, string, string][] = [
   ['localfile-csv', 'floor', 'wall ≤ 1.1, CPU ≤ 2'],
   ['localfile', 'floor', 'wall ≤ 1.1, CPU ≤ 2'],
   ['s3', 'floor', 'CPU ≤ 2.5'],
+  ['s3-http', 'floor', ''],
   ['localfile-csv', 'jsforce-export', ''],
   ['localfile-csv', 'sf-export', ''],
   ['localfile', 'sf-export', ''],

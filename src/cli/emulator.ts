@@ -19,6 +19,8 @@ export interface EmulatorCommandOptions {
   readonly apiLimit?: number;
   readonly bulkQueryRate?: number;
   readonly s3?: boolean;
+  /** The local S3 on HTTPS (implies s3). */
+  readonly s3Https?: boolean;
   readonly allowOrigin?: readonly string[];
   readonly allowHost?: readonly string[];
   /** With s3: the bucket created in the local S3 (default `forceflow`, the examples' bucket). */
@@ -61,11 +63,12 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger,
   const { org: _org, close, ...info } = emu;
   let s3: LocalS3 | undefined;
   let line: Record<string, unknown> = info;
-  if (opts.s3) {
+  if (opts.s3 === true || opts.s3Https === true) {
     // A local S3 (s3rver) next to the org; the env then works for S3, KMS and Secrets Manager at once
     // (the emulator's AWS endpoints accept any credentials, so s3rver's keys serve for all three).
-    s3 = await startLocalS3({ bucket: opts.bucket ?? 'forceflow', allowOrigins, allowHosts, ...(opts.host ? { host: opts.host } : {}) });
-    line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory }, env: { ...info.env, ...s3.env } };
+    // On HTTPS, env's NODE_EXTRA_CA_CERTS names its certificate for the node processes that use it.
+    s3 = await startLocalS3({ bucket: opts.bucket ?? 'forceflow', allowOrigins, allowHosts, https: opts.s3Https === true, ...(opts.host ? { host: opts.host } : {}) });
+    line = { ...info, s3: { endpoint: s3.endpoint, bucket: s3.bucket, directory: s3.directory, ...(s3.caFile === undefined ? {} : { caFile: s3.caFile }) }, env: { ...info.env, ...s3.env } };
   }
   if (!isLoopbackHost(opts.host)) {
     // Nothing here is protected by real credentials: say so where the user will see it, not only in the log.
@@ -75,8 +78,12 @@ export async function emulatorCommand(opts: EmulatorCommandOptions, log: Logger,
         `its access tokens, and the emulated KMS keys and Secrets Manager secrets${s3 ? ', and the local S3 bucket' : ''}. Use --host 127.0.0.1 unless that is what you want.\n`,
     );
   }
+  // Listen for the stop signal before printing the ready line: a supervisor (or a test) may send it as soon as it
+  // reads the line, and a signal with no listener yet would end the process without closing the local S3 (whose
+  // temporary folders would stay).
+  const stopped = stopSignal();
   output.writeOut(`${JSON.stringify(line)}\n`);
-  await stopSignal();
+  await stopped;
   await s3?.close();
   await close();
 }

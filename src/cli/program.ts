@@ -58,6 +58,7 @@ export function createProgram(output: CliOutput | CliIo = processOutput): Comman
     .option('--api-limit <n>', 'daily API request limit', nonNegativeInteger)
     .option('--bulk-query-rate <bytes>', 'result throughput of each Bulk query job in bytes per second, like a real org (default 0: unlimited)', nonNegativeInteger)
     .option('--s3', 'also start a local S3 (s3rver)')
+    .option('--s3-https', 'start the local S3 (implies --s3) on HTTPS, with a certificate made at start: its PEM file is s3.caFile, and env sets NODE_EXTRA_CA_CERTS to it')
     .option('--bucket <name>', 'with --s3: the bucket to create (default forceflow, the bucket the examples write to)', bucketName, 'forceflow')
     .option('--allow-host <name>', 'also answer to this host name, e.g. host.docker.internal (repeatable; loopback names and IP addresses always work)', hostNameList)
     .option('--allow-origin <origin>', 'let web pages from this origin (http://localhost:3000) call the emulator and the local S3 (repeatable)', originList)

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { forceflow } from '../helpers/cli.ts';
@@ -6,7 +8,7 @@ import { forceflow } from '../helpers/cli.ts';
 /** `forceflow emulator` as a child process (it serves until a signal): the non-loopback warning and --allow-origin. */
 
 interface Started {
-  readonly info: { instanceUrl: string; s3?: { endpoint: string } };
+  readonly info: { instanceUrl: string; s3?: { endpoint: string; caFile?: string }; env: Record<string, string> };
   /** Stops the child and resolves with everything it wrote to stderr. */
   stop(): Promise<string>;
 }
@@ -65,6 +67,22 @@ describe('forceflow emulator exposure', () => {
     }
     expect(stderr).toContain('WARNING: listening on 0.0.0.0');
     expect(stderr).toMatch(/client secrets.*KMS keys and Secrets Manager secrets/);
+  });
+
+  it('--s3-https starts the local S3 on HTTPS: its certificate file (for --allow-host names too) is s3.caFile and env.NODE_EXTRA_CA_CERTS', async () => {
+    const emu = await startCli(['--s3-https', '--allow-host', 'host.docker.internal']);
+    const caFile = emu.info.s3?.caFile ?? '';
+    try {
+      expect(emu.info.s3?.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(emu.info.env['AWS_ENDPOINT_URL_S3']).toBe(emu.info.s3?.endpoint);
+      expect(emu.info.env['NODE_EXTRA_CA_CERTS']).toBe(caFile);
+      const cert = new X509Certificate(readFileSync(caFile));
+      expect(cert.subjectAltName).toContain('DNS:host.docker.internal');
+      expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    } finally {
+      await emu.stop();
+    }
+    expect(existsSync(caFile)).toBe(false);
   });
 
   it('does not warn on loopback', async () => {

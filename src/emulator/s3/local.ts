@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForceflowError } from '../../core/errors.ts';
 import { checkLocalS3Request, sendS3Refusal } from './local-guard.ts';
 import { policyProblem } from '../../core/http-guard.ts';
+import { selfSignedCertificate } from './certificate.ts';
 
 /**
  * A local S3 (s3rver over real HTTP on the loopback interface) for tests, `forceflow emulator --s3` and the
  * demo. Any process that sets {@link LocalS3.env} talks to it with the AWS SDK's default chain.
+ *
+ * With `https`, it serves HTTPS with a self-signed certificate made at start (certificate.ts), the way S3 itself is
+ * reached (and the way forceflow's uploads skip hashing their bodies: src/connectors/s3/client.ts). The certificate's
+ * PEM is written to {@link LocalS3.caFile}, and `env` sets `NODE_EXTRA_CA_CERTS` to it: a node process started with
+ * that variable trusts it, as it would a private CA.
  */
 export interface LocalS3Options {
   /** Where objects are stored; a fresh temporary folder (removed on close) by default. */
@@ -25,6 +31,8 @@ export interface LocalS3Options {
   readonly allowOrigins?: readonly string[];
   /** Further host names it answers to, beyond loopback names, IP literals and `host`. */
   readonly allowHosts?: readonly string[];
+  /** Serve HTTPS with a certificate made at start (for `host`, loopback names and `allowHosts`); plain HTTP by default. */
+  readonly https?: boolean;
 }
 
 export type LocalS3Env = {
@@ -32,12 +40,18 @@ export type LocalS3Env = {
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
   readonly AWS_REGION: string;
+  /** With `https`: the certificate's PEM file, for node processes to trust. */
+  readonly NODE_EXTRA_CA_CERTS?: string;
 };
 
 export interface LocalS3 {
   readonly endpoint: string;
   readonly bucket: string;
   readonly directory: string;
+  /** With `https`: the PEM file of its certificate (also its own CA), removed on close. */
+  readonly caFile?: string;
+  /** With `https`: that certificate's PEM. */
+  readonly ca?: string;
   readonly env: LocalS3Env;
   close(): Promise<void>;
 }
@@ -68,12 +82,22 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   const bucket = options.bucket ?? 'forceflow';
   const ownDirectory = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'forceflow-s3-')));
+  // s3rver serves HTTPS when given a key and a certificate.
+  const tls = options.https === true ? selfSignedCertificate([policy.host, ...policy.allowHosts]) : undefined;
+  const tlsDirectory = tls === undefined ? undefined : await mkdtemp(join(tmpdir(), 'forceflow-s3-tls-'));
+  const caFile = tlsDirectory === undefined ? undefined : join(tlsDirectory, 'local-s3-ca.pem');
+  if (tls !== undefined && caFile !== undefined) await writeFile(caFile, tls.cert, { mode: 0o644 });
+  const removeOwn = async (): Promise<void> => {
+    if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    if (tlsDirectory !== undefined) await rm(tlsDirectory, { recursive: true, force: true });
+  };
   const server = new S3rver({
     address: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     directory,
     silent: true,
     configureBuckets: [{ name: bucket }],
+    ...(tls === undefined ? {} : { key: tls.key, cert: tls.cert }),
   });
   // Every request passes the guard before s3rver sees it: foreign Host/Origin, unsigned or wrongly signed
   // requests, and keys with ".." segments are refused (local-guard.ts).
@@ -91,23 +115,25 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   try {
     address = await server.run();
   } catch (cause) {
-    if (ownDirectory) await rm(directory, { recursive: true, force: true });
+    await removeOwn();
     throw new ForceflowError('EMULATOR_ERROR', `The local S3 could not listen on port ${options.port ?? 0}.`, { cause });
   }
-  const endpoint = `http://${address.address}:${address.port}`;
+  const endpoint = `${tls === undefined ? 'http' : 'https'}://${address.address}:${address.port}`;
   return {
     endpoint,
     bucket,
     directory,
+    ...(tls === undefined || caFile === undefined ? {} : { caFile, ca: tls.cert }),
     env: {
       AWS_ENDPOINT_URL_S3: endpoint,
       AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
       AWS_REGION: 'us-east-1',
+      ...(caFile === undefined ? {} : { NODE_EXTRA_CA_CERTS: caFile }),
     },
     async close(): Promise<void> {
       await server.close();
-      if (ownDirectory) await rm(directory, { recursive: true, force: true });
+      await removeOwn();
     },
   };
 }
