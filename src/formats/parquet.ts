@@ -3,7 +3,7 @@ import type { SchemaElement } from 'hyparquet-writer';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
-import { parquetMetadataAsync, parquetRead, toJson } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead } from 'hyparquet';
 import type { AsyncBuffer, ColumnChunk, Encoding, FileMetaData, Statistics } from 'hyparquet';
 import type { MinMaxType, PageEncodingStats } from 'hyparquet/src/types.js';
 import { ForceflowError } from '../core/errors.ts';
@@ -38,10 +38,50 @@ import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
  */
 const SCHEMA_KEY = 'forceflow.schema';
 const DAY_MS = 86_400_000;
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
+/** 2^63: INT64 holds integers in [-2^63, 2^63). */
+const INT64_LIMIT = 2 ** 63;
 /** A datetime text that names its zone; one that does not is UTC (Date.parse would take the machine's zone). */
 const HAS_ZONE = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number in `text` at [start, start + length) of decimal digits only, else -1. */
+function digits(text: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i += 1) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Milliseconds of the date `YYYY-MM-DD` that `text` starts with, when its year is 100-9999 and its month and day
+ * exist (where Date.UTC and Date.parse agree); otherwise NaN, and Date.parse decides (same result, slower).
+ */
+function isoDateMillis(text: string): number {
+  if (text.length < 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return Number.NaN;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  if (year < 100 || month < 1 || month > 12 || day < 1) return Number.NaN;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (DAYS_IN_MONTH[month - 1] as number) + (leap ? 1 : 0)) return Number.NaN;
+  return Date.UTC(year, month - 1, day);
+}
+
+/** Milliseconds of `YYYY-MM-DDTHH:MM:SS.sssZ` (how Salesforce writes datetimes) in the usual ranges, else NaN. */
+function isoDateTimeMillis(text: string): number {
+  if (text.length !== 24 || text.charCodeAt(23) !== 90 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 || text.charCodeAt(19) !== 46) return Number.NaN;
+  const day = isoDateMillis(text);
+  const hours = digits(text, 11, 2);
+  const minutes = digits(text, 14, 2);
+  const seconds = digits(text, 17, 2);
+  const millis = digits(text, 20, 3);
+  if (Number.isNaN(day) || hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59 || millis < 0) return Number.NaN;
+  return day + ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis;
+}
 
 interface Column {
   readonly name: string;
@@ -91,34 +131,44 @@ function typedColumn(field: FieldSchema): Column {
         },
       };
     case 'long':
+      // A JavaScript number (every integer a double holds is exact), written as INT64 without a BigInt per value.
       return {
         name,
         element: { ...base, type: 'INT64' },
         convert: (v) => {
           const n = numeric(field, v);
           if (n === null) return null;
-          if (!Number.isInteger(n)) throw typeMismatch(field, v ?? null);
-          const big = BigInt(n);
-          if (big > INT64_MAX || big < INT64_MIN) throw typeMismatch(field, v ?? null);
-          return big;
+          if (!Number.isInteger(n) || n >= INT64_LIMIT || n < -INT64_LIMIT) throw typeMismatch(field, v ?? null);
+          return n;
         },
       };
     case 'double':
     case 'currency':
     case 'percent':
       return { name, element: { ...base, type: 'DOUBLE' }, convert: (v) => numeric(field, v) };
-    case 'date':
+    case 'date': {
+      // The last text and its day: a date column repeats its values.
+      let lastText: string | undefined;
+      let lastDay = 0;
       return {
         name,
         element: { ...base, type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } },
         convert: (v) => {
           if (v === null || v === undefined || v === '') return null;
-          const ms = typeof v === 'string' ? Date.parse(`${v.slice(0, 10)}T00:00:00Z`) : Number.NaN;
+          if (v === lastText) return lastDay;
+          let ms = typeof v === 'string' ? isoDateMillis(v) : Number.NaN;
+          if (Number.isNaN(ms) && typeof v === 'string') ms = Date.parse(`${v.slice(0, 10)}T00:00:00Z`);
           if (!Number.isFinite(ms)) throw typeMismatch(field, v);
-          return Math.floor(ms / DAY_MS);
+          lastText = v as string;
+          lastDay = Math.floor(ms / DAY_MS);
+          return lastDay;
         },
       };
-    case 'datetime':
+    }
+    case 'datetime': {
+      // Milliseconds as a number (written as INT64 without a BigInt per value); the last text and its value.
+      let lastText: string | undefined;
+      let lastMs = 0;
       return {
         name,
         element: {
@@ -129,18 +179,27 @@ function typedColumn(field: FieldSchema): Column {
         },
         convert: (v) => {
           if (v === null || v === undefined || v === '') return null;
-          const ms = typeof v === 'string' ? Date.parse(HAS_ZONE.test(v) || !v.includes(':') ? v : `${v}Z`) : typeof v === 'number' ? v : Number.NaN;
+          if (typeof v === 'number') {
+            if (!Number.isInteger(v) || v >= INT64_LIMIT || v < -INT64_LIMIT) throw typeMismatch(field, v);
+            return v;
+          }
+          if (v === lastText) return lastMs;
+          let ms = typeof v === 'string' ? isoDateTimeMillis(v) : Number.NaN;
+          if (Number.isNaN(ms) && typeof v === 'string') ms = Date.parse(HAS_ZONE.test(v) || !v.includes(':') ? v : `${v}Z`);
           if (!Number.isFinite(ms)) throw typeMismatch(field, v);
-          return BigInt(ms);
+          lastText = v as string;
+          lastMs = ms;
+          return ms;
         },
       };
+    }
     default:
       if (COMPOUND_TYPES.has(field.type)) {
         return {
           name,
           element: { ...base, type: 'BYTE_ARRAY', converted_type: 'JSON' },
-          // JSON text, as hyparquet-writer wrote it (JSON.stringify(toJson(value))).
-          convert: (v) => (v === null || v === undefined ? null : JSON.stringify(toJson(v))),
+          // JSON text (a compound value holds only strings, numbers, booleans and nulls).
+          convert: (v) => (v === null || v === undefined ? null : JSON.stringify(v)),
         };
       }
       return stringColumn(field);
@@ -501,16 +560,24 @@ export class ParquetEncoder implements RecordEncoder {
     const indexes = this.#indexes;
     let k = 0;
     let max = 0;
+    // The previous value's index: a run of equal values costs no lookup.
+    let last: unknown = null;
+    let lastIndex = 0;
     for (let i = 0; i < n; i += 1) {
       const value = chunk.values[i];
       if (value === null || value === undefined) continue;
-      let index = dictionary.get(value);
-      if (index === undefined) {
-        index = chunk.entries.length;
-        dictionary.set(value, index);
-        chunk.entries.push(value);
-        chunk.dictionaryBytes += entrySize(chunk.type, value);
-        this.#observe(chunk, value, false);
+      let index: number | undefined = lastIndex;
+      if (value !== last) {
+        index = dictionary.get(value);
+        if (index === undefined) {
+          index = chunk.entries.length;
+          dictionary.set(value, index);
+          chunk.entries.push(value);
+          chunk.dictionaryBytes += entrySize(chunk.type, value);
+          this.#observe(chunk, value, false);
+        }
+        last = value;
+        lastIndex = index;
       }
       if (index > max) max = index;
       indexes[k++] = index;
@@ -715,7 +782,12 @@ export class ParquetEncoder implements RecordEncoder {
 
 function writeNumber(data: ByteWriter, type: ColumnChunkState['type'], value: unknown): void {
   if (type === 'INT32') data.appendInt32(value as number);
-  else if (type === 'INT64') data.appendInt64(value as bigint);
+  else if (type === 'INT64') {
+    // Two's complement from a number: the low 32 bits, then the high (exact for every integer in INT64's range).
+    const n = value as number;
+    data.appendUint32(n >>> 0);
+    data.appendInt32(Math.floor(n / 4_294_967_296));
+  }
   else data.appendFloat64(value as number);
 }
 

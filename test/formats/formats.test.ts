@@ -255,6 +255,28 @@ describe('Parquet', () => {
     expect(mineRows).toEqual(theirRows);
   });
 
+  it('reads dates and datetimes as Date.parse does, valid or not (the fast path for the usual forms)', async () => {
+    const schemaDt: EntitySchema = { entity: 'D', fields: [{ name: 'Day', type: 'date', nillable: true }, { name: 'At', type: 'datetime', nillable: true }] };
+    const days = ['2024-02-29', '2023-02-29', '2023-02-30', '2024-04-31', '2024-12-31xyz', '0050-01-01', '0100-03-01', '2024-1-05', '2024-13-01', '9999-12-31', '2024-02-29', '2024-02-29'];
+    const ats = ['2024-02-29T23:59:59.999Z', '2023-02-29T10:00:00.000Z', '2024-01-01T24:00:00.000Z', '2024-01-01T10:60:00.000Z', '2024-01-01T10:00:00Z', '2024-01-01T10:00:00.000+02:00', '2024-01-01T10:00:00', '0099-01-01T00:00:00.000Z', '2024-06-30T12:34:56.789Z', '2024-06-31T12:34:56.789Z', '2024-06-30T12:34:56.789Z', '1969-12-31T23:59:59.999Z'];
+    const expectedDay = (v: string): number => Date.parse(`${v.slice(0, 10)}T00:00:00Z`);
+    const expectedAt = (v: string): number => Date.parse(/(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(v) || !v.includes(':') ? v : `${v}Z`);
+    for (let i = 0; i < days.length; i += 1) {
+      const day = days[i]!;
+      const at = ats[i]!;
+      const enc = createEncoder('PARQUET', schemaDt, { preserveSourceDataTyping: true });
+      const valid = Number.isFinite(expectedDay(day)) && Number.isFinite(expectedAt(at));
+      if (!valid) {
+        expect(() => enc.encode([{ Day: day, At: at }]), `${day} ${at}`).toThrow(/typed date|typed datetime/);
+        continue;
+      }
+      const bytes = Buffer.concat([enc.encode([{ Day: day, At: at }, { Day: day, At: at }]) ?? new Uint8Array(0), enc.finish() ?? new Uint8Array(0)]);
+      const read = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as { Day: Date; At: Date }[];
+      expect(read.map((r) => r.Day.getTime()), day).toEqual([expectedDay(day), expectedDay(day)].map((ms) => Math.floor(ms / 86_400_000) * 86_400_000));
+      expect(read.map((r) => r.At.getTime()), at).toEqual([expectedAt(at), expectedAt(at)]);
+    }
+  });
+
   it('writes typed columns with preserveSourceDataTyping, read by hyparquet (not the writer)', async () => {
     const bytes = encodeAll('PARQUET', schema, rows, true);
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
