@@ -25,7 +25,7 @@ import { COMPOUND_TYPES, toFieldValue, valueToText } from './values.ts';
  * `forceflow.schema`, the field list with forceflow's types, so a reader gets currency back as currency.
  *
  * Memory: the encoder buffers the values of one data page per column as JavaScript values ({@link PAGE_CELLS}
- * values, rows × columns, about 4,500 rows of a 30-field object), then encodes them into one DATA_PAGE_V2 per
+ * values, rows × columns, about 1,300 rows of a 30-field object), then encodes them into one DATA_PAGE_V2 per
  * column (SNAPPY) and keeps only those bytes. A row group is the pages of every column: it ends at
  * {@link ROW_GROUP_BYTES} of encoded pages (the `rowGroupBytes` option) or 1,000,000 rows, whichever comes first,
  * and is then written column chunk by column chunk (dictionary page first). So the memory is one page of values
@@ -307,11 +307,19 @@ interface ColumnChunkState {
 
 /**
  * The most values (rows × columns) buffered as JavaScript values before they are encoded into one data page per
- * column: about 4,500 rows of a 30-field object. Row groups are made of such pages and end by encoded bytes.
+ * column: about 1,300 rows of a 30-field object (250-50,000 rows). Small enough that the values mostly die in V8's
+ * young generation: at 80,000 or 140,000 they survived into the old one, whose garbage took the 1,000,000-record
+ * S3 export to 262-277 MB of peak RSS against 182-186 MB at 40,000 (issue 13). Row groups are made of such pages
+ * and end by encoded bytes.
  */
-export const PAGE_CELLS = 140_000;
-/** A column chunk stops using its dictionary (later pages are PLAIN) when the dictionary grows past this. */
+export const PAGE_CELLS = 40_000;
+/**
+ * A column chunk stops using its dictionary (later pages are PLAIN) when the dictionary grows past this, counted
+ * as the memory it holds until the row group ends: each entry's encoded size plus {@link DICTIONARY_ENTRY_OVERHEAD}
+ * (the Map's entry, the value kept). About 20,000 numbers or 15,000 short strings.
+ */
 export const DICTIONARY_MAX_BYTES = 1024 * 1024;
+const DICTIONARY_ENTRY_OVERHEAD = 48;
 /** The default bound of a row group's encoded bytes (SNAPPY pages, what the encoder holds until the group ends). */
 export const ROW_GROUP_BYTES = 8 * 1024 * 1024;
 const ROW_GROUP_ROWS = 1_000_000;
@@ -348,7 +356,7 @@ export class ParquetEncoder implements RecordEncoder {
     this.#names = this.#columns.map((c) => c.name);
     this.#rowGroupRows = Math.max(1, options.rowGroupRows ?? ROW_GROUP_ROWS);
     this.#rowGroupBytes = options.rowGroupBytes ?? ROW_GROUP_BYTES;
-    this.#pageRows = Math.min(50_000, Math.max(1_000, Math.floor(PAGE_CELLS / Math.max(1, this.#columns.length))));
+    this.#pageRows = Math.min(50_000, Math.max(250, Math.floor(PAGE_CELLS / Math.max(1, this.#columns.length))));
     this.#pageBytes = PAGE_VALUE_BYTES;
     this.#chunks = this.#columns.map((column) => ({
       column,
@@ -533,8 +541,10 @@ export class ParquetEncoder implements RecordEncoder {
   }
 
   /**
-   * At a chunk's first page: a dictionary when its distinct values take at most half the bytes of the page's
-   * values (hyparquet-writer's rule), else null (PLAIN). Booleans are never dictionary-encoded.
+   * At a chunk's first page: a dictionary unless its distinct values take more than 90% of the bytes of the
+   * page's values (nearly all distinct: ids, timestamps), else null (PLAIN). A page is small, so values that
+   * repeat across a row group may look distinct in it; a dictionary that does not pay ends at
+   * {@link DICTIONARY_MAX_BYTES}. Booleans are never dictionary-encoded.
    */
   #chooseDictionary(chunk: ColumnChunkState, n: number): Map<unknown, number> | null {
     if (chunk.type === 'BOOLEAN') return null;
@@ -551,7 +561,7 @@ export class ParquetEncoder implements RecordEncoder {
         distinct += size;
       }
     }
-    return total > 0 && distinct * 2 <= total ? new Map() : null;
+    return total > 0 && distinct * 10 <= total * 9 ? new Map() : null;
   }
 
   /** Dictionary indexes of the non-null values (new values join the dictionary and the statistics). */
@@ -573,7 +583,7 @@ export class ParquetEncoder implements RecordEncoder {
           index = chunk.entries.length;
           dictionary.set(value, index);
           chunk.entries.push(value);
-          chunk.dictionaryBytes += entrySize(chunk.type, value);
+          chunk.dictionaryBytes += entrySize(chunk.type, value) + DICTIONARY_ENTRY_OVERHEAD;
           this.#observe(chunk, value, false);
         }
         last = value;

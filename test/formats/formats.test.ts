@@ -157,8 +157,8 @@ describe('JSON lines', () => {
 
 describe('Parquet', () => {
   it('buffers one page of values (rows × columns) per column; row groups end by encoded bytes', () => {
-    // 100 columns: pages of 1,400 rows (PAGE_CELLS 140,000). By default 7,000 small rows are one row group; when
-    // every page fills the group's byte bound, each page ends a group: five groups of 1,400.
+    // 100 columns: pages of 400 rows (PAGE_CELLS 40,000). By default 7,000 small rows are one row group; when
+    // every page fills the group's byte bound, each page ends a group: 17 groups of 400 and the last 200.
     const wide: EntitySchema = { entity: 'Wide', fields: Array.from({ length: 100 }, (_, i) => ({ name: `F${i}`, type: 'string' as const, nillable: true })) };
     const groups = (rowGroupBytes?: number): number[] => {
       const enc = createEncoder('PARQUET', wide, rowGroupBytes === undefined ? {} : { rowGroupBytes });
@@ -175,7 +175,7 @@ describe('Parquet', () => {
       return meta.row_groups.map((g) => Number(g.num_rows));
     };
     expect(groups()).toEqual([7000]);
-    expect(groups(1)).toEqual([1400, 1400, 1400, 1400, 1400]);
+    expect(groups(1)).toEqual([...Array.from({ length: 17 }, () => 400), 200]);
   });
 
   it('writes the values and column statistics hyparquet-writer writes for one row group, dictionary or not', async () => {
