@@ -5,7 +5,7 @@ export type { FileType };
 
 /**
  * Turns rows into the bytes of one file. Encoders are synchronous and push-style: `encode` returns the
- * bytes that are ready (possibly none: the Parquet encoder buffers up to one row group), `finish` returns
+ * bytes that are ready (possibly none: the Parquet encoder holds up to one row group), `finish` returns
  * the rest. The caller writes the bytes wherever the file goes (S3 multipart upload, local file).
  */
 export interface RecordEncoder {
@@ -32,7 +32,10 @@ export interface RecordEncoder {
 export interface EncoderOptions {
   /** Parquet only: typed columns from the schema (true) or every value as a string (false, AppFlow's default). */
   readonly preserveSourceDataTyping?: boolean;
-  /** Parquet only: rows per row group (default 50,000) and the buffered bytes that also close one (default 32 MiB). */
+  /**
+   * Parquet only: the most rows in a row group (default 1,000,000) and the encoded bytes (SNAPPY pages, held until
+   * the group is written) that also end one (default 8 MiB, ROW_GROUP_BYTES). Groups end at a page boundary.
+   */
   readonly rowGroupRows?: number;
   readonly rowGroupBytes?: number;
 }

@@ -156,21 +156,125 @@ describe('JSON lines', () => {
 });
 
 describe('Parquet', () => {
-  it('bounds a row group by values (rows × columns), so a wide object does not buffer 50,000 rows', () => {
-    // 100 columns: 1,400 rows a group (ROW_GROUP_CELLS 140,000); 7,000 rows make five groups of 1,400.
+  it('buffers one page of values (rows × columns) per column; row groups end by encoded bytes', () => {
+    // 100 columns: pages of 400 rows (PAGE_CELLS 40,000). By default 7,000 small rows are one row group; when
+    // every page fills the group's byte bound, each page ends a group: 17 groups of 400 and the last 200.
     const wide: EntitySchema = { entity: 'Wide', fields: Array.from({ length: 100 }, (_, i) => ({ name: `F${i}`, type: 'string' as const, nillable: true })) };
-    const enc = createEncoder('PARQUET', wide, {});
+    const groups = (rowGroupBytes?: number): number[] => {
+      const enc = createEncoder('PARQUET', wide, rowGroupBytes === undefined ? {} : { rowGroupBytes });
+      const parts: Uint8Array[] = [];
+      for (let b = 0; b < 7; b++) {
+        const batch = Array.from({ length: 1000 }, (_, r) => Object.fromEntries(wide.fields.map((f, i) => [f.name, `v${b}-${r}-${i}`])) as Row);
+        const out = enc.encode(batch);
+        if (out) parts.push(out);
+      }
+      const tail = enc.finish();
+      if (tail) parts.push(tail);
+      const bytes = Buffer.concat(parts);
+      const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      return meta.row_groups.map((g) => Number(g.num_rows));
+    };
+    expect(groups()).toEqual([7000]);
+    expect(groups(1)).toEqual([...Array.from({ length: 17 }, () => 400), 200]);
+  });
+
+  it('writes the values and column statistics hyparquet-writer writes for one row group, dictionary or not', async () => {
+    // Columns that stay dictionary-encoded, that are PLAIN, and one whose dictionary outgrows DICTIONARY_MAX_BYTES
+    // after its first page (a chunk with dictionary and PLAIN pages), over several pages (PAGE_CELLS / 8 rows).
+    const typed: EntitySchema = {
+      entity: 'Mix',
+      fields: [
+        { name: 'Id', type: 'id', nillable: false },
+        { name: 'Stage', type: 'picklist', nillable: true },
+        { name: 'Grows', type: 'string', nillable: true },
+        { name: 'Amount', type: 'currency', nillable: true },
+        { name: 'Count', type: 'int', nillable: true },
+        { name: 'Big', type: 'long', nillable: true },
+        { name: 'Paid', type: 'boolean', nillable: true },
+        { name: 'Day', type: 'date', nillable: true },
+        { name: 'At', type: 'datetime', nillable: true },
+        { name: 'Where', type: 'location', nillable: true },
+      ],
+    };
+    const n = 40_000;
+    const rows: Row[] = Array.from({ length: n }, (_, i) => ({
+      Id: `a0${String(i * 7919 % n).padStart(8, '0')}${i % 5 === 0 ? '😀' : i % 7 === 0 ? '\uE000' : ''}`,
+      Stage: i % 11 === 0 ? null : (['Open', 'Won', 'Lost', 'Zoë'][i % 4] ?? null),
+      Grows: i < 20_000 ? 'same' : `unique-${i}-${'x'.repeat(200)}`,
+      Amount: i % 13 === 0 ? null : ((i * 31) % 1000) - 500 + 0.25,
+      Count: i % 3 === 0 ? 0 : -i,
+      Big: i % 17 === 0 ? null : 2 ** 40 + i,
+      Paid: i % 9 === 0 ? null : i % 2 === 0,
+      Day: `20${String(10 + (i % 15)).padStart(2, '0')}-0${1 + (i % 9)}-1${i % 10}`,
+      At: i % 19 === 0 ? null : new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString(),
+      Where: i % 4 === 0 ? null : { latitude: i % 90, longitude: -(i % 180) },
+    }));
+    const ours = createEncoder('PARQUET', typed, { preserveSourceDataTyping: true });
     const parts: Uint8Array[] = [];
-    for (let b = 0; b < 7; b++) {
-      const batch = Array.from({ length: 1000 }, (_, r) => Object.fromEntries(wide.fields.map((f, i) => [f.name, `v${b}-${r}-${i}`])) as Row);
-      const out = enc.encode(batch);
+    for (let i = 0; i < n; i += 1000) {
+      const out = ours.encode(rows.slice(i, i + 1000));
       if (out) parts.push(out);
     }
-    const tail = enc.finish();
+    const tail = ours.finish();
     if (tail) parts.push(tail);
-    const bytes = Buffer.concat(parts);
-    const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([1400, 1400, 1400, 1400, 1400]);
+    const mine = Buffer.concat(parts);
+    // The same rows through hyparquet-writer's own ParquetWriter.write as one row group (how forceflow wrote them).
+    const { ByteWriter, ParquetWriter } = await import('hyparquet-writer');
+    const writer = new ByteWriter();
+    const schemaElements = parquetMetadata(mine.buffer.slice(mine.byteOffset, mine.byteOffset + mine.byteLength) as ArrayBuffer).schema;
+    const pw = new ParquetWriter({ writer, schema: schemaElements });
+    const converted = typed.fields.map((f) => ({ name: f.name, data: [] as unknown[] }));
+    // The typed values ParquetWriter takes: long and datetime as bigint, date as days; the rest as they are.
+    const convertRow = (row: Row, c: number): unknown => {
+      const f = typed.fields[c]!;
+      const v = row[f.name];
+      if (v === null || v === undefined) return null;
+      if (f.type === 'long') return BigInt(v as number);
+      if (f.type === 'date') return Math.floor(Date.parse(`${v as string}T00:00:00Z`) / 86_400_000);
+      if (f.type === 'datetime') return BigInt(Date.parse(v as string));
+      return v;
+    };
+    for (const row of rows) typed.fields.forEach((_, c) => converted[c]!.data.push(convertRow(row, c)));
+    pw.write({ columnData: converted as never, rowGroupSize: n });
+    pw.finish();
+    const theirs = writer.getBytes();
+    const ab = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const mineMeta = parquetMetadata(ab(mine));
+    const theirMeta = parquetMetadata(ab(theirs));
+    expect(mineMeta.row_groups.length).toBe(1);
+    const encodings = Object.fromEntries(mineMeta.row_groups[0]!.columns.map((c) => [c.meta_data!.path_in_schema[0], c.meta_data!.encodings]));
+    expect(encodings['Stage']).toEqual(['PLAIN', 'RLE_DICTIONARY']);
+    expect(encodings['Grows']).toEqual(['PLAIN', 'RLE_DICTIONARY']);
+    expect(mineMeta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'Grows')!.meta_data!.encoding_stats!.map((s) => s.encoding)).toEqual(['PLAIN', 'RLE_DICTIONARY', 'PLAIN']);
+    expect(encodings['Id']).toEqual(['PLAIN']);
+    const stats = (meta: typeof mineMeta) => meta.row_groups[0]!.columns.map((c) => [c.meta_data!.path_in_schema[0], c.meta_data!.statistics]);
+    expect(stats(mineMeta)).toEqual(stats(theirMeta));
+    const mineRows = await parquetReadObjects({ file: ab(mine) });
+    const theirRows = await parquetReadObjects({ file: ab(theirs) });
+    expect(mineRows.length).toBe(n);
+    expect(mineRows).toEqual(theirRows);
+  });
+
+  it('reads dates and datetimes as Date.parse does, valid or not (the fast path for the usual forms)', async () => {
+    const schemaDt: EntitySchema = { entity: 'D', fields: [{ name: 'Day', type: 'date', nillable: true }, { name: 'At', type: 'datetime', nillable: true }] };
+    const days = ['2024-02-29', '2023-02-29', '2023-02-30', '2024-04-31', '2024-12-31xyz', '0050-01-01', '0100-03-01', '2024-1-05', '2024-13-01', '9999-12-31', '2024-02-29', '2024-02-29'];
+    const ats = ['2024-02-29T23:59:59.999Z', '2023-02-29T10:00:00.000Z', '2024-01-01T24:00:00.000Z', '2024-01-01T10:60:00.000Z', '2024-01-01T10:00:00Z', '2024-01-01T10:00:00.000+02:00', '2024-01-01T10:00:00', '0099-01-01T00:00:00.000Z', '2024-06-30T12:34:56.789Z', '2024-06-31T12:34:56.789Z', '2024-06-30T12:34:56.789Z', '1969-12-31T23:59:59.999Z'];
+    const expectedDay = (v: string): number => Date.parse(`${v.slice(0, 10)}T00:00:00Z`);
+    const expectedAt = (v: string): number => Date.parse(/(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(v) || !v.includes(':') ? v : `${v}Z`);
+    for (let i = 0; i < days.length; i += 1) {
+      const day = days[i]!;
+      const at = ats[i]!;
+      const enc = createEncoder('PARQUET', schemaDt, { preserveSourceDataTyping: true });
+      const valid = Number.isFinite(expectedDay(day)) && Number.isFinite(expectedAt(at));
+      if (!valid) {
+        expect(() => enc.encode([{ Day: day, At: at }]), `${day} ${at}`).toThrow(/typed date|typed datetime/);
+        continue;
+      }
+      const bytes = Buffer.concat([enc.encode([{ Day: day, At: at }, { Day: day, At: at }]) ?? new Uint8Array(0), enc.finish() ?? new Uint8Array(0)]);
+      const read = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as { Day: Date; At: Date }[];
+      expect(read.map((r) => r.Day.getTime()), day).toEqual([expectedDay(day), expectedDay(day)].map((ms) => Math.floor(ms / 86_400_000) * 86_400_000));
+      expect(read.map((r) => r.At.getTime()), at).toEqual([expectedAt(at), expectedAt(at)]);
+    }
   });
 
   it('writes typed columns with preserveSourceDataTyping, read by hyparquet (not the writer)', async () => {

@@ -2,6 +2,7 @@ import { ForceflowError, toForceflowError } from '../../core/errors.ts';
 import type { RunContext, WriteResult } from '../../core/connector.ts';
 import type { EntitySchema, RecordBatch, Row } from '../../core/types.ts';
 import { CONTENT_TYPES, EXTENSIONS, createEncoder } from '../../formats/index.ts';
+import { ROW_GROUP_BYTES } from '../../formats/parquet.ts';
 import type { RecordEncoder } from '../../formats/types.ts';
 import type { OutputFormatConfig } from '../../formats/config.ts';
 import type { Layout } from './layout.ts';
@@ -35,8 +36,8 @@ export interface FileDestinationDeps {
  *   useful size: a file is closed at the first batch boundary after it holds 100,000 records or 64 MB.
  * A run with no records writes no file.
  *
- * Memory: one encoder and one staged upload per open file (Parquet row groups of at most 32 MiB of values, 8 MiB
- * when partitioned). At most {@link MAX_OPEN_FILES} files are open at
+ * Memory: one encoder and one staged upload per open file (Parquet: one page of values per column and a row group
+ * of at most 8 MiB of encoded pages, 2 MiB when partitioned). At most {@link MAX_OPEN_FILES} files are open at
  * once; writing to one more partition closes the least recently used one (a later record for that partition
  * starts a new file, so SingleFile can give more than one file per partition only past 32 interleaved partitions).
  * A closed file's upload finishes (its last parts, then completing it) while the next file is written, with at
@@ -86,9 +87,9 @@ export async function writeFiles(
   const keys = options.partitionKeys ?? [];
   const layout = options.layout;
 
-  // Parquet buffers a row group per open file: smaller ones when many partitions may be open at once, and
-  // never larger than the target file size (so the size estimate is close when a file is closed).
-  const rowGroupBytes = Math.min(keys.length > 0 ? 8 * 1024 * 1024 : 32 * 1024 * 1024, targetBytes ?? Number.POSITIVE_INFINITY);
+  // Parquet holds a row group's encoded pages per open file: smaller groups when many partitions may be open at
+  // once, and never larger than the target file size (so the size estimate is close when a file is closed).
+  const rowGroupBytes = Math.min(keys.length > 0 ? 2 * 1024 * 1024 : ROW_GROUP_BYTES, targetBytes ?? Number.POSITIVE_INFINITY);
   const open = new Map<string, OpenFile>();
   // Closing a file (its last parts, then CompleteMultipartUpload on S3) goes on while the next file is written;
   // at most MAX_CLOSING closes are under way. In the order the files were closed.
