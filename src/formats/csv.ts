@@ -1,6 +1,6 @@
 import { ForceflowError } from '../core/errors.ts';
 import type { EntitySchema, FieldValue, Row } from '../core/types.ts';
-import type { DecodedFile, DecodeOptions, InputFile, RecordEncoder } from './types.ts';
+import { DEFAULT_CSV_BATCH_ROWS, type DecodedFile, type DecodeOptions, type InputFile, type RecordEncoder } from './types.ts';
 import { DEFAULT_MAX_RECORD_BYTES, guardInput } from './input-guard.ts';
 import { hasExactKeys, rowFrom, rowTemplate } from './rows.ts';
 import { quote } from '../salesforce-wire/bulk-csv.ts';
@@ -136,7 +136,7 @@ function inputInvalid(file: string, line: number | undefined, message: string, c
  * 13: about 6x less CPU on a 15-column file), and is held to csv-parse's output by test/formats/csv-nulls.test.ts.
  */
 export async function openCsv(file: InputFile, options: DecodeOptions): Promise<DecodedFile> {
-  const batchSize = options.batchSize ?? 5000;
+  const batchSize = options.batchSize ?? DEFAULT_CSV_BATCH_ROWS;
   const maxRecord = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const parser = new BulkCsvParser<string | null>(',', maxRecord, {
     recordEnd: 'first',

@@ -50,10 +50,19 @@ export interface InputFile {
   read(start: number, end: number): Promise<Uint8Array>;
 }
 
+/**
+ * Rows per batch read from a CSV file. A batch lives until the destination has taken all of its
+ * rows; at 5,000 rows that spans about 30 MB of allocation by the parse and the writer (two young-generation
+ * collections or more), so every row was promoted to the old generation and the heap grew between full
+ * collections with the rate of rows (docs/benchmarks.md, the import's memory). At 1,000 rows most die young.
+ * (JSON lines keep 5,000: a batch is also what their column types are learned from.)
+ */
+export const DEFAULT_CSV_BATCH_ROWS = 1000;
+
 export interface DecodeOptions extends InputOptions {
   /** The entity name given to the schema. */
   readonly entity: string;
-  /** Rows per batch (default 5,000; Parquet batches are row groups split to this size). */
+  /** Rows per batch (CSV: default {@link DEFAULT_CSV_BATCH_ROWS}; JSON lines and Parquet: 5,000, Parquet's row groups split to this size). */
   readonly batchSize?: number;
   /** The run's signal: a cancel ends the read of a CSV or JSON lines file at the next chunk (RUN_CANCELED). */
   readonly signal?: AbortSignal;

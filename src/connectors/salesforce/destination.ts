@@ -396,7 +396,7 @@ export function createSalesforceDestination(client: SalesforceClient, config: Sa
           if (spool !== undefined) {
             const files: SpoolFile[] = await spool.finish();
             if (config.apiPreference === 'AUTOMATIC') apiReason = select({ direction: 'destination', preference: 'AUTOMATIC', recordCount: spool.rows + reporter.failedCount }).reason;
-            ctx.log.info({ object, records: spool.rows, jobs: files.length }, 'spooled for Bulk API 2.0');
+            ctx.log.info({ object, records: spool.rows, jobs: spool.files }, 'spooled for Bulk API 2.0');
             // Update, upsert, delete: the files went to their jobs as they were closed; insert: they go now
             // (no job is sent once the reporter stopped).
             if ((target as WriteTarget).operation === 'INSERT') for (const file of files) (bulk as BulkWriter | undefined)?.enqueue(file);

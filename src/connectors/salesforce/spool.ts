@@ -24,6 +24,69 @@ export const DEFAULT_JOB_BYTES = 100 * 1024 * 1024;
 /** The smallest job when jobs start while the input is still read (see CsvSpool's `rollEarly`). */
 export const DEFAULT_MIN_JOB_BYTES = 16 * 1024 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
+const IDENTITY_FLUSH_BYTES = 256 * 1024;
+
+/** Lines joined into one string before they are copied into a {@link FileBuffer} (one native call per group, not per line). */
+const GROUP_LINES = 32;
+
+/**
+ * A file's pending lines, encoded (UTF-8) into one buffer that is reused after each write. Not a growing
+ * string: a string holding a megabyte of lines lives across several young-generation collections, so it and
+ * every line in it are promoted to the old generation, which then grows by the whole spool between full
+ * collections. Lines are grouped by {@link GROUP_LINES} (a short-lived string) and the group copied in.
+ */
+class FileBuffer {
+  private readonly buffer: Buffer;
+  private length = 0;
+  private group = '';
+  /** At least the UTF-8 size of `group`. */
+  private groupBytes = 0;
+  private grouped = 0;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  /** Appends `text` (`bytes`: its UTF-8 size, or more); true when a group is complete: the caller then calls {@link pack}. */
+  add(text: string, bytes = text.length * 3): boolean {
+    this.group += text;
+    this.groupBytes += bytes;
+    return ++this.grouped >= GROUP_LINES;
+  }
+
+  /** Copies the group into the buffer, first writing the buffer to `handle` when the group may not fit. */
+  async pack(handle: FileHandle): Promise<void> {
+    if (this.grouped === 0) return;
+    const text = this.group;
+    const bytes = this.groupBytes;
+    this.group = '';
+    this.groupBytes = 0;
+    this.grouped = 0;
+    if (this.length + bytes > this.buffer.length) await this.write(handle);
+    if (bytes > this.buffer.length) await handle.write(text);
+    else this.length += this.buffer.write(text, this.length);
+  }
+
+  /** Writes everything appended so far to `handle`. */
+  async flush(handle: FileHandle): Promise<void> {
+    await this.pack(handle);
+    await this.write(handle);
+  }
+
+  /** Forgets what was appended (a new file). */
+  clear(): void {
+    this.length = 0;
+    this.group = '';
+    this.groupBytes = 0;
+    this.grouped = 0;
+  }
+
+  private async write(handle: FileHandle): Promise<void> {
+    let at = 0;
+    while (at < this.length) at += (await handle.write(this.buffer, at, this.length - at)).bytesWritten;
+    this.length = 0;
+  }
+}
 
 export interface SpoolFile {
   readonly path: string;
@@ -67,21 +130,25 @@ export class CsvSpool {
   private readonly headerLine: string;
   private readonly maxBytes: number;
   private readonly prefix: string;
+  /** The closed files, when no `onFile` takes them (one that does keeps nothing: a file's row indexes go with its job). */
   private readonly done: SpoolFile[] = [];
   private handle: FileHandle | undefined;
   private path = '';
   private indexes: number[] = [];
   private bytes = 0;
-  private pending = '';
+  /** Lines not written yet (of the CSV file, the originals, the identities). */
+  private readonly pending = new FileBuffer(FLUSH_BYTES);
   private readonly keepOriginals: boolean;
   private originalsHandle: FileHandle | undefined;
-  private pendingOriginals = '';
+  private readonly pendingOriginals: FileBuffer;
   /** The column whose cells go to the identities file (-1: none). */
   private readonly identity: number;
   private identitiesHandle: FileHandle | undefined;
-  private pendingIdentities = '';
+  private readonly pendingIdentities: FileBuffer;
   private seq = 0;
   private fingerprint = new RowFingerprint();
+  /** Files closed so far. */
+  files = 0;
   /** Rows added over all files. */
   rows = 0;
 
@@ -113,6 +180,8 @@ export class CsvSpool {
     this.rollEarly = options.rollEarly;
     this.prefix = options.prefix ?? 'job';
     this.keepOriginals = options.originals ?? false;
+    this.pendingOriginals = new FileBuffer(this.keepOriginals ? FLUSH_BYTES : 0);
+    this.pendingIdentities = new FileBuffer(this.identity >= 0 ? IDENTITY_FLUSH_BYTES : 0);
   }
 
   /** Append one row (cells already converted to Bulk text; `original`: the record as it came, when its cells do not give it back). */
@@ -121,17 +190,16 @@ export class CsvSpool {
     const size = Buffer.byteLength(line);
     if (this.handle !== undefined && this.indexes.length > 0 && (this.bytes + size > this.maxBytes || (this.rollEarly !== undefined && this.bytes >= this.minBytes && this.rollEarly()))) await this.roll();
     if (this.handle === undefined) await this.openNext();
-    this.pending += line;
     this.fingerprint.add(index, line);
-    if (this.keepOriginals) this.pendingOriginals += original === undefined ? 'null\n' : `${JSON.stringify(original)}\n`;
-    if (this.identity >= 0) this.pendingIdentities += identityLine(cells[this.identity] ?? '');
+    if (this.pending.add(line, size)) await this.pending.pack(this.handle as FileHandle);
+    if (this.keepOriginals && this.pendingOriginals.add(original === undefined ? 'null\n' : `${JSON.stringify(original)}\n`)) await this.pendingOriginals.pack(this.originalsHandle as FileHandle);
+    if (this.identity >= 0 && this.pendingIdentities.add(identityLine(cells[this.identity] ?? ''))) await this.pendingIdentities.pack(this.identitiesHandle as FileHandle);
     this.bytes += size;
     this.indexes.push(index);
     this.rows++;
-    if (this.pending.length >= FLUSH_BYTES || this.pendingOriginals.length >= FLUSH_BYTES) await this.flush();
   }
 
-  /** Close the last file; the files in order. */
+  /** Close the last file; the files in order (none when `onFile` took each as it closed). */
   async finish(): Promise<SpoolFile[]> {
     if (this.handle !== undefined) await this.roll();
     return this.done;
@@ -156,33 +224,19 @@ export class CsvSpool {
     this.handle = await open(this.path, 'w');
     if (this.keepOriginals) this.originalsHandle = await open(`${this.path}.rows.jsonl`, 'w');
     if (this.identity >= 0) this.identitiesHandle = await open(`${this.path}.ids`, 'w');
-    this.pending = this.headerLine;
-    this.pendingOriginals = '';
-    this.pendingIdentities = '';
+    this.pending.clear();
+    this.pendingOriginals.clear();
+    this.pendingIdentities.clear();
+    this.pending.add(this.headerLine, Buffer.byteLength(this.headerLine));
     this.bytes = Buffer.byteLength(this.headerLine);
     this.indexes = [];
     this.fingerprint = new RowFingerprint();
   }
 
-  private async flush(): Promise<void> {
-    if (this.pendingIdentities !== '' && this.identitiesHandle !== undefined) {
-      const text = this.pendingIdentities;
-      this.pendingIdentities = '';
-      await this.identitiesHandle.write(text);
-    }
-    if (this.pendingOriginals !== '' && this.originalsHandle !== undefined) {
-      const text = this.pendingOriginals;
-      this.pendingOriginals = '';
-      await this.originalsHandle.write(text);
-    }
-    if (this.pending === '' || this.handle === undefined) return;
-    const text = this.pending;
-    this.pending = '';
-    await this.handle.write(text);
-  }
-
   private async roll(): Promise<void> {
-    await this.flush();
+    if (this.handle !== undefined) await this.pending.flush(this.handle);
+    if (this.originalsHandle !== undefined) await this.pendingOriginals.flush(this.originalsHandle);
+    if (this.identitiesHandle !== undefined) await this.pendingIdentities.flush(this.identitiesHandle);
     await this.handle?.close();
     await this.originalsHandle?.close();
     await this.identitiesHandle?.close();
@@ -194,8 +248,9 @@ export class CsvSpool {
       ...(this.keepOriginals ? { originals: `${this.path}.rows.jsonl` } : {}),
       ...(this.identity >= 0 ? { identities: `${this.path}.ids` } : {}),
     };
-    this.done.push(file);
-    this.onFile?.(file);
+    this.files++;
+    if (this.onFile !== undefined) this.onFile(file);
+    else this.done.push(file);
   }
 }
 
