@@ -163,7 +163,11 @@ export class SalesforceClient {
           ...(req.json !== undefined
             ? { body: JSON.stringify(req.json) }
             : typeof req.body === 'function'
-              ? { body: req.body() as unknown as ReadableStream<Uint8Array>, duplex: 'half' as const }
+              // redirect 'error': otherwise fetch clones the request to be able to follow a redirect, teeing the body,
+              // and the branch never read keeps every chunk sent until the call ends (nodejs/undici#4058): a whole
+              // upload of up to 100 MB in memory. A streamed body cannot follow a redirect anyway (it has no
+              // source to send again: the fetch would fail all the same).
+              ? { body: req.body() as unknown as ReadableStream<Uint8Array>, duplex: 'half' as const, redirect: 'error' as const }
               : req.body !== undefined ? { body: req.body } : {}),
           ...(signal ? { signal } : {}),
         });
