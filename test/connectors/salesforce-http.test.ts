@@ -4,6 +4,8 @@ import { createServer as createHttpServer, type ServerResponse } from 'node:http
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { isForceflowError } from '../../src/core/errors.ts';
 import { captureContext } from '../helpers/run-context.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
@@ -167,5 +169,53 @@ describe('Salesforce client: answers that are not Salesforce JSON', () => {
       res.write('{"fields":[');
     });
     expect(e).toMatchObject({ code: 'SF_API_ERROR', details: { limit: 256 * 1024 * 1024 } });
+  });
+});
+
+describe('Salesforce client: streamed uploads', () => {
+  it('keeps no chunk of a streamed body once it is sent (fetch must not tee it for a redirect it could not follow)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let received = 0;
+    const server = createHttpServer((req, res) => {
+      req.on('data', (c: Buffer) => (received += c.length));
+      req.on('end', () => res.end('{}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const ctx = captureContext();
+      const profile = {
+        connectorProfileName: 'upload',
+        connectorType: 'Salesforce',
+        connectorProfileConfig: {
+          connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
+          connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!TOKEN' } },
+        },
+      };
+      const { client } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+      // ArrayBuffers reachable after a full collection, in MB (fetch copies each chunk: the body's own buffers tell nothing).
+      const live = async (): Promise<number> => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return process.memoryUsage().arrayBuffers / 1e6;
+      };
+      const before = await live();
+      let during = -1;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < 24; i++) {
+          if (i === 20) during = await live();
+          yield Buffer.alloc(1024 * 1024, i);
+        }
+      }
+      await client.send({ method: 'PUT', path: '/jobs/ingest/750x/batches', body, headers: { 'Content-Type': 'text/csv' }, idempotent: false, call: 'upload' });
+      expect(received).toBe(24 * 1024 * 1024);
+      expect(during).toBeGreaterThanOrEqual(0);
+      // Teed, the 20 MB sent so far stay reachable until the call ends; sent, only the chunks in flight are.
+      expect(during - before).toBeLessThan(8);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
