@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
-import { readIdentities, readSpoolBatches, type SpoolFile } from './spool.ts';
+import { forEachIdentity, readSpoolBatches, type SpoolFile } from './spool.ts';
 import { matchForm } from './write-values.ts';
 
 /**
@@ -195,9 +195,8 @@ export class JobLedger {
     };
     if (file.identities !== undefined) {
       // The spool wrote the identity cells to a file of their own: no need to parse every cell of the spool.
-      const cells = await readIdentities(file.identities);
-      if (cells.length !== file.indexes.length) throw new ForceflowError('INTERNAL', `The identities file of ${file.path} has ${cells.length} line(s) for ${file.indexes.length} row(s).`);
-      for (let p = 0; p < cells.length; p++) add(p, cells[p] as string);
+      const lines = await forEachIdentity(file.identities, add);
+      if (lines !== file.indexes.length) throw new ForceflowError('INTERNAL', `The identities file of ${file.path} has ${lines} line(s) for ${file.indexes.length} row(s).`);
     } else {
       for await (const { from, rows } of readSpoolBatches(file.path, true)) {
         for (let i = 0; i < rows.length; i++) add(from + i, (rows[i] as string[])[identity] ?? '');

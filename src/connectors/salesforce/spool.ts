@@ -104,24 +104,28 @@ export interface SpoolFile {
 
 /**
  * A cell as one line of a spool's identities file: as it is, or as a JSON string when it holds a line break
- * or starts with a quote (see {@link readIdentities}).
+ * or starts with a quote (see {@link forEachIdentity}).
  */
 function identityLine(cell: string): string {
   return cell.includes('\n') || cell.includes('\r') || cell.charCodeAt(0) === 34 ? `${JSON.stringify(cell)}\n` : `${cell}\n`;
 }
 
-/** The cells of an identities file ({@link SpoolFile.identities}), in position order. */
-export async function readIdentities(path: string): Promise<string[]> {
+/**
+ * Calls `each` with the cells of an identities file ({@link SpoolFile.identities}), in position order; returns how
+ * many there were. No array of them: a job's cells (up to 500,000) would all live until the last is read, long
+ * enough to be promoted to the old generation, where only a full collection frees them.
+ */
+export async function forEachIdentity(path: string, each: (position: number, cell: string) => void): Promise<number> {
   const text = await readFile(path, 'utf8');
-  const out: string[] = [];
+  let position = 0;
   let from = 0;
   while (from < text.length) {
     const lf = text.indexOf('\n', from);
     const line = text.slice(from, lf);
-    out.push(line.charCodeAt(0) === 34 ? (JSON.parse(line) as string) : line);
+    each(position++, line.charCodeAt(0) === 34 ? (JSON.parse(line) as string) : line);
     from = lf + 1;
   }
-  return out;
+  return position;
 }
 
 export class CsvSpool {
