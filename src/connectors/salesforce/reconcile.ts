@@ -3,6 +3,7 @@ import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
 import { forEachIdentity, readSpoolBatches, type SpoolFile } from './spool.ts';
 import { matchForm } from './write-values.ts';
+import { IdentityIndex } from './identity-index.ts';
 
 /**
  * Matching Bulk API 2.0 ingest results back to the rows sent.
@@ -32,7 +33,8 @@ import { matchForm } from './write-values.ts';
  * With the identity column, the spool keeps that column's cells in a file of their own (spool.ts), read
  * instead of the spool file when there is one.
  *
- * Memory: one short key per row of one job (a job is at most 100 MB of CSV) and one byte of status per row.
+ * Memory: one short key per row of one job (a job is at most 100 MB of CSV) and one byte of status per row; with
+ * an identity column, the identities' characters and 20 bytes per row in typed arrays (identity-index.ts).
  */
 export const UNSEEN = 0;
 export const SUCCEEDED = 1;
@@ -146,7 +148,7 @@ export class JobLedger {
   readonly keys = new Map<string, number | number[]>();
   /** The identity column (-1: none); identity key → the one position having it, or SHARED. */
   readonly identity: number;
-  readonly byIdentity = new Map<string, number>();
+  readonly byIdentity = new IdentityIndex();
   readonly status: Uint8Array;
   jobId = '';
 
@@ -187,7 +189,7 @@ export class JobLedger {
     let shared = false;
     const add = (position: number, cell: string): void => {
       const key = matchForm(type, cell);
-      if (byIdentity.get(key) === undefined) byIdentity.set(detached(key), position);
+      if (byIdentity.get(key) === undefined) byIdentity.set(key, position);
       else {
         byIdentity.set(key, SHARED);
         shared = true;

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { IdentityIndex } from '../../src/connectors/salesforce/identity-index.ts';
+
+/** The result-matching index of a Bulk job (reconcile.ts): it must answer exactly as a Map of the same keys. */
+describe('IdentityIndex', () => {
+  it('answers as a Map on 200,000 keys: growth, updates, Latin-1 then wider characters, prefixes and empty keys', () => {
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const alphabet = ['a', 'b', 'Z', '0', '9', '-', 'é', 'ÿ', ' ', '\u0001'];
+    const wide = ['漢', '😀', 'Ā'];
+    const index = new IdentityIndex();
+    const map = new Map<string, number>();
+    const keys: string[] = [''];
+    for (let i = 0; i < 200_000; i++) {
+      const length = random(20);
+      let key = `${i % 7 === 0 ? 'EXT-' : ''}`;
+      for (let j = 0; j < length; j++) key += (i > 150_000 && random(10) === 0 ? wide : alphabet)[random(i > 150_000 ? 3 : 10)];
+      keys.push(key, `${key}x`, key.slice(0, -1));
+    }
+    for (const [i, key] of keys.entries()) {
+      const had = map.get(key);
+      expect(index.get(key)).toBe(had);
+      const value = had === undefined ? i : -1; // a second sighting marks the key shared, as reconcile.ts does
+      map.set(key, value);
+      index.set(key, value);
+    }
+    expect(index.size).toBe(map.size);
+    for (const key of keys) expect(index.get(key)).toBe(map.get(key));
+    for (const key of ['never', 'EXT-', 'x'.repeat(40), '漢漢漢']) expect(index.get(key)).toBe(map.get(key));
+  });
+});
