@@ -130,21 +130,31 @@ describe('Salesforce client: Retry-After', () => {
   });
 });
 
+/** A server on a free loopback port: its port. */
+async function listen(server: ReturnType<typeof createHttpServer>): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+/** A Salesforce profile whose instance is a local test server. */
+function localProfile(name: string, port: number): unknown {
+  return {
+    connectorProfileName: name,
+    connectorType: 'Salesforce',
+    connectorProfileConfig: {
+      connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
+      connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!TOKEN' } },
+    },
+  };
+}
+
 describe('Salesforce client: answers that are not Salesforce JSON', () => {
   async function describeError(handler: (res: ServerResponse) => void): Promise<unknown> {
     const server = createHttpServer((_req, res) => handler(res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
+    const port = await listen(server);
     try {
       const ctx = captureContext();
-      const profile = {
-        connectorProfileName: 'proxy',
-        connectorType: 'Salesforce',
-        connectorProfileConfig: {
-          connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
-          connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!TOKEN' } },
-        },
-      };
+      const profile = localProfile('proxy', port);
       const { source } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
       return await source.open({ entity: 'Account', fields: ['Id'] }, ctx).then(() => undefined, (e: unknown) => e);
     } finally {
@@ -181,18 +191,10 @@ describe('Salesforce client: streamed uploads', () => {
       req.on('data', (c: Buffer) => (received += c.length));
       req.on('end', () => res.end('{}'));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
+    const port = await listen(server);
     try {
       const ctx = captureContext();
-      const profile = {
-        connectorProfileName: 'upload',
-        connectorType: 'Salesforce',
-        connectorProfileConfig: {
-          connectorProfileProperties: { Salesforce: { instanceUrl: `http://127.0.0.1:${port}` } },
-          connectorProfileCredentials: { Salesforce: { accessToken: '00D000000000001!TOKEN' } },
-        },
-      };
+      const profile = localProfile('upload', port);
       const { client } = connectSalesforce(profile, { log: ctx.log, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
       // ArrayBuffers reachable after a full collection, in MB (fetch copies each chunk: the body's own buffers tell nothing).
       const live = async (): Promise<number> => {
