@@ -6,7 +6,7 @@ import { HttpResponse } from '@smithy/protocol-http';
 import type { HttpRequest } from '@smithy/protocol-http';
 import { describe, expect, it } from 'vitest';
 import { createS3Client, payloadHashHeader } from '../../src/connectors/s3/client.ts';
-import { IN_FLIGHT, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, ObjectUpload, PART_SIZE, PartBuffers, partSize } from '../../src/connectors/s3/upload.ts';
+import { IN_FLIGHT, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, ObjectUpload, PART_SIZE, partBuffers, partSize } from '../../src/connectors/s3/upload.ts';
 
 // What the S3 store's uploads send (src/connectors/s3/upload.ts, client.ts); the round trips through a real
 // SDK and s3rver are the blob store conformance suite's (test/conformance/s3.test.ts).
@@ -62,7 +62,7 @@ function bytes(n: number): Buffer {
 
 async function upload(total: number, chunk: number, failPart?: number): Promise<{ sent: Sent[]; data: Buffer; error?: unknown }> {
   const { client, sent } = fakeClient(failPart);
-  const u = new ObjectUpload({ client, bucket: 'b', key: 'k', contentType: 'text/plain', buffers: new PartBuffers(IN_FLIGHT + 2), sse: {} });
+  const u = new ObjectUpload({ client, bucket: 'b', key: 'k', contentType: 'text/plain', buffers: partBuffers(IN_FLIGHT + 2), sse: {} });
   const data = bytes(total);
   try {
     for (let i = 0; i < total; i += chunk) await u.write(data.subarray(i, i + chunk));
@@ -124,7 +124,7 @@ describe('ObjectUpload', () => {
 
   it('a write after abort() is refused', async () => {
     const { client } = fakeClient();
-    const u = new ObjectUpload({ client, bucket: 'b', key: 'k', contentType: 'text/plain', buffers: new PartBuffers(1), sse: {} });
+    const u = new ObjectUpload({ client, bucket: 'b', key: 'k', contentType: 'text/plain', buffers: partBuffers(1), sse: {} });
     await u.write(bytes(10));
     await u.abort();
     await expect(u.write(bytes(10))).rejects.toThrow(/aborted/);

@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import type { InputFile } from '../../formats/types.ts';
 import { s3Error } from './client.ts';
-import { IN_FLIGHT, ObjectUpload, PartBuffers } from './upload.ts';
+import { IN_FLIGHT, ObjectUpload, partBuffers } from './upload.ts';
 import { isHidden } from '../files/store.ts';
 import type { BlobStore, StagedFile, StagedWrite, StoredFile } from '../files/store.ts';
 
@@ -70,7 +70,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
   // A copy does not keep the source's encryption: every request that creates an object names the key again.
   const sse = options.kmsKeyId === undefined ? {} : { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: options.kmsKeyId };
   // Part buffers of this store's uploads, reused: enough for one file's filling part and parts in flight, and one more.
-  const buffers = new PartBuffers(IN_FLIGHT + 2);
+  const buffers = partBuffers(IN_FLIGHT + 2);
 
   async function copyLarge(from: string, to: string, size: number): Promise<void> {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to, ...sse }));

@@ -1,12 +1,13 @@
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, ServerSideEncryption } from '@aws-sdk/client-s3';
 import { ForceflowError } from '../../core/errors.ts';
+import { BufferPool } from '../../core/buffer-pool.ts';
 
 /**
  * One object written to S3 from chunks: a PutObject when it ends within its first part, a multipart upload
  * otherwise. Each chunk is copied once, into a part buffer of the exact part size that UploadPart sends as it
  * is (no stream, no re-chunking); a chunk is not kept after write() returns. Part buffers come from
- * {@link PartBuffers}, shared by a store's files, so a run allocates a handful of them however many parts it sends.
+ * {@link partBuffers} (a BufferPool, src/core/buffer-pool.ts), shared by a store's files, so a run allocates a handful of them however many parts it sends.
  *
  * Part sizes ({@link partSize}): 8 MiB for parts 1-1,000, then doubling every 1,000 parts (16 MiB up to 16 GiB of
  * file, ...), so the 10,000 parts S3 allows reach past its 5 TiB object limit and no part exceeds 5 GiB. Every part
@@ -28,21 +29,9 @@ export function partSize(partNumber: number): number {
   return Math.min(MAX_PART_SIZE, PART_SIZE * 2 ** Math.floor((partNumber - 1) / PARTS_PER_STEP));
 }
 
-/** Full-size part buffers that finished uploading, for the next part (of any file of the store) to reuse. */
-export class PartBuffers {
-  readonly #free: Buffer[] = [];
-  constructor(readonly keep: number) {}
-
-  /** A buffer of at least `size` bytes: a free one, or a new one. */
-  take(size: number): Buffer {
-    const i = this.#free.findIndex((b) => b.length >= size);
-    return i >= 0 ? (this.#free.splice(i, 1)[0] as Buffer) : Buffer.allocUnsafeSlow(size);
-  }
-
-  /** A buffer nothing reads any more (its upload succeeded); kept when full-size and fewer than `keep` are free. */
-  give(buffer: Buffer): void {
-    if (buffer.length >= PART_SIZE && this.#free.length < this.keep) this.#free.push(buffer);
-  }
+/** Part buffers that finished uploading, for the next part (of any file of the store) to reuse: full-size ones only. */
+export function partBuffers(keep: number): BufferPool {
+  return new BufferPool(keep, PART_SIZE);
 }
 
 export interface ObjectUploadOptions {
@@ -50,7 +39,7 @@ export interface ObjectUploadOptions {
   readonly bucket: string;
   readonly key: string;
   readonly contentType: string;
-  readonly buffers: PartBuffers;
+  readonly buffers: BufferPool;
   /** Headers of requests that create the object (SSE-KMS). */
   readonly sse: { readonly ServerSideEncryption?: ServerSideEncryption; readonly SSEKMSKeyId?: string };
 }
