@@ -2,8 +2,8 @@
  * Buffers given back by whoever last read them, for the next writer to fill instead of allocating: an encoded
  * batch's bytes (RecordBatch.encoded, released once written) and, in the same way, an upload's part buffers.
  * Allocating a fresh megabyte per batch costs more than the copy it saves: every backing store counts as
- * external memory, and V8 answers its growth with extra collections (84 full ones per 1,000,000 records
- * exported to S3, against 2 with a handful of buffers reused).
+ * external memory, and V8 answers its growth with extra collections (at 300,000 records exported, 55 full
+ * ones for the file exports and 33 for S3 before batch buffers were reused, 4 and 2 after: docs/benchmarks.md).
  *
  * Only a buffer nothing reads any more may be given back: a buffer given twice, or read after it was given,
  * would be written by two batches at once. {@link releaseOnce} makes a release callback safe to call twice.

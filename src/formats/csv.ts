@@ -46,8 +46,8 @@ export class CsvEncoder implements RecordEncoder {
   /** The last batch's bytes per row: sizes the next batch's buffer. */
   #bytesPerRow = 128;
   readonly #names: readonly string[];
-  /** Buffers of encoded batches, given back by {@link written}. */
-  readonly #pool = new BufferPool(2);
+  /** The buffer of the last encoded batch, given back by {@link written} (one per open file). */
+  readonly #pool = new BufferPool(1);
   /** The buffer of the bytes the last encode returned. */
   #last: Buffer | undefined;
 

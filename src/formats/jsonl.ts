@@ -29,8 +29,8 @@ export class JsonLinesEncoder implements RecordEncoder {
   #bytesPerRow = 256;
   readonly #names: readonly string[];
   readonly #keys: readonly string[];
-  /** Buffers of encoded batches, given back by {@link written}. */
-  readonly #pool = new BufferPool(2);
+  /** The buffer of the last encoded batch, given back by {@link written} (one per open file). */
+  readonly #pool = new BufferPool(1);
   /** The buffer of the bytes the last encode returned. */
   #last: Buffer | undefined;
 

@@ -75,8 +75,7 @@ export class LineBuffer {
     const size = Math.max(this.#buffer.length * 2, this.#offset + room);
     const grown = this.#pool === undefined ? Buffer.allocUnsafe(size) : this.#pool.take(size);
     this.#buffer.copy(grown, 0, 0, this.#offset);
-    // Nothing else has seen the outgrown buffer: it goes back to the pool at once.
-    this.#pool?.give(this.#buffer);
+    // The outgrown buffer is dropped, not pooled: the grown one is what the batch gives back, for the next to fit.
     this.#buffer = grown;
   }
 }
