@@ -421,6 +421,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
   const LONGITUDE = Buffer.from(csv ? ',""longitude"":' : ',"longitude":');
   const LOCATION_END = Buffer.from(csv ? '}"' : '}');
   const keyViews = keyBytes.map(viewOf);
+  const keysLength = keyBytes.reduce((sum, key) => sum + key.length, 0);
   const latitudeView = viewOf(LATITUDE);
   const longitudeView = viewOf(LONGITUDE);
   const locationEndView = viewOf(LOCATION_END);
@@ -475,7 +476,11 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
     }
     const { starts, ends, flags } = records;
     const bv = records.view;
-    let ob = out.reserve(64);
+    // Room for the whole record from its bytes, reserved once: every key, every cell's bytes escaped (6 bytes at
+    // most for one), quotes, a comma or 'false' per cell, and the line end. A text built from decoded cells
+    // reserves its own room, and this again after it.
+    const room = keysLength + 6 * (records.end - records.start) + 8 * n + 8;
+    let ob = out.reserve(room);
     let ov = outViewOf(ob);
     let o = out.length;
     for (let k = 0; k < n; k++) {
@@ -484,14 +489,6 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       const s = rule === Rule.Column ? 0 : (starts[i] as number);
       const e = rule === Rule.Column ? 0 : (ends[i] as number);
       const key = keyBytes[k] as Buffer;
-      // Room for the key, the cell's bytes escaped (6 bytes at most for one), quotes, a comma or 'false'.
-      const room = key.length + 6 * (e - s) + 8;
-      if (o + room > ob.length) {
-        out.advance(o);
-        ob = out.reserve(room);
-        ov = outViewOf(ob);
-        o = out.length;
-      }
       if (csv) {
         if (k > 0) ob[o++] = 44;
       } else o = copy(key, keyViews[k] as DataView, 0, key.length, ob, ov, o);
@@ -573,15 +570,15 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       }
       if (typeof value === 'string') {
         out.advance(o);
-        ob = out.reserve(value.length * 3);
+        ob = out.reserve(value.length * 3 + room);
         ov = outViewOf(ob);
         o = out.length;
         o += ob.write(value, o);
       } else {
         const { bytes, view } = value;
-        if (o + bytes.length > ob.length) {
+        if (o + bytes.length + room > ob.length) {
           out.advance(o);
-          ob = out.reserve(bytes.length);
+          ob = out.reserve(bytes.length + room);
           ov = outViewOf(ob);
           o = out.length;
         }
