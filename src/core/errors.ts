@@ -26,6 +26,7 @@ export const ERRORS = {
   FLOW_INVALID: { kind: 'config', summary: 'A flow definition failed validation; the message names the JSON path.' },
   PROFILE_INVALID: { kind: 'config', summary: 'A connector profile failed validation; the message names the JSON path.' },
   PROFILE_NOT_FOUND: { kind: 'config', summary: 'No connector profile has the given name.' },
+  PROFILE_EXISTS: { kind: 'config', summary: 'A connector profile of that name already exists: delete it first, or replace it (--replace; UpdateConnectorProfile in the API).' },
   INPUT_INVALID: { kind: 'config', summary: 'An input file (CSV, JSON lines, Parquet) is malformed, is not UTF-8, or has a line or record past its ceiling (--max-line-bytes, --max-record-bytes); the message names the file and line.' },
   FILTER_VALUE_INVALID: { kind: 'config', summary: 'A filter value cannot be used with its field type.' },
   FIELD_NOT_FOUND: { kind: 'config', summary: 'A flow names a field the object does not have.' },

@@ -6,7 +6,7 @@ import { requestToken } from '../connectors/salesforce/oauth.ts';
 import { loginUrlOf, SalesforceProfileCredentialsSchema, type SalesforceConnectorProfile, type SalesforceProfileCredentials } from '../connectors/salesforce/config.ts';
 import { DEFAULT_KMS_KEY_ID, openForProfile, sealForProfile } from './crypto.ts';
 import type { SecretsReader } from './secrets.ts';
-import type { ProfileRepository, StoredProfile } from './store.ts';
+import { profileExists, type ProfileRepository, type StoredProfile } from './store.ts';
 
 /** What profile operations need: the local store, KMS, Secrets Manager and a logger (all passed in). */
 export interface ProfileContext {
@@ -84,9 +84,7 @@ function credentialFieldsOf(credentials: SalesforceProfileCredentials): string[]
 export async function createProfile(ctx: ProfileContext, json: unknown, options: { replace?: boolean; origin?: string } = {}): Promise<ProfileDescription> {
   const profile = parseSalesforceProfile(json, options.origin ?? 'The connector profile');
   const name = profile.connectorProfileName;
-  if (!options.replace && (await ctx.store.get(name))) {
-    throw new ForceflowError('PROFILE_INVALID', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
-  }
+  if (!options.replace && (await ctx.store.get(name))) throw profileExists(name);
   let credentials = profile.connectorProfileConfig.connectorProfileCredentials?.Salesforce ?? {};
   let properties = profile.connectorProfileConfig.connectorProfileProperties.Salesforce;
   if (grantOf(credentials) === 'CLIENT_CREDENTIALS') {

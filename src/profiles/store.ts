@@ -82,7 +82,7 @@ export function envelopeColumns(envelope: Envelope): Pick<ProfileRow, 'kms_key_a
  * ever sees envelopes: encryption happens before `put`, decryption after `get`.
  */
 export interface ProfileRepository {
-  /** Insert a profile; with `replace`, overwrite one of the same name (keeping its creation time). PROFILE_INVALID when it exists and `replace` is not set. */
+  /** Insert a profile; with `replace`, overwrite one of the same name (keeping its creation time). PROFILE_EXISTS when it exists and `replace` is not set (checked and written in one transaction). */
   put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options?: { replace?: boolean }): Promise<StoredProfile>;
   /** Replace a profile's credentials (and optionally its document), e.g. after an OAuth refresh; PROFILE_NOT_FOUND when there is none. */
   updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): Promise<void>;
@@ -96,9 +96,9 @@ export interface ProfileRepository {
   close(): void;
 }
 
-/** The PROFILE_INVALID error of a `put` without `replace` on an existing name. */
+/** The PROFILE_EXISTS error of a `put` without `replace` on an existing name. */
 export function profileExists(name: string): ForceflowError {
-  return new ForceflowError('PROFILE_INVALID', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
+  return new ForceflowError('PROFILE_EXISTS', `A connector profile named "${name}" already exists. Delete it first (forceflow profiles delete ${name}) or pass --replace.`, { details: { profile: name } });
 }
 
 /**
@@ -142,7 +142,9 @@ export class ProfileStore implements ProfileRepository {
   }
 
   async put(profile: Omit<StoredProfile, 'createdAt' | 'updatedAt'>, options: { replace?: boolean } = {}): Promise<StoredProfile> {
-    return this.run('save the profile', () => {
+    // One IMMEDIATE transaction: another process putting the same name waits (busy_timeout), so a create
+    // without `replace` never overwrites a profile stored between its check and its write.
+    return this.run('save the profile', () => this.db.transaction(() => {
       const now = new Date().toISOString();
       const existing = this.getNow(profile.name);
       if (existing && !options.replace) throw profileExists(profile.name);
@@ -157,7 +159,7 @@ export class ProfileStore implements ProfileRepository {
           profile.credentials.keyArn, profile.credentials.encryptedDataKey, profile.credentials.iv, profile.credentials.tag, profile.credentials.ciphertext, createdAt, now,
         );
       return { ...profile, createdAt, updatedAt: now };
-    });
+    }).immediate());
   }
 
   async updateCredentials(name: string, credentials: Envelope, credentialFields: readonly string[], document?: Record<string, unknown>): Promise<void> {

@@ -38,7 +38,7 @@ describe.skipIf(server === undefined)('forceflow profiles --database (the Postgr
     expect(created.code, created.stderr).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({ connectorProfileName: 'pg-profile', credentialFields: ['accessToken', 'refreshToken'] });
     const again = await cli(['profiles', 'create', '--file', file]);
-    expect(again.stderr).toContain('PROFILE_INVALID');
+    expect(again.stderr).toContain('PROFILE_EXISTS');
     const listed = await cli(['profiles', 'list']);
     expect(JSON.parse(listed.stdout).connectorProfileDetails.map((p: { connectorProfileName: string }) => p.connectorProfileName)).toEqual(['pg-profile']);
     expect(listed.stdout).not.toContain('tok-pg-secret');

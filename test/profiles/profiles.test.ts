@@ -63,7 +63,7 @@ describe('profiles: create, list, describe, delete', () => {
     expect(JSON.stringify(await listProfiles(env.ctx))).not.toMatch(/tok-crud|refresh-crud|csecret-crud/);
 
     const dup = await failure(createProfile(env.ctx, sfProfile(env.emu, 'crud-a', {})));
-    expect(dup.code).toBe('PROFILE_INVALID');
+    expect(dup.code).toBe('PROFILE_EXISTS');
     expect(dup.message).toContain('"crud-a" already exists');
     await createProfile(env.ctx, sfProfile(env.emu, 'crud-a', { accessToken: 'tok-crud-a2' }), { replace: true });
     expect((await openProfile(env.ctx, 'crud-a')).credentials.accessToken).toBe('tok-crud-a2');

@@ -18,6 +18,8 @@ import {
 import { signJwtAssertion } from '../../src/connectors/salesforce/auth.ts';
 import { createProfile, describeProfile, openProfile } from '../../src/profiles/profiles.ts';
 import { resolveProfile } from '../../src/profiles/resolve.ts';
+import { ApiError } from '../../src/service/api-error.ts';
+import { profileOperations } from '../../src/service/operations/profiles.ts';
 import { approvalRedirect } from '../profiles/browser.ts';
 import { metaEnv, type MetaEnv } from './meta-env.ts';
 import { rejection } from '../helpers/rejection.ts';
@@ -194,6 +196,24 @@ describe('CreateConnectorProfile through the AppFlow API', () => {
     expect(tooLong.message).not.toContain('SECRET-');
     expect(env.logs()).not.toContain('SECRET-');
     for (const n of ['api-long', 'api-zendesk', 'api-cc', 'api-url', 'api-private', 'api-nosecret']) expect(await env.ctx.store.get(n)).toBeUndefined();
+  });
+
+  it('answers ConflictException to the loser when two service instances create one name at the same moment', async () => {
+    // Two more instances of the operations over the same profile store (as two services on one database):
+    // each one's own check passes, the store lets one write win.
+    const creates = [0, 1].map(() => {
+      const op = profileOperations({ profiles: env.ctx, profileInUse: async () => [] }).find((o) => o.name === 'CreateConnectorProfile');
+      if (!op) throw new Error('no CreateConnectorProfile');
+      return op;
+    });
+    const ctx = { log: env.ctx.log, caller: { accessKeyId: 'AKIDRACE', arn: `arn:aws:iam::${env.accountId}:user/race`, readOnly: false }, region: env.region, accountId: env.accountId, now: () => new Date() };
+    const input = request('api-race', { accessToken: env.emu.accessToken });
+    const results = await Promise.allSettled(creates.map((op) => op.handle(op.input.parse(input), ctx)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(lost?.reason).toBeInstanceOf(ApiError);
+    expect(lost?.reason).toMatchObject({ type: 'ConflictException', message: 'Connector profile api-race already exists.' });
+    expect((await env.ctx.store.get('api-race'))?.name).toBe('api-race');
   });
 });
 

@@ -366,7 +366,7 @@ export function describeRunStateConformance(backend: RunStateBackend): void {
       const p = profile('prof-a');
       const results = await Promise.allSettled([a.profiles.put(p), b.profiles.put(profile('prof-a'))]);
       expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1);
-      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'PROFILE_INVALID' } });
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'PROFILE_EXISTS' } });
       const stored = await b.profiles.require('prof-a');
       expect(stored.connectorType).toBe('Salesforce');
       expect(stored.document).toMatchObject({ note: 'é ✓' });

@@ -11,6 +11,7 @@ export const API_ERROR_FOR_CODE: Readonly<Record<ErrorCode, ApiErrorName>> = {
   FLOW_INVALID: 'ValidationException',
   PROFILE_INVALID: 'ValidationException',
   PROFILE_NOT_FOUND: 'ResourceNotFoundException',
+  PROFILE_EXISTS: 'ConflictException',
   INPUT_INVALID: 'ValidationException',
   FILTER_VALUE_INVALID: 'ValidationException',
   FIELD_NOT_FOUND: 'ValidationException',

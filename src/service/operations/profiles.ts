@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost, loginUrlOf, SalesforceProfileCredentialsSchema, SalesforceProfilePropertiesSchema, type SalesforceProfileProperties } from '../../connectors/salesforce/config.ts';
+import { isForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createProfile, deleteProfile, openProfile, type ProfileContext } from '../../profiles/profiles.ts';
 import type { StoredProfile } from '../../profiles/store.ts';
@@ -230,7 +231,13 @@ export function profileOperations(deps: ProfileOperationsDeps): Operation[] {
             ...(input.connectorLabel === undefined ? {} : { connectorLabel: input.connectorLabel }),
             connectorProfileConfig: { connectorProfileProperties: { Salesforce: properties }, ...(credentials === undefined ? {} : { connectorProfileCredentials: credentials }) },
           };
-          await storeChecked(json, name, undefined, ctx);
+          try {
+            await storeChecked(json, name, undefined, ctx);
+          } catch (error) {
+            // Another service instance (or the command line) stored the name after the check above.
+            if (isForceflowError(error) && error.code === 'PROFILE_EXISTS') throw new ApiError('ConflictException', `Connector profile ${name} already exists.`);
+            throw error;
+          }
           ctx.log.info({ profile: name, caller: ctx.caller.arn }, 'connector profile created through the API');
           return { connectorProfileArn: connectorProfileArn(ctx.region, ctx.accountId, name) };
         });
