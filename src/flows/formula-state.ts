@@ -23,6 +23,8 @@ export interface FormulaStateStore {
   discard(flowName: string, executionId: string): Promise<void>;
   /** When the flow last refreshed, and how many successful runs it made since (or since its first one). */
   status(flowName: string): Promise<FormulaRefreshStatus | undefined>;
+  /** The flow was deleted: its hashes, staged hashes and refresh status go (a new flow of that name starts with none). */
+  forget(flowName: string): Promise<void>;
 }
 
 export interface FormulaRefreshStatus {
@@ -46,6 +48,8 @@ export function openSqliteFormulaState(db: Database.Database): FormulaStateStore
   const promote = db.prepare('INSERT OR REPLACE INTO formula_hashes (flow_name, id, hash) SELECT flow_name, id, hash FROM formula_staged WHERE execution_id = ?');
   const dropFlowStaged = db.prepare('DELETE FROM formula_staged WHERE flow_name = ?');
   const statusOf = db.prepare('SELECT last_refresh_at, runs_since, first_run_at FROM formula_refresh WHERE flow_name = ?');
+  const forgetHashes = db.prepare('DELETE FROM formula_hashes WHERE flow_name = ?');
+  const forgetStatus = db.prepare('DELETE FROM formula_refresh WHERE flow_name = ?');
   const putStatus = db.prepare('INSERT OR REPLACE INTO formula_refresh (flow_name, last_refresh_at, runs_since, first_run_at) VALUES (?, ?, ?, ?)');
   const guard = <T>(what: string, fn: () => T): T => {
     try {
@@ -65,6 +69,11 @@ export function openSqliteFormulaState(db: Database.Database): FormulaStateStore
     const row = statusOf.get(flowName) as StatusRow | undefined;
     if (refreshed) putStatus.run(flowName, at, 0, row?.first_run_at ?? at);
     else putStatus.run(flowName, row?.last_refresh_at ?? null, (row?.runs_since ?? 0) + 1, row?.first_run_at ?? at);
+  });
+  const forgetTx = db.transaction((flowName: string) => {
+    forgetHashes.run(flowName);
+    dropFlowStaged.run(flowName);
+    forgetStatus.run(flowName);
   });
   return {
     async hashes(flowName, executionId, ids) {
@@ -89,6 +98,9 @@ export function openSqliteFormulaState(db: Database.Database): FormulaStateStore
     async status(flowName) {
       const row = guard('read the formula refresh status', () => statusOf.get(flowName) as StatusRow | undefined);
       return row === undefined ? undefined : { lastRefreshAt: row.last_refresh_at, runsSinceRefresh: row.runs_since, firstRunAt: row.first_run_at };
+    },
+    async forget(flowName) {
+      guard('forget the formula state', () => forgetTx.immediate(flowName));
     },
   };
 }

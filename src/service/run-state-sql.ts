@@ -364,6 +364,16 @@ export function sqlFormulaState(database: AnyKysely): FormulaStateStore {
       const row = await guard('read the formula refresh status', () => db.selectFrom('formula_refresh').selectAll().where('flow_name', '=', flowName).executeTakeFirst());
       return row === undefined ? undefined : { lastRefreshAt: row.last_refresh_at, runsSinceRefresh: Number(row.runs_since), firstRunAt: row.first_run_at };
     },
+    async forget(flowName) {
+      await guard('forget the formula state', () =>
+        db.transaction().execute(async (trx) => {
+          await flowLock(trx, flowName);
+          await trx.deleteFrom('formula_hashes').where('flow_name', '=', flowName).execute();
+          await trx.deleteFrom('formula_staged').where('flow_name', '=', flowName).execute();
+          await trx.deleteFrom('formula_refresh').where('flow_name', '=', flowName).execute();
+        }),
+      );
+    },
   };
 }
 

@@ -201,6 +201,25 @@ describe('flow operations', () => {
     expect((await svc.call('DescribeFlow', { flowName: 'gone' }))['tags']).toEqual({});
   });
 
+  it('deletes a flow\u2019s incremental state with it: a new flow of that name starts from the first-run rule, with no formula state', async () => {
+    await svc.call('CreateFlow', s3Flow('reborn', s3.bucket, 'reborn'));
+    // What the old flow's runs left: a window end (as a successful incremental run leaves it) and formula state.
+    await svc.state.setWindow('reborn', '2026-03-01T00:00:00.000Z', new Date(), 'test: an earlier run');
+    const formula = svc.state.formulaState;
+    if (formula === undefined) throw new Error('the run state has no formulaState');
+    await formula.stage('reborn', 'reborn-1', [{ id: '001A', hash: 'h1' }]);
+    await formula.commit('reborn', 'reborn-1', { refreshed: true, at: new Date().toISOString() });
+    expect(await svc.state.lastWindowEnd('reborn')).toBe('2026-03-01T00:00:00.000Z');
+
+    expect(await svc.call('DeleteFlow', { flowName: 'reborn' })).toEqual({});
+    expect(await svc.state.lastWindowEnd('reborn')).toBeUndefined();
+    expect((await svc.state.windowChanges('reborn', 1))[0]).toMatchObject({ previousEnd: '2026-03-01T00:00:00.000Z', newEnd: null, note: 'flow deleted (DeleteFlow)' });
+    expect(await formula.status('reborn')).toBeUndefined();
+    expect(await formula.hashes('reborn', 'reborn-2', ['001A'])).toEqual(new Map());
+    await svc.call('CreateFlow', s3Flow('reborn', s3.bucket, 'reborn'));
+    expect(await svc.state.lastWindowEnd('reborn')).toBeUndefined();
+  });
+
   it('runs an on-demand flow: StartFlow returns the executionId, the record is InProgress at once and ends Successful with files written', async () => {
     await svc.call('CreateFlow', s3Flow('run-now', s3.bucket, 'run'));
     const started = await svc.call('StartFlow', { flowName: 'run-now', clientToken: 'start-1' });

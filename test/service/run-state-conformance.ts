@@ -307,6 +307,22 @@ export function describeRunStateConformance(backend: RunStateBackend): void {
       expect(after.get('f1')).toBe('h1');
     });
 
+    it('forgets a deleted flow\u2019s formula hashes, staged hashes and refresh status, and only that flow\u2019s', async () => {
+      const fa = formula(a);
+      const fb = formula(b);
+      for (const flow of ['fgone', 'fkept']) {
+        await fa.stage(flow, `${flow}-1`, [{ id: '001A', hash: 'h1' }]);
+        await fa.commit(flow, `${flow}-1`, { refreshed: true, at: at(0).toISOString() });
+        await fa.stage(flow, `${flow}-2`, [{ id: '001B', hash: 'h2' }]);
+      }
+      await fb.forget('fgone');
+      expect(await fa.status('fgone')).toBeUndefined();
+      expect(await fa.hashes('fgone', 'fgone-2', ['001A', '001B'])).toEqual(new Map());
+      expect(await fa.status('fkept')).toEqual({ lastRefreshAt: at(0).toISOString(), runsSinceRefresh: 0, firstRunAt: at(0).toISOString() });
+      expect(await fa.hashes('fkept', 'fkept-2', ['001A', '001B'])).toEqual(new Map([['001A', 'h1'], ['001B', 'h2']]));
+      await fb.forget('fgone');
+    });
+
     it('counts every formula commit of a flow when two clients commit at once', async () => {
       const fa = formula(a);
       const fb = formula(b);

@@ -349,6 +349,11 @@ export function flowOperations(deps: FlowOperationDeps): Operation[] {
       }
       deps.scheduler?.deactivate(flow.name);
       await deps.flows.delete(flow.name);
+      // A new flow of this name is a new flow, as in AppFlow: its first incremental run reads from the first-run
+      // rule, not from where this one stopped, and it inherits no lookback keys or formula hashes. The run
+      // history stays (audit; a flow's history starts at its creation) and so does the write journal (crash recovery).
+      await deps.state.setWindow(flow.name, null, ctx.now(), 'flow deleted (DeleteFlow)');
+      await deps.state.formulaState?.forget(flow.name);
       ctx.log.info({ flowName: flow.name, forced: live.length > 0 }, 'flow deleted');
       return {};
     },
