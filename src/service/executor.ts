@@ -66,7 +66,8 @@ export interface Executor {
   finished(executionId: string): Promise<void>;
   /**
    * Stop taking work, let runs finish within `graceMs`, then cancel the rest; a run that has not ended
-   * `forceMs` later is recorded Canceled by force. Every run ends with a final status.
+   * `forceMs` later is recorded Canceled by force. Every run ends with a final status. Runs still starting
+   * share the grace period and are cancelled when it ends (a start that hangs does not hold the drain).
    */
   drain(graceMs: number, forceMs?: number): Promise<void>;
   /**
@@ -119,6 +120,8 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
   const starting = new Set<string>();
   /** Starts under way, which drain waits for so a run starting as the service stops is drained too. */
   const pendingStarts = new Set<Promise<unknown>>();
+  /** Runs between start and onStarted (taking the lock, cleaning up after interrupted runs), by executionId: their cancel. */
+  const preparing = new Map<string, AbortController>();
   const listeners = new Set<(event: RunFinished) => void>();
   let draining = false;
 
@@ -152,6 +155,7 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
     }
     const log = options.log.child({ flow: flowName, executionId, startedBy });
     const run: Run = { flowName, executionId, startedBy, controller: new AbortController(), cancelRequested: false, progress: undefined, started: undefined, forced: false, done: Promise.resolve() };
+    preparing.set(executionId, run.controller);
     let onStarted!: () => void;
     const startedSignal = new Promise<void>((resolve) => { onStarted = resolve; });
     const result = runFlow({
@@ -166,6 +170,7 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
       signal: run.controller.signal,
       onProgress: (p) => { run.progress = p; },
       onStarted: (started) => {
+        preparing.delete(executionId);
         run.started = started;
         runs.set(executionId, run);
         starting.delete(flowName);
@@ -189,6 +194,7 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
     try {
       await Promise.race([startedSignal, result]);
     } catch (error) {
+      preparing.delete(executionId);
       starting.delete(flowName);
       const e = toForceflowError(error);
       if (e.code === 'FLOW_LOCKED') {
@@ -283,18 +289,28 @@ export function createExecutor(options: ExecutorOptions): LocalExecutor {
 
     async drain(graceMs, forceMs = 10_000) {
       draining = true;
-      await Promise.allSettled([...pendingStarts]);
-      const all = (): Promise<void> => Promise.all([...runs.values()].map((r) => r.done)).then(() => undefined);
-      const within = async (ms: number): Promise<boolean> => {
+      const deadline = Date.now() + graceMs;
+      /** Whether `work()` settles within `ms`. */
+      const settlesWithin = async (work: () => Promise<unknown>, ms: number): Promise<boolean> => {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
         try {
-          return await Promise.race([all().then(() => true as const), timeout]);
+          return await Promise.race([work().then(() => true as const), timeout]);
         } finally {
           clearTimeout(timer);
         }
       };
-      if (runs.size === 0 || (await within(graceMs))) return;
+      // Starts under way (a run taking its lock, cleaning up after interrupted runs) share the grace period; one
+      // still starting when it ends is cancelled like a running run, so a start that hangs cannot hold the drain.
+      const starts = (): Promise<unknown> => Promise.allSettled([...pendingStarts]);
+      if (!(await settlesWithin(starts, graceMs))) {
+        options.log.warn({ runs: [...preparing.keys()] }, `runs still starting after the ${graceMs} ms grace period: cancelling them`);
+        for (const controller of preparing.values()) controller.abort();
+        if (!(await settlesWithin(starts, forceMs))) options.log.error({ runs: [...preparing.keys()] }, 'a cancelled run start did not stop in time: the service stops without it');
+      }
+      const all = (): Promise<void> => Promise.all([...runs.values()].map((r) => r.done)).then(() => undefined);
+      const within = (ms: number): Promise<boolean> => settlesWithin(all, ms);
+      if (runs.size === 0 || (await within(Math.max(0, deadline - Date.now())))) return;
       options.log.warn({ runs: [...runs.keys()] }, `runs still going after the ${graceMs} ms grace period: cancelling them`);
       for (const r of runs.values()) {
         r.cancelRequested = true;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
 import type { RunStateStore } from '../../src/flows/state.ts';
+import { newExecutionRecord } from '../../src/flows/run-record.ts';
 import type { Executor } from '../../src/service/executor.ts';
 import type { FlowStore } from '../../src/service/flows/store.ts';
 import { openFlowService, type FlowService } from '../../src/service/flows/service.ts';
@@ -473,6 +474,40 @@ describe('cancelling and draining running Bulk exports', () => {
     expect(await svc.call('DeleteFlow', { flowName: 'force', forceDelete: true })).toEqual({});
     expect((await svc.state.run(executionId))?.executionStatus).toBe('Canceled');
     expect((await rejection(svc.call('DescribeFlow', { flowName: 'force' }))).name).toBe('ResourceNotFoundException');
+  });
+
+  it('drains a run still starting (its cleanup after an interrupted run hangs): cancelled when the grace period ends, not waited for', async () => {
+    // A service of its own (the drain below stops it), over the same emulator.
+    const other = await startService(emu, s3);
+    const setFaults = async (spec: string): Promise<void> => {
+      const res = await fetch(`${emu.controlUrl}/faults`, { method: 'PUT', headers: emu.controlHeaders, body: JSON.stringify({ spec }) });
+      expect(res.status).toBe(200);
+    };
+    const delays = async (): Promise<number> => {
+      const res = await fetch(`${emu.controlUrl}/faults`, { headers: emu.controlHeaders });
+      return Number(((await res.json()) as { stats?: { delays?: number } }).stats?.delays ?? 0);
+    };
+    try {
+      await other.call('CreateFlow', bulkFlow('hung-start'));
+      // An interrupted run of the flow left a Bulk query job: the next run stops it before it starts.
+      await other.state.saveRun(newExecutionRecord('hung-start', 'ghost-run', new Date(Date.now() - 60_000)));
+      await other.state.addRunResource('ghost-run', 'hung-start', { kind: 'SF_BULK_QUERY_JOB', jobId: '750000000000001AAA', connectorProfileName: PROFILE }, new Date());
+      // ... and Salesforce does not answer (for two minutes) when it does.
+      await setFaults('bulkQuery.delay=120000');
+      const start = other.executor.start('hung-start', { startedBy: 'manual' }).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+      while ((await delays()) === 0) await sleep(20);
+      await other.executor.drain(100, 5_000);
+      // The start was cancelled: it ended (started and cancelled, or refused), and no run of the flow is left going.
+      const ended = await start;
+      expect(ended).toBeDefined();
+      const runs = await other.state.runs('hung-start');
+      expect(runs.filter((r) => r.executionStatus === 'InProgress')).toEqual([]);
+      const mine = runs.find((r) => r.executionId !== 'ghost-run');
+      if (mine !== undefined) expect(mine.executionStatus).toBe('Canceled');
+    } finally {
+      await setFaults('');
+      await other.close();
+    }
   });
 
   it('drains: runs past the grace period end Canceled, and no new run starts', async () => {
