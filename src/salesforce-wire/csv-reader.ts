@@ -481,6 +481,27 @@ export class BulkCsvRecords {
     }
   }
 
+  /**
+   * The bytes record's line written by the scanner's module with a line writer's `program` (bulkLineWriter,
+   * {@link CsvScanner.emit}): its length in {@link output}, or -1 when the program leaves the record to JavaScript.
+   */
+  emit(program: Uint8Array, room: number): number {
+    const length = this.#scanner.emit(program, room);
+    if (this.#scanner.bytes !== this.#input) {
+      // The scanner moved the input to make room: the same record, at the same offsets, in new views.
+      this.#setInput();
+      this.#cellArrays();
+      this.buf = this.#input;
+      this.view = this.#inputView;
+    }
+    return length;
+  }
+
+  /** The output of {@link emit} (a view valid until the next call of {@link next} or {@link emit}). */
+  get output(): Buffer {
+    return this.#scanner.output;
+  }
+
   /** The bytes record's cells as the parser reads them (a record the consumer cannot write from its bytes). */
   cellsOfBytes(): string[] {
     const records = this.#parser.push(this.buf.subarray(this.start, this.end));

@@ -31,9 +31,14 @@ interface ScanExports {
   readonly memory: WasmMemory;
   readonly layout: (input: number, starts: number, ends: number, flags: number, cap: number, delimiter: number) => void;
   readonly scan: (p: number, n: number) => number;
+  readonly program: (at: number) => void;
+  readonly emit: (out: number) => number;
 }
 
-/** The memory: the result (count, classes) at 0, then the cell arrays, then the input (csv-scan.wat). */
+/**
+ * The memory: the result (count, classes) at 0, then the cell arrays, a line writer's program and its output room
+ * (when one is set: {@link CsvScanner.emit}), then the input (csv-scan.wat).
+ */
 const CELLS = 1024;
 const PAGE = 65536;
 
@@ -46,6 +51,9 @@ export class CsvScanner {
   #length = 0;
   #bytes = new Uint8Array(0);
   #result = new Int32Array(0);
+  #program: Uint8Array = new Uint8Array(0);
+  #outAt = 0;
+  #outRoom = 0;
   /** The record's cells: content bounds in the input, and byte classes (views on the module's memory). */
   starts = new Int32Array(0);
   ends = new Int32Array(0);
@@ -53,6 +61,8 @@ export class CsvScanner {
   /** The input (in the module's memory: valid until the next {@link input}), and as a DataView. */
   bytes: Buffer = Buffer.alloc(0);
   view = new DataView(new ArrayBuffer(0));
+  /** The output room of {@link emit} (a view on the module's memory, valid until the next scan or emit). */
+  output: Buffer = Buffer.alloc(0);
 
   constructor(delimiter: number) {
     this.#exports = new WASM.Instance(MODULE).exports as unknown as ScanExports;
@@ -65,13 +75,19 @@ export class CsvScanner {
    * first `keep` bytes stay.
    */
   #layout(cap: number, room: number, keep: number): void {
-    const input = (CELLS + cap * 9 + 15) & ~15;
+    const programAt = (CELLS + cap * 9 + 15) & ~15;
+    const outAt = (programAt + this.#program.length + 16 + 15) & ~15;
+    const input = (outAt + this.#outRoom + 15) & ~15;
     const need = input + room + 16;
     const memory = this.#exports.memory;
     if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
     const buffer = memory.buffer;
     this.#bytes = new Uint8Array(buffer);
     if (keep > 0 && input !== this.#input) this.#bytes.copyWithin(input, this.#input, this.#input + keep);
+    this.#bytes.set(this.#program, programAt);
+    this.#exports.program(programAt);
+    this.#outAt = outAt;
+    this.output = Buffer.from(buffer, outAt, this.#outRoom);
     this.#cap = cap;
     this.#input = input;
     this.#inputRoom = buffer.byteLength - input - 16;
@@ -101,6 +117,22 @@ export class CsvScanner {
     this.#bytes[this.#input + length] = 34;
     this.bytes = Buffer.from(this.#bytes.buffer, this.#input, length);
     this.view = new DataView(this.#bytes.buffer, this.#input, length);
+  }
+
+  /**
+   * The scanned record's line written by the module's emit() (csv-scan.wat) with `program` (bulkLineWriter's, made
+   * once per writer), in {@link output}; its length, or -1 when a column needs the writer's JavaScript. `room`: the
+   * most the line may take. Setting another program or more room moves the input ({@link bytes} and {@link view}
+   * are then new views, the bounds in the cell arrays unchanged).
+   */
+  emit(program: Uint8Array, room: number): number {
+    if (program !== this.#program || room + 32 > this.#outRoom) {
+      this.#program = program;
+      this.#outRoom = Math.max(this.#outRoom, room + 32, 1 << 16);
+      this.#layout(this.#cap, this.#length, this.#length);
+    }
+    const end = this.#exports.emit(this.#outAt);
+    return end < 0 ? -1 : end - this.#outAt;
   }
 
   /** Doubles the cell arrays, the input moved after them (after {@link SCAN_FULL}). */

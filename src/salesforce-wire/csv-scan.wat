@@ -6,6 +6,9 @@
 ;; cell arrays (starts, ends: i32; flags: u8: BYTE_NON_ASCII 1, BYTE_CSV_QUOTE 2, BYTE_JSON_ESCAPE 4, BYTE_QUOTE 8
 ;; of csv-reader.ts), then the input, a `"` after its last byte and 15 more bytes of room (so a 16-byte load from
 ;; any byte of the input stays in the memory, and the loop over a cell's bytes needs no bound check).
+;;
+;; emit() writes the scanned record's output line (CSV or JSON lines) as bulkLineWriter's program says (see below),
+;; placed by csv-scan.ts between the cell arrays and the input: the program (program()) and the output room.
 (module
   (memory (export "memory") 1)
   (global $in (mut i32) (i32.const 0))
@@ -14,6 +17,7 @@
   (global $flags (mut i32) (i32.const 0))
   (global $cap (mut i32) (i32.const 0))
   (global $delim (mut i32) (i32.const 44))
+  (global $prog (mut i32) (i32.const 0))
   (func (export "layout") (param $in i32) (param $starts i32) (param $ends i32) (param $flags i32) (param $cap i32) (param $delim i32)
     (global.set $in (local.get $in))
     (global.set $starts (local.get $starts))
@@ -98,4 +102,263 @@
       (i32.store (i32.const 4) (local.get $all))
       (return (i32.sub (i32.add (local.get $j) (i32.const 2)) (local.get $in))))
     (unreachable))
+;; ---- emit: the line of the scanned record (read-plan.ts, bulkLineWriter: its JavaScript is the reference) ----
+;; The program at $prog (offsets in it are from its start; every text in it has 16 bytes of room after it):
+;;   0 columns, 4 CSV (1) or JSON lines (0), 8/12 the line end (offset, length), 16/20 `{"latitude":`,
+;;   24/28 `,"longitude":`, 32/36 `}` (as the format writes them), 40 JSON escapes (8 bytes for each of bytes
+;;   0-0x5f), 44 their lengths (a byte each), 48 and 52 the datetime and time shapes (`0` a digit, 32 bytes each);
+;;   at 64 one 48-byte entry per column: 0 rule, 4 cell, 8/12 the JSON key with what goes before it, 16/20 the cells
+;;   a rule 5-6 column reads (i32 array), 24/28 its text when they are all empty, 32/36 a location's latitude and
+;;   longitude cells.
+;; Rules: 0 text, 1 datetime, 2 boolean, 3 number, 4 time (copied when as the builder writes them), 5 its text
+;; when the cells it reads are all empty, 6 a location (numbers as written, or as 5).
+  (func (export "program") (param $p i32)
+    (global.set $prog (local.get $p)))
+  ;; copies len bytes from s to o, 16 at a time (reads and writes up to 15 bytes past them); o + len
+  (func $copy (param $o i32) (param $s i32) (param $len i32) (result i32)
+    (local $j i32)
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_s (local.get $j) (local.get $len)))
+        (v128.store (i32.add (local.get $o) (local.get $j)) (v128.load (i32.add (local.get $s) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $blocks)))
+    (i32.add (local.get $o) (local.get $len)))
+  ;; a program text (offset and length at $at of the program) copied to o
+  (func $text (param $o i32) (param $at i32) (result i32)
+    (call $copy (local.get $o)
+      (i32.add (global.get $prog) (i32.load (i32.add (global.get $prog) (local.get $at))))
+      (i32.load offset=4 (i32.add (global.get $prog) (local.get $at)))))
+  ;; isCanonicalNumber of [s, e) (read-plan.ts canonicalNumberAt)
+  (func $canonical (param $s i32) (param $e i32) (result i32)
+    (local $j i32) (local $neg i32) (local $lead i32) (local $dot i32) (local $z i32)
+    (if (i32.gt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 15)) (then (return (i32.const 0))))
+    (local.set $j (local.get $s))
+    (local.set $neg (i32.eq (i32.load8_u (local.get $j)) (i32.const 45)))
+    (local.set $j (i32.add (local.get $j) (local.get $neg)))
+    (if (i32.ge_u (local.get $j) (local.get $e)) (then (return (i32.const 0))))
+    (local.set $lead (i32.load8_u (local.get $j)))
+    (if (i32.eq (local.get $lead) (i32.const 48))
+      (then (local.set $j (i32.add (local.get $j) (i32.const 1))))
+      (else
+        (if (i32.eqz (i32.le_u (i32.sub (local.get $lead) (i32.const 48)) (i32.const 9))) (then (return (i32.const 0))))
+        (block $end
+          (loop $digits
+            (br_if $end (i32.ge_u (local.get $j) (local.get $e)))
+            (br_if $end (i32.eqz (i32.le_u (i32.sub (i32.load8_u (local.get $j)) (i32.const 48)) (i32.const 9))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $digits)))))
+    (if (i32.eq (local.get $j) (local.get $e))
+      (then (return (i32.eqz (i32.and (i32.and (local.get $neg) (i32.eq (local.get $lead) (i32.const 48)))
+        (i32.eq (i32.sub (local.get $e) (local.get $s)) (i32.const 2)))))))
+    (if (i32.ne (i32.load8_u (local.get $j)) (i32.const 46)) (then (return (i32.const 0))))
+    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+    (local.set $dot (local.get $j))
+    (block $end
+      (loop $digits
+        (br_if $end (i32.ge_u (local.get $j) (local.get $e)))
+        (br_if $end (i32.eqz (i32.le_u (i32.sub (i32.load8_u (local.get $j)) (i32.const 48)) (i32.const 9))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $digits)))
+    (if (i32.ne (local.get $j) (local.get $e)) (then (return (i32.const 0))))
+    (if (i32.eq (local.get $j) (local.get $dot)) (then (return (i32.const 0))))
+    (if (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 48)) (then (return (i32.const 0))))
+    ;; below 1e-6: printed with an exponent
+    (if (i32.and (i32.eq (local.get $lead) (i32.const 48)) (i32.ge_s (i32.sub (local.get $e) (local.get $dot)) (i32.const 6)))
+      (then
+        (local.set $z (local.get $dot))
+        (loop $zeros
+          (if (i32.ne (i32.load8_u (local.get $z)) (i32.const 48)) (then (return (i32.const 1))))
+          (local.set $z (i32.add (local.get $z) (i32.const 1)))
+          (br_if $zeros (i32.lt_u (local.get $z) (i32.add (local.get $dot) (i32.const 6)))))
+        (return (i32.const 0))))
+    (i32.const 1))
+  ;; the end of a number cell's text as the builder writes it, or -1 (read-plan.ts numberTextEnd)
+  (func $numberEnd (param $s i32) (param $e i32) (result i32)
+    (local $dot i32) (local $t i32)
+    (if (i32.eq (local.get $s) (local.get $e)) (then (return (i32.const -1))))
+    (if (call $canonical (local.get $s) (local.get $e)) (then (return (local.get $e))))
+    (if (i32.ne (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 48)) (then (return (i32.const -1))))
+    (local.set $dot (local.get $s))
+    (block $found
+      (loop $find
+        (br_if $found (i32.ge_u (local.get $dot) (local.get $e)))
+        (br_if $found (i32.eq (i32.load8_u (local.get $dot)) (i32.const 46)))
+        (local.set $dot (i32.add (local.get $dot) (i32.const 1)))
+        (br $find)))
+    (if (i32.eq (local.get $dot) (local.get $e)) (then (return (i32.const -1))))
+    (local.set $t (local.get $e))
+    (block $trimmed
+      (loop $trim
+        (br_if $trimmed (i32.le_u (local.get $t) (i32.add (local.get $dot) (i32.const 1))))
+        (br_if $trimmed (i32.ne (i32.load8_u (i32.sub (local.get $t) (i32.const 1))) (i32.const 48)))
+        (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+        (br $trim)))
+    (if (i32.eq (local.get $t) (i32.add (local.get $dot) (i32.const 1))) (then (local.set $t (local.get $dot))))
+    (select (local.get $t) (i32.const -1) (call $canonical (local.get $s) (local.get $t))))
+  ;; the 16 bytes at p match the shape at sh (a `0` any digit, else the byte) where mask m says
+  (func $shape16 (param $p i32) (param $sh i32) (param $m i32) (result i32)
+    (local $v v128) (local $w v128)
+    (local.set $v (v128.load (local.get $p)))
+    (local.set $w (v128.load (local.get $sh)))
+    (i32.eq (local.get $m) (i32.and (local.get $m) (i8x16.bitmask (v128.bitselect
+      (i8x16.le_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+        (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))
+      (i8x16.eq (local.get $v) (local.get $w))
+      (i8x16.eq (local.get $w) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)))))))
+;; emit(out): the record's line (its LF included) written from out; its end, or -1 when a column needs JavaScript.
+  ;; A column's key and a cell are copied 16 bytes at a time in the loop itself (no call: the hot path).
+  (func (export "emit") (param $out i32) (result i32)
+    (local $P i32) (local $n i32) (local $csv i32) (local $k i32) (local $col i32) (local $o i32) (local $rule i32)
+    (local $i i32) (local $s i32) (local $e i32) (local $f i32) (local $t i32) (local $t2 i32) (local $b i32)
+    (local $r i32) (local $rend i32) (local $sh i32) (local $s2 i32) (local $q i32) (local $j i32) (local $len i32)
+    (local.set $P (global.get $prog))
+    (local.set $n (i32.load (local.get $P)))
+    (local.set $csv (i32.load offset=4 (local.get $P)))
+    (local.set $o (local.get $out))
+    (local.set $col (i32.add (local.get $P) (i32.const 64)))
+    (block $columns
+      (loop $column
+        (br_if $columns (i32.ge_u (local.get $k) (local.get $n)))
+        (block $next
+          (if (local.get $csv)
+            (then
+              (if (local.get $k)
+                (then
+                  (i32.store8 (local.get $o) (i32.const 44))
+                  (local.set $o (i32.add (local.get $o) (i32.const 1))))))
+            (else
+              ;; the key
+              (local.set $s (i32.add (local.get $P) (i32.load offset=8 (local.get $col))))
+              (local.set $len (i32.load offset=12 (local.get $col)))
+              (local.set $j (i32.const 0))
+              (loop $key
+                (v128.store (i32.add (local.get $o) (local.get $j)) (v128.load (i32.add (local.get $s) (local.get $j))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br_if $key (i32.lt_s (local.get $j) (local.get $len))))
+              (local.set $o (i32.add (local.get $o) (local.get $len)))))
+          (local.set $rule (i32.load (local.get $col)))
+          (if (i32.ge_u (local.get $rule) (i32.const 5))
+            (then
+              (if (i32.eq (local.get $rule) (i32.const 6))
+                (then
+                  (local.set $i (i32.load offset=32 (local.get $col)))
+                  (local.set $s (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $t (call $numberEnd (local.get $s)
+                    (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
+                  (if (i32.ge_s (local.get $t) (i32.const 0))
+                    (then
+                      (local.set $i (i32.load offset=36 (local.get $col)))
+                      (local.set $s2 (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+                      (local.set $t2 (call $numberEnd (local.get $s2)
+                        (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
+                      (if (i32.ge_s (local.get $t2) (i32.const 0))
+                        (then
+                          (local.set $o (call $text (local.get $o) (i32.const 16)))
+                          (local.set $o (call $copy (local.get $o) (local.get $s) (i32.sub (local.get $t) (local.get $s))))
+                          (local.set $o (call $text (local.get $o) (i32.const 24)))
+                          (local.set $o (call $copy (local.get $o) (local.get $s2) (i32.sub (local.get $t2) (local.get $s2))))
+                          (local.set $o (call $text (local.get $o) (i32.const 32)))
+                          (br $next)))))))
+              ;; the text of all-empty cells, else JavaScript
+              (local.set $r (i32.add (local.get $P) (i32.load offset=16 (local.get $col))))
+              (local.set $rend (i32.add (local.get $r) (i32.shl (i32.load offset=20 (local.get $col)) (i32.const 2))))
+              (block $blank
+                (loop $reads
+                  (br_if $blank (i32.ge_u (local.get $r) (local.get $rend)))
+                  (local.set $i (i32.shl (i32.load (local.get $r)) (i32.const 2)))
+                  (if (i32.ne (i32.load (i32.add (global.get $starts) (local.get $i))) (i32.load (i32.add (global.get $ends) (local.get $i))))
+                    (then (return (i32.const -1))))
+                  (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                  (br $reads)))
+              (local.set $o (call $text (local.get $o) (i32.sub (i32.add (local.get $col) (i32.const 24)) (local.get $P))))
+              (br $next)))
+          (local.set $i (i32.load offset=4 (local.get $col)))
+          (local.set $s (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $e (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2))))))
+          ;; an empty cell: null (JSON), nothing (CSV)
+          (if (i32.eq (local.get $s) (local.get $e))
+            (then
+              (if (i32.eqz (local.get $csv))
+                (then
+                  (i32.store (local.get $o) (i32.const 0x6c6c756e))
+                  (local.set $o (i32.add (local.get $o) (i32.const 4)))))
+              (br $next)))
+          ;; the rules that copy the cell (to $t, quoted when $q) go on to the copy after these blocks
+          (local.set $t (local.get $e))
+          (local.set $q (i32.eqz (local.get $csv)))
+          (block $copy
+            (block $time
+              (block $number
+                (block $boolean
+                  (block $datetime
+                    (block $textRule
+                      (br_table $textRule $datetime $boolean $number $time (local.get $rule)))
+                    ;; text: quoted in JSON, in CSV when it holds `,` `"` CR or LF
+                    (local.set $f (i32.load8_u (i32.add (global.get $flags) (local.get $i))))
+                    (if (local.get $csv)
+                      (then
+                        (local.set $q (i32.ne (i32.and (local.get $f) (i32.const 2)) (i32.const 0)))
+                        (br $copy)))
+                    (br_if $copy (i32.eqz (i32.and (local.get $f) (i32.const 4))))
+                    ;; `"` `\` and controls as JSON.stringify escapes them, `""` one quote
+                    (i32.store8 (local.get $o) (i32.const 34))
+                    (local.set $o (i32.add (local.get $o) (i32.const 1)))
+                    (loop $bytes
+                      (local.set $b (i32.load8_u (local.get $s)))
+                      (if (i32.or (i32.lt_u (local.get $b) (i32.const 32)) (i32.or (i32.eq (local.get $b) (i32.const 92)) (i32.eq (local.get $b) (i32.const 34))))
+                        (then
+                          (i64.store (local.get $o) (i64.load (i32.add (i32.add (local.get $P) (i32.load offset=40 (local.get $P))) (i32.shl (local.get $b) (i32.const 3)))))
+                          (local.set $o (i32.add (local.get $o) (i32.load8_u (i32.add (i32.add (local.get $P) (i32.load offset=44 (local.get $P))) (local.get $b)))))
+                          (local.set $s (i32.add (local.get $s) (i32.eq (local.get $b) (i32.const 34)))))
+                        (else
+                          (i32.store8 (local.get $o) (local.get $b))
+                          (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+                      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+                      (br_if $bytes (i32.lt_u (local.get $s) (local.get $e))))
+                    (i32.store8 (local.get $o) (i32.const 34))
+                    (local.set $o (i32.add (local.get $o) (i32.const 1)))
+                    (br $next))
+                  ;; datetime: YYYY-MM-DDTHH:MM:SS.sssZ
+                  (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 24)) (then (return (i32.const -1))))
+                  (local.set $sh (i32.add (local.get $P) (i32.load offset=48 (local.get $P))))
+                  (if (i32.eqz (i32.and (call $shape16 (local.get $s) (local.get $sh) (i32.const 0xffff))
+                      (call $shape16 (i32.add (local.get $s) (i32.const 16)) (i32.add (local.get $sh) (i32.const 16)) (i32.const 0xff))))
+                    (then (return (i32.const -1))))
+                  (br $copy))
+                ;; boolean: true, else false
+                (if (i32.and (i32.eq (i32.sub (local.get $e) (local.get $s)) (i32.const 4)) (i32.eq (i32.load (local.get $s)) (i32.const 0x65757274)))
+                  (then
+                    (i32.store (local.get $o) (i32.const 0x65757274))
+                    (local.set $o (i32.add (local.get $o) (i32.const 4))))
+                  (else
+                    (i32.store (local.get $o) (i32.const 0x736c6166))
+                    (i32.store8 offset=4 (local.get $o) (i32.const 101))
+                    (local.set $o (i32.add (local.get $o) (i32.const 5)))))
+                (br $next))
+              ;; number: as written, or without the zeros ending its decimals
+              (local.set $t (call $numberEnd (local.get $s) (local.get $e)))
+              (if (i32.lt_s (local.get $t) (i32.const 0)) (then (return (i32.const -1))))
+              (local.set $q (i32.const 0))
+              (br $copy))
+            ;; time: HH:MM:SS.sssZ
+            (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 13)) (then (return (i32.const -1))))
+            (if (i32.eqz (call $shape16 (local.get $s) (i32.add (local.get $P) (i32.load offset=52 (local.get $P))) (i32.const 0x1fff)))
+              (then (return (i32.const -1)))))
+          ;; the cell [s, t), quoted when q
+          (i32.store8 (local.get $o) (i32.const 34))
+          (local.set $o (i32.add (local.get $o) (local.get $q)))
+          (local.set $len (i32.sub (local.get $t) (local.get $s)))
+          (local.set $j (i32.const 0))
+          (loop $cell
+            (v128.store (i32.add (local.get $o) (local.get $j)) (v128.load (i32.add (local.get $s) (local.get $j))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br_if $cell (i32.lt_s (local.get $j) (local.get $len))))
+          (local.set $o (i32.add (local.get $o) (local.get $len)))
+          (i32.store8 (local.get $o) (i32.const 34))
+          (local.set $o (i32.add (local.get $o) (local.get $q))))
+        (local.set $col (i32.add (local.get $col) (i32.const 48)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $column)))
+    (call $text (local.get $o) (i32.const 8)))
 )

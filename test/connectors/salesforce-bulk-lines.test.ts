@@ -229,7 +229,7 @@ describe('Bulk results transcoded from their bytes to file lines', () => {
       });
       const body = Buffer.from(text([header, cells, cells.map((c) => (c === '12.50' ? '3.0' : c))]));
       const { writer } = same(body, 7, fileType);
-      expect(writer.stats).toEqual({ copied: 2, reparsed: 0, texts: 4 }); // per record, the address (a compound other than a location) and the base64 reference
+      expect(writer.stats).toEqual({ copied: 2, emitted: 0, reparsed: 0, texts: 4 }); // per record, the address (a compound other than a location) and the base64 reference
     });
 
     it(`${fileType}: records not as Salesforce writes them go to the parser, and back to bytes after them`, () => {

@@ -248,11 +248,12 @@ export interface BulkLineWriter {
   /** Writes the line (and its LF) of the reader's {@link BYTES_RECORD} record into `out`. */
   write(records: BulkCsvRecords, out: LineBuffer): void;
   /**
-   * Records written from their bytes, records parsed again as cells (a width other than the header's, invalid
-   * UTF-8), and column texts built from decoded cells (a value not already as written, a compound, base64 or
-   * missing column; its text for empty cells is built once).
+   * Records written from their bytes (`emitted` of them by the scanner's module, the others by JavaScript), records
+   * parsed again as cells (a width other than the header's, invalid UTF-8), and column texts built from decoded
+   * cells (a value not already as written, a compound, base64 or missing column; its text for empty cells is built
+   * once).
    */
-  readonly stats: { copied: number; reparsed: number; texts: number };
+  readonly stats: { copied: number; emitted: number; reparsed: number; texts: number };
 }
 
 /** `HH:MM:SS.sssZ` and `YYYY-MM-DDTHH:MM:SS.sssZ`: 0 a digit, else the byte itself. */
@@ -346,6 +347,63 @@ function viewOf(bytes: Buffer): DataView {
 }
 
 /**
+ * bulkLineWriter's program for the scanner module's emit() (csv-scan.wat, where its layout is described): the
+ * column rules (Rule's values; a location 6), cells and texts, then the texts, each with 16 bytes of room after it
+ * (the module copies 16 bytes at a time).
+ */
+function lineProgram(
+  csv: boolean,
+  rules: Uint8Array,
+  positions: readonly number[],
+  keys: readonly Buffer[],
+  reads: ReadonlyArray<readonly number[]>,
+  emptyTexts: readonly Buffer[],
+  locations: ReadonlyArray<readonly [number, number] | undefined>,
+  texts: { end: Buffer; latitude: Buffer; longitude: Buffer; locationEnd: Buffer },
+): Uint8Array {
+  const n = rules.length;
+  const parts: Buffer[] = [];
+  let at = 64 + 48 * n;
+  const place = (bytes: Uint8Array): number => {
+    const offset = at;
+    parts.push(Buffer.from(bytes), Buffer.alloc(16 + ((16 - (bytes.length % 16)) % 16)));
+    at += bytes.length + 16 + ((16 - (bytes.length % 16)) % 16);
+    return offset;
+  };
+  const head = new Int32Array(16 + 12 * n);
+  const text = (word: number, bytes: Uint8Array): void => {
+    head[word] = place(bytes);
+    head[word + 1] = bytes.length;
+  };
+  head[0] = n;
+  head[1] = csv ? 1 : 0;
+  text(2, texts.end);
+  text(4, texts.latitude);
+  text(6, texts.longitude);
+  text(8, texts.locationEnd);
+  const escapes = Buffer.alloc(8 * 0x60);
+  for (let b = 0; b < 0x60; b++) (JSON_ESCAPE_TEXT[b] as Buffer).copy(escapes, 8 * b);
+  head[10] = place(escapes);
+  head[11] = place(Buffer.from(JSON_ESCAPE_TEXT.map((e) => e.length)));
+  head[12] = place(DATETIME_SHAPE);
+  head[13] = place(TIME_SHAPE);
+  for (let k = 0; k < n; k++) {
+    const w = 16 + 12 * k;
+    const location = locations[k];
+    head[w] = rules[k] === Rule.Column && location !== undefined ? 6 : (rules[k] as number);
+    head[w + 1] = positions[k] as number;
+    text(w + 2, keys[k] as Buffer);
+    const read = reads[k] as readonly number[];
+    head[w + 4] = place(new Uint8Array(Int32Array.from(read).buffer));
+    head[w + 5] = read.length;
+    text(w + 6, emptyTexts[k] as Buffer);
+    head[w + 8] = location?.[0] ?? 0;
+    head[w + 9] = location?.[1] ?? 0;
+  }
+  return Buffer.concat([Buffer.from(head.buffer), ...parts]);
+}
+
+/**
  * Compile a Bulk CSV row → one line of an output file (CSV or JSON lines, without its line end), the same text the
  * file's encoder writes for the row {@link bulkRowBuilder} builds (issue 13: a Map_all export to a file writes
  * Bulk's cells without building rows). Each cell gets the builder's value rule, then the encoder's text rule:
@@ -408,7 +466,7 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
       return `${line}}`;
     };
 
-  const stats = { copied: 0, reparsed: 0, texts: 0 };
+  const stats = { copied: 0, emitted: 0, reparsed: 0, texts: 0 };
   const width = header.length;
   const rules = new Uint8Array(n);
   for (let k = 0; k < n; k++) {
@@ -467,13 +525,30 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
     return text(k, scratch);
   };
 
+  // The module's program (csv-scan.wat, emit): the same rules for the common cells, a record with any other left
+  // to the loop below. Its room: every key and empty text, a location's texts, the cells' bytes escaped, quotes,
+  // commas or 'false', the line end.
+  const blank = new Array<string>(width).fill('');
+  const emptyBytes = Array.from(rules, (rule, k) => (rule === Rule.Column ? Buffer.from(text(k, blank)) : Buffer.alloc(0)));
+  const program = lineProgram(csv, rules, positions, keyBytes, reads, emptyBytes, locations, { end, latitude: LATITUDE, longitude: LONGITUDE, locationEnd: LOCATION_END });
+  const programRoom = keysLength + 8 * n + 8 + emptyBytes.reduce((sum, b) => sum + b.length, 0) + locations.filter((l) => l !== undefined).length * (LATITUDE.length + LONGITUDE.length + LOCATION_END.length);
+
   const write = (records: BulkCsvRecords, out: LineBuffer): void => {
-    const buf = records.buf;
     if (records.count !== width || ((records.classes & BYTE_NON_ASCII) !== 0 && !records.utf8())) {
       stats.reparsed++;
       out.line(line(records.cellsOfBytes()));
       return;
     }
+    const length = records.emit(program, programRoom + 6 * (records.end - records.start));
+    if (length >= 0) {
+      const o = out.length;
+      records.output.copy(out.reserve(length), o, 0, length);
+      out.advance(o + length);
+      stats.copied++;
+      stats.emitted++;
+      return;
+    }
+    const buf = records.buf;
     const { starts, ends, flags } = records;
     const bv = records.view;
     // Room for the whole record from its bytes, reserved once: every key, every cell's bytes escaped (6 bytes at
