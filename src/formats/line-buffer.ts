@@ -13,6 +13,7 @@ export class LineBuffer {
   #offset = 0;
   #pending = '';
   #grouped = 0;
+  #deferred: ((out: LineBuffer) => void) | undefined;
 
   /** `pool`: the buffer (and a larger one when it grows) is taken from it, for a batch's consumer to give back once written. */
   constructor(estimatedBytes: number, head = '', pool?: BufferPool) {
@@ -25,8 +26,26 @@ export class LineBuffer {
     if (head !== '') this.#offset = this.#buffer.write(head, 0);
   }
 
+  /**
+   * Bytes a writer holds for this buffer, to be written by `write` (through {@link reserve}) before anything else is
+   * appended or read: the Bulk export's line writer gathers the lines its WebAssembly writes and copies them in with
+   * one call (bulkLineWriter). One writer at a time; `write` must tolerate being called when it holds nothing.
+   */
+  defer(write: (out: LineBuffer) => void): void {
+    this.#deferred = write;
+  }
+
+  #settle(): void {
+    const write = this.#deferred;
+    if (write !== undefined) {
+      this.#deferred = undefined;
+      write(this);
+    }
+  }
+
   /** Appends one line (its text without the line break). */
   line(text: string): void {
+    if (this.#deferred !== undefined) this.#settle();
     this.#pending += text;
     this.#pending += '\n';
     if (++this.#grouped === 32) this.#flush();
@@ -37,6 +56,7 @@ export class LineBuffer {
    * {@link length} on; then {@link advance} past what was written. The buffer may be replaced by the next call.
    */
   reserve(bytes: number): Buffer {
+    if (this.#deferred !== undefined) this.#settle();
     if (this.#grouped > 0) this.#flush();
     if (this.#offset + bytes > this.#buffer.length) this.#grow(bytes);
     return this.#buffer;
@@ -44,6 +64,7 @@ export class LineBuffer {
 
   /** The bytes written so far (the lines appended since the last {@link reserve} not counted). */
   get length(): number {
+    if (this.#deferred !== undefined) this.#settle();
     return this.#offset;
   }
 
@@ -54,6 +75,7 @@ export class LineBuffer {
 
   /** The bytes written: a view of the buffer, valid until the next batch's buffer replaces it. */
   bytes(): Buffer {
+    if (this.#deferred !== undefined) this.#settle();
     if (this.#grouped > 0) this.#flush();
     return this.#buffer.subarray(0, this.#offset);
   }
@@ -68,6 +90,7 @@ export class LineBuffer {
 
   /** The whole buffer the bytes are written in (what a pooled batch gives back once written). */
   get buffer(): Buffer {
+    if (this.#deferred !== undefined) this.#settle();
     return this.#buffer;
   }
 

@@ -1,5 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { CsvScanner, SCAN_FULL, SCAN_INCOMPLETE } from './csv-scan.ts';
+import { CsvScanner, EMIT_ROOM, SCAN_FULL, SCAN_INCOMPLETE } from './csv-scan.ts';
+
+export { EMIT_ROOM };
 import { ForceflowError } from '../core/errors.ts';
 
 /**
@@ -482,22 +484,23 @@ export class BulkCsvRecords {
   }
 
   /**
-   * The bytes record's line written by the scanner's module with a line writer's `program` (bulkLineWriter,
-   * {@link CsvScanner.emit}): its length in {@link output}, or -1 when the program leaves the record to JavaScript.
+   * The bytes record's line written by the scanner's module with a line writer's `program` at `at` of
+   * {@link output} ({@link CsvScanner.emit}): the end of what it wrote, or -1 when the program leaves the record to
+   * JavaScript.
    */
-  emit(program: Uint8Array, room: number): number {
-    const length = this.#scanner.emit(program, room);
+  emit(program: Uint8Array, at: number): number {
+    const end = this.#scanner.emit(program, at);
     if (this.#scanner.bytes !== this.#input) {
-      // The scanner moved the input to make room: the same record, at the same offsets, in new views.
+      // The scanner moved the input for the program: the same record, at the same offsets, in new views.
       this.#setInput();
       this.#cellArrays();
       this.buf = this.#input;
       this.view = this.#inputView;
     }
-    return length;
+    return end;
   }
 
-  /** The output of {@link emit} (a view valid until the next call of {@link next} or {@link emit}). */
+  /** Where {@link emit} writes: {@link EMIT_ROOM} bytes, kept until the next emit there (the view may be new after a push or emit). */
   get output(): Buffer {
     return this.#scanner.output;
   }

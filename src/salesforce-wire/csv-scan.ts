@@ -36,10 +36,13 @@ interface ScanExports {
 }
 
 /**
- * The memory: the result (count, classes) at 0, then the cell arrays, a line writer's program and its output room
- * (when one is set: {@link CsvScanner.emit}), then the input (csv-scan.wat).
+ * The memory: the result (count, classes) at 0, the output room of {@link CsvScanner.emit} at {@link OUTPUT}, the
+ * cell arrays, a line writer's program (when one is set), then the input (csv-scan.wat).
  */
-const CELLS = 1024;
+const OUTPUT = 1024;
+/** The bytes of the output room: lines emitted one after the other, taken out by the line writer. */
+export const EMIT_ROOM = 1 << 18;
+const CELLS = OUTPUT + EMIT_ROOM;
 const PAGE = 65536;
 
 export class CsvScanner {
@@ -52,8 +55,6 @@ export class CsvScanner {
   #bytes = new Uint8Array(0);
   #result = new Int32Array(0);
   #program: Uint8Array = new Uint8Array(0);
-  #outAt = 0;
-  #outRoom = 0;
   /** The record's cells: content bounds in the input, and byte classes (views on the module's memory). */
   starts = new Int32Array(0);
   ends = new Int32Array(0);
@@ -61,7 +62,7 @@ export class CsvScanner {
   /** The input (in the module's memory: valid until the next {@link input}), and as a DataView. */
   bytes: Buffer = Buffer.alloc(0);
   view = new DataView(new ArrayBuffer(0));
-  /** The output room of {@link emit} (a view on the module's memory, valid until the next scan or emit). */
+  /** The output room of {@link emit} (a view on the module's memory: its bytes stay, the view is new after a call that grows the memory). */
   output: Buffer = Buffer.alloc(0);
 
   constructor(delimiter: number) {
@@ -76,8 +77,7 @@ export class CsvScanner {
    */
   #layout(cap: number, room: number, keep: number): void {
     const programAt = (CELLS + cap * 9 + 15) & ~15;
-    const outAt = (programAt + this.#program.length + 16 + 15) & ~15;
-    const input = (outAt + this.#outRoom + 15) & ~15;
+    const input = (programAt + this.#program.length + 16 + 15) & ~15;
     const need = input + room + 16;
     const memory = this.#exports.memory;
     if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
@@ -86,8 +86,7 @@ export class CsvScanner {
     if (keep > 0 && input !== this.#input) this.#bytes.copyWithin(input, this.#input, this.#input + keep);
     this.#bytes.set(this.#program, programAt);
     this.#exports.program(programAt);
-    this.#outAt = outAt;
-    this.output = Buffer.from(buffer, outAt, this.#outRoom);
+    this.output = Buffer.from(buffer, OUTPUT, EMIT_ROOM);
     this.#cap = cap;
     this.#input = input;
     this.#inputRoom = buffer.byteLength - input - 16;
@@ -121,18 +120,18 @@ export class CsvScanner {
 
   /**
    * The scanned record's line written by the module's emit() (csv-scan.wat) with `program` (bulkLineWriter's, made
-   * once per writer), in {@link output}; its length, or -1 when a column needs the writer's JavaScript. `room`: the
-   * most the line may take. Setting another program or more room moves the input ({@link bytes} and {@link view}
-   * are then new views, the bounds in the cell arrays unchanged).
+   * once per writer) at `at` of {@link output}; the end of what it wrote there, or -1 when a column needs the
+   * writer's JavaScript. The caller sees to the room (the line's most, from `at`, within {@link EMIT_ROOM}). Setting
+   * another program moves the input ({@link bytes} and {@link view} are then new views, the bounds in the cell
+   * arrays unchanged).
    */
-  emit(program: Uint8Array, room: number): number {
-    if (program !== this.#program || room + 32 > this.#outRoom) {
+  emit(program: Uint8Array, at: number): number {
+    if (program !== this.#program) {
       this.#program = program;
-      this.#outRoom = Math.max(this.#outRoom, room + 32, 1 << 16);
       this.#layout(this.#cap, this.#length, this.#length);
     }
-    const end = this.#exports.emit(this.#outAt);
-    return end < 0 ? -1 : end - this.#outAt;
+    const end = this.#exports.emit(OUTPUT + at);
+    return end < 0 ? -1 : end - OUTPUT;
   }
 
   /** Doubles the cell arrays, the input moved after them (after {@link SCAN_FULL}). */

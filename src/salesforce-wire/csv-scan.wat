@@ -212,6 +212,11 @@
     (local $P i32) (local $n i32) (local $csv i32) (local $k i32) (local $col i32) (local $o i32) (local $rule i32)
     (local $i i32) (local $s i32) (local $e i32) (local $f i32) (local $t i32) (local $t2 i32) (local $b i32)
     (local $r i32) (local $rend i32) (local $sh i32) (local $s2 i32) (local $q i32) (local $j i32) (local $len i32)
+    (local $in i32) (local $starts i32) (local $ends i32) (local $flags i32)
+    (local.set $in (global.get $in))
+    (local.set $starts (global.get $starts))
+    (local.set $ends (global.get $ends))
+    (local.set $flags (global.get $flags))
     (local.set $P (global.get $prog))
     (local.set $n (i32.load (local.get $P)))
     (local.set $csv (i32.load offset=4 (local.get $P)))
@@ -243,15 +248,15 @@
               (if (i32.eq (local.get $rule) (i32.const 6))
                 (then
                   (local.set $i (i32.load offset=32 (local.get $col)))
-                  (local.set $s (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $s (i32.add (local.get $in) (i32.load (i32.add (local.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
                   (local.set $t (call $numberEnd (local.get $s)
-                    (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
+                    (i32.add (local.get $in) (i32.load (i32.add (local.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
                   (if (i32.ge_s (local.get $t) (i32.const 0))
                     (then
                       (local.set $i (i32.load offset=36 (local.get $col)))
-                      (local.set $s2 (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+                      (local.set $s2 (i32.add (local.get $in) (i32.load (i32.add (local.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
                       (local.set $t2 (call $numberEnd (local.get $s2)
-                        (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
+                        (i32.add (local.get $in) (i32.load (i32.add (local.get $ends) (i32.shl (local.get $i) (i32.const 2)))))))
                       (if (i32.ge_s (local.get $t2) (i32.const 0))
                         (then
                           (local.set $o (call $text (local.get $o) (i32.const 16)))
@@ -267,15 +272,15 @@
                 (loop $reads
                   (br_if $blank (i32.ge_u (local.get $r) (local.get $rend)))
                   (local.set $i (i32.shl (i32.load (local.get $r)) (i32.const 2)))
-                  (if (i32.ne (i32.load (i32.add (global.get $starts) (local.get $i))) (i32.load (i32.add (global.get $ends) (local.get $i))))
+                  (if (i32.ne (i32.load (i32.add (local.get $starts) (local.get $i))) (i32.load (i32.add (local.get $ends) (local.get $i))))
                     (then (return (i32.const -1))))
                   (local.set $r (i32.add (local.get $r) (i32.const 4)))
                   (br $reads)))
               (local.set $o (call $text (local.get $o) (i32.sub (i32.add (local.get $col) (i32.const 24)) (local.get $P))))
               (br $next)))
           (local.set $i (i32.load offset=4 (local.get $col)))
-          (local.set $s (i32.add (global.get $in) (i32.load (i32.add (global.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
-          (local.set $e (i32.add (global.get $in) (i32.load (i32.add (global.get $ends) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $s (i32.add (local.get $in) (i32.load (i32.add (local.get $starts) (i32.shl (local.get $i) (i32.const 2))))))
+          (local.set $e (i32.add (local.get $in) (i32.load (i32.add (local.get $ends) (i32.shl (local.get $i) (i32.const 2))))))
           ;; an empty cell: null (JSON), nothing (CSV)
           (if (i32.eq (local.get $s) (local.get $e))
             (then
@@ -295,7 +300,7 @@
                     (block $textRule
                       (br_table $textRule $datetime $boolean $number $time (local.get $rule)))
                     ;; text: quoted in JSON, in CSV when it holds `,` `"` CR or LF
-                    (local.set $f (i32.load8_u (i32.add (global.get $flags) (local.get $i))))
+                    (local.set $f (i32.load8_u (i32.add (local.get $flags) (local.get $i))))
                     (if (local.get $csv)
                       (then
                         (local.set $q (i32.ne (i32.and (local.get $f) (i32.const 2)) (i32.const 0)))

@@ -4,7 +4,7 @@ import { base64Reference, canonicalCompound, canonicalDatetime, componentKey, fr
 import type { SfField, SfObject } from './describe.ts';
 import { csvCell, csvText } from '../../formats/csv.ts';
 import type { LineBuffer } from '../../formats/line-buffer.ts';
-import { BYTE_CSV_QUOTE, BYTE_JSON_ESCAPE, BYTE_NON_ASCII, BYTE_QUOTE, type BulkCsvRecords } from '../../salesforce-wire/csv-reader.ts';
+import { BYTE_CSV_QUOTE, BYTE_JSON_ESCAPE, BYTE_NON_ASCII, BYTE_QUOTE, EMIT_ROOM, type BulkCsvRecords } from '../../salesforce-wire/csv-reader.ts';
 
 /**
  * How the requested output fields map onto what each API can select.
@@ -533,20 +533,45 @@ export function bulkLineWriter(plan: ReadPlan, version: string, header: readonly
   const program = lineProgram(csv, rules, positions, keyBytes, reads, emptyBytes, locations, { end, latitude: LATITUDE, longitude: LONGITUDE, locationEnd: LOCATION_END });
   const programRoom = keysLength + 8 * n + 8 + emptyBytes.reduce((sum, b) => sum + b.length, 0) + locations.filter((l) => l !== undefined).length * (LATITUDE.length + LONGITUDE.length + LOCATION_END.length);
 
+  // Lines the module wrote at the start of its output room, not yet copied into `pendingOut`: copied with one call
+  // before anything else is appended to it or read (LineBuffer.defer), when the room is full, or before a record
+  // written another way.
+  let pending = 0;
+  let pendingOut: LineBuffer | undefined;
+  let pendingRecords: BulkCsvRecords | undefined;
+  const settle = (out: LineBuffer): void => {
+    if (pending === 0 || out !== pendingOut) return;
+    const length = pending;
+    pending = 0;
+    pendingOut = undefined;
+    const ob = out.reserve(length);
+    const o = out.length;
+    (pendingRecords as BulkCsvRecords).output.copy(ob, o, 0, length);
+    out.advance(o + length);
+  };
+
   const write = (records: BulkCsvRecords, out: LineBuffer): void => {
+    if (pending > 0 && (out !== pendingOut || records !== pendingRecords)) settle(pendingOut as LineBuffer);
     if (records.count !== width || ((records.classes & BYTE_NON_ASCII) !== 0 && !records.utf8())) {
       stats.reparsed++;
       out.line(line(records.cellsOfBytes()));
       return;
     }
-    const length = records.emit(program, programRoom + 6 * (records.end - records.start));
-    if (length >= 0) {
-      const o = out.length;
-      records.output.copy(out.reserve(length), o, 0, length);
-      out.advance(o + length);
-      stats.copied++;
-      stats.emitted++;
-      return;
+    const most = programRoom + 6 * (records.end - records.start) + 32;
+    if (pending + most > EMIT_ROOM) settle(out);
+    if (most <= EMIT_ROOM) {
+      const end = records.emit(program, pending);
+      if (end >= 0) {
+        if (pending === 0) {
+          pendingOut = out;
+          pendingRecords = records;
+          out.defer(settle);
+        }
+        pending = end;
+        stats.copied++;
+        stats.emitted++;
+        return;
+      }
     }
     const buf = records.buf;
     const { starts, ends, flags } = records;
