@@ -273,3 +273,155 @@ describe('Bulk results transcoded from their bytes to file lines', () => {
     });
   }
 });
+
+/**
+ * The common cells are written by the scanner's WebAssembly module (csv-scan.wat, emit: bulkLineWriter's program),
+ * a record with any other cell by the writer's JavaScript; the module's lines are gathered and copied into the
+ * batch's LineBuffer later (LineBuffer.defer). A plan without base64 (whose reference reads the Id, so every record
+ * would fall back), with random cells of every byte the module treats apart, around its 16-byte copies, and values
+ * that must fall back; batches of a few records each in new LineBuffers, as the Bulk source writes them.
+ */
+describe('Bulk results written by the WebAssembly line writer', () => {
+  const moduleFields = fields.filter((x) => x.type !== 'base64');
+  const moduleObject = new SfObject('T__c', moduleFields);
+  const modulePlan = planRead(moduleObject, moduleFields, 'BULKV2');
+  const moduleHeader = modulePlan.select.filter((x) => x.name !== 'Missing__c').map((x) => x.name);
+  const moduleSchema = moduleObject.schema(moduleFields.map((x) => x.name));
+  const typeOf = (name: string): FieldType | undefined => moduleFields.find((x) => x.name === name)?.type;
+  const q = (cell: string): string => `"${cell.replaceAll('"', '""')}"`;
+
+  let seed = 7;
+  // A linear congruential generator's high bits (its low bits repeat with short periods).
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n);
+  };
+  const pick = <T>(values: readonly T[]): T => values[random(values.length)] as T;
+  const ALPHABET = ['a', 'Z', '7', ' ', ',', '"', '\n', '\r', '\\', '\t', '\u0001', '\u001f', '\u007f', 'é', '€', '😀', '\u2028', '/', '<'];
+  const text = (): string => {
+    const length = pick([0, 1, 2, 14, 15, 16, 17, 18, 31, 32, 33, random(70)]);
+    let cell = '';
+    while (cell.length < length) cell += random(3) === 0 ? pick(ALPHABET) : 'x';
+    return cell;
+  };
+  const digits = (n: number): string => Array.from({ length: n }, () => String(random(10))).join('');
+  // One cell in 40 is a value the module leaves to JavaScript (so most records are the module's, some not).
+  const rare = (): boolean => random(40) === 0;
+  // Numbers as written (copied), with Java's zeros (trimmed); else not as written (JavaScript's text).
+  const number = (): string => (rare()
+    ? pick(['0.0000001', '-0', '007', '1e5', '1.0E5', '1234567890123456', '123456789012345.0', '.5', 'abc', '-0.0'])
+    : pick(['', '0', '-5', `${1 + random(9)}${digits(random(14))}`, `${1 + random(9)}.${digits(3)}7`, `-0.${digits(4)}1`, `${random(1000)}.0`, `${random(1000)}.50`, '12.500', '0.000001', '0.10']));
+  const cellOf = (name: string): string => {
+    if (name === 'Id') return `a0A${digits(15)}`;
+    if (name.startsWith('Billing')) return rare() ? text() : ''; // the address: mostly empty (its text otherwise)
+    switch (typeOf(name)) {
+      case 'boolean':
+        return pick(['true', 'false', '', 'TRUE']);
+      case 'datetime':
+        return rare() ? pick(['2024-01-02T03:04:05.000+0200', '2024-01-02T03:04:05Z', '2024-01-02T03:04:05.000Zx']) : pick(['', `2024-0${1 + random(9)}-1${random(10)}T0${random(10)}:1${random(10)}:2${random(10)}.${digits(3)}Z`]);
+      case 'time':
+        return rare() ? pick(['12:30', '12:30:15.5Z', '1:30:15.500Z']) : pick(['', `1${random(10)}:0${random(10)}:3${random(10)}.${digits(3)}Z`]);
+      case 'int': case 'long': case 'double': case 'currency': case 'percent':
+        return number();
+      default:
+        return text();
+    }
+  };
+  const body = (records: number): { text: string; rows: string[][] } => {
+    const rows: string[][] = [];
+    for (let r = 0; r < records; r++) rows.push(moduleHeader.map(cellOf));
+    return { text: `${moduleHeader.map(q).join(',')}\n${rows.map((row) => row.map(q).join(',')).join('\n')}\n`, rows };
+  };
+
+  function viaRows(bytes: Buffer, fileType: 'CSV' | 'JSON'): Buffer {
+    const parser = new BulkCsvParser(',');
+    const all = [...parser.push(bytes), ...parser.end()];
+    const build = bulkRowBuilder(modulePlan, '60.0', all[0] as string[]);
+    const encoder = fileType === 'CSV' ? new CsvEncoder(moduleSchema) : new JsonLinesEncoder(moduleSchema);
+    return bytesOf(encoder, [all.slice(1).map(build)], undefined);
+  }
+
+  /** As bulk-source.ts writes a page: a LineBuffer per `batch` records, its bytes taken once full. */
+  function viaBytes(bytes: Buffer, chunk: number, batch: number, fileType: 'CSV' | 'JSON'): { bytes: Buffer; writer: BulkLineWriter } {
+    const records = new BulkCsvRecords(',');
+    let writer: BulkLineWriter | undefined;
+    let out: LineBuffer | undefined;
+    let lines = 0;
+    const batches: Uint8Array[] = [];
+    const counts: number[] = [];
+    const take = (): void => {
+      batches.push(Buffer.from((out as LineBuffer).bytes()));
+      counts.push(lines);
+      out = undefined;
+      lines = 0;
+    };
+    const drain = (): void => {
+      for (let kind = records.next(); kind !== NO_RECORD; kind = records.next()) {
+        if (writer === undefined) {
+          writer = bulkLineWriter(modulePlan, '60.0', kind === CELLS_RECORD ? records.cells : records.cellsOfBytes(), fileType);
+          continue;
+        }
+        out ??= new LineBuffer(64);
+        if (kind === BYTES_RECORD) writer.write(records, out);
+        else out.line(writer.line(records.cells));
+        if (++lines >= batch) take();
+      }
+    };
+    for (let i = 0; i < bytes.length; i += chunk) {
+      records.push(bytes.subarray(i, i + chunk));
+      drain();
+    }
+    records.push(undefined);
+    drain();
+    if (out !== undefined) take();
+    const encoder = fileType === 'CSV' ? new CsvEncoder(moduleSchema) : new JsonLinesEncoder(moduleSchema);
+    return { bytes: bytesOf(encoder, undefined, batches, counts), writer: writer as BulkLineWriter };
+  }
+
+  const same = (bytes: Buffer, chunk: number, batch: number, fileType: 'CSV' | 'JSON'): BulkLineWriter => {
+    const expected = viaRows(bytes, fileType);
+    const got = viaBytes(bytes, chunk, batch, fileType);
+    expect(got.bytes.toString('utf8').split('\n')).toEqual(expected.toString('utf8').split('\n'));
+    expect(got.bytes.equals(expected)).toBe(true);
+    return got.writer;
+  };
+
+  for (const fileType of ['CSV', 'JSON'] as const) {
+    it(`${fileType}: random cells, the same bytes as the rows path, the module writing the records it can`, () => {
+      const { text: csv } = body(3000);
+      const bytes = Buffer.from(csv);
+      for (const [chunk, batch] of [[bytes.length, 1000], [65_536, 7], [4096, 1], [1000, 61]] as const) {
+        const writer = same(bytes, chunk, batch, fileType);
+        expect(writer.stats.copied).toBe(3000);
+        // Most records are the module's; those with a value it leaves (Java's E notation, an offset...) are not.
+        expect(writer.stats.emitted).toBeGreaterThan(100);
+        expect(writer.stats.emitted).toBeLessThan(3000);
+      }
+      // Every record split at every byte.
+      const short = Buffer.from(body(150).text);
+      for (const chunk of [1, 2, 3, 7, 61]) expect(same(short, chunk, 10, fileType).stats.emitted).toBeGreaterThan(40);
+    });
+
+    it(`${fileType}: the module's lines keep their place among lines written otherwise (parsed records, JavaScript's, a full output room)`, () => {
+      const { rows } = body(400);
+      const plain = (row: readonly string[]): string => row.map(q).join(',');
+      // Unquoted cells (the parser reads them), a record of another width (parsed again), a long record whose
+      // line cannot fit the module's output room (the JavaScript writes it), among plain ones; the output room
+      // (256 KiB) filled more than once.
+      const parts: string[] = [moduleHeader.map(q).join(',')];
+      rows.forEach((row, i) => {
+        if (i % 37 === 5) parts.push(row.map((c, k) => (k === 0 && !/[",\r\n]/.test(c) ? c : q(c))).join(','));
+        else if (i % 53 === 9) parts.push(`${plain(row)},"extra"`);
+        else if (i % 101 === 11) parts.push(plain(row.map((c, k) => (typeOf(moduleHeader[k] as string) === 'string' ? 'y'.repeat(50_000) : c))));
+        else parts.push(plain(row));
+      });
+      const bytes = Buffer.from(`${parts.join('\n')}\n`);
+      expect(bytes.length).toBeGreaterThan(600_000);
+      for (const [chunk, batch] of [[bytes.length, 1000], [65_536, 3], [4096, 1], [1000, 50]] as const) {
+        const writer = same(bytes, chunk, batch, fileType);
+        expect(writer.stats.emitted).toBeGreaterThan(100);
+        expect(writer.stats.reparsed).toBe(8);
+      }
+    });
+  }
+});

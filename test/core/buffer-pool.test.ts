@@ -54,6 +54,33 @@ describe('BufferPool', () => {
     expect(out.bytes().toString()).toBe('kept');
     expect(pool.size).toBe(0); // the outgrown buffer is dropped: the batch gives back the grown one
   });
+
+  it('a LineBuffer writes bytes deferred to it before anything appended or read after them (defer)', () => {
+    const pool = new BufferPool(4);
+    const out = new LineBuffer(4096, '', pool);
+    let held = '';
+    const write = (to: LineBuffer): void => {
+      const text = held;
+      held = '';
+      to.advance(to.reserve(text.length).write(text, to.length) + to.length);
+    };
+    out.line('a');
+    held = 'b\n';
+    out.defer(write);
+    out.line('c');
+    held = 'd\n';
+    out.defer(write);
+    const big = 'e'.repeat(10_000);
+    held = `${big}\n`; // written through reserve: the buffer grows
+    out.defer(write);
+    expect(out.bytes().toString()).toBe(`a\nb\nc\n${big}\n`);
+    held = 'f\n';
+    out.defer(write);
+    expect(out.length).toBe(`a\nb\nc\n${big}\nf\n`.length);
+    expect(out.buffer.subarray(0, out.length).toString()).toBe(`a\nb\nc\n${big}\nf\n`);
+    out.bytes(); // written once: the writer is called no more
+    expect(out.bytes().toString()).toBe(`a\nb\nc\n${big}\nf\n`);
+  });
 });
 
 describe('CSV and JSON lines encoders: written() lets the next batch reuse the last one\'s memory', () => {
