@@ -196,18 +196,9 @@
         (br $trim)))
     (if (i32.eq (local.get $t) (i32.add (local.get $dot) (i32.const 1))) (then (local.set $t (local.get $dot))))
     (select (local.get $t) (i32.const -1) (call $canonical (local.get $s) (local.get $t))))
-  ;; the 16 bytes at p match the shape at sh (a `0` any digit, else the byte) where mask m says
-  (func $shape16 (param $p i32) (param $sh i32) (param $m i32) (result i32)
-    (local $v v128) (local $w v128)
-    (local.set $v (v128.load (local.get $p)))
-    (local.set $w (v128.load (local.get $sh)))
-    (i32.eq (local.get $m) (i32.and (local.get $m) (i8x16.bitmask (v128.bitselect
-      (i8x16.le_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
-        (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))
-      (i8x16.eq (local.get $v) (local.get $w))
-      (i8x16.eq (local.get $w) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)))))))
-;; emit(out): the record's line (its LF included) written from out; its end, or -1 when a column needs JavaScript.
-  ;; A column's key and a cell are copied 16 bytes at a time in the loop itself (no call: the hot path).
+  ;; emit(out): the record's line (its LF included) written from out; its end, or -1 when a column needs JavaScript.
+  ;; A column's key and a cell are copied 16 bytes at a time in the loop itself, and a datetime's or time's shape
+  ;; checked there (`0` a digit, else the byte itself): V8 does not inline calls between WebAssembly functions.
   (func (export "emit") (param $out i32) (result i32)
     (local $P i32) (local $n i32) (local $csv i32) (local $k i32) (local $col i32) (local $o i32) (local $rule i32)
     (local $i i32) (local $s i32) (local $e i32) (local $f i32) (local $t i32) (local $t2 i32) (local $b i32)
@@ -327,8 +318,16 @@
                   ;; datetime: YYYY-MM-DDTHH:MM:SS.sssZ
                   (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 24)) (then (return (i32.const -1))))
                   (local.set $sh (i32.add (local.get $P) (i32.load offset=48 (local.get $P))))
-                  (if (i32.eqz (i32.and (call $shape16 (local.get $s) (local.get $sh) (i32.const 0xffff))
-                      (call $shape16 (i32.add (local.get $s) (i32.const 16)) (i32.add (local.get $sh) (i32.const 16)) (i32.const 0xff))))
+                  (if (i32.eqz (i32.and (i32.eq (i32.const 0xffff) (i32.and (i32.const 0xffff) (i8x16.bitmask (v128.bitselect
+                      (i8x16.le_u (i8x16.sub (v128.load (local.get $s)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                        (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))
+                      (i8x16.eq (v128.load (local.get $s)) (v128.load (local.get $sh)))
+                      (i8x16.eq (v128.load (local.get $sh)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))))))
+                      (i32.eq (i32.const 0xff) (i32.and (i32.const 0xff) (i8x16.bitmask (v128.bitselect
+                      (i8x16.le_u (i8x16.sub (v128.load offset=16 (local.get $s)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                        (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))
+                      (i8x16.eq (v128.load offset=16 (local.get $s)) (v128.load offset=16 (local.get $sh)))
+                      (i8x16.eq (v128.load offset=16 (local.get $sh)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))))))))
                     (then (return (i32.const -1))))
                   (br $copy))
                 ;; boolean: true, else false
@@ -348,7 +347,12 @@
               (br $copy))
             ;; time: HH:MM:SS.sssZ
             (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 13)) (then (return (i32.const -1))))
-            (if (i32.eqz (call $shape16 (local.get $s) (i32.add (local.get $P) (i32.load offset=52 (local.get $P))) (i32.const 0x1fff)))
+            (local.set $sh (i32.add (local.get $P) (i32.load offset=52 (local.get $P))))
+            (if (i32.eqz (i32.eq (i32.const 0x1fff) (i32.and (i32.const 0x1fff) (i8x16.bitmask (v128.bitselect
+                      (i8x16.le_u (i8x16.sub (v128.load (local.get $s)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                        (v128.const i8x16 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9))
+                      (i8x16.eq (v128.load (local.get $s)) (v128.load (local.get $sh)))
+                      (i8x16.eq (v128.load (local.get $sh)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48)))))))
               (then (return (i32.const -1)))))
           ;; the cell [s, t), quoted when q
           (i32.store8 (local.get $o) (i32.const 34))
