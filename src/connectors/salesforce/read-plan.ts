@@ -422,7 +422,7 @@ function lineProgram(
  * emit, with the program {@link lineProgram} makes): a record whose cells are all of those is written there, any
  * other by the JavaScript below (the reference). The module's lines gather in its output room and are copied into
  * the batch with one call (LineBuffer.defer): in process, one 23.5 MB page of 50,000 `Invoice__c` records went from
- * about 4.1-4.8 to 1.8-2.1 ns a byte of results for CSV lines and 5.8-5.9 to 2.2-2.4 for JSON lines, the scan
+ * about 4.4-4.9 to 1.8-2.0 ns a byte of results for CSV lines and 5.8-6.4 to 2.1-2.2 for JSON lines, the scan
  * (0.8) included (docs/benchmarks.md).
  * test/connectors/salesforce-bulk-lines.test.ts holds both to the encoders' bytes on every field type and tricky
  * cells, the bytes fed in chunks of every size.
