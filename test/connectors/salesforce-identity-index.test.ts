@@ -32,3 +32,25 @@ describe('IdentityIndex', () => {
     for (const key of ['never', 'EXT-', 'x'.repeat(40), '漢漢漢']) expect(index.get(key)).toBe(map.get(key));
   });
 });
+
+describe('IdentityIndex sized up front', () => {
+  it('answers as one that grew, below and past the keys and characters it was sized for', () => {
+    for (const [keys, chars] of [[1000, 8000], [10, 10], [0, 0]] as const) {
+      const sized = new IdentityIndex(keys, chars);
+      const grown = new IdentityIndex();
+      for (let i = 0; i < 3000; i++) {
+        const key = i % 500 === 0 ? `É-${i}-漢` : `EXT-${i}`;
+        sized.set(key, i);
+        grown.set(key, i);
+        if (i % 3 === 0) {
+          sized.set(key, -1);
+          grown.set(key, -1);
+        }
+      }
+      expect(sized.size).toBe(3000);
+      for (let i = 0; i < 3100; i++) {
+        for (const key of [`EXT-${i}`, `É-${i}-漢`, `ext-${i}`]) expect(sized.get(key)).toBe(grown.get(key));
+      }
+    }
+  });
+});

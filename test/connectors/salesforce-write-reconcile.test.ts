@@ -85,7 +85,7 @@ describe.each([
     expect(pass.match(['a01000000000001AAA', 'false', 'E1', 'one', '1'], 'false')).toBe(0);
     expect(pass.match(['a01000000000009AAA', 'true', 'E9', 'nine', '9'], 'true')).toBeUndefined();
     expect(pass.trueCount).toBe(1);
-    expect(pass.payload).toEqual([]);
+    expect(pass.payload.size).toBe(0);
     expect(() => pass.commit('successfulResults')).toThrow(/match no row sent/);
   });
 
@@ -96,7 +96,7 @@ describe.each([
     bad.header(['sf__Id', 'sf__Error', ...header]);
     expect(bad.match(['', 'DUPLICATE_EXTERNAL_ID:dup:--', 'D', 'second', '2.0'], 'DUPLICATE_EXTERNAL_ID:dup:--')).toBe(2);
     expect(bad.match(['', 'DUPLICATE_EXTERNAL_ID:dup:--', 'D', 'first', '1'], 'DUPLICATE_EXTERNAL_ID:dup:--')).toBe(0);
-    expect(bad.payload).toEqual(['DUPLICATE_EXTERNAL_ID:dup:--', 'DUPLICATE_EXTERNAL_ID:dup:--']);
+    expect([...bad.payload]).toEqual([[2, 'DUPLICATE_EXTERNAL_ID:dup:--'], [0, 'DUPLICATE_EXTERNAL_ID:dup:--']]);
     bad.commit('failedResults');
     const ok = new MatchPass(ledger, SUCCEEDED, false);
     ok.header(['sf__Id', 'sf__Created', ...header]);

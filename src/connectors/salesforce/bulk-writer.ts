@@ -7,7 +7,7 @@ import { ForceflowError, isForceflowError } from '../../core/errors.ts';
 import { Backoff, retry, sleep } from '../../core/retry.ts';
 import type { FieldType } from '../../core/types.ts';
 import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
-import { executionJournalNone, journalFailure, toRanges, type ExecutionJournal } from './journal.ts';
+import { executionJournalNone, journalFailure, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
@@ -233,7 +233,7 @@ export class BulkWriter {
       if (!isForceflowError(error) || (error.details as { status?: number }).status !== 404) throw error;
       this.ctx.log.warn({ jobId }, 'a Bulk job recorded in the write journal is unknown to Salesforce');
       if (this.target.operation !== 'INSERT') {
-        await this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: toRanges(file.indexes) });
+        await this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: file.indexes.ranges() });
         return { resend: file };
       }
       const unknown: RecordFailure[] = [];
@@ -241,7 +241,7 @@ export class BulkWriter {
       try {
         for await (const { position, cells } of readSpoolRows(file.path)) {
           const original = originals !== undefined ? (await originals.next()).value ?? undefined : undefined;
-          unknown.push({ index: file.indexes[position] as number, record: original ?? recordFromCells(this.keys, cells), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId}, recorded by a run that did not finish, is unknown to Salesforce (deleted, or older than its retention); it may or may not have written this record.` });
+          unknown.push({ index: file.indexes.at(position) as number, record: original ?? recordFromCells(this.keys, cells), errorCode: OUTCOME_UNKNOWN, message: `Bulk job ${jobId}, recorded by a run that did not finish, is unknown to Salesforce (deleted, or older than its retention); it may or may not have written this record.` });
         }
       } finally {
         await originals?.return(undefined);
@@ -275,16 +275,15 @@ export class BulkWriter {
     let retry: CsvSpool | undefined;
     const failures: RecordFailure[] = [];
     const unknown: RecordFailure[] = [];
-    const errorAt = new Map<number, string>();
-    errors.positions.forEach((p, i) => errorAt.set(p, errors.payload[i] ?? ''));
+    const errorAt = errors.payload;
     const createdCount = created.trueCount;
-    const written = created.positions.length;
+    const written = created.matched;
     const jobError = info.errorMessage ?? `the job ended ${info.state}`;
     const jobCode = /^(\w+)\s*:/.exec(jobError)?.[1] ?? 'BULK_JOB_FAILED';
     // A Failed job's rows that no result file lists were never processed, provided the job's own count of
     // processed records is all in the successful and failed results. If it is not, an INSERT cannot tell
     // which of them Salesforce wrote, so they are reported unknown rather than sent again (no duplicates).
-    const accounted = info.numberRecordsProcessed === undefined || info.numberRecordsProcessed <= written + errors.positions.length;
+    const accounted = info.numberRecordsProcessed === undefined || info.numberRecordsProcessed <= written + errors.matched;
     const needsPass = ledger.size !== written;
     if (needsPass) {
       // The records as they came (when the spool kept them), read in step with the rows sent.
@@ -294,7 +293,7 @@ export class BulkWriter {
           const original = originals !== undefined ? (await originals.next()).value ?? undefined : undefined;
           const status = ledger.status[position];
           if (status === SUCCEEDED) continue;
-          const index = file.indexes[position] as number;
+          const index = file.indexes.at(position) as number;
           const record = (): RecordFailure['record'] => original ?? recordFromCells(this.keys, cells);
           let again = false;
           if (status === FAILED) {
@@ -321,7 +320,7 @@ export class BulkWriter {
     }
     this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, recovering ? 'bulk job of an unfinished run recovered' : 'bulk job reconciled');
     const next = retry === undefined ? undefined : (await retry.finish())[0];
-    await this.journal.settle(seq, { created: createdCount, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: toRanges(next?.indexes ?? []) });
+    await this.journal.settle(seq, { created: createdCount, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: next?.indexes.ranges() ?? [] });
     if (written > 0) this.reporter.written(written, createdCount);
     if (failures.length > 0) await this.reporter.failed(failures);
     if (unknown.length > 0) await this.reporter.failed(unknown, true);
@@ -366,7 +365,7 @@ export class BulkWriter {
       this.stats.jobs.push(job.id);
       this.ctx.log.info({ jobId: job.id, object, operation, bytes: file.bytes, records: file.indexes.length }, 'bulk ingest job created');
       // Journaled before the data goes: a run that dies from here on leaves the job for the next run to recover.
-      const ranges = toRanges(file.indexes);
+      const ranges = file.indexes.ranges();
       const seq = await this.journal.record({ kind: 'bulk', ref: job.id, ranges, count: file.indexes.length, fingerprint: file.fingerprint, sentAt: Date.now() });
       const notWritten = async (): Promise<void> => this.journal.settle(seq, { created: 0, failed: [], unknown: [], resend: ranges });
       try {

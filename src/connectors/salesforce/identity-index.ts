@@ -11,15 +11,31 @@
  * Lookups compare the stored characters, so two keys are never confused whatever their hashes.
  */
 export class IdentityIndex {
-  #chars: Uint8Array | Uint16Array = new Uint8Array(1 << 16);
+  #chars: Uint8Array | Uint16Array;
   #used = 0;
   /** Entry e's key is #chars[#starts[e], #starts[e + 1]). */
-  #starts = new Int32Array(1 << 12);
-  #values = new Int32Array(1 << 12);
-  #hashes = new Int32Array(1 << 12);
+  #starts: Int32Array;
+  #values: Int32Array;
+  #hashes: Int32Array;
   #count = 0;
   /** Slot → entry + 1 (0: empty); its length a power of two, at least twice the entries. */
-  #table = new Int32Array(1 << 13);
+  #table: Int32Array;
+
+  /**
+   * `keys` and `chars`: how many keys, and characters in all, the index is expected to hold (a job's rows and the
+   * size of its identities file). Sized for them up front, it holds them in one allocation each, where growing
+   * by doubling would leave up to as much again in outgrown arrays for the collector; it still grows past them.
+   */
+  constructor(keys = 1 << 12, chars = 1 << 16) {
+    const entries = Math.max(16, Math.ceil(keys));
+    this.#chars = new Uint8Array(Math.max(16, Math.ceil(chars)));
+    this.#starts = new Int32Array(entries);
+    this.#values = new Int32Array(entries);
+    this.#hashes = new Int32Array(entries);
+    let slots = 32;
+    while (slots < entries * 2) slots *= 2;
+    this.#table = new Int32Array(slots);
+  }
 
   get size(): number {
     return this.#count;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { ForceflowError } from '../../core/errors.ts';
 import type { FieldType } from '../../core/types.ts';
 import { forEachIdentity, readSpoolBatches, type SpoolFile } from './spool.ts';
@@ -67,11 +68,15 @@ export interface PassRow {
   readonly cells: readonly string[];
 }
 
-/** One result file being matched; nothing changes in the ledger until {@link commit}. */
+/**
+ * One result file being matched; nothing changes in the ledger until {@link commit}. The positions matched are
+ * marked in a byte per row of the job (no list of them: a job's 500,000 successes would be 4 MB of heap).
+ */
 export class MatchPass {
-  readonly positions: number[] = [];
-  /** Payload per matched position (empty unless the pass keeps payloads). */
-  readonly payload: string[] = [];
+  /** Rows matched. */
+  matched = 0;
+  /** Payload per matched position, when the pass keeps payloads (sf__Error; empty otherwise). */
+  readonly payload = new Map<number, string>();
   /** How many matched rows had the payload `true` (sf__Created). */
   trueCount = 0;
   private readonly keepPayload: boolean;
@@ -122,8 +127,8 @@ export class MatchPass {
       return undefined;
     }
     this.taken[found] = 1;
-    this.positions.push(found);
-    if (this.keepPayload) this.payload.push(payload);
+    this.matched++;
+    if (this.keepPayload) this.payload.set(found, payload);
     if (payload === 'true') this.trueCount++;
     return found;
   }
@@ -135,7 +140,9 @@ export class MatchPass {
         details: { jobId: this.ledger.jobId, unmatched: this.unmatched },
       });
     }
-    for (const p of this.positions) this.ledger.status[p] = this.status;
+    const taken = this.taken;
+    const status = this.ledger.status;
+    for (let p = 0; p < taken.length; p++) if (taken[p] === 1) status[p] = this.status;
   }
 }
 
@@ -148,16 +155,18 @@ export class JobLedger {
   readonly keys = new Map<string, number | number[]>();
   /** The identity column (-1: none); identity key → the one position having it, or SHARED. */
   readonly identity: number;
-  readonly byIdentity = new IdentityIndex();
+  readonly byIdentity: IdentityIndex;
   readonly status: Uint8Array;
   jobId = '';
 
-  private constructor(file: SpoolFile, types: readonly FieldType[], identity: number) {
+  /** `identityChars`: about how many characters the job's identities have in all (the index is sized for them). */
+  private constructor(file: SpoolFile, types: readonly FieldType[], identity: number, identityChars: number) {
     this.file = file;
     this.header = file.header;
     this.types = types;
     this.identity = identity;
     this.status = new Uint8Array(file.indexes.length);
+    this.byIdentity = identity < 0 ? new IdentityIndex(0, 0) : new IdentityIndex(file.indexes.length, identityChars);
   }
 
   get size(): number {
@@ -169,7 +178,9 @@ export class JobLedger {
    * id of an UPSERT, Id of an UPDATE or DELETE), or -1 (INSERT: every row keyed by all its cells).
    */
   static async build(file: SpoolFile, types: readonly FieldType[], identity = -1): Promise<JobLedger> {
-    const ledger = new JobLedger(file, types, identity);
+    // An identities file holds a job's identities one a line: its size less the line ends is about their characters.
+    const identityChars = identity >= 0 && file.identities !== undefined ? (await stat(file.identities)).size - file.indexes.length : undefined;
+    const ledger = new JobLedger(file, types, identity, identityChars ?? 16 * file.indexes.length);
     const columns = types.map((_, i) => i);
     const keyAll = (position: number, cells: readonly string[]): void => {
       const key = keyOf(types, cells, columns);

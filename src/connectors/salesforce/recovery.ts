@@ -251,7 +251,7 @@ export class Recovery {
       for await (const { position, cells } of readSpoolRows(file.path)) {
         const row = (await originals.next()).value ?? undefined;
         this.counts.rowsResent++;
-        await this.stageRow(file.indexes[position] as number, row ?? recordFromCells(keys, cells));
+        await this.stageRow(file.indexes.at(position) as number, row ?? recordFromCells(keys, cells));
       }
     } finally {
       await originals.return(undefined);

@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Row } from '../../core/types.ts';
+import { ForceflowError } from '../../core/errors.ts';
 import { RowFingerprint } from './journal.ts';
+import { RowIndexes } from './row-indexes.ts';
 import { ingestLine } from '../../salesforce-wire/bulk-csv.ts';
 import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
 
@@ -91,8 +93,8 @@ class FileBuffer {
 export interface SpoolFile {
   readonly path: string;
   readonly header: readonly string[];
-  /** Input index of the row at each position. */
-  readonly indexes: readonly number[];
+  /** Input index of the row at each position (runs of consecutive indexes: a few numbers per file, row-indexes.ts). */
+  readonly indexes: RowIndexes;
   readonly bytes: number;
   /** The original records, one JSON line per position (when the spool keeps them). */
   readonly originals?: string;
@@ -113,18 +115,28 @@ function identityLine(cell: string): string {
 /**
  * Calls `each` with the cells of an identities file ({@link SpoolFile.identities}), in position order; returns how
  * many there were. No array of them: a job's cells (up to 500,000) would all live until the last is read, long
- * enough to be promoted to the old generation, where only a full collection frees them.
+ * enough to be promoted to the old generation, where only a full collection frees them. Read in chunks of 64 KB,
+ * not as one string: a job's file (about 6 MB at 500,000 rows) would be allocated straight in the old generation.
  */
 export async function forEachIdentity(path: string, each: (position: number, cell: string) => void): Promise<number> {
-  const text = await readFile(path, 'utf8');
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 64 * 1024 });
   let position = 0;
-  let from = 0;
-  while (from < text.length) {
-    const lf = text.indexOf('\n', from);
-    const line = text.slice(from, lf);
-    each(position++, line.charCodeAt(0) === 34 ? (JSON.parse(line) as string) : line);
-    from = lf + 1;
+  let rest = '';
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = rest === '' ? chunk : rest + chunk;
+      let from = 0;
+      for (let lf = text.indexOf('\n'); lf >= 0; lf = text.indexOf('\n', from)) {
+        const line = text.slice(from, lf);
+        each(position++, line.charCodeAt(0) === 34 ? (JSON.parse(line) as string) : line);
+        from = lf + 1;
+      }
+      rest = text.slice(from);
+    }
+  } finally {
+    stream.destroy();
   }
+  if (rest !== '') throw new ForceflowError('INTERNAL', `The identities file ${path} ends without a line end.`);
   return position;
 }
 
@@ -138,7 +150,7 @@ export class CsvSpool {
   private readonly done: SpoolFile[] = [];
   private handle: FileHandle | undefined;
   private path = '';
-  private indexes: number[] = [];
+  private indexes = new RowIndexes();
   private bytes = 0;
   /** Lines not written yet (of the CSV file, the originals, the identities). */
   private readonly pending = new FileBuffer(FLUSH_BYTES);
@@ -233,7 +245,7 @@ export class CsvSpool {
     this.pendingIdentities.clear();
     this.pending.add(this.headerLine, Buffer.byteLength(this.headerLine));
     this.bytes = Buffer.byteLength(this.headerLine);
-    this.indexes = [];
+    this.indexes = new RowIndexes();
     this.fingerprint = new RowFingerprint();
   }
 
