@@ -1,12 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseBulkError } from '../../src/connectors/salesforce/bulk-writer.ts';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BulkWriter, parseBulkError } from '../../src/connectors/salesforce/bulk-writer.ts';
+import { describeObject } from '../../src/connectors/salesforce/describe.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED } from '../../src/connectors/salesforce/reconcile.ts';
 import { CsvSpool } from '../../src/connectors/salesforce/spool.ts';
 import { isForceflowError, type ForceflowError } from '../../src/core/errors.ts';
 import type { RecordBatch, Row } from '../../src/core/types.ts';
 import { batches, destinationConfig as cfg, errorRows, FAST_DESTINATION, sumCalls as sum, writeEnv } from '../helpers/salesforce-write.ts';
 import { captureContext } from '../helpers/run-context.ts';
-import { createSalesforceDestination } from '../../src/connectors/salesforce/destination.ts';
+import { createSalesforceDestination, resolveTarget } from '../../src/connectors/salesforce/destination.ts';
 import type { WriteProgress } from '../../src/core/connector.ts';
 
 const env = writeEnv({ emulator: { seed: 7 }, tmpPrefix: 'ff-sfdest-' });
@@ -167,6 +170,25 @@ describe('AUTOMATIC', () => {
     expect(sizes[0]).toBeLessThanOrEqual(64 * 1024 + 300);
     expect(sizes[1]).toBeGreaterThan(256 * 1024 - 300);
     await expectExact('GROW', 3000, result);
+  });
+
+  it('a job\'s spool files are removed once it is reconciled: the spool folder holds the files waiting, not the whole input', async () => {
+    const ctx = captureContext();
+    const client = env.client(ctx.log);
+    const described = await describeObject(client, 'Account');
+    const target = resolveTarget(described, cfg({ writeOperationType: 'UPSERT', idFieldNames: ['External_Id__c'] }), ['Name', 'External_Id__c']);
+    let written = 0;
+    const reporter = { stopped: false, written: (n: number): void => void (written += n), failed: async (): Promise<void> => undefined };
+    const dir = await mkdtemp(join(env.dir, 'removed-'));
+    const writer = new BulkWriter(client, target, reporter, ctx, dir, FAST_DESTINATION.bulk);
+    const spool = new CsvSpool(dir, ['Name', 'External_Id__c'], { maxBytes: 2000, originals: true, identity: writer.identity, prefix: 'rm' });
+    for (let i = 0; i < 300; i++) await spool.add(i, [`Removed ${i}`, `RM-${i}`], { Name: `Removed ${i}`, External_Id__c: `RM-${i}` });
+    const files = await spool.finish();
+    expect(files.length).toBeGreaterThan(2);
+    expect((await readdir(dir)).length).toBe(files.length * 3);
+    await writer.write(files);
+    expect(written).toBe(300);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('CsvSpool rolls a file over past minBytes only when rollEarly says so, and always before maxBytes', async () => {

@@ -10,7 +10,7 @@ import { BULK_CALL_RETRIES, type SalesforceClient } from './http.ts';
 import { executionJournalNone, journalFailure, type ExecutionJournal } from './journal.ts';
 import { FAILED, JobLedger, MatchPass, SUCCEEDED, UNPROCESSED, UNSEEN } from './reconcile.ts';
 import { readBulkCsv } from '../../salesforce-wire/csv-reader.ts';
-import { CsvSpool, readSpoolOriginals, readSpoolRows, type SpoolFile } from './spool.ts';
+import { CsvSpool, readSpoolOriginals, readSpoolRows, removeSpoolFile, type SpoolFile } from './spool.ts';
 import { OUTCOME_UNKNOWN, RETRYABLE_ROW_ERRORS, isTransientCallError, recordFromCells, retryAfterOf, rowRetryPolicy, type RowRetryOptions, type WriteReporter, type WriteTarget } from './write-plan.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 
@@ -321,6 +321,9 @@ export class BulkWriter {
     this.ctx.log.info({ object, jobId, state: info.state, written, failed: failures.length, unknown: unknown.length, again: retry?.rows ?? 0, attempt }, recovering ? 'bulk job of an unfinished run recovered' : 'bulk job reconciled');
     const next = retry === undefined ? undefined : (await retry.finish())[0];
     await this.journal.settle(seq, { created: createdCount, failed: failures.map(journalFailure), unknown: unknown.map(journalFailure), resend: next?.indexes.ranges() ?? [] });
+    // The job is settled: its file is not read again (rows to send again are in `next`). Removed now, the spool
+    // folder holds the files waiting for their job, not the whole input.
+    await removeSpoolFile(file);
     if (written > 0) this.reporter.written(written, createdCount);
     if (failures.length > 0) await this.reporter.failed(failures);
     if (unknown.length > 0) await this.reporter.failed(unknown, true);

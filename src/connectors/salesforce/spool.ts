@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Row } from '../../core/types.ts';
@@ -267,6 +267,13 @@ export class CsvSpool {
     this.files++;
     if (this.onFile !== undefined) this.onFile(file);
     else this.done.push(file);
+  }
+}
+
+/** Removes a spool file and the files beside it (originals, identities); one already gone is no error. */
+export async function removeSpoolFile(file: SpoolFile): Promise<void> {
+  for (const path of [file.path, file.originals, file.identities]) {
+    if (path !== undefined) await rm(path, { force: true }).catch(() => undefined);
   }
 }
 
