@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { checkRequest, type GuardPolicy } from '../../core/http-guard.ts';
 
 /**
@@ -10,6 +10,11 @@ import { checkRequest, type GuardPolicy } from '../../core/http-guard.ts';
  *    a browser form upload (POST multipart/form-data, signed inside the form) is refused outright;
  * 3. its key (or x-amz-copy-source) has a `..` or `.` segment, which would name a file outside the bucket's folder.
  * Refusals are S3's XML `<Error>`. SigV2 requests pass on to s3rver, which checks those signatures itself.
+ *
+ * A SigV4 signature also covers the body's SHA-256 when `x-amz-content-sha256` is a hex digest (any signed request
+ * over plain http from the AWS SDK; `UNSIGNED-PAYLOAD`, which S3 accepts, leaves the body out): the body is then
+ * checked against it, `XAmzContentSHA256Mismatch` otherwise. Uploads are checked as they are stored (uploads.ts);
+ * {@link checkForwardedBody} checks the other requests' bodies before s3rver reads them.
  */
 
 export interface S3Refusal {
@@ -20,7 +25,15 @@ export interface S3Refusal {
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
-function one(v: string | string[] | undefined): string | undefined {
+/** The SHA-256 of an empty body, which a signed request without one signs. */
+export const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+/** Bodies s3rver reads whole (XML) are checked up to this size; larger ones are refused. */
+const MAX_FORWARDED_BODY = 16 * 1024 * 1024;
+/** How far a header-signed request's x-amz-date may be from the clock (S3's 15 minutes). */
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+export function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
@@ -90,6 +103,9 @@ function parseSigV4(req: IncomingMessage, query: [string, string][]): SigV4 | S3
     if (!credential || !signedHeaders || !signature) return malformed('it needs Credential, SignedHeaders and Signature');
     if (!amzDate) return malformed('the x-amz-date header is missing');
     if (!payloadHash) return malformed('the x-amz-content-sha256 header is missing');
+    const t = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    if (!Number.isFinite(t)) return { status: 403, code: 'AccessDenied', message: 'AWS authentication requires a valid Date or x-amz-date header' };
+    if (Math.abs(Date.now() - t) > MAX_SKEW_MS) return { status: 403, code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
     const slash = credential.indexOf('/');
     return { accessKeyId: credential.slice(0, slash), scope: credential.slice(slash + 1), signedHeaders: signedHeaders.split(';'), signature, amzDate, payloadHash, query };
   }
@@ -180,6 +196,50 @@ export function checkLocalS3Request(req: IncomingMessage, policy: GuardPolicy, c
     return { status: 400, code: 'InvalidArgument', message: 'An object key with a ".." or "." segment is refused by the local S3: it stores objects as files and such a key would leave the bucket\'s folder.' };
   }
   return undefined;
+}
+
+/** The body SHA-256 (lower-case hex) a SigV4 request signs; undefined for UNSIGNED-PAYLOAD, STREAMING-*, SigV2, unsigned. */
+export function signedPayloadHash(req: IncomingMessage): string | undefined {
+  if (isSigned(req, splitUrl(req.url ?? '/').query) !== 'v4') return undefined;
+  const hash = one(req.headers['x-amz-content-sha256']);
+  return hash !== undefined && /^[0-9a-f]{64}$/i.test(hash) ? hash.toLowerCase() : undefined;
+}
+
+const mismatch: S3Refusal = { status: 400, code: 'XAmzContentSHA256Mismatch', message: "The provided 'x-amz-content-sha256' header does not match what was computed." };
+
+/**
+ * For a request s3rver serves: when its signature covers the body's SHA-256, the body is read and checked (up to
+ * {@link MAX_FORWARDED_BODY}: s3rver reads such bodies whole anyway), and the request handed on is a copy that
+ * replays it. Resolves with the request to forward, or a refusal.
+ */
+export async function checkForwardedBody(req: IncomingMessage): Promise<IncomingMessage | S3Refusal> {
+  const expected = signedPayloadHash(req);
+  if (expected === undefined) return req;
+  const length = one(req.headers['content-length']);
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return expected === EMPTY_SHA256 ? req : mismatch;
+  if (Number(length) > MAX_FORWARDED_BODY) return { status: 400, code: 'MaxMessageLengthExceeded', message: 'Your request was too big.' };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const hash = createHash('sha256');
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_FORWARDED_BODY) return { status: 400, code: 'MaxMessageLengthExceeded', message: 'Your request was too big.' };
+    hash.update(chunk);
+    chunks.push(chunk);
+  }
+  if (hash.digest('hex') !== expected) return mismatch;
+  const replay = new IncomingMessage(req.socket);
+  replay.method = req.method ?? 'GET';
+  replay.url = req.url ?? '/';
+  replay.headers = req.headers;
+  replay.rawHeaders = req.rawHeaders;
+  replay.httpVersion = req.httpVersion;
+  replay.httpVersionMajor = req.httpVersionMajor;
+  replay.httpVersionMinor = req.httpVersionMinor;
+  replay.complete = true;
+  replay.push(Buffer.concat(chunks));
+  replay.push(null);
+  return replay;
 }
 
 function xmlEscape(s: string): string {

@@ -3,9 +3,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { ForceflowError } from '../../core/errors.ts';
-import { checkLocalS3Request, sendS3Refusal } from './local-guard.ts';
+import { checkForwardedBody, checkLocalS3Request, sendS3Refusal } from './local-guard.ts';
+import { uploadHandler } from './uploads.ts';
 import { policyProblem } from '../../core/http-guard.ts';
 import { selfSignedCertificate } from './certificate.ts';
 
@@ -99,16 +100,28 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     configureBuckets: [{ name: bucket }],
     ...(tls === undefined ? {} : { key: tls.key, cert: tls.cert }),
   });
-  // Every request passes the guard before s3rver sees it: foreign Host/Origin, unsigned or wrongly signed
-  // requests, and keys with ".." segments are refused (local-guard.ts).
+  // Every request passes the guard first: foreign Host/Origin, unsigned or wrongly signed requests, and keys with
+  // ".." segments are refused (local-guard.ts). Uploads are then stored by uploads.ts (s3rver's own write path cost
+  // several times more CPU than the client sending them); s3rver serves the rest, once a signed body is checked.
   const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY };
+  const uploads = uploadHandler(directory);
   const serve = server.callback.bind(server);
   server.callback = (): RequestListener => {
     const inner = serve();
     return (req, res) => {
       const refusal = checkLocalS3Request(req, policy, credentials);
-      if (refusal) sendS3Refusal(req, res, refusal);
-      else inner(req, res);
+      if (refusal) {
+        sendS3Refusal(req, res, refusal);
+        return;
+      }
+      if (uploads(req, res)) return;
+      checkForwardedBody(req).then(
+        (checked) => {
+          if (checked instanceof IncomingMessage) inner(checked, res);
+          else sendS3Refusal(req, res, checked);
+        },
+        () => res.destroy(),
+      );
     };
   };
   let address: AddressInfo;
