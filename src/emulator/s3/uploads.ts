@@ -17,14 +17,17 @@ import { one, sendS3Refusal, signedPayloadHash, type S3Refusal } from './local-g
  * - `<bucket>/<key folders>/<name>._S3rver_object` (the bytes), `….md5` (the ETag without quotes) and
  *   `<name>._S3rver_metadata.json` (Content-Type, Cache-Control, ..., `x-amz-meta-*`);
  * - `<bucket>/._S3rver_uploads/<uploadId>/`: `key`, `metadata` (the CreateMultipartUpload request's headers, written
- *   by s3rver), and per part `<n>` and `<n>.md5`.
+ *   by s3rver), per part `<n>.md5`, and the parts' bytes: in one `data` file at (n - 1) × stride (see
+ *   {@link strideOf}), or, for a part larger than the stride, in `<n>` as s3rver keeps parts.
  *
  * What it does differently from s3rver: a body is hashed once as it arrives (MD5 for the ETag; SHA-256 when the
- * signature covers the payload, i.e. a hex `x-amz-content-sha256`, which s3rver never checked) and written in large
- * `writev` batches of the chunks as they came (no stream pipeline, no copy); an object or a part appears under its
- * name only once complete (written beside it, then renamed). CompleteMultipartUpload concatenates the part files
- * (large reads and writes) without hashing the object again: its ETag is S3's, the MD5 of the parts' MD5s and
- * `-<number of parts>` (s3rver re-read and hashed the whole object and gave a plain MD5).
+ * signature covers the payload, i.e. a hex `x-amz-content-sha256`, which s3rver never checked), copied into pooled
+ * 4 MiB buffers and written in 4 MiB writes (s3rver piped it through a Transform into a write stream, a write per
+ * socket chunk). A PutObject's object appears under its name only once complete (written beside it, then renamed).
+ * CompleteMultipartUpload does not hash the object again: its ETag is S3's, the MD5 of the parts' MD5s and `-N`
+ * (s3rver re-read and hashed the whole object, and gave a plain MD5); and when the parts are 1..N of one size and a
+ * smaller last one, as every SDK sends them, the upload's `data` file already is the object and is renamed into
+ * place (s3rver copied every part into a new file).
  *
  * S3's checks that s3rver lacked, kept cheap: `XAmzContentSHA256Mismatch`, `BadDigest`/`InvalidDigest`
  * (Content-MD5), `MissingContentLength`, `EntityTooLarge` (over 5 GiB), `NoSuchUpload` (an unknown upload, or one
@@ -443,8 +446,10 @@ async function completeUpload(store: Store, req: IncomingMessage, op: { bucket: 
   const parts = listedParts(await readSmall(req, checks));
   const located: { number: number; size: number; inData: boolean }[] = [];
   const digests: Buffer[] = [];
+  if (parts.some((part, i) => i > 0 && part.number <= (parts[i - 1]?.number ?? 0))) {
+    throw fail(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
+  }
   for (const [i, part] of parts.entries()) {
-    if (i > 0 && part.number <= (parts[i - 1]?.number ?? 0)) throw fail(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
     const base = join(folder, String(part.number));
     const md5 = await readFile(`${base}.md5`, 'utf8').catch(() => undefined);
     if (md5 === undefined || md5 !== part.etag) throw fail(400, 'InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.');
