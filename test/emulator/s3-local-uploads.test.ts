@@ -117,6 +117,20 @@ describe('local S3 uploads', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('multipart, every part no larger than the first but not all of its size, and a number skipped: the listed parts, in order', async () => {
+    const parts = [bytes(5 * MiB + 10, 51), bytes(5 * MiB, 52), bytes(5 * MiB + 10, 53), bytes(100, 54)];
+    const { UploadId, etags } = await multipart('mp/gaps.bin', parts);
+    const done = (await complete('mp/gaps.bin', UploadId, [0, 1, 3].map((i) => ({ n: i + 1, etag: etags[i] ?? '' })))) as { ETag?: string };
+    const used = [parts[0], parts[1], parts[3]] as Buffer[];
+    expect(done.ETag).toBe(multipartEtag(used));
+    expect((await t.getBytes('mp/gaps.bin')).equals(Buffer.concat(used))).toBe(true);
+    // Parts 1 and 2 only: part 2 is not of the first one's size, the object is still their concatenation.
+    const second = await multipart('mp/gaps2.bin', parts.slice(0, 2));
+    await complete('mp/gaps2.bin', second.UploadId, second.etags.map((etag, i) => ({ n: i + 1, etag })));
+    expect((await t.getBytes('mp/gaps2.bin')).equals(Buffer.concat(parts.slice(0, 2)))).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('refuses completions S3 refuses: a wrong ETag, parts out of order, a small part before the last, an unknown or another key\'s upload', async () => {
     const parts = [bytes(5 * MiB, 21), bytes(1000, 22), bytes(5 * MiB, 23)];
     const { UploadId, etags } = await multipart('mp/refused.bin', parts);
