@@ -104,8 +104,7 @@ const scenarioScript = useTsx ? undefined : await compiledScenario();
 
 // The emulator keeps every record in memory (5,000,000 generated Invoice__c and as many upserted reach about 4 GB,
 // node's default heap limit): its heap may grow to 16 GB. It is the org, not a contender; its RSS is not reported.
-// Its local S3 is on HTTPS, as S3 is (scenarios trust its certificate through env's NODE_EXTRA_CA_CERTS).
-const emulator = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/forceflow.js', 'emulator', '--s3-https', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
+const emulator = spawn(process.execPath, ['--max-old-space-size=16384', 'bin/forceflow.js', 'emulator', '--generate', `Invoice__c=${records}`, '--api-limit', '100000000'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 /** The one JSON line a `forceflow emulator` process prints once it listens. */
@@ -121,18 +120,23 @@ const work = mkdtempSync(join(tmpdir(), 'forceflow-bench-'));
 const infoFile = join(work, 'emulator.json');
 writeFileSync(infoFile, line);
 const info = JSON.parse(line) as { instanceUrl: string; accessToken: string; controlUrl: string; env: Record<string, string> };
-// The scenarios trust the local S3's certificate as a user trusts a private CA (docs/destinations.md).
-const caFile = info.env['NODE_EXTRA_CA_CERTS'];
-
-// s3-http: the same flow to a local S3 on plain http, in a process of its own (an emulator with no records); the
-// scenario reads the org of the main emulator and writes to this S3 (its info file has this S3's endpoint).
-const httpS3 = scenarios.includes('s3-http') ? spawn(process.execPath, ['bin/forceflow.js', 'emulator', '--s3'], { stdio: ['ignore', 'pipe', 'inherit'] }) : undefined;
-const httpInfoFile = join(work, 'emulator-s3-http.json');
-if (httpS3 !== undefined) {
-  const other = JSON.parse(await firstLine(httpS3)) as { s3: { endpoint: string; bucket: string }; env: Record<string, string> };
+// The local S3s run in processes of their own (an emulator with no records), not in the org's: a full collection
+// there marks the million generated records, and the S3 then took twice the file export's time to receive what
+// the file export writes (docs/benchmarks.md). s3 and s3-parquet write to one on HTTPS, as S3 is (the scenarios
+// trust its certificate through NODE_EXTRA_CA_CERTS, as a user trusts a private CA: docs/destinations.md);
+// s3-http to one on plain http. Each scenario reads the org of the main emulator; its info file has its S3's endpoint.
+async function localS3(flag: '--s3-https' | '--s3', file: string): Promise<{ process: ReturnType<typeof spawn>; file: string; caFile?: string }> {
+  const child = spawn(process.execPath, ['bin/forceflow.js', 'emulator', flag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const other = JSON.parse(await firstLine(child)) as { s3: { endpoint: string; bucket: string }; env: Record<string, string> };
   const main = JSON.parse(line) as Record<string, unknown>;
-  writeFileSync(httpInfoFile, JSON.stringify({ ...main, s3: other.s3, env: { ...info.env, AWS_ENDPOINT_URL_S3: other.env['AWS_ENDPOINT_URL_S3'] } }));
+  const ca = other.env['NODE_EXTRA_CA_CERTS'];
+  writeFileSync(file, JSON.stringify({ ...main, s3: other.s3, env: { ...info.env, AWS_ENDPOINT_URL_S3: other.env['AWS_ENDPOINT_URL_S3'], ...(ca === undefined ? {} : { NODE_EXTRA_CA_CERTS: ca }) } }));
+  return { process: child, file, ...(ca === undefined ? {} : { caFile: ca }) };
 }
+const httpsS3 = scenarios.some((s) => s === 's3' || s === 's3-parquet') ? await localS3('--s3-https', join(work, 'emulator-s3-https.json')) : undefined;
+const httpS3 = scenarios.includes('s3-http') ? await localS3('--s3', join(work, 'emulator-s3-http.json')) : undefined;
+const s3Of = (scenario: string): typeof httpS3 => (scenario === 's3-http' ? httpS3 : scenario === 's3' || scenario === 's3-parquet' ? httpsS3 : undefined);
+const caFile = httpsS3?.caFile;
 
 /** CPU seconds (user + system) of a process so far: fields 14 and 15 of /proc/<pid>/stat, in 1/100 s. */
 function processCpuSeconds(pid: number): number {
@@ -194,7 +198,7 @@ function command(scenario: string): string[] | { skip: string } {
         ? ['bench/peers/sf.mjs', 'export', infoFile, String(records), soql, out]
         : ['bench/peers/sf.mjs', 'import', infoFile, String(records), importCsv];
     default: {
-      const file = scenario === 's3-http' ? httpInfoFile : infoFile;
+      const file = s3Of(scenario)?.file ?? infoFile;
       return scenarioScript === undefined
         ? [...nodeArgs, '--import', 'tsx', 'bench/scenario.ts', scenario, file, String(records), importCsv]
         : [...nodeArgs, scenarioScript, scenario, file, String(records), importCsv];
@@ -217,7 +221,8 @@ try {
       }
       await control('POST', '/reset');
       // The org's process, plus the http S3's for s3-http (its org is idle).
-      const servers = scenario === 's3-http' && httpS3 !== undefined ? [emulator, httpS3] : [emulator];
+      const s3 = s3Of(scenario);
+      const servers = s3 === undefined ? [emulator] : [emulator, s3.process];
       const serversCpu = (): number => servers.reduce((sum, p) => sum + processCpuSeconds(p.pid as number), 0);
       const emu0 = serversCpu();
       // Every contender gets the same environment, the local S3's CA included.
@@ -252,7 +257,8 @@ try {
   }
 } finally {
   emulator.kill('SIGTERM');
-  httpS3?.kill('SIGTERM');
+  httpS3?.process.kill('SIGTERM');
+  httpsS3?.process.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
 
