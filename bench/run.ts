@@ -130,7 +130,9 @@ async function localS3(flag: '--s3-https' | '--s3', file: string): Promise<{ pro
   const other = JSON.parse(await firstLine(child)) as { s3: { endpoint: string; bucket: string }; env: Record<string, string> };
   const main = JSON.parse(line) as Record<string, unknown>;
   const ca = other.env['NODE_EXTRA_CA_CERTS'];
-  writeFileSync(file, JSON.stringify({ ...main, s3: other.s3, env: { ...info.env, AWS_ENDPOINT_URL_S3: other.env['AWS_ENDPOINT_URL_S3'], ...(ca === undefined ? {} : { NODE_EXTRA_CA_CERTS: ca }) } }));
+  // The S3 variables (endpoint, its credentials, its certificate) are that process's; the rest the org's.
+  const s3Env = Object.fromEntries(['AWS_ENDPOINT_URL_S3', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'NODE_EXTRA_CA_CERTS'].flatMap((k) => (other.env[k] === undefined ? [] : [[k, other.env[k]]])));
+  writeFileSync(file, JSON.stringify({ ...main, s3: other.s3, env: { ...info.env, ...s3Env } }));
   return { process: child, file, ...(ca === undefined ? {} : { caFile: ca }) };
 }
 const httpsS3 = scenarios.some((s) => s === 's3' || s === 's3-parquet') ? await localS3('--s3-https', join(work, 'emulator-s3-https.json')) : undefined;
