@@ -8,6 +8,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/connectors/s3/client.ts';
 import { startLocalS3, type LocalS3 } from '../../src/emulator/s3/local.ts';
+import { awsRejection } from '../helpers/rejection.ts';
 
 /**
  * The local S3 (s3rver) behind its guard: web pages (foreign Host/Origin), anonymous or wrongly signed
@@ -73,16 +74,6 @@ async function files(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name).slice(dir.length + 1)).sort();
 }
 
-async function rejection(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (error) {
-    const e = error as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected a rejection');
-}
-
 const code = (xml: string): string | undefined => /<Code>([^<]+)<\/Code>/.exec(xml)?.[1];
 
 describe('local S3 guard', () => {
@@ -119,9 +110,9 @@ describe('local S3 guard', () => {
     const wrong = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'not-the-secret' }, maxAttempts: 1 });
     const other = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'SOMEONE', secretAccessKey: 'x' }, maxAttempts: 1 });
     try {
-      expect(await rejection(wrong.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt', Body: 'x' })))).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
-      expect(await rejection(other.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt', Body: 'x' })))).toEqual({ name: 'InvalidAccessKeyId', status: 403 });
-      expect(await rejection(client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt' })))).toMatchObject({ name: 'NoSuchKey' });
+      expect(await awsRejection(wrong.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt', Body: 'x' })))).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
+      expect(await awsRejection(other.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt', Body: 'x' })))).toEqual({ name: 'InvalidAccessKeyId', status: 403 });
+      expect(await awsRejection(client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'wrong.txt' })))).toMatchObject({ name: 'NoSuchKey' });
     } finally {
       wrong.destroy();
       other.destroy();
@@ -131,9 +122,9 @@ describe('local S3 guard', () => {
   it('refuses keys and copy sources with ".." segments even when signed, and writes nothing outside its folder', async () => {
     const before = await files(parent);
     for (const Key of ['../escape.txt', 'a/../../escape.txt', 'a/..', '..']) {
-      expect(await rejection(client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'owned' }))), Key).toEqual({ name: 'InvalidArgument', status: 400 });
+      expect(await awsRejection(client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'owned' }))), Key).toEqual({ name: 'InvalidArgument', status: 400 });
     }
-    expect(await rejection(client.send(new CopyObjectCommand({ Bucket: s3.bucket, Key: 'stolen.txt', CopySource: `${s3.bucket}/../../etc/hostname` })))).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await awsRejection(client.send(new CopyObjectCommand({ Bucket: s3.bucket, Key: 'stolen.txt', CopySource: `${s3.bucket}/../../etc/hostname` })))).toEqual({ name: 'InvalidArgument', status: 400 });
     expect(await files(parent)).toEqual(before);
   });
 

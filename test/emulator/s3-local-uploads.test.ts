@@ -13,6 +13,7 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestS3, type TestS3 } from '../helpers/s3.ts';
+import { awsRejection } from '../helpers/rejection.ts';
 
 /**
  * The local S3's write path (src/emulator/s3/uploads.ts, in front of s3rver): S3's ETags, its checks of parts and
@@ -43,16 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-async function rejection(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (error) {
-    const e = error as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Uploads `parts` (sent in `order`, by index) and completes with `listed` (indexes; all by default). */
 async function multipart(key: string, parts: Buffer[], order: number[] = parts.map((_, i) => i)): Promise<{ UploadId: string; etags: string[] }> {
@@ -135,13 +126,13 @@ describe('local S3 uploads', () => {
     const parts = [bytes(5 * MiB, 21), bytes(1000, 22), bytes(5 * MiB, 23)];
     const { UploadId, etags } = await multipart('mp/refused.bin', parts);
     const e = (i: number): string => etags[i] ?? '';
-    expect(await rejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(1) }]))).toEqual({ name: 'InvalidPart', status: 400 });
-    expect(await rejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(0) }, { n: 4, etag: e(0) }]))).toEqual({ name: 'InvalidPart', status: 400 });
-    expect(await rejection(complete('mp/refused.bin', UploadId, [{ n: 2, etag: e(1) }, { n: 1, etag: e(0) }]))).toEqual({ name: 'InvalidPartOrder', status: 400 });
-    expect(await rejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(0) }, { n: 2, etag: e(1) }, { n: 3, etag: e(2) }]))).toEqual({ name: 'EntityTooSmall', status: 400 });
-    expect(await rejection(complete('mp/other-key.bin', UploadId, [{ n: 1, etag: e(0) }]))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
-    expect(await rejection(complete('mp/refused.bin', 'f00d', [{ n: 1, etag: e(0) }]))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
-    expect(await rejection(client.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/refused.bin', UploadId, PartNumber: 10001, Body: 'x' })))).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await awsRejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(1) }]))).toEqual({ name: 'InvalidPart', status: 400 });
+    expect(await awsRejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(0) }, { n: 4, etag: e(0) }]))).toEqual({ name: 'InvalidPart', status: 400 });
+    expect(await awsRejection(complete('mp/refused.bin', UploadId, [{ n: 2, etag: e(1) }, { n: 1, etag: e(0) }]))).toEqual({ name: 'InvalidPartOrder', status: 400 });
+    expect(await awsRejection(complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(0) }, { n: 2, etag: e(1) }, { n: 3, etag: e(2) }]))).toEqual({ name: 'EntityTooSmall', status: 400 });
+    expect(await awsRejection(complete('mp/other-key.bin', UploadId, [{ n: 1, etag: e(0) }]))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await awsRejection(complete('mp/refused.bin', 'f00d', [{ n: 1, etag: e(0) }]))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await awsRejection(client.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/refused.bin', UploadId, PartNumber: 10001, Body: 'x' })))).toEqual({ name: 'InvalidArgument', status: 400 });
     expect(await t.keys('mp/refused')).toEqual([]);
     // Still complete: the first part alone.
     const done = (await complete('mp/refused.bin', UploadId, [{ n: 1, etag: e(0) }])) as { ETag?: string };
@@ -152,8 +143,8 @@ describe('local S3 uploads', () => {
   it('AbortMultipartUpload removes the upload and its parts', async () => {
     const { UploadId } = await multipart('mp/aborted.bin', [bytes(5 * MiB, 31)]);
     await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp/aborted.bin', UploadId }));
-    expect(await rejection(client.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/aborted.bin', UploadId, PartNumber: 2, Body: 'x' })))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
-    expect(await rejection(client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp/aborted.bin', UploadId })))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await awsRejection(client.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/aborted.bin', UploadId, PartNumber: 2, Body: 'x' })))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await awsRejection(client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp/aborted.bin', UploadId })))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
     expect(await leftovers()).toEqual([]);
   });
 
@@ -174,14 +165,14 @@ describe('local S3 uploads', () => {
     const bad = createS3Client({ env: { ...t.s3.env, AWS_MAX_ATTEMPTS: '1' } });
     tamper(bad, 'tamper');
     try {
-      expect(await rejection(bad.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha/put.bin', Body: bytes(100_000, 41) })))).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
+      expect(await awsRejection(bad.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha/put.bin', Body: bytes(100_000, 41) })))).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
       const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'sha/part.bin' }));
-      expect(await rejection(bad.send(new UploadPartCommand({ Bucket: bucket, Key: 'sha/part.bin', UploadId, PartNumber: 1, Body: bytes(6 * MiB, 42) })))).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
+      expect(await awsRejection(bad.send(new UploadPartCommand({ Bucket: bucket, Key: 'sha/part.bin', UploadId, PartNumber: 1, Body: bytes(6 * MiB, 42) })))).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
       // The refused part is not there.
-      expect(await rejection(complete('sha/part.bin', UploadId ?? '', [{ n: 1, etag: `"${md5(bytes(6 * MiB, 42)).toString('hex')}"` }]))).toEqual({ name: 'InvalidPart', status: 400 });
+      expect(await awsRejection(complete('sha/part.bin', UploadId ?? '', [{ n: 1, etag: `"${md5(bytes(6 * MiB, 42)).toString('hex')}"` }]))).toEqual({ name: 'InvalidPart', status: 400 });
       await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'sha/part.bin', UploadId }));
       await t.put('sha/kept.txt', 'kept');
-      const del = await rejection(bad.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'sha/kept.txt' }], Quiet: true } })));
+      const del = await awsRejection(bad.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'sha/kept.txt' }], Quiet: true } })));
       expect(del).toEqual({ name: 'XAmzContentSHA256Mismatch', status: 400 });
       expect(await t.keys('sha/')).toEqual(['sha/kept.txt']);
     } finally {
@@ -204,7 +195,7 @@ describe('local S3 uploads', () => {
     }
     const body = Buffer.from('with an MD5');
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha/md5.txt', Body: body, ContentMD5: md5(body).toString('base64') }));
-    expect(await rejection(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha/md5.txt', Body: 'other', ContentMD5: md5(body).toString('base64') })))).toEqual({ name: 'BadDigest', status: 400 });
+    expect(await awsRejection(client.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha/md5.txt', Body: 'other', ContentMD5: md5(body).toString('base64') })))).toEqual({ name: 'BadDigest', status: 400 });
     expect(await t.getText('sha/md5.txt')).toBe('with an MD5');
     expect(await leftovers()).toEqual([]);
   });

@@ -10,3 +10,9 @@ export async function rejection(p: Promise<unknown>): Promise<Rejection> {
   }
   throw new Error('expected the call to fail');
 }
+
+/** The AWS error name and HTTP status a promise rejects with (fails the test when it resolves). */
+export async function awsRejection(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  const e = await rejection(p);
+  return { name: e.name, status: e.$metadata?.httpStatusCode };
+}
