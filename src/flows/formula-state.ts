@@ -87,7 +87,7 @@ export function openSqliteFormulaState(db: Database.Database): FormulaStateStore
       });
     },
     async stage(flowName, executionId, entries) {
-      if (entries.length > 0) guard('stage the formula hashes', () => stageTx(flowName, executionId, entries));
+      if (entries.length > 0) guard('stage the formula hashes', () => stageTx.immediate(flowName, executionId, entries));
     },
     async commit(flowName, executionId, run) {
       guard('save the formula hashes', () => commitTx.immediate(flowName, executionId, run.refreshed, run.at));

@@ -129,9 +129,12 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
   try {
     ownerOnly(folder, file);
     db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    // Two processes starting runs at once wait for each other's short transactions instead of failing.
+    // Two processes starting runs at once wait for each other's short transactions instead of failing: the
+    // timeout is set first (switching a new file to WAL takes a lock too), and every transaction that reads
+    // before it writes begins IMMEDIATE (a deferred one that read first fails at once with "database is locked"
+    // when another process wrote meanwhile; busy_timeout does not cover that case).
     db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
     db.exec(`CREATE TABLE IF NOT EXISTS runs (
       execution_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
       window_end TEXT, record TEXT NOT NULL)`);
@@ -274,7 +277,7 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
       return guard('read the incremental window', () => currentEnd(flowName) ?? undefined);
     },
     async saveRun(record) {
-      guard('save the run record', () => saveTx(record));
+      guard('save the run record', () => saveTx.immediate(record));
     },
     async runs(flowName, query = 20) {
       const rows = guard('list runs', () => {
@@ -336,7 +339,7 @@ export function openRunState(folder: string): RunStateStore & { readonly writeJo
       return keys.map((k) => have.has(`${k.at}\u0000${k.id}`));
     },
     async stageDelivered(flowName, executionId, keys, keepFrom) {
-      guard('stage the delivered keys', () => stageTx(flowName, executionId, keys, keepFrom));
+      guard('stage the delivered keys', () => stageTx.immediate(flowName, executionId, keys, keepFrom));
     },
     async windowChanges(flowName, limit = 20) {
       return guard('list window changes', () => (listWindowChanges.all(flowName, limit) as WindowRow[]).map(windowInfo));

@@ -123,8 +123,8 @@ export class ProfileStore implements ProfileRepository {
       // the database file's permissions.
       if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
       const db = new Database(path);
-      db.pragma('journal_mode = WAL');
       db.pragma('busy_timeout = 5000');
+      db.pragma('journal_mode = WAL');
       db.exec(SCHEMA);
       return new ProfileStore(path, db);
     } catch (error) {

@@ -46,7 +46,7 @@ describe('the forceflow binary', () => {
     expect(record.executionStatus).toBe('Successful');
     expect(JSON.parse(readFileSync(record.outputs[0] as string, 'utf8'))).toEqual({ Name: 'Ada' });
 
-    expect(failed.code).toBe(2);
+    expect(failed.code, `${failed.stderr}\n${failed.stdout}`).toBe(2);
     expect((JSON.parse(failed.stdout) as { error: { code: string } }).error.code).toBe('INPUT_INVALID');
   });
 
