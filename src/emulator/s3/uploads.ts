@@ -296,24 +296,32 @@ async function readSmall(req: IncomingMessage, checks: BodyChecks): Promise<stri
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Receives the body into `file` at `position` (closing the file), hashing it once on the way: its MD5 (hex), after
+ * checking it and the signed SHA-256 against the request's headers.
+ */
+async function receiveChecked(req: IncomingMessage, checks: BodyChecks, file: FileHandle, position: number, pool: BufferPool): Promise<string> {
+  const md5 = createHash('md5');
+  const sha256 = checks.sha256 === undefined ? undefined : createHash('sha256');
+  try {
+    await receive(req, file, sha256 === undefined ? [md5] : [md5, sha256], position, pool);
+  } finally {
+    await file.close();
+  }
+  const digest = md5.digest();
+  checkDigests(checks, sha256, digest);
+  return digest.toString('hex');
+}
+
 /** Stores the body as `path` (written beside it, then renamed): its MD5, checked against the request's hashes. */
 async function storeBody(req: IncomingMessage, path: string, pool: BufferPool): Promise<string> {
   const checks = bodyChecks(req);
   contentLength(req);
-  const md5 = createHash('md5');
-  const sha256 = checks.sha256 === undefined ? undefined : createHash('sha256');
   const partial = temporary(path);
-  const file = await open(partial, 'w');
   try {
-    try {
-      await receive(req, file, sha256 === undefined ? [md5] : [md5, sha256], 0, pool);
-    } finally {
-      await file.close();
-    }
-    const digest = md5.digest();
-    checkDigests(checks, sha256, digest);
+    const md5 = await receiveChecked(req, checks, await open(partial, 'w'), 0, pool);
     await rename(partial, path);
-    return digest.toString('hex');
+    return md5;
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
@@ -384,18 +392,8 @@ async function uploadPart(store: Store, req: IncomingMessage, op: { bucket: stri
   let md5: string;
   if (length > 0 && length <= stride && (n - 1) * stride + length <= MAX_DATA_SIZE) {
     await rm(base, { force: true });
-    const hash = createHash('md5');
-    const sha256 = checks.sha256 === undefined ? undefined : createHash('sha256');
-    const data = await open(join(folder, 'data'), constants.O_WRONLY | constants.O_CREAT);
-    try {
-      await receive(req, data, sha256 === undefined ? [hash] : [hash, sha256], (n - 1) * stride, store.buffers);
-    } finally {
-      await data.close();
-    }
-    const digest = hash.digest();
-    checkDigests(checks, sha256, digest);
+    md5 = await receiveChecked(req, checks, await open(join(folder, 'data'), constants.O_WRONLY | constants.O_CREAT), (n - 1) * stride, store.buffers);
     await writeFile(`${base}.size`, String(length));
-    md5 = digest.toString('hex');
   } else {
     md5 = await storeBody(req, base, store.buffers);
   }
