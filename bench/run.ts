@@ -141,8 +141,9 @@ const s3Of = (scenario: string): typeof httpS3 => (scenario === 's3-http' ? http
 const caFile = httpsS3?.caFile;
 
 /** CPU seconds (user + system) of a process so far: fields 14 and 15 of /proc/<pid>/stat, in 1/100 s. */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds of a process, or of its main thread alone (`mainThread`), from /proc. */
+function processCpuSeconds(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 }
@@ -227,6 +228,7 @@ try {
       const servers = s3 === undefined ? [emulator] : [emulator, s3.process];
       const serversCpu = (): number => servers.reduce((sum, p) => sum + processCpuSeconds(p.pid as number), 0);
       const emu0 = serversCpu();
+      const emuMain0 = processCpuSeconds(emulator.pid as number, true);
       // Every contender gets the same environment, the local S3's CA included.
       const child = spawn(process.execPath, cmd, {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -236,6 +238,7 @@ try {
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       const emulatorCpuSeconds = serversCpu() - emu0;
+      const emulatorMainCpuSeconds = processCpuSeconds(emulator.pid as number, true) - emuMain0;
       rmSync(join(work, `${scenario}-out.csv`), { force: true });
       if (code !== 0) {
         console.error(`scenario ${scenario} failed (exit ${code})`);
@@ -254,7 +257,7 @@ try {
       const apiCalls = printed.apiCallsOwn ?? Number(calls['total'] ?? 0);
       const r = { ...printed, scenario, emulatorCpuSeconds, apiCalls };
       runs.set(scenario, [...(runs.get(scenario) ?? []), r]);
-      console.error(`${scenario}${rounds > 1 ? ` (round ${round})` : ''}: done in ${r.seconds.toFixed(1)} s, CPU ${r.cpuSeconds.toFixed(2)} s, RSS ${r.peakRssMB} MB`);
+      console.error(`${scenario}${rounds > 1 ? ` (round ${round})` : ''}: done in ${r.seconds.toFixed(1)} s, CPU ${r.cpuSeconds.toFixed(2)} s, RSS ${r.peakRssMB} MB, emulator CPU ${emulatorCpuSeconds.toFixed(2)} s (its main thread ${emulatorMainCpuSeconds.toFixed(2)})`);
     }
   }
 } finally {

@@ -8,8 +8,6 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, createWriteStream } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pino } from 'pino';
 import { connectSalesforce } from '../src/connectors/salesforce/connect.ts';
 import { createS3Client } from '../src/connectors/s3/client.ts';
@@ -83,11 +81,12 @@ try {
     let locator: string | undefined;
     let page = 0;
     for (;;) {
-      const res = await client.send({ method: 'GET', path: `/jobs/query/${job.id}/results`, query: { locator }, headers: { Accept: 'text/csv' }, call: 'results' });
+      // The transport forceflow reads result pages with (SalesforceClient.download: the socket's chunks, no copy).
+      const res = await client.download({ method: 'GET', path: `/jobs/query/${job.id}/results`, query: { locator }, headers: { Accept: 'text/csv' }, call: 'results' });
       records += Number(res.headers.get('sforce-numberofrecords') ?? 0);
       const next = res.headers.get('sforce-locator');
       const out = createWriteStream(join(work, `page-${page++}.csv`));
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), async function* (src) {
+      await pipeline(res.body, async function* (src) {
         for await (const c of src) {
           bytes += (c as Buffer).length;
           yield c;

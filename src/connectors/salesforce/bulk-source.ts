@@ -1,4 +1,3 @@
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ForceflowError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { Backoff, retry, sleep } from '../../core/retry.ts';
@@ -139,7 +138,7 @@ export async function* readBulk(
       const pageStarted = Date.now();
       let next: string | null = null;
       for (;;) {
-        const res = await client.send({
+        const res = await client.download({
           method: 'GET',
           path: `/jobs/query/${job.id}/results`,
           query: { locator, maxRecords: options.maxRecords === undefined ? undefined : String(options.maxRecords) },
@@ -148,8 +147,7 @@ export async function* readBulk(
         });
         next = res.headers.get('sforce-locator');
         const declared = Number(res.headers.get('sforce-numberofrecords') ?? Number.NaN);
-        if (!res.body) throw new ForceflowError('SF_API_ERROR', `Bulk results of job ${job.id} came without a body.`);
-        const body = res.body as WebReadableStream<Uint8Array>;
+        const body = res.body;
         // Lines (options.encodeAs) are written from the body's bytes (BulkCsvRecords, bulkLineWriter); rows from the parser's cells.
         const parser = encodeAs === undefined ? new BulkCsvParser(CLIENT_DIALECT.delimiter) : undefined;
         const reader = encodeAs === undefined ? undefined : new BulkCsvRecords(CLIENT_DIALECT.delimiter);

@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isTerminalJobState } from '../../salesforce-wire/bulk-jobs.ts';
 import { CLIENT_JOB_FORMAT } from '../../salesforce-wire/bulk-csv.ts';
 import type { RecordFailure, RunContext } from '../../core/connector.ts';
@@ -480,9 +479,8 @@ export class BulkWriter {
     return retry(async () => {
       const pass = new MatchPass(ledger, status, which !== 'successfulResults');
       this.stats.calls++;
-      const res = await this.client.send({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
-      if (!res.body) throw new ForceflowError('SF_API_ERROR', `${which} of Bulk job ${jobId} came without a body.`);
-      const body = res.body as WebReadableStream<Uint8Array>;
+      const res = await this.client.download({ method: 'GET', path: `/jobs/ingest/${jobId}/${which}`, headers: { Accept: 'text/csv' }, call: `read ${which} of Bulk job ${jobId}` });
+      const body = res.body;
       const client = this.client;
       const counted = (async function* counted() {
         for await (const chunk of body) {

@@ -5,6 +5,7 @@ import type { SalesforceSession, TokenProvider } from './auth.ts';
 import { boundedText, networkReason } from './net.ts';
 import { throwIfCanceled } from '../../core/cancel.ts';
 import { callKind, type ApiBudget, type CallKind } from './budget.ts';
+import { download, type Download } from './download.ts';
 
 export { networkReason };
 
@@ -72,6 +73,9 @@ export type SalesforceApiErrorDetails = {
   readonly retryAfterSeconds?: number;
 };
 
+/** What the client reads of an answer before handing it over: a fetch Response or a {@link Download}. */
+type Answer = Pick<Response, 'ok' | 'status' | 'headers' | 'text'>;
+
 const RETRYABLE_STATUS = new Set([420, 429, 500, 502, 503, 504]);
 
 function parseSfError(text: string): SfErrorBody {
@@ -135,6 +139,18 @@ export class SalesforceClient {
 
   /** Send a request; resolves to a 2xx Response (body unread) or throws a catalogued error. */
   async send(req: SalesforceRequest): Promise<Response> {
+    return this.#exchange(req, (url, init) => fetch(url, init));
+  }
+
+  /**
+   * A GET whose answer may be hundreds of megabytes (Bulk result pages, ingest results): the same auth, retries,
+   * error mapping and counting as {@link send}, the body read without fetch's copy of every chunk (download.ts).
+   */
+  async download(req: SalesforceRequest & { readonly method: 'GET' }): Promise<Download> {
+    return this.#exchange(req, (url, init) => download(url, { headers: init.headers, ...(init.signal ? { signal: init.signal } : {}) }));
+  }
+
+  async #exchange<T extends Answer>(req: SalesforceRequest, transport: (url: string, init: RequestInit & { headers: Record<string, string> }) => Promise<T>): Promise<T> {
     let session = await this.tokens.session();
     let refreshed = false;
     const idempotent = req.idempotent ?? req.method === 'GET';
@@ -146,13 +162,13 @@ export class SalesforceClient {
         this.budget?.checkCall(req.call);
       }
       const url = this.url(session.instanceUrl, req);
-      let res: Response;
+      let res: T;
       const started = performance.now();
       try {
         this.apiCalls++;
         const kind = callKind(req.method, req.path);
         this.callsByKind[kind] = (this.callsByKind[kind] ?? 0) + 1;
-        res = await fetch(url, {
+        res = await transport(url, {
           method: req.method,
           headers: {
             Authorization: `Bearer ${session.accessToken}`,
@@ -254,7 +270,7 @@ export class SalesforceClient {
    * sends no credential in a URL, tokens go in the Authorization header, which is never logged), the
    * attempt and the API usage Salesforce reported.
    */
-  private logCall(req: SalesforceRequest, url: string, res: Response | undefined, started: number, attempt: number): void {
+  private logCall(req: SalesforceRequest, url: string, res: Answer | undefined, started: number, attempt: number): void {
     if (!this.log.isLevelEnabled('debug')) return;
     const ms = Math.round(performance.now() - started);
     const path = new URL(url).pathname;
