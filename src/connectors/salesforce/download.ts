@@ -51,7 +51,9 @@ export function download(url: string, options: DownloadOptions): Promise<Downloa
     const idleMs = options.idleMs ?? DOWNLOAD_IDLE_MS;
     // The socket's idle timeout covers the wait for the head and every wait inside the body.
     req.setTimeout(idleMs, () => req.destroy(Object.assign(new Error(`no data for ${Math.round(idleMs / 1000)} s`), { code: 'ETIMEDOUT' })));
-    req.once('error', reject);
+    // Kept for the request's life: a socket error after the head (a reset, the idle timeout) is emitted here too
+    // (the body's reader sees it as its own error), and an 'error' with no listener would end the process.
+    req.on('error', reject);
     req.once('response', (res: IncomingMessage) => {
       const headers = new Headers();
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
