@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gzipSync, deflateSync, createGzip } from 'node:zlib';
-import { download } from '../../src/connectors/salesforce/download.ts';
+import { download, TEXT_LIMIT } from '../../src/connectors/salesforce/download.ts';
 import { connectSalesforce } from '../../src/connectors/salesforce/connect.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
 import type { Row } from '../../src/core/types.ts';
@@ -93,6 +93,41 @@ describe('download (Bulk result pages without fetch copying every chunk)', () =>
       } finally {
         await server.close();
       }
+    }
+  });
+
+  it('keeps a broken body\'s error for its reader, even when the break comes before anyone reads', async () => {
+    for (const compressed of [false, true]) {
+      const whole = compressed ? gzipSync(CSV) : Buffer.from(CSV);
+      const server = await serve((_req, res) => {
+        res.writeHead(200, { 'Content-Length': String(whole.length), ...(compressed ? { 'Content-Encoding': 'gzip' } : {}) });
+        res.write(whole.subarray(0, 1000), () => res.socket?.destroy());
+      });
+      try {
+        const answer = await download(server.url, { headers: {} });
+        // The reset arrives while nothing reads the body: no uncaught 'error' (vitest fails the file on one).
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await expect(bytesOf(answer.body)).rejects.toThrow();
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it('reads at most TEXT_LIMIT bytes of an error answer\'s text', async () => {
+    const huge = 'x'.repeat(3 * TEXT_LIMIT);
+    const server = await serve((_req, res) => {
+      res.writeHead(502, { 'Content-Type': 'text/html' });
+      res.end(huge);
+    });
+    try {
+      const answer = await download(server.url, { headers: {} });
+      const text = await answer.text();
+      expect(answer.status).toBe(502);
+      expect(text.length).toBe(TEXT_LIMIT);
+      expect(text).toBe(huge.slice(0, TEXT_LIMIT));
+    } finally {
+      await server.close();
     }
   });
 

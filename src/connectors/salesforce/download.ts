@@ -19,13 +19,14 @@ export interface Download {
   readonly ok: boolean;
   readonly status: number;
   readonly headers: Headers;
-  /** The body's bytes, decompressed; leaving a `for await` early (or {@link cancel}) closes the connection. */
+  /** The body's bytes, decompressed; leaving a `for await` early closes the connection. */
   readonly body: AsyncIterable<Uint8Array>;
-  /** The whole body as UTF-8 text (an error answer's). */
+  /** The body as UTF-8 text (an error answer's), at most {@link TEXT_LIMIT} bytes of it. */
   text(): Promise<string>;
-  /** Stops reading: the connection is closed. */
-  cancel(): Promise<void>;
 }
+
+/** The most of a body `text()` reads: an error answer is a few hundred bytes; a proxy's page is not kept whole. */
+export const TEXT_LIMIT = 1024 * 1024;
 
 /** The longest a download waits for the next bytes (the answer's head or the body's next chunk): undici's default. */
 export const DOWNLOAD_IDLE_MS = 300_000;
@@ -37,7 +38,7 @@ export interface DownloadOptions {
   readonly idleMs?: number;
 }
 
-/** GET `url`; resolves once the answer's head has arrived (any status), rejects on a network failure. */
+/** GET `url`; resolves once the answer's head has arrived (any status), rejects on a network failure. Leaving a `for await` over the body early closes the connection. */
 export function download(url: string, options: DownloadOptions): Promise<Download> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : undefined;
@@ -66,12 +67,13 @@ export function download(url: string, options: DownloadOptions): Promise<Downloa
         body,
         async text() {
           const chunks: Buffer[] = [];
-          for await (const chunk of body) chunks.push(chunk as Buffer);
-          return new TextDecoder('utf-8').decode(Buffer.concat(chunks));
-        },
-        async cancel() {
-          body.destroy();
-          res.destroy();
+          let total = 0;
+          for await (const chunk of body) {
+            chunks.push(chunk as Buffer);
+            total += (chunk as Buffer).length;
+            if (total >= TEXT_LIMIT) break; // leaving the loop closes the connection
+          }
+          return new TextDecoder('utf-8').decode(Buffer.concat(chunks).subarray(0, TEXT_LIMIT));
         },
       });
     });
@@ -84,6 +86,9 @@ function decoded(res: IncomingMessage): Readable {
   const coding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const inflate = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : undefined;
   if (inflate === undefined) return res;
+  // An error before anyone reads (the connection reset right after the head) must not end the process: the reader
+  // still gets it, from the stream's errored state. (node's response stream already emits none without a listener.)
+  inflate.on('error', () => undefined);
   // A broken body fails the decompressor's stream (what the reader iterates), and a reader that stops early
   // destroys the decompressor, which closes the response.
   res.once('error', (error) => inflate.destroy(error));
