@@ -100,6 +100,31 @@ describe('download (Bulk result pages without fetch copying every chunk)', () =>
     }
   });
 
+  it('closes the connection when its reader stops early, plain or compressed', async () => {
+    for (const compressed of [false, true]) {
+      let closed!: () => void;
+      const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+      const server = await serve((_req, res) => {
+        res.writeHead(200, compressed ? { 'Content-Encoding': 'gzip' } : {});
+        const gzip = compressed ? createGzip() : undefined;
+        if (gzip) gzip.pipe(res);
+        // Sends for as long as the connection stays open.
+        const timer = setInterval(() => (gzip ?? res).write(CSV), 5);
+        res.once('close', () => {
+          clearInterval(timer);
+          closed();
+        });
+      });
+      try {
+        const answer = await download(server.url, { headers: {} });
+        for await (const chunk of answer.body) if (chunk.length > 0) break;
+        await serverSawClose;
+      } finally {
+        await server.close();
+      }
+    }
+  }, 10_000);
+
   it('reads at most TEXT_LIMIT bytes of an error answer\'s text', async () => {
     const huge = 'x'.repeat(3 * TEXT_LIMIT);
     const server = await serve((_req, res) => {

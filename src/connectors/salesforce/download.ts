@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 
 /**
  * A large GET answer read as the socket delivers it: Bulk API 2.0 result pages and ingest results, hundreds of
@@ -86,13 +86,8 @@ function decoded(res: IncomingMessage): Readable {
   const coding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const inflate = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : undefined;
   if (inflate === undefined) return res;
-  // An error before anyone reads (the connection reset right after the head) must not end the process: the reader
-  // still gets it, from the stream's errored state. (node's response stream already emits none without a listener.)
-  inflate.on('error', () => undefined);
-  // A broken body fails the decompressor's stream (what the reader iterates), and a reader that stops early
-  // destroys the decompressor, which closes the response.
-  res.once('error', (error) => inflate.destroy(error));
-  inflate.once('close', () => res.destroy());
-  res.pipe(inflate);
+  // pipeline carries a broken body's error into the decompressor (what the reader iterates) and closes the response
+  // when the reader stops early; its callback keeps an error that comes before anyone reads from ending the process.
+  pipeline(res, inflate, () => undefined);
   return inflate;
 }
